@@ -1,0 +1,14 @@
+//! Pure types and decisions: Teams presence, Swyx status, the mapping rules and the per-user sync
+//! state machine. No I/O, no async: everything here is a function of its inputs.
+
+pub mod mapping;
+pub mod presence;
+pub mod swyx_status;
+pub mod sync;
+pub mod timestamp;
+
+pub use mapping::{MappingRules, RulesError};
+pub use presence::{PresenceValue, TeamsPresence};
+pub use swyx_status::{MappedStatus, SwyxStatus};
+pub use sync::{Observation, SwyxAction, SwyxUpdate, SyncDecision, UserSyncState, decide};
+pub use timestamp::Timestamp;

@@ -1,0 +1,220 @@
+//! The per-user sync decision (Teams → Swyx): apply a presence only if it is newer than the last
+//! one applied for that user, and forward to Swyx only when the mapped status changes.
+//!
+//! Graph retries a delivery for up to 4 hours, so duplicates and late arrivals are normal. Graph's
+//! `sequenceNumber` orders presences when both sides have one; otherwise the time the bridge
+//! received the notification does.
+
+use super::{MappedStatus, MappingRules, PresenceValue, SwyxStatus, TeamsPresence, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+
+/// What the bridge remembers per linked user. `revision` grows by one on every stored change; it
+/// is the optimistic-concurrency version in the store and orders the updates sent to the
+/// connector, which ignores a revision lower than one it has applied.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSyncState {
+    pub revision: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sequence: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_received_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_presence: Option<TeamsPresence>,
+    /// The Teams-derived status the bridge has set on Swyx (or is delivering); `None` when it has
+    /// set none or withdrew it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teams_status: Option<SwyxStatus>,
+}
+
+/// One presence as received by the bridge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    pub presence: TeamsPresence,
+    pub received_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "status")]
+pub enum SwyxAction {
+    /// Set the Teams-derived status of the Swyx user.
+    Set(SwyxStatus),
+    /// Withdraw the Teams-derived status, so Swyx's own status rules again.
+    Withdraw,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncDecision {
+    /// Older than, or the same as, what was applied: nothing changes.
+    Stale,
+    /// Newer, but the Swyx status stays as it is: store the new state, send nothing.
+    Record(UserSyncState),
+    /// Newer and the Swyx status changes: store the new state, then send the action.
+    Forward(UserSyncState, SwyxAction),
+}
+
+/// One status change for the connector, as sent and as kept pending while it cannot be delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwyxUpdate {
+    pub swyx_user_id: String,
+    pub entra_id: String,
+    pub action: SwyxAction,
+    /// The user's sync-state revision that produced this update (orders updates per user).
+    pub revision: u64,
+    /// The Teams presence it came from.
+    pub availability: PresenceValue,
+    pub activity: PresenceValue,
+    pub out_of_office: bool,
+    /// When the bridge received the Teams presence.
+    pub observed_at: Timestamp,
+}
+
+impl SwyxUpdate {
+    pub fn new(
+        swyx_user_id: &str,
+        entra_id: &str,
+        action: SwyxAction,
+        state: &UserSyncState,
+        obs: &Observation,
+    ) -> Self {
+        Self {
+            swyx_user_id: swyx_user_id.to_string(),
+            entra_id: entra_id.to_string(),
+            action,
+            revision: state.revision,
+            availability: obs.presence.availability.clone(),
+            activity: obs.presence.activity.clone(),
+            out_of_office: obs.presence.out_of_office,
+            observed_at: obs.received_at,
+        }
+    }
+}
+
+/// Compares two `sequenceNumber`s. Graph calls them lexicographically sortable; when both are
+/// plain digit strings they are compared as numbers, so a shorter number is never "later".
+fn compare_sequence(a: &str, b: &str) -> Ordering {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+    if digits(a) && digits(b) {
+        let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+        a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+    } else {
+        a.cmp(b)
+    }
+}
+
+fn is_newer(state: &UserSyncState, obs: &Observation) -> bool {
+    if let (Some(last), Some(new)) = (&state.last_sequence, &obs.presence.sequence_number) {
+        return compare_sequence(new, last) == Ordering::Greater;
+    }
+    match state.last_received_at {
+        None => true,
+        // Same millisecond: arrival order decides, but an identical presence is a duplicate.
+        Some(last) if obs.received_at == last => {
+            state.last_presence.as_ref() != Some(&obs.presence)
+        }
+        Some(last) => obs.received_at > last,
+    }
+}
+
+/// The decision for one observation of one user.
+pub fn decide(state: &UserSyncState, obs: &Observation, rules: &MappingRules) -> SyncDecision {
+    if !is_newer(state, obs) {
+        return SyncDecision::Stale;
+    }
+    let mapped = rules.map(&obs.presence);
+    let action = match (state.teams_status, mapped) {
+        (Some(old), MappedStatus::Swyx(new)) if old == new => None,
+        (_, MappedStatus::Swyx(new)) => Some(SwyxAction::Set(new)),
+        (Some(_), MappedStatus::NoSync) => Some(SwyxAction::Withdraw),
+        (None, MappedStatus::NoSync) => None,
+    };
+    let next = UserSyncState {
+        revision: state.revision + 1,
+        last_sequence: obs
+            .presence
+            .sequence_number
+            .clone()
+            .or_else(|| state.last_sequence.clone()),
+        last_received_at: Some(obs.received_at),
+        last_presence: Some(obs.presence.clone()),
+        teams_status: match mapped {
+            MappedStatus::Swyx(s) => Some(s),
+            MappedStatus::NoSync => None,
+        },
+    };
+    match action {
+        None => SyncDecision::Record(next),
+        Some(action) => SyncDecision::Forward(next, action),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obs(av: &str, act: &str, at: i64, seq: Option<&str>) -> Observation {
+        let mut presence = TeamsPresence::new(av, act);
+        presence.sequence_number = seq.map(str::to_string);
+        Observation { presence, received_at: Timestamp(at) }
+    }
+
+    fn apply(state: &UserSyncState, o: &Observation) -> (UserSyncState, Option<SwyxAction>) {
+        match decide(state, o, &MappingRules::default()) {
+            SyncDecision::Stale => (state.clone(), None),
+            SyncDecision::Record(s) => (s, None),
+            SyncDecision::Forward(s, a) => (s, Some(a)),
+        }
+    }
+
+    #[test]
+    fn first_presence_is_forwarded_and_unchanged_mapping_is_not() {
+        let s0 = UserSyncState::default();
+        let (s1, a) = apply(&s0, &obs("Busy", "Busy", 10, None));
+        assert_eq!(a, Some(SwyxAction::Set(SwyxStatus::Away)));
+        assert_eq!(s1.revision, 1);
+        // In a meeting also maps to Away: recorded, not forwarded.
+        let (s2, a) = apply(&s1, &obs("Busy", "InAMeeting", 20, None));
+        assert_eq!(a, None);
+        assert_eq!(s2.revision, 2);
+        assert_eq!(s2.last_presence.unwrap().activity.as_str(), "InAMeeting");
+    }
+
+    #[test]
+    fn duplicates_and_late_arrivals_by_sequence_number_are_stale() {
+        let (s1, _) = apply(&UserSyncState::default(), &obs("Busy", "InACall", 10, Some("0000000005")));
+        assert_eq!(decide(&s1, &obs("Busy", "InACall", 99, Some("0000000005")), &MappingRules::default()), SyncDecision::Stale);
+        // Received later, but older by sequence: a Graph retry of an earlier delivery.
+        assert_eq!(decide(&s1, &obs("Available", "Available", 99, Some("0000000004")), &MappingRules::default()), SyncDecision::Stale);
+        let (_, a) = apply(&s1, &obs("Available", "Available", 5, Some("0000000006")));
+        assert_eq!(a, Some(SwyxAction::Set(SwyxStatus::Available)));
+    }
+
+    #[test]
+    fn numeric_sequence_numbers_compare_as_numbers() {
+        assert_eq!(compare_sequence("10", "9"), Ordering::Greater);
+        assert_eq!(compare_sequence("009", "10"), Ordering::Less);
+        assert_eq!(compare_sequence("b", "a"), Ordering::Greater);
+    }
+
+    #[test]
+    fn without_sequence_numbers_receive_time_orders() {
+        let (s1, _) = apply(&UserSyncState::default(), &obs("Busy", "Busy", 100, None));
+        assert_eq!(decide(&s1, &obs("Available", "Available", 50, None), &MappingRules::default()), SyncDecision::Stale);
+        assert_eq!(decide(&s1, &obs("Busy", "Busy", 100, None), &MappingRules::default()), SyncDecision::Stale);
+        let (_, a) = apply(&s1, &obs("Available", "Available", 100, None));
+        assert_eq!(a, Some(SwyxAction::Set(SwyxStatus::Available)));
+    }
+
+    #[test]
+    fn no_sync_withdraws_only_what_the_bridge_set() {
+        let (s0, a) = apply(&UserSyncState::default(), &obs("Offline", "Offline", 1, None));
+        assert_eq!(a, None, "nothing was set, so nothing is withdrawn");
+        let (s1, a) = apply(&s0, &obs("DoNotDisturb", "DoNotDisturb", 2, None));
+        assert_eq!(a, Some(SwyxAction::Set(SwyxStatus::DoNotDisturb)));
+        let (s2, a) = apply(&s1, &obs("Offline", "Offline", 3, None));
+        assert_eq!(a, Some(SwyxAction::Withdraw));
+        assert_eq!(s2.teams_status, None);
+        let (_, a) = apply(&s2, &obs("PresenceUnknown", "PresenceUnknown", 4, None));
+        assert_eq!(a, None);
+    }
+}

@@ -1,0 +1,70 @@
+//! Milliseconds since the Unix epoch: the one time type of the domain and the stores.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub fn now() -> Self {
+        Self::from_datetime(OffsetDateTime::now_utc())
+    }
+
+    pub fn from_datetime(dt: OffsetDateTime) -> Self {
+        Self((dt.unix_timestamp_nanos() / 1_000_000) as i64)
+    }
+
+    pub fn from_secs(secs: i64) -> Self {
+        Self(secs.saturating_mul(1000))
+    }
+
+    pub fn millis(self) -> i64 {
+        self.0
+    }
+
+    pub fn secs(self) -> i64 {
+        self.0.div_euclid(1000)
+    }
+
+    pub fn plus_millis(self, ms: i64) -> Self {
+        Self(self.0.saturating_add(ms))
+    }
+
+    /// Parses RFC 3339 (Graph writes e.g. `2023-09-14T10:00:00.0000000Z`).
+    pub fn parse_rfc3339(s: &str) -> Option<Self> {
+        OffsetDateTime::parse(s, &Rfc3339).ok().map(Self::from_datetime)
+    }
+
+    pub fn to_datetime(self) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp_nanos(self.0 as i128 * 1_000_000)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+
+    pub fn to_rfc3339(self) -> String {
+        self.to_datetime()
+            .format(&Rfc3339)
+            .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_string())
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graph_seven_digit_fractions_parse() {
+        let t = Timestamp::parse_rfc3339("2023-09-14T10:00:00.0000000Z").unwrap();
+        assert_eq!(t.to_rfc3339(), "2023-09-14T10:00:00Z");
+        assert_eq!(Timestamp::from_secs(t.secs()), t);
+    }
+}

@@ -1,0 +1,8 @@
+//! Microsoft Graph: notification intake (parse, validation tokens, decryption).
+
+pub mod crypto;
+pub mod notification;
+pub mod validation_token;
+
+/// The Microsoft Graph Change Tracking application: the `azp`/`appid` of every validation token.
+pub const CHANGE_TRACKING_APP_ID: &str = "0bf30f3b-4a52-48df-9a82-234910c4a086";

@@ -1,0 +1,117 @@
+//! The one storage port of the bridge, with two implementations that pass one conformance suite
+//! (`tests/store_conformance.rs`): DynamoDB (AWS) and SQLite (self-hosted, embedded).
+//!
+//! Writes that race between concurrent webhook invocations are conditional: the per-user sync
+//! state carries a revision, and a write that expected another revision fails with
+//! [`StoreError::Conflict`] so the caller re-reads and decides again.
+
+use crate::domain::{SwyxUpdate, Timestamp, UserSyncState};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+pub mod dynamodb;
+pub mod sqlite;
+
+// pub use dynamodb::DynamoStore;
+// pub use sqlite::SqliteStore;
+
+/// A linked user: Entra object id ↔ Swyx user id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserLink {
+    pub entra_id: String,
+    pub swyx_user_id: String,
+    #[serde(default)]
+    pub email: String,
+}
+
+/// A Graph change-notification subscription the bridge owns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionRecord {
+    pub id: String,
+    /// Random per subscription; every notification must carry it (compared in constant time).
+    pub client_state: String,
+    pub expires_at: Timestamp,
+    /// The sync account whose delegated token created it, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default)]
+    pub resource: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_certificate_id: Option<String>,
+}
+
+/// A Swyx update that could not be delivered yet. There is at most one per Swyx user: a newer
+/// update replaces an older one (only the latest status matters).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingDelivery {
+    pub update: SwyxUpdate,
+    pub attempts: u32,
+    pub next_attempt_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write found another revision (or a conflicting link) than it expected.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The backend failed (network, throttling, corrupt row …). Never carries secrets.
+    #[error("store backend error: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    // ---- users ----
+
+    /// Creates or replaces the link of `link.entra_id`. Fails with `Conflict` when the Swyx user
+    /// is already linked to another Entra user (the old link stays).
+    async fn put_user(&self, link: &UserLink) -> StoreResult<()>;
+    async fn get_user(&self, entra_id: &str) -> StoreResult<Option<UserLink>>;
+    async fn get_user_by_swyx_id(&self, swyx_user_id: &str) -> StoreResult<Option<UserLink>>;
+    /// All linked users, ordered by Entra id.
+    async fn list_users(&self) -> StoreResult<Vec<UserLink>>;
+    /// Removes the link and the user's sync state; `false` when there was no such user.
+    async fn delete_user(&self, entra_id: &str) -> StoreResult<bool>;
+
+    // ---- per-user sync state ----
+
+    async fn get_sync_state(&self, entra_id: &str) -> StoreResult<Option<UserSyncState>>;
+    /// Writes `state` if the stored revision is `expected_revision` (0 = no state stored yet);
+    /// `Conflict` otherwise, and nothing is written. `state.revision` must be greater.
+    async fn put_sync_state(
+        &self,
+        entra_id: &str,
+        state: &UserSyncState,
+        expected_revision: u64,
+    ) -> StoreResult<()>;
+
+    // ---- subscriptions ----
+
+    async fn put_subscription(&self, sub: &SubscriptionRecord) -> StoreResult<()>;
+    async fn get_subscription(&self, id: &str) -> StoreResult<Option<SubscriptionRecord>>;
+    async fn list_subscriptions(&self) -> StoreResult<Vec<SubscriptionRecord>>;
+    async fn delete_subscription(&self, id: &str) -> StoreResult<bool>;
+
+    // ---- pending Swyx deliveries ----
+
+    /// Stores `p` unless a pending delivery with a higher revision exists for the same Swyx user
+    /// (then returns `false` and keeps the newer one). The same revision replaces (retry count).
+    async fn put_pending(&self, p: &PendingDelivery) -> StoreResult<bool>;
+    /// Pending deliveries whose `next_attempt_at` is at or before `now`, oldest first.
+    async fn due_pending(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<PendingDelivery>>;
+    async fn get_pending(&self, swyx_user_id: &str) -> StoreResult<Option<PendingDelivery>>;
+    /// Removes the user's pending delivery if its revision is at most `delivered_revision` (a
+    /// newer one, stored meanwhile, stays). Returns whether one was removed.
+    async fn delete_pending(&self, swyx_user_id: &str, delivered_revision: u64) -> StoreResult<bool>;
+    async fn count_pending(&self) -> StoreResult<usize>;
+
+    // ---- idempotency keys ----
+
+    /// Records `key` until `expires_at`. `true` the first time, `false` while it is remembered
+    /// (replay protection for signed webhooks). An expired key can be claimed again.
+    async fn claim_once(&self, key: &str, expires_at: Timestamp, now: Timestamp) -> StoreResult<bool>;
+}
