@@ -1,1 +1,129 @@
-fn main() {}
+//! `presence-bridge`: the operator's command line.
+
+use clap::{Parser, Subcommand};
+use presence_bridge::cli;
+use presence_bridge::config::{Origin, RawConfig, validate_store};
+use presence_bridge::service::app::open_store;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "presence-bridge", version, about = "Keeps Microsoft Teams presence and SwyxServer status in step")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the Swyx status one Teams presence maps to: Available, Away, DoNotDisturb, Speaking or NoSync.
+    Map {
+        #[arg(long)]
+        availability: String,
+        #[arg(long)]
+        activity: String,
+        #[arg(long)]
+        out_of_office: bool,
+        /// An operator rules file (TOML) that replaces the default mapping.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+    },
+    /// Print the default mapping rules (a starting point for an operator rules file).
+    DefaultRules,
+    /// Decrypt a Graph notification collection read on stdin; prints each item's resource, one per line.
+    Decrypt {
+        /// PEM private key (PKCS#8 or PKCS#1); repeat for several keys.
+        #[arg(long = "key", required = true)]
+        keys: Vec<PathBuf>,
+        /// Password of a PKCS#12 key file.
+        #[arg(long, env = "PRESENCE_BRIDGE_KEY_PASSWORD")]
+        password: Option<String>,
+    },
+    /// Check a configuration file and say what is wrong with it.
+    CheckConfig {
+        #[arg(long, env = "PRESENCE_BRIDGE_CONFIG")]
+        config: PathBuf,
+    },
+    /// Linked users (Entra user ↔ Swyx user).
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Link users from a CSV file: entra_id, swyx_user_id, email (header optional).
+    Import {
+        file: PathBuf,
+        #[arg(long, env = "PRESENCE_BRIDGE_CONFIG")]
+        config: PathBuf,
+    },
+    /// List linked users as CSV.
+    List {
+        #[arg(long, env = "PRESENCE_BRIDGE_CONFIG")]
+        config: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    presence_bridge::telemetry::init(false);
+    match run(Cli::parse()).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Map { availability, activity, out_of_office, rules } => {
+            let status = cli::map::run(&availability, &activity, out_of_office, rules.as_deref())?;
+            println!("{status}");
+        }
+        Command::DefaultRules => print!("{}", presence_bridge::domain::MappingRules::default_text()),
+        Command::Decrypt { keys, password } => {
+            let args = cli::decrypt::DecryptArgs { keys, password };
+            let mut out = std::io::stdout().lock();
+            cli::decrypt::run(&args, &mut std::io::stdin().lock(), &mut out)?;
+        }
+        Command::CheckConfig { config } => {
+            let cfg = RawConfig::from_file(&config)?.validate(Origin::File)?;
+            if let Some(rules) = &cfg.rules_file {
+                presence_bridge::domain::MappingRules::load(rules)?;
+            }
+            println!("{}: OK", config.display());
+        }
+        Command::Users { command } => match command {
+            UsersCommand::Import { file, config } => {
+                let store_cfg = validate_store(RawConfig::from_file(&config)?.store, Origin::File)?;
+                let store = open_store(&store_cfg).await?;
+                let text = std::fs::read_to_string(&file)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+                let report = cli::users::import(store.as_ref(), &text).await?;
+                println!(
+                    "{} users linked, {} already linked as in the file, {} lines refused",
+                    report.imported, report.unchanged, report.refused.len()
+                );
+                for (line, problem) in &report.refused {
+                    println!("{}:{line}: {problem}", file.display());
+                }
+                if !report.refused.is_empty() {
+                    return Ok(ExitCode::from(2));
+                }
+            }
+            UsersCommand::List { config } => {
+                let store_cfg = validate_store(RawConfig::from_file(&config)?.store, Origin::File)?;
+                let store = open_store(&store_cfg).await?;
+                println!("entra_id,swyx_user_id,email");
+                for u in store.list_users().await? {
+                    println!("{},{},{}", u.entra_id, u.swyx_user_id, u.email);
+                }
+            }
+        },
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,5 @@
+//! The cores of the `presence-bridge` subcommands (the binary only parses arguments).
+
+pub mod decrypt;
+pub mod map;
+pub mod users;

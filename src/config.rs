@@ -1,0 +1,376 @@
+//! Configuration: a TOML file for the CLI and the self-hosted server, environment variables for
+//! Lambda. Both fill the same [`RawConfig`]; [`RawConfig::validate`] turns it into a [`Config`]
+//! or an error that names the setting (as the operator wrote it: `graph.tenant_id` in a file,
+//! `GRAPH_TENANT_ID` in the environment) and the problem. Secrets are references, resolved once at
+//! start: a literal value, `file:PATH`, or an AWS Secrets Manager ARN.
+
+use serde::Deserialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const DEFAULT_JWKS_URL: &str = "https://login.microsoftonline.com/common/discovery/v2.0/keys";
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("configuration: {setting}: {problem}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub problem: String,
+}
+
+/// Where a setting came from, so errors use the operator's own name for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    File,
+    Env,
+}
+
+/// A reference to a secret value; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    Inline(String),
+    File(PathBuf),
+    SecretsManager(String),
+}
+
+impl SecretRef {
+    pub fn parse(s: &str) -> Self {
+        let s = s.trim();
+        if let Some(path) = s.strip_prefix("file:") {
+            SecretRef::File(PathBuf::from(path))
+        } else if s.starts_with("arn:aws:secretsmanager:") || s.starts_with("arn:aws-") && s.contains(":secretsmanager:") {
+            SecretRef::SecretsManager(s.to_string())
+        } else {
+            SecretRef::Inline(s.to_string())
+        }
+    }
+}
+
+impl fmt::Debug for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretRef::Inline(_) => f.write_str("SecretRef::Inline(***)"),
+            SecretRef::File(p) => write!(f, "SecretRef::File({})", p.display()),
+            SecretRef::SecretsManager(arn) => write!(f, "SecretRef::SecretsManager({arn})"),
+        }
+    }
+}
+
+/// The settings as written, before validation. Field names are the TOML names.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub graph: RawGraph,
+    #[serde(default)]
+    pub connector: RawConnector,
+    #[serde(default)]
+    pub store: RawStore,
+    #[serde(default)]
+    pub webhook: RawWebhook,
+    #[serde(default)]
+    pub mapping: RawMapping,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGraph {
+    pub tenant_id: Option<String>,
+    pub client_id: Option<String>,
+    pub jwks_url: Option<String>,
+    #[serde(default)]
+    pub encryption_keys: Vec<RawKey>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKey {
+    pub id: Option<String>,
+    pub private_key: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConnector {
+    pub url: Option<String>,
+    pub signing_secret: Option<String>,
+    pub timeout_ms: Option<u64>,
+    pub max_attempts: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    pub sqlite_path: Option<String>,
+    pub dynamodb_table: Option<String>,
+    pub dynamodb_endpoint: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhook {
+    pub max_body_bytes: Option<usize>,
+    pub time_budget_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMapping {
+    pub rules_file: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EncryptionKeyConfig {
+    pub certificate_id: String,
+    pub private_key: SecretRef,
+}
+
+#[derive(Debug, Clone)]
+pub enum StoreConfig {
+    Sqlite { path: PathBuf },
+    DynamoDb { table: String, endpoint_url: Option<String> },
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub jwks_url: String,
+    pub encryption_keys: Vec<EncryptionKeyConfig>,
+    pub connector_url: String,
+    pub connector_secret: SecretRef,
+    pub connector_timeout: Duration,
+    pub connector_max_attempts: u32,
+    pub store: StoreConfig,
+    pub max_body_bytes: usize,
+    pub time_budget: Duration,
+    pub rules_file: Option<PathBuf>,
+}
+
+/// (TOML path, environment variable) of every setting.
+const NAMES: &[(&str, &str)] = &[
+    ("graph.tenant_id", "GRAPH_TENANT_ID"),
+    ("graph.client_id", "GRAPH_CLIENT_ID"),
+    ("graph.jwks_url", "GRAPH_JWKS_URL"),
+    ("graph.encryption_keys", "GRAPH_ENCRYPTION_KEYS"),
+    ("connector.url", "CONNECTOR_URL"),
+    ("connector.signing_secret", "CONNECTOR_SIGNING_SECRET"),
+    ("connector.timeout_ms", "CONNECTOR_TIMEOUT_MS"),
+    ("connector.max_attempts", "CONNECTOR_MAX_ATTEMPTS"),
+    ("store.sqlite_path", "SQLITE_PATH"),
+    ("store.dynamodb_table", "TABLE_NAME"),
+    ("store.dynamodb_endpoint", "DYNAMODB_ENDPOINT"),
+    ("webhook.max_body_bytes", "WEBHOOK_MAX_BODY_BYTES"),
+    ("webhook.time_budget_ms", "WEBHOOK_TIME_BUDGET_MS"),
+    ("mapping.rules_file", "MAPPING_RULES_FILE"),
+];
+
+fn name(origin: Origin, toml_path: &str) -> String {
+    match origin {
+        Origin::File => toml_path.to_string(),
+        Origin::Env => NAMES
+            .iter()
+            .find(|(t, _)| *t == toml_path)
+            .map_or(toml_path.to_string(), |(_, e)| e.to_string()),
+    }
+}
+
+impl RawConfig {
+    pub fn from_toml(text: &str, source_name: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text.as_bytes()[..s.start.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1);
+            ConfigError {
+                setting: match line {
+                    Some(l) => format!("{source_name} line {l}"),
+                    None => source_name.to_string(),
+                },
+                problem: e.message().trim().to_string(),
+            }
+        })
+    }
+
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            setting: path.display().to_string(),
+            problem: format!("cannot read the configuration file: {e}"),
+        })?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Reads the environment variables of [`NAMES`] through `get` (so tests need not touch the
+    /// process environment).
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |toml_path: &str| get(&name(Origin::Env, toml_path)).filter(|v| !v.trim().is_empty());
+        let num = |toml_path: &str| -> Result<Option<u64>, ConfigError> {
+            var(toml_path)
+                .map(|v| {
+                    v.trim().parse::<u64>().map_err(|_| ConfigError {
+                        setting: name(Origin::Env, toml_path),
+                        problem: format!("{v:?} is not a whole number"),
+                    })
+                })
+                .transpose()
+        };
+        let keys = match var("graph.encryption_keys") {
+            None => Vec::new(),
+            Some(json) => {
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct EnvKey {
+                    id: String,
+                    private_key: String,
+                }
+                let parsed: Vec<EnvKey> = serde_json::from_str(&json).map_err(|e| ConfigError {
+                    setting: name(Origin::Env, "graph.encryption_keys"),
+                    problem: format!(
+                        "expected a JSON list like [{{\"id\":\"cert-2026\",\"private_key\":\"arn:aws:secretsmanager:…\"}}]: {e}"
+                    ),
+                })?;
+                parsed
+                    .into_iter()
+                    .map(|k| RawKey { id: Some(k.id), private_key: Some(k.private_key) })
+                    .collect()
+            }
+        };
+        Ok(RawConfig {
+            graph: RawGraph {
+                tenant_id: var("graph.tenant_id"),
+                client_id: var("graph.client_id"),
+                jwks_url: var("graph.jwks_url"),
+                encryption_keys: keys,
+            },
+            connector: RawConnector {
+                url: var("connector.url"),
+                signing_secret: var("connector.signing_secret"),
+                timeout_ms: num("connector.timeout_ms")?,
+                max_attempts: num("connector.max_attempts")?.map(|n| n.min(u32::MAX as u64) as u32),
+            },
+            store: RawStore {
+                sqlite_path: var("store.sqlite_path"),
+                dynamodb_table: var("store.dynamodb_table"),
+                dynamodb_endpoint: var("store.dynamodb_endpoint"),
+            },
+            webhook: RawWebhook {
+                max_body_bytes: num("webhook.max_body_bytes")?.map(|n| n as usize),
+                time_budget_ms: num("webhook.time_budget_ms")?,
+            },
+            mapping: RawMapping { rules_file: var("mapping.rules_file") },
+        })
+    }
+
+    pub fn validate(self, origin: Origin) -> Result<Config, ConfigError> {
+        let err = |path: &str, problem: String| ConfigError { setting: name(origin, path), problem };
+        let required = |path: &str, v: Option<String>| {
+            v.map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| err(path, "missing (required)".to_string()))
+        };
+        let guid = |path: &str, v: Option<String>| -> Result<String, ConfigError> {
+            let v = required(path, v)?;
+            if is_guid(&v) {
+                Ok(v.to_ascii_lowercase())
+            } else {
+                Err(err(path, format!("{v:?} is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)")))
+            }
+        };
+        let url = |path: &str, v: String| -> Result<String, ConfigError> {
+            match reqwest::Url::parse(&v) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(v),
+                _ => Err(err(path, format!("{v:?} is not an http(s) URL"))),
+            }
+        };
+
+        let tenant_id = guid("graph.tenant_id", self.graph.tenant_id)?;
+        let client_id = guid("graph.client_id", self.graph.client_id)?;
+        let jwks_url = url(
+            "graph.jwks_url",
+            self.graph.jwks_url.unwrap_or_else(|| DEFAULT_JWKS_URL.to_string()),
+        )?;
+        if self.graph.encryption_keys.is_empty() {
+            return Err(err(
+                "graph.encryption_keys",
+                "no encryption key configured: presence notifications are always encrypted".to_string(),
+            ));
+        }
+        let mut encryption_keys = Vec::new();
+        for (i, k) in self.graph.encryption_keys.into_iter().enumerate() {
+            let path = "graph.encryption_keys";
+            let id = k
+                .id
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty() && s.len() <= 128)
+                .ok_or_else(|| err(path, format!("key #{} needs an `id` of 1 to 128 characters (the subscription's encryptionCertificateId)", i + 1)))?;
+            if encryption_keys.iter().any(|e: &EncryptionKeyConfig| e.certificate_id == id) {
+                return Err(err(path, format!("key id {id:?} is configured twice")));
+            }
+            let private_key = k
+                .private_key
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| SecretRef::parse(&s))
+                .ok_or_else(|| err(path, format!("key {id:?} has no `private_key` (file:PATH, a Secrets Manager ARN or the PEM itself)")))?;
+            encryption_keys.push(EncryptionKeyConfig { certificate_id: id, private_key });
+        }
+        let connector_url = url("connector.url", required("connector.url", self.connector.url)?)?;
+        let connector_secret = SecretRef::parse(&required("connector.signing_secret", self.connector.signing_secret)?);
+        let connector_timeout_ms = self.connector.timeout_ms.unwrap_or(2_000);
+        if !(50..=30_000).contains(&connector_timeout_ms) {
+            return Err(err("connector.timeout_ms", format!("{connector_timeout_ms} is outside 50..=30000")));
+        }
+        let connector_max_attempts = self.connector.max_attempts.unwrap_or(3);
+        if !(1..=10).contains(&connector_max_attempts) {
+            return Err(err("connector.max_attempts", format!("{connector_max_attempts} is outside 1..=10")));
+        }
+        let store = validate_store(self.store, origin)?;
+        let max_body_bytes = self.webhook.max_body_bytes.unwrap_or(1024 * 1024);
+        if !(1024..=6 * 1024 * 1024).contains(&max_body_bytes) {
+            return Err(err("webhook.max_body_bytes", format!("{max_body_bytes} is outside 1024..=6291456 (Lambda's payload limit)")));
+        }
+        let time_budget_ms = self.webhook.time_budget_ms.unwrap_or(2_000);
+        if !(100..=2_800).contains(&time_budget_ms) {
+            return Err(err("webhook.time_budget_ms", format!("{time_budget_ms} is outside 100..=2800: Graph wants an answer within 3 s")));
+        }
+        Ok(Config {
+            tenant_id,
+            client_id,
+            jwks_url,
+            encryption_keys,
+            connector_url,
+            connector_secret,
+            connector_timeout: Duration::from_millis(connector_timeout_ms),
+            connector_max_attempts,
+            store,
+            max_body_bytes,
+            time_budget: Duration::from_millis(time_budget_ms),
+            rules_file: self.mapping.rules_file.map(PathBuf::from),
+        })
+    }
+}
+
+/// The `[store]` part alone: admin commands such as `users import` need nothing else.
+pub fn validate_store(raw: RawStore, origin: Origin) -> Result<StoreConfig, ConfigError> {
+    let err = |path: &str, problem: String| ConfigError { setting: name(origin, path), problem };
+    let nonempty = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    match (nonempty(raw.sqlite_path), nonempty(raw.dynamodb_table)) {
+        (Some(_), Some(_)) => Err(err(
+            "store.dynamodb_table",
+            format!("set either {} or {}, not both", name(origin, "store.sqlite_path"), name(origin, "store.dynamodb_table")),
+        )),
+        (Some(path), None) => Ok(StoreConfig::Sqlite { path: PathBuf::from(path) }),
+        (None, Some(table)) => Ok(StoreConfig::DynamoDb { table, endpoint_url: nonempty(raw.dynamodb_endpoint) }),
+        (None, None) => Err(err(
+            "store",
+            format!("missing: set {} or {}", name(origin, "store.sqlite_path"), name(origin, "store.dynamodb_table")),
+        )),
+    }
+}
+
+pub fn is_guid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}

@@ -1,0 +1,142 @@
+//! Everything a webhook invocation needs, built once per process (Lambda cold start or `serve`).
+
+use crate::config::{Config, SecretRef, StoreConfig};
+use crate::domain::MappingRules;
+use crate::graph::crypto::NotificationKeys;
+use crate::graph::validation_token::{TokenSettings, TokenValidator};
+use crate::store::{DynamoStore, SqliteStore, Store};
+use crate::swyx::client::{ConnectorClient, ConnectorSettings};
+use crate::swyx::signature::WebhookSecret;
+use anyhow::Context;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct AppSettings {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub max_body_bytes: usize,
+    /// How long a webhook may spend on downstream work before it answers; what is not delivered
+    /// by then stays pending for maintenance.
+    pub time_budget: Duration,
+}
+
+pub struct App {
+    pub settings: AppSettings,
+    pub rules: MappingRules,
+    pub keys: Arc<NotificationKeys>,
+    pub tokens: Arc<TokenValidator>,
+    pub store: Arc<dyn Store>,
+    pub connector: ConnectorClient,
+}
+
+impl App {
+    /// Builds the app from a validated configuration: resolves secrets (once), loads keys and
+    /// rules, opens the store. Every failure names the setting.
+    pub async fn from_config(cfg: &Config) -> anyhow::Result<Self> {
+        let mut secrets = SecretResolver::default();
+        let rules = match &cfg.rules_file {
+            Some(path) => MappingRules::load(path)?,
+            None => MappingRules::default(),
+        };
+        let mut keys = NotificationKeys::new();
+        for k in &cfg.encryption_keys {
+            let pem = secrets
+                .resolve(&k.private_key)
+                .await
+                .with_context(|| format!("graph.encryption_keys: key {:?}", k.certificate_id))?;
+            keys.add_pem(Some(&k.certificate_id), pem.as_bytes())
+                .with_context(|| format!("graph.encryption_keys: key {:?}", k.certificate_id))?;
+        }
+        let connector_secret = secrets
+            .resolve(&cfg.connector_secret)
+            .await
+            .context("connector.signing_secret")?;
+        let connector_secret = WebhookSecret::parse(connector_secret.trim())
+            .map_err(|e| anyhow::anyhow!("connector.signing_secret: {e}"))?;
+        let store = open_store(&cfg.store).await?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .build()
+            .context("HTTP client")?;
+        let tokens = TokenValidator::new(
+            TokenSettings {
+                jwks_url: cfg.jwks_url.clone(),
+                app_id: cfg.client_id.clone(),
+                ..TokenSettings::default()
+            },
+            http.clone(),
+        );
+        let connector = ConnectorClient::new(
+            ConnectorSettings {
+                base_url: cfg.connector_url.clone(),
+                signing_secret: connector_secret,
+                request_timeout: cfg.connector_timeout,
+                max_attempts: cfg.connector_max_attempts,
+                backoff_base: Duration::from_millis(100),
+            },
+            http,
+        );
+        Ok(App {
+            settings: AppSettings {
+                tenant_id: cfg.tenant_id.clone(),
+                client_id: cfg.client_id.clone(),
+                max_body_bytes: cfg.max_body_bytes,
+                time_budget: cfg.time_budget,
+            },
+            rules,
+            keys: Arc::new(keys),
+            tokens: Arc::new(tokens),
+            store,
+            connector,
+        })
+    }
+}
+
+pub async fn open_store(cfg: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match cfg {
+        StoreConfig::Sqlite { path } => Arc::new(
+            SqliteStore::open(path).with_context(|| format!("store.sqlite_path {}", path.display()))?,
+        ),
+        StoreConfig::DynamoDb { table, endpoint_url } => {
+            Arc::new(DynamoStore::from_env_config(table, endpoint_url.as_deref()).await)
+        }
+    })
+}
+
+/// Resolves secret references; the Secrets Manager client is made on first use only.
+#[derive(Default)]
+pub struct SecretResolver {
+    secrets_manager: Option<aws_sdk_secretsmanager::Client>,
+}
+
+impl SecretResolver {
+    pub async fn resolve(&mut self, r: &SecretRef) -> anyhow::Result<String> {
+        match r {
+            SecretRef::Inline(v) => Ok(v.clone()),
+            SecretRef::File(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display())),
+            SecretRef::SecretsManager(arn) => {
+                if self.secrets_manager.is_none() {
+                    let conf = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                    self.secrets_manager = Some(aws_sdk_secretsmanager::Client::new(&conf));
+                }
+                let client = self.secrets_manager.as_ref().context("Secrets Manager client")?;
+                let out = client
+                    .get_secret_value()
+                    .secret_id(arn)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "cannot read secret {arn}: {}",
+                            aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+                        )
+                    })?;
+                out.secret_string()
+                    .map(str::to_string)
+                    .with_context(|| format!("secret {arn} has no string value"))
+            }
+        }
+    }
+}

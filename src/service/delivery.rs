@@ -1,0 +1,84 @@
+//! Delivering Swyx updates: send now within a budget; what cannot be delivered stays pending in
+//! the store (one per Swyx user, newest wins) for the maintenance work to retry with backoff.
+
+use crate::domain::{SwyxUpdate, Timestamp};
+use crate::store::{PendingDelivery, Store};
+use crate::swyx::client::{ConnectorClient, DeliveryError, DeliveryOutcome};
+use std::time::Duration;
+
+/// How a delivery attempt ended, for logs and counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivered {
+    Now,
+    /// The connector already had a newer revision: nothing to do.
+    Superseded,
+    /// Kept pending; retried by maintenance.
+    Pending { reason: String },
+}
+
+/// Backoff for the n-th failed attempt: 5 s doubling to at most 15 minutes. A rejection (e.g. an
+/// unknown Swyx user) waits the maximum: an operator has to fix it, and it stays visible.
+pub fn retry_delay(attempts: u32, rejected: bool) -> Duration {
+    const MAX: Duration = Duration::from_secs(15 * 60);
+    if rejected {
+        return MAX;
+    }
+    let secs = 5u64.saturating_mul(1u64 << attempts.saturating_sub(1).min(10));
+    Duration::from_secs(secs).min(MAX)
+}
+
+/// Sends `update` now; on failure records it pending (unless a newer one is already pending).
+pub async fn deliver(
+    store: &dyn Store,
+    connector: &ConnectorClient,
+    update: &SwyxUpdate,
+    previous_attempts: u32,
+    budget: Duration,
+) -> Delivered {
+    let result = if budget.is_zero() {
+        Err(DeliveryError::Retryable("no time left in this invocation".to_string()))
+    } else {
+        connector.send_update(update, budget).await
+    };
+    match result {
+        Ok(outcome) => {
+            if let Err(e) = store.delete_pending(&update.swyx_user_id, update.revision).await {
+                tracing::warn!(swyx_user = %update.swyx_user_id, error = %e, "delivered, but the pending entry could not be cleared; the connector will see the revision again and ignore it");
+            }
+            match outcome {
+                DeliveryOutcome::Applied => Delivered::Now,
+                DeliveryOutcome::Superseded => Delivered::Superseded,
+            }
+        }
+        Err(e) => {
+            let rejected = matches!(e, DeliveryError::Rejected { .. });
+            let attempts = previous_attempts + 1;
+            let reason = e.to_string();
+            let pending = PendingDelivery {
+                update: update.clone(),
+                attempts,
+                next_attempt_at: Timestamp::now()
+                    .plus_millis(retry_delay(attempts, rejected).as_millis() as i64),
+                last_error: Some(reason.clone()),
+            };
+            if let Err(se) = store.put_pending(&pending).await {
+                tracing::error!(swyx_user = %update.swyx_user_id, revision = update.revision, error = %se, "could not record a pending delivery; reconciliation will repair it");
+            }
+            Delivered::Pending { reason }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(retry_delay(1, false), Duration::from_secs(5));
+        assert_eq!(retry_delay(2, false), Duration::from_secs(10));
+        assert_eq!(retry_delay(4, false), Duration::from_secs(40));
+        assert_eq!(retry_delay(40, false), Duration::from_secs(900));
+        assert_eq!(retry_delay(1, true), Duration::from_secs(900));
+    }
+}

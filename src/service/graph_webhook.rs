@@ -1,0 +1,268 @@
+//! Graph notification intake, framework-neutral: one function from an HTTP request to an HTTP
+//! response, shared by the `graph-webhook` Lambda and the self-hosted server.
+//!
+//! Order of checks (cheap and public first, RSA last): validation handshake → method → size →
+//! JSON → validation tokens (JWT) for the whole collection → per item: subscription and
+//! clientState (constant time) → tenant → RSA key unwrap, HMAC signature, AES decryption →
+//! the user's sync decision → forward to the connector within the time budget. An item that fails
+//! alone is dropped and logged; its neighbours go on. Graph gets 202 whatever happens downstream.
+
+use super::app::App;
+use super::delivery::{Delivered, deliver};
+use super::http_types::{HttpRequest, HttpResponse, empty, error, query_param, text};
+use crate::domain::{Observation, SwyxUpdate, SyncDecision, Timestamp, decide};
+use crate::graph::notification::{ChangeNotification, ChangeNotificationCollection, PresenceResource};
+use crate::store::StoreError;
+use http::{Method, StatusCode};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+use subtle::ConstantTimeEq;
+
+/// Graph's opaque validation tokens are short; anything longer is not Graph.
+const MAX_VALIDATION_TOKEN_LEN: usize = 8 * 1024;
+/// Optimistic-concurrency retries for one user's state before the item is given up (and left to
+/// reconciliation).
+const MAX_STATE_WRITE_ATTEMPTS: usize = 8;
+
+/// Why one notification item was dropped. Never carries secrets or decrypted content.
+#[derive(Debug)]
+pub enum ItemError {
+    MissingField(&'static str),
+    UnknownSubscription,
+    ClientStateMismatch,
+    WrongTenant,
+    NotRich,
+    Decrypt(String),
+    NotPresence(String),
+    ResourceMismatch,
+    Store(String),
+    Contention,
+}
+
+impl fmt::Display for ItemError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ItemError::MissingField(field) => write!(f, "item has no `{field}`"),
+            ItemError::UnknownSubscription => f.write_str("unknown subscription"),
+            ItemError::ClientStateMismatch => f.write_str("clientState does not match the subscription's"),
+            ItemError::WrongTenant => f.write_str("tenant is not ours or not vouched for by a validation token"),
+            ItemError::NotRich => f.write_str("no encryptedContent: presence subscriptions must be rich"),
+            ItemError::Decrypt(e) => write!(f, "cannot decrypt: {e}"),
+            ItemError::NotPresence(e) => write!(f, "decrypted resource is not a presence: {e}"),
+            ItemError::ResourceMismatch => f.write_str("decrypted presence id differs from resourceData.id"),
+            ItemError::Store(e) => write!(f, "store: {e}"),
+            ItemError::Contention => f.write_str("too many concurrent updates of this user; left to reconciliation"),
+        }
+    }
+}
+
+/// What happened to one accepted item.
+enum ItemOutcome {
+    Forward(SwyxUpdate),
+    Recorded,
+    Stale,
+    UnlinkedUser,
+    Lifecycle,
+}
+
+pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
+    let started = Instant::now();
+    let received_at = Timestamp::now();
+
+    if let Some(token) = query_param(req.uri(), "validationToken") {
+        if token.len() > MAX_VALIDATION_TOKEN_LEN {
+            return error(StatusCode::BAD_REQUEST, "validationToken is too long");
+        }
+        tracing::info!(path = req.uri().path(), "answered a subscription validation request");
+        return text(StatusCode::OK, token);
+    }
+    if req.method() != Method::POST {
+        return error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{} is not allowed: Graph POSTs notifications here", req.method()),
+        );
+    }
+    let body = req.body();
+    if body.len() > app.settings.max_body_bytes {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("body of {} bytes exceeds the limit of {} bytes", body.len(), app.settings.max_body_bytes),
+        );
+    }
+    let collection = match parse_collection(body) {
+        Ok(c) => c,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    };
+
+    let needs_tokens = collection.value.iter().any(|n| n.encrypted_content.is_some());
+    let vouched_tenants: Option<Vec<String>> = match &collection.validation_tokens {
+        None if needs_tokens => {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "validationTokens missing: rich notifications must carry them",
+            );
+        }
+        None => None,
+        Some(tokens) => match app.tokens.validate_all(tokens).await {
+            Ok(valid) => Some(valid.into_iter().map(|t| t.tenant_id.to_ascii_lowercase()).collect()),
+            Err(e) => {
+                tracing::warn!(error = %e, "notification collection refused: invalid validation token");
+                return error(StatusCode::UNAUTHORIZED, format!("validation token rejected: {e}"));
+            }
+        },
+    };
+
+    let (mut stale, mut recorded, mut dropped, mut unlinked, mut lifecycle) = (0, 0, 0, 0, 0);
+    // Newest update per Swyx user: within one batch only the last change of a user matters.
+    let mut forwards: HashMap<String, SwyxUpdate> = HashMap::new();
+    for (index, item) in collection.value.iter().enumerate() {
+        match process_item(app, item, vouched_tenants.as_deref(), received_at).await {
+            Ok(ItemOutcome::Forward(update)) => {
+                let keep = forwards
+                    .get(&update.swyx_user_id)
+                    .is_none_or(|old| old.revision < update.revision);
+                if keep {
+                    forwards.insert(update.swyx_user_id.clone(), update);
+                }
+            }
+            Ok(ItemOutcome::Recorded) => recorded += 1,
+            Ok(ItemOutcome::Stale) => stale += 1,
+            Ok(ItemOutcome::UnlinkedUser) => unlinked += 1,
+            Ok(ItemOutcome::Lifecycle) => lifecycle += 1,
+            Err(reason) => {
+                dropped += 1;
+                tracing::warn!(
+                    index,
+                    subscription_id = item.subscription_id.as_deref().unwrap_or("-"),
+                    reason = %reason,
+                    "notification item dropped"
+                );
+            }
+        }
+    }
+
+    let budget = app.settings.time_budget.saturating_sub(started.elapsed());
+    let mut tasks = tokio::task::JoinSet::new();
+    for update in forwards.into_values() {
+        let store = Arc::clone(&app.store);
+        let connector = app.connector.clone();
+        tasks.spawn(async move {
+            let outcome = deliver(store.as_ref(), &connector, &update, 0, budget).await;
+            (update, outcome)
+        });
+    }
+    let (mut delivered, mut pending) = (0, 0);
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((update, Delivered::Pending { reason })) => {
+                pending += 1;
+                tracing::warn!(swyx_user = %update.swyx_user_id, revision = update.revision, reason = %reason, "Swyx update kept pending");
+            }
+            Ok((update, outcome)) => {
+                delivered += 1;
+                tracing::debug!(swyx_user = %update.swyx_user_id, revision = update.revision, ?outcome, "Swyx update delivered");
+            }
+            Err(e) => {
+                pending += 1;
+                tracing::error!(error = %e, "delivery task failed");
+            }
+        }
+    }
+    tracing::info!(
+        items = collection.value.len(),
+        delivered, pending, recorded, stale, unlinked, lifecycle, dropped,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "notification collection accepted"
+    );
+    empty(StatusCode::ACCEPTED)
+}
+
+fn parse_collection(body: &[u8]) -> Result<ChangeNotificationCollection, String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("malformed JSON: {e}"))?;
+    match value.get("value") {
+        None | Some(serde_json::Value::Null) => {
+            return Err("missing `value`: expected a changeNotificationCollection".to_string());
+        }
+        Some(v) if !v.is_array() => return Err("`value` must be an array".to_string()),
+        Some(_) => {}
+    }
+    serde_json::from_value(value).map_err(|e| format!("not a changeNotificationCollection: {e}"))
+}
+
+fn secrets_equal(a: &str, b: &str) -> bool {
+    a.as_bytes().ct_eq(b.as_bytes()).into()
+}
+
+async fn process_item(
+    app: &App,
+    item: &ChangeNotification,
+    vouched_tenants: Option<&[String]>,
+    received_at: Timestamp,
+) -> Result<ItemOutcome, ItemError> {
+    let subscription_id = item.subscription_id.as_deref().ok_or(ItemError::MissingField("subscriptionId"))?;
+    let subscription = app
+        .store
+        .get_subscription(subscription_id)
+        .await
+        .map_err(|e| ItemError::Store(e.to_string()))?
+        .ok_or(ItemError::UnknownSubscription)?;
+    let client_state = item.client_state.as_deref().ok_or(ItemError::MissingField("clientState"))?;
+    if !secrets_equal(client_state, &subscription.client_state) {
+        return Err(ItemError::ClientStateMismatch);
+    }
+    let tenant = item.tenant_id.as_deref().ok_or(ItemError::MissingField("tenantId"))?.to_ascii_lowercase();
+    let vouched = vouched_tenants.is_none_or(|list| list.iter().any(|t| *t == tenant));
+    if tenant != app.settings.tenant_id || !vouched {
+        return Err(ItemError::WrongTenant);
+    }
+    if let Some(event) = &item.lifecycle_event {
+        // Reactions (renew, recreate, reconcile) belong to subscription maintenance.
+        tracing::info!(subscription_id, lifecycle_event = %event, "lifecycle notification received");
+        return Ok(ItemOutcome::Lifecycle);
+    }
+    let content = item.encrypted_content.as_ref().ok_or(ItemError::NotRich)?;
+    let plaintext = app.keys.decrypt(content).map_err(|e| ItemError::Decrypt(e.to_string()))?;
+    let resource: PresenceResource =
+        serde_json::from_slice(&plaintext).map_err(|e| ItemError::NotPresence(e.to_string()))?;
+    if let Some(outer) = item.resource_data.as_ref().and_then(|r| r.id.as_deref()) {
+        if !outer.eq_ignore_ascii_case(&resource.id) {
+            return Err(ItemError::ResourceMismatch);
+        }
+    }
+    let entra_id = resource.id.to_ascii_lowercase();
+    let Some(link) = app.store.get_user(&entra_id).await.map_err(|e| ItemError::Store(e.to_string()))? else {
+        tracing::info!(subscription_id, "presence of a user who is not linked: ignored");
+        return Ok(ItemOutcome::UnlinkedUser);
+    };
+    let obs = Observation { presence: resource.to_presence(), received_at };
+    for _ in 0..MAX_STATE_WRITE_ATTEMPTS {
+        let state = app
+            .store
+            .get_sync_state(&entra_id)
+            .await
+            .map_err(|e| ItemError::Store(e.to_string()))?
+            .unwrap_or_default();
+        let (next, outcome) = match decide(&state, &obs, &app.rules) {
+            SyncDecision::Stale => return Ok(ItemOutcome::Stale),
+            SyncDecision::Record(next) => (next, None),
+            SyncDecision::Forward(next, action) => {
+                let update = SwyxUpdate::new(&link.swyx_user_id, &entra_id, action, &next, &obs);
+                (next, Some(update))
+            }
+        };
+        match app.store.put_sync_state(&entra_id, &next, state.revision).await {
+            Ok(()) => {
+                return Ok(match outcome {
+                    Some(update) => ItemOutcome::Forward(update),
+                    None => ItemOutcome::Recorded,
+                });
+            }
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(ItemError::Store(e.to_string())),
+        }
+    }
+    Err(ItemError::Contention)
+}

@@ -1,0 +1,8 @@
+//! Use cases that tie the adapters together: Graph notifications in, Swyx updates out.
+
+pub mod app;
+pub mod delivery;
+pub mod graph_webhook;
+pub mod http_types;
+
+pub use app::App;
