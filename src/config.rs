@@ -70,6 +70,15 @@ pub struct RawConfig {
     pub webhook: RawWebhook,
     #[serde(default)]
     pub mapping: RawMapping,
+    #[serde(default)]
+    pub server: RawServer,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<String>,
+    pub maintenance_interval_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -145,6 +154,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub time_budget: Duration,
     pub rules_file: Option<PathBuf>,
+    /// `serve` only.
+    pub listen: std::net::SocketAddr,
+    pub maintenance_interval: Duration,
 }
 
 /// (TOML path, environment variable) of every setting.
@@ -163,6 +175,8 @@ const NAMES: &[(&str, &str)] = &[
     ("webhook.max_body_bytes", "WEBHOOK_MAX_BODY_BYTES"),
     ("webhook.time_budget_ms", "WEBHOOK_TIME_BUDGET_MS"),
     ("mapping.rules_file", "MAPPING_RULES_FILE"),
+    ("server.listen", "LISTEN"),
+    ("server.maintenance_interval_secs", "MAINTENANCE_INTERVAL_SECS"),
 ];
 
 fn name(origin: Origin, toml_path: &str) -> String {
@@ -257,6 +271,10 @@ impl RawConfig {
                 time_budget_ms: num("webhook.time_budget_ms")?,
             },
             mapping: RawMapping { rules_file: var("mapping.rules_file") },
+            server: RawServer {
+                listen: var("server.listen"),
+                maintenance_interval_secs: num("server.maintenance_interval_secs")?,
+            },
         })
     }
 
@@ -331,7 +349,18 @@ impl RawConfig {
         if !(100..=2_800).contains(&time_budget_ms) {
             return Err(err("webhook.time_budget_ms", format!("{time_budget_ms} is outside 100..=2800: Graph wants an answer within 3 s")));
         }
+        let listen_text = self.server.listen.unwrap_or_else(|| "127.0.0.1:8080".to_string());
+        let listen = listen_text
+            .trim()
+            .parse::<std::net::SocketAddr>()
+            .map_err(|_| err("server.listen", format!("{listen_text:?} is not an address like 127.0.0.1:8080")))?;
+        let maintenance_secs = self.server.maintenance_interval_secs.unwrap_or(10);
+        if !(1..=3600).contains(&maintenance_secs) {
+            return Err(err("server.maintenance_interval_secs", format!("{maintenance_secs} is outside 1..=3600")));
+        }
         Ok(Config {
+            listen,
+            maintenance_interval: Duration::from_secs(maintenance_secs),
             tenant_id,
             client_id,
             jwks_url,
@@ -373,4 +402,101 @@ pub fn is_guid(s: &str) -> bool {
             8 | 13 | 18 | 23 => *c == b'-',
             _ => c.is_ascii_hexdigit(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const GOOD: &str = r#"
+[graph]
+tenant_id = "9F4EBAB6-520D-49C0-85CC-7B25C78D4A93"
+client_id = "925bff9f-f6e2-4a69-b858-f71ea2b9b6d0"
+
+[[graph.encryption_keys]]
+id = "bridge-2026"
+private_key = "file:/etc/pb/notify.pem"
+
+[connector]
+url = "https://connector.example/"
+signing_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+[store]
+sqlite_path = "bridge.db"
+"#;
+
+    #[test]
+    fn a_good_file_validates_with_defaults() {
+        let cfg = RawConfig::from_toml(GOOD, "c.toml").unwrap().validate(Origin::File).unwrap();
+        assert_eq!(cfg.tenant_id, "9f4ebab6-520d-49c0-85cc-7b25c78d4a93");
+        assert_eq!(cfg.jwks_url, DEFAULT_JWKS_URL);
+        assert_eq!(cfg.encryption_keys[0].private_key, SecretRef::File(PathBuf::from("/etc/pb/notify.pem")));
+        assert_eq!(cfg.connector_secret, SecretRef::Inline("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()));
+        assert_eq!(cfg.time_budget, Duration::from_millis(2000));
+        assert!(matches!(cfg.store, StoreConfig::Sqlite { .. }));
+        // The secret never shows in Debug output.
+        assert!(!format!("{cfg:?}").contains("MfKQ9r8"));
+    }
+
+    #[test]
+    fn file_errors_name_the_setting() {
+        let e = RawConfig::from_toml(&GOOD.replace("925bff9f-f6e2-4a69-b858-f71ea2b9b6d0", "my-app"), "c.toml")
+            .unwrap()
+            .validate(Origin::File)
+            .unwrap_err();
+        assert_eq!(e.setting, "graph.client_id");
+        assert!(e.problem.contains("GUID"));
+
+        let e = RawConfig::from_toml(&GOOD.replace("[store]", "[store]\ndynamodb_table = \"t\""), "c.toml")
+            .unwrap()
+            .validate(Origin::File)
+            .unwrap_err();
+        assert!(e.problem.contains("not both"), "{e}");
+
+        let e = RawConfig::from_toml(&GOOD.replace("url = ", "ur1 = "), "c.toml").unwrap_err();
+        assert!(e.setting.starts_with("c.toml line"), "{e}");
+        assert!(e.problem.contains("ur1"), "{e}");
+
+        let e = RawConfig::from_toml(&format!("{GOOD}\n[webhook]\ntime_budget_ms = 5000\n"), "c.toml")
+            .unwrap()
+            .validate(Origin::File)
+            .unwrap_err();
+        assert_eq!(e.setting, "webhook.time_budget_ms");
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn environment_for_lambda() {
+        let base = [
+            ("GRAPH_TENANT_ID", "9f4ebab6-520d-49c0-85cc-7b25c78d4a93"),
+            ("GRAPH_CLIENT_ID", "925bff9f-f6e2-4a69-b858-f71ea2b9b6d0"),
+            ("GRAPH_ENCRYPTION_KEYS", r#"[{"id":"c1","private_key":"arn:aws:secretsmanager:eu-west-1:123456789012:secret:notify-AbCdEf"}]"#),
+            ("CONNECTOR_URL", "https://connector.example/"),
+            ("CONNECTOR_SIGNING_SECRET", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:conn-AbCdEf"),
+            ("TABLE_NAME", "presence-bridge"),
+        ];
+        let cfg = RawConfig::from_env(env(&base)).unwrap().validate(Origin::Env).unwrap();
+        assert!(matches!(cfg.encryption_keys[0].private_key, SecretRef::SecretsManager(_)));
+        assert!(matches!(cfg.store, StoreConfig::DynamoDb { ref table, .. } if table == "presence-bridge"));
+
+        let missing: Vec<_> = base.iter().filter(|(k, _)| *k != "CONNECTOR_URL").cloned().collect();
+        let e = RawConfig::from_env(env(&missing)).unwrap().validate(Origin::Env).unwrap_err();
+        assert_eq!(e.setting, "CONNECTOR_URL");
+        assert!(e.problem.contains("missing"));
+
+        let mut bad = base.to_vec();
+        bad.push(("CONNECTOR_TIMEOUT_MS", "soon"));
+        let e = RawConfig::from_env(env(&bad)).unwrap_err();
+        assert_eq!(e.setting, "CONNECTOR_TIMEOUT_MS");
+
+        let mut bad_keys = base.to_vec();
+        bad_keys[2] = ("GRAPH_ENCRYPTION_KEYS", "c1=/path");
+        let e = RawConfig::from_env(env(&bad_keys)).unwrap_err();
+        assert_eq!(e.setting, "GRAPH_ENCRYPTION_KEYS");
+    }
 }

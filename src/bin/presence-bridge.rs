@@ -39,6 +39,14 @@ enum Command {
         #[arg(long, env = "PRESENCE_BRIDGE_KEY_PASSWORD")]
         password: Option<String>,
     },
+    /// Run the self-hosted server: every webhook route on one listener, maintenance in-process.
+    Serve {
+        #[arg(long, env = "PRESENCE_BRIDGE_CONFIG")]
+        config: PathBuf,
+        /// Overrides `server.listen` (e.g. 127.0.0.1:0 for a free port; the address is logged).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
     /// Check a configuration file and say what is wrong with it.
     CheckConfig {
         #[arg(long, env = "PRESENCE_BRIDGE_CONFIG")]
@@ -89,6 +97,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let args = cli::decrypt::DecryptArgs { keys, password };
             let mut out = std::io::stdout().lock();
             cli::decrypt::run(&args, &mut std::io::stdin().lock(), &mut out)?;
+        }
+        Command::Serve { config, listen } => {
+            let cfg = RawConfig::from_file(&config)?.validate(Origin::File)?;
+            let listener = presence_bridge::service::server::bind(listen.unwrap_or(cfg.listen)).await?;
+            let app = std::sync::Arc::new(presence_bridge::service::App::from_config(&cfg).await?);
+            presence_bridge::service::server::run(
+                app,
+                listener,
+                cfg.maintenance_interval,
+                presence_bridge::service::server::shutdown_signal(),
+            )
+            .await?;
         }
         Command::CheckConfig { config } => {
             let cfg = RawConfig::from_file(&config)?.validate(Origin::File)?;

@@ -27,6 +27,14 @@ pub fn error(status: StatusCode, message: impl Into<String>) -> HttpResponse {
     r
 }
 
+pub fn json(status: StatusCode, value: &serde_json::Value) -> HttpResponse {
+    let mut r = Response::new(Bytes::from(value.to_string()));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
 pub fn empty(status: StatusCode) -> HttpResponse {
     let mut r = Response::new(Bytes::new());
     *r.status_mut() = status;

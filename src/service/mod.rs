@@ -4,5 +4,7 @@ pub mod app;
 pub mod delivery;
 pub mod graph_webhook;
 pub mod http_types;
+pub mod maintenance;
+pub mod server;
 
 pub use app::App;

@@ -1,0 +1,130 @@
+//! The self-hosted server: every webhook route on one axum listener, the maintenance loop
+//! in-process, graceful shutdown (in-flight requests finish; the maintenance pass in progress ends
+//! before the process does).
+
+use super::app::App;
+use super::graph_webhook;
+use super::http_types::{HttpResponse, error};
+use super::maintenance;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use axum::routing::{any, get};
+use http::StatusCode;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    pub listen: SocketAddr,
+    pub maintenance_interval: Duration,
+}
+
+pub fn router(app: Arc<App>) -> axum::Router {
+    axum::Router::new()
+        .route("/graph/notifications", any(graph_route))
+        .route("/graph/lifecycle", any(graph_route))
+        .route("/healthz", get(healthz))
+        .with_state(app)
+}
+
+fn to_axum(resp: HttpResponse) -> Response {
+    resp.map(Body::from)
+}
+
+async fn graph_route(State(app): State<Arc<App>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    // Read at most one byte past the limit: enough to know it is too large, without buffering more.
+    let limit = app.settings.max_body_bytes;
+    let bytes = match axum::body::to_bytes(body, limit + 1).await {
+        Ok(b) => b,
+        Err(_) => {
+            return to_axum(error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("body exceeds the limit of {limit} bytes"),
+            ));
+        }
+    };
+    to_axum(graph_webhook::handle(&app, http::Request::from_parts(parts, bytes)).await)
+}
+
+async fn healthz(State(app): State<Arc<App>>) -> Response {
+    match app.store.count_pending().await {
+        Ok(pending) => to_axum(super::http_types::json(
+            StatusCode::OK,
+            &serde_json::json!({ "status": "ok", "pendingDeliveries": pending }),
+        )),
+        Err(e) => to_axum(error(StatusCode::SERVICE_UNAVAILABLE, format!("store unavailable: {e}"))),
+    }
+}
+
+/// Binds first, so a port in use is reported before anything else starts.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
+}
+
+/// Runs until `shutdown` resolves, then stops accepting, lets in-flight requests and the current
+/// maintenance pass finish, and returns.
+pub async fn run(
+    app: Arc<App>,
+    listener: tokio::net::TcpListener,
+    maintenance_interval: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let maintenance_app = Arc::clone(&app);
+    let maintenance = tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(maintenance_interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = stop_rx.changed() => break,
+            }
+            let budget = maintenance_interval.max(Duration::from_secs(1));
+            match maintenance::deliver_pending(&maintenance_app, budget).await {
+                Ok(s) if s == maintenance::PendingSummary::default() => {}
+                Ok(s) => tracing::info!(delivered = s.delivered, superseded = s.superseded, still_pending = s.still_pending, budget_exhausted = s.budget_exhausted, "maintenance: pending deliveries"),
+                Err(e) => tracing::error!(error = %e, "maintenance pass failed"),
+            }
+        }
+    });
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "presence-bridge listening");
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+        })
+        .await?;
+    let _ = stop_tx.send(true);
+    let _ = maintenance.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
