@@ -1,0 +1,12 @@
+//! The sandbox: faithful local stand-ins for everything the bridge talks to, driven over HTTP on
+//! loopback. An emulated Microsoft Graph tenant ([`graph`]) and an emulated SwyxServer with its
+//! connector ([`swyx`]), both on one controllable [`clock`], plus a scenario API ([`control`]).
+//!
+//! Nothing here is linked into the bridge's Lambda functions.
+
+pub mod clock;
+pub mod control;
+pub mod graph;
+pub mod swyx;
+
+pub use clock::Clock;
