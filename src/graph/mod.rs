@@ -2,6 +2,7 @@
 
 pub mod crypto;
 pub mod notification;
+pub mod test_issuer;
 pub mod validation_token;
 
 /// The Microsoft Graph Change Tracking application: the `azp`/`appid` of every validation token.

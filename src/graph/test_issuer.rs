@@ -1,0 +1,146 @@
+//! **Test and sandbox tool, never for production.** Plays the Microsoft identity platform: signs
+//! Graph-like validation tokens with a known RSA key and publishes the matching JWKS, so
+//! integration tests and the emulated Graph tenant can exercise [`super::validation_token`]
+//! end to end. Test keys live in `tests/fixtures/jwt/`.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, anyhow};
+use aws_lc_rs::signature::{KeyPair, RsaKeyPair, RsaPublicKeyComponents};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use rustls_pki_types::PrivatePkcs8KeyDer;
+use rustls_pki_types::pem::PemObject;
+use serde_json::{Value, json};
+
+use super::CHANGE_TRACKING_APP_ID;
+
+/// Signs tokens as `kid` with one RSA key. No `Debug`: it holds a private key.
+pub struct TestIssuer {
+    kid: String,
+    key: EncodingKey,
+    /// JWK modulus and exponent, base64url without padding.
+    n: String,
+    e: String,
+}
+
+impl TestIssuer {
+    /// From an RSA private key PEM (PKCS#8) and a kid.
+    pub fn from_pem(pem: &[u8], kid: &str) -> anyhow::Result<Self> {
+        let der = PrivatePkcs8KeyDer::from_pem_slice(pem)
+            .context("expected a PKCS#8 PEM (-----BEGIN PRIVATE KEY-----)")?;
+        let pair = RsaKeyPair::from_pkcs8(der.secret_pkcs8_der())
+            .map_err(|e| anyhow!("PKCS#8 key is not a usable RSA key: {e}"))?;
+        let public = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public_key());
+        let key = EncodingKey::from_rsa_pem(pem).context("RSA key rejected by jsonwebtoken")?;
+        let issuer = Self {
+            kid: kid.to_owned(),
+            key,
+            n: URL_SAFE_NO_PAD.encode(&public.n),
+            e: URL_SAFE_NO_PAD.encode(&public.e),
+        };
+        // Prove the key signs now, so signing later cannot fail.
+        issuer
+            .try_sign(&json!({}))
+            .context("RSA key cannot sign RS256")?;
+        Ok(issuer)
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// This key as one JWK (`kty`, `use`, `kid`, `alg`, `n`, `e`).
+    pub fn jwk(&self) -> Value {
+        json!({
+            "kty": "RSA", "use": "sig", "kid": self.kid, "alg": "RS256",
+            "n": self.n, "e": self.e,
+        })
+    }
+
+    /// `{"keys":[{kty,use:"sig",kid,alg:"RS256",n,e}]}`
+    pub fn jwks_json(&self) -> String {
+        Self::jwks_json_of(&[self])
+    }
+
+    /// One key set publishing several issuers (e.g. old and new key during a rotation).
+    pub fn jwks_json_of(issuers: &[&TestIssuer]) -> String {
+        let keys: Vec<Value> = issuers.iter().map(|i| i.jwk()).collect();
+        json!({ "keys": keys }).to_string()
+    }
+
+    /// A Graph-like v2.0 validation token for `app_id` in `tenant_id`, valid for `ttl`.
+    pub fn validation_token(&self, app_id: &str, tenant_id: &str, ttl: Duration) -> String {
+        self.sign_claims(&v2_claims(app_id, tenant_id, ttl))
+    }
+
+    /// Any claims (for negative tests): signs exactly what it is given.
+    pub fn sign_claims(&self, claims: &Value) -> String {
+        match self.try_sign(claims) {
+            Ok(token) => token,
+            // from_pem proved this key signs; serialising a JSON value cannot fail.
+            Err(e) => unreachable!("TestIssuer signing failed after a successful probe: {e}"),
+        }
+    }
+
+    fn try_sign(&self, claims: &Value) -> jsonwebtoken::errors::Result<String> {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.key)
+    }
+}
+
+/// The claim set of a Graph v2.0 validation token (research/graph.md §4): the Change Tracking app
+/// (`azp`) asking on behalf of `tenant_id`, addressed to `app_id`.
+pub fn v2_claims(app_id: &str, tenant_id: &str, ttl: Duration) -> Value {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let principal = uuid::Uuid::new_v4().to_string();
+    json!({
+        "aud": app_id,
+        "iss": format!("https://login.microsoftonline.com/{tenant_id}/v2.0"),
+        "iat": now,
+        "nbf": now,
+        "exp": now.saturating_add(ttl.as_secs()),
+        "azp": CHANGE_TRACKING_APP_ID,
+        "azpacr": "2",
+        "oid": principal,
+        "sub": principal,
+        "tid": tenant_id,
+        "ver": "2.0",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY1: &[u8] = include_bytes!("../../tests/fixtures/jwt/key1.pem");
+
+    #[test]
+    fn jwks_publishes_the_public_key_and_tokens_name_the_kid() {
+        let issuer = TestIssuer::from_pem(KEY1, "k1").unwrap();
+        let jwks: Value = serde_json::from_str(&issuer.jwks_json()).unwrap();
+        let key = &jwks["keys"][0];
+        assert_eq!(key["kid"], "k1");
+        assert_eq!(key["use"], "sig");
+        // 2048-bit modulus = 256 bytes; e = 65537.
+        let n = URL_SAFE_NO_PAD.decode(key["n"].as_str().unwrap()).unwrap();
+        assert_eq!(n.len(), 256);
+        assert_eq!(key["e"], "AQAB");
+
+        let token = issuer.validation_token("app", "tenant", Duration::from_secs(60));
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.kid.as_deref(), Some("k1"));
+        assert_eq!(header.alg, Algorithm::RS256);
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_pkcs8_rsa_key() {
+        assert!(TestIssuer::from_pem(b"not a pem", "k").is_err());
+        let public_only = b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n";
+        assert!(TestIssuer::from_pem(public_only, "k").is_err());
+    }
+}
