@@ -3,6 +3,7 @@
 //! Hexagonal: [`domain`] holds pure types and decisions; [`graph`], [`swyx`] and [`store`] are the
 //! adapters; [`service`] ties them into use cases; the binaries in `src/bin/` are thin entry points.
 
+pub mod cli;
 pub mod domain;
 pub mod graph;
 pub mod store;
