@@ -14,7 +14,7 @@ fi
 export MOTO_SERVER="$PWD/$venv/bin/moto_server"
 
 echo "== connector contract (OpenAPI 3.1)"
-"$venv/bin/openapi-spec-validator" infra/connector-openapi.yaml
+"$venv/bin/python" infra/check_openapi.py
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -1,1 +1,403 @@
-//! placeholder
+//! Rich-notification decryption (research/graph.md §4), with aws-lc-rs only:
+//! `dataKey` = RSA-OAEP(SHA-1, MGF1-SHA-1) of a 32-byte key; `dataSignature` = HMAC-SHA256 of the
+//! base64-decoded `data` under that key; `data` = AES-256-CBC/PKCS7 with IV = key[..16].
+//! The signature is checked (constant time) before anything is decrypted.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use aws_lc_rs::cipher::{
+    AES_256, DecryptionContext, EncryptionContext, PaddedBlockDecryptingKey,
+    PaddedBlockEncryptingKey, UnboundCipherKey,
+};
+use aws_lc_rs::hmac;
+use aws_lc_rs::iv::FixedLength;
+use aws_lc_rs::rsa::{
+    OAEP_SHA1_MGF1SHA1, OaepPrivateDecryptingKey, OaepPublicEncryptingKey, PublicEncryptingKey,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+
+pub use super::keys::{KeyError, public_key_der_from_private_pem};
+use super::keys::{load_oaep_key, wipe};
+use crate::graph::notification::EncryptedContent;
+
+const DATA_KEY_LEN: usize = 32;
+const IV_LEN: usize = 16;
+const SIGNATURE_LEN: usize = 32;
+const AES_BLOCK: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecryptError {
+    #[error("no private key configured for encryptionCertificateId {0:?}")]
+    UnknownCertificate(String),
+    #[error("malformed encryptedContent: {0}")]
+    Malformed(&'static str),
+    #[error(
+        "the data key could not be decrypted with the key for this encryptionCertificateId (wrong private key, or dataKey not RSA-OAEP-SHA1)"
+    )]
+    KeyUnwrap,
+    #[error(
+        "dataSignature does not match data (HMAC-SHA256 signature mismatch): tampered, not decrypted"
+    )]
+    Signature,
+    #[error("data could not be decrypted (AES-256-CBC/PKCS7 padding invalid)")]
+    Cipher,
+}
+
+/// The private keys that may unwrap `dataKey`s, by `encryptionCertificateId`. Several can be live at
+/// once because Graph keeps using the old certificate for a while after a rotation.
+pub struct NotificationKeys {
+    by_id: BTreeMap<String, OaepPrivateDecryptingKey>,
+    /// Tried, in order, for any certificate id not configured explicitly.
+    any_id: Vec<OaepPrivateDecryptingKey>,
+}
+
+impl NotificationKeys {
+    pub fn new() -> Self {
+        Self {
+            by_id: BTreeMap::new(),
+            any_id: Vec::new(),
+        }
+    }
+
+    /// PEM RSA private key, PKCS#8 ("PRIVATE KEY") or PKCS#1 ("RSA PRIVATE KEY"), 2048–4096 bits.
+    /// `certificate_id: None` = a key tried for any certificate id not configured explicitly.
+    pub fn add_pem(&mut self, certificate_id: Option<&str>, pem: &[u8]) -> Result<(), KeyError> {
+        if let Some(id) = certificate_id
+            && self.by_id.contains_key(id)
+        {
+            return Err(KeyError::DuplicateCertificateId(id.to_owned()));
+        }
+        let key = load_oaep_key(pem)?;
+        match certificate_id {
+            Some(id) => {
+                self.by_id.insert(id.to_owned(), key);
+            }
+            None => self.any_id.push(key),
+        }
+        Ok(())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty() && self.any_id.is_empty()
+    }
+
+    /// The explicitly configured ids, sorted (keys for "any id" have none).
+    pub fn certificate_ids(&self) -> Vec<String> {
+        self.by_id.keys().cloned().collect()
+    }
+
+    /// Unwrap the key, verify the signature, then decrypt: the resource bytes exactly as decrypted.
+    pub fn decrypt(&self, content: &EncryptedContent) -> Result<Vec<u8>, DecryptError> {
+        let key = self.unwrap_data_key(&content.encryption_certificate_id, &content.data_key)?;
+        key.open(&content.data, &content.data_signature)
+    }
+
+    /// The bare RSA-OAEP unwrap (benchmarked against the whole intake).
+    pub fn unwrap_data_key(
+        &self,
+        certificate_id: &str,
+        data_key_b64: &str,
+    ) -> Result<DataKey, DecryptError> {
+        let candidates: &[OaepPrivateDecryptingKey] = match self.by_id.get(certificate_id) {
+            Some(key) => std::slice::from_ref(key),
+            None if !self.any_id.is_empty() => &self.any_id,
+            None => return Err(DecryptError::UnknownCertificate(certificate_id.to_owned())),
+        };
+        let wrapped = B64
+            .decode(data_key_b64)
+            .map_err(|_| DecryptError::Malformed("dataKey is not valid base64"))?;
+        if wrapped.is_empty() {
+            return Err(DecryptError::Malformed("dataKey is empty"));
+        }
+        for key in candidates {
+            // A ciphertext of another size was made for another key; no need to try it.
+            if wrapped.len() != key.key_size_bytes() {
+                continue;
+            }
+            let mut buf = vec![0u8; key.min_output_size()];
+            let outcome = key
+                .decrypt(&OAEP_SHA1_MGF1SHA1, &wrapped, &mut buf, None)
+                .map(|plain| DataKey::from_slice(plain));
+            wipe(&mut buf);
+            match outcome {
+                Ok(Some(data_key)) => return Ok(data_key),
+                // OAEP padding checked out, so this was the right key and the sender is at fault.
+                Ok(None) => {
+                    return Err(DecryptError::Malformed(
+                        "dataKey does not decrypt to a 32-byte AES-256 key",
+                    ));
+                }
+                Err(_) => {}
+            }
+        }
+        Err(DecryptError::KeyUnwrap)
+    }
+}
+
+impl Default for NotificationKeys {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for NotificationKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NotificationKeys")
+            .field("certificate_ids", &self.by_id.keys().collect::<Vec<_>>())
+            .field("keys_for_any_id", &self.any_id.len())
+            .finish()
+    }
+}
+
+/// The 32-byte symmetric key of one notification item. Never printed; wiped on drop.
+pub struct DataKey([u8; DATA_KEY_LEN]);
+
+impl DataKey {
+    fn from_slice(bytes: &[u8]) -> Option<Self> {
+        <[u8; DATA_KEY_LEN]>::try_from(bytes).ok().map(Self)
+    }
+
+    /// Verify `dataSignature` over the decoded `data` (constant time), then AES-256-CBC decrypt it.
+    pub fn open(&self, data_b64: &str, data_signature_b64: &str) -> Result<Vec<u8>, DecryptError> {
+        let mut data = B64
+            .decode(data_b64)
+            .map_err(|_| DecryptError::Malformed("data is not valid base64"))?;
+        let signature = B64
+            .decode(data_signature_b64)
+            .map_err(|_| DecryptError::Malformed("dataSignature is not valid base64"))?;
+        if signature.len() != SIGNATURE_LEN {
+            return Err(DecryptError::Malformed(
+                "dataSignature is not 32 bytes (HMAC-SHA256)",
+            ));
+        }
+        let mac_key = hmac::Key::new(hmac::HMAC_SHA256, &self.0);
+        hmac::verify(&mac_key, &data, &signature).map_err(|_| DecryptError::Signature)?;
+        if data.is_empty() || data.len() % AES_BLOCK != 0 {
+            return Err(DecryptError::Malformed(
+                "data is not a whole number of AES blocks",
+            ));
+        }
+        let cipher_key =
+            UnboundCipherKey::new(&AES_256, &self.0).map_err(|_| DecryptError::Cipher)?;
+        let decrypting =
+            PaddedBlockDecryptingKey::cbc_pkcs7(cipher_key).map_err(|_| DecryptError::Cipher)?;
+        let plain_len = decrypting
+            .decrypt(
+                &mut data,
+                DecryptionContext::Iv128(FixedLength::from(self.iv())),
+            )
+            .map_err(|_| DecryptError::Cipher)?
+            .len();
+        data.truncate(plain_len);
+        Ok(data)
+    }
+
+    fn iv(&self) -> [u8; IV_LEN] {
+        let mut iv = [0u8; IV_LEN];
+        iv.copy_from_slice(&self.0[..IV_LEN]);
+        iv
+    }
+}
+
+impl fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DataKey(<redacted>)")
+    }
+}
+
+impl Drop for DataKey {
+    fn drop(&mut self) {
+        wipe(&mut self.0);
+    }
+}
+
+/// Graph's side of the algorithm, for the sandbox and end-to-end tests: encrypts `plaintext` for the
+/// RSA public key (X.509 SubjectPublicKeyInfo DER) under a fresh random 32-byte key.
+pub fn encrypt_resource(
+    public_key_der_spki: &[u8],
+    certificate_id: &str,
+    plaintext: &[u8],
+) -> Result<EncryptedContent, KeyError> {
+    let public =
+        PublicEncryptingKey::from_der(public_key_der_spki).map_err(|_| KeyError::PublicKey)?;
+    let public = OaepPublicEncryptingKey::new(public).map_err(|_| KeyError::PublicKey)?;
+    let mut key = DataKey([0u8; DATA_KEY_LEN]);
+    aws_lc_rs::rand::fill(&mut key.0).map_err(|_| KeyError::Encrypt("no randomness"))?;
+
+    let mut data = plaintext.to_vec();
+    let cipher_key = UnboundCipherKey::new(&AES_256, &key.0)
+        .map_err(|_| KeyError::Encrypt("AES key setup failed"))?;
+    PaddedBlockEncryptingKey::cbc_pkcs7(cipher_key)
+        .and_then(|k| {
+            k.less_safe_encrypt(
+                &mut data,
+                EncryptionContext::Iv128(FixedLength::from(key.iv())),
+            )
+        })
+        .map_err(|_| KeyError::Encrypt("AES-256-CBC failed"))?;
+    let signature = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &key.0), &data);
+
+    let mut wrapped = vec![0u8; public.ciphertext_size()];
+    let wrapped_len = public
+        .encrypt(&OAEP_SHA1_MGF1SHA1, &key.0, &mut wrapped, None)
+        .map_err(|_| KeyError::Encrypt("RSA-OAEP failed"))?
+        .len();
+    wrapped.truncate(wrapped_len);
+
+    Ok(EncryptedContent {
+        data: B64.encode(&data),
+        data_signature: B64.encode(signature.as_ref()),
+        data_key: B64.encode(&wrapped),
+        encryption_certificate_id: certificate_id.to_owned(),
+        encryption_certificate_thumbprint: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY_2048: &[u8] = include_bytes!("../../tests/fixtures/crypto/key2048.pkcs8.pem");
+    const OTHER_2048: &[u8] = include_bytes!("../../tests/fixtures/crypto/other2048.pkcs8.pem");
+
+    fn keys_with(id: Option<&str>, pem: &[u8]) -> NotificationKeys {
+        let mut keys = NotificationKeys::new();
+        keys.add_pem(id, pem).unwrap();
+        keys
+    }
+
+    fn encrypted(id: &str, plaintext: &[u8]) -> EncryptedContent {
+        let spki = public_key_der_from_private_pem(KEY_2048).unwrap();
+        encrypt_resource(&spki, id, plaintext).unwrap()
+    }
+
+    #[test]
+    fn keys_are_shareable_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<NotificationKeys>();
+        assert_send_sync::<DataKey>();
+    }
+
+    #[test]
+    fn an_explicit_key_is_used_only_for_its_certificate_id() {
+        let keys = keys_with(Some("cert-a"), KEY_2048);
+        assert_eq!(keys.certificate_ids(), vec!["cert-a".to_owned()]);
+        let plaintext = br#"{"availability":"Busy"}"#;
+        assert_eq!(
+            keys.decrypt(&encrypted("cert-a", plaintext)).unwrap(),
+            plaintext
+        );
+        let err = keys.decrypt(&encrypted("cert-b", plaintext)).unwrap_err();
+        assert!(matches!(&err, DecryptError::UnknownCertificate(id) if id == "cert-b"));
+        assert!(err.to_string().contains("cert-b"), "{err}");
+    }
+
+    #[test]
+    fn keys_for_any_id_are_tried_in_turn() {
+        let mut keys = keys_with(None, OTHER_2048);
+        keys.add_pem(None, KEY_2048).unwrap();
+        assert!(keys.certificate_ids().is_empty());
+        let plaintext = "Abwesend – zurück am Montag".as_bytes();
+        assert_eq!(
+            keys.decrypt(&encrypted("whatever", plaintext)).unwrap(),
+            plaintext
+        );
+    }
+
+    #[test]
+    fn an_explicit_key_for_the_id_wins_over_keys_for_any_id() {
+        let mut keys = keys_with(Some("rotated"), OTHER_2048);
+        keys.add_pem(None, KEY_2048).unwrap();
+        let err = keys.decrypt(&encrypted("rotated", b"x")).unwrap_err();
+        assert!(matches!(err, DecryptError::KeyUnwrap), "{err}");
+    }
+
+    #[test]
+    fn the_same_certificate_id_cannot_be_configured_twice() {
+        let mut keys = keys_with(Some("cert-a"), KEY_2048);
+        let err = keys.add_pem(Some("cert-a"), OTHER_2048).unwrap_err();
+        assert!(matches!(err, KeyError::DuplicateCertificateId(_)), "{err}");
+    }
+
+    #[test]
+    fn an_empty_set_knows_no_certificate() {
+        let keys = NotificationKeys::new();
+        assert!(keys.is_empty());
+        assert!(!keys_with(None, KEY_2048).is_empty());
+        let err = keys.unwrap_data_key("c", "AAAA").unwrap_err();
+        assert!(matches!(err, DecryptError::UnknownCertificate(_)));
+    }
+
+    #[test]
+    fn a_data_key_is_never_printed() {
+        let keys = keys_with(Some("c"), KEY_2048);
+        let content = encrypted("c", b"x");
+        let key = keys.unwrap_data_key("c", &content.data_key).unwrap();
+        assert_eq!(format!("{key:?}"), "DataKey(<redacted>)");
+        let debug = format!("{keys:?}");
+        assert!(debug.contains("\"c\"") && !debug.contains("MII"), "{debug}");
+    }
+
+    #[test]
+    fn a_wrong_length_signature_is_malformed_and_a_flipped_one_is_a_mismatch() {
+        let keys = keys_with(Some("c"), KEY_2048);
+        let mut content = encrypted("c", b"payload");
+        content.data_signature = B64.encode([0u8; 16]);
+        let err = keys.decrypt(&content).unwrap_err();
+        assert!(matches!(err, DecryptError::Malformed(m) if m.contains("dataSignature")));
+        content.data_signature = B64.encode([0u8; 32]);
+        let err = keys.decrypt(&content).unwrap_err();
+        assert!(matches!(err, DecryptError::Signature));
+        assert!(err.to_string().contains("signature"), "{err}");
+    }
+
+    #[test]
+    fn a_signed_but_badly_padded_ciphertext_is_a_cipher_error() {
+        // Blocks that decrypt to zeros (padding byte 0), correctly signed: only unpadding can object.
+        let keys = keys_with(Some("c"), KEY_2048);
+        let mut content = encrypted("c", b"payload");
+        let key = keys.unwrap_data_key("c", &content.data_key).unwrap();
+        let mut blocks = [0u8; 32];
+        let raw =
+            aws_lc_rs::cipher::EncryptingKey::cbc(UnboundCipherKey::new(&AES_256, &key.0).unwrap())
+                .unwrap();
+        raw.less_safe_encrypt(
+            &mut blocks,
+            EncryptionContext::Iv128(FixedLength::from(key.iv())),
+        )
+        .unwrap();
+        content.data = B64.encode(blocks);
+        content.data_signature = B64.encode(hmac::sign(
+            &hmac::Key::new(hmac::HMAC_SHA256, &key.0),
+            &blocks,
+        ));
+        assert!(matches!(keys.decrypt(&content), Err(DecryptError::Cipher)));
+    }
+
+    #[test]
+    fn a_data_key_of_the_wrong_size_is_malformed() {
+        let keys = keys_with(Some("c"), KEY_2048);
+        let spki = public_key_der_from_private_pem(KEY_2048).unwrap();
+        let public = OaepPublicEncryptingKey::new(PublicEncryptingKey::from_der(&spki).unwrap());
+        let public = public.unwrap();
+        let mut wrapped = vec![0u8; public.ciphertext_size()];
+        public
+            .encrypt(&OAEP_SHA1_MGF1SHA1, &[1u8; 16], &mut wrapped, None)
+            .unwrap();
+        let err = keys
+            .unwrap_data_key("c", &B64.encode(&wrapped))
+            .unwrap_err();
+        assert!(
+            matches!(err, DecryptError::Malformed(m) if m.contains("32-byte")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn encrypting_for_a_bad_public_key_names_the_problem() {
+        let err = encrypt_resource(b"not der", "c", b"x").unwrap_err();
+        assert!(matches!(err, KeyError::PublicKey), "{err}");
+    }
+}

@@ -1,6 +1,7 @@
 //! Microsoft Graph: notification intake (parse, validation tokens, decryption).
 
 pub mod crypto;
+pub mod keys;
 pub mod notification;
 pub mod test_issuer;
 pub mod validation_token;
