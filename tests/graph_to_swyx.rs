@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
-const ENCRYPTION_KEY: &[u8] = include_bytes!("fixtures/crypto/rsa2048-pkcs8.pem");
+const ENCRYPTION_KEY: &[u8] = include_bytes!("fixtures/crypto/key2048.pkcs8.pem");
 const JWT_KEY: &[u8] = include_bytes!("fixtures/jwt/key1.pem");
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const SUB: &str = "7f105c7d-2dc5-4530-97cd-4e7ae6534c07";
