@@ -16,10 +16,19 @@ use aws_sdk_dynamodb::types::{ReturnValue, Select};
 use items::*;
 
 /// A [`Store`] on one DynamoDB table. Cloning shares the client.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct DynamoStore {
     client: Client,
     table: String,
+}
+
+/// Only the table: the client's configuration is nobody's business in a log line.
+impl std::fmt::Debug for DynamoStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DynamoStore")
+            .field("table", &self.table)
+            .finish_non_exhaustive()
+    }
 }
 
 impl DynamoStore {
@@ -85,6 +94,9 @@ impl DynamoStore {
             }
             let resp = page.send().await.map_err(|e| sdk_error("Query", e))?;
             out.extend(resp.items.unwrap_or_default());
+            if let Some(limit) = limit {
+                out.truncate(limit);
+            }
             let more = limit.is_none_or(|l| out.len() < l);
             match resp.last_evaluated_key {
                 Some(key) if more && !key.is_empty() => start = Some(key),
