@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 pub mod dynamodb;
 pub mod sqlite;
 
-// pub use dynamodb::DynamoStore;
-// pub use sqlite::SqliteStore;
+pub use dynamodb::DynamoStore;
+pub use sqlite::SqliteStore;
 
 /// A linked user: Entra object id ↔ Swyx user id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

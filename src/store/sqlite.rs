@@ -1,1 +1,370 @@
-//! placeholder
+//! The embedded store for self-hosted use: one SQLite file in WAL mode.
+//!
+//! rusqlite blocks, so every call runs on tokio's blocking pool against one shared connection.
+//! Conditional writes read and write inside one `BEGIN IMMEDIATE` transaction: it takes the write
+//! lock up front, so a second process on the same file (CLI next to the server) waits for it
+//! (busy timeout) instead of interleaving.
+
+mod rows;
+mod schema;
+
+use super::{PendingDelivery, Store, StoreError, StoreResult, SubscriptionRecord, UserLink};
+use crate::domain::{Timestamp, UserSyncState};
+use async_trait::async_trait;
+use rows::*;
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// A [`Store`] on SQLite. Cloning shares the connection.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database file and brings its schema up to date.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let conn = Connection::open(path).map_err(|e| {
+            StoreError::Backend(format!(
+                "cannot open SQLite database {}: {e}",
+                path.display()
+            ))
+        })?;
+        Self::init(conn)
+    }
+
+    /// A private database that lives as long as this store (tests, demos).
+    pub fn open_in_memory() -> StoreResult<Self> {
+        let conn = Connection::open_in_memory().ctx("open in-memory database")?;
+        Self::init(conn)
+    }
+
+    fn init(mut conn: Connection) -> StoreResult<Self> {
+        schema::configure(&conn)?;
+        schema::migrate(&mut conn)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` on the blocking pool with the connection.
+    async fn run<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            // A panic elsewhere cannot leave a half-done write: an open transaction rolls back on
+            // drop, so the connection is still usable.
+            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("SQLite task failed: {e}")))?
+    }
+
+    /// Runs `f` inside a `BEGIN IMMEDIATE` transaction, committed when `f` succeeds.
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        F: FnOnce(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .ctx("begin transaction")?;
+            let out = f(&tx)?;
+            tx.commit().ctx("commit")?;
+            Ok(out)
+        })
+        .await
+    }
+}
+
+const PENDING_BY_USER: &str = "SELECT data FROM pending WHERE swyx_user_id = ?1";
+const STATE_BY_USER: &str = "SELECT data FROM sync_state WHERE entra_id = ?1";
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn put_user(&self, link: &UserLink) -> StoreResult<()> {
+        require("Entra id", &link.entra_id)?;
+        require("Swyx user id", &link.swyx_user_id)?;
+        let link = link.clone();
+        self.write(move |tx| {
+            let owner: Option<String> = tx
+                .query_row(
+                    "SELECT entra_id FROM users WHERE swyx_user_id = ?1",
+                    [&link.swyx_user_id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .ctx("read user link")?;
+            if owner.is_some_and(|owner| owner != link.entra_id) {
+                return Err(StoreError::Conflict(format!(
+                    "Swyx user {} is already linked to another Entra user",
+                    link.swyx_user_id
+                )));
+            }
+            tx.execute(
+                "INSERT INTO users (entra_id, swyx_user_id, email) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (entra_id) DO UPDATE
+                 SET swyx_user_id = excluded.swyx_user_id, email = excluded.email",
+                params![link.entra_id, link.swyx_user_id, link.email],
+            )
+            .ctx("write user link")?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_user(&self, entra_id: &str) -> StoreResult<Option<UserLink>> {
+        let entra_id = entra_id.to_string();
+        self.run(move |c| {
+            c.query_row(
+                "SELECT entra_id, swyx_user_id, email FROM users WHERE entra_id = ?1",
+                [entra_id],
+                user_from_row,
+            )
+            .optional()
+            .ctx("read user link")
+        })
+        .await
+    }
+
+    async fn get_user_by_swyx_id(&self, swyx_user_id: &str) -> StoreResult<Option<UserLink>> {
+        let swyx_user_id = swyx_user_id.to_string();
+        self.run(move |c| {
+            c.query_row(
+                "SELECT entra_id, swyx_user_id, email FROM users WHERE swyx_user_id = ?1",
+                [swyx_user_id],
+                user_from_row,
+            )
+            .optional()
+            .ctx("read user link")
+        })
+        .await
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<UserLink>> {
+        self.run(|c| {
+            // BINARY collation orders by bytes, which for UTF-8 is Rust's `str` order.
+            let mut stmt = c
+                .prepare("SELECT entra_id, swyx_user_id, email FROM users ORDER BY entra_id")
+                .ctx("prepare user list")?;
+            let rows = stmt.query_map([], user_from_row).ctx("list users")?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().ctx("list users")
+        })
+        .await
+    }
+
+    async fn delete_user(&self, entra_id: &str) -> StoreResult<bool> {
+        let entra_id = entra_id.to_string();
+        self.write(move |tx| {
+            let removed = tx
+                .execute("DELETE FROM users WHERE entra_id = ?1", [&entra_id])
+                .ctx("delete user link")?;
+            tx.execute("DELETE FROM sync_state WHERE entra_id = ?1", [&entra_id])
+                .ctx("delete sync state")?;
+            Ok(removed > 0)
+        })
+        .await
+    }
+
+    async fn get_sync_state(&self, entra_id: &str) -> StoreResult<Option<UserSyncState>> {
+        let entra_id = entra_id.to_string();
+        self.run(move |c| read_one(c, STATE_BY_USER, &entra_id, "sync state"))
+            .await
+    }
+
+    async fn put_sync_state(
+        &self,
+        entra_id: &str,
+        state: &UserSyncState,
+        expected_revision: u64,
+    ) -> StoreResult<()> {
+        require("Entra id", entra_id)?;
+        check_revision_grows(entra_id, state, expected_revision)?;
+        let json = to_json(state, "sync state")?;
+        let entra_id = entra_id.to_string();
+        self.write(move |tx| {
+            let current: Option<UserSyncState> =
+                read_one(tx, STATE_BY_USER, &entra_id, "sync state")?;
+            if current.map_or(0, |s| s.revision) != expected_revision {
+                return Err(revision_conflict(&entra_id, expected_revision));
+            }
+            tx.execute(
+                "INSERT INTO sync_state (entra_id, data) VALUES (?1, ?2)
+                 ON CONFLICT (entra_id) DO UPDATE SET data = excluded.data",
+                params![entra_id, json],
+            )
+            .ctx("write sync state")?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn put_subscription(&self, sub: &SubscriptionRecord) -> StoreResult<()> {
+        require("subscription id", &sub.id)?;
+        let json = to_json(sub, "subscription")?;
+        let id = sub.id.clone();
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO subscriptions (id, data) VALUES (?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET data = excluded.data",
+                params![id, json],
+            )
+            .ctx("write subscription")?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_subscription(&self, id: &str) -> StoreResult<Option<SubscriptionRecord>> {
+        let id = id.to_string();
+        self.run(move |c| {
+            read_one(
+                c,
+                "SELECT data FROM subscriptions WHERE id = ?1",
+                &id,
+                "subscription",
+            )
+        })
+        .await
+    }
+
+    async fn list_subscriptions(&self) -> StoreResult<Vec<SubscriptionRecord>> {
+        self.run(|c| {
+            read_all(
+                c,
+                "SELECT data FROM subscriptions ORDER BY id",
+                [],
+                "subscription",
+            )
+        })
+        .await
+    }
+
+    async fn delete_subscription(&self, id: &str) -> StoreResult<bool> {
+        let id = id.to_string();
+        self.run(move |c| {
+            let n = c
+                .execute("DELETE FROM subscriptions WHERE id = ?1", [id])
+                .ctx("delete subscription")?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn put_pending(&self, p: &PendingDelivery) -> StoreResult<bool> {
+        require("Swyx user id", &p.update.swyx_user_id)?;
+        let json = to_json(p, "pending delivery")?;
+        let (swyx, revision, at) = (
+            p.update.swyx_user_id.clone(),
+            p.update.revision,
+            p.next_attempt_at,
+        );
+        self.write(move |tx| {
+            let current: Option<PendingDelivery> =
+                read_one(tx, PENDING_BY_USER, &swyx, "pending delivery")?;
+            if current.is_some_and(|c| c.update.revision > revision) {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO pending (swyx_user_id, next_attempt_at, data) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (swyx_user_id) DO UPDATE
+                 SET next_attempt_at = excluded.next_attempt_at, data = excluded.data",
+                params![swyx, at.millis(), json],
+            )
+            .ctx("write pending delivery")?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn due_pending(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<PendingDelivery>> {
+        self.run(move |c| {
+            read_all(
+                c,
+                "SELECT data FROM pending WHERE next_attempt_at <= ?1
+                 ORDER BY next_attempt_at, swyx_user_id LIMIT ?2",
+                params![now.millis(), sql_limit(limit)],
+                "pending delivery",
+            )
+        })
+        .await
+    }
+
+    async fn get_pending(&self, swyx_user_id: &str) -> StoreResult<Option<PendingDelivery>> {
+        let swyx = swyx_user_id.to_string();
+        self.run(move |c| read_one(c, PENDING_BY_USER, &swyx, "pending delivery"))
+            .await
+    }
+
+    async fn delete_pending(
+        &self,
+        swyx_user_id: &str,
+        delivered_revision: u64,
+    ) -> StoreResult<bool> {
+        let swyx = swyx_user_id.to_string();
+        self.write(move |tx| {
+            let current: Option<PendingDelivery> =
+                read_one(tx, PENDING_BY_USER, &swyx, "pending delivery")?;
+            if current.is_none_or(|c| c.update.revision > delivered_revision) {
+                return Ok(false);
+            }
+            tx.execute("DELETE FROM pending WHERE swyx_user_id = ?1", [&swyx])
+                .ctx("delete pending delivery")?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn count_pending(&self) -> StoreResult<usize> {
+        self.run(|c| {
+            let n: i64 = c
+                .query_row("SELECT COUNT(*) FROM pending", [], |r| r.get(0))
+                .ctx("count pending")?;
+            Ok(usize::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn claim_once(
+        &self,
+        key: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        require("idempotency key", key)?;
+        let key = key.to_string();
+        // Housekeeping only drops keys expired by both the caller's and the wall clock, so a
+        // caller with a synthetic clock still sees exact per-key semantics.
+        let purge_before = now.min(Timestamp::now());
+        self.write(move |tx| {
+            tx.execute(
+                "DELETE FROM claims WHERE expires_at <= ?1",
+                [purge_before.millis()],
+            )
+            .ctx("purge expired idempotency keys")?;
+            let claimed = tx
+                .execute(
+                    "INSERT INTO claims (key, expires_at) VALUES (?1, ?2)
+                     ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
+                     WHERE claims.expires_at <= ?3",
+                    params![key, expires_at.millis(), now.millis()],
+                )
+                .ctx("claim idempotency key")?;
+            Ok(claimed == 1)
+        })
+        .await
+    }
+}

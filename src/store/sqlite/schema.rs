@@ -1,0 +1,78 @@
+//! Connection settings and the schema, versioned with SQLite's `user_version`.
+
+use super::rows::Ctx;
+use crate::store::{StoreError, StoreResult};
+use rusqlite::{Connection, TransactionBehavior};
+use std::time::Duration;
+
+/// The schema version this build writes; each entry of [`MIGRATIONS`] moves one version up.
+pub(super) const SCHEMA_VERSION: i64 = 1;
+
+/// Long enough to ride out another process's write transaction (they are all short).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `MIGRATIONS[n]` upgrades a database from version `n` to `n + 1`.
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = ["
+CREATE TABLE users (
+    entra_id     TEXT PRIMARY KEY NOT NULL,
+    swyx_user_id TEXT NOT NULL UNIQUE,
+    email        TEXT NOT NULL
+);
+CREATE TABLE sync_state (
+    entra_id TEXT PRIMARY KEY NOT NULL,
+    data     TEXT NOT NULL
+);
+CREATE TABLE subscriptions (
+    id   TEXT PRIMARY KEY NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE TABLE pending (
+    swyx_user_id    TEXT PRIMARY KEY NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    data            TEXT NOT NULL
+);
+CREATE INDEX pending_due ON pending (next_attempt_at, swyx_user_id);
+CREATE TABLE claims (
+    key        TEXT PRIMARY KEY NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX claims_expiry ON claims (expires_at);
+"];
+
+pub(super) fn configure(conn: &Connection) -> StoreResult<()> {
+    conn.busy_timeout(BUSY_TIMEOUT).ctx("set busy timeout")?;
+    // WAL lets readers run beside the writer. An in-memory database answers "memory" and stays so.
+    let _mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+        .ctx("enable WAL")?;
+    // In WAL mode NORMAL is still crash-safe for the database; it only may lose the last commits
+    // on power loss, which Graph's redelivery covers.
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .ctx("set synchronous")?;
+    Ok(())
+}
+
+pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    // IMMEDIATE: two processes opening a fresh file must not both create the tables.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .ctx("begin migration")?;
+    let version: i64 = tx
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .ctx("read schema version")?;
+    if !(0..=SCHEMA_VERSION).contains(&version) {
+        return Err(StoreError::Backend(format!(
+            "SQLite database has schema version {version}, this build supports up to \
+             {SCHEMA_VERSION}: use a newer bridge or another database file"
+        )));
+    }
+    for (from, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(sql)
+            .ctx(&format!("migrate schema from version {from}"))?;
+    }
+    if version != SCHEMA_VERSION {
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .ctx("write schema version")?;
+    }
+    tx.commit().ctx("commit migration")
+}

@@ -1,0 +1,200 @@
+//! One conformance suite for every `Store`: each case in `conformance/` runs against SQLite (in
+//! memory) and DynamoDB (a real moto_server on loopback, one table per test), plus a few checks
+//! that only make sense for one backend.
+
+mod conformance;
+mod support;
+
+use presence_bridge::store::{DynamoStore, SqliteStore, Store, StoreError};
+use std::sync::Arc;
+use support::moto;
+
+async fn sqlite_store() -> Arc<SqliteStore> {
+    Arc::new(SqliteStore::open_in_memory().unwrap())
+}
+
+async fn dynamodb_store() -> Arc<DynamoStore> {
+    let store = DynamoStore::new(moto::client(), moto::unique_table("conformance"));
+    store.create_table_if_missing().await.unwrap();
+    Arc::new(store)
+}
+
+/// Instantiates every case once per backend, as `sqlite::<case>` and `dynamodb::<case>`.
+/// Multi-threaded runtimes, so the concurrency cases really run in parallel.
+macro_rules! conformance {
+    ($($case:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::conformance::$case(crate::sqlite_store().await).await;
+                }
+            )+
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::conformance::$case(crate::dynamodb_store().await).await;
+                }
+            )+
+        }
+    };
+}
+
+conformance!(
+    user_links_round_trip,
+    taken_swyx_id_conflicts_and_keeps_the_old_link,
+    relinking_moves_the_swyx_id,
+    list_users_is_ordered_by_entra_id,
+    delete_user_removes_link_and_sync_state,
+    concurrent_links_of_one_swyx_id_have_one_winner,
+    empty_keys_are_rejected_by_name,
+    sync_state_round_trips_exactly,
+    stale_expected_revision_conflicts_and_writes_nothing,
+    revision_must_grow,
+    concurrent_writers_with_one_expected_revision_have_one_winner,
+    subscriptions_crud_and_list_order,
+    pending_same_revision_replaces_and_older_is_refused,
+    delete_pending_only_if_not_newer,
+    due_pending_is_oldest_first_and_limited,
+    count_and_due_cover_many_entries,
+    concurrent_pending_puts_keep_the_newest,
+    claim_once_first_then_remembered_then_free_after_expiry,
+    concurrent_claims_of_one_key_have_one_winner,
+);
+
+// ---- SQLite only ----
+
+#[tokio::test]
+async fn sqlite_data_persists_across_reopen() {
+    use conformance::{T0, at, link, pending, state, subscription};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bridge.db");
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        store
+            .put_user(&link("alice", "swyx-1", "zoë@exämple.de"))
+            .await
+            .unwrap();
+        store
+            .put_sync_state("alice", &state(u64::MAX, "Busy"), 0)
+            .await
+            .unwrap();
+        store
+            .put_subscription(&subscription("sub-1", T0))
+            .await
+            .unwrap();
+        store
+            .put_pending(&pending("swyx-1", 3, T0, 2))
+            .await
+            .unwrap();
+        assert!(store.claim_once("key-1", at(60_000), at(0)).await.unwrap());
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        store.list_users().await.unwrap(),
+        vec![link("alice", "swyx-1", "zoë@exämple.de")]
+    );
+    assert_eq!(
+        store.get_sync_state("alice").await.unwrap(),
+        Some(state(u64::MAX, "Busy"))
+    );
+    assert_eq!(
+        store.list_subscriptions().await.unwrap(),
+        vec![subscription("sub-1", T0)]
+    );
+    assert_eq!(
+        store.get_pending("swyx-1").await.unwrap(),
+        Some(pending("swyx-1", 3, T0, 2))
+    );
+    assert!(
+        !store.claim_once("key-1", at(60_000), at(1)).await.unwrap(),
+        "claim survived"
+    );
+}
+
+/// Two handles on one file stand in for two processes (server and CLI): the IMMEDIATE
+/// transactions and the busy timeout must still let only one conditional write win.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_two_handles_on_one_file_let_one_writer_win() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bridge.db");
+    let stores = [
+        SqliteStore::open(&path).unwrap(),
+        SqliteStore::open(&path).unwrap(),
+    ];
+    for round in 0..20u64 {
+        let tasks: Vec<_> = (0..4)
+            .map(|w| {
+                let store = stores[w % 2].clone();
+                let mine = conformance::state(round + 1, &format!("writer-{w}"));
+                tokio::spawn(async move {
+                    store
+                        .put_sync_state("alice", &mine, round)
+                        .await
+                        .map(|()| mine)
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(written) => winners.push(written),
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => panic!("unexpected error: {e}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}");
+        assert_eq!(
+            stores[1].get_sync_state("alice").await.unwrap(),
+            winners.pop()
+        );
+    }
+}
+
+#[test]
+fn sqlite_refuses_a_newer_schema_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bridge.db");
+    drop(SqliteStore::open(&path).unwrap());
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let err = SqliteStore::open(&path).unwrap_err().to_string();
+    assert!(err.contains("schema version 99"), "{err}");
+}
+
+#[test]
+fn sqlite_reports_an_unopenable_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing-dir").join("bridge.db");
+    let err = SqliteStore::open(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("cannot open SQLite database") && err.contains("missing-dir"),
+        "{err}"
+    );
+}
+
+// ---- DynamoDB only ----
+
+#[tokio::test]
+async fn dynamodb_create_table_is_idempotent_and_keeps_data() {
+    let store = dynamodb_store().await;
+    store
+        .put_user(&conformance::link("alice", "swyx-1", ""))
+        .await
+        .unwrap();
+    store.create_table_if_missing().await.unwrap();
+    assert_eq!(store.list_users().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn dynamodb_missing_table_is_a_backend_error() {
+    let store = DynamoStore::new(moto::client(), moto::unique_table("never-created"));
+    match store.get_user("alice").await {
+        Err(StoreError::Backend(msg)) => assert!(msg.contains("GetItem"), "{msg}"),
+        other => panic!("expected a backend error, got {other:?}"),
+    }
+}

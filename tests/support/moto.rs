@@ -1,0 +1,161 @@
+//! A real `moto_server` (DynamoDB emulator) on a free loopback port, one per test binary.
+//!
+//! Binary lookup: `$MOTO_SERVER`, else `<crate>/.venv/bin/moto_server`, else `moto_server` on PATH.
+//! The server runs under a small `sh` watchdog holding a pipe from us: when this process ends in
+//! any way (even killed), the pipe closes and the watchdog stops moto, so no server outlives the
+//! tests although the shared instance lives in a `static`.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use std::fs::File;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+const INSTALL_HINT: &str =
+    "run `python3 -m venv .venv && .venv/bin/pip install 'moto[server]'` in the crate directory";
+/// Port polls before giving up; with the growing pause below this is about 30 s in total.
+const READY_POLLS: u32 = 150;
+const START_ATTEMPTS: u32 = 3;
+
+/// `sh -c` script: start moto, wait for EOF on fd 3 (our pipe) in the background, then stop it.
+const WATCHDOG: &str = r#"exec 3<&0; "$0" "$@" </dev/null & pid=$!; (cat <&3 >/dev/null; kill "$pid" 2>/dev/null) & exec 3<&-; wait "$pid""#;
+
+pub struct MotoServer {
+    pub endpoint: String,
+    child: Child,
+    lifeline: Option<ChildStdin>,
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        // Closing the lifeline makes the watchdog stop moto; then reap the watchdog.
+        drop(self.lifeline.take());
+        let _ = self.child.wait();
+    }
+}
+
+fn binary() -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("MOTO_SERVER") {
+        let path = PathBuf::from(path);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!(
+                "MOTO_SERVER={} does not exist; unset it or {INSTALL_HINT}",
+                path.display()
+            ))
+        };
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
+    if venv.is_file() {
+        return Ok(venv);
+    }
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join("moto_server"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| format!("moto_server not found (MOTO_SERVER, .venv, PATH): {INSTALL_HINT}"))
+}
+
+fn free_port() -> Result<u16, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port: {e}"))
+}
+
+fn log_tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
+}
+
+fn start_once(bin: &Path) -> Result<MotoServer, String> {
+    let port = free_port()?;
+    let log = std::env::temp_dir().join(format!("moto-{}-{port}.log", std::process::id()));
+    let out = File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+    let err = out
+        .try_clone()
+        .map_err(|e| format!("cannot share log file: {e}"))?;
+    let mut child = Command::new("sh")
+        .args(["-c", WATCHDOG])
+        .arg(bin)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+    let lifeline = child.stdin.take();
+    let mut server = MotoServer {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        child,
+        lifeline,
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    for poll in 0..READY_POLLS {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            // Only needed to explain a failed start; moto keeps its open handle.
+            let _ = std::fs::remove_file(&log);
+            return Ok(server);
+        }
+        if let Ok(Some(status)) = server.child.try_wait() {
+            return Err(format!(
+                "moto_server exited ({status}):\n{}",
+                log_tail(&log)
+            ));
+        }
+        // Python needs a moment to import moto; poll quickly first, then back off.
+        std::thread::sleep(Duration::from_millis(10 + 2 * u64::from(poll)));
+    }
+    Err(format!(
+        "moto_server did not listen on {addr} in time:\n{}",
+        log_tail(&log)
+    ))
+}
+
+fn start() -> Result<MotoServer, String> {
+    let bin = binary()?;
+    let mut last = String::new();
+    // Another process may grab the free port before moto binds it: try a fresh one.
+    for _ in 0..START_ATTEMPTS {
+        match start_once(&bin) {
+            Ok(server) => return Ok(server),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// The shared server's endpoint, starting it on first use.
+pub fn endpoint() -> &'static str {
+    static SERVER: OnceLock<Result<MotoServer, String>> = OnceLock::new();
+    match SERVER.get_or_init(start) {
+        Ok(server) => &server.endpoint,
+        Err(e) => panic!("cannot start moto_server: {e}"),
+    }
+}
+
+/// A fresh client for the shared server. One per test: an SDK client keeps connections tied to
+/// the tokio runtime that opened them, and every `#[tokio::test]` has its own runtime.
+pub fn client() -> Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("eu-west-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "static"))
+        .endpoint_url(endpoint())
+        .build();
+    Client::from_conf(config)
+}
+
+/// A table name no other test of this binary uses.
+pub fn unique_table(prefix: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!("{prefix}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
