@@ -38,7 +38,9 @@ impl SecretRef {
         let s = s.trim();
         if let Some(path) = s.strip_prefix("file:") {
             SecretRef::File(PathBuf::from(path))
-        } else if s.starts_with("arn:aws:secretsmanager:") || s.starts_with("arn:aws-") && s.contains(":secretsmanager:") {
+        } else if s.starts_with("arn:aws:secretsmanager:")
+            || s.starts_with("arn:aws-") && s.contains(":secretsmanager:")
+        {
             SecretRef::SecretsManager(s.to_string())
         } else {
             SecretRef::Inline(s.to_string())
@@ -136,8 +138,13 @@ pub struct EncryptionKeyConfig {
 
 #[derive(Debug, Clone)]
 pub enum StoreConfig {
-    Sqlite { path: PathBuf },
-    DynamoDb { table: String, endpoint_url: Option<String> },
+    Sqlite {
+        path: PathBuf,
+    },
+    DynamoDb {
+        table: String,
+        endpoint_url: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -176,7 +183,10 @@ const NAMES: &[(&str, &str)] = &[
     ("webhook.time_budget_ms", "WEBHOOK_TIME_BUDGET_MS"),
     ("mapping.rules_file", "MAPPING_RULES_FILE"),
     ("server.listen", "LISTEN"),
-    ("server.maintenance_interval_secs", "MAINTENANCE_INTERVAL_SECS"),
+    (
+        "server.maintenance_interval_secs",
+        "MAINTENANCE_INTERVAL_SECS",
+    ),
 ];
 
 fn name(origin: Origin, toml_path: &str) -> String {
@@ -192,9 +202,13 @@ fn name(origin: Origin, toml_path: &str) -> String {
 impl RawConfig {
     pub fn from_toml(text: &str, source_name: &str) -> Result<Self, ConfigError> {
         toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| text.as_bytes()[..s.start.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1);
+            let line = e.span().map(|s| {
+                text.as_bytes()[..s.start.min(text.len())]
+                    .iter()
+                    .filter(|b| **b == b'\n')
+                    .count()
+                    + 1
+            });
             ConfigError {
                 setting: match line {
                     Some(l) => format!("{source_name} line {l}"),
@@ -216,7 +230,8 @@ impl RawConfig {
     /// Reads the environment variables of [`NAMES`] through `get` (so tests need not touch the
     /// process environment).
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let var = |toml_path: &str| get(&name(Origin::Env, toml_path)).filter(|v| !v.trim().is_empty());
+        let var =
+            |toml_path: &str| get(&name(Origin::Env, toml_path)).filter(|v| !v.trim().is_empty());
         let num = |toml_path: &str| -> Result<Option<u64>, ConfigError> {
             var(toml_path)
                 .map(|v| {
@@ -244,7 +259,10 @@ impl RawConfig {
                 })?;
                 parsed
                     .into_iter()
-                    .map(|k| RawKey { id: Some(k.id), private_key: Some(k.private_key) })
+                    .map(|k| RawKey {
+                        id: Some(k.id),
+                        private_key: Some(k.private_key),
+                    })
                     .collect()
             }
         };
@@ -270,7 +288,9 @@ impl RawConfig {
                 max_body_bytes: num("webhook.max_body_bytes")?.map(|n| n as usize),
                 time_budget_ms: num("webhook.time_budget_ms")?,
             },
-            mapping: RawMapping { rules_file: var("mapping.rules_file") },
+            mapping: RawMapping {
+                rules_file: var("mapping.rules_file"),
+            },
             server: RawServer {
                 listen: var("server.listen"),
                 maintenance_interval_secs: num("server.maintenance_interval_secs")?,
@@ -279,7 +299,10 @@ impl RawConfig {
     }
 
     pub fn validate(self, origin: Origin) -> Result<Config, ConfigError> {
-        let err = |path: &str, problem: String| ConfigError { setting: name(origin, path), problem };
+        let err = |path: &str, problem: String| ConfigError {
+            setting: name(origin, path),
+            problem,
+        };
         let required = |path: &str, v: Option<String>| {
             v.map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty())
@@ -290,7 +313,10 @@ impl RawConfig {
             if is_guid(&v) {
                 Ok(v.to_ascii_lowercase())
             } else {
-                Err(err(path, format!("{v:?} is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)")))
+                Err(err(
+                    path,
+                    format!("{v:?} is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"),
+                ))
             }
         };
         let url = |path: &str, v: String| -> Result<String, ConfigError> {
@@ -304,12 +330,15 @@ impl RawConfig {
         let client_id = guid("graph.client_id", self.graph.client_id)?;
         let jwks_url = url(
             "graph.jwks_url",
-            self.graph.jwks_url.unwrap_or_else(|| DEFAULT_JWKS_URL.to_string()),
+            self.graph
+                .jwks_url
+                .unwrap_or_else(|| DEFAULT_JWKS_URL.to_string()),
         )?;
         if self.graph.encryption_keys.is_empty() {
             return Err(err(
                 "graph.encryption_keys",
-                "no encryption key configured: presence notifications are always encrypted".to_string(),
+                "no encryption key configured: presence notifications are always encrypted"
+                    .to_string(),
             ));
         }
         let mut encryption_keys = Vec::new();
@@ -320,7 +349,10 @@ impl RawConfig {
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty() && s.len() <= 128)
                 .ok_or_else(|| err(path, format!("key #{} needs an `id` of 1 to 128 characters (the subscription's encryptionCertificateId)", i + 1)))?;
-            if encryption_keys.iter().any(|e: &EncryptionKeyConfig| e.certificate_id == id) {
+            if encryption_keys
+                .iter()
+                .any(|e: &EncryptionKeyConfig| e.certificate_id == id)
+            {
                 return Err(err(path, format!("key id {id:?} is configured twice")));
             }
             let private_key = k
@@ -328,35 +360,67 @@ impl RawConfig {
                 .filter(|s| !s.trim().is_empty())
                 .map(|s| SecretRef::parse(&s))
                 .ok_or_else(|| err(path, format!("key {id:?} has no `private_key` (file:PATH, a Secrets Manager ARN or the PEM itself)")))?;
-            encryption_keys.push(EncryptionKeyConfig { certificate_id: id, private_key });
+            encryption_keys.push(EncryptionKeyConfig {
+                certificate_id: id,
+                private_key,
+            });
         }
-        let connector_url = url("connector.url", required("connector.url", self.connector.url)?)?;
-        let connector_secret = SecretRef::parse(&required("connector.signing_secret", self.connector.signing_secret)?);
+        let connector_url = url(
+            "connector.url",
+            required("connector.url", self.connector.url)?,
+        )?;
+        let connector_secret = SecretRef::parse(&required(
+            "connector.signing_secret",
+            self.connector.signing_secret,
+        )?);
         let connector_timeout_ms = self.connector.timeout_ms.unwrap_or(2_000);
         if !(50..=30_000).contains(&connector_timeout_ms) {
-            return Err(err("connector.timeout_ms", format!("{connector_timeout_ms} is outside 50..=30000")));
+            return Err(err(
+                "connector.timeout_ms",
+                format!("{connector_timeout_ms} is outside 50..=30000"),
+            ));
         }
         let connector_max_attempts = self.connector.max_attempts.unwrap_or(3);
         if !(1..=10).contains(&connector_max_attempts) {
-            return Err(err("connector.max_attempts", format!("{connector_max_attempts} is outside 1..=10")));
+            return Err(err(
+                "connector.max_attempts",
+                format!("{connector_max_attempts} is outside 1..=10"),
+            ));
         }
         let store = validate_store(self.store, origin)?;
         let max_body_bytes = self.webhook.max_body_bytes.unwrap_or(1024 * 1024);
         if !(1024..=6 * 1024 * 1024).contains(&max_body_bytes) {
-            return Err(err("webhook.max_body_bytes", format!("{max_body_bytes} is outside 1024..=6291456 (Lambda's payload limit)")));
+            return Err(err(
+                "webhook.max_body_bytes",
+                format!("{max_body_bytes} is outside 1024..=6291456 (Lambda's payload limit)"),
+            ));
         }
         let time_budget_ms = self.webhook.time_budget_ms.unwrap_or(2_000);
         if !(100..=2_800).contains(&time_budget_ms) {
-            return Err(err("webhook.time_budget_ms", format!("{time_budget_ms} is outside 100..=2800: Graph wants an answer within 3 s")));
+            return Err(err(
+                "webhook.time_budget_ms",
+                format!("{time_budget_ms} is outside 100..=2800: Graph wants an answer within 3 s"),
+            ));
         }
-        let listen_text = self.server.listen.unwrap_or_else(|| "127.0.0.1:8080".to_string());
+        let listen_text = self
+            .server
+            .listen
+            .unwrap_or_else(|| "127.0.0.1:8080".to_string());
         let listen = listen_text
             .trim()
             .parse::<std::net::SocketAddr>()
-            .map_err(|_| err("server.listen", format!("{listen_text:?} is not an address like 127.0.0.1:8080")))?;
+            .map_err(|_| {
+                err(
+                    "server.listen",
+                    format!("{listen_text:?} is not an address like 127.0.0.1:8080"),
+                )
+            })?;
         let maintenance_secs = self.server.maintenance_interval_secs.unwrap_or(10);
         if !(1..=3600).contains(&maintenance_secs) {
-            return Err(err("server.maintenance_interval_secs", format!("{maintenance_secs} is outside 1..=3600")));
+            return Err(err(
+                "server.maintenance_interval_secs",
+                format!("{maintenance_secs} is outside 1..=3600"),
+            ));
         }
         Ok(Config {
             listen,
@@ -379,18 +443,34 @@ impl RawConfig {
 
 /// The `[store]` part alone: admin commands such as `users import` need nothing else.
 pub fn validate_store(raw: RawStore, origin: Origin) -> Result<StoreConfig, ConfigError> {
-    let err = |path: &str, problem: String| ConfigError { setting: name(origin, path), problem };
+    let err = |path: &str, problem: String| ConfigError {
+        setting: name(origin, path),
+        problem,
+    };
     let nonempty = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     match (nonempty(raw.sqlite_path), nonempty(raw.dynamodb_table)) {
         (Some(_), Some(_)) => Err(err(
             "store.dynamodb_table",
-            format!("set either {} or {}, not both", name(origin, "store.sqlite_path"), name(origin, "store.dynamodb_table")),
+            format!(
+                "set either {} or {}, not both",
+                name(origin, "store.sqlite_path"),
+                name(origin, "store.dynamodb_table")
+            ),
         )),
-        (Some(path), None) => Ok(StoreConfig::Sqlite { path: PathBuf::from(path) }),
-        (None, Some(table)) => Ok(StoreConfig::DynamoDb { table, endpoint_url: nonempty(raw.dynamodb_endpoint) }),
+        (Some(path), None) => Ok(StoreConfig::Sqlite {
+            path: PathBuf::from(path),
+        }),
+        (None, Some(table)) => Ok(StoreConfig::DynamoDb {
+            table,
+            endpoint_url: nonempty(raw.dynamodb_endpoint),
+        }),
         (None, None) => Err(err(
             "store",
-            format!("missing: set {} or {}", name(origin, "store.sqlite_path"), name(origin, "store.dynamodb_table")),
+            format!(
+                "missing: set {} or {}",
+                name(origin, "store.sqlite_path"),
+                name(origin, "store.dynamodb_table")
+            ),
         )),
     }
 }
@@ -428,11 +508,20 @@ sqlite_path = "bridge.db"
 
     #[test]
     fn a_good_file_validates_with_defaults() {
-        let cfg = RawConfig::from_toml(GOOD, "c.toml").unwrap().validate(Origin::File).unwrap();
+        let cfg = RawConfig::from_toml(GOOD, "c.toml")
+            .unwrap()
+            .validate(Origin::File)
+            .unwrap();
         assert_eq!(cfg.tenant_id, "9f4ebab6-520d-49c0-85cc-7b25c78d4a93");
         assert_eq!(cfg.jwks_url, DEFAULT_JWKS_URL);
-        assert_eq!(cfg.encryption_keys[0].private_key, SecretRef::File(PathBuf::from("/etc/pb/notify.pem")));
-        assert_eq!(cfg.connector_secret, SecretRef::Inline("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()));
+        assert_eq!(
+            cfg.encryption_keys[0].private_key,
+            SecretRef::File(PathBuf::from("/etc/pb/notify.pem"))
+        );
+        assert_eq!(
+            cfg.connector_secret,
+            SecretRef::Inline("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into())
+        );
         assert_eq!(cfg.time_budget, Duration::from_millis(2000));
         assert!(matches!(cfg.store, StoreConfig::Sqlite { .. }));
         // The secret never shows in Debug output.
@@ -441,32 +530,44 @@ sqlite_path = "bridge.db"
 
     #[test]
     fn file_errors_name_the_setting() {
-        let e = RawConfig::from_toml(&GOOD.replace("925bff9f-f6e2-4a69-b858-f71ea2b9b6d0", "my-app"), "c.toml")
-            .unwrap()
-            .validate(Origin::File)
-            .unwrap_err();
+        let e = RawConfig::from_toml(
+            &GOOD.replace("925bff9f-f6e2-4a69-b858-f71ea2b9b6d0", "my-app"),
+            "c.toml",
+        )
+        .unwrap()
+        .validate(Origin::File)
+        .unwrap_err();
         assert_eq!(e.setting, "graph.client_id");
         assert!(e.problem.contains("GUID"));
 
-        let e = RawConfig::from_toml(&GOOD.replace("[store]", "[store]\ndynamodb_table = \"t\""), "c.toml")
-            .unwrap()
-            .validate(Origin::File)
-            .unwrap_err();
+        let e = RawConfig::from_toml(
+            &GOOD.replace("[store]", "[store]\ndynamodb_table = \"t\""),
+            "c.toml",
+        )
+        .unwrap()
+        .validate(Origin::File)
+        .unwrap_err();
         assert!(e.problem.contains("not both"), "{e}");
 
         let e = RawConfig::from_toml(&GOOD.replace("url = ", "ur1 = "), "c.toml").unwrap_err();
         assert!(e.setting.starts_with("c.toml line"), "{e}");
         assert!(e.problem.contains("ur1"), "{e}");
 
-        let e = RawConfig::from_toml(&format!("{GOOD}\n[webhook]\ntime_budget_ms = 5000\n"), "c.toml")
-            .unwrap()
-            .validate(Origin::File)
-            .unwrap_err();
+        let e = RawConfig::from_toml(
+            &format!("{GOOD}\n[webhook]\ntime_budget_ms = 5000\n"),
+            "c.toml",
+        )
+        .unwrap()
+        .validate(Origin::File)
+        .unwrap_err();
         assert_eq!(e.setting, "webhook.time_budget_ms");
     }
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -475,17 +576,38 @@ sqlite_path = "bridge.db"
         let base = [
             ("GRAPH_TENANT_ID", "9f4ebab6-520d-49c0-85cc-7b25c78d4a93"),
             ("GRAPH_CLIENT_ID", "925bff9f-f6e2-4a69-b858-f71ea2b9b6d0"),
-            ("GRAPH_ENCRYPTION_KEYS", r#"[{"id":"c1","private_key":"arn:aws:secretsmanager:eu-west-1:123456789012:secret:notify-AbCdEf"}]"#),
+            (
+                "GRAPH_ENCRYPTION_KEYS",
+                r#"[{"id":"c1","private_key":"arn:aws:secretsmanager:eu-west-1:123456789012:secret:notify-AbCdEf"}]"#,
+            ),
             ("CONNECTOR_URL", "https://connector.example/"),
-            ("CONNECTOR_SIGNING_SECRET", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:conn-AbCdEf"),
+            (
+                "CONNECTOR_SIGNING_SECRET",
+                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:conn-AbCdEf",
+            ),
             ("TABLE_NAME", "presence-bridge"),
         ];
-        let cfg = RawConfig::from_env(env(&base)).unwrap().validate(Origin::Env).unwrap();
-        assert!(matches!(cfg.encryption_keys[0].private_key, SecretRef::SecretsManager(_)));
-        assert!(matches!(cfg.store, StoreConfig::DynamoDb { ref table, .. } if table == "presence-bridge"));
+        let cfg = RawConfig::from_env(env(&base))
+            .unwrap()
+            .validate(Origin::Env)
+            .unwrap();
+        assert!(matches!(
+            cfg.encryption_keys[0].private_key,
+            SecretRef::SecretsManager(_)
+        ));
+        assert!(
+            matches!(cfg.store, StoreConfig::DynamoDb { ref table, .. } if table == "presence-bridge")
+        );
 
-        let missing: Vec<_> = base.iter().filter(|(k, _)| *k != "CONNECTOR_URL").cloned().collect();
-        let e = RawConfig::from_env(env(&missing)).unwrap().validate(Origin::Env).unwrap_err();
+        let missing: Vec<_> = base
+            .iter()
+            .filter(|(k, _)| *k != "CONNECTOR_URL")
+            .cloned()
+            .collect();
+        let e = RawConfig::from_env(env(&missing))
+            .unwrap()
+            .validate(Origin::Env)
+            .unwrap_err();
         assert_eq!(e.setting, "CONNECTOR_URL");
         assert!(e.problem.contains("missing"));
 

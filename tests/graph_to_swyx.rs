@@ -49,7 +49,8 @@ fn swyx_id(i: usize) -> String {
 
 async fn env(users: usize) -> Env {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("bridge.db")).expect("sqlite"));
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&dir.path().join("bridge.db")).expect("sqlite"));
     let secret = WebhookSecret::parse(SECRET).expect("secret");
     let connector = RecordingConnector::start(secret.clone()).await;
     let sender = GraphSender::start(ENCRYPTION_KEY, JWT_KEY).await;
@@ -66,7 +67,11 @@ async fn env(users: usize) -> Env {
         rules: MappingRules::default(),
         keys: Arc::new(keys),
         tokens: Arc::new(TokenValidator::new(
-            TokenSettings { jwks_url: sender.jwks_url.clone(), app_id: APP_ID.to_string(), ..TokenSettings::default() },
+            TokenSettings {
+                jwks_url: sender.jwks_url.clone(),
+                app_id: APP_ID.to_string(),
+                ..TokenSettings::default()
+            },
             http.clone(),
         )),
         store: Arc::clone(&store),
@@ -94,12 +99,24 @@ async fn env(users: usize) -> Env {
         .expect("subscription");
     let mut ids = Vec::new();
     for i in 0..users {
-        let link = UserLink { entra_id: user_id(i), swyx_user_id: swyx_id(i), email: format!("user{i}@contoso.example") };
+        let link = UserLink {
+            entra_id: user_id(i),
+            swyx_user_id: swyx_id(i),
+            email: format!("user{i}@contoso.example"),
+        };
         store.put_user(&link).await.expect("link");
+        connector.add_user(&link.swyx_user_id, &format!("User {i}"), Some(&link.email));
         ids.push(link.entra_id);
     }
     let bridge = BridgeServer::start(Arc::new(app)).await;
-    Env { bridge, connector, sender, store, users: ids, _dir: dir }
+    Env {
+        bridge,
+        connector,
+        sender,
+        store,
+        users: ids,
+        _dir: dir,
+    }
 }
 
 impl Env {
@@ -107,7 +124,14 @@ impl Env {
         self.bridge.url("/graph/notifications")
     }
 
-    fn item(&self, user: usize, availability: &str, activity: &str, oof: bool, seq: Option<&str>) -> Value {
+    fn item(
+        &self,
+        user: usize,
+        availability: &str,
+        activity: &str,
+        oof: bool,
+        seq: Option<&str>,
+    ) -> Value {
         let p = GraphSender::presence(&self.users[user], availability, activity, oof, seq);
         self.sender.item(SUB, CLIENT_STATE, &p)
     }
@@ -123,7 +147,12 @@ impl Env {
             .updates()
             .iter()
             .filter(|u| u["swyxUserId"] == json!(swyx_id(user)))
-            .map(|u| (u["status"].as_str().map(str::to_string), u["revision"].as_u64().unwrap_or(0)))
+            .map(|u| {
+                (
+                    u["status"].as_str().map(str::to_string),
+                    u["revision"].as_u64().unwrap_or(0),
+                )
+            })
             .collect()
     }
 }
@@ -141,7 +170,12 @@ async fn validation_handshake_echoes_the_decoded_token() {
                 .await
                 .unwrap();
             assert_eq!(resp.status(), 200);
-            assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+            assert!(
+                resp.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("text/plain")
+            );
             assert_eq!(
                 resp.text().await.unwrap(),
                 "Validation: Testing client application reachability for subscription Request-Id: 25b54f3d"
@@ -165,7 +199,12 @@ async fn every_mapping_row_reaches_the_connector() {
         ("DoNotDisturb", "DoNotDisturb", false, Some("DoNotDisturb")),
         ("DoNotDisturb", "Presenting", false, Some("Speaking")),
         ("DoNotDisturb", "Focusing", false, Some("DoNotDisturb")),
-        ("DoNotDisturb", "UrgentInterruptionsOnly", false, Some("DoNotDisturb")),
+        (
+            "DoNotDisturb",
+            "UrgentInterruptionsOnly",
+            false,
+            Some("DoNotDisturb"),
+        ),
         ("Away", "Away", false, Some("Away")),
         ("AvailableIdle", "Available", false, Some("Away")),
         ("BusyIdle", "Busy", false, Some("Away")),
@@ -180,24 +219,44 @@ async fn every_mapping_row_reaches_the_connector() {
     ];
     let env = env(rows.len()).await;
     // First every user is Available (so a "no sync" row has something to withdraw) …
-    let first: Vec<Value> = (0..rows.len()).map(|i| env.item(i, "Available", "Available", false, None)).collect();
+    let first: Vec<Value> = (0..rows.len())
+        .map(|i| env.item(i, "Available", "Available", false, None))
+        .collect();
     assert_eq!(env.send(first).await.0, 202);
     // … then each user takes the presence of its row.
-    let second: Vec<Value> = rows.iter().enumerate().map(|(i, (av, act, oof, _))| env.item(i, av, act, *oof, None)).collect();
+    let second: Vec<Value> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (av, act, oof, _))| env.item(i, av, act, *oof, None))
+        .collect();
     assert_eq!(env.send(second).await.0, 202);
 
     for (i, (av, act, oof, want)) in rows.iter().enumerate() {
         let got = env.connector.status_of(&swyx_id(i));
-        assert_eq!(got, Some(want.map(str::to_string)), "row {av}/{act} oof={oof}");
+        assert_eq!(
+            got,
+            Some(want.map(str::to_string)),
+            "row {av}/{act} oof={oof}"
+        );
         let received = env.received(i);
         if *want == Some("Available") {
-            assert_eq!(received.len(), 1, "{av}/{act}: unchanged status is not sent again: {received:?}");
+            assert_eq!(
+                received.len(),
+                1,
+                "{av}/{act}: unchanged status is not sent again: {received:?}"
+            );
         } else {
             assert_eq!(received.len(), 2, "{av}/{act}: {received:?}");
-            assert!(received[1].1 > received[0].1, "revisions grow: {received:?}");
+            assert!(
+                received[1].1 > received[0].1,
+                "revisions grow: {received:?}"
+            );
         }
     }
-    assert!(env.connector.rejected().is_empty(), "every request was signed correctly");
+    assert!(
+        env.connector.rejected().is_empty(),
+        "every request was signed correctly"
+    );
     assert_eq!(env.store.count_pending().await.unwrap(), 0);
 }
 
@@ -208,9 +267,23 @@ async fn duplicates_and_out_of_order_deliveries_change_nothing() {
     assert_eq!(env.send(vec![newer.clone()]).await.0, 202);
     // Graph retries the same delivery, and a late older one arrives after it.
     assert_eq!(env.send(vec![newer]).await.0, 202);
-    assert_eq!(env.send(vec![env.item(0, "Available", "Available", false, Some("0000000009"))]).await.0, 202);
+    assert_eq!(
+        env.send(vec![env.item(
+            0,
+            "Available",
+            "Available",
+            false,
+            Some("0000000009")
+        )])
+        .await
+        .0,
+        202
+    );
     assert_eq!(env.received(0).len(), 1);
-    assert_eq!(env.connector.status_of(&swyx_id(0)), Some(Some("Speaking".to_string())));
+    assert_eq!(
+        env.connector.status_of(&swyx_id(0)),
+        Some(Some("Speaking".to_string()))
+    );
 
     // Without sequence numbers: the same presence twice in a row is sent once.
     let dup = env.item(1, "DoNotDisturb", "DoNotDisturb", false, None);
@@ -218,8 +291,22 @@ async fn duplicates_and_out_of_order_deliveries_change_nothing() {
     assert_eq!(env.received(1).len(), 1);
 
     // A later, newer presence does go through.
-    assert_eq!(env.send(vec![env.item(0, "Available", "Available", false, Some("0000000011"))]).await.0, 202);
-    assert_eq!(env.connector.status_of(&swyx_id(0)), Some(Some("Available".to_string())));
+    assert_eq!(
+        env.send(vec![env.item(
+            0,
+            "Available",
+            "Available",
+            false,
+            Some("0000000011")
+        )])
+        .await
+        .0,
+        202
+    );
+    assert_eq!(
+        env.connector.status_of(&swyx_id(0)),
+        Some(Some("Available".to_string()))
+    );
 }
 
 #[tokio::test]
@@ -227,8 +314,14 @@ async fn a_bad_item_is_dropped_without_failing_its_neighbours() {
     let env = env(5).await;
     let mut tampered = env.item(1, "Busy", "Busy", false, None);
     // Flip one character of the encrypted data: the signature no longer matches.
-    let data = tampered["encryptedContent"]["data"].as_str().unwrap().to_string();
-    let flipped = if data.starts_with('A') { format!("B{}", &data[1..]) } else { format!("A{}", &data[1..]) };
+    let data = tampered["encryptedContent"]["data"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let flipped = match data.strip_prefix('A') {
+        Some(rest) => format!("B{rest}"),
+        None => format!("A{}", &data[1..]),
+    };
     tampered["encryptedContent"]["data"] = json!(flipped);
     let mut wrong_state = env.item(2, "Busy", "Busy", false, None);
     wrong_state["clientState"] = json!("guessed");
@@ -237,13 +330,33 @@ async fn a_bad_item_is_dropped_without_failing_its_neighbours() {
     let mut other_key = env.item(4, "Busy", "Busy", false, None);
     other_key["encryptedContent"]["encryptionCertificateId"] = json!("not-configured");
 
-    let items = vec![env.item(0, "Busy", "Busy", false, None), tampered, wrong_state, unknown_sub, other_key];
+    let items = vec![
+        env.item(0, "Busy", "Busy", false, None),
+        tampered,
+        wrong_state,
+        unknown_sub,
+        other_key,
+    ];
     let (status, _) = env.send(items).await;
     assert_eq!(status, 202);
-    assert_eq!(env.connector.status_of(&swyx_id(0)), Some(Some("Away".to_string())));
+    assert_eq!(
+        env.connector.status_of(&swyx_id(0)),
+        Some(Some("Away".to_string()))
+    );
     for i in 1..5 {
-        assert_eq!(env.connector.status_of(&swyx_id(i)), None, "item {i} must be dropped");
-        assert!(env.store.get_sync_state(&user_id(i)).await.unwrap().is_none(), "item {i} changes nothing");
+        assert_eq!(
+            env.connector.status_of(&swyx_id(i)),
+            None,
+            "item {i} must be dropped"
+        );
+        assert!(
+            env.store
+                .get_sync_state(&user_id(i))
+                .await
+                .unwrap()
+                .is_none(),
+            "item {i} changes nothing"
+        );
     }
 }
 
@@ -253,17 +366,30 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
     let (status, body) = env.sender.post(&env.url(), "{not json").await;
     assert_eq!(status, 400);
     assert!(body.contains("malformed JSON"), "{body}");
-    let (status, body) = env.sender.post_json(&env.url(), &json!({"values": []})).await;
+    let (status, body) = env
+        .sender
+        .post_json(&env.url(), &json!({"values": []}))
+        .await;
     assert_eq!(status, 400);
     assert!(body.contains("missing `value`"), "{body}");
 
     // No validation tokens on a rich notification.
-    let (status, body) = env.sender.post_json(&env.url(), &json!({"value": [env.item(0, "Busy", "Busy", false, None)]})).await;
+    let (status, body) = env
+        .sender
+        .post_json(
+            &env.url(),
+            &json!({"value": [env.item(0, "Busy", "Busy", false, None)]}),
+        )
+        .await;
     assert_eq!(status, 401);
     assert!(body.contains("validationTokens"), "{body}");
 
     // A token for another app.
-    let other_app = env.sender.issuer.validation_token("11111111-2222-4333-8444-555555555555", TENANT, Duration::from_secs(600));
+    let other_app = env.sender.issuer.validation_token(
+        "11111111-2222-4333-8444-555555555555",
+        TENANT,
+        Duration::from_secs(600),
+    );
     let body = json!({"value": [env.item(0, "Busy", "Busy", false, None)], "validationTokens": [other_app]});
     assert_eq!(env.sender.post_json(&env.url(), &body).await.0, 401);
 
@@ -272,23 +398,56 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
     assert_eq!(env.sender.post(&env.url(), big).await.0, 413);
 
     assert!(env.connector.updates().is_empty());
-    assert!(env.store.get_sync_state(&user_id(0)).await.unwrap().is_none());
+    assert!(
+        env.store
+            .get_sync_state(&user_id(0))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
 async fn an_unreachable_connector_leaves_the_update_pending_and_graph_gets_202() {
     let env = env(1).await;
     env.connector.fail_next(100);
-    let (status, _) = env.send(vec![env.item(0, "DoNotDisturb", "DoNotDisturb", false, None)]).await;
+    let (status, _) = env
+        .send(vec![env.item(
+            0,
+            "DoNotDisturb",
+            "DoNotDisturb",
+            false,
+            None,
+        )])
+        .await;
     assert_eq!(status, 202);
-    let pending = env.store.get_pending(&swyx_id(0)).await.unwrap().expect("pending delivery");
-    assert_eq!(pending.update.revision, 1);
+    let pending = env
+        .store
+        .get_pending(&swyx_id(0))
+        .await
+        .unwrap()
+        .expect("pending delivery");
+    let state = env
+        .store
+        .get_sync_state(&user_id(0))
+        .await
+        .unwrap()
+        .expect("state");
+    assert_eq!(pending.update.revision, state.revision);
     assert_eq!(pending.attempts, 1);
     assert!(pending.last_error.unwrap_or_default().contains("503"));
 
     // The connector is back; the next change goes through and clears the older pending entry.
     env.connector.fail_next(0);
-    assert_eq!(env.send(vec![env.item(0, "Available", "Available", false, None)]).await.0, 202);
-    assert_eq!(env.connector.status_of(&swyx_id(0)), Some(Some("Available".to_string())));
+    assert_eq!(
+        env.send(vec![env.item(0, "Available", "Available", false, None)])
+            .await
+            .0,
+        202
+    );
+    assert_eq!(
+        env.connector.status_of(&swyx_id(0)),
+        Some(Some("Available".to_string()))
+    );
     assert!(env.store.get_pending(&swyx_id(0)).await.unwrap().is_none());
 }

@@ -17,7 +17,10 @@ impl Clock {
 
     /// Milliseconds since the Unix epoch, as the sandbox sees it.
     pub fn now_ms(&self) -> i64 {
-        let real = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as i64;
+        let real = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as i64;
         real + self.offset_ms.load(Ordering::SeqCst)
     }
 
@@ -26,7 +29,8 @@ impl Clock {
     }
 
     pub fn advance(&self, by: Duration) {
-        self.offset_ms.fetch_add(by.as_millis() as i64, Ordering::SeqCst);
+        self.offset_ms
+            .fetch_add(by.as_millis() as i64, Ordering::SeqCst);
     }
 
     pub fn offset(&self) -> Duration {
@@ -60,6 +64,9 @@ mod tests {
         let before = c.now_ms();
         c.advance(Duration::from_secs(3600));
         assert!(c.now_ms() - before >= 3_600_000);
-        assert_eq!(Clock::format_ms(1_694_685_600_000), "2023-09-14T10:00:00.0000000Z");
+        assert_eq!(
+            Clock::format_ms(1_694_685_600_000),
+            "2023-09-14T10:00:00.0000000Z"
+        );
     }
 }

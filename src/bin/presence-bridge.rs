@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "presence-bridge", version, about = "Keeps Microsoft Teams presence and SwyxServer status in step")]
+#[command(
+    name = "presence-bridge",
+    version,
+    about = "Keeps Microsoft Teams presence and SwyxServer status in step"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -88,11 +92,18 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Map { availability, activity, out_of_office, rules } => {
+        Command::Map {
+            availability,
+            activity,
+            out_of_office,
+            rules,
+        } => {
             let status = cli::map::run(&availability, &activity, out_of_office, rules.as_deref())?;
             println!("{status}");
         }
-        Command::DefaultRules => print!("{}", presence_bridge::domain::MappingRules::default_text()),
+        Command::DefaultRules => {
+            print!("{}", presence_bridge::domain::MappingRules::default_text())
+        }
         Command::Decrypt { keys, password } => {
             let args = cli::decrypt::DecryptArgs { keys, password };
             let mut out = std::io::stdout().lock();
@@ -100,7 +111,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve { config, listen } => {
             let cfg = RawConfig::from_file(&config)?.validate(Origin::File)?;
-            let listener = presence_bridge::service::server::bind(listen.unwrap_or(cfg.listen)).await?;
+            let listener =
+                presence_bridge::service::server::bind(listen.unwrap_or(cfg.listen)).await?;
             let app = std::sync::Arc::new(presence_bridge::service::App::from_config(&cfg).await?);
             presence_bridge::service::server::run(
                 app,
@@ -126,7 +138,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let report = cli::users::import(store.as_ref(), &text).await?;
                 println!(
                     "{} users linked, {} already linked as in the file, {} lines refused",
-                    report.imported, report.unchanged, report.refused.len()
+                    report.imported,
+                    report.unchanged,
+                    report.refused.len()
                 );
                 for (line, problem) in &report.refused {
                     println!("{}:{line}: {problem}", file.display());

@@ -3,7 +3,12 @@
 use crate::domain::{MappedStatus, MappingRules, RulesError, TeamsPresence};
 use std::path::Path;
 
-pub fn run(availability: &str, activity: &str, out_of_office: bool, rules: Option<&Path>) -> Result<MappedStatus, RulesError> {
+pub fn run(
+    availability: &str,
+    activity: &str,
+    out_of_office: bool,
+    rules: Option<&Path>,
+) -> Result<MappedStatus, RulesError> {
     let rules = match rules {
         Some(path) => MappingRules::load(path)?,
         None => MappingRules::default(),

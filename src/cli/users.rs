@@ -52,9 +52,12 @@ fn split_csv_line(line: &str) -> Result<Vec<String>, String> {
     Ok(fields)
 }
 
+/// Lines to import and lines refused, each with its 1-based line number.
+pub type ParsedCsv = (Vec<(usize, UserLink)>, Vec<(usize, String)>);
+
 /// Parses the file: the links to import and the lines refused. Entra ids are lower-cased (Graph
 /// compares them without case); duplicates inside the file are refused after their first line.
-pub fn parse_csv(text: &str) -> (Vec<(usize, UserLink)>, Vec<(usize, String)>) {
+pub fn parse_csv(text: &str) -> ParsedCsv {
     let mut links = Vec::new();
     let mut refused = Vec::new();
     let mut seen_entra: HashMap<String, usize> = HashMap::new();
@@ -72,18 +75,35 @@ pub fn parse_csv(text: &str) -> (Vec<(usize, UserLink)>, Vec<(usize, String)>) {
                 continue;
             }
         };
-        if links.is_empty() && refused.is_empty() && fields.first().is_some_and(|f| f.eq_ignore_ascii_case("entra_id")) {
+        if links.is_empty()
+            && refused.is_empty()
+            && fields
+                .first()
+                .is_some_and(|f| f.eq_ignore_ascii_case("entra_id"))
+        {
             continue; // header
         }
         if fields.len() < 2 || fields.len() > 3 {
-            refused.push((n, format!("expected 2 or 3 fields (entra_id, swyx_user_id, email), found {}", fields.len())));
+            refused.push((
+                n,
+                format!(
+                    "expected 2 or 3 fields (entra_id, swyx_user_id, email), found {}",
+                    fields.len()
+                ),
+            ));
             continue;
         }
         let entra_id = fields[0].to_ascii_lowercase();
         let swyx_user_id = fields[1].clone();
         let email = fields.get(2).cloned().unwrap_or_default();
         if !is_guid(&entra_id) {
-            refused.push((n, format!("entra_id {:?} is not a GUID (the user's Entra object id)", fields[0])));
+            refused.push((
+                n,
+                format!(
+                    "entra_id {:?} is not a GUID (the user's Entra object id)",
+                    fields[0]
+                ),
+            ));
             continue;
         }
         if swyx_user_id.is_empty() {
@@ -99,12 +119,22 @@ pub fn parse_csv(text: &str) -> (Vec<(usize, UserLink)>, Vec<(usize, String)>) {
             continue;
         }
         if let Some(first) = seen_swyx.get(&swyx_user_id) {
-            refused.push((n, format!("swyx_user_id {swyx_user_id:?} is already on line {first}")));
+            refused.push((
+                n,
+                format!("swyx_user_id {swyx_user_id:?} is already on line {first}"),
+            ));
             continue;
         }
         seen_entra.insert(entra_id.clone(), n);
         seen_swyx.insert(swyx_user_id.clone(), n);
-        links.push((n, UserLink { entra_id, swyx_user_id, email }));
+        links.push((
+            n,
+            UserLink {
+                entra_id,
+                swyx_user_id,
+                email,
+            },
+        ));
     }
     (links, refused)
 }
@@ -124,7 +154,13 @@ pub async fn import(store: &dyn Store, text: &str) -> Result<ImportReport, Store
                     .get_user_by_swyx_id(&link.swyx_user_id)
                     .await?
                     .map_or_else(|| "another user".to_string(), |u| u.entra_id);
-                refused.push((line, format!("swyx_user_id {:?} is already linked to {owner}", link.swyx_user_id)));
+                refused.push((
+                    line,
+                    format!(
+                        "swyx_user_id {:?} is already linked to {owner}",
+                        link.swyx_user_id
+                    ),
+                ));
             }
             Err(e) => return Err(e),
         }
@@ -163,7 +199,10 @@ mod tests {
 
     #[test]
     fn quoted_fields_may_hold_commas() {
-        assert_eq!(split_csv_line("a,\"b, c\",\"d\"\"e\"").unwrap(), vec!["a", "b, c", "d\"e"]);
+        assert_eq!(
+            split_csv_line("a,\"b, c\",\"d\"\"e\"").unwrap(),
+            vec!["a", "b, c", "d\"e"]
+        );
         assert!(split_csv_line("a,\"b").is_err());
     }
 }

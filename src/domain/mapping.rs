@@ -63,7 +63,10 @@ pub enum RulesError {
         problem: String,
     },
     #[error("{source_name}: cannot read the rules file: {problem}")]
-    Unreadable { source_name: String, problem: String },
+    Unreadable {
+        source_name: String,
+        problem: String,
+    },
 }
 
 #[derive(Deserialize)]
@@ -144,7 +147,10 @@ impl MappingRules {
             let raw = spanned.into_inner();
             let line = line_of(text, rule_offset);
             let pattern = |field: &str, p: Option<Spanned<RawPattern>>| match p {
-                None => Err(invalid(rule_offset, format!("rule has no `{field}` (use \"*\" to match any value)"))),
+                None => Err(invalid(
+                    rule_offset,
+                    format!("rule has no `{field}` (use \"*\" to match any value)"),
+                )),
                 Some(p) => {
                     let offset = p.span().start;
                     let values = match p.into_inner() {
@@ -159,11 +165,16 @@ impl MappingRules {
                     }
                     if values.iter().any(|v| v == "*") {
                         if values.len() > 1 {
-                            return Err(invalid(offset, format!("`{field}` mixes \"*\" with other values")));
+                            return Err(invalid(
+                                offset,
+                                format!("`{field}` mixes \"*\" with other values"),
+                            ));
                         }
                         return Ok(Pattern::Any);
                     }
-                    Ok(Pattern::OneOf(values.into_iter().map(|v| v.trim().to_string()).collect()))
+                    Ok(Pattern::OneOf(
+                        values.into_iter().map(|v| v.trim().to_string()).collect(),
+                    ))
                 }
             };
             let availability = pattern("availability", raw.availability)?;
@@ -172,14 +183,25 @@ impl MappingRules {
                 None => return Err(invalid(rule_offset, "rule has no `status`".to_string())),
                 Some(s) => {
                     let offset = s.span().start;
-                    s.into_inner().parse::<MappedStatus>().map_err(|e| invalid(offset, e))?
+                    s.into_inner()
+                        .parse::<MappedStatus>()
+                        .map_err(|e| invalid(offset, e))?
                 }
             };
-            let rule = Rule { availability, activity, out_of_office: raw.out_of_office, status, line };
+            let rule = Rule {
+                availability,
+                activity,
+                out_of_office: raw.out_of_office,
+                status,
+                line,
+            };
             if let Some(catch_all) = rules.iter().find(|r| r.matches_everything()) {
                 return Err(invalid(
                     rule_offset,
-                    format!("rule can never match: the rule at line {} matches every presence first", catch_all.line),
+                    format!(
+                        "rule can never match: the rule at line {} matches every presence first",
+                        catch_all.line
+                    ),
                 ));
             }
             rules.push(rule);
@@ -190,7 +212,11 @@ impl MappingRules {
 
 fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
 }
 
 #[cfg(test)]
@@ -224,7 +250,12 @@ mod tests {
             ("DoNotDisturb", "DoNotDisturb", false, Swyx(DoNotDisturb)),
             ("DoNotDisturb", "Presenting", false, Swyx(Speaking)),
             ("DoNotDisturb", "Focusing", false, Swyx(DoNotDisturb)),
-            ("DoNotDisturb", "UrgentInterruptionsOnly", false, Swyx(DoNotDisturb)),
+            (
+                "DoNotDisturb",
+                "UrgentInterruptionsOnly",
+                false,
+                Swyx(DoNotDisturb),
+            ),
             ("Away", "Away", false, Swyx(Away)),
             ("AvailableIdle", "Available", false, Swyx(Away)),
             ("BusyIdle", "Busy", false, Swyx(Away)),
@@ -246,19 +277,28 @@ mod tests {
     #[test]
     fn casing_does_not_matter() {
         assert_eq!(map("busy", "inACall", false), MappedStatus::Swyx(Speaking));
-        assert_eq!(map("DONOTDISTURB", "presenting", false), MappedStatus::Swyx(Speaking));
+        assert_eq!(
+            map("DONOTDISTURB", "presenting", false),
+            MappedStatus::Swyx(Speaking)
+        );
     }
 
     #[test]
     fn operator_rules_replace_the_default() {
         let text = "[[rule]]\navailability = \"Offline\"\nactivity = \"*\"\nstatus = \"Away\"\n\n[[rule]]\navailability = \"*\"\nactivity = \"*\"\nout_of_office = true\nstatus = \"dnd\"\n";
         let rules = MappingRules::parse(text, "ops.toml").unwrap();
-        assert_eq!(rules.map(&TeamsPresence::new("Offline", "Offline")), MappedStatus::Swyx(Away));
+        assert_eq!(
+            rules.map(&TeamsPresence::new("Offline", "Offline")),
+            MappedStatus::Swyx(Away)
+        );
         assert_eq!(
             rules.map(&TeamsPresence::new("Available", "Available").with_out_of_office(true)),
             MappedStatus::Swyx(DoNotDisturb)
         );
-        assert_eq!(rules.map(&TeamsPresence::new("Available", "Available")), MappedStatus::NoSync);
+        assert_eq!(
+            rules.map(&TeamsPresence::new("Available", "Available")),
+            MappedStatus::NoSync
+        );
     }
 
     fn err(text: &str) -> (usize, String) {
@@ -270,11 +310,14 @@ mod tests {
 
     #[test]
     fn bad_files_name_the_line_and_the_problem() {
-        let (line, problem) = err("[[rule]]\navailability = \"Busy\"\nactivity = \"*\"\nstatus = \"Speeking\"\n");
+        let (line, problem) =
+            err("[[rule]]\navailability = \"Busy\"\nactivity = \"*\"\nstatus = \"Speeking\"\n");
         assert_eq!(line, 4);
         assert!(problem.contains("Speeking"), "{problem}");
 
-        let (line, problem) = err("[[rule]]\navailability = \"Busy\"\nactivity = \"*\"\nstatus = \"Away\"\ncolour = \"red\"\n");
+        let (line, problem) = err(
+            "[[rule]]\navailability = \"Busy\"\nactivity = \"*\"\nstatus = \"Away\"\ncolour = \"red\"\n",
+        );
         assert_eq!(line, 5);
         assert!(problem.contains("colour"), "{problem}");
 
@@ -282,17 +325,24 @@ mod tests {
         assert_eq!(line, 3);
         assert!(problem.contains("activity"), "{problem}");
 
-        let (line, problem) = err("[[rule]]\navailability = []\nactivity = \"*\"\nstatus = \"Away\"\n");
+        let (line, problem) =
+            err("[[rule]]\navailability = []\nactivity = \"*\"\nstatus = \"Away\"\n");
         assert_eq!(line, 2);
         assert!(problem.contains("empty"), "{problem}");
 
-        let (line, problem) = err("[[rule]]\navailability = \"Busy\"\nactivity = \"*\"\nstatus = \"Away\"\n[[rule\n");
+        let (line, problem) =
+            err("[[rule]]\navailability = \"Busy\"\nactivity = \"*\"\nstatus = \"Away\"\n[[rule\n");
         assert_eq!(line, 5);
         assert!(!problem.is_empty());
 
-        let (line, problem) = err("[[rule]]\navailability = \"*\"\nactivity = \"*\"\nstatus = \"Away\"\n[[rule]]\navailability = \"Busy\"\nactivity = \"*\"\nstatus = \"Away\"\n");
+        let (line, problem) = err(
+            "[[rule]]\navailability = \"*\"\nactivity = \"*\"\nstatus = \"Away\"\n[[rule]]\navailability = \"Busy\"\nactivity = \"*\"\nstatus = \"Away\"\n",
+        );
         assert_eq!(line, 5);
-        assert!(problem.contains("never match") && problem.contains("line 1"), "{problem}");
+        assert!(
+            problem.contains("never match") && problem.contains("line 1"),
+            "{problem}"
+        );
 
         let (_, problem) = err("# nothing here\n");
         assert!(problem.contains("at least one rule"));

@@ -9,9 +9,11 @@ use super::{MappedStatus, MappingRules, PresenceValue, SwyxStatus, TeamsPresence
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 
-/// What the bridge remembers per linked user. `revision` grows by one on every stored change; it
-/// is the optimistic-concurrency version in the store and orders the updates sent to the
-/// connector, which ignores a revision lower than one it has applied.
+/// What the bridge remembers per linked user. `revision` grows on every stored change; it is the
+/// optimistic-concurrency version in the store and orders the updates sent to the connector, which
+/// ignores a revision lower than one it has applied. It never falls below the receive time in
+/// milliseconds, so a user who is unlinked and linked again (state deleted) still continues above
+/// every revision the connector has seen.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserSyncState {
     pub revision: u64,
@@ -129,7 +131,7 @@ pub fn decide(state: &UserSyncState, obs: &Observation, rules: &MappingRules) ->
         (None, MappedStatus::NoSync) => None,
     };
     let next = UserSyncState {
-        revision: state.revision + 1,
+        revision: (state.revision + 1).max(obs.received_at.millis().max(0) as u64),
         last_sequence: obs
             .presence
             .sequence_number
@@ -155,7 +157,10 @@ mod tests {
     fn obs(av: &str, act: &str, at: i64, seq: Option<&str>) -> Observation {
         let mut presence = TeamsPresence::new(av, act);
         presence.sequence_number = seq.map(str::to_string);
-        Observation { presence, received_at: Timestamp(at) }
+        Observation {
+            presence,
+            received_at: Timestamp(at),
+        }
     }
 
     fn apply(state: &UserSyncState, o: &Observation) -> (UserSyncState, Option<SwyxAction>) {
@@ -171,22 +176,49 @@ mod tests {
         let s0 = UserSyncState::default();
         let (s1, a) = apply(&s0, &obs("Busy", "Busy", 10, None));
         assert_eq!(a, Some(SwyxAction::Set(SwyxStatus::Away)));
-        assert_eq!(s1.revision, 1);
+        assert_eq!(s1.revision, 10, "the first revision is the receive time");
         // In a meeting also maps to Away: recorded, not forwarded.
         let (s2, a) = apply(&s1, &obs("Busy", "InAMeeting", 20, None));
         assert_eq!(a, None);
-        assert_eq!(s2.revision, 2);
+        assert_eq!(s2.revision, 20);
         assert_eq!(s2.last_presence.unwrap().activity.as_str(), "InAMeeting");
     }
 
     #[test]
     fn duplicates_and_late_arrivals_by_sequence_number_are_stale() {
-        let (s1, _) = apply(&UserSyncState::default(), &obs("Busy", "InACall", 10, Some("0000000005")));
-        assert_eq!(decide(&s1, &obs("Busy", "InACall", 99, Some("0000000005")), &MappingRules::default()), SyncDecision::Stale);
+        let (s1, _) = apply(
+            &UserSyncState::default(),
+            &obs("Busy", "InACall", 10, Some("0000000005")),
+        );
+        assert_eq!(
+            decide(
+                &s1,
+                &obs("Busy", "InACall", 99, Some("0000000005")),
+                &MappingRules::default()
+            ),
+            SyncDecision::Stale
+        );
         // Received later, but older by sequence: a Graph retry of an earlier delivery.
-        assert_eq!(decide(&s1, &obs("Available", "Available", 99, Some("0000000004")), &MappingRules::default()), SyncDecision::Stale);
+        assert_eq!(
+            decide(
+                &s1,
+                &obs("Available", "Available", 99, Some("0000000004")),
+                &MappingRules::default()
+            ),
+            SyncDecision::Stale
+        );
         let (_, a) = apply(&s1, &obs("Available", "Available", 5, Some("0000000006")));
         assert_eq!(a, Some(SwyxAction::Set(SwyxStatus::Available)));
+    }
+
+    #[test]
+    fn revisions_grow_even_when_the_clock_does_not() {
+        let (s1, _) = apply(&UserSyncState::default(), &obs("Busy", "Busy", 1_000, None));
+        let (s2, _) = apply(&s1, &obs("Available", "Available", 1_000, None));
+        assert_eq!((s1.revision, s2.revision), (1_000, 1_001));
+        // After an unlink/relink the state starts empty but the revision is still above the old ones.
+        let (s3, _) = apply(&UserSyncState::default(), &obs("Busy", "Busy", 2_000, None));
+        assert!(s3.revision > s2.revision);
     }
 
     #[test]
@@ -199,15 +231,32 @@ mod tests {
     #[test]
     fn without_sequence_numbers_receive_time_orders() {
         let (s1, _) = apply(&UserSyncState::default(), &obs("Busy", "Busy", 100, None));
-        assert_eq!(decide(&s1, &obs("Available", "Available", 50, None), &MappingRules::default()), SyncDecision::Stale);
-        assert_eq!(decide(&s1, &obs("Busy", "Busy", 100, None), &MappingRules::default()), SyncDecision::Stale);
+        assert_eq!(
+            decide(
+                &s1,
+                &obs("Available", "Available", 50, None),
+                &MappingRules::default()
+            ),
+            SyncDecision::Stale
+        );
+        assert_eq!(
+            decide(
+                &s1,
+                &obs("Busy", "Busy", 100, None),
+                &MappingRules::default()
+            ),
+            SyncDecision::Stale
+        );
         let (_, a) = apply(&s1, &obs("Available", "Available", 100, None));
         assert_eq!(a, Some(SwyxAction::Set(SwyxStatus::Available)));
     }
 
     #[test]
     fn no_sync_withdraws_only_what_the_bridge_set() {
-        let (s0, a) = apply(&UserSyncState::default(), &obs("Offline", "Offline", 1, None));
+        let (s0, a) = apply(
+            &UserSyncState::default(),
+            &obs("Offline", "Offline", 1, None),
+        );
         assert_eq!(a, None, "nothing was set, so nothing is withdrawn");
         let (s1, a) = apply(&s0, &obs("DoNotDisturb", "DoNotDisturb", 2, None));
         assert_eq!(a, Some(SwyxAction::Set(SwyxStatus::DoNotDisturb)));

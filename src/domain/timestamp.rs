@@ -36,7 +36,9 @@ impl Timestamp {
 
     /// Parses RFC 3339 (Graph writes e.g. `2023-09-14T10:00:00.0000000Z`).
     pub fn parse_rfc3339(s: &str) -> Option<Self> {
-        OffsetDateTime::parse(s, &Rfc3339).ok().map(Self::from_datetime)
+        OffsetDateTime::parse(s, &Rfc3339)
+            .ok()
+            .map(Self::from_datetime)
     }
 
     pub fn to_datetime(self) -> OffsetDateTime {

@@ -96,11 +96,13 @@ impl App {
 pub async fn open_store(cfg: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match cfg {
         StoreConfig::Sqlite { path } => Arc::new(
-            SqliteStore::open(path).with_context(|| format!("store.sqlite_path {}", path.display()))?,
+            SqliteStore::open(path)
+                .with_context(|| format!("store.sqlite_path {}", path.display()))?,
         ),
-        StoreConfig::DynamoDb { table, endpoint_url } => {
-            Arc::new(DynamoStore::from_env_config(table, endpoint_url.as_deref()).await)
-        }
+        StoreConfig::DynamoDb {
+            table,
+            endpoint_url,
+        } => Arc::new(DynamoStore::from_env_config(table, endpoint_url.as_deref()).await),
     })
 }
 
@@ -118,10 +120,14 @@ impl SecretResolver {
                 .with_context(|| format!("cannot read {}", path.display())),
             SecretRef::SecretsManager(arn) => {
                 if self.secrets_manager.is_none() {
-                    let conf = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                    let conf =
+                        aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
                     self.secrets_manager = Some(aws_sdk_secretsmanager::Client::new(&conf));
                 }
-                let client = self.secrets_manager.as_ref().context("Secrets Manager client")?;
+                let client = self
+                    .secrets_manager
+                    .as_ref()
+                    .context("Secrets Manager client")?;
                 let out = client
                     .get_secret_value()
                     .secret_id(arn)

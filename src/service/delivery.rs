@@ -13,7 +13,9 @@ pub enum Delivered {
     /// The connector already had a newer revision: nothing to do.
     Superseded,
     /// Kept pending; retried by maintenance.
-    Pending { reason: String },
+    Pending {
+        reason: String,
+    },
 }
 
 /// Backoff for the n-th failed attempt: 5 s doubling to at most 15 minutes. A rejection (e.g. an
@@ -36,13 +38,18 @@ pub async fn deliver(
     budget: Duration,
 ) -> Delivered {
     let result = if budget.is_zero() {
-        Err(DeliveryError::Retryable("no time left in this invocation".to_string()))
+        Err(DeliveryError::Retryable(
+            "no time left in this invocation".to_string(),
+        ))
     } else {
         connector.send_update(update, budget).await
     };
     match result {
         Ok(outcome) => {
-            if let Err(e) = store.delete_pending(&update.swyx_user_id, update.revision).await {
+            if let Err(e) = store
+                .delete_pending(&update.swyx_user_id, update.revision)
+                .await
+            {
                 tracing::warn!(swyx_user = %update.swyx_user_id, error = %e, "delivered, but the pending entry could not be cleared; the connector will see the revision again and ignore it");
             }
             match outcome {

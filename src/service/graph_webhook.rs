@@ -11,7 +11,9 @@ use super::app::App;
 use super::delivery::{Delivered, deliver};
 use super::http_types::{HttpRequest, HttpResponse, empty, error, query_param, text};
 use crate::domain::{Observation, SwyxUpdate, SyncDecision, Timestamp, decide};
-use crate::graph::notification::{ChangeNotification, ChangeNotificationCollection, PresenceResource};
+use crate::graph::notification::{
+    ChangeNotification, ChangeNotificationCollection, PresenceResource,
+};
 use crate::store::StoreError;
 use http::{Method, StatusCode};
 use std::collections::HashMap;
@@ -46,14 +48,24 @@ impl fmt::Display for ItemError {
         match self {
             ItemError::MissingField(field) => write!(f, "item has no `{field}`"),
             ItemError::UnknownSubscription => f.write_str("unknown subscription"),
-            ItemError::ClientStateMismatch => f.write_str("clientState does not match the subscription's"),
-            ItemError::WrongTenant => f.write_str("tenant is not ours or not vouched for by a validation token"),
-            ItemError::NotRich => f.write_str("no encryptedContent: presence subscriptions must be rich"),
+            ItemError::ClientStateMismatch => {
+                f.write_str("clientState does not match the subscription's")
+            }
+            ItemError::WrongTenant => {
+                f.write_str("tenant is not ours or not vouched for by a validation token")
+            }
+            ItemError::NotRich => {
+                f.write_str("no encryptedContent: presence subscriptions must be rich")
+            }
             ItemError::Decrypt(e) => write!(f, "cannot decrypt: {e}"),
             ItemError::NotPresence(e) => write!(f, "decrypted resource is not a presence: {e}"),
-            ItemError::ResourceMismatch => f.write_str("decrypted presence id differs from resourceData.id"),
+            ItemError::ResourceMismatch => {
+                f.write_str("decrypted presence id differs from resourceData.id")
+            }
             ItemError::Store(e) => write!(f, "store: {e}"),
-            ItemError::Contention => f.write_str("too many concurrent updates of this user; left to reconciliation"),
+            ItemError::Contention => {
+                f.write_str("too many concurrent updates of this user; left to reconciliation")
+            }
         }
     }
 }
@@ -75,20 +87,30 @@ pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
         if token.len() > MAX_VALIDATION_TOKEN_LEN {
             return error(StatusCode::BAD_REQUEST, "validationToken is too long");
         }
-        tracing::info!(path = req.uri().path(), "answered a subscription validation request");
+        tracing::info!(
+            path = req.uri().path(),
+            "answered a subscription validation request"
+        );
         return text(StatusCode::OK, token);
     }
     if req.method() != Method::POST {
         return error(
             StatusCode::METHOD_NOT_ALLOWED,
-            format!("{} is not allowed: Graph POSTs notifications here", req.method()),
+            format!(
+                "{} is not allowed: Graph POSTs notifications here",
+                req.method()
+            ),
         );
     }
     let body = req.body();
     if body.len() > app.settings.max_body_bytes {
         return error(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("body of {} bytes exceeds the limit of {} bytes", body.len(), app.settings.max_body_bytes),
+            format!(
+                "body of {} bytes exceeds the limit of {} bytes",
+                body.len(),
+                app.settings.max_body_bytes
+            ),
         );
     }
     let collection = match parse_collection(body) {
@@ -96,7 +118,10 @@ pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
 
-    let needs_tokens = collection.value.iter().any(|n| n.encrypted_content.is_some());
+    let needs_tokens = collection
+        .value
+        .iter()
+        .any(|n| n.encrypted_content.is_some());
     let vouched_tenants: Option<Vec<String>> = match &collection.validation_tokens {
         None if needs_tokens => {
             return error(
@@ -106,10 +131,18 @@ pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
         }
         None => None,
         Some(tokens) => match app.tokens.validate_all(tokens).await {
-            Ok(valid) => Some(valid.into_iter().map(|t| t.tenant_id.to_ascii_lowercase()).collect()),
+            Ok(valid) => Some(
+                valid
+                    .into_iter()
+                    .map(|t| t.tenant_id.to_ascii_lowercase())
+                    .collect(),
+            ),
             Err(e) => {
                 tracing::warn!(error = %e, "notification collection refused: invalid validation token");
-                return error(StatusCode::UNAUTHORIZED, format!("validation token rejected: {e}"));
+                return error(
+                    StatusCode::UNAUTHORIZED,
+                    format!("validation token rejected: {e}"),
+                );
             }
         },
     };
@@ -172,7 +205,13 @@ pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
     }
     tracing::info!(
         items = collection.value.len(),
-        delivered, pending, recorded, stale, unlinked, lifecycle, dropped,
+        delivered,
+        pending,
+        recorded,
+        stale,
+        unlinked,
+        lifecycle,
+        dropped,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "notification collection accepted"
     );
@@ -202,19 +241,29 @@ async fn process_item(
     vouched_tenants: Option<&[String]>,
     received_at: Timestamp,
 ) -> Result<ItemOutcome, ItemError> {
-    let subscription_id = item.subscription_id.as_deref().ok_or(ItemError::MissingField("subscriptionId"))?;
+    let subscription_id = item
+        .subscription_id
+        .as_deref()
+        .ok_or(ItemError::MissingField("subscriptionId"))?;
     let subscription = app
         .store
         .get_subscription(subscription_id)
         .await
         .map_err(|e| ItemError::Store(e.to_string()))?
         .ok_or(ItemError::UnknownSubscription)?;
-    let client_state = item.client_state.as_deref().ok_or(ItemError::MissingField("clientState"))?;
+    let client_state = item
+        .client_state
+        .as_deref()
+        .ok_or(ItemError::MissingField("clientState"))?;
     if !secrets_equal(client_state, &subscription.client_state) {
         return Err(ItemError::ClientStateMismatch);
     }
-    let tenant = item.tenant_id.as_deref().ok_or(ItemError::MissingField("tenantId"))?.to_ascii_lowercase();
-    let vouched = vouched_tenants.is_none_or(|list| list.iter().any(|t| *t == tenant));
+    let tenant = item
+        .tenant_id
+        .as_deref()
+        .ok_or(ItemError::MissingField("tenantId"))?
+        .to_ascii_lowercase();
+    let vouched = vouched_tenants.is_none_or(|list| list.contains(&tenant));
     if tenant != app.settings.tenant_id || !vouched {
         return Err(ItemError::WrongTenant);
     }
@@ -224,20 +273,34 @@ async fn process_item(
         return Ok(ItemOutcome::Lifecycle);
     }
     let content = item.encrypted_content.as_ref().ok_or(ItemError::NotRich)?;
-    let plaintext = app.keys.decrypt(content).map_err(|e| ItemError::Decrypt(e.to_string()))?;
+    let plaintext = app
+        .keys
+        .decrypt(content)
+        .map_err(|e| ItemError::Decrypt(e.to_string()))?;
     let resource: PresenceResource =
         serde_json::from_slice(&plaintext).map_err(|e| ItemError::NotPresence(e.to_string()))?;
-    if let Some(outer) = item.resource_data.as_ref().and_then(|r| r.id.as_deref()) {
-        if !outer.eq_ignore_ascii_case(&resource.id) {
-            return Err(ItemError::ResourceMismatch);
-        }
+    if let Some(outer) = item.resource_data.as_ref().and_then(|r| r.id.as_deref())
+        && !outer.eq_ignore_ascii_case(&resource.id)
+    {
+        return Err(ItemError::ResourceMismatch);
     }
     let entra_id = resource.id.to_ascii_lowercase();
-    let Some(link) = app.store.get_user(&entra_id).await.map_err(|e| ItemError::Store(e.to_string()))? else {
-        tracing::info!(subscription_id, "presence of a user who is not linked: ignored");
+    let Some(link) = app
+        .store
+        .get_user(&entra_id)
+        .await
+        .map_err(|e| ItemError::Store(e.to_string()))?
+    else {
+        tracing::info!(
+            subscription_id,
+            "presence of a user who is not linked: ignored"
+        );
         return Ok(ItemOutcome::UnlinkedUser);
     };
-    let obs = Observation { presence: resource.to_presence(), received_at };
+    let obs = Observation {
+        presence: resource.to_presence(),
+        received_at,
+    };
     for _ in 0..MAX_STATE_WRITE_ATTEMPTS {
         let state = app
             .store
@@ -253,7 +316,11 @@ async fn process_item(
                 (next, Some(update))
             }
         };
-        match app.store.put_sync_state(&entra_id, &next, state.revision).await {
+        match app
+            .store
+            .put_sync_state(&entra_id, &next, state.revision)
+            .await
+        {
             Ok(()) => {
                 return Ok(match outcome {
                     Some(update) => ItemOutcome::Forward(update),

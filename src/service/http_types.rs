@@ -10,10 +10,14 @@ pub type HttpResponse = Response<Bytes>;
 pub fn text(status: StatusCode, body: impl Into<String>) -> HttpResponse {
     let mut r = Response::new(Bytes::from(body.into()));
     *r.status_mut() = status;
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    r.headers_mut()
-        .insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     r
 }
 
@@ -22,16 +26,20 @@ pub fn error(status: StatusCode, message: impl Into<String>) -> HttpResponse {
     let body = serde_json::json!({ "error": message.into() }).to_string();
     let mut r = Response::new(Bytes::from(body));
     *r.status_mut() = status;
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
 pub fn json(status: StatusCode, value: &serde_json::Value) -> HttpResponse {
     let mut r = Response::new(Bytes::from(value.to_string()));
     *r.status_mut() = status;
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -76,8 +84,14 @@ mod tests {
 
     #[test]
     fn query_values_are_decoded() {
-        let uri: http::Uri = "/graph/notifications?a=1&validationToken=Validation%3A%20Testing+client%20app".parse().unwrap();
-        assert_eq!(query_param(&uri, "validationToken").as_deref(), Some("Validation: Testing client app"));
+        let uri: http::Uri =
+            "/graph/notifications?a=1&validationToken=Validation%3A%20Testing+client%20app"
+                .parse()
+                .unwrap();
+        assert_eq!(
+            query_param(&uri, "validationToken").as_deref(),
+            Some("Validation: Testing client app")
+        );
         assert_eq!(query_param(&uri, "a").as_deref(), Some("1"));
         assert_eq!(query_param(&uri, "b"), None);
         let bad: http::Uri = "/x?validationToken=%zz".parse().unwrap();

@@ -24,7 +24,12 @@ pub async fn deliver_pending(app: &App, budget: Duration) -> anyhow::Result<Pend
     loop {
         let now = Timestamp::now();
         let due = app.store.due_pending(now, BATCH).await?;
-        let fresh: Vec<_> = due.into_iter().filter(|p| tried.insert((p.update.swyx_user_id.clone(), p.update.revision, p.attempts))).collect();
+        let fresh: Vec<_> = due
+            .into_iter()
+            .filter(|p| {
+                tried.insert((p.update.swyx_user_id.clone(), p.update.revision, p.attempts))
+            })
+            .collect();
         if fresh.is_empty() {
             return Ok(summary);
         }
@@ -34,7 +39,15 @@ pub async fn deliver_pending(app: &App, budget: Duration) -> anyhow::Result<Pend
                 summary.budget_exhausted = true;
                 return Ok(summary);
             }
-            match deliver(app.store.as_ref(), &app.connector, &p.update, p.attempts, left).await {
+            match deliver(
+                app.store.as_ref(),
+                &app.connector,
+                &p.update,
+                p.attempts,
+                left,
+            )
+            .await
+            {
                 Delivered::Now => summary.delivered += 1,
                 Delivered::Superseded => summary.superseded += 1,
                 Delivered::Pending { reason } => {

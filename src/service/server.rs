@@ -56,7 +56,10 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
             StatusCode::OK,
             &serde_json::json!({ "status": "ok", "pendingDeliveries": pending }),
         )),
-        Err(e) => to_axum(error(StatusCode::SERVICE_UNAVAILABLE, format!("store unavailable: {e}"))),
+        Err(e) => to_axum(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("store unavailable: {e}"),
+        )),
     }
 }
 
@@ -88,7 +91,13 @@ pub async fn run(
             let budget = maintenance_interval.max(Duration::from_secs(1));
             match maintenance::deliver_pending(&maintenance_app, budget).await {
                 Ok(s) if s == maintenance::PendingSummary::default() => {}
-                Ok(s) => tracing::info!(delivered = s.delivered, superseded = s.superseded, still_pending = s.still_pending, budget_exhausted = s.budget_exhausted, "maintenance: pending deliveries"),
+                Ok(s) => tracing::info!(
+                    delivered = s.delivered,
+                    superseded = s.superseded,
+                    still_pending = s.still_pending,
+                    budget_exhausted = s.budget_exhausted,
+                    "maintenance: pending deliveries"
+                ),
                 Err(e) => tracing::error!(error = %e, "maintenance pass failed"),
             }
         }

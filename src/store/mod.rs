@@ -106,12 +106,21 @@ pub trait Store: Send + Sync {
     async fn get_pending(&self, swyx_user_id: &str) -> StoreResult<Option<PendingDelivery>>;
     /// Removes the user's pending delivery if its revision is at most `delivered_revision` (a
     /// newer one, stored meanwhile, stays). Returns whether one was removed.
-    async fn delete_pending(&self, swyx_user_id: &str, delivered_revision: u64) -> StoreResult<bool>;
+    async fn delete_pending(
+        &self,
+        swyx_user_id: &str,
+        delivered_revision: u64,
+    ) -> StoreResult<bool>;
     async fn count_pending(&self) -> StoreResult<usize>;
 
     // ---- idempotency keys ----
 
     /// Records `key` until `expires_at`. `true` the first time, `false` while it is remembered
     /// (replay protection for signed webhooks). An expired key can be claimed again.
-    async fn claim_once(&self, key: &str, expires_at: Timestamp, now: Timestamp) -> StoreResult<bool>;
+    async fn claim_once(
+        &self,
+        key: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
 }

@@ -16,12 +16,17 @@ impl BridgeServer {
             async move {
                 let (parts, body) = req.into_parts();
                 // Read more than the app's limit so the handler itself answers 413.
-                let bytes = axum::body::to_bytes(body, 64 * 1024 * 1024).await.unwrap_or_default();
-                let resp = graph_webhook::handle(&app, http::Request::from_parts(parts, bytes)).await;
+                let bytes = axum::body::to_bytes(body, 64 * 1024 * 1024)
+                    .await
+                    .unwrap_or_default();
+                let resp =
+                    graph_webhook::handle(&app, http::Request::from_parts(parts, bytes)).await;
                 resp.map(axum::body::Body::from)
             }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;

@@ -31,8 +31,13 @@ impl GraphSender {
                 async move { ([(http::header::CONTENT_TYPE, "application/json")], jwks) }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let jwks_url = format!("http://{}/discovery/v2.0/keys", listener.local_addr().expect("addr"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let jwks_url = format!(
+            "http://{}/discovery/v2.0/keys",
+            listener.local_addr().expect("addr")
+        );
         let jwks_task = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
@@ -45,7 +50,13 @@ impl GraphSender {
         }
     }
 
-    pub fn presence(user: &str, availability: &str, activity: &str, oof: bool, seq: Option<&str>) -> Value {
+    pub fn presence(
+        user: &str,
+        availability: &str,
+        activity: &str,
+        oof: bool,
+        seq: Option<&str>,
+    ) -> Value {
         let mut p = json!({
             "@odata.id": format!("users/{user}/presence"),
             "@odata.type": "#microsoft.graph.presence",
@@ -89,7 +100,9 @@ impl GraphSender {
     }
 
     pub fn collection(&self, items: Vec<Value>) -> Value {
-        let token = self.issuer.validation_token(APP_ID, TENANT, Duration::from_secs(3600));
+        let token = self
+            .issuer
+            .validation_token(APP_ID, TENANT, Duration::from_secs(3600));
         json!({ "value": items, "validationTokens": [token] })
     }
 
@@ -107,7 +120,8 @@ impl GraphSender {
     }
 
     pub async fn post_json(&self, url: &str, body: &Value) -> (u16, String) {
-        self.post(url, serde_json::to_vec(body).expect("json")).await
+        self.post(url, serde_json::to_vec(body).expect("json"))
+            .await
     }
 }
 
