@@ -212,12 +212,14 @@ mod tests {
     }
 
     fn user(preferred: Option<(&str, &str)>, sessions: &[(&str, &str)]) -> UserPresence {
-        let mut u = UserPresence::default();
-        u.preferred = preferred.map(|(a, b)| Preferred {
-            availability: a.into(),
-            activity: b.into(),
-            expires_ms: i64::MAX,
-        });
+        let mut u = UserPresence {
+            preferred: preferred.map(|(a, b)| Preferred {
+                availability: a.into(),
+                activity: b.into(),
+                expires_ms: i64::MAX,
+            }),
+            ..UserPresence::default()
+        };
         for (i, (a, b)) in sessions.iter().enumerate() {
             u.sessions.insert(format!("s{i}"), session(a, b, i as u64));
         }

@@ -35,7 +35,8 @@ pub(crate) fn random_token<const N: usize>() -> String {
 }
 
 /// A subscription's encryption certificate, reduced to what encryption needs.
-#[derive(Clone)]
+/// Public data only, so `Debug` is safe.
+#[derive(Clone, Debug)]
 pub(crate) struct EncryptionCert {
     spki_der: Vec<u8>,
     /// Hex SHA-1 of the certificate DER, upper case as Graph writes it.

@@ -48,28 +48,28 @@ fn check_client(
     tenant: &str,
     form: &HashMap<String, String>,
     secret_required: bool,
-) -> Result<(), Response> {
+) -> Result<(), Box<Response>> {
     if tenant != shared.tenant_id && tenant != "organizations" && tenant != "common" {
-        return Err(bad(
+        return Err(Box::new(bad(
             "invalid_request",
             90002,
             &format!("Tenant '{tenant}' not found."),
-        ));
+        )));
     }
     let client_id = form.get("client_id").map(String::as_str).unwrap_or("");
     if client_id.is_empty() {
-        return Err(bad(
+        return Err(Box::new(bad(
             "invalid_request",
             900144,
             "The request body must contain the following parameter: 'client_id'.",
-        ));
+        )));
     }
     if client_id != shared.app_id {
-        return Err(bad(
+        return Err(Box::new(bad(
             "unauthorized_client",
             700016,
             &format!("Application with identifier '{client_id}' was not found in the directory."),
-        ));
+        )));
     }
     match form.get("client_secret") {
         Some(s)
@@ -81,30 +81,30 @@ fn check_client(
         {
             Ok(())
         }
-        Some(_) => Err(oauth_error(
+        Some(_) => Err(Box::new(oauth_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             7000215,
             "Invalid client secret provided.",
-        )),
-        None if secret_required => Err(bad(
+        ))),
+        None if secret_required => Err(Box::new(bad(
             "invalid_client",
             7000218,
             "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-        )),
+        ))),
         None => Ok(()),
     }
 }
 
 type FormResult = Result<Form<HashMap<String, String>>, FormRejection>;
 
-fn form_or_error(form: FormResult) -> Result<HashMap<String, String>, Response> {
+fn form_or_error(form: FormResult) -> Result<HashMap<String, String>, Box<Response>> {
     form.map(|Form(f)| f).map_err(|e| {
-        bad(
+        Box::new(bad(
             "invalid_request",
             900144,
             &format!("Expected a form-encoded body: {e}"),
-        )
+        ))
     })
 }
 
@@ -116,10 +116,10 @@ pub(crate) async fn devicecode(
 ) -> Response {
     let form = match form_or_error(form) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if let Err(r) = check_client(&shared, &tenant, &form, false) {
-        return r;
+        return *r;
     }
     let scope = form.get("scope").cloned().unwrap_or_default();
     if scope.trim().is_empty() {
@@ -167,12 +167,12 @@ pub(crate) async fn token(
 ) -> Response {
     let form = match form_or_error(form) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let grant = form.get("grant_type").map(String::as_str).unwrap_or("");
     let secret_required = grant == "client_credentials";
     if let Err(r) = check_client(&shared, &tenant, &form, secret_required) {
-        return r;
+        return *r;
     }
     match grant {
         "client_credentials" => client_credentials(&shared, &form),
