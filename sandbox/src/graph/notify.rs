@@ -246,6 +246,15 @@ async fn deliver(shared: &Arc<Shared>, url: &str, batch: Vec<Item>) {
         let slow = started.elapsed() >= timing.delivery_timeout
             || answer.as_ref().is_err_and(|e| e.is_timeout());
         let ok = answer.as_ref().is_ok_and(|r| r.status().is_success());
+        if ok {
+            // Per-subscription counts first, so whoever waits on the statistics sees them too.
+            let mut inner = lock(&shared.inner);
+            for item in batch.iter().filter(|i| !i.lifecycle) {
+                if let Some(sub) = inner.subscriptions.get_mut(&item.subscription_id) {
+                    sub.notifications_delivered += 1;
+                }
+            }
+        }
         shared.bump(|s| {
             s.delivery_posts += 1;
             s.slow_answers += u64::from(slow);
@@ -257,12 +266,6 @@ async fn deliver(shared: &Arc<Shared>, url: &str, batch: Vec<Item>) {
             }
         });
         if ok {
-            let mut inner = lock(&shared.inner);
-            for item in batch.iter().filter(|i| !i.lifecycle) {
-                if let Some(sub) = inner.subscriptions.get_mut(&item.subscription_id) {
-                    sub.notifications_delivered += 1;
-                }
-            }
             return;
         }
     }

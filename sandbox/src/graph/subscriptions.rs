@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::auth::{Principal, authorize};
 use super::routes::{ApiError, ApiResult, parse_body};
-use super::state::Shared;
+use super::state::{Inner, Shared};
 use super::sub_rules::{
     SubscriptionCert, check_len, check_url, parse_cert, parse_expiry, parse_resource, require,
     validate_endpoint,
@@ -123,33 +123,12 @@ pub(crate) async fn create(
             "encryptionCertificate and encryptionCertificateId are required when includeResourceData is true",
         ));
     }
-    let duplicate = |shared: &Arc<Shared>| {
-        shared.mutate(|inner, _| {
-            inner
-                .subscriptions
-                .values()
-                .find(|s| s.creator_id == creator)
-                .map(|s| {
-                    ApiError::new(
-                        StatusCode::CONFLICT,
-                        "ExtensionError",
-                        format!(
-                            "Subscription Id {} already exists for the requested combination",
-                            s.id
-                        ),
-                    )
-                })
-        })
-    };
-    if let Some(conflict) = duplicate(&shared) {
-        return Err(conflict);
+    if let Some(c) = shared.mutate(|inner, _| conflict(inner, &creator)) {
+        return Err(c);
     }
     validate_endpoint(&shared, &notification_url).await?;
     if let Some(l) = &b.lifecycle_notification_url {
         validate_endpoint(&shared, l).await?;
-    }
-    if let Some(conflict) = duplicate(&shared) {
-        return Err(conflict);
     }
     let sub = Subscription {
         id: uuid::Uuid::new_v4().to_string(),
@@ -161,14 +140,37 @@ pub(crate) async fn create(
         client_state: b.client_state,
         include_resource_data: b.include_resource_data,
         cert,
-        creator_id: creator,
+        creator_id: creator.clone(),
         notifications_queued: 0,
         notifications_delivered: 0,
         lifecycle_queued: 0,
     };
     let body = sub.to_json(&shared.app_id);
-    shared.mutate(|inner, _| inner.subscriptions.insert(sub.id.clone(), sub));
+    // Checked again in the same critical section as the insert: a concurrent create may have won.
+    shared.mutate(|inner, _| match conflict(inner, &creator) {
+        Some(c) => Err(c),
+        None => {
+            inner.subscriptions.insert(sub.id.clone(), sub);
+            Ok(())
+        }
+    })?;
     Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// One presence subscription per app and delegated user: 409 naming the existing one.
+fn conflict(inner: &Inner, creator: &str) -> Option<ApiError> {
+    let existing = inner
+        .subscriptions
+        .values()
+        .find(|s| s.creator_id == creator)?;
+    Some(ApiError::new(
+        StatusCode::CONFLICT,
+        "ExtensionError",
+        format!(
+            "Subscription Id {} already exists for the requested combination",
+            existing.id
+        ),
+    ))
 }
 
 fn not_found(id: &str) -> ApiError {
