@@ -87,6 +87,7 @@ pub(crate) struct Shared {
     outbound: WebhookSecret,
     bridge_url: Mutex<Option<String>>,
     outage: Mutex<OutageState>,
+    outage_watch: tokio::sync::watch::Sender<Outage>,
     switch: Arc<Switch>,
     http: reqwest::Client,
     /// Serialises call changes with their events, so the bridge sees them in order.
@@ -135,6 +136,7 @@ impl SwyxEmulator {
                 generation: 0,
                 recover_at: None,
             }),
+            outage_watch: tokio::sync::watch::Sender::new(Outage::None),
             switch: switch.clone(),
             http,
             calls: tokio::sync::Mutex::new(()),
@@ -182,6 +184,7 @@ impl SwyxEmulator {
                     own: OwnStatus::Available,
                     teams: None,
                     calls: vec![],
+                    speaking_call: None,
                 },
             );
         }
@@ -211,6 +214,7 @@ impl SwyxEmulator {
 
     /// Starts a call; the user's first active call sends `speaking.started` (if a bridge URL is
     /// set) and returns after its delivery finished or gave up (see [`Self::events_log`]).
+    /// Further overlapping calls send nothing: the user is already speaking.
     pub async fn start_call(&self, user: &str) -> anyhow::Result<String> {
         let _order = self.shared.calls.lock().await;
         let call_id = format!("c-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
@@ -218,6 +222,9 @@ impl SwyxEmulator {
             let mut st = lock(&self.shared.state);
             let u = st.users.get_mut(user).ok_or_else(|| unknown(user))?;
             u.calls.push(call_id.clone());
+            if u.calls.len() == 1 {
+                u.speaking_call = Some(call_id.clone());
+            }
             u.calls.len() == 1
         };
         if first {
@@ -226,20 +233,25 @@ impl SwyxEmulator {
         Ok(call_id)
     }
 
-    /// Ends a call; the user's last active call sends `speaking.ended`.
+    /// Ends a call; ending the user's last active call sends `speaking.ended`, with the id of the
+    /// call that started the speaking period (the one `speaking.started` named).
     pub async fn end_call(&self, user: &str, call_id: &str) -> anyhow::Result<()> {
         let _order = self.shared.calls.lock().await;
-        let last = {
+        let ended = {
             let mut st = lock(&self.shared.state);
             let u = st.users.get_mut(user).ok_or_else(|| unknown(user))?;
             let pos = u.calls.iter().position(|c| c == call_id).ok_or_else(|| {
                 anyhow::anyhow!("Swyx user {user:?} has no active call {call_id:?}")
             })?;
             u.calls.remove(pos);
-            u.calls.is_empty()
+            if u.calls.is_empty() {
+                u.speaking_call.take().or_else(|| Some(call_id.to_string()))
+            } else {
+                None
+            }
         };
-        if last {
-            self.send_event("speaking.ended", user, call_id).await;
+        if let Some(opened_by) = ended {
+            self.send_event("speaking.ended", user, &opened_by).await;
         }
         Ok(())
     }
@@ -280,6 +292,11 @@ impl SwyxEmulator {
         lock(&self.shared.outage).mode
     }
 
+    /// Follows outage changes (e.g. to await an automatic recovery without polling).
+    pub fn watch_outage(&self) -> tokio::sync::watch::Receiver<Outage> {
+        self.shared.outage_watch.subscribe()
+    }
+
     fn change_outage(&self, mode: Outage, lasts: Option<Duration>) -> anyhow::Result<u64> {
         let mut o = lock(&self.shared.outage);
         match mode {
@@ -293,6 +310,7 @@ impl SwyxEmulator {
         o.mode = mode;
         o.generation += 1;
         o.recover_at = lasts.map(|d| tokio::time::Instant::now() + d);
+        self.shared.outage_watch.send_replace(mode);
         tracing::info!(
             ?mode,
             listening = self.shared.switch.is_listening(),

@@ -163,6 +163,9 @@ pub(crate) struct User {
     pub own: OwnStatus,
     pub teams: Option<TeamsSlotView>,
     pub calls: Vec<String>,
+    /// The call that opened the current speaking period: `speaking.ended` carries its id, so the
+    /// bridge can pair the end with the start even when calls overlap.
+    pub speaking_call: Option<String>,
 }
 
 impl User {
@@ -267,6 +270,7 @@ mod tests {
             own: OwnStatus::Away,
             teams: None,
             calls: vec![],
+            speaking_call: None,
         }
     }
 
