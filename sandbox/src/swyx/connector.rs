@@ -48,7 +48,9 @@ async fn outage_gate(State(shared): State<Arc<Shared>>, req: Request, next: Next
                 .recover_at
                 .map(|t| t.saturating_duration_since(tokio::time::Instant::now()));
             // Whole seconds, at least 1; 5 when nobody said how long it lasts.
-            Some(left.map_or(5, |d| d.as_secs().max(1) + u64::from(d.subsec_millis() > 0)))
+            Some(left.map_or(5, |d| {
+                (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
+            }))
         }
     };
     let Some(secs) = retry_after else {
@@ -64,14 +66,14 @@ async fn outage_gate(State(shared): State<Arc<Shared>>, req: Request, next: Next
     resp
 }
 
-/// Verifies the signature; Err is the response to send (401, or the replayed first answer).
-fn admit(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<String, Response> {
+/// Verifies the signature; Err is the answer to send (401, or the replayed first answer).
+fn admit(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<String, Answer> {
     let now = shared.clock.now_secs();
     match shared.inbound.verify(headers, body, now) {
         Ok(id) => match shared.inbound.replayed(&id) {
-            Some((status, body)) => {
+            Some(first) => {
                 lock(&shared.state).stats.refused_replay += 1;
-                Err((status, axum::Json(body)).into_response())
+                Err(first)
             }
             None => Ok(id),
         },
@@ -81,7 +83,7 @@ fn admit(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<String, Re
                 VerifyError::StaleTimestamp => st.stats.refused_stale_timestamp += 1,
                 _ => st.stats.refused_bad_signature += 1,
             }
-            Err(error(StatusCode::UNAUTHORIZED, &e.to_string()))
+            Err((StatusCode::UNAUTHORIZED, json!({ "error": e.to_string() })))
         }
     }
 }
@@ -101,7 +103,7 @@ async fn list_users(
 ) -> Response {
     let id = match admit(&shared, &headers, &body) {
         Ok(id) => id,
-        Err(resp) => return resp,
+        Err((status, body)) => return (status, axum::Json(body)).into_response(),
     };
     let users: Vec<Value> = {
         let mut st = lock(&shared.state);
@@ -122,7 +124,7 @@ async fn put_status(
 ) -> Response {
     let id = match admit(&shared, &headers, &body) {
         Ok(id) => id,
-        Err(resp) => return resp,
+        Err((status, body)) => return (status, axum::Json(body)).into_response(),
     };
     let result = decide(&shared, &swyx_user_id, &body);
     answer(&shared, id, result)
