@@ -1,0 +1,188 @@
+//! The connector's HTTP side of the contract (bridge → connector): `PUT
+//! /v1/users/{swyxUserId}/teams-status` and `GET /v1/users`, signed in the Standard Webhooks format.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+use super::model::{ApplyOutcome, TeamsStatusRequest};
+use super::webhook::{VerifyError, lock};
+use super::{Outage, Shared};
+
+/// An answer as first given, replayed verbatim for a repeated webhook-id.
+pub(crate) type Answer = (StatusCode, Value);
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v1/users", get(list_users))
+        .route("/v1/users/{swyx_user_id}/teams-status", put(put_status))
+        .fallback(|| async {
+            error(
+                StatusCode::NOT_FOUND,
+                "no such route in the connector contract",
+            )
+        })
+        .layer(middleware::from_fn_with_state(shared.clone(), outage_gate))
+        .with_state(shared)
+}
+
+fn error(status: StatusCode, reason: &str) -> Response {
+    (status, axum::Json(json!({ "error": reason }))).into_response()
+}
+
+/// `Outage::Unavailable`: every request gets 503 with Retry-After, as a connector whose
+/// SwyxServer is unreachable would answer.
+async fn outage_gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let retry_after = {
+        let outage = lock(&shared.outage);
+        if outage.mode != Outage::Unavailable {
+            None
+        } else {
+            let left = outage
+                .recover_at
+                .map(|t| t.saturating_duration_since(tokio::time::Instant::now()));
+            // Whole seconds, at least 1; 5 when nobody said how long it lasts.
+            Some(left.map_or(5, |d| {
+                (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
+            }))
+        }
+    };
+    let Some(secs) = retry_after else {
+        return next.run(req).await;
+    };
+    lock(&shared.state).stats.requests_during_outage += 1;
+    let mut resp = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "SwyxServer is unavailable (sandbox outage)",
+    );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    resp
+}
+
+/// Verifies the signature; Err is the answer to send (401, or the replayed first answer).
+fn admit(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<String, Answer> {
+    let now = shared.clock.now_secs();
+    match shared.inbound.verify(headers, body, now) {
+        Ok(id) => match shared.inbound.replayed(&id) {
+            Some(first) => {
+                lock(&shared.state).stats.refused_replay += 1;
+                Err(first)
+            }
+            None => Ok(id),
+        },
+        Err(e) => {
+            let mut st = lock(&shared.state);
+            match e {
+                VerifyError::StaleTimestamp => st.stats.refused_stale_timestamp += 1,
+                _ => st.stats.refused_bad_signature += 1,
+            }
+            Err((StatusCode::UNAUTHORIZED, json!({ "error": e.to_string() })))
+        }
+    }
+}
+
+/// Sends `answer` and remembers it for replays of `id`.
+fn answer(shared: &Shared, id: String, answer: Answer) -> Response {
+    shared
+        .inbound
+        .remember(id, shared.clock.now_secs(), answer.clone());
+    (answer.0, axum::Json(answer.1)).into_response()
+}
+
+async fn list_users(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let id = match admit(&shared, &headers, &body) {
+        Ok(id) => id,
+        Err((status, body)) => return (status, axum::Json(body)).into_response(),
+    };
+    let users: Vec<Value> = {
+        let mut st = lock(&shared.state);
+        st.stats.user_list_requests += 1;
+        st.users
+            .iter()
+            .map(|(id, u)| json!({ "swyxUserId": id, "name": u.name, "email": u.email }))
+            .collect()
+    };
+    answer(&shared, id, (StatusCode::OK, json!({ "users": users })))
+}
+
+async fn put_status(
+    State(shared): State<Arc<Shared>>,
+    Path(swyx_user_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let id = match admit(&shared, &headers, &body) {
+        Ok(id) => id,
+        Err((status, body)) => return (status, axum::Json(body)).into_response(),
+    };
+    let result = decide(&shared, &swyx_user_id, &body);
+    answer(&shared, id, result)
+}
+
+fn decide(shared: &Shared, path_user: &str, body: &[u8]) -> Answer {
+    let req = match parse_request(path_user, body) {
+        Ok(req) => req,
+        Err(reason) => {
+            lock(&shared.state).stats.bad_request += 1;
+            return (StatusCode::BAD_REQUEST, json!({ "error": reason }));
+        }
+    };
+    let mut st = lock(&shared.state);
+    match st.apply(&req, shared.clock.now_ms()) {
+        ApplyOutcome::Applied | ApplyOutcome::Repeated => {
+            let slot = st.users.get(path_user).and_then(|u| u.teams.as_ref());
+            let effective = st.users.get(path_user).map(|u| u.effective());
+            (
+                StatusCode::OK,
+                json!({
+                    "swyxUserId": path_user,
+                    "status": slot.and_then(|s| s.status),
+                    "revision": slot.map_or(req.revision, |s| s.revision),
+                    "effectiveStatus": effective,
+                }),
+            )
+        }
+        ApplyOutcome::Superseded { applied } => (
+            StatusCode::CONFLICT,
+            json!({ "error": format!("revision {} is lower than the applied revision {applied}", req.revision) }),
+        ),
+        ApplyOutcome::UnknownUser => (
+            StatusCode::NOT_FOUND,
+            json!({ "error": format!("no Swyx user {path_user:?}") }),
+        ),
+    }
+}
+
+fn parse_request(path_user: &str, body: &[u8]) -> Result<TeamsStatusRequest, String> {
+    let req: TeamsStatusRequest =
+        serde_json::from_slice(body).map_err(|e| format!("malformed teams-status body: {e}"))?;
+    if req.swyx_user_id != path_user {
+        return Err("swyxUserId in the body differs from the path".into());
+    }
+    time::OffsetDateTime::parse(
+        &req.observed_at,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .map_err(|_| {
+        format!(
+            "observedAt {:?} is not an RFC 3339 date-time",
+            truncate(&req.observed_at)
+        )
+    })?;
+    Ok(req)
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}

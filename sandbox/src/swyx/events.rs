@@ -1,0 +1,99 @@
+//! Connector → bridge: signed `speaking.started` / `speaking.ended` events, retried a few times
+//! with backoff on 5xx, 429 and network errors (the same webhook-id on every attempt, re-signed
+//! with the attempt's timestamp, as the contract says).
+
+use std::time::Duration;
+
+use super::Shared;
+use super::model::SentEvent;
+use super::webhook::{HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, lock};
+use crate::Clock;
+
+const MAX_ATTEMPTS: u32 = 4;
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+const BACKOFF_BASE: Duration = Duration::from_millis(100);
+
+pub(crate) async fn deliver(
+    shared: &Shared,
+    url: &str,
+    event_type: &str,
+    user: &str,
+    call_id: &str,
+) -> SentEvent {
+    let at = Clock::format_ms(shared.clock.now_ms());
+    let body =
+        serde_json::json!({ "type": event_type, "swyxUserId": user, "callId": call_id, "at": at });
+    let body = body.to_string();
+    let mut sent = SentEvent {
+        webhook_id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
+        event_type: event_type.to_string(),
+        swyx_user_id: user.to_string(),
+        call_id: call_id.to_string(),
+        at,
+        attempts: 0,
+        status: None,
+        delivered: false,
+        error: None,
+    };
+    loop {
+        sent.attempts += 1;
+        let retry = match attempt(shared, url, &sent.webhook_id, &body).await {
+            Ok(status) => {
+                sent.status = Some(status);
+                sent.error = None;
+                if (200..300).contains(&status) {
+                    sent.delivered = true;
+                    false
+                } else {
+                    sent.error = Some(format!("the bridge answered {status}"));
+                    status >= 500 || status == 429
+                }
+            }
+            Err(e) => {
+                sent.status = None;
+                sent.error = Some(e);
+                true
+            }
+        };
+        if !retry || sent.attempts >= MAX_ATTEMPTS {
+            break;
+        }
+        tokio::time::sleep(BACKOFF_BASE * 2u32.pow(sent.attempts - 1)).await;
+    }
+    let mut st = lock(&shared.state);
+    st.stats.event_attempts += u64::from(sent.attempts);
+    if sent.delivered {
+        st.stats.events_sent += 1;
+    } else {
+        st.stats.events_failed += 1;
+        tracing::warn!(event = event_type, user, error = ?sent.error, "swyx: event not delivered to the bridge");
+    }
+    st.events.push(sent.clone());
+    sent
+}
+
+async fn attempt(shared: &Shared, url: &str, id: &str, body: &str) -> Result<u16, String> {
+    let ts = shared.clock.now_secs();
+    let signature = shared.outbound.sign(id, ts, body.as_bytes());
+    let resp = shared
+        .http
+        .post(url)
+        .timeout(ATTEMPT_TIMEOUT)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(HEADER_ID, id)
+        .header(HEADER_TIMESTAMP, ts.to_string())
+        .header(HEADER_SIGNATURE, signature)
+        .body(body.to_string())
+        .send()
+        .await
+        .map_err(|e| {
+            if e.is_timeout() {
+                format!("no answer within {ATTEMPT_TIMEOUT:?}")
+            } else if e.is_connect() {
+                "could not connect to the bridge".to_string()
+            } else {
+                format!("request failed: {e}")
+            }
+        })?;
+    Ok(resp.status().as_u16())
+}
