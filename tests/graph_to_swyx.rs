@@ -85,6 +85,7 @@ async fn env(users: usize) -> Env {
             },
             http,
         ),
+        metrics: Default::default(),
     };
     store
         .put_subscription(&SubscriptionRecord {

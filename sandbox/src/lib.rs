@@ -7,6 +7,8 @@
 pub mod clock;
 pub mod control;
 pub mod graph;
+pub mod sandbox;
 pub mod swyx;
 
 pub use clock::Clock;
+pub use sandbox::{Sandbox, SandboxOptions};

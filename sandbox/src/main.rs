@@ -53,6 +53,18 @@ struct RunArgs {
     /// Port of the scenario API on 127.0.0.1 (0 = any free port).
     #[arg(long, default_value_t = 0)]
     control_port: u16,
+    /// Tenant of the emulated Graph.
+    #[arg(long, default_value = "9f4ebab6-520d-49c0-85cc-7b25c78d4a93")]
+    tenant_id: String,
+    /// The bridge's app (client) id in the emulated tenant.
+    #[arg(long, default_value = "925bff9f-f6e2-4a69-b858-f71ea2b9b6d0")]
+    app_id: String,
+    /// The app's client secret at the emulated token endpoint (generated if absent).
+    #[arg(long, env = "SANDBOX_GRAPH_CLIENT_SECRET", hide_env_values = true)]
+    client_secret: Option<String>,
+    /// Emulated Graph throttle: requests per 30 s before 429 (none if absent).
+    #[arg(long)]
+    throttle_per_30s: Option<u32>,
     /// A Swyx user to create at start, as ID:EMAIL:NAME (repeatable).
     #[arg(long = "swyx-user", value_name = "ID:EMAIL:NAME")]
     swyx_users: Vec<String>,
@@ -108,13 +120,28 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         swyx.add_user(id, name, email);
     }
 
-    // ── INTEGRATOR: wire the Graph emulator here ─────────────────────────────────────────────
-    // let graph = presence_sandbox::graph::GraphEmulator::start(GraphOptions { clock: clock.clone(), .. }).await?;
-    // let graph_control: Option<GraphHandleLike> = Some(std::sync::Arc::new(graph.clone()));
-    // and add its URLs (base, graph, authority, jwks, tenant/app ids, client secret) to `graph` below.
-    let graph_control: Option<GraphHandleLike> = None;
-    let graph_info = serde_json::Value::Null;
-    // ─────────────────────────────────────────────────────────────────────────────────────────
+    let client_secret = args
+        .client_secret
+        .unwrap_or_else(|| format!("sandbox-secret-{}", uuid::Uuid::new_v4().simple()));
+    let graph =
+        presence_sandbox::graph::GraphEmulator::start(presence_sandbox::graph::GraphOptions {
+            tenant_id: args.tenant_id.clone(),
+            app_id: args.app_id.clone(),
+            client_secret: client_secret.clone(),
+            throttle_per_30s: args.throttle_per_30s,
+            clock: clock.clone(),
+        })
+        .await?;
+    let graph_control: Option<GraphHandleLike> = Some(std::sync::Arc::new(graph.clone()));
+    let graph_info = serde_json::json!({
+        "baseUrl": graph.base_url(),
+        "graphUrl": graph.graph_url(),
+        "authorityUrl": graph.authority_url(),
+        "jwksUrl": graph.jwks_url(),
+        "tenantId": args.tenant_id,
+        "appId": args.app_id,
+        "clientSecret": client_secret,
+    });
 
     let control = control::serve_control_on(
         graph_control,

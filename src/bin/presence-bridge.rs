@@ -51,6 +51,15 @@ enum Command {
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
     },
+    /// Start the sandbox (emulated Graph tenant and SwyxServer) and the bridge on loopback, link
+    /// users, play a scripted day and print a table; exit 0 only when every user is consistent.
+    Demo {
+        #[arg(long, default_value_t = 50)]
+        users: usize,
+        /// How long the connector is down in the outage part of the day (seconds).
+        #[arg(long, default_value_t = 3)]
+        outage_secs: u64,
+    },
     /// Check a configuration file and say what is wrong with it.
     CheckConfig {
         #[arg(long, env = "PRESENCE_BRIDGE_CONFIG")]
@@ -121,6 +130,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 presence_bridge::service::server::shutdown_signal(),
             )
             .await?;
+        }
+        Command::Demo { users, outage_secs } => {
+            let report = presence_bridge::demo::run(presence_bridge::demo::DemoOptions {
+                users,
+                store: presence_bridge::demo::DemoStore::Sqlite,
+                bridge_exe: std::env::current_exe()?,
+                outage: std::time::Duration::from_secs(outage_secs),
+                progress: true,
+            })
+            .await?;
+            print!("{}", report.table());
+            if !report.ok() {
+                return Ok(ExitCode::FAILURE);
+            }
         }
         Command::CheckConfig { config } => {
             let cfg = RawConfig::from_file(&config)?.validate(Origin::File)?;

@@ -1,5 +1,6 @@
 //! Everything a webhook invocation needs, built once per process (Lambda cold start or `serve`).
 
+use super::metrics::Metrics;
 use crate::config::{Config, SecretRef, StoreConfig};
 use crate::domain::MappingRules;
 use crate::graph::crypto::NotificationKeys;
@@ -28,6 +29,7 @@ pub struct App {
     pub tokens: Arc<TokenValidator>,
     pub store: Arc<dyn Store>,
     pub connector: ConnectorClient,
+    pub metrics: Arc<Metrics>,
 }
 
 impl App {
@@ -89,6 +91,7 @@ impl App {
             tokens: Arc::new(tokens),
             store,
             connector,
+            metrics: Arc::new(Metrics::default()),
         })
     }
 }

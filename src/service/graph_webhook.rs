@@ -16,7 +16,6 @@ use crate::graph::notification::{
 };
 use crate::store::StoreError;
 use http::{Method, StatusCode};
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
@@ -79,7 +78,7 @@ enum ItemOutcome {
     Lifecycle,
 }
 
-pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
+pub async fn handle(app: &Arc<App>, req: HttpRequest) -> HttpResponse {
     let started = Instant::now();
     let received_at = Timestamp::now();
 
@@ -147,19 +146,40 @@ pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
         },
     };
 
+    let items = collection.value.len();
+    let vouched = Arc::new(vouched_tenants);
+    // Items are processed concurrently and each forward starts as soon as its own decision is
+    // stored. Items of one batch arrived together: one millisecond apart each keeps their order
+    // for users whose presences carry no sequenceNumber.
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, item) in collection.value.into_iter().enumerate() {
+        let app = Arc::clone(app);
+        let vouched = Arc::clone(&vouched);
+        let received_at = received_at.plus_millis(index as i64);
+        tasks.spawn(async move {
+            let result = process_item(&app, &item, vouched.as_deref(), received_at).await;
+            let delivered = match &result {
+                Ok(ItemOutcome::Forward(update)) => Some(forward(&app, update, started).await),
+                _ => None,
+            };
+            (index, item.subscription_id, result, delivered)
+        });
+    }
     let (mut stale, mut recorded, mut dropped, mut unlinked, mut lifecycle) = (0, 0, 0, 0, 0);
-    // Newest update per Swyx user: within one batch only the last change of a user matters.
-    let mut forwards: HashMap<String, SwyxUpdate> = HashMap::new();
-    for (index, item) in collection.value.iter().enumerate() {
-        match process_item(app, item, vouched_tenants.as_deref(), received_at).await {
-            Ok(ItemOutcome::Forward(update)) => {
-                let keep = forwards
-                    .get(&update.swyx_user_id)
-                    .is_none_or(|old| old.revision < update.revision);
-                if keep {
-                    forwards.insert(update.swyx_user_id.clone(), update);
-                }
-            }
+    let (mut delivered, mut pending) = (0, 0);
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((index, subscription_id, result, outcome)) = joined else {
+            dropped += 1;
+            tracing::error!("a notification item's task failed");
+            continue;
+        };
+        match outcome {
+            Some(true) => delivered += 1,
+            Some(false) => pending += 1,
+            None => {}
+        }
+        match result {
+            Ok(ItemOutcome::Forward(_)) => {}
             Ok(ItemOutcome::Recorded) => recorded += 1,
             Ok(ItemOutcome::Stale) => stale += 1,
             Ok(ItemOutcome::UnlinkedUser) => unlinked += 1,
@@ -168,43 +188,16 @@ pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
                 dropped += 1;
                 tracing::warn!(
                     index,
-                    subscription_id = item.subscription_id.as_deref().unwrap_or("-"),
+                    subscription_id = subscription_id.as_deref().unwrap_or("-"),
                     reason = %reason,
                     "notification item dropped"
                 );
             }
         }
     }
-
-    let budget = app.settings.time_budget.saturating_sub(started.elapsed());
-    let mut tasks = tokio::task::JoinSet::new();
-    for update in forwards.into_values() {
-        let store = Arc::clone(&app.store);
-        let connector = app.connector.clone();
-        tasks.spawn(async move {
-            let outcome = deliver(store.as_ref(), &connector, &update, 0, budget).await;
-            (update, outcome)
-        });
-    }
-    let (mut delivered, mut pending) = (0, 0);
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok((update, Delivered::Pending { reason })) => {
-                pending += 1;
-                tracing::warn!(swyx_user = %update.swyx_user_id, revision = update.revision, reason = %reason, "Swyx update kept pending");
-            }
-            Ok((update, outcome)) => {
-                delivered += 1;
-                tracing::debug!(swyx_user = %update.swyx_user_id, revision = update.revision, ?outcome, "Swyx update delivered");
-            }
-            Err(e) => {
-                pending += 1;
-                tracing::error!(error = %e, "delivery task failed");
-            }
-        }
-    }
+    app.metrics.count_notification(items, dropped);
     tracing::info!(
-        items = collection.value.len(),
+        items,
         delivered,
         pending,
         recorded,
@@ -216,6 +209,25 @@ pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
         "notification collection accepted"
     );
     empty(StatusCode::ACCEPTED)
+}
+
+/// Sends one update within what is left of the request's budget; `true` when it reached the
+/// connector (or was already superseded there), `false` when it was kept pending.
+async fn forward(app: &App, update: &SwyxUpdate, started: Instant) -> bool {
+    app.metrics.record_forward_start(started.elapsed());
+    let budget = app.settings.time_budget.saturating_sub(started.elapsed());
+    let outcome = deliver(app.store.as_ref(), &app.connector, update, 0, budget).await;
+    let reached = !matches!(outcome, Delivered::Pending { .. });
+    app.metrics.count_forwarded(reached);
+    match outcome {
+        Delivered::Pending { reason } => {
+            tracing::warn!(swyx_user = %update.swyx_user_id, revision = update.revision, reason = %reason, "Swyx update kept pending");
+        }
+        other => {
+            tracing::debug!(swyx_user = %update.swyx_user_id, revision = update.revision, outcome = ?other, "Swyx update delivered");
+        }
+    }
+    reached
 }
 
 fn parse_collection(body: &[u8]) -> Result<ChangeNotificationCollection, String> {

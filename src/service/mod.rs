@@ -5,6 +5,7 @@ pub mod delivery;
 pub mod graph_webhook;
 pub mod http_types;
 pub mod maintenance;
+pub mod metrics;
 pub mod server;
 
 pub use app::App;

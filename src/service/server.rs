@@ -27,6 +27,7 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .route("/graph/notifications", any(graph_route))
         .route("/graph/lifecycle", any(graph_route))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .with_state(app)
 }
 
@@ -61,6 +62,11 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
             format!("store unavailable: {e}"),
         )),
     }
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let snapshot = serde_json::to_value(app.metrics.snapshot()).unwrap_or_default();
+    to_axum(super::http_types::json(StatusCode::OK, &snapshot))
 }
 
 /// Binds first, so a port in use is reported before anything else starts.

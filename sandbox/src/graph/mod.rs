@@ -7,6 +7,7 @@
 
 mod aggregate;
 mod auth;
+mod control_impl;
 pub mod crypto;
 mod login;
 mod notify;

@@ -1,0 +1,65 @@
+//! The bridge (`presence-bridge serve`, a child process) against the sandbox (emulated Graph tenant
+//! and SwyxServer connector) over real HTTP on loopback, on both stores: the demo's scripted day —
+//! every row of the mapping table, a connector outage and its recovery by maintenance.
+
+mod support;
+
+use presence_bridge::demo::{DemoOptions, DemoReport, DemoStore, run};
+use std::path::PathBuf;
+use std::time::Duration;
+use support::moto;
+
+fn options(users: usize, store: DemoStore) -> DemoOptions {
+    DemoOptions {
+        users,
+        store,
+        bridge_exe: PathBuf::from(env!("CARGO_BIN_EXE_presence-bridge")),
+        outage: Duration::from_secs(2),
+        progress: false,
+    }
+}
+
+fn assert_day(report: &DemoReport, users: usize) {
+    assert_eq!(report.consistent, users, "{}", report.table());
+    assert!(report.inconsistent.is_empty(), "{}", report.table());
+    assert!(report.ok(), "{}", report.table());
+    assert_eq!(report.subscriptions, 1);
+    // Everyone first became Away, then took a row, then half changed during the outage.
+    assert!(
+        report.forwarded_to_swyx >= users as u64,
+        "{}",
+        report.table()
+    );
+    assert!(
+        report.pending_during_outage > 0,
+        "the outage must leave updates pending: {}",
+        report.table()
+    );
+    assert_eq!(report.pending_at_end, 0, "{}", report.table());
+    assert!(report.bridge.forward_latency.samples > 0);
+    assert!(report.bridge_stopped_cleanly);
+    assert_eq!(
+        report.graph_slow_answers,
+        0,
+        "the bridge answered Graph in time: {}",
+        report.table()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_on_the_embedded_store() {
+    let users = 30; // more than the 23 rows, so every row is played
+    let report = run(options(users, DemoStore::Sqlite)).await.expect("demo");
+    assert_day(&report, users);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_on_dynamodb() {
+    let users = 25;
+    let store = DemoStore::DynamoDb {
+        endpoint: moto::endpoint().to_string(),
+        table: moto::unique_table("sandbox-day"),
+    };
+    let report = run(options(users, store)).await.expect("demo");
+    assert_day(&report, users);
+}
