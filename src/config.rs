@@ -441,7 +441,8 @@ impl RawConfig {
     }
 }
 
-/// The `[store]` part alone: admin commands such as `users import` need nothing else.
+/// The `[store]` part alone: admin commands such as `users import` need nothing else. In a file
+/// it defaults to the embedded store `presence-bridge.db`; in the (Lambda) environment it is required.
 pub fn validate_store(raw: RawStore, origin: Origin) -> Result<StoreConfig, ConfigError> {
     let err = |path: &str, problem: String| ConfigError {
         setting: name(origin, path),
@@ -463,6 +464,10 @@ pub fn validate_store(raw: RawStore, origin: Origin) -> Result<StoreConfig, Conf
         (None, Some(table)) => Ok(StoreConfig::DynamoDb {
             table,
             endpoint_url: nonempty(raw.dynamodb_endpoint),
+        }),
+        // Self-hosted: the embedded store next to the process. Lambda has no durable disk.
+        (None, None) if origin == Origin::File => Ok(StoreConfig::Sqlite {
+            path: PathBuf::from("presence-bridge.db"),
         }),
         (None, None) => Err(err(
             "store",
@@ -524,6 +529,15 @@ sqlite_path = "bridge.db"
         );
         assert_eq!(cfg.time_budget, Duration::from_millis(2000));
         assert!(matches!(cfg.store, StoreConfig::Sqlite { .. }));
+        let no_store = RawConfig::from_toml(
+            &GOOD.replace("[store]\nsqlite_path = \"bridge.db\"", ""),
+            "c.toml",
+        )
+        .unwrap();
+        let cfg2 = no_store.validate(Origin::File).unwrap();
+        assert!(
+            matches!(cfg2.store, StoreConfig::Sqlite { ref path } if path == std::path::Path::new("presence-bridge.db"))
+        );
         // The secret never shows in Debug output.
         assert!(!format!("{cfg:?}").contains("MfKQ9r8"));
     }

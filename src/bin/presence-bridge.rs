@@ -89,7 +89,10 @@ enum UsersCommand {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    presence_bridge::telemetry::init(false);
+    // JSON lines for log shippers (LOG_FORMAT=json), readable text otherwise.
+    presence_bridge::telemetry::init(
+        std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json")),
+    );
     match run(Cli::parse()).await {
         Ok(code) => code,
         Err(e) => {
