@@ -152,27 +152,39 @@ pub async fn handle(app: &Arc<App>, req: HttpRequest) -> HttpResponse {
     // stored. Items of one batch arrived together: one millisecond apart each keeps their order
     // for users whose presences carry no sequenceNumber.
     let mut tasks = tokio::task::JoinSet::new();
+    let mut done = Vec::new();
+    let single = collection.value.len() == 1;
     for (index, item) in collection.value.into_iter().enumerate() {
         let app = Arc::clone(app);
         let vouched = Arc::clone(&vouched);
         let received_at = received_at.plus_millis(index as i64);
-        tasks.spawn(async move {
+        let work = async move {
             let result = process_item(&app, &item, vouched.as_deref(), received_at).await;
             let delivered = match &result {
                 Ok(ItemOutcome::Forward(update)) => Some(forward(&app, update, started).await),
                 _ => None,
             };
             (index, item.subscription_id, result, delivered)
-        });
+        };
+        // A lone item (the usual case) needs no task of its own.
+        if single {
+            done.push(work.await);
+        } else {
+            tasks.spawn(work);
+        }
     }
     let (mut stale, mut recorded, mut dropped, mut unlinked, mut lifecycle) = (0, 0, 0, 0, 0);
     let (mut delivered, mut pending) = (0, 0);
     while let Some(joined) = tasks.join_next().await {
-        let Ok((index, subscription_id, result, outcome)) = joined else {
-            dropped += 1;
-            tracing::error!("a notification item's task failed");
-            continue;
-        };
+        match joined {
+            Ok(outcome) => done.push(outcome),
+            Err(_) => {
+                dropped += 1;
+                tracing::error!("a notification item's task failed");
+            }
+        }
+    }
+    for (index, subscription_id, result, outcome) in done {
         match outcome {
             Some(true) => delivered += 1,
             Some(false) => pending += 1,

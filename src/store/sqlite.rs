@@ -1,6 +1,7 @@
 //! The embedded store for self-hosted use: one SQLite file in WAL mode.
 //!
-//! rusqlite blocks, so every call runs on tokio's blocking pool against one shared connection.
+//! One shared connection; calls run on the calling task (they take microseconds, less than a
+//! hand-off to tokio's blocking pool would).
 //! Conditional writes read and write inside one `BEGIN IMMEDIATE` transaction: it takes the write
 //! lock up front, so a second process on the same file (CLI next to the server) waits for it
 //! (busy timeout) instead of interleaving.
@@ -61,15 +62,11 @@ impl SqliteStore {
         F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            // A panic elsewhere cannot leave a half-done write: an open transaction rolls back on
-            // drop, so the connection is still usable.
-            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            f(&mut conn)
-        })
-        .await
-        .map_err(|e| StoreError::Backend(format!("SQLite task failed: {e}")))?
+        // Queries take microseconds (WAL, synchronous=NORMAL: no fsync per commit), less than the
+        // two thread hand-offs of `spawn_blocking`, so they run on the calling worker. A panic
+        // elsewhere cannot leave a half-done write: an open transaction rolls back on drop.
+        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut conn)
     }
 
     /// Runs `f` inside a `BEGIN IMMEDIATE` transaction, committed when `f` succeeds.
