@@ -33,7 +33,11 @@ const STATE: &str = "bench-client-state";
 const USER: &str = "00000000-0000-4000-8000-000000000001";
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let (app, sender, _connector) = rt.block_on(async {
         let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
         let connector = connector::RecordingConnector::start(secret.clone()).await;
@@ -52,7 +56,11 @@ fn bench(c: &mut Criterion) {
             .await
             .unwrap();
         store
-            .put_user(&UserLink { entra_id: USER.into(), swyx_user_id: "swyx-1".into(), email: String::new() })
+            .put_user(&UserLink {
+                entra_id: USER.into(),
+                swyx_user_id: "swyx-1".into(),
+                email: String::new(),
+            })
             .await
             .unwrap();
         let mut keys = NotificationKeys::new();
@@ -68,7 +76,11 @@ fn bench(c: &mut Criterion) {
             rules: MappingRules::default(),
             keys: Arc::new(keys),
             tokens: Arc::new(TokenValidator::new(
-                TokenSettings { jwks_url: sender.jwks_url.clone(), app_id: APP_ID.into(), ..TokenSettings::default() },
+                TokenSettings {
+                    jwks_url: sender.jwks_url.clone(),
+                    app_id: APP_ID.into(),
+                    ..TokenSettings::default()
+                },
                 http.clone(),
             )),
             store,
@@ -79,7 +91,9 @@ fn bench(c: &mut Criterion) {
 
     let body_for = |availability: &str, activity: &str| -> Bytes {
         let p = GraphSender::presence(USER, availability, activity, false, None);
-        Bytes::from(serde_json::to_vec(&sender.collection(vec![sender.item(SUB, STATE, &p)])).unwrap())
+        Bytes::from(
+            serde_json::to_vec(&sender.collection(vec![sender.item(SUB, STATE, &p)])).unwrap(),
+        )
     };
     let request = |body: Bytes| {
         http::Request::builder()
@@ -91,7 +105,10 @@ fn bench(c: &mut Criterion) {
     };
 
     let sample: serde_json::Value = serde_json::from_slice(&body_for("Busy", "Busy")).unwrap();
-    let data_key = sample["value"][0]["encryptedContent"]["dataKey"].as_str().unwrap().to_string();
+    let data_key = sample["value"][0]["encryptedContent"]["dataKey"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let mut group = c.benchmark_group("graph_intake");
     group.bench_function("rsa_oaep_unwrap_2048", |b| {
         b.iter(|| app.keys.unwrap_data_key(CERT_ID, &data_key).unwrap())
@@ -103,7 +120,11 @@ fn bench(c: &mut Criterion) {
         b.iter_batched(
             || {
                 flip = !flip;
-                request(if flip { body_for("Busy", "Busy") } else { body_for("Busy", "InAMeeting") })
+                request(if flip {
+                    body_for("Busy", "Busy")
+                } else {
+                    body_for("Busy", "InAMeeting")
+                })
             },
             |req| {
                 let resp = rt.block_on(graph_webhook::handle(&app, req));
@@ -117,7 +138,11 @@ fn bench(c: &mut Criterion) {
         b.iter_batched(
             || {
                 flip = !flip;
-                request(if flip { body_for("Available", "Available") } else { body_for("Busy", "Busy") })
+                request(if flip {
+                    body_for("Available", "Available")
+                } else {
+                    body_for("Busy", "Busy")
+                })
             },
             |req| {
                 let resp = rt.block_on(graph_webhook::handle(&app, req));

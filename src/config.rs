@@ -627,7 +627,10 @@ sqlite_path = "bridge.db"
         assert!(matches!(cfg.store, StoreConfig::Sqlite { .. }));
         assert_eq!(cfg.graph_base_url, DEFAULT_GRAPH_BASE_URL);
         assert_eq!(cfg.graph_authority_url, DEFAULT_AUTHORITY_URL);
-        assert!(cfg.connector_event_secrets.is_empty(), "Swyx → Teams is off by default");
+        assert!(
+            cfg.connector_event_secrets.is_empty(),
+            "Swyx → Teams is off by default"
+        );
         assert_eq!(cfg.speaking_expiration, Duration::from_secs(300));
         assert_eq!(cfg.speaking_max_call, Duration::from_secs(240 * 60));
         // The secret never shows in Debug output.
@@ -748,7 +751,10 @@ sqlite_path = "bridge.db"
         assert!(e.problem.contains("missing"));
 
         let mut swyx = base.to_vec();
-        swyx.push(("CONNECTOR_EVENT_SECRETS", "arn:aws:secretsmanager:eu-west-1:1:secret:a, file:/b"));
+        swyx.push((
+            "CONNECTOR_EVENT_SECRETS",
+            "arn:aws:secretsmanager:eu-west-1:1:secret:a, file:/b",
+        ));
         let e = RawConfig::from_env(env(&swyx))
             .unwrap()
             .validate(Origin::Env)

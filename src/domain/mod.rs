@@ -10,9 +10,10 @@ pub mod timestamp;
 
 pub use mapping::{MappingRules, RulesError};
 pub use presence::{PresenceValue, TeamsPresence};
-pub use swyx_status::{MappedStatus, SwyxStatus};
 pub use speaking::{CallEvent, GraphOp, GraphOutcome, Session, SpeakingSettings, SpeakingState};
+pub use swyx_status::{MappedStatus, SwyxStatus};
 pub use sync::{
-    Observation, SwyxAction, SwyxUpdate, SyncDecision, UserSyncState, decide, decide_with_echo_guard,
+    Observation, SwyxAction, SwyxUpdate, SyncDecision, UserSyncState, decide,
+    decide_with_echo_guard,
 };
 pub use timestamp::Timestamp;

@@ -103,7 +103,14 @@ fn a_start_older_than_the_maximum_call_length_is_ignored() {
         None
     );
     // A start from a connector clock ahead of ours counts from now.
-    let s1 = ev(&SpeakingState::default(), CallEvent::Started, "b", now + MIN, now).unwrap();
+    let s1 = ev(
+        &SpeakingState::default(),
+        CallEvent::Started,
+        "b",
+        now + MIN,
+        now,
+    )
+    .unwrap();
     assert_eq!(s1.calls.get("b"), Some(&t(now)));
 }
 
@@ -125,7 +132,11 @@ fn keep_alive_is_due_before_the_session_expires() {
 #[test]
 fn a_call_never_ended_is_dropped_after_the_maximum_length() {
     let started = ev(&SpeakingState::default(), CallEvent::Started, "a", 0, 0).unwrap();
-    assert_eq!(started.due_at, Some(t(10_000)), "the grace before maintenance helps");
+    assert_eq!(
+        started.due_at,
+        Some(t(10_000)),
+        "the grace before maintenance helps"
+    );
     // Kept alive until the end.
     let s1 = done(&started, GraphOp::Set, 238 * MIN);
     assert_eq!(s1.expire_calls(t(240 * MIN - 1), &s()), None);
@@ -148,7 +159,10 @@ fn failures_are_retried_with_growing_delay_and_retry_after() {
     // A setPresence that failed may still have reached Graph: it counts as maybe live.
     assert!(matches!(s2.session, Session::Unsure { .. }));
     let s3 = failed(&s2, GraphOp::Set, 200, Some(30_000));
-    assert_eq!(s3.retry.as_ref().map(|r| (r.attempts, r.at)), Some((2, t(30_200))));
+    assert_eq!(
+        s3.retry.as_ref().map(|r| (r.attempts, r.at)),
+        Some((2, t(30_200)))
+    );
     let s4 = done(&s3, GraphOp::Set, 300);
     assert_eq!(s4.retry, None);
 }
@@ -192,9 +206,7 @@ fn a_race_makes_the_session_unsure_so_the_wanted_state_is_redone() {
 #[test]
 fn an_expired_session_needs_no_clear_and_echo_window_closes() {
     let mut st = SpeakingState {
-        session: Session::Unsure {
-            expires_at: t(100),
-        },
+        session: Session::Unsure { expires_at: t(100) },
         ..SpeakingState::default()
     };
     assert_eq!(st.needed_op(t(99), &s()), Some(GraphOp::Clear));

@@ -290,22 +290,36 @@ mod tests {
 
     #[test]
     fn own_session_echo_is_recorded_but_not_forwarded() {
-        let (s1, a) = apply(&UserSyncState::default(), &obs("Available", "Available", 1, None));
+        let (s1, a) = apply(
+            &UserSyncState::default(),
+            &obs("Available", "Available", 1, None),
+        );
         assert_eq!(a, Some(SwyxAction::Set(SwyxStatus::Available)));
         for activity in ["InACall", "InAConferenceCall"] {
             let (s2, a) = apply_guarded(&s1, &obs("Busy", activity, 2, None), true);
             assert_eq!(a, None, "{activity} is our own session's echo");
-            assert_eq!(s2.teams_status, Some(SwyxStatus::Available), "Swyx keeps what it had");
+            assert_eq!(
+                s2.teams_status,
+                Some(SwyxStatus::Available),
+                "Swyx keeps what it had"
+            );
             assert_eq!(s2.last_presence.unwrap().activity.as_str(), activity);
         }
         // Nothing set on Swyx before: the echo sets nothing either.
-        let (_, a) = apply_guarded(&UserSyncState::default(), &obs("Busy", "InACall", 2, None), true);
+        let (_, a) = apply_guarded(
+            &UserSyncState::default(),
+            &obs("Busy", "InACall", 2, None),
+            true,
+        );
         assert_eq!(a, None);
     }
 
     #[test]
     fn other_states_pass_the_echo_guard_and_calls_pass_after_the_session() {
-        let (s1, _) = apply(&UserSyncState::default(), &obs("Available", "Available", 1, None));
+        let (s1, _) = apply(
+            &UserSyncState::default(),
+            &obs("Available", "Available", 1, None),
+        );
         let (s2, a) = apply_guarded(&s1, &obs("DoNotDisturb", "DoNotDisturb", 2, None), true);
         assert_eq!(a, Some(SwyxAction::Set(SwyxStatus::DoNotDisturb)));
         let (s3, a) = apply_guarded(&s2, &obs("Busy", "InACall", 3, None), true);

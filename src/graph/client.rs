@@ -175,7 +175,11 @@ impl GraphClient {
         self.post(&path, &body, false, budget).await
     }
 
-    pub async fn clear_presence_within(&self, user: &str, budget: Duration) -> Result<(), GraphError> {
+    pub async fn clear_presence_within(
+        &self,
+        user: &str,
+        budget: Duration,
+    ) -> Result<(), GraphError> {
         let body = serde_json::json!({ "sessionId": self.inner.settings.client_id });
         let path = format!("/users/{}/presence/clearPresence", path_segment(user));
         self.post(&path, &body, true, budget).await
@@ -361,7 +365,13 @@ mod tests {
     #[test]
     fn backoff_grows_and_stays_jittered_within_bounds() {
         let c = GraphClient::new(
-            GraphSettings::new("http://127.0.0.1:9", "http://127.0.0.1:9", "t", "c", ClientSecret::new("s")),
+            GraphSettings::new(
+                "http://127.0.0.1:9",
+                "http://127.0.0.1:9",
+                "t",
+                "c",
+                ClientSecret::new("s"),
+            ),
             reqwest::Client::new(),
         );
         for failures in 1..6u32 {

@@ -170,9 +170,7 @@ impl AppTokenSource {
                 access_token: Some(token),
                 expires_in,
                 ..
-            }) if !token.is_empty() => {
-                Ok((token, Duration::from_secs(expires_in.unwrap_or(3599))))
-            }
+            }) if !token.is_empty() => Ok((token, Duration::from_secs(expires_in.unwrap_or(3599)))),
             _ => Err(TokenError::Refused(
                 "the token endpoint answered 2xx without an access_token".to_string(),
             )),
