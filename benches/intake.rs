@@ -85,6 +85,7 @@ fn bench(c: &mut Criterion) {
             )),
             store,
             connector: ConnectorClient::new(ConnectorSettings::new(connector.url(), secret), http),
+            swyx_to_teams: None,
         };
         (Arc::new(app), sender, connector)
     });

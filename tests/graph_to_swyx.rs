@@ -85,6 +85,7 @@ async fn env(users: usize) -> Env {
             },
             http,
         ),
+        swyx_to_teams: None,
     };
     store
         .put_subscription(&SubscriptionRecord {

@@ -108,7 +108,7 @@ pub enum GraphOutcome {
 }
 
 /// Longest wait between maintenance retries of a failing Graph call.
-const MAX_RETRY_DELAY_MS: i64 = 5 * 60_000;
+const MAX_RETRY_DELAY_MS: i64 = 60_000;
 
 impl SpeakingState {
     pub fn is_speaking(&self) -> bool {
@@ -193,6 +193,15 @@ impl SpeakingState {
         }
         next.prune_ended(now, s);
         Some(next.finish(self, now, s))
+    }
+
+    /// The state with its pending work and due time brought up to `now` (e.g. an unsure
+    /// session that expired meanwhile needs no clear any more); `None` when nothing changes.
+    pub fn settle(&self, now: Timestamp, s: &SpeakingSettings) -> Option<SpeakingState> {
+        let next = self.clone().finish(self, now, s);
+        let same =
+            next.retry == self.retry && next.due_at == self.due_at && next.session == self.session;
+        (!same).then_some(next)
     }
 
     /// Records the outcome of `op`, sent when the state was `self`.

@@ -218,6 +218,20 @@ fn an_expired_session_needs_no_clear_and_echo_window_closes() {
 }
 
 #[test]
+fn settle_drops_work_that_time_made_moot() {
+    let s1 = ev(&SpeakingState::default(), CallEvent::Started, "a", 0, 0).unwrap();
+    let s2 = failed(&s1, GraphOp::Set, 10, None);
+    let s3 = ev(&s2, CallEvent::Ended, "a", 20, 20).unwrap();
+    assert!(s3.retry.is_some());
+    assert_eq!(s3.settle(t(30), &s()), None, "the clear is still needed");
+    // The maybe-live session has expired on its own: nothing left to do.
+    let settled = s3.settle(t(10 + 5 * MIN), &s()).unwrap();
+    assert_eq!(settled.retry, None);
+    assert_eq!(settled.due_at, None);
+    assert_eq!(settled.revision, s3.revision + 1);
+}
+
+#[test]
 fn state_round_trips_through_json() {
     let s1 = ev(&SpeakingState::default(), CallEvent::Started, "a", 0, 0).unwrap();
     let s2 = failed(&s1, GraphOp::Set, 10, None);

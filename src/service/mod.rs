@@ -6,5 +6,7 @@ pub mod graph_webhook;
 pub mod http_types;
 pub mod maintenance;
 pub mod server;
+pub mod speaking;
+pub mod swyx_webhook;
 
 pub use app::App;
