@@ -46,7 +46,11 @@ async fn a_call_shows_in_a_call_in_teams_and_its_end_clears_it() {
     assert!(h.graph.app_sessions(ALICE).is_empty());
     assert_eq!(h.graph.stats().clear_presence_calls, 1);
     let st = h.store.get_speaking(ALICE).await.unwrap().unwrap();
-    assert_eq!((st.calls.len(), st.due_at), (0, None), "nothing left pending");
+    assert_eq!(
+        (st.calls.len(), st.due_at),
+        (0, None),
+        "nothing left pending"
+    );
 }
 
 #[tokio::test]
@@ -69,25 +73,43 @@ async fn duplicates_and_out_of_order_events_leave_the_right_state() {
     h.link(BOB, "1002").await;
     let now = h.clock.now_ms();
     // Bob's end overtakes its start: the late start must not leave him in a call.
-    assert_eq!(h.send(&event("speaking.ended", "1002", "c-9", now)).await.0, 200);
-    let (status, body) = h.send(&event("speaking.started", "1002", "c-9", now - 500)).await;
+    assert_eq!(
+        h.send(&event("speaking.ended", "1002", "c-9", now)).await.0,
+        200
+    );
+    let (status, body) = h
+        .send(&event("speaking.started", "1002", "c-9", now - 500))
+        .await;
     assert_eq!((status, body["status"].as_str()), (200, Some("unchanged")));
     assert!(h.graph.app_sessions(BOB).is_empty());
 
     // Alice's start twice (a connector resend with a new id), then the end twice.
     for _ in 0..2 {
-        assert_eq!(h.send(&event("speaking.started", "1001", "c-1", now)).await.0, 200);
+        assert_eq!(
+            h.send(&event("speaking.started", "1001", "c-1", now))
+                .await
+                .0,
+            200
+        );
     }
     assert!(h.in_a_call(ALICE));
     for _ in 0..2 {
-        assert_eq!(h.send(&event("speaking.ended", "1001", "c-1", now + 10)).await.0, 200);
+        assert_eq!(
+            h.send(&event("speaking.ended", "1001", "c-1", now + 10))
+                .await
+                .0,
+            200
+        );
     }
     assert!(h.graph.app_sessions(ALICE).is_empty());
     // A start after its end (a retry that arrives late) does not bring the call back.
     h.send(&event("speaking.started", "1001", "c-1", now)).await;
     assert!(h.graph.app_sessions(ALICE).is_empty());
     let stats = h.graph.stats();
-    assert_eq!((stats.set_presence_calls, stats.clear_presence_calls), (1, 1));
+    assert_eq!(
+        (stats.set_presence_calls, stats.clear_presence_calls),
+        (1, 1)
+    );
 }
 
 #[tokio::test]
@@ -106,7 +128,10 @@ async fn a_hand_set_dnd_stays_while_available_or_busy_show_in_a_call() {
             .set_preferred_presence(user, by_hand, by_hand, None)
             .unwrap();
         let call = h.swyx.start_call(swyx).await.unwrap();
-        assert!(h.in_a_call(user), "the bridge's session is set for {by_hand}");
+        assert!(
+            h.in_a_call(user),
+            "the bridge's session is set for {by_hand}"
+        );
         let expected = if by_hand == "DoNotDisturb" {
             ("DoNotDisturb".to_string(), "DoNotDisturb".to_string())
         } else {
@@ -184,7 +209,10 @@ async fn a_429_storm_leaves_it_pending_until_maintenance_finds_graph_back() {
     h.graph.set_throttle(Some(0));
     let started = std::time::Instant::now();
     h.swyx.start_call("1001").await.unwrap();
-    assert!(started.elapsed() < Duration::from_secs(2), "answered within the budget");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "answered within the budget"
+    );
     assert_eq!(h.swyx.events_log()[0].status, Some(200));
     assert!(h.graph.app_sessions(ALICE).is_empty());
     let st = h.store.get_speaking(ALICE).await.unwrap().unwrap();
@@ -216,7 +244,13 @@ async fn a_call_ended_during_an_outage_is_cleared_when_graph_is_back() {
     let summary = h.maintenance().await;
     assert_eq!(summary.speaking.synced, 1, "{summary:?}");
     assert!(h.graph.app_sessions(ALICE).is_empty());
-    assert!(h.store.due_speaking(Timestamp(i64::MAX), 10).await.unwrap().is_empty());
+    assert!(
+        h.store
+            .due_speaking(Timestamp(i64::MAX), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -229,7 +263,10 @@ async fn maintenance_keeps_the_session_alive_and_drops_calls_never_ended() {
     h.clock.advance(3 * MIN);
     assert_eq!(h.maintenance().await.speaking.synced, 1);
     let renewed = h.graph.app_sessions(ALICE)[0].expires_ms;
-    assert!(renewed >= first_expiry + 3 * 60_000 - 1_000, "{renewed} vs {first_expiry}");
+    assert!(
+        renewed >= first_expiry + 3 * 60_000 - 1_000,
+        "{renewed} vs {first_expiry}"
+    );
     h.clock.advance(3 * MIN);
     h.maintenance().await;
     assert!(h.in_a_call(ALICE), "kept alive past the first expiry");
@@ -239,7 +276,10 @@ async fn maintenance_keeps_the_session_alive_and_drops_calls_never_ended() {
     h.clock.advance(MIN * 9 / 2);
     let summary = h.maintenance().await;
     assert_eq!(summary.speaking.overlong_calls, 1, "{summary:?}");
-    assert!(h.graph.app_sessions(ALICE).is_empty(), "In a call never sticks");
+    assert!(
+        h.graph.app_sessions(ALICE).is_empty(),
+        "In a call never sticks"
+    );
 }
 
 #[tokio::test]
@@ -252,7 +292,10 @@ async fn bad_stale_and_replayed_signatures() {
     let wrong = signed_headers(&WebhookSecret::generate(), body.as_bytes(), now);
     let (status, err) = h.post_event(wrong.to_header_map(), &body).await;
     assert_eq!(status, 401);
-    assert!(err["error"].as_str().unwrap().contains("signature"), "{err}");
+    assert!(
+        err["error"].as_str().unwrap().contains("signature"),
+        "{err}"
+    );
     assert_eq!(h.post_event(http::HeaderMap::new(), &body).await.0, 401);
     let stale = signed_headers(&h.event_secret, body.as_bytes(), now.plus_millis(-301_000));
     assert_eq!(h.post_event(stale.to_header_map(), &body).await.0, 401);
@@ -263,9 +306,17 @@ async fn bad_stale_and_replayed_signatures() {
     let end = event("speaking.ended", "1001", "c-1", now.millis() + 5);
     assert_eq!(h.send(&end).await.0, 200);
     // The captured start replayed (even freshly re-signed under its id): not acted on.
-    let replay = signed_headers_with_id(&h.event_secret, "msg_once", body.as_bytes(), now.plus_millis(1_000));
+    let replay = signed_headers_with_id(
+        &h.event_secret,
+        "msg_once",
+        body.as_bytes(),
+        now.plus_millis(1_000),
+    );
     let (status, answer) = h.post_event(replay.to_header_map(), &body).await;
-    assert_eq!((status, answer["detail"].as_str()), (200, Some("webhook-id already seen")));
+    assert_eq!(
+        (status, answer["detail"].as_str()),
+        (200, Some("webhook-id already seen"))
+    );
     assert!(h.graph.app_sessions(ALICE).is_empty());
 }
 
@@ -275,20 +326,79 @@ async fn malformed_unknown_user_and_unknown_type() {
     h.link(ALICE, "1001").await;
     let (status, err) = h.send("{not json").await;
     assert_eq!(status, 400);
-    assert!(err["error"].as_str().unwrap().contains("malformed JSON"), "{err}");
+    assert!(
+        err["error"].as_str().unwrap().contains("malformed JSON"),
+        "{err}"
+    );
     let (status, err) = h
         .send(r#"{"type":"speaking.started","swyxUserId":"1001","at":"2026-11-26T10:00:00Z"}"#)
         .await;
     assert_eq!(status, 400);
     assert!(err["error"].as_str().unwrap().contains("callId"), "{err}");
-    let (status, err) = h.send(&event("speaking.started", "1001", "c", 0).replace("1970", "x1970")).await;
+    let (status, err) = h
+        .send(&event("speaking.started", "1001", "c", 0).replace("1970", "x1970"))
+        .await;
     assert_eq!(status, 400, "{err}");
 
     let now = h.clock.now_ms();
     let (status, body) = h.send(&event("speaking.started", "9999", "c-1", now)).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("ignored")));
     let (status, body) = h.send(&event("call.transferred", "1001", "c-1", now)).await;
-    assert_eq!((status, body["detail"].as_str()), (200, Some("unknown event type")));
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (200, Some("unknown event type"))
+    );
     assert!(h.graph.app_sessions(ALICE).is_empty());
     assert_eq!(h.graph.stats().set_presence_calls, 0);
+}
+
+#[tokio::test]
+async fn the_graph_client_fetches_one_token_for_many_concurrent_calls() {
+    use presence_bridge::graph::client::{GraphClient, GraphError, GraphSettings};
+    use presence_bridge::graph::token::ClientSecret;
+    let h = Harness::start().await;
+    let users: Vec<String> = (0..20)
+        .map(|i| format!("dddddddd-0000-0000-0000-{i:012}"))
+        .collect();
+    for (i, u) in users.iter().enumerate() {
+        h.link(u, &format!("2{i:03}")).await;
+    }
+    let client = GraphClient::new(
+        GraphSettings::new(
+            &h.graph.graph_url(),
+            &h.graph.authority_url(),
+            TENANT,
+            APP_ID,
+            ClientSecret::new("sandbox-client-secret"),
+        ),
+        http(),
+    );
+    let mut calls = tokio::task::JoinSet::new();
+    for u in users.clone() {
+        let c = client.clone();
+        calls.spawn(async move { c.set_presence(&u, "Busy", "InACall", MIN * 5).await });
+    }
+    while let Some(r) = calls.join_next().await {
+        r.unwrap().unwrap();
+    }
+    let token_requests = h.graph.stats().requests_by_route["POST /{tenant}/oauth2/v2.0/token"];
+    assert_eq!(token_requests, 1, "one refresh for all");
+    assert!(users.iter().all(|u| h.in_a_call(u)));
+    // A clear of a session that is not there (404) counts as done.
+    client.clear_presence(&users[0]).await.unwrap();
+    client.clear_presence(&users[0]).await.unwrap();
+
+    let wrong = GraphClient::new(
+        GraphSettings::new(
+            &h.graph.graph_url(),
+            &h.graph.authority_url(),
+            TENANT,
+            APP_ID,
+            ClientSecret::new("not-the-secret"),
+        ),
+        http(),
+    );
+    let err = wrong.clear_presence(&users[1]).await.unwrap_err();
+    assert!(matches!(err, GraphError::Token(_)), "{err}");
+    assert!(!err.to_string().contains("not-the-secret"));
 }

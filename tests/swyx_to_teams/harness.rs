@@ -180,12 +180,16 @@ impl Harness {
         let sessions = self.graph.app_sessions(entra_id);
         sessions.len() == 1
             && sessions[0].session_id == APP_ID
-            && (sessions[0].availability.as_str(), sessions[0].activity.as_str())
-                == ("Busy", "InACall")
+            && (
+                sessions[0].availability.as_str(),
+                sessions[0].activity.as_str(),
+            ) == ("Busy", "InACall")
     }
 
     pub async fn maintenance(&self) -> MaintenanceSummary {
-        maintenance::run(&self.app, Duration::from_secs(5)).await.unwrap()
+        maintenance::run(&self.app, Duration::from_secs(5))
+            .await
+            .unwrap()
     }
 
     /// Posts a raw event to the bridge: (status, JSON body or null).
@@ -207,10 +211,16 @@ impl Harness {
         let upn = "sync1@contoso.example";
         self.graph.add_sync_account(upn);
         let login: Value = form(
-            &format!("{}/{TENANT}/oauth2/v2.0/devicecode", self.graph.authority_url()),
+            &format!(
+                "{}/{TENANT}/oauth2/v2.0/devicecode",
+                self.graph.authority_url()
+            ),
             &[
                 ("client_id", APP_ID),
-                ("scope", "https://graph.microsoft.com/Presence.Read.All offline_access"),
+                (
+                    "scope",
+                    "https://graph.microsoft.com/Presence.Read.All offline_access",
+                ),
             ],
         )
         .await;
@@ -227,7 +237,10 @@ impl Harness {
         )
         .await;
         let ids: Vec<String> = users.iter().map(|u| format!("'{u}'")).collect();
-        let resource = format!("/communications/presences?$filter=id in ({})", ids.join(","));
+        let resource = format!(
+            "/communications/presences?$filter=id in ({})",
+            ids.join(",")
+        );
         let expires = self.clock.now_ms() + 60 * 60_000;
         let r = http()
             .post(format!("{}/subscriptions", self.graph.graph_url()))
