@@ -87,6 +87,7 @@ fn bench(c: &mut Criterion) {
             store,
             connector: ConnectorClient::new(ConnectorSettings::new(connector.url(), secret), http),
             metrics: Default::default(),
+            swyx_to_teams: None,
         };
         (Arc::new(app), sender, connector)
     });

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub const DEFAULT_JWKS_URL: &str = "https://login.microsoftonline.com/common/discovery/v2.0/keys";
+pub const DEFAULT_AUTHORITY_URL: &str = "https://login.microsoftonline.com";
+pub const DEFAULT_GRAPH_BASE_URL: &str = "https://graph.microsoft.com/v1.0";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("configuration: {setting}: {problem}")]
@@ -74,6 +76,16 @@ pub struct RawConfig {
     pub mapping: RawMapping,
     #[serde(default)]
     pub server: RawServer,
+    #[serde(default)]
+    pub speaking: RawSpeaking,
+}
+
+/// Swyx → Teams: how the bridge's "In a call" session lives.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSpeaking {
+    pub expiration_minutes: Option<u64>,
+    pub max_call_minutes: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -91,6 +103,10 @@ pub struct RawGraph {
     pub jwks_url: Option<String>,
     #[serde(default)]
     pub encryption_keys: Vec<RawKey>,
+    /// App-only token for writing presence (Swyx → Teams).
+    pub client_secret: Option<String>,
+    pub authority_url: Option<String>,
+    pub base_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -107,6 +123,9 @@ pub struct RawConnector {
     pub signing_secret: Option<String>,
     pub timeout_ms: Option<u64>,
     pub max_attempts: Option<u32>,
+    /// Secrets the connector signs its events with (several while one is rotated).
+    #[serde(default)]
+    pub event_secrets: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -164,6 +183,13 @@ pub struct Config {
     /// `serve` only.
     pub listen: std::net::SocketAddr,
     pub maintenance_interval: Duration,
+    /// Swyx → Teams (on when `connector_event_secrets` is not empty; then the client secret is set).
+    pub graph_client_secret: Option<SecretRef>,
+    pub graph_authority_url: String,
+    pub graph_base_url: String,
+    pub connector_event_secrets: Vec<SecretRef>,
+    pub speaking_expiration: Duration,
+    pub speaking_max_call: Duration,
 }
 
 /// (TOML path, environment variable) of every setting.
@@ -172,6 +198,12 @@ const NAMES: &[(&str, &str)] = &[
     ("graph.client_id", "GRAPH_CLIENT_ID"),
     ("graph.jwks_url", "GRAPH_JWKS_URL"),
     ("graph.encryption_keys", "GRAPH_ENCRYPTION_KEYS"),
+    ("graph.client_secret", "GRAPH_CLIENT_SECRET"),
+    ("graph.authority_url", "GRAPH_AUTHORITY_URL"),
+    ("graph.base_url", "GRAPH_BASE_URL"),
+    ("connector.event_secrets", "CONNECTOR_EVENT_SECRETS"),
+    ("speaking.expiration_minutes", "SPEAKING_EXPIRATION_MINUTES"),
+    ("speaking.max_call_minutes", "SPEAKING_MAX_CALL_MINUTES"),
     ("connector.url", "CONNECTOR_URL"),
     ("connector.signing_secret", "CONNECTOR_SIGNING_SECRET"),
     ("connector.timeout_ms", "CONNECTOR_TIMEOUT_MS"),
@@ -272,12 +304,24 @@ impl RawConfig {
                 client_id: var("graph.client_id"),
                 jwks_url: var("graph.jwks_url"),
                 encryption_keys: keys,
+                client_secret: var("graph.client_secret"),
+                authority_url: var("graph.authority_url"),
+                base_url: var("graph.base_url"),
             },
             connector: RawConnector {
                 url: var("connector.url"),
                 signing_secret: var("connector.signing_secret"),
                 timeout_ms: num("connector.timeout_ms")?,
                 max_attempts: num("connector.max_attempts")?.map(|n| n.min(u32::MAX as u64) as u32),
+                // A comma list of references (ARNs and file: paths hold no commas).
+                event_secrets: var("connector.event_secrets")
+                    .map(|v| {
+                        v.split(',')
+                            .map(|s| s.trim().to_string())
+                            .filter(|s| !s.is_empty())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             },
             store: RawStore {
                 sqlite_path: var("store.sqlite_path"),
@@ -294,6 +338,10 @@ impl RawConfig {
             server: RawServer {
                 listen: var("server.listen"),
                 maintenance_interval_secs: num("server.maintenance_interval_secs")?,
+            },
+            speaking: RawSpeaking {
+                expiration_minutes: num("speaking.expiration_minutes")?,
+                max_call_minutes: num("speaking.max_call_minutes")?,
             },
         })
     }
@@ -422,7 +470,60 @@ impl RawConfig {
                 format!("{maintenance_secs} is outside 1..=3600"),
             ));
         }
+        let graph_authority_url = url(
+            "graph.authority_url",
+            self.graph
+                .authority_url
+                .unwrap_or_else(|| DEFAULT_AUTHORITY_URL.to_string()),
+        )?;
+        let graph_base_url = url(
+            "graph.base_url",
+            self.graph
+                .base_url
+                .unwrap_or_else(|| DEFAULT_GRAPH_BASE_URL.to_string()),
+        )?;
+        let graph_client_secret = self
+            .graph
+            .client_secret
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| SecretRef::parse(&s));
+        let connector_event_secrets: Vec<SecretRef> = self
+            .connector
+            .event_secrets
+            .iter()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| SecretRef::parse(s))
+            .collect();
+        if !connector_event_secrets.is_empty() && graph_client_secret.is_none() {
+            return Err(err(
+                "graph.client_secret",
+                format!(
+                    "missing: Swyx → Teams ({} is set) writes presence with the app's own token",
+                    name(origin, "connector.event_secrets")
+                ),
+            ));
+        }
+        let expiration_minutes = self.speaking.expiration_minutes.unwrap_or(5);
+        if !(5..=240).contains(&expiration_minutes) {
+            return Err(err(
+                "speaking.expiration_minutes",
+                format!("{expiration_minutes} is outside 5..=240 (Graph's setPresence range)"),
+            ));
+        }
+        let max_call_minutes = self.speaking.max_call_minutes.unwrap_or(240);
+        if !(1..=24 * 60).contains(&max_call_minutes) {
+            return Err(err(
+                "speaking.max_call_minutes",
+                format!("{max_call_minutes} is outside 1..=1440"),
+            ));
+        }
         Ok(Config {
+            graph_client_secret,
+            graph_authority_url,
+            graph_base_url,
+            connector_event_secrets,
+            speaking_expiration: Duration::from_secs(expiration_minutes * 60),
+            speaking_max_call: Duration::from_secs(max_call_minutes * 60),
             listen,
             maintenance_interval: Duration::from_secs(maintenance_secs),
             tenant_id,
@@ -538,6 +639,14 @@ sqlite_path = "bridge.db"
         assert!(
             matches!(cfg2.store, StoreConfig::Sqlite { ref path } if path == std::path::Path::new("presence-bridge.db"))
         );
+        assert_eq!(cfg.graph_base_url, DEFAULT_GRAPH_BASE_URL);
+        assert_eq!(cfg.graph_authority_url, DEFAULT_AUTHORITY_URL);
+        assert!(
+            cfg.connector_event_secrets.is_empty(),
+            "Swyx → Teams is off by default"
+        );
+        assert_eq!(cfg.speaking_expiration, Duration::from_secs(300));
+        assert_eq!(cfg.speaking_max_call, Duration::from_secs(240 * 60));
         // The secret never shows in Debug output.
         assert!(!format!("{cfg:?}").contains("MfKQ9r8"));
     }
@@ -575,6 +684,36 @@ sqlite_path = "bridge.db"
         .validate(Origin::File)
         .unwrap_err();
         assert_eq!(e.setting, "webhook.time_budget_ms");
+    }
+
+    #[test]
+    fn swyx_to_teams_settings() {
+        let with = GOOD.replace(
+            "[connector]",
+            "[connector]\nevent_secrets = [\"whsec_AAAAAAAAAAAAAAAAAAAAAAAA\", \"file:/etc/pb/old\"]",
+        );
+        let e = RawConfig::from_toml(&with, "c.toml")
+            .unwrap()
+            .validate(Origin::File)
+            .unwrap_err();
+        assert_eq!(e.setting, "graph.client_secret");
+        let with = with.replace(
+            "[graph]",
+            "[speaking]\nexpiration_minutes = 10\n\n[graph]\nclient_secret = \"app-s3cret\"\nbase_url = \"http://127.0.0.1:9/v1.0\"",
+        );
+        let cfg = RawConfig::from_toml(&with, "c.toml")
+            .unwrap()
+            .validate(Origin::File)
+            .unwrap();
+        assert_eq!(cfg.connector_event_secrets.len(), 2);
+        assert_eq!(cfg.graph_base_url, "http://127.0.0.1:9/v1.0");
+        assert_eq!(cfg.speaking_expiration, Duration::from_secs(600));
+        assert!(!format!("{cfg:?}").contains("app-s3cret"));
+        let e = RawConfig::from_toml(&with.replace("= 10", "= 4"), "c.toml")
+            .unwrap()
+            .validate(Origin::File)
+            .unwrap_err();
+        assert_eq!(e.setting, "speaking.expiration_minutes");
     }
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
@@ -624,6 +763,31 @@ sqlite_path = "bridge.db"
             .unwrap_err();
         assert_eq!(e.setting, "CONNECTOR_URL");
         assert!(e.problem.contains("missing"));
+
+        let mut swyx = base.to_vec();
+        swyx.push((
+            "CONNECTOR_EVENT_SECRETS",
+            "arn:aws:secretsmanager:eu-west-1:1:secret:a, file:/b",
+        ));
+        let e = RawConfig::from_env(env(&swyx))
+            .unwrap()
+            .validate(Origin::Env)
+            .unwrap_err();
+        assert_eq!(e.setting, "GRAPH_CLIENT_SECRET");
+        swyx.push(("GRAPH_CLIENT_SECRET", "file:/run/secret"));
+        swyx.push(("SPEAKING_MAX_CALL_MINUTES", "60"));
+        let cfg = RawConfig::from_env(env(&swyx))
+            .unwrap()
+            .validate(Origin::Env)
+            .unwrap();
+        assert_eq!(
+            cfg.connector_event_secrets,
+            vec![
+                SecretRef::SecretsManager("arn:aws:secretsmanager:eu-west-1:1:secret:a".into()),
+                SecretRef::File(PathBuf::from("/b"))
+            ]
+        );
+        assert_eq!(cfg.speaking_max_call, Duration::from_secs(3600));
 
         let mut bad = base.to_vec();
         bad.push(("CONNECTOR_TIMEOUT_MS", "soon"));

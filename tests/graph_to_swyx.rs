@@ -86,6 +86,7 @@ async fn env(users: usize) -> Env {
             http,
         ),
         metrics: Default::default(),
+        swyx_to_teams: None,
     };
     store
         .put_subscription(&SubscriptionRecord {

@@ -62,6 +62,9 @@ conformance!(
     concurrent_pending_puts_keep_the_newest,
     claim_once_first_then_remembered_then_free_after_expiry,
     concurrent_claims_of_one_key_have_one_winner,
+    speaking_state_round_trips_with_revisions,
+    due_speaking_is_earliest_first_and_follows_updates,
+    concurrent_speaking_writers_have_one_winner,
 );
 
 // ---- SQLite only ----

@@ -58,6 +58,15 @@ pub struct DemoReport {
     pub end_to_end: LatencySummary,
     pub graph_notifications_delivered: u64,
     pub graph_slow_answers: u64,
+    /// Swyx call started → Teams shows In a call (Busy/InACall) in the emulated tenant.
+    pub swyx_to_teams: LatencySummary,
+    pub calls_made: usize,
+    /// Callers who had set Do not disturb by hand and still show it during the call.
+    pub dnd_kept: usize,
+    /// Swyx slots that turned Speaking because of the bridge's own "In a call" (must be 0).
+    pub echoes: usize,
+    /// Callers whose "In a call" was cleared after the call.
+    pub calls_cleared: usize,
     pub bridge_peak_rss_kib: Option<u64>,
     pub bridge_stopped_cleanly: bool,
     pub elapsed: Duration,
@@ -65,7 +74,12 @@ pub struct DemoReport {
 
 impl DemoReport {
     pub fn ok(&self) -> bool {
-        self.consistent == self.users && self.pending_at_end == 0 && self.bridge_stopped_cleanly
+        self.consistent == self.users
+            && self.pending_at_end == 0
+            && self.bridge_stopped_cleanly
+            && self.echoes == 0
+            && self.calls_cleared == self.calls_made
+            && self.swyx_to_teams.samples + self.dnd_kept == self.calls_made
     }
 
     pub fn table(&self) -> String {
@@ -113,7 +127,22 @@ impl DemoReport {
                     self.end_to_end.p50_ms, self.end_to_end.p99_ms, self.end_to_end.samples
                 ),
             ),
-            ("Swyx → Teams", "not built yet (issue 5)".to_string()),
+            (
+                "Swyx → Teams (call start → Teams In a call) p50 / p99",
+                format!(
+                    "{:.1} ms / {:.1} ms  ({} calls)",
+                    self.swyx_to_teams.p50_ms,
+                    self.swyx_to_teams.p99_ms,
+                    self.swyx_to_teams.samples
+                ),
+            ),
+            (
+                "calls: DND kept / echoes / cleared after the call",
+                format!(
+                    "{} / {} / {}/{}",
+                    self.dnd_kept, self.echoes, self.calls_cleared, self.calls_made
+                ),
+            ),
             ("bridge peak RSS (serve)", rss),
             (
                 "bridge stopped cleanly on SIGTERM",
@@ -174,7 +203,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         bail!("--users must be at least 1");
     }
     let dir = tempfile::tempdir().context("temporary directory")?;
-    let steps = 8;
+    let steps = 9;
     progress(opts.progress, 0, steps, "starting the sandbox");
     let sandbox = Sandbox::start(SandboxOptions::default()).await?;
 
@@ -225,15 +254,21 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         }
     };
     let config = format!(
-        "[graph]\ntenant_id = {:?}\nclient_id = {:?}\njwks_url = {:?}\n\n[[graph.encryption_keys]]\nid = {:?}\nprivate_key = {:?}\n\n\
-         [connector]\nurl = {:?}\nsigning_secret = {:?}\ntimeout_ms = 500\nmax_attempts = 2\n\n[store]\n{store_toml}\n[server]\nmaintenance_interval_secs = 1\n",
+        "[graph]\ntenant_id = {:?}\nclient_id = {:?}\njwks_url = {:?}\nclient_secret = {:?}\nauthority_url = {:?}\nbase_url = {:?}\n\n\
+         [[graph.encryption_keys]]\nid = {:?}\nprivate_key = {:?}\n\n\
+         [connector]\nurl = {:?}\nsigning_secret = {:?}\nevent_secrets = [{:?}]\ntimeout_ms = 500\nmax_attempts = 2\n\n\
+         [store]\n{store_toml}\n[server]\nmaintenance_interval_secs = 1\n",
         sandbox.tenant_id,
         sandbox.app_id,
         sandbox.graph.jwks_url(),
+        sandbox.client_secret,
+        sandbox.graph.authority_url(),
+        sandbox.graph.graph_url(),
         cert_id,
         format!("file:{}", key_path.display()),
         sandbox.swyx.url(),
         sandbox.connector_secret,
+        sandbox.events_secret,
     );
     let config_path = dir.path().join("config.toml");
     std::fs::write(&config_path, config)?;
@@ -266,6 +301,10 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         &dir.path().join("bridge.log"),
     )
     .await?;
+
+    sandbox
+        .swyx
+        .set_bridge_events_url(&bridge.url("/swyx/events"));
 
     progress(opts.progress, 3, steps, "sync accounts subscribe");
     let entra_ids: Vec<String> = users.iter().map(|(e, _)| e.clone()).collect();
@@ -357,7 +396,16 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    progress(opts.progress, 7, steps, "checking both sides");
+    // Afternoon: calls on SwyxServer show "In a call" in Teams, except for who chose Do not disturb.
+    progress(
+        opts.progress,
+        7,
+        steps,
+        "Swyx calls show In a call in Teams",
+    );
+    calls(&sandbox, &users, &rules, &mut report).await?;
+
+    progress(opts.progress, 8, steps, "checking both sides");
     let (consistent, inconsistent) = check(&sandbox, &users, &rules);
     report.consistent = consistent;
     report.inconsistent = inconsistent;
@@ -464,4 +512,98 @@ fn collect_latencies(
             out.push(((applied - changed_at) * 1000) as u64);
         }
     }
+}
+
+/// Some users call on SwyxServer: those who were Available show In a call in Teams, those who had
+/// set Do not disturb by hand stay DND (the seed's aggregation). The bridge's own In a call must
+/// not come back to Swyx as Speaking, and every call's In a call goes away when it ends.
+async fn calls(
+    sandbox: &Sandbox,
+    users: &[(String, String)],
+    rules: &MappingRules,
+    report: &mut DemoReport,
+) -> anyhow::Result<()> {
+    let available = MAPPING_ROWS[0];
+    let dnd_by_hand = MAPPING_ROWS[9];
+    let callers: Vec<usize> = (0..users.len()).filter(|i| i % 5 == 1).collect();
+    let dnd_callers: Vec<usize> = (0..users.len()).filter(|i| i % 5 == 3).collect();
+    for &i in &callers {
+        script::apply(&sandbox.graph, &users[i].0, &available)?;
+    }
+    for &i in &dnd_callers {
+        script::apply(&sandbox.graph, &users[i].0, &dnd_by_hand)?;
+    }
+    wait_consistent(sandbox, users, rules, Duration::from_secs(30)).await?;
+    let before: Vec<Option<String>> = users.iter().map(|(_, s)| actual(sandbox, s)).collect();
+
+    let mut call_ids = Vec::new();
+    let mut started_at = Vec::new();
+    for &i in callers.iter().chain(&dnd_callers) {
+        started_at.push((i, Instant::now()));
+        call_ids.push((i, sandbox.swyx.start_call(&users[i].1).await?));
+    }
+    report.calls_made = call_ids.len();
+    // Callers who were Available: wait until Teams shows In a call.
+    let mut latencies = Vec::new();
+    let mut waiting: Vec<(usize, Instant)> = started_at
+        .iter()
+        .filter(|(i, _)| callers.contains(i))
+        .cloned()
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !waiting.is_empty() && Instant::now() < deadline {
+        waiting.retain(|(i, t0)| {
+            let in_call = sandbox
+                .graph
+                .presence(&users[*i].0)
+                .is_some_and(|p| p.activity.eq_ignore_ascii_case("InACall"));
+            if in_call {
+                latencies.push(t0.elapsed().as_micros() as u64);
+            }
+            !in_call
+        });
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    latencies.sort_unstable();
+    report.swyx_to_teams = summarize(&latencies);
+    // DND callers: the bridge's session exists, yet Teams still shows Do not disturb.
+    for &i in &dnd_callers {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while sandbox.graph.app_sessions(&users[i].0).is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if sandbox
+            .graph
+            .presence(&users[i].0)
+            .is_some_and(|p| p.availability.eq_ignore_ascii_case("DoNotDisturb"))
+        {
+            report.dnd_kept += 1;
+        }
+    }
+    // Let Graph's In a call notifications reach the bridge, then look for echoes on the Swyx side.
+    let settle = Instant::now() + Duration::from_millis(300);
+    while Instant::now() < settle {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for &(i, _) in &call_ids {
+        let now = actual(sandbox, &users[i].1);
+        if now.as_deref() == Some("Speaking") && before[i].as_deref() != Some("Speaking") {
+            report.echoes += 1;
+        }
+    }
+    for (i, call_id) in &call_ids {
+        sandbox.swyx.end_call(&users[*i].1, call_id).await?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        report.calls_cleared = call_ids
+            .iter()
+            .filter(|(i, _)| sandbox.graph.app_sessions(&users[*i].0).is_empty())
+            .count();
+        if report.calls_cleared == call_ids.len() || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    wait_consistent(sandbox, users, rules, Duration::from_secs(30)).await
 }

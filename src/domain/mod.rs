@@ -3,12 +3,17 @@
 
 pub mod mapping;
 pub mod presence;
+pub mod speaking;
 pub mod swyx_status;
 pub mod sync;
 pub mod timestamp;
 
 pub use mapping::{MappingRules, RulesError};
 pub use presence::{PresenceValue, TeamsPresence};
+pub use speaking::{CallEvent, GraphOp, GraphOutcome, Session, SpeakingSettings, SpeakingState};
 pub use swyx_status::{MappedStatus, SwyxStatus};
-pub use sync::{Observation, SwyxAction, SwyxUpdate, SyncDecision, UserSyncState, decide};
+pub use sync::{
+    Observation, SwyxAction, SwyxUpdate, SyncDecision, UserSyncState, decide,
+    decide_with_echo_guard,
+};
 pub use timestamp::Timestamp;

@@ -120,10 +120,35 @@ fn is_newer(state: &UserSyncState, obs: &Observation) -> bool {
 
 /// The decision for one observation of one user.
 pub fn decide(state: &UserSyncState, obs: &Observation, rules: &MappingRules) -> SyncDecision {
+    decide_with_echo_guard(state, obs, rules, false)
+}
+
+/// What the bridge's own setPresence session (Swyx → Teams) makes Teams show.
+pub fn is_own_session_echo(presence: &TeamsPresence) -> bool {
+    presence.availability.is("Busy")
+        && (presence.activity.is("InACall") || presence.activity.is("InAConferenceCall"))
+}
+
+/// [`decide`], but while the bridge's own session may be live (`own_session_active`), a Teams
+/// Busy/InACall (or InAConferenceCall) is most likely the echo of that session: it is recorded
+/// (so ordering stays right) but not forwarded to Swyx, and the Swyx status stays as it was.
+pub fn decide_with_echo_guard(
+    state: &UserSyncState,
+    obs: &Observation,
+    rules: &MappingRules,
+    own_session_active: bool,
+) -> SyncDecision {
     if !is_newer(state, obs) {
         return SyncDecision::Stale;
     }
-    let mapped = rules.map(&obs.presence);
+    let mapped = if own_session_active && is_own_session_echo(&obs.presence) {
+        match state.teams_status {
+            Some(s) => MappedStatus::Swyx(s),
+            None => MappedStatus::NoSync,
+        }
+    } else {
+        rules.map(&obs.presence)
+    };
     let action = match (state.teams_status, mapped) {
         (Some(old), MappedStatus::Swyx(new)) if old == new => None,
         (_, MappedStatus::Swyx(new)) => Some(SwyxAction::Set(new)),
@@ -249,6 +274,61 @@ mod tests {
         );
         let (_, a) = apply(&s1, &obs("Available", "Available", 100, None));
         assert_eq!(a, Some(SwyxAction::Set(SwyxStatus::Available)));
+    }
+
+    fn apply_guarded(
+        state: &UserSyncState,
+        o: &Observation,
+        own_session: bool,
+    ) -> (UserSyncState, Option<SwyxAction>) {
+        match decide_with_echo_guard(state, o, &MappingRules::default(), own_session) {
+            SyncDecision::Stale => (state.clone(), None),
+            SyncDecision::Record(s) => (s, None),
+            SyncDecision::Forward(s, a) => (s, Some(a)),
+        }
+    }
+
+    #[test]
+    fn own_session_echo_is_recorded_but_not_forwarded() {
+        let (s1, a) = apply(
+            &UserSyncState::default(),
+            &obs("Available", "Available", 1, None),
+        );
+        assert_eq!(a, Some(SwyxAction::Set(SwyxStatus::Available)));
+        for activity in ["InACall", "InAConferenceCall"] {
+            let (s2, a) = apply_guarded(&s1, &obs("Busy", activity, 2, None), true);
+            assert_eq!(a, None, "{activity} is our own session's echo");
+            assert_eq!(
+                s2.teams_status,
+                Some(SwyxStatus::Available),
+                "Swyx keeps what it had"
+            );
+            assert_eq!(s2.last_presence.unwrap().activity.as_str(), activity);
+        }
+        // Nothing set on Swyx before: the echo sets nothing either.
+        let (_, a) = apply_guarded(
+            &UserSyncState::default(),
+            &obs("Busy", "InACall", 2, None),
+            true,
+        );
+        assert_eq!(a, None);
+    }
+
+    #[test]
+    fn other_states_pass_the_echo_guard_and_calls_pass_after_the_session() {
+        let (s1, _) = apply(
+            &UserSyncState::default(),
+            &obs("Available", "Available", 1, None),
+        );
+        let (s2, a) = apply_guarded(&s1, &obs("DoNotDisturb", "DoNotDisturb", 2, None), true);
+        assert_eq!(a, Some(SwyxAction::Set(SwyxStatus::DoNotDisturb)));
+        let (s3, a) = apply_guarded(&s2, &obs("Busy", "InACall", 3, None), true);
+        assert_eq!(a, None);
+        let (s4, a) = apply_guarded(&s3, &obs("Available", "Available", 4, None), false);
+        assert_eq!(a, Some(SwyxAction::Set(SwyxStatus::Available)));
+        // Session cleared: a Teams call of the user's own is forwarded as Speaking again.
+        let (_, a) = apply_guarded(&s4, &obs("Busy", "InACall", 5, None), false);
+        assert_eq!(a, Some(SwyxAction::Set(SwyxStatus::Speaking)));
     }
 
     #[test]

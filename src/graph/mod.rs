@@ -1,9 +1,12 @@
-//! Microsoft Graph: notification intake (parse, validation tokens, decryption).
+//! Microsoft Graph: notification intake (parse, validation tokens, decryption) and the one client
+//! for calls to Graph (app-only token, retries, budgets).
 
+pub mod client;
 pub mod crypto;
 pub mod keys;
 pub mod notification;
 pub mod test_issuer;
+pub mod token;
 pub mod validation_token;
 
 /// The Microsoft Graph Change Tracking application: the `azp`/`appid` of every validation token.

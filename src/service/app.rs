@@ -1,6 +1,7 @@
 //! Everything a webhook invocation needs, built once per process (Lambda cold start or `serve`).
 
 use super::metrics::Metrics;
+use super::speaking::{SwyxToTeams, system_clock};
 use crate::config::{Config, SecretRef, StoreConfig};
 use crate::domain::MappingRules;
 use crate::graph::crypto::NotificationKeys;
@@ -30,6 +31,8 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub connector: ConnectorClient,
     pub metrics: Arc<Metrics>,
+    /// Swyx → Teams; `None` when not configured (no connector event secrets).
+    pub swyx_to_teams: Option<Arc<SwyxToTeams>>,
 }
 
 impl App {
@@ -69,6 +72,7 @@ impl App {
             },
             http.clone(),
         );
+        let swyx_to_teams = swyx_to_teams(cfg, &mut secrets, http.clone()).await?;
         let connector = ConnectorClient::new(
             ConnectorSettings {
                 base_url: cfg.connector_url.clone(),
@@ -80,6 +84,7 @@ impl App {
             http,
         );
         Ok(App {
+            swyx_to_teams,
             settings: AppSettings {
                 tenant_id: cfg.tenant_id.clone(),
                 client_id: cfg.client_id.clone(),
@@ -94,6 +99,57 @@ impl App {
             metrics: Arc::new(Metrics::default()),
         })
     }
+}
+
+/// Swyx → Teams when `connector.event_secrets` is set (validation then requires the client secret).
+async fn swyx_to_teams(
+    cfg: &Config,
+    secrets: &mut SecretResolver,
+    http: reqwest::Client,
+) -> anyhow::Result<Option<Arc<SwyxToTeams>>> {
+    use crate::domain::SpeakingSettings;
+    use crate::graph::client::{GraphClient, GraphSettings};
+    use crate::graph::token::ClientSecret;
+    use crate::swyx::signature::Verifier;
+    if cfg.connector_event_secrets.is_empty() {
+        return Ok(None);
+    }
+    let mut event_secrets = Vec::new();
+    for (i, r) in cfg.connector_event_secrets.iter().enumerate() {
+        let value = secrets
+            .resolve(r)
+            .await
+            .with_context(|| format!("connector.event_secrets #{}", i + 1))?;
+        event_secrets.push(
+            WebhookSecret::parse(value.trim())
+                .map_err(|e| anyhow::anyhow!("connector.event_secrets #{}: {e}", i + 1))?,
+        );
+    }
+    let client_secret = match &cfg.graph_client_secret {
+        Some(r) => secrets.resolve(r).await.context("graph.client_secret")?,
+        None => anyhow::bail!("graph.client_secret: missing (required for Swyx → Teams)"),
+    };
+    let mut graph = GraphSettings::new(
+        &cfg.graph_base_url,
+        &cfg.graph_authority_url,
+        &cfg.tenant_id,
+        &cfg.client_id,
+        ClientSecret::new(client_secret.trim()),
+    );
+    // Graph gets what is left of the webhook budget; the connector waits 2 s per attempt.
+    let request_budget = cfg.time_budget.min(Duration::from_millis(1_500));
+    graph.call_budget = request_budget;
+    Ok(Some(Arc::new(SwyxToTeams {
+        graph: GraphClient::new(graph, http),
+        verifier: Verifier::new(event_secrets, Duration::from_secs(5 * 60)),
+        settings: SpeakingSettings {
+            expiration_ms: cfg.speaking_expiration.as_millis() as i64,
+            max_call_ms: cfg.speaking_max_call.as_millis() as i64,
+            ..SpeakingSettings::default()
+        },
+        request_budget,
+        clock: system_clock(),
+    })))
 }
 
 pub async fn open_store(cfg: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {

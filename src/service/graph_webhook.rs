@@ -10,7 +10,8 @@
 use super::app::App;
 use super::delivery::{Delivered, deliver};
 use super::http_types::{HttpRequest, HttpResponse, empty, error, query_param, text};
-use crate::domain::{Observation, SwyxUpdate, SyncDecision, Timestamp, decide};
+use crate::domain::sync::is_own_session_echo;
+use crate::domain::{Observation, SwyxUpdate, SyncDecision, Timestamp, decide_with_echo_guard};
 use crate::graph::notification::{
     ChangeNotification, ChangeNotificationCollection, PresenceResource,
 };
@@ -325,6 +326,16 @@ async fn process_item(
         presence: resource.to_presence(),
         received_at,
     };
+    // Only an InACall can be our own session's echo (Swyx → Teams): read its state just then.
+    let own_session = match app.swyx_to_teams.as_deref() {
+        Some(s2t) if is_own_session_echo(&obs.presence) => app
+            .store
+            .get_speaking(&entra_id)
+            .await
+            .map_err(|e| ItemError::Store(e.to_string()))?
+            .is_some_and(|s| s.own_session_may_be_active(s2t.now())),
+        _ => false,
+    };
     for _ in 0..MAX_STATE_WRITE_ATTEMPTS {
         let state = app
             .store
@@ -332,7 +343,7 @@ async fn process_item(
             .await
             .map_err(|e| ItemError::Store(e.to_string()))?
             .unwrap_or_default();
-        let (next, outcome) = match decide(&state, &obs, &app.rules) {
+        let (next, outcome) = match decide_with_echo_guard(&state, &obs, &app.rules, own_session) {
             SyncDecision::Stale => return Ok(ItemOutcome::Stale),
             SyncDecision::Record(next) => (next, None),
             SyncDecision::Forward(next, action) => {

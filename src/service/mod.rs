@@ -7,5 +7,7 @@ pub mod http_types;
 pub mod maintenance;
 pub mod metrics;
 pub mod server;
+pub mod speaking;
+pub mod swyx_webhook;
 
 pub use app::App;

@@ -6,6 +6,7 @@ use super::app::App;
 use super::graph_webhook;
 use super::http_types::{HttpResponse, error};
 use super::maintenance;
+use super::swyx_webhook;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
@@ -26,6 +27,7 @@ pub fn router(app: Arc<App>) -> axum::Router {
     axum::Router::new()
         .route("/graph/notifications", any(graph_route))
         .route("/graph/lifecycle", any(graph_route))
+        .route("/swyx/events", any(swyx_route))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(app)
@@ -49,6 +51,21 @@ async fn graph_route(State(app): State<Arc<App>>, req: Request) -> Response {
         }
     };
     to_axum(graph_webhook::handle(&app, http::Request::from_parts(parts, bytes)).await)
+}
+
+async fn swyx_route(State(app): State<Arc<App>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let limit = app.settings.max_body_bytes;
+    let bytes = match axum::body::to_bytes(body, limit + 1).await {
+        Ok(b) => b,
+        Err(_) => {
+            return to_axum(error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("body exceeds the limit of {limit} bytes"),
+            ));
+        }
+    };
+    to_axum(swyx_webhook::handle(&app, http::Request::from_parts(parts, bytes)).await)
 }
 
 async fn healthz(State(app): State<Arc<App>>) -> Response {
@@ -105,6 +122,13 @@ pub async fn run(
                     "maintenance: pending deliveries"
                 ),
                 Err(e) => tracing::error!(error = %e, "maintenance pass failed"),
+            }
+            match maintenance::maintain_speaking(&maintenance_app, budget).await {
+                Ok(s) if s == maintenance::SpeakingSummary::default() => {}
+                Ok(s) => tracing::info!(?s, "maintenance: Swyx → Teams sessions"),
+                Err(e) => {
+                    tracing::error!(error = %e, "maintenance of Swyx → Teams sessions failed")
+                }
             }
         }
     });

@@ -5,10 +5,11 @@
 
 mod items;
 mod links;
+mod speaking;
 mod table;
 
 use super::{PendingDelivery, Store, StoreError, StoreResult, SubscriptionRecord, UserLink};
-use crate::domain::{Timestamp, UserSyncState};
+use crate::domain::{SpeakingState, Timestamp, UserSyncState};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
@@ -185,6 +186,27 @@ impl Store for DynamoStore {
             ))),
             Err(e) => Err(sdk_error("PutItem", e)),
         }
+    }
+
+    async fn get_speaking(&self, entra_id: &str) -> StoreResult<Option<SpeakingState>> {
+        self.speaking_get(entra_id).await
+    }
+
+    async fn put_speaking(
+        &self,
+        entra_id: &str,
+        state: &SpeakingState,
+        expected_revision: u64,
+    ) -> StoreResult<()> {
+        self.speaking_put(entra_id, state, expected_revision).await
+    }
+
+    async fn due_speaking(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, SpeakingState)>> {
+        self.speaking_due(now, limit).await
     }
 
     async fn put_subscription(&self, sub: &SubscriptionRecord) -> StoreResult<()> {

@@ -5,7 +5,7 @@
 //! state carries a revision, and a write that expected another revision fails with
 //! [`StoreError::Conflict`] so the caller re-reads and decides again.
 
-use crate::domain::{SwyxUpdate, Timestamp, UserSyncState};
+use crate::domain::{SpeakingState, SwyxUpdate, Timestamp, UserSyncState};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -88,6 +88,25 @@ pub trait Store: Send + Sync {
         state: &UserSyncState,
         expected_revision: u64,
     ) -> StoreResult<()>;
+
+    // ---- Swyx → Teams: per-user calls and the bridge's Graph session ----
+
+    async fn get_speaking(&self, entra_id: &str) -> StoreResult<Option<SpeakingState>>;
+    /// Writes `state` if the stored revision is `expected_revision` (0 = none stored yet);
+    /// `Conflict` otherwise, and nothing is written. `state.revision` must be greater.
+    async fn put_speaking(
+        &self,
+        entra_id: &str,
+        state: &SpeakingState,
+        expected_revision: u64,
+    ) -> StoreResult<()>;
+    /// Users whose `due_at` (keep-alive, Graph retry, overlong call) is at or before `now`,
+    /// earliest first, as (Entra id, state).
+    async fn due_speaking(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, SpeakingState)>>;
 
     // ---- subscriptions ----
 

@@ -8,9 +8,10 @@
 
 mod rows;
 mod schema;
+mod speaking;
 
 use super::{PendingDelivery, Store, StoreError, StoreResult, SubscriptionRecord, UserLink};
-use crate::domain::{Timestamp, UserSyncState};
+use crate::domain::{SpeakingState, Timestamp, UserSyncState};
 use async_trait::async_trait;
 use rows::*;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -207,6 +208,27 @@ impl Store for SqliteStore {
             Ok(())
         })
         .await
+    }
+
+    async fn get_speaking(&self, entra_id: &str) -> StoreResult<Option<SpeakingState>> {
+        self.speaking_get(entra_id).await
+    }
+
+    async fn put_speaking(
+        &self,
+        entra_id: &str,
+        state: &SpeakingState,
+        expected_revision: u64,
+    ) -> StoreResult<()> {
+        self.speaking_put(entra_id, state, expected_revision).await
+    }
+
+    async fn due_speaking(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, SpeakingState)>> {
+        self.speaking_due(now, limit).await
     }
 
     async fn put_subscription(&self, sub: &SubscriptionRecord) -> StoreResult<()> {

@@ -3,11 +3,13 @@
 
 mod misc;
 mod pending;
+mod speaking;
 mod sync_state;
 mod users;
 
 pub use misc::*;
 pub use pending::*;
+pub use speaking::*;
 pub use sync_state::*;
 pub use users::*;
 

@@ -6,13 +6,14 @@ use rusqlite::{Connection, TransactionBehavior};
 use std::time::Duration;
 
 /// The schema version this build writes; each entry of [`MIGRATIONS`] moves one version up.
-pub(super) const SCHEMA_VERSION: i64 = 1;
+pub(super) const SCHEMA_VERSION: i64 = 2;
 
 /// Long enough to ride out another process's write transaction (they are all short).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `MIGRATIONS[n]` upgrades a database from version `n` to `n + 1`.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = ["
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
+    "
 CREATE TABLE users (
     entra_id     TEXT PRIMARY KEY NOT NULL,
     swyx_user_id TEXT NOT NULL UNIQUE,
@@ -37,7 +38,16 @@ CREATE TABLE claims (
     expires_at INTEGER NOT NULL
 );
 CREATE INDEX claims_expiry ON claims (expires_at);
-"];
+",
+    "
+CREATE TABLE speaking (
+    entra_id TEXT PRIMARY KEY NOT NULL,
+    due_at   INTEGER,
+    data     TEXT NOT NULL
+);
+CREATE INDEX speaking_due ON speaking (due_at, entra_id) WHERE due_at IS NOT NULL;
+",
+];
 
 pub(super) fn configure(conn: &Connection) -> StoreResult<()> {
     conn.busy_timeout(BUSY_TIMEOUT).ctx("set busy timeout")?;

@@ -1,0 +1,311 @@
+//! Swyx → Teams, per user: the set of active calls and the bridge's own Graph presence session.
+//!
+//! The first call to start wants the session set (Busy/InACall); the last call to end wants it
+//! cleared. Events are deduplicated and paired by call id: an end that arrives before its start
+//! leaves a tombstone, so the late start is ignored. What Graph has is tracked separately
+//! ([`Session`]), so a failed or reordered Graph call is retried until both agree.
+
+use super::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Timings of the Swyx → Teams sync, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpeakingSettings {
+    /// `expirationDuration` of every setPresence (Graph: 5 min to 4 h).
+    pub expiration_ms: i64,
+    /// A call still "active" after this long is taken as never ended and dropped.
+    pub max_call_ms: i64,
+    /// How long an event's own Graph call may take before maintenance steps in.
+    pub grace_ms: i64,
+}
+
+impl Default for SpeakingSettings {
+    fn default() -> Self {
+        Self {
+            expiration_ms: 5 * 60_000,
+            max_call_ms: 240 * 60_000,
+            grace_ms: 10_000,
+        }
+    }
+}
+
+impl SpeakingSettings {
+    /// The session is renewed when less than half its life is left: a maintenance run every
+    /// minute or two still renews it in time.
+    pub fn keep_alive_margin_ms(&self) -> i64 {
+        self.expiration_ms / 2
+    }
+}
+
+/// The bridge's setPresence session for one user, as far as the bridge knows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state")]
+pub enum Session {
+    /// None (cleared, expired or never set).
+    #[default]
+    None,
+    /// Set, confirmed by Graph; Graph drops it by itself at `expires_at`.
+    Active { expires_at: Timestamp },
+    /// A setPresence was sent (or raced with another writer) without a confirmed outcome: it may
+    /// be live until `expires_at`, so it is cleared (or set again) to be sure.
+    Unsure { expires_at: Timestamp },
+}
+
+/// A Graph operation the state needs and has not had yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphRetry {
+    pub attempts: u32,
+    /// When maintenance may try (again).
+    pub at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpeakingState {
+    /// Optimistic-concurrency version in the store; grows on every stored change.
+    pub revision: u64,
+    /// Active calls: call id → when it started.
+    #[serde(default)]
+    pub calls: BTreeMap<String, Timestamp>,
+    /// Calls that ended (or were dropped): call id → when. A late start of one is ignored.
+    #[serde(default)]
+    pub ended: BTreeMap<String, Timestamp>,
+    #[serde(default)]
+    pub session: Session,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<GraphRetry>,
+    /// The earliest time maintenance has work here (keep-alive, retry, overlong call); `None` =
+    /// nothing to do. Stored as an index, recomputed on every change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallEvent {
+    Started,
+    Ended,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GraphOp {
+    /// setPresence Busy/InACall (first set or keep-alive).
+    Set,
+    /// clearPresence.
+    Clear,
+}
+
+/// How a Graph call ended, for [`SpeakingState::after_graph`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GraphOutcome {
+    Done,
+    /// Failed; `retry_after_ms` when Graph said how long to wait.
+    Failed {
+        error: String,
+        retry_after_ms: Option<i64>,
+    },
+}
+
+/// Longest wait between maintenance retries of a failing Graph call.
+const MAX_RETRY_DELAY_MS: i64 = 60_000;
+
+impl SpeakingState {
+    pub fn is_speaking(&self) -> bool {
+        !self.calls.is_empty()
+    }
+
+    /// Whether Teams may currently show the bridge's own session, so a Teams Busy/InACall is
+    /// probably its echo and must not come back to Swyx as Speaking.
+    pub fn own_session_may_be_active(&self, now: Timestamp) -> bool {
+        self.is_speaking()
+            || match self.session {
+                Session::None => false,
+                Session::Active { expires_at } | Session::Unsure { expires_at } => expires_at > now,
+            }
+    }
+
+    /// The Graph call this state needs at `now`, if any.
+    pub fn needed_op(&self, now: Timestamp, s: &SpeakingSettings) -> Option<GraphOp> {
+        match (self.is_speaking(), self.session) {
+            (true, Session::None | Session::Unsure { .. }) => Some(GraphOp::Set),
+            (true, Session::Active { expires_at }) => {
+                (expires_at.millis() - s.keep_alive_margin_ms() <= now.millis())
+                    .then_some(GraphOp::Set)
+            }
+            (false, Session::None) => None,
+            (false, Session::Active { expires_at } | Session::Unsure { expires_at }) => {
+                (expires_at > now).then_some(GraphOp::Clear)
+            }
+        }
+    }
+
+    /// Applies one Swyx event. `None` when it changes nothing (duplicate, late start of an ended
+    /// call, end of an unknown call that is already remembered, start too old to matter).
+    pub fn apply_event(
+        &self,
+        event: CallEvent,
+        call_id: &str,
+        at: Timestamp,
+        now: Timestamp,
+        s: &SpeakingSettings,
+    ) -> Option<SpeakingState> {
+        // A connector clock ahead of ours must not stretch a call beyond its maximum length.
+        let at = at.min(now);
+        let mut next = self.clone();
+        next.prune_ended(now, s);
+        match event {
+            CallEvent::Started => {
+                if next.calls.contains_key(call_id) || next.ended.contains_key(call_id) {
+                    return None;
+                }
+                if at.millis() + s.max_call_ms <= now.millis() {
+                    return None;
+                }
+                next.calls.insert(call_id.to_string(), at);
+            }
+            CallEvent::Ended => {
+                if next.calls.remove(call_id).is_none() && next.ended.contains_key(call_id) {
+                    return None;
+                }
+                next.ended.insert(call_id.to_string(), at);
+            }
+        }
+        Some(next.finish(self, now, s))
+    }
+
+    /// Drops calls older than the maximum call length (never ended, e.g. a lost event).
+    pub fn expire_calls(&self, now: Timestamp, s: &SpeakingSettings) -> Option<SpeakingState> {
+        let limit = now.millis() - s.max_call_ms;
+        let overlong: Vec<String> = self
+            .calls
+            .iter()
+            .filter(|(_, started)| started.millis() <= limit)
+            .map(|(id, _)| id.clone())
+            .collect();
+        if overlong.is_empty() {
+            return None;
+        }
+        let mut next = self.clone();
+        for id in overlong {
+            next.calls.remove(&id);
+            next.ended.insert(id, now);
+        }
+        next.prune_ended(now, s);
+        Some(next.finish(self, now, s))
+    }
+
+    /// The state with its pending work and due time brought up to `now` (e.g. an unsure
+    /// session that expired meanwhile needs no clear any more); `None` when nothing changes.
+    pub fn settle(&self, now: Timestamp, s: &SpeakingSettings) -> Option<SpeakingState> {
+        let next = self.clone().finish(self, now, s);
+        let same =
+            next.retry == self.retry && next.due_at == self.due_at && next.session == self.session;
+        (!same).then_some(next)
+    }
+
+    /// Records the outcome of `op`, sent when the state was `self`.
+    pub fn after_graph(
+        &self,
+        op: GraphOp,
+        outcome: &GraphOutcome,
+        now: Timestamp,
+        s: &SpeakingSettings,
+    ) -> SpeakingState {
+        let mut next = self.clone();
+        match outcome {
+            GraphOutcome::Done => {
+                next.session = match op {
+                    GraphOp::Set => Session::Active {
+                        expires_at: now.plus_millis(s.expiration_ms),
+                    },
+                    GraphOp::Clear => Session::None,
+                };
+                next.retry = None;
+            }
+            GraphOutcome::Failed {
+                error,
+                retry_after_ms,
+            } => {
+                let attempts = self.retry.as_ref().map_or(0, |r| r.attempts) + 1;
+                let backoff = (2_000i64 << attempts.min(16)).min(MAX_RETRY_DELAY_MS);
+                let delay = retry_after_ms.unwrap_or(0).max(backoff);
+                next.retry = Some(GraphRetry {
+                    attempts,
+                    at: now.plus_millis(delay),
+                    last_error: Some(error.clone()),
+                });
+            }
+        }
+        next.finish(self, now, s)
+    }
+
+    /// Another writer changed the state while our Graph call was in flight: the two calls may
+    /// have reached Graph in either order, so what Graph has is unknown until one is redone.
+    pub fn after_race(&self, now: Timestamp, s: &SpeakingSettings) -> SpeakingState {
+        let mut next = self.clone();
+        let until = now.plus_millis(s.expiration_ms);
+        next.session = match self.session {
+            Session::Active { expires_at } | Session::Unsure { expires_at } => Session::Unsure {
+                expires_at: expires_at.max(until),
+            },
+            Session::None => Session::Unsure { expires_at: until },
+        };
+        next.finish(self, now, s)
+    }
+
+    /// The state as written before a Graph call is made: a setPresence about to be sent may take
+    /// effect even if we never hear back, so the session is "unsure" until confirmed.
+    fn record_intent(&mut self, now: Timestamp, s: &SpeakingSettings) {
+        let Some(op) = self.needed_op(now, s) else {
+            self.retry = None;
+            return;
+        };
+        if op == GraphOp::Set && self.session == Session::None {
+            self.session = Session::Unsure {
+                expires_at: now.plus_millis(s.expiration_ms),
+            };
+        }
+        if self.retry.is_none() {
+            self.retry = Some(GraphRetry {
+                attempts: 0,
+                at: now.plus_millis(s.grace_ms),
+                last_error: None,
+            });
+        }
+    }
+
+    fn finish(mut self, prev: &SpeakingState, now: Timestamp, s: &SpeakingSettings) -> Self {
+        self.record_intent(now, s);
+        self.revision = prev.revision + 1;
+        self.due_at = self.compute_due(s);
+        self
+    }
+
+    fn compute_due(&self, s: &SpeakingSettings) -> Option<Timestamp> {
+        let retry = self.retry.as_ref().map(|r| r.at);
+        let keep_alive = match (self.is_speaking(), self.session) {
+            (true, Session::Active { expires_at }) => {
+                Some(expires_at.plus_millis(-s.keep_alive_margin_ms()))
+            }
+            _ => None,
+        };
+        let overlong = self
+            .calls
+            .values()
+            .min()
+            .map(|t| t.plus_millis(s.max_call_ms));
+        [retry, keep_alive, overlong].into_iter().flatten().min()
+    }
+
+    /// Tombstones only matter while a late start could still count: past the maximum call length
+    /// a start is ignored anyway.
+    fn prune_ended(&mut self, now: Timestamp, s: &SpeakingSettings) {
+        let limit = now.millis() - s.max_call_ms;
+        self.ended.retain(|_, t| t.millis() > limit);
+    }
+}
+
+#[cfg(test)]
+#[path = "speaking_tests.rs"]
+mod tests;

@@ -1,0 +1,240 @@
+use super::*;
+
+const MIN: i64 = 60_000;
+
+fn s() -> SpeakingSettings {
+    SpeakingSettings {
+        expiration_ms: 5 * MIN,
+        max_call_ms: 240 * MIN,
+        grace_ms: 10_000,
+    }
+}
+
+fn t(ms: i64) -> Timestamp {
+    Timestamp(1_800_000_000_000 + ms)
+}
+
+fn ev(st: &SpeakingState, e: CallEvent, id: &str, at: i64, now: i64) -> Option<SpeakingState> {
+    st.apply_event(e, id, t(at), t(now), &s())
+}
+
+fn done(st: &SpeakingState, op: GraphOp, now: i64) -> SpeakingState {
+    st.after_graph(op, &GraphOutcome::Done, t(now), &s())
+}
+
+fn failed(st: &SpeakingState, op: GraphOp, now: i64, retry_after: Option<i64>) -> SpeakingState {
+    let outcome = GraphOutcome::Failed {
+        error: "503".into(),
+        retry_after_ms: retry_after,
+    };
+    st.after_graph(op, &outcome, t(now), &s())
+}
+
+#[test]
+fn first_start_sets_and_last_end_clears() {
+    let s0 = SpeakingState::default();
+    let s1 = ev(&s0, CallEvent::Started, "a", 0, 0).unwrap();
+    assert_eq!(s1.needed_op(t(0), &s()), Some(GraphOp::Set));
+    assert!(s1.own_session_may_be_active(t(0)));
+    assert_eq!(s1.revision, 1);
+    let s2 = done(&s1, GraphOp::Set, 10);
+    assert_eq!(
+        s2.session,
+        Session::Active {
+            expires_at: t(10 + 5 * MIN)
+        }
+    );
+    assert_eq!(s2.retry, None);
+    assert_eq!(s2.needed_op(t(20), &s()), None);
+
+    let s3 = ev(&s2, CallEvent::Ended, "a", 1_000, 1_000).unwrap();
+    assert_eq!(s3.needed_op(t(1_000), &s()), Some(GraphOp::Clear));
+    let s4 = done(&s3, GraphOp::Clear, 1_010);
+    assert_eq!(s4.session, Session::None);
+    assert_eq!(s4.needed_op(t(1_010), &s()), None);
+    assert!(!s4.own_session_may_be_active(t(1_010)));
+    assert_eq!(s4.due_at, None, "nothing left for maintenance");
+}
+
+#[test]
+fn overlapping_calls_set_once_and_clear_after_the_last() {
+    let s1 = done(
+        &ev(&SpeakingState::default(), CallEvent::Started, "a", 0, 0).unwrap(),
+        GraphOp::Set,
+        0,
+    );
+    let s2 = ev(&s1, CallEvent::Started, "b", 100, 100).unwrap();
+    assert_eq!(s2.needed_op(t(100), &s()), None, "already in a call");
+    let s3 = ev(&s2, CallEvent::Ended, "a", 200, 200).unwrap();
+    assert_eq!(s3.needed_op(t(200), &s()), None, "call b still runs");
+    let s4 = ev(&s3, CallEvent::Ended, "b", 300, 300).unwrap();
+    assert_eq!(s4.needed_op(t(300), &s()), Some(GraphOp::Clear));
+}
+
+#[test]
+fn duplicates_change_nothing() {
+    let s1 = ev(&SpeakingState::default(), CallEvent::Started, "a", 0, 0).unwrap();
+    assert_eq!(ev(&s1, CallEvent::Started, "a", 0, 50), None);
+    let s2 = ev(&s1, CallEvent::Ended, "a", 100, 100).unwrap();
+    assert_eq!(ev(&s2, CallEvent::Ended, "a", 100, 150), None);
+    assert!(!s2.is_speaking());
+}
+
+#[test]
+fn an_end_before_its_start_wins_over_the_late_start() {
+    let s1 = ev(&SpeakingState::default(), CallEvent::Ended, "a", 100, 100).unwrap();
+    assert!(!s1.is_speaking());
+    assert_eq!(s1.needed_op(t(100), &s()), None, "nothing was ever set");
+    assert_eq!(
+        ev(&s1, CallEvent::Started, "a", 0, 120),
+        None,
+        "the start of an ended call is ignored"
+    );
+    // Another call is unaffected.
+    let s2 = ev(&s1, CallEvent::Started, "b", 110, 130).unwrap();
+    assert!(s2.is_speaking());
+}
+
+#[test]
+fn a_start_older_than_the_maximum_call_length_is_ignored() {
+    let now = 300 * MIN;
+    assert_eq!(
+        ev(&SpeakingState::default(), CallEvent::Started, "a", 0, now),
+        None
+    );
+    // A start from a connector clock ahead of ours counts from now.
+    let s1 = ev(
+        &SpeakingState::default(),
+        CallEvent::Started,
+        "b",
+        now + MIN,
+        now,
+    )
+    .unwrap();
+    assert_eq!(s1.calls.get("b"), Some(&t(now)));
+}
+
+#[test]
+fn keep_alive_is_due_before_the_session_expires() {
+    let s1 = done(
+        &ev(&SpeakingState::default(), CallEvent::Started, "a", 0, 0).unwrap(),
+        GraphOp::Set,
+        0,
+    );
+    let renew_at = 5 * MIN - s().keep_alive_margin_ms();
+    assert_eq!(s1.due_at, Some(t(renew_at)));
+    assert_eq!(s1.needed_op(t(renew_at - 1), &s()), None);
+    assert_eq!(s1.needed_op(t(renew_at), &s()), Some(GraphOp::Set));
+    let s2 = done(&s1, GraphOp::Set, renew_at);
+    assert_eq!(s2.due_at, Some(t(renew_at + renew_at)));
+}
+
+#[test]
+fn a_call_never_ended_is_dropped_after_the_maximum_length() {
+    let started = ev(&SpeakingState::default(), CallEvent::Started, "a", 0, 0).unwrap();
+    assert_eq!(
+        started.due_at,
+        Some(t(10_000)),
+        "the grace before maintenance helps"
+    );
+    // Kept alive until the end.
+    let s1 = done(&started, GraphOp::Set, 238 * MIN);
+    assert_eq!(s1.expire_calls(t(240 * MIN - 1), &s()), None);
+    let s2 = s1.expire_calls(t(240 * MIN), &s()).unwrap();
+    assert!(!s2.is_speaking());
+    assert_eq!(s2.needed_op(t(240 * MIN), &s()), Some(GraphOp::Clear));
+    // Its real end arriving later changes nothing.
+    assert_eq!(ev(&s2, CallEvent::Ended, "a", 241 * MIN, 241 * MIN), None);
+}
+
+#[test]
+fn failures_are_retried_with_growing_delay_and_retry_after() {
+    let s1 = ev(&SpeakingState::default(), CallEvent::Started, "a", 0, 0).unwrap();
+    assert_eq!(s1.retry.as_ref().map(|r| r.at), Some(t(10_000)), "grace");
+    let s2 = failed(&s1, GraphOp::Set, 100, None);
+    let r = s2.retry.clone().unwrap();
+    assert_eq!(r.attempts, 1);
+    assert_eq!(r.at, t(100 + 4_000));
+    assert_eq!(s2.due_at, Some(r.at));
+    // A setPresence that failed may still have reached Graph: it counts as maybe live.
+    assert!(matches!(s2.session, Session::Unsure { .. }));
+    let s3 = failed(&s2, GraphOp::Set, 200, Some(30_000));
+    assert_eq!(
+        s3.retry.as_ref().map(|r| (r.attempts, r.at)),
+        Some((2, t(30_200)))
+    );
+    let s4 = done(&s3, GraphOp::Set, 300);
+    assert_eq!(s4.retry, None);
+}
+
+#[test]
+fn stopping_while_graph_fails_leaves_a_clear_pending() {
+    let s1 = ev(&SpeakingState::default(), CallEvent::Started, "a", 0, 0).unwrap();
+    let s2 = failed(&s1, GraphOp::Set, 10, None);
+    let s3 = ev(&s2, CallEvent::Ended, "a", 20, 20).unwrap();
+    assert_eq!(
+        s3.needed_op(t(20), &s()),
+        Some(GraphOp::Clear),
+        "the failed set may have landed"
+    );
+    assert!(s3.retry.is_some(), "maintenance will find it");
+    let s4 = done(&s3, GraphOp::Clear, 30);
+    assert_eq!(s4.needed_op(t(30), &s()), None);
+    assert_eq!(s4.due_at, None);
+}
+
+#[test]
+fn a_race_makes_the_session_unsure_so_the_wanted_state_is_redone() {
+    let speaking = done(
+        &ev(&SpeakingState::default(), CallEvent::Started, "a", 0, 0).unwrap(),
+        GraphOp::Set,
+        0,
+    );
+    let raced = speaking.after_race(t(10), &s());
+    assert_eq!(raced.needed_op(t(10), &s()), Some(GraphOp::Set));
+    let idle = done(
+        &ev(&speaking, CallEvent::Ended, "a", 5, 5).unwrap(),
+        GraphOp::Clear,
+        6,
+    );
+    assert_eq!(
+        idle.after_race(t(10), &s()).needed_op(t(10), &s()),
+        Some(GraphOp::Clear)
+    );
+}
+
+#[test]
+fn an_expired_session_needs_no_clear_and_echo_window_closes() {
+    let mut st = SpeakingState {
+        session: Session::Unsure { expires_at: t(100) },
+        ..SpeakingState::default()
+    };
+    assert_eq!(st.needed_op(t(99), &s()), Some(GraphOp::Clear));
+    assert!(st.own_session_may_be_active(t(99)));
+    assert_eq!(st.needed_op(t(100), &s()), None);
+    assert!(!st.own_session_may_be_active(t(100)));
+    st.session = Session::None;
+    assert_eq!(st.needed_op(t(0), &s()), None);
+}
+
+#[test]
+fn settle_drops_work_that_time_made_moot() {
+    let s1 = ev(&SpeakingState::default(), CallEvent::Started, "a", 0, 0).unwrap();
+    let s2 = failed(&s1, GraphOp::Set, 10, None);
+    let s3 = ev(&s2, CallEvent::Ended, "a", 20, 20).unwrap();
+    assert!(s3.retry.is_some());
+    assert_eq!(s3.settle(t(30), &s()), None, "the clear is still needed");
+    // The maybe-live session has expired on its own: nothing left to do.
+    let settled = s3.settle(t(10 + 5 * MIN), &s()).unwrap();
+    assert_eq!(settled.retry, None);
+    assert_eq!(settled.due_at, None);
+    assert_eq!(settled.revision, s3.revision + 1);
+}
+
+#[test]
+fn state_round_trips_through_json() {
+    let s1 = ev(&SpeakingState::default(), CallEvent::Started, "a", 0, 0).unwrap();
+    let s2 = failed(&s1, GraphOp::Set, 10, None);
+    let json = serde_json::to_string(&s2).unwrap();
+    assert_eq!(serde_json::from_str::<SpeakingState>(&json).unwrap(), s2);
+}

@@ -1,0 +1,133 @@
+//! Swyx → Teams: bringing the bridge's Graph presence session in line with a user's calls.
+//! Shared by the event intake (right after an event) and maintenance (keep-alive, retries,
+//! overlong calls).
+
+use crate::domain::{GraphOp, GraphOutcome, SpeakingSettings, SpeakingState, Timestamp};
+use crate::graph::client::GraphClient;
+use crate::store::{Store, StoreError};
+use crate::swyx::signature::Verifier;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What Teams shows while a Swyx user is in a call.
+pub const IN_A_CALL: (&str, &str) = ("Busy", "InACall");
+/// Rounds of "call Graph, record the outcome" before a contended user is left to maintenance.
+const MAX_ROUNDS: usize = 4;
+
+/// The time source: real time in production, the sandbox clock in tests.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(Timestamp::now)
+}
+
+/// Everything Swyx → Teams needs beyond the shared app: present when it is configured.
+pub struct SwyxToTeams {
+    pub graph: GraphClient,
+    /// The connector's event secrets (several during rotation), 5-minute tolerance.
+    pub verifier: Verifier,
+    pub settings: SpeakingSettings,
+    /// Graph time allowed within one event request; the rest is maintenance's.
+    pub request_budget: Duration,
+    pub clock: Clock,
+}
+
+impl fmt::Debug for SwyxToTeams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SwyxToTeams")
+            .field("graph", &self.graph)
+            .field("settings", &self.settings)
+            .field("request_budget", &self.request_budget)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SwyxToTeams {
+    pub fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+}
+
+/// How [`sync_graph`] left a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GraphSync {
+    /// Graph has what the calls want (or nothing was needed).
+    InSync,
+    /// Graph failed or the budget ran out; the stored state has a retry for maintenance.
+    Pending(String),
+}
+
+/// Calls Graph until it has what `state` (as stored at `state.revision`) wants, recording each
+/// outcome with a conditional write. When another writer changed the user meanwhile, both Graph
+/// calls may have landed in either order, so the wanted state is applied once more.
+pub async fn sync_graph(
+    s2t: &SwyxToTeams,
+    store: &dyn Store,
+    entra_id: &str,
+    mut state: SpeakingState,
+    budget: Duration,
+) -> Result<GraphSync, StoreError> {
+    let started = Instant::now();
+    for _ in 0..MAX_ROUNDS {
+        let Some(op) = state.needed_op(s2t.now(), &s2t.settings) else {
+            return Ok(GraphSync::InSync);
+        };
+        let left = budget.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return Ok(GraphSync::Pending("no time left in this request".into()));
+        }
+        let result = match op {
+            GraphOp::Set => {
+                let expiration = Duration::from_millis(s2t.settings.expiration_ms.max(0) as u64);
+                s2t.graph
+                    .set_presence_within(entra_id, IN_A_CALL.0, IN_A_CALL.1, expiration, left)
+                    .await
+            }
+            GraphOp::Clear => s2t.graph.clear_presence_within(entra_id, left).await,
+        };
+        let outcome = match &result {
+            Ok(()) => GraphOutcome::Done,
+            Err(e) => GraphOutcome::Failed {
+                error: e.to_string(),
+                retry_after_ms: e.retry_after().map(|d| d.as_millis() as i64),
+            },
+        };
+        let now = s2t.now();
+        let next = state.after_graph(op, &outcome, now, &s2t.settings);
+        match store.put_speaking(entra_id, &next, state.revision).await {
+            Ok(()) => state = next,
+            Err(StoreError::Conflict(_)) => state = mark_raced(s2t, store, entra_id, now).await?,
+            Err(e) => return Err(e),
+        }
+        if let GraphOutcome::Failed { error, .. } = outcome {
+            tracing::warn!(op = ?op, error = %error, "Graph presence call failed; left to maintenance");
+            return Ok(GraphSync::Pending(error));
+        }
+    }
+    Ok(match state.needed_op(s2t.now(), &s2t.settings) {
+        None => GraphSync::InSync,
+        Some(_) => GraphSync::Pending("the user changed too often; left to maintenance".into()),
+    })
+}
+
+/// Re-reads the user and stores it with the session marked unsure (see `after_race`).
+async fn mark_raced(
+    s2t: &SwyxToTeams,
+    store: &dyn Store,
+    entra_id: &str,
+    now: Timestamp,
+) -> Result<SpeakingState, StoreError> {
+    for _ in 0..MAX_ROUNDS {
+        let current = store.get_speaking(entra_id).await?.unwrap_or_default();
+        let raced = current.after_race(now, &s2t.settings);
+        match store.put_speaking(entra_id, &raced, current.revision).await {
+            Ok(()) => return Ok(raced),
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::Conflict(format!(
+        "speaking state of {entra_id} keeps changing"
+    )))
+}

@@ -1,0 +1,190 @@
+//! Swyx connector event intake (`POST /swyx/events`), framework-neutral like the Graph webhook.
+//!
+//! Order: method → size → Standard Webhooks signature (401) → JSON and fields (400) → event type
+//! and user (2xx and ignored: the connector must not retry those) → replay (`claim_once`; 2xx
+//! and ignored, as the contract says) → the user's call set (conditional write) → Graph within
+//! the request's budget; what Graph does not take now stays pending for maintenance.
+
+use super::app::App;
+use super::http_types::{HttpRequest, HttpResponse, error, json};
+use super::speaking::{GraphSync, SwyxToTeams, sync_graph};
+use crate::domain::CallEvent;
+use crate::store::StoreError;
+use crate::swyx::wire::SwyxEvent;
+use http::{Method, StatusCode};
+use std::time::Instant;
+
+/// Accepted webhook-ids are remembered this long: longer than the 5-minute tolerance and than any
+/// connector retry series (which keeps the id and re-signs with a fresh timestamp).
+const REPLAY_MEMORY_MS: i64 = 60 * 60_000;
+const MAX_STATE_WRITE_ATTEMPTS: usize = 8;
+const MAX_EVENT_BYTES: usize = 64 * 1024;
+
+fn accepted(status: &str, detail: &str) -> HttpResponse {
+    json(
+        StatusCode::OK,
+        &serde_json::json!({ "status": status, "detail": detail }),
+    )
+}
+
+pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
+    let started = Instant::now();
+    let Some(s2t) = app.swyx_to_teams.as_deref() else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Swyx → Teams is not configured (connector.event_secrets / CONNECTOR_EVENT_SECRETS)",
+        );
+    };
+    if req.method() != Method::POST {
+        return error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!(
+                "{} is not allowed: the connector POSTs events here",
+                req.method()
+            ),
+        );
+    }
+    let body = req.body();
+    let limit = MAX_EVENT_BYTES.min(app.settings.max_body_bytes);
+    if body.len() > limit {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "body of {} bytes exceeds the limit of {limit} bytes",
+                body.len()
+            ),
+        );
+    }
+    let now = s2t.now();
+    let message = match s2t.verifier.verify(req.headers(), body, now) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(reason = %e, "Swyx event refused: signature");
+            return error(StatusCode::UNAUTHORIZED, format!("signature: {e}"));
+        }
+    };
+    let event = match parse_event(body) {
+        Ok(e) => e,
+        Err(problem) => return error(StatusCode::BAD_REQUEST, problem),
+    };
+    let kind = match event.kind.as_str() {
+        SwyxEvent::SPEAKING_STARTED => CallEvent::Started,
+        SwyxEvent::SPEAKING_ENDED => CallEvent::Ended,
+        other => {
+            tracing::info!(event_type = other, "Swyx event of an unknown type ignored");
+            return accepted("ignored", "unknown event type");
+        }
+    };
+    let Some(at) = event.at_timestamp() else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("`at` is not an RFC 3339 time: {:?}", event.at),
+        );
+    };
+    let link = match app.store.get_user_by_swyx_id(&event.swyx_user_id).await {
+        Ok(Some(link)) => link,
+        Ok(None) => {
+            tracing::info!(swyx_user = %event.swyx_user_id, "Swyx event for a user who is not linked: ignored");
+            return accepted("ignored", "Swyx user is not linked");
+        }
+        Err(e) => return store_unavailable(&e),
+    };
+    let replay_key = format!("swyx-event:{}", message.id);
+    match app
+        .store
+        .claim_once(&replay_key, now.plus_millis(REPLAY_MEMORY_MS), now)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::info!(webhook_id = %message.id, "Swyx event replayed: not acted on again");
+            return accepted("ignored", "webhook-id already seen");
+        }
+        Err(e) => return store_unavailable(&e),
+    }
+
+    let entra_id = link.entra_id;
+    let state = match apply(app, s2t, &entra_id, kind, &event.call_id, at).await {
+        Ok(Some(state)) => state,
+        Ok(None) => return accepted("unchanged", "duplicate or superseded event"),
+        Err(e) => return store_unavailable(&e),
+    };
+    let budget = s2t.request_budget.saturating_sub(started.elapsed());
+    let graph = match sync_graph(s2t, app.store.as_ref(), &entra_id, state, budget).await {
+        Ok(GraphSync::InSync) => "done",
+        Ok(GraphSync::Pending(reason)) => {
+            tracing::warn!(swyx_user = %event.swyx_user_id, reason = %reason, "Teams presence left pending");
+            "pending"
+        }
+        Err(e) => {
+            // The event itself is stored; maintenance finds the user by its due time.
+            tracing::error!(error = %e, "recording the Graph outcome failed");
+            "pending"
+        }
+    };
+    tracing::info!(
+        swyx_user = %event.swyx_user_id,
+        event_type = %event.kind,
+        graph,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "Swyx event applied"
+    );
+    json(
+        StatusCode::OK,
+        &serde_json::json!({ "status": "applied", "graph": graph }),
+    )
+}
+
+/// JSON first (to tell "not JSON" from "a field missing"), then the event's shape.
+fn parse_event(body: &[u8]) -> Result<SwyxEvent, String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("malformed JSON: {e}"))?;
+    let event: SwyxEvent =
+        serde_json::from_value(value).map_err(|e| format!("not a Swyx event: {e}"))?;
+    for (name, v) in [
+        ("swyxUserId", &event.swyx_user_id),
+        ("callId", &event.call_id),
+    ] {
+        if v.trim().is_empty() {
+            return Err(format!("`{name}` is empty"));
+        }
+    }
+    Ok(event)
+}
+
+fn store_unavailable(e: &StoreError) -> HttpResponse {
+    tracing::error!(error = %e, "Swyx event not processed: store");
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store unavailable; retry later",
+    )
+}
+
+/// Applies the event to the user's call set; `None` when it changes nothing.
+async fn apply(
+    app: &App,
+    s2t: &SwyxToTeams,
+    entra_id: &str,
+    kind: CallEvent,
+    call_id: &str,
+    at: crate::domain::Timestamp,
+) -> Result<Option<crate::domain::SpeakingState>, StoreError> {
+    for _ in 0..MAX_STATE_WRITE_ATTEMPTS {
+        let state = app.store.get_speaking(entra_id).await?.unwrap_or_default();
+        let Some(next) = state.apply_event(kind, call_id, at, s2t.now(), &s2t.settings) else {
+            return Ok(None);
+        };
+        match app
+            .store
+            .put_speaking(entra_id, &next, state.revision)
+            .await
+        {
+            Ok(()) => return Ok(Some(next)),
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::Conflict(format!(
+        "too many concurrent events for {entra_id}"
+    )))
+}

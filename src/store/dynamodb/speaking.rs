@@ -1,0 +1,98 @@
+//! Swyx → Teams per-user speaking state: `SPEAKING#<Entra id>` / `SPEAKING`, conditional on
+//! `revision` like the sync state. While it has a `due_at`, the item is also in the sparse `due`
+//! index under its own partition (`SPEAKING`), apart from the pending deliveries.
+
+use super::DynamoStore;
+use super::items::*;
+use crate::domain::{SpeakingState, Timestamp};
+use crate::store::{StoreError, StoreResult};
+use std::collections::HashMap;
+
+const SPEAKING_DUE_PK: &str = "SPEAKING";
+
+fn speaking_key(entra_id: &str) -> Item {
+    HashMap::from([
+        (PK.to_string(), s(format!("SPEAKING#{entra_id}"))),
+        (SK.to_string(), s("SPEAKING")),
+    ])
+}
+
+impl DynamoStore {
+    pub(super) async fn speaking_get(&self, entra_id: &str) -> StoreResult<Option<SpeakingState>> {
+        self.get_record(speaking_key(entra_id), "speaking state")
+            .await
+    }
+
+    pub(super) async fn speaking_put(
+        &self,
+        entra_id: &str,
+        state: &SpeakingState,
+        expected_revision: u64,
+    ) -> StoreResult<()> {
+        require("Entra id", entra_id)?;
+        if state.revision <= expected_revision {
+            return Err(StoreError::Conflict(format!(
+                "speaking state of {entra_id}: new revision {} is not greater than expected revision {expected_revision}",
+                state.revision
+            )));
+        }
+        let mut item = speaking_key(entra_id);
+        item.insert(REVISION.to_string(), n(state.revision));
+        item.insert(ENTRA_ID.to_string(), s(entra_id));
+        if let Some(due) = state.due_at {
+            item.insert(DUE_PK.to_string(), s(SPEAKING_DUE_PK));
+            item.insert(DUE_SK.to_string(), s(due_sort_key(due, entra_id)));
+        }
+        let req = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(with_data(item, state, "speaking state")?));
+        let req = if expected_revision == 0 {
+            req.condition_expression("attribute_not_exists(pk)")
+        } else {
+            req.condition_expression("#rev = :expected")
+                .expression_attribute_names("#rev", REVISION)
+                .expression_attribute_values(":expected", n(expected_revision))
+        };
+        match req.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict(format!(
+                "speaking state of {entra_id} is not at revision {expected_revision}"
+            ))),
+            Err(e) => Err(sdk_error("PutItem", e)),
+        }
+    }
+
+    pub(super) async fn speaking_due(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, SpeakingState)>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(DUE_INDEX)
+            .key_condition_expression("due_pk = :pk AND due_sk < :upper")
+            .expression_attribute_values(":pk", s(SPEAKING_DUE_PK))
+            .expression_attribute_values(":upper", s(due_upper_bound(now)));
+        let items = self.query_all(query, Some(limit)).await?;
+        items
+            .iter()
+            .map(|item| {
+                let entra_id = item
+                    .get(ENTRA_ID)
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .ok_or_else(|| {
+                        StoreError::Backend("corrupt speaking state item: no entra_id".into())
+                    })?;
+                Ok((entra_id, parse_data(item, "speaking state")?))
+            })
+            .collect()
+    }
+}
