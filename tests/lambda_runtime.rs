@@ -6,6 +6,7 @@
 //! Invoke API for maintenance. Effects are checked in the connector and the store.
 
 #[path = "support/graph_sender.rs"]
+#[allow(dead_code)] // its HTTP helpers serve the other tests; here reqwest talks to the emulator
 mod graph_sender;
 #[path = "support/lambda_emulator.rs"]
 mod lambda_emulator;
@@ -155,13 +156,12 @@ async fn lambda_binaries_under_the_runtime_emulator() {
         .expect("client");
 
     // 1. Graph's validation handshake on the notification URL: the decoded token, as text/plain.
-    let token = "Validation: Testing client application reachability for subscription Request-Id: 2f0a";
-    let resp = http
-        .post(rt.function_url("graph-webhook", "/graph/notifications"))
-        .query(&[("validationToken", token)])
-        .send()
-        .await
-        .expect("handshake answered");
+    let token =
+        "Validation: Testing client application reachability for subscription Request-Id: 2f0a";
+    let mut url = reqwest::Url::parse(&rt.function_url("graph-webhook", "/graph/notifications"))
+        .expect("url");
+    url.query_pairs_mut().append_pair("validationToken", token);
+    let resp = http.post(url).send().await.expect("handshake answered");
     assert_eq!(resp.status(), 200, "{}", with_logs("handshake", &procs));
     assert!(
         resp.headers()["content-type"]
@@ -209,7 +209,10 @@ async fn lambda_binaries_under_the_runtime_emulator() {
     let summary: Value = resp.json().await.expect("JSON summary");
     assert_eq!(summary["DeliveredFromPending"], 1, "{summary}");
     assert_eq!(summary["PendingDeliveries"], 0, "{summary}");
-    assert_eq!(summary["_aws"]["CloudWatchMetrics"][0]["Namespace"], "PresenceBridge");
+    assert_eq!(
+        summary["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "PresenceBridge"
+    );
     assert_eq!(teams_status(&emu), Some(TeamsStatus::Speaking));
     assert!(store.get_pending(SWYX_ID).await.unwrap().is_none());
     assert_eq!(store.count_pending().await.unwrap(), 0);
@@ -223,7 +226,11 @@ async fn lambda_binaries_under_the_runtime_emulator() {
         .expect("batch answered");
     assert_eq!(resp.status(), 202);
     assert_eq!(teams_status(&emu), Some(TeamsStatus::Available));
-    let state = store.get_sync_state(ENTRA_ID).await.unwrap().expect("sync state");
+    let state = store
+        .get_sync_state(ENTRA_ID)
+        .await
+        .unwrap()
+        .expect("sync state");
     assert!(state.revision >= 2, "{state:?}");
     assert_eq!(emu.stats().updates_applied, 2);
 

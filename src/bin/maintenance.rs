@@ -5,8 +5,8 @@
 
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use presence_bridge::config::{Origin, RawConfig};
-use presence_bridge::service::maintenance::{PendingSummary, deliver_pending};
 use presence_bridge::service::App;
+use presence_bridge::service::maintenance::{PendingSummary, deliver_pending};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -33,7 +33,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
 // The integrator swaps `deliver_pending` for `maintenance::run` (subscriptions, sync accounts)
 // once issue 4 lands; the summary and metric stay.
-async fn run_once(app: &App, stack: &str, deadline_ms: u64) -> Result<Value, lambda_runtime::Error> {
+async fn run_once(
+    app: &App,
+    stack: &str,
+    deadline_ms: u64,
+) -> Result<Value, lambda_runtime::Error> {
     let budget = budget(deadline_ms, now_ms());
     let summary = deliver_pending(app, budget).await?;
     let pending_total = app.store.count_pending().await?;

@@ -27,15 +27,6 @@ impl Proc {
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
-
-    /// Peak resident set size in kB (Linux `VmHWM`), while the process lives.
-    pub fn peak_rss_kb(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-    }
 }
 
 impl Drop for Proc {
@@ -128,7 +119,10 @@ impl Emulator {
 
     /// The Lambda Invoke API (what EventBridge uses for scheduled events).
     pub fn invoke_url(&self, function: &str) -> String {
-        format!("{}/2015-03-31/functions/{function}/invocations", self.base())
+        format!(
+            "{}/2015-03-31/functions/{function}/invocations",
+            self.base()
+        )
     }
 
     /// Starts `target/lambda/<function>/bootstrap` with only the given environment (plus the
