@@ -124,27 +124,36 @@ def main():
         ROOT, "infra/lambda-hello/target/lambda/lambda-hello/bootstrap"))
     args = ap.parse_args()
 
-    functions = [("lambda-hello", args.hello),
-                 ("graph-webhook", os.path.join(args.lambda_dir, "graph-webhook/bootstrap")),
-                 ("maintenance", os.path.join(args.lambda_dir, "maintenance/bootstrap"))]
-    for name, path in functions:
+    # (name, bootstrap, project dir: the emulator accepts only binaries of the project it runs in)
+    hello_dir = os.path.join(ROOT, "infra/lambda-hello")
+    functions = [("lambda-hello", args.hello, hello_dir),
+                 ("graph-webhook", os.path.join(args.lambda_dir, "graph-webhook/bootstrap"), ROOT),
+                 ("maintenance", os.path.join(args.lambda_dir, "maintenance/bootstrap"), ROOT)]
+    for name, path, _ in functions:
         if not os.path.isfile(path):
             sys.exit(f"{path} missing: build it first (see --help)")
 
     tmp = tempfile.mkdtemp(prefix="lambda-figures-")
     log = open(os.path.join(tmp, "servers.log"), "ab")
-    moto_port, rt_port = free_port(), free_port()
+    moto_port = free_port()
     moto = start([os.path.join(VENV_BIN, "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)], log)
-    rt = start([os.path.join(VENV_BIN, "cargo-lambda"), "lambda", "watch", "--only-lambda-apis",
-                "--ignore-changes", "--invoke-address", "127.0.0.1",
-                "--invoke-port", str(rt_port)], log, cwd=ROOT)
+    servers = [moto]
+    emulators = {}
+    for project in (hello_dir, ROOT):
+        port = free_port()
+        servers.append(start([os.path.join(VENV_BIN, "cargo-lambda"), "lambda", "watch",
+                              "--only-lambda-apis", "--ignore-changes", "--invoke-address",
+                              "127.0.0.1", "--invoke-port", str(port)], log, cwd=project))
+        emulators[project] = port
     try:
         wait_port(moto_port, moto, "moto_server")
-        wait_port(rt_port, rt, "cargo lambda watch")
+        for proc, port in zip(servers[1:], emulators.values()):
+            wait_port(port, proc, "cargo lambda watch")
         env = aws_setup(f"http://127.0.0.1:{moto_port}")
-        base = f"http://127.0.0.1:{rt_port}"
         rows = []
-        for name, path in functions:
+        for name, path, project in functions:
+            rt_port = emulators[project]
+            base = f"http://127.0.0.1:{rt_port}"
             def request():
                 if name == "maintenance":
                     return urllib.request.Request(
@@ -160,7 +169,7 @@ def main():
                          statistics.median(s[0] for s in samples),
                          max(s[1] for s in samples)))
     finally:
-        for p in (rt, moto):
+        for p in servers:
             p.kill()
             p.wait()
 
