@@ -40,6 +40,17 @@ impl App {
     /// rules, opens the store. Every failure names the setting.
     pub async fn from_config(cfg: &Config) -> anyhow::Result<Self> {
         let mut secrets = SecretResolver::default();
+        // Cold start: every Secrets Manager read at once, on one AWS configuration shared with
+        // the DynamoDB client, instead of one round trip after another.
+        let mut refs: Vec<&SecretRef> =
+            cfg.encryption_keys.iter().map(|k| &k.private_key).collect();
+        refs.push(&cfg.connector_secret);
+        refs.extend(cfg.connector_event_secrets.iter());
+        refs.extend(cfg.graph_client_secret.iter());
+        if matches!(cfg.store, StoreConfig::DynamoDb { .. }) {
+            secrets.aws_config().await;
+        }
+        secrets.prefetch(&refs).await;
         let rules = match &cfg.rules_file {
             Some(path) => MappingRules::load(path)?,
             None => MappingRules::default(),
@@ -59,7 +70,7 @@ impl App {
             .context("connector.signing_secret")?;
         let connector_secret = WebhookSecret::parse(connector_secret.trim())
             .map_err(|e| anyhow::anyhow!("connector.signing_secret: {e}"))?;
-        let store = open_store(&cfg.store).await?;
+        let store = open_store_with(&cfg.store, secrets.aws.as_ref()).await?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .build()
@@ -153,6 +164,14 @@ async fn swyx_to_teams(
 }
 
 pub async fn open_store(cfg: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {
+    open_store_with(cfg, None).await
+}
+
+/// Opens the store; a DynamoDB store reuses `aws` when given (one configuration load per process).
+pub async fn open_store_with(
+    cfg: &StoreConfig,
+    aws: Option<&aws_config::SdkConfig>,
+) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match cfg {
         StoreConfig::Sqlite { path } => Arc::new(
             SqliteStore::open(path)
@@ -161,32 +180,91 @@ pub async fn open_store(cfg: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {
         StoreConfig::DynamoDb {
             table,
             endpoint_url,
-        } => Arc::new(DynamoStore::from_env_config(table, endpoint_url.as_deref()).await),
+        } => match aws {
+            Some(conf) => {
+                let mut builder = aws_sdk_dynamodb::config::Builder::from(conf);
+                if let Some(url) = endpoint_url {
+                    builder = builder.endpoint_url(url);
+                }
+                Arc::new(DynamoStore::new(
+                    aws_sdk_dynamodb::Client::from_conf(builder.build()),
+                    table.clone(),
+                ))
+            }
+            None => Arc::new(DynamoStore::from_env_config(table, endpoint_url.as_deref()).await),
+        },
     })
 }
 
-/// Resolves secret references; the Secrets Manager client is made on first use only.
+/// Resolves secret references; the AWS configuration and the Secrets Manager client are made on
+/// first use only, and [`SecretResolver::prefetch`] reads many ARNs concurrently.
 #[derive(Default)]
 pub struct SecretResolver {
+    aws: Option<aws_config::SdkConfig>,
     secrets_manager: Option<aws_sdk_secretsmanager::Client>,
+    fetched: std::collections::HashMap<String, String>,
 }
 
 impl SecretResolver {
+    pub async fn aws_config(&mut self) -> &aws_config::SdkConfig {
+        let conf = match self.aws.take() {
+            Some(c) => c,
+            None => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+        };
+        self.aws.insert(conf)
+    }
+
+    /// Reads every Secrets Manager ARN among `refs` at once. A read that fails here is left out
+    /// and retried by [`SecretResolver::resolve`], which reports it with the setting's name.
+    pub async fn prefetch(&mut self, refs: &[&SecretRef]) {
+        let arns: std::collections::BTreeSet<&str> = refs
+            .iter()
+            .filter_map(|r| match r {
+                SecretRef::SecretsManager(arn) => Some(arn.as_str()),
+                _ => None,
+            })
+            .collect();
+        if arns.is_empty() {
+            return;
+        }
+        let client = self.client().await;
+        let mut tasks = tokio::task::JoinSet::new();
+        for arn in arns {
+            let (client, arn) = (client.clone(), arn.to_string());
+            tasks.spawn(async move {
+                let value = client.get_secret_value().secret_id(&arn).send().await.ok();
+                (
+                    arn,
+                    value.and_then(|v| v.secret_string().map(str::to_string)),
+                )
+            });
+        }
+        while let Some(Ok((arn, Some(value)))) = tasks.join_next().await {
+            self.fetched.insert(arn, value);
+        }
+    }
+
+    async fn client(&mut self) -> aws_sdk_secretsmanager::Client {
+        if let Some(c) = &self.secrets_manager {
+            return c.clone();
+        }
+        let client = aws_sdk_secretsmanager::Client::new(self.aws_config().await);
+        self.secrets_manager = Some(client.clone());
+        client
+    }
+
     pub async fn resolve(&mut self, r: &SecretRef) -> anyhow::Result<String> {
+        if let SecretRef::SecretsManager(arn) = r
+            && let Some(v) = self.fetched.get(arn)
+        {
+            return Ok(v.clone());
+        }
         match r {
             SecretRef::Inline(v) => Ok(v.clone()),
             SecretRef::File(path) => std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display())),
             SecretRef::SecretsManager(arn) => {
-                if self.secrets_manager.is_none() {
-                    let conf =
-                        aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-                    self.secrets_manager = Some(aws_sdk_secretsmanager::Client::new(&conf));
-                }
-                let client = self
-                    .secrets_manager
-                    .as_ref()
-                    .context("Secrets Manager client")?;
+                let client = self.client().await;
                 let out = client
                     .get_secret_value()
                     .secret_id(arn)

@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""Figures for the Lambda binaries, next to a hello-world lambda_http baseline built the same way:
+binary size, cold start (process start -> first event answered) and peak RSS (VmHWM), each the
+median of several fresh processes, all in one run under cargo-lambda's runtime emulator with moto
+(DynamoDB + Secrets Manager) on loopback.
+
+Build first (release, as deployed; x86_64 here):
+  cargo lambda build --release --bin graph-webhook --bin maintenance
+  (cd infra/lambda-hello && cargo lambda build --release)
+Then: .venv/bin/python infra/measure_lambdas.py [--runs 5]
+
+The bridge's cold start includes what the real one does at start: config, two Secrets Manager
+reads, the SDK clients; the first event is Graph's validation handshake (graph-webhook) and a
+scheduled event with an empty backlog (maintenance).
+"""
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+VENV_BIN = os.path.dirname(sys.executable)
+KEY_PEM = os.path.join(ROOT, "tests/fixtures/crypto/key2048.pkcs8.pem")
+TENANT = "9f4ebab6-520d-49c0-85cc-7b25c78d4a93"
+APP_ID = "925bff9f-f6e2-4a69-b858-f71ea2b9b6d0"
+SCHEDULED = {"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, what):
+    for _ in range(300):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
+                return
+        except OSError:
+            if proc.poll() is not None:
+                sys.exit(f"{what} exited with {proc.returncode}")
+            time.sleep(0.02)
+    sys.exit(f"{what} did not listen on {port}")
+
+
+def start(cmd, log, **kw):
+    return subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, **kw)
+
+
+def peak_rss_kb(pid):
+    with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def aws_setup(endpoint):
+    import boto3  # comes with moto
+
+    kw = dict(endpoint_url=endpoint, region_name="eu-west-1",
+              aws_access_key_id="test", aws_secret_access_key="test")
+    ddb = boto3.client("dynamodb", **kw)
+    ddb.create_table(
+        TableName="figures", BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"}
+                              for n in ("pk", "sk", "due_pk", "due_sk")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                   {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[{
+            "IndexName": "due",
+            "KeySchema": [{"AttributeName": "due_pk", "KeyType": "HASH"},
+                          {"AttributeName": "due_sk", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "ALL"}}])
+    sm = boto3.client("secretsmanager", **kw)
+    with open(KEY_PEM, encoding="ascii") as f:
+        key_arn = sm.create_secret(Name="figures/key", SecretString=f.read())["ARN"]
+    conn_arn = sm.create_secret(Name="figures/connector",
+                                SecretString="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")["ARN"]
+    return {
+        "AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_ENDPOINT_URL": endpoint, "TABLE_NAME": "figures", "RUST_LOG": "warn",
+        "GRAPH_TENANT_ID": TENANT, "GRAPH_CLIENT_ID": APP_ID,
+        "GRAPH_ENCRYPTION_KEYS": json.dumps([{"id": "c1", "private_key": key_arn}]),
+        "CONNECTOR_URL": "http://127.0.0.1:9/", "CONNECTOR_SIGNING_SECRET": conn_arn,
+    }
+
+
+def one_cold_start(rt_port, name, binary, env, request, tmp):
+    """Starts a fresh process, sends its first event at once (the emulator holds it until the
+    runtime asks for work), returns (ms to the answer, peak RSS kB)."""
+    full_env = {"HOME": tmp, "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{rt_port}/.rt/{name}",
+                "AWS_LAMBDA_FUNCTION_NAME": name, "AWS_LAMBDA_FUNCTION_VERSION": "1",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", **env}
+    with open(os.path.join(tmp, f"{name}.log"), "ab") as log:
+        t0 = time.perf_counter()
+        proc = start([binary], log, env=full_env)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as resp:
+                resp.read()
+                status = resp.status
+            elapsed = (time.perf_counter() - t0) * 1000
+            rss = peak_rss_kb(proc.pid)
+        finally:
+            proc.kill()
+            proc.wait()
+    if status >= 300:
+        sys.exit(f"{name}: first event answered {status}; see {tmp}/{name}.log")
+    return elapsed, rss
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--lambda-dir", default=os.path.join(ROOT, "target/lambda"))
+    ap.add_argument("--hello", default=os.path.join(
+        ROOT, "infra/lambda-hello/target/lambda/lambda-hello/bootstrap"))
+    args = ap.parse_args()
+
+    # (name, bootstrap, project dir: the emulator accepts only binaries of the project it runs in)
+    hello_dir = os.path.join(ROOT, "infra/lambda-hello")
+    functions = [("lambda-hello", args.hello, hello_dir),
+                 ("graph-webhook", os.path.join(args.lambda_dir, "graph-webhook/bootstrap"), ROOT),
+                 ("maintenance", os.path.join(args.lambda_dir, "maintenance/bootstrap"), ROOT)]
+    for name, path, _ in functions:
+        if not os.path.isfile(path):
+            sys.exit(f"{path} missing: build it first (see --help)")
+
+    tmp = tempfile.mkdtemp(prefix="lambda-figures-")
+    log = open(os.path.join(tmp, "servers.log"), "ab")
+    moto_port = free_port()
+    moto = start([os.path.join(VENV_BIN, "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)], log)
+    servers = [moto]
+    emulators = {}
+    for project in (hello_dir, ROOT):
+        port = free_port()
+        servers.append(start([os.path.join(VENV_BIN, "cargo-lambda"), "lambda", "watch",
+                              "--only-lambda-apis", "--ignore-changes", "--invoke-address",
+                              "127.0.0.1", "--invoke-port", str(port)], log, cwd=project))
+        emulators[project] = port
+    try:
+        wait_port(moto_port, moto, "moto_server")
+        for proc, port in zip(servers[1:], emulators.values()):
+            wait_port(port, proc, "cargo lambda watch")
+        env = aws_setup(f"http://127.0.0.1:{moto_port}")
+        rows = []
+        for name, path, project in functions:
+            rt_port = emulators[project]
+            base = f"http://127.0.0.1:{rt_port}"
+            def request():
+                if name == "maintenance":
+                    return urllib.request.Request(
+                        f"{base}/2015-03-31/functions/{name}/invocations",
+                        data=json.dumps(SCHEDULED).encode(), method="POST")
+                return urllib.request.Request(
+                    f"{base}/lambda-url/{name}/graph/notifications?validationToken=hello",
+                    data=b"", method="POST")
+            fn_env = {} if name == "lambda-hello" else env
+            samples = [one_cold_start(rt_port, name, path, fn_env, request(), tmp)
+                       for _ in range(args.runs)]
+            rows.append((name, os.path.getsize(path),
+                         statistics.median(s[0] for s in samples),
+                         max(s[1] for s in samples)))
+    finally:
+        for p in servers:
+            p.kill()
+            p.wait()
+
+    hello_ms = rows[0][2]
+    print(f"{'function':<15} {'binary MB':>10} {'cold start ms':>14} {'ratio':>6} {'peak RSS MB':>12}")
+    for name, size, ms, rss in rows:
+        print(f"{name:<15} {size / 1e6:>10.2f} {ms:>14.1f} {ms / hello_ms:>6.2f} {rss / 1024:>12.1f}")
+    print(f"(median of {args.runs} cold starts each; peak RSS = max VmHWM; logs in {tmp})")
+
+
+if __name__ == "__main__":
+    main()

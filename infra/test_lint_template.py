@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Proves the transform-then-lint step (lint_template.py) is worth having: the real template
+passes, and copies with a bad `!Ref` where plain cfn-lint does not look (Globals, a SAM policy
+template) fail. Prints `N passed, N failed`; exit code 1 if any failed."""
+import contextlib
+import io
+import os
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import lint_template  # noqa: E402
+
+TEMPLATE = os.path.normpath(os.path.join(HERE, "..", "template.yaml"))
+GLOBAL_REF = "        TABLE_NAME: !Ref Table\n"
+POLICIES = "      Policies:\n        - Statement:\n"
+
+
+def lint_text(text):
+    """Exit code of the step, and its first finding (the full output is long)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        f.write(text)
+        path = f.name
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            rc = lint_template.lint(path)
+    finally:
+        os.unlink(path)
+    first = next((line for line in out.getvalue().splitlines() if line.strip()), "")
+    return rc, first[:160]
+
+
+def main():
+    with open(TEMPLATE, encoding="utf-8") as f:
+        good = f.read()
+    assert GLOBAL_REF in good and POLICIES in good, "template layout changed: update this test"
+    cases = [
+        ("the real template is clean", good, 0),
+        (
+            "a bad !Ref in Globals fails",
+            good.replace(GLOBAL_REF, "        TABLE_NAME: !Ref NoSuchTable\n"),
+            1,
+        ),
+        (
+            "a bad !Ref in a SAM policy template fails",
+            good.replace(
+                POLICIES,
+                "      Policies:\n        - DynamoDBReadPolicy:\n            TableName: !Ref NoSuchTable\n        - Statement:\n",
+                1,
+            ),
+            1,
+        ),
+        (
+            "an unknown runtime fails",
+            good.replace("Runtime: provided.al2023", "Runtime: provided.al2099"),
+            1,
+        ),
+    ]
+    passed = failed = 0
+    for name, text, want in cases:
+        got, finding = lint_text(text)
+        if got == want:
+            passed += 1
+            print(f"ok   {name}" + (f"  [{finding}]" if want else ""))
+        else:
+            failed += 1
+            print(f"FAIL {name}: exit {got}, expected {want}: {finding}")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

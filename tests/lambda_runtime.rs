@@ -1,0 +1,315 @@
+//! The real Lambda binaries (`cargo lambda build` → `target/lambda/<fn>/bootstrap`) under
+//! cargo-lambda's runtime emulator, on loopback: DynamoDB and Secrets Manager are moto (the
+//! functions get secret ARNs, as in the SAM template), the Swyx connector is the sandbox's
+//! emulator, Graph is a test sender with its own JWKS. Events arrive as they would on AWS:
+//! Function URL requests (payload v2) for the webhook, an EventBridge scheduled event through the
+//! Invoke API for maintenance. Effects are checked in the connector and the store.
+
+#[path = "support/graph_sender.rs"]
+#[allow(dead_code)] // its HTTP helpers serve the other tests; here reqwest talks to the emulator
+mod graph_sender;
+#[path = "support/lambda_emulator.rs"]
+mod lambda_emulator;
+#[path = "support/moto.rs"]
+mod moto;
+
+use graph_sender::{APP_ID, CERT_ID, GraphSender, TENANT};
+use lambda_emulator::{Emulator, Proc};
+use presence_bridge::domain::{SwyxAction, SwyxStatus, Timestamp};
+use presence_bridge::store::{DynamoStore, Store, SubscriptionRecord, UserLink};
+use presence_sandbox::Clock;
+use presence_sandbox::graph::{GraphEmulator, GraphOptions};
+use presence_sandbox::swyx::{Outage, SwyxEmulator, SwyxOptions, TeamsStatus};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const ENCRYPTION_KEY: &str = include_str!("fixtures/crypto/key2048.pkcs8.pem");
+const JWT_KEY: &[u8] = include_bytes!("fixtures/jwt/key1.pem");
+const CONNECTOR_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const EVENTS_SECRET: &str = "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+const GRAPH_CLIENT_SECRET: &str = "lambda-e2e-graph-client-secret";
+const SUB: &str = "7f105c7d-2dc5-4530-97cd-4e7ae6534c07";
+const CLIENT_STATE: &str = "lambda-e2e-client-state-0123456789";
+const ENTRA_ID: &str = "00000000-0000-4000-8000-000000000001";
+const SWYX_ID: &str = "swyx-1";
+
+async fn put_secret(name: &str, value: &str) -> String {
+    let conf = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
+        .region(aws_sdk_secretsmanager::config::Region::new("eu-west-1"))
+        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+            "test", "test", None, None, "static",
+        ))
+        .endpoint_url(moto::endpoint())
+        .build();
+    let out = aws_sdk_secretsmanager::Client::from_conf(conf)
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+        .expect("create secret in moto");
+    out.arn().expect("secret ARN").to_string()
+}
+
+fn scheduled_event() -> Value {
+    json!({
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-11-26T12:00:00Z",
+        "region": "eu-west-1",
+        "resources": ["arn:aws:events:eu-west-1:123456789012:rule/presence-bridge-EveryMinute"],
+        "detail": {}
+    })
+}
+
+fn teams_status(emu: &SwyxEmulator) -> Option<TeamsStatus> {
+    emu.user(SWYX_ID)
+        .and_then(|u| u.teams)
+        .and_then(|t| t.status)
+}
+
+fn with_logs(what: &str, procs: &[&Proc]) -> String {
+    let logs: Vec<String> = procs
+        .iter()
+        .map(|p| format!("--- {}\n{}", p.log.display(), p.log_tail()))
+        .collect();
+    format!("{what}\n{}", logs.join("\n"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_binaries_under_the_runtime_emulator() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let table = moto::unique_table("lambda-e2e");
+    let store = DynamoStore::new(moto::client(), &table);
+    store.create_table_if_missing().await.expect("table");
+    let key_arn = put_secret("pb/notify-key", ENCRYPTION_KEY).await;
+    let connector_arn = put_secret("pb/connector-signing", CONNECTOR_SECRET).await;
+
+    let emu = SwyxEmulator::start(SwyxOptions {
+        inbound_secret: CONNECTOR_SECRET.to_string(),
+        outbound_secret: EVENTS_SECRET.to_string(),
+        bridge_events_url: None,
+        clock: Clock::new(),
+    })
+    .await
+    .expect("swyx emulator");
+    emu.add_user(SWYX_ID, "Alice Example", "alice@contoso.example");
+    let sender = GraphSender::start(ENCRYPTION_KEY.as_bytes(), JWT_KEY).await;
+    store
+        .put_user(&UserLink {
+            entra_id: ENTRA_ID.to_string(),
+            swyx_user_id: SWYX_ID.to_string(),
+            email: "alice@contoso.example".to_string(),
+        })
+        .await
+        .expect("link");
+    store
+        .put_subscription(&SubscriptionRecord {
+            id: SUB.to_string(),
+            client_state: CLIENT_STATE.to_string(),
+            expires_at: Timestamp::now().plus_millis(3_600_000),
+            account: Some("sync1".to_string()),
+            resource: "/communications/presences".to_string(),
+            encryption_certificate_id: Some(CERT_ID.to_string()),
+        })
+        .await
+        .expect("subscription");
+
+    // The environment the SAM template gives every function, pointed at loopback.
+    let env: Vec<(String, String)> = [
+        ("AWS_REGION", "eu-west-1".to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+        ("AWS_ENDPOINT_URL", moto::endpoint().to_string()),
+        ("RUST_LOG", "info".to_string()),
+        ("STACK_NAME", "lambda-e2e".to_string()),
+        ("TABLE_NAME", table.clone()),
+        ("GRAPH_TENANT_ID", TENANT.to_string()),
+        ("GRAPH_CLIENT_ID", APP_ID.to_string()),
+        ("GRAPH_JWKS_URL", sender.jwks_url.clone()),
+        (
+            "GRAPH_ENCRYPTION_KEYS",
+            json!([{ "id": CERT_ID, "private_key": key_arn }]).to_string(),
+        ),
+        ("CONNECTOR_URL", emu.url()),
+        ("CONNECTOR_SIGNING_SECRET", connector_arn),
+        ("CONNECTOR_MAX_ATTEMPTS", "1".to_string()),
+        ("CONNECTOR_TIMEOUT_MS", "1000".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+
+    // Swyx → Teams: the sandbox's Graph emulator takes setPresence/clearPresence (app-only token).
+    let graph = GraphEmulator::start(GraphOptions {
+        tenant_id: TENANT.to_string(),
+        app_id: APP_ID.to_string(),
+        client_secret: GRAPH_CLIENT_SECRET.to_string(),
+        throttle_per_30s: None,
+        clock: Clock::new(),
+    })
+    .await
+    .expect("graph emulator");
+    graph.add_user(ENTRA_ID, "alice@contoso.example", "Alice Example");
+    graph
+        .set_client_session(ENTRA_ID, "teams-desktop", "Available", "Available")
+        .expect("teams session");
+    let mut s2t_env = env.clone();
+    s2t_env.extend([
+        (
+            "GRAPH_CLIENT_SECRET".to_string(),
+            put_secret("pb/graph-client-secret", GRAPH_CLIENT_SECRET).await,
+        ),
+        (
+            "CONNECTOR_EVENT_SECRETS".to_string(),
+            put_secret("pb/connector-events", EVENTS_SECRET).await,
+        ),
+        ("GRAPH_AUTHORITY_URL".to_string(), graph.authority_url()),
+        ("GRAPH_BASE_URL".to_string(), graph.graph_url()),
+    ]);
+
+    let rt = Emulator::start(dir.path());
+    let graph_fn = rt.start_function("graph-webhook", &env, dir.path());
+    let maint_fn = rt.start_function("maintenance", &s2t_env, dir.path());
+    let swyx_fn = rt.start_function("swyx-webhook", &s2t_env, dir.path());
+    let procs = [&rt.proc, &graph_fn, &maint_fn, &swyx_fn];
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+
+    // 1. Graph's validation handshake on the notification URL: the decoded token, as text/plain.
+    let token =
+        "Validation: Testing client application reachability for subscription Request-Id: 2f0a";
+    let mut url = reqwest::Url::parse(&rt.function_url("graph-webhook", "/graph/notifications"))
+        .expect("url");
+    url.query_pairs_mut().append_pair("validationToken", token);
+    let resp = http.post(url).send().await.expect("handshake answered");
+    assert_eq!(resp.status(), 200, "{}", with_logs("handshake", &procs));
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert_eq!(resp.text().await.unwrap(), token);
+
+    // 2. A notification batch while the connector is down: Graph still gets 202 in time, the
+    //    update waits in the store as pending.
+    emu.set_outage(Outage::Unavailable);
+    let batch = |availability: &str, activity: &str, seq: &str| {
+        let p = GraphSender::presence(ENTRA_ID, availability, activity, false, Some(seq));
+        sender.collection(vec![sender.item(SUB, CLIENT_STATE, &p)])
+    };
+    let resp = http
+        .post(rt.function_url("graph-webhook", "/graph/notifications"))
+        .json(&batch("Busy", "InACall", "100"))
+        .send()
+        .await
+        .expect("batch answered");
+    assert_eq!(resp.status(), 202, "{}", with_logs("batch", &procs));
+    let pending = store
+        .get_pending(SWYX_ID)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{}", with_logs("no pending update", &procs)));
+    assert_eq!(pending.update.action, SwyxAction::Set(SwyxStatus::Speaking));
+    assert_eq!(teams_status(&emu), None);
+
+    // 3. The connector is back and the retry is due (moved to now rather than waiting 5 s):
+    //    one scheduled maintenance run delivers it and reports the backlog it left.
+    emu.set_outage(Outage::None);
+    let mut due = pending.clone();
+    due.next_attempt_at = Timestamp::now().plus_millis(-1_000);
+    assert!(store.put_pending(&due).await.unwrap());
+    let resp = http
+        .post(rt.invoke_url("maintenance"))
+        .json(&scheduled_event())
+        .send()
+        .await
+        .expect("maintenance answered");
+    assert_eq!(resp.status(), 200, "{}", with_logs("maintenance", &procs));
+    let summary: Value = resp.json().await.expect("JSON summary");
+    assert_eq!(summary["DeliveredFromPending"], 1, "{summary}");
+    assert_eq!(summary["PendingDeliveries"], 0, "{summary}");
+    assert_eq!(
+        summary["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "PresenceBridge"
+    );
+    assert_eq!(teams_status(&emu), Some(TeamsStatus::Speaking));
+    assert!(store.get_pending(SWYX_ID).await.unwrap().is_none());
+    assert_eq!(store.count_pending().await.unwrap(), 0);
+
+    // 4. With the connector up, the next change goes straight through the warm function.
+    let resp = http
+        .post(rt.function_url("graph-webhook", "/graph/notifications"))
+        .json(&batch("Available", "Available", "101"))
+        .send()
+        .await
+        .expect("batch answered");
+    assert_eq!(resp.status(), 202);
+    assert_eq!(teams_status(&emu), Some(TeamsStatus::Available));
+    let state = store
+        .get_sync_state(ENTRA_ID)
+        .await
+        .unwrap()
+        .expect("sync state");
+    assert!(state.revision >= 2, "{state:?}");
+    assert_eq!(emu.stats().updates_applied, 2);
+
+    // 5. A notification that fails validation changes nothing (the token check runs in the binary).
+    let mut forged = batch("DoNotDisturb", "DoNotDisturb", "102");
+    forged["validationTokens"] = json!(["not-a-jwt"]);
+    let resp = http
+        .post(rt.function_url("graph-webhook", "/graph/notifications"))
+        .json(&forged)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(resp.status(), 401);
+    assert_eq!(teams_status(&emu), Some(TeamsStatus::Available));
+
+    // 6. Swyx → Teams through the swyx-webhook Function URL: a call on SwyxServer shows
+    //    "In a call" in Teams; its end clears the bridge's session.
+    emu.set_bridge_events_url(&rt.function_url("swyx-webhook", "/swyx/events"));
+    let call = emu.start_call(SWYX_ID).await.expect("call starts");
+    graph
+        .wait_stats(Duration::from_secs(30), |s| s.set_presence_calls >= 1)
+        .await
+        .unwrap_or_else(|e| panic!("{}", with_logs(&format!("no setPresence: {e}"), &procs)));
+    let shown = graph.presence(ENTRA_ID).expect("presence");
+    assert_eq!(
+        (shown.availability.as_str(), shown.activity.as_str()),
+        ("Busy", "InACall")
+    );
+    assert_eq!(graph.app_sessions(ENTRA_ID).len(), 1);
+    assert!(
+        store
+            .get_speaking(ENTRA_ID)
+            .await
+            .expect("speaking state")
+            .is_some()
+    );
+    emu.end_call(SWYX_ID, &call).await.expect("call ends");
+    graph
+        .wait_stats(Duration::from_secs(30), |s| s.clear_presence_calls >= 1)
+        .await
+        .unwrap_or_else(|e| panic!("{}", with_logs(&format!("no clearPresence: {e}"), &procs)));
+    assert!(graph.app_sessions(ENTRA_ID).is_empty());
+    assert_eq!(
+        graph.presence(ENTRA_ID).expect("presence").activity,
+        "Available"
+    );
+    assert!(
+        emu.events_log()
+            .iter()
+            .all(|e| e.status.is_some_and(|s| (200..300).contains(&s))),
+        "every event was accepted: {:?}",
+        emu.events_log()
+    );
+}
