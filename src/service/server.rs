@@ -37,35 +37,32 @@ fn to_axum(resp: HttpResponse) -> Response {
     resp.map(Body::from)
 }
 
-async fn graph_route(State(app): State<Arc<App>>, req: Request) -> Response {
+/// The request with its body read, or the 413 answer. Reads at most one byte past the limit:
+/// enough to know it is too large, without buffering more.
+async fn buffered(app: &App, req: Request) -> Result<http::Request<bytes::Bytes>, Response> {
     let (parts, body) = req.into_parts();
-    // Read at most one byte past the limit: enough to know it is too large, without buffering more.
     let limit = app.settings.max_body_bytes;
-    let bytes = match axum::body::to_bytes(body, limit + 1).await {
-        Ok(b) => b,
-        Err(_) => {
-            return to_axum(error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("body exceeds the limit of {limit} bytes"),
-            ));
-        }
-    };
-    to_axum(graph_webhook::handle(&app, http::Request::from_parts(parts, bytes)).await)
+    match axum::body::to_bytes(body, limit + 1).await {
+        Ok(bytes) => Ok(http::Request::from_parts(parts, bytes)),
+        Err(_) => Err(to_axum(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("body exceeds the limit of {limit} bytes"),
+        ))),
+    }
+}
+
+async fn graph_route(State(app): State<Arc<App>>, req: Request) -> Response {
+    match buffered(&app, req).await {
+        Ok(req) => to_axum(graph_webhook::handle(&app, req).await),
+        Err(too_large) => too_large,
+    }
 }
 
 async fn swyx_route(State(app): State<Arc<App>>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let limit = app.settings.max_body_bytes;
-    let bytes = match axum::body::to_bytes(body, limit + 1).await {
-        Ok(b) => b,
-        Err(_) => {
-            return to_axum(error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("body exceeds the limit of {limit} bytes"),
-            ));
-        }
-    };
-    to_axum(swyx_webhook::handle(&app, http::Request::from_parts(parts, bytes)).await)
+    match buffered(&app, req).await {
+        Ok(req) => to_axum(swyx_webhook::handle(&app, req).await),
+        Err(too_large) => too_large,
+    }
 }
 
 async fn healthz(State(app): State<Arc<App>>) -> Response {
