@@ -536,23 +536,37 @@ async fn calls(
     wait_consistent(sandbox, users, rules, Duration::from_secs(30)).await?;
     let before: Vec<Option<String>> = users.iter().map(|(_, s)| actual(sandbox, s)).collect();
 
-    let mut call_ids = Vec::new();
-    let mut started_at = Vec::new();
-    for &i in callers.iter().chain(&dnd_callers) {
-        started_at.push((i, Instant::now()));
-        call_ids.push((i, sandbox.swyx.start_call(&users[i].1).await?));
-    }
-    report.calls_made = call_ids.len();
+    // Calls start one after another on their own task while this one watches Teams, so each
+    // call's latency is measured from its own start.
+    let starts: Arc<std::sync::Mutex<Vec<(usize, Instant)>>> = Arc::default();
+    let starter = {
+        let (swyx, starts) = (sandbox.swyx.clone(), Arc::clone(&starts));
+        let who: Vec<(usize, String)> = callers
+            .iter()
+            .chain(&dnd_callers)
+            .map(|&i| (i, users[i].1.clone()))
+            .collect();
+        tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for (i, swyx_id) in who {
+                if let Ok(mut s) = starts.lock() {
+                    s.push((i, Instant::now()));
+                }
+                ids.push((i, swyx.start_call(&swyx_id).await?));
+            }
+            anyhow::Ok(ids)
+        })
+    };
     // Callers who were Available: wait until Teams shows In a call.
     let mut latencies = Vec::new();
-    let mut waiting: Vec<(usize, Instant)> = started_at
-        .iter()
-        .filter(|(i, _)| callers.contains(i))
-        .cloned()
-        .collect();
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut waiting: Vec<usize> = callers.clone();
+    let deadline = Instant::now() + Duration::from_secs(30);
     while !waiting.is_empty() && Instant::now() < deadline {
-        waiting.retain(|(i, t0)| {
+        let started: Vec<(usize, Instant)> = starts.lock().map(|s| s.clone()).unwrap_or_default();
+        waiting.retain(|i| {
+            let Some((_, t0)) = started.iter().find(|(j, _)| j == i) else {
+                return true;
+            };
             let in_call = sandbox
                 .graph
                 .presence(&users[*i].0)
@@ -564,6 +578,8 @@ async fn calls(
         });
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
+    let call_ids = starter.await.context("starting calls")??;
+    report.calls_made = call_ids.len();
     latencies.sort_unstable();
     report.swyx_to_teams = summarize(&latencies);
     // DND callers: the bridge's session exists, yet Teams still shows Do not disturb.
