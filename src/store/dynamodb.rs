@@ -33,6 +33,43 @@ impl std::fmt::Debug for DynamoStore {
 }
 
 impl DynamoStore {
+    /// Writes a per-user record whose `revision` must move from `expected_revision` (0 = none
+    /// stored yet) to `revision`; `Conflict` otherwise, and nothing is written.
+    async fn put_revisioned(
+        &self,
+        mut item: Item,
+        what: &str,
+        entra_id: &str,
+        revision: u64,
+        expected_revision: u64,
+    ) -> StoreResult<()> {
+        if revision <= expected_revision {
+            return Err(StoreError::Conflict(format!(
+                "{what} of {entra_id}: new revision {revision} is not greater than expected revision {expected_revision}"
+            )));
+        }
+        item.insert(REVISION.to_string(), n(revision));
+        let req = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        let req = if expected_revision == 0 {
+            req.condition_expression("attribute_not_exists(pk)")
+        } else {
+            req.condition_expression("#rev = :expected")
+                .expression_attribute_names("#rev", REVISION)
+                .expression_attribute_values(":expected", n(expected_revision))
+        };
+        match req.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict(format!(
+                "{what} of {entra_id} is not at revision {expected_revision}"
+            ))),
+            Err(e) => Err(sdk_error("PutItem", e)),
+        }
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
@@ -159,33 +196,15 @@ impl Store for DynamoStore {
         expected_revision: u64,
     ) -> StoreResult<()> {
         require("Entra id", entra_id)?;
-        if state.revision <= expected_revision {
-            return Err(StoreError::Conflict(format!(
-                "sync state of {entra_id}: new revision {} is not greater than expected revision {expected_revision}",
-                state.revision
-            )));
-        }
-        let mut item = state_key(entra_id);
-        item.insert(REVISION.to_string(), n(state.revision));
-        let req = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(with_data(item, state, "sync state")?));
-        let req = if expected_revision == 0 {
-            req.condition_expression("attribute_not_exists(pk)")
-        } else {
-            req.condition_expression("#rev = :expected")
-                .expression_attribute_names("#rev", REVISION)
-                .expression_attribute_values(":expected", n(expected_revision))
-        };
-        match req.send().await {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict(format!(
-                "sync state of {entra_id} is not at revision {expected_revision}"
-            ))),
-            Err(e) => Err(sdk_error("PutItem", e)),
-        }
+        let item = with_data(state_key(entra_id), state, "sync state")?;
+        self.put_revisioned(
+            item,
+            "sync state",
+            entra_id,
+            state.revision,
+            expected_revision,
+        )
+        .await
     }
 
     async fn get_speaking(&self, entra_id: &str) -> StoreResult<Option<SpeakingState>> {

@@ -30,38 +30,21 @@ impl DynamoStore {
         expected_revision: u64,
     ) -> StoreResult<()> {
         require("Entra id", entra_id)?;
-        if state.revision <= expected_revision {
-            return Err(StoreError::Conflict(format!(
-                "speaking state of {entra_id}: new revision {} is not greater than expected revision {expected_revision}",
-                state.revision
-            )));
-        }
         let mut item = speaking_key(entra_id);
-        item.insert(REVISION.to_string(), n(state.revision));
         item.insert(ENTRA_ID.to_string(), s(entra_id));
         if let Some(due) = state.due_at {
             item.insert(DUE_PK.to_string(), s(SPEAKING_DUE_PK));
             item.insert(DUE_SK.to_string(), s(due_sort_key(due, entra_id)));
         }
-        let req = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(with_data(item, state, "speaking state")?));
-        let req = if expected_revision == 0 {
-            req.condition_expression("attribute_not_exists(pk)")
-        } else {
-            req.condition_expression("#rev = :expected")
-                .expression_attribute_names("#rev", REVISION)
-                .expression_attribute_values(":expected", n(expected_revision))
-        };
-        match req.send().await {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict(format!(
-                "speaking state of {entra_id} is not at revision {expected_revision}"
-            ))),
-            Err(e) => Err(sdk_error("PutItem", e)),
-        }
+        let item = with_data(item, state, "speaking state")?;
+        self.put_revisioned(
+            item,
+            "speaking state",
+            entra_id,
+            state.revision,
+            expected_revision,
+        )
+        .await
     }
 
     pub(super) async fn speaking_due(
