@@ -53,6 +53,7 @@ fn bench(c: &mut Criterion) {
                 account: None,
                 resource: String::new(),
                 encryption_certificate_id: Some(CERT_ID.into()),
+                renewed_at: None,
             })
             .await
             .unwrap();

@@ -96,6 +96,7 @@ async fn env(users: usize) -> Env {
             account: Some("sync1".to_string()),
             resource: "/communications/presences".to_string(),
             encryption_certificate_id: Some(CERT_ID.to_string()),
+            renewed_at: None,
         })
         .await
         .expect("subscription");

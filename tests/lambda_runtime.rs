@@ -115,6 +115,7 @@ async fn lambda_binaries_under_the_runtime_emulator() {
             account: Some("sync1".to_string()),
             resource: "/communications/presences".to_string(),
             encryption_certificate_id: Some(CERT_ID.to_string()),
+            renewed_at: None,
         })
         .await
         .expect("subscription");

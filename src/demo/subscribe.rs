@@ -92,6 +92,7 @@ pub async fn subscribe_all(
                 account: Some(upn),
                 resource: "/communications/presences".to_string(),
                 encryption_certificate_id: Some(args.certificate_id.to_string()),
+                renewed_at: None,
             })
             .await?;
         ids.push(created.id);

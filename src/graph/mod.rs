@@ -3,8 +3,11 @@
 
 pub mod client;
 pub mod crypto;
+pub mod delegated;
 pub mod keys;
 pub mod notification;
+pub mod sealed;
+pub mod subscriptions;
 pub mod test_issuer;
 pub mod token;
 pub mod validation_token;

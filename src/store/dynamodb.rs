@@ -8,7 +8,10 @@ mod links;
 mod speaking;
 mod table;
 
-use super::{PendingDelivery, Store, StoreError, StoreResult, SubscriptionRecord, UserLink};
+use super::{
+    LifecycleRequest, PendingDelivery, Store, StoreError, StoreResult, SubscriptionRecord, SyncAccount,
+    UserLink,
+};
 use crate::domain::{SpeakingState, Timestamp, UserSyncState};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -263,6 +266,33 @@ impl Store for DynamoStore {
             .await
             .map_err(|e| sdk_error("DeleteItem", e))?;
         Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn put_account(&self, _account: &SyncAccount, _expected_version: u64) -> StoreResult<()> {
+        Err(StoreError::Backend("accounts: not implemented yet".into()))
+    }
+    async fn get_account(&self, _name: &str) -> StoreResult<Option<SyncAccount>> {
+        Err(StoreError::Backend("accounts: not implemented yet".into()))
+    }
+    async fn list_accounts(&self) -> StoreResult<Vec<SyncAccount>> {
+        Err(StoreError::Backend("accounts: not implemented yet".into()))
+    }
+    async fn delete_account(&self, _name: &str) -> StoreResult<bool> {
+        Err(StoreError::Backend("accounts: not implemented yet".into()))
+    }
+    async fn put_lifecycle_request(&self, _request: &LifecycleRequest) -> StoreResult<()> {
+        Err(StoreError::Backend("lifecycle: not implemented yet".into()))
+    }
+    async fn list_lifecycle_requests(&self) -> StoreResult<Vec<LifecycleRequest>> {
+        Err(StoreError::Backend("lifecycle: not implemented yet".into()))
+    }
+    async fn delete_lifecycle_request(
+        &self,
+        _subscription_id: &str,
+        _event: &str,
+        _handled_up_to: Timestamp,
+    ) -> StoreResult<bool> {
+        Err(StoreError::Backend("lifecycle: not implemented yet".into()))
     }
 
     async fn put_pending(&self, p: &PendingDelivery) -> StoreResult<bool> {

@@ -38,6 +38,52 @@ pub struct SubscriptionRecord {
     pub resource: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption_certificate_id: Option<String>,
+    /// When the bridge last renewed it (PATCH); a `reauthorizationRequired` within 10 minutes of
+    /// a renewal needs no second PATCH.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewed_at: Option<Timestamp>,
+}
+
+/// A sync account: a dedicated Entra user whose delegated token owns one presence subscription
+/// (Graph allows one per app and user) covering at most 650 linked users.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncAccount {
+    /// The operator's name for it (`accounts add NAME`); the key.
+    pub name: String,
+    /// The account's refresh token, sealed (AES-256-GCM, see `graph::sealed`); never plain.
+    pub sealed_refresh_token: String,
+    /// Grows on every write; writes are conditional on it ([`Store::put_account`]).
+    pub version: u64,
+    /// The users its subscription must cover (Entra ids, sorted, at most 650).
+    #[serde(default)]
+    pub assigned: Vec<String>,
+    /// The users its live subscription covers as created (sorted). A subscription is rebuilt
+    /// only when `assigned` holds someone `covered` lacks.
+    #[serde(default)]
+    pub covered: Vec<String>,
+    /// The subscription it owns (a [`SubscriptionRecord`] id), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription_id: Option<String>,
+    pub added_at: Timestamp,
+    /// When its users' presence was last read in bulk and repaired on Swyx.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconciled_at: Option<Timestamp>,
+    /// Its users must be reconciled at the next run (after a rebuild, a removal, `missed`).
+    #[serde(default)]
+    pub reconcile_requested: bool,
+    /// The last thing that went wrong with it (sign-in, Graph), for `accounts list`; no secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// A lifecycle notification accepted by the webhook, for maintenance to act on. At most one per
+/// subscription and event; a newer one replaces an older one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleRequest {
+    pub subscription_id: String,
+    /// `reauthorizationRequired`, `subscriptionRemoved` or `missed`.
+    pub event: String,
+    pub received_at: Timestamp,
 }
 
 /// A Swyx update that could not be delivered yet. There is at most one per Swyx user: a newer
@@ -114,6 +160,32 @@ pub trait Store: Send + Sync {
     async fn get_subscription(&self, id: &str) -> StoreResult<Option<SubscriptionRecord>>;
     async fn list_subscriptions(&self) -> StoreResult<Vec<SubscriptionRecord>>;
     async fn delete_subscription(&self, id: &str) -> StoreResult<bool>;
+
+    // ---- sync accounts ----
+
+    /// Writes `account` if the stored version is `expected_version` (0 = no such account yet);
+    /// `Conflict` otherwise, and nothing is written. `account.version` must be greater.
+    async fn put_account(&self, account: &SyncAccount, expected_version: u64) -> StoreResult<()>;
+    async fn get_account(&self, name: &str) -> StoreResult<Option<SyncAccount>>;
+    /// All sync accounts, ordered by name.
+    async fn list_accounts(&self) -> StoreResult<Vec<SyncAccount>>;
+    /// `false` when there was no such account.
+    async fn delete_account(&self, name: &str) -> StoreResult<bool>;
+
+    // ---- lifecycle notifications waiting for maintenance ----
+
+    /// Stores `request`, replacing one for the same subscription and event.
+    async fn put_lifecycle_request(&self, request: &LifecycleRequest) -> StoreResult<()>;
+    /// All waiting requests, oldest first.
+    async fn list_lifecycle_requests(&self) -> StoreResult<Vec<LifecycleRequest>>;
+    /// Removes the request for (`subscription_id`, `event`) if it was received at or before
+    /// `handled_up_to` (one that arrived meanwhile stays). Returns whether one was removed.
+    async fn delete_lifecycle_request(
+        &self,
+        subscription_id: &str,
+        event: &str,
+        handled_up_to: Timestamp,
+    ) -> StoreResult<bool>;
 
     // ---- pending Swyx deliveries ----
 

@@ -10,7 +10,10 @@ mod rows;
 mod schema;
 mod speaking;
 
-use super::{PendingDelivery, Store, StoreError, StoreResult, SubscriptionRecord, UserLink};
+use super::{
+    LifecycleRequest, PendingDelivery, Store, StoreError, StoreResult, SubscriptionRecord, SyncAccount,
+    UserLink,
+};
 use crate::domain::{SpeakingState, Timestamp, UserSyncState};
 use async_trait::async_trait;
 use rows::*;
@@ -281,6 +284,33 @@ impl Store for SqliteStore {
             Ok(n > 0)
         })
         .await
+    }
+
+    async fn put_account(&self, _account: &SyncAccount, _expected_version: u64) -> StoreResult<()> {
+        Err(StoreError::Backend("accounts: not implemented yet".into()))
+    }
+    async fn get_account(&self, _name: &str) -> StoreResult<Option<SyncAccount>> {
+        Err(StoreError::Backend("accounts: not implemented yet".into()))
+    }
+    async fn list_accounts(&self) -> StoreResult<Vec<SyncAccount>> {
+        Err(StoreError::Backend("accounts: not implemented yet".into()))
+    }
+    async fn delete_account(&self, _name: &str) -> StoreResult<bool> {
+        Err(StoreError::Backend("accounts: not implemented yet".into()))
+    }
+    async fn put_lifecycle_request(&self, _request: &LifecycleRequest) -> StoreResult<()> {
+        Err(StoreError::Backend("lifecycle: not implemented yet".into()))
+    }
+    async fn list_lifecycle_requests(&self) -> StoreResult<Vec<LifecycleRequest>> {
+        Err(StoreError::Backend("lifecycle: not implemented yet".into()))
+    }
+    async fn delete_lifecycle_request(
+        &self,
+        _subscription_id: &str,
+        _event: &str,
+        _handled_up_to: Timestamp,
+    ) -> StoreResult<bool> {
+        Err(StoreError::Backend("lifecycle: not implemented yet".into()))
     }
 
     async fn put_pending(&self, p: &PendingDelivery) -> StoreResult<bool> {

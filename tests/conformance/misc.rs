@@ -13,6 +13,7 @@ pub async fn subscriptions_crud_and_list_order<S: Store + 'static>(store: Arc<S>
     let full = SubscriptionRecord {
         account: Some("sync-01@contoso.onmicrosoft.com".to_string()),
         encryption_certificate_id: Some("cert-2026".to_string()),
+        renewed_at: None,
         ..subscription("sub-b", T0 + 3_600_000)
     };
     let minimal = subscription("sub-a", T0 + 60_000);

@@ -80,6 +80,7 @@ pub fn subscription(id: &str, expires_at: i64) -> SubscriptionRecord {
         account: None,
         resource: format!("/communications/presences?$filter=id in ('{id}')"),
         encryption_certificate_id: None,
+        renewed_at: None,
     }
 }
 

@@ -270,6 +270,7 @@ impl Harness {
                 account: Some(upn.into()),
                 resource,
                 encryption_certificate_id: Some(CERT_ID.into()),
+                renewed_at: None,
             })
             .await
             .unwrap();
