@@ -89,6 +89,8 @@ fn bench(c: &mut Criterion) {
             connector: ConnectorClient::new(ConnectorSettings::new(connector.url(), secret), http),
             metrics: Default::default(),
             swyx_to_teams: None,
+            accounts: None,
+            wake_maintenance: Default::default(),
         };
         (Arc::new(app), sender, connector)
     });

@@ -191,6 +191,8 @@ fn setup(rt: &tokio::runtime::Runtime) -> Bench {
                 http,
             ),
             swyx_to_teams: Some(Arc::new(s2t)),
+            accounts: None,
+            wake_maintenance: Default::default(),
             metrics: Default::default(),
         });
         let bench = Bench {

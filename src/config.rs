@@ -4,6 +4,10 @@
 //! `GRAPH_TENANT_ID` in the environment) and the problem. Secrets are references, resolved once at
 //! start: a literal value, `file:PATH`, or an AWS Secrets Manager ARN.
 
+mod subscriptions;
+
+pub use subscriptions::{RawAccounts, RawSubscriptions, SubscriptionsConfig};
+
 use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -78,6 +82,10 @@ pub struct RawConfig {
     pub server: RawServer,
     #[serde(default)]
     pub speaking: RawSpeaking,
+    #[serde(default)]
+    pub subscriptions: RawSubscriptions,
+    #[serde(default)]
+    pub accounts: RawAccounts,
 }
 
 /// Swyx → Teams: how the bridge's "In a call" session lives.
@@ -190,6 +198,10 @@ pub struct Config {
     pub connector_event_secrets: Vec<SecretRef>,
     pub speaking_expiration: Duration,
     pub speaking_max_call: Duration,
+    /// Subscription maintenance (sync accounts, renewal, reconciliation); `None` = not set up.
+    pub subscriptions: Option<SubscriptionsConfig>,
+    /// Seals the sync accounts' refresh tokens.
+    pub token_key: Option<SecretRef>,
 }
 
 /// (TOML path, environment variable) of every setting.
@@ -226,6 +238,7 @@ fn name(origin: Origin, toml_path: &str) -> String {
         Origin::File => toml_path.to_string(),
         Origin::Env => NAMES
             .iter()
+            .chain(subscriptions::NAMES)
             .find(|(t, _)| *t == toml_path)
             .map_or(toml_path.to_string(), |(_, e)| e.to_string()),
     }
@@ -298,7 +311,10 @@ impl RawConfig {
                     .collect()
             }
         };
+        let (subscriptions, accounts) = subscriptions::raw_from_env(&var, &num)?;
         Ok(RawConfig {
+            subscriptions,
+            accounts,
             graph: RawGraph {
                 tenant_id: var("graph.tenant_id"),
                 client_id: var("graph.client_id"),
@@ -517,7 +533,25 @@ impl RawConfig {
                 format!("{max_call_minutes} is outside 1..=1440"),
             ));
         }
+        let key_ids: Vec<&str> = encryption_keys
+            .iter()
+            .map(|k| k.certificate_id.as_str())
+            .collect();
+        let token_key = self
+            .accounts
+            .token_key
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| SecretRef::parse(&s));
+        let subscriptions = subscriptions::validate(
+            self.subscriptions,
+            origin,
+            &key_ids,
+            graph_client_secret.is_some(),
+            token_key.is_some(),
+        )?;
         Ok(Config {
+            subscriptions,
+            token_key,
             graph_client_secret,
             graph_authority_url,
             graph_base_url,

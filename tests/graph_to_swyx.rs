@@ -87,6 +87,8 @@ async fn env(users: usize) -> Env {
         ),
         metrics: Default::default(),
         swyx_to_teams: None,
+        accounts: None,
+        wake_maintenance: Default::default(),
     };
     store
         .put_subscription(&SubscriptionRecord {

@@ -67,6 +67,7 @@ fn budget(deadline_ms: u64, now_ms: u64) -> Duration {
 
 fn summary_line(m: &MaintenanceSummary, pending_total: usize, stack: &str, now_ms: u64) -> Value {
     let (s, sp): (&PendingSummary, &SpeakingSummary) = (&m.pending, &m.speaking);
+    let sub = &m.subscriptions;
     json!({
         "_aws": {
             "Timestamp": now_ms,
@@ -75,7 +76,9 @@ fn summary_line(m: &MaintenanceSummary, pending_total: usize, stack: &str, now_m
                 "Dimensions": [["Stack"]],
                 "Metrics": [
                     {"Name": "PendingDeliveries", "Unit": "Count"},
-                    {"Name": "DeliveredFromPending", "Unit": "Count"}
+                    {"Name": "DeliveredFromPending", "Unit": "Count"},
+                    {"Name": "UncoveredUsers", "Unit": "Count"},
+                    {"Name": "FailedSyncAccounts", "Unit": "Count"}
                 ]
             }]
         },
@@ -84,16 +87,24 @@ fn summary_line(m: &MaintenanceSummary, pending_total: usize, stack: &str, now_m
         "DeliveredFromPending": s.delivered,
         "superseded": s.superseded,
         "still_pending": s.still_pending,
-        "budget_exhausted": s.budget_exhausted || sp.budget_exhausted,
+        "budget_exhausted": s.budget_exhausted || sp.budget_exhausted || sub.budget_exhausted,
         "speaking_synced": sp.synced,
         "speaking_still_pending": sp.still_pending,
         "overlong_calls": sp.overlong_calls,
+        "UncoveredUsers": sub.uncovered.len(),
+        "FailedSyncAccounts": sub.failed_accounts.len(),
+        "accounts_missing": sub.accounts_missing,
+        "subscriptions_created": sub.created + sub.recreated,
+        "subscriptions_renewed": sub.renewed,
+        "reconciled_users": sub.reconciled_users,
+        "repaired": sub.repaired,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use presence_bridge::service::subscriptions::SubscriptionSummary;
 
     #[test]
     fn budget_stays_below_the_deadline() {
@@ -116,6 +127,11 @@ mod tests {
                 synced: 4,
                 ..SpeakingSummary::default()
             },
+            subscriptions: SubscriptionSummary {
+                uncovered: vec!["u1".to_string()],
+                accounts_missing: 1,
+                ..SubscriptionSummary::default()
+            },
         };
         let line = summary_line(&s, 3, "prod", 1_700_000_000_000);
         let metric = &line["_aws"]["CloudWatchMetrics"][0];
@@ -127,5 +143,7 @@ mod tests {
         assert_eq!(line["Stack"], "prod");
         assert_eq!(line["still_pending"], 3);
         assert_eq!(line["speaking_synced"], 4);
+        assert_eq!(line["UncoveredUsers"], 1);
+        assert_eq!(line["FailedSyncAccounts"], 0);
     }
 }

@@ -70,6 +70,36 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Sync accounts: the Entra users whose delegated sign-in owns the presence subscriptions
+    /// (one per 650 linked users).
+    Accounts {
+        #[command(subcommand)]
+        command: AccountsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountsCommand {
+    /// Sign a sync account in (device code: open the URL, enter the code, sign in with MFA) and
+    /// store its refresh token sealed. Again for an existing name: signs it in anew.
+    Add {
+        name: String,
+        #[arg(long, env = "PRESENCE_BRIDGE_CONFIG")]
+        config: PathBuf,
+    },
+    /// The accounts, their users, subscription, expiry, last error, and who is not covered.
+    List {
+        #[arg(long, env = "PRESENCE_BRIDGE_CONFIG")]
+        config: PathBuf,
+    },
+    /// Delete the account's subscription and forget the account; its users move to the others.
+    Remove {
+        name: String,
+        #[arg(long, env = "PRESENCE_BRIDGE_CONFIG")]
+        config: PathBuf,
+    },
+    /// Print a new random key for `accounts.token_key` (base64 of 32 bytes).
+    NewKey,
 }
 
 #[derive(Subcommand)]
@@ -155,6 +185,33 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             println!("{}: OK", config.display());
         }
+        Command::Accounts { command } => match command {
+            AccountsCommand::Add { name, config } => {
+                let cfg = RawConfig::from_file(&config)?.validate(Origin::File)?;
+                cli::accounts::add(&cfg, &name, &mut std::io::stdout()).await?;
+            }
+            AccountsCommand::List { config } => {
+                let cfg = RawConfig::from_file(&config)?.validate(Origin::File)?;
+                let store = open_store(&cfg.store).await?;
+                let capacity = cfg.subscriptions.as_ref().map_or(
+                    presence_bridge::domain::sharding::USERS_PER_ACCOUNT,
+                    |s| s.users_per_account,
+                );
+                let now = presence_bridge::domain::Timestamp::now();
+                print!("{}", cli::accounts::list(store.as_ref(), capacity, now).await?);
+            }
+            AccountsCommand::Remove { name, config } => {
+                let cfg = RawConfig::from_file(&config)?.validate(Origin::File)?;
+                let app = presence_bridge::service::App::from_config(&cfg).await?;
+                println!("{}", cli::accounts::remove(&app, &name).await?);
+            }
+            AccountsCommand::NewKey => {
+                println!(
+                    "{}",
+                    presence_bridge::graph::sealed::TokenSealer::generate_key_text()
+                );
+            }
+        },
         Command::Users { command } => match command {
             UsersCommand::Import { file, config } => {
                 let store_cfg = validate_store(RawConfig::from_file(&config)?.store, Origin::File)?;

@@ -3,6 +3,7 @@
 
 pub mod mapping;
 pub mod presence;
+pub mod sharding;
 pub mod speaking;
 pub mod swyx_status;
 pub mod sync;

@@ -1,7 +1,12 @@
 //! Everything a webhook invocation needs, built once per process (Lambda cold start or `serve`).
 
 use super::metrics::Metrics;
+use super::accounts::SyncAccounts;
 use super::speaking::{SwyxToTeams, system_clock};
+use crate::graph::client::{GraphClient, GraphSettings};
+use crate::graph::delegated::LoginEndpoint;
+use crate::graph::sealed::TokenSealer;
+use crate::graph::token::ClientSecret;
 use crate::config::{Config, SecretRef, StoreConfig};
 use crate::domain::MappingRules;
 use crate::graph::crypto::NotificationKeys;
@@ -33,6 +38,10 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// Swyx → Teams; `None` when not configured (no connector event secrets).
     pub swyx_to_teams: Option<Arc<SwyxToTeams>>,
+    /// Subscription maintenance (sync accounts); `None` when `[subscriptions]` is not set.
+    pub accounts: Option<Arc<SyncAccounts>>,
+    /// Wakes the self-hosted maintenance loop early (a lifecycle notification arrived).
+    pub wake_maintenance: Arc<tokio::sync::Notify>,
 }
 
 impl App {
@@ -47,6 +56,8 @@ impl App {
         refs.push(&cfg.connector_secret);
         refs.extend(cfg.connector_event_secrets.iter());
         refs.extend(cfg.graph_client_secret.iter());
+        refs.extend(cfg.token_key.iter());
+        refs.extend(cfg.subscriptions.as_ref().map(|s| &s.certificate));
         if matches!(cfg.store, StoreConfig::DynamoDb { .. }) {
             secrets.aws_config().await;
         }
@@ -83,7 +94,9 @@ impl App {
             },
             http.clone(),
         );
-        let swyx_to_teams = swyx_to_teams(cfg, &mut secrets, http.clone()).await?;
+        let graph = graph_client(cfg, &mut secrets, http.clone()).await?;
+        let swyx_to_teams = swyx_to_teams(cfg, &mut secrets, graph.clone()).await?;
+        let accounts = sync_accounts(cfg, &mut secrets, graph, http.clone(), system_clock()).await?;
         let connector = ConnectorClient::new(
             ConnectorSettings {
                 base_url: cfg.connector_url.clone(),
@@ -96,6 +109,8 @@ impl App {
         );
         Ok(App {
             swyx_to_teams,
+            accounts,
+            wake_maintenance: Arc::new(tokio::sync::Notify::new()),
             settings: AppSettings {
                 tenant_id: cfg.tenant_id.clone(),
                 client_id: cfg.client_id.clone(),
@@ -112,15 +127,40 @@ impl App {
     }
 }
 
+/// The one Graph client (app-only token), when a client secret is configured. Graph gets what is
+/// left of a webhook's budget per call by default; maintenance names its own budgets.
+async fn graph_client(
+    cfg: &Config,
+    secrets: &mut SecretResolver,
+    http: reqwest::Client,
+) -> anyhow::Result<Option<GraphClient>> {
+    let Some(r) = &cfg.graph_client_secret else {
+        return Ok(None);
+    };
+    let client_secret = secrets.resolve(r).await.context("graph.client_secret")?;
+    let mut graph = GraphSettings::new(
+        &cfg.graph_base_url,
+        &cfg.graph_authority_url,
+        &cfg.tenant_id,
+        &cfg.client_id,
+        ClientSecret::new(client_secret.trim()),
+    );
+    graph.call_budget = webhook_graph_budget(cfg);
+    Ok(Some(GraphClient::new(graph, http)))
+}
+
+/// The connector waits 2 s per attempt; Graph gets at most 1.5 s of a webhook's budget.
+fn webhook_graph_budget(cfg: &Config) -> Duration {
+    cfg.time_budget.min(Duration::from_millis(1_500))
+}
+
 /// Swyx → Teams when `connector.event_secrets` is set (validation then requires the client secret).
 async fn swyx_to_teams(
     cfg: &Config,
     secrets: &mut SecretResolver,
-    http: reqwest::Client,
+    graph: Option<GraphClient>,
 ) -> anyhow::Result<Option<Arc<SwyxToTeams>>> {
     use crate::domain::SpeakingSettings;
-    use crate::graph::client::{GraphClient, GraphSettings};
-    use crate::graph::token::ClientSecret;
     use crate::swyx::signature::Verifier;
     if cfg.connector_event_secrets.is_empty() {
         return Ok(None);
@@ -136,31 +176,101 @@ async fn swyx_to_teams(
                 .map_err(|e| anyhow::anyhow!("connector.event_secrets #{}: {e}", i + 1))?,
         );
     }
-    let client_secret = match &cfg.graph_client_secret {
-        Some(r) => secrets.resolve(r).await.context("graph.client_secret")?,
-        None => anyhow::bail!("graph.client_secret: missing (required for Swyx → Teams)"),
+    let Some(graph) = graph else {
+        anyhow::bail!("graph.client_secret: missing (required for Swyx → Teams)");
     };
-    let mut graph = GraphSettings::new(
-        &cfg.graph_base_url,
-        &cfg.graph_authority_url,
-        &cfg.tenant_id,
-        &cfg.client_id,
-        ClientSecret::new(client_secret.trim()),
-    );
-    // Graph gets what is left of the webhook budget; the connector waits 2 s per attempt.
-    let request_budget = cfg.time_budget.min(Duration::from_millis(1_500));
-    graph.call_budget = request_budget;
     Ok(Some(Arc::new(SwyxToTeams {
-        graph: GraphClient::new(graph, http),
+        graph,
         verifier: Verifier::new(event_secrets, Duration::from_secs(5 * 60)),
         settings: SpeakingSettings {
             expiration_ms: cfg.speaking_expiration.as_millis() as i64,
             max_call_ms: cfg.speaking_max_call.as_millis() as i64,
             ..SpeakingSettings::default()
         },
-        request_budget,
+        request_budget: webhook_graph_budget(cfg),
         clock: system_clock(),
     })))
+}
+
+/// Subscription maintenance when `[subscriptions]` is configured (validation made sure the client
+/// secret and the token key are there).
+async fn sync_accounts(
+    cfg: &Config,
+    secrets: &mut SecretResolver,
+    graph: Option<GraphClient>,
+    http: reqwest::Client,
+    clock: super::speaking::Clock,
+) -> anyhow::Result<Option<Arc<SyncAccounts>>> {
+    let Some(settings) = &cfg.subscriptions else {
+        return Ok(None);
+    };
+    let Some(graph) = graph else {
+        anyhow::bail!("graph.client_secret: missing (required for subscription maintenance)");
+    };
+    let sealer = token_sealer(cfg, secrets).await?;
+    let certificate_b64 = load_certificate(&settings.certificate, secrets)
+        .await
+        .context("subscriptions.certificate")?;
+    let login = LoginEndpoint::new(
+        http,
+        &cfg.graph_authority_url,
+        &cfg.tenant_id,
+        &cfg.client_id,
+    );
+    Ok(Some(Arc::new(SyncAccounts::new(
+        settings.clone(),
+        certificate_b64,
+        sealer,
+        login,
+        graph,
+        clock,
+    ))))
+}
+
+/// The key that seals refresh tokens (`accounts.token_key`).
+pub async fn token_sealer(
+    cfg: &Config,
+    secrets: &mut SecretResolver,
+) -> anyhow::Result<TokenSealer> {
+    let Some(r) = &cfg.token_key else {
+        anyhow::bail!(
+            "accounts.token_key: missing (a file with 32 random bytes in base64: `openssl rand -base64 32`)"
+        );
+    };
+    let text = secrets.resolve(r).await.context("accounts.token_key")?;
+    TokenSealer::from_key_text(&text).map_err(|e| anyhow::anyhow!("accounts.token_key: {e}"))
+}
+
+/// The encryption certificate as Graph wants it: base64 of the DER. Accepts a PEM certificate, a
+/// DER file, or base64 DER.
+async fn load_certificate(r: &SecretRef, secrets: &mut SecretResolver) -> anyhow::Result<String> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    if let SecretRef::File(path) = r {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        if !bytes.starts_with(b"-----") && !bytes.is_empty() && bytes[0] == 0x30 {
+            return Ok(b64.encode(bytes)); // DER
+        }
+    }
+    let text = secrets.resolve(r).await?;
+    let body: String = if text.contains("-----BEGIN CERTIFICATE-----") {
+        text.lines()
+            .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE-----"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("-----END"))
+            .map(str::trim)
+            .collect()
+    } else {
+        text.split_whitespace().collect()
+    };
+    let der = b64
+        .decode(body.as_bytes())
+        .map_err(|_| anyhow::anyhow!("not a PEM certificate, DER file or base64 DER"))?;
+    if der.first() != Some(&0x30) {
+        anyhow::bail!("not an X.509 certificate (DER must start with a SEQUENCE)");
+    }
+    Ok(b64.encode(der))
 }
 
 pub async fn open_store(cfg: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {

@@ -10,12 +10,12 @@
 use super::app::App;
 use super::delivery::{Delivered, deliver};
 use super::http_types::{HttpRequest, HttpResponse, empty, error, query_param, text};
-use crate::domain::sync::is_own_session_echo;
-use crate::domain::{Observation, SwyxUpdate, SyncDecision, Timestamp, decide_with_echo_guard};
+use super::observe::{ObserveError, Observed, observe};
+use crate::domain::{Observation, SwyxUpdate, Timestamp};
+use crate::store::LifecycleRequest;
 use crate::graph::notification::{
     ChangeNotification, ChangeNotificationCollection, PresenceResource,
 };
-use crate::store::StoreError;
 use http::{Method, StatusCode};
 use std::fmt;
 use std::sync::Arc;
@@ -24,9 +24,6 @@ use subtle::ConstantTimeEq;
 
 /// Graph's opaque validation tokens are short; anything longer is not Graph.
 const MAX_VALIDATION_TOKEN_LEN: usize = 8 * 1024;
-/// Optimistic-concurrency retries for one user's state before the item is given up (and left to
-/// reconciliation).
-const MAX_STATE_WRITE_ATTEMPTS: usize = 8;
 
 /// Why one notification item was dropped. Never carries secrets or decrypted content.
 #[derive(Debug)]
@@ -293,7 +290,21 @@ async fn process_item(
         return Err(ItemError::WrongTenant);
     }
     if let Some(event) = &item.lifecycle_event {
-        // Reactions (renew, recreate, reconcile) belong to subscription maintenance.
+        // Graph wants 202 at once: maintenance reacts (renew, recreate, reconcile); the
+        // self-hosted loop is woken now, the scheduled Lambda runs within a minute.
+        let event = event.trim();
+        if event.is_empty() || event.len() > 64 {
+            return Err(ItemError::MissingField("lifecycleEvent"));
+        }
+        app.store
+            .put_lifecycle_request(&LifecycleRequest {
+                subscription_id: subscription_id.to_string(),
+                event: event.to_string(),
+                received_at,
+            })
+            .await
+            .map_err(|e| ItemError::Store(e.to_string()))?;
+        app.wake_maintenance.notify_one();
         tracing::info!(subscription_id, lifecycle_event = %event, "lifecycle notification received");
         return Ok(ItemOutcome::Lifecycle);
     }
@@ -310,61 +321,22 @@ async fn process_item(
         return Err(ItemError::ResourceMismatch);
     }
     let entra_id = resource.id.to_ascii_lowercase();
-    let Some(link) = app
-        .store
-        .get_user(&entra_id)
-        .await
-        .map_err(|e| ItemError::Store(e.to_string()))?
-    else {
-        tracing::info!(
-            subscription_id,
-            "presence of a user who is not linked: ignored"
-        );
-        return Ok(ItemOutcome::UnlinkedUser);
-    };
     let obs = Observation {
         presence: resource.to_presence(),
         received_at,
     };
-    // Only an InACall can be our own session's echo (Swyx → Teams): read its state just then.
-    let own_session = match app.swyx_to_teams.as_deref() {
-        Some(s2t) if is_own_session_echo(&obs.presence) => app
-            .store
-            .get_speaking(&entra_id)
-            .await
-            .map_err(|e| ItemError::Store(e.to_string()))?
-            .is_some_and(|s| s.own_session_may_be_active(s2t.now())),
-        _ => false,
-    };
-    for _ in 0..MAX_STATE_WRITE_ATTEMPTS {
-        let state = app
-            .store
-            .get_sync_state(&entra_id)
-            .await
-            .map_err(|e| ItemError::Store(e.to_string()))?
-            .unwrap_or_default();
-        let (next, outcome) = match decide_with_echo_guard(&state, &obs, &app.rules, own_session) {
-            SyncDecision::Stale => return Ok(ItemOutcome::Stale),
-            SyncDecision::Record(next) => (next, None),
-            SyncDecision::Forward(next, action) => {
-                let update = SwyxUpdate::new(&link.swyx_user_id, &entra_id, action, &next, &obs);
-                (next, Some(update))
-            }
-        };
-        match app
-            .store
-            .put_sync_state(&entra_id, &next, state.revision)
-            .await
-        {
-            Ok(()) => {
-                return Ok(match outcome {
-                    Some(update) => ItemOutcome::Forward(update),
-                    None => ItemOutcome::Recorded,
-                });
-            }
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(ItemError::Store(e.to_string())),
+    match observe(app, &entra_id, &obs).await {
+        Ok(Observed::Forward(update)) => Ok(ItemOutcome::Forward(update)),
+        Ok(Observed::Recorded) => Ok(ItemOutcome::Recorded),
+        Ok(Observed::Stale) => Ok(ItemOutcome::Stale),
+        Ok(Observed::UnlinkedUser) => {
+            tracing::info!(
+                subscription_id,
+                "presence of a user who is not linked: ignored"
+            );
+            Ok(ItemOutcome::UnlinkedUser)
         }
+        Err(ObserveError::Store(e)) => Err(ItemError::Store(e)),
+        Err(ObserveError::Contention) => Err(ItemError::Contention),
     }
-    Err(ItemError::Contention)
 }

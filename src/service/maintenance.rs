@@ -4,6 +4,7 @@
 
 use super::app::App;
 use super::delivery::{Delivered, deliver};
+use super::subscriptions::SubscriptionSummary;
 use crate::domain::Timestamp;
 use std::time::{Duration, Instant};
 
@@ -75,15 +76,34 @@ pub struct SpeakingSummary {
 pub struct MaintenanceSummary {
     pub pending: PendingSummary,
     pub speaking: SpeakingSummary,
+    pub subscriptions: SubscriptionSummary,
 }
 
 /// One maintenance pass for the scheduled Lambda and `serve`: Swyx → Teams sessions first (a
-/// keep-alive is due at a fixed time), then the pending Swyx deliveries with what is left.
+/// keep-alive is due at a fixed time), then subscriptions (which may leave repairs pending), then
+/// the pending Swyx deliveries with what is left. A part that fails is logged and the others
+/// still run.
 pub async fn run(app: &App, budget: Duration) -> anyhow::Result<MaintenanceSummary> {
     let started = Instant::now();
-    let speaking = maintain_speaking(app, budget).await?;
-    let pending = deliver_pending(app, budget.saturating_sub(started.elapsed())).await?;
-    Ok(MaintenanceSummary { pending, speaking })
+    let left = || budget.saturating_sub(started.elapsed());
+    let speaking = maintain_speaking(app, budget).await;
+    let subscriptions = maintain_subscriptions(app, left()).await;
+    let pending = deliver_pending(app, left()).await?;
+    Ok(MaintenanceSummary {
+        pending,
+        speaking: speaking?,
+        subscriptions: subscriptions?,
+    })
+}
+
+/// Subscription maintenance within `budget`; an error of the store is logged and returned.
+pub async fn maintain_subscriptions(
+    app: &App,
+    budget: Duration,
+) -> anyhow::Result<SubscriptionSummary> {
+    super::subscriptions::maintain(app, budget)
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "subscription maintenance failed"))
 }
 
 /// Swyx → Teams upkeep: drops calls that outlived the maximum call length, renews sessions

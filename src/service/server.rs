@@ -90,6 +90,9 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
 }
 
+/// The longest subscription-maintenance pass of the self-hosted loop.
+const SUBSCRIPTION_BUDGET: Duration = Duration::from_secs(120);
+
 /// Runs until `shutdown` resolves, then stops accepting, lets in-flight requests and the current
 /// maintenance pass finish, and returns.
 pub async fn run(
@@ -106,9 +109,14 @@ pub async fn run(
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
+                // A lifecycle notification: act now rather than at the next tick.
+                _ = maintenance_app.wake_maintenance.notified() => {}
                 _ = stop_rx.changed() => break,
             }
             let budget = maintenance_interval.max(Duration::from_secs(1));
+            // A first run over thousands of users takes longer than one tick; it resumes anyway.
+            let subscription_budget = maintenance_interval.max(SUBSCRIPTION_BUDGET);
+            let _ = maintenance::maintain_subscriptions(&maintenance_app, subscription_budget).await;
             match maintenance::deliver_pending(&maintenance_app, budget).await {
                 Ok(s) if s == maintenance::PendingSummary::default() => {}
                 Ok(s) => tracing::info!(

@@ -132,6 +132,8 @@ impl Harness {
             store: store.clone() as Arc<dyn Store>,
             connector: ConnectorClient::new(ConnectorSettings::new(swyx.url(), inbound), http),
             swyx_to_teams: Some(Arc::new(s2t)),
+            accounts: None,
+            wake_maintenance: Default::default(),
             metrics: Default::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,0 +1,194 @@
+//! `[subscriptions]` and `[accounts]`: what subscription maintenance needs — where Graph sends
+//! notifications, the certificate it encrypts with, the key that seals the sync accounts'
+//! refresh tokens, and the renewal, reconciliation and sharding knobs.
+
+use super::{ConfigError, Origin, SecretRef, name};
+use serde::Deserialize;
+use std::time::Duration;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSubscriptions {
+    /// The public URL of `/graph/notifications` (Function URL or reverse proxy).
+    pub notification_url: Option<String>,
+    /// The public URL of `/graph/lifecycle`; default: `notification_url`.
+    pub lifecycle_url: Option<String>,
+    /// The public certificate Graph encrypts with: `file:PATH` (PEM or DER), an ARN, or PEM text.
+    pub certificate: Option<String>,
+    /// Its id; one of `graph.encryption_keys` must have it.
+    pub certificate_id: Option<String>,
+    pub renew_margin_minutes: Option<u64>,
+    pub reconcile_interval_minutes: Option<u64>,
+    pub users_per_account: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAccounts {
+    /// Seals refresh tokens at rest: `file:PATH`, an ARN, or the base64 key itself.
+    pub token_key: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionsConfig {
+    pub notification_url: String,
+    pub lifecycle_url: String,
+    pub certificate: SecretRef,
+    pub certificate_id: String,
+    /// Renew when less than this is left (Graph grants 45–60 minutes).
+    pub renew_margin: Duration,
+    /// Every account's users are read in bulk and repaired at least this often.
+    pub reconcile_interval: Duration,
+    /// At most 650 (Graph); less leaves room for growth without a new account.
+    pub users_per_account: usize,
+}
+
+pub(super) const NAMES: &[(&str, &str)] = &[
+    (
+        "subscriptions.notification_url",
+        "SUBSCRIPTIONS_NOTIFICATION_URL",
+    ),
+    ("subscriptions.lifecycle_url", "SUBSCRIPTIONS_LIFECYCLE_URL"),
+    ("subscriptions.certificate", "SUBSCRIPTIONS_CERTIFICATE"),
+    ("subscriptions.certificate_id", "SUBSCRIPTIONS_CERTIFICATE_ID"),
+    (
+        "subscriptions.renew_margin_minutes",
+        "SUBSCRIPTIONS_RENEW_MARGIN_MINUTES",
+    ),
+    (
+        "subscriptions.reconcile_interval_minutes",
+        "SUBSCRIPTIONS_RECONCILE_INTERVAL_MINUTES",
+    ),
+    (
+        "subscriptions.users_per_account",
+        "SUBSCRIPTIONS_USERS_PER_ACCOUNT",
+    ),
+    ("accounts.token_key", "ACCOUNTS_TOKEN_KEY"),
+];
+
+pub(super) fn raw_from_env(
+    var: &dyn Fn(&str) -> Option<String>,
+    num: &dyn Fn(&str) -> Result<Option<u64>, ConfigError>,
+) -> Result<(RawSubscriptions, RawAccounts), ConfigError> {
+    Ok((
+        RawSubscriptions {
+            notification_url: var("subscriptions.notification_url"),
+            lifecycle_url: var("subscriptions.lifecycle_url"),
+            certificate: var("subscriptions.certificate"),
+            certificate_id: var("subscriptions.certificate_id"),
+            renew_margin_minutes: num("subscriptions.renew_margin_minutes")?,
+            reconcile_interval_minutes: num("subscriptions.reconcile_interval_minutes")?,
+            users_per_account: num("subscriptions.users_per_account")?,
+        },
+        RawAccounts {
+            token_key: var("accounts.token_key"),
+        },
+    ))
+}
+
+/// `None` when no notification URL is set: the deployment does not maintain subscriptions.
+pub(super) fn validate(
+    raw: RawSubscriptions,
+    origin: Origin,
+    key_ids: &[&str],
+    has_client_secret: bool,
+    has_token_key: bool,
+) -> Result<Option<SubscriptionsConfig>, ConfigError> {
+    let err = |path: &str, problem: String| ConfigError {
+        setting: name(origin, path),
+        problem,
+    };
+    let text = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let Some(notification_url) = text(raw.notification_url) else {
+        return Ok(None);
+    };
+    let public_url = |path: &str, v: String| -> Result<String, ConfigError> {
+        match reqwest::Url::parse(&v) {
+            Ok(u) if matches!(u.scheme(), "https" | "http") && u.query().is_none() => Ok(v),
+            _ => Err(err(
+                path,
+                format!("{v:?} is not an https URL without a query"),
+            )),
+        }
+    };
+    let notification_url = public_url("subscriptions.notification_url", notification_url)?;
+    let lifecycle_url = match text(raw.lifecycle_url) {
+        Some(v) => public_url("subscriptions.lifecycle_url", v)?,
+        None => notification_url.clone(),
+    };
+    let certificate = text(raw.certificate)
+        .map(|s| SecretRef::parse(&s))
+        .ok_or_else(|| {
+            err(
+                "subscriptions.certificate",
+                "missing: Graph needs the public certificate to encrypt notifications with"
+                    .to_string(),
+            )
+        })?;
+    let certificate_id = text(raw.certificate_id).ok_or_else(|| {
+        err(
+            "subscriptions.certificate_id",
+            "missing (the id of the certificate, as in graph.encryption_keys)".to_string(),
+        )
+    })?;
+    if !key_ids.contains(&certificate_id.as_str()) {
+        return Err(err(
+            "subscriptions.certificate_id",
+            format!(
+                "{certificate_id:?} has no private key in graph.encryption_keys (configured: {}); notifications could not be decrypted",
+                key_ids.join(", ")
+            ),
+        ));
+    }
+    if !has_client_secret {
+        return Err(err(
+            "graph.client_secret",
+            "missing: reconciliation reads presence with the app's own token".to_string(),
+        ));
+    }
+    if !has_token_key {
+        return Err(err(
+            "accounts.token_key",
+            "missing: the sync accounts' refresh tokens are sealed with it".to_string(),
+        ));
+    }
+    let minutes = |path: &str, v: Option<u64>, default: u64, range: std::ops::RangeInclusive<u64>| {
+        let m = v.unwrap_or(default);
+        if range.contains(&m) {
+            Ok(Duration::from_secs(m * 60))
+        } else {
+            Err(err(
+                path,
+                format!("{m} is outside {}..={}", range.start(), range.end()),
+            ))
+        }
+    };
+    let renew_margin = minutes(
+        "subscriptions.renew_margin_minutes",
+        raw.renew_margin_minutes,
+        20,
+        2..=40,
+    )?;
+    let reconcile_interval = minutes(
+        "subscriptions.reconcile_interval_minutes",
+        raw.reconcile_interval_minutes,
+        60,
+        1..=1440,
+    )?;
+    let users_per_account = raw.users_per_account.unwrap_or(650);
+    if !(1..=650).contains(&users_per_account) {
+        return Err(err(
+            "subscriptions.users_per_account",
+            format!("{users_per_account} is outside 1..=650 (Graph's limit per subscription)"),
+        ));
+    }
+    Ok(Some(SubscriptionsConfig {
+        notification_url,
+        lifecycle_url,
+        certificate,
+        certificate_id,
+        renew_margin,
+        reconcile_interval,
+        users_per_account: users_per_account as usize,
+    }))
+}

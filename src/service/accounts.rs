@@ -1,0 +1,252 @@
+//! Sync accounts: enrolment (after the device-code sign-in), their delegated access tokens, and
+//! removal. The refresh token is stored sealed and rotated on every use; a rotation is written
+//! with the account's version as condition, so two processes refreshing at once never lose the
+//! last valid token: the loser keeps its access token and drops its (equally valid) new refresh
+//! token, and a token found superseded is retried once with the newer one from the store.
+
+use super::speaking::Clock;
+use crate::config::SubscriptionsConfig;
+use crate::domain::Timestamp;
+use crate::graph::client::GraphClient;
+use crate::graph::delegated::{LoginEndpoint, RefreshError, SYNC_ACCOUNT_SCOPE};
+use crate::graph::sealed::TokenSealer;
+use crate::store::{Store, StoreError, SyncAccount};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// An access token is not used when it has less than this left.
+const ACCESS_TOKEN_MARGIN_MS: i64 = 5 * 60_000;
+/// Longest wait for the token endpoint.
+const TOKEN_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("no sync account named {0:?}")]
+    Unknown(String),
+    /// The account must sign in again (`accounts add NAME`).
+    #[error("sync account {name:?}: {why}")]
+    SignInNeeded { name: String, why: String },
+    /// The token endpoint is unreachable or failing; try again later.
+    #[error("sync account {name:?}: token endpoint: {why}")]
+    Unavailable { name: String, why: String },
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+struct CachedAccess {
+    token: String,
+    expires_at: Timestamp,
+}
+
+/// Everything subscription maintenance needs beyond the store. Built once per process.
+pub struct SyncAccounts {
+    pub settings: SubscriptionsConfig,
+    /// Base64 DER of the configured encryption certificate.
+    pub certificate_b64: String,
+    pub sealer: TokenSealer,
+    pub login: LoginEndpoint,
+    pub graph: GraphClient,
+    pub clock: Clock,
+    access: Mutex<HashMap<String, CachedAccess>>,
+}
+
+impl SyncAccounts {
+    pub fn new(
+        settings: SubscriptionsConfig,
+        certificate_b64: String,
+        sealer: TokenSealer,
+        login: LoginEndpoint,
+        graph: GraphClient,
+        clock: Clock,
+    ) -> Self {
+        Self {
+            settings,
+            certificate_b64,
+            sealer,
+            login,
+            graph,
+            clock,
+            access: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+
+    fn cached(&self, name: &str) -> Option<String> {
+        let now = self.now();
+        let cache = self.access.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .get(name)
+            .filter(|c| c.expires_at.millis() - now.millis() > ACCESS_TOKEN_MARGIN_MS)
+            .map(|c| c.token.clone())
+    }
+
+    /// Forgets a cached access token Graph refused.
+    pub fn forget(&self, name: &str) {
+        self.access
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
+    }
+
+    /// A delegated access token of the account: cached, or redeemed from its refresh token (which
+    /// is rotated and stored). Failures are recorded on the account for `accounts list`.
+    pub async fn access_token(&self, store: &dyn Store, name: &str) -> Result<String, AccountError> {
+        if let Some(t) = self.cached(name) {
+            return Ok(t);
+        }
+        let result = self.redeem(store, name).await;
+        if let Err(e @ (AccountError::SignInNeeded { .. } | AccountError::Unavailable { .. })) =
+            &result
+        {
+            note_error(store, name, &e.to_string()).await;
+        }
+        result
+    }
+
+    async fn redeem(&self, store: &dyn Store, name: &str) -> Result<String, AccountError> {
+        let mut retried = false;
+        loop {
+            let account = store
+                .get_account(name)
+                .await?
+                .ok_or_else(|| AccountError::Unknown(name.to_string()))?;
+            let refresh = self
+                .sealer
+                .open(&account.sealed_refresh_token, name)
+                .map_err(|e| AccountError::SignInNeeded {
+                    name: name.to_string(),
+                    why: e.to_string(),
+                })?;
+            let tokens = match self
+                .login
+                .refresh(&refresh, SYNC_ACCOUNT_SCOPE, TOKEN_TIMEOUT)
+                .await
+            {
+                Ok(t) => t,
+                Err(RefreshError::Invalid(why)) => {
+                    // Someone may have rotated it meanwhile: the stored one is then newer.
+                    let newer = store
+                        .get_account(name)
+                        .await?
+                        .is_some_and(|a| a.version != account.version);
+                    if newer && !retried {
+                        retried = true;
+                        continue;
+                    }
+                    return Err(AccountError::SignInNeeded {
+                        name: name.to_string(),
+                        why: format!("the sign-in is no longer valid ({why}); run `presence-bridge accounts add {name}` again"),
+                    });
+                }
+                Err(RefreshError::Token(e)) => {
+                    return Err(AccountError::Unavailable {
+                        name: name.to_string(),
+                        why: e.to_string(),
+                    });
+                }
+            };
+            if let Some(new_refresh) = &tokens.refresh_token {
+                let mut next = account.clone();
+                next.sealed_refresh_token = self.sealer.seal(new_refresh, name);
+                next.version = account.version + 1;
+                next.last_error = None;
+                match store.put_account(&next, account.version).await {
+                    Ok(()) => {}
+                    // Another process rotated first: its token is as valid as ours; ours is
+                    // dropped and our access token is still good.
+                    Err(StoreError::Conflict(_)) => {
+                        tracing::debug!(account = name, "refresh token rotated concurrently")
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            let expires_at = self
+                .now()
+                .plus_millis(tokens.expires_in.as_millis() as i64);
+            self.access.lock().unwrap_or_else(|e| e.into_inner()).insert(
+                name.to_string(),
+                CachedAccess {
+                    token: tokens.access_token.clone(),
+                    expires_at,
+                },
+            );
+            return Ok(tokens.access_token);
+        }
+    }
+}
+
+/// Records `why` as the account's last error (best effort: a conflict means someone else just
+/// wrote it, and the next run notes it again).
+pub async fn note_error(store: &dyn Store, name: &str, why: &str) {
+    if let Ok(Some(account)) = store.get_account(name).await
+        && account.last_error.as_deref() != Some(why)
+    {
+        let mut next = account.clone();
+        next.last_error = Some(why.to_string());
+        next.version += 1;
+        let _ = store.put_account(&next, account.version).await;
+    }
+}
+
+/// Stores a freshly signed-in account, or replaces the token of an existing one (signing in again
+/// after a revocation keeps its users and subscription).
+pub async fn enroll(
+    store: &dyn Store,
+    sealer: &TokenSealer,
+    name: &str,
+    refresh_token: &str,
+    now: Timestamp,
+) -> Result<SyncAccount, StoreError> {
+    for _ in 0..5 {
+        let existing = store.get_account(name).await?;
+        let (expected, mut account) = match existing {
+            Some(a) => (a.version, a),
+            None => (
+                0,
+                SyncAccount {
+                    name: name.to_string(),
+                    sealed_refresh_token: String::new(),
+                    version: 0,
+                    assigned: Vec::new(),
+                    covered: Vec::new(),
+                    subscription_id: None,
+                    added_at: now,
+                    reconciled_at: None,
+                    reconcile_requested: false,
+                    last_error: None,
+                },
+            ),
+        };
+        account.sealed_refresh_token = sealer.seal(refresh_token, name);
+        account.version = expected + 1;
+        account.last_error = None;
+        match store.put_account(&account, expected).await {
+            Ok(()) => return Ok(account),
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::Conflict(format!(
+        "sync account {name:?} kept changing while it was being saved; try again"
+    )))
+}
+
+/// A valid account name: what an operator types, and safe in keys and logs.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a valid account name: 1 to 64 of letters, digits, '-', '_', '.', '@'"
+        ))
+    }
+}

@@ -1,0 +1,84 @@
+//! Reconciliation: read users' presence in bulk (`getPresencesByUserId`, 650 per call, app-only)
+//! and repair on Swyx whatever a lost or late notification left wrong. Each presence read goes
+//! through the same decision as a notification, so a read older than what is stored changes
+//! nothing and an unchanged status sends nothing.
+
+use super::app::App;
+use super::delivery::{Delivered, deliver};
+use super::observe::{Observed, observe};
+use crate::domain::{Observation, Timestamp};
+use crate::graph::client::{GraphClient, GraphError};
+use crate::graph::subscriptions::MAX_USERS_PER_CALL;
+use std::time::{Duration, Instant};
+
+/// Connector requests in flight at once during a reconciliation.
+const FORWARD_CONCURRENCY: usize = 16;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReconcileSummary {
+    /// Presences read from Graph.
+    pub read: usize,
+    /// Users whose Swyx status was wrong and was sent (or kept pending).
+    pub repaired: usize,
+    /// Of those, kept pending for maintenance (the connector did not take them in time).
+    pub pending: usize,
+    /// Users whose decision could not be stored (left to the next reconciliation).
+    pub failed: usize,
+}
+
+/// Reads and repairs `users`. Stops at the first Graph failure (the caller retries the whole
+/// set later); what was read by then is applied.
+pub async fn reconcile(
+    app: &App,
+    graph: &GraphClient,
+    users: &[String],
+    now: Timestamp,
+    budget: Duration,
+) -> Result<ReconcileSummary, GraphError> {
+    let started = Instant::now();
+    let mut summary = ReconcileSummary::default();
+    for chunk in users.chunks(MAX_USERS_PER_CALL) {
+        let left = budget.saturating_sub(started.elapsed());
+        let presences = graph.get_presences(chunk, left).await?;
+        summary.read += presences.len();
+        let mut forwards = Vec::new();
+        for resource in presences {
+            let entra_id = resource.id.to_ascii_lowercase();
+            let obs = Observation {
+                presence: resource.to_presence(),
+                received_at: now,
+            };
+            match observe(app, &entra_id, &obs).await {
+                Ok(Observed::Forward(update)) => forwards.push(update),
+                Ok(_) => {}
+                Err(e) => {
+                    summary.failed += 1;
+                    tracing::warn!(entra_id = %entra_id, error = %e, "reconciliation could not store a decision");
+                }
+            }
+        }
+        summary.repaired += forwards.len();
+        summary.pending += send_all(app, forwards, budget.saturating_sub(started.elapsed())).await;
+    }
+    Ok(summary)
+}
+
+/// Sends the repairs with bounded concurrency; returns how many were kept pending.
+async fn send_all(
+    app: &App,
+    updates: Vec<crate::domain::SwyxUpdate>,
+    budget: Duration,
+) -> usize {
+    use futures_util::StreamExt;
+    let started = Instant::now();
+    futures_util::stream::iter(updates)
+        .map(|update| async move {
+            let left = budget.saturating_sub(started.elapsed());
+            let outcome = deliver(app.store.as_ref(), &app.connector, &update, 0, left).await;
+            matches!(outcome, Delivered::Pending { .. })
+        })
+        .buffer_unordered(FORWARD_CONCURRENCY)
+        .filter(|pending| std::future::ready(*pending))
+        .count()
+        .await
+}

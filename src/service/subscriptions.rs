@@ -1,0 +1,267 @@
+//! Subscription maintenance, one run: spread the linked users over the sync accounts (at most
+//! 650 each, minimal churn), act on waiting lifecycle notifications, then bring every account up
+//! to date (see [`account`]) — most urgent first, a few at once, within the run's budget. The
+//! summary names the users no account has room for.
+
+mod account;
+
+pub use account::{AccountOutcome, Asks};
+
+use super::app::App;
+use crate::domain::Timestamp;
+use crate::domain::sharding::{AccountLoad, ShardPlan, plan};
+use crate::store::{LifecycleRequest, Store, StoreError, SubscriptionRecord, SyncAccount};
+use account::Upkeep;
+use futures_util::StreamExt;
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+/// Accounts worked on at once (each mostly waits for Graph).
+const ACCOUNT_CONCURRENCY: usize = 4;
+/// How many uncovered users a log line names.
+const UNCOVERED_SHOWN: usize = 20;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SubscriptionSummary {
+    pub accounts: usize,
+    pub linked_users: usize,
+    /// Linked users no account has room for (all of them, sorted).
+    pub uncovered: Vec<String>,
+    /// Sync accounts to add so every linked user is covered.
+    pub accounts_missing: usize,
+    pub created: usize,
+    pub recreated: usize,
+    pub adopted: usize,
+    pub renewed: usize,
+    pub certificate_moved: usize,
+    /// Presences read by reconciliation, and how many of them needed a repair on Swyx.
+    pub reconciled_users: usize,
+    pub repaired: usize,
+    pub lifecycle_handled: usize,
+    /// Accounts whose upkeep failed this run (named in the log and in `accounts list`).
+    pub failed_accounts: Vec<String>,
+    /// Configured decryption keys that no subscription uses any more (safe to remove).
+    pub unused_keys: Vec<String>,
+    pub budget_exhausted: bool,
+}
+
+/// One subscription-maintenance run within `budget`. Does nothing when subscriptions are not
+/// configured.
+pub async fn maintain(app: &App, budget: Duration) -> anyhow::Result<SubscriptionSummary> {
+    let Some(sa) = app.accounts.as_deref() else {
+        return Ok(SubscriptionSummary::default());
+    };
+    let deadline = Instant::now() + budget;
+    let store = app.store.as_ref();
+    let linked: BTreeSet<String> = store
+        .list_users()
+        .await?
+        .into_iter()
+        .map(|u| u.entra_id)
+        .collect();
+    let accounts = store.list_accounts().await?;
+    let shards = plan_shards(&accounts, &linked, sa.settings.users_per_account);
+    let accounts = save_assignments(store, accounts, &shards).await?;
+    let mut summary = SubscriptionSummary {
+        accounts: accounts.len(),
+        linked_users: linked.len(),
+        accounts_missing: shards.accounts_missing(),
+        uncovered: shards.uncovered.clone(),
+        ..Default::default()
+    };
+    if !summary.uncovered.is_empty() {
+        let shown: Vec<&String> = summary.uncovered.iter().take(UNCOVERED_SHOWN).collect();
+        tracing::warn!(
+            uncovered = summary.uncovered.len(),
+            accounts_missing = summary.accounts_missing,
+            first_uncovered = ?shown,
+            "linked users are not covered by any subscription: add sync accounts (`presence-bridge accounts add NAME`)"
+        );
+    }
+
+    let subscriptions: HashMap<String, SubscriptionRecord> = store
+        .list_subscriptions()
+        .await?
+        .into_iter()
+        .map(|s| (s.id.clone(), s))
+        .collect();
+    let requests = store.list_lifecycle_requests().await?;
+    let (asks, handled) = lifecycle_asks(&accounts, &requests);
+    let now = sa.now();
+    let mut order = accounts;
+    // Most urgent first: no subscription, then the soonest expiry.
+    order.sort_by_key(|a| {
+        a.subscription_id
+            .as_ref()
+            .and_then(|id| subscriptions.get(id))
+            .map_or(i64::MIN, |s| s.expires_at.millis())
+    });
+    let upkeep = Upkeep { app, sa, deadline };
+    let outcomes: Vec<(String, AccountOutcome)> = futures_util::stream::iter(order)
+        .map(|acct| {
+            let sub = acct
+                .subscription_id
+                .as_ref()
+                .and_then(|id| subscriptions.get(id))
+                .cloned();
+            let asks = asks.get(&acct.name).copied().unwrap_or_default();
+            let upkeep = &upkeep;
+            async move {
+                if Instant::now() >= upkeep.deadline {
+                    let out = AccountOutcome {
+                        unfinished: true,
+                        ..Default::default()
+                    };
+                    return (acct.name.clone(), out);
+                }
+                let name = acct.name.clone();
+                (name, upkeep.run(acct, sub, asks).await)
+            }
+        })
+        .buffer_unordered(ACCOUNT_CONCURRENCY)
+        .collect()
+        .await;
+    let mut failed: BTreeSet<String> = BTreeSet::new();
+    for (name, out) in &outcomes {
+        summary.created += usize::from(out.created);
+        summary.recreated += usize::from(out.recreated);
+        summary.adopted += usize::from(out.adopted);
+        summary.renewed += usize::from(out.renewed);
+        summary.certificate_moved += usize::from(out.certificate_moved);
+        summary.budget_exhausted |= out.unfinished;
+        if let Some(r) = &out.reconciled {
+            summary.reconciled_users += r.read;
+            summary.repaired += r.repaired;
+        }
+        if let Some(e) = &out.error {
+            failed.insert(name.clone());
+            tracing::warn!(account = %name, error = %e, "sync account upkeep failed; retried next run");
+        }
+    }
+    // A lifecycle request is done once its account's upkeep went through.
+    for (account, request) in handled {
+        let done = outcomes
+            .iter()
+            .any(|(n, o)| account.as_deref().is_none_or(|a| a == n) && o.error.is_none() && !o.unfinished);
+        if done || account.is_none() {
+            store
+                .delete_lifecycle_request(&request.subscription_id, &request.event, request.received_at)
+                .await?;
+            summary.lifecycle_handled += 1;
+        }
+    }
+    summary.failed_accounts = failed.into_iter().collect();
+    summary.unused_keys = unused_keys(app, store, now).await?;
+    tracing::info!(
+        accounts = summary.accounts,
+        linked_users = summary.linked_users,
+        uncovered = summary.uncovered.len(),
+        created = summary.created,
+        recreated = summary.recreated,
+        adopted = summary.adopted,
+        renewed = summary.renewed,
+        certificate_moved = summary.certificate_moved,
+        reconciled_users = summary.reconciled_users,
+        repaired = summary.repaired,
+        lifecycle_handled = summary.lifecycle_handled,
+        failed_accounts = summary.failed_accounts.len(),
+        budget_exhausted = summary.budget_exhausted,
+        "subscription maintenance run"
+    );
+    Ok(summary)
+}
+
+/// The sharding plan for the stored accounts and linked users (also used by `accounts list`).
+pub fn plan_shards(
+    accounts: &[SyncAccount],
+    linked: &BTreeSet<String>,
+    capacity: usize,
+) -> ShardPlan {
+    let loads: Vec<AccountLoad> = accounts
+        .iter()
+        .map(|a| AccountLoad {
+            name: &a.name,
+            assigned: &a.assigned,
+        })
+        .collect();
+    plan(&loads, linked, capacity)
+}
+
+/// Writes each changed account's new user list (conditional on its version; an account that
+/// changed meanwhile keeps its list until the next run).
+async fn save_assignments(
+    store: &dyn Store,
+    accounts: Vec<SyncAccount>,
+    shards: &ShardPlan,
+) -> anyhow::Result<Vec<SyncAccount>> {
+    let mut out = Vec::with_capacity(accounts.len());
+    for account in accounts {
+        if !shards.changed.contains(&account.name) {
+            out.push(account);
+            continue;
+        }
+        let mut next = account.clone();
+        next.assigned = shards.assigned.get(&account.name).cloned().unwrap_or_default();
+        next.version = account.version + 1;
+        match store.put_account(&next, account.version).await {
+            Ok(()) => out.push(next),
+            Err(StoreError::Conflict(_)) => match store.get_account(&account.name).await? {
+                Some(fresh) => out.push(fresh),
+                None => {}
+            },
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(out)
+}
+
+/// What the waiting lifecycle notifications ask of each account, and the requests with the
+/// account they concern (`None`: no account owns that subscription any more).
+fn lifecycle_asks(
+    accounts: &[SyncAccount],
+    requests: &[LifecycleRequest],
+) -> (HashMap<String, Asks>, Vec<(Option<String>, LifecycleRequest)>) {
+    let mut asks: HashMap<String, Asks> = HashMap::new();
+    let mut handled = Vec::new();
+    for r in requests {
+        let owner = accounts
+            .iter()
+            .find(|a| a.subscription_id.as_deref() == Some(r.subscription_id.as_str()));
+        let Some(owner) = owner else {
+            handled.push((None, r.clone()));
+            continue;
+        };
+        let a = asks.entry(owner.name.clone()).or_default();
+        match r.event.as_str() {
+            "reauthorizationRequired" => a.renew = true,
+            "subscriptionRemoved" => {
+                a.recreate = true;
+                a.reconcile = true;
+            }
+            _ => a.reconcile = true, // `missed` (and anything newer): read everyone back
+        }
+        tracing::info!(account = %owner.name, subscription_id = %r.subscription_id, event = %r.event, "acting on a lifecycle notification");
+        handled.push((Some(owner.name.clone()), r.clone()));
+    }
+    (asks, handled)
+}
+
+/// Configured keys that no live subscription uses and that are not the current certificate.
+async fn unused_keys(app: &App, store: &dyn Store, now: Timestamp) -> anyhow::Result<Vec<String>> {
+    let Some(sa) = app.accounts.as_deref() else {
+        return Ok(Vec::new());
+    };
+    let in_use: BTreeSet<String> = store
+        .list_subscriptions()
+        .await?
+        .into_iter()
+        .filter(|s| s.expires_at > now)
+        .filter_map(|s| s.encryption_certificate_id)
+        .collect();
+    Ok(app
+        .keys
+        .certificate_ids()
+        .into_iter()
+        .filter(|id| *id != sa.settings.certificate_id && !in_use.contains(id))
+        .collect())
+}

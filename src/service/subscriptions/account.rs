@@ -1,0 +1,343 @@
+//! One sync account's upkeep in one maintenance run: make its subscription cover its users
+//! (create, rebuild, adopt on 409), keep it alive (PATCH before expiry, after a
+//! `reauthorizationRequired`, onto a new certificate; recreate on 404), then reconcile its users
+//! when due. Every step is idempotent, so a run cut short by its budget continues next time.
+
+use super::super::accounts::{AccountError, SyncAccounts};
+use super::super::app::App;
+use super::super::reconcile::{ReconcileSummary, reconcile};
+use crate::domain::sharding::needs_rebuild;
+use crate::graph::client::GraphError;
+use crate::graph::subscriptions::NewSubscription;
+use crate::store::{StoreError, SubscriptionRecord, SyncAccount};
+use std::time::{Duration, Instant};
+
+/// Graph allows 60 minutes; two are left for clocks that disagree.
+const LIFE_REQUESTED_MS: i64 = 58 * 60_000;
+/// Graph: never a reauthorize and a PATCH for one subscription within 10 minutes.
+const REAUTH_QUIET_MS: i64 = 10 * 60_000;
+/// Longest budget of one Graph call (429 waits included).
+const CALL_BUDGET: Duration = Duration::from_secs(30);
+/// Attempts to save the account when others write it at the same time (token rotation).
+const SAVE_ATTEMPTS: usize = 5;
+
+/// What lifecycle notifications asked for this account's subscription.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Asks {
+    pub renew: bool,
+    pub recreate: bool,
+    pub reconcile: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct AccountOutcome {
+    pub created: bool,
+    pub recreated: bool,
+    pub adopted: bool,
+    pub renewed: bool,
+    pub certificate_moved: bool,
+    pub reconciled: Option<ReconcileSummary>,
+    pub error: Option<String>,
+    /// Stopped before all its work was done (time budget).
+    pub unfinished: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum StepError {
+    #[error("{0}")]
+    Account(#[from] AccountError),
+    #[error("Graph: {0}")]
+    Graph(#[from] GraphError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+pub struct Upkeep<'a> {
+    pub app: &'a App,
+    pub sa: &'a SyncAccounts,
+    pub deadline: Instant,
+}
+
+impl Upkeep<'_> {
+    fn left(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    fn call_budget(&self) -> Duration {
+        self.left().min(CALL_BUDGET)
+    }
+
+    /// Brings `account` up to date; always saves what changed, also after a failure.
+    pub async fn run(
+        &self,
+        account: SyncAccount,
+        sub: Option<SubscriptionRecord>,
+        asks: Asks,
+    ) -> AccountOutcome {
+        let mut out = AccountOutcome::default();
+        let before = account.clone();
+        let mut acct = account;
+        let result = self.work(&mut acct, sub, asks, &mut out).await;
+        acct.last_error = match &result {
+            Ok(()) => None,
+            Err(e) => Some(e.to_string()),
+        };
+        out.error = acct.last_error.clone();
+        if let Err(e) = self.save(&before, &acct).await {
+            out.error.get_or_insert_with(|| format!("store: {e}"));
+        }
+        out
+    }
+
+    async fn work(
+        &self,
+        acct: &mut SyncAccount,
+        sub: Option<SubscriptionRecord>,
+        asks: Asks,
+        out: &mut AccountOutcome,
+    ) -> Result<(), StepError> {
+        let now = self.sa.now();
+        // Graph deletes an expired subscription: it is as good as missing.
+        let sub = sub.filter(|s| s.expires_at > now);
+        if acct.assigned.is_empty() {
+            if let Some(s) = sub {
+                let token = self.sa.access_token(self.store(), &acct.name).await?;
+                self.remove_subscription(&token, acct, &s.id).await?;
+            }
+            return Ok(());
+        }
+        match sub {
+            Some(s) if !asks.recreate && !needs_rebuild(&acct.assigned, &acct.covered) => {
+                self.keep_alive(acct, s, asks, out).await?;
+            }
+            existing => {
+                let old = existing.map(|s| s.id).or(acct.subscription_id.clone());
+                self.rebuild(acct, old.as_deref(), out).await?;
+            }
+        }
+        let due = acct.reconcile_requested
+            || asks.reconcile
+            || acct.reconciled_at.is_none_or(|t| {
+                now.millis() - t.millis() >= self.sa.settings.reconcile_interval.as_millis() as i64
+            });
+        if due {
+            if self.left().is_zero() {
+                out.unfinished = true;
+                acct.reconcile_requested = true;
+                return Ok(());
+            }
+            let users = acct.assigned.clone();
+            match reconcile(self.app, &self.sa.graph, &users, now, self.left()).await {
+                Ok(summary) => {
+                    acct.reconciled_at = Some(now);
+                    acct.reconcile_requested = false;
+                    out.reconciled = Some(summary);
+                }
+                Err(e) => {
+                    acct.reconcile_requested = true;
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn store(&self) -> &dyn crate::store::Store {
+        self.app.store.as_ref()
+    }
+
+    /// PATCH when it expires within the margin, when Graph asked for reauthorization (unless it
+    /// was renewed in the last 10 minutes), or to move it onto the configured certificate.
+    async fn keep_alive(
+        &self,
+        acct: &mut SyncAccount,
+        sub: SubscriptionRecord,
+        asks: Asks,
+        out: &mut AccountOutcome,
+    ) -> Result<(), StepError> {
+        let now = self.sa.now();
+        let settings = &self.sa.settings;
+        let expiring = sub.expires_at.millis() - now.millis() < settings.renew_margin.as_millis() as i64;
+        let recently_renewed = sub
+            .renewed_at
+            .is_some_and(|t| now.millis() - t.millis() < REAUTH_QUIET_MS);
+        let reauth = asks.renew && !recently_renewed;
+        let new_cert = sub.encryption_certificate_id.as_deref() != Some(&settings.certificate_id);
+        if !(expiring || reauth || new_cert) {
+            return Ok(());
+        }
+        let token = self.sa.access_token(self.store(), &acct.name).await?;
+        let certificate = new_cert.then_some((
+            self.sa.certificate_b64.as_str(),
+            settings.certificate_id.as_str(),
+        ));
+        let expires = now.plus_millis(LIFE_REQUESTED_MS);
+        match self
+            .sa
+            .graph
+            .renew_subscription(&token, &sub.id, expires, certificate, self.call_budget())
+            .await
+        {
+            Ok(info) => {
+                let mut next = sub.clone();
+                next.expires_at = info.expires_at;
+                next.renewed_at = Some(now);
+                if info.encryption_certificate_id.is_some() {
+                    next.encryption_certificate_id = info.encryption_certificate_id;
+                } else if new_cert {
+                    next.encryption_certificate_id = Some(settings.certificate_id.clone());
+                }
+                self.store().put_subscription(&next).await?;
+                out.renewed = true;
+                out.certificate_moved = new_cert;
+                if new_cert {
+                    tracing::info!(account = %acct.name, subscription_id = %sub.id, certificate_id = %settings.certificate_id, "subscription moved to the configured encryption certificate");
+                }
+                Ok(())
+            }
+            Err(GraphError::Refused { status: 404, .. }) => {
+                tracing::warn!(account = %acct.name, subscription_id = %sub.id, "subscription is gone in Graph: recreating it");
+                self.rebuild(acct, Some(&sub.id), out).await
+            }
+            Err(e) => {
+                if matches!(e, GraphError::Token(_)) {
+                    self.sa.forget(&acct.name);
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Replaces the account's subscription by one covering exactly its assigned users, then asks
+    /// for their reconciliation (changes in the gap are read back, not lost).
+    async fn rebuild(
+        &self,
+        acct: &mut SyncAccount,
+        old: Option<&str>,
+        out: &mut AccountOutcome,
+    ) -> Result<(), StepError> {
+        let token = self.sa.access_token(self.store(), &acct.name).await?;
+        if let Some(old) = old {
+            self.remove_subscription(&token, acct, old).await?;
+            out.recreated = true;
+        }
+        let created = match self.create(&token, acct).await {
+            Err(StepError::Graph(e)) if e.existing_subscription_id().is_some() => {
+                // 409: Graph has one for this account that the store does not know (a crash
+                // after create, a restored backup). Take its place: its clientState is unknown.
+                let existing = e.existing_subscription_id().unwrap_or_default();
+                tracing::warn!(account = %acct.name, subscription_id = %existing, "adopting the account's existing subscription: replacing it with one the bridge knows");
+                self.remove_subscription(&token, acct, &existing).await?;
+                out.adopted = true;
+                self.create(&token, acct).await?
+            }
+            other => other?,
+        };
+        acct.subscription_id = Some(created.id.clone());
+        acct.covered = acct.assigned.clone();
+        acct.reconcile_requested = true;
+        out.created = !out.recreated;
+        tracing::info!(account = %acct.name, subscription_id = %created.id, users = acct.covered.len(), expires_at = %created.expires_at, "subscription created");
+        Ok(())
+    }
+
+    async fn create(
+        &self,
+        token: &str,
+        acct: &SyncAccount,
+    ) -> Result<SubscriptionRecord, StepError> {
+        let settings = &self.sa.settings;
+        let client_state = random_client_state();
+        let now = self.sa.now();
+        let info = self
+            .sa
+            .graph
+            .create_subscription(
+                token,
+                &NewSubscription {
+                    notification_url: &settings.notification_url,
+                    lifecycle_url: &settings.lifecycle_url,
+                    user_ids: &acct.assigned,
+                    expires_at: now.plus_millis(LIFE_REQUESTED_MS),
+                    certificate_b64: &self.sa.certificate_b64,
+                    certificate_id: &settings.certificate_id,
+                    client_state: &client_state,
+                },
+                self.call_budget(),
+            )
+            .await?;
+        let record = SubscriptionRecord {
+            id: info.id,
+            client_state,
+            expires_at: info.expires_at,
+            account: Some(acct.name.clone()),
+            resource: "/communications/presences".to_string(),
+            encryption_certificate_id: Some(settings.certificate_id.clone()),
+            renewed_at: None,
+        };
+        self.store().put_subscription(&record).await?;
+        Ok(record)
+    }
+
+    async fn remove_subscription(
+        &self,
+        token: &str,
+        acct: &mut SyncAccount,
+        id: &str,
+    ) -> Result<(), StepError> {
+        self.sa
+            .graph
+            .delete_subscription(token, id, self.call_budget())
+            .await?;
+        self.store().delete_subscription(id).await?;
+        if acct.subscription_id.as_deref() == Some(id) {
+            acct.subscription_id = None;
+            acct.covered.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes the fields upkeep owns onto the stored account (which a token rotation may have
+    /// changed meanwhile).
+    async fn save(&self, before: &SyncAccount, after: &SyncAccount) -> Result<(), StoreError> {
+        let owned = |a: &SyncAccount| {
+            (
+                a.subscription_id.clone(),
+                a.covered.clone(),
+                a.reconciled_at,
+                a.reconcile_requested,
+                a.last_error.clone(),
+            )
+        };
+        if owned(before) == owned(after) {
+            return Ok(());
+        }
+        for _ in 0..SAVE_ATTEMPTS {
+            let Some(stored) = self.store().get_account(&after.name).await? else {
+                return Ok(()); // removed meanwhile (`accounts remove`)
+            };
+            let mut next = stored.clone();
+            next.subscription_id = after.subscription_id.clone();
+            next.covered = after.covered.clone();
+            next.reconciled_at = after.reconciled_at;
+            next.reconcile_requested = after.reconcile_requested;
+            next.last_error = after.last_error.clone();
+            next.version = stored.version + 1;
+            match self.store().put_account(&next, stored.version).await {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict(format!(
+            "sync account {:?} kept changing while maintenance saved it",
+            after.name
+        )))
+    }
+}
+
+/// 32 random bytes as hex: unguessable, and within Graph's 128 characters.
+fn random_client_state() -> String {
+    let bytes: [u8; 32] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
