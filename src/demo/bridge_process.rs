@@ -20,12 +20,12 @@ pub fn free_port() -> anyhow::Result<SocketAddr> {
 
 impl BridgeProcess {
     pub async fn start(
+        addr: SocketAddr,
         exe: &Path,
         config: &Path,
         env: &[(String, String)],
         log: &Path,
     ) -> anyhow::Result<Self> {
-        let addr = free_port()?;
         let log_file = std::fs::File::create(log).context("bridge log file")?;
         let mut cmd = Command::new(exe);
         cmd.args(["serve", "--config"])

@@ -70,6 +70,8 @@ pub struct DemoReport {
     pub bridge_peak_rss_kib: Option<u64>,
     pub bridge_stopped_cleanly: bool,
     pub elapsed: Duration,
+    /// `presence-bridge accounts list` at the end of the day.
+    pub accounts_listing: String,
 }
 
 impl DemoReport {
@@ -163,6 +165,10 @@ impl DemoReport {
         for who in self.inconsistent.iter().take(10) {
             out.push_str(&format!("INCONSISTENT: {who}\n"));
         }
+        if !self.accounts_listing.is_empty() {
+            out.push_str("\nSync accounts and subscriptions (presence-bridge accounts list):\n");
+            out.push_str(&self.accounts_listing);
+        }
         out
     }
 }
@@ -211,7 +217,19 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     let (key_pem, cert_b64) = presence_sandbox::graph::crypto::make_encryption_certificate()?;
     let key_path = dir.path().join("notify.pem");
     std::fs::write(&key_path, key_pem)?;
+    let cert_path = dir.path().join("notify.cer.b64");
+    std::fs::write(&cert_path, &cert_b64)?;
     let cert_id = "demo-cert-1";
+    // The key that seals the sync accounts' refresh tokens, in a file only the operator reads.
+    let token_key = crate::graph::sealed::TokenSealer::generate_key_text();
+    let key_file = dir.path().join("token.key");
+    std::fs::write(&key_file, &token_key)?;
+    // The bridge's address must be known for the subscriptions' notification URL.
+    let bridge_addr = bridge_process::free_port()?;
+    sandbox.graph.set_timing(presence_sandbox::graph::GraphTiming {
+        device_poll_interval: Duration::from_millis(50),
+        ..presence_sandbox::graph::GraphTiming::default()
+    });
 
     // Store and configuration.
     let (store, store_toml, env): (Arc<dyn Store>, String, Vec<(String, String)>) = match &opts
@@ -257,7 +275,9 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         "[graph]\ntenant_id = {:?}\nclient_id = {:?}\njwks_url = {:?}\nclient_secret = {:?}\nauthority_url = {:?}\nbase_url = {:?}\n\n\
          [[graph.encryption_keys]]\nid = {:?}\nprivate_key = {:?}\n\n\
          [connector]\nurl = {:?}\nsigning_secret = {:?}\nevent_secrets = [{:?}]\ntimeout_ms = 500\nmax_attempts = 2\n\n\
-         [store]\n{store_toml}\n[server]\nmaintenance_interval_secs = 1\n",
+         [store]\n{store_toml}\n[server]\nmaintenance_interval_secs = 1\n\n\
+         [subscriptions]\nnotification_url = \"http://{bridge_addr}/graph/notifications\"\nlifecycle_url = \"http://{bridge_addr}/graph/lifecycle\"\ncertificate = {:?}\ncertificate_id = {:?}\n\n\
+         [accounts]\ntoken_key = {:?}\n",
         sandbox.tenant_id,
         sandbox.app_id,
         sandbox.graph.jwks_url(),
@@ -269,6 +289,9 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         sandbox.swyx.url(),
         sandbox.connector_secret,
         sandbox.events_secret,
+        format!("file:{}", cert_path.display()),
+        cert_id,
+        format!("file:{}", key_file.display()),
     );
     let config_path = dir.path().join("config.toml");
     std::fs::write(&config_path, config)?;
@@ -295,6 +318,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
 
     progress(opts.progress, 2, steps, "starting the bridge (serve)");
     let bridge = BridgeProcess::start(
+        bridge_addr,
         &opts.bridge_exe,
         &config_path,
         &env,
@@ -306,21 +330,25 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         .swyx
         .set_bridge_events_url(&bridge.url("/swyx/events"));
 
-    progress(opts.progress, 3, steps, "sync accounts subscribe");
-    let entra_ids: Vec<String> = users.iter().map(|(e, _)| e.clone()).collect();
-    let subscription_ids = subscribe::subscribe_all(
-        &sandbox,
-        store.as_ref(),
-        &entra_ids,
-        &subscribe::SubscribeArgs {
-            notification_url: &bridge.url("/graph/notifications"),
-            lifecycle_url: &bridge.url("/graph/lifecycle"),
-            certificate_b64: &cert_b64,
-            certificate_id: cert_id,
-        },
-    )
-    .await?;
-
+    progress(opts.progress, 3, steps, "sync accounts sign in; maintenance subscribes");
+    let sealer = crate::graph::sealed::TokenSealer::from_key_text(&token_key)?;
+    let account_count = opts.users.div_ceil(subscribe::USERS_PER_SUBSCRIPTION);
+    let account_names =
+        subscribe::enroll_accounts(&sandbox, store.as_ref(), &sealer, account_count).await?;
+    // The bridge's maintenance loop (every second here) creates the subscriptions.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sandbox.graph.subscriptions().len() < account_names.len() {
+        if Instant::now() > deadline {
+            bail!("the bridge did not create its subscriptions within 60 s (see its log)");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let subscription_ids: Vec<String> = sandbox
+        .graph
+        .subscriptions()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
     let rules = MappingRules::default();
     let mut report = DemoReport {
         users: opts.users,
@@ -424,6 +452,12 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     report.graph_notifications_delivered = gs.notifications_delivered;
     report.graph_slow_answers = gs.slow_answers;
     report.bridge_peak_rss_kib = bridge.peak_rss_kib();
+    report.accounts_listing = crate::cli::accounts::list(
+        store.as_ref(),
+        subscribe::USERS_PER_SUBSCRIPTION,
+        crate::domain::Timestamp::now(),
+    )
+    .await?;
     report.bridge_stopped_cleanly = bridge.stop()?.success();
     progress(opts.progress, steps, steps, "done");
     report.elapsed = started.elapsed();

@@ -3,6 +3,7 @@
 use super::metrics::Metrics;
 use super::accounts::SyncAccounts;
 use super::speaking::{SwyxToTeams, system_clock};
+pub use super::secrets::SecretResolver;
 use crate::graph::client::{GraphClient, GraphSettings};
 use crate::graph::delegated::LoginEndpoint;
 use crate::graph::sealed::TokenSealer;
@@ -48,6 +49,14 @@ impl App {
     /// Builds the app from a validated configuration: resolves secrets (once), loads keys and
     /// rules, opens the store. Every failure names the setting.
     pub async fn from_config(cfg: &Config) -> anyhow::Result<Self> {
+        Self::from_config_with_clock(cfg, system_clock()).await
+    }
+
+    /// As [`App::from_config`], on another time source (the sandbox clock in tests).
+    pub async fn from_config_with_clock(
+        cfg: &Config,
+        clock: super::speaking::Clock,
+    ) -> anyhow::Result<Self> {
         let mut secrets = SecretResolver::default();
         // Cold start: every Secrets Manager read at once, on one AWS configuration shared with
         // the DynamoDB client, instead of one round trip after another.
@@ -95,8 +104,8 @@ impl App {
             http.clone(),
         );
         let graph = graph_client(cfg, &mut secrets, http.clone()).await?;
-        let swyx_to_teams = swyx_to_teams(cfg, &mut secrets, graph.clone()).await?;
-        let accounts = sync_accounts(cfg, &mut secrets, graph, http.clone(), system_clock()).await?;
+        let swyx_to_teams = swyx_to_teams(cfg, &mut secrets, graph.clone(), clock.clone()).await?;
+        let accounts = sync_accounts(cfg, &mut secrets, graph, http.clone(), clock).await?;
         let connector = ConnectorClient::new(
             ConnectorSettings {
                 base_url: cfg.connector_url.clone(),
@@ -159,6 +168,7 @@ async fn swyx_to_teams(
     cfg: &Config,
     secrets: &mut SecretResolver,
     graph: Option<GraphClient>,
+    clock: super::speaking::Clock,
 ) -> anyhow::Result<Option<Arc<SwyxToTeams>>> {
     use crate::domain::SpeakingSettings;
     use crate::swyx::signature::Verifier;
@@ -188,7 +198,7 @@ async fn swyx_to_teams(
             ..SpeakingSettings::default()
         },
         request_budget: webhook_graph_budget(cfg),
-        clock: system_clock(),
+        clock,
     })))
 }
 
@@ -304,92 +314,4 @@ pub async fn open_store_with(
             None => Arc::new(DynamoStore::from_env_config(table, endpoint_url.as_deref()).await),
         },
     })
-}
-
-/// Resolves secret references; the AWS configuration and the Secrets Manager client are made on
-/// first use only, and [`SecretResolver::prefetch`] reads many ARNs concurrently.
-#[derive(Default)]
-pub struct SecretResolver {
-    aws: Option<aws_config::SdkConfig>,
-    secrets_manager: Option<aws_sdk_secretsmanager::Client>,
-    fetched: std::collections::HashMap<String, String>,
-}
-
-impl SecretResolver {
-    pub async fn aws_config(&mut self) -> &aws_config::SdkConfig {
-        let conf = match self.aws.take() {
-            Some(c) => c,
-            None => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
-        };
-        self.aws.insert(conf)
-    }
-
-    /// Reads every Secrets Manager ARN among `refs` at once. A read that fails here is left out
-    /// and retried by [`SecretResolver::resolve`], which reports it with the setting's name.
-    pub async fn prefetch(&mut self, refs: &[&SecretRef]) {
-        let arns: std::collections::BTreeSet<&str> = refs
-            .iter()
-            .filter_map(|r| match r {
-                SecretRef::SecretsManager(arn) => Some(arn.as_str()),
-                _ => None,
-            })
-            .collect();
-        if arns.is_empty() {
-            return;
-        }
-        let client = self.client().await;
-        let mut tasks = tokio::task::JoinSet::new();
-        for arn in arns {
-            let (client, arn) = (client.clone(), arn.to_string());
-            tasks.spawn(async move {
-                let value = client.get_secret_value().secret_id(&arn).send().await.ok();
-                (
-                    arn,
-                    value.and_then(|v| v.secret_string().map(str::to_string)),
-                )
-            });
-        }
-        while let Some(Ok((arn, Some(value)))) = tasks.join_next().await {
-            self.fetched.insert(arn, value);
-        }
-    }
-
-    async fn client(&mut self) -> aws_sdk_secretsmanager::Client {
-        if let Some(c) = &self.secrets_manager {
-            return c.clone();
-        }
-        let client = aws_sdk_secretsmanager::Client::new(self.aws_config().await);
-        self.secrets_manager = Some(client.clone());
-        client
-    }
-
-    pub async fn resolve(&mut self, r: &SecretRef) -> anyhow::Result<String> {
-        if let SecretRef::SecretsManager(arn) = r
-            && let Some(v) = self.fetched.get(arn)
-        {
-            return Ok(v.clone());
-        }
-        match r {
-            SecretRef::Inline(v) => Ok(v.clone()),
-            SecretRef::File(path) => std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display())),
-            SecretRef::SecretsManager(arn) => {
-                let client = self.client().await;
-                let out = client
-                    .get_secret_value()
-                    .secret_id(arn)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        anyhow::anyhow!(
-                            "cannot read secret {arn}: {}",
-                            aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
-                        )
-                    })?;
-                out.secret_string()
-                    .map(str::to_string)
-                    .with_context(|| format!("secret {arn} has no string value"))
-            }
-        }
-    }
 }

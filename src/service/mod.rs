@@ -9,6 +9,7 @@ pub mod maintenance;
 pub mod metrics;
 pub mod observe;
 pub mod reconcile;
+pub mod secrets;
 pub mod server;
 pub mod speaking;
 pub mod subscriptions;

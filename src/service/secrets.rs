@@ -1,0 +1,93 @@
+//! Secret references resolved once per process: literal values, `file:` paths and AWS Secrets
+//! Manager ARNs (read concurrently at a cold start, on one AWS configuration).
+
+use crate::config::SecretRef;
+use anyhow::Context;
+
+/// Resolves secret references; the AWS configuration and the Secrets Manager client are made on
+/// first use only, and [`SecretResolver::prefetch`] reads many ARNs concurrently.
+#[derive(Default)]
+pub struct SecretResolver {
+    pub(super) aws: Option<aws_config::SdkConfig>,
+    secrets_manager: Option<aws_sdk_secretsmanager::Client>,
+    fetched: std::collections::HashMap<String, String>,
+}
+
+impl SecretResolver {
+    pub async fn aws_config(&mut self) -> &aws_config::SdkConfig {
+        let conf = match self.aws.take() {
+            Some(c) => c,
+            None => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+        };
+        self.aws.insert(conf)
+    }
+
+    /// Reads every Secrets Manager ARN among `refs` at once. A read that fails here is left out
+    /// and retried by [`SecretResolver::resolve`], which reports it with the setting's name.
+    pub async fn prefetch(&mut self, refs: &[&SecretRef]) {
+        let arns: std::collections::BTreeSet<&str> = refs
+            .iter()
+            .filter_map(|r| match r {
+                SecretRef::SecretsManager(arn) => Some(arn.as_str()),
+                _ => None,
+            })
+            .collect();
+        if arns.is_empty() {
+            return;
+        }
+        let client = self.client().await;
+        let mut tasks = tokio::task::JoinSet::new();
+        for arn in arns {
+            let (client, arn) = (client.clone(), arn.to_string());
+            tasks.spawn(async move {
+                let value = client.get_secret_value().secret_id(&arn).send().await.ok();
+                (
+                    arn,
+                    value.and_then(|v| v.secret_string().map(str::to_string)),
+                )
+            });
+        }
+        while let Some(Ok((arn, Some(value)))) = tasks.join_next().await {
+            self.fetched.insert(arn, value);
+        }
+    }
+
+    async fn client(&mut self) -> aws_sdk_secretsmanager::Client {
+        if let Some(c) = &self.secrets_manager {
+            return c.clone();
+        }
+        let client = aws_sdk_secretsmanager::Client::new(self.aws_config().await);
+        self.secrets_manager = Some(client.clone());
+        client
+    }
+
+    pub async fn resolve(&mut self, r: &SecretRef) -> anyhow::Result<String> {
+        if let SecretRef::SecretsManager(arn) = r
+            && let Some(v) = self.fetched.get(arn)
+        {
+            return Ok(v.clone());
+        }
+        match r {
+            SecretRef::Inline(v) => Ok(v.clone()),
+            SecretRef::File(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display())),
+            SecretRef::SecretsManager(arn) => {
+                let client = self.client().await;
+                let out = client
+                    .get_secret_value()
+                    .secret_id(arn)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "cannot read secret {arn}: {}",
+                            aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+                        )
+                    })?;
+                out.secret_string()
+                    .map(str::to_string)
+                    .with_context(|| format!("secret {arn} has no string value"))
+            }
+        }
+    }
+}

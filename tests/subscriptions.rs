@@ -1,0 +1,388 @@
+//! Subscriptions that never lapse, against the sandbox on its controllable clock: sync accounts,
+//! sharding, renewal, lifecycle notifications, reconciliation, outages and throttling.
+
+mod subscriptions_harness {
+    include!("subscriptions/harness.rs");
+}
+
+use presence_bridge::cli::accounts;
+use presence_bridge::domain::Timestamp;
+use presence_bridge::store::UserLink;
+use std::collections::BTreeSet;
+use std::time::Instant;
+use subscriptions_harness::*;
+
+fn route(b: &Bridge, key: &str) -> u64 {
+    b.sandbox
+        .graph
+        .stats()
+        .requests_by_route
+        .get(key)
+        .copied()
+        .unwrap_or(0)
+}
+
+fn patches(b: &Bridge) -> u64 {
+    b.sandbox
+        .graph
+        .stats()
+        .requests_by_route
+        .iter()
+        .filter(|(k, _)| k.starts_with("PATCH"))
+        .map(|(_, v)| *v)
+        .sum()
+}
+
+/// The sandbox's live subscriptions cover every linked user exactly once, ≤ `per` each.
+fn assert_covered_once(b: &Bridge, per: usize) {
+    let subs = b.sandbox.graph.subscriptions();
+    let mut seen = BTreeSet::new();
+    for s in &subs {
+        assert!(s.user_ids.len() <= per, "{} users in one subscription", s.user_ids.len());
+        assert!(s.include_resource_data);
+        for u in &s.user_ids {
+            assert!(seen.insert(u.clone()), "{u} is in two subscriptions");
+        }
+    }
+    let linked: BTreeSet<String> = b.users.iter().map(|(e, _)| e.clone()).collect();
+    assert_eq!(seen, linked, "subscriptions cover exactly the linked users");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_users_over_sixteen_accounts_from_empty_in_one_run_then_steady_renewal() {
+    let b = Bridge::start(Options {
+        users: 10_000,
+        users_per_account: 625,
+        ..Options::default()
+    })
+    .await;
+    b.vary_presence();
+    b.add_accounts(16).await;
+
+    let (t0, r0) = (Instant::now(), b.graph_requests());
+    let run = b.maintain().await;
+    let (first_run, first_requests) = (t0.elapsed(), b.graph_requests() - r0);
+    assert_eq!(run.created, 16, "{run:?}");
+    assert!(run.uncovered.is_empty() && run.failed_accounts.is_empty(), "{run:?}");
+    assert_eq!(run.reconciled_users, 10_000);
+    assert!(!run.budget_exhausted);
+    assert_covered_once(&b, 625);
+    b.assert_all_consistent();
+    // 16 × (refresh token, create) + 16 getPresencesByUserId + the app token.
+    assert_eq!(route(&b, "POST /v1.0/communications/getPresencesByUserId"), 16);
+    eprintln!(
+        "FIGURE run from empty, 10,000 users / 16 accounts: {:.1} s, {first_requests} Graph requests ({:?})",
+        first_run.as_secs_f64(),
+        b.sandbox.graph.stats().requests_by_route
+    );
+
+    // Steady state: 40 minutes on, every subscription is inside the renewal margin.
+    b.advance(40 * MIN);
+    let (t1, r1) = (Instant::now(), b.graph_requests());
+    let run = b.maintain().await;
+    let (steady, steady_requests) = (t1.elapsed(), b.graph_requests() - r1);
+    assert_eq!((run.renewed, run.created, run.recreated), (16, 0, 0), "{run:?}");
+    assert_eq!(run.reconciled_users, 0, "reconciliation is not due yet");
+    assert_eq!(steady_requests, 16, "one PATCH per subscription, nothing else");
+    eprintln!(
+        "FIGURE steady-state renewal run, 16 subscriptions: {:.3} s, {steady_requests} Graph requests",
+        steady.as_secs_f64()
+    );
+
+    // A change still arrives by notification.
+    let before = b.delivered();
+    b.set_presence(7, "Busy", "Busy");
+    b.wait_delivered(before, 1).await;
+    assert_eq!(b.expected_and_actual(7).0, b.expected_and_actual(7).1);
+
+    // One user more than 16 × 625: reported, nothing rebuilt.
+    let extra = entra_id(10_000);
+    b.sandbox.add_person(&extra, "99999", "extra@contoso.example", "Extra");
+    b.store
+        .put_user(&UserLink {
+            entra_id: extra.clone(),
+            swyx_user_id: "99999".into(),
+            email: "extra@contoso.example".into(),
+        })
+        .await
+        .unwrap();
+    let run = b.maintain().await;
+    assert_eq!(run.uncovered, vec![extra.clone()]);
+    assert_eq!(run.accounts_missing, 1);
+    assert_eq!((run.created, run.recreated), (0, 0));
+    let now = Timestamp(b.sandbox.clock.now_ms());
+    let listing = accounts::list(b.store.as_ref(), 625, now).await.unwrap();
+    assert!(
+        listing.contains("NOT COVERED: 1 users; add 1 more sync account(s)") && listing.contains(&extra),
+        "{listing}"
+    );
+
+    // Unlinking one user and linking the extra one rebuilds exactly one subscription, and its
+    // users are read back right after.
+    b.store.delete_user(&entra_id(3)).await.unwrap();
+    let run = b.maintain().await;
+    assert!(run.uncovered.is_empty(), "{run:?}");
+    assert_eq!((run.recreated, run.created), (1, 0), "{run:?}");
+    assert_eq!(run.reconciled_users, 625);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_of_renewals_never_lapses_and_loses_no_change() {
+    let b = Bridge::start(Options::default()).await;
+    b.add_accounts(2).await;
+    let first = b.maintain().await;
+    assert_eq!(first.created, 2, "{first:?}");
+    let ids: Vec<String> = b.sandbox.graph.subscriptions().iter().map(|s| s.id.clone()).collect();
+    let mut renewals = 0;
+    for step in 0..144 {
+        b.advance(10 * MIN);
+        let run = b.maintain().await;
+        assert!(run.failed_accounts.is_empty(), "step {step}: {run:?}");
+        assert_eq!((run.created, run.recreated), (0, 0), "step {step}: {run:?}");
+        renewals += run.renewed;
+        let now = b.sandbox.clock.now_ms();
+        let live = b.sandbox.graph.subscriptions();
+        assert_eq!(
+            live.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
+            ids,
+            "step {step}: the same two subscriptions live on"
+        );
+        assert!(live.iter().all(|s| s.expiration_ms - now > 10 * 60_000));
+        // Three users change; each change reaches Swyx by notification.
+        let before = b.delivered();
+        for k in 0..3 {
+            let i = (step * 7 + k * 233) % b.users.len();
+            match (step + k) % 4 {
+                0 => b.set_presence(i, "Busy", "Busy"),
+                1 => b.set_presence(i, "Away", "Away"),
+                2 => b.set_presence(i, "DoNotDisturb", "DoNotDisturb"),
+                _ => b.set_presence(i, "Available", "Available"),
+            }
+        }
+        b.wait_delivered(before, 1).await;
+    }
+    // 24 h / (58 min life − 20 min margin) ≈ 38 renewals per subscription.
+    assert!(renewals >= 2 * 30, "{renewals} renewals");
+    b.sandbox
+        .graph
+        .wait_stats(WAIT, |s| s.notifications_failed == 0 || s.notifications_dropped == 0)
+        .await
+        .unwrap();
+    b.assert_all_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_subscription_missed_notifications_and_a_graph_outage_are_repaired() {
+    let mut b = Bridge::start(Options::default()).await;
+    b.add_accounts(2).await;
+    b.maintain().await;
+    let subs = b.sandbox.graph.subscriptions();
+    assert_eq!(subs.len(), 2);
+
+    // subscriptionRemoved: Graph dropped it; changes in the gap come back by reconciliation.
+    let removed = subs[0].clone();
+    let lifecycle_before = b.sandbox.graph.stats().lifecycle_delivered;
+    b.sandbox.graph.send_lifecycle(&removed.id, "subscriptionRemoved").unwrap();
+    b.sandbox
+        .graph
+        .wait_stats(WAIT, |s| s.lifecycle_delivered > lifecycle_before)
+        .await
+        .unwrap();
+    let victim = b.users.iter().position(|(e, _)| removed.user_ids.contains(e)).unwrap();
+    b.set_presence(victim, "DoNotDisturb", "DoNotDisturb");
+    let run = b.maintain().await;
+    assert_eq!((run.recreated + run.created, run.lifecycle_handled), (1, 1), "{run:?}");
+    assert!(run.reconciled_users >= removed.user_ids.len());
+    b.assert_all_consistent();
+
+    // missed: Graph gave up delivering while the bridge was unreachable.
+    b.sandbox.graph.set_timing(presence_sandbox::graph::GraphTiming {
+        retry_base: std::time::Duration::from_millis(20),
+        retry_cap: std::time::Duration::from_millis(50),
+        retry_window: MIN,
+        ..Default::default()
+    });
+    b.pause();
+    let dropped_before = b.sandbox.graph.stats().notifications_dropped;
+    b.set_presence(victim, "Away", "Away");
+    b.advance(2 * MIN);
+    b.sandbox
+        .graph
+        .wait_stats(WAIT, |s| s.notifications_dropped > dropped_before)
+        .await
+        .unwrap();
+    b.resume().await;
+    let sub = b
+        .sandbox
+        .graph
+        .subscriptions()
+        .into_iter()
+        .find(|s| s.user_ids.contains(&b.users[victim].0))
+        .unwrap();
+    let before = b.sandbox.graph.stats().lifecycle_delivered;
+    b.sandbox.graph.send_lifecycle(&sub.id, "missed").unwrap();
+    b.sandbox
+        .graph
+        .wait_stats(WAIT, |s| s.lifecycle_delivered > before)
+        .await
+        .unwrap();
+    assert_ne!(b.expected_and_actual(victim).0, b.expected_and_actual(victim).1);
+    let run = b.maintain().await;
+    assert_eq!(run.lifecycle_handled, 1, "{run:?}");
+    assert!(run.repaired >= 1, "{run:?}");
+    b.assert_all_consistent();
+
+    // A Graph outage of 30 minutes across the subscriptions' expiry.
+    b.advance(30 * MIN);
+    b.sandbox.graph.set_outage(true);
+    for _ in 0..3 {
+        b.advance(10 * MIN);
+        let run = b.maintain().await;
+        assert_eq!(run.failed_accounts.len(), 2, "{run:?}");
+    }
+    assert!(b.sandbox.graph.subscriptions().is_empty(), "they lapsed during the outage");
+    let now = Timestamp(b.sandbox.clock.now_ms());
+    let listing = accounts::list(b.store.as_ref(), 650, now).await.unwrap();
+    assert!(listing.contains("503") || listing.contains("unavailable"), "{listing}");
+    for i in 0..20 {
+        b.set_presence(i, "Busy", "Busy");
+    }
+    b.sandbox.graph.set_outage(false);
+    let run = b.maintain().await;
+    assert!(run.failed_accounts.is_empty(), "{run:?}");
+    assert_eq!(run.created + run.recreated, 2, "{run:?}");
+    assert_covered_once(&b, 650);
+    b.assert_all_consistent();
+    let accounts = b.store.list_accounts().await.unwrap();
+    assert!(accounts.iter().all(|a| a.last_error.is_none()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_storm_slows_maintenance_down_and_loses_nothing() {
+    let b = Bridge::start(Options::default()).await;
+    b.vary_presence();
+    b.add_accounts(2).await;
+    b.sandbox.graph.set_throttle(Some(4));
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        let run = b.maintain().await;
+        if run.failed_accounts.is_empty() && !run.budget_exhausted && b.sandbox.graph.subscriptions().len() == 2 {
+            break;
+        }
+        assert!(runs < 5, "maintenance did not get through the storm: {run:?}");
+    }
+    assert!(b.sandbox.graph.stats().throttled_429 > 0);
+    b.sandbox.graph.set_throttle(None);
+    assert_covered_once(&b, 650);
+    b.assert_all_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reauthorization_required_is_one_patch_and_never_twice_within_ten_minutes() {
+    let b = Bridge::start(Options {
+        users: 20,
+        ..Options::default()
+    })
+    .await;
+    b.add_accounts(1).await;
+    b.maintain().await;
+    let sub = b.sandbox.graph.subscriptions().remove(0);
+    let expiry = sub.expiration_ms;
+    b.advance(MIN);
+    let lifecycle = |n: u64| {
+        let g = b.sandbox.graph.clone();
+        async move {
+            g.wait_stats(WAIT, |s| s.lifecycle_delivered >= n).await.unwrap();
+        }
+    };
+    b.sandbox.graph.send_lifecycle(&sub.id, "reauthorizationRequired").unwrap();
+    b.sandbox.graph.send_lifecycle(&sub.id, "reauthorizationRequired").unwrap();
+    lifecycle(2).await;
+    let run = b.maintain().await;
+    assert_eq!((run.renewed, run.lifecycle_handled), (1, 1), "{run:?}");
+    assert_eq!(patches(&b), 1);
+    assert_eq!(route(&b, "POST /v1.0/subscriptions/{id}/reauthorize"), 0);
+    assert!(b.sandbox.graph.subscriptions()[0].expiration_ms > expiry);
+
+    b.advance(5 * MIN);
+    b.sandbox.graph.send_lifecycle(&sub.id, "reauthorizationRequired").unwrap();
+    lifecycle(3).await;
+    let run = b.maintain().await;
+    assert_eq!((run.renewed, run.lifecycle_handled), (0, 1), "{run:?}");
+    assert_eq!(patches(&b), 1, "renewed 5 minutes ago: no second PATCH");
+
+    b.advance(6 * MIN);
+    b.sandbox.graph.send_lifecycle(&sub.id, "reauthorizationRequired").unwrap();
+    lifecycle(4).await;
+    b.maintain().await;
+    assert_eq!(patches(&b), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_sign_in_is_reported_and_signing_in_again_heals_it() {
+    let b = Bridge::start(Options {
+        users: 20,
+        ..Options::default()
+    })
+    .await;
+    b.add_accounts(1).await;
+    b.maintain().await;
+    b.sandbox.graph.revoke_sign_ins("sync01@contoso.example");
+    // Past the access token's life and into the renewal margin.
+    b.advance(95 * MIN);
+    let run = b.maintain().await;
+    assert_eq!(run.failed_accounts, vec!["sync01".to_string()]);
+    let account = b.store.get_account("sync01").await.unwrap().unwrap();
+    let error = account.last_error.unwrap();
+    assert!(error.contains("accounts add sync01"), "{error}");
+    assert!(!account.sealed_refresh_token.is_empty(), "the last token is kept");
+
+    let refresh = b.sandbox.graph.issue_refresh_token("sync01@contoso.example").unwrap();
+    let sealer = &b.app.accounts.as_ref().unwrap().sealer;
+    let now = Timestamp(b.sandbox.clock.now_ms());
+    presence_bridge::service::accounts::enroll(b.store.as_ref(), sealer, "sync01", &refresh, now)
+        .await
+        .unwrap();
+    let run = b.maintain().await;
+    assert!(run.failed_accounts.is_empty(), "{run:?}");
+    assert_covered_once(&b, 650);
+    b.assert_all_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_rotating_one_refresh_token_at_once_keep_a_valid_one() {
+    let b = Bridge::start(Options {
+        users: 5,
+        ..Options::default()
+    })
+    .await;
+    b.add_accounts(1).await;
+    // A second process on the same store (another Lambda instance): no shared token cache.
+    let cfg = presence_bridge::config::RawConfig::from_file(&b.config_path)
+        .unwrap()
+        .validate(presence_bridge::config::Origin::File)
+        .unwrap();
+    let clock = b.sandbox.clock.clone();
+    let other = presence_bridge::service::App::from_config_with_clock(
+        &cfg,
+        std::sync::Arc::new(move || Timestamp(clock.now_ms())),
+    )
+    .await
+    .unwrap();
+    let (one, two) = (
+        b.app.accounts.as_ref().unwrap(),
+        other.accounts.as_ref().unwrap(),
+    );
+    let (x, y) = tokio::join!(
+        one.access_token(b.store.as_ref(), "sync01"),
+        two.access_token(b.store.as_ref(), "sync01")
+    );
+    assert!(x.is_ok() && y.is_ok(), "{x:?} {y:?}");
+    // Long after the superseded tokens' grace: the stored one still works.
+    b.advance(3 * 60 * MIN);
+    one.forget("sync01");
+    assert!(one.access_token(b.store.as_ref(), "sync01").await.is_ok());
+    let account = b.store.get_account("sync01").await.unwrap().unwrap();
+    assert!(account.version >= 2, "rotated and stored");
+}

@@ -1,0 +1,279 @@
+//! The bridge (built from a configuration file, on the sandbox clock) serving its routes on
+//! loopback between the emulated Graph tenant and the emulated SwyxServer connector, with linked
+//! users and sync accounts signed in at the emulated tenant.
+
+use presence_bridge::config::{Origin, RawConfig};
+use presence_bridge::domain::{MappedStatus, MappingRules, TeamsPresence, Timestamp};
+use presence_bridge::service::accounts::enroll;
+use presence_bridge::service::subscriptions::{SubscriptionSummary, maintain};
+use presence_bridge::service::{App, server};
+use presence_bridge::store::{Store, UserLink};
+use presence_sandbox::graph::GraphTiming;
+use presence_sandbox::{Sandbox, SandboxOptions};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const MIN: Duration = Duration::from_secs(60);
+/// Event-driven waits give up after this (they normally end in milliseconds).
+pub const WAIT: Duration = Duration::from_secs(60);
+const CERT_ID: &str = "bridge-cert-1";
+
+pub struct Options {
+    pub users: usize,
+    pub users_per_account: usize,
+    pub reconcile_minutes: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            users: 700,
+            users_per_account: 650,
+            reconcile_minutes: 60,
+        }
+    }
+}
+
+pub struct Bridge {
+    pub sandbox: Sandbox,
+    pub app: Arc<App>,
+    pub store: Arc<dyn Store>,
+    /// (Entra id, Swyx id)
+    pub users: Vec<(String, String)>,
+    pub addr: SocketAddr,
+    pub config_path: std::path::PathBuf,
+    pub rules: MappingRules,
+    server: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.abort();
+        }
+    }
+}
+
+pub fn entra_id(i: usize) -> String {
+    format!("5ab5ab5a-0000-4000-8000-{i:012x}")
+}
+
+impl Bridge {
+    pub async fn start(opts: Options) -> Self {
+        let sandbox = Sandbox::start(SandboxOptions::default()).await.unwrap();
+        sandbox.graph.set_timing(GraphTiming {
+            retry_base: Duration::from_millis(20),
+            retry_cap: Duration::from_millis(200),
+            ..GraphTiming::default()
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let (key_pem, cert_b64) = presence_sandbox::graph::make_encryption_certificate().unwrap();
+        std::fs::write(dir.path().join("notify.pem"), key_pem).unwrap();
+        std::fs::write(dir.path().join("notify.cer.b64"), cert_b64).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let token_key = presence_bridge::graph::sealed::TokenSealer::generate_key_text();
+        let config = format!(
+            "[graph]\ntenant_id = {:?}\nclient_id = {:?}\njwks_url = {:?}\nclient_secret = {:?}\nauthority_url = {:?}\nbase_url = {:?}\n\n\
+             [[graph.encryption_keys]]\nid = {CERT_ID:?}\nprivate_key = {:?}\n\n\
+             [connector]\nurl = {:?}\nsigning_secret = {:?}\ntimeout_ms = 1000\nmax_attempts = 2\n\n\
+             [store]\nsqlite_path = {:?}\n\n\
+             [subscriptions]\nnotification_url = \"http://{addr}/graph/notifications\"\nlifecycle_url = \"http://{addr}/graph/lifecycle\"\n\
+             certificate = {:?}\ncertificate_id = {CERT_ID:?}\nusers_per_account = {}\nreconcile_interval_minutes = {}\n\n\
+             [accounts]\ntoken_key = {token_key:?}\n",
+            sandbox.tenant_id,
+            sandbox.app_id,
+            sandbox.graph.jwks_url(),
+            sandbox.client_secret,
+            sandbox.graph.authority_url(),
+            sandbox.graph.graph_url(),
+            format!("file:{}", dir.path().join("notify.pem").display()),
+            sandbox.swyx.url(),
+            sandbox.connector_secret,
+            dir.path().join("bridge.db").display().to_string(),
+            format!("file:{}", dir.path().join("notify.cer.b64").display()),
+            opts.users_per_account,
+            opts.reconcile_minutes,
+        );
+        let config_path = dir.path().join("config.toml");
+        std::fs::write(&config_path, &config).unwrap();
+        let cfg = RawConfig::from_toml(&config, "config.toml")
+            .unwrap()
+            .validate(Origin::File)
+            .unwrap();
+        let clock = sandbox.clock.clone();
+        let app = Arc::new(
+            App::from_config_with_clock(&cfg, Arc::new(move || Timestamp(clock.now_ms())))
+                .await
+                .unwrap(),
+        );
+        let store = Arc::clone(&app.store);
+        let mut users = Vec::with_capacity(opts.users);
+        for i in 0..opts.users {
+            let (e, s) = (entra_id(i), format!("{}", 10_000 + i));
+            let email = format!("user{i}@contoso.example");
+            sandbox.add_person(&e, &s, &email, &format!("User {i}"));
+            // Signed in to Teams, so their own settings show.
+            sandbox
+                .graph
+                .set_client_session(&e, "teams-desktop", "Available", "Available")
+                .unwrap();
+            store
+                .put_user(&UserLink {
+                    entra_id: e.clone(),
+                    swyx_user_id: s.clone(),
+                    email,
+                })
+                .await
+                .unwrap();
+            users.push((e, s));
+        }
+        let router = server::router(Arc::clone(&app));
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Self {
+            sandbox,
+            app,
+            store,
+            users,
+            addr,
+            config_path,
+            rules: MappingRules::default(),
+            server: Some(server),
+            _dir: dir,
+        }
+    }
+
+    /// Stops answering on the bridge's address (Graph's deliveries fail) until [`Bridge::resume`].
+    pub fn pause(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.abort();
+        }
+    }
+
+    pub async fn resume(&mut self) {
+        // The aborted server released the port; bind it again.
+        let mut listener = None;
+        for _ in 0..100 {
+            match tokio::net::TcpListener::bind(self.addr).await {
+                Ok(l) => {
+                    listener = Some(l);
+                    break;
+                }
+                Err(_) => tokio::task::yield_now().await,
+            }
+        }
+        let listener = listener.expect("the bridge's port is free again");
+        let router = server::router(Arc::clone(&self.app));
+        self.server = Some(tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        }));
+    }
+
+    /// Sync accounts `sync01`… signed in at the emulated tenant and enrolled in the store.
+    pub async fn add_accounts(&self, n: usize) -> Vec<String> {
+        let sealer = &self.app.accounts.as_ref().unwrap().sealer;
+        let mut names = Vec::new();
+        for i in 1..=n {
+            let name = format!("sync{i:02}");
+            let upn = format!("{name}@contoso.example");
+            self.sandbox.graph.add_sync_account(&upn);
+            let refresh = self.sandbox.graph.issue_refresh_token(&upn).unwrap();
+            let now = Timestamp(self.sandbox.clock.now_ms());
+            enroll(self.store.as_ref(), sealer, &name, &refresh, now)
+                .await
+                .unwrap();
+            names.push(name);
+        }
+        names
+    }
+
+    pub async fn maintain(&self) -> SubscriptionSummary {
+        maintain(&self.app, Duration::from_secs(600)).await.unwrap()
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.sandbox.clock.advance(by);
+    }
+
+    /// Sets user `i`'s Teams presence by hand (setUserPreferredPresence semantics).
+    pub fn set_presence(&self, i: usize, availability: &str, activity: &str) {
+        self.sandbox
+            .graph
+            .set_preferred_presence(&self.users[i].0, availability, activity, None)
+            .unwrap();
+    }
+
+    /// What Swyx should show for user `i` (the mapping of Teams' presence) and what it shows.
+    pub fn expected_and_actual(&self, i: usize) -> (Option<String>, Option<String>) {
+        let (e, s) = &self.users[i];
+        let p = self.sandbox.graph.presence(e).unwrap();
+        let presence =
+            TeamsPresence::new(&p.availability, &p.activity).with_out_of_office(p.out_of_office);
+        let want = match self.rules.map(&presence) {
+            MappedStatus::Swyx(s) => Some(s.to_string()),
+            MappedStatus::NoSync => None,
+        };
+        let got = self
+            .sandbox
+            .swyx
+            .user(s)
+            .and_then(|u| u.teams)
+            .and_then(|t| t.status)
+            .map(|s| format!("{s:?}"));
+        (want, got)
+    }
+
+    /// Users whose Swyx side does not match Teams, described.
+    pub fn inconsistent(&self) -> Vec<String> {
+        (0..self.users.len())
+            .filter_map(|i| {
+                let (want, got) = self.expected_and_actual(i);
+                (want != got).then(|| format!("user {i}: Teams maps to {want:?}, Swyx shows {got:?}"))
+            })
+            .collect()
+    }
+
+    pub fn assert_all_consistent(&self) {
+        let bad = self.inconsistent();
+        assert!(
+            bad.is_empty(),
+            "{} of {} users inconsistent, e.g. {:?}",
+            bad.len(),
+            self.users.len(),
+            &bad[..bad.len().min(5)]
+        );
+    }
+
+    /// Waits (event-driven) until Graph has delivered `n` more change notifications than `before`.
+    pub async fn wait_delivered(&self, before: u64, n: u64) {
+        self.sandbox
+            .graph
+            .wait_stats(WAIT, |s| s.notifications_delivered >= before + n)
+            .await
+            .unwrap();
+    }
+
+    pub fn delivered(&self) -> u64 {
+        self.sandbox.graph.stats().notifications_delivered
+    }
+
+    /// Graph requests so far, all routes together.
+    pub fn graph_requests(&self) -> u64 {
+        self.sandbox.graph.stats().requests_by_route.values().sum()
+    }
+
+    /// A varied starting picture: a third available, a third in DND, a third away.
+    pub fn vary_presence(&self) {
+        for i in 0..self.users.len() {
+            match i % 3 {
+                0 => self.set_presence(i, "Available", "Available"),
+                1 => self.set_presence(i, "DoNotDisturb", "DoNotDisturb"),
+                _ => self.set_presence(i, "Away", "Away"),
+            }
+        }
+    }
+}
