@@ -1,12 +1,13 @@
-//! The one Microsoft Graph client of the bridge: app-only token (cached, see [`token`]), bounded
-//! concurrency, 429 with `Retry-After` honoured, exponential backoff with jitter on 5xx and
-//! timeouts, and a total time budget per call. What the budget cannot cover is the caller's to
-//! keep pending.
+//! The one Microsoft Graph client of the bridge: app-only token (cached, see [`token`]) or a sync
+//! account's delegated token, bounded concurrency, 429 with `Retry-After` honoured, exponential
+//! backoff with jitter on 5xx and timeouts, and a total time budget per call. What the budget
+//! cannot cover is the caller's to keep pending.
 //!
 //! [`token`]: super::token
 
 use super::token::{AppTokenSource, ClientSecret, TokenError};
-use http::StatusCode;
+use bytes::Bytes;
+use http::{Method, StatusCode};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -70,6 +71,16 @@ pub enum GraphError {
     /// The app-only token was refused (wrong secret, app not consented …).
     #[error("Graph token: {0}")]
     Token(String),
+    /// Graph refused a sync account's delegated token (401): expired or revoked. The caller
+    /// gets a new one (refresh) before trying again.
+    #[error("Graph refused the sync account's token (401): {0}")]
+    DelegatedToken(String),
+    /// The call was not sent: its arguments break one of Graph's rules (e.g. more than 650 users).
+    #[error("not sent to Graph: {0}")]
+    InvalidRequest(String),
+    /// Graph answered 2xx with a body that is not what the call returns.
+    #[error("unexpected answer from Graph: {0}")]
+    BadAnswer(String),
 }
 
 impl GraphError {
@@ -104,14 +115,32 @@ impl fmt::Debug for GraphClient {
     }
 }
 
+/// Whose token a request carries.
+#[derive(Clone, Copy)]
+pub(super) enum Auth<'a> {
+    /// The app-only token from the cache; on a 401 it is fetched anew once.
+    App,
+    /// A sync account's delegated token: a 401 is the caller's to handle (the app token stays).
+    Delegated(&'a str),
+}
+
+/// One request to Graph, relative to the base URL.
+pub(super) struct Call<'a> {
+    pub method: Method,
+    pub path: &'a str,
+    pub body: Option<&'a serde_json::Value>,
+    pub auth: Auth<'a>,
+    pub budget: Duration,
+}
+
 /// What one attempt came to.
 enum Attempt {
-    Done,
+    Done(StatusCode, Bytes),
     Refused(u16, String),
     /// Worth another try: why, and Graph's Retry-After if any.
     Retry(String, Option<Duration>),
-    /// The token was refused by Graph (401): fetch a new one once.
-    StaleToken,
+    /// The token was refused by Graph (401), with Graph's message.
+    StaleToken(String),
 }
 
 impl GraphClient {
@@ -172,7 +201,15 @@ impl GraphClient {
             "expirationDuration": iso_minutes(expiration),
         });
         let path = format!("/users/{}/presence/setPresence", path_segment(user));
-        self.post(&path, &body, false, budget).await
+        self.request(Call {
+            method: Method::POST,
+            path: &path,
+            body: Some(&body),
+            auth: Auth::App,
+            budget,
+        })
+        .await
+        .map(|_| ())
     }
 
     pub async fn clear_presence_within(
@@ -182,18 +219,27 @@ impl GraphClient {
     ) -> Result<(), GraphError> {
         let body = serde_json::json!({ "sessionId": self.inner.settings.client_id });
         let path = format!("/users/{}/presence/clearPresence", path_segment(user));
-        self.post(&path, &body, true, budget).await
+        let cleared = self
+            .request(Call {
+                method: Method::POST,
+                path: &path,
+                body: Some(&body),
+                auth: Auth::App,
+                budget,
+            })
+            .await;
+        match cleared {
+            Ok(_) | Err(GraphError::Refused { status: 404, .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
-    async fn post(
-        &self,
-        path: &str,
-        body: &serde_json::Value,
-        not_found_is_done: bool,
-        budget: Duration,
-    ) -> Result<(), GraphError> {
+    /// The one request loop of every call: budget, 429 with `Retry-After`, jittered backoff on
+    /// 5xx and timeouts, one app-token refresh on a 401. Returns a 2xx answer's status and body.
+    pub(super) async fn request(&self, call: Call<'_>) -> Result<(StatusCode, Bytes), GraphError> {
         let started = Instant::now();
-        let url = format!("{}{path}", self.inner.settings.base_url);
+        let budget = call.budget;
+        let url = format!("{}{}", self.inner.settings.base_url, call.path);
         let unavailable = |last: String, retry_after| GraphError::Unavailable {
             budget_ms: budget.as_millis() as u64,
             last,
@@ -208,28 +254,31 @@ impl GraphClient {
             if left.is_zero() {
                 return Err(unavailable(last, last_retry_after));
             }
-            let attempt = match tokio::time::timeout(left, self.attempt(&url, body, left)).await {
+            let attempt = match tokio::time::timeout(left, self.attempt(&call, &url, left)).await {
                 Ok(Ok(a)) => a,
                 Ok(Err(TokenError::Refused(e))) => return Err(GraphError::Token(e)),
                 Ok(Err(TokenError::Unavailable(e))) => Attempt::Retry(format!("token: {e}"), None),
                 Err(_) => Attempt::Retry("no answer within the budget".to_string(), None),
             };
             let wait = match attempt {
-                Attempt::Done => return Ok(()),
-                Attempt::Refused(404, _) if not_found_is_done => return Ok(()),
+                Attempt::Done(status, body) => return Ok((status, body)),
                 Attempt::Refused(status, message) => {
                     return Err(GraphError::Refused { status, message });
                 }
-                Attempt::StaleToken if !token_refreshed => {
-                    token_refreshed = true;
-                    self.inner.tokens.invalidate();
-                    continue;
-                }
-                Attempt::StaleToken => {
-                    return Err(GraphError::Token(
-                        "Graph refused a freshly issued token (401)".to_string(),
-                    ));
-                }
+                Attempt::StaleToken(message) => match call.auth {
+                    // Another token of the account is the caller's to get; the app's cache stays.
+                    Auth::Delegated(_) => return Err(GraphError::DelegatedToken(message)),
+                    Auth::App if !token_refreshed => {
+                        token_refreshed = true;
+                        self.inner.tokens.invalidate();
+                        continue;
+                    }
+                    Auth::App => {
+                        return Err(GraphError::Token(
+                            "Graph refused a freshly issued token (401)".to_string(),
+                        ));
+                    }
+                },
                 Attempt::Retry(why, retry_after) => {
                     failures += 1;
                     last = why;
@@ -257,8 +306,8 @@ impl GraphClient {
 
     async fn attempt(
         &self,
+        call: &Call<'_>,
         url: &str,
-        body: &serde_json::Value,
         left: Duration,
     ) -> Result<Attempt, TokenError> {
         // Closed never happens (the semaphore lives as long as the client).
@@ -266,16 +315,20 @@ impl GraphClient {
             return Ok(Attempt::Retry("client shut down".to_string(), None));
         };
         let timeout = self.inner.settings.attempt_timeout.min(left);
-        let token = self.inner.tokens.token(timeout).await?;
-        let sent = self
+        let token = match call.auth {
+            Auth::App => self.inner.tokens.token(timeout).await?,
+            Auth::Delegated(t) => t.to_string(),
+        };
+        let mut req = self
             .inner
             .http
-            .post(url)
+            .request(call.method.clone(), url)
             .bearer_auth(token)
-            .timeout(timeout)
-            .json(body)
-            .send()
-            .await;
+            .timeout(timeout);
+        if let Some(body) = call.body {
+            req = req.json(body);
+        }
+        let sent = req.send().await;
         let resp = match sent {
             Ok(r) => r,
             Err(e) if e.is_timeout() => {
@@ -288,7 +341,10 @@ impl GraphClient {
         };
         let status = resp.status();
         if status.is_success() {
-            return Ok(Attempt::Done);
+            return Ok(match resp.bytes().await {
+                Ok(body) => Attempt::Done(status, body),
+                Err(e) => Attempt::Retry(format!("reading the answer failed: {e}"), None),
+            });
         }
         let retry_after = resp
             .headers()
@@ -298,7 +354,7 @@ impl GraphClient {
             .map(Duration::from_secs);
         let message = error_message(&resp.text().await.unwrap_or_default());
         Ok(match status {
-            StatusCode::UNAUTHORIZED => Attempt::StaleToken,
+            StatusCode::UNAUTHORIZED => Attempt::StaleToken(message),
             StatusCode::TOO_MANY_REQUESTS => {
                 Attempt::Retry(format!("HTTP 429: {message}"), retry_after)
             }
@@ -325,7 +381,7 @@ fn error_message(body: &str) -> String {
 }
 
 /// A user id or UPN as one path segment (ids are GUIDs; UPNs may hold `@` and `#`).
-fn path_segment(user: &str) -> String {
+pub(super) fn path_segment(user: &str) -> String {
     let mut out = String::with_capacity(user.len());
     for c in user.chars() {
         if c.is_ascii_alphanumeric() || "-._~@".contains(c) {

@@ -1,9 +1,12 @@
 //! Presence subscriptions (delegated token of a sync account) and bulk presence reads
 //! (app-only), on the one [`GraphClient`]: same retries, 429 handling and budgets as every call.
 
-use super::client::{GraphClient, GraphError};
+use super::client::{Auth, Call, GraphClient, GraphError, path_segment};
 use super::notification::PresenceResource;
 use crate::domain::Timestamp;
+use http::Method;
+use serde::Deserialize;
+use serde_json::json;
 use std::time::Duration;
 
 /// Graph's limit of users per presence subscription and per `getPresencesByUserId` call.
@@ -33,50 +36,237 @@ impl GraphError {
     /// For a 409 on create: the id of the subscription that already exists, from Graph's message
     /// "Subscription Id <id> already exists for the requested combination".
     pub fn existing_subscription_id(&self) -> Option<String> {
-        todo!()
+        let GraphError::Refused {
+            status: 409,
+            message,
+        } = self
+        else {
+            return None;
+        };
+        let (_, rest) = message.split_once("Subscription Id ")?;
+        let (id, tail) = rest.split_once(char::is_whitespace)?;
+        let id = id.trim_matches(|c: char| c == '\'' || c == '"');
+        (tail.trim_start().starts_with("already exists") && !id.is_empty()).then(|| id.to_string())
     }
+}
+
+/// The subscription as Graph returns it (more fields are ignored).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubscriptionAnswer {
+    id: String,
+    expiration_date_time: String,
+    #[serde(default)]
+    encryption_certificate_id: Option<String>,
+}
+
+fn subscription_info(body: &[u8]) -> Result<SubscriptionInfo, GraphError> {
+    let a: SubscriptionAnswer = serde_json::from_slice(body).map_err(|e| {
+        GraphError::BadAnswer(format!(
+            "a subscription without id or expirationDateTime: {e}"
+        ))
+    })?;
+    let expires_at = Timestamp::parse_rfc3339(&a.expiration_date_time).ok_or_else(|| {
+        GraphError::BadAnswer(format!(
+            "expirationDateTime '{}' of subscription {} is not RFC 3339",
+            a.expiration_date_time, a.id
+        ))
+    })?;
+    Ok(SubscriptionInfo {
+        id: a.id,
+        expires_at,
+        encryption_certificate_id: a.encryption_certificate_id,
+    })
+}
+
+/// At least one, at most 650 user ids, each fit for a quoted OData literal (GUIDs are).
+fn check_user_ids(ids: &[String]) -> Result<(), GraphError> {
+    if ids.is_empty() {
+        return Err(GraphError::InvalidRequest(
+            "no user ids: name at least one".to_string(),
+        ));
+    }
+    if ids.len() > MAX_USERS_PER_CALL {
+        return Err(GraphError::InvalidRequest(format!(
+            "{} user ids; Graph takes at most {MAX_USERS_PER_CALL} per call",
+            ids.len()
+        )));
+    }
+    if let Some(bad) = ids
+        .iter()
+        .find(|id| id.trim().is_empty() || id.contains(['\'', ',', '(', ')']))
+    {
+        return Err(GraphError::InvalidRequest(format!(
+            "user id '{bad}' is not a Graph object id"
+        )));
+    }
+    Ok(())
+}
+
+/// `/communications/presences?$filter=id in ('a','b')`
+fn presence_resource(ids: &[String]) -> String {
+    let list: Vec<String> = ids.iter().map(|id| format!("'{id}'")).collect();
+    format!(
+        "/communications/presences?$filter=id in ({})",
+        list.join(",")
+    )
 }
 
 impl GraphClient {
     /// `POST /subscriptions` (rich, encrypted, `updated`) with the sync account's `token`.
     pub async fn create_subscription(
         &self,
-        _token: &str,
-        _sub: &NewSubscription<'_>,
-        _budget: Duration,
+        token: &str,
+        sub: &NewSubscription<'_>,
+        budget: Duration,
     ) -> Result<SubscriptionInfo, GraphError> {
-        todo!()
+        check_user_ids(sub.user_ids)?;
+        let body = json!({
+            "changeType": "updated",
+            "notificationUrl": sub.notification_url,
+            "lifecycleNotificationUrl": sub.lifecycle_url,
+            "resource": presence_resource(sub.user_ids),
+            "expirationDateTime": sub.expires_at.to_rfc3339(),
+            "includeResourceData": true,
+            "encryptionCertificate": sub.certificate_b64,
+            "encryptionCertificateId": sub.certificate_id,
+            "clientState": sub.client_state,
+        });
+        let (_, answer) = self
+            .request(Call {
+                method: Method::POST,
+                path: "/subscriptions",
+                body: Some(&body),
+                auth: Auth::Delegated(token),
+                budget,
+            })
+            .await?;
+        subscription_info(&answer)
     }
 
     /// `PATCH /subscriptions/{id}`: a new expiry and, when given, a new encryption certificate
     /// (base64, id). A 404 comes back as `Refused { status: 404 }`.
     pub async fn renew_subscription(
         &self,
-        _token: &str,
-        _id: &str,
-        _expires_at: Timestamp,
-        _certificate: Option<(&str, &str)>,
-        _budget: Duration,
+        token: &str,
+        id: &str,
+        expires_at: Timestamp,
+        certificate: Option<(&str, &str)>,
+        budget: Duration,
     ) -> Result<SubscriptionInfo, GraphError> {
-        todo!()
+        let mut body = json!({ "expirationDateTime": expires_at.to_rfc3339() });
+        if let Some((cert_b64, cert_id)) = certificate {
+            body["encryptionCertificate"] = json!(cert_b64);
+            body["encryptionCertificateId"] = json!(cert_id);
+        }
+        let path = format!("/subscriptions/{}", path_segment(id));
+        let (_, answer) = self
+            .request(Call {
+                method: Method::PATCH,
+                path: &path,
+                body: Some(&body),
+                auth: Auth::Delegated(token),
+                budget,
+            })
+            .await?;
+        subscription_info(&answer)
     }
 
     /// `DELETE /subscriptions/{id}`; a 404 counts as done.
     pub async fn delete_subscription(
         &self,
-        _token: &str,
-        _id: &str,
-        _budget: Duration,
+        token: &str,
+        id: &str,
+        budget: Duration,
     ) -> Result<(), GraphError> {
-        todo!()
+        let path = format!("/subscriptions/{}", path_segment(id));
+        let deleted = self
+            .request(Call {
+                method: Method::DELETE,
+                path: &path,
+                body: None,
+                auth: Auth::Delegated(token),
+                budget,
+            })
+            .await;
+        match deleted {
+            Ok(_) | Err(GraphError::Refused { status: 404, .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// `POST /communications/getPresencesByUserId` with the app-only token, at most 650 ids.
     pub async fn get_presences(
         &self,
-        _ids: &[String],
-        _budget: Duration,
+        ids: &[String],
+        budget: Duration,
     ) -> Result<Vec<PresenceResource>, GraphError> {
-        todo!()
+        check_user_ids(ids)?;
+        let body = json!({ "ids": ids });
+        let (_, answer) = self
+            .request(Call {
+                method: Method::POST,
+                path: "/communications/getPresencesByUserId",
+                body: Some(&body),
+                auth: Auth::App,
+                budget,
+            })
+            .await?;
+        #[derive(Deserialize)]
+        struct Presences {
+            value: Vec<PresenceResource>,
+        }
+        serde_json::from_slice::<Presences>(&answer)
+            .map(|p| p.value)
+            .map_err(|e| GraphError::BadAnswer(format!("getPresencesByUserId: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(status: u16, message: &str) -> GraphError {
+        GraphError::Refused {
+            status,
+            message: message.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_existing_subscription_id_comes_from_the_409_message() {
+        let e = refused(
+            409,
+            "ExtensionError: Subscription Id 7f105c7d-2dc5-4530-97cd-4e7ae6534c07 already exists for the requested combination",
+        );
+        assert_eq!(
+            e.existing_subscription_id().as_deref(),
+            Some("7f105c7d-2dc5-4530-97cd-4e7ae6534c07")
+        );
+        assert_eq!(
+            refused(409, "Conflict: something else").existing_subscription_id(),
+            None
+        );
+        assert_eq!(
+            refused(400, "Subscription Id x already exists").existing_subscription_id(),
+            None,
+            "only a 409 names an existing subscription"
+        );
+    }
+
+    #[test]
+    fn user_ids_are_checked_before_anything_is_sent() {
+        let many: Vec<String> = (0..651).map(|i| format!("u{i}")).collect();
+        assert!(check_user_ids(&many[..650]).is_ok());
+        for bad in [&many[..], &[], &["a'b".to_string()][..]] {
+            assert!(matches!(
+                check_user_ids(bad),
+                Err(GraphError::InvalidRequest(_))
+            ));
+        }
+        assert_eq!(
+            presence_resource(&["a".into(), "b".into()]),
+            "/communications/presences?$filter=id in ('a','b')"
+        );
     }
 }

@@ -116,65 +116,114 @@ impl AppTokenSource {
     }
 
     async fn fetch(&self, timeout: Duration) -> Result<(String, Duration), TokenError> {
-        let body = form(&[
+        let pairs = [
             ("grant_type", "client_credentials"),
-            ("client_id", &self.client_id),
-            ("client_secret", &self.secret.0),
+            ("client_id", self.client_id.as_str()),
+            ("client_secret", self.secret.0.as_str()),
             ("scope", GRAPH_DEFAULT_SCOPE),
-        ]);
-        let resp = self
-            .http
-            .post(&self.token_url)
-            .timeout(timeout)
-            .header(
-                http::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| TokenError::Unavailable(describe(&e)))?;
-        let status = resp.status();
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| TokenError::Unavailable(describe(&e)))?;
+        ];
+        let (status, text) = post_form(&self.http, &self.token_url, timeout, &pairs).await?;
+        if !status.is_success() {
+            return Err(failure(status, &OAuthError::parse(&text)));
+        }
         #[derive(serde::Deserialize)]
         struct Answer {
             access_token: Option<String>,
             expires_in: Option<u64>,
-            error: Option<String>,
-            error_description: Option<String>,
         }
-        let answer: Option<Answer> = serde_json::from_str(&text).ok();
-        if !status.is_success() {
-            // Entra's error and description name the problem and never echo the secret.
-            let why = answer
-                .map(|a| {
-                    format!(
-                        "{}: {}",
-                        a.error.unwrap_or_default(),
-                        a.error_description.unwrap_or_default()
-                    )
-                })
-                .unwrap_or_else(|| "no error description".to_string());
-            let message = format!("HTTP {}: {why}", status.as_u16());
-            return Err(if status.is_server_error() || status.as_u16() == 429 {
-                TokenError::Unavailable(message)
-            } else {
-                TokenError::Refused(message)
-            });
-        }
-        match answer {
-            Some(Answer {
+        match serde_json::from_str::<Answer>(&text) {
+            Ok(Answer {
                 access_token: Some(token),
                 expires_in,
-                ..
             }) if !token.is_empty() => Ok((token, Duration::from_secs(expires_in.unwrap_or(3599)))),
             _ => Err(TokenError::Refused(
                 "the token endpoint answered 2xx without an access_token".to_string(),
             )),
         }
+    }
+}
+
+/// POSTs a form to an Entra endpoint: status and body text, or `Unavailable` when no answer came.
+pub(crate) async fn post_form(
+    http: &reqwest::Client,
+    url: &str,
+    timeout: Duration,
+    pairs: &[(&str, &str)],
+) -> Result<(http::StatusCode, String), TokenError> {
+    let resp = http
+        .post(url)
+        .timeout(timeout)
+        .header(
+            http::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(form(pairs))
+        .send()
+        .await
+        .map_err(|e| TokenError::Unavailable(describe(&e)))?;
+    let status = resp.status();
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| TokenError::Unavailable(describe(&e)))?;
+    Ok((status, text))
+}
+
+/// Entra's OAuth error answer (`error`, `error_description`); empty when the body is not one.
+/// Entra's descriptions name the problem and never echo secrets or tokens.
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct OAuthError {
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub error_description: Option<String>,
+}
+
+impl OAuthError {
+    pub fn parse(body: &str) -> Self {
+        serde_json::from_str(body).unwrap_or_default()
+    }
+
+    pub fn code(&self) -> &str {
+        self.error.as_deref().unwrap_or("")
+    }
+
+    /// The description's first line (`AADSTS…: what is wrong`, without Entra's trace and
+    /// correlation ids), else the error name.
+    pub fn summary(&self) -> String {
+        let d = self.error_description.as_deref().unwrap_or("");
+        let line: String = d
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .chars()
+            .take(300)
+            .collect();
+        match (line.is_empty(), self.code()) {
+            (false, _) => line,
+            (true, "") => "no error description".to_string(),
+            (true, code) => code.to_string(),
+        }
+    }
+}
+
+/// A non-2xx answer of the token endpoint: 5xx and 429 are worth another try, the rest is not.
+pub(crate) fn failure(status: http::StatusCode, err: &OAuthError) -> TokenError {
+    let why = if err.error.is_none() && err.error_description.is_none() {
+        "no error description".to_string()
+    } else {
+        format!(
+            "{}: {}",
+            err.code(),
+            err.error_description.as_deref().unwrap_or_default()
+        )
+    };
+    let message = format!("HTTP {}: {why}", status.as_u16());
+    if status.is_server_error() || status.as_u16() == 429 {
+        TokenError::Unavailable(message)
+    } else {
+        TokenError::Refused(message)
     }
 }
 

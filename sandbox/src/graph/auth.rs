@@ -13,10 +13,11 @@ use super::routes::ApiError;
 use super::state::{Inner, Shared};
 
 pub(crate) const DEVICE_CODE_LIFE_S: i64 = 900;
-pub(crate) const DEVICE_POLL_INTERVAL_S: i64 = 5;
 /// A superseded refresh token keeps working this long (sandbox time), then `invalid_grant`.
 const REFRESH_GRACE_MS: i64 = 60_000;
-pub(crate) const REFRESH_LIFE_MS: i64 = 90 * 86_400_000;
+const REFRESH_LIFE_MS: i64 = 90 * 86_400_000;
+/// What a sync account consents to in the device login.
+const SYNC_ACCOUNT_SCOPE: &str = "https://graph.microsoft.com/Presence.Read.All offline_access";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Principal {
@@ -87,6 +88,28 @@ impl AuthState {
         token
     }
 
+    /// A new refresh token for `user_id` (never superseded yet).
+    pub(crate) fn issue_refresh(&mut self, user_id: &str, scope: &str, now_ms: i64) -> String {
+        let token = random_token::<96>();
+        self.refresh.insert(
+            token.clone(),
+            RefreshToken {
+                user_id: user_id.to_owned(),
+                scope: scope.to_owned(),
+                expires_ms: now_ms + REFRESH_LIFE_MS,
+                superseded_ms: None,
+            },
+        );
+        token
+    }
+
+    /// "Revoke sessions" in Entra: every refresh and access token of the user stops working.
+    fn revoke_user(&mut self, user_id: &str) {
+        self.refresh.retain(|_, t| t.user_id != user_id);
+        self.access
+            .retain(|_, t| !matches!(&t.principal, Principal::Delegated(u) if u == user_id));
+    }
+
     fn find_pending_device(
         &mut self,
         user_code: &str,
@@ -114,10 +137,7 @@ pub(crate) fn approve_device_code(
     upn: &str,
     now_ms: i64,
 ) -> anyhow::Result<()> {
-    let user_id = inner
-        .user_by_upn(upn)
-        .ok_or_else(|| anyhow::anyhow!("no user '{upn}' in the emulated tenant"))?
-        .to_owned();
+    let user_id = user_id_of(inner, upn)?;
     inner.auth.find_pending_device(user_code, now_ms)?.state = DeviceState::Approved(user_id);
     Ok(())
 }
@@ -129,6 +149,32 @@ pub(crate) fn deny_device_code(
 ) -> anyhow::Result<()> {
     inner.auth.find_pending_device(user_code, now_ms)?.state = DeviceState::Declined;
     Ok(())
+}
+
+fn user_id_of(inner: &Inner, upn: &str) -> anyhow::Result<String> {
+    inner
+        .user_by_upn(upn)
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("no user '{upn}' in the emulated tenant"))
+}
+
+/// A refresh token as if `upn` had just completed a device login for the sync-account scope.
+pub(crate) fn issue_refresh_token(
+    inner: &mut Inner,
+    upn: &str,
+    now_ms: i64,
+) -> anyhow::Result<String> {
+    let user_id = user_id_of(inner, upn)?;
+    Ok(inner
+        .auth
+        .issue_refresh(&user_id, SYNC_ACCOUNT_SCOPE, now_ms))
+}
+
+/// Revokes every sign-in of `upn` (unknown users have none).
+pub(crate) fn revoke_sign_ins(inner: &mut Inner, upn: &str) {
+    if let Ok(user_id) = user_id_of(inner, upn) {
+        inner.auth.revoke_user(&user_id);
+    }
 }
 
 /// The caller behind `Authorization: Bearer …`, or Graph's 401.

@@ -12,10 +12,7 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde_json::json;
 
-use super::auth::{
-    DEVICE_CODE_LIFE_S, DEVICE_POLL_INTERVAL_S, DeviceCode, DeviceState, Principal,
-    REFRESH_LIFE_MS, RefreshToken,
-};
+use super::auth::{DEVICE_CODE_LIFE_S, DeviceCode, DeviceState, Principal};
 use super::crypto::{random_bytes, random_token};
 use super::state::{Inner, Shared};
 use crate::Clock;
@@ -136,6 +133,8 @@ pub(crate) async fn devicecode(
         .collect();
     let device_code = random_token::<64>();
     let verification_uri = format!("{}/devicelogin", shared.base_url);
+    // Whole seconds, as Entra writes it: a sub-second test interval shows as 0.
+    let interval_s = shared.timing().device_poll_interval.as_secs();
     shared.mutate(|inner, now| {
         inner.auth.device.insert(
             device_code.clone(),
@@ -153,7 +152,7 @@ pub(crate) async fn devicecode(
         "device_code": device_code,
         "verification_uri": verification_uri,
         "expires_in": DEVICE_CODE_LIFE_S,
-        "interval": DEVICE_POLL_INTERVAL_S,
+        "interval": interval_s,
         "message": format!("To sign in, use a web browser to open the page {verification_uri} and enter the code {user_code} to authenticate."),
     }))
     .into_response()
@@ -220,22 +219,14 @@ fn delegated_response(inner: &mut Inner, user_id: &str, scope: &str, now: i64) -
     });
     // Entra hands out a refresh token only when offline_access was asked for.
     if scope.split_whitespace().any(|s| s == "offline_access") {
-        let refresh = random_token::<96>();
-        inner.auth.refresh.insert(
-            refresh.clone(),
-            RefreshToken {
-                user_id: user_id.to_owned(),
-                scope: scope.to_owned(),
-                expires_ms: now + REFRESH_LIFE_MS,
-                superseded_ms: None,
-            },
-        );
-        body["refresh_token"] = json!(refresh);
+        body["refresh_token"] = json!(inner.auth.issue_refresh(user_id, scope, now));
     }
     axum::Json(body).into_response()
 }
 
 fn device_code_grant(shared: &Arc<Shared>, form: &HashMap<String, String>) -> Response {
+    // A little slack under the interval, as Entra allows for network jitter.
+    let min_gap_ms = shared.timing().device_poll_interval.as_millis() as i64 - 500;
     let Some(code) = form.get("device_code").cloned() else {
         return bad(
             "invalid_request",
@@ -250,7 +241,7 @@ fn device_code_grant(shared: &Arc<Shared>, form: &HashMap<String, String>) -> Re
         if device.expires_ms <= now {
             return bad("expired_token", 70020, "The provided device code has expired; start a new device login.");
         }
-        let too_soon = device.last_poll_ms.is_some_and(|t| now - t < DEVICE_POLL_INTERVAL_S * 1000 - 500);
+        let too_soon = device.last_poll_ms.is_some_and(|t| now - t < min_gap_ms);
         device.last_poll_ms = Some(now);
         match &device.state {
             DeviceState::Pending if too_soon => {

@@ -222,6 +222,18 @@ impl GraphEmulator {
         self.with(|inner, _, now| auth::deny_device_code(inner, user_code, now))
     }
 
+    /// A refresh token as if the sync account `upn` (see [`Self::add_sync_account`]) had
+    /// completed a device login with `Presence.Read.All offline_access`.
+    pub fn issue_refresh_token(&self, upn: &str) -> anyhow::Result<String> {
+        self.with(|inner, _, now| auth::issue_refresh_token(inner, upn, now))
+    }
+
+    /// Entra's "revoke sessions" for `upn`: its refresh tokens then get `invalid_grant` and its
+    /// access tokens 401.
+    pub fn revoke_sign_ins(&self, upn: &str) {
+        self.with(|inner, _, _| auth::revoke_sign_ins(inner, upn));
+    }
+
     pub fn subscriptions(&self) -> Vec<SubscriptionView> {
         let app = self.shared.app_id.clone();
         let mut views: Vec<SubscriptionView> = self.with(|inner, _, _| {

@@ -20,6 +20,9 @@ pub struct GraphTiming {
     pub retry_cap: Duration,
     /// Undelivered notifications are dropped after this much sandbox time (Graph: 4 h).
     pub retry_window: Duration,
+    /// The device-code flow's poll interval (Entra: 5 s). Below one second the devicecode answer
+    /// says `"interval": 0`, which Entra never sends: tests use it to sign in quickly.
+    pub device_poll_interval: Duration,
 }
 
 impl Default for GraphTiming {
@@ -30,6 +33,7 @@ impl Default for GraphTiming {
             retry_base: Duration::from_secs(1),
             retry_cap: Duration::from_secs(60),
             retry_window: Duration::from_secs(4 * 3600),
+            device_poll_interval: Duration::from_secs(5),
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use http::StatusCode;
+use presence_sandbox::graph::GraphTiming;
 
 use crate::support::*;
 
@@ -212,4 +213,76 @@ async fn refresh_tokens_rotate_and_the_old_one_dies_after_the_grace_window() {
         StatusCode::OK,
         "the newest token keeps working: {body}"
     );
+}
+
+#[tokio::test]
+async fn issued_refresh_tokens_work_until_the_sign_ins_are_revoked() {
+    let graph = start().await;
+    graph.add_sync_account("sync1@contoso.example");
+    assert!(graph.issue_refresh_token("nobody@contoso.example").is_err());
+    let issued = graph.issue_refresh_token("sync1@contoso.example").unwrap();
+    let refresh = |token: String| {
+        let graph = graph.clone();
+        async move {
+            token_request(
+                &graph,
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("client_id", APP_ID),
+                    ("refresh_token", &token),
+                ],
+            )
+            .await
+        }
+    };
+    let (status, body) = refresh(issued).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body["scope"]
+            .as_str()
+            .unwrap()
+            .contains("Presence.Read.All")
+    );
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    let rotated = body["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        graph_get(&graph, &access, "/me/presence").await.status(),
+        StatusCode::OK
+    );
+    let app = app_token(&graph).await;
+
+    graph.revoke_sign_ins("sync1@contoso.example");
+    let (status, body) = refresh(rotated).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    assert_eq!(
+        graph_get(&graph, &access, "/me/presence").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        graph_get(&graph, &app, &format!("/users/{ALICE}/presence"))
+            .await
+            .status(),
+        StatusCode::OK,
+        "the app's token is not the user's sign-in"
+    );
+}
+
+#[tokio::test]
+async fn a_sub_second_device_poll_interval_shows_as_zero_and_is_honoured() {
+    let graph = start().await;
+    graph.set_timing(GraphTiming {
+        device_poll_interval: Duration::from_millis(50),
+        ..fast_timing()
+    });
+    graph.add_sync_account("sync1@contoso.example");
+    let login = start_device_login(&graph).await;
+    assert_eq!(login["interval"], 0);
+    let device_code = login["device_code"].as_str().unwrap();
+    for _ in 0..2 {
+        let (_, body) = poll_device(&graph, device_code).await;
+        assert_eq!(body["error"], "authorization_pending");
+    }
 }
