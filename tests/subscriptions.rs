@@ -1,9 +1,8 @@
 //! Subscriptions that never lapse, against the sandbox on its controllable clock: sync accounts,
 //! sharding, renewal, lifecycle notifications, reconciliation, outages and throttling.
 
-mod subscriptions_harness {
-    include!("subscriptions/harness.rs");
-}
+#[path = "subscriptions/harness.rs"]
+mod subscriptions_harness;
 
 use presence_bridge::cli::accounts;
 use presence_bridge::domain::Timestamp;
@@ -38,7 +37,11 @@ fn assert_covered_once(b: &Bridge, per: usize) {
     let subs = b.sandbox.graph.subscriptions();
     let mut seen = BTreeSet::new();
     for s in &subs {
-        assert!(s.user_ids.len() <= per, "{} users in one subscription", s.user_ids.len());
+        assert!(
+            s.user_ids.len() <= per,
+            "{} users in one subscription",
+            s.user_ids.len()
+        );
         assert!(s.include_resource_data);
         for u in &s.user_ids {
             assert!(seen.insert(u.clone()), "{u} is in two subscriptions");
@@ -63,13 +66,19 @@ async fn ten_thousand_users_over_sixteen_accounts_from_empty_in_one_run_then_ste
     let run = b.maintain().await;
     let (first_run, first_requests) = (t0.elapsed(), b.graph_requests() - r0);
     assert_eq!(run.created, 16, "{run:?}");
-    assert!(run.uncovered.is_empty() && run.failed_accounts.is_empty(), "{run:?}");
+    assert!(
+        run.uncovered.is_empty() && run.failed_accounts.is_empty(),
+        "{run:?}"
+    );
     assert_eq!(run.reconciled_users, 10_000);
     assert!(!run.budget_exhausted);
     assert_covered_once(&b, 625);
     b.assert_all_consistent();
     // 16 × (refresh token, create) + 16 getPresencesByUserId + the app token.
-    assert_eq!(route(&b, "POST /v1.0/communications/getPresencesByUserId"), 16);
+    assert_eq!(
+        route(&b, "POST /v1.0/communications/getPresencesByUserId"),
+        16
+    );
     eprintln!(
         "FIGURE run from empty, 10,000 users / 16 accounts: {:.1} s, {first_requests} Graph requests ({:?})",
         first_run.as_secs_f64(),
@@ -81,9 +90,16 @@ async fn ten_thousand_users_over_sixteen_accounts_from_empty_in_one_run_then_ste
     let (t1, r1) = (Instant::now(), b.graph_requests());
     let run = b.maintain().await;
     let (steady, steady_requests) = (t1.elapsed(), b.graph_requests() - r1);
-    assert_eq!((run.renewed, run.created, run.recreated), (16, 0, 0), "{run:?}");
+    assert_eq!(
+        (run.renewed, run.created, run.recreated),
+        (16, 0, 0),
+        "{run:?}"
+    );
     assert_eq!(run.reconciled_users, 0, "reconciliation is not due yet");
-    assert_eq!(steady_requests, 16, "one PATCH per subscription, nothing else");
+    assert_eq!(
+        steady_requests, 16,
+        "one PATCH per subscription, nothing else"
+    );
     eprintln!(
         "FIGURE steady-state renewal run, 16 subscriptions: {:.3} s, {steady_requests} Graph requests",
         steady.as_secs_f64()
@@ -97,7 +113,8 @@ async fn ten_thousand_users_over_sixteen_accounts_from_empty_in_one_run_then_ste
 
     // One user more than 16 × 625: reported, nothing rebuilt.
     let extra = entra_id(10_000);
-    b.sandbox.add_person(&extra, "99999", "extra@contoso.example", "Extra");
+    b.sandbox
+        .add_person(&extra, "99999", "extra@contoso.example", "Extra");
     b.store
         .put_user(&UserLink {
             entra_id: extra.clone(),
@@ -113,7 +130,8 @@ async fn ten_thousand_users_over_sixteen_accounts_from_empty_in_one_run_then_ste
     let now = Timestamp(b.sandbox.clock.now_ms());
     let listing = accounts::list(b.store.as_ref(), 625, now).await.unwrap();
     assert!(
-        listing.contains("NOT COVERED: 1 users; add 1 more sync account(s)") && listing.contains(&extra),
+        listing.contains("NOT COVERED: 1 users; add 1 more sync account(s)")
+            && listing.contains(&extra),
         "{listing}"
     );
 
@@ -132,7 +150,13 @@ async fn a_day_of_renewals_never_lapses_and_loses_no_change() {
     b.add_accounts(2).await;
     let first = b.maintain().await;
     assert_eq!(first.created, 2, "{first:?}");
-    let ids: Vec<String> = b.sandbox.graph.subscriptions().iter().map(|s| s.id.clone()).collect();
+    let ids: Vec<String> = b
+        .sandbox
+        .graph
+        .subscriptions()
+        .iter()
+        .map(|s| s.id.clone())
+        .collect();
     let mut renewals = 0;
     for step in 0..144 {
         b.advance(10 * MIN);
@@ -165,7 +189,9 @@ async fn a_day_of_renewals_never_lapses_and_loses_no_change() {
     assert!(renewals >= 2 * 30, "{renewals} renewals");
     b.sandbox
         .graph
-        .wait_stats(WAIT, |s| s.notifications_failed == 0 || s.notifications_dropped == 0)
+        .wait_stats(WAIT, |s| {
+            s.notifications_failed == 0 || s.notifications_dropped == 0
+        })
         .await
         .unwrap();
     b.assert_all_consistent();
@@ -182,26 +208,39 @@ async fn removed_subscription_missed_notifications_and_a_graph_outage_are_repair
     // subscriptionRemoved: Graph dropped it; changes in the gap come back by reconciliation.
     let removed = subs[0].clone();
     let lifecycle_before = b.sandbox.graph.stats().lifecycle_delivered;
-    b.sandbox.graph.send_lifecycle(&removed.id, "subscriptionRemoved").unwrap();
+    b.sandbox
+        .graph
+        .send_lifecycle(&removed.id, "subscriptionRemoved")
+        .unwrap();
     b.sandbox
         .graph
         .wait_stats(WAIT, |s| s.lifecycle_delivered > lifecycle_before)
         .await
         .unwrap();
-    let victim = b.users.iter().position(|(e, _)| removed.user_ids.contains(e)).unwrap();
+    let victim = b
+        .users
+        .iter()
+        .position(|(e, _)| removed.user_ids.contains(e))
+        .unwrap();
     b.set_presence(victim, "DoNotDisturb", "DoNotDisturb");
     let run = b.maintain().await;
-    assert_eq!((run.recreated + run.created, run.lifecycle_handled), (1, 1), "{run:?}");
+    assert_eq!(
+        (run.recreated + run.created, run.lifecycle_handled),
+        (1, 1),
+        "{run:?}"
+    );
     assert!(run.reconciled_users >= removed.user_ids.len());
     b.assert_all_consistent();
 
     // missed: Graph gave up delivering while the bridge was unreachable.
-    b.sandbox.graph.set_timing(presence_sandbox::graph::GraphTiming {
-        retry_base: std::time::Duration::from_millis(20),
-        retry_cap: std::time::Duration::from_millis(50),
-        retry_window: MIN,
-        ..Default::default()
-    });
+    b.sandbox
+        .graph
+        .set_timing(presence_sandbox::graph::GraphTiming {
+            retry_base: std::time::Duration::from_millis(20),
+            retry_cap: std::time::Duration::from_millis(50),
+            retry_window: MIN,
+            ..Default::default()
+        });
     b.pause();
     let dropped_before = b.sandbox.graph.stats().notifications_dropped;
     b.set_presence(victim, "Away", "Away");
@@ -226,7 +265,10 @@ async fn removed_subscription_missed_notifications_and_a_graph_outage_are_repair
         .wait_stats(WAIT, |s| s.lifecycle_delivered > before)
         .await
         .unwrap();
-    assert_ne!(b.expected_and_actual(victim).0, b.expected_and_actual(victim).1);
+    assert_ne!(
+        b.expected_and_actual(victim).0,
+        b.expected_and_actual(victim).1
+    );
     let run = b.maintain().await;
     assert_eq!(run.lifecycle_handled, 1, "{run:?}");
     assert!(run.repaired >= 1, "{run:?}");
@@ -240,10 +282,16 @@ async fn removed_subscription_missed_notifications_and_a_graph_outage_are_repair
         let run = b.maintain().await;
         assert_eq!(run.failed_accounts.len(), 2, "{run:?}");
     }
-    assert!(b.sandbox.graph.subscriptions().is_empty(), "they lapsed during the outage");
+    assert!(
+        b.sandbox.graph.subscriptions().is_empty(),
+        "they lapsed during the outage"
+    );
     let now = Timestamp(b.sandbox.clock.now_ms());
     let listing = accounts::list(b.store.as_ref(), 650, now).await.unwrap();
-    assert!(listing.contains("503") || listing.contains("unavailable"), "{listing}");
+    assert!(
+        listing.contains("503") || listing.contains("unavailable"),
+        "{listing}"
+    );
     for i in 0..20 {
         b.set_presence(i, "Busy", "Busy");
     }
@@ -267,10 +315,16 @@ async fn a_429_storm_slows_maintenance_down_and_loses_nothing() {
     loop {
         runs += 1;
         let run = b.maintain().await;
-        if run.failed_accounts.is_empty() && !run.budget_exhausted && b.sandbox.graph.subscriptions().len() == 2 {
+        if run.failed_accounts.is_empty()
+            && !run.budget_exhausted
+            && b.sandbox.graph.subscriptions().len() == 2
+        {
             break;
         }
-        assert!(runs < 5, "maintenance did not get through the storm: {run:?}");
+        assert!(
+            runs < 5,
+            "maintenance did not get through the storm: {run:?}"
+        );
     }
     assert!(b.sandbox.graph.stats().throttled_429 > 0);
     b.sandbox.graph.set_throttle(None);
@@ -293,11 +347,19 @@ async fn reauthorization_required_is_one_patch_and_never_twice_within_ten_minute
     let lifecycle = |n: u64| {
         let g = b.sandbox.graph.clone();
         async move {
-            g.wait_stats(WAIT, |s| s.lifecycle_delivered >= n).await.unwrap();
+            g.wait_stats(WAIT, |s| s.lifecycle_delivered >= n)
+                .await
+                .unwrap();
         }
     };
-    b.sandbox.graph.send_lifecycle(&sub.id, "reauthorizationRequired").unwrap();
-    b.sandbox.graph.send_lifecycle(&sub.id, "reauthorizationRequired").unwrap();
+    b.sandbox
+        .graph
+        .send_lifecycle(&sub.id, "reauthorizationRequired")
+        .unwrap();
+    b.sandbox
+        .graph
+        .send_lifecycle(&sub.id, "reauthorizationRequired")
+        .unwrap();
     lifecycle(2).await;
     let run = b.maintain().await;
     assert_eq!((run.renewed, run.lifecycle_handled), (1, 1), "{run:?}");
@@ -306,14 +368,20 @@ async fn reauthorization_required_is_one_patch_and_never_twice_within_ten_minute
     assert!(b.sandbox.graph.subscriptions()[0].expiration_ms > expiry);
 
     b.advance(5 * MIN);
-    b.sandbox.graph.send_lifecycle(&sub.id, "reauthorizationRequired").unwrap();
+    b.sandbox
+        .graph
+        .send_lifecycle(&sub.id, "reauthorizationRequired")
+        .unwrap();
     lifecycle(3).await;
     let run = b.maintain().await;
     assert_eq!((run.renewed, run.lifecycle_handled), (0, 1), "{run:?}");
     assert_eq!(patches(&b), 1, "renewed 5 minutes ago: no second PATCH");
 
     b.advance(6 * MIN);
-    b.sandbox.graph.send_lifecycle(&sub.id, "reauthorizationRequired").unwrap();
+    b.sandbox
+        .graph
+        .send_lifecycle(&sub.id, "reauthorizationRequired")
+        .unwrap();
     lifecycle(4).await;
     b.maintain().await;
     assert_eq!(patches(&b), 2);
@@ -336,9 +404,16 @@ async fn a_revoked_sign_in_is_reported_and_signing_in_again_heals_it() {
     let account = b.store.get_account("sync01").await.unwrap().unwrap();
     let error = account.last_error.unwrap();
     assert!(error.contains("accounts add sync01"), "{error}");
-    assert!(!account.sealed_refresh_token.is_empty(), "the last token is kept");
+    assert!(
+        !account.sealed_refresh_token.is_empty(),
+        "the last token is kept"
+    );
 
-    let refresh = b.sandbox.graph.issue_refresh_token("sync01@contoso.example").unwrap();
+    let refresh = b
+        .sandbox
+        .graph
+        .issue_refresh_token("sync01@contoso.example")
+        .unwrap();
     let sealer = &b.app.accounts.as_ref().unwrap().sealer;
     let now = Timestamp(b.sandbox.clock.now_ms());
     presence_bridge::service::accounts::enroll(b.store.as_ref(), sealer, "sync01", &refresh, now)

@@ -193,12 +193,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             AccountsCommand::List { config } => {
                 let cfg = RawConfig::from_file(&config)?.validate(Origin::File)?;
                 let store = open_store(&cfg.store).await?;
-                let capacity = cfg.subscriptions.as_ref().map_or(
-                    presence_bridge::domain::sharding::USERS_PER_ACCOUNT,
-                    |s| s.users_per_account,
-                );
+                let capacity = cfg
+                    .subscriptions
+                    .as_ref()
+                    .map_or(presence_bridge::domain::sharding::USERS_PER_ACCOUNT, |s| {
+                        s.users_per_account
+                    });
                 let now = presence_bridge::domain::Timestamp::now();
-                print!("{}", cli::accounts::list(store.as_ref(), capacity, now).await?);
+                print!(
+                    "{}",
+                    cli::accounts::list(store.as_ref(), capacity, now).await?
+                );
             }
             AccountsCommand::Remove { name, config } => {
                 let cfg = RawConfig::from_file(&config)?.validate(Origin::File)?;

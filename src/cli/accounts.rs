@@ -25,7 +25,12 @@ pub async fn add(cfg: &Config, name: &str, out: &mut (dyn Write + Send)) -> anyh
         .connect_timeout(Duration::from_secs(10))
         .build()
         .context("HTTP client")?;
-    let login = LoginEndpoint::new(http, &cfg.graph_authority_url, &cfg.tenant_id, &cfg.client_id);
+    let login = LoginEndpoint::new(
+        http,
+        &cfg.graph_authority_url,
+        &cfg.tenant_id,
+        &cfg.client_id,
+    );
     let tokens = login
         .device_login(SYNC_ACCOUNT_SCOPE, |p: &DeviceCodePrompt| {
             // Shown at once: the administrator signs in while we poll.
@@ -138,10 +143,16 @@ pub async fn remove(app: &App, name: &str) -> anyhow::Result<String> {
                     Err(e) => Err(e.to_string()),
                 };
                 if let Err(e) = deleted {
-                    note = format!(" (its subscription {id} could not be deleted in Graph: {e}; it lapses within the hour)");
+                    note = format!(
+                        " (its subscription {id} could not be deleted in Graph: {e}; it lapses within the hour)"
+                    );
                 }
             }
-            None => note = format!(" (subscriptions are not configured here; subscription {id} lapses within the hour)"),
+            None => {
+                note = format!(
+                    " (subscriptions are not configured here; subscription {id} lapses within the hour)"
+                )
+            }
         }
         store.delete_subscription(id).await?;
     }

@@ -50,7 +50,10 @@ pub(super) const NAMES: &[(&str, &str)] = &[
     ),
     ("subscriptions.lifecycle_url", "SUBSCRIPTIONS_LIFECYCLE_URL"),
     ("subscriptions.certificate", "SUBSCRIPTIONS_CERTIFICATE"),
-    ("subscriptions.certificate_id", "SUBSCRIPTIONS_CERTIFICATE_ID"),
+    (
+        "subscriptions.certificate_id",
+        "SUBSCRIPTIONS_CERTIFICATE_ID",
+    ),
     (
         "subscriptions.renew_margin_minutes",
         "SUBSCRIPTIONS_RENEW_MARGIN_MINUTES",
@@ -152,17 +155,18 @@ pub(super) fn validate(
             "missing: the sync accounts' refresh tokens are sealed with it".to_string(),
         ));
     }
-    let minutes = |path: &str, v: Option<u64>, default: u64, range: std::ops::RangeInclusive<u64>| {
-        let m = v.unwrap_or(default);
-        if range.contains(&m) {
-            Ok(Duration::from_secs(m * 60))
-        } else {
-            Err(err(
-                path,
-                format!("{m} is outside {}..={}", range.start(), range.end()),
-            ))
-        }
-    };
+    let minutes =
+        |path: &str, v: Option<u64>, default: u64, range: std::ops::RangeInclusive<u64>| {
+            let m = v.unwrap_or(default);
+            if range.contains(&m) {
+                Ok(Duration::from_secs(m * 60))
+            } else {
+                Err(err(
+                    path,
+                    format!("{m} is outside {}..={}", range.start(), range.end()),
+                ))
+            }
+        };
     let renew_margin = minutes(
         "subscriptions.renew_margin_minutes",
         raw.renew_margin_minutes,

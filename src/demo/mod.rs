@@ -226,10 +226,12 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     std::fs::write(&key_file, &token_key)?;
     // The bridge's address must be known for the subscriptions' notification URL.
     let bridge_addr = bridge_process::free_port()?;
-    sandbox.graph.set_timing(presence_sandbox::graph::GraphTiming {
-        device_poll_interval: Duration::from_millis(50),
-        ..presence_sandbox::graph::GraphTiming::default()
-    });
+    sandbox
+        .graph
+        .set_timing(presence_sandbox::graph::GraphTiming {
+            device_poll_interval: Duration::from_millis(50),
+            ..presence_sandbox::graph::GraphTiming::default()
+        });
 
     // Store and configuration.
     let (store, store_toml, env): (Arc<dyn Store>, String, Vec<(String, String)>) = match &opts
@@ -330,7 +332,12 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         .swyx
         .set_bridge_events_url(&bridge.url("/swyx/events"));
 
-    progress(opts.progress, 3, steps, "sync accounts sign in; maintenance subscribes");
+    progress(
+        opts.progress,
+        3,
+        steps,
+        "sync accounts sign in; maintenance subscribes",
+    );
     let sealer = crate::graph::sealed::TokenSealer::from_key_text(&token_key)?;
     let account_count = opts.users.div_ceil(subscribe::USERS_PER_SUBSCRIPTION);
     let account_names =

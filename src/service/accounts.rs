@@ -94,7 +94,11 @@ impl SyncAccounts {
 
     /// A delegated access token of the account: cached, or redeemed from its refresh token (which
     /// is rotated and stored). Failures are recorded on the account for `accounts list`.
-    pub async fn access_token(&self, store: &dyn Store, name: &str) -> Result<String, AccountError> {
+    pub async fn access_token(
+        &self,
+        store: &dyn Store,
+        name: &str,
+    ) -> Result<String, AccountError> {
         if let Some(t) = self.cached(name) {
             return Ok(t);
         }
@@ -139,7 +143,9 @@ impl SyncAccounts {
                     }
                     return Err(AccountError::SignInNeeded {
                         name: name.to_string(),
-                        why: format!("the sign-in is no longer valid ({why}); run `presence-bridge accounts add {name}` again"),
+                        why: format!(
+                            "the sign-in is no longer valid ({why}); run `presence-bridge accounts add {name}` again"
+                        ),
                     });
                 }
                 Err(RefreshError::Token(e)) => {
@@ -164,16 +170,17 @@ impl SyncAccounts {
                     Err(e) => return Err(e.into()),
                 }
             }
-            let expires_at = self
-                .now()
-                .plus_millis(tokens.expires_in.as_millis() as i64);
-            self.access.lock().unwrap_or_else(|e| e.into_inner()).insert(
-                name.to_string(),
-                CachedAccess {
-                    token: tokens.access_token.clone(),
-                    expires_at,
-                },
-            );
+            let expires_at = self.now().plus_millis(tokens.expires_in.as_millis() as i64);
+            self.access
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(
+                    name.to_string(),
+                    CachedAccess {
+                        token: tokens.access_token.clone(),
+                        expires_at,
+                    },
+                );
             return Ok(tokens.access_token);
         }
     }

@@ -1,16 +1,16 @@
 //! Everything a webhook invocation needs, built once per process (Lambda cold start or `serve`).
 
-use super::metrics::Metrics;
 use super::accounts::SyncAccounts;
-use super::speaking::{SwyxToTeams, system_clock};
+use super::metrics::Metrics;
 pub use super::secrets::SecretResolver;
+use super::speaking::{SwyxToTeams, system_clock};
+use crate::config::{Config, SecretRef, StoreConfig};
+use crate::domain::MappingRules;
 use crate::graph::client::{GraphClient, GraphSettings};
+use crate::graph::crypto::NotificationKeys;
 use crate::graph::delegated::LoginEndpoint;
 use crate::graph::sealed::TokenSealer;
 use crate::graph::token::ClientSecret;
-use crate::config::{Config, SecretRef, StoreConfig};
-use crate::domain::MappingRules;
-use crate::graph::crypto::NotificationKeys;
 use crate::graph::validation_token::{TokenSettings, TokenValidator};
 use crate::store::{DynamoStore, SqliteStore, Store};
 use crate::swyx::client::{ConnectorClient, ConnectorSettings};

@@ -12,10 +12,10 @@ use super::delivery::{Delivered, deliver};
 use super::http_types::{HttpRequest, HttpResponse, empty, error, query_param, text};
 use super::observe::{ObserveError, Observed, observe};
 use crate::domain::{Observation, SwyxUpdate, Timestamp};
-use crate::store::LifecycleRequest;
 use crate::graph::notification::{
     ChangeNotification, ChangeNotificationCollection, PresenceResource,
 };
+use crate::store::LifecycleRequest;
 use http::{Method, StatusCode};
 use std::fmt;
 use std::sync::Arc;

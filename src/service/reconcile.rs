@@ -64,11 +64,7 @@ pub async fn reconcile(
 }
 
 /// Sends the repairs with bounded concurrency; returns how many were kept pending.
-async fn send_all(
-    app: &App,
-    updates: Vec<crate::domain::SwyxUpdate>,
-    budget: Duration,
-) -> usize {
+async fn send_all(app: &App, updates: Vec<crate::domain::SwyxUpdate>, budget: Duration) -> usize {
     use futures_util::StreamExt;
     let started = Instant::now();
     futures_util::stream::iter(updates)

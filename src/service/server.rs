@@ -116,7 +116,8 @@ pub async fn run(
             let budget = maintenance_interval.max(Duration::from_secs(1));
             // A first run over thousands of users takes longer than one tick; it resumes anyway.
             let subscription_budget = maintenance_interval.max(SUBSCRIPTION_BUDGET);
-            let _ = maintenance::maintain_subscriptions(&maintenance_app, subscription_budget).await;
+            let _ =
+                maintenance::maintain_subscriptions(&maintenance_app, subscription_budget).await;
             match maintenance::deliver_pending(&maintenance_app, budget).await {
                 Ok(s) if s == maintenance::PendingSummary::default() => {}
                 Ok(s) => tracing::info!(

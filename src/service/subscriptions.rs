@@ -140,12 +140,16 @@ pub async fn maintain(app: &App, budget: Duration) -> anyhow::Result<Subscriptio
     }
     // A lifecycle request is done once its account's upkeep went through.
     for (account, request) in handled {
-        let done = outcomes
-            .iter()
-            .any(|(n, o)| account.as_deref().is_none_or(|a| a == n) && o.error.is_none() && !o.unfinished);
+        let done = outcomes.iter().any(|(n, o)| {
+            account.as_deref().is_none_or(|a| a == n) && o.error.is_none() && !o.unfinished
+        });
         if done || account.is_none() {
             store
-                .delete_lifecycle_request(&request.subscription_id, &request.event, request.received_at)
+                .delete_lifecycle_request(
+                    &request.subscription_id,
+                    &request.event,
+                    request.received_at,
+                )
                 .await?;
             summary.lifecycle_handled += 1;
         }
@@ -201,26 +205,34 @@ async fn save_assignments(
             continue;
         }
         let mut next = account.clone();
-        next.assigned = shards.assigned.get(&account.name).cloned().unwrap_or_default();
+        next.assigned = shards
+            .assigned
+            .get(&account.name)
+            .cloned()
+            .unwrap_or_default();
         next.version = account.version + 1;
         match store.put_account(&next, account.version).await {
             Ok(()) => out.push(next),
-            Err(StoreError::Conflict(_)) => match store.get_account(&account.name).await? {
-                Some(fresh) => out.push(fresh),
-                None => {}
-            },
+            Err(StoreError::Conflict(_)) => {
+                if let Some(fresh) = store.get_account(&account.name).await? {
+                    out.push(fresh);
+                }
+            }
             Err(e) => return Err(e.into()),
         }
     }
     Ok(out)
 }
 
+/// A lifecycle request and the account it concerns (`None`: no account owns that subscription).
+type Handled = (Option<String>, LifecycleRequest);
+
 /// What the waiting lifecycle notifications ask of each account, and the requests with the
 /// account they concern (`None`: no account owns that subscription any more).
 fn lifecycle_asks(
     accounts: &[SyncAccount],
     requests: &[LifecycleRequest],
-) -> (HashMap<String, Asks>, Vec<(Option<String>, LifecycleRequest)>) {
+) -> (HashMap<String, Asks>, Vec<Handled>) {
     let mut asks: HashMap<String, Asks> = HashMap::new();
     let mut handled = Vec::new();
     for r in requests {

@@ -9,8 +9,8 @@ mod speaking;
 mod table;
 
 use super::{
-    LifecycleRequest, PendingDelivery, Store, StoreError, StoreResult, SubscriptionRecord, SyncAccount,
-    UserLink,
+    LifecycleRequest, PendingDelivery, Store, StoreError, StoreResult, SubscriptionRecord,
+    SyncAccount, UserLink,
 };
 use crate::domain::{SpeakingState, Timestamp, UserSyncState};
 use async_trait::async_trait;

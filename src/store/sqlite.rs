@@ -11,8 +11,8 @@ mod schema;
 mod speaking;
 
 use super::{
-    LifecycleRequest, PendingDelivery, Store, StoreError, StoreResult, SubscriptionRecord, SyncAccount,
-    UserLink,
+    LifecycleRequest, PendingDelivery, Store, StoreError, StoreResult, SubscriptionRecord,
+    SyncAccount, UserLink,
 };
 use crate::domain::{SpeakingState, Timestamp, UserSyncState};
 use async_trait::async_trait;

@@ -232,7 +232,8 @@ impl Bridge {
         (0..self.users.len())
             .filter_map(|i| {
                 let (want, got) = self.expected_and_actual(i);
-                (want != got).then(|| format!("user {i}: Teams maps to {want:?}, Swyx shows {got:?}"))
+                (want != got)
+                    .then(|| format!("user {i}: Teams maps to {want:?}, Swyx shows {got:?}"))
             })
             .collect()
     }

@@ -157,7 +157,8 @@ impl Upkeep<'_> {
     ) -> Result<(), StepError> {
         let now = self.sa.now();
         let settings = &self.sa.settings;
-        let expiring = sub.expires_at.millis() - now.millis() < settings.renew_margin.as_millis() as i64;
+        let expiring =
+            sub.expires_at.millis() - now.millis() < settings.renew_margin.as_millis() as i64;
         let recently_renewed = sub
             .renewed_at
             .is_some_and(|t| now.millis() - t.millis() < REAUTH_QUIET_MS);
@@ -200,7 +201,7 @@ impl Upkeep<'_> {
                 self.rebuild(acct, Some(&sub.id), out).await
             }
             Err(e) => {
-                if matches!(e, GraphError::Token(_)) {
+                if matches!(e, GraphError::DelegatedToken(_)) {
                     self.sa.forget(&acct.name);
                 }
                 Err(e.into())
