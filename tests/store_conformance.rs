@@ -65,13 +65,28 @@ conformance!(
     speaking_state_round_trips_with_revisions,
     due_speaking_is_earliest_first_and_follows_updates,
     concurrent_speaking_writers_have_one_winner,
+    accounts_round_trip_exactly,
+    creating_an_existing_account_conflicts,
+    stale_account_version_conflicts_and_keeps_the_stored_one,
+    account_version_must_grow,
+    concurrent_account_writers_have_one_winner,
+    list_accounts_is_ordered_by_name_and_delete_reports_existence,
+    lifecycle_requests_replace_per_event_and_list_oldest_first,
+    delete_lifecycle_request_keeps_one_received_meanwhile,
+    account_and_lifecycle_keys_are_rejected_by_name,
 );
 
 // ---- SQLite only ----
 
 #[tokio::test]
 async fn sqlite_data_persists_across_reopen() {
-    use conformance::{T0, at, link, pending, state, subscription};
+    use conformance::{T0, account, at, link, pending, state, subscription};
+    use presence_bridge::store::LifecycleRequest;
+    let missed = LifecycleRequest {
+        subscription_id: "sub-1".into(),
+        event: "missed".into(),
+        received_at: at(5),
+    };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bridge.db");
     {
@@ -93,6 +108,11 @@ async fn sqlite_data_persists_across_reopen() {
             .await
             .unwrap();
         assert!(store.claim_once("key-1", at(60_000), at(0)).await.unwrap());
+        store
+            .put_account(&account("sync-01", 1, "persisted"), 0)
+            .await
+            .unwrap();
+        store.put_lifecycle_request(&missed).await.unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
     assert_eq!(
@@ -115,6 +135,11 @@ async fn sqlite_data_persists_across_reopen() {
         !store.claim_once("key-1", at(60_000), at(1)).await.unwrap(),
         "claim survived"
     );
+    assert_eq!(
+        store.list_accounts().await.unwrap(),
+        vec![account("sync-01", 1, "persisted")]
+    );
+    assert_eq!(store.list_lifecycle_requests().await.unwrap(), vec![missed]);
 }
 
 /// Two handles on one file stand in for two processes (server and CLI): the IMMEDIATE

@@ -3,8 +3,10 @@
 //! Every racy write is conditional, so two Lambdas handling the same user at once can never apply
 //! its updates out of order or twice: the loser gets `Conflict` (or `false`) and nothing changes.
 
+mod accounts;
 mod items;
 mod links;
+mod pending;
 mod speaking;
 mod table;
 
@@ -16,7 +18,7 @@ use crate::domain::{SpeakingState, Timestamp, UserSyncState};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::{ReturnValue, Select};
+use aws_sdk_dynamodb::types::ReturnValue;
 use items::*;
 
 /// A [`Store`] on one DynamoDB table. Cloning shares the client.
@@ -36,38 +38,39 @@ impl std::fmt::Debug for DynamoStore {
 }
 
 impl DynamoStore {
-    /// Writes a per-user record whose `revision` must move from `expected_revision` (0 = none
-    /// stored yet) to `revision`; `Conflict` otherwise, and nothing is written.
-    async fn put_revisioned(
+    /// Writes `item` if its number attribute `counter` (`revision`, `version`) is `expected` (0 =
+    /// no such item yet), setting it to `new`; `Conflict` naming `subject` otherwise, and nothing
+    /// is written.
+    async fn put_conditional(
         &self,
         mut item: Item,
-        what: &str,
-        entra_id: &str,
-        revision: u64,
-        expected_revision: u64,
+        counter: &str,
+        subject: &str,
+        new: u64,
+        expected: u64,
     ) -> StoreResult<()> {
-        if revision <= expected_revision {
+        if new <= expected {
             return Err(StoreError::Conflict(format!(
-                "{what} of {entra_id}: new revision {revision} is not greater than expected revision {expected_revision}"
+                "{subject}: new {counter} {new} is not greater than expected {counter} {expected}"
             )));
         }
-        item.insert(REVISION.to_string(), n(revision));
+        item.insert(counter.to_string(), n(new));
         let req = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item));
-        let req = if expected_revision == 0 {
+        let req = if expected == 0 {
             req.condition_expression("attribute_not_exists(pk)")
         } else {
-            req.condition_expression("#rev = :expected")
-                .expression_attribute_names("#rev", REVISION)
-                .expression_attribute_values(":expected", n(expected_revision))
+            req.condition_expression("#counter = :expected")
+                .expression_attribute_names("#counter", counter)
+                .expression_attribute_values(":expected", n(expected))
         };
         match req.send().await {
             Ok(_) => Ok(()),
             Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict(format!(
-                "{what} of {entra_id} is not at revision {expected_revision}"
+                "{subject} is not at {counter} {expected}"
             ))),
             Err(e) => Err(sdk_error("PutItem", e)),
         }
@@ -107,6 +110,20 @@ impl DynamoStore {
             .await
             .map_err(|e| sdk_error("GetItem", e))?;
         Ok(out.item)
+    }
+
+    /// Deletes the item at `key`; whether it existed.
+    async fn delete_item(&self, key: Item) -> StoreResult<bool> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DeleteItem", e))?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
     }
 
     async fn get_record<T: serde::de::DeserializeOwned>(
@@ -154,14 +171,6 @@ impl DynamoStore {
             .expression_attribute_values(":pk", s(pk))
             .consistent_read(true)
     }
-
-    fn due_query(&self) -> QueryFluentBuilder {
-        self.client
-            .query()
-            .table_name(&self.table)
-            .index_name(DUE_INDEX)
-            .expression_attribute_values(":pk", s(PENDING_DUE_PK))
-    }
 }
 
 #[async_trait]
@@ -200,14 +209,9 @@ impl Store for DynamoStore {
     ) -> StoreResult<()> {
         require("Entra id", entra_id)?;
         let item = with_data(state_key(entra_id), state, "sync state")?;
-        self.put_revisioned(
-            item,
-            "sync state",
-            entra_id,
-            state.revision,
-            expected_revision,
-        )
-        .await
+        let subject = format!("sync state of {entra_id}");
+        self.put_conditional(item, REVISION, &subject, state.revision, expected_revision)
+            .await
     }
 
     async fn get_speaking(&self, entra_id: &str) -> StoreResult<Option<SpeakingState>> {
@@ -256,84 +260,53 @@ impl Store for DynamoStore {
     }
 
     async fn delete_subscription(&self, id: &str) -> StoreResult<bool> {
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(subscription_key(id)))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(|e| sdk_error("DeleteItem", e))?;
-        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+        self.delete_item(subscription_key(id)).await
     }
 
-    async fn put_account(&self, _account: &SyncAccount, _expected_version: u64) -> StoreResult<()> {
-        Err(StoreError::Backend("accounts: not implemented yet".into()))
+    async fn put_account(&self, account: &SyncAccount, expected_version: u64) -> StoreResult<()> {
+        self.account_put(account, expected_version).await
     }
-    async fn get_account(&self, _name: &str) -> StoreResult<Option<SyncAccount>> {
-        Err(StoreError::Backend("accounts: not implemented yet".into()))
+
+    async fn get_account(&self, name: &str) -> StoreResult<Option<SyncAccount>> {
+        self.account_get(name).await
     }
+
     async fn list_accounts(&self) -> StoreResult<Vec<SyncAccount>> {
-        Err(StoreError::Backend("accounts: not implemented yet".into()))
+        self.account_list().await
     }
-    async fn delete_account(&self, _name: &str) -> StoreResult<bool> {
-        Err(StoreError::Backend("accounts: not implemented yet".into()))
+
+    async fn delete_account(&self, name: &str) -> StoreResult<bool> {
+        self.account_delete(name).await
     }
-    async fn put_lifecycle_request(&self, _request: &LifecycleRequest) -> StoreResult<()> {
-        Err(StoreError::Backend("lifecycle: not implemented yet".into()))
+
+    async fn put_lifecycle_request(&self, request: &LifecycleRequest) -> StoreResult<()> {
+        self.lifecycle_put(request).await
     }
+
     async fn list_lifecycle_requests(&self) -> StoreResult<Vec<LifecycleRequest>> {
-        Err(StoreError::Backend("lifecycle: not implemented yet".into()))
+        self.lifecycle_list().await
     }
+
     async fn delete_lifecycle_request(
         &self,
-        _subscription_id: &str,
-        _event: &str,
-        _handled_up_to: Timestamp,
+        subscription_id: &str,
+        event: &str,
+        handled_up_to: Timestamp,
     ) -> StoreResult<bool> {
-        Err(StoreError::Backend("lifecycle: not implemented yet".into()))
+        self.lifecycle_delete(subscription_id, event, handled_up_to)
+            .await
     }
 
     async fn put_pending(&self, p: &PendingDelivery) -> StoreResult<bool> {
-        let swyx = &p.update.swyx_user_id;
-        require("Swyx user id", swyx)?;
-        let mut item = pending_key(swyx);
-        item.insert(REVISION.to_string(), n(p.update.revision));
-        item.insert(DUE_PK.to_string(), s(PENDING_DUE_PK));
-        item.insert(DUE_SK.to_string(), s(due_sort_key(p.next_attempt_at, swyx)));
-        let sent = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(with_data(item, p, "pending delivery")?))
-            .condition_expression("attribute_not_exists(pk) OR #rev <= :rev")
-            .expression_attribute_names("#rev", REVISION)
-            .expression_attribute_values(":rev", n(p.update.revision))
-            .send()
-            .await;
-        match sent {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(sdk_error("PutItem", e)),
-        }
+        self.pending_put(p).await
     }
 
     async fn due_pending(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<PendingDelivery>> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let query = self
-            .due_query()
-            .key_condition_expression("due_pk = :pk AND due_sk < :upper")
-            .expression_attribute_values(":upper", s(due_upper_bound(now)));
-        let items = self.query_all(query, Some(limit)).await?;
-        parse_all(&items, "pending delivery")
+        self.pending_due(now, limit).await
     }
 
     async fn get_pending(&self, swyx_user_id: &str) -> StoreResult<Option<PendingDelivery>> {
-        self.get_record(pending_key(swyx_user_id), "pending delivery")
-            .await
+        self.pending_get(swyx_user_id).await
     }
 
     async fn delete_pending(
@@ -341,44 +314,11 @@ impl Store for DynamoStore {
         swyx_user_id: &str,
         delivered_revision: u64,
     ) -> StoreResult<bool> {
-        let sent = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(pending_key(swyx_user_id)))
-            // A missing item fails the comparison too, so "nothing to delete" is `false` as well.
-            .condition_expression("#rev <= :rev")
-            .expression_attribute_names("#rev", REVISION)
-            .expression_attribute_values(":rev", n(delivered_revision))
-            .send()
-            .await;
-        match sent {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(sdk_error("DeleteItem", e)),
-        }
+        self.pending_delete(swyx_user_id, delivered_revision).await
     }
 
     async fn count_pending(&self) -> StoreResult<usize> {
-        let query = self
-            .due_query()
-            .key_condition_expression("due_pk = :pk")
-            .select(Select::Count);
-        let mut total = 0usize;
-        let mut start = None;
-        loop {
-            let resp = query
-                .clone()
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| sdk_error("Query", e))?;
-            total += usize::try_from(resp.count).unwrap_or(0);
-            match resp.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(total),
-            }
-        }
+        self.pending_count().await
     }
 
     async fn claim_once(

@@ -109,6 +109,23 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Rejects a lifecycle request key a backend could not keep apart from another: the event is one
+/// of Graph's names (letters only), so DynamoDB's `<subscription id>#<event>` sort key is
+/// unambiguous.
+fn check_lifecycle_key(subscription_id: &str, event: &str) -> StoreResult<()> {
+    if subscription_id.is_empty() {
+        return Err(StoreError::Backend(
+            "rejected: subscription id is empty".into(),
+        ));
+    }
+    if event.is_empty() || !event.chars().all(|c| c.is_ascii_alphabetic()) {
+        return Err(StoreError::Backend(format!(
+            "rejected: lifecycle event {event:?} is not a Graph lifecycle event name"
+        )));
+    }
+    Ok(())
+}
+
 #[async_trait]
 pub trait Store: Send + Sync {
     // ---- users ----

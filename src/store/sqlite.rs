@@ -2,10 +2,12 @@
 //!
 //! One shared connection; calls run on the calling task (they take microseconds, less than a
 //! hand-off to tokio's blocking pool would).
-//! Conditional writes read and write inside one `BEGIN IMMEDIATE` transaction: it takes the write
-//! lock up front, so a second process on the same file (CLI next to the server) waits for it
-//! (busy timeout) instead of interleaving.
+//! Conditional writes are one statement, or read and write inside one `BEGIN IMMEDIATE`
+//! transaction: it takes the write lock up front, so a second process on the same file (CLI next
+//! to the server) waits for it (busy timeout) instead of interleaving.
 
+mod accounts;
+mod pending;
 mod rows;
 mod schema;
 mod speaking;
@@ -91,7 +93,6 @@ impl SqliteStore {
     }
 }
 
-const PENDING_BY_USER: &str = "SELECT data FROM pending WHERE swyx_user_id = ?1";
 const STATE_BY_USER: &str = "SELECT data FROM sync_state WHERE entra_id = ?1";
 
 #[async_trait]
@@ -286,76 +287,50 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn put_account(&self, _account: &SyncAccount, _expected_version: u64) -> StoreResult<()> {
-        Err(StoreError::Backend("accounts: not implemented yet".into()))
+    async fn put_account(&self, account: &SyncAccount, expected_version: u64) -> StoreResult<()> {
+        self.account_put(account, expected_version).await
     }
-    async fn get_account(&self, _name: &str) -> StoreResult<Option<SyncAccount>> {
-        Err(StoreError::Backend("accounts: not implemented yet".into()))
+
+    async fn get_account(&self, name: &str) -> StoreResult<Option<SyncAccount>> {
+        self.account_get(name).await
     }
+
     async fn list_accounts(&self) -> StoreResult<Vec<SyncAccount>> {
-        Err(StoreError::Backend("accounts: not implemented yet".into()))
+        self.account_list().await
     }
-    async fn delete_account(&self, _name: &str) -> StoreResult<bool> {
-        Err(StoreError::Backend("accounts: not implemented yet".into()))
+
+    async fn delete_account(&self, name: &str) -> StoreResult<bool> {
+        self.account_delete(name).await
     }
-    async fn put_lifecycle_request(&self, _request: &LifecycleRequest) -> StoreResult<()> {
-        Err(StoreError::Backend("lifecycle: not implemented yet".into()))
+
+    async fn put_lifecycle_request(&self, request: &LifecycleRequest) -> StoreResult<()> {
+        self.lifecycle_put(request).await
     }
+
     async fn list_lifecycle_requests(&self) -> StoreResult<Vec<LifecycleRequest>> {
-        Err(StoreError::Backend("lifecycle: not implemented yet".into()))
+        self.lifecycle_list().await
     }
+
     async fn delete_lifecycle_request(
         &self,
-        _subscription_id: &str,
-        _event: &str,
-        _handled_up_to: Timestamp,
+        subscription_id: &str,
+        event: &str,
+        handled_up_to: Timestamp,
     ) -> StoreResult<bool> {
-        Err(StoreError::Backend("lifecycle: not implemented yet".into()))
+        self.lifecycle_delete(subscription_id, event, handled_up_to)
+            .await
     }
 
     async fn put_pending(&self, p: &PendingDelivery) -> StoreResult<bool> {
-        require("Swyx user id", &p.update.swyx_user_id)?;
-        let json = to_json(p, "pending delivery")?;
-        let (swyx, revision, at) = (
-            p.update.swyx_user_id.clone(),
-            p.update.revision,
-            p.next_attempt_at,
-        );
-        self.write(move |tx| {
-            let current: Option<PendingDelivery> =
-                read_one(tx, PENDING_BY_USER, &swyx, "pending delivery")?;
-            if current.is_some_and(|c| c.update.revision > revision) {
-                return Ok(false);
-            }
-            tx.execute(
-                "INSERT INTO pending (swyx_user_id, next_attempt_at, data) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (swyx_user_id) DO UPDATE
-                 SET next_attempt_at = excluded.next_attempt_at, data = excluded.data",
-                params![swyx, at.millis(), json],
-            )
-            .ctx("write pending delivery")?;
-            Ok(true)
-        })
-        .await
+        self.pending_put(p).await
     }
 
     async fn due_pending(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<PendingDelivery>> {
-        self.run(move |c| {
-            read_all(
-                c,
-                "SELECT data FROM pending WHERE next_attempt_at <= ?1
-                 ORDER BY next_attempt_at, swyx_user_id LIMIT ?2",
-                params![now.millis(), sql_limit(limit)],
-                "pending delivery",
-            )
-        })
-        .await
+        self.pending_due(now, limit).await
     }
 
     async fn get_pending(&self, swyx_user_id: &str) -> StoreResult<Option<PendingDelivery>> {
-        let swyx = swyx_user_id.to_string();
-        self.run(move |c| read_one(c, PENDING_BY_USER, &swyx, "pending delivery"))
-            .await
+        self.pending_get(swyx_user_id).await
     }
 
     async fn delete_pending(
@@ -363,28 +338,11 @@ impl Store for SqliteStore {
         swyx_user_id: &str,
         delivered_revision: u64,
     ) -> StoreResult<bool> {
-        let swyx = swyx_user_id.to_string();
-        self.write(move |tx| {
-            let current: Option<PendingDelivery> =
-                read_one(tx, PENDING_BY_USER, &swyx, "pending delivery")?;
-            if current.is_none_or(|c| c.update.revision > delivered_revision) {
-                return Ok(false);
-            }
-            tx.execute("DELETE FROM pending WHERE swyx_user_id = ?1", [&swyx])
-                .ctx("delete pending delivery")?;
-            Ok(true)
-        })
-        .await
+        self.pending_delete(swyx_user_id, delivered_revision).await
     }
 
     async fn count_pending(&self) -> StoreResult<usize> {
-        self.run(|c| {
-            let n: i64 = c
-                .query_row("SELECT COUNT(*) FROM pending", [], |r| r.get(0))
-                .ctx("count pending")?;
-            Ok(usize::try_from(n).unwrap_or(0))
-        })
-        .await
+        self.pending_count().await
     }
 
     async fn claim_once(

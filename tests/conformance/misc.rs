@@ -13,7 +13,7 @@ pub async fn subscriptions_crud_and_list_order<S: Store + 'static>(store: Arc<S>
     let full = SubscriptionRecord {
         account: Some("sync-01@contoso.onmicrosoft.com".to_string()),
         encryption_certificate_id: Some("cert-2026".to_string()),
-        renewed_at: None,
+        renewed_at: Some(Timestamp(T0 + 1_800_000)),
         ..subscription("sub-b", T0 + 3_600_000)
     };
     let minimal = subscription("sub-a", T0 + 60_000);
@@ -37,6 +37,7 @@ pub async fn subscriptions_crud_and_list_order<S: Store + 'static>(store: Arc<S>
     // Renewal replaces the record.
     let renewed = SubscriptionRecord {
         expires_at: Timestamp(T0 + 7_200_000),
+        renewed_at: Some(Timestamp(T0 + 3_500_000)),
         ..full
     };
     store.put_subscription(&renewed).await.unwrap();

@@ -1,12 +1,14 @@
 //! The conformance cases: each is generic over [`Store`] and run against every implementation by
 //! the macro in `tests/store_conformance.rs`. Fixtures are here.
 
+mod accounts;
 mod misc;
 mod pending;
 mod speaking;
 mod sync_state;
 mod users;
 
+pub use accounts::*;
 pub use misc::*;
 pub use pending::*;
 pub use speaking::*;

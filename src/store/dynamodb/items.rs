@@ -9,10 +9,13 @@
 //! | pending delivery  | `PENDING#<swyx id>` | `PENDING`  | `revision`, `due_pk`, `due_sk`, `data`   |
 //! | idempotency key   | `CLAIM#<key>`       | `CLAIM`    | `expires_at` (TTL, s), `expires_at_ms`   |
 //! | speaking state    | `SPEAKING#<Entra>`  | `SPEAKING` | `revision`, `entra_id`, `data`, `due_pk`/`due_sk` while due |
+//! | sync account      | `ACCOUNTS`          | name       | `version`, `data`                        |
+//! | lifecycle request | `LIFECYCLE`         | `<subscription id>#<event>` | `received_at` (ms), `data` |
 //!
-//! Links and subscriptions share one partition each, so listing them is one strongly consistent,
-//! ordered query; both change rarely. Per-user state and pending items get their own partitions
-//! because they are written on every presence change. The sparse `due` index holds pending items (partition `PENDING`) and speaking states with
+//! Links, subscriptions, sync accounts and lifecycle requests get one partition per kind, so
+//! listing them is one strongly consistent, ordered query; all change rarely. Per-user state and
+//! pending items get their own partitions because they are written on every presence change. The
+//! sparse `due` index holds pending items (partition `PENDING`) and speaking states with
 //! maintenance work (partition `SPEAKING`).
 
 use crate::domain::Timestamp;

@@ -37,14 +37,9 @@ impl DynamoStore {
             item.insert(DUE_SK.to_string(), s(due_sort_key(due, entra_id)));
         }
         let item = with_data(item, state, "speaking state")?;
-        self.put_revisioned(
-            item,
-            "speaking state",
-            entra_id,
-            state.revision,
-            expected_revision,
-        )
-        .await
+        let subject = format!("speaking state of {entra_id}");
+        self.put_conditional(item, REVISION, &subject, state.revision, expected_revision)
+            .await
     }
 
     pub(super) async fn speaking_due(

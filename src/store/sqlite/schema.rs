@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use std::time::Duration;
 
 /// The schema version this build writes; each entry of [`MIGRATIONS`] moves one version up.
-pub(super) const SCHEMA_VERSION: i64 = 2;
+pub(super) const SCHEMA_VERSION: i64 = 3;
 
 /// Long enough to ride out another process's write transaction (they are all short).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -47,6 +47,19 @@ CREATE TABLE speaking (
 );
 CREATE INDEX speaking_due ON speaking (due_at, entra_id) WHERE due_at IS NOT NULL;
 ",
+    "
+CREATE TABLE accounts (
+    name    TEXT PRIMARY KEY NOT NULL,
+    version INTEGER NOT NULL,
+    data    TEXT NOT NULL
+);
+CREATE TABLE lifecycle_requests (
+    subscription_id TEXT NOT NULL,
+    event           TEXT NOT NULL,
+    received_at     INTEGER NOT NULL,
+    PRIMARY KEY (subscription_id, event)
+);
+",
 ];
 
 pub(super) fn configure(conn: &Connection) -> StoreResult<()> {
@@ -85,4 +98,77 @@ pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
             .ctx("write schema version")?;
     }
     tx.commit().ctx("commit migration")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Timestamp;
+    use crate::store::{LifecycleRequest, SqliteStore, Store, SubscriptionRecord, SyncAccount};
+
+    /// A database as the previous release (schema 2) left it, with one subscription.
+    fn version_2_database() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(MIGRATIONS[1]).unwrap();
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute(
+            "INSERT INTO subscriptions (id, data) VALUES ('sub-1', ?1)",
+            [r#"{"id":"sub-1","client_state":"cs","expires_at":5}"#],
+        )
+        .unwrap();
+        conn
+    }
+
+    #[tokio::test]
+    async fn a_version_2_database_upgrades_and_keeps_its_data() {
+        let store = SqliteStore::init(version_2_database()).unwrap();
+        let version: i64 = store
+            .run(|c| {
+                c.pragma_query_value(None, "user_version", |r| r.get(0))
+                    .ctx("read schema version")
+            })
+            .await
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+
+        let old = store.get_subscription("sub-1").await.unwrap().unwrap();
+        assert_eq!(
+            old,
+            SubscriptionRecord {
+                id: "sub-1".into(),
+                client_state: "cs".into(),
+                expires_at: Timestamp(5),
+                account: None,
+                resource: String::new(),
+                encryption_certificate_id: None,
+                renewed_at: None,
+            }
+        );
+
+        let account = SyncAccount {
+            name: "sync-01".into(),
+            sealed_refresh_token: "sealed".into(),
+            version: 1,
+            assigned: vec![],
+            covered: vec![],
+            subscription_id: None,
+            added_at: Timestamp(1),
+            reconciled_at: None,
+            reconcile_requested: false,
+            last_error: None,
+        };
+        store.put_account(&account, 0).await.unwrap();
+        assert_eq!(store.list_accounts().await.unwrap(), vec![account]);
+        let request = LifecycleRequest {
+            subscription_id: "sub-1".into(),
+            event: "missed".into(),
+            received_at: Timestamp(2),
+        };
+        store.put_lifecycle_request(&request).await.unwrap();
+        assert_eq!(
+            store.list_lifecycle_requests().await.unwrap(),
+            vec![request]
+        );
+    }
 }

@@ -1,0 +1,160 @@
+//! Sync accounts (a JSON row with its `version` as a column, so a conditional write is one
+//! statement) and lifecycle requests (three columns, keyed by subscription and event).
+
+use super::SqliteStore;
+use super::rows::{Ctx, read_all, read_one, require, to_json};
+use crate::domain::Timestamp;
+use crate::store::{LifecycleRequest, StoreError, StoreResult, SyncAccount, check_lifecycle_key};
+use rusqlite::{Row, params};
+
+fn lifecycle_from_row(row: &Row<'_>) -> rusqlite::Result<LifecycleRequest> {
+    Ok(LifecycleRequest {
+        subscription_id: row.get(0)?,
+        event: row.get(1)?,
+        received_at: Timestamp(row.get(2)?),
+    })
+}
+
+impl SqliteStore {
+    pub(super) async fn account_put(
+        &self,
+        account: &SyncAccount,
+        expected_version: u64,
+    ) -> StoreResult<()> {
+        let name = account.name.clone();
+        require("sync account name", &name)?;
+        if account.version <= expected_version {
+            return Err(StoreError::Conflict(format!(
+                "sync account {name}: new version {} is not greater than expected version {expected_version}",
+                account.version
+            )));
+        }
+        // SQLite integers are signed; versions count writes, so they never get near the limit.
+        let version = i64::try_from(account.version).map_err(|_| {
+            StoreError::Backend(format!(
+                "rejected: version {} of sync account {name} exceeds SQLite's integer range",
+                account.version
+            ))
+        })?;
+        // Below `version`, so it fits too.
+        let expected = i64::try_from(expected_version).unwrap_or(i64::MAX);
+        let json = to_json(account, "sync account")?;
+        self.run(move |c| {
+            // One statement each, so the check and the write are atomic without a transaction.
+            let written = if expected_version == 0 {
+                c.execute(
+                    "INSERT INTO accounts (name, version, data) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (name) DO NOTHING",
+                    params![name, version, json],
+                )
+            } else {
+                c.execute(
+                    "UPDATE accounts SET version = ?2, data = ?3 WHERE name = ?1 AND version = ?4",
+                    params![name, version, json, expected],
+                )
+            }
+            .ctx("write sync account")?;
+            if written == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "sync account {name} is not at version {expected_version}"
+                )));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub(super) async fn account_get(&self, name: &str) -> StoreResult<Option<SyncAccount>> {
+        let name = name.to_string();
+        self.run(move |c| {
+            read_one(
+                c,
+                "SELECT data FROM accounts WHERE name = ?1",
+                &name,
+                "sync account",
+            )
+        })
+        .await
+    }
+
+    pub(super) async fn account_list(&self) -> StoreResult<Vec<SyncAccount>> {
+        self.run(|c| {
+            read_all(
+                c,
+                "SELECT data FROM accounts ORDER BY name",
+                [],
+                "sync account",
+            )
+        })
+        .await
+    }
+
+    pub(super) async fn account_delete(&self, name: &str) -> StoreResult<bool> {
+        let name = name.to_string();
+        self.run(move |c| {
+            let n = c
+                .execute("DELETE FROM accounts WHERE name = ?1", [name])
+                .ctx("delete sync account")?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    pub(super) async fn lifecycle_put(&self, request: &LifecycleRequest) -> StoreResult<()> {
+        check_lifecycle_key(&request.subscription_id, &request.event)?;
+        let request = request.clone();
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO lifecycle_requests (subscription_id, event, received_at)
+                 VALUES (?1, ?2, ?3)
+                 ON CONFLICT (subscription_id, event) DO UPDATE SET received_at = excluded.received_at",
+                params![
+                    request.subscription_id,
+                    request.event,
+                    request.received_at.millis()
+                ],
+            )
+            .ctx("write lifecycle request")?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(super) async fn lifecycle_list(&self) -> StoreResult<Vec<LifecycleRequest>> {
+        self.run(|c| {
+            let mut stmt = c
+                .prepare(
+                    "SELECT subscription_id, event, received_at FROM lifecycle_requests
+                     ORDER BY received_at, subscription_id, event",
+                )
+                .ctx("prepare lifecycle request list")?;
+            let rows = stmt
+                .query_map([], lifecycle_from_row)
+                .ctx("list lifecycle requests")?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .ctx("list lifecycle requests")
+        })
+        .await
+    }
+
+    pub(super) async fn lifecycle_delete(
+        &self,
+        subscription_id: &str,
+        event: &str,
+        handled_up_to: Timestamp,
+    ) -> StoreResult<bool> {
+        check_lifecycle_key(subscription_id, event)?;
+        let (subscription_id, event) = (subscription_id.to_string(), event.to_string());
+        self.run(move |c| {
+            let n = c
+                .execute(
+                    "DELETE FROM lifecycle_requests
+                     WHERE subscription_id = ?1 AND event = ?2 AND received_at <= ?3",
+                    params![subscription_id, event, handled_up_to.millis()],
+                )
+                .ctx("delete lifecycle request")?;
+            Ok(n > 0)
+        })
+        .await
+    }
+}

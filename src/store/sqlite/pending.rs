@@ -1,0 +1,93 @@
+//! Pending Swyx deliveries: one JSON row per Swyx user, with `next_attempt_at` as an indexed
+//! column for maintenance. Writes compare revisions inside one `BEGIN IMMEDIATE` transaction.
+
+use super::SqliteStore;
+use super::rows::{Ctx, read_all, read_one, require, sql_limit, to_json};
+use crate::domain::Timestamp;
+use crate::store::{PendingDelivery, StoreResult};
+use rusqlite::params;
+
+const PENDING_BY_USER: &str = "SELECT data FROM pending WHERE swyx_user_id = ?1";
+
+impl SqliteStore {
+    pub(super) async fn pending_put(&self, p: &PendingDelivery) -> StoreResult<bool> {
+        require("Swyx user id", &p.update.swyx_user_id)?;
+        let json = to_json(p, "pending delivery")?;
+        let (swyx, revision, at) = (
+            p.update.swyx_user_id.clone(),
+            p.update.revision,
+            p.next_attempt_at,
+        );
+        self.write(move |tx| {
+            let current: Option<PendingDelivery> =
+                read_one(tx, PENDING_BY_USER, &swyx, "pending delivery")?;
+            if current.is_some_and(|c| c.update.revision > revision) {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO pending (swyx_user_id, next_attempt_at, data) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (swyx_user_id) DO UPDATE
+                 SET next_attempt_at = excluded.next_attempt_at, data = excluded.data",
+                params![swyx, at.millis(), json],
+            )
+            .ctx("write pending delivery")?;
+            Ok(true)
+        })
+        .await
+    }
+
+    pub(super) async fn pending_due(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<PendingDelivery>> {
+        self.run(move |c| {
+            read_all(
+                c,
+                "SELECT data FROM pending WHERE next_attempt_at <= ?1
+                 ORDER BY next_attempt_at, swyx_user_id LIMIT ?2",
+                params![now.millis(), sql_limit(limit)],
+                "pending delivery",
+            )
+        })
+        .await
+    }
+
+    pub(super) async fn pending_get(
+        &self,
+        swyx_user_id: &str,
+    ) -> StoreResult<Option<PendingDelivery>> {
+        let swyx = swyx_user_id.to_string();
+        self.run(move |c| read_one(c, PENDING_BY_USER, &swyx, "pending delivery"))
+            .await
+    }
+
+    pub(super) async fn pending_delete(
+        &self,
+        swyx_user_id: &str,
+        delivered_revision: u64,
+    ) -> StoreResult<bool> {
+        let swyx = swyx_user_id.to_string();
+        self.write(move |tx| {
+            let current: Option<PendingDelivery> =
+                read_one(tx, PENDING_BY_USER, &swyx, "pending delivery")?;
+            if current.is_none_or(|c| c.update.revision > delivered_revision) {
+                return Ok(false);
+            }
+            tx.execute("DELETE FROM pending WHERE swyx_user_id = ?1", [&swyx])
+                .ctx("delete pending delivery")?;
+            Ok(true)
+        })
+        .await
+    }
+
+    pub(super) async fn pending_count(&self) -> StoreResult<usize> {
+        self.run(|c| {
+            let n: i64 = c
+                .query_row("SELECT COUNT(*) FROM pending", [], |r| r.get(0))
+                .ctx("count pending")?;
+            Ok(usize::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+}
