@@ -172,18 +172,37 @@ async fn a_day_of_renewals_never_lapses_and_loses_no_change() {
             "step {step}: the same two subscriptions live on"
         );
         assert!(live.iter().all(|s| s.expiration_ms - now > 10 * 60_000));
-        // Three users change; each change reaches Swyx by notification.
+        // Three users change (to a status they do not have); each change reaches Swyx by
+        // notification.
         let before = b.delivered();
+        let statuses = [
+            ("Busy", "Busy"),
+            ("Away", "Away"),
+            ("DoNotDisturb", "DoNotDisturb"),
+            ("Available", "Available"),
+        ];
         for k in 0..3 {
             let i = (step * 7 + k * 233) % b.users.len();
-            match (step + k) % 4 {
-                0 => b.set_presence(i, "Busy", "Busy"),
-                1 => b.set_presence(i, "Away", "Away"),
-                2 => b.set_presence(i, "DoNotDisturb", "DoNotDisturb"),
-                _ => b.set_presence(i, "Available", "Available"),
-            }
+            let now = b
+                .sandbox
+                .graph
+                .presence(&b.users[i].0)
+                .unwrap()
+                .availability;
+            let next = statuses
+                .iter()
+                .cycle()
+                .skip(step + k)
+                .find(|(a, _)| *a != now)
+                .unwrap();
+            b.set_presence(i, next.0, next.1);
         }
-        b.wait_delivered(before, 1).await;
+        b.wait_delivered(before, 3).await;
+        for k in 0..3 {
+            let i = (step * 7 + k * 233) % b.users.len();
+            let (want, got) = b.expected_and_actual(i);
+            assert_eq!(want, got, "step {step}: user {i}");
+        }
     }
     // 24 h / (58 min life − 20 min margin) ≈ 38 renewals per subscription.
     assert!(renewals >= 2 * 30, "{renewals} renewals");
@@ -310,7 +329,9 @@ async fn a_429_storm_slows_maintenance_down_and_loses_nothing() {
     let b = Bridge::start(Options::default()).await;
     b.vary_presence();
     b.add_accounts(2).await;
-    b.sandbox.graph.set_throttle(Some(4));
+    // Three Graph requests per 30 s: a run needs at least four (create and read per account),
+    // so Graph answers 429 with Retry-After and maintenance waits or comes back next run.
+    b.sandbox.graph.set_throttle(Some(3));
     let mut runs = 0;
     loop {
         runs += 1;

@@ -8,8 +8,9 @@ use presence_bridge::service::accounts::enroll;
 use presence_bridge::service::subscriptions::{SubscriptionSummary, maintain};
 use presence_bridge::service::{App, server};
 use presence_bridge::store::{Store, UserLink};
-use presence_sandbox::graph::GraphTiming;
-use presence_sandbox::{Sandbox, SandboxOptions};
+use presence_sandbox::Clock;
+use presence_sandbox::graph::{GraphEmulator, GraphOptions, GraphTiming};
+use presence_sandbox::swyx::{SwyxEmulator, SwyxOptions};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,8 +36,63 @@ impl Default for Options {
     }
 }
 
+/// The emulated Graph tenant on a clock the tests move (hours of subscription life pass in
+/// seconds) and the emulated connector on real time, like the bridge's signatures.
+pub struct Tenant {
+    pub graph: GraphEmulator,
+    pub swyx: SwyxEmulator,
+    pub clock: Clock,
+    pub tenant_id: String,
+    pub app_id: String,
+    pub client_secret: String,
+    pub connector_secret: String,
+}
+
+impl Tenant {
+    async fn start() -> Self {
+        let clock = Clock::new();
+        let (tenant_id, app_id) = (
+            "9f4ebab6-520d-49c0-85cc-7b25c78d4a93".to_string(),
+            "925bff9f-f6e2-4a69-b858-f71ea2b9b6d0".to_string(),
+        );
+        let client_secret = "sandbox-client-secret".to_string();
+        let connector_secret = presence_sandbox::swyx::webhook::generate_secret();
+        let graph = GraphEmulator::start(GraphOptions {
+            tenant_id: tenant_id.clone(),
+            app_id: app_id.clone(),
+            client_secret: client_secret.clone(),
+            throttle_per_30s: None,
+            clock: clock.clone(),
+        })
+        .await
+        .unwrap();
+        let swyx = SwyxEmulator::start(SwyxOptions {
+            inbound_secret: connector_secret.clone(),
+            outbound_secret: presence_sandbox::swyx::webhook::generate_secret(),
+            bridge_events_url: None,
+            clock: Clock::new(),
+        })
+        .await
+        .unwrap();
+        Self {
+            graph,
+            swyx,
+            clock,
+            tenant_id,
+            app_id,
+            client_secret,
+            connector_secret,
+        }
+    }
+
+    pub fn add_person(&self, entra_id: &str, swyx_user_id: &str, email: &str, name: &str) {
+        self.graph.add_user(entra_id, email, name);
+        self.swyx.add_user(swyx_user_id, name, email);
+    }
+}
+
 pub struct Bridge {
-    pub sandbox: Sandbox,
+    pub sandbox: Tenant,
     pub app: Arc<App>,
     pub store: Arc<dyn Store>,
     /// (Entra id, Swyx id)
@@ -62,7 +118,7 @@ pub fn entra_id(i: usize) -> String {
 
 impl Bridge {
     pub async fn start(opts: Options) -> Self {
-        let sandbox = Sandbox::start(SandboxOptions::default()).await.unwrap();
+        let sandbox = Tenant::start().await;
         sandbox.graph.set_timing(GraphTiming {
             retry_base: Duration::from_millis(20),
             retry_cap: Duration::from_millis(200),
