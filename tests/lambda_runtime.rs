@@ -174,8 +174,32 @@ async fn lambda_binaries_under_the_runtime_emulator() {
     ]);
 
     let rt = Emulator::start(dir.path());
+    // Subscription maintenance, as the template configures it: the graph-webhook Function URL as
+    // notification URL, the public certificate inline, the token key from Secrets Manager.
+    let token_key = presence_bridge::graph::sealed::TokenSealer::generate_key_text();
+    let (_, certificate) = presence_sandbox::graph::make_encryption_certificate().expect("cert");
+    let mut maint_env = s2t_env.clone();
+    maint_env.extend([
+        (
+            "SUBSCRIPTIONS_NOTIFICATION_URL".to_string(),
+            rt.function_url("graph-webhook", "/graph/notifications"),
+        ),
+        (
+            "SUBSCRIPTIONS_LIFECYCLE_URL".to_string(),
+            rt.function_url("graph-webhook", "/graph/lifecycle"),
+        ),
+        ("SUBSCRIPTIONS_CERTIFICATE".to_string(), certificate),
+        (
+            "SUBSCRIPTIONS_CERTIFICATE_ID".to_string(),
+            CERT_ID.to_string(),
+        ),
+        (
+            "ACCOUNTS_TOKEN_KEY".to_string(),
+            put_secret("pb/token-key", &token_key).await,
+        ),
+    ]);
     let graph_fn = rt.start_function("graph-webhook", &env, dir.path());
-    let maint_fn = rt.start_function("maintenance", &s2t_env, dir.path());
+    let maint_fn = rt.start_function("maintenance", &maint_env, dir.path());
     let swyx_fn = rt.start_function("swyx-webhook", &s2t_env, dir.path());
     let procs = [&rt.proc, &graph_fn, &maint_fn, &swyx_fn];
     let http = reqwest::Client::builder()
@@ -313,4 +337,47 @@ async fn lambda_binaries_under_the_runtime_emulator() {
         "every event was accepted: {:?}",
         emu.events_log()
     );
+
+    // 7. A sync account signs in (as `accounts add` stores it): the next scheduled run creates
+    //    its subscription (Graph's handshake reaches the graph-webhook function) and reads its
+    //    users back.
+    graph.add_sync_account("sync1@contoso.example");
+    let refresh = graph
+        .issue_refresh_token("sync1@contoso.example")
+        .expect("refresh token");
+    let sealer = presence_bridge::graph::sealed::TokenSealer::from_key_text(&token_key).unwrap();
+    presence_bridge::service::accounts::enroll(
+        &store,
+        &sealer,
+        "sync1",
+        &refresh,
+        Timestamp::now(),
+    )
+    .await
+    .expect("enrol");
+    let resp = http
+        .post(rt.invoke_url("maintenance"))
+        .json(&scheduled_event())
+        .send()
+        .await
+        .expect("maintenance answered");
+    assert_eq!(resp.status(), 200, "{}", with_logs("maintenance", &procs));
+    let summary: Value = resp.json().await.expect("JSON summary");
+    assert_eq!(
+        summary["subscriptions_created"],
+        1,
+        "{summary} {}",
+        with_logs("subscriptions", &procs)
+    );
+    assert_eq!(summary["reconciled_users"], 1, "{summary}");
+    assert_eq!(summary["UncoveredUsers"], 0, "{summary}");
+    let subs = graph.subscriptions();
+    assert_eq!(subs.len(), 1);
+    assert_eq!(subs[0].user_ids, vec![ENTRA_ID.to_string()]);
+    let account = store.get_account("sync1").await.unwrap().expect("account");
+    assert_eq!(
+        account.subscription_id.as_deref(),
+        Some(subs[0].id.as_str())
+    );
+    assert!(account.last_error.is_none(), "{account:?}");
 }

@@ -482,3 +482,174 @@ async fn two_processes_rotating_one_refresh_token_at_once_keep_a_valid_one() {
     let account = b.store.get_account("sync01").await.unwrap().unwrap();
     assert!(account.version >= 2, "rotated and stored");
 }
+
+/// `accounts add` as an administrator runs it: prints the URL and code, polls while someone signs
+/// in, stores the account; `list` shows it; `remove` deletes its subscription in Graph.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_add_list_and_remove_from_the_command_line() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let b = Bridge::start(Options {
+        users: 30,
+        ..Options::default()
+    })
+    .await;
+    let upn = "sync-cli@contoso.example";
+    b.sandbox.graph.add_sync_account(upn);
+    let exe = env!("CARGO_BIN_EXE_presence-bridge");
+    let config = b.config_path.to_str().unwrap().to_string();
+    let add = |name: &str| {
+        Command::new(exe)
+            .args(["accounts", "add", name, "--config", &config])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // The code appears on stdout while the command polls; it is read on a blocking thread.
+
+    // Declined: a clear message and a failure exit.
+    let mut child = add("sync-declined");
+    let out = child.stdout.take().unwrap();
+    let code = tokio::task::spawn_blocking(move || {
+        BufReader::new(out)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix("enter the code ")
+                    .map(|c| c.trim().to_string())
+            })
+    })
+    .await
+    .unwrap()
+    .expect("the command shows a code");
+    b.sandbox.graph.deny_device_code(&code).unwrap();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!output.status.success());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("declined"), "{err}");
+    assert!(
+        b.store
+            .get_account("sync-declined")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Approved: stored, sealed (the refresh token is not in the store in clear).
+    let mut child = add("sync-cli");
+    let out = child.stdout.take().unwrap();
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut reader = BufReader::new(out);
+        let mut seen = Vec::new();
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap_or(0) > 0 {
+            seen.push(line.trim().to_string());
+            if line.contains("enter the code") {
+                break;
+            }
+            line.clear();
+        }
+        (seen, reader)
+    })
+    .await
+    .unwrap();
+    let (seen, mut reader) = lines;
+    let prompt = seen.join("\n");
+    assert!(prompt.contains("/devicelogin"), "{prompt}");
+    let code = seen
+        .iter()
+        .find_map(|l| l.strip_prefix("enter the code "))
+        .unwrap()
+        .to_string();
+    b.sandbox.graph.approve_device_code(&code, upn).unwrap();
+    let status = tokio::task::spawn_blocking(move || {
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut reader, &mut rest);
+        (child.wait().unwrap(), rest)
+    })
+    .await
+    .unwrap();
+    assert!(status.0.success(), "{}", status.1);
+    assert!(status.1.contains("is signed in"), "{}", status.1);
+    let account = b.store.get_account("sync-cli").await.unwrap().unwrap();
+    assert!(account.sealed_refresh_token.starts_with("v1."));
+
+    b.maintain().await;
+    assert_eq!(b.sandbox.graph.subscriptions().len(), 1);
+    let list = Command::new(exe)
+        .args(["accounts", "list", "--config", &config])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(list.status.success());
+    assert!(
+        text.contains("sync-cli") && text.contains("30 linked users"),
+        "{text}"
+    );
+
+    let remove = Command::new(exe)
+        .args(["accounts", "remove", "sync-cli", "--config", &config])
+        .output()
+        .unwrap();
+    assert!(
+        remove.status.success(),
+        "{}",
+        String::from_utf8_lossy(&remove.stderr)
+    );
+    assert!(
+        b.sandbox.graph.subscriptions().is_empty(),
+        "deleted in Graph"
+    );
+    assert!(b.store.get_account("sync-cli").await.unwrap().is_none());
+}
+
+/// A new encryption certificate: every subscription moves to it by PATCH (no rebuild, nothing
+/// lost), notifications keep decrypting, and the old key is reported unused afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_encryption_certificate_is_rolled_out_by_patch_and_the_old_key_retired() {
+    let mut b = Bridge::start(Options::default()).await;
+    b.add_accounts(2).await;
+    b.maintain().await;
+    let (key2, cert2) = presence_sandbox::graph::make_encryption_certificate().unwrap();
+    std::fs::write(b.dir.join("notify-2.pem"), key2).unwrap();
+    std::fs::write(b.dir.join("notify-2.cer.b64"), cert2).unwrap();
+    let dir = b.dir.display().to_string();
+    b.reconfigure(|text| {
+        let text = text
+            .replace("notify.cer.b64", "notify-2.cer.b64")
+            .replace("certificate_id = \"bridge-cert-1\"", "certificate_id = \"bridge-cert-2\"");
+        text.replace(
+            "[connector]",
+            &format!("[[graph.encryption_keys]]\nid = \"bridge-cert-2\"\nprivate_key = \"file:{dir}/notify-2.pem\"\n\n[connector]"),
+        )
+    })
+    .await;
+    let run = b.maintain().await;
+    assert_eq!(
+        (run.certificate_moved, run.created, run.recreated),
+        (2, 0, 0),
+        "{run:?}"
+    );
+    assert!(
+        b.sandbox
+            .graph
+            .subscriptions()
+            .iter()
+            .all(|s| s.encryption_certificate_id.as_deref() == Some("bridge-cert-2"))
+    );
+    assert_eq!(
+        run.unused_keys,
+        vec!["bridge-cert-1".to_string()],
+        "no subscription uses it now"
+    );
+    let before = b.delivered();
+    b.set_presence(5, "DoNotDisturb", "DoNotDisturb");
+    b.wait_delivered(before, 1).await;
+    let (want, got) = b.expected_and_actual(5);
+    assert_eq!(want, got, "encrypted to the new certificate and decrypted");
+}

@@ -99,6 +99,7 @@ pub struct Bridge {
     pub users: Vec<(String, String)>,
     pub addr: SocketAddr,
     pub config_path: std::path::PathBuf,
+    pub dir: std::path::PathBuf,
     pub rules: MappingRules,
     server: Option<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -120,6 +121,7 @@ impl Bridge {
     pub async fn start(opts: Options) -> Self {
         let sandbox = Tenant::start().await;
         sandbox.graph.set_timing(GraphTiming {
+            device_poll_interval: Duration::from_millis(50),
             retry_base: Duration::from_millis(20),
             retry_cap: Duration::from_millis(200),
             ..GraphTiming::default()
@@ -197,6 +199,7 @@ impl Bridge {
             users,
             addr,
             config_path,
+            dir: dir.path().to_path_buf(),
             rules: MappingRules::default(),
             server: Some(server),
             _dir: dir,
@@ -227,6 +230,26 @@ impl Bridge {
         self.server = Some(tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         }));
+    }
+
+    /// Rewrites the configuration with `edit`, then runs a new bridge process on it (same store,
+    /// same address), as an operator's restart after a configuration change.
+    pub async fn reconfigure(&mut self, edit: impl FnOnce(String) -> String) {
+        let text = edit(std::fs::read_to_string(&self.config_path).unwrap());
+        std::fs::write(&self.config_path, &text).unwrap();
+        let cfg = RawConfig::from_toml(&text, "config.toml")
+            .unwrap()
+            .validate(Origin::File)
+            .unwrap();
+        let clock = self.sandbox.clock.clone();
+        self.pause();
+        self.app = Arc::new(
+            App::from_config_with_clock(&cfg, Arc::new(move || Timestamp(clock.now_ms())))
+                .await
+                .unwrap(),
+        );
+        self.store = Arc::clone(&self.app.store);
+        self.resume().await;
     }
 
     /// Sync accounts `sync01`… signed in at the emulated tenant and enrolled in the store.
