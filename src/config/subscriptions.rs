@@ -196,3 +196,48 @@ pub(super) fn validate(
         users_per_account: users_per_account as usize,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw() -> RawSubscriptions {
+        RawSubscriptions {
+            notification_url: Some("https://bridge.example/graph/notifications".into()),
+            certificate: Some("file:/etc/pb/notify.cer".into()),
+            certificate_id: Some("cert-2".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn off_without_a_notification_url_and_defaults_with_one() {
+        let none = validate(RawSubscriptions::default(), Origin::File, &[], false, false);
+        assert_eq!(none, Ok(None));
+        let cfg = validate(raw(), Origin::File, &["cert-2"], true, true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(cfg.lifecycle_url, cfg.notification_url);
+        assert_eq!(cfg.users_per_account, 650);
+        assert_eq!(cfg.renew_margin, Duration::from_secs(20 * 60));
+    }
+
+    #[test]
+    fn each_missing_or_bad_piece_is_named() {
+        let e = validate(raw(), Origin::File, &["cert-1"], true, true).unwrap_err();
+        assert_eq!(e.setting, "subscriptions.certificate_id");
+        assert!(e.problem.contains("no private key"), "{e}");
+        let e = validate(raw(), Origin::Env, &["cert-2"], false, true).unwrap_err();
+        assert_eq!(e.setting, "GRAPH_CLIENT_SECRET");
+        let e = validate(raw(), Origin::Env, &["cert-2"], true, false).unwrap_err();
+        assert_eq!(e.setting, "ACCOUNTS_TOKEN_KEY");
+        let mut r = raw();
+        r.users_per_account = Some(651);
+        let e = validate(r, Origin::File, &["cert-2"], true, true).unwrap_err();
+        assert!(e.problem.contains("650"), "{e}");
+        let mut r = raw();
+        r.notification_url = Some("https://bridge.example/n?x=1".into());
+        let e = validate(r, Origin::File, &["cert-2"], true, true).unwrap_err();
+        assert_eq!(e.setting, "subscriptions.notification_url");
+    }
+}

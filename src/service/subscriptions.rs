@@ -155,6 +155,7 @@ pub async fn maintain(app: &App, budget: Duration) -> anyhow::Result<Subscriptio
         }
     }
     summary.failed_accounts = failed.into_iter().collect();
+    forget_orphans(store, now).await?;
     summary.unused_keys = unused_keys(app, store, now).await?;
     tracing::info!(
         accounts = summary.accounts,
@@ -256,6 +257,25 @@ fn lifecycle_asks(
         handled.push((Some(owner.name.clone()), r.clone()));
     }
     (asks, handled)
+}
+
+/// Drops subscription records the bridge made for an account that no longer owns them (removed
+/// account, replaced subscription) once they have expired: Graph has deleted them by then, and
+/// a late notification for them is refused as unknown.
+async fn forget_orphans(store: &dyn Store, now: Timestamp) -> anyhow::Result<()> {
+    let owned: BTreeSet<String> = store
+        .list_accounts()
+        .await?
+        .into_iter()
+        .filter_map(|a| a.subscription_id)
+        .collect();
+    for sub in store.list_subscriptions().await? {
+        if sub.account.is_some() && !owned.contains(&sub.id) && sub.expires_at <= now {
+            store.delete_subscription(&sub.id).await?;
+            tracing::info!(subscription_id = %sub.id, "forgot an expired subscription no account owns");
+        }
+    }
+    Ok(())
 }
 
 /// Configured keys that no live subscription uses and that are not the current certificate.
