@@ -8,10 +8,9 @@ use crate::graph::delegated::{DeviceCodePrompt, LoginEndpoint, SYNC_ACCOUNT_SCOP
 use crate::service::App;
 use crate::service::accounts::{check_name, enroll};
 use crate::service::app::{SecretResolver, open_store, token_sealer};
-use crate::service::subscriptions::plan_shards;
+use crate::service::subscriptions::{linked_users, plan_shards};
 use crate::store::{Store, SubscriptionRecord, SyncAccount};
 use anyhow::Context;
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::time::Duration;
 
@@ -64,12 +63,7 @@ fn prompt_text(name: &str, p: &DeviceCodePrompt) -> String {
 pub async fn list(store: &dyn Store, capacity: usize, now: Timestamp) -> anyhow::Result<String> {
     let accounts = store.list_accounts().await?;
     let subs: Vec<SubscriptionRecord> = store.list_subscriptions().await?;
-    let linked: BTreeSet<String> = store
-        .list_users()
-        .await?
-        .into_iter()
-        .map(|u| u.entra_id)
-        .collect();
+    let linked = linked_users(store).await?;
     let mut text = format!(
         "{:<24} {:>5}  {:<36}  {:<20}  {:<20}  last error\n",
         "account", "users", "subscription", "expires", "reconciled"

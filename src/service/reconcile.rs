@@ -9,10 +9,13 @@ use super::observe::{Observed, observe};
 use crate::domain::{Observation, Timestamp};
 use crate::graph::client::{GraphClient, GraphError};
 use crate::graph::subscriptions::MAX_USERS_PER_CALL;
+use futures_util::StreamExt;
 use std::time::{Duration, Instant};
 
 /// Connector requests in flight at once during a reconciliation.
 const FORWARD_CONCURRENCY: usize = 16;
+/// Users decided at once (store reads and conditional writes).
+const DECIDE_CONCURRENCY: usize = 16;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ReconcileSummary {
@@ -24,6 +27,8 @@ pub struct ReconcileSummary {
     pub pending: usize,
     /// Users whose decision could not be stored (left to the next reconciliation).
     pub failed: usize,
+    /// The budget ran out before every user was read (the caller asks again next run).
+    pub unfinished: bool,
 }
 
 /// Reads and repairs `users`. Stops at the first Graph failure (the caller retries the whole
@@ -39,16 +44,28 @@ pub async fn reconcile(
     let mut summary = ReconcileSummary::default();
     for chunk in users.chunks(MAX_USERS_PER_CALL) {
         let left = budget.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            summary.unfinished = true;
+            break;
+        }
         let presences = graph.get_presences(chunk, left).await?;
         summary.read += presences.len();
+        // Decisions concurrently: each is a few store round trips (DynamoDB: milliseconds).
+        let decided: Vec<_> = futures_util::stream::iter(presences)
+            .map(|resource| async move {
+                let entra_id = resource.id.to_ascii_lowercase();
+                let obs = Observation {
+                    presence: resource.to_presence(),
+                    received_at: now,
+                };
+                (observe(app, &entra_id, &obs).await, entra_id)
+            })
+            .buffer_unordered(DECIDE_CONCURRENCY)
+            .collect()
+            .await;
         let mut forwards = Vec::new();
-        for resource in presences {
-            let entra_id = resource.id.to_ascii_lowercase();
-            let obs = Observation {
-                presence: resource.to_presence(),
-                received_at: now,
-            };
-            match observe(app, &entra_id, &obs).await {
+        for (outcome, entra_id) in decided {
+            match outcome {
                 Ok(Observed::Forward(update)) => forwards.push(update),
                 Ok(_) => {}
                 Err(e) => {

@@ -53,12 +53,7 @@ pub async fn maintain(app: &App, budget: Duration) -> anyhow::Result<Subscriptio
     };
     let deadline = Instant::now() + budget;
     let store = app.store.as_ref();
-    let linked: BTreeSet<String> = store
-        .list_users()
-        .await?
-        .into_iter()
-        .map(|u| u.entra_id)
-        .collect();
+    let linked = linked_users(store).await?;
     let accounts = store.list_accounts().await?;
     let shards = plan_shards(&accounts, &linked, sa.settings.users_per_account);
     let accounts = save_assignments(store, accounts, &shards).await?;
@@ -174,6 +169,16 @@ pub async fn maintain(app: &App, budget: Duration) -> anyhow::Result<Subscriptio
         "subscription maintenance run"
     );
     Ok(summary)
+}
+
+/// The Entra ids of every linked user.
+pub async fn linked_users(store: &dyn Store) -> Result<BTreeSet<String>, StoreError> {
+    Ok(store
+        .list_users()
+        .await?
+        .into_iter()
+        .map(|u| u.entra_id)
+        .collect())
 }
 
 /// The sharding plan for the stored accounts and linked users (also used by `accounts list`).

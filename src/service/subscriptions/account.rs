@@ -97,6 +97,7 @@ impl Upkeep<'_> {
         out: &mut AccountOutcome,
     ) -> Result<(), StepError> {
         let now = self.sa.now();
+        let before_sub = acct.subscription_id.clone();
         // Graph deletes an expired subscription: it is as good as missing.
         let sub = sub.filter(|s| s.expires_at > now);
         if acct.assigned.is_empty() {
@@ -115,6 +116,11 @@ impl Upkeep<'_> {
                 self.rebuild(acct, old.as_deref(), out).await?;
             }
         }
+        // The subscription is recorded before the (longer) reconciliation, so a run cut short
+        // by its deadline never forgets a subscription it made.
+        if acct.subscription_id != before_sub {
+            self.save_fields(acct).await?;
+        }
         let due = acct.reconcile_requested
             || asks.reconcile
             || acct.reconciled_at.is_none_or(|t| {
@@ -128,6 +134,11 @@ impl Upkeep<'_> {
             }
             let users = acct.assigned.clone();
             match reconcile(self.app, &self.sa.graph, &users, now, self.left()).await {
+                Ok(summary) if summary.unfinished => {
+                    acct.reconcile_requested = true;
+                    out.unfinished = true;
+                    out.reconciled = Some(summary);
+                }
                 Ok(summary) => {
                     acct.reconciled_at = Some(now);
                     acct.reconcile_requested = false;
@@ -299,24 +310,22 @@ impl Upkeep<'_> {
     }
 
     /// Writes the fields upkeep owns onto the stored account (which a token rotation may have
-    /// changed meanwhile).
+    /// changed meanwhile), when they changed.
     async fn save(&self, before: &SyncAccount, after: &SyncAccount) -> Result<(), StoreError> {
-        let owned = |a: &SyncAccount| {
-            (
-                a.subscription_id.clone(),
-                a.covered.clone(),
-                a.reconciled_at,
-                a.reconcile_requested,
-                a.last_error.clone(),
-            )
-        };
         if owned(before) == owned(after) {
             return Ok(());
         }
+        self.save_fields(after).await
+    }
+
+    async fn save_fields(&self, after: &SyncAccount) -> Result<(), StoreError> {
         for _ in 0..SAVE_ATTEMPTS {
             let Some(stored) = self.store().get_account(&after.name).await? else {
                 return Ok(()); // removed meanwhile (`accounts remove`)
             };
+            if owned(&stored) == owned(after) {
+                return Ok(());
+            }
             let mut next = stored.clone();
             next.subscription_id = after.subscription_id.clone();
             next.covered = after.covered.clone();
@@ -335,6 +344,25 @@ impl Upkeep<'_> {
             after.name
         )))
     }
+}
+
+type Owned = (
+    Option<String>,
+    Vec<String>,
+    Option<crate::domain::Timestamp>,
+    bool,
+    Option<String>,
+);
+
+/// The fields of an account that upkeep writes.
+fn owned(a: &SyncAccount) -> Owned {
+    (
+        a.subscription_id.clone(),
+        a.covered.clone(),
+        a.reconciled_at,
+        a.reconcile_requested,
+        a.last_error.clone(),
+    )
 }
 
 /// 32 random bytes as hex: unguessable, and within Graph's 128 characters.
