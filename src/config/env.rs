@@ -1,0 +1,96 @@
+//! The Lambda side of the configuration: every setting from an environment variable (names in
+//! [`NAMES`](super::NAMES)), into the same [`RawConfig`] a file gives.
+
+use super::*;
+
+impl RawConfig {
+    /// Reads the environment variables of [`NAMES`] through `get` (so tests need not touch the
+    /// process environment).
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var =
+            |toml_path: &str| get(&name(Origin::Env, toml_path)).filter(|v| !v.trim().is_empty());
+        let num = |toml_path: &str| -> Result<Option<u64>, ConfigError> {
+            var(toml_path)
+                .map(|v| {
+                    v.trim().parse::<u64>().map_err(|_| ConfigError {
+                        setting: name(Origin::Env, toml_path),
+                        problem: format!("{v:?} is not a whole number"),
+                    })
+                })
+                .transpose()
+        };
+        let keys = match var("graph.encryption_keys") {
+            None => Vec::new(),
+            Some(json) => {
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct EnvKey {
+                    id: String,
+                    private_key: String,
+                }
+                let parsed: Vec<EnvKey> = serde_json::from_str(&json).map_err(|e| ConfigError {
+                    setting: name(Origin::Env, "graph.encryption_keys"),
+                    problem: format!(
+                        "expected a JSON list like [{{\"id\":\"cert-2026\",\"private_key\":\"arn:aws:secretsmanager:…\"}}]: {e}"
+                    ),
+                })?;
+                parsed
+                    .into_iter()
+                    .map(|k| RawKey {
+                        id: Some(k.id),
+                        private_key: Some(k.private_key),
+                    })
+                    .collect()
+            }
+        };
+        let (subscriptions, accounts) = subscriptions::raw_from_env(&var, &num)?;
+        Ok(RawConfig {
+            subscriptions,
+            accounts,
+            graph: RawGraph {
+                tenant_id: var("graph.tenant_id"),
+                client_id: var("graph.client_id"),
+                jwks_url: var("graph.jwks_url"),
+                encryption_keys: keys,
+                client_secret: var("graph.client_secret"),
+                authority_url: var("graph.authority_url"),
+                base_url: var("graph.base_url"),
+            },
+            connector: RawConnector {
+                url: var("connector.url"),
+                signing_secret: var("connector.signing_secret"),
+                timeout_ms: num("connector.timeout_ms")?,
+                max_attempts: num("connector.max_attempts")?.map(|n| n.min(u32::MAX as u64) as u32),
+                // A comma list of references (ARNs and file: paths hold no commas).
+                event_secrets: var("connector.event_secrets")
+                    .map(|v| {
+                        v.split(',')
+                            .map(|s| s.trim().to_string())
+                            .filter(|s| !s.is_empty())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            },
+            store: RawStore {
+                sqlite_path: var("store.sqlite_path"),
+                dynamodb_table: var("store.dynamodb_table"),
+                dynamodb_endpoint: var("store.dynamodb_endpoint"),
+            },
+            webhook: RawWebhook {
+                max_body_bytes: num("webhook.max_body_bytes")?.map(|n| n as usize),
+                time_budget_ms: num("webhook.time_budget_ms")?,
+            },
+            mapping: RawMapping {
+                rules_file: var("mapping.rules_file"),
+            },
+            server: RawServer {
+                listen: var("server.listen"),
+                maintenance_interval_secs: num("server.maintenance_interval_secs")?,
+            },
+            speaking: RawSpeaking {
+                expiration_minutes: num("speaking.expiration_minutes")?,
+                max_call_minutes: num("speaking.max_call_minutes")?,
+            },
+        })
+    }
+}

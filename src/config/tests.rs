@@ -1,0 +1,209 @@
+//! Configuration: files, environment, and the errors that name the setting.
+
+use super::*;
+use std::collections::HashMap;
+
+const GOOD: &str = r#"
+[graph]
+tenant_id = "9F4EBAB6-520D-49C0-85CC-7B25C78D4A93"
+client_id = "925bff9f-f6e2-4a69-b858-f71ea2b9b6d0"
+
+[[graph.encryption_keys]]
+id = "bridge-2026"
+private_key = "file:/etc/pb/notify.pem"
+
+[connector]
+url = "https://connector.example/"
+signing_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+[store]
+sqlite_path = "bridge.db"
+"#;
+
+#[test]
+fn a_good_file_validates_with_defaults() {
+    let cfg = RawConfig::from_toml(GOOD, "c.toml")
+        .unwrap()
+        .validate(Origin::File)
+        .unwrap();
+    assert_eq!(cfg.tenant_id, "9f4ebab6-520d-49c0-85cc-7b25c78d4a93");
+    assert_eq!(cfg.jwks_url, DEFAULT_JWKS_URL);
+    assert_eq!(
+        cfg.encryption_keys[0].private_key,
+        SecretRef::File(PathBuf::from("/etc/pb/notify.pem"))
+    );
+    assert_eq!(
+        cfg.connector_secret,
+        SecretRef::Inline("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into())
+    );
+    assert_eq!(cfg.time_budget, Duration::from_millis(2000));
+    assert!(matches!(cfg.store, StoreConfig::Sqlite { .. }));
+    let no_store = RawConfig::from_toml(
+        &GOOD.replace("[store]\nsqlite_path = \"bridge.db\"", ""),
+        "c.toml",
+    )
+    .unwrap();
+    let cfg2 = no_store.validate(Origin::File).unwrap();
+    assert!(
+        matches!(cfg2.store, StoreConfig::Sqlite { ref path } if path == std::path::Path::new("presence-bridge.db"))
+    );
+    assert_eq!(cfg.graph_base_url, DEFAULT_GRAPH_BASE_URL);
+    assert_eq!(cfg.graph_authority_url, DEFAULT_AUTHORITY_URL);
+    assert!(
+        cfg.connector_event_secrets.is_empty(),
+        "Swyx → Teams is off by default"
+    );
+    assert_eq!(cfg.speaking_expiration, Duration::from_secs(300));
+    assert_eq!(cfg.speaking_max_call, Duration::from_secs(240 * 60));
+    // The secret never shows in Debug output.
+    assert!(!format!("{cfg:?}").contains("MfKQ9r8"));
+}
+
+#[test]
+fn file_errors_name_the_setting() {
+    let e = RawConfig::from_toml(
+        &GOOD.replace("925bff9f-f6e2-4a69-b858-f71ea2b9b6d0", "my-app"),
+        "c.toml",
+    )
+    .unwrap()
+    .validate(Origin::File)
+    .unwrap_err();
+    assert_eq!(e.setting, "graph.client_id");
+    assert!(e.problem.contains("GUID"));
+
+    let e = RawConfig::from_toml(
+        &GOOD.replace("[store]", "[store]\ndynamodb_table = \"t\""),
+        "c.toml",
+    )
+    .unwrap()
+    .validate(Origin::File)
+    .unwrap_err();
+    assert!(e.problem.contains("not both"), "{e}");
+
+    let e = RawConfig::from_toml(&GOOD.replace("url = ", "ur1 = "), "c.toml").unwrap_err();
+    assert!(e.setting.starts_with("c.toml line"), "{e}");
+    assert!(e.problem.contains("ur1"), "{e}");
+
+    let e = RawConfig::from_toml(
+        &format!("{GOOD}\n[webhook]\ntime_budget_ms = 5000\n"),
+        "c.toml",
+    )
+    .unwrap()
+    .validate(Origin::File)
+    .unwrap_err();
+    assert_eq!(e.setting, "webhook.time_budget_ms");
+}
+
+#[test]
+fn swyx_to_teams_settings() {
+    let with = GOOD.replace(
+        "[connector]",
+        "[connector]\nevent_secrets = [\"whsec_AAAAAAAAAAAAAAAAAAAAAAAA\", \"file:/etc/pb/old\"]",
+    );
+    let e = RawConfig::from_toml(&with, "c.toml")
+        .unwrap()
+        .validate(Origin::File)
+        .unwrap_err();
+    assert_eq!(e.setting, "graph.client_secret");
+    let with = with.replace(
+        "[graph]",
+        "[speaking]\nexpiration_minutes = 10\n\n[graph]\nclient_secret = \"app-s3cret\"\nbase_url = \"http://127.0.0.1:9/v1.0\"",
+    );
+    let cfg = RawConfig::from_toml(&with, "c.toml")
+        .unwrap()
+        .validate(Origin::File)
+        .unwrap();
+    assert_eq!(cfg.connector_event_secrets.len(), 2);
+    assert_eq!(cfg.graph_base_url, "http://127.0.0.1:9/v1.0");
+    assert_eq!(cfg.speaking_expiration, Duration::from_secs(600));
+    assert!(!format!("{cfg:?}").contains("app-s3cret"));
+    let e = RawConfig::from_toml(&with.replace("= 10", "= 4"), "c.toml")
+        .unwrap()
+        .validate(Origin::File)
+        .unwrap_err();
+    assert_eq!(e.setting, "speaking.expiration_minutes");
+}
+
+fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |k| map.get(k).cloned()
+}
+
+#[test]
+fn environment_for_lambda() {
+    let base = [
+        ("GRAPH_TENANT_ID", "9f4ebab6-520d-49c0-85cc-7b25c78d4a93"),
+        ("GRAPH_CLIENT_ID", "925bff9f-f6e2-4a69-b858-f71ea2b9b6d0"),
+        (
+            "GRAPH_ENCRYPTION_KEYS",
+            r#"[{"id":"c1","private_key":"arn:aws:secretsmanager:eu-west-1:123456789012:secret:notify-AbCdEf"}]"#,
+        ),
+        ("CONNECTOR_URL", "https://connector.example/"),
+        (
+            "CONNECTOR_SIGNING_SECRET",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:conn-AbCdEf",
+        ),
+        ("TABLE_NAME", "presence-bridge"),
+    ];
+    let cfg = RawConfig::from_env(env(&base))
+        .unwrap()
+        .validate(Origin::Env)
+        .unwrap();
+    assert!(matches!(
+        cfg.encryption_keys[0].private_key,
+        SecretRef::SecretsManager(_)
+    ));
+    assert!(
+        matches!(cfg.store, StoreConfig::DynamoDb { ref table, .. } if table == "presence-bridge")
+    );
+
+    let missing: Vec<_> = base
+        .iter()
+        .filter(|(k, _)| *k != "CONNECTOR_URL")
+        .cloned()
+        .collect();
+    let e = RawConfig::from_env(env(&missing))
+        .unwrap()
+        .validate(Origin::Env)
+        .unwrap_err();
+    assert_eq!(e.setting, "CONNECTOR_URL");
+    assert!(e.problem.contains("missing"));
+
+    let mut swyx = base.to_vec();
+    swyx.push((
+        "CONNECTOR_EVENT_SECRETS",
+        "arn:aws:secretsmanager:eu-west-1:1:secret:a, file:/b",
+    ));
+    let e = RawConfig::from_env(env(&swyx))
+        .unwrap()
+        .validate(Origin::Env)
+        .unwrap_err();
+    assert_eq!(e.setting, "GRAPH_CLIENT_SECRET");
+    swyx.push(("GRAPH_CLIENT_SECRET", "file:/run/secret"));
+    swyx.push(("SPEAKING_MAX_CALL_MINUTES", "60"));
+    let cfg = RawConfig::from_env(env(&swyx))
+        .unwrap()
+        .validate(Origin::Env)
+        .unwrap();
+    assert_eq!(
+        cfg.connector_event_secrets,
+        vec![
+            SecretRef::SecretsManager("arn:aws:secretsmanager:eu-west-1:1:secret:a".into()),
+            SecretRef::File(PathBuf::from("/b"))
+        ]
+    );
+    assert_eq!(cfg.speaking_max_call, Duration::from_secs(3600));
+
+    let mut bad = base.to_vec();
+    bad.push(("CONNECTOR_TIMEOUT_MS", "soon"));
+    let e = RawConfig::from_env(env(&bad)).unwrap_err();
+    assert_eq!(e.setting, "CONNECTOR_TIMEOUT_MS");
+
+    let mut bad_keys = base.to_vec();
+    bad_keys[2] = ("GRAPH_ENCRYPTION_KEYS", "c1=/path");
+    let e = RawConfig::from_env(env(&bad_keys)).unwrap_err();
+    assert_eq!(e.setting, "GRAPH_ENCRYPTION_KEYS");
+}
