@@ -218,24 +218,13 @@ async fn a_day_of_renewals_never_lapses_and_loses_no_change() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removed_subscription_missed_notifications_and_a_graph_outage_are_repaired() {
-    let mut b = Bridge::start(Options::default()).await;
-    b.add_accounts(2).await;
-    b.maintain().await;
+    let mut b = Bridge::subscribed(700, 2).await;
     let subs = b.sandbox.graph.subscriptions();
     assert_eq!(subs.len(), 2);
 
     // subscriptionRemoved: Graph dropped it; changes in the gap come back by reconciliation.
     let removed = subs[0].clone();
-    let lifecycle_before = b.sandbox.graph.stats().lifecycle_delivered;
-    b.sandbox
-        .graph
-        .send_lifecycle(&removed.id, "subscriptionRemoved")
-        .unwrap();
-    b.sandbox
-        .graph
-        .wait_stats(WAIT, |s| s.lifecycle_delivered > lifecycle_before)
-        .await
-        .unwrap();
+    b.lifecycle(&removed.id, "subscriptionRemoved").await;
     let victim = b
         .users
         .iter()
@@ -277,13 +266,7 @@ async fn removed_subscription_missed_notifications_and_a_graph_outage_are_repair
         .into_iter()
         .find(|s| s.user_ids.contains(&b.users[victim].0))
         .unwrap();
-    let before = b.sandbox.graph.stats().lifecycle_delivered;
-    b.sandbox.graph.send_lifecycle(&sub.id, "missed").unwrap();
-    b.sandbox
-        .graph
-        .wait_stats(WAIT, |s| s.lifecycle_delivered > before)
-        .await
-        .unwrap();
+    b.lifecycle(&sub.id, "missed").await;
     assert_ne!(
         b.expected_and_actual(victim).0,
         b.expected_and_actual(victim).1
@@ -355,33 +338,13 @@ async fn a_429_storm_slows_maintenance_down_and_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reauthorization_required_is_one_patch_and_never_twice_within_ten_minutes() {
-    let b = Bridge::start(Options {
-        users: 20,
-        ..Options::default()
-    })
-    .await;
-    b.add_accounts(1).await;
-    b.maintain().await;
+    let b = Bridge::subscribed(20, 1).await;
     let sub = b.sandbox.graph.subscriptions().remove(0);
     let expiry = sub.expiration_ms;
     b.advance(MIN);
-    let lifecycle = |n: u64| {
-        let g = b.sandbox.graph.clone();
-        async move {
-            g.wait_stats(WAIT, |s| s.lifecycle_delivered >= n)
-                .await
-                .unwrap();
-        }
-    };
-    b.sandbox
-        .graph
-        .send_lifecycle(&sub.id, "reauthorizationRequired")
-        .unwrap();
-    b.sandbox
-        .graph
-        .send_lifecycle(&sub.id, "reauthorizationRequired")
-        .unwrap();
-    lifecycle(2).await;
+    // Graph may repeat itself: two in a row are still one PATCH.
+    b.lifecycle(&sub.id, "reauthorizationRequired").await;
+    b.lifecycle(&sub.id, "reauthorizationRequired").await;
     let run = b.maintain().await;
     assert_eq!((run.renewed, run.lifecycle_handled), (1, 1), "{run:?}");
     assert_eq!(patches(&b), 1);
@@ -389,34 +352,20 @@ async fn reauthorization_required_is_one_patch_and_never_twice_within_ten_minute
     assert!(b.sandbox.graph.subscriptions()[0].expiration_ms > expiry);
 
     b.advance(5 * MIN);
-    b.sandbox
-        .graph
-        .send_lifecycle(&sub.id, "reauthorizationRequired")
-        .unwrap();
-    lifecycle(3).await;
+    b.lifecycle(&sub.id, "reauthorizationRequired").await;
     let run = b.maintain().await;
     assert_eq!((run.renewed, run.lifecycle_handled), (0, 1), "{run:?}");
     assert_eq!(patches(&b), 1, "renewed 5 minutes ago: no second PATCH");
 
     b.advance(6 * MIN);
-    b.sandbox
-        .graph
-        .send_lifecycle(&sub.id, "reauthorizationRequired")
-        .unwrap();
-    lifecycle(4).await;
+    b.lifecycle(&sub.id, "reauthorizationRequired").await;
     b.maintain().await;
     assert_eq!(patches(&b), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_sign_in_is_reported_and_signing_in_again_heals_it() {
-    let b = Bridge::start(Options {
-        users: 20,
-        ..Options::default()
-    })
-    .await;
-    b.add_accounts(1).await;
-    b.maintain().await;
+    let b = Bridge::subscribed(20, 1).await;
     b.sandbox.graph.revoke_sign_ins("sync01@contoso.example");
     // Past the access token's life and into the renewal margin.
     b.advance(95 * MIN);
@@ -612,9 +561,7 @@ async fn accounts_add_list_and_remove_from_the_command_line() {
 /// lost), notifications keep decrypting, and the old key is reported unused afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_encryption_certificate_is_rolled_out_by_patch_and_the_old_key_retired() {
-    let mut b = Bridge::start(Options::default()).await;
-    b.add_accounts(2).await;
-    b.maintain().await;
+    let mut b = Bridge::subscribed(700, 2).await;
     let (key2, cert2) = presence_sandbox::graph::make_encryption_certificate().unwrap();
     std::fs::write(b.dir.join("notify-2.pem"), key2).unwrap();
     std::fs::write(b.dir.join("notify-2.cer.b64"), cert2).unwrap();
@@ -679,13 +626,7 @@ async fn delegated_token(b: &Bridge, upn: &str) -> String {
 /// old one, which the bridge replaces by one it knows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscription_gone_in_graph_or_forgotten_by_the_store_is_rebuilt() {
-    let b = Bridge::start(Options {
-        users: 40,
-        ..Options::default()
-    })
-    .await;
-    b.add_accounts(1).await;
-    b.maintain().await;
+    let b = Bridge::subscribed(40, 1).await;
     let sub = b.sandbox.graph.subscriptions().remove(0);
     let token = delegated_token(&b, "sync01@contoso.example").await;
     let deleted = reqwest::Client::new()
@@ -750,13 +691,7 @@ async fn a_run_out_of_time_stops_cleanly_and_the_next_run_continues() {
 /// A lifecycle notification with a wrong clientState is answered but changes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_lifecycle_notification_is_ignored() {
-    let b = Bridge::start(Options {
-        users: 5,
-        ..Options::default()
-    })
-    .await;
-    b.add_accounts(1).await;
-    b.maintain().await;
+    let b = Bridge::subscribed(5, 1).await;
     let sub = b.sandbox.graph.subscriptions().remove(0);
     let forged = serde_json::json!({ "value": [{
         "subscriptionId": sub.id,

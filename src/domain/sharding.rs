@@ -107,17 +107,25 @@ mod tests {
         v.iter().cloned().collect()
     }
 
-    #[test]
-    fn ten_thousand_users_over_sixteen_accounts_fit_at_650_each() {
-        let names: Vec<String> = (1..=16).map(|i| format!("sync{i:02}")).collect();
-        let empty: Vec<String> = Vec::new();
-        let accounts: Vec<AccountLoad> = names
+    fn account_names(n: usize) -> Vec<String> {
+        (1..=n).map(|i| format!("sync{i:02}")).collect()
+    }
+
+    /// Accounts just added: nobody assigned yet.
+    fn fresh_accounts(names: &[String]) -> Vec<AccountLoad<'_>> {
+        names
             .iter()
             .map(|n| AccountLoad {
                 name: n,
-                assigned: &empty,
+                assigned: &[],
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn ten_thousand_users_over_sixteen_accounts_fit_at_650_each() {
+        let names = account_names(16);
+        let accounts = fresh_accounts(&names);
         let linked = set(&users(0..10_000));
         let p = plan(&accounts, &linked, USERS_PER_ACCOUNT);
         assert!(p.uncovered.is_empty());
@@ -131,15 +139,8 @@ mod tests {
 
     #[test]
     fn one_user_too_many_is_reported_with_the_accounts_missing() {
-        let names: Vec<String> = (1..=16).map(|i| format!("sync{i:02}")).collect();
-        let empty: Vec<String> = Vec::new();
-        let accounts: Vec<AccountLoad> = names
-            .iter()
-            .map(|n| AccountLoad {
-                name: n,
-                assigned: &empty,
-            })
-            .collect();
+        let names = account_names(16);
+        let accounts = fresh_accounts(&names);
         let linked = set(&users(0..10_401));
         let p = plan(&accounts, &linked, USERS_PER_ACCOUNT);
         assert_eq!(p.uncovered.len(), 1);

@@ -270,6 +270,32 @@ impl Bridge {
         names
     }
 
+    /// `users` linked users, `accounts` sync accounts, and a first maintenance run done.
+    pub async fn subscribed(users: usize, accounts: usize) -> Self {
+        let b = Self::start(Options {
+            users,
+            ..Options::default()
+        })
+        .await;
+        b.add_accounts(accounts).await;
+        b.maintain().await;
+        b
+    }
+
+    /// Graph sends a lifecycle notification; returns once the bridge has answered it.
+    pub async fn lifecycle(&self, subscription_id: &str, event: &str) {
+        let before = self.sandbox.graph.stats().lifecycle_delivered;
+        self.sandbox
+            .graph
+            .send_lifecycle(subscription_id, event)
+            .unwrap();
+        self.sandbox
+            .graph
+            .wait_stats(WAIT, |s| s.lifecycle_delivered > before)
+            .await
+            .unwrap();
+    }
+
     pub async fn maintain(&self) -> SubscriptionSummary {
         maintain(&self.app, Duration::from_secs(600)).await.unwrap()
     }
