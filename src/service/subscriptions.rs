@@ -150,8 +150,10 @@ pub async fn maintain(app: &App, budget: Duration) -> anyhow::Result<Subscriptio
         }
     }
     summary.failed_accounts = failed.into_iter().collect();
-    forget_orphans(store, now).await?;
-    summary.unused_keys = unused_keys(app, store, now).await?;
+    // One read of the subscriptions after upkeep serves both the clean-up and the key report.
+    let after = store.list_subscriptions().await?;
+    forget_orphans(store, &after, now).await?;
+    summary.unused_keys = unused_keys(app, &sa.settings.certificate_id, &after, now);
     tracing::info!(
         accounts = summary.accounts,
         linked_users = summary.linked_users,
@@ -267,14 +269,18 @@ fn lifecycle_asks(
 /// Drops subscription records the bridge made for an account that no longer owns them (removed
 /// account, replaced subscription) once they have expired: Graph has deleted them by then, and
 /// a late notification for them is refused as unknown.
-async fn forget_orphans(store: &dyn Store, now: Timestamp) -> anyhow::Result<()> {
+async fn forget_orphans(
+    store: &dyn Store,
+    subscriptions: &[SubscriptionRecord],
+    now: Timestamp,
+) -> anyhow::Result<()> {
     let owned: BTreeSet<String> = store
         .list_accounts()
         .await?
         .into_iter()
         .filter_map(|a| a.subscription_id)
         .collect();
-    for sub in store.list_subscriptions().await? {
+    for sub in subscriptions {
         if sub.account.is_some() && !owned.contains(&sub.id) && sub.expires_at <= now {
             store.delete_subscription(&sub.id).await?;
             tracing::info!(subscription_id = %sub.id, "forgot an expired subscription no account owns");
@@ -284,21 +290,20 @@ async fn forget_orphans(store: &dyn Store, now: Timestamp) -> anyhow::Result<()>
 }
 
 /// Configured keys that no live subscription uses and that are not the current certificate.
-async fn unused_keys(app: &App, store: &dyn Store, now: Timestamp) -> anyhow::Result<Vec<String>> {
-    let Some(sa) = app.accounts.as_deref() else {
-        return Ok(Vec::new());
-    };
-    let in_use: BTreeSet<String> = store
-        .list_subscriptions()
-        .await?
-        .into_iter()
+fn unused_keys(
+    app: &App,
+    current: &str,
+    subscriptions: &[SubscriptionRecord],
+    now: Timestamp,
+) -> Vec<String> {
+    let in_use: BTreeSet<&str> = subscriptions
+        .iter()
         .filter(|s| s.expires_at > now)
-        .filter_map(|s| s.encryption_certificate_id)
+        .filter_map(|s| s.encryption_certificate_id.as_deref())
         .collect();
-    Ok(app
-        .keys
+    app.keys
         .certificate_ids()
         .into_iter()
-        .filter(|id| *id != sa.settings.certificate_id && !in_use.contains(id))
-        .collect())
+        .filter(|id| id != current && !in_use.contains(id.as_str()))
+        .collect()
 }
