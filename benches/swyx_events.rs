@@ -84,7 +84,7 @@ impl Bench {
         let mut req = http::Request::post("/swyx/events")
             .body(bytes::Bytes::from(body.clone()))
             .unwrap();
-        signed_headers(&self.secret, body.as_bytes(), now).apply(req.headers_mut());
+        signed_headers(&self.secret, body.as_bytes(), now.secs()).apply(req.headers_mut());
         req
     }
 

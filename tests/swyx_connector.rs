@@ -375,12 +375,16 @@ async fn list_users_returns_the_directory() {
             SwyxDirectoryUser {
                 swyx_user_id: "1001".into(),
                 name: "Alice Example".into(),
-                email: Some("alice@example.com".into())
+                email: Some("alice@example.com".into()),
+                groups: Vec::new(),
+                teams_status: None,
             },
             SwyxDirectoryUser {
                 swyx_user_id: "1002".into(),
                 name: "Bob Example".into(),
-                email: None
+                email: None,
+                groups: Vec::new(),
+                teams_status: None,
             },
         ]
     );
@@ -415,11 +419,14 @@ fn rotation_accepts_the_old_and_the_new_secret() {
     let (old, new) = (WebhookSecret::generate(), WebhookSecret::generate());
     let v = verifier(vec![old.clone(), new.clone()]);
     for s in [&old, &new] {
-        let h = signed_headers(s, b"{}", now()).to_header_map();
-        assert!(v.verify(&h, b"{}", now()).is_ok());
+        let h = signed_headers(s, b"{}", now().secs()).to_header_map();
+        assert!(v.verify(&h, b"{}", now().secs()).is_ok());
     }
-    let h = signed_headers(&WebhookSecret::generate(), b"{}", now()).to_header_map();
-    assert_eq!(v.verify(&h, b"{}", now()), Err(SignatureError::NoMatch));
+    let h = signed_headers(&WebhookSecret::generate(), b"{}", now().secs()).to_header_map();
+    assert_eq!(
+        v.verify(&h, b"{}", now().secs()),
+        Err(SignatureError::NoMatch)
+    );
 }
 
 #[test]
@@ -427,15 +434,15 @@ fn stale_and_future_timestamps_are_refused() {
     let s = secret();
     let v = verifier(vec![s.clone()]);
     for offset in [-301, 301] {
-        let h = signed_headers(&s, b"{}", now().plus_millis(offset * 1000)).to_header_map();
+        let h = signed_headers(&s, b"{}", now().plus_millis(offset * 1000).secs()).to_header_map();
         assert_eq!(
-            v.verify(&h, b"{}", now()),
+            v.verify(&h, b"{}", now().secs()),
             Err(SignatureError::StaleTimestamp),
             "offset {offset}s"
         );
     }
-    let h = signed_headers(&s, b"{}", now().plus_millis(-299_000)).to_header_map();
-    assert!(v.verify(&h, b"{}", now()).is_ok());
+    let h = signed_headers(&s, b"{}", now().plus_millis(-299_000).secs()).to_header_map();
+    assert!(v.verify(&h, b"{}", now().secs()).is_ok());
 }
 
 #[test]
@@ -443,9 +450,9 @@ fn each_missing_header_is_named() {
     let s = secret();
     let v = verifier(vec![s.clone()]);
     for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
-        let mut h = signed_headers(&s, b"{}", now()).to_header_map();
+        let mut h = signed_headers(&s, b"{}", now().secs()).to_header_map();
         h.remove(name);
-        let err = v.verify(&h, b"{}", now()).unwrap_err();
+        let err = v.verify(&h, b"{}", now().secs()).unwrap_err();
         assert_eq!(err, SignatureError::MissingHeader(name));
         assert!(err.to_string().contains(name));
     }
@@ -455,16 +462,16 @@ fn each_missing_header_is_named() {
 fn a_tampered_body_or_id_does_not_verify() {
     let s = secret();
     let v = verifier(vec![s.clone()]);
-    let signed = signed_headers(&s, br#"{"swyxUserId":"1001"}"#, now());
+    let signed = signed_headers(&s, br#"{"swyxUserId":"1001"}"#, now().secs());
     let h = signed.to_header_map();
     assert_eq!(
-        v.verify(&h, br#"{"swyxUserId":"1002"}"#, now()),
+        v.verify(&h, br#"{"swyxUserId":"1002"}"#, now().secs()),
         Err(SignatureError::NoMatch)
     );
     let mut other_id = h.clone();
     other_id.insert("webhook-id", HeaderValue::from_static("msg_other"));
     assert_eq!(
-        v.verify(&other_id, br#"{"swyxUserId":"1001"}"#, now()),
+        v.verify(&other_id, br#"{"swyxUserId":"1001"}"#, now().secs()),
         Err(SignatureError::NoMatch)
     );
 }
@@ -485,11 +492,15 @@ fn any_matching_entry_of_a_multi_signature_header_verifies() {
         .to_header_map()
     };
     let msg = v
-        .verify(&headers(format!("{bad} v1a,ignored {good}")), b"{}", now())
+        .verify(
+            &headers(format!("{bad} v1a,ignored {good}")),
+            b"{}",
+            now().secs(),
+        )
         .unwrap();
     assert_eq!((msg.id.as_str(), msg.timestamp), ("msg_1", ts));
     assert_eq!(
-        v.verify(&headers(format!("{bad} {bad}")), b"{}", now()),
+        v.verify(&headers(format!("{bad} {bad}")), b"{}", now().secs()),
         Err(SignatureError::NoMatch)
     );
 }

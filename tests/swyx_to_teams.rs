@@ -24,7 +24,7 @@ impl Harness {
     /// Signs like the connector (at the sandbox clock) and posts.
     async fn send(&self, body: &str) -> (u16, serde_json::Value) {
         let now = Timestamp(self.clock.now_ms());
-        let h = signed_headers(&self.event_secret, body.as_bytes(), now);
+        let h = signed_headers(&self.event_secret, body.as_bytes(), now.secs());
         self.post_event(h.to_header_map(), body).await
     }
 }
@@ -289,7 +289,7 @@ async fn bad_stale_and_replayed_signatures() {
     let now = Timestamp(h.clock.now_ms());
     let body = event("speaking.started", "1001", "c-1", now.millis());
 
-    let wrong = signed_headers(&WebhookSecret::generate(), body.as_bytes(), now);
+    let wrong = signed_headers(&WebhookSecret::generate(), body.as_bytes(), now.secs());
     let (status, err) = h.post_event(wrong.to_header_map(), &body).await;
     assert_eq!(status, 401);
     assert!(
@@ -297,11 +297,15 @@ async fn bad_stale_and_replayed_signatures() {
         "{err}"
     );
     assert_eq!(h.post_event(http::HeaderMap::new(), &body).await.0, 401);
-    let stale = signed_headers(&h.event_secret, body.as_bytes(), now.plus_millis(-301_000));
+    let stale = signed_headers(
+        &h.event_secret,
+        body.as_bytes(),
+        now.plus_millis(-301_000).secs(),
+    );
     assert_eq!(h.post_event(stale.to_header_map(), &body).await.0, 401);
     assert!(h.graph.app_sessions(ALICE).is_empty(), "nothing acted on");
 
-    let good = signed_headers_with_id(&h.event_secret, "msg_once", body.as_bytes(), now);
+    let good = signed_headers_with_id(&h.event_secret, "msg_once", body.as_bytes(), now.secs());
     assert_eq!(h.post_event(good.to_header_map(), &body).await.0, 200);
     let end = event("speaking.ended", "1001", "c-1", now.millis() + 5);
     assert_eq!(h.send(&end).await.0, 200);
@@ -310,7 +314,7 @@ async fn bad_stale_and_replayed_signatures() {
         &h.event_secret,
         "msg_once",
         body.as_bytes(),
-        now.plus_millis(1_000),
+        now.plus_millis(1_000).secs(),
     );
     let (status, answer) = h.post_event(replay.to_header_map(), &body).await;
     assert_eq!(

@@ -10,7 +10,7 @@ use super::http_types::{HttpRequest, HttpResponse, error, json};
 use super::speaking::{GraphSync, SwyxToTeams, sync_graph};
 use crate::domain::CallEvent;
 use crate::store::StoreError;
-use crate::swyx::wire::SwyxEvent;
+use crate::swyx::wire::{EventKind, SwyxEvent};
 use http::{Method, StatusCode};
 use std::time::Instant;
 
@@ -56,7 +56,7 @@ pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
         );
     }
     let now = s2t.now();
-    let message = match s2t.verifier.verify(req.headers(), body, now) {
+    let message = match s2t.verifier.verify(req.headers(), body, now.secs()) {
         Ok(m) => m,
         Err(e) => {
             tracing::warn!(reason = %e, "Swyx event refused: signature");
@@ -67,15 +67,16 @@ pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
         Ok(e) => e,
         Err(problem) => return error(StatusCode::BAD_REQUEST, problem),
     };
-    let kind = match event.kind.as_str() {
-        SwyxEvent::SPEAKING_STARTED => CallEvent::Started,
-        SwyxEvent::SPEAKING_ENDED => CallEvent::Ended,
-        other => {
-            tracing::info!(event_type = other, "Swyx event of an unknown type ignored");
+    let (kind, call_id) = match event.kind() {
+        Ok(EventKind::SpeakingStarted { call_id }) => (CallEvent::Started, call_id),
+        Ok(EventKind::SpeakingEnded { call_id }) => (CallEvent::Ended, call_id),
+        Ok(_) => {
+            tracing::info!(event_type = %event.kind, "Swyx event of a type not handled here ignored");
             return accepted("ignored", "unknown event type");
         }
+        Err(problem) => return error(StatusCode::BAD_REQUEST, problem),
     };
-    let Some(at) = event.at_timestamp() else {
+    let Some(at) = event.at_unix_ms().map(crate::domain::Timestamp) else {
         return error(
             StatusCode::BAD_REQUEST,
             format!("`at` is not an RFC 3339 time: {:?}", event.at),
@@ -104,7 +105,7 @@ pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
     }
 
     let entra_id = link.entra_id;
-    let state = match apply(app, s2t, &entra_id, kind, &event.call_id, at).await {
+    let state = match apply(app, s2t, &entra_id, kind, call_id, at).await {
         Ok(Some(state)) => state,
         Ok(None) => return accepted("unchanged", "duplicate or superseded event"),
         Err(e) => return store_unavailable(&e),
@@ -141,13 +142,8 @@ fn parse_event(body: &[u8]) -> Result<SwyxEvent, String> {
         serde_json::from_slice(body).map_err(|e| format!("malformed JSON: {e}"))?;
     let event: SwyxEvent =
         serde_json::from_value(value).map_err(|e| format!("not a Swyx event: {e}"))?;
-    for (name, v) in [
-        ("swyxUserId", &event.swyx_user_id),
-        ("callId", &event.call_id),
-    ] {
-        if v.trim().is_empty() {
-            return Err(format!("`{name}` is empty"));
-        }
+    if event.swyx_user_id.trim().is_empty() {
+        return Err("`swyxUserId` is empty".to_string());
     }
     Ok(event)
 }

@@ -4,6 +4,7 @@
 //! so a Lambda invocation never outlives its deadline because of a slow connector.
 
 use super::signature::{WebhookSecret, new_message_id, signed_headers_with_id};
+use super::wire::status_request;
 pub use super::wire::{SwyxDirectoryUser, SwyxUserList, TeamsPresenceBody, TeamsStatusRequest};
 use crate::domain::{SwyxUpdate, Timestamp};
 use bytes::Bytes;
@@ -99,7 +100,7 @@ impl ConnectorClient {
         budget: Duration,
     ) -> Result<DeliveryOutcome, DeliveryError> {
         let url = self.url(&["v1", "users", &update.swyx_user_id, "teams-status"])?;
-        let body = serde_json::to_vec(&TeamsStatusRequest::from_update(update))
+        let body = serde_json::to_vec(&status_request(update))
             .map_err(|e| rejected_locally(format!("cannot encode the update: {e}")))?;
         let what = format!("PUT teams-status of Swyx user {:?}", update.swyx_user_id);
         let (status, resp) = self
@@ -209,8 +210,12 @@ impl ConnectorClient {
         body: &Bytes,
         timeout: Duration,
     ) -> Attempt {
-        let signed =
-            signed_headers_with_id(&self.settings.signing_secret, id, body, Timestamp::now());
+        let signed = signed_headers_with_id(
+            &self.settings.signing_secret,
+            id,
+            body,
+            Timestamp::now().secs(),
+        );
         let mut req = self
             .http
             .request(method.clone(), url.clone())

@@ -1,94 +1,55 @@
-//! The JSON bodies of the connector contract (`infra/connector-openapi.yaml`), camelCase on the
-//! wire. Shared by the client, the bridge's event endpoint and any receiver written in Rust.
+//! The contract's JSON bodies (from `swyx-contract`) and their conversion from the domain's
+//! types: the domain keeps its own `SwyxStatus`, the wire its own, and this is the one place
+//! that maps one onto the other.
 
-use crate::domain::{SwyxAction, SwyxStatus, SwyxUpdate, Timestamp};
-use serde::{Deserialize, Serialize};
+use crate::domain::{SwyxAction, SwyxStatus, SwyxUpdate};
+use swyx_contract::wire::SwyxStatus as WireStatus;
+pub use swyx_contract::wire::{
+    EventKind, OwnStatus, StatusOrigin, SwyxDirectoryUser, SwyxEvent, SwyxUserList,
+    TeamsPresenceBody, TeamsStatusRequest, TeamsStatusState,
+};
 
-/// A Swyx user as the connector lists it (camelCase on the wire).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SwyxDirectoryUser {
-    pub swyx_user_id: String,
-    pub name: String,
-    #[serde(default)]
-    pub email: Option<String>,
-}
-
-/// Body of `GET /v1/users`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SwyxUserList {
-    pub users: Vec<SwyxDirectoryUser>,
-}
-
-/// Body of `PUT /v1/users/{swyxUserId}/teams-status`: the wire contract, also for receivers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TeamsStatusRequest {
-    pub swyx_user_id: String,
-    pub entra_id: String,
-    /// `None` (JSON null) withdraws the Teams-derived status.
-    pub status: Option<SwyxStatus>,
-    pub revision: u64,
-    pub teams: TeamsPresenceBody,
-    /// RFC 3339.
-    pub observed_at: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TeamsPresenceBody {
-    pub availability: String,
-    pub activity: String,
-    pub out_of_office: bool,
-}
-
-impl TeamsStatusRequest {
-    pub fn from_update(u: &SwyxUpdate) -> Self {
-        Self {
-            swyx_user_id: u.swyx_user_id.clone(),
-            entra_id: u.entra_id.clone(),
-            status: match u.action {
-                SwyxAction::Set(s) => Some(s),
-                SwyxAction::Withdraw => None,
-            },
-            revision: u.revision,
-            teams: TeamsPresenceBody {
-                availability: u.availability.as_str().to_string(),
-                activity: u.activity.as_str().to_string(),
-                out_of_office: u.out_of_office,
-            },
-            observed_at: u.observed_at.to_rfc3339(),
-        }
+pub fn to_wire(s: SwyxStatus) -> WireStatus {
+    match s {
+        SwyxStatus::Available => WireStatus::Available,
+        SwyxStatus::Away => WireStatus::Away,
+        SwyxStatus::DoNotDisturb => WireStatus::DoNotDisturb,
+        SwyxStatus::Speaking => WireStatus::Speaking,
     }
 }
 
-/// Body of a connector → bridge event (`POST {bridge}/swyx/events`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SwyxEvent {
-    /// `speaking.started` or `speaking.ended`; other values are to be ignored, not refused.
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub swyx_user_id: String,
-    pub call_id: String,
-    /// RFC 3339.
-    pub at: String,
+pub fn from_wire(s: WireStatus) -> SwyxStatus {
+    match s {
+        WireStatus::Available => SwyxStatus::Available,
+        WireStatus::Away => SwyxStatus::Away,
+        WireStatus::DoNotDisturb => SwyxStatus::DoNotDisturb,
+        WireStatus::Speaking => SwyxStatus::Speaking,
+    }
 }
 
-impl SwyxEvent {
-    pub const SPEAKING_STARTED: &str = "speaking.started";
-    pub const SPEAKING_ENDED: &str = "speaking.ended";
-
-    /// `at` as a timestamp, or `None` when it is not RFC 3339.
-    pub fn at_timestamp(&self) -> Option<Timestamp> {
-        Timestamp::parse_rfc3339(&self.at)
+/// The PUT body for one update.
+pub fn status_request(u: &SwyxUpdate) -> TeamsStatusRequest {
+    TeamsStatusRequest {
+        swyx_user_id: u.swyx_user_id.clone(),
+        entra_id: u.entra_id.clone(),
+        status: match u.action {
+            SwyxAction::Set(s) => Some(to_wire(s)),
+            SwyxAction::Withdraw => None,
+        },
+        revision: u.revision,
+        teams: TeamsPresenceBody {
+            availability: u.availability.as_str().to_string(),
+            activity: u.activity.as_str().to_string(),
+            out_of_office: u.out_of_office,
+        },
+        observed_at: u.observed_at.to_rfc3339(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::PresenceValue;
+    use crate::domain::{PresenceValue, Timestamp};
 
     #[test]
     fn status_request_is_camel_case_with_null_for_withdraw() {
@@ -102,7 +63,7 @@ mod tests {
             out_of_office: true,
             observed_at: Timestamp::from_secs(0),
         };
-        let v = serde_json::to_value(TeamsStatusRequest::from_update(&u)).unwrap();
+        let v = serde_json::to_value(status_request(&u)).unwrap();
         assert_eq!(
             v,
             serde_json::json!({"swyxUserId": "1001", "entraId": "e", "status": null, "revision": 3,
@@ -112,18 +73,10 @@ mod tests {
     }
 
     #[test]
-    fn events_parse_from_the_documented_shape() {
-        let e: SwyxEvent = serde_json::from_str(
-            r#"{"type":"speaking.started","swyxUserId":"1001","callId":"c-4711","at":"2026-11-26T10:00:00Z"}"#,
-        )
-        .unwrap();
-        assert_eq!(e.kind, SwyxEvent::SPEAKING_STARTED);
-        assert_eq!(
-            e.at_timestamp(),
-            Timestamp::parse_rfc3339("2026-11-26T10:00:00Z")
-        );
-        let missing =
-            serde_json::from_str::<SwyxEvent>(r#"{"type":"speaking.ended","swyxUserId":"1001"}"#);
-        assert!(missing.unwrap_err().to_string().contains("callId"));
+    fn every_status_maps_both_ways() {
+        for s in SwyxStatus::ALL {
+            assert_eq!(from_wire(to_wire(s)), s);
+            assert_eq!(to_wire(s).as_str(), s.as_str());
+        }
     }
 }

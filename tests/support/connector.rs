@@ -105,6 +105,8 @@ impl RecordingConnector {
             swyx_user_id: swyx_user_id.into(),
             name: name.into(),
             email: email.map(str::to_string),
+            groups: Vec::new(),
+            teams_status: None,
         });
     }
 
@@ -239,7 +241,9 @@ async fn put_status(
     if let Some(resp) = admit(&shared, &method, &path, &headers).await {
         return resp;
     }
-    let verified = shared.verifier.verify(&headers, &body, Timestamp::now());
+    let verified = shared
+        .verifier
+        .verify(&headers, &body, Timestamp::now().secs());
     let mut inner = shared.lock();
     if let Err(e) = verified {
         return reject(
@@ -328,7 +332,9 @@ async fn list_users(
     if let Some(resp) = admit(&shared, &method, &path, &headers).await {
         return resp;
     }
-    let verified = shared.verifier.verify(&headers, &body, Timestamp::now());
+    let verified = shared
+        .verifier
+        .verify(&headers, &body, Timestamp::now().secs());
     let mut inner = shared.lock();
     if let Err(e) = verified {
         return reject(
@@ -341,6 +347,7 @@ async fn list_users(
     }
     axum::Json(SwyxUserList {
         users: inner.directory.clone(),
+        next_cursor: None,
     })
     .into_response()
 }

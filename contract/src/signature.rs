@@ -2,10 +2,9 @@
 //! the connector contract: `webhook-id`, `webhook-timestamp` (unix seconds) and
 //! `webhook-signature: v1,<base64 HMAC-SHA256(secret, "{id}.{timestamp}.{body}")>`.
 //!
-//! Replay protection by id is the caller's job (`Store::claim_once`); this module checks the MAC
-//! and the timestamp window only.
+//! Replay protection by id is the receiver's job (it remembers accepted ids); this module checks
+//! the MAC and the timestamp window only. Times are unix seconds, the unit of the header.
 
-use crate::domain::Timestamp;
 use aws_lc_rs::hmac;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -137,9 +136,9 @@ pub fn new_message_id() -> String {
     format!("msg_{}", uuid::Uuid::new_v4().simple())
 }
 
-/// Signs body with a fresh id (uuid v4 prefixed "msg_") at `now`.
-pub fn signed_headers(secret: &WebhookSecret, body: &[u8], now: Timestamp) -> SignedHeaders {
-    signed_headers_with_id(secret, &new_message_id(), body, now)
+/// Signs body with a fresh id (uuid v4 prefixed "msg_") at `now_secs` (unix seconds).
+pub fn signed_headers(secret: &WebhookSecret, body: &[u8], now_secs: i64) -> SignedHeaders {
+    signed_headers_with_id(secret, &new_message_id(), body, now_secs)
 }
 
 /// Signs body under a given id, e.g. the same id again for a retry of one delivery.
@@ -147,9 +146,9 @@ pub fn signed_headers_with_id(
     secret: &WebhookSecret,
     id: &str,
     body: &[u8],
-    now: Timestamp,
+    now_secs: i64,
 ) -> SignedHeaders {
-    let timestamp = now.secs();
+    let timestamp = now_secs;
     SignedHeaders {
         id: id.to_string(),
         timestamp,
@@ -181,11 +180,12 @@ impl Verifier {
         }
     }
 
+    /// Checks the headers against `body` at `now_secs` (unix seconds).
     pub fn verify(
         &self,
         headers: &HeaderMap,
         body: &[u8],
-        now: Timestamp,
+        now_secs: i64,
     ) -> Result<VerifiedMessage, SignatureError> {
         let id = header(headers, HEADER_ID)?;
         let ts_text = header(headers, HEADER_TIMESTAMP)?;
@@ -198,7 +198,7 @@ impl Verifier {
             return Err(SignatureError::BadTimestamp);
         }
         let timestamp: i64 = ts_text.parse().map_err(|_| SignatureError::BadTimestamp)?;
-        if now.secs().abs_diff(timestamp) > self.tolerance_secs.unsigned_abs() {
+        if now_secs.abs_diff(timestamp) > self.tolerance_secs.unsigned_abs() {
             return Err(SignatureError::StaleTimestamp);
         }
         let macs: Vec<Vec<u8>> = signatures
@@ -292,11 +292,7 @@ mod tests {
     fn verifies_the_standard_webhooks_example() {
         let v = Verifier::new(vec![SPEC_SECRET.parse().unwrap()], Duration::from_secs(300));
         let msg = v
-            .verify(
-                &spec_headers(SPEC_SIG),
-                SPEC_BODY,
-                Timestamp::from_secs(SPEC_TS + 299),
-            )
+            .verify(&spec_headers(SPEC_SIG), SPEC_BODY, SPEC_TS + 299)
             .unwrap();
         assert_eq!(
             msg,
@@ -306,11 +302,7 @@ mod tests {
             }
         );
         assert_eq!(
-            v.verify(
-                &spec_headers(SPEC_SIG),
-                SPEC_BODY,
-                Timestamp::from_secs(SPEC_TS + 301)
-            ),
+            v.verify(&spec_headers(SPEC_SIG), SPEC_BODY, SPEC_TS + 301),
             Err(SignatureError::StaleTimestamp)
         );
     }
@@ -356,8 +348,8 @@ mod tests {
     #[test]
     fn signed_headers_use_fresh_msg_ids_and_seconds() {
         let secret = WebhookSecret::parse(SPEC_SECRET).unwrap();
-        let a = signed_headers(&secret, b"{}", Timestamp(1_700_000_000_999));
-        let b = signed_headers(&secret, b"{}", Timestamp(1_700_000_000_999));
+        let a = signed_headers(&secret, b"{}", 1_700_000_000);
+        let b = signed_headers(&secret, b"{}", 1_700_000_000);
         assert!(a.id.starts_with("msg_") && a.id != b.id);
         assert_eq!(a.timestamp, 1_700_000_000);
         assert_eq!(a.signature, sign(&secret, &a.id, a.timestamp, b"{}"));
@@ -366,7 +358,7 @@ mod tests {
     #[test]
     fn malformed_timestamps_and_signatures_are_named() {
         let v = Verifier::new(vec![SPEC_SECRET.parse().unwrap()], Duration::from_secs(300));
-        let now = Timestamp::from_secs(SPEC_TS);
+        let now = SPEC_TS;
         let mut h = spec_headers(SPEC_SIG);
         h.insert(HEADER_TIMESTAMP, http::HeaderValue::from_static("-5"));
         assert_eq!(
