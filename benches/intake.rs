@@ -16,14 +16,15 @@ mod graph_sender;
 use bytes::Bytes;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use graph_sender::{APP_ID, CERT_ID, GraphSender, TENANT};
+use presence_bridge::app::App;
+use presence_bridge::app::AppSettings;
 use presence_bridge::domain::{MappingRules, Timestamp};
 use presence_bridge::graph::crypto::NotificationKeys;
 use presence_bridge::graph::validation_token::{TokenSettings, TokenValidator};
-use presence_bridge::service::app::AppSettings;
-use presence_bridge::service::{App, graph_webhook};
 use presence_bridge::store::{SqliteStore, Store, SubscriptionRecord, UserLink};
 use presence_bridge::swyx::client::{ConnectorClient, ConnectorSettings};
 use presence_bridge::swyx::signature::WebhookSecret;
+use presence_bridge::teams_to_swyx::intake as graph_webhook;
 use std::sync::Arc;
 use std::time::Duration;
 

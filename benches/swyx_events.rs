@@ -10,17 +10,19 @@
 use axum::extract::{Request, State};
 use axum::response::Response;
 use criterion::{Criterion, criterion_group, criterion_main};
+use presence_bridge::app::App;
+use presence_bridge::app::AppSettings;
+use presence_bridge::domain::Clock as BridgeClock;
 use presence_bridge::domain::{MappingRules, SpeakingSettings, Timestamp};
 use presence_bridge::graph::client::{GraphClient, GraphSettings};
 use presence_bridge::graph::crypto::NotificationKeys;
 use presence_bridge::graph::token::ClientSecret;
 use presence_bridge::graph::validation_token::{TokenSettings, TokenValidator};
-use presence_bridge::service::app::AppSettings;
-use presence_bridge::service::speaking::{SwyxToTeams, system_clock};
-use presence_bridge::service::{App, swyx_webhook};
 use presence_bridge::store::{SqliteStore, Store, UserLink};
 use presence_bridge::swyx::client::{ConnectorClient, ConnectorSettings};
 use presence_bridge::swyx::signature::{Verifier, WebhookSecret, signed_headers};
+use presence_bridge::swyx_to_teams::intake as swyx_webhook;
+use presence_bridge::swyx_to_teams::session::SwyxToTeams;
 use presence_sandbox::Clock;
 use presence_sandbox::graph::{GraphEmulator, GraphOptions};
 use std::sync::{Arc, Mutex};
@@ -167,7 +169,7 @@ fn setup(rt: &tokio::runtime::Runtime) -> Bench {
             verifier: Verifier::new(vec![secret.clone()], Duration::from_secs(300)),
             settings: SpeakingSettings::default(),
             request_budget: Duration::from_millis(1_500),
-            clock: system_clock(),
+            clock: BridgeClock::system(),
         };
         let app = Arc::new(App {
             settings: AppSettings {

@@ -29,9 +29,7 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
-echo "== Lambda binaries (cargo lambda build, x86_64, dev profile) for tests/lambda_runtime.rs"
-# Dev profile: the test checks behaviour, and a release build of the SDK stack costs CI minutes.
-PATH="$PWD/$venv/bin:$PATH" cargo lambda build --locked --bin graph-webhook --bin swyx-webhook --bin maintenance
-
-echo "== cargo test"
-cargo test --locked --workspace --all-targets
+echo "== tests (cargo nextest: every test target of the workspace; tests/lambda_runtime.rs runs the"
+echo "   Lambda binaries built alongside, same profile and target dir, under cargo-lambda's emulator)"
+cargo nextest run --locked --workspace --all-targets --no-fail-fast
+cargo test --locked --workspace --doc

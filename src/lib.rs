@@ -1,15 +1,23 @@
 //! Teams ⇄ Swyx presence bridge.
 //!
 //! Hexagonal: [`domain`] holds pure types and decisions; [`graph`], [`swyx`] and [`store`] are the
-//! adapters; [`service`] ties them into use cases; the binaries in `src/bin/` are thin entry points.
+//! adapters; the use cases are named for what they do ([`teams_to_swyx`], [`swyx_to_teams`],
+//! [`subscriptions`], and the one [`maintenance`] pass); [`entry`] holds what the Lambda functions
+//! and the self-hosted server put around them; [`app`] wires it all from the [`config`].
+//! `docs/architecture.md` walks both data paths file by file.
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod entry;
 pub mod graph;
-pub mod lambda_adapter;
-pub mod service;
+pub mod maintenance;
+pub mod metrics;
 pub mod store;
+pub mod subscriptions;
 pub mod swyx;
+pub mod swyx_to_teams;
+pub mod teams_to_swyx;
 pub mod telemetry;

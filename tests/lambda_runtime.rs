@@ -346,7 +346,7 @@ async fn lambda_binaries_under_the_runtime_emulator() {
         .issue_refresh_token("sync1@contoso.example")
         .expect("refresh token");
     let sealer = presence_bridge::graph::sealed::TokenSealer::from_key_text(&token_key).unwrap();
-    presence_bridge::service::accounts::enroll(
+    presence_bridge::subscriptions::sync_accounts::enroll(
         &store,
         &sealer,
         "sync1",

@@ -386,9 +386,15 @@ async fn a_revoked_sign_in_is_reported_and_signing_in_again_heals_it() {
         .unwrap();
     let sealer = &b.app.accounts.as_ref().unwrap().sealer;
     let now = Timestamp(b.sandbox.clock.now_ms());
-    presence_bridge::service::accounts::enroll(b.store.as_ref(), sealer, "sync01", &refresh, now)
-        .await
-        .unwrap();
+    presence_bridge::subscriptions::sync_accounts::enroll(
+        b.store.as_ref(),
+        sealer,
+        "sync01",
+        &refresh,
+        now,
+    )
+    .await
+    .unwrap();
     let run = b.maintain().await;
     assert!(run.failed_accounts.is_empty(), "{run:?}");
     assert_covered_once(&b, 650);
@@ -409,9 +415,9 @@ async fn two_processes_rotating_one_refresh_token_at_once_keep_a_valid_one() {
         .validate(presence_bridge::config::Origin::File)
         .unwrap();
     let clock = b.sandbox.clock.clone();
-    let other = presence_bridge::service::App::from_config_with_clock(
+    let other = presence_bridge::app::App::from_config_with_clock(
         &cfg,
-        std::sync::Arc::new(move || Timestamp(clock.now_ms())),
+        presence_bridge::domain::Clock::from_fn(move || Timestamp(clock.now_ms())),
     )
     .await
     .unwrap();
@@ -674,7 +680,7 @@ async fn a_run_out_of_time_stops_cleanly_and_the_next_run_continues() {
     let b = Bridge::start(Options::default()).await;
     b.vary_presence();
     b.add_accounts(2).await;
-    let cut = presence_bridge::service::subscriptions::maintain(&b.app, std::time::Duration::ZERO)
+    let cut = presence_bridge::subscriptions::upkeep::maintain(&b.app, std::time::Duration::ZERO)
         .await
         .unwrap();
     assert!(cut.budget_exhausted, "{cut:?}");

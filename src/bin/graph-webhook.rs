@@ -1,9 +1,9 @@
 //! AWS Lambda: the Graph change-notification webhook (Function URL / HTTP API payload v2).
 
-use presence_bridge::lambda_adapter::run_webhook;
-use presence_bridge::service::graph_webhook;
+use presence_bridge::entry::lambda::run_webhook;
+use presence_bridge::teams_to_swyx::intake;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    run_webhook(|app, req| async move { graph_webhook::handle(&app, req).await }).await
+    run_webhook(|app, req| async move { intake::handle(&app, req).await }).await
 }

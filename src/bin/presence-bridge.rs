@@ -1,9 +1,9 @@
 //! `presence-bridge`: the operator's command line.
 
 use clap::{Parser, Subcommand};
+use presence_bridge::app::open_store;
 use presence_bridge::cli;
 use presence_bridge::config::{Origin, RawConfig, validate_store};
-use presence_bridge::service::app::open_store;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -154,13 +154,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { config, listen } => {
             let cfg = RawConfig::from_file(&config)?.validate(Origin::File)?;
             let listener =
-                presence_bridge::service::server::bind(listen.unwrap_or(cfg.listen)).await?;
-            let app = std::sync::Arc::new(presence_bridge::service::App::from_config(&cfg).await?);
-            presence_bridge::service::server::run(
+                presence_bridge::entry::server::bind(listen.unwrap_or(cfg.listen)).await?;
+            let app = std::sync::Arc::new(presence_bridge::app::App::from_config(&cfg).await?);
+            presence_bridge::entry::server::run(
                 app,
                 listener,
                 cfg.maintenance_interval,
-                presence_bridge::service::server::shutdown_signal(),
+                presence_bridge::entry::server::shutdown_signal(),
             )
             .await?;
         }
@@ -207,7 +207,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             AccountsCommand::Remove { name, config } => {
                 let cfg = RawConfig::from_file(&config)?.validate(Origin::File)?;
-                let app = presence_bridge::service::App::from_config(&cfg).await?;
+                let app = presence_bridge::app::App::from_config(&cfg).await?;
                 println!("{}", cli::accounts::remove(&app, &name).await?);
             }
             AccountsCommand::NewKey => {

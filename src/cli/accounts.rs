@@ -2,14 +2,13 @@
 //! owns the presence subscriptions. `add` runs the device-code flow (MFA stays on, no password is
 //! stored) and stores the refresh token sealed; maintenance does the rest.
 
+use crate::app::{App, SecretResolver, open_store, token_sealer};
 use crate::config::Config;
 use crate::domain::Timestamp;
 use crate::graph::delegated::{DeviceCodePrompt, LoginEndpoint, SYNC_ACCOUNT_SCOPE};
-use crate::service::App;
-use crate::service::accounts::{check_name, enroll};
-use crate::service::app::{SecretResolver, open_store, token_sealer};
-use crate::service::subscriptions::{linked_users, plan_shards};
 use crate::store::{Store, SubscriptionRecord, SyncAccount};
+use crate::subscriptions::sync_accounts::{check_name, enroll};
+use crate::subscriptions::upkeep::{linked_users, plan_shards};
 use anyhow::Context;
 use std::io::Write;
 use std::time::Duration;

@@ -8,7 +8,7 @@ pub mod script;
 mod subscribe;
 
 use crate::domain::{MappedStatus, MappingRules, TeamsPresence};
-use crate::service::metrics::{LatencySummary, MetricsSnapshot, summarize};
+use crate::metrics::{LatencySummary, MetricsSnapshot, summarize};
 use crate::store::{DynamoStore, SqliteStore, Store, UserLink};
 use anyhow::{Context, bail};
 use bridge_process::BridgeProcess;

@@ -6,8 +6,8 @@
 use crate::domain::Timestamp;
 use crate::graph::delegated::{DeviceCodePrompt, LoginEndpoint, SYNC_ACCOUNT_SCOPE};
 use crate::graph::sealed::TokenSealer;
-use crate::service::accounts::enroll;
 use crate::store::Store;
+use crate::subscriptions::sync_accounts::enroll;
 use anyhow::Context;
 use presence_sandbox::Sandbox;
 

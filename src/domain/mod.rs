@@ -1,6 +1,7 @@
 //! Pure types and decisions: Teams presence, Swyx status, the mapping rules and the per-user sync
 //! state machine. No I/O, no async: everything here is a function of its inputs.
 
+pub mod clock;
 pub mod mapping;
 pub mod presence;
 pub mod sharding;
@@ -9,6 +10,7 @@ pub mod swyx_status;
 pub mod sync;
 pub mod timestamp;
 
+pub use clock::Clock;
 pub use mapping::{MappingRules, RulesError};
 pub use presence::{PresenceValue, TeamsPresence};
 pub use speaking::{CallEvent, GraphOp, GraphOutcome, Session, SpeakingSettings, SpeakingState};

@@ -2,12 +2,13 @@
 //! loopback between the emulated Graph tenant and the emulated SwyxServer connector, with linked
 //! users and sync accounts signed in at the emulated tenant.
 
+use presence_bridge::app::App;
 use presence_bridge::config::{Origin, RawConfig};
 use presence_bridge::domain::{MappedStatus, MappingRules, TeamsPresence, Timestamp};
-use presence_bridge::service::accounts::enroll;
-use presence_bridge::service::subscriptions::{SubscriptionSummary, maintain};
-use presence_bridge::service::{App, server};
+use presence_bridge::entry::server;
 use presence_bridge::store::{Store, UserLink};
+use presence_bridge::subscriptions::sync_accounts::enroll;
+use presence_bridge::subscriptions::upkeep::{SubscriptionSummary, maintain};
 use presence_sandbox::Clock;
 use presence_sandbox::graph::{GraphEmulator, GraphOptions, GraphTiming};
 use presence_sandbox::swyx::{SwyxEmulator, SwyxOptions};
@@ -163,9 +164,12 @@ impl Bridge {
             .unwrap();
         let clock = sandbox.clock.clone();
         let app = Arc::new(
-            App::from_config_with_clock(&cfg, Arc::new(move || Timestamp(clock.now_ms())))
-                .await
-                .unwrap(),
+            App::from_config_with_clock(
+                &cfg,
+                presence_bridge::domain::Clock::from_fn(move || Timestamp(clock.now_ms())),
+            )
+            .await
+            .unwrap(),
         );
         let store = Arc::clone(&app.store);
         let mut users = Vec::with_capacity(opts.users);
@@ -244,9 +248,12 @@ impl Bridge {
         let clock = self.sandbox.clock.clone();
         self.pause();
         self.app = Arc::new(
-            App::from_config_with_clock(&cfg, Arc::new(move || Timestamp(clock.now_ms())))
-                .await
-                .unwrap(),
+            App::from_config_with_clock(
+                &cfg,
+                presence_bridge::domain::Clock::from_fn(move || Timestamp(clock.now_ms())),
+            )
+            .await
+            .unwrap(),
         );
         self.store = Arc::clone(&self.app.store);
         self.resume().await;

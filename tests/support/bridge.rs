@@ -1,6 +1,7 @@
 //! The bridge's Graph webhook over real HTTP on loopback (axum), for end-to-end tests.
 
-use presence_bridge::service::{App, graph_webhook};
+use presence_bridge::app::App;
+use presence_bridge::teams_to_swyx::intake as graph_webhook;
 use std::net::SocketAddr;
 use std::sync::Arc;
 

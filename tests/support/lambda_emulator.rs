@@ -1,10 +1,11 @@
 //! cargo-lambda's runtime emulator (`cargo lambda watch --only-lambda-apis`) on loopback, and the
-//! Lambda binaries built by `cargo lambda build` (`target/lambda/<fn>/bootstrap`) started against
-//! it as separate processes, exactly as the Lambda service starts a `provided.al2023` bootstrap.
+//! Lambda binaries started against it as separate processes, exactly as the Lambda service starts
+//! a `provided.al2023` bootstrap.
 //!
-//! Lookup: `$CARGO_LAMBDA`, else `<crate>/.venv/bin/cargo-lambda`, else `cargo-lambda` on PATH;
-//! binaries in `$LAMBDA_BUILD_DIR`, else `<crate>/target/lambda`. `scripts/test.sh` installs and
-//! builds both.
+//! Lookup: `$CARGO_LAMBDA`, else `<crate>/.venv/bin/cargo-lambda`, else `cargo-lambda` on PATH.
+//! Binaries: the ones cargo built with this test (same profile and target dir, so CI compiles the
+//! dependency tree once), or `$LAMBDA_BUILD_DIR/<fn>/bootstrap` when set (e.g. `target/lambda`
+//! after `cargo lambda build`, to check the very files `sam build` packages).
 
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -12,8 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const HINT: &str = "run ./scripts/test.sh (it installs cargo-lambda into .venv and runs \
-                    `cargo lambda build --bin graph-webhook --bin maintenance`)";
+const HINT: &str = "run ./scripts/test.sh (it installs cargo-lambda into .venv)";
 
 /// A child process killed when dropped; its output goes to a log file kept for failure messages.
 pub struct Proc {
@@ -57,11 +57,16 @@ fn cargo_lambda() -> PathBuf {
 }
 
 pub fn bootstrap(function: &str) -> PathBuf {
-    let dir = std::env::var_os("LAMBDA_BUILD_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest_dir().join("target/lambda"));
-    let path = dir.join(function).join("bootstrap");
-    assert!(path.is_file(), "{} is missing: {HINT}", path.display());
+    let path = match std::env::var_os("LAMBDA_BUILD_DIR") {
+        Some(dir) => PathBuf::from(dir).join(function).join("bootstrap"),
+        None => PathBuf::from(match function {
+            "graph-webhook" => env!("CARGO_BIN_EXE_graph-webhook"),
+            "swyx-webhook" => env!("CARGO_BIN_EXE_swyx-webhook"),
+            "maintenance" => env!("CARGO_BIN_EXE_maintenance"),
+            other => panic!("no Lambda function named {other}"),
+        }),
+    };
+    assert!(path.is_file(), "{} is missing", path.display());
     path
 }
 

@@ -1,17 +1,18 @@
 //! The bridge's router on loopback between the emulated Graph tenant and the emulated SwyxServer
 //! connector, all on one sandbox clock.
 
+use presence_bridge::app::{App, AppSettings};
 use presence_bridge::domain::{MappingRules, SpeakingSettings, Timestamp};
+use presence_bridge::entry::server;
 use presence_bridge::graph::client::{GraphClient, GraphSettings};
 use presence_bridge::graph::crypto::NotificationKeys;
 use presence_bridge::graph::token::ClientSecret;
 use presence_bridge::graph::validation_token::{TokenSettings, TokenValidator};
-use presence_bridge::service::maintenance::{self, MaintenanceSummary};
-use presence_bridge::service::speaking::SwyxToTeams;
-use presence_bridge::service::{App, app::AppSettings, server};
+use presence_bridge::maintenance::{self, MaintenanceSummary};
 use presence_bridge::store::{SqliteStore, Store, SubscriptionRecord, UserLink};
 use presence_bridge::swyx::client::{ConnectorClient, ConnectorSettings};
 use presence_bridge::swyx::signature::{Verifier, WebhookSecret};
+use presence_bridge::swyx_to_teams::session::SwyxToTeams;
 use presence_sandbox::Clock;
 use presence_sandbox::graph::{GraphEmulator, GraphOptions, GraphTiming};
 use presence_sandbox::swyx::{SwyxEmulator, SwyxOptions};
@@ -110,7 +111,9 @@ impl Harness {
                 ..SpeakingSettings::default()
             },
             request_budget,
-            clock: Arc::new(move || Timestamp(sandbox_clock.now_ms())),
+            clock: presence_bridge::domain::Clock::from_fn(move || {
+                Timestamp(sandbox_clock.now_ms())
+            }),
         };
         let app = Arc::new(App {
             settings: AppSettings {
@@ -190,9 +193,9 @@ impl Harness {
     }
 
     pub async fn maintenance(&self) -> MaintenanceSummary {
-        maintenance::run(&self.app, Duration::from_secs(5))
-            .await
-            .unwrap()
+        let summary = maintenance::run(&self.app, Duration::from_secs(5)).await;
+        assert!(summary.failed.is_empty(), "{:?}", summary.failed);
+        summary
     }
 
     /// Posts a raw event to the bridge: (status, JSON body or null).

@@ -2,7 +2,7 @@
 //! write. Shared by the notification intake and reconciliation, so a presence read in bulk is
 //! judged exactly like one that arrived by notification (ordering, echo guard, mapping).
 
-use super::app::App;
+use crate::app::App;
 use crate::domain::sync::is_own_session_echo;
 use crate::domain::{Observation, SwyxUpdate, SyncDecision, decide_with_echo_guard};
 use crate::store::StoreError;

@@ -7,11 +7,11 @@
 //! the user's sync decision → forward to the connector within the time budget. An item that fails
 //! alone is dropped and logged; its neighbours go on. Graph gets 202 whatever happens downstream.
 
-use super::app::App;
-use super::delivery::{Delivered, deliver};
-use super::http_types::{HttpRequest, HttpResponse, empty, error, query_param, text};
-use super::observe::{ObserveError, Observed, observe};
+use super::decide::{ObserveError, Observed, observe};
+use super::deliver::{Delivered, deliver};
+use crate::app::App;
 use crate::domain::{Observation, SwyxUpdate, Timestamp};
+use crate::entry::http::{HttpRequest, HttpResponse, empty, error, query_param, text};
 use crate::graph::notification::{
     ChangeNotification, ChangeNotificationCollection, PresenceResource,
 };

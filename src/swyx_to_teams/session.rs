@@ -2,25 +2,17 @@
 //! Shared by the event intake (right after an event) and maintenance (keep-alive, retries,
 //! overlong calls).
 
-use crate::domain::{GraphOp, GraphOutcome, SpeakingSettings, SpeakingState, Timestamp};
+use crate::domain::{Clock, GraphOp, GraphOutcome, SpeakingSettings, SpeakingState, Timestamp};
 use crate::graph::client::GraphClient;
 use crate::store::{Store, StoreError};
 use crate::swyx::signature::Verifier;
 use std::fmt;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What Teams shows while a Swyx user is in a call.
 pub const IN_A_CALL: (&str, &str) = ("Busy", "InACall");
 /// Rounds of "call Graph, record the outcome" before a contended user is left to maintenance.
 const MAX_ROUNDS: usize = 4;
-
-/// The time source: real time in production, the sandbox clock in tests.
-pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
-
-pub fn system_clock() -> Clock {
-    Arc::new(Timestamp::now)
-}
 
 /// Everything Swyx → Teams needs beyond the shared app: present when it is configured.
 pub struct SwyxToTeams {
@@ -45,7 +37,7 @@ impl fmt::Debug for SwyxToTeams {
 
 impl SwyxToTeams {
     pub fn now(&self) -> Timestamp {
-        (self.clock)()
+        self.clock.now()
     }
 }
 

@@ -3,13 +3,13 @@
 //! `reauthorizationRequired`, onto a new certificate; recreate on 404), then reconcile its users
 //! when due. Every step is idempotent, so a run cut short by its budget continues next time.
 
-use super::super::accounts::{AccountError, SyncAccounts};
-use super::super::app::App;
-use super::super::reconcile::{ReconcileSummary, reconcile};
+use super::sync_accounts::{AccountError, SyncAccounts};
+use crate::app::App;
 use crate::domain::sharding::needs_rebuild;
 use crate::graph::client::GraphError;
 use crate::graph::subscriptions::NewSubscription;
 use crate::store::{StoreError, SubscriptionRecord, SyncAccount};
+use crate::teams_to_swyx::reconcile::{ReconcileSummary, reconcile};
 use std::time::{Duration, Instant};
 
 /// Graph allows 60 minutes; two are left for clocks that disagree.

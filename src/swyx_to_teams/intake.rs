@@ -5,10 +5,10 @@
 //! and ignored, as the contract says) → the user's call set (conditional write) → Graph within
 //! the request's budget; what Graph does not take now stays pending for maintenance.
 
-use super::app::App;
-use super::http_types::{HttpRequest, HttpResponse, error, json};
-use super::speaking::{GraphSync, SwyxToTeams, sync_graph};
+use super::session::{GraphSync, SwyxToTeams, sync_graph};
+use crate::app::App;
 use crate::domain::CallEvent;
+use crate::entry::http::{HttpRequest, HttpResponse, error, json};
 use crate::store::StoreError;
 use crate::swyx::wire::{EventKind, SwyxEvent};
 use http::{Method, StatusCode};

@@ -2,11 +2,11 @@
 //! in-process, graceful shutdown (in-flight requests finish; the maintenance pass in progress ends
 //! before the process does).
 
-use super::app::App;
-use super::graph_webhook;
-use super::http_types::{HttpResponse, error};
-use super::maintenance;
-use super::swyx_webhook;
+use super::http::{HttpResponse, error};
+use crate::app::App;
+use crate::maintenance;
+use crate::swyx_to_teams::intake as swyx_intake;
+use crate::teams_to_swyx::intake as graph_intake;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
@@ -53,21 +53,21 @@ async fn buffered(app: &App, req: Request) -> Result<http::Request<bytes::Bytes>
 
 async fn graph_route(State(app): State<Arc<App>>, req: Request) -> Response {
     match buffered(&app, req).await {
-        Ok(req) => to_axum(graph_webhook::handle(&app, req).await),
+        Ok(req) => to_axum(graph_intake::handle(&app, req).await),
         Err(too_large) => too_large,
     }
 }
 
 async fn swyx_route(State(app): State<Arc<App>>, req: Request) -> Response {
     match buffered(&app, req).await {
-        Ok(req) => to_axum(swyx_webhook::handle(&app, req).await),
+        Ok(req) => to_axum(swyx_intake::handle(&app, req).await),
         Err(too_large) => too_large,
     }
 }
 
 async fn healthz(State(app): State<Arc<App>>) -> Response {
     match app.store.count_pending().await {
-        Ok(pending) => to_axum(super::http_types::json(
+        Ok(pending) => to_axum(super::http::json(
             StatusCode::OK,
             &serde_json::json!({ "status": "ok", "pendingDeliveries": pending }),
         )),
@@ -80,7 +80,7 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
     let snapshot = serde_json::to_value(app.metrics.snapshot()).unwrap_or_default();
-    to_axum(super::http_types::json(StatusCode::OK, &snapshot))
+    to_axum(super::http::json(StatusCode::OK, &snapshot))
 }
 
 /// Binds first, so a port in use is reported before anything else starts.
@@ -90,8 +90,8 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
 }
 
-/// The longest subscription-maintenance pass of the self-hosted loop.
-const SUBSCRIPTION_BUDGET: Duration = Duration::from_secs(120);
+/// The longest maintenance pass of the self-hosted loop (as long as the Lambda's).
+const PASS_BUDGET: Duration = Duration::from_secs(55);
 
 /// Runs until `shutdown` resolves, then stops accepting, lets in-flight requests and the current
 /// maintenance pass finish, and returns.
@@ -113,29 +113,9 @@ pub async fn run(
                 _ = maintenance_app.wake_maintenance.notified() => {}
                 _ = stop_rx.changed() => break,
             }
-            let budget = maintenance_interval.max(Duration::from_secs(1));
             // A first run over thousands of users takes longer than one tick; it resumes anyway.
-            let subscription_budget = maintenance_interval.max(SUBSCRIPTION_BUDGET);
-            let _ =
-                maintenance::maintain_subscriptions(&maintenance_app, subscription_budget).await;
-            match maintenance::deliver_pending(&maintenance_app, budget).await {
-                Ok(s) if s == maintenance::PendingSummary::default() => {}
-                Ok(s) => tracing::info!(
-                    delivered = s.delivered,
-                    superseded = s.superseded,
-                    still_pending = s.still_pending,
-                    budget_exhausted = s.budget_exhausted,
-                    "maintenance: pending deliveries"
-                ),
-                Err(e) => tracing::error!(error = %e, "maintenance pass failed"),
-            }
-            match maintenance::maintain_speaking(&maintenance_app, budget).await {
-                Ok(s) if s == maintenance::SpeakingSummary::default() => {}
-                Ok(s) => tracing::info!(?s, "maintenance: Swyx → Teams sessions"),
-                Err(e) => {
-                    tracing::error!(error = %e, "maintenance of Swyx → Teams sessions failed")
-                }
-            }
+            let budget = maintenance_interval.max(PASS_BUDGET);
+            maintenance::run(&maintenance_app, budget).await;
         }
     });
     let addr = listener.local_addr()?;

@@ -3,9 +3,9 @@
 //! through the same decision as a notification, so a read older than what is stored changes
 //! nothing and an unchanged status sends nothing.
 
-use super::app::App;
-use super::delivery::{Delivered, deliver};
-use super::observe::{Observed, observe};
+use super::decide::{Observed, observe};
+use super::deliver::{Delivered, deliver};
+use crate::app::App;
 use crate::domain::{Observation, Timestamp};
 use crate::graph::client::{GraphClient, GraphError};
 use crate::graph::subscriptions::MAX_USERS_PER_CALL;

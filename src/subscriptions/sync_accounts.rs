@@ -4,8 +4,8 @@
 //! last valid token: the loser keeps its access token and drops its (equally valid) new refresh
 //! token, and a token found superseded is retried once with the newer one from the store.
 
-use super::speaking::Clock;
 use crate::config::SubscriptionsConfig;
+use crate::domain::Clock;
 use crate::domain::Timestamp;
 use crate::graph::client::GraphClient;
 use crate::graph::delegated::{LoginEndpoint, RefreshError, SYNC_ACCOUNT_SCOPE};
@@ -72,7 +72,7 @@ impl SyncAccounts {
     }
 
     pub fn now(&self) -> Timestamp {
-        (self.clock)()
+        self.clock.now()
     }
 
     fn cached(&self, name: &str) -> Option<String> {

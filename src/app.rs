@@ -1,10 +1,9 @@
 //! Everything a webhook invocation needs, built once per process (Lambda cold start or `serve`).
 
-use super::accounts::SyncAccounts;
-use super::metrics::Metrics;
-pub use super::secrets::SecretResolver;
-use super::speaking::{SwyxToTeams, system_clock};
+mod secrets;
+
 use crate::config::{Config, SecretRef, StoreConfig};
+use crate::domain::Clock;
 use crate::domain::MappingRules;
 use crate::graph::client::{GraphClient, GraphSettings};
 use crate::graph::crypto::NotificationKeys;
@@ -12,10 +11,14 @@ use crate::graph::delegated::LoginEndpoint;
 use crate::graph::sealed::TokenSealer;
 use crate::graph::token::ClientSecret;
 use crate::graph::validation_token::{TokenSettings, TokenValidator};
+use crate::metrics::Metrics;
 use crate::store::{DynamoStore, SqliteStore, Store};
+use crate::subscriptions::sync_accounts::SyncAccounts;
 use crate::swyx::client::{ConnectorClient, ConnectorSettings};
 use crate::swyx::signature::WebhookSecret;
+use crate::swyx_to_teams::session::SwyxToTeams;
 use anyhow::Context;
+pub use secrets::SecretResolver;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,14 +52,11 @@ impl App {
     /// Builds the app from a validated configuration: resolves secrets (once), loads keys and
     /// rules, opens the store. Every failure names the setting.
     pub async fn from_config(cfg: &Config) -> anyhow::Result<Self> {
-        Self::from_config_with_clock(cfg, system_clock()).await
+        Self::from_config_with_clock(cfg, Clock::system()).await
     }
 
     /// As [`App::from_config`], on another time source (the sandbox clock in tests).
-    pub async fn from_config_with_clock(
-        cfg: &Config,
-        clock: super::speaking::Clock,
-    ) -> anyhow::Result<Self> {
+    pub async fn from_config_with_clock(cfg: &Config, clock: Clock) -> anyhow::Result<Self> {
         let mut secrets = SecretResolver::default();
         // Cold start: every Secrets Manager read at once, on one AWS configuration shared with
         // the DynamoDB client, instead of one round trip after another.
@@ -168,7 +168,7 @@ async fn swyx_to_teams(
     cfg: &Config,
     secrets: &mut SecretResolver,
     graph: Option<GraphClient>,
-    clock: super::speaking::Clock,
+    clock: Clock,
 ) -> anyhow::Result<Option<Arc<SwyxToTeams>>> {
     use crate::domain::SpeakingSettings;
     use crate::swyx::signature::Verifier;
@@ -209,7 +209,7 @@ async fn sync_accounts(
     secrets: &mut SecretResolver,
     graph: Option<GraphClient>,
     http: reqwest::Client,
-    clock: super::speaking::Clock,
+    clock: Clock,
 ) -> anyhow::Result<Option<Arc<SyncAccounts>>> {
     let Some(settings) = &cfg.subscriptions else {
         return Ok(None);

@@ -3,15 +3,13 @@
 //! to date (see [`account`]) — most urgent first, a few at once, within the run's budget. The
 //! summary names the users no account has room for.
 
-mod account;
+pub use super::account_upkeep::{AccountOutcome, Asks};
 
-pub use account::{AccountOutcome, Asks};
-
-use super::app::App;
+use super::account_upkeep::Upkeep;
+use crate::app::App;
 use crate::domain::Timestamp;
 use crate::domain::sharding::{AccountLoad, ShardPlan, plan};
 use crate::store::{LifecycleRequest, Store, StoreError, SubscriptionRecord, SyncAccount};
-use account::Upkeep;
 use futures_util::StreamExt;
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -47,7 +45,7 @@ pub struct SubscriptionSummary {
 
 /// One subscription-maintenance run within `budget`. Does nothing when subscriptions are not
 /// configured.
-pub async fn maintain(app: &App, budget: Duration) -> anyhow::Result<SubscriptionSummary> {
+pub async fn maintain(app: &App, budget: Duration) -> Result<SubscriptionSummary, StoreError> {
     let Some(sa) = app.accounts.as_deref() else {
         return Ok(SubscriptionSummary::default());
     };
@@ -205,7 +203,7 @@ async fn save_assignments(
     store: &dyn Store,
     accounts: Vec<SyncAccount>,
     shards: &ShardPlan,
-) -> anyhow::Result<Vec<SyncAccount>> {
+) -> Result<Vec<SyncAccount>, StoreError> {
     let mut out = Vec::with_capacity(accounts.len());
     for account in accounts {
         if !shards.changed.contains(&account.name) {
@@ -226,7 +224,7 @@ async fn save_assignments(
                     out.push(fresh);
                 }
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
     }
     Ok(out)
@@ -273,7 +271,7 @@ async fn forget_orphans(
     store: &dyn Store,
     subscriptions: &[SubscriptionRecord],
     now: Timestamp,
-) -> anyhow::Result<()> {
+) -> Result<(), StoreError> {
     let owned: BTreeSet<String> = store
         .list_accounts()
         .await?

@@ -1,0 +1,122 @@
+//! The thin seam between the Lambda runtime and the use cases: configuration from the
+//! environment (a bad setting fails the cold start with its name), the app built once per
+//! process, then one handler call per event. JSON logs; the maintenance function also writes its
+//! summary as CloudWatch EMF ([`emf`]).
+
+pub mod emf;
+
+use super::http::{HttpRequest, HttpResponse};
+use crate::app::App;
+use crate::config::{Origin, RawConfig};
+use bytes::Bytes;
+use lambda_http::lambda_runtime::{self, LambdaEvent};
+use serde_json::Value;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Left for counting the backlog and answering after the maintenance parts stop.
+const SAFETY_MARGIN: Duration = Duration::from_secs(5);
+/// When the runtime gives no usable deadline (never on AWS).
+const FALLBACK_BUDGET: Duration = Duration::from_secs(20);
+
+async fn app_from_env() -> Result<Arc<App>, lambda_http::Error> {
+    crate::telemetry::init(true);
+    let config = RawConfig::from_env(|k| std::env::var(k).ok())?.validate(Origin::Env)?;
+    Ok(Arc::new(App::from_config(&config).await?))
+}
+
+/// The whole `main` of a webhook Lambda: `handler` per request.
+pub async fn run_webhook<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(Arc<App>, HttpRequest) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = HttpResponse> + Send + 'static,
+{
+    let app = app_from_env().await?;
+    let handler = Arc::new(handler);
+    lambda_http::run(lambda_http::service_fn(move |req| {
+        let response = handler(Arc::clone(&app), request_from_lambda(req));
+        async move { Ok::<_, lambda_http::Error>(response_to_lambda(response.await)) }
+    }))
+    .await
+}
+
+/// The whole `main` of the scheduled maintenance Lambda: one pass per event, within the
+/// invocation's deadline, then one EMF summary line on stdout (tracing logs go to stderr).
+pub async fn run_maintenance() -> Result<(), lambda_http::Error> {
+    let app = app_from_env().await?;
+    let stack = std::env::var("STACK_NAME").unwrap_or_else(|_| "presence-bridge".to_string());
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<Value>| {
+            let app = Arc::clone(&app);
+            let stack = stack.clone();
+            async move { maintenance_once(&app, &stack, event.context.deadline).await }
+        },
+    ))
+    .await
+}
+
+async fn maintenance_once(
+    app: &App,
+    stack: &str,
+    deadline_ms: u64,
+) -> Result<Value, lambda_runtime::Error> {
+    let summary = crate::maintenance::run(app, budget(deadline_ms, now_ms())).await;
+    let pending_total = app.store.count_pending().await?;
+    let line = emf::summary_line(&summary, pending_total, stack, now_ms());
+    println!("{line}");
+    if summary.failed.is_empty() {
+        Ok(line)
+    } else {
+        // A failed part counts as a function error: the errors alarm sees it.
+        Err(format!("maintenance parts failed: {}", summary.failed.join("; ")).into())
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Time until the invocation's deadline minus a margin, so a slow connector never makes the
+/// function time out (a timeout would count as an error and retry the whole event).
+fn budget(deadline_ms: u64, now_ms: u64) -> Duration {
+    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    match left.checked_sub(SAFETY_MARGIN) {
+        Some(b) if !b.is_zero() => b,
+        _ if deadline_ms == 0 => FALLBACK_BUDGET,
+        _ => Duration::from_millis(500),
+    }
+}
+
+pub fn request_from_lambda(req: lambda_http::Request) -> HttpRequest {
+    let (parts, body) = req.into_parts();
+    http::Request::from_parts(parts, Bytes::copy_from_slice(body.as_ref()))
+}
+
+pub fn response_to_lambda(resp: HttpResponse) -> lambda_http::Response<lambda_http::Body> {
+    let (parts, body) = resp.into_parts();
+    let body = if body.is_empty() {
+        lambda_http::Body::Empty
+    } else {
+        match String::from_utf8(body.to_vec()) {
+            Ok(s) => lambda_http::Body::Text(s),
+            Err(e) => lambda_http::Body::Binary(e.into_bytes()),
+        }
+    };
+    lambda_http::Response::from_parts(parts, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_stays_below_the_deadline() {
+        assert_eq!(budget(60_000, 0), Duration::from_secs(55));
+        // Almost out of time: a short try, never a negative or zero budget.
+        assert_eq!(budget(3_000, 0), Duration::from_millis(500));
+        assert_eq!(budget(0, 1_000), FALLBACK_BUDGET);
+    }
+}

@@ -1,0 +1,8 @@
+//! Swyx → Teams, the path of one Swyx call: the connector's signed event arrives at [`intake`],
+//! the user's call set is updated, and [`session`] brings the bridge's Graph presence session in
+//! line ("In a call" while any call is active). [`upkeep`] keeps sessions alive, retries Graph
+//! and ends calls that never ended, during maintenance.
+
+pub mod intake;
+pub mod session;
+pub mod upkeep;
