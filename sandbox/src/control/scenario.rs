@@ -8,7 +8,8 @@ pub use parse::{DESKTOP_SESSION, STEP_HELP, Step, is_user_settable, parse_step, 
 
 use std::io::Write;
 
-use super::{SandboxState, ScenarioClient};
+use super::client::ScenarioClient;
+use super::types::SandboxState;
 
 /// Runs parsed steps against a sandbox, writing one line per step (and tables for `show`).
 pub async fn run_steps<W: Write>(
