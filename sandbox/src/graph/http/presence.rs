@@ -12,12 +12,13 @@ use axum::response::IntoResponse;
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::super::model::aggregate::{APP_COMBOS, canonical_combo, parse_iso_duration};
 use super::super::model::auth::Principal;
 use super::super::model::subscription::MAX_USERS;
 use super::super::types::PreferredBy;
+use super::super::wire::PresenceEntity;
 use super::caller::{READ_PRESENCE, WRITE_PRESENCE, authorize, require};
 use super::ctx::Ctx;
 use super::error::{ApiError, ApiResult, parse_body};
@@ -50,10 +51,11 @@ pub(crate) async fn get_user(
     headers: HeaderMap,
 ) -> ApiResult {
     require(&ctx.tenant, &headers, &READ_PRESENCE)?;
-    let mut body = ctx
+    let entity = ctx
         .tenant
         .mutate(|inner, _| inner.presence_entity(&id))
         .ok_or_else(|| unknown_user(&id))?;
+    let mut body = json!(entity);
     body["@odata.context"] = json!(format!(
         "https://graph.microsoft.com/v1.0/$metadata#users('{id}')/presence/$entity"
     ));
@@ -100,17 +102,20 @@ pub(crate) async fn by_user_ids(
             ids.len()
         )));
     }
-    let value: Vec<Value> = ctx.tenant.mutate(|inner, _| {
+    #[derive(serde::Serialize)]
+    struct Collection {
+        value: Vec<PresenceEntity>,
+    }
+    let value: Vec<PresenceEntity> = ctx.tenant.mutate(|inner, _| {
         ids.iter()
             .map(|id| {
                 inner.presence_entity(id).unwrap_or_else(|| {
-                    json!({ "id": id, "availability": "PresenceUnknown", "activity": "PresenceUnknown",
-                            "outOfOfficeSettings": { "message": null, "isOutOfOffice": false } })
+                    PresenceEntity::new(id, "PresenceUnknown", "PresenceUnknown", false, None)
                 })
             })
             .collect()
     });
-    Ok(Json(json!({ "value": value })).into_response())
+    Ok(Json(Collection { value }).into_response())
 }
 
 /// setPresence/clearPresence: the app's own session, app-only in this tenant.

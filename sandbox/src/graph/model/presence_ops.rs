@@ -4,10 +4,8 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
-
 use super::super::types::{AppSessionView, PreferredBy, PreferredPresenceView, Presence};
-use super::super::wire;
+use super::super::wire::PresenceEntity;
 use super::aggregate::{
     PREFERRED_COMBOS, Preferred, Session, canonical_combo, preferred_default_life,
 };
@@ -123,14 +121,14 @@ impl Inner {
     }
 
     /// The presence entity as Graph's presence endpoints return it.
-    pub fn presence_entity(&self, user: &str) -> Option<Value> {
+    pub fn presence_entity(&self, user: &str) -> Option<PresenceEntity> {
         let p = self.presence_view(user)?;
-        Some(wire::presence_entity(
+        Some(PresenceEntity::new(
             user,
             &p.availability,
             &p.activity,
             p.out_of_office,
-            &p.sequence_number,
+            Some(&p.sequence_number),
         ))
     }
 
