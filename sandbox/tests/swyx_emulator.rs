@@ -4,8 +4,12 @@
 
 #[path = "swyx_emulator/cli.rs"]
 mod cli;
+#[path = "swyx_emulator/contract.rs"]
+mod contract;
 #[path = "swyx_emulator/control.rs"]
 mod control;
+#[path = "swyx_emulator/control_directory.rs"]
+mod control_directory;
 #[path = "swyx_emulator/events.rs"]
 mod events;
 #[path = "swyx_emulator/outage.rs"]
