@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 
 use super::super::model::delta::{DeltaState, Position};
 use super::super::model::directory::{Change, Summary, prop};
-use super::super::model::filter::{Expr, Lit, Prop, parse};
+use super::super::model::filter::{Expr, Lit, Prop};
+use super::super::model::filter_parse::parse;
 use super::super::model::query::{USERS, parse_select};
 use super::super::model::tenant::Inner;
 use super::caller::{READ_USERS, require};

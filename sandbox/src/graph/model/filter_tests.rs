@@ -1,3 +1,4 @@
+use super::super::filter_parse::parse;
 use super::*;
 
 const USER_PROPS: &[Prop] = &[

@@ -9,6 +9,7 @@ pub(crate) mod delta;
 pub(crate) mod directory;
 mod directory_ops;
 pub(crate) mod filter;
+pub(crate) mod filter_parse;
 pub(crate) mod groups;
 pub(crate) mod health;
 pub(crate) mod outbox;
