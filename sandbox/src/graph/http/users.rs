@@ -52,10 +52,11 @@ fn page_of_users(dir: &Directory, q: &ListQuery, after: Option<&str>) -> Page {
     let mut matching = users_after(dir, &candidates, after).filter(|u| q.matches(*u));
     let page: Vec<&DirectoryUser> = matching.by_ref().take(q.top).collect();
     let more = matching.next().is_some();
-    let count = q.count.then(|| {
-        users_after(dir, &candidates, None)
+    let count = q.count.then(|| match (&q.filter, &q.search) {
+        (None, None) => dir.len(),
+        _ => users_after(dir, &candidates, None)
             .filter(|u| q.matches(*u))
-            .count()
+            .count(),
     });
     Page {
         continue_after: page.last().filter(|_| more).map(|u| u.id.clone()),
