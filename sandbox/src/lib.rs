@@ -9,6 +9,7 @@ pub mod control;
 pub mod graph;
 pub mod sandbox;
 pub mod swyx;
+mod sync;
 
 pub use clock::Clock;
 pub use sandbox::{Sandbox, SandboxOptions};

@@ -1,17 +1,21 @@
-//! One user's presence sources and how Teams aggregates them (PRODUCT.md §1, research §6):
+//! One user's presence sources and how Teams aggregates them
+//! (<https://learn.microsoft.com/en-us/graph/cloud-communications-manage-presence-state>):
 //! no live session → Offline; a preferred presence beats sessions, except that a preferred
-//! Available or Busy gives way to a session in a call (the seed's observed behaviour); among
-//! sessions DoNotDisturb > Busy > Available > Away, ties to the most recent.
+//! Available or Busy gives way to a session in a call (what Swyx's help page observes of Teams);
+//! among sessions DoNotDisturb > Busy > Available > Away, ties to the most recent.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// A user-chosen status (`setUserPreferredPresence`).
+use super::super::types::PreferredBy;
+
+/// A user-chosen status (`setUserPreferredPresence`), by the user in Teams or by an app.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Preferred {
     pub availability: String,
     pub activity: String,
     pub expires_ms: i64,
+    pub set_by: PreferredBy,
 }
 
 /// A presence session: a Teams client or meeting (no expiry) or an app's `setPresence` session.
@@ -122,7 +126,8 @@ pub(crate) fn canonical_combo(
         .copied()
 }
 
-/// `setPresence` combinations (research §6, 2026 page).
+/// `setPresence` combinations
+/// (<https://learn.microsoft.com/en-us/graph/api/presence-setpresence?view=graph-rest-1.0>).
 pub(crate) const APP_COMBOS: &[(&str, &str)] = &[
     ("Available", "Available"),
     ("Busy", "InACall"),
@@ -131,7 +136,8 @@ pub(crate) const APP_COMBOS: &[(&str, &str)] = &[
     ("DoNotDisturb", "Presenting"),
 ];
 
-/// `setUserPreferredPresence` combinations (research §6).
+/// `setUserPreferredPresence` combinations
+/// (<https://learn.microsoft.com/en-us/graph/api/presence-setuserpreferredpresence?view=graph-rest-1.0>).
 pub(crate) const PREFERRED_COMBOS: &[(&str, &str)] = &[
     ("Available", "Available"),
     ("Busy", "Busy"),
@@ -217,6 +223,7 @@ mod tests {
                 availability: a.into(),
                 activity: b.into(),
                 expires_ms: i64::MAX,
+                set_by: PreferredBy::User,
             }),
             ..UserPresence::default()
         };

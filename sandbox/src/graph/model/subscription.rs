@@ -1,21 +1,20 @@
-//! The rules a presence subscription must pass (research §2–3): resource syntax and the 650-user
-//! limit, the 45–60 minute life, field limits, the encryption certificate, and the validation
-//! handshake Graph makes to every notification URL before it creates anything.
+//! Presence subscriptions and the rules they must pass
+//! (<https://learn.microsoft.com/en-us/graph/changenotifications-for-presence>,
+//! <https://learn.microsoft.com/en-us/graph/api/resources/subscription?view=graph-rest-1.0>):
+//! resource syntax and the 650-user limit, the 45–60 minute life, field limits, the encryption
+//! certificate; and the live subscriptions with an index from user to subscriptions, so a
+//! presence change finds its subscriptions without looking at all of them.
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
 
-use http::{StatusCode, header};
-
-use super::crypto::{EncryptionCert, parse_encryption_certificate};
-use super::routes::ApiError;
-use super::state::Shared;
+use super::super::crypto::{EncryptionCertificate, parse_encryption_certificate};
 
 pub(crate) const MIN_LIFE_MS: i64 = 45 * 60_000;
 pub(crate) const MAX_LIFE_MS: i64 = 60 * 60_000;
 pub(crate) const MAX_USERS: usize = 650;
 
 pub(crate) struct SubscriptionCert {
-    pub cert: EncryptionCert,
+    pub cert: EncryptionCertificate,
     pub id: String,
     /// As the client sent it; Graph echoes it.
     pub base64: String,
@@ -57,12 +56,11 @@ pub(crate) fn parse_resource(resource: &str) -> Result<Vec<String>, String> {
     } else {
         return Err(unsupported());
     };
-    let mut distinct: Vec<String> = Vec::with_capacity(ids.len());
-    for id in ids {
-        if !distinct.contains(&id) {
-            distinct.push(id);
-        }
-    }
+    let mut seen = HashSet::with_capacity(ids.len());
+    let distinct: Vec<String> = ids
+        .into_iter()
+        .filter(|id| seen.insert(id.clone()))
+        .collect();
     if distinct.len() > MAX_USERS {
         return Err(format!(
             "The resource lists {} distinct users; at most {MAX_USERS} are allowed per subscription",
@@ -72,28 +70,22 @@ pub(crate) fn parse_resource(resource: &str) -> Result<Vec<String>, String> {
     Ok(distinct)
 }
 
-pub(crate) fn parse_expiry(value: &str, now_ms: i64) -> Result<i64, ApiError> {
+pub(crate) fn parse_expiry(value: &str, now_ms: i64) -> Result<i64, String> {
     let dt = time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
-        .map_err(|_| {
-            ApiError::bad_request(format!(
-                "expirationDateTime '{value}' is not an ISO 8601 date-time"
-            ))
-        })?;
+        .map_err(|_| format!("expirationDateTime '{value}' is not an ISO 8601 date-time"))?;
     let ms = (dt.unix_timestamp_nanos() / 1_000_000) as i64;
     if ms > now_ms + MAX_LIFE_MS {
-        return Err(ApiError::bad_request(
-            "Subscription expiration can only be 60 minutes in the future for resource communications/presences.",
-        ));
+        return Err("Subscription expiration can only be 60 minutes in the future for resource communications/presences.".to_owned());
     }
     // Graph silently raises anything shorter to the 45-minute minimum.
     Ok(ms.max(now_ms + MIN_LIFE_MS))
 }
 
-pub(crate) fn check_len(name: &str, value: Option<&str>, max: usize) -> Result<(), ApiError> {
+pub(crate) fn check_len(name: &str, value: Option<&str>, max: usize) -> Result<(), String> {
     match value {
-        Some(v) if v.chars().count() > max => Err(ApiError::bad_request(format!(
-            "{name} is longer than {max} characters"
-        ))),
+        Some(v) if v.chars().count() > max => {
+            Err(format!("{name} is longer than {max} characters"))
+        }
         _ => Ok(()),
     }
 }
@@ -101,15 +93,15 @@ pub(crate) fn check_len(name: &str, value: Option<&str>, max: usize) -> Result<(
 pub(crate) fn parse_cert(
     cert: Option<&str>,
     id: Option<&str>,
-) -> Result<Option<SubscriptionCert>, ApiError> {
+) -> Result<Option<SubscriptionCert>, String> {
     match (cert, id) {
         (None, None) => Ok(None),
-        (Some(_), None) | (None, Some(_)) => Err(ApiError::bad_request(
-            "encryptionCertificate and encryptionCertificateId must be given together",
-        )),
+        (Some(_), None) | (None, Some(_)) => Err(
+            "encryptionCertificate and encryptionCertificateId must be given together".to_owned(),
+        ),
         (Some(c), Some(id)) => {
             check_len("encryptionCertificateId", Some(id), 128)?;
-            let cert = parse_encryption_certificate(c).map_err(ApiError::bad_request)?;
+            let cert = parse_encryption_certificate(c)?;
             Ok(Some(SubscriptionCert {
                 cert,
                 id: id.to_owned(),
@@ -119,78 +111,103 @@ pub(crate) fn parse_cert(
     }
 }
 
-pub(crate) fn require<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, ApiError> {
+pub(crate) fn require<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, String> {
     value
         .as_deref()
         .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| ApiError::bad_request(format!("{name} is required")))
+        .ok_or_else(|| format!("{name} is required"))
 }
 
-pub(crate) fn check_url(name: &str, url: &str) -> Result<(), ApiError> {
+/// Absolute http(s); Graph insists on https, the sandbox also takes http for loopback receivers.
+pub(crate) fn check_url(name: &str, url: &str) -> Result<(), String> {
     match reqwest::Url::parse(url) {
         Ok(u) if matches!(u.scheme(), "https" | "http") => Ok(()),
-        _ => Err(ApiError::bad_request(format!(
-            "{name} '{url}' is not an absolute https URL"
-        ))),
+        _ => Err(format!("{name} '{url}' is not an absolute https URL")),
     }
 }
 
-/// The handshake: POST `?validationToken=…` (text/plain); the endpoint must answer 200 text/plain
-/// with the decoded token within the validation timeout (10 s, like Graph).
-pub(crate) async fn validate_endpoint(shared: &Arc<Shared>, url: &str) -> Result<(), ApiError> {
-    let token = format!(
-        "Validation: Testing client application reachability for subscription Request-Id: {}",
-        uuid::Uuid::new_v4()
-    );
-    let mut target = reqwest::Url::parse(url)
-        .map_err(|_| ApiError::bad_request(format!("'{url}' is not a URL")))?;
-    target
-        .query_pairs_mut()
-        .append_pair("validationToken", &token);
-    shared.bump(|s| s.validation_requests += 1);
-    let failed =
-        |why: &str| ApiError::bad_request(format!("Subscription validation request failed. {why}"));
-    let answer = shared
-        .http
-        .post(target)
-        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .timeout(shared.timing().validation_timeout)
-        .send()
-        .await;
-    let response = match answer {
-        Ok(r) => r,
-        Err(e) if e.is_timeout() => {
-            return Err(failed(
-                "Notification endpoint must respond with 200 OK to validation request within 10 seconds.",
-            ));
+/// One live subscription. No `Debug`: it holds the client state.
+pub(crate) struct Subscription {
+    pub id: String,
+    pub resource: String,
+    pub user_ids: Vec<String>,
+    pub notification_url: String,
+    pub lifecycle_url: Option<String>,
+    pub expires_ms: i64,
+    pub client_state: Option<String>,
+    pub include_resource_data: bool,
+    pub cert: Option<SubscriptionCert>,
+    pub creator_id: String,
+    pub notifications_queued: u64,
+    pub notifications_delivered: u64,
+    pub lifecycle_queued: u64,
+}
+
+/// The live subscriptions, with the user → subscription ids index kept in step.
+#[derive(Default)]
+pub(crate) struct Subscriptions {
+    by_id: HashMap<String, Subscription>,
+    by_user: HashMap<String, Vec<String>>,
+}
+
+impl Subscriptions {
+    pub fn get(&self, id: &str) -> Option<&Subscription> {
+        self.by_id.get(id)
+    }
+
+    pub fn get_mut(&mut self, id: &str) -> Option<&mut Subscription> {
+        self.by_id.get_mut(id)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Subscription> {
+        self.by_id.values()
+    }
+
+    pub fn insert(&mut self, sub: Subscription) {
+        for user in &sub.user_ids {
+            self.by_user
+                .entry(user.clone())
+                .or_default()
+                .push(sub.id.clone());
         }
-        Err(_) => return Err(failed("Notification endpoint is unreachable.")),
-    };
-    if response.status() != StatusCode::OK {
-        return Err(failed(&format!(
-            "Notification endpoint must respond with 200 OK to validation request (got {}).",
-            response.status().as_u16()
-        )));
+        self.by_id.insert(sub.id.clone(), sub);
     }
-    let content_type = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let text = response
-        .text()
-        .await
-        .map_err(|_| failed("The response body could not be read."))?;
-    if !content_type.to_ascii_lowercase().starts_with("text/plain") {
-        return Err(failed("Response must have Content-Type text/plain."));
+
+    pub fn remove(&mut self, id: &str) -> Option<Subscription> {
+        let sub = self.by_id.remove(id)?;
+        for user in &sub.user_ids {
+            if let Some(ids) = self.by_user.get_mut(user) {
+                ids.retain(|s| s != id);
+                if ids.is_empty() {
+                    self.by_user.remove(user);
+                }
+            }
+        }
+        Some(sub)
     }
-    if text != token {
-        return Err(failed(
-            "Response must exactly match validationToken query parameter.",
-        ));
+
+    /// The ids of the subscriptions covering `user_id`.
+    pub fn covering(&self, user_id: &str) -> &[String] {
+        self.by_user.get(user_id).map_or(&[], Vec::as_slice)
     }
-    Ok(())
+
+    /// The subscription `creator` already has (one per app and delegated user).
+    pub fn of_creator(&self, creator: &str) -> Option<&Subscription> {
+        self.by_id.values().find(|s| s.creator_id == creator)
+    }
+
+    /// Removes the subscriptions that expired at `now_ms`.
+    pub fn expire(&mut self, now_ms: i64) {
+        let due: Vec<String> = self
+            .by_id
+            .values()
+            .filter(|s| s.expires_ms <= now_ms)
+            .map(|s| s.id.clone())
+            .collect();
+        for id in due {
+            self.remove(&id);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -242,16 +259,14 @@ mod tests {
             parse_expiry("2023-09-14T11:00:00Z", now).unwrap(),
             now + MAX_LIFE_MS
         );
-        assert_eq!(
+        assert!(
             parse_expiry("2023-09-14T11:00:01Z", now)
                 .unwrap_err()
-                .status,
-            StatusCode::BAD_REQUEST
+                .contains("60 minutes")
         );
         assert!(
             parse_expiry("tomorrow", now)
                 .unwrap_err()
-                .message
                 .contains("tomorrow")
         );
     }

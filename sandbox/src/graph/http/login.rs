@@ -1,6 +1,7 @@
 //! The login endpoints of the emulated Entra tenant: `/{tenant}/oauth2/v2.0/devicecode` and
 //! `/{tenant}/oauth2/v2.0/token` (client credentials, device code, refresh with rotation). Errors
-//! are OAuth JSON with Entra's names and an AADSTS code.
+//! are OAuth JSON with Entra's names (`authorization_pending`, `authorization_declined`,
+//! `expired_token`, `invalid_grant`, …) and an AADSTS code.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,9 +13,10 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde_json::json;
 
-use super::auth::{DEVICE_CODE_LIFE_S, DeviceCode, DeviceState, Principal};
-use super::crypto::{random_bytes, random_token};
-use super::state::{Inner, Shared};
+use super::super::crypto::{random_bytes, random_token};
+use super::super::model::auth::{DEVICE_CODE_LIFE_S, DeviceCode, DeviceState, Principal};
+use super::super::model::tenant::{Inner, Tenant};
+use super::ctx::Ctx;
 use crate::Clock;
 
 const GRAPH_DEFAULT_SCOPE: &str = "https://graph.microsoft.com/.default";
@@ -41,7 +43,7 @@ fn bad(error: &str, aadsts: u32, description: &str) -> Response {
 
 /// Checks tenant, client id and (when given or required) the client secret.
 fn check_client(
-    shared: &Shared,
+    shared: &Tenant,
     tenant: &str,
     form: &HashMap<String, String>,
     secret_required: bool,
@@ -107,15 +109,16 @@ fn form_or_error(form: FormResult) -> Result<HashMap<String, String>, Box<Respon
 
 /// `POST /{tenant}/oauth2/v2.0/devicecode`
 pub(crate) async fn devicecode(
-    State(shared): State<Arc<Shared>>,
+    State(ctx): State<Arc<Ctx>>,
     Path(tenant): Path<String>,
     form: FormResult,
 ) -> Response {
+    let shared = &ctx.tenant;
     let form = match form_or_error(form) {
         Ok(f) => f,
         Err(r) => return *r,
     };
-    if let Err(r) = check_client(&shared, &tenant, &form, false) {
+    if let Err(r) = check_client(shared, &tenant, &form, false) {
         return *r;
     }
     let scope = form.get("scope").cloned().unwrap_or_default();
@@ -135,7 +138,8 @@ pub(crate) async fn devicecode(
     let verification_uri = format!("{}/devicelogin", shared.base_url);
     // Whole seconds, as Entra writes it: a sub-second test interval shows as 0.
     let interval_s = shared.timing().device_poll_interval.as_secs();
-    shared.mutate(|inner, now| {
+    shared.mutate(|inner, step| {
+        let now = step.now;
         inner.auth.device.insert(
             device_code.clone(),
             DeviceCode {
@@ -160,23 +164,24 @@ pub(crate) async fn devicecode(
 
 /// `POST /{tenant}/oauth2/v2.0/token`
 pub(crate) async fn token(
-    State(shared): State<Arc<Shared>>,
+    State(ctx): State<Arc<Ctx>>,
     Path(tenant): Path<String>,
     form: FormResult,
 ) -> Response {
+    let shared = &ctx.tenant;
     let form = match form_or_error(form) {
         Ok(f) => f,
         Err(r) => return *r,
     };
     let grant = form.get("grant_type").map(String::as_str).unwrap_or("");
     let secret_required = grant == "client_credentials";
-    if let Err(r) = check_client(&shared, &tenant, &form, secret_required) {
+    if let Err(r) = check_client(shared, &tenant, &form, secret_required) {
         return *r;
     }
     match grant {
-        "client_credentials" => client_credentials(&shared, &form),
-        "urn:ietf:params:oauth:grant-type:device_code" => device_code_grant(&shared, &form),
-        "refresh_token" => refresh_grant(&shared, &form),
+        "client_credentials" => client_credentials(shared, &form),
+        "urn:ietf:params:oauth:grant-type:device_code" => device_code_grant(shared, &form),
+        "refresh_token" => refresh_grant(shared, &form),
         "" => bad(
             "invalid_request",
             900144,
@@ -190,7 +195,7 @@ pub(crate) async fn token(
     }
 }
 
-fn client_credentials(shared: &Arc<Shared>, form: &HashMap<String, String>) -> Response {
+fn client_credentials(shared: &Tenant, form: &HashMap<String, String>) -> Response {
     if form.get("scope").map(String::as_str) != Some(GRAPH_DEFAULT_SCOPE) {
         return bad(
             "invalid_scope",
@@ -198,7 +203,8 @@ fn client_credentials(shared: &Arc<Shared>, form: &HashMap<String, String>) -> R
             "The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.",
         );
     }
-    let token = shared.mutate(|inner, now| inner.auth.issue_access(Principal::App, 3599, now));
+    let token =
+        shared.mutate(|inner, step| inner.auth.issue_access(Principal::App, "", 3599, step.now));
     axum::Json(json!({ "token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token }))
         .into_response()
 }
@@ -211,9 +217,10 @@ fn delegated_lifetime_s() -> i64 {
 
 fn delegated_response(inner: &mut Inner, user_id: &str, scope: &str, now: i64) -> Response {
     let life = delegated_lifetime_s();
-    let access = inner
-        .auth
-        .issue_access(Principal::Delegated(user_id.to_owned()), life, now);
+    let access =
+        inner
+            .auth
+            .issue_access(Principal::Delegated(user_id.to_owned()), scope, life, now);
     let mut body = json!({
         "token_type": "Bearer", "scope": scope, "expires_in": life, "ext_expires_in": life, "access_token": access,
     });
@@ -224,7 +231,7 @@ fn delegated_response(inner: &mut Inner, user_id: &str, scope: &str, now: i64) -
     axum::Json(body).into_response()
 }
 
-fn device_code_grant(shared: &Arc<Shared>, form: &HashMap<String, String>) -> Response {
+fn device_code_grant(shared: &Tenant, form: &HashMap<String, String>) -> Response {
     // A little slack under the interval, as Entra allows for network jitter.
     let min_gap_ms = shared.timing().device_poll_interval.as_millis() as i64 - 500;
     let Some(code) = form.get("device_code").cloned() else {
@@ -234,7 +241,8 @@ fn device_code_grant(shared: &Arc<Shared>, form: &HashMap<String, String>) -> Re
             "The request body must contain the following parameter: 'device_code'.",
         );
     };
-    shared.mutate(|inner, now| {
+    shared.mutate(|inner, step| {
+        let now = step.now;
         let Some(device) = inner.auth.device.get_mut(&code) else {
             return bad("bad_verification_code", 70000, "The device code is unknown or was already redeemed.");
         };
@@ -265,7 +273,7 @@ fn device_code_grant(shared: &Arc<Shared>, form: &HashMap<String, String>) -> Re
     })
 }
 
-fn refresh_grant(shared: &Arc<Shared>, form: &HashMap<String, String>) -> Response {
+fn refresh_grant(shared: &Tenant, form: &HashMap<String, String>) -> Response {
     let Some(presented) = form.get("refresh_token").cloned() else {
         return bad(
             "invalid_request",
@@ -273,8 +281,14 @@ fn refresh_grant(shared: &Arc<Shared>, form: &HashMap<String, String>) -> Respon
             "The request body must contain the following parameter: 'refresh_token'.",
         );
     };
-    shared.mutate(|inner, now| {
-        let Some(old) = inner.auth.refresh.get_mut(&presented) else {
+    shared.mutate(|inner, step| {
+        let now = step.now;
+        let Some(old) = inner
+            .auth
+            .refresh
+            .get_mut(&presented)
+            .filter(|t| t.usable(now))
+        else {
             return bad(
                 "invalid_grant",
                 70008,
@@ -286,7 +300,15 @@ fn refresh_grant(shared: &Arc<Shared>, form: &HashMap<String, String>) -> Respon
             old.superseded_ms = Some(now);
         }
         let (user_id, scope) = (old.user_id.clone(), old.scope.clone());
-        let scope = form.get("scope").cloned().unwrap_or(scope);
+        // A `.default` request gets what the user consented to, as Entra does.
+        let scope = form
+            .get("scope")
+            .filter(|s| {
+                !s.split_whitespace()
+                    .all(|p| p.ends_with(".default") || p == "offline_access")
+            })
+            .cloned()
+            .unwrap_or(scope);
         let scope = if scope.split_whitespace().any(|s| s == "offline_access") {
             scope
         } else {
