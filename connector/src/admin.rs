@@ -50,6 +50,16 @@ async fn healthz(State(s): State<AdminState>) -> impl IntoResponse {
 }
 
 async fn render_metrics(State(s): State<AdminState>) -> impl IntoResponse {
+    // Gauges of state held elsewhere are set from the status at scrape time.
+    let v = s.status.snapshot();
+    for (state, n) in [
+        ("active", v.subscriptions_active),
+        ("failing", v.subscriptions_failing),
+        ("pending", v.subscriptions_pending),
+    ] {
+        metrics::gauge!("connector_sip_subscriptions", "state" => state).set(n as f64);
+    }
+    metrics::gauge!("connector_directory_users").set(v.directory_users as f64);
     let text = s.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
     (
         [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -3,7 +3,7 @@
 //! back here; this loop decides what happens next, so no state is shared or locked.
 
 use super::message::{Message, Outgoing, param};
-use super::subscription::{Answer, Dialog, Sub, SubState, backoff, classify, refresh_in};
+use super::subscription::{Answer, Bucket, Dialog, Sub, SubState, backoff, classify, refresh_in};
 use super::ua::{Ua, random_token};
 use crate::clock::now_ms;
 use crate::directory::Snapshot;
@@ -32,32 +32,6 @@ pub(super) struct Registration {
     pub(super) until: Option<Instant>,
     pub(super) next_at: Option<Instant>,
     pub(super) failures: u32,
-}
-
-/// A token bucket: at most `rate` SUBSCRIBEs per second, so a thousand users do not reach
-/// SwyxServer in one burst at start or after it restarts.
-struct Bucket {
-    tokens: f64,
-    rate: f64,
-    last: Instant,
-}
-
-impl Bucket {
-    fn take(&mut self, now: Instant) -> bool {
-        self.tokens =
-            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.rate);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn next_token(&self, now: Instant) -> Instant {
-        now + Duration::from_secs_f64(((1.0 - self.tokens) / self.rate).max(0.0))
-    }
 }
 
 pub(super) struct Client {
@@ -95,11 +69,7 @@ impl Client {
             reg,
             subs: HashMap::new(),
             by_call: HashMap::new(),
-            bucket: Bucket {
-                tokens: rate,
-                rate,
-                last: now,
-            },
+            bucket: Bucket::new(rate, now),
             done_tx,
         }
     }
@@ -129,6 +99,15 @@ impl Client {
             .map(|(id, _)| id.clone())
             .collect();
         for id in gone {
+            // Unsubscribe (Expires: 0) so the server stops notifying about a user we dropped.
+            if let Some((req, _)) = self.subscribe_request(&id, 0)
+                && self.subs.get(&id).is_some_and(|s| s.dialog.is_some())
+            {
+                let ua = self.ua.clone();
+                tokio::spawn(async move {
+                    let _ = ua.send(req).await;
+                });
+            }
             if let Some(s) = self.subs.remove(&id) {
                 if let Some(d) = &s.dialog {
                     self.by_call.remove(&d.call_id);

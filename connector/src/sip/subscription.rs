@@ -127,6 +127,40 @@ pub fn after_termination(
     }
 }
 
+/// A token bucket: at most `rate` SUBSCRIBEs per second, so a thousand users do not reach
+/// SwyxServer in one burst at start or after it restarts.
+pub struct Bucket {
+    pub tokens: f64,
+    rate: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    pub fn new(rate: f64, now: Instant) -> Self {
+        Self {
+            tokens: rate,
+            rate,
+            last: now,
+        }
+    }
+
+    pub fn take(&mut self, now: Instant) -> bool {
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.rate);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    pub fn next_token(&self, now: Instant) -> Instant {
+        now + Duration::from_secs_f64(((1.0 - self.tokens) / self.rate).max(0.0))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
