@@ -58,7 +58,7 @@ impl Config {
             // The message and line only: toml's full report quotes the line, which may hold a secret.
             let line = e
                 .span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+                .map(|s| text.get(..s.start).unwrap_or(text).lines().count().max(1));
             let at = line.map_or(String::new(), |l| format!("line {l}: "));
             err("(file)", format!("{at}{}", e.message()))
         })?;

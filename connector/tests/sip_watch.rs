@@ -243,3 +243,54 @@ async fn tcp_works_and_undelivered_events_survive_a_restart_under_their_webhook_
     assert_eq!((p[1].0.as_str(), &p[1].1), ("speaking.ended", &p[0].1));
     c.stop().await;
 }
+
+/// SIP NOTIFY sent by SwyxServer → signed event accepted by the bridge, over loopback UDP.
+#[tokio::test]
+async fn notify_to_bridge_latency() {
+    let server = swyx(SipServerOptions::default()).await;
+    let bridge = FakeBridge::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &bridge.url(),
+        &sip_section(&server, "udp", ""),
+        LOG_WRITER,
+        USERS,
+    );
+    let c = swyx_connector::start(cfg, std::future::pending())
+        .await
+        .unwrap();
+    assert!(server.wait_for(WAIT, |s| s.watchers("1001") == 1).await);
+    let mut samples = Vec::new();
+    for i in 0..40 {
+        let sent = std::time::Instant::now();
+        let presence = if i % 2 == 0 {
+            UserPresence::Active
+        } else {
+            UserPresence::LoggedOn
+        };
+        server.set_presence("1001", presence);
+        let ev = bridge
+            .wait_events(WAIT, |e| speaking_of(e, "1001").len() == i + 1)
+            .await;
+        let got = ev
+            .iter()
+            .filter(|r| r.event.swyx_user_id == "1001")
+            .nth(i)
+            .unwrap()
+            .at;
+        samples.push(got.duration_since(sent));
+    }
+    samples.sort();
+    let (p50, p99) = (
+        samples[samples.len() / 2],
+        samples[samples.len() * 99 / 100],
+    );
+    eprintln!(
+        "SIP NOTIFY → event accepted by the bridge: p50 {p50:?}, p99 {p99:?}, max {:?} ({} samples)",
+        samples[samples.len() - 1],
+        samples.len()
+    );
+    assert!(p50 < Duration::from_millis(500), "p50 {p50:?}");
+    c.stop().await;
+}
