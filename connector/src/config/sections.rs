@@ -20,7 +20,7 @@ pub struct BridgeConfig {
 #[derive(Debug, Clone)]
 pub enum DirectorySource {
     Csv(PathBuf),
-    Ldap(LdapConfig),
+    Ldap(Box<LdapConfig>),
 }
 
 #[derive(Debug, Clone)]
@@ -119,7 +119,7 @@ impl Default for PresenceConfig {
 pub enum WriterConfig {
     Log,
     Command(CommandWriterConfig),
-    Http(HttpWriterConfig),
+    Http(Box<HttpWriterConfig>),
 }
 
 #[derive(Debug, Clone)]

@@ -91,7 +91,7 @@ fn directory(raw: RawDirectory, base: &Path) -> Result<DirectoryConfig, ConfigEr
                 "required when directory.source = \"csv\"",
             )
         })?)),
-        Some("ldap") => DirectorySource::Ldap(ldap(
+        Some("ldap") => DirectorySource::Ldap(Box::new(ldap(
             raw.ldap.ok_or_else(|| {
                 err(
                     "directory.ldap",
@@ -99,7 +99,7 @@ fn directory(raw: RawDirectory, base: &Path) -> Result<DirectoryConfig, ConfigEr
                 )
             })?,
             base,
-        )?),
+        )?)),
         Some(other) => {
             return Err(err(
                 "directory.source",
@@ -342,7 +342,7 @@ fn writer(raw: RawWriter, base: &Path) -> Result<WriterConfig, ConfigError> {
             let secret = h
                 .secret
                 .ok_or_else(|| err("writer.http.secret", "required (whsec_…)"))?;
-            Ok(WriterConfig::Http(HttpWriterConfig {
+            Ok(WriterConfig::Http(Box::new(HttpWriterConfig {
                 url: url("writer.http.url", h.url)?,
                 secret: webhook_secret("writer.http.secret", &secret, base)?,
                 timeout: Duration::from_millis(within(
@@ -353,7 +353,7 @@ fn writer(raw: RawWriter, base: &Path) -> Result<WriterConfig, ConfigError> {
                 )?),
                 retries: within("writer.http.retries", h.retries.unwrap_or(2).into(), 0, 10)?
                     as u32,
-            }))
+            })))
         }
         Some(other) => Err(err(
             "writer.kind",

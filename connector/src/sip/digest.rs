@@ -97,7 +97,7 @@ fn answer(
         "Digest username=\"{}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", algorithm={algo_name}",
         creds.username
     );
-    if d.qop.iter().any(|q| *q == QopOption::Auth) {
+    if d.qop.contains(&QopOption::Auth) {
         let cnonce = format!("{:016x}", rand::random::<u64>());
         let nc = format!("{nc:08x}");
         let response = algo.hash(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));

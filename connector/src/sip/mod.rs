@@ -89,9 +89,9 @@ async fn run(
             _ = crate::runtime::stopped(&mut stop) => break,
             Some(inc) = incoming.recv() => match inc {
                 Incoming::Message(m) if m.code().is_some() => {
-                    ua.tx.on_response(m);
+                    ua.tx.on_response(*m);
                 }
-                Incoming::Message(m) => client.on_request(m).await,
+                Incoming::Message(m) => client.on_request(*m).await,
                 Incoming::Reset => client.reset(),
             },
             Some(done) = done_rx.recv() => client.on_done(done),
@@ -131,7 +131,7 @@ async fn goodbye(client: &Client, ua: &Arc<ua::Ua>, mut incoming: mpsc::Receiver
             if let Incoming::Message(m) = inc
                 && m.code().is_some()
             {
-                tx.on_response(m);
+                tx.on_response(*m);
             }
         }
     };

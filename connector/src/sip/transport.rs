@@ -16,7 +16,7 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{mpsc, watch};
 
 pub enum Incoming {
-    Message(Message),
+    Message(Box<Message>),
     /// A new stream connection replaced a lost one.
     Reset,
 }
@@ -133,7 +133,7 @@ async fn deliver(bytes: &[u8], incoming: &mpsc::Sender<Incoming>) {
     }
     match Message::parse(bytes) {
         Ok(m) => {
-            let _ = incoming.send(Incoming::Message(m)).await;
+            let _ = incoming.send(Incoming::Message(Box::new(m))).await;
         }
         Err(e) => tracing::warn!(error = %e, "dropped an unparsable SIP message"),
     }

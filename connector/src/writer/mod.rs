@@ -47,7 +47,7 @@ pub enum WriteOutcome {
 pub enum Writer {
     Log,
     Command(command::CommandWriter),
-    Http(http::HttpWriter),
+    Http(Box<http::HttpWriter>),
 }
 
 impl Writer {
@@ -55,7 +55,7 @@ impl Writer {
         Ok(match cfg {
             WriterConfig::Log => Self::Log,
             WriterConfig::Command(c) => Self::Command(command::CommandWriter::new(c.clone())),
-            WriterConfig::Http(h) => Self::Http(http::HttpWriter::new(h.clone())?),
+            WriterConfig::Http(h) => Self::Http(Box::new(http::HttpWriter::new((**h).clone())?)),
         })
     }
 

@@ -58,7 +58,7 @@ fn drop_this(inner: &Inner) -> bool {
         return false;
     }
     st.udp_counter += 1;
-    let drop = st.udp_counter % st.udp_drop_every == 0;
+    let drop = st.udp_counter.is_multiple_of(st.udp_drop_every);
     if drop {
         st.stats.udp_dropped += 1;
     }
