@@ -8,6 +8,7 @@ pub mod clock;
 pub mod control;
 pub mod graph;
 pub mod sandbox;
+pub mod sip;
 pub mod swyx;
 mod sync;
 
