@@ -16,6 +16,7 @@ fn options(users: usize, store: DemoStore) -> DemoOptions {
         bridge_exe: PathBuf::from(env!("CARGO_BIN_EXE_presence-bridge")),
         outage: Duration::from_secs(2),
         progress: false,
+        log_dir: None,
     }
 }
 
