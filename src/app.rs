@@ -61,40 +61,12 @@ impl App {
 
     /// As [`App::from_config`], on another time source (the sandbox clock in tests).
     pub async fn from_config_with_clock(cfg: &Config, clock: Clock) -> Result<Self, StartupError> {
-        let mut secrets = SecretResolver::default();
-        // Cold start: every Secrets Manager read at once, on one AWS configuration shared with
-        // the DynamoDB client, instead of one round trip after another.
-        let mut refs: Vec<&SecretRef> =
-            cfg.encryption_keys.iter().map(|k| &k.private_key).collect();
-        refs.push(&cfg.connector_secret);
-        refs.extend(cfg.connector_event_secrets.iter());
-        refs.extend(cfg.graph_client_secret.iter());
-        refs.extend(cfg.token_key.iter());
-        refs.extend(cfg.subscriptions.as_ref().map(|s| &s.certificate));
-        if matches!(cfg.store, StoreConfig::DynamoDb { .. }) {
-            secrets.aws_config().await;
-        }
-        secrets.prefetch(&refs).await;
+        let mut secrets = prefetched_secrets(cfg).await;
         let rules = match &cfg.rules_file {
             Some(path) => MappingRules::load(path).map_err(StartupError::Rules)?,
             None => MappingRules::default(),
         };
-        let mut keys = NotificationKeys::new();
-        for k in &cfg.encryption_keys {
-            let pem =
-                secrets
-                    .resolve(&k.private_key)
-                    .await
-                    .map_err(|source| StartupError::Secret {
-                        setting: format!("graph.encryption_keys: key {:?}", k.certificate_id),
-                        source,
-                    })?;
-            keys.add_pem(Some(&k.certificate_id), pem.as_bytes())
-                .map_err(|source| StartupError::EncryptionKey {
-                    certificate_id: k.certificate_id.clone(),
-                    source,
-                })?;
-        }
+        let keys = notification_keys(cfg, &mut secrets).await?;
         let connector_secret = secrets
             .resolve(&cfg.connector_secret)
             .await
@@ -145,6 +117,46 @@ impl App {
             metrics: Arc::new(Metrics::default()),
         })
     }
+}
+
+/// Cold start: every Secrets Manager read at once, on one AWS configuration shared with the
+/// DynamoDB client, instead of one round trip after another.
+async fn prefetched_secrets(cfg: &Config) -> SecretResolver {
+    let mut secrets = SecretResolver::default();
+    let mut refs: Vec<&SecretRef> = cfg.encryption_keys.iter().map(|k| &k.private_key).collect();
+    refs.push(&cfg.connector_secret);
+    refs.extend(cfg.connector_event_secrets.iter());
+    refs.extend(cfg.graph_client_secret.iter());
+    refs.extend(cfg.token_key.iter());
+    refs.extend(cfg.subscriptions.as_ref().map(|s| &s.certificate));
+    if matches!(cfg.store, StoreConfig::DynamoDb { .. }) {
+        secrets.aws_config().await;
+    }
+    secrets.prefetch(&refs).await;
+    secrets
+}
+
+/// The private keys that unwrap Graph's data keys, by certificate id.
+async fn notification_keys(
+    cfg: &Config,
+    secrets: &mut SecretResolver,
+) -> Result<NotificationKeys, StartupError> {
+    let mut keys = NotificationKeys::new();
+    for k in &cfg.encryption_keys {
+        let pem = secrets
+            .resolve(&k.private_key)
+            .await
+            .map_err(|source| StartupError::Secret {
+                setting: format!("graph.encryption_keys: key {:?}", k.certificate_id),
+                source,
+            })?;
+        keys.add_pem(Some(&k.certificate_id), pem.as_bytes())
+            .map_err(|source| StartupError::EncryptionKey {
+                certificate_id: k.certificate_id.clone(),
+                source,
+            })?;
+    }
+    Ok(keys)
 }
 
 /// The one Graph client (app-only token), when a client secret is configured. Graph gets what is

@@ -91,37 +91,17 @@ pub fn parse_csv(text: &str) -> ParsedCsv {
         {
             continue; // header
         }
-        if fields.len() < 2 || fields.len() > 3 {
-            refused.push((
-                n,
-                format!(
-                    "expected 2 or 3 fields (entra_id, swyx_user_id, email), found {}",
-                    fields.len()
-                ),
-            ));
-            continue;
-        }
-        let entra_id = fields[0].to_ascii_lowercase();
-        let swyx_user_id = fields[1].clone();
-        let email = fields.get(2).cloned().unwrap_or_default();
-        if !is_guid(&entra_id) {
-            refused.push((
-                n,
-                format!(
-                    "entra_id {:?} is not a GUID (the user's Entra object id)",
-                    fields[0]
-                ),
-            ));
-            continue;
-        }
-        if swyx_user_id.is_empty() {
-            refused.push((n, "swyx_user_id is empty".to_string()));
-            continue;
-        }
-        if !email.is_empty() && !email.contains('@') {
-            refused.push((n, format!("email {email:?} has no @")));
-            continue;
-        }
+        let UserLink {
+            entra_id,
+            swyx_user_id,
+            email,
+        } = match user_of(&fields) {
+            Ok(user) => user,
+            Err(problem) => {
+                refused.push((n, problem));
+                continue;
+            }
+        };
         if let Some(first) = seen_entra.get(&entra_id) {
             refused.push((n, format!("entra_id {entra_id} is already on line {first}")));
             continue;
@@ -145,6 +125,36 @@ pub fn parse_csv(text: &str) -> ParsedCsv {
         ));
     }
     (links, refused)
+}
+
+/// One line's fields as a link, or what is wrong with them.
+fn user_of(fields: &[String]) -> Result<UserLink, String> {
+    if fields.len() < 2 || fields.len() > 3 {
+        return Err(format!(
+            "expected 2 or 3 fields (entra_id, swyx_user_id, email), found {}",
+            fields.len()
+        ));
+    }
+    let entra_id = fields[0].to_ascii_lowercase();
+    let swyx_user_id = fields[1].clone();
+    let email = fields.get(2).cloned().unwrap_or_default();
+    if !is_guid(&entra_id) {
+        return Err(format!(
+            "entra_id {:?} is not a GUID (the user's Entra object id)",
+            fields[0]
+        ));
+    }
+    if swyx_user_id.is_empty() {
+        return Err("swyx_user_id is empty".to_string());
+    }
+    if !email.is_empty() && !email.contains('@') {
+        return Err(format!("email {email:?} has no @"));
+    }
+    Ok(UserLink {
+        entra_id,
+        swyx_user_id,
+        email,
+    })
 }
 
 pub async fn import(store: &dyn Store, text: &str) -> Result<ImportReport, StoreError> {
