@@ -85,7 +85,7 @@ pub async fn handle(app: &Arc<App>, req: HttpRequest) -> HttpResponse {
         Ok(vouched) => vouched,
         Err(rejected) => {
             let reason = with_causes(&rejected);
-            tracing::warn!(error = %reason, "notification collection refused: invalid validation token");
+            tracing::warn!(error = %reason, "notification collection refused: validation tokens");
             return error(StatusCode::UNAUTHORIZED, reason);
         }
     };
