@@ -35,6 +35,8 @@ pub struct World {
 
 /// How often the demo looks again while it waits for a condition.
 const POLL: Duration = Duration::from_millis(10);
+/// Asking the bridge for its pending count costs a store count (a DynamoDB query): less often.
+const PENDING_POLL: Duration = Duration::from_millis(50);
 
 impl World {
     /// What the Swyx side should show: the mapping of the user's aggregated Teams presence.
@@ -102,7 +104,7 @@ impl World {
             if count.is_some_and(&done) || Instant::now() > deadline {
                 return count;
             }
-            tokio::time::sleep(POLL).await;
+            tokio::time::sleep(PENDING_POLL).await;
         }
     }
 }
