@@ -4,7 +4,7 @@
 
 mod support;
 
-use presence_bridge::demo::{DemoOptions, DemoReport, DemoStore, run};
+use presence_bridge::demo::{DemoOptions, DemoReport, DemoStore, SwyxSide, run};
 use std::path::PathBuf;
 use std::time::Duration;
 use support::moto;
@@ -12,6 +12,7 @@ use support::moto;
 fn options(users: usize, store: DemoStore) -> DemoOptions {
     DemoOptions {
         users,
+        swyx: SwyxSide::Emulated,
         store,
         bridge_exe: PathBuf::from(env!("CARGO_BIN_EXE_presence-bridge")),
         outage: Duration::from_secs(2),

@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use presence_bridge::cli;
+use presence_bridge::demo::SwyxSide;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -57,8 +58,15 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         users: usize,
         /// How long the connector is down in the outage part of the day (seconds).
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 3, conflicts_with = "via_connector")]
         outage_secs: u64,
+        /// Play the Swyx side with the real swyx-connector (a child process) and the sandbox's
+        /// SIP stand-in for SwyxServer instead of the emulated connector (a shorter day).
+        #[arg(long)]
+        via_connector: bool,
+        /// The swyx-connector executable (default: next to this one).
+        #[arg(long, value_name = "PATH", requires = "via_connector")]
+        connector_exe: Option<PathBuf>,
     },
     /// Check a configuration file and say what is wrong with it.
     CheckConfig {
@@ -156,9 +164,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cli::decrypt::run(&args, &mut std::io::stdin().lock(), &mut stdout)?;
         }
         Command::Serve { config, listen } => cli::serve::run(&config, listen).await?,
-        Command::Demo { users, outage_secs } => {
+        Command::Demo {
+            users,
+            outage_secs,
+            via_connector,
+            connector_exe,
+        } => {
             let outage = Duration::from_secs(outage_secs);
-            if !cli::demo::run(users, outage, &mut stdout).await? {
+            let swyx = match (via_connector, connector_exe) {
+                (false, _) => SwyxSide::Emulated,
+                (true, Some(exe)) => SwyxSide::Connector { exe },
+                (true, None) => SwyxSide::Connector {
+                    exe: presence_bridge::demo::default_connector_exe()?,
+                },
+            };
+            if !cli::demo::run(users, outage, swyx, &mut stdout).await? {
                 return Ok(ExitCode::FAILURE);
             }
         }

@@ -5,16 +5,25 @@
 //!
 //! [`run`] is the list of steps; [`setup`] prepares the stage, [`day`] and [`calls`] play the day,
 //! [`world`] judges both sides, [`report`] holds what a person checks, [`progress`] shows where it is.
+//! With [`SwyxSide::Connector`] the Swyx side is the real `swyx-connector` instead
+//! ([`via_connector`], [`sip_calls`]).
 
 mod bridge_process;
 mod calls;
+mod child_process;
+mod connector_process;
 mod day;
 mod progress;
 mod report;
 pub mod script;
 mod setup;
+mod sip_calls;
 mod subscribe;
+mod via_connector;
 mod world;
+mod writer_log;
+
+pub use connector_process::default_exe as default_connector_exe;
 
 pub use report::DemoReport;
 
@@ -35,9 +44,20 @@ pub enum DemoStore {
     },
 }
 
+/// What plays the Swyx side.
+#[derive(Debug, Clone)]
+pub enum SwyxSide {
+    /// The sandbox's emulated connector (with its outage switch).
+    Emulated,
+    /// The real `swyx-connector` executable at `exe`, as a child process, with the sandbox's SIP
+    /// stand-in playing SwyxServer.
+    Connector { exe: PathBuf },
+}
+
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
     pub users: usize,
+    pub swyx: SwyxSide,
     pub store: DemoStore,
     /// The `presence-bridge` executable to run as `serve`.
     pub bridge_exe: PathBuf,
@@ -45,7 +65,8 @@ pub struct DemoOptions {
     pub outage: Duration,
     /// Progress on stderr (redrawn in place on a terminal, one line per step otherwise).
     pub progress: bool,
-    /// Where the bridge's log is kept; `None`: with the demo's other files, removed at the end.
+    /// Where the bridge's log (and the connector's and its writer's) is kept; `None`: with the
+    /// demo's other files, removed at the end.
     pub log_dir: Option<PathBuf>,
 }
 
@@ -53,8 +74,15 @@ pub struct DemoOptions {
 const STEPS: usize = 9;
 
 pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
-    let mut progress = Progress::on_stderr(opts.progress, STEPS);
-    let result = play_day(&opts, &mut progress).await;
+    let steps = match opts.swyx {
+        SwyxSide::Emulated => STEPS,
+        SwyxSide::Connector { .. } => via_connector::STEPS,
+    };
+    let mut progress = Progress::on_stderr(opts.progress, steps);
+    let result = match &opts.swyx {
+        SwyxSide::Emulated => play_day(&opts, &mut progress).await,
+        SwyxSide::Connector { exe } => via_connector::play_day(&opts, exe, &mut progress).await,
+    };
     match &result {
         Ok(_) => progress.finish("done"),
         Err(_) => progress.interrupt(),
@@ -74,7 +102,7 @@ async fn play_day(
     let log_dir = opts.log_dir.as_deref().unwrap_or(dir.path());
 
     progress.step("starting the sandbox");
-    let stage = setup::prepare(dir.path(), &opts.store).await?;
+    let stage = setup::prepare(dir.path(), &opts.store, None).await?;
     progress.step("linking users");
     let users = setup::link_users(&stage, opts.users).await?;
     progress.step("starting the bridge (serve)");
@@ -101,6 +129,7 @@ async fn play_day(
         bridge,
         users,
         rules: crate::domain::MappingRules::default(),
+        swyx: world::SwyxView::Emulated,
     };
     let mut report = DemoReport {
         users: opts.users,
@@ -136,12 +165,14 @@ async fn play_day(
 /// The bridge's own figures and the sandbox's counts, then the bridge is stopped as an operator
 /// stops it (SIGTERM).
 async fn collect_figures(world: World, report: &mut DemoReport) -> anyhow::Result<()> {
+    if !report.via_connector {
+        report.forwarded_to_swyx = world.sandbox.swyx.stats().updates_applied;
+    }
     report.bridge = reqwest::get(world.bridge.url("/metrics"))
         .await?
         .json()
         .await
         .context("bridge metrics")?;
-    report.forwarded_to_swyx = world.sandbox.swyx.stats().updates_applied;
     let graph = world.sandbox.graph.stats();
     report.graph_notifications_delivered = graph.notifications_delivered;
     report.graph_slow_answers = graph.slow_answers;

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, Default)]
 pub struct DemoReport {
+    /// The Swyx side was the real `swyx-connector` (with the SIP stand-in), not the emulated one.
+    pub via_connector: bool,
     pub users: usize,
     pub consistent: usize,
     pub inconsistent: Vec<String>,
@@ -31,6 +33,12 @@ pub struct DemoReport {
     pub calls_cleared: usize,
     pub bridge_peak_rss_kib: Option<u64>,
     pub bridge_stopped_cleanly: bool,
+    /// Via the connector: Teams changes that mapped to a new Swyx status, and how many of them
+    /// the connector's writer was handed.
+    pub writer_expected: usize,
+    pub writer_seen: usize,
+    pub connector_peak_rss_kib: Option<u64>,
+    pub connector_stopped_cleanly: bool,
     pub elapsed: Duration,
     /// `presence-bridge accounts list` at the end of the day.
     pub accounts_listing: String,
@@ -44,81 +52,111 @@ impl DemoReport {
             && self.echoes == 0
             && self.calls_cleared == self.calls_made
             && self.swyx_to_teams.samples + self.dnd_kept == self.calls_made
+            && (!self.via_connector
+                || (self.writer_seen == self.writer_expected && self.connector_stopped_cleanly))
     }
 
     pub fn table(&self) -> String {
-        let rss = self.bridge_peak_rss_kib.map_or("n/a".to_string(), |k| {
-            format!("{:.1} MiB", k as f64 / 1024.0)
-        });
-        let rows = [
-            (
-                "users consistent",
-                format!("{}/{}", self.consistent, self.users),
+        let mib = |kib: Option<u64>| {
+            kib.map_or("n/a".to_string(), |k| {
+                format!("{:.1} MiB", k as f64 / 1024.0)
+            })
+        };
+        let yes_no = |b: bool| if b { "yes" } else { "NO" }.to_string();
+        let mut rows = Vec::new();
+        if self.via_connector {
+            rows.push((
+                "Swyx side",
+                "via the real swyx-connector (SIP stand-in for SwyxServer)".to_string(),
+            ));
+        }
+        rows.push((
+            "users consistent",
+            format!("{}/{}", self.consistent, self.users),
+        ));
+        rows.push((
+            "sync accounts / subscriptions",
+            format!("{} / {}", self.sync_accounts, self.subscriptions),
+        ));
+        rows.push(("Teams changes made", self.teams_changes.to_string()));
+        rows.push((
+            "Graph notifications delivered",
+            format!(
+                "{} ({} slow answers)",
+                self.graph_notifications_delivered, self.graph_slow_answers
             ),
-            (
-                "sync accounts / subscriptions",
-                format!("{} / {}", self.sync_accounts, self.subscriptions),
-            ),
-            ("Teams changes made", self.teams_changes.to_string()),
-            (
-                "Graph notifications delivered",
-                format!(
-                    "{} ({} slow answers)",
-                    self.graph_notifications_delivered, self.graph_slow_answers
-                ),
-            ),
-            (
+        ));
+        if self.via_connector {
+            rows.push((
+                "changes handed to the connector's writer",
+                self.forwarded_to_swyx.to_string(),
+            ));
+            rows.push((
+                "Teams changes the writer saw / expected",
+                format!("{}/{}", self.writer_seen, self.writer_expected),
+            ));
+            rows.push(("pending at the end", self.pending_at_end.to_string()));
+        } else {
+            rows.push((
                 "changes forwarded to Swyx",
                 self.forwarded_to_swyx.to_string(),
-            ),
-            (
+            ));
+            rows.push((
                 "pending during the outage → at the end",
                 format!("{} → {}", self.pending_during_outage, self.pending_at_end),
+            ));
+        }
+        rows.push((
+            "Teams → Swyx, bridge (POST in → connector request) p50 / p99",
+            format!(
+                "{:.2} ms / {:.2} ms  ({} samples)",
+                self.bridge.forward_latency.p50_ms,
+                self.bridge.forward_latency.p99_ms,
+                self.bridge.forward_latency.samples
             ),
-            (
-                "Teams → Swyx, bridge (POST in → connector request) p50 / p99",
-                format!(
-                    "{:.2} ms / {:.2} ms  ({} samples)",
-                    self.bridge.forward_latency.p50_ms,
-                    self.bridge.forward_latency.p99_ms,
-                    self.bridge.forward_latency.samples
-                ),
+        ));
+        rows.push((
+            if self.via_connector {
+                "Teams → Swyx, end to end (Teams change → writer ran) p50 / p99"
+            } else {
+                "Teams → Swyx, end to end (Teams change → Swyx applied) p50 / p99"
+            },
+            format!(
+                "{:.1} ms / {:.1} ms  ({} samples)",
+                self.end_to_end.p50_ms, self.end_to_end.p99_ms, self.end_to_end.samples
             ),
-            (
-                "Teams → Swyx, end to end (Teams change → Swyx applied) p50 / p99",
-                format!(
-                    "{:.1} ms / {:.1} ms  ({} samples)",
-                    self.end_to_end.p50_ms, self.end_to_end.p99_ms, self.end_to_end.samples
-                ),
+        ));
+        rows.push((
+            if self.via_connector {
+                "Swyx → Teams (SIP NOTIFY active → Teams In a call) p50 / p99"
+            } else {
+                "Swyx → Teams (call start → Teams In a call) p50 / p99"
+            },
+            format!(
+                "{:.1} ms / {:.1} ms  ({} calls)",
+                self.swyx_to_teams.p50_ms, self.swyx_to_teams.p99_ms, self.swyx_to_teams.samples
             ),
-            (
-                "Swyx → Teams (call start → Teams In a call) p50 / p99",
-                format!(
-                    "{:.1} ms / {:.1} ms  ({} calls)",
-                    self.swyx_to_teams.p50_ms,
-                    self.swyx_to_teams.p99_ms,
-                    self.swyx_to_teams.samples
-                ),
+        ));
+        rows.push((
+            "calls: DND kept / echoes / cleared after the call",
+            format!(
+                "{} / {} / {}/{}",
+                self.dnd_kept, self.echoes, self.calls_cleared, self.calls_made
             ),
-            (
-                "calls: DND kept / echoes / cleared after the call",
-                format!(
-                    "{} / {} / {}/{}",
-                    self.dnd_kept, self.echoes, self.calls_cleared, self.calls_made
-                ),
-            ),
-            ("bridge peak RSS (serve)", rss),
-            (
-                "bridge stopped cleanly on SIGTERM",
-                if self.bridge_stopped_cleanly {
-                    "yes"
-                } else {
-                    "NO"
-                }
-                .to_string(),
-            ),
-            ("elapsed", format!("{:.1} s", self.elapsed.as_secs_f64())),
-        ];
+        ));
+        rows.push(("bridge peak RSS (serve)", mib(self.bridge_peak_rss_kib)));
+        rows.push((
+            "bridge stopped cleanly on SIGTERM",
+            yes_no(self.bridge_stopped_cleanly),
+        ));
+        if self.via_connector {
+            rows.push(("connector peak RSS", mib(self.connector_peak_rss_kib)));
+            rows.push((
+                "connector stopped cleanly on SIGTERM",
+                yes_no(self.connector_stopped_cleanly),
+            ));
+        }
+        rows.push(("elapsed", format!("{:.1} s", self.elapsed.as_secs_f64())));
         let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         let mut out = String::new();
         for (k, v) in rows {

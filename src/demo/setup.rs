@@ -30,9 +30,29 @@ pub struct Stage {
     pub sealer: TokenSealer,
 }
 
-/// Starts the sandbox and writes the bridge's files into `dir`.
-pub async fn prepare(dir: &Path, store: &DemoStore) -> anyhow::Result<Stage> {
+/// The connector the bridge is configured for: its URL and the two shared secrets.
+#[derive(Debug, Clone)]
+pub struct ConnectorEndpoint {
+    pub url: String,
+    /// The bridge signs its requests to the connector with it.
+    pub signing_secret: String,
+    /// The connector signs its events to the bridge with it.
+    pub event_secret: String,
+}
+
+/// Starts the sandbox and writes the bridge's files into `dir`. `connector`: the real
+/// connector's endpoint; `None`: the sandbox's emulated one.
+pub async fn prepare(
+    dir: &Path,
+    store: &DemoStore,
+    connector: Option<ConnectorEndpoint>,
+) -> anyhow::Result<Stage> {
     let sandbox = Sandbox::start(SandboxOptions::default()).await?;
+    let connector = connector.unwrap_or_else(|| ConnectorEndpoint {
+        url: sandbox.swyx.url(),
+        signing_secret: sandbox.connector_secret.clone(),
+        event_secret: sandbox.events_secret.clone(),
+    });
     sandbox.graph.set_timing(GraphTiming {
         device_poll_interval: Duration::from_millis(50),
         ..GraphTiming::default()
@@ -57,7 +77,7 @@ pub async fn prepare(dir: &Path, store: &DemoStore) -> anyhow::Result<Stage> {
     let config_path = dir.join("config.toml");
     std::fs::write(
         &config_path,
-        config_text(&sandbox, &files, &store_section, bridge_addr),
+        config_text(&sandbox, &files, &connector, &store_section, bridge_addr),
     )?;
     Ok(Stage {
         sealer: TokenSealer::from_key_text(&token_key)?,
@@ -114,10 +134,11 @@ struct Files<'a> {
     token_key: &'a Path,
 }
 
-/// The bridge's configuration file, pointing at the sandbox.
+/// The bridge's configuration file, pointing at the sandbox and the connector.
 fn config_text(
     sandbox: &Sandbox,
     files: &Files<'_>,
+    connector: &ConnectorEndpoint,
     store_section: &str,
     bridge_addr: SocketAddr,
 ) -> String {
@@ -136,9 +157,9 @@ fn config_text(
         sandbox.graph.authority_url(),
         sandbox.graph.graph_url(),
         file(files.key),
-        sandbox.swyx.url(),
-        sandbox.connector_secret,
-        sandbox.events_secret,
+        connector.url,
+        connector.signing_secret,
+        connector.event_secret,
         file(files.certificate),
         file(files.token_key),
     )
@@ -149,10 +170,12 @@ pub async fn link_users(stage: &Stage, count: usize) -> anyhow::Result<Vec<DemoU
     let mut users = Vec::with_capacity(count);
     for i in 0..count {
         let user = DemoUser::numbered(i);
-        let email = format!("user{i}@contoso.example");
-        stage
-            .sandbox
-            .add_person(&user.entra_id, &user.swyx_id, &email, &format!("User {i}"));
+        stage.sandbox.add_person(
+            &user.entra_id,
+            &user.swyx_id,
+            &user.email,
+            &format!("User {i}"),
+        );
         stage.sandbox.graph.set_client_session(
             &user.entra_id,
             script::SESSION,
@@ -164,7 +187,7 @@ pub async fn link_users(stage: &Stage, count: usize) -> anyhow::Result<Vec<DemoU
             .put_user(&UserLink {
                 entra_id: user.entra_id.clone(),
                 swyx_user_id: user.swyx_id.clone(),
-                email,
+                email: user.email.clone(),
             })
             .await?;
         users.push(user);

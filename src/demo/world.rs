@@ -1,8 +1,9 @@
 //! The running demo: the sandbox, the bridge and the linked users, and how the demo judges them —
 //! what Swyx should show for a user (the mapping of the aggregated Teams presence) against what
-//! the emulated connector holds.
+//! the emulated connector holds, or what the real connector last handed its writer.
 
 use super::bridge_process::BridgeProcess;
+use super::writer_log::WriterLog;
 use crate::domain::{MappedStatus, MappingRules, TeamsPresence};
 use crate::metrics::{LatencySummary, summarize};
 use anyhow::Context;
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 pub struct DemoUser {
     pub entra_id: String,
     pub swyx_id: String,
+    pub email: String,
 }
 
 impl DemoUser {
@@ -22,6 +24,7 @@ impl DemoUser {
         Self {
             entra_id: format!("d0d0d0d0-0000-4000-8000-{i:012x}"),
             swyx_id: format!("{}", 1000 + i),
+            email: format!("user{i}@contoso.example"),
         }
     }
 }
@@ -31,10 +34,21 @@ pub struct World {
     pub bridge: BridgeProcess,
     pub users: Vec<DemoUser>,
     pub rules: MappingRules,
+    pub swyx: SwyxView,
+}
+
+/// Where the demo reads what the Swyx side shows.
+pub enum SwyxView {
+    /// The sandbox's emulated connector.
+    Emulated,
+    /// The real connector's writer: what it was last handed per user.
+    Writer(WriterLog),
 }
 
 /// How often the demo looks again while it waits for a condition.
 const POLL: Duration = Duration::from_millis(10);
+/// How long Graph's deliveries must stand still to count as done.
+const QUIET: Duration = Duration::from_millis(200);
 /// Asking the bridge for its pending count costs a store count (a DynamoDB query): less often.
 const PENDING_POLL: Duration = Duration::from_millis(50);
 
@@ -50,8 +64,15 @@ impl World {
         }
     }
 
-    /// The Teams-derived status the emulated connector holds for the user.
+    /// The Teams-derived status the Swyx side holds for the user.
     pub fn actual(&self, user: &DemoUser) -> Option<String> {
+        match &self.swyx {
+            SwyxView::Emulated => self.emulated_status(user),
+            SwyxView::Writer(log) => WriterLog::status_of(&log.lines(), &user.swyx_id),
+        }
+    }
+
+    fn emulated_status(&self, user: &DemoUser) -> Option<String> {
         self.sandbox
             .swyx
             .user(&user.swyx_id)
@@ -62,10 +83,19 @@ impl World {
 
     /// How many users are consistent, and a line for each who is not.
     pub fn check(&self) -> (usize, Vec<String>) {
+        // The writer's file is read once per check, not once per user.
+        let written = match &self.swyx {
+            SwyxView::Writer(log) => Some(log.lines()),
+            SwyxView::Emulated => None,
+        };
         let mut ok = 0;
         let mut bad = Vec::new();
         for user in &self.users {
-            let (want, got) = (self.expected(user), self.actual(user));
+            let got = match &written {
+                Some(lines) => WriterLog::status_of(lines, &user.swyx_id),
+                None => self.emulated_status(user),
+            };
+            let want = self.expected(user);
             if want == got {
                 ok += 1;
             } else {
@@ -84,6 +114,25 @@ impl World {
         let deadline = Instant::now() + within;
         while self.check().0 < self.users.len() && Instant::now() < deadline {
             tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Waits until Graph has no notification queued for the bridge and none in flight (its count
+    /// of delivery POSTs stood still for a moment), at most 10 s: whatever Teams showed until now
+    /// has reached the bridge.
+    pub async fn wait_graph_quiet(&self) {
+        let url = self.bridge.url("/graph/notifications");
+        let graph = &self.sandbox.graph;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut last = (graph.stats().delivery_posts, Instant::now());
+        while Instant::now() < deadline {
+            tokio::time::sleep(POLL).await;
+            let posts = graph.stats().delivery_posts;
+            if posts != last.0 || graph.pending_notifications(&url) > 0 {
+                last = (posts, Instant::now());
+            } else if last.1.elapsed() >= QUIET {
+                return;
+            }
         }
     }
 
