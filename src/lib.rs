@@ -12,6 +12,8 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod entry;
+#[cfg(test)]
+mod fakes;
 pub mod graph;
 pub mod maintenance;
 pub mod metrics;

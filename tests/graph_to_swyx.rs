@@ -75,7 +75,7 @@ async fn env(users: usize) -> Env {
             http.clone(),
         )),
         store: Arc::clone(&store),
-        connector: ConnectorClient::new(
+        connector: Arc::new(ConnectorClient::new(
             ConnectorSettings {
                 base_url: connector.url(),
                 signing_secret: secret,
@@ -84,11 +84,12 @@ async fn env(users: usize) -> Env {
                 backoff_base: Duration::from_millis(10),
             },
             http,
-        ),
+        )),
         metrics: Default::default(),
         swyx_to_teams: None,
         accounts: None,
         wake_maintenance: Default::default(),
+        clock: Default::default(),
     };
     store
         .put_subscription(&SubscriptionRecord {

@@ -129,7 +129,7 @@ pub async fn remove(app: &App, name: &str) -> anyhow::Result<String> {
             Some(sa) => {
                 let deleted = match sa.access_token(store, name).await {
                     Ok(token) => sa
-                        .graph
+                        .subscriptions
                         .delete_subscription(&token, id, Duration::from_secs(30))
                         .await
                         .map_err(|e| e.to_string()),

@@ -149,7 +149,7 @@ pub async fn import(store: &dyn Store, text: &str) -> Result<ImportReport, Store
         }
         match store.put_user(&link).await {
             Ok(()) => report.imported += 1,
-            Err(StoreError::Conflict(_)) => {
+            Err(StoreError::Conflict { .. }) => {
                 let owner = store
                     .get_user_by_swyx_id(&link.swyx_user_id)
                     .await?

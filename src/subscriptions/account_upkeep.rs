@@ -8,9 +8,11 @@ use crate::app::App;
 use crate::domain::sharding::needs_rebuild;
 use crate::graph::client::GraphError;
 use crate::graph::subscriptions::NewSubscription;
-use crate::store::{StoreError, SubscriptionRecord, SyncAccount};
+use crate::store::optimistic::{self, Step};
+use crate::store::{Store, StoreError, SubscriptionRecord, SyncAccount};
 use crate::teams_to_swyx::reconcile::{ReconcileSummary, reconcile};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Graph allows 60 minutes; two are left for clocks that disagree.
 const LIFE_REQUESTED_MS: i64 = 58 * 60_000;
@@ -18,8 +20,6 @@ const LIFE_REQUESTED_MS: i64 = 58 * 60_000;
 const REAUTH_QUIET_MS: i64 = 10 * 60_000;
 /// Longest budget of one Graph call (429 waits included).
 const CALL_BUDGET: Duration = Duration::from_secs(30);
-/// Attempts to save the account when others write it at the same time (token rotation).
-const SAVE_ATTEMPTS: usize = 5;
 
 /// What lifecycle notifications asked for this account's subscription.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -133,7 +133,10 @@ impl Upkeep<'_> {
                 return Ok(());
             }
             let users = acct.assigned.clone();
-            match reconcile(self.app, &self.sa.graph, &users, now, self.left()).await {
+            let app = self.app;
+            let read = self.sa.presences.as_ref();
+            let (store, judge, delivery) = (self.store(), app.judge(), app.delivery());
+            match reconcile(store, judge, delivery, read, &users, now, self.left()).await {
                 Ok(summary) if summary.unfinished => {
                     acct.reconcile_requested = true;
                     out.unfinished = true;
@@ -153,7 +156,7 @@ impl Upkeep<'_> {
         Ok(())
     }
 
-    fn store(&self) -> &dyn crate::store::Store {
+    fn store(&self) -> &dyn Store {
         self.app.store.as_ref()
     }
 
@@ -186,7 +189,7 @@ impl Upkeep<'_> {
         let expires = now.plus_millis(LIFE_REQUESTED_MS);
         match self
             .sa
-            .graph
+            .subscriptions
             .renew_subscription(&token, &sub.id, expires, certificate, self.call_budget())
             .await
         {
@@ -263,7 +266,7 @@ impl Upkeep<'_> {
         let now = self.sa.now();
         let info = self
             .sa
-            .graph
+            .subscriptions
             .create_subscription(
                 token,
                 &NewSubscription {
@@ -298,7 +301,7 @@ impl Upkeep<'_> {
         id: &str,
     ) -> Result<(), StepError> {
         self.sa
-            .graph
+            .subscriptions
             .delete_subscription(token, id, self.call_budget())
             .await?;
         self.store().delete_subscription(id).await?;
@@ -319,30 +322,28 @@ impl Upkeep<'_> {
     }
 
     async fn save_fields(&self, after: &SyncAccount) -> Result<(), StoreError> {
-        for _ in 0..SAVE_ATTEMPTS {
-            let Some(stored) = self.store().get_account(&after.name).await? else {
-                return Ok(()); // removed meanwhile (`accounts remove`)
-            };
-            if owned(&stored) == owned(after) {
-                return Ok(());
-            }
-            let mut next = stored.clone();
-            next.subscription_id = after.subscription_id.clone();
-            next.covered = after.covered.clone();
-            next.reconciled_at = after.reconciled_at;
-            next.reconcile_requested = after.reconcile_requested;
-            next.last_error = after.last_error.clone();
-            next.version = stored.version + 1;
-            match self.store().put_account(&next, stored.version).await {
-                Ok(()) => return Ok(()),
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(StoreError::Conflict(format!(
-            "sync account {:?} kept changing while maintenance saved it",
-            after.name
-        )))
+        let store = self.store();
+        optimistic::update(
+            || format!("sync account {:?}", after.name),
+            move || store.get_account(&after.name),
+            |stored| match stored {
+                // Removed meanwhile (`accounts remove`), or already as upkeep left it.
+                None => Step::Done(()),
+                Some(stored) if owned(&stored) == owned(after) => Step::Done(()),
+                Some(stored) => {
+                    let mut next = stored.clone();
+                    next.subscription_id = after.subscription_id.clone();
+                    next.covered = after.covered.clone();
+                    next.reconciled_at = after.reconciled_at;
+                    next.reconcile_requested = after.reconcile_requested;
+                    next.last_error = after.last_error.clone();
+                    next.version = stored.version + 1;
+                    Step::Write((next, stored.version), ())
+                }
+            },
+            move |(next, expected)| async move { store.put_account(&next, expected).await },
+        )
+        .await
     }
 }
 

@@ -2,17 +2,15 @@
 //! write. Shared by the notification intake and reconciliation, so a presence read in bulk is
 //! judged exactly like one that arrived by notification (ordering, echo guard, mapping).
 
-use crate::app::App;
 use crate::domain::sync::is_own_session_echo;
-use crate::domain::{Observation, SwyxUpdate, SyncDecision, decide_with_echo_guard};
-use crate::store::StoreError;
-
-/// Optimistic-concurrency retries for one user's state before giving up (and leaving the user to
-/// the next reconciliation).
-const MAX_STATE_WRITE_ATTEMPTS: usize = 8;
+use crate::domain::{
+    Clock, MappingRules, Observation, SwyxUpdate, SyncDecision, decide_with_echo_guard,
+};
+use crate::store::optimistic::{self, Step};
+use crate::store::{SpeakingStore, StoreResult, SyncStateStore, UserLinkStore};
 
 /// What the observation led to.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Observed {
     /// A new Swyx status to send.
     Forward(SwyxUpdate),
@@ -23,72 +21,52 @@ pub enum Observed {
     UnlinkedUser,
 }
 
-#[derive(Debug)]
-pub enum ObserveError {
-    Store(String),
-    Contention,
+/// How presences are judged, besides the stored state.
+#[derive(Debug, Clone, Copy)]
+pub struct Judge<'a> {
+    pub rules: &'a MappingRules,
+    /// Swyx → Teams's clock when it runs: a Teams "In a call" may then be the bridge's own
+    /// session coming back, and must not return to Swyx as Speaking.
+    pub own_sessions: Option<&'a Clock>,
 }
 
-impl std::fmt::Display for ObserveError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ObserveError::Store(e) => write!(f, "store: {e}"),
-            ObserveError::Contention => {
-                f.write_str("too many concurrent updates of this user; left to reconciliation")
-            }
-        }
-    }
-}
-
-/// `entra_id` lower case.
-pub async fn observe(
-    app: &App,
+/// Judges `obs` of `entra_id` (lower case) against the stored state and stores the outcome.
+/// A `Contended` error leaves the user to the next reconciliation.
+pub async fn observe<S>(
+    store: &S,
+    judge: Judge<'_>,
     entra_id: &str,
     obs: &Observation,
-) -> Result<Observed, ObserveError> {
-    let store_err = |e: StoreError| ObserveError::Store(e.to_string());
-    let Some(link) = app.store.get_user(entra_id).await.map_err(store_err)? else {
+) -> StoreResult<Observed>
+where
+    S: UserLinkStore + SyncStateStore + SpeakingStore + ?Sized,
+{
+    let Some(link) = store.get_user(entra_id).await? else {
         return Ok(Observed::UnlinkedUser);
     };
     // Only an InACall can be our own session's echo (Swyx → Teams): read its state just then.
-    let own_session = match app.swyx_to_teams.as_deref() {
-        Some(s2t) if is_own_session_echo(&obs.presence) => app
-            .store
+    let own_session = match judge.own_sessions {
+        Some(clock) if is_own_session_echo(&obs.presence) => store
             .get_speaking(entra_id)
-            .await
-            .map_err(store_err)?
-            .is_some_and(|s| s.own_session_may_be_active(s2t.now())),
+            .await?
+            .is_some_and(|s| s.own_session_may_be_active(clock.now())),
         _ => false,
     };
-    for _ in 0..MAX_STATE_WRITE_ATTEMPTS {
-        let state = app
-            .store
-            .get_sync_state(entra_id)
-            .await
-            .map_err(store_err)?
-            .unwrap_or_default();
-        let (next, outcome) = match decide_with_echo_guard(&state, obs, &app.rules, own_session) {
-            SyncDecision::Stale => return Ok(Observed::Stale),
-            SyncDecision::Record(next) => (next, None),
-            SyncDecision::Forward(next, action) => {
-                let update = SwyxUpdate::new(&link.swyx_user_id, entra_id, action, &next, obs);
-                (next, Some(update))
+    optimistic::update(
+        || format!("sync state of {entra_id}"),
+        move || async move { Ok(store.get_sync_state(entra_id).await?.unwrap_or_default()) },
+        |state| {
+            let expected = state.revision;
+            match decide_with_echo_guard(&state, obs, judge.rules, own_session) {
+                SyncDecision::Stale => Step::Done(Observed::Stale),
+                SyncDecision::Record(next) => Step::Write((next, expected), Observed::Recorded),
+                SyncDecision::Forward(next, action) => {
+                    let update = SwyxUpdate::new(&link.swyx_user_id, entra_id, action, &next, obs);
+                    Step::Write((next, expected), Observed::Forward(update))
+                }
             }
-        };
-        match app
-            .store
-            .put_sync_state(entra_id, &next, state.revision)
-            .await
-        {
-            Ok(()) => {
-                return Ok(match outcome {
-                    Some(update) => Observed::Forward(update),
-                    None => Observed::Recorded,
-                });
-            }
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(store_err(e)),
-        }
-    }
-    Err(ObserveError::Contention)
+        },
+        move |(next, expected)| async move { store.put_sync_state(entra_id, &next, expected).await },
+    )
+    .await
 }

@@ -7,15 +7,15 @@
 //! the user's sync decision → forward to the connector within the time budget. An item that fails
 //! alone is dropped and logged; its neighbours go on. Graph gets 202 whatever happens downstream.
 
-use super::decide::{ObserveError, Observed, observe};
-use super::deliver::{Delivered, deliver};
+use super::decide::{Observed, observe};
+use super::deliver::Delivered;
 use crate::app::App;
 use crate::domain::{Observation, SwyxUpdate, Timestamp};
 use crate::entry::http::{HttpRequest, HttpResponse, empty, error, query_param, text};
 use crate::graph::notification::{
     ChangeNotification, ChangeNotificationCollection, PresenceResource,
 };
-use crate::store::LifecycleRequest;
+use crate::store::{LifecycleRequest, StoreError};
 use http::{Method, StatusCode};
 use std::fmt;
 use std::sync::Arc;
@@ -36,8 +36,7 @@ pub enum ItemError {
     Decrypt(String),
     NotPresence(String),
     ResourceMismatch,
-    Store(String),
-    Contention,
+    Store(StoreError),
 }
 
 impl fmt::Display for ItemError {
@@ -60,9 +59,6 @@ impl fmt::Display for ItemError {
                 f.write_str("decrypted presence id differs from resourceData.id")
             }
             ItemError::Store(e) => write!(f, "store: {e}"),
-            ItemError::Contention => {
-                f.write_str("too many concurrent updates of this user; left to reconciliation")
-            }
         }
     }
 }
@@ -226,7 +222,7 @@ pub async fn handle(app: &Arc<App>, req: HttpRequest) -> HttpResponse {
 async fn forward(app: &App, update: &SwyxUpdate, started: Instant) -> bool {
     app.metrics.record_forward_start(started.elapsed());
     let budget = app.settings.time_budget.saturating_sub(started.elapsed());
-    let outcome = deliver(app.store.as_ref(), &app.connector, update, 0, budget).await;
+    let outcome = app.delivery().deliver(update, 0, budget).await;
     let reached = !matches!(outcome, Delivered::Pending { .. });
     app.metrics.count_forwarded(reached);
     match outcome {
@@ -271,7 +267,7 @@ async fn process_item(
         .store
         .get_subscription(subscription_id)
         .await
-        .map_err(|e| ItemError::Store(e.to_string()))?
+        .map_err(ItemError::Store)?
         .ok_or(ItemError::UnknownSubscription)?;
     let client_state = item
         .client_state
@@ -303,7 +299,7 @@ async fn process_item(
                 received_at,
             })
             .await
-            .map_err(|e| ItemError::Store(e.to_string()))?;
+            .map_err(ItemError::Store)?;
         app.wake_maintenance.notify_one();
         tracing::info!(subscription_id, lifecycle_event = %event, "lifecycle notification received");
         return Ok(ItemOutcome::Lifecycle);
@@ -325,7 +321,7 @@ async fn process_item(
         presence: resource.to_presence(),
         received_at,
     };
-    match observe(app, &entra_id, &obs).await {
+    match observe(app.store.as_ref(), app.judge(), &entra_id, &obs).await {
         Ok(Observed::Forward(update)) => Ok(ItemOutcome::Forward(update)),
         Ok(Observed::Recorded) => Ok(ItemOutcome::Recorded),
         Ok(Observed::Stale) => Ok(ItemOutcome::Stale),
@@ -336,7 +332,6 @@ async fn process_item(
             );
             Ok(ItemOutcome::UnlinkedUser)
         }
-        Err(ObserveError::Store(e)) => Err(ItemError::Store(e)),
-        Err(ObserveError::Contention) => Err(ItemError::Contention),
+        Err(e) => Err(ItemError::Store(e)),
     }
 }

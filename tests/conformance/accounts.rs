@@ -93,7 +93,7 @@ pub async fn creating_an_existing_account_conflicts<S: Store + 'static>(store: A
         .put_account(&account("sync-01", 1, "second add"), 0)
         .await
     {
-        Err(StoreError::Conflict(msg)) => assert!(msg.contains("sync-01"), "{msg}"),
+        Err(StoreError::Conflict { what }) => assert!(what.contains("sync-01"), "{what}"),
         other => panic!("expected Conflict, got {other:?}"),
     }
     assert_conflict(
@@ -120,7 +120,7 @@ pub async fn stale_account_version_conflicts_and_keeps_the_stored_one<S: Store +
 
     // A maintenance run that read version 1, and one that is ahead of the store.
     match store.put_account(&account("sync-01", 2, "stale"), 1).await {
-        Err(StoreError::Conflict(msg)) => assert!(msg.contains("sync-01"), "{msg}"),
+        Err(StoreError::Conflict { what }) => assert!(what.contains("sync-01"), "{what}"),
         other => panic!("expected Conflict, got {other:?}"),
     }
     assert_conflict(store.put_account(&account("sync-01", 5, "ahead"), 4).await);
@@ -157,7 +157,7 @@ pub async fn concurrent_account_writers_have_one_winner<S: Store + 'static>(stor
         for task in tasks {
             match task.await.unwrap() {
                 Ok(written) => winners.push(written),
-                Err(StoreError::Conflict(_)) => {}
+                Err(StoreError::Conflict { .. }) => {}
                 Err(e) => panic!("unexpected error: {e}"),
             }
         }
