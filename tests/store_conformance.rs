@@ -5,6 +5,7 @@
 mod conformance;
 mod support;
 
+use presence_bridge::store::prelude::*;
 use presence_bridge::store::{DynamoStore, MemoryStore, SqliteStore, StoreError};
 use std::sync::Arc;
 use support::moto;

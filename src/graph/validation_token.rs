@@ -1,6 +1,6 @@
 //! Graph validation tokens: the Microsoft-signed JWTs (RS256) that rich notifications carry in
 //! `validationTokens`, one per app+tenant pair. A notification is only trusted when every one of them
-//! verifies (see research/graph.md §4).
+//! verifies (see docs/architecture.md#validation-tokens).
 
 mod jwks;
 

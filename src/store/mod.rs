@@ -26,6 +26,15 @@ pub use memory::MemoryStore;
 pub use records::{LifecycleRequest, PendingDelivery, SubscriptionRecord, SyncAccount, UserLink};
 pub use sqlite::SqliteStore;
 
+/// Every port trait, unnamed: `use presence_bridge::store::prelude::*` lets code that holds a
+/// concrete store (the CLI, tests) call any port's methods.
+pub mod prelude {
+    pub use super::{
+        AccountStore as _, IdempotencyStore as _, LifecycleStore as _, PendingStore as _,
+        SpeakingStore as _, SubscriptionStore as _, SyncStateStore as _, UserLinkStore as _,
+    };
+}
+
 /// Linked users: Entra object id ↔ Swyx user id, one to one.
 #[async_trait]
 pub trait UserLinkStore: Send + Sync {

@@ -10,6 +10,7 @@ use crate::domain::{Observation, SwyxUpdate, Timestamp};
 use crate::graph::client::GraphError;
 use crate::graph::subscriptions::MAX_USERS_PER_CALL;
 use crate::store::{SpeakingStore, SyncStateStore, UserLinkStore};
+use crate::telemetry::with_causes;
 use futures_util::StreamExt;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -77,7 +78,7 @@ where
                 Ok(_) => {}
                 Err(e) => {
                     summary.failed += 1;
-                    tracing::warn!(entra_id = %entra_id, error = %e, "reconciliation could not store a decision");
+                    tracing::warn!(entra_id = %entra_id, error = %with_causes(&e), "reconciliation could not store a decision");
                 }
             }
         }

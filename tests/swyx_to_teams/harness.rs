@@ -9,6 +9,7 @@ use presence_bridge::graph::crypto::NotificationKeys;
 use presence_bridge::graph::token::ClientSecret;
 use presence_bridge::graph::validation_token::{TokenSettings, TokenValidator};
 use presence_bridge::maintenance::{self, MaintenanceSummary};
+use presence_bridge::store::prelude::*;
 use presence_bridge::store::{SqliteStore, Store, SubscriptionRecord, UserLink};
 use presence_bridge::swyx::client::{ConnectorClient, ConnectorSettings};
 use presence_bridge::swyx::signature::{Verifier, WebhookSecret};
