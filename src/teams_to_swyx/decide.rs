@@ -1,13 +1,29 @@
 //! One observed Teams presence of one user → the sync decision, stored with an optimistic
 //! write. Shared by the notification intake and reconciliation, so a presence read in bulk is
 //! judged exactly like one that arrived by notification (ordering, echo guard, mapping).
+//!
+//! A decision to send is stored together with its undelivered update: the update is kept
+//! pending *before* the decision is written, and only the connector's answer clears it
+//! (`deliver`). So a process killed, a Lambda timed out or a request cancelled between deciding
+//! and delivering leaves the update for maintenance to send (after [`DELIVERY_GRACE`]), instead
+//! of a stored decision that stands in for a delivery nobody made; Graph's redelivery of the
+//! same notification is then rightly stale.
 
 use crate::domain::sync::is_own_session_echo;
 use crate::domain::{
-    Clock, MappingRules, Observation, SwyxUpdate, SyncDecision, decide_with_echo_guard,
+    Clock, MappingRules, Observation, SwyxUpdate, SyncDecision, Timestamp, UserSyncState,
+    decide_with_echo_guard,
 };
 use crate::store::optimistic::{self, Step};
-use crate::store::{SpeakingStore, StoreResult, SyncStateStore, UserLinkStore};
+use crate::store::{
+    PendingDelivery, PendingStore, SpeakingStore, StoreResult, SyncStateStore, UserLinkStore,
+};
+use crate::telemetry::with_causes;
+use std::time::Duration;
+
+/// How long maintenance leaves a freshly decided update to the request delivering it: longer than
+/// any request's time budget, short enough that a crashed delivery is repaired within a minute.
+pub const DELIVERY_GRACE: Duration = Duration::from_secs(15);
 
 /// What the observation led to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +55,7 @@ pub async fn observe<S>(
     obs: &Observation,
 ) -> StoreResult<Observed>
 where
-    S: UserLinkStore + SyncStateStore + SpeakingStore + ?Sized,
+    S: UserLinkStore + SyncStateStore + SpeakingStore + PendingStore + ?Sized,
 {
     let Some(link) = store.get_user(entra_id).await? else {
         return Ok(Observed::UnlinkedUser);
@@ -59,14 +75,86 @@ where
             let expected = state.revision;
             match decide_with_echo_guard(&state, obs, judge.rules, own_session) {
                 SyncDecision::Stale => Step::Done(Observed::Stale),
-                SyncDecision::Record(next) => Step::Write((next, expected), Observed::Recorded),
+                SyncDecision::Record(next) => {
+                    Step::Write((next, expected, None), Observed::Recorded)
+                }
                 SyncDecision::Forward(next, action) => {
                     let update = SwyxUpdate::new(&link.swyx_user_id, entra_id, action, &next, obs);
-                    Step::Write((next, expected), Observed::Forward(update))
+                    Step::Write(
+                        (next, expected, Some(update.clone())),
+                        Observed::Forward(update),
+                    )
                 }
             }
         },
-        move |(next, expected)| async move { store.put_sync_state(entra_id, &next, expected).await },
+        move |(next, expected, update)| store_decision(store, entra_id, next, expected, update),
     )
     .await
+}
+
+/// Writes the decision, its update (if any) kept pending first; a decision that is not stored
+/// (a lost race, a failure) withdraws its update again.
+async fn store_decision<S>(
+    store: &S,
+    entra_id: &str,
+    next: UserSyncState,
+    expected: u64,
+    update: Option<SwyxUpdate>,
+) -> StoreResult<()>
+where
+    S: SyncStateStore + PendingStore + ?Sized,
+{
+    // The update this one replaces (still undelivered), restored if this decision loses.
+    let replaced = match &update {
+        Some(update) => keep_until_delivered(store, update).await?,
+        None => None,
+    };
+    let written = store.put_sync_state(entra_id, &next, expected).await;
+    if written.is_err()
+        && let Some(update) = &update
+    {
+        withdraw_intent(store, update, replaced).await;
+    }
+    written
+}
+
+/// The update, pending until the connector confirms it; due only after [`DELIVERY_GRACE`] so
+/// maintenance does not race the request that is delivering it right now. Returns the pending
+/// update it replaced (one per Swyx user).
+async fn keep_until_delivered<S>(
+    store: &S,
+    update: &SwyxUpdate,
+) -> StoreResult<Option<PendingDelivery>>
+where
+    S: PendingStore + ?Sized,
+{
+    let replaced = store.get_pending(&update.swyx_user_id).await?;
+    let pending = PendingDelivery {
+        update: update.clone(),
+        attempts: 0,
+        next_attempt_at: Timestamp::now().plus_millis(DELIVERY_GRACE.as_millis() as i64),
+        last_error: None,
+    };
+    store.put_pending(&pending).await?;
+    Ok(replaced)
+}
+
+/// The decision was not stored: its update must not be sent, and the undelivered one it replaced
+/// is pending again.
+async fn withdraw_intent<S>(store: &S, update: &SwyxUpdate, replaced: Option<PendingDelivery>)
+where
+    S: PendingStore + ?Sized,
+{
+    let restored = async {
+        store
+            .delete_pending(&update.swyx_user_id, update.revision)
+            .await?;
+        if let Some(previous) = &replaced {
+            store.put_pending(previous).await?;
+        }
+        StoreResult::Ok(())
+    };
+    if let Err(e) = restored.await {
+        tracing::warn!(swyx_user = %update.swyx_user_id, revision = update.revision, error = %with_causes(&e), "could not withdraw an update that lost a concurrent decision; the next decision for this user replaces it");
+    }
 }

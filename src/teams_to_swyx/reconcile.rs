@@ -9,7 +9,7 @@ use super::ports::PresenceReader;
 use crate::domain::{Observation, SwyxUpdate, Timestamp};
 use crate::graph::client::GraphError;
 use crate::graph::subscriptions::MAX_USERS_PER_CALL;
-use crate::store::{SpeakingStore, SyncStateStore, UserLinkStore};
+use crate::store::{PendingStore, SpeakingStore, SyncStateStore, UserLinkStore};
 use crate::telemetry::with_causes;
 use futures_util::StreamExt;
 use std::time::Duration;
@@ -46,7 +46,7 @@ pub async fn reconcile<S>(
     budget: Duration,
 ) -> Result<ReconcileSummary, GraphError>
 where
-    S: UserLinkStore + SyncStateStore + SpeakingStore + ?Sized,
+    S: UserLinkStore + SyncStateStore + SpeakingStore + PendingStore + ?Sized,
 {
     let started = Instant::now();
     let mut summary = ReconcileSummary::default();
