@@ -22,6 +22,9 @@ pub use secrets::SecretResolver;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A webhook's budget is a few seconds: a connection that takes longer will not be in time.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
 #[derive(Debug, Clone)]
 pub struct AppSettings {
     pub tenant_id: String,
@@ -91,14 +94,12 @@ impl App {
         let connector_secret = WebhookSecret::parse(connector_secret.trim())
             .map_err(|e| anyhow::anyhow!("connector.signing_secret: {e}"))?;
         let store = open_store_with(&cfg.store, secrets.aws.as_ref()).await?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(2))
-            .build()
-            .context("HTTP client")?;
+        let http = crate::outbound::http::client(CONNECT_TIMEOUT).context("HTTP client")?;
         let tokens = TokenValidator::new(
             TokenSettings {
                 jwks_url: cfg.jwks_url.clone(),
                 app_id: cfg.client_id.clone(),
+                tenant_id: Some(cfg.tenant_id.clone()),
                 ..TokenSettings::default()
             },
             http.clone(),

@@ -298,10 +298,8 @@ impl RawConfig {
             }
         };
         let url = |path: &str, v: String| -> Result<String, ConfigError> {
-            match reqwest::Url::parse(&v) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(v),
-                _ => Err(err(path, format!("{v:?} is not an http(s) URL"))),
-            }
+            check_outbound_url(&v).map_err(|problem| err(path, problem))?;
+            Ok(v)
         };
 
         let tenant_id = guid("graph.tenant_id", self.graph.tenant_id)?;
@@ -488,6 +486,31 @@ impl RawConfig {
             rules_file: self.mapping.rules_file.map(PathBuf::from),
         })
     }
+}
+
+/// A URL the bridge sends secrets or tokens to (Graph, Entra, the signing keys, the connector):
+/// https, or plain http to a loopback host only (the sandbox, a connector on the same machine).
+fn check_outbound_url(v: &str) -> Result<(), String> {
+    let Ok(url) = reqwest::Url::parse(v) else {
+        return Err(format!("{v:?} is not a URL"));
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if url.host_str().is_some_and(is_loopback_host) => Ok(()),
+        "http" => Err(format!(
+            "{v:?} must be https: plain http is allowed only to a loopback host (127.0.0.0/8, ::1, localhost)"
+        )),
+        _ => Err(format!("{v:?} is not an https URL")),
+    }
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 
 #[path = "subscriptions/harness.rs"]
 mod subscriptions_harness;
+#[path = "subscriptions/slow_graph.rs"]
+mod slow_graph;
 
 use presence_bridge::cli::accounts;
 use presence_bridge::domain::Timestamp;

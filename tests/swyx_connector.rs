@@ -8,7 +8,7 @@ use connector::RecordingConnector;
 use http::{HeaderMap, HeaderValue};
 use presence_bridge::domain::{PresenceValue, SwyxAction, SwyxStatus, SwyxUpdate, Timestamp};
 use presence_bridge::swyx::client::{
-    ConnectorClient, ConnectorSettings, DeliveryError, DeliveryOutcome, SwyxDirectoryUser,
+    ConnectorClient, ConnectorError, ConnectorSettings, DeliveryOutcome, SwyxDirectoryUser,
 };
 use presence_bridge::swyx::signature::{
     SignatureError, SignedHeaders, Verifier, WebhookSecret, sign, signed_headers,
@@ -146,7 +146,7 @@ async fn attempts_stop_at_max_attempts() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, DeliveryError::Retryable(m) if m.contains("503")),
+        matches!(&err, ConnectorError::Unavailable { .. }) && err.to_string().contains("503"),
         "{err}"
     );
     assert_eq!(c.requests().len(), 3);
@@ -170,7 +170,7 @@ async fn an_exhausted_budget_is_retryable_and_stops_early() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, DeliveryError::Retryable(_)), "{err}");
+    assert!(matches!(err, ConnectorError::Unavailable { .. }), "{err}");
     // Waits of [50,100) then [100,200) ms fit in 300 ms; the third wait ([200,400) ms) cannot.
     let attempts = c.requests().len();
     assert!((2..=3).contains(&attempts), "{attempts} attempts");
@@ -199,7 +199,7 @@ async fn a_slow_connector_times_out_as_retryable() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, DeliveryError::Retryable(m) if m.contains("timed out")),
+        matches!(&err, ConnectorError::Unavailable { .. }) && err.to_string().contains("timed out"),
         "{err}"
     );
     assert_eq!(c.requests().len(), 2);
@@ -222,7 +222,7 @@ async fn the_budget_also_caps_a_single_slow_attempt() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, DeliveryError::Retryable(_)), "{err}");
+    assert!(matches!(err, ConnectorError::Unavailable { .. }), "{err}");
     assert_eq!(c.requests().len(), 1);
     assert!(
         started.elapsed() < Duration::from_millis(900),
@@ -242,7 +242,7 @@ async fn an_unknown_user_is_rejected_without_retry() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, DeliveryError::Rejected { status: 404, message } if message.contains("unknown Swyx user")),
+        matches!(&err, ConnectorError::Rejected { status: 404, answer, .. } if answer.contains("unknown Swyx user")),
         "{err}"
     );
     assert_eq!(c.requests().len(), 1);
@@ -289,7 +289,7 @@ async fn a_wrong_secret_is_rejected_with_401_and_not_leaked() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, DeliveryError::Rejected { status: 401, .. }),
+        matches!(err, ConnectorError::Rejected { status: 401, .. }),
         "{err}"
     );
     assert_eq!(c.requests().len(), 1);
@@ -333,7 +333,7 @@ async fn a_retry_after_beyond_the_budget_gives_up_at_once() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, DeliveryError::Retryable(m) if m.contains("429")),
+        matches!(&err, ConnectorError::Unavailable { .. }) && err.to_string().contains("429"),
         "{err}"
     );
     assert_eq!(c.requests().len(), 1);
@@ -359,7 +359,7 @@ async fn a_closed_port_is_retryable() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, DeliveryError::Retryable(m) if m.contains("could not connect")),
+        matches!(&err, ConnectorError::Unavailable { .. }) && err.to_string().contains("could not connect"),
         "{err}"
     );
 }
@@ -399,7 +399,7 @@ async fn list_users_with_a_wrong_secret_is_rejected() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, DeliveryError::Rejected { status: 401, .. }),
+        matches!(err, ConnectorError::Rejected { status: 401, .. }),
         "{err}"
     );
 }

@@ -207,3 +207,59 @@ fn environment_for_lambda() {
     let e = RawConfig::from_env(env(&bad_keys)).unwrap_err();
     assert_eq!(e.setting, "GRAPH_ENCRYPTION_KEYS");
 }
+
+#[test]
+fn secrets_travel_over_https_except_to_loopback_hosts() {
+    let with = |setting: &str, url: &str| {
+        let text = match setting {
+            "connector.url" => GOOD.replace("https://connector.example/", url),
+            _ => {
+                let (section, key) = setting.split_once('.').unwrap();
+                GOOD.replace(
+                    &format!("[{section}]\n"),
+                    &format!("[{section}]\n{key} = {url:?}\n"),
+                )
+            }
+        };
+        RawConfig::from_toml(&text, "c.toml")
+            .unwrap()
+            .validate(Origin::File)
+    };
+    for setting in [
+        "graph.base_url",
+        "graph.authority_url",
+        "graph.jwks_url",
+        "connector.url",
+    ] {
+        for url in [
+            "http://graph.example/v1.0",
+            "http://10.0.0.5:8080/",
+            "http://[fe80::1]/",
+            "ftp://127.0.0.1/",
+        ] {
+            let e = with(setting, url).unwrap_err();
+            assert_eq!(e.setting, setting, "{url}");
+            assert!(e.problem.contains("https"), "{setting} {url}: {e}");
+        }
+        for url in [
+            "https://graph.example/v1.0",
+            "http://127.0.0.1:9/",
+            "http://127.8.9.10/",
+            "http://[::1]:8080/",
+            "http://localhost:8080/",
+        ] {
+            assert!(with(setting, url).is_ok(), "{setting} {url}");
+        }
+    }
+    let e = RawConfig::from_env(env(&[
+        ("GRAPH_TENANT_ID", "9f4ebab6-520d-49c0-85cc-7b25c78d4a93"),
+        ("GRAPH_CLIENT_ID", "925bff9f-f6e2-4a69-b858-f71ea2b9b6d0"),
+        ("GRAPH_ENCRYPTION_KEYS", r#"[{"id":"k","private_key":"file:/k.pem"}]"#),
+        ("CONNECTOR_URL", "http://connector.example/"),
+        ("CONNECTOR_SIGNING_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+    ]))
+    .unwrap()
+    .validate(Origin::Env)
+    .unwrap_err();
+    assert_eq!(e.setting, "CONNECTOR_URL");
+}

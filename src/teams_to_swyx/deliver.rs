@@ -3,7 +3,7 @@
 
 use crate::domain::{SwyxUpdate, Timestamp};
 use crate::store::{PendingDelivery, Store};
-use crate::swyx::client::{ConnectorClient, DeliveryError, DeliveryOutcome};
+use crate::swyx::client::{ConnectorClient, DeliveryOutcome};
 use std::time::Duration;
 
 /// How a delivery attempt ended, for logs and counters.
@@ -37,14 +37,8 @@ pub async fn deliver(
     previous_attempts: u32,
     budget: Duration,
 ) -> Delivered {
-    let result = if budget.is_zero() {
-        Err(DeliveryError::Retryable(
-            "no time left in this invocation".to_string(),
-        ))
-    } else {
-        connector.send_update(update, budget).await
-    };
-    match result {
+    // With no budget left nothing is sent, and the update is kept pending.
+    match connector.send_update(update, budget).await {
         Ok(outcome) => {
             if let Err(e) = store
                 .delete_pending(&update.swyx_user_id, update.revision)
@@ -58,7 +52,7 @@ pub async fn deliver(
             }
         }
         Err(e) => {
-            let rejected = matches!(e, DeliveryError::Rejected { .. });
+            let rejected = !e.is_transient();
             let attempts = previous_attempts + 1;
             let reason = e.to_string();
             let pending = PendingDelivery {

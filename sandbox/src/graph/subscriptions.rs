@@ -154,6 +154,7 @@ pub(crate) async fn create(
             Ok(())
         }
     })?;
+    tokio::time::sleep(shared.timing().create_answer_delay).await;
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 

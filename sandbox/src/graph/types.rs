@@ -23,6 +23,9 @@ pub struct GraphTiming {
     /// The device-code flow's poll interval (Entra: 5 s). Below one second the devicecode answer
     /// says `"interval": 0`, which Entra never sends: tests use it to sign in quickly.
     pub device_poll_interval: Duration,
+    /// How much later than made a subscription create is answered (real time; Graph: up to two
+    /// 10 s validations). The subscription exists before the answer leaves.
+    pub create_answer_delay: Duration,
 }
 
 impl Default for GraphTiming {
@@ -34,6 +37,7 @@ impl Default for GraphTiming {
             retry_cap: Duration::from_secs(60),
             retry_window: Duration::from_secs(4 * 3600),
             device_poll_interval: Duration::from_secs(5),
+            create_answer_delay: Duration::ZERO,
         }
     }
 }
