@@ -12,8 +12,16 @@ if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/openapi-spec-validator"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 fi
-export MOTO_SERVER="$PWD/$venv/bin/moto_server"
+# moto one request at a time: DynamoDB applies each request atomically, moto's threads do not.
+export MOTO_SERVER="$PWD/scripts/moto-server"
 export CARGO_LAMBDA="$PWD/$venv/bin/cargo-lambda"
+
+echo "== system packages for the swyx-connector tests (SIPp, slapd, LDAP tools)"
+./scripts/install-system-deps.sh
+if ! command -v cargo-nextest >/dev/null 2>&1; then
+  echo "== installing cargo-nextest"
+  cargo install --locked cargo-nextest
+fi
 
 echo "== connector contract (OpenAPI 3.1)"
 "$venv/bin/python" infra/check_openapi.py

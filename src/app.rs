@@ -1,5 +1,7 @@
 //! Everything a webhook invocation needs, built once per process (Lambda cold start or `serve`).
 
+mod certificate;
+mod error;
 mod secrets;
 
 use crate::config::{Config, SecretRef, StoreConfig};
@@ -17,8 +19,10 @@ use crate::subscriptions::sync_accounts::SyncAccounts;
 use crate::swyx::client::{ConnectorClient, ConnectorSettings};
 use crate::swyx::signature::WebhookSecret;
 use crate::swyx_to_teams::session::SwyxToTeams;
-use anyhow::Context;
-pub use secrets::SecretResolver;
+pub use certificate::CertificateError;
+use certificate::load_certificate;
+pub use error::StartupError;
+pub use secrets::{SecretError, SecretResolver};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,47 +58,27 @@ pub struct App {
 impl App {
     /// Builds the app from a validated configuration: resolves secrets (once), loads keys and
     /// rules, opens the store. Every failure names the setting.
-    pub async fn from_config(cfg: &Config) -> anyhow::Result<Self> {
+    pub async fn from_config(cfg: &Config) -> Result<Self, StartupError> {
         Self::from_config_with_clock(cfg, Clock::system()).await
     }
 
     /// As [`App::from_config`], on another time source (the sandbox clock in tests).
-    pub async fn from_config_with_clock(cfg: &Config, clock: Clock) -> anyhow::Result<Self> {
-        let mut secrets = SecretResolver::default();
-        // Cold start: every Secrets Manager read at once, on one AWS configuration shared with
-        // the DynamoDB client, instead of one round trip after another.
-        let mut refs: Vec<&SecretRef> =
-            cfg.encryption_keys.iter().map(|k| &k.private_key).collect();
-        refs.push(&cfg.connector_secret);
-        refs.extend(cfg.connector_event_secrets.iter());
-        refs.extend(cfg.graph_client_secret.iter());
-        refs.extend(cfg.token_key.iter());
-        refs.extend(cfg.subscriptions.as_ref().map(|s| &s.certificate));
-        if matches!(cfg.store, StoreConfig::DynamoDb { .. }) {
-            secrets.aws_config().await;
-        }
-        secrets.prefetch(&refs).await;
+    pub async fn from_config_with_clock(cfg: &Config, clock: Clock) -> Result<Self, StartupError> {
+        let mut secrets = prefetched_secrets(cfg).await;
         let rules = match &cfg.rules_file {
-            Some(path) => MappingRules::load(path)?,
+            Some(path) => MappingRules::load(path).map_err(StartupError::Rules)?,
             None => MappingRules::default(),
         };
-        let mut keys = NotificationKeys::new();
-        for k in &cfg.encryption_keys {
-            let pem = secrets
-                .resolve(&k.private_key)
-                .await
-                .with_context(|| format!("graph.encryption_keys: key {:?}", k.certificate_id))?;
-            keys.add_pem(Some(&k.certificate_id), pem.as_bytes())
-                .with_context(|| format!("graph.encryption_keys: key {:?}", k.certificate_id))?;
-        }
+        let keys = notification_keys(cfg, &mut secrets).await?;
         let connector_secret = secrets
             .resolve(&cfg.connector_secret)
             .await
-            .context("connector.signing_secret")?;
+            .map_err(StartupError::secret("connector.signing_secret"))?;
         let connector_secret = WebhookSecret::parse(connector_secret.trim())
-            .map_err(|e| anyhow::anyhow!("connector.signing_secret: {e}"))?;
+            .map_err(StartupError::webhook_secret("connector.signing_secret"))?;
         let store = open_store_with(&cfg.store, secrets.aws.as_ref()).await?;
-        let http = crate::outbound::http::client(CONNECT_TIMEOUT).context("HTTP client")?;
+        let http =
+            crate::outbound::http::client(CONNECT_TIMEOUT).map_err(StartupError::HttpClient)?;
         let tokens = TokenValidator::new(
             TokenSettings {
                 jwks_url: cfg.jwks_url.clone(),
@@ -137,17 +121,60 @@ impl App {
     }
 }
 
+/// Cold start: every Secrets Manager read at once, on one AWS configuration shared with the
+/// DynamoDB client, instead of one round trip after another.
+async fn prefetched_secrets(cfg: &Config) -> SecretResolver {
+    let mut secrets = SecretResolver::default();
+    let mut refs: Vec<&SecretRef> = cfg.encryption_keys.iter().map(|k| &k.private_key).collect();
+    refs.push(&cfg.connector_secret);
+    refs.extend(cfg.connector_event_secrets.iter());
+    refs.extend(cfg.graph_client_secret.iter());
+    refs.extend(cfg.token_key.iter());
+    refs.extend(cfg.subscriptions.as_ref().map(|s| &s.certificate));
+    if matches!(cfg.store, StoreConfig::DynamoDb { .. }) {
+        secrets.aws_config().await;
+    }
+    secrets.prefetch(&refs).await;
+    secrets
+}
+
+/// The private keys that unwrap Graph's data keys, by certificate id.
+async fn notification_keys(
+    cfg: &Config,
+    secrets: &mut SecretResolver,
+) -> Result<NotificationKeys, StartupError> {
+    let mut keys = NotificationKeys::new();
+    for k in &cfg.encryption_keys {
+        let pem = secrets
+            .resolve(&k.private_key)
+            .await
+            .map_err(|source| StartupError::Secret {
+                setting: format!("graph.encryption_keys: key {:?}", k.certificate_id),
+                source,
+            })?;
+        keys.add_pem(Some(&k.certificate_id), pem.as_bytes())
+            .map_err(|source| StartupError::EncryptionKey {
+                certificate_id: k.certificate_id.clone(),
+                source,
+            })?;
+    }
+    Ok(keys)
+}
+
 /// The one Graph client (app-only token), when a client secret is configured. Graph gets what is
 /// left of a webhook's budget per call by default; maintenance names its own budgets.
 async fn graph_client(
     cfg: &Config,
     secrets: &mut SecretResolver,
     http: reqwest::Client,
-) -> anyhow::Result<Option<GraphClient>> {
+) -> Result<Option<GraphClient>, StartupError> {
     let Some(r) = &cfg.graph_client_secret else {
         return Ok(None);
     };
-    let client_secret = secrets.resolve(r).await.context("graph.client_secret")?;
+    let client_secret = secrets
+        .resolve(r)
+        .await
+        .map_err(StartupError::secret("graph.client_secret"))?;
     let mut graph = GraphSettings::new(
         &cfg.graph_base_url,
         &cfg.graph_authority_url,
@@ -170,7 +197,7 @@ async fn swyx_to_teams(
     secrets: &mut SecretResolver,
     graph: Option<GraphClient>,
     clock: Clock,
-) -> anyhow::Result<Option<Arc<SwyxToTeams>>> {
+) -> Result<Option<Arc<SwyxToTeams>>, StartupError> {
     use crate::domain::SpeakingSettings;
     use crate::swyx::signature::Verifier;
     if cfg.connector_event_secrets.is_empty() {
@@ -178,17 +205,20 @@ async fn swyx_to_teams(
     }
     let mut event_secrets = Vec::new();
     for (i, r) in cfg.connector_event_secrets.iter().enumerate() {
+        let setting = format!("connector.event_secrets #{}", i + 1);
         let value = secrets
             .resolve(r)
             .await
-            .with_context(|| format!("connector.event_secrets #{}", i + 1))?;
+            .map_err(StartupError::secret(&setting))?;
         event_secrets.push(
-            WebhookSecret::parse(value.trim())
-                .map_err(|e| anyhow::anyhow!("connector.event_secrets #{}: {e}", i + 1))?,
+            WebhookSecret::parse(value.trim()).map_err(StartupError::webhook_secret(setting))?,
         );
     }
     let Some(graph) = graph else {
-        anyhow::bail!("graph.client_secret: missing (required for Swyx → Teams)");
+        return Err(StartupError::Missing {
+            setting: "graph.client_secret",
+            why: "required for Swyx → Teams",
+        });
     };
     Ok(Some(Arc::new(SwyxToTeams {
         graph,
@@ -211,17 +241,20 @@ async fn sync_accounts(
     graph: Option<GraphClient>,
     http: reqwest::Client,
     clock: Clock,
-) -> anyhow::Result<Option<Arc<SyncAccounts>>> {
+) -> Result<Option<Arc<SyncAccounts>>, StartupError> {
     let Some(settings) = &cfg.subscriptions else {
         return Ok(None);
     };
     let Some(graph) = graph else {
-        anyhow::bail!("graph.client_secret: missing (required for subscription maintenance)");
+        return Err(StartupError::Missing {
+            setting: "graph.client_secret",
+            why: "required for subscription maintenance",
+        });
     };
     let sealer = token_sealer(cfg, secrets).await?;
     let certificate_b64 = load_certificate(&settings.certificate, secrets)
         .await
-        .context("subscriptions.certificate")?;
+        .map_err(StartupError::Certificate)?;
     let login = LoginEndpoint::new(
         http,
         &cfg.graph_authority_url,
@@ -242,49 +275,21 @@ async fn sync_accounts(
 pub async fn token_sealer(
     cfg: &Config,
     secrets: &mut SecretResolver,
-) -> anyhow::Result<TokenSealer> {
+) -> Result<TokenSealer, StartupError> {
     let Some(r) = &cfg.token_key else {
-        anyhow::bail!(
-            "accounts.token_key: missing (a file with 32 random bytes in base64: `openssl rand -base64 32`)"
-        );
+        return Err(StartupError::Missing {
+            setting: "accounts.token_key",
+            why: "a file with 32 random bytes in base64: `openssl rand -base64 32`",
+        });
     };
-    let text = secrets.resolve(r).await.context("accounts.token_key")?;
-    TokenSealer::from_key_text(&text).map_err(|e| anyhow::anyhow!("accounts.token_key: {e}"))
+    let text = secrets
+        .resolve(r)
+        .await
+        .map_err(StartupError::secret("accounts.token_key"))?;
+    TokenSealer::from_key_text(&text).map_err(StartupError::TokenKey)
 }
 
-/// The encryption certificate as Graph wants it: base64 of the DER. Accepts a PEM certificate, a
-/// DER file, or base64 DER.
-async fn load_certificate(r: &SecretRef, secrets: &mut SecretResolver) -> anyhow::Result<String> {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    if let SecretRef::File(path) = r {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        if !bytes.starts_with(b"-----") && !bytes.is_empty() && bytes[0] == 0x30 {
-            return Ok(b64.encode(bytes)); // DER
-        }
-    }
-    let text = secrets.resolve(r).await?;
-    let body: String = if text.contains("-----BEGIN CERTIFICATE-----") {
-        text.lines()
-            .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE-----"))
-            .skip(1)
-            .take_while(|l| !l.starts_with("-----END"))
-            .map(str::trim)
-            .collect()
-    } else {
-        text.split_whitespace().collect()
-    };
-    let der = b64
-        .decode(body.as_bytes())
-        .map_err(|_| anyhow::anyhow!("not a PEM certificate, DER file or base64 DER"))?;
-    if der.first() != Some(&0x30) {
-        anyhow::bail!("not an X.509 certificate (DER must start with a SEQUENCE)");
-    }
-    Ok(b64.encode(der))
-}
-
-pub async fn open_store(cfg: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn open_store(cfg: &StoreConfig) -> Result<Arc<dyn Store>, StartupError> {
     open_store_with(cfg, None).await
 }
 
@@ -292,12 +297,16 @@ pub async fn open_store(cfg: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {
 pub async fn open_store_with(
     cfg: &StoreConfig,
     aws: Option<&aws_config::SdkConfig>,
-) -> anyhow::Result<Arc<dyn Store>> {
+) -> Result<Arc<dyn Store>, StartupError> {
     Ok(match cfg {
-        StoreConfig::Sqlite { path } => Arc::new(
-            SqliteStore::open(path)
-                .with_context(|| format!("store.sqlite_path {}", path.display()))?,
-        ),
+        StoreConfig::Sqlite { path } => {
+            Arc::new(
+                SqliteStore::open(path).map_err(|source| StartupError::Sqlite {
+                    path: path.clone(),
+                    source,
+                })?,
+            )
+        }
         StoreConfig::DynamoDb {
             table,
             endpoint_url,

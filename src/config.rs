@@ -4,15 +4,22 @@
 //! `GRAPH_TENANT_ID` in the environment) and the problem. Secrets are references, resolved once at
 //! start: a literal value, `file:PATH`, or an AWS Secrets Manager ARN.
 
+mod check;
 mod env;
+mod raw;
+mod sections;
 mod store;
 mod subscriptions;
 
+pub use raw::{
+    RawConfig, RawConnector, RawGraph, RawKey, RawMapping, RawServer, RawSpeaking, RawStore,
+    RawWebhook,
+};
 pub use store::{is_guid, validate_store};
-
 pub use subscriptions::{RawAccounts, RawSubscriptions, SubscriptionsConfig};
 
-use serde::Deserialize;
+use check::Check;
+use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -21,11 +28,53 @@ pub const DEFAULT_JWKS_URL: &str = "https://login.microsoftonline.com/common/dis
 pub const DEFAULT_AUTHORITY_URL: &str = "https://login.microsoftonline.com";
 pub const DEFAULT_GRAPH_BASE_URL: &str = "https://graph.microsoft.com/v1.0";
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("configuration: {setting}: {problem}")]
-pub struct ConfigError {
-    pub setting: String,
-    pub problem: String,
+/// Why a configuration cannot be used. Every variant names the setting (or the file and line) the
+/// way the operator wrote it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A setting is missing, malformed or out of range.
+    #[error("configuration: {setting}: {problem}")]
+    Invalid { setting: String, problem: String },
+    /// The configuration file could not be read.
+    #[error("configuration: {}: cannot read the configuration file", path.display())]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not TOML of the configuration's shape. Only the parser's message is kept: its
+    /// full error quotes the offending line, which may hold an inline secret.
+    #[error("configuration: {location}: {problem}")]
+    Syntax { location: String, problem: String },
+    /// An environment variable is not the whole number it must be.
+    #[error("configuration: {setting}: {value:?} is not a whole number")]
+    NotANumber {
+        setting: String,
+        value: String,
+        #[source]
+        source: std::num::ParseIntError,
+    },
+    /// An environment variable is not the JSON it must be.
+    #[error("configuration: {setting}: expected {expected}")]
+    NotJson {
+        setting: String,
+        expected: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl ConfigError {
+    /// The setting, or the file and line, the error is about.
+    pub fn setting(&self) -> Cow<'_, str> {
+        match self {
+            ConfigError::Invalid { setting, .. }
+            | ConfigError::NotANumber { setting, .. }
+            | ConfigError::NotJson { setting, .. } => Cow::Borrowed(setting),
+            ConfigError::Syntax { location, .. } => Cow::Borrowed(location),
+            ConfigError::Unreadable { path, .. } => path.to_string_lossy(),
+        }
+    }
 }
 
 /// Where a setting came from, so errors use the operator's own name for it.
@@ -66,99 +115,6 @@ impl fmt::Debug for SecretRef {
             SecretRef::SecretsManager(arn) => write!(f, "SecretRef::SecretsManager({arn})"),
         }
     }
-}
-
-/// The settings as written, before validation. Field names are the TOML names.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawConfig {
-    #[serde(default)]
-    pub graph: RawGraph,
-    #[serde(default)]
-    pub connector: RawConnector,
-    #[serde(default)]
-    pub store: RawStore,
-    #[serde(default)]
-    pub webhook: RawWebhook,
-    #[serde(default)]
-    pub mapping: RawMapping,
-    #[serde(default)]
-    pub server: RawServer,
-    #[serde(default)]
-    pub speaking: RawSpeaking,
-    #[serde(default)]
-    pub subscriptions: RawSubscriptions,
-    #[serde(default)]
-    pub accounts: RawAccounts,
-}
-
-/// Swyx → Teams: how the bridge's "In a call" session lives.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawSpeaking {
-    pub expiration_minutes: Option<u64>,
-    pub max_call_minutes: Option<u64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawServer {
-    pub listen: Option<String>,
-    pub maintenance_interval_secs: Option<u64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawGraph {
-    pub tenant_id: Option<String>,
-    pub client_id: Option<String>,
-    pub jwks_url: Option<String>,
-    #[serde(default)]
-    pub encryption_keys: Vec<RawKey>,
-    /// App-only token for writing presence (Swyx → Teams).
-    pub client_secret: Option<String>,
-    pub authority_url: Option<String>,
-    pub base_url: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawKey {
-    pub id: Option<String>,
-    pub private_key: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawConnector {
-    pub url: Option<String>,
-    pub signing_secret: Option<String>,
-    pub timeout_ms: Option<u64>,
-    pub max_attempts: Option<u32>,
-    /// Secrets the connector signs its events with (several while one is rotated).
-    #[serde(default)]
-    pub event_secrets: Vec<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawStore {
-    pub sqlite_path: Option<String>,
-    pub dynamodb_table: Option<String>,
-    pub dynamodb_endpoint: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawWebhook {
-    pub max_body_bytes: Option<usize>,
-    pub time_budget_ms: Option<u64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawMapping {
-    pub rules_file: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -258,8 +214,8 @@ impl RawConfig {
                     .count()
                     + 1
             });
-            ConfigError {
-                setting: match line {
+            ConfigError::Syntax {
+                location: match line {
                     Some(l) => format!("{source_name} line {l}"),
                     None => source_name.to_string(),
                 },
@@ -269,249 +225,64 @@ impl RawConfig {
     }
 
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            setting: path.display().to_string(),
-            problem: format!("cannot read the configuration file: {e}"),
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
+            path: path.to_path_buf(),
+            source,
         })?;
         Self::from_toml(&text, &path.display().to_string())
     }
 
+    /// Checks every section in the order of the file and names the first problem found.
     pub fn validate(self, origin: Origin) -> Result<Config, ConfigError> {
-        let err = |path: &str, problem: String| ConfigError {
-            setting: name(origin, path),
-            problem,
-        };
-        let required = |path: &str, v: Option<String>| {
-            v.map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| err(path, "missing (required)".to_string()))
-        };
-        let guid = |path: &str, v: Option<String>| -> Result<String, ConfigError> {
-            let v = required(path, v)?;
-            if is_guid(&v) {
-                Ok(v.to_ascii_lowercase())
-            } else {
-                Err(err(
-                    path,
-                    format!("{v:?} is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"),
-                ))
-            }
-        };
-        let url = |path: &str, v: String| -> Result<String, ConfigError> {
-            check_outbound_url(&v).map_err(|problem| err(path, problem))?;
-            Ok(v)
-        };
-
-        let tenant_id = guid("graph.tenant_id", self.graph.tenant_id)?;
-        let client_id = guid("graph.client_id", self.graph.client_id)?;
-        let jwks_url = url(
-            "graph.jwks_url",
-            self.graph
-                .jwks_url
-                .unwrap_or_else(|| DEFAULT_JWKS_URL.to_string()),
-        )?;
-        if self.graph.encryption_keys.is_empty() {
-            return Err(err(
-                "graph.encryption_keys",
-                "no encryption key configured: presence notifications are always encrypted"
-                    .to_string(),
-            ));
-        }
-        let mut encryption_keys = Vec::new();
-        for (i, k) in self.graph.encryption_keys.into_iter().enumerate() {
-            let path = "graph.encryption_keys";
-            let id = k
-                .id
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty() && s.len() <= 128)
-                .ok_or_else(|| err(path, format!("key #{} needs an `id` of 1 to 128 characters (the subscription's encryptionCertificateId)", i + 1)))?;
-            if encryption_keys
-                .iter()
-                .any(|e: &EncryptionKeyConfig| e.certificate_id == id)
-            {
-                return Err(err(path, format!("key id {id:?} is configured twice")));
-            }
-            let private_key = k
-                .private_key
-                .filter(|s| !s.trim().is_empty())
-                .map(|s| SecretRef::parse(&s))
-                .ok_or_else(|| err(path, format!("key {id:?} has no `private_key` (file:PATH, a Secrets Manager ARN or the PEM itself)")))?;
-            encryption_keys.push(EncryptionKeyConfig {
-                certificate_id: id,
-                private_key,
-            });
-        }
-        let connector_url = url(
-            "connector.url",
-            required("connector.url", self.connector.url)?,
-        )?;
-        let connector_secret = SecretRef::parse(&required(
-            "connector.signing_secret",
-            self.connector.signing_secret,
-        )?);
-        let connector_timeout_ms = self.connector.timeout_ms.unwrap_or(2_000);
-        if !(50..=30_000).contains(&connector_timeout_ms) {
-            return Err(err(
-                "connector.timeout_ms",
-                format!("{connector_timeout_ms} is outside 50..=30000"),
-            ));
-        }
-        let connector_max_attempts = self.connector.max_attempts.unwrap_or(3);
-        if !(1..=10).contains(&connector_max_attempts) {
-            return Err(err(
-                "connector.max_attempts",
-                format!("{connector_max_attempts} is outside 1..=10"),
-            ));
-        }
+        let check = Check::new(origin);
+        let graph = sections::graph(self.graph, check)?;
+        let connector = sections::connector(self.connector, check)?;
+        sections::swyx_to_teams_needs_client_secret(&graph, &connector, check)?;
         let store = validate_store(self.store, origin)?;
-        let max_body_bytes = self.webhook.max_body_bytes.unwrap_or(1024 * 1024);
-        if !(1024..=6 * 1024 * 1024).contains(&max_body_bytes) {
-            return Err(err(
-                "webhook.max_body_bytes",
-                format!("{max_body_bytes} is outside 1024..=6291456 (Lambda's payload limit)"),
-            ));
-        }
-        let time_budget_ms = self.webhook.time_budget_ms.unwrap_or(2_000);
-        if !(100..=2_800).contains(&time_budget_ms) {
-            return Err(err(
-                "webhook.time_budget_ms",
-                format!("{time_budget_ms} is outside 100..=2800: Graph wants an answer within 3 s"),
-            ));
-        }
-        let listen_text = self
-            .server
-            .listen
-            .unwrap_or_else(|| "127.0.0.1:8080".to_string());
-        let listen = listen_text
-            .trim()
-            .parse::<std::net::SocketAddr>()
-            .map_err(|_| {
-                err(
-                    "server.listen",
-                    format!("{listen_text:?} is not an address like 127.0.0.1:8080"),
-                )
-            })?;
-        let maintenance_secs = self.server.maintenance_interval_secs.unwrap_or(10);
-        if !(1..=3600).contains(&maintenance_secs) {
-            return Err(err(
-                "server.maintenance_interval_secs",
-                format!("{maintenance_secs} is outside 1..=3600"),
-            ));
-        }
-        let graph_authority_url = url(
-            "graph.authority_url",
-            self.graph
-                .authority_url
-                .unwrap_or_else(|| DEFAULT_AUTHORITY_URL.to_string()),
-        )?;
-        let graph_base_url = url(
-            "graph.base_url",
-            self.graph
-                .base_url
-                .unwrap_or_else(|| DEFAULT_GRAPH_BASE_URL.to_string()),
-        )?;
-        let graph_client_secret = self
-            .graph
-            .client_secret
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| SecretRef::parse(&s));
-        let connector_event_secrets: Vec<SecretRef> = self
-            .connector
-            .event_secrets
-            .iter()
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| SecretRef::parse(s))
-            .collect();
-        if !connector_event_secrets.is_empty() && graph_client_secret.is_none() {
-            return Err(err(
-                "graph.client_secret",
-                format!(
-                    "missing: Swyx → Teams ({} is set) writes presence with the app's own token",
-                    name(origin, "connector.event_secrets")
-                ),
-            ));
-        }
-        let expiration_minutes = self.speaking.expiration_minutes.unwrap_or(5);
-        if !(5..=240).contains(&expiration_minutes) {
-            return Err(err(
-                "speaking.expiration_minutes",
-                format!("{expiration_minutes} is outside 5..=240 (Graph's setPresence range)"),
-            ));
-        }
-        let max_call_minutes = self.speaking.max_call_minutes.unwrap_or(240);
-        if !(1..=24 * 60).contains(&max_call_minutes) {
-            return Err(err(
-                "speaking.max_call_minutes",
-                format!("{max_call_minutes} is outside 1..=1440"),
-            ));
-        }
-        let key_ids: Vec<&str> = encryption_keys
+        let webhook = sections::webhook(self.webhook, check)?;
+        let rules_file = sections::mapping(self.mapping);
+        let server = sections::server(self.server, check)?;
+        let speaking = sections::speaking(self.speaking, check)?;
+        let token_key = sections::accounts(self.accounts);
+        let key_ids: Vec<&str> = graph
+            .encryption_keys
             .iter()
             .map(|k| k.certificate_id.as_str())
             .collect();
-        let token_key = self
-            .accounts
-            .token_key
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| SecretRef::parse(&s));
         let subscriptions = subscriptions::validate(
             self.subscriptions,
-            origin,
+            check,
             &key_ids,
-            graph_client_secret.is_some(),
+            graph.client_secret.is_some(),
             token_key.is_some(),
         )?;
         Ok(Config {
+            tenant_id: graph.tenant_id,
+            client_id: graph.client_id,
+            jwks_url: graph.jwks_url,
+            encryption_keys: graph.encryption_keys,
+            connector_url: connector.url,
+            connector_secret: connector.signing_secret,
+            connector_timeout: connector.timeout,
+            connector_max_attempts: connector.max_attempts,
+            store,
+            max_body_bytes: webhook.max_body_bytes,
+            time_budget: webhook.time_budget,
+            rules_file,
+            listen: server.listen,
+            maintenance_interval: server.maintenance_interval,
+            graph_client_secret: graph.client_secret,
+            graph_authority_url: graph.authority_url,
+            graph_base_url: graph.base_url,
+            connector_event_secrets: connector.event_secrets,
+            speaking_expiration: speaking.expiration,
+            speaking_max_call: speaking.max_call,
             subscriptions,
             token_key,
-            graph_client_secret,
-            graph_authority_url,
-            graph_base_url,
-            connector_event_secrets,
-            speaking_expiration: Duration::from_secs(expiration_minutes * 60),
-            speaking_max_call: Duration::from_secs(max_call_minutes * 60),
-            listen,
-            maintenance_interval: Duration::from_secs(maintenance_secs),
-            tenant_id,
-            client_id,
-            jwks_url,
-            encryption_keys,
-            connector_url,
-            connector_secret,
-            connector_timeout: Duration::from_millis(connector_timeout_ms),
-            connector_max_attempts,
-            store,
-            max_body_bytes,
-            time_budget: Duration::from_millis(time_budget_ms),
-            rules_file: self.mapping.rules_file.map(PathBuf::from),
         })
     }
 }
 
 /// A URL the bridge sends secrets or tokens to (Graph, Entra, the signing keys, the connector):
-/// https, or plain http to a loopback host only (the sandbox, a connector on the same machine).
-fn check_outbound_url(v: &str) -> Result<(), String> {
-    let Ok(url) = reqwest::Url::parse(v) else {
-        return Err(format!("{v:?} is not a URL"));
-    };
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if url.host_str().is_some_and(is_loopback_host) => Ok(()),
-        "http" => Err(format!(
-            "{v:?} must be https: plain http is allowed only to a loopback host (127.0.0.0/8, ::1, localhost)"
-        )),
-        _ => Err(format!("{v:?} is not an https URL")),
-    }
-}
-
-fn is_loopback_host(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
 #[cfg(test)]
 mod tests;

@@ -1,12 +1,26 @@
-//! Logging: JSON lines in Lambda (CloudWatch), human-readable text on a terminal. `RUST_LOG`
+//! Logging: JSON lines in Lambda (CloudWatch), human-readable text on a terminal, plain text in a
+//! file where the terminal is taken (the demo draws its progress and table there). `RUST_LOG`
 //! filters (default `info`).
 
 use tracing_subscriber::EnvFilter;
 
+fn filter() -> EnvFilter {
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
+}
+
+/// Every log line into `file`, without terminal colours.
+pub fn init_to_file(file: std::fs::File) {
+    // A second init (tests) is harmless: the first subscriber stays.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter())
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .try_init();
+}
+
 pub fn init(json: bool) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(filter())
         .with_writer(std::io::stderr);
     // A second init (tests) is harmless: the first subscriber stays.
     let _ = if json {
@@ -19,4 +33,33 @@ pub fn init(json: bool) {
     } else {
         builder.try_init()
     };
+}
+
+/// An error and its causes on one line, `outer: inner: root`, for the places that log an error
+/// rather than hand it to a caller (the format `anyhow` prints with `{:#}`).
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_follow_the_error_on_one_line() {
+        let path = std::path::Path::new("/nonexistent/c.toml");
+        let e = crate::config::RawConfig::from_file(path).unwrap_err();
+        let io = std::fs::read(path).unwrap_err();
+        assert_eq!(
+            with_causes(&e),
+            format!("configuration: /nonexistent/c.toml: cannot read the configuration file: {io}")
+        );
+    }
 }

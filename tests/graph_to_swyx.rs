@@ -189,7 +189,8 @@ async fn validation_handshake_echoes_the_decoded_token() {
     }
 }
 
-/// Every row of the default mapping table (PRODUCT.md §2), one user per row, in one batch each.
+/// Every row of the default mapping table (docs/architecture.md#default-status-mapping), one user
+/// per row, in one batch each.
 #[tokio::test]
 async fn every_mapping_row_reaches_the_connector() {
     let rows: &[(&str, &str, bool, Option<&str>)] = &[

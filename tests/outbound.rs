@@ -139,7 +139,10 @@ async fn no_client_follows_a_redirect_so_nothing_reaches_the_other_host() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, GraphError::Token(EntraError::Refused { status: 307, .. })),
+        matches!(
+            err,
+            GraphError::Token(EntraError::Refused { status: 307, .. })
+        ),
         "{err}"
     );
     assert!(err.to_string().contains("redirect"), "{err}");
@@ -167,7 +170,10 @@ async fn no_client_follows_a_redirect_so_nothing_reaches_the_other_host() {
         .await
         .err()
         .unwrap();
-    assert!(matches!(err, EntraError::Refused { status: 307, .. }), "{err}");
+    assert!(
+        matches!(err, EntraError::Refused { status: 307, .. }),
+        "{err}"
+    );
     assert!(!err.to_string().contains(REFRESH_TOKEN), "{err}");
 
     // The connector: the signature stays home.
@@ -188,7 +194,11 @@ async fn no_client_follows_a_redirect_so_nothing_reaches_the_other_host() {
         "{err}"
     );
 
-    assert_eq!(trap.hits.load(Ordering::SeqCst), 0, "nothing was sent there");
+    assert_eq!(
+        trap.hits.load(Ordering::SeqCst),
+        0,
+        "nothing was sent there"
+    );
 }
 
 /// Serves `size` bytes in 64 KiB chunks, counting what it hands to the connection; with

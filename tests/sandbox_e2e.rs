@@ -16,6 +16,7 @@ fn options(users: usize, store: DemoStore) -> DemoOptions {
         bridge_exe: PathBuf::from(env!("CARGO_BIN_EXE_presence-bridge")),
         outage: Duration::from_secs(2),
         progress: false,
+        log_dir: None,
     }
 }
 
@@ -62,4 +63,51 @@ async fn a_day_on_dynamodb() {
     };
     let report = run(options(users, store)).await.expect("demo");
     assert_day(&report, users);
+}
+
+/// `presence-bridge demo` as an operator runs it (output not a terminal, as in CI): the table
+/// alone on stdout, on stderr the log directory and one line per step, every log line in files.
+#[test]
+fn the_demo_command_prints_the_table_clean_and_logs_to_files() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_presence-bridge"))
+        .args(["demo", "--users", "3", "--outage-secs", "1"])
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run presence-bridge demo");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.starts_with("users consistent"), "{stdout}");
+    assert!(stdout.contains("3/3"), "{stdout}");
+    for line in stdout.lines() {
+        assert!(
+            !line.contains(" INFO ") && !line.contains(" WARN "),
+            "a log line in the table: {line:?}\n{stdout}"
+        );
+    }
+    let mut lines = stderr.lines();
+    let logs = lines
+        .next()
+        .and_then(|l| l.strip_prefix("Logs: "))
+        .and_then(|l| l.split(' ').next())
+        .unwrap_or_else(|| panic!("the log directory comes first: {stderr}"));
+    let steps: Vec<&str> = lines.collect();
+    assert!(steps.len() >= 9, "one line per step: {stderr}");
+    assert!(
+        steps
+            .iter()
+            .all(|l| l.starts_with('[') && !l.contains('\r')),
+        "only progress lines on stderr: {stderr}"
+    );
+    let logs = PathBuf::from(logs);
+    let demo_log = std::fs::read_to_string(logs.join("demo.log")).expect("demo.log");
+    assert!(
+        demo_log.contains("presence_sandbox"),
+        "the sandbox's log lines are in demo.log: {demo_log}"
+    );
+    assert!(logs.join("bridge.log").is_file());
+    let _ = std::fs::remove_dir_all(&logs);
 }

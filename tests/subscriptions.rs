@@ -1,10 +1,10 @@
 //! Subscriptions that never lapse, against the sandbox on its controllable clock: sync accounts,
 //! sharding, renewal, lifecycle notifications, reconciliation, outages and throttling.
 
-#[path = "subscriptions/harness.rs"]
-mod subscriptions_harness;
 #[path = "subscriptions/slow_graph.rs"]
 mod slow_graph;
+#[path = "subscriptions/harness.rs"]
+mod subscriptions_harness;
 
 use presence_bridge::cli::accounts;
 use presence_bridge::domain::Timestamp;

@@ -359,7 +359,8 @@ async fn a_closed_port_is_retryable() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, ConnectorError::Unavailable { .. }) && err.to_string().contains("could not connect"),
+        matches!(&err, ConnectorError::Unavailable { .. })
+            && err.to_string().contains("could not connect"),
         "{err}"
     );
 }

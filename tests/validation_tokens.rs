@@ -15,7 +15,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use presence_bridge::graph::CHANGE_TRACKING_APP_ID;
 use presence_bridge::graph::test_issuer::{TestIssuer, v2_claims};
 use presence_bridge::graph::validation_token::{
-    ValidationTokenError, TokenSettings, TokenValidator, ValidatedToken,
+    TokenSettings, TokenValidator, ValidatedToken, ValidationTokenError,
 };
 use serde_json::{Value, json};
 use tokio::sync::{Notify, Semaphore};
@@ -284,7 +284,10 @@ async fn unknown_kid_refetches_once_then_is_rate_limited() {
         let pem = if kid == "key1" { KEY1 } else { KEY2 };
         let token = issuer(pem, kid).validation_token(APP, TENANT, HOUR);
         let err = validator.validate(&token).await.unwrap_err();
-        assert!(matches!(err, ValidationTokenError::UnknownKey), "{kid}: {err}");
+        assert!(
+            matches!(err, ValidationTokenError::UnknownKey),
+            "{kid}: {err}"
+        );
     }
     assert_eq!(jwks.hits(), 2);
 }
@@ -297,7 +300,10 @@ async fn jwks_outage_is_reported_and_not_hammered() {
     let token = key1.validation_token(APP, TENANT, HOUR);
     for _ in 0..3 {
         let err = validator.validate(&token).await.unwrap_err();
-        assert!(matches!(err, ValidationTokenError::JwksUnavailable(_)), "{err}");
+        assert!(
+            matches!(err, ValidationTokenError::JwksUnavailable(_)),
+            "{err}"
+        );
     }
     assert_eq!(jwks.hits(), 1, "retries wait for the back-off");
 
@@ -309,7 +315,10 @@ async fn jwks_outage_is_reported_and_not_hammered() {
         .validate(&token)
         .await
         .unwrap_err();
-    assert!(matches!(err, ValidationTokenError::JwksUnavailable(_)), "{err}");
+    assert!(
+        matches!(err, ValidationTokenError::JwksUnavailable(_)),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -285,7 +285,7 @@ mod tests {
             e.kind(),
             Ok(EventKind::SpeakingStarted { call_id: "c-4711" })
         );
-        assert_eq!(e.at_unix_ms(), Some(1_764_151_200_000));
+        assert_eq!(e.at_unix_ms(), Some(1_795_687_200_000));
         let s: SwyxEvent = serde_json::from_str(
             r#"{"type":"status.changed","swyxUserId":"1001","status":"DoNotDisturb","origin":"user","at":"2026-11-26T11:00:00Z"}"#,
         )
@@ -353,7 +353,7 @@ mod tests {
     #[test]
     fn times_round_trip_as_rfc3339() {
         assert_eq!(rfc3339_from_millis(0), "1970-01-01T00:00:00Z");
-        let e = SwyxEvent::speaking(SwyxEvent::SPEAKING_ENDED, "1", "c", 1_764_151_200_000);
-        assert_eq!(e.at_unix_ms(), Some(1_764_151_200_000));
+        let e = SwyxEvent::speaking(SwyxEvent::SPEAKING_ENDED, "1", "c", 1_795_687_200_000);
+        assert_eq!(e.at_unix_ms(), Some(1_795_687_200_000));
     }
 }

@@ -2,7 +2,7 @@
 #   python3 -m venv /tmp/tv && /tmp/tv/bin/pip install cryptography && /tmp/tv/bin/python infra/testvectors/make_vectors.py
 """Rich-notification test vectors made with Python's `cryptography` (OpenSSL), not with our Rust code,
 so tests/crypto_vectors.rs checks our decryption against an independent implementation of Graph's
-algorithm (research/graph.md §4):
+algorithm (docs/architecture.md#rich-notification-decryption):
 
   dataKey       = base64(RSA-OAEP(SHA-1, MGF1-SHA-1, no label)(32-byte key))
   data          = base64(AES-256-CBC/PKCS7(key, IV = key[:16])(resource JSON))
@@ -13,7 +13,7 @@ Writes into tests/fixtures/crypto/ (run from the repository root or anywhere):
   key4096.pkcs8.pem, key4096.cert.pem
   other2048.pkcs8.pem                   a second 2048-bit key: "wrong key" cases
   weak1024.pkcs8.pem, ec-p256.pkcs8.pem  keys that must be refused (too small, not RSA)
-  notifications-2048.json, notifications-4096.json   Graph changeNotificationCollection shape (§9.4)
+  notifications-2048.json, notifications-4096.json   Graph changeNotificationCollection shape (docs/architecture.md#change-notification-payload)
   manifest.json                         which files belong together and each item's expected bytes
 The LAST item of each collection is tampered (one ciphertext byte flipped after signing):
 manifest marks it `"tampered": true` and it must fail signature verification.

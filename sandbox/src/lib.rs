@@ -8,7 +8,9 @@ pub mod clock;
 pub mod control;
 pub mod graph;
 pub mod sandbox;
+pub mod sip;
 pub mod swyx;
+mod sync;
 
 pub use clock::Clock;
 pub use sandbox::{Sandbox, SandboxOptions};

@@ -65,6 +65,9 @@ struct RunArgs {
     /// Emulated Graph throttle: requests per 30 s before 429 (none if absent).
     #[arg(long)]
     throttle_per_30s: Option<u32>,
+    /// Emulated Graph throttle of the presence API alone, per 30 s (Microsoft's pages: 1,500).
+    #[arg(long)]
+    presence_throttle_per_30s: Option<u32>,
     /// A Swyx user to create at start, as ID:EMAIL:NAME (repeatable).
     #[arg(long = "swyx-user", value_name = "ID:EMAIL:NAME")]
     swyx_users: Vec<String>,
@@ -132,6 +135,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             clock: clock.clone(),
         })
         .await?;
+    graph.set_presence_throttle(args.presence_throttle_per_30s);
     let graph_control: Option<GraphHandleLike> = Some(std::sync::Arc::new(graph.clone()));
     let graph_info = serde_json::json!({
         "baseUrl": graph.base_url(),

@@ -4,8 +4,12 @@
 
 #[path = "swyx_emulator/cli.rs"]
 mod cli;
+#[path = "swyx_emulator/contract.rs"]
+mod contract;
 #[path = "swyx_emulator/control.rs"]
 mod control;
+#[path = "swyx_emulator/control_directory.rs"]
+mod control_directory;
 #[path = "swyx_emulator/events.rs"]
 mod events;
 #[path = "swyx_emulator/outage.rs"]
@@ -296,9 +300,11 @@ async fn user_list_is_signed_and_lists_emails() {
     assert_eq!(
         a.body,
         json!({ "users": [
-            { "swyxUserId": "101", "name": "Alice Example", "email": "alice@contoso.com" },
-            { "swyxUserId": "102", "name": "Bob Example", "email": null },
-        ]})
+            { "swyxUserId": "101", "name": "Alice Example", "email": "alice@contoso.com", "groups": [],
+              "teamsStatus": { "swyxUserId": "101", "status": null, "revision": 0 } },
+            { "swyxUserId": "102", "name": "Bob Example", "email": null, "groups": [],
+              "teamsStatus": { "swyxUserId": "102", "status": null, "revision": 0 } },
+        ], "nextCursor": null })
     );
     assert_eq!(s.list_users(&Key::new(3)).await.status, 401);
     assert_eq!(s.emu.stats().user_list_requests, 1);

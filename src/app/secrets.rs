@@ -2,7 +2,28 @@
 //! Manager ARNs (read concurrently at a cold start, on one AWS configuration).
 
 use crate::config::SecretRef;
-use anyhow::Context;
+use aws_sdk_secretsmanager::error::SdkError;
+use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+use std::path::PathBuf;
+
+/// Why a secret reference could not be resolved. Names where the secret lives, never its value.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("cannot read {}", path.display())]
+    File {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read secret {arn}")]
+    SecretsManager {
+        arn: String,
+        #[source]
+        source: Box<SdkError<GetSecretValueError>>,
+    },
+    #[error("secret {arn} has no string value")]
+    NotText { arn: String },
+}
 
 /// Resolves secret references; the AWS configuration and the Secrets Manager client are made on
 /// first use only, and [`SecretResolver::prefetch`] reads many ARNs concurrently.
@@ -61,7 +82,7 @@ impl SecretResolver {
         client
     }
 
-    pub async fn resolve(&mut self, r: &SecretRef) -> anyhow::Result<String> {
+    pub async fn resolve(&mut self, r: &SecretRef) -> Result<String, SecretError> {
         if let SecretRef::SecretsManager(arn) = r
             && let Some(v) = self.fetched.get(arn)
         {
@@ -69,8 +90,12 @@ impl SecretResolver {
         }
         match r {
             SecretRef::Inline(v) => Ok(v.clone()),
-            SecretRef::File(path) => std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display())),
+            SecretRef::File(path) => {
+                std::fs::read_to_string(path).map_err(|source| SecretError::File {
+                    path: path.clone(),
+                    source,
+                })
+            }
             SecretRef::SecretsManager(arn) => {
                 let client = self.client().await;
                 let out = client
@@ -78,15 +103,13 @@ impl SecretResolver {
                     .secret_id(arn)
                     .send()
                     .await
-                    .map_err(|e| {
-                        anyhow::anyhow!(
-                            "cannot read secret {arn}: {}",
-                            aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
-                        )
+                    .map_err(|e| SecretError::SecretsManager {
+                        arn: arn.clone(),
+                        source: Box::new(e),
                     })?;
                 out.secret_string()
                     .map(str::to_string)
-                    .with_context(|| format!("secret {arn} has no string value"))
+                    .ok_or_else(|| SecretError::NotText { arn: arn.clone() })
             }
         }
     }

@@ -1,11 +1,11 @@
-//! `presence-bridge`: the operator's command line.
+//! `presence-bridge`: the operator's command line. Parses the arguments and hands each command to
+//! its function in `presence_bridge::cli`.
 
 use clap::{Parser, Subcommand};
-use presence_bridge::app::open_store;
 use presence_bridge::cli;
-use presence_bridge::config::{Origin, RawConfig, validate_store};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -119,11 +119,15 @@ enum UsersCommand {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    // JSON lines for log shippers (LOG_FORMAT=json), readable text otherwise.
-    presence_bridge::telemetry::init(
-        std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json")),
-    );
-    match run(Cli::parse()).await {
+    let cli = Cli::parse();
+    // The demo draws progress and a table on the terminal and logs to files of its own.
+    if !matches!(cli.command, Command::Demo { .. }) {
+        // JSON lines for log shippers (LOG_FORMAT=json), readable text otherwise.
+        presence_bridge::telemetry::init(
+            std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json")),
+        );
+    }
+    match run(cli).await {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -133,6 +137,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut stdout = std::io::stdout();
     match cli.command {
         Command::Map {
             availability,
@@ -148,67 +153,29 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Decrypt { keys, password } => {
             let args = cli::decrypt::DecryptArgs { keys, password };
-            let mut out = std::io::stdout().lock();
-            cli::decrypt::run(&args, &mut std::io::stdin().lock(), &mut out)?;
+            cli::decrypt::run(&args, &mut std::io::stdin().lock(), &mut stdout)?;
         }
-        Command::Serve { config, listen } => {
-            let cfg = RawConfig::from_file(&config)?.validate(Origin::File)?;
-            let listener =
-                presence_bridge::entry::server::bind(listen.unwrap_or(cfg.listen)).await?;
-            let app = std::sync::Arc::new(presence_bridge::app::App::from_config(&cfg).await?);
-            presence_bridge::entry::server::run(
-                app,
-                listener,
-                cfg.maintenance_interval,
-                presence_bridge::entry::server::shutdown_signal(),
-            )
-            .await?;
-        }
+        Command::Serve { config, listen } => cli::serve::run(&config, listen).await?,
         Command::Demo { users, outage_secs } => {
-            let report = presence_bridge::demo::run(presence_bridge::demo::DemoOptions {
-                users,
-                store: presence_bridge::demo::DemoStore::Sqlite,
-                bridge_exe: std::env::current_exe()?,
-                outage: std::time::Duration::from_secs(outage_secs),
-                progress: true,
-            })
-            .await?;
-            print!("{}", report.table());
-            if !report.ok() {
+            let outage = Duration::from_secs(outage_secs);
+            if !cli::demo::run(users, outage, &mut stdout).await? {
                 return Ok(ExitCode::FAILURE);
             }
         }
-        Command::CheckConfig { config } => {
-            let cfg = RawConfig::from_file(&config)?.validate(Origin::File)?;
-            if let Some(rules) = &cfg.rules_file {
-                presence_bridge::domain::MappingRules::load(rules)?;
-            }
-            println!("{}: OK", config.display());
-        }
+        Command::CheckConfig { config } => println!("{}", cli::check_config::run(&config)?),
         Command::Accounts { command } => match command {
             AccountsCommand::Add { name, config } => {
-                let cfg = RawConfig::from_file(&config)?.validate(Origin::File)?;
-                cli::accounts::add(&cfg, &name, &mut std::io::stdout()).await?;
+                cli::accounts::add(&cli::config(&config)?, &name, &mut stdout).await?;
             }
             AccountsCommand::List { config } => {
-                let cfg = RawConfig::from_file(&config)?.validate(Origin::File)?;
-                let store = open_store(&cfg.store).await?;
-                let capacity = cfg
-                    .subscriptions
-                    .as_ref()
-                    .map_or(presence_bridge::domain::sharding::USERS_PER_ACCOUNT, |s| {
-                        s.users_per_account
-                    });
-                let now = presence_bridge::domain::Timestamp::now();
                 print!(
                     "{}",
-                    cli::accounts::list(store.as_ref(), capacity, now).await?
+                    cli::accounts::list_configured(&cli::config(&config)?).await?
                 );
             }
             AccountsCommand::Remove { name, config } => {
-                let cfg = RawConfig::from_file(&config)?.validate(Origin::File)?;
-                let app = presence_bridge::app::App::from_config(&cfg).await?;
-                println!("{}", cli::accounts::remove(&app, &name).await?);
+                let cfg = cli::config(&config)?;
+                println!("{}", cli::accounts::remove_configured(&cfg, &name).await?);
             }
             AccountsCommand::NewKey => {
                 println!(
@@ -219,31 +186,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Users { command } => match command {
             UsersCommand::Import { file, config } => {
-                let store_cfg = validate_store(RawConfig::from_file(&config)?.store, Origin::File)?;
-                let store = open_store(&store_cfg).await?;
-                let text = std::fs::read_to_string(&file)
-                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-                let report = cli::users::import(store.as_ref(), &text).await?;
-                println!(
-                    "{} users linked, {} already linked as in the file, {} lines refused",
-                    report.imported,
-                    report.unchanged,
-                    report.refused.len()
-                );
-                for (line, problem) in &report.refused {
-                    println!("{}:{line}: {problem}", file.display());
-                }
-                if !report.refused.is_empty() {
+                let store = cli::store(&config).await?;
+                if !cli::users::import_file(store.as_ref(), &file, &mut stdout).await? {
                     return Ok(ExitCode::from(2));
                 }
             }
             UsersCommand::List { config } => {
-                let store_cfg = validate_store(RawConfig::from_file(&config)?.store, Origin::File)?;
-                let store = open_store(&store_cfg).await?;
-                println!("entra_id,swyx_user_id,email");
-                for u in store.list_users().await? {
-                    println!("{},{},{}", u.entra_id, u.swyx_user_id, u.email);
-                }
+                cli::users::list(cli::store(&config).await?.as_ref(), &mut stdout).await?;
             }
         },
     }

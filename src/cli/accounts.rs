@@ -55,6 +55,18 @@ fn prompt_text(name: &str, p: &DeviceCodePrompt) -> String {
     )
 }
 
+/// `accounts list` for a configuration: its store, its accounts' capacity.
+pub async fn list_configured(cfg: &Config) -> anyhow::Result<String> {
+    let store = open_store(&cfg.store).await?;
+    let capacity = cfg
+        .subscriptions
+        .as_ref()
+        .map_or(crate::domain::sharding::USERS_PER_ACCOUNT, |s| {
+            s.users_per_account
+        });
+    list(store.as_ref(), capacity, Timestamp::now()).await
+}
+
 /// The accounts, what each covers, its subscription and last error, and who is not covered.
 pub async fn list(store: &dyn Store, capacity: usize, now: Timestamp) -> anyhow::Result<String> {
     let accounts = store.list_accounts().await?;
@@ -111,6 +123,13 @@ pub async fn list(store: &dyn Store, capacity: usize, now: Timestamp) -> anyhow:
 fn short_time(t: Timestamp) -> String {
     let s = t.to_rfc3339();
     s.get(..16).map_or(s.clone(), |p| p.replace('T', " "))
+}
+
+/// `accounts remove` for a configuration: the whole app, since Graph is called with the account's
+/// own token.
+pub async fn remove_configured(cfg: &Config, name: &str) -> anyhow::Result<String> {
+    let app = App::from_config(cfg).await?;
+    remove(&app, name).await
 }
 
 /// Deletes the account's subscription in Graph (with its own token; best effort: Graph deletes

@@ -1,10 +1,18 @@
 //! `presence-bridge users import FILE.csv`: links Entra users to Swyx users from a CSV file with
 //! the columns entra_id, swyx_user_id, email (a header line is optional). Every line is checked
 //! first; bad lines are reported with their number and the good ones are imported.
+//! `presence-bridge users list` writes the same format, so its output imports again.
 
 use crate::config::is_guid;
 use crate::store::{Store, StoreError, UserLink};
+use anyhow::Context;
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+/// The header of the file `users list` writes and `users import` reads.
+pub const CSV_HEADER: &str = "entra_id,swyx_user_id,email";
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct ImportReport {
@@ -83,39 +91,17 @@ pub fn parse_csv(text: &str) -> ParsedCsv {
         {
             continue; // header
         }
-        if fields.len() < 2 || fields.len() > 3 {
-            refused.push((
-                n,
-                format!(
-                    "expected 2 or 3 fields (entra_id, swyx_user_id, email), found {}",
-                    fields.len()
-                ),
-            ));
-            continue;
-        }
-        let entra_id = fields[0].to_ascii_lowercase();
-        let swyx_user_id = fields[1].clone();
-        let email = fields.get(2).cloned().unwrap_or_default();
-        if !is_guid(&entra_id) {
-            refused.push((
-                n,
-                format!(
-                    "entra_id {:?} is not a GUID (the user's Entra object id)",
-                    fields[0]
-                ),
-            ));
-            continue;
-        }
-        // It becomes a path segment of the connector contract: `.`, `..` or `/` would change
-        // the request's path.
-        if let Err(e) = swyx_contract::wire::check_swyx_user_id(&swyx_user_id) {
-            refused.push((n, format!("swyx_user_id {swyx_user_id:?}: {e}")));
-            continue;
-        }
-        if !email.is_empty() && !email.contains('@') {
-            refused.push((n, format!("email {email:?} has no @")));
-            continue;
-        }
+        let UserLink {
+            entra_id,
+            swyx_user_id,
+            email,
+        } = match user_of(&fields) {
+            Ok(user) => user,
+            Err(problem) => {
+                refused.push((n, problem));
+                continue;
+            }
+        };
         if let Some(first) = seen_entra.get(&entra_id) {
             refused.push((n, format!("entra_id {entra_id} is already on line {first}")));
             continue;
@@ -139,6 +125,38 @@ pub fn parse_csv(text: &str) -> ParsedCsv {
         ));
     }
     (links, refused)
+}
+
+/// One line's fields as a link, or what is wrong with them.
+fn user_of(fields: &[String]) -> Result<UserLink, String> {
+    if fields.len() < 2 || fields.len() > 3 {
+        return Err(format!(
+            "expected 2 or 3 fields (entra_id, swyx_user_id, email), found {}",
+            fields.len()
+        ));
+    }
+    let entra_id = fields[0].to_ascii_lowercase();
+    let swyx_user_id = fields[1].clone();
+    let email = fields.get(2).cloned().unwrap_or_default();
+    if !is_guid(&entra_id) {
+        return Err(format!(
+            "entra_id {:?} is not a GUID (the user's Entra object id)",
+            fields[0]
+        ));
+    }
+    // It becomes a path segment of the connector contract: `.`, `..` or `/` would change the
+    // request's path.
+    if let Err(e) = swyx_contract::wire::check_swyx_user_id(&swyx_user_id) {
+        return Err(format!("swyx_user_id {swyx_user_id:?}: {e}"));
+    }
+    if !email.is_empty() && !email.contains('@') {
+        return Err(format!("email {email:?} has no @"));
+    }
+    Ok(UserLink {
+        entra_id,
+        swyx_user_id,
+        email,
+    })
 }
 
 pub async fn import(store: &dyn Store, text: &str) -> Result<ImportReport, StoreError> {
@@ -170,6 +188,56 @@ pub async fn import(store: &dyn Store, text: &str) -> Result<ImportReport, Store
     refused.sort();
     report.refused = refused;
     Ok(report)
+}
+
+/// `users import FILE`: links the file's users and reports to `out`: a summary, then each
+/// refused line as `FILE:LINE: problem`. `false` when any line was refused.
+pub async fn import_file(
+    store: &dyn Store,
+    file: &Path,
+    out: &mut impl Write,
+) -> anyhow::Result<bool> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let report = import(store, &text).await?;
+    writeln!(
+        out,
+        "{} users linked, {} already linked as in the file, {} lines refused",
+        report.imported,
+        report.unchanged,
+        report.refused.len()
+    )?;
+    for (line, problem) in &report.refused {
+        writeln!(out, "{}:{line}: {problem}", file.display())?;
+    }
+    Ok(report.refused.is_empty())
+}
+
+/// `users list`: every linked user as a CSV line under [`CSV_HEADER`].
+pub async fn list(store: &dyn Store, out: &mut impl Write) -> anyhow::Result<()> {
+    writeln!(out, "{CSV_HEADER}")?;
+    for user in store.list_users().await? {
+        writeln!(out, "{}", csv_line(&user))?;
+    }
+    Ok(())
+}
+
+/// One user as a CSV line that [`parse_csv`] reads back unchanged.
+pub fn csv_line(user: &UserLink) -> String {
+    [&user.entra_id, &user.swyx_user_id, &user.email]
+        .map(|f| csv_field(f))
+        .join(",")
+}
+
+/// A field quoted when it holds a comma, a quote or a line break (RFC 4180), or space at its
+/// ends (which the reader would otherwise trim).
+fn csv_field(field: &str) -> Cow<'_, str> {
+    let needs_quotes = field.contains([',', '"', '\n', '\r']) || field.trim() != field;
+    if needs_quotes {
+        Cow::Owned(format!("\"{}\"", field.replace('"', "\"\"")))
+    } else {
+        Cow::Borrowed(field)
+    }
 }
 
 #[cfg(test)]
@@ -215,6 +283,30 @@ mod tests {
         assert!(refused[0].1.contains("\"..\""), "{refused:?}");
         assert!(refused[2].1.contains("'/'"), "{refused:?}");
         assert!(refused[3].1.contains("empty"), "{refused:?}");
+    }
+
+    #[test]
+    fn listed_users_read_back_unchanged() {
+        let users = [
+            UserLink {
+                entra_id: A.into(),
+                swyx_user_id: "101".into(),
+                email: "\"Müller, Anna\"@x.de".into(),
+            },
+            UserLink {
+                entra_id: B.into(),
+                swyx_user_id: "Empfang, 2. OG".into(),
+                email: String::new(),
+            },
+        ];
+        let text: String = std::iter::once(CSV_HEADER.to_string())
+            .chain(users.iter().map(csv_line))
+            .map(|l| l + "\n")
+            .collect();
+        let (links, refused) = parse_csv(&text);
+        assert!(refused.is_empty(), "{refused:?}\n{text}");
+        let read: Vec<UserLink> = links.into_iter().map(|(_, l)| l).collect();
+        assert_eq!(read, users, "{text}");
     }
 
     #[test]

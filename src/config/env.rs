@@ -2,6 +2,7 @@
 //! [`NAMES`](super::NAMES)), into the same [`RawConfig`] a file gives.
 
 use super::*;
+use serde::Deserialize;
 
 impl RawConfig {
     /// Reads the environment variables of [`NAMES`] through `get` (so tests need not touch the
@@ -12,10 +13,13 @@ impl RawConfig {
         let num = |toml_path: &str| -> Result<Option<u64>, ConfigError> {
             var(toml_path)
                 .map(|v| {
-                    v.trim().parse::<u64>().map_err(|_| ConfigError {
-                        setting: name(Origin::Env, toml_path),
-                        problem: format!("{v:?} is not a whole number"),
-                    })
+                    v.trim()
+                        .parse::<u64>()
+                        .map_err(|source| ConfigError::NotANumber {
+                            setting: name(Origin::Env, toml_path),
+                            value: v.clone(),
+                            source,
+                        })
                 })
                 .transpose()
         };
@@ -28,12 +32,12 @@ impl RawConfig {
                     id: String,
                     private_key: String,
                 }
-                let parsed: Vec<EnvKey> = serde_json::from_str(&json).map_err(|e| ConfigError {
-                    setting: name(Origin::Env, "graph.encryption_keys"),
-                    problem: format!(
-                        "expected a JSON list like [{{\"id\":\"cert-2026\",\"private_key\":\"arn:aws:secretsmanager:…\"}}]: {e}"
-                    ),
-                })?;
+                let parsed: Vec<EnvKey> =
+                    serde_json::from_str(&json).map_err(|source| ConfigError::NotJson {
+                        setting: name(Origin::Env, "graph.encryption_keys"),
+                        expected: r#"a JSON list like [{"id":"cert-2026","private_key":"arn:aws:secretsmanager:…"}]"#,
+                        source,
+                    })?;
                 parsed
                     .into_iter()
                     .map(|k| RawKey {

@@ -1,22 +1,20 @@
 //! `[store]`: the embedded SQLite file or a DynamoDB table; and the GUID check the sections share.
 
-use super::*;
+use super::check::{Check, text};
+use super::{ConfigError, Origin, RawStore, StoreConfig};
+use std::path::PathBuf;
 
 /// The `[store]` part alone: admin commands such as `users import` need nothing else. In a file
 /// it defaults to the embedded store `presence-bridge.db`; in the (Lambda) environment it is required.
 pub fn validate_store(raw: RawStore, origin: Origin) -> Result<StoreConfig, ConfigError> {
-    let err = |path: &str, problem: String| ConfigError {
-        setting: name(origin, path),
-        problem,
-    };
-    let nonempty = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    match (nonempty(raw.sqlite_path), nonempty(raw.dynamodb_table)) {
-        (Some(_), Some(_)) => Err(err(
+    let check = Check::new(origin);
+    match (text(raw.sqlite_path), text(raw.dynamodb_table)) {
+        (Some(_), Some(_)) => Err(check.fail(
             "store.dynamodb_table",
             format!(
                 "set either {} or {}, not both",
-                name(origin, "store.sqlite_path"),
-                name(origin, "store.dynamodb_table")
+                check.name("store.sqlite_path"),
+                check.name("store.dynamodb_table")
             ),
         )),
         (Some(path), None) => Ok(StoreConfig::Sqlite {
@@ -24,18 +22,18 @@ pub fn validate_store(raw: RawStore, origin: Origin) -> Result<StoreConfig, Conf
         }),
         (None, Some(table)) => Ok(StoreConfig::DynamoDb {
             table,
-            endpoint_url: nonempty(raw.dynamodb_endpoint),
+            endpoint_url: text(raw.dynamodb_endpoint),
         }),
         // Self-hosted: the embedded store next to the process. Lambda has no durable disk.
         (None, None) if origin == Origin::File => Ok(StoreConfig::Sqlite {
             path: PathBuf::from("presence-bridge.db"),
         }),
-        (None, None) => Err(err(
+        (None, None) => Err(check.fail(
             "store",
             format!(
                 "missing: set {} or {}",
-                name(origin, "store.sqlite_path"),
-                name(origin, "store.dynamodb_table")
+                check.name("store.sqlite_path"),
+                check.name("store.dynamodb_table")
             ),
         )),
     }

@@ -2,7 +2,8 @@
 //! notifications, the certificate it encrypts with, the key that seals the sync accounts'
 //! refresh tokens, and the renewal, reconciliation and sharding knobs.
 
-use super::{ConfigError, Origin, SecretRef, name};
+use super::check::{Check, text};
+use super::{ConfigError, SecretRef};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -92,26 +93,18 @@ pub(super) fn raw_from_env(
 /// `None` when no notification URL is set: the deployment does not maintain subscriptions.
 pub(super) fn validate(
     raw: RawSubscriptions,
-    origin: Origin,
+    check: Check,
     key_ids: &[&str],
     has_client_secret: bool,
     has_token_key: bool,
 ) -> Result<Option<SubscriptionsConfig>, ConfigError> {
-    let err = |path: &str, problem: String| ConfigError {
-        setting: name(origin, path),
-        problem,
-    };
-    let text = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let Some(notification_url) = text(raw.notification_url) else {
         return Ok(None);
     };
     let public_url = |path: &str, v: String| -> Result<String, ConfigError> {
         match reqwest::Url::parse(&v) {
             Ok(u) if matches!(u.scheme(), "https" | "http") && u.query().is_none() => Ok(v),
-            _ => Err(err(
-                path,
-                format!("{v:?} is not an https URL without a query"),
-            )),
+            _ => Err(check.fail(path, format!("{v:?} is not an https URL without a query"))),
         }
     };
     let notification_url = public_url("subscriptions.notification_url", notification_url)?;
@@ -122,20 +115,19 @@ pub(super) fn validate(
     let certificate = text(raw.certificate)
         .map(|s| SecretRef::parse(&s))
         .ok_or_else(|| {
-            err(
+            check.fail(
                 "subscriptions.certificate",
-                "missing: Graph needs the public certificate to encrypt notifications with"
-                    .to_string(),
+                "missing: Graph needs the public certificate to encrypt notifications with",
             )
         })?;
     let certificate_id = text(raw.certificate_id).ok_or_else(|| {
-        err(
+        check.fail(
             "subscriptions.certificate_id",
-            "missing (the id of the certificate, as in graph.encryption_keys)".to_string(),
+            "missing (the id of the certificate, as in graph.encryption_keys)",
         )
     })?;
     if !key_ids.contains(&certificate_id.as_str()) {
-        return Err(err(
+        return Err(check.fail(
             "subscriptions.certificate_id",
             format!(
                 "{certificate_id:?} has no private key in graph.encryption_keys (configured: {}); notifications could not be decrypted",
@@ -144,55 +136,45 @@ pub(super) fn validate(
         ));
     }
     if !has_client_secret {
-        return Err(err(
+        return Err(check.fail(
             "graph.client_secret",
-            "missing: reconciliation reads presence with the app's own token".to_string(),
+            "missing: reconciliation reads presence with the app's own token",
         ));
     }
     if !has_token_key {
-        return Err(err(
+        return Err(check.fail(
             "accounts.token_key",
-            "missing: the sync accounts' refresh tokens are sealed with it".to_string(),
+            "missing: the sync accounts' refresh tokens are sealed with it",
         ));
     }
-    let minutes =
-        |path: &str, v: Option<u64>, default: u64, range: std::ops::RangeInclusive<u64>| {
-            let m = v.unwrap_or(default);
-            if range.contains(&m) {
-                Ok(Duration::from_secs(m * 60))
-            } else {
-                Err(err(
-                    path,
-                    format!("{m} is outside {}..={}", range.start(), range.end()),
-                ))
-            }
-        };
-    let renew_margin = minutes(
+    let renew_margin_minutes = check.within(
         "subscriptions.renew_margin_minutes",
         raw.renew_margin_minutes,
         20,
         2..=40,
+        "",
     )?;
-    let reconcile_interval = minutes(
+    let reconcile_interval_minutes = check.within(
         "subscriptions.reconcile_interval_minutes",
         raw.reconcile_interval_minutes,
         60,
         1..=1440,
+        "",
     )?;
-    let users_per_account = raw.users_per_account.unwrap_or(650);
-    if !(1..=650).contains(&users_per_account) {
-        return Err(err(
-            "subscriptions.users_per_account",
-            format!("{users_per_account} is outside 1..=650 (Graph's limit per subscription)"),
-        ));
-    }
+    let users_per_account = check.within(
+        "subscriptions.users_per_account",
+        raw.users_per_account,
+        650,
+        1..=650,
+        " (Graph's limit per subscription)",
+    )?;
     Ok(Some(SubscriptionsConfig {
         notification_url,
         lifecycle_url,
         certificate,
         certificate_id,
-        renew_margin,
-        reconcile_interval,
+        renew_margin: Duration::from_secs(renew_margin_minutes * 60),
+        reconcile_interval: Duration::from_secs(reconcile_interval_minutes * 60),
         users_per_account: users_per_account as usize,
     }))
 }
@@ -200,6 +182,11 @@ pub(super) fn validate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Origin;
+
+    fn file() -> Check {
+        Check::new(Origin::File)
+    }
 
     fn raw() -> RawSubscriptions {
         RawSubscriptions {
@@ -212,9 +199,9 @@ mod tests {
 
     #[test]
     fn off_without_a_notification_url_and_defaults_with_one() {
-        let none = validate(RawSubscriptions::default(), Origin::File, &[], false, false);
-        assert_eq!(none, Ok(None));
-        let cfg = validate(raw(), Origin::File, &["cert-2"], true, true)
+        let none = validate(RawSubscriptions::default(), file(), &[], false, false);
+        assert!(matches!(none, Ok(None)), "{none:?}");
+        let cfg = validate(raw(), file(), &["cert-2"], true, true)
             .unwrap()
             .unwrap();
         assert_eq!(cfg.lifecycle_url, cfg.notification_url);
@@ -224,20 +211,21 @@ mod tests {
 
     #[test]
     fn each_missing_or_bad_piece_is_named() {
-        let e = validate(raw(), Origin::File, &["cert-1"], true, true).unwrap_err();
-        assert_eq!(e.setting, "subscriptions.certificate_id");
-        assert!(e.problem.contains("no private key"), "{e}");
-        let e = validate(raw(), Origin::Env, &["cert-2"], false, true).unwrap_err();
-        assert_eq!(e.setting, "GRAPH_CLIENT_SECRET");
-        let e = validate(raw(), Origin::Env, &["cert-2"], true, false).unwrap_err();
-        assert_eq!(e.setting, "ACCOUNTS_TOKEN_KEY");
+        let env = Check::new(Origin::Env);
+        let e = validate(raw(), file(), &["cert-1"], true, true).unwrap_err();
+        assert_eq!(e.setting(), "subscriptions.certificate_id");
+        assert!(e.to_string().contains("no private key"), "{e}");
+        let e = validate(raw(), env, &["cert-2"], false, true).unwrap_err();
+        assert_eq!(e.setting(), "GRAPH_CLIENT_SECRET");
+        let e = validate(raw(), env, &["cert-2"], true, false).unwrap_err();
+        assert_eq!(e.setting(), "ACCOUNTS_TOKEN_KEY");
         let mut r = raw();
         r.users_per_account = Some(651);
-        let e = validate(r, Origin::File, &["cert-2"], true, true).unwrap_err();
-        assert!(e.problem.contains("650"), "{e}");
+        let e = validate(r, file(), &["cert-2"], true, true).unwrap_err();
+        assert!(e.to_string().contains("650"), "{e}");
         let mut r = raw();
         r.notification_url = Some("https://bridge.example/n?x=1".into());
-        let e = validate(r, Origin::File, &["cert-2"], true, true).unwrap_err();
-        assert_eq!(e.setting, "subscriptions.notification_url");
+        let e = validate(r, file(), &["cert-2"], true, true).unwrap_err();
+        assert_eq!(e.setting(), "subscriptions.notification_url");
     }
 }

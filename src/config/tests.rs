@@ -68,8 +68,8 @@ fn file_errors_name_the_setting() {
     .unwrap()
     .validate(Origin::File)
     .unwrap_err();
-    assert_eq!(e.setting, "graph.client_id");
-    assert!(e.problem.contains("GUID"));
+    assert_eq!(e.setting(), "graph.client_id");
+    assert!(e.to_string().contains("GUID"));
 
     let e = RawConfig::from_toml(
         &GOOD.replace("[store]", "[store]\ndynamodb_table = \"t\""),
@@ -78,11 +78,11 @@ fn file_errors_name_the_setting() {
     .unwrap()
     .validate(Origin::File)
     .unwrap_err();
-    assert!(e.problem.contains("not both"), "{e}");
+    assert!(e.to_string().contains("not both"), "{e}");
 
     let e = RawConfig::from_toml(&GOOD.replace("url = ", "ur1 = "), "c.toml").unwrap_err();
-    assert!(e.setting.starts_with("c.toml line"), "{e}");
-    assert!(e.problem.contains("ur1"), "{e}");
+    assert!(e.setting().starts_with("c.toml line"), "{e}");
+    assert!(e.to_string().contains("ur1"), "{e}");
 
     let e = RawConfig::from_toml(
         &format!("{GOOD}\n[webhook]\ntime_budget_ms = 5000\n"),
@@ -91,7 +91,127 @@ fn file_errors_name_the_setting() {
     .unwrap()
     .validate(Origin::File)
     .unwrap_err();
-    assert_eq!(e.setting, "webhook.time_budget_ms");
+    assert_eq!(e.setting(), "webhook.time_budget_ms");
+}
+
+/// GOOD with `line` added to `[section]` (the section is added when GOOD has none).
+fn with(section: &str, line: &str) -> String {
+    let header = format!("[{section}]\n");
+    if GOOD.contains(&header) {
+        GOOD.replacen(&header, &format!("{header}{line}\n"), 1)
+    } else {
+        format!("{GOOD}\n{header}{line}\n")
+    }
+}
+
+fn first_problem(text: &str) -> ConfigError {
+    RawConfig::from_toml(text, "c.toml")
+        .unwrap()
+        .validate(Origin::File)
+        .unwrap_err()
+}
+
+#[test]
+fn every_section_names_the_setting_and_the_problem() {
+    let cases = [
+        (
+            with("graph", "jwks_url = \"ftp://keys\""),
+            "graph.jwks_url",
+            "is not an http(s) URL",
+        ),
+        (
+            with("graph", "authority_url = \"login\""),
+            "graph.authority_url",
+            "is not an http(s) URL",
+        ),
+        (
+            with("graph", "base_url = \"graph\""),
+            "graph.base_url",
+            "is not an http(s) URL",
+        ),
+        (
+            GOOD.replace("tenant_id = \"9F4EBAB6-520D-49C0-85CC-7B25C78D4A93\"", ""),
+            "graph.tenant_id",
+            "missing (required)",
+        ),
+        (
+            format!(
+                "{GOOD}\n[[graph.encryption_keys]]\nid = \"bridge-2026\"\nprivate_key = \"file:/k\"\n"
+            ),
+            "graph.encryption_keys",
+            "key id \"bridge-2026\" is configured twice",
+        ),
+        (
+            format!("{GOOD}\n[[graph.encryption_keys]]\nid = \"next\"\n"),
+            "graph.encryption_keys",
+            "key \"next\" has no `private_key`",
+        ),
+        (
+            format!("{GOOD}\n[[graph.encryption_keys]]\nprivate_key = \"file:/k\"\n"),
+            "graph.encryption_keys",
+            "key #2 needs an `id` of 1 to 128 characters",
+        ),
+        (
+            with("connector", "timeout_ms = 10"),
+            "connector.timeout_ms",
+            "10 is outside 50..=30000",
+        ),
+        (
+            with("connector", "max_attempts = 0"),
+            "connector.max_attempts",
+            "0 is outside 1..=10",
+        ),
+        (
+            with("webhook", "max_body_bytes = 10"),
+            "webhook.max_body_bytes",
+            "10 is outside 1024..=6291456 (Lambda's payload limit)",
+        ),
+        (
+            with("server", "listen = \"everywhere\""),
+            "server.listen",
+            "\"everywhere\" is not an address like 127.0.0.1:8080",
+        ),
+        (
+            with("server", "maintenance_interval_secs = 0"),
+            "server.maintenance_interval_secs",
+            "0 is outside 1..=3600",
+        ),
+        (
+            with("speaking", "max_call_minutes = 0"),
+            "speaking.max_call_minutes",
+            "0 is outside 1..=1440",
+        ),
+        (
+            format!(
+                "{}\n[subscriptions]\nnotification_url = \"https://b.example/n\"\ncertificate = \"file:/c\"\ncertificate_id = \"bridge-2026\"\n",
+                with("graph", "client_secret = \"s\"")
+            ),
+            "accounts.token_key",
+            "missing: the sync accounts' refresh tokens are sealed with it",
+        ),
+    ];
+    for (text, setting, problem) in cases {
+        let e = first_problem(&text);
+        assert_eq!(e.setting(), setting, "{e}\n{text}");
+        assert!(e.to_string().contains(problem), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("configuration: {setting}: ")),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn an_unreadable_file_keeps_the_reason() {
+    let missing = std::path::Path::new("/nonexistent/presence-bridge.toml");
+    let e = RawConfig::from_file(missing).unwrap_err();
+    assert_eq!(e.setting(), "/nonexistent/presence-bridge.toml");
+    let cause = std::error::Error::source(&e).expect("the I/O error is kept");
+    let io = cause
+        .downcast_ref::<std::io::Error>()
+        .expect("an io::Error");
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
 }
 
 #[test]
@@ -104,7 +224,7 @@ fn swyx_to_teams_settings() {
         .unwrap()
         .validate(Origin::File)
         .unwrap_err();
-    assert_eq!(e.setting, "graph.client_secret");
+    assert_eq!(e.setting(), "graph.client_secret");
     let with = with.replace(
         "[graph]",
         "[speaking]\nexpiration_minutes = 10\n\n[graph]\nclient_secret = \"app-s3cret\"\nbase_url = \"http://127.0.0.1:9/v1.0\"",
@@ -121,7 +241,7 @@ fn swyx_to_teams_settings() {
         .unwrap()
         .validate(Origin::File)
         .unwrap_err();
-    assert_eq!(e.setting, "speaking.expiration_minutes");
+    assert_eq!(e.setting(), "speaking.expiration_minutes");
 }
 
 fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
@@ -169,8 +289,8 @@ fn environment_for_lambda() {
         .unwrap()
         .validate(Origin::Env)
         .unwrap_err();
-    assert_eq!(e.setting, "CONNECTOR_URL");
-    assert!(e.problem.contains("missing"));
+    assert_eq!(e.setting(), "CONNECTOR_URL");
+    assert!(e.to_string().contains("missing"));
 
     let mut swyx = base.to_vec();
     swyx.push((
@@ -181,7 +301,7 @@ fn environment_for_lambda() {
         .unwrap()
         .validate(Origin::Env)
         .unwrap_err();
-    assert_eq!(e.setting, "GRAPH_CLIENT_SECRET");
+    assert_eq!(e.setting(), "GRAPH_CLIENT_SECRET");
     swyx.push(("GRAPH_CLIENT_SECRET", "file:/run/secret"));
     swyx.push(("SPEAKING_MAX_CALL_MINUTES", "60"));
     let cfg = RawConfig::from_env(env(&swyx))
@@ -200,12 +320,23 @@ fn environment_for_lambda() {
     let mut bad = base.to_vec();
     bad.push(("CONNECTOR_TIMEOUT_MS", "soon"));
     let e = RawConfig::from_env(env(&bad)).unwrap_err();
-    assert_eq!(e.setting, "CONNECTOR_TIMEOUT_MS");
+    assert_eq!(e.setting(), "CONNECTOR_TIMEOUT_MS");
+    assert!(
+        e.to_string().contains("\"soon\" is not a whole number"),
+        "{e}"
+    );
+    assert!(
+        std::error::Error::source(&e).is_some(),
+        "the parse error is kept"
+    );
 
     let mut bad_keys = base.to_vec();
     bad_keys[2] = ("GRAPH_ENCRYPTION_KEYS", "c1=/path");
     let e = RawConfig::from_env(env(&bad_keys)).unwrap_err();
-    assert_eq!(e.setting, "GRAPH_ENCRYPTION_KEYS");
+    assert_eq!(e.setting(), "GRAPH_ENCRYPTION_KEYS");
+    assert!(e.to_string().contains("expected a JSON list"), "{e}");
+    let cause = std::error::Error::source(&e).expect("the JSON error is kept");
+    assert!(cause.is::<serde_json::Error>());
 }
 
 #[test]
@@ -238,8 +369,8 @@ fn secrets_travel_over_https_except_to_loopback_hosts() {
             "ftp://127.0.0.1/",
         ] {
             let e = with(setting, url).unwrap_err();
-            assert_eq!(e.setting, setting, "{url}");
-            assert!(e.problem.contains("https"), "{setting} {url}: {e}");
+            assert_eq!(e.setting(), setting, "{url}");
+            assert!(e.to_string().contains("https"), "{setting} {url}: {e}");
         }
         for url in [
             "https://graph.example/v1.0",
@@ -254,12 +385,18 @@ fn secrets_travel_over_https_except_to_loopback_hosts() {
     let e = RawConfig::from_env(env(&[
         ("GRAPH_TENANT_ID", "9f4ebab6-520d-49c0-85cc-7b25c78d4a93"),
         ("GRAPH_CLIENT_ID", "925bff9f-f6e2-4a69-b858-f71ea2b9b6d0"),
-        ("GRAPH_ENCRYPTION_KEYS", r#"[{"id":"k","private_key":"file:/k.pem"}]"#),
+        (
+            "GRAPH_ENCRYPTION_KEYS",
+            r#"[{"id":"k","private_key":"file:/k.pem"}]"#,
+        ),
         ("CONNECTOR_URL", "http://connector.example/"),
-        ("CONNECTOR_SIGNING_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+        (
+            "CONNECTOR_SIGNING_SECRET",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        ),
     ]))
     .unwrap()
     .validate(Origin::Env)
     .unwrap_err();
-    assert_eq!(e.setting, "CONNECTOR_URL");
+    assert_eq!(e.setting(), "CONNECTOR_URL");
 }

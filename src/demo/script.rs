@@ -41,7 +41,7 @@ const fn s(
     }
 }
 
-/// Every row of PRODUCT.md §2.
+/// Every row of the default mapping table (docs/architecture.md#default-status-mapping).
 pub const MAPPING_ROWS: &[TeamsState] = &[
     s("Available", "Available", "Available", false, How::Session),
     s(

@@ -8,8 +8,9 @@ use crate::graph::delegated::{DeviceCodePrompt, LoginEndpoint, SYNC_ACCOUNT_SCOP
 use crate::graph::sealed::TokenSealer;
 use crate::store::Store;
 use crate::subscriptions::sync_accounts::enroll;
-use anyhow::Context;
+use anyhow::{Context, bail};
 use presence_sandbox::Sandbox;
+use std::time::{Duration, Instant};
 
 /// Graph's limit of users per presence subscription.
 pub const USERS_PER_SUBSCRIPTION: usize = crate::domain::sharding::USERS_PER_ACCOUNT;
@@ -48,4 +49,29 @@ pub async fn enroll_accounts(
         names.push(name);
     }
     Ok(names)
+}
+
+/// Waits until the bridge's maintenance (every second in the demo) has created one subscription
+/// per account; their ids.
+pub async fn wait_for_subscriptions(
+    sandbox: &Sandbox,
+    count: usize,
+) -> anyhow::Result<Vec<String>> {
+    let within = Duration::from_secs(60);
+    let deadline = Instant::now() + within;
+    while sandbox.graph.subscriptions().len() < count {
+        if Instant::now() > deadline {
+            bail!(
+                "the bridge did not create its subscriptions within {} s (see its log)",
+                within.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(sandbox
+        .graph
+        .subscriptions()
+        .into_iter()
+        .map(|s| s.id)
+        .collect())
 }

@@ -1,6 +1,7 @@
 //! The Teams → Swyx mapping: an ordered list of rules, first match wins, no match is "no sync".
-//! The default is PRODUCT.md §2 (`default_rules.toml`); an operator's file replaces it and is
-//! validated when it is loaded, with errors that name the line.
+//! The default is the table of Swyx's own help page (`default_rules.toml`,
+//! docs/architecture.md#default-status-mapping); an operator's file replaces it and is validated
+//! when it is loaded, with errors that name the line.
 
 use super::{MappedStatus, TeamsPresence};
 use serde::Deserialize;
@@ -234,7 +235,7 @@ mod tests {
         assert_eq!(rules.rules().len(), 13);
     }
 
-    /// Every row of PRODUCT.md §2.
+    /// Every row of the default table (docs/architecture.md#default-status-mapping).
     #[test]
     fn default_table() {
         use MappedStatus::{NoSync, Swyx};

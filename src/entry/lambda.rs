@@ -22,8 +22,19 @@ const FALLBACK_BUDGET: Duration = Duration::from_secs(20);
 
 async fn app_from_env() -> Result<Arc<App>, lambda_http::Error> {
     crate::telemetry::init(true);
-    let config = RawConfig::from_env(|k| std::env::var(k).ok())?.validate(Origin::Env)?;
-    Ok(Arc::new(App::from_config(&config).await?))
+    let config = RawConfig::from_env(|k| std::env::var(k).ok())
+        .and_then(|raw| raw.validate(Origin::Env))
+        .map_err(cold_start_failed)?;
+    let app = App::from_config(&config).await.map_err(cold_start_failed)?;
+    Ok(Arc::new(app))
+}
+
+/// A failed cold start, logged and returned with every cause in one line (the setting first, the
+/// underlying reason last), as the operator reads it in CloudWatch.
+fn cold_start_failed(e: impl std::error::Error) -> lambda_http::Error {
+    let message = crate::telemetry::with_causes(&e);
+    tracing::error!(error = %message, "cold start failed");
+    message.into()
 }
 
 /// The whole `main` of a webhook Lambda: `handler` per request.

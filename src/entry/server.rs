@@ -17,6 +17,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the listener failed")]
+    Listener(#[source] std::io::Error),
+}
+
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
     pub listen: SocketAddr,
@@ -84,10 +97,10 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
 }
 
 /// Binds first, so a port in use is reported before anything else starts.
-pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ServeError> {
     tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
+        .map_err(|source| ServeError::Bind { addr, source })
 }
 
 /// The longest maintenance pass of the self-hosted loop (as long as the Lambda's).
@@ -100,7 +113,7 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     maintenance_interval: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+) -> Result<(), ServeError> {
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let maintenance_app = Arc::clone(&app);
     let maintenance = tokio::spawn(async move {
@@ -118,14 +131,15 @@ pub async fn run(
             maintenance::run(&maintenance_app, budget).await;
         }
     });
-    let addr = listener.local_addr()?;
+    let addr = listener.local_addr().map_err(ServeError::Listener)?;
     tracing::info!(%addr, "presence-bridge listening");
     axum::serve(listener, router(app))
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
         })
-        .await?;
+        .await
+        .map_err(ServeError::Listener)?;
     let _ = stop_tx.send(true);
     let _ = maintenance.await;
     tracing::info!("stopped");

@@ -433,7 +433,10 @@ mod tests {
         assert_eq!(iso_minutes(Duration::from_secs(86_400)), "PT240M");
         assert_eq!(path_segment("a/b c#d@x.de").unwrap(), "a%2Fb%20c%23d@x.de");
         for bad in ["", ".", ".."] {
-            assert!(matches!(path_segment(bad), Err(GraphError::InvalidRequest(_))));
+            assert!(matches!(
+                path_segment(bad),
+                Err(GraphError::InvalidRequest(_))
+            ));
         }
         assert_eq!(
             error_message(&answer(

@@ -1,4 +1,5 @@
-//! Rich-notification decryption (research/graph.md §4), with aws-lc-rs only:
+//! Rich-notification decryption (docs/architecture.md#rich-notification-decryption), with
+//! aws-lc-rs only:
 //! `dataKey` = RSA-OAEP(SHA-1, MGF1-SHA-1) of a 32-byte key; `dataSignature` = HMAC-SHA256 of the
 //! base64-decoded `data` under that key; `data` = AES-256-CBC/PKCS7 with IV = key[..16].
 //! The signature is checked (constant time) before anything is decrypted.

@@ -79,7 +79,12 @@ impl LoginEndpoint {
         let code_pairs = [("client_id", self.client_id.as_str()), ("scope", scope)];
         // Asking for a code twice only makes a second code: safe to repeat.
         let answer = self
-            .post("devicecode", &code_pairs, Idempotency::Idempotent, DEVICE_FLOW_REQUEST_BUDGET)
+            .post(
+                "devicecode",
+                &code_pairs,
+                Idempotency::Idempotent,
+                DEVICE_FLOW_REQUEST_BUDGET,
+            )
             .await?;
         if !answer.status.is_success() {
             return Err(EntraError::refused(&answer));
@@ -124,7 +129,12 @@ impl LoginEndpoint {
             // A poll that may have redeemed the approved code is not repeated at once; the next
             // poll at the interval asks again, and Entra says so if the code was redeemed.
             let answer = match self
-                .post("token", &poll_pairs, Idempotency::NotIdempotent, DEVICE_FLOW_REQUEST_BUDGET)
+                .post(
+                    "token",
+                    &poll_pairs,
+                    Idempotency::NotIdempotent,
+                    DEVICE_FLOW_REQUEST_BUDGET,
+                )
                 .await
             {
                 Ok(answer) => answer,

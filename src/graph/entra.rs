@@ -176,7 +176,10 @@ mod tests {
             r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.\r\nTrace ID: x"}"#,
         ));
         let text = e.to_string();
-        assert!(text.contains("HTTP 400: invalid_client: AADSTS7000215"), "{text}");
+        assert!(
+            text.contains("HTTP 400: invalid_client: AADSTS7000215"),
+            "{text}"
+        );
         let e = EntraError::refused(&answer(302, ""));
         assert!(e.to_string().contains("redirect"), "{e}");
         let e = EntraError::refused(&answer(404, "<html>"));

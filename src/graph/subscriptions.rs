@@ -108,7 +108,9 @@ fn bad_answer(what: &str) -> impl FnOnce(serde_json::Error) -> GraphError + '_ {
 
 fn subscription(body: &[u8]) -> Result<ListedSubscription, GraphError> {
     serde_json::from_slice::<SubscriptionAnswer>(body)
-        .map_err(bad_answer("a subscription without id or expirationDateTime"))?
+        .map_err(bad_answer(
+            "a subscription without id or expirationDateTime",
+        ))?
         .into_listed()
 }
 
@@ -277,7 +279,9 @@ impl GraphClient {
             value: Vec<SubscriptionAnswer>,
         }
         serde_json::from_slice::<Page>(&answer.body)
-            .map_err(bad_answer("GET /subscriptions: not a list of subscriptions"))?
+            .map_err(bad_answer(
+                "GET /subscriptions: not a list of subscriptions",
+            ))?
             .value
             .into_iter()
             .map(SubscriptionAnswer::into_listed)
@@ -400,7 +404,11 @@ mod tests {
             presence_resource_users(resource.trim_start_matches('/')),
             Some(vec!["a".to_string(), "b".to_string()])
         );
-        for other in ["/me/messages", "/communications/presences?$filter=id in ()", ""] {
+        for other in [
+            "/me/messages",
+            "/communications/presences?$filter=id in ()",
+            "",
+        ] {
             assert_eq!(presence_resource_users(other), None, "{other}");
         }
     }

@@ -5,7 +5,6 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, anyhow};
 use aws_lc_rs::signature::{KeyPair, RsaKeyPair, RsaPublicKeyComponents};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -15,6 +14,19 @@ use rustls_pki_types::pem::PemObject;
 use serde_json::{Value, json};
 
 use super::CHANGE_TRACKING_APP_ID;
+
+/// Why a PEM cannot be a test issuer's key.
+#[derive(Debug, thiserror::Error)]
+pub enum TestIssuerError {
+    #[error("expected a PKCS#8 PEM (-----BEGIN PRIVATE KEY-----)")]
+    NotPkcs8(#[source] rustls_pki_types::pem::Error),
+    #[error("PKCS#8 key is not a usable RSA key")]
+    NotRsa(#[source] aws_lc_rs::error::KeyRejected),
+    #[error("RSA key rejected by jsonwebtoken")]
+    Rejected(#[source] jsonwebtoken::errors::Error),
+    #[error("RSA key cannot sign RS256")]
+    CannotSign(#[source] jsonwebtoken::errors::Error),
+}
 
 /// Signs tokens as `kid` with one RSA key. No `Debug`: it holds a private key.
 pub struct TestIssuer {
@@ -27,13 +39,12 @@ pub struct TestIssuer {
 
 impl TestIssuer {
     /// From an RSA private key PEM (PKCS#8) and a kid.
-    pub fn from_pem(pem: &[u8], kid: &str) -> anyhow::Result<Self> {
-        let der = PrivatePkcs8KeyDer::from_pem_slice(pem)
-            .context("expected a PKCS#8 PEM (-----BEGIN PRIVATE KEY-----)")?;
-        let pair = RsaKeyPair::from_pkcs8(der.secret_pkcs8_der())
-            .map_err(|e| anyhow!("PKCS#8 key is not a usable RSA key: {e}"))?;
+    pub fn from_pem(pem: &[u8], kid: &str) -> Result<Self, TestIssuerError> {
+        let der = PrivatePkcs8KeyDer::from_pem_slice(pem).map_err(TestIssuerError::NotPkcs8)?;
+        let pair =
+            RsaKeyPair::from_pkcs8(der.secret_pkcs8_der()).map_err(TestIssuerError::NotRsa)?;
         let public = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public_key());
-        let key = EncodingKey::from_rsa_pem(pem).context("RSA key rejected by jsonwebtoken")?;
+        let key = EncodingKey::from_rsa_pem(pem).map_err(TestIssuerError::Rejected)?;
         let issuer = Self {
             kid: kid.to_owned(),
             key,
@@ -43,7 +54,7 @@ impl TestIssuer {
         // Prove the key signs now, so signing later cannot fail.
         issuer
             .try_sign(&json!({}))
-            .context("RSA key cannot sign RS256")?;
+            .map_err(TestIssuerError::CannotSign)?;
         Ok(issuer)
     }
 
@@ -91,8 +102,8 @@ impl TestIssuer {
     }
 }
 
-/// The claim set of a Graph v2.0 validation token (research/graph.md §4): the Change Tracking app
-/// (`azp`) asking on behalf of `tenant_id`, addressed to `app_id`.
+/// The claim set of a Graph v2.0 validation token (docs/architecture.md#validation-tokens): the
+/// Change Tracking app (`azp`) asking on behalf of `tenant_id`, addressed to `app_id`.
 pub fn v2_claims(app_id: &str, tenant_id: &str, ttl: Duration) -> Value {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)

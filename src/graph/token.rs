@@ -87,7 +87,11 @@ impl AppTokenSource {
 
     /// A valid token: the cached one, or a fresh one (one request even under concurrency),
     /// fetched under `policy` within `budget`.
-    pub async fn token(&self, policy: &RetryPolicy, budget: Duration) -> Result<String, EntraError> {
+    pub async fn token(
+        &self,
+        policy: &RetryPolicy,
+        budget: Duration,
+    ) -> Result<String, EntraError> {
         if let Some(t) = self.cached() {
             return Ok(t);
         }

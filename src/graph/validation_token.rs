@@ -1,7 +1,7 @@
 //! Graph validation tokens: the Microsoft-signed JWTs (RS256) that rich notifications carry in
 //! `validationTokens`, one per app+tenant pair. A notification is only trusted when every one of them
-//! verifies (see research/graph.md §4). One clock decides expiry here and the age of the signing
-//! keys ([`jwks`]).
+//! verifies (see docs/architecture.md#validation-tokens). One clock decides expiry here and the
+//! age of the signing keys ([`jwks`]).
 
 mod jwks;
 
@@ -195,16 +195,20 @@ impl TokenValidator {
         let settings = &self.inner.settings;
         let now = settings.clock.now().millis() / 1000;
         let leeway = settings.leeway.as_secs() as i64;
-        let exp = claims
-            .exp
-            .ok_or(ValidationTokenError::Malformed("claim exp is missing or not a number"))?;
+        let exp = claims.exp.ok_or(ValidationTokenError::Malformed(
+            "claim exp is missing or not a number",
+        ))?;
         if exp + leeway < now {
             return Err(ValidationTokenError::Expired);
         }
         if claims.nbf.is_some_and(|nbf| nbf - leeway > now) {
             return Err(ValidationTokenError::NotYetValid);
         }
-        if !claims.aud.as_ref().is_some_and(|a| a.contains(&settings.app_id)) {
+        if !claims
+            .aud
+            .as_ref()
+            .is_some_and(|a| a.contains(&settings.app_id))
+        {
             return Err(ValidationTokenError::WrongAudience);
         }
         check_caller_and_issuer(claims, &settings.app_id)
@@ -244,13 +248,17 @@ struct Header {
 /// `none`/`HS*` get a precise error. Returns the `kid`.
 fn check_header(token: &str) -> Result<String, ValidationTokenError> {
     if token.len() > MAX_TOKEN_BYTES {
-        return Err(ValidationTokenError::Malformed("longer than any real token"));
+        return Err(ValidationTokenError::Malformed(
+            "longer than any real token",
+        ));
     }
     let mut parts = token.split('.');
     let (Some(header), Some(_), Some(_), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(ValidationTokenError::Malformed("not three dot-separated parts"));
+        return Err(ValidationTokenError::Malformed(
+            "not three dot-separated parts",
+        ));
     };
     let bytes = URL_SAFE_NO_PAD
         .decode(header)
@@ -259,7 +267,11 @@ fn check_header(token: &str) -> Result<String, ValidationTokenError> {
         .map_err(|_| ValidationTokenError::Malformed("header is not a JSON object"))?;
     match header.alg.as_deref() {
         Some("RS256") => {}
-        Some(other) => return Err(ValidationTokenError::UnsupportedAlgorithm(printable_alg(other))),
+        Some(other) => {
+            return Err(ValidationTokenError::UnsupportedAlgorithm(printable_alg(
+                other,
+            )));
+        }
         None => return Err(ValidationTokenError::Malformed("header has no alg")),
     }
     header
@@ -273,7 +285,9 @@ fn unsigned_claims(token: &str) -> Result<Claims, ValidationTokenError> {
     let payload = token
         .split('.')
         .nth(1)
-        .ok_or(ValidationTokenError::Malformed("not three dot-separated parts"))?;
+        .ok_or(ValidationTokenError::Malformed(
+            "not three dot-separated parts",
+        ))?;
     let bytes = URL_SAFE_NO_PAD
         .decode(payload)
         .map_err(|_| ValidationTokenError::Malformed("payload or signature is not base64url"))?;
@@ -307,7 +321,9 @@ fn map_jwt_error(kind: &ErrorKind) -> ValidationTokenError {
         ErrorKind::MissingRequiredClaim(c) if c == "exp" => {
             ValidationTokenError::Malformed("claim exp is missing or not a number")
         }
-        ErrorKind::MissingRequiredClaim(_) => ValidationTokenError::Malformed("a required claim is missing"),
+        ErrorKind::MissingRequiredClaim(_) => {
+            ValidationTokenError::Malformed("a required claim is missing")
+        }
         ErrorKind::InvalidAlgorithm | ErrorKind::UnsupportedAlgorithm => {
             ValidationTokenError::UnsupportedAlgorithm("(mismatched)".into())
         }
@@ -374,7 +390,11 @@ fn check_caller_and_issuer(
             format!("https://login.microsoftonline.com/{tid}/v2.0"),
         ),
         Some("1.0") => (claims.appid, format!("https://sts.windows.net/{tid}/")),
-        _ => return Err(ValidationTokenError::Malformed("claim ver is neither 1.0 nor 2.0")),
+        _ => {
+            return Err(ValidationTokenError::Malformed(
+                "claim ver is neither 1.0 nor 2.0",
+            ));
+        }
     };
     if caller.as_deref() != Some(CHANGE_TRACKING_APP_ID) {
         return Err(ValidationTokenError::WrongPublisher);

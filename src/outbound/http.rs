@@ -80,7 +80,10 @@ pub async fn exchange(
 /// The body of `response`, refused as soon as it is known to exceed `max` bytes.
 pub async fn read_capped(mut response: reqwest::Response, max: usize) -> Result<Bytes, Failure> {
     let too_large = || Failure::new(FailureKind::TooLarge { limit: max });
-    if response.content_length().is_some_and(|len| len > max as u64) {
+    if response
+        .content_length()
+        .is_some_and(|len| len > max as u64)
+    {
         return Err(too_large());
     }
     let mut body = BytesMut::new();

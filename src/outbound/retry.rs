@@ -180,8 +180,9 @@ pub struct GaveUp {
     pub budget: Duration,
     /// Whether any attempt may have taken effect at the server.
     pub may_have_taken_effect: bool,
+    /// Boxed: every error enum of the adapters carries a `GaveUp`, and they stay small.
     #[source]
-    pub last: Failure,
+    pub last: Box<Failure>,
 }
 
 impl GaveUp {
@@ -244,11 +245,15 @@ impl RetryPolicy {
             return Next::Stop(Stop::BudgetSpent);
         }
         if !failure.kind.is_retryable(idempotency) {
-            return Next::Stop(if failure.kind.may_have_taken_effect() && failure.kind.is_retryable(Idempotency::Idempotent) {
-                Stop::MayHaveTakenEffect
-            } else {
-                Stop::NotRetryable
-            });
+            return Next::Stop(
+                if failure.kind.may_have_taken_effect()
+                    && failure.kind.is_retryable(Idempotency::Idempotent)
+                {
+                    Stop::MayHaveTakenEffect
+                } else {
+                    Stop::NotRetryable
+                },
+            );
         }
         if failures >= self.max_attempts.max(1) {
             return Next::Stop(Stop::AttemptsUsed);
@@ -306,7 +311,7 @@ impl RetryPolicy {
                         elapsed: started.elapsed(),
                         budget,
                         may_have_taken_effect,
-                        last: failure,
+                        last: Box::new(failure),
                     });
                 }
             }
@@ -439,7 +444,11 @@ mod tests {
         assert_eq!(secs("Sun, 06 Nov 1994 08:49:37 GMT"), Some(37));
         assert_eq!(secs("Sunday, 06-Nov-94 08:49:37 GMT"), Some(37));
         assert_eq!(secs("Sun Nov  6 08:49:37 1994"), Some(37));
-        assert_eq!(secs("Sun, 06 Nov 1994 08:00:00 GMT"), Some(0), "past: no wait");
+        assert_eq!(
+            secs("Sun, 06 Nov 1994 08:00:00 GMT"),
+            Some(0),
+            "past: no wait"
+        );
         assert_eq!(secs("soon"), None);
         assert_eq!(secs("-1"), None);
     }

@@ -141,12 +141,11 @@ impl ConnectorClient {
             source: Some(e),
         })?;
         let url = self.url(&["v1", "users", &update.swyx_user_id, "teams-status"])?;
-        let body = serde_json::to_vec(&status_request(update)).map_err(|e| {
-            ConnectorError::NotSent {
+        let body =
+            serde_json::to_vec(&status_request(update)).map_err(|e| ConnectorError::NotSent {
                 problem: format!("cannot encode the update: {e}"),
                 source: None,
-            }
-        })?;
+            })?;
         let what = format!("PUT teams-status of Swyx user {:?}", update.swyx_user_id);
         let answer = self
             .execute(Method::PUT, url, body.into(), budget, &what)
@@ -298,7 +297,12 @@ mod tests {
         }
         // Nothing listens on port 9: a request that were sent would fail differently.
         let c = client("http://127.0.0.1:9/");
-        for (id, why) in [("", "empty"), ("..", "\"..\""), (".", "\".\""), ("a/b", "'/'")] {
+        for (id, why) in [
+            ("", "empty"),
+            ("..", "\"..\""),
+            (".", "\".\""),
+            ("a/b", "'/'"),
+        ] {
             let update = SwyxUpdate {
                 swyx_user_id: id.into(),
                 entra_id: "e".into(),
@@ -314,7 +318,13 @@ mod tests {
                 .await
                 .unwrap_err();
             assert!(
-                matches!(err, ConnectorError::NotSent { source: Some(_), .. }),
+                matches!(
+                    err,
+                    ConnectorError::NotSent {
+                        source: Some(_),
+                        ..
+                    }
+                ),
                 "{id:?}: {err}"
             );
             assert!(err.to_string().contains(why), "{id:?}: {err}");

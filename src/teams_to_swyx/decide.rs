@@ -23,21 +23,12 @@ pub enum Observed {
     UnlinkedUser,
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ObserveError {
-    Store(String),
+    #[error("store")]
+    Store(#[source] StoreError),
+    #[error("too many concurrent updates of this user; left to reconciliation")]
     Contention,
-}
-
-impl std::fmt::Display for ObserveError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ObserveError::Store(e) => write!(f, "store: {e}"),
-            ObserveError::Contention => {
-                f.write_str("too many concurrent updates of this user; left to reconciliation")
-            }
-        }
-    }
 }
 
 /// `entra_id` lower case.
@@ -46,7 +37,7 @@ pub async fn observe(
     entra_id: &str,
     obs: &Observation,
 ) -> Result<Observed, ObserveError> {
-    let store_err = |e: StoreError| ObserveError::Store(e.to_string());
+    let store_err = ObserveError::Store;
     let Some(link) = app.store.get_user(entra_id).await.map_err(store_err)? else {
         return Ok(Observed::UnlinkedUser);
     };

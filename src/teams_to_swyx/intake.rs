@@ -1,68 +1,54 @@
 //! Graph notification intake, framework-neutral: one function from an HTTP request to an HTTP
 //! response, shared by the `graph-webhook` Lambda and the self-hosted server.
 //!
-//! Order of checks (cheap and public first, RSA last): validation handshake → method → size →
-//! JSON → validation tokens (JWT) for the whole collection → per item: subscription and
-//! clientState (constant time) → tenant → RSA key unwrap, HMAC signature, AES decryption →
-//! the user's sync decision → forward to the connector within the time budget. An item that fails
-//! alone is dropped and logged; its neighbours go on. Graph gets 202 whatever happens downstream.
+//! [`handle`] is the list of steps, cheap and public first, RSA last: validation handshake →
+//! method, size, JSON → the collection's validation tokens → per item (concurrently): the
+//! authenticity checks of [`super::authenticate`], then the user's sync decision, then the forward
+//! to the connector within the time budget → one summary line. An item that fails alone is dropped
+//! and logged; its neighbours go on. Graph gets 202 whatever happens downstream.
 
+use super::authenticate::{Authentic, NotAuthentic, VouchedTenants, authenticate, vouched_tenants};
 use super::decide::{ObserveError, Observed, observe};
 use super::deliver::{Delivered, deliver};
 use crate::app::App;
 use crate::domain::{Observation, SwyxUpdate, Timestamp};
 use crate::entry::http::{HttpRequest, HttpResponse, empty, error, query_param, text};
-use crate::graph::notification::{
-    ChangeNotification, ChangeNotificationCollection, PresenceResource,
-};
-use crate::store::LifecycleRequest;
+use crate::graph::notification::{ChangeNotification, ChangeNotificationCollection};
+use crate::store::{LifecycleRequest, StoreError};
+use crate::telemetry::with_causes;
 use http::{Method, StatusCode};
-use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
-use subtle::ConstantTimeEq;
 
 /// Graph's opaque validation tokens are short; anything longer is not Graph.
 const MAX_VALIDATION_TOKEN_LEN: usize = 8 * 1024;
 
 /// Why one notification item was dropped. Never carries secrets or decrypted content.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ItemError {
-    MissingField(&'static str),
-    UnknownSubscription,
-    ClientStateMismatch,
-    WrongTenant,
-    NotRich,
-    Decrypt(String),
-    NotPresence(String),
-    ResourceMismatch,
-    Store(String),
+    #[error(transparent)]
+    NotAuthentic(NotAuthentic),
+    #[error("store")]
+    Store(#[source] StoreError),
+    #[error("too many concurrent updates of this user; left to reconciliation")]
     Contention,
 }
 
-impl fmt::Display for ItemError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ItemError::MissingField(field) => write!(f, "item has no `{field}`"),
-            ItemError::UnknownSubscription => f.write_str("unknown subscription"),
-            ItemError::ClientStateMismatch => {
-                f.write_str("clientState does not match the subscription's")
-            }
-            ItemError::WrongTenant => {
-                f.write_str("tenant is not ours or not vouched for by a validation token")
-            }
-            ItemError::NotRich => {
-                f.write_str("no encryptedContent: presence subscriptions must be rich")
-            }
-            ItemError::Decrypt(e) => write!(f, "cannot decrypt: {e}"),
-            ItemError::NotPresence(e) => write!(f, "decrypted resource is not a presence: {e}"),
-            ItemError::ResourceMismatch => {
-                f.write_str("decrypted presence id differs from resourceData.id")
-            }
-            ItemError::Store(e) => write!(f, "store: {e}"),
-            ItemError::Contention => {
-                f.write_str("too many concurrent updates of this user; left to reconciliation")
-            }
+impl From<NotAuthentic> for ItemError {
+    /// A store that failed during the checks is a store failure, not a forgery.
+    fn from(e: NotAuthentic) -> Self {
+        match e {
+            NotAuthentic::Store(e) => ItemError::Store(e),
+            other => ItemError::NotAuthentic(other),
+        }
+    }
+}
+
+impl From<ObserveError> for ItemError {
+    fn from(e: ObserveError) -> Self {
+        match e {
+            ObserveError::Store(e) => ItemError::Store(e),
+            ObserveError::Contention => ItemError::Contention,
         }
     }
 }
@@ -76,149 +62,208 @@ enum ItemOutcome {
     Lifecycle,
 }
 
+/// One item's fate, for the summary.
+struct ItemReport {
+    index: usize,
+    subscription_id: Option<String>,
+    result: Result<ItemOutcome, ItemError>,
+    /// For a forwarded update: `true` when it reached the connector, `false` when kept pending.
+    reached_connector: Option<bool>,
+}
+
 pub async fn handle(app: &Arc<App>, req: HttpRequest) -> HttpResponse {
     let started = Instant::now();
     let received_at = Timestamp::now();
-
-    if let Some(token) = query_param(req.uri(), "validationToken") {
-        if token.len() > MAX_VALIDATION_TOKEN_LEN {
-            return error(StatusCode::BAD_REQUEST, "validationToken is too long");
-        }
-        tracing::info!(
-            path = req.uri().path(),
-            "answered a subscription validation request"
-        );
-        return text(StatusCode::OK, token);
+    if let Some(answer) = validation_handshake(&req) {
+        return answer;
     }
+    let collection = match read_collection(app, &req) {
+        Ok(collection) => collection,
+        Err(refused) => return error(refused.status, refused.message),
+    };
+    let vouched = match vouched_tenants(app, &collection).await {
+        Ok(vouched) => vouched,
+        Err(rejected) => {
+            let reason = with_causes(&rejected);
+            tracing::warn!(error = %reason, "notification collection refused: validation tokens");
+            return error(StatusCode::UNAUTHORIZED, reason);
+        }
+    };
+    let items = collection.value.len();
+    let reports = process_items(app, collection.value, vouched, received_at, started).await;
+    let tally = Tally::of(items, reports);
+    app.metrics.count_notification(items, tally.dropped);
+    tally.log(started);
+    empty(StatusCode::ACCEPTED)
+}
+
+/// Graph's subscription validation (`?validationToken=`, on either URL, GET or POST): echo the
+/// token as text.
+fn validation_handshake(req: &HttpRequest) -> Option<HttpResponse> {
+    let token = query_param(req.uri(), "validationToken")?;
+    if token.len() > MAX_VALIDATION_TOKEN_LEN {
+        return Some(error(
+            StatusCode::BAD_REQUEST,
+            "validationToken is too long",
+        ));
+    }
+    tracing::info!(
+        path = req.uri().path(),
+        "answered a subscription validation request"
+    );
+    Some(text(StatusCode::OK, token))
+}
+
+/// A request answered with an error before any item is looked at.
+struct Refused {
+    status: StatusCode,
+    message: String,
+}
+
+impl Refused {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+/// The POSTed collection, or why it is refused (405, 413, 400).
+fn read_collection(app: &App, req: &HttpRequest) -> Result<ChangeNotificationCollection, Refused> {
     if req.method() != Method::POST {
-        return error(
+        return Err(Refused::new(
             StatusCode::METHOD_NOT_ALLOWED,
             format!(
                 "{} is not allowed: Graph POSTs notifications here",
                 req.method()
             ),
-        );
+        ));
     }
     let body = req.body();
     if body.len() > app.settings.max_body_bytes {
-        return error(
+        return Err(Refused::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
                 "body of {} bytes exceeds the limit of {} bytes",
                 body.len(),
                 app.settings.max_body_bytes
             ),
-        );
+        ));
     }
-    let collection = match parse_collection(body) {
-        Ok(c) => c,
-        Err(message) => return error(StatusCode::BAD_REQUEST, message),
-    };
+    parse_collection(body).map_err(|message| Refused::new(StatusCode::BAD_REQUEST, message))
+}
 
-    let needs_tokens = collection
-        .value
-        .iter()
-        .any(|n| n.encrypted_content.is_some());
-    let vouched_tenants: Option<Vec<String>> = match &collection.validation_tokens {
-        None if needs_tokens => {
-            return error(
-                StatusCode::UNAUTHORIZED,
-                "validationTokens missing: rich notifications must carry them",
-            );
+fn parse_collection(body: &[u8]) -> Result<ChangeNotificationCollection, String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("malformed JSON: {e}"))?;
+    match value.get("value") {
+        None | Some(serde_json::Value::Null) => {
+            return Err("missing `value`: expected a changeNotificationCollection".to_string());
         }
-        None => None,
-        Some(tokens) => match app.tokens.validate_all(tokens).await {
-            Ok(valid) => Some(
-                valid
-                    .into_iter()
-                    .map(|t| t.tenant_id.to_ascii_lowercase())
-                    .collect(),
-            ),
-            Err(e) => {
-                tracing::warn!(error = %e, "notification collection refused: invalid validation token");
-                return error(
-                    StatusCode::UNAUTHORIZED,
-                    format!("validation token rejected: {e}"),
-                );
-            }
-        },
-    };
+        Some(v) if !v.is_array() => return Err("`value` must be an array".to_string()),
+        Some(_) => {}
+    }
+    serde_json::from_value(value).map_err(|e| format!("not a changeNotificationCollection: {e}"))
+}
 
-    let items = collection.value.len();
-    let vouched = Arc::new(vouched_tenants);
-    // Items are processed concurrently and each forward starts as soon as its own decision is
-    // stored. Items of one batch arrived together: one millisecond apart each keeps their order
-    // for users whose presences carry no sequenceNumber.
+/// Every item concurrently; each forward starts as soon as its own decision is stored. Items of
+/// one batch arrived together: one millisecond apart each keeps their order for users whose
+/// presences carry no sequenceNumber.
+async fn process_items(
+    app: &Arc<App>,
+    items: Vec<ChangeNotification>,
+    vouched: VouchedTenants,
+    received_at: Timestamp,
+    started: Instant,
+) -> Vec<Result<ItemReport, tokio::task::JoinError>> {
+    let vouched = Arc::new(vouched);
+    let single = items.len() == 1;
     let mut tasks = tokio::task::JoinSet::new();
-    let mut done = Vec::new();
-    let single = collection.value.len() == 1;
-    for (index, item) in collection.value.into_iter().enumerate() {
+    let mut reports = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
         let app = Arc::clone(app);
         let vouched = Arc::clone(&vouched);
         let received_at = received_at.plus_millis(index as i64);
         let work = async move {
-            let result = process_item(&app, &item, vouched.as_deref(), received_at).await;
-            let delivered = match &result {
+            let result = process_item(&app, &vouched, &item, received_at).await;
+            let reached_connector = match &result {
                 Ok(ItemOutcome::Forward(update)) => Some(forward(&app, update, started).await),
                 _ => None,
             };
-            (index, item.subscription_id, result, delivered)
+            ItemReport {
+                index,
+                subscription_id: item.subscription_id,
+                result,
+                reached_connector,
+            }
         };
         // A lone item (the usual case) needs no task of its own.
         if single {
-            done.push(work.await);
+            reports.push(Ok(work.await));
         } else {
             tasks.spawn(work);
         }
     }
-    let (mut stale, mut recorded, mut dropped, mut unlinked, mut lifecycle) = (0, 0, 0, 0, 0);
-    let (mut delivered, mut pending) = (0, 0);
     while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(outcome) => done.push(outcome),
-            Err(_) => {
-                dropped += 1;
-                tracing::error!("a notification item's task failed");
-            }
+        reports.push(joined);
+    }
+    reports
+}
+
+async fn process_item(
+    app: &App,
+    vouched: &VouchedTenants,
+    item: &ChangeNotification,
+    received_at: Timestamp,
+) -> Result<ItemOutcome, ItemError> {
+    match authenticate(app, vouched, item).await? {
+        Authentic::Lifecycle {
+            subscription_id,
+            event,
+        } => record_lifecycle(app, subscription_id, event, received_at).await,
+        Authentic::Presence(resource) => {
+            let entra_id = resource.id.to_ascii_lowercase();
+            let observation = Observation {
+                presence: resource.to_presence(),
+                received_at,
+            };
+            let outcome = match observe(app, &entra_id, &observation).await? {
+                Observed::Forward(update) => ItemOutcome::Forward(update),
+                Observed::Recorded => ItemOutcome::Recorded,
+                Observed::Stale => ItemOutcome::Stale,
+                Observed::UnlinkedUser => {
+                    tracing::info!(
+                        subscription_id = item.subscription_id.as_deref().unwrap_or("-"),
+                        "presence of a user who is not linked: ignored"
+                    );
+                    ItemOutcome::UnlinkedUser
+                }
+            };
+            Ok(outcome)
         }
     }
-    for (index, subscription_id, result, outcome) in done {
-        match outcome {
-            Some(true) => delivered += 1,
-            Some(false) => pending += 1,
-            None => {}
-        }
-        match result {
-            Ok(ItemOutcome::Forward(_)) => {}
-            Ok(ItemOutcome::Recorded) => recorded += 1,
-            Ok(ItemOutcome::Stale) => stale += 1,
-            Ok(ItemOutcome::UnlinkedUser) => unlinked += 1,
-            Ok(ItemOutcome::Lifecycle) => lifecycle += 1,
-            Err(reason) => {
-                dropped += 1;
-                tracing::warn!(
-                    index,
-                    subscription_id = subscription_id.as_deref().unwrap_or("-"),
-                    reason = %reason,
-                    "notification item dropped"
-                );
-            }
-        }
-    }
-    app.metrics.count_notification(items, dropped);
-    tracing::info!(
-        items,
-        delivered,
-        pending,
-        recorded,
-        stale,
-        unlinked,
-        lifecycle,
-        dropped,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "notification collection accepted"
-    );
-    empty(StatusCode::ACCEPTED)
+}
+
+/// Graph wants 202 at once: maintenance reacts (renew, recreate, reconcile); the self-hosted loop
+/// is woken now, the scheduled Lambda runs within a minute.
+async fn record_lifecycle(
+    app: &App,
+    subscription_id: &str,
+    event: &str,
+    received_at: Timestamp,
+) -> Result<ItemOutcome, ItemError> {
+    app.store
+        .put_lifecycle_request(&LifecycleRequest {
+            subscription_id: subscription_id.to_string(),
+            event: event.to_string(),
+            received_at,
+        })
+        .await
+        .map_err(ItemError::Store)?;
+    app.wake_maintenance.notify_one();
+    tracing::info!(subscription_id, lifecycle_event = %event, "lifecycle notification received");
+    Ok(ItemOutcome::Lifecycle)
 }
 
 /// Sends one update within what is left of the request's budget; `true` when it reached the
@@ -240,103 +285,73 @@ async fn forward(app: &App, update: &SwyxUpdate, started: Instant) -> bool {
     reached
 }
 
-fn parse_collection(body: &[u8]) -> Result<ChangeNotificationCollection, String> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| format!("malformed JSON: {e}"))?;
-    match value.get("value") {
-        None | Some(serde_json::Value::Null) => {
-            return Err("missing `value`: expected a changeNotificationCollection".to_string());
-        }
-        Some(v) if !v.is_array() => return Err("`value` must be an array".to_string()),
-        Some(_) => {}
-    }
-    serde_json::from_value(value).map_err(|e| format!("not a changeNotificationCollection: {e}"))
+/// What became of a collection's items: one log line per dropped item, one for the collection.
+#[derive(Debug, Default)]
+struct Tally {
+    items: usize,
+    delivered: usize,
+    pending: usize,
+    recorded: usize,
+    stale: usize,
+    unlinked: usize,
+    lifecycle: usize,
+    dropped: usize,
 }
 
-fn secrets_equal(a: &str, b: &str) -> bool {
-    a.as_bytes().ct_eq(b.as_bytes()).into()
-}
+impl Tally {
+    fn of(items: usize, reports: Vec<Result<ItemReport, tokio::task::JoinError>>) -> Self {
+        let mut tally = Tally {
+            items,
+            ..Tally::default()
+        };
+        for report in reports {
+            match report {
+                Ok(report) => tally.count(report),
+                Err(_) => {
+                    tally.dropped += 1;
+                    tracing::error!("a notification item's task failed");
+                }
+            }
+        }
+        tally
+    }
 
-async fn process_item(
-    app: &App,
-    item: &ChangeNotification,
-    vouched_tenants: Option<&[String]>,
-    received_at: Timestamp,
-) -> Result<ItemOutcome, ItemError> {
-    let subscription_id = item
-        .subscription_id
-        .as_deref()
-        .ok_or(ItemError::MissingField("subscriptionId"))?;
-    let subscription = app
-        .store
-        .get_subscription(subscription_id)
-        .await
-        .map_err(|e| ItemError::Store(e.to_string()))?
-        .ok_or(ItemError::UnknownSubscription)?;
-    let client_state = item
-        .client_state
-        .as_deref()
-        .ok_or(ItemError::MissingField("clientState"))?;
-    if !secrets_equal(client_state, &subscription.client_state) {
-        return Err(ItemError::ClientStateMismatch);
-    }
-    let tenant = item
-        .tenant_id
-        .as_deref()
-        .ok_or(ItemError::MissingField("tenantId"))?
-        .to_ascii_lowercase();
-    let vouched = vouched_tenants.is_none_or(|list| list.contains(&tenant));
-    if tenant != app.settings.tenant_id || !vouched {
-        return Err(ItemError::WrongTenant);
-    }
-    if let Some(event) = &item.lifecycle_event {
-        // Graph wants 202 at once: maintenance reacts (renew, recreate, reconcile); the
-        // self-hosted loop is woken now, the scheduled Lambda runs within a minute.
-        let event = event.trim();
-        if event.is_empty() || event.len() > 64 {
-            return Err(ItemError::MissingField("lifecycleEvent"));
+    fn count(&mut self, report: ItemReport) {
+        match report.reached_connector {
+            Some(true) => self.delivered += 1,
+            Some(false) => self.pending += 1,
+            None => {}
         }
-        app.store
-            .put_lifecycle_request(&LifecycleRequest {
-                subscription_id: subscription_id.to_string(),
-                event: event.to_string(),
-                received_at,
-            })
-            .await
-            .map_err(|e| ItemError::Store(e.to_string()))?;
-        app.wake_maintenance.notify_one();
-        tracing::info!(subscription_id, lifecycle_event = %event, "lifecycle notification received");
-        return Ok(ItemOutcome::Lifecycle);
-    }
-    let content = item.encrypted_content.as_ref().ok_or(ItemError::NotRich)?;
-    let plaintext = app
-        .keys
-        .decrypt(content)
-        .map_err(|e| ItemError::Decrypt(e.to_string()))?;
-    let resource: PresenceResource =
-        serde_json::from_slice(&plaintext).map_err(|e| ItemError::NotPresence(e.to_string()))?;
-    if let Some(outer) = item.resource_data.as_ref().and_then(|r| r.id.as_deref())
-        && !outer.eq_ignore_ascii_case(&resource.id)
-    {
-        return Err(ItemError::ResourceMismatch);
-    }
-    let entra_id = resource.id.to_ascii_lowercase();
-    let obs = Observation {
-        presence: resource.to_presence(),
-        received_at,
-    };
-    match observe(app, &entra_id, &obs).await {
-        Ok(Observed::Forward(update)) => Ok(ItemOutcome::Forward(update)),
-        Ok(Observed::Recorded) => Ok(ItemOutcome::Recorded),
-        Ok(Observed::Stale) => Ok(ItemOutcome::Stale),
-        Ok(Observed::UnlinkedUser) => {
-            tracing::info!(
-                subscription_id,
-                "presence of a user who is not linked: ignored"
-            );
-            Ok(ItemOutcome::UnlinkedUser)
+        match report.result {
+            Ok(ItemOutcome::Forward(_)) => {}
+            Ok(ItemOutcome::Recorded) => self.recorded += 1,
+            Ok(ItemOutcome::Stale) => self.stale += 1,
+            Ok(ItemOutcome::UnlinkedUser) => self.unlinked += 1,
+            Ok(ItemOutcome::Lifecycle) => self.lifecycle += 1,
+            Err(reason) => {
+                self.dropped += 1;
+                tracing::warn!(
+                    index = report.index,
+                    subscription_id = report.subscription_id.as_deref().unwrap_or("-"),
+                    reason = %with_causes(&reason),
+                    "notification item dropped"
+                );
+            }
         }
-        Err(ObserveError::Store(e)) => Err(ItemError::Store(e)),
-        Err(ObserveError::Contention) => Err(ItemError::Contention),
+    }
+
+    fn log(&self, started: Instant) {
+        tracing::info!(
+            items = self.items,
+            delivered = self.delivered,
+            pending = self.pending,
+            recorded = self.recorded,
+            stale = self.stale,
+            unlinked = self.unlinked,
+            lifecycle = self.lifecycle,
+            dropped = self.dropped,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "notification collection accepted"
+        );
     }
 }

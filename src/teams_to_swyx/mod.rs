@@ -1,9 +1,11 @@
 //! Teams → Swyx, the path of one Teams presence change: Graph's notification arrives at
-//! [`intake`] (authenticity checks, decryption), [`decide`] judges it against the user's stored
-//! state (order, echo guard, mapping), [`deliver`] sends the resulting update to the connector,
-//! and what could not be delivered is sent again by [`redeliver`] during maintenance.
+//! [`intake`], [`authenticate`] makes sure it is Graph's and ours and decrypts it, [`decide`]
+//! judges it against the user's stored state (order, echo guard, mapping), [`deliver`] sends the
+//! resulting update to the connector, and what could not be delivered is sent again by
+//! [`redeliver`] during maintenance.
 //! [`reconcile`] reads presences in bulk and puts them through the same decision.
 
+pub mod authenticate;
 pub mod decide;
 pub mod deliver;
 pub mod intake;

@@ -9,6 +9,7 @@ use crate::app::App;
 use crate::domain::{Observation, Timestamp};
 use crate::graph::client::{GraphClient, GraphError};
 use crate::graph::subscriptions::MAX_USERS_PER_CALL;
+use crate::telemetry::with_causes;
 use futures_util::StreamExt;
 use std::time::{Duration, Instant};
 
@@ -70,7 +71,7 @@ pub async fn reconcile(
                 Ok(_) => {}
                 Err(e) => {
                     summary.failed += 1;
-                    tracing::warn!(entra_id = %entra_id, error = %e, "reconciliation could not store a decision");
+                    tracing::warn!(entra_id = %entra_id, error = %with_causes(&e), "reconciliation could not store a decision");
                 }
             }
         }

@@ -203,10 +203,7 @@ async fn refresh_during_an_outage_is_unavailable_at_once() {
         .await
         .err()
         .unwrap();
-    assert!(
-        matches!(err, EntraError::Unavailable(_)),
-        "{err}"
-    );
+    assert!(matches!(err, EntraError::Unavailable(_)), "{err}");
     assert_eq!(t.calls("POST /{tenant}/oauth2/v2.0/token"), 1, "no retries");
     t.graph.set_outage(false);
     t.login

@@ -6,6 +6,7 @@ use presence_bridge::domain::Timestamp;
 use presence_bridge::graph::client::GraphError;
 use presence_bridge::graph::subscriptions::NewSubscription;
 use presence_bridge::graph::token::AppTokenSource;
+use presence_bridge::outbound::RetryPolicy;
 use presence_sandbox::graph::make_encryption_certificate;
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -254,7 +255,13 @@ async fn an_app_only_token_cannot_subscribe() {
         APP_ID,
         ClientSecret::new(CLIENT_SECRET),
     );
-    let app_token = app.token(TIMEOUT).await.unwrap();
+    let app_token = app
+        .token(
+            &RetryPolicy::new(3, Duration::from_millis(50), Duration::from_secs(1)),
+            TIMEOUT,
+        )
+        .await
+        .unwrap();
     let err = t
         .client
         .create_subscription(

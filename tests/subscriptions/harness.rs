@@ -114,16 +114,6 @@ impl Drop for Bridge {
     }
 }
 
-/// Fast retries and sign-ins; Graph's real validation timeout.
-fn timing() -> GraphTiming {
-    GraphTiming {
-        device_poll_interval: Duration::from_millis(50),
-        retry_base: Duration::from_millis(20),
-        retry_cap: Duration::from_millis(200),
-        ..GraphTiming::default()
-    }
-}
-
 pub fn entra_id(i: usize) -> String {
     format!("5ab5ab5a-0000-4000-8000-{i:012x}")
 }
@@ -131,7 +121,12 @@ pub fn entra_id(i: usize) -> String {
 impl Bridge {
     pub async fn start(opts: Options) -> Self {
         let sandbox = Tenant::start().await;
-        sandbox.graph.set_timing(timing());
+        sandbox.graph.set_timing(GraphTiming {
+            device_poll_interval: Duration::from_millis(50),
+            retry_base: Duration::from_millis(20),
+            retry_cap: Duration::from_millis(200),
+            ..GraphTiming::default()
+        });
         let dir = tempfile::tempdir().unwrap();
         let (key_pem, cert_b64) = presence_sandbox::graph::make_encryption_certificate().unwrap();
         std::fs::write(dir.path().join("notify.pem"), key_pem).unwrap();
@@ -312,12 +307,9 @@ impl Bridge {
         maintain(&self.app, Duration::from_secs(600)).await.unwrap()
     }
 
-    /// Graph makes subscriptions at once but answers their creation `late` (real time).
+    /// Graph makes (and renews) subscriptions at once but answers `late` (real time).
     pub fn slow_creates(&self, late: Duration) {
-        self.sandbox.graph.set_timing(GraphTiming {
-            create_answer_delay: late,
-            ..timing()
-        });
+        self.sandbox.graph.set_subscription_answer_delay(Some(late));
     }
 
     pub fn advance(&self, by: Duration) {

@@ -52,7 +52,11 @@ async fn a_create_answered_late_is_waited_for(late: Duration) {
     // Later runs renew it; nothing is made again.
     b.advance(40 * MIN);
     let run = b.maintain().await;
-    assert_eq!((run.renewed, run.created, run.recreated), (1, 0, 0), "{run:?}");
+    assert_eq!(
+        (run.renewed, run.created, run.recreated),
+        (1, 0, 0),
+        "{run:?}"
+    );
     assert_eq!(requests(&b, "POST /v1.0/subscriptions"), 1);
 }
 
@@ -89,7 +93,11 @@ async fn a_create_cut_short_by_the_run_budget_is_adopted_by_the_next_run() {
     assert_eq!(b.sandbox.graph.subscriptions().len(), 1, "Graph made it");
 
     let run = b.maintain().await;
-    assert_eq!((run.adopted, run.created, run.recreated), (1, 0, 0), "{run:?}");
+    assert_eq!(
+        (run.adopted, run.created, run.recreated),
+        (1, 0, 0),
+        "{run:?}"
+    );
     assert!(run.failed_accounts.is_empty(), "{run:?}");
     assert_eq!(run.reconciled_users, 20, "changes in the gap are read back");
     assert_one_working_subscription(&b).await;

@@ -1,6 +1,7 @@
 //! A real `moto_server` (DynamoDB emulator) on a free loopback port, one per test binary.
 //!
-//! Binary lookup: `$MOTO_SERVER`, else `<crate>/.venv/bin/moto_server`, else `moto_server` on PATH.
+//! Binary lookup: `$MOTO_SERVER`, else `<crate>/scripts/moto-server` (moto from `.venv`, one request
+//! at a time, as DynamoDB applies each request atomically), else `moto_server` on PATH.
 //! The server runs under a small `sh` watchdog holding a pipe from us: when this process ends in
 //! any way (even killed), the pipe closes and the watchdog stops moto, so no server outlives the
 //! tests although the shared instance lives in a `static`.
@@ -50,9 +51,9 @@ fn binary() -> Result<PathBuf, String> {
             ))
         };
     }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
-    if venv.is_file() {
-        return Ok(venv);
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if crate_dir.join(".venv/bin/moto_server").is_file() {
+        return Ok(crate_dir.join("scripts/moto-server"));
     }
     std::env::var_os("PATH")
         .into_iter()

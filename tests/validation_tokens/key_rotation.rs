@@ -32,7 +32,10 @@ fn validator_on(jwks: &Jwks, clock: &TestClock) -> TokenValidator {
         clock: clock.clock(),
         ..TokenSettings::default()
     };
-    TokenValidator::new(settings, reqwest::Client::builder().no_proxy().build().unwrap())
+    TokenValidator::new(
+        settings,
+        reqwest::Client::builder().no_proxy().build().unwrap(),
+    )
 }
 
 /// Tokens that live long enough for the hours these tests move the clock.
@@ -48,7 +51,9 @@ async fn wait_for_hits(jwks: &Jwks, n: usize) {
         }
         tokio::time::timeout_at(deadline, seen)
             .await
-            .unwrap_or_else(|_| panic!("the JWKS endpoint was asked {} times, not {n}", jwks.hits()));
+            .unwrap_or_else(|_| {
+                panic!("the JWKS endpoint was asked {} times, not {n}", jwks.hits())
+            });
     }
 }
 

@@ -7,8 +7,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-use super::SandboxState;
-use crate::swyx::{Outage, OwnStatus, SwyxUserView};
+use super::types::SandboxState;
+use crate::swyx::{Outage, OwnStatus, SentEvent, SwyxUserView};
 
 pub struct ScenarioClient {
     base: String,
@@ -16,7 +16,7 @@ pub struct ScenarioClient {
 }
 
 /// Percent-encodes one path segment (user ids may hold '@', '/', spaces…).
-fn seg(s: &str) -> String {
+pub(super) fn seg(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~@".contains(&b) {
@@ -50,7 +50,7 @@ impl ScenarioClient {
         &self.base
     }
 
-    async fn call<T: DeserializeOwned>(
+    pub(super) async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
@@ -81,7 +81,12 @@ impl ScenarioClient {
             .with_context(|| format!("{method} /_sandbox/{path}: unexpected answer"))
     }
 
-    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> anyhow::Result<()> {
+    pub(super) async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<()> {
         self.call::<Value>(method, path, body).await.map(|_| ())
     }
 
@@ -197,14 +202,70 @@ impl ScenarioClient {
         .await
     }
 
+    /// The user sets their own status by hand.
     pub async fn swyx_set_status(&self, user: &str, status: OwnStatus) -> anyhow::Result<()> {
+        self.swyx_change_status(user, status).await.map(|_| ())
+    }
+
+    /// The user sets their own status by hand; the `status.changed` event sent, if any.
+    pub async fn swyx_change_status(
+        &self,
+        user: &str,
+        status: OwnStatus,
+    ) -> anyhow::Result<Option<SentEvent>> {
+        #[derive(serde::Deserialize)]
+        struct Changed {
+            event: Option<SentEvent>,
+        }
         let body = json!({ "status": status });
-        self.send(
-            Method::POST,
-            &format!("swyx/{}/status", seg(user)),
-            Some(body),
-        )
-        .await
+        let path = format!("swyx/{}/status", seg(user));
+        Ok(self
+            .call::<Changed>(Method::POST, &path, Some(body))
+            .await?
+            .event)
+    }
+
+    /// Adds (or renames, regroups) a Swyx user.
+    pub async fn swyx_add_user_in_groups(
+        &self,
+        swyx_user_id: &str,
+        name: &str,
+        email: &str,
+        groups: &[&str],
+    ) -> anyhow::Result<()> {
+        let body =
+            json!({ "swyxUserId": swyx_user_id, "name": name, "email": email, "groups": groups });
+        self.send(Method::POST, "swyx/users", Some(body)).await
+    }
+
+    /// Changes a Swyx user's e-mail (`Some(None)` removes it) and/or groups.
+    pub async fn swyx_update_user(
+        &self,
+        user: &str,
+        email: Option<Option<&str>>,
+        groups: Option<&[&str]>,
+    ) -> anyhow::Result<()> {
+        let mut body = json!({});
+        if let Some(e) = email {
+            body["email"] = json!(e);
+        }
+        if let Some(g) = groups {
+            body["groups"] = json!(g);
+        }
+        self.send(Method::PATCH, &format!("swyx/{}", seg(user)), Some(body))
+            .await
+    }
+
+    pub async fn swyx_remove_user(&self, user: &str) -> anyhow::Result<()> {
+        self.send(Method::DELETE, &format!("swyx/{}", seg(user)), None)
+            .await
+    }
+
+    /// Whether statuses set by hand send `status.changed` (on by default).
+    pub async fn swyx_status_events(&self, enabled: bool) -> anyhow::Result<()> {
+        let body = json!({ "enabled": enabled });
+        self.send(Method::POST, "swyx/status-events", Some(body))
+            .await
     }
 
     /// `recover_after`: back to normal by itself after that long (whole seconds, at least 1).

@@ -2,13 +2,16 @@
 //! `"swyx 101 call start"`, `"connector down 60s"`, `"clock +30m"`, `"show"`. Every step is parsed
 //! before any runs, so a typo in step 5 does not leave a half-played scenario.
 
+mod directory;
 mod parse;
 
+pub use directory::DirectoryStep;
 pub use parse::{DESKTOP_SESSION, STEP_HELP, Step, is_user_settable, parse_step, parse_steps};
 
 use std::io::Write;
 
-use super::{SandboxState, ScenarioClient};
+use super::client::ScenarioClient;
+use super::types::SandboxState;
 
 /// Runs parsed steps against a sandbox, writing one line per step (and tables for `show`).
 pub async fn run_steps<W: Write>(
@@ -122,6 +125,7 @@ async fn run_one<W: Write>(c: &ScenarioClient, step: &Step, out: &mut W) -> anyh
             writeln!(out, "{}", serde_json::to_string_pretty(&c.stats().await?)?)?;
             "stats".to_string()
         }
+        Step::Directory(d) => directory::run(c, d).await?,
     })
 }
 

@@ -1,6 +1,14 @@
 //! Graph's side of rich notifications, written independently of the bridge: encrypting resource
 //! data for a subscription's certificate, and signing validation tokens with a key published as a
-//! JWKS. Algorithms as research/graph.md §4 describes them.
+//! JWKS. Algorithms as Microsoft describes them in
+//! <https://learn.microsoft.com/en-us/graph/change-notifications-with-resource-data>.
+//!
+//! **The independent implementation for tests.** The emulator uses these functions for its own
+//! notifications, and a bridge test may use them (with [`super::wire`]) to build a Graph
+//! notification collection without the bridge's code: [`EncryptionCertificate::from_base64_der`]
+//! and [`encrypt_resource`] for `encryptedContent`, and the emulator's
+//! `GraphEmulator::sign_validation_token` (or a [`TokenSigner`] of one's own) for
+//! `validationTokens` that verify against the emulator's JWKS. These are stable public API.
 
 use anyhow::{Context, anyhow};
 use aws_lc_rs::cipher::{AES_256, EncryptionContext, PaddedBlockEncryptingKey, UnboundCipherKey};
@@ -37,15 +45,28 @@ pub(crate) fn random_token<const N: usize>() -> String {
 /// A subscription's encryption certificate, reduced to what encryption needs.
 /// Public data only, so `Debug` is safe.
 #[derive(Clone, Debug)]
-pub(crate) struct EncryptionCert {
+pub struct EncryptionCertificate {
     spki_der: Vec<u8>,
     /// Hex SHA-1 of the certificate DER, upper case as Graph writes it.
     pub thumbprint: String,
 }
 
+impl EncryptionCertificate {
+    /// From `encryptionCertificate` as a subscription carries it (base64 DER X.509, RSA
+    /// 2048–4096 bits). The error names the problem.
+    pub fn from_base64_der(certificate: &str) -> Result<Self, String> {
+        parse_encryption_certificate(certificate)
+    }
+
+    /// Hex SHA-1 of the certificate, upper case (`encryptionCertificateThumbprint`).
+    pub fn thumbprint(&self) -> &str {
+        &self.thumbprint
+    }
+}
+
 /// Parses `encryptionCertificate` (base64 DER X.509) and checks it holds an RSA key of 2048–4096
 /// bits, as Graph requires. The error names the problem.
-pub(crate) fn parse_encryption_certificate(b64: &str) -> Result<EncryptionCert, String> {
+pub(crate) fn parse_encryption_certificate(b64: &str) -> Result<EncryptionCertificate, String> {
     let der = STANDARD
         .decode(b64.trim())
         .map_err(|_| "encryptionCertificate is not valid base64".to_owned())?;
@@ -69,16 +90,18 @@ pub(crate) fn parse_encryption_certificate(b64: &str) -> Result<EncryptionCert, 
         .iter()
         .map(|b| format!("{b:02X}"))
         .collect();
-    Ok(EncryptionCert {
+    Ok(EncryptionCertificate {
         spki_der: spki.raw.to_vec(),
         thumbprint,
     })
 }
 
 /// `encryptedContent` exactly as Graph makes it: a fresh 32-byte key, RSA-OAEP-SHA1 wrapped;
-/// AES-256-CBC/PKCS7 with IV = key[0..16]; HMAC-SHA256(key, ciphertext).
-pub(crate) fn encrypt_content(
-    cert: &EncryptionCert,
+/// AES-256-CBC/PKCS7 with IV = key[0..16]; HMAC-SHA256(key, ciphertext). `cert_id` is the
+/// subscription's `encryptionCertificateId`; `plaintext` the resource JSON (e.g.
+/// [`super::wire::presence_resource`]).
+pub fn encrypt_resource(
+    cert: &EncryptionCertificate,
     cert_id: &str,
     plaintext: &[u8],
 ) -> anyhow::Result<Value> {
@@ -115,14 +138,15 @@ pub(crate) fn encrypt_content(
 
 /// Signs validation tokens as Microsoft's identity platform would (RS256, one key, `kid` in the
 /// header) and publishes the public half as a JWKS. No `Debug`: it holds a private key.
-pub(crate) struct JwtSigner {
+pub struct TokenSigner {
     key: RsaKeyPair,
     kid: String,
     n: String,
     e: String,
 }
 
-impl JwtSigner {
+impl TokenSigner {
+    /// A fresh RSA-2048 key.
     pub fn generate() -> anyhow::Result<Self> {
         let key = RsaKeyPair::generate(KeySize::Rsa2048)
             .map_err(|_| anyhow!("RSA key generation failed"))?;
@@ -138,11 +162,11 @@ impl JwtSigner {
         })
     }
 
-    #[cfg(test)]
     pub fn kid(&self) -> &str {
         &self.kid
     }
 
+    /// `{"keys": [<the public key as a JWK>]}`.
     pub fn jwks(&self) -> Value {
         json!({ "keys": [{
             "kty": "RSA", "use": "sig", "kid": self.kid, "x5t": self.kid, "alg": "RS256",
@@ -150,6 +174,7 @@ impl JwtSigner {
         }]})
     }
 
+    /// A compact RS256 JWT over any claims (for negative tests: wrong audience, expired, …).
     pub fn sign(&self, claims: &Value) -> anyhow::Result<String> {
         let header = json!({ "typ": "JWT", "alg": "RS256", "kid": self.kid, "x5t": self.kid });
         let signing_input = format!(
@@ -169,32 +194,38 @@ impl JwtSigner {
         Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(&sig)))
     }
 
-    /// A Graph v2.0 validation token (research §9.7 claims) for `app_id` in `tenant_id`.
-    /// Times are wall-clock seconds on purpose: the bridge checks `exp`/`nbf` against the real
-    /// time, whatever the sandbox clock says.
+    /// A Graph v2.0 validation token for `app_id` in `tenant_id`, issued at `now_secs`.
     pub fn validation_token(
         &self,
         app_id: &str,
         tenant_id: &str,
         now_secs: i64,
     ) -> anyhow::Result<String> {
-        let principal = uuid::Uuid::new_v4().to_string();
-        self.sign(&json!({
-            "aud": app_id,
-            "iss": format!("https://login.microsoftonline.com/{tenant_id}/v2.0"),
-            "iat": now_secs,
-            "nbf": now_secs,
-            "exp": now_secs + 3600,
-            "aio": random_token::<24>(),
-            "azp": CHANGE_TRACKING_APP_ID,
-            "azpacr": "2",
-            "oid": principal,
-            "sub": principal,
-            "tid": tenant_id,
-            "uti": random_token::<16>(),
-            "ver": "2.0",
-        }))
+        self.sign(&validation_token_claims(app_id, tenant_id, now_secs))
     }
+}
+
+/// The claims of a Graph v2.0 validation token (the example claim set of
+/// <https://learn.microsoft.com/en-us/graph/change-notifications-with-resource-data>), living
+/// one hour. Pass wall-clock seconds: a bridge checks `exp`/`nbf` against the real time,
+/// whatever the sandbox clock says.
+pub fn validation_token_claims(app_id: &str, tenant_id: &str, now_secs: i64) -> Value {
+    let principal = uuid::Uuid::new_v4().to_string();
+    json!({
+        "aud": app_id,
+        "iss": format!("https://login.microsoftonline.com/{tenant_id}/v2.0"),
+        "iat": now_secs,
+        "nbf": now_secs,
+        "exp": now_secs + 3600,
+        "aio": random_token::<24>(),
+        "azp": CHANGE_TRACKING_APP_ID,
+        "azpacr": "2",
+        "oid": principal,
+        "sub": principal,
+        "tid": tenant_id,
+        "uti": random_token::<16>(),
+        "ver": "2.0",
+    })
 }
 
 /// A fresh RSA-2048 key and a self-signed certificate for it, as a bridge operator would make
@@ -229,7 +260,7 @@ mod tests {
                 .chars()
                 .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
         );
-        let content = encrypt_content(&cert, "cert-1", b"{}").unwrap();
+        let content = encrypt_resource(&cert, "cert-1", b"{}").unwrap();
         // 2048-bit RSA wraps the key into 256 bytes; "{}" pads to one AES block.
         assert_eq!(
             STANDARD
@@ -271,7 +302,7 @@ mod tests {
 
     #[test]
     fn signed_tokens_name_the_published_kid() {
-        let signer = JwtSigner::generate().unwrap();
+        let signer = TokenSigner::generate().unwrap();
         let token = signer
             .validation_token("app", "tenant", 1_700_000_000)
             .unwrap();

@@ -1,27 +1,35 @@
-//! The connector's HTTP side of the contract (bridge → connector): `PUT
-//! /v1/users/{swyxUserId}/teams-status` and `GET /v1/users`, signed in the Standard Webhooks format.
+//! The connector's HTTP side of the contract 1.1 (bridge → connector), signed in the Standard
+//! Webhooks format: `PUT` and `GET /v1/users/{swyxUserId}/teams-status`, and `GET /v1/users`
+//! in pages (`cursor`, `limit` 1..1000, 500 by default, ordered by `swyxUserId`) with each
+//! user's groups and the Teams-derived status the connector has applied.
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::get;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-use super::model::{ApplyOutcome, TeamsStatusRequest};
-use super::webhook::{VerifyError, lock};
-use super::{Outage, Shared};
+use super::model::{ApplyOutcome, TeamsStatusRequest, User, check_swyx_user_id};
+use super::shared::{Answer, Outage, Shared};
+use super::webhook::VerifyError;
+use crate::sync::lock;
 
-/// An answer as first given, replayed verbatim for a repeated webhook-id.
-pub(crate) type Answer = (StatusCode, Value);
+const DEFAULT_LIMIT: usize = 500;
+const MAX_LIMIT: usize = 1000;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1/users", get(list_users))
-        .route("/v1/users/{swyx_user_id}/teams-status", put(put_status))
+        .route(
+            "/v1/users/{swyx_user_id}/teams-status",
+            get(get_status).put(put_status),
+        )
         .fallback(|| async {
             error(
                 StatusCode::NOT_FOUND,
@@ -96,8 +104,109 @@ fn answer(shared: &Shared, id: String, answer: Answer) -> Response {
     (answer.0, axum::Json(answer.1)).into_response()
 }
 
+/// `teamsStatus` of the contract: what was applied (`null`/0 when nothing was).
+fn status_state(id: &str, u: &User) -> Value {
+    let slot = u.teams.as_ref();
+    json!({
+        "swyxUserId": id,
+        "status": slot.and_then(|t| t.status),
+        "revision": slot.map_or(0, |t| t.revision),
+    })
+}
+
+fn bad_request(shared: &Shared, reason: String) -> Answer {
+    lock(&shared.state).stats.bad_request += 1;
+    (StatusCode::BAD_REQUEST, json!({ "error": reason }))
+}
+
+/// One page of users after the cursor.
+fn page_of_users(shared: &Shared, uri: &Uri) -> Answer {
+    let pairs: Vec<(String, String)> = uri
+        .query()
+        .and_then(|q| reqwest::Url::parse(&format!("http://connector/?{q}")).ok())
+        .map(|u| {
+            u.query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let limit = match get("limit") {
+        None => DEFAULT_LIMIT,
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => {
+                return bad_request(
+                    shared,
+                    format!("limit {l:?} must be a whole number from 1 to {MAX_LIMIT}"),
+                );
+            }
+        },
+    };
+    let after = match get("cursor") {
+        None => None,
+        Some(c) => match URL_SAFE_NO_PAD
+            .decode(c)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+        {
+            Some(id) if !c.is_empty() => Some(id),
+            _ => {
+                return bad_request(
+                    shared,
+                    format!("cursor {c:?} is not one this connector gave out"),
+                );
+            }
+        },
+    };
+    let mut st = lock(&shared.state);
+    st.stats.user_list_requests += 1;
+    use std::ops::Bound::{Excluded, Unbounded};
+    let start = after.map_or(Unbounded, Excluded);
+    let page: Vec<(&String, &User)> = st.users.range((start, Unbounded)).take(limit + 1).collect();
+    let next = (page.len() > limit).then(|| URL_SAFE_NO_PAD.encode(page[limit - 1].0));
+    let users: Vec<Value> = page
+        .iter()
+        .take(limit)
+        .map(|(id, u)| {
+            json!({
+                "swyxUserId": id,
+                "name": u.name,
+                "email": u.email,
+                "groups": u.groups,
+                "teamsStatus": status_state(id, u),
+            })
+        })
+        .collect();
+    (
+        StatusCode::OK,
+        json!({ "users": users, "nextCursor": next }),
+    )
+}
+
 async fn list_users(
     State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let id = match admit(&shared, &headers, &body) {
+        Ok(id) => id,
+        Err((status, body)) => return (status, axum::Json(body)).into_response(),
+    };
+    let result = page_of_users(&shared, &uri);
+    answer(&shared, id, result)
+}
+
+/// `GET /v1/users/{swyxUserId}/teams-status`: what the slot holds (404 for an unknown user).
+async fn get_status(
+    State(shared): State<Arc<Shared>>,
+    Path(swyx_user_id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -105,15 +214,28 @@ async fn list_users(
         Ok(id) => id,
         Err((status, body)) => return (status, axum::Json(body)).into_response(),
     };
-    let users: Vec<Value> = {
-        let mut st = lock(&shared.state);
-        st.stats.user_list_requests += 1;
-        st.users
-            .iter()
-            .map(|(id, u)| json!({ "swyxUserId": id, "name": u.name, "email": u.email }))
-            .collect()
+    let result = match check_swyx_user_id(&swyx_user_id) {
+        Err(reason) => bad_request(&shared, reason),
+        Ok(()) => {
+            let mut st = lock(&shared.state);
+            st.stats.status_reads += 1;
+            match st
+                .users
+                .get(&swyx_user_id)
+                .map(|u| status_state(&swyx_user_id, u))
+            {
+                Some(state) => (StatusCode::OK, state),
+                None => {
+                    st.stats.unknown_user += 1;
+                    (
+                        StatusCode::NOT_FOUND,
+                        json!({ "error": format!("no Swyx user {swyx_user_id:?}") }),
+                    )
+                }
+            }
+        }
     };
-    answer(&shared, id, (StatusCode::OK, json!({ "users": users })))
+    answer(&shared, id, result)
 }
 
 async fn put_status(
@@ -131,6 +253,9 @@ async fn put_status(
 }
 
 fn decide(shared: &Shared, path_user: &str, body: &[u8]) -> Answer {
+    if let Err(reason) = check_swyx_user_id(path_user) {
+        return bad_request(shared, reason);
+    }
     let req = match parse_request(path_user, body) {
         Ok(req) => req,
         Err(reason) => {

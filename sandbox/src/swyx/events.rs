@@ -1,40 +1,74 @@
-//! Connector → bridge: signed `speaking.started` / `speaking.ended` events, retried a few times
-//! with backoff on 5xx, 429 and network errors (the same webhook-id on every attempt, re-signed
-//! with the attempt's timestamp, as the contract says).
+//! Connector → bridge: signed `speaking.started` / `speaking.ended` and `status.changed`
+//! events, retried a few times with backoff on 5xx, 429 and network errors (the same webhook-id
+//! on every attempt, re-signed with the attempt's timestamp, as the contract says).
 
 use std::time::Duration;
 
-use super::Shared;
-use super::model::SentEvent;
-use super::webhook::{HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, lock};
+use serde_json::json;
+
+use super::model::{OwnStatus, SentEvent};
+use super::shared::Shared;
+use super::webhook::{HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 use crate::Clock;
+use crate::sync::lock;
+
+/// An event for the bridge.
+pub(crate) enum Event<'a> {
+    Speaking {
+        started: bool,
+        user: &'a str,
+        call_id: &'a str,
+    },
+    /// The user set their own status by hand (`origin: user`).
+    StatusChanged { user: &'a str, status: OwnStatus },
+}
 
 const MAX_ATTEMPTS: u32 = 4;
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 const BACKOFF_BASE: Duration = Duration::from_millis(100);
 
-pub(crate) async fn deliver(
-    shared: &Shared,
-    url: &str,
-    event_type: &str,
-    user: &str,
-    call_id: &str,
-) -> SentEvent {
+/// The record of an event about to be sent, and its body.
+fn prepare(shared: &Shared, event: &Event<'_>) -> (SentEvent, String) {
     let at = Clock::format_ms(shared.clock.now_ms());
-    let body =
-        serde_json::json!({ "type": event_type, "swyxUserId": user, "callId": call_id, "at": at });
-    let body = body.to_string();
-    let mut sent = SentEvent {
+    let (event_type, user, call_id, status) = match event {
+        Event::Speaking {
+            started,
+            user,
+            call_id,
+        } => {
+            let t = if *started {
+                "speaking.started"
+            } else {
+                "speaking.ended"
+            };
+            (t, *user, *call_id, None)
+        }
+        Event::StatusChanged { user, status } => ("status.changed", *user, "", Some(*status)),
+    };
+    let body = match status {
+        None => json!({ "type": event_type, "swyxUserId": user, "callId": call_id, "at": at }),
+        Some(st) => {
+            json!({ "type": event_type, "swyxUserId": user, "status": st, "origin": "user", "at": at })
+        }
+    };
+    let sent = SentEvent {
         webhook_id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
         event_type: event_type.to_string(),
         swyx_user_id: user.to_string(),
         call_id: call_id.to_string(),
+        own_status: status,
+        origin: status.map(|_| "user".to_string()),
         at,
         attempts: 0,
         status: None,
         delivered: false,
         error: None,
     };
+    (sent, body.to_string())
+}
+
+pub(crate) async fn deliver(shared: &Shared, url: &str, event: Event<'_>) -> SentEvent {
+    let (mut sent, body) = prepare(shared, &event);
     loop {
         sent.attempts += 1;
         let retry = match attempt(shared, url, &sent.webhook_id, &body).await {
@@ -64,9 +98,10 @@ pub(crate) async fn deliver(
     st.stats.event_attempts += u64::from(sent.attempts);
     if sent.delivered {
         st.stats.events_sent += 1;
+        st.stats.status_events_sent += u64::from(sent.own_status.is_some());
     } else {
         st.stats.events_failed += 1;
-        tracing::warn!(event = event_type, user, error = ?sent.error, "swyx: event not delivered to the bridge");
+        tracing::warn!(event = %sent.event_type, user = %sent.swyx_user_id, error = ?sent.error, "swyx: event not delivered to the bridge");
     }
     st.events.push(sent.clone());
     sent

@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
-use super::webhook::lock;
+use crate::sync::lock;
 
 pub(crate) struct Switch {
     addr: SocketAddr,

@@ -1,4 +1,5 @@
-//! What the emulated SwyxServer knows about its users, and the rule for what SwyxIt! shows.
+//! What the emulated SwyxServer knows about its users (names, addresses, groups, statuses,
+//! calls), the contract's rule for user ids, and the rule for what SwyxIt! shows.
 //!
 //! Effective status (what a colleague's SwyxIt! would show), in order:
 //! 1. **Speaking** while the user has any active call;
@@ -109,6 +110,9 @@ pub struct SwyxUserView {
     pub swyx_user_id: String,
     pub name: String,
     pub email: Option<String>,
+    /// The Swyx groups the user belongs to.
+    #[serde(default)]
+    pub groups: Vec<String>,
     pub own_status: OwnStatus,
     pub teams: Option<TeamsSlotView>,
     pub active_calls: Vec<String>,
@@ -133,7 +137,11 @@ pub struct SwyxStats {
     pub unknown_user: u64,
     pub bad_request: u64,
     pub user_list_requests: u64,
+    /// `GET /v1/users/{id}/teams-status` answered.
+    pub status_reads: u64,
     pub events_sent: u64,
+    /// `status.changed` events delivered (a part of `events_sent`).
+    pub status_events_sent: u64,
     pub events_failed: u64,
     pub event_attempts: u64,
     /// Requests answered 503 because of `Outage::Unavailable`.
@@ -148,7 +156,14 @@ pub struct SentEvent {
     #[serde(rename = "type")]
     pub event_type: String,
     pub swyx_user_id: String,
+    /// The call of a `speaking.*` event; empty for `status.changed`.
     pub call_id: String,
+    /// The new own status of a `status.changed` event.
+    #[serde(default)]
+    pub own_status: Option<OwnStatus>,
+    /// `user` for a `status.changed` the user made by hand.
+    #[serde(default)]
+    pub origin: Option<String>,
     pub at: String,
     pub attempts: u32,
     /// The bridge's last HTTP answer, if any came.
@@ -160,6 +175,7 @@ pub struct SentEvent {
 pub(crate) struct User {
     pub name: String,
     pub email: Option<String>,
+    pub groups: Vec<String>,
     pub own: OwnStatus,
     pub teams: Option<TeamsSlotView>,
     pub calls: Vec<String>,
@@ -178,6 +194,27 @@ impl User {
             None => self.own.into(),
         }
     }
+}
+
+/// The contract's `SwyxUserId`: 1 to 128 characters, none a control character or `/`, and
+/// neither `.` nor `..` (it is a path segment).
+pub fn check_swyx_user_id(id: &str) -> Result<(), String> {
+    let n = id.chars().count();
+    if !(1..=128).contains(&n) {
+        return Err(format!("a Swyx user id has 1 to 128 characters, not {n}"));
+    }
+    if id == "." || id == ".." {
+        return Err(format!(
+            "{id:?} is not a Swyx user id (it is a path segment)"
+        ));
+    }
+    if id.chars().any(|c| c == '/' || c.is_control()) {
+        return Err(format!(
+            "Swyx user id {:?} holds '/' or a control character",
+            id.escape_debug().to_string()
+        ));
+    }
+    Ok(())
 }
 
 /// The body of `PUT /v1/users/{id}/teams-status` (contract: TeamsStatusRequest).
@@ -222,6 +259,7 @@ impl State {
             swyx_user_id: id.to_string(),
             name: u.name.clone(),
             email: u.email.clone(),
+            groups: u.groups.clone(),
             own_status: u.own,
             teams: u.teams.clone(),
             active_calls: u.calls.clone(),
@@ -267,6 +305,7 @@ mod tests {
         User {
             name: "A".into(),
             email: None,
+            groups: vec![],
             own: OwnStatus::Away,
             teams: None,
             calls: vec![],
@@ -302,6 +341,34 @@ mod tests {
         assert_eq!(u.effective(), EffectiveStatus::DoNotDisturb);
         u.calls.push("c1".into());
         assert_eq!(u.effective(), EffectiveStatus::Speaking);
+    }
+
+    #[test]
+    fn swyx_user_ids_follow_the_contract() {
+        for good in [
+            "1001",
+            "alice@contoso.example",
+            "Müller, Hans",
+            &"x".repeat(128),
+        ] {
+            assert_eq!(check_swyx_user_id(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "tab\there",
+            "nul\u{0}",
+            &"x".repeat(129),
+        ] {
+            assert!(check_swyx_user_id(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            check_swyx_user_id("..."),
+            Ok(()),
+            "only . and .. are path segments"
+        );
     }
 
     #[test]

@@ -7,7 +7,6 @@ use aws_lc_rs::digest::{SHA1_FOR_LEGACY_USE_ONLY, digest};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http::StatusCode;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use presence_sandbox::graph::{CHANGE_TRACKING_APP_ID, GraphEmulator, GraphTiming};
 use serde_json::Value;
 
@@ -32,33 +31,6 @@ async fn subscribed(graph: &GraphEmulator, hook: &Receiver) -> (Vec<u8>, String,
         .unwrap()
         .to_owned();
     (key, cert, id)
-}
-
-async fn verify_validation_token(graph: &GraphEmulator, token: &str) -> Value {
-    let jwks: Value = http()
-        .get(graph.jwks_url())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let kid = jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
-    let jwk = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == kid.as_str())
-        .expect("kid published");
-    let key =
-        DecodingKey::from_rsa_components(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap())
-            .unwrap();
-    let mut validation = Validation::new(Algorithm::RS256);
-    validation.set_audience(&[APP_ID]);
-    validation.set_issuer(&[format!("https://login.microsoftonline.com/{TENANT}/v2.0")]);
-    jsonwebtoken::decode::<Value>(token, &key, &validation)
-        .unwrap()
-        .claims
 }
 
 #[tokio::test]

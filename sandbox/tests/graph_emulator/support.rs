@@ -160,6 +160,27 @@ pub async fn graph_get(graph: &GraphEmulator, token: &str, path: &str) -> reqwes
         .unwrap()
 }
 
+/// A GET with extra headers (`ConsistencyLevel`, `Prefer`), answered as (status, JSON body).
+pub async fn graph_get_with(
+    graph: &GraphEmulator,
+    token: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let url = if path.starts_with("http") {
+        path.to_owned()
+    } else {
+        format!("{}{path}", graph.graph_url())
+    };
+    let mut req = http().get(url).bearer_auth(token);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
 pub async fn graph_post(
     graph: &GraphEmulator,
     token: &str,
@@ -270,6 +291,8 @@ struct ReceiverState {
     handshake: Handshake,
     fail_next: u32,
     hang_next: u32,
+    /// Every notification POST is answered this late (a deliberately slow endpoint).
+    delay: Duration,
     validation_tokens: Vec<String>,
 }
 
@@ -310,7 +333,7 @@ async fn hook(
             Handshake::Hang => std::future::pending().await,
         };
     }
-    let (fail, hang) = {
+    let (fail, hang, delay) = {
         let mut s = state.lock().unwrap();
         let hang = s.hang_next > 0;
         s.hang_next = s.hang_next.saturating_sub(1);
@@ -318,10 +341,13 @@ async fn hook(
         if fail {
             s.fail_next -= 1;
         }
-        (fail, hang)
+        (fail, hang, s.delay)
     };
     if hang {
         return std::future::pending().await;
+    }
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
     let status = if fail {
         StatusCode::SERVICE_UNAVAILABLE
@@ -341,6 +367,7 @@ impl Receiver {
             handshake,
             fail_next: 0,
             hang_next: 0,
+            delay: Duration::ZERO,
             validation_tokens: Vec::new(),
         }));
         let (tx, rx) = mpsc::unbounded_channel();
@@ -380,6 +407,10 @@ impl Receiver {
         self.state.lock().unwrap().fail_next = n;
     }
 
+    pub fn set_delay(&self, delay: Duration) {
+        self.state.lock().unwrap().delay = delay;
+    }
+
     pub fn hang_next(&self, n: u32) {
         self.state.lock().unwrap().hang_next = n;
     }
@@ -387,4 +418,34 @@ impl Receiver {
     pub fn validation_tokens(&self) -> Vec<String> {
         self.state.lock().unwrap().validation_tokens.clone()
     }
+}
+
+/// Verifies a validation token against the emulator's JWKS (fetched over HTTP) as a bridge must:
+/// RS256, the published kid, audience = the app, issuer = the tenant's v2.0 issuer.
+pub async fn verify_validation_token(graph: &GraphEmulator, token: &str) -> Value {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+    let jwks: Value = http()
+        .get(graph.jwks_url())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kid = jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid.as_str())
+        .expect("kid published");
+    let key =
+        DecodingKey::from_rsa_components(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap())
+            .unwrap();
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_audience(&[APP_ID]);
+    validation.set_issuer(&[format!("https://login.microsoftonline.com/{TENANT}/v2.0")]);
+    jsonwebtoken::decode::<Value>(token, &key, &validation)
+        .unwrap()
+        .claims
 }

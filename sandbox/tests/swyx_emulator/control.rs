@@ -129,10 +129,15 @@ async fn control_routes_drive_both_sides() {
     c.swyx_set_status("carol@contoso.com", OwnStatus::DoNotDisturb)
         .await
         .unwrap();
+    assert_eq!(
+        bridge.events()[0].1["type"],
+        "status.changed",
+        "a status set by hand is announced (origin user)"
+    );
     let call = c.swyx_start_call("103").await.unwrap();
     assert_eq!(
         bridge.events().len(),
-        1,
+        2,
         "the call step returns after the event was delivered"
     );
     let carol = c.swyx_user("103").await.unwrap();
@@ -142,7 +147,7 @@ async fn control_routes_drive_both_sides() {
     );
     assert_eq!(carol.active_calls, vec![call.clone()]);
     c.swyx_end_call("103", &call).await.unwrap();
-    assert_eq!(bridge.events().len(), 2);
+    assert_eq!(bridge.events().len(), 3);
     let e = c.swyx_end_call("103", &call).await.unwrap_err().to_string();
     assert!(e.contains("404") && e.contains(&call), "{e}");
     assert_eq!(c.swyx_users().await.unwrap().len(), 3);
@@ -163,7 +168,8 @@ async fn control_routes_drive_both_sides() {
     assert_eq!(state.swyx_outage, Outage::None);
     let stats = c.stats().await.unwrap();
     assert_eq!(stats["graph"]["notificationsDelivered"], 3);
-    assert_eq!(stats["swyx"]["eventsSent"], 2);
+    assert_eq!(stats["swyx"]["eventsSent"], 3);
+    assert_eq!(stats["swyx"]["statusEventsSent"], 1);
 }
 
 #[tokio::test]

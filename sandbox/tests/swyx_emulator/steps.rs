@@ -151,3 +151,56 @@ fn scenario_steps_parse_strictly() {
         .to_string();
     assert!(e.starts_with("step 3 \"swyx 101 call sing\":"), "{e}");
 }
+
+#[test]
+fn directory_steps_parse_and_write_back() {
+    use presence_sandbox::control::scenario::DirectoryStep;
+    let ok = |s: &str| parse_step(s).unwrap_or_else(|e| panic!("{s:?}: {e}"));
+    assert_eq!(
+        ok("teams alice mail Alice.X@contoso.com"),
+        Step::Directory(DirectoryStep::TeamsMail {
+            user: "alice".into(),
+            address: "Alice.X@contoso.com".into()
+        }),
+        "addresses keep their case"
+    );
+    assert_eq!(
+        ok("teams bob delete forever"),
+        Step::Directory(DirectoryStep::TeamsDelete {
+            user: "bob".into(),
+            forever: true
+        })
+    );
+    assert_eq!(
+        ok("Swyx 101 email none"),
+        Step::Directory(DirectoryStep::SwyxEmail {
+            user: "101".into(),
+            address: None
+        })
+    );
+    assert_eq!(
+        ok("graph late 12s"),
+        Step::Directory(DirectoryStep::GraphLate { seconds: Some(12) })
+    );
+    for s in [
+        "teams alice alias a@contoso.com",
+        "teams alice disable",
+        "teams alice enable",
+        "teams id-1 restore",
+        "teams group Sales alice bob",
+        "swyx 101 groups Sales Berlin",
+        "swyx 101 remove",
+        "swyx events off",
+        "graph late off",
+    ] {
+        assert_eq!(ok(s).to_string(), s, "written back as typed");
+    }
+    for bad in ["graph late soon", "graph late 99999"] {
+        let e = parse_step(bad).unwrap_err();
+        assert!(e.contains("whole seconds"), "{bad}: {e}");
+    }
+    assert!(
+        parse_step("teams alice mail").is_err(),
+        "an address is needed"
+    );
+}

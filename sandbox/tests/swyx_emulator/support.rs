@@ -115,11 +115,16 @@ impl Setup {
     }
 
     pub async fn list_users(&self, key: &Key) -> Answer {
+        self.get("/v1/users", key).await
+    }
+
+    /// A signed GET (over the empty body) of `path` (with its query).
+    pub async fn get(&self, path: &str, key: &Key) -> Answer {
         let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
         let ts = self.now();
         let req = self
             .http
-            .get(format!("{}/v1/users", self.emu.url()))
+            .get(format!("{}{path}", self.emu.url()))
             .header("webhook-id", &id)
             .header("webhook-timestamp", ts.to_string())
             .header("webhook-signature", key.sign(&id, ts, b""));

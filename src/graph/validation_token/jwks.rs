@@ -139,9 +139,7 @@ impl JwksCache {
         };
         if !passed(state.failed_at, self.failure_backoff(), now) {
             // A stale but known key still beats rejecting every notification until we may fetch.
-            return known.ok_or(ValidationTokenError::JwksUnavailable(
-                JwksError::BackingOff,
-            ));
+            return known.ok_or(ValidationTokenError::JwksUnavailable(JwksError::BackingOff));
         }
         match self.fetch_into(&mut state, kind, now).await {
             Ok(()) => self

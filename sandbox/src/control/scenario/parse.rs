@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::directory::{self, DirectoryStep};
 use crate::swyx::{Outage, OwnStatus};
 
 /// The grammar, printed with parse errors.
@@ -21,6 +22,17 @@ connector off [DURATION]           not listening (connection refused)
 connector up
 graph down | up
 graph lifecycle SUBSCRIPTION_ID reauthorizationRequired|subscriptionRemoved|missed
+teams USER mail ADDRESS            make ADDRESS the user's primary address (mail, SMTP:)
+teams USER alias ADDRESS           add a secondary address (smtp:)
+teams USER disable | enable        block / allow the user's sign-in
+teams USER delete [forever]        delete (restorable: teams ID restore) or purge
+teams ID restore                   bring a deleted user back
+teams group GROUP [MEMBER…]        create GROUP (its id and name) with these members
+swyx USER email ADDRESS|none       the Swyx user's e-mail address
+swyx USER groups [GROUP…]          the Swyx user's groups
+swyx USER remove                   remove the Swyx user
+swyx events on | off               whether statuses set by hand send status.changed
+graph late SECONDS | off           subscription creates/renewals answer that late
 clock +DURATION
 show | stats";
 
@@ -83,6 +95,8 @@ pub enum Step {
     Clock(Duration),
     Show,
     Stats,
+    /// Addresses, groups, switches: see [`DirectoryStep`].
+    Directory(DirectoryStep),
 }
 
 impl std::fmt::Display for Step {
@@ -141,6 +155,7 @@ impl std::fmt::Display for Step {
             Step::Clock(d) => write!(f, "clock +{}s", d.as_secs()),
             Step::Show => f.write_str("show"),
             Step::Stats => f.write_str("stats"),
+            Step::Directory(d) => std::fmt::Display::fmt(d, f),
         }
     }
 }
@@ -199,6 +214,9 @@ pub fn parse_step(step: &str) -> Result<Step, String> {
     let lower: Vec<String> = w.iter().map(|s| s.to_ascii_lowercase()).collect();
     let l: Vec<&str> = lower.iter().map(String::as_str).collect();
     let s = |x: &str| x.to_string();
+    if let Some(directory) = directory::parse(&l, &w) {
+        return directory.map(Step::Directory);
+    }
     Ok(match l.as_slice() {
         [] => return Err("empty step".into()),
         ["show"] => Step::Show,

@@ -1,0 +1,168 @@
+//! The outbox: connector → bridge events (`speaking.started`, `speaking.ended`,
+//! `status.changed`), stored before they are sent and deleted only once the bridge accepted them.
+//! One sender delivers them in order; a retry keeps the `webhook-id` (Standard Webhooks: a retry
+//! is the same message) with a fresh timestamp and signature, after exponential backoff with
+//! jitter that honours `Retry-After`. Nothing is lost across a restart: the rows are still there.
+
+use crate::clock::{now_ms, now_secs};
+use crate::config::BridgeConfig;
+use crate::status::StatusBoard;
+use crate::store::{OutboxInsert, Store};
+use std::sync::Arc;
+use std::time::Duration;
+use swyx_contract::signature::{new_message_id, signed_headers_with_id};
+use swyx_contract::wire::SwyxEvent;
+use tokio::sync::{Notify, watch};
+
+/// First retry after this; doubled per attempt up to `bridge.retry_max_secs`.
+const BACKOFF_BASE: Duration = Duration::from_millis(200);
+
+/// A new row for `event` with a fresh webhook id.
+pub fn row(event: &SwyxEvent) -> OutboxInsert {
+    OutboxInsert {
+        webhook_id: new_message_id(),
+        // Serialising our own struct of strings cannot fail; an empty body would be refused
+        // by the bridge with 400 and logged, never silently lost.
+        body: serde_json::to_vec(event).unwrap_or_default(),
+        now_ms: now_ms(),
+    }
+}
+
+enum Delivery {
+    Done,
+    /// Final refusal (400, 401, other 4xx): the event is dropped and reported.
+    Refused(String),
+    Retry(String, Option<Duration>),
+}
+
+pub async fn run_sender(
+    store: Arc<Store>,
+    cfg: BridgeConfig,
+    wake: Arc<Notify>,
+    status: Arc<StatusBoard>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let http = match reqwest::Client::builder().timeout(cfg.timeout).build() {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(error = %e, "outbox: cannot build the HTTP client; events stay stored");
+            return;
+        }
+    };
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let backlog = store.outbox_len().unwrap_or(0);
+        metrics::gauge!("connector_outbox_backlog").set(backlog as f64);
+        status.update(|v| v.outbox_backlog = backlog);
+        let head = match store.outbox_head() {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(error = %e, "outbox: cannot read the store");
+                wait(&wake, &mut shutdown, Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let Some(item) = head else {
+            wait(&wake, &mut shutdown, Duration::from_secs(60)).await;
+            continue;
+        };
+        let due_in = item.next_attempt_ms - now_ms();
+        if due_in > 0 {
+            wait(&wake, &mut shutdown, Duration::from_millis(due_in as u64)).await;
+            continue;
+        }
+        let result = deliver(&http, &cfg, &item.webhook_id, &item.body).await;
+        let outcome = match result {
+            Delivery::Done => {
+                metrics::counter!("connector_events_delivered_total").increment(1);
+                store.outbox_done(item.seq)
+            }
+            Delivery::Refused(why) => {
+                metrics::counter!("connector_events_refused_total").increment(1);
+                tracing::error!(webhook_id = %item.webhook_id, reason = %why, "the bridge refused an event; dropped");
+                status.delivery_error(format!("{}: {why} (dropped)", item.webhook_id));
+                store.outbox_done(item.seq)
+            }
+            Delivery::Retry(why, retry_after) => {
+                metrics::counter!("connector_event_retries_total").increment(1);
+                let wait =
+                    backoff(item.attempts + 1, cfg.retry_max).max(retry_after.unwrap_or_default());
+                tracing::warn!(webhook_id = %item.webhook_id, attempt = item.attempts + 1, reason = %why, retry_in_ms = wait.as_millis() as u64, "event delivery failed; will retry");
+                status.delivery_error(format!("{}: {why} (retrying)", item.webhook_id));
+                store.outbox_retry(item.seq, now_ms() + wait.as_millis() as i64, &why)
+            }
+        };
+        if let Err(e) = outcome {
+            tracing::error!(error = %e, "outbox: cannot update the store");
+            wait(&wake, &mut shutdown, Duration::from_secs(1)).await;
+        }
+    }
+}
+
+async fn wait(wake: &Notify, shutdown: &mut watch::Receiver<bool>, at_most: Duration) {
+    tokio::select! {
+        _ = wake.notified() => {}
+        _ = tokio::time::sleep(at_most) => {}
+        _ = shutdown.changed() => {}
+    }
+}
+
+/// `BACKOFF_BASE` × 2^(attempt-1), capped, with ±20 % jitter so many connectors do not retry in step.
+fn backoff(attempt: u32, max: Duration) -> Duration {
+    let exp = BACKOFF_BASE.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+    let capped = exp.min(max);
+    let jitter: f64 = 0.8 + rand::random::<f64>() * 0.4;
+    capped.mul_f64(jitter)
+}
+
+async fn deliver(http: &reqwest::Client, cfg: &BridgeConfig, id: &str, body: &[u8]) -> Delivery {
+    let signed = signed_headers_with_id(&cfg.outbound_secret, id, body, now_secs());
+    let sent = http
+        .post(cfg.events_url.clone())
+        .headers(signed.to_header_map())
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(body.to_vec())
+        .send()
+        .await;
+    match sent {
+        Ok(r) if r.status().is_success() => Delivery::Done,
+        Ok(r) => {
+            let status = r.status();
+            let retry_after = r
+                .headers()
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            let text: String = r
+                .text()
+                .await
+                .unwrap_or_default()
+                .chars()
+                .take(200)
+                .collect();
+            let why = format!("the bridge answered {status}: {text}");
+            if status.is_server_error() || status == 429 {
+                Delivery::Retry(why, retry_after)
+            } else {
+                Delivery::Refused(why)
+            }
+        }
+        Err(e) => Delivery::Retry(format!("the bridge could not be reached: {e}"), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_stays_under_the_cap() {
+        let max = Duration::from_secs(60);
+        assert!(backoff(1, max) <= Duration::from_millis(240));
+        assert!(backoff(5, max) >= Duration::from_millis(2560));
+        assert!(backoff(30, max) <= Duration::from_secs(72));
+    }
+}

@@ -1,0 +1,235 @@
+//! One validation per section of the file (`[graph]`, `[connector]`, `[webhook]`, `[mapping]`,
+//! `[server]`, `[speaking]`, `[accounts]`; `[store]` and `[subscriptions]` have files of their
+//! own), so each setting's rule sits next to its neighbours and [`RawConfig::validate`] reads as
+//! the list of sections.
+//!
+//! [`RawConfig::validate`]: super::RawConfig::validate
+
+use super::check::{Check, secret, text};
+use super::raw::{RawConnector, RawGraph, RawMapping, RawServer, RawSpeaking, RawWebhook};
+use super::{
+    ConfigError, DEFAULT_AUTHORITY_URL, DEFAULT_GRAPH_BASE_URL, DEFAULT_JWKS_URL,
+    EncryptionKeyConfig, RawAccounts, SecretRef,
+};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub(super) struct GraphSettings {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub jwks_url: String,
+    pub encryption_keys: Vec<EncryptionKeyConfig>,
+    pub client_secret: Option<SecretRef>,
+    pub authority_url: String,
+    pub base_url: String,
+}
+
+pub(super) fn graph(raw: RawGraph, check: Check) -> Result<GraphSettings, ConfigError> {
+    let tenant_id = check.guid("graph.tenant_id", raw.tenant_id)?;
+    let client_id = check.guid("graph.client_id", raw.client_id)?;
+    let jwks_url = check.url(
+        "graph.jwks_url",
+        raw.jwks_url.unwrap_or_else(|| DEFAULT_JWKS_URL.to_string()),
+    )?;
+    let encryption_keys = encryption_keys(raw.encryption_keys, check)?;
+    let authority_url = check.url(
+        "graph.authority_url",
+        raw.authority_url
+            .unwrap_or_else(|| DEFAULT_AUTHORITY_URL.to_string()),
+    )?;
+    let base_url = check.url(
+        "graph.base_url",
+        raw.base_url
+            .unwrap_or_else(|| DEFAULT_GRAPH_BASE_URL.to_string()),
+    )?;
+    Ok(GraphSettings {
+        tenant_id,
+        client_id,
+        jwks_url,
+        encryption_keys,
+        client_secret: secret(raw.client_secret.as_deref()),
+        authority_url,
+        base_url,
+    })
+}
+
+fn encryption_keys(
+    raw: Vec<super::raw::RawKey>,
+    check: Check,
+) -> Result<Vec<EncryptionKeyConfig>, ConfigError> {
+    let path = "graph.encryption_keys";
+    if raw.is_empty() {
+        return Err(check.fail(
+            path,
+            "no encryption key configured: presence notifications are always encrypted",
+        ));
+    }
+    let mut keys: Vec<EncryptionKeyConfig> = Vec::with_capacity(raw.len());
+    for (i, k) in raw.into_iter().enumerate() {
+        let id = text(k.id).filter(|s| s.len() <= 128).ok_or_else(|| {
+            check.fail(
+                path,
+                format!(
+                    "key #{} needs an `id` of 1 to 128 characters (the subscription's encryptionCertificateId)",
+                    i + 1
+                ),
+            )
+        })?;
+        if keys.iter().any(|e| e.certificate_id == id) {
+            return Err(check.fail(path, format!("key id {id:?} is configured twice")));
+        }
+        let private_key = secret(k.private_key.as_deref()).ok_or_else(|| {
+            check.fail(
+                path,
+                format!(
+                    "key {id:?} has no `private_key` (file:PATH, a Secrets Manager ARN or the PEM itself)"
+                ),
+            )
+        })?;
+        keys.push(EncryptionKeyConfig {
+            certificate_id: id,
+            private_key,
+        });
+    }
+    Ok(keys)
+}
+
+pub(super) struct ConnectorSettings {
+    pub url: String,
+    pub signing_secret: SecretRef,
+    pub timeout: Duration,
+    pub max_attempts: u32,
+    pub event_secrets: Vec<SecretRef>,
+}
+
+pub(super) fn connector(raw: RawConnector, check: Check) -> Result<ConnectorSettings, ConfigError> {
+    let url = check.url("connector.url", check.required("connector.url", raw.url)?)?;
+    let signing_secret =
+        SecretRef::parse(&check.required("connector.signing_secret", raw.signing_secret)?);
+    let timeout_ms = check.within(
+        "connector.timeout_ms",
+        raw.timeout_ms,
+        2_000,
+        50..=30_000,
+        "",
+    )?;
+    let max_attempts = check.within("connector.max_attempts", raw.max_attempts, 3, 1..=10, "")?;
+    Ok(ConnectorSettings {
+        url,
+        signing_secret,
+        timeout: Duration::from_millis(timeout_ms),
+        max_attempts,
+        event_secrets: raw
+            .event_secrets
+            .iter()
+            .filter_map(|s| secret(Some(s)))
+            .collect(),
+    })
+}
+
+/// Swyx → Teams (on when the connector signs events) writes presence with the app's own token.
+pub(super) fn swyx_to_teams_needs_client_secret(
+    graph: &GraphSettings,
+    connector: &ConnectorSettings,
+    check: Check,
+) -> Result<(), ConfigError> {
+    if !connector.event_secrets.is_empty() && graph.client_secret.is_none() {
+        return Err(check.fail(
+            "graph.client_secret",
+            format!(
+                "missing: Swyx → Teams ({} is set) writes presence with the app's own token",
+                check.name("connector.event_secrets")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub(super) struct WebhookSettings {
+    pub max_body_bytes: usize,
+    pub time_budget: Duration,
+}
+
+pub(super) fn webhook(raw: RawWebhook, check: Check) -> Result<WebhookSettings, ConfigError> {
+    let max_body_bytes = check.within(
+        "webhook.max_body_bytes",
+        raw.max_body_bytes,
+        1024 * 1024,
+        1024..=6 * 1024 * 1024,
+        " (Lambda's payload limit)",
+    )?;
+    let time_budget_ms = check.within(
+        "webhook.time_budget_ms",
+        raw.time_budget_ms,
+        2_000,
+        100..=2_800,
+        ": Graph wants an answer within 3 s",
+    )?;
+    Ok(WebhookSettings {
+        max_body_bytes,
+        time_budget: Duration::from_millis(time_budget_ms),
+    })
+}
+
+/// The operator's rules file, if any (read and checked when the app starts).
+pub(super) fn mapping(raw: RawMapping) -> Option<PathBuf> {
+    raw.rules_file.map(PathBuf::from)
+}
+
+pub(super) struct ServerSettings {
+    pub listen: SocketAddr,
+    pub maintenance_interval: Duration,
+}
+
+pub(super) fn server(raw: RawServer, check: Check) -> Result<ServerSettings, ConfigError> {
+    let listen_text = raw.listen.unwrap_or_else(|| "127.0.0.1:8080".to_string());
+    let listen = listen_text.trim().parse::<SocketAddr>().map_err(|_| {
+        check.fail(
+            "server.listen",
+            format!("{listen_text:?} is not an address like 127.0.0.1:8080"),
+        )
+    })?;
+    let maintenance_secs = check.within(
+        "server.maintenance_interval_secs",
+        raw.maintenance_interval_secs,
+        10,
+        1..=3600,
+        "",
+    )?;
+    Ok(ServerSettings {
+        listen,
+        maintenance_interval: Duration::from_secs(maintenance_secs),
+    })
+}
+
+pub(super) struct SpeakingSettings {
+    pub expiration: Duration,
+    pub max_call: Duration,
+}
+
+pub(super) fn speaking(raw: RawSpeaking, check: Check) -> Result<SpeakingSettings, ConfigError> {
+    let expiration_minutes = check.within(
+        "speaking.expiration_minutes",
+        raw.expiration_minutes,
+        5,
+        5..=240,
+        " (Graph's setPresence range)",
+    )?;
+    let max_call_minutes = check.within(
+        "speaking.max_call_minutes",
+        raw.max_call_minutes,
+        240,
+        1..=24 * 60,
+        "",
+    )?;
+    Ok(SpeakingSettings {
+        expiration: Duration::from_secs(expiration_minutes * 60),
+        max_call: Duration::from_secs(max_call_minutes * 60),
+    })
+}
+
+/// The key that seals the sync accounts' refresh tokens, if configured.
+pub(super) fn accounts(raw: RawAccounts) -> Option<SecretRef> {
+    secret(raw.token_key.as_deref())
+}
