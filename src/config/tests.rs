@@ -117,17 +117,17 @@ fn every_section_names_the_setting_and_the_problem() {
         (
             with("graph", "jwks_url = \"ftp://keys\""),
             "graph.jwks_url",
-            "is not an http(s) URL",
+            "is not an https URL",
         ),
         (
             with("graph", "authority_url = \"login\""),
             "graph.authority_url",
-            "is not an http(s) URL",
+            "\"login\" is not a URL",
         ),
         (
             with("graph", "base_url = \"graph\""),
             "graph.base_url",
-            "is not an http(s) URL",
+            "\"graph\" is not a URL",
         ),
         (
             GOOD.replace("tenant_id = \"9F4EBAB6-520D-49C0-85CC-7B25C78D4A93\"", ""),

@@ -173,11 +173,15 @@ async fn the_keys_are_read_again_every_hour_without_holding_a_token_up() {
     wait_for_hits(&jwks, 2).await;
     drop(held);
 
-    // The endpoint goes away; the new key is known already.
-    jwks.set_reply(None);
+    // A token of the new key waits for the scheduled fetch under way and needs no refetch.
     let rotated = key2.validation_token(APP, TENANT, LIFE);
     assert_eq!(validator.validate(&rotated).await.unwrap(), expected());
     assert_eq!(jwks.hits(), 2, "one scheduled fetch, no refetch");
+
+    // The endpoint goes away; the new key is known already.
+    jwks.set_reply(None);
+    assert_eq!(validator.validate(&rotated).await.unwrap(), expected());
+    assert_eq!(jwks.hits(), 2);
 }
 
 fn first_key(jwks_json: &str) -> String {
