@@ -12,6 +12,8 @@ mod connector;
 #[allow(dead_code)] // the bench uses only part of the test sender
 #[path = "../tests/support/graph_sender.rs"]
 mod graph_sender;
+#[path = "../tests/support/test_issuer.rs"]
+mod test_issuer;
 
 use bytes::Bytes;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
@@ -29,6 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const KEY: &[u8] = include_bytes!("../tests/fixtures/crypto/key2048.pkcs8.pem");
+const CERT: &str = include_str!("../tests/fixtures/crypto/key2048.cert.pem");
 const JWT_KEY: &[u8] = include_bytes!("../tests/fixtures/jwt/key1.pem");
 const SUB: &str = "7f105c7d-2dc5-4530-97cd-4e7ae6534c07";
 const STATE: &str = "bench-client-state";
@@ -44,7 +47,7 @@ fn bench(c: &mut Criterion) {
         let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
         let connector = connector::RecordingConnector::start(secret.clone()).await;
         connector.add_user("swyx-1", "Bench User", None);
-        let sender = GraphSender::start(KEY, JWT_KEY).await;
+        let sender = GraphSender::start(CERT, JWT_KEY).await;
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
         store
             .put_subscription(&SubscriptionRecord {

@@ -8,6 +8,8 @@ mod bridge;
 mod connector;
 #[path = "support/graph_sender.rs"]
 mod graph_sender;
+#[path = "support/test_issuer.rs"]
+mod test_issuer;
 
 use bridge::BridgeServer;
 use connector::RecordingConnector;
@@ -25,12 +27,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const ENCRYPTION_KEY: &[u8] = include_bytes!("fixtures/crypto/key2048.pkcs8.pem");
+const ENCRYPTION_CERT: &str = include_str!("fixtures/crypto/key2048.cert.pem");
 const JWT_KEY: &[u8] = include_bytes!("fixtures/jwt/key1.pem");
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const SUB: &str = "7f105c7d-2dc5-4530-97cd-4e7ae6534c07";
 const CLIENT_STATE: &str = "s3cr3t-client-state-0123456789";
 
 struct Env {
+    app: Arc<App>,
     bridge: BridgeServer,
     connector: RecordingConnector,
     sender: GraphSender,
@@ -53,7 +57,7 @@ async fn env(users: usize) -> Env {
         Arc::new(SqliteStore::open(&dir.path().join("bridge.db")).expect("sqlite"));
     let secret = WebhookSecret::parse(SECRET).expect("secret");
     let connector = RecordingConnector::start(secret.clone()).await;
-    let sender = GraphSender::start(ENCRYPTION_KEY, JWT_KEY).await;
+    let sender = GraphSender::start(ENCRYPTION_CERT, JWT_KEY).await;
     let mut keys = NotificationKeys::new();
     keys.add_pem(Some(CERT_ID), ENCRYPTION_KEY).expect("key");
     let http = reqwest::Client::new();
@@ -113,8 +117,10 @@ async fn env(users: usize) -> Env {
         connector.add_user(&link.swyx_user_id, &format!("User {i}"), Some(&link.email));
         ids.push(link.entra_id);
     }
-    let bridge = BridgeServer::start(Arc::new(app)).await;
+    let app = Arc::new(app);
+    let bridge = BridgeServer::start(Arc::clone(&app)).await;
     Env {
+        app,
         bridge,
         connector,
         sender,
@@ -456,4 +462,84 @@ async fn an_unreachable_connector_leaves_the_update_pending_and_graph_gets_202()
         Some(Some("Available".to_string()))
     );
     assert!(env.store.get_pending(&swyx_id(0)).await.unwrap().is_none());
+}
+
+/// A process killed (or a Lambda timed out) right after deciding, before delivering: the decided
+/// update is already pending, due for maintenance within the grace period, and Graph's redelivery
+/// of the same notification (stale now) does not drop it.
+#[tokio::test]
+async fn an_update_decided_but_never_delivered_stays_pending_for_maintenance() {
+    use presence_bridge::domain::Observation;
+    use presence_bridge::graph::notification::PresenceResource;
+    use presence_bridge::teams_to_swyx::decide::{DELIVERY_GRACE, Observed, observe};
+    let env = env(1).await;
+    let resource: PresenceResource = serde_json::from_value(GraphSender::presence(
+        &env.users[0],
+        "DoNotDisturb",
+        "DoNotDisturb",
+        false,
+        Some("7"),
+    ))
+    .expect("presence");
+    let observation = Observation {
+        presence: resource.to_presence(),
+        received_at: Timestamp::now(),
+    };
+    // Decided, and then the process "dies": no delivery is attempted.
+    let Observed::Forward(update) = observe(&env.app, &env.users[0], &observation)
+        .await
+        .expect("observe")
+    else {
+        panic!("a new status must be forwarded");
+    };
+    let pending = env
+        .store
+        .get_pending(&swyx_id(0))
+        .await
+        .unwrap()
+        .expect("the decided update is pending until the connector confirms it");
+    assert_eq!(pending.update, update);
+    let due_by = Timestamp::now().plus_millis(DELIVERY_GRACE.as_millis() as i64 + 1_000);
+    assert_eq!(env.store.due_pending(due_by, 10).await.unwrap().len(), 1);
+    assert!(env.connector.updates().is_empty());
+
+    // Graph redelivers the same notification: stale, and the pending update stays.
+    let item = env.item(0, "DoNotDisturb", "DoNotDisturb", false, Some("7"));
+    assert_eq!(env.send(vec![item]).await.0, 202);
+    assert!(env.store.get_pending(&swyx_id(0)).await.unwrap().is_some());
+    assert!(env.connector.updates().is_empty());
+}
+
+/// Graph gives up waiting (its 3 s timeout) while the connector is slow: the bridge still delivers
+/// what it decided; closing the connection cancels nothing.
+#[tokio::test]
+async fn graph_closing_the_connection_does_not_cancel_a_decided_delivery() {
+    let env = env(1).await;
+    env.connector.set_delay(Duration::from_millis(300));
+    let body = env
+        .sender
+        .collection(vec![env.item(0, "Away", "Away", false, Some("1"))]);
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(150))
+        .build()
+        .unwrap();
+    let answer = impatient.post(env.url()).json(&body).send().await;
+    assert!(answer.is_err(), "the request must time out on Graph's side");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while env.connector.status_of(&swyx_id(0)) != Some(Some("Away".to_string())) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the decided update never reached the connector"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Delivered, so nothing is left pending.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while env.store.get_pending(&swyx_id(0)).await.unwrap().is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pending entry left behind"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -12,6 +12,8 @@ mod graph_sender;
 mod lambda_emulator;
 #[path = "support/moto.rs"]
 mod moto;
+#[path = "support/test_issuer.rs"]
+mod test_issuer;
 
 use graph_sender::{APP_ID, CERT_ID, GraphSender, TENANT};
 use lambda_emulator::{Emulator, Proc};
@@ -24,6 +26,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 const ENCRYPTION_KEY: &str = include_str!("fixtures/crypto/key2048.pkcs8.pem");
+const ENCRYPTION_CERT: &str = include_str!("fixtures/crypto/key2048.cert.pem");
 const JWT_KEY: &[u8] = include_bytes!("fixtures/jwt/key1.pem");
 const CONNECTOR_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const EVENTS_SECRET: &str = "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
@@ -98,7 +101,7 @@ async fn lambda_binaries_under_the_runtime_emulator() {
     .await
     .expect("swyx emulator");
     emu.add_user(SWYX_ID, "Alice Example", "alice@contoso.example");
-    let sender = GraphSender::start(ENCRYPTION_KEY.as_bytes(), JWT_KEY).await;
+    let sender = GraphSender::start(ENCRYPTION_CERT, JWT_KEY).await;
     store
         .put_user(&UserLink {
             entra_id: ENTRA_ID.to_string(),

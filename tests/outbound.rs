@@ -24,6 +24,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+#[path = "support/test_issuer.rs"]
+mod test_issuer;
+
 const SECRET: &str = "client-s3cret-that-must-stay-home";
 const REFRESH_TOKEN: &str = "refresh-token-that-must-stay-home";
 const BUDGET: Duration = Duration::from_secs(5);
@@ -119,11 +122,8 @@ fn validator(jwks_url: &str) -> TokenValidator {
 
 /// A token whose `kid` makes the validator fetch the keys.
 fn token_needing_keys() -> String {
-    let issuer = presence_bridge::graph::test_issuer::TestIssuer::from_pem(
-        include_bytes!("fixtures/jwt/key1.pem"),
-        "key1",
-    )
-    .unwrap();
+    let issuer =
+        test_issuer::TestIssuer::from_pem(include_bytes!("fixtures/jwt/key1.pem"), "key1").unwrap();
     issuer.validation_token("app", "tenant", Duration::from_secs(3600))
 }
 

@@ -39,12 +39,6 @@ fn assert_day(report: &DemoReport, users: usize) {
     assert_eq!(report.pending_at_end, 0, "{}", report.table());
     assert!(report.bridge.forward_latency.samples > 0);
     assert!(report.bridge_stopped_cleanly);
-    assert_eq!(
-        report.graph_slow_answers,
-        0,
-        "the bridge answered Graph in time: {}",
-        report.table()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,6 +46,14 @@ async fn a_day_on_the_embedded_store() {
     let users = 30; // more than the 23 rows, so every row is played
     let report = run(options(users, DemoStore::Sqlite)).await.expect("demo");
     assert_day(&report, users);
+    // Asserted here only: on DynamoDB the store is moto, a Python emulator serving one request at
+    // a time, whose latency on a shared 2-core machine says nothing about DynamoDB's.
+    assert_eq!(
+        report.graph_slow_answers,
+        0,
+        "the bridge answered Graph in time: {}",
+        report.table()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

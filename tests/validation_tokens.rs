@@ -13,15 +13,17 @@ use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use presence_bridge::graph::CHANGE_TRACKING_APP_ID;
-use presence_bridge::graph::test_issuer::{TestIssuer, v2_claims};
 use presence_bridge::graph::validation_token::{
     TokenSettings, TokenValidator, ValidatedToken, ValidationTokenError,
 };
 use serde_json::{Value, json};
+use test_issuer::{TestIssuer, v2_claims};
 use tokio::sync::{Notify, Semaphore};
 
 #[path = "validation_tokens/key_rotation.rs"]
 mod key_rotation;
+#[path = "support/test_issuer.rs"]
+mod test_issuer;
 
 const KEY1: &[u8] = include_bytes!("fixtures/jwt/key1.pem");
 const KEY2: &[u8] = include_bytes!("fixtures/jwt/key2.pem");

@@ -7,15 +7,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use aws_lc_rs::cipher::{
-    AES_256, DecryptionContext, EncryptionContext, PaddedBlockDecryptingKey,
-    PaddedBlockEncryptingKey, UnboundCipherKey,
-};
+use aws_lc_rs::cipher::{AES_256, DecryptionContext, PaddedBlockDecryptingKey, UnboundCipherKey};
 use aws_lc_rs::hmac;
 use aws_lc_rs::iv::FixedLength;
-use aws_lc_rs::rsa::{
-    OAEP_SHA1_MGF1SHA1, OaepPrivateDecryptingKey, OaepPublicEncryptingKey, PublicEncryptingKey,
-};
+use aws_lc_rs::rsa::{OAEP_SHA1_MGF1SHA1, OaepPrivateDecryptingKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
@@ -214,51 +209,54 @@ impl Drop for DataKey {
     }
 }
 
-/// Graph's side of the algorithm, for the sandbox and end-to-end tests: encrypts `plaintext` for the
-/// RSA public key (X.509 SubjectPublicKeyInfo DER) under a fresh random 32-byte key.
-pub fn encrypt_resource(
-    public_key_der_spki: &[u8],
-    certificate_id: &str,
-    plaintext: &[u8],
-) -> Result<EncryptedContent, KeyError> {
-    let public =
-        PublicEncryptingKey::from_der(public_key_der_spki).map_err(|_| KeyError::PublicKey)?;
-    let public = OaepPublicEncryptingKey::new(public).map_err(|_| KeyError::PublicKey)?;
-    let mut key = DataKey([0u8; DATA_KEY_LEN]);
-    aws_lc_rs::rand::fill(&mut key.0).map_err(|_| KeyError::Encrypt("no randomness"))?;
-
-    let mut data = plaintext.to_vec();
-    let cipher_key = UnboundCipherKey::new(&AES_256, &key.0)
-        .map_err(|_| KeyError::Encrypt("AES key setup failed"))?;
-    PaddedBlockEncryptingKey::cbc_pkcs7(cipher_key)
-        .and_then(|k| {
-            k.less_safe_encrypt(
-                &mut data,
-                EncryptionContext::Iv128(FixedLength::from(key.iv())),
-            )
-        })
-        .map_err(|_| KeyError::Encrypt("AES-256-CBC failed"))?;
-    let signature = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &key.0), &data);
-
-    let mut wrapped = vec![0u8; public.ciphertext_size()];
-    let wrapped_len = public
-        .encrypt(&OAEP_SHA1_MGF1SHA1, &key.0, &mut wrapped, None)
-        .map_err(|_| KeyError::Encrypt("RSA-OAEP failed"))?
-        .len();
-    wrapped.truncate(wrapped_len);
-
-    Ok(EncryptedContent {
-        data: B64.encode(&data),
-        data_signature: B64.encode(signature.as_ref()),
-        data_key: B64.encode(&wrapped),
-        encryption_certificate_id: certificate_id.to_owned(),
-        encryption_certificate_thumbprint: None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_lc_rs::cipher::{EncryptionContext, PaddedBlockEncryptingKey};
+    use aws_lc_rs::rsa::{OaepPublicEncryptingKey, PublicEncryptingKey};
+
+    /// Graph's side of the algorithm, for these unit tests only (integration tests encrypt with the
+    /// sandbox's independent implementation): encrypts `plaintext` for the RSA public key (X.509
+    /// SubjectPublicKeyInfo DER) under a fresh random 32-byte key.
+    fn encrypt_resource(
+        public_key_der_spki: &[u8],
+        certificate_id: &str,
+        plaintext: &[u8],
+    ) -> Result<EncryptedContent, KeyError> {
+        let public =
+            PublicEncryptingKey::from_der(public_key_der_spki).map_err(|_| KeyError::PublicKey)?;
+        let public = OaepPublicEncryptingKey::new(public).map_err(|_| KeyError::PublicKey)?;
+        let mut key = DataKey([0u8; DATA_KEY_LEN]);
+        aws_lc_rs::rand::fill(&mut key.0).map_err(|_| KeyError::Encrypt("no randomness"))?;
+
+        let mut data = plaintext.to_vec();
+        let cipher_key = UnboundCipherKey::new(&AES_256, &key.0)
+            .map_err(|_| KeyError::Encrypt("AES key setup failed"))?;
+        PaddedBlockEncryptingKey::cbc_pkcs7(cipher_key)
+            .and_then(|k| {
+                k.less_safe_encrypt(
+                    &mut data,
+                    EncryptionContext::Iv128(FixedLength::from(key.iv())),
+                )
+            })
+            .map_err(|_| KeyError::Encrypt("AES-256-CBC failed"))?;
+        let signature = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &key.0), &data);
+
+        let mut wrapped = vec![0u8; public.ciphertext_size()];
+        let wrapped_len = public
+            .encrypt(&OAEP_SHA1_MGF1SHA1, &key.0, &mut wrapped, None)
+            .map_err(|_| KeyError::Encrypt("RSA-OAEP failed"))?
+            .len();
+        wrapped.truncate(wrapped_len);
+
+        Ok(EncryptedContent {
+            data: B64.encode(&data),
+            data_signature: B64.encode(signature.as_ref()),
+            data_key: B64.encode(&wrapped),
+            encryption_certificate_id: certificate_id.to_owned(),
+            encryption_certificate_thumbprint: None,
+        })
+    }
 
     const KEY_2048: &[u8] = include_bytes!("../../tests/fixtures/crypto/key2048.pkcs8.pem");
     const OTHER_2048: &[u8] = include_bytes!("../../tests/fixtures/crypto/other2048.pkcs8.pem");

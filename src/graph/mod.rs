@@ -10,7 +10,6 @@ pub mod keys;
 pub mod notification;
 pub mod sealed;
 pub mod subscriptions;
-pub mod test_issuer;
 pub mod token;
 pub mod validation_token;
 

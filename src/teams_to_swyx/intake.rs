@@ -5,7 +5,8 @@
 //! method, size, JSON → the collection's validation tokens → per item (concurrently): the
 //! authenticity checks of [`super::authenticate`], then the user's sync decision, then the forward
 //! to the connector within the time budget → one summary line. An item that fails alone is dropped
-//! and logged; its neighbours go on. Graph gets 202 whatever happens downstream.
+//! and logged; its neighbours go on. Graph gets 202 whatever happens at the connector (what it
+//! does not take stays pending), and 503 when an item could not be stored, so Graph redelivers.
 
 use super::authenticate::{Authentic, NotAuthentic, VouchedTenants, authenticate, vouched_tenants};
 use super::decide::{ObserveError, Observed, observe};
@@ -90,10 +91,37 @@ pub async fn handle(app: &Arc<App>, req: HttpRequest) -> HttpResponse {
         }
     };
     let items = collection.value.len();
-    let reports = process_items(app, collection.value, vouched, received_at, started).await;
+    // On a task of its own: when Graph gives up waiting and closes the connection, the items still
+    // get decided and delivered instead of being cancelled half way.
+    let work = {
+        let app = Arc::clone(app);
+        tokio::spawn(async move {
+            process_items(&app, collection.value, vouched, received_at, started).await
+        })
+    };
+    let reports = match work.await {
+        Ok(reports) => reports,
+        Err(_) => {
+            tracing::error!("a notification collection's task failed");
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the notification collection could not be processed; retry",
+            );
+        }
+    };
     let tally = Tally::of(items, reports);
     app.metrics.count_notification(items, tally.dropped);
     tally.log(started);
+    if tally.transient > 0 {
+        // Graph redelivers the collection; items already applied are then recognised as stale.
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "{} of {} notification items could not be stored (a transient store failure); retry",
+                tally.transient, tally.items
+            ),
+        );
+    }
     empty(StatusCode::ACCEPTED)
 }
 
@@ -296,6 +324,8 @@ struct Tally {
     unlinked: usize,
     lifecycle: usize,
     dropped: usize,
+    /// Dropped for a reason that may pass (store failure, contention): Graph should retry.
+    transient: usize,
 }
 
 impl Tally {
@@ -309,6 +339,7 @@ impl Tally {
                 Ok(report) => tally.count(report),
                 Err(_) => {
                     tally.dropped += 1;
+                    tally.transient += 1;
                     tracing::error!("a notification item's task failed");
                 }
             }
@@ -330,6 +361,9 @@ impl Tally {
             Ok(ItemOutcome::Lifecycle) => self.lifecycle += 1,
             Err(reason) => {
                 self.dropped += 1;
+                if matches!(reason, ItemError::Store(_) | ItemError::Contention) {
+                    self.transient += 1;
+                }
                 tracing::warn!(
                     index = report.index,
                     subscription_id = report.subscription_id.as_deref().unwrap_or("-"),
@@ -350,6 +384,7 @@ impl Tally {
             unlinked = self.unlinked,
             lifecycle = self.lifecycle,
             dropped = self.dropped,
+            transient = self.transient,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "notification collection accepted"
         );

@@ -1,9 +1,10 @@
-//! A Graph-like sender: builds rich, encrypted presence notifications the way Graph does (our
-//! encrypt code; the decrypt side is checked against vectors from Python's `cryptography` in
-//! `tests/crypto_vectors.rs`) with validation tokens signed by a test key served on a local JWKS URL.
+//! A Graph-like sender: builds rich, encrypted presence notifications the way Graph does, with the
+//! sandbox's independent encryption (never the bridge's own code, so a shared mistake cannot hide),
+//! and validation tokens signed by a test key served on a local JWKS URL.
+//! Include `support/test_issuer.rs` as `mod test_issuer` next to this module.
 
-use presence_bridge::graph::crypto::{encrypt_resource, public_key_der_from_private_pem};
-use presence_bridge::graph::test_issuer::TestIssuer;
+use crate::test_issuer::TestIssuer;
+use presence_sandbox::graph::{EncryptionCertificate, encrypt_resource};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -13,15 +14,16 @@ pub const CERT_ID: &str = "bridge-cert-2026";
 
 pub struct GraphSender {
     pub issuer: TestIssuer,
-    spki: Vec<u8>,
+    certificate: EncryptionCertificate,
     http: reqwest::Client,
     jwks_task: tokio::task::JoinHandle<()>,
     pub jwks_url: String,
 }
 
 impl GraphSender {
-    /// `encryption_key_pem`: the bridge's notification key (we encrypt for its public half).
-    pub async fn start(encryption_key_pem: &[u8], jwt_key_pem: &[u8]) -> Self {
+    /// `encryption_cert_pem`: the certificate of the bridge's notification key (as a subscription
+    /// carries it; we encrypt for its public key).
+    pub async fn start(encryption_cert_pem: &str, jwt_key_pem: &[u8]) -> Self {
         let issuer = TestIssuer::from_pem(jwt_key_pem, "test-kid-1").expect("test issuer");
         let jwks = issuer.jwks_json();
         let router = axum::Router::new().route(
@@ -43,7 +45,7 @@ impl GraphSender {
         });
         Self {
             issuer,
-            spki: public_key_der_from_private_pem(encryption_key_pem).expect("public key"),
+            certificate: certificate_from_pem(encryption_cert_pem),
             http: reqwest::Client::new(),
             jwks_task,
             jwks_url,
@@ -75,7 +77,7 @@ impl GraphSender {
     pub fn item(&self, subscription_id: &str, client_state: &str, presence: &Value) -> Value {
         let user = presence["id"].as_str().unwrap_or_default().to_string();
         let plaintext = serde_json::to_vec(presence).expect("json");
-        let enc = encrypt_resource(&self.spki, CERT_ID, &plaintext).expect("encrypt");
+        let enc = encrypt_resource(&self.certificate, CERT_ID, &plaintext).expect("encrypt");
         json!({
             "subscriptionId": subscription_id,
             "clientState": client_state,
@@ -90,11 +92,11 @@ impl GraphSender {
             },
             "organizationId": TENANT,
             "encryptedContent": {
-                "data": enc.data,
-                "dataSignature": enc.data_signature,
-                "dataKey": enc.data_key,
-                "encryptionCertificateId": enc.encryption_certificate_id,
-                "encryptionCertificateThumbprint": "07293748CC064953A3052FB978C735FB89E61C3D"
+                "data": enc["data"],
+                "dataSignature": enc["dataSignature"],
+                "dataKey": enc["dataKey"],
+                "encryptionCertificateId": enc["encryptionCertificateId"],
+                "encryptionCertificateThumbprint": enc["encryptionCertificateThumbprint"]
             }
         })
     }
@@ -129,4 +131,11 @@ impl Drop for GraphSender {
     fn drop(&mut self) {
         self.jwks_task.abort();
     }
+}
+
+/// A PEM certificate as Graph's `encryptionCertificate` (base64 DER) reads it.
+fn certificate_from_pem(pem: &str) -> EncryptionCertificate {
+    // A PEM body is the base64 DER itself.
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    EncryptionCertificate::from_base64_der(&body).expect("RSA certificate")
 }

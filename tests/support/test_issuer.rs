@@ -1,7 +1,8 @@
-//! **Test and sandbox tool, never for production.** Plays the Microsoft identity platform: signs
-//! Graph-like validation tokens with a known RSA key and publishes the matching JWKS, so
-//! integration tests and the emulated Graph tenant can exercise [`super::validation_token`]
-//! end to end. Test keys live in `tests/fixtures/jwt/`.
+//! Test support, compiled only into the tests that include it: plays the Microsoft identity
+//! platform with known keys (several kids, for rotations): signs Graph-like validation tokens
+//! and publishes the matching JWKS, so tests can exercise `graph::validation_token` end to end.
+//! Test keys live in `tests/fixtures/jwt/`. (The sandbox's own signer generates its key.)
+#![allow(dead_code)] // each test binary uses a different part of it
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -13,7 +14,7 @@ use rustls_pki_types::PrivatePkcs8KeyDer;
 use rustls_pki_types::pem::PemObject;
 use serde_json::{Value, json};
 
-use super::CHANGE_TRACKING_APP_ID;
+use presence_bridge::graph::CHANGE_TRACKING_APP_ID;
 
 /// Why a PEM cannot be a test issuer's key.
 #[derive(Debug, thiserror::Error)]
@@ -122,36 +123,4 @@ pub fn v2_claims(app_id: &str, tenant_id: &str, ttl: Duration) -> Value {
         "tid": tenant_id,
         "ver": "2.0",
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const KEY1: &[u8] = include_bytes!("../../tests/fixtures/jwt/key1.pem");
-
-    #[test]
-    fn jwks_publishes_the_public_key_and_tokens_name_the_kid() {
-        let issuer = TestIssuer::from_pem(KEY1, "k1").unwrap();
-        let jwks: Value = serde_json::from_str(&issuer.jwks_json()).unwrap();
-        let key = &jwks["keys"][0];
-        assert_eq!(key["kid"], "k1");
-        assert_eq!(key["use"], "sig");
-        // 2048-bit modulus = 256 bytes; e = 65537.
-        let n = URL_SAFE_NO_PAD.decode(key["n"].as_str().unwrap()).unwrap();
-        assert_eq!(n.len(), 256);
-        assert_eq!(key["e"], "AQAB");
-
-        let token = issuer.validation_token("app", "tenant", Duration::from_secs(60));
-        let header = jsonwebtoken::decode_header(&token).unwrap();
-        assert_eq!(header.kid.as_deref(), Some("k1"));
-        assert_eq!(header.alg, Algorithm::RS256);
-    }
-
-    #[test]
-    fn rejects_what_is_not_a_pkcs8_rsa_key() {
-        assert!(TestIssuer::from_pem(b"not a pem", "k").is_err());
-        let public_only = b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n";
-        assert!(TestIssuer::from_pem(public_only, "k").is_err());
-    }
 }
