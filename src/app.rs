@@ -31,6 +31,9 @@ pub use secrets::{SecretError, SecretResolver};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A webhook's budget is a few seconds: a connection that takes longer will not be in time.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
 #[derive(Debug, Clone)]
 pub struct AppSettings {
     pub tenant_id: String,
@@ -99,14 +102,13 @@ impl App {
         let connector_secret = WebhookSecret::parse(connector_secret.trim())
             .map_err(StartupError::webhook_secret("connector.signing_secret"))?;
         let store = open_store_with(&cfg.store, secrets.aws.as_ref()).await?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(2))
-            .build()
-            .map_err(StartupError::HttpClient)?;
+        let http =
+            crate::outbound::http::client(CONNECT_TIMEOUT).map_err(StartupError::HttpClient)?;
         let tokens = TokenValidator::new(
             TokenSettings {
                 jwks_url: cfg.jwks_url.clone(),
                 app_id: cfg.client_id.clone(),
+                tenant_id: Some(cfg.tenant_id.clone()),
                 ..TokenSettings::default()
             },
             http.clone(),

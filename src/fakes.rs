@@ -6,13 +6,15 @@ use crate::app::{App, AppSettings};
 use crate::domain::{Clock, MappingRules, SwyxUpdate, Timestamp};
 use crate::graph::client::GraphError;
 use crate::graph::crypto::NotificationKeys;
-use crate::graph::delegated::{DelegatedTokens, RefreshError};
+use crate::graph::delegated::DelegatedTokens;
+use crate::graph::entra::EntraError;
 use crate::graph::notification::PresenceResource;
-use crate::graph::subscriptions::{NewSubscription, SubscriptionInfo};
+use crate::graph::subscriptions::{ListedSubscription, NewSubscription, SubscriptionInfo};
 use crate::graph::validation_token::{TokenSettings, TokenValidator};
+use crate::outbound::retry::{FailureKind, GaveUp, Stop};
 use crate::store::MemoryStore;
 use crate::subscriptions::ports::{SubscriptionApi, TokenRefresher};
-use crate::swyx::client::{DeliveryError, DeliveryOutcome};
+use crate::swyx::client::{ConnectorError, DeliveryOutcome};
 use crate::swyx_to_teams::ports::PresenceSession;
 use crate::teams_to_swyx::ports::{PresenceReader, SwyxConnector};
 use async_trait::async_trait;
@@ -69,9 +71,12 @@ impl SwyxConnector for FakeConnector {
         &self,
         update: &SwyxUpdate,
         _budget: Duration,
-    ) -> Result<DeliveryOutcome, DeliveryError> {
+    ) -> Result<DeliveryOutcome, ConnectorError> {
         if self.down.load(Ordering::SeqCst) {
-            return Err(DeliveryError::Retryable("connector answered 503".into()));
+            return Err(ConnectorError::Unavailable {
+                what: "PUT teams-status".into(),
+                source: gave_up(FailureKind::Server(503), Duration::ZERO),
+            });
         }
         lock(&self.received).push(update.clone());
         Ok(DeliveryOutcome::Applied)
@@ -151,11 +156,10 @@ impl FakeGraph {
             return Ok(());
         }
         tokio::time::sleep(budget).await;
-        Err(GraphError::Unavailable {
-            budget_ms: budget.as_millis() as u64,
-            last: "timed out".into(),
-            retry_after: None,
-        })
+        Err(GraphError::Unavailable(gave_up(
+            FailureKind::Timeout,
+            budget,
+        )))
     }
 }
 
@@ -220,6 +224,27 @@ impl SubscriptionApi for FakeGraph {
         self.record(GraphCall::Delete { id: id.into() });
         Ok(())
     }
+
+    /// Every create of the fake is answered, so none is left to find.
+    async fn list_subscriptions(
+        &self,
+        _token: &str,
+        _budget: Duration,
+    ) -> Result<Vec<ListedSubscription>, GraphError> {
+        Ok(Vec::new())
+    }
+
+    async fn get_subscription(
+        &self,
+        _token: &str,
+        _id: &str,
+        _budget: Duration,
+    ) -> Result<ListedSubscription, GraphError> {
+        Err(GraphError::Refused {
+            status: 404,
+            message: "not found".into(),
+        })
+    }
 }
 
 /// The login endpoint: every refresh token is good and rotates.
@@ -233,7 +258,7 @@ impl TokenRefresher for FakeLogin {
         refresh_token: &str,
         _scope: &str,
         _timeout: Duration,
-    ) -> Result<DelegatedTokens, RefreshError> {
+    ) -> Result<DelegatedTokens, EntraError> {
         Ok(DelegatedTokens {
             access_token: format!("access-for-{refresh_token}"),
             refresh_token: Some(format!("{refresh_token}+")),
@@ -270,4 +295,16 @@ pub fn app(store: Arc<MemoryStore>, connector: Arc<FakeConnector>, clock: Clock)
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// What the real clients report when every attempt within `budget` failed with `kind`.
+fn gave_up(kind: FailureKind, budget: Duration) -> GaveUp {
+    GaveUp {
+        stop: Stop::BudgetSpent,
+        attempts: 1,
+        elapsed: budget,
+        budget,
+        may_have_taken_effect: kind.may_have_taken_effect(),
+        last: Box::new(crate::outbound::retry::Failure::new(kind)),
+    }
 }

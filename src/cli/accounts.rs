@@ -19,10 +19,7 @@ pub async fn add(cfg: &Config, name: &str, out: &mut (dyn Write + Send)) -> anyh
     let mut secrets = SecretResolver::default();
     let sealer = token_sealer(cfg, &mut secrets).await?;
     let store = open_store(&cfg.store).await?;
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .build()
-        .context("HTTP client")?;
+    let http = crate::outbound::http::client(Duration::from_secs(10)).context("HTTP client")?;
     let login = LoginEndpoint::new(
         http,
         &cfg.graph_authority_url,

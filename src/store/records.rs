@@ -54,6 +54,12 @@ pub struct SyncAccount {
     /// The subscription it owns (a [`SubscriptionRecord`] id), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription_id: Option<String>,
+    /// The clientState of a subscription create whose answer never came (a timeout, a run cut
+    /// short, a crash): Graph may have made that subscription. One that carries it is the
+    /// bridge's own and is adopted, never replaced; the next create sends it again. Cleared when
+    /// a create is answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unconfirmed_client_state: Option<String>,
     pub added_at: Timestamp,
     /// When its users' presence was last read in bulk and repaired on Swyx.
     #[serde(default, skip_serializing_if = "Option::is_none")]

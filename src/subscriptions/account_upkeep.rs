@@ -2,16 +2,22 @@
 //! (create, rebuild, adopt on 409), keep it alive (PATCH before expiry, after a
 //! `reauthorizationRequired`, onto a new certificate; recreate on 404), then reconcile its users
 //! when due. Every step is idempotent, so a run cut short by its budget continues next time.
+//!
+//! Creating a subscription is the one step that is not: Graph may make it and still not answer
+//! in time (it validates both notification URLs first). The clientState of a create is stored
+//! before it is sent; a subscription that carries it is the bridge's own and is adopted (found by
+//! `GET /subscriptions`, or named by the 409 of the next create), never deleted and made again.
 
 use super::sync_accounts::{AccountError, SyncAccounts};
 use crate::app::App;
 use crate::domain::sharding::needs_rebuild;
 use crate::graph::client::GraphError;
-use crate::graph::subscriptions::NewSubscription;
+use crate::graph::subscriptions::{ListedSubscription, NewSubscription};
 use crate::store::optimistic::{self, Step};
 use crate::store::{Store, StoreError, SubscriptionRecord, SyncAccount};
 use crate::teams_to_swyx::reconcile::{ReconcileSummary, reconcile};
 use std::time::Duration;
+use subtle::ConstantTimeEq;
 use tokio::time::Instant;
 
 /// Graph allows 60 minutes; two are left for clocks that disagree.
@@ -107,6 +113,13 @@ impl Upkeep<'_> {
             }
             return Ok(());
         }
+        let sub = match sub {
+            None if acct.unconfirmed_client_state.is_some() => {
+                let token = self.sa.access_token(self.store(), &acct.name).await?;
+                self.adopt_unconfirmed(&token, acct, out).await?
+            }
+            known => known,
+        };
         match sub {
             Some(s) if !asks.recreate && !needs_rebuild(&acct.assigned, &acct.covered) => {
                 self.keep_alive(acct, s, asks, out).await?;
@@ -238,13 +251,28 @@ impl Upkeep<'_> {
         }
         let created = match self.create(&token, acct).await {
             Err(StepError::Graph(e)) if e.existing_subscription_id().is_some() => {
-                // 409: Graph has one for this account that the store does not know (a crash
-                // after create, a restored backup). Take its place: its clientState is unknown.
+                // 409: Graph has a subscription of this account that the store does not know.
                 let existing = e.existing_subscription_id().unwrap_or_default();
-                tracing::warn!(account = %acct.name, subscription_id = %existing, "adopting the account's existing subscription: replacing it with one the bridge knows");
+                if self.adopt_own(&token, acct, &existing, out).await? {
+                    return Ok(());
+                }
+                // Not one the bridge asked for (a restored backup, another installation): take
+                // its place, since its clientState is unknown.
+                tracing::warn!(account = %acct.name, subscription_id = %existing, "replacing the account's existing subscription, which the bridge did not make, by one it knows");
                 self.remove_subscription(&token, acct, &existing).await?;
                 out.adopted = true;
                 self.create(&token, acct).await?
+            }
+            Err(StepError::Graph(e)) if e.may_have_taken_effect() => {
+                // No answer: Graph may have made it. Look for it now if there is time; the next
+                // run looks again (and a create then gets the 409 that names it).
+                tracing::warn!(account = %acct.name, error = %e, "no answer to the subscription create; looking for the subscription it may have made");
+                if !self.left().is_zero()
+                    && self.adopt_unconfirmed(&token, acct, out).await?.is_some()
+                {
+                    return Ok(());
+                }
+                return Err(e.into());
             }
             other => other?,
         };
@@ -259,10 +287,21 @@ impl Upkeep<'_> {
     async fn create(
         &self,
         token: &str,
-        acct: &SyncAccount,
+        acct: &mut SyncAccount,
     ) -> Result<SubscriptionRecord, StepError> {
         let settings = &self.sa.settings;
-        let client_state = random_client_state();
+        // Stored before it is sent: if no answer comes, the subscription the create may have
+        // made is recognised as the bridge's own by it. A create after one whose answer never
+        // came sends the same clientState, so either one found later is recognised.
+        let client_state = match &acct.unconfirmed_client_state {
+            Some(sent) => sent.clone(),
+            None => {
+                let fresh = random_client_state();
+                acct.unconfirmed_client_state = Some(fresh.clone());
+                self.save_fields(acct).await?;
+                fresh
+            }
+        };
         let now = self.sa.now();
         let info = self
             .sa
@@ -291,6 +330,96 @@ impl Upkeep<'_> {
             renewed_at: None,
         };
         self.store().put_subscription(&record).await?;
+        acct.unconfirmed_client_state = None;
+        Ok(record)
+    }
+
+    /// Looks in Graph for the subscription of a create whose answer never came (by its
+    /// clientState) and adopts it. `None` when Graph has none: the create made nothing, or has
+    /// not finished yet.
+    async fn adopt_unconfirmed(
+        &self,
+        token: &str,
+        acct: &mut SyncAccount,
+        out: &mut AccountOutcome,
+    ) -> Result<Option<SubscriptionRecord>, StepError> {
+        let Some(sent) = acct.unconfirmed_client_state.clone() else {
+            return Ok(None);
+        };
+        let now = self.sa.now();
+        let listed = self
+            .sa
+            .subscriptions
+            .list_subscriptions(token, self.call_budget())
+            .await?;
+        let Some(own) = listed
+            .into_iter()
+            .find(|s| s.info.expires_at > now && carries(s, &sent))
+        else {
+            return Ok(None);
+        };
+        Ok(Some(self.adopt(acct, own, sent, out).await?))
+    }
+
+    /// After a 409 naming `id`: adopts it when it carries the clientState of a create whose
+    /// answer never came. `false` when it is not the bridge's own.
+    async fn adopt_own(
+        &self,
+        token: &str,
+        acct: &mut SyncAccount,
+        id: &str,
+        out: &mut AccountOutcome,
+    ) -> Result<bool, StepError> {
+        let Some(sent) = acct.unconfirmed_client_state.clone() else {
+            return Ok(false);
+        };
+        let existing = match self
+            .sa
+            .subscriptions
+            .get_subscription(token, id, self.call_budget())
+            .await
+        {
+            Ok(s) => s,
+            // Gone meanwhile: nothing to adopt, and nothing in the way of a create.
+            Err(GraphError::Refused { status: 404, .. }) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        };
+        if !carries(&existing, &sent) {
+            return Ok(false);
+        }
+        self.adopt(acct, existing, sent, out).await?;
+        Ok(true)
+    }
+
+    /// Records `own` (made by a create with `client_state`) as the account's subscription. Its
+    /// users are read back from its resource; when they cannot be, the next run rebuilds it.
+    async fn adopt(
+        &self,
+        acct: &mut SyncAccount,
+        own: ListedSubscription,
+        client_state: String,
+        out: &mut AccountOutcome,
+    ) -> Result<SubscriptionRecord, StepError> {
+        let record = SubscriptionRecord {
+            id: own.info.id,
+            client_state,
+            expires_at: own.info.expires_at,
+            account: Some(acct.name.clone()),
+            resource: "/communications/presences".to_string(),
+            encryption_certificate_id: own
+                .info
+                .encryption_certificate_id
+                .or_else(|| Some(self.sa.settings.certificate_id.clone())),
+            renewed_at: None,
+        };
+        self.store().put_subscription(&record).await?;
+        acct.subscription_id = Some(record.id.clone());
+        acct.covered = own.user_ids.unwrap_or_default();
+        acct.unconfirmed_client_state = None;
+        // Changes between the create and now were not delivered to a subscription we knew.
+        acct.reconcile_requested = true;
+        out.adopted = true;
+        tracing::info!(account = %acct.name, subscription_id = %record.id, expires_at = %record.expires_at, "adopted the subscription of a create whose answer never came");
         Ok(record)
     }
 
@@ -337,6 +466,7 @@ impl Upkeep<'_> {
                     next.reconciled_at = after.reconciled_at;
                     next.reconcile_requested = after.reconcile_requested;
                     next.last_error = after.last_error.clone();
+                    next.unconfirmed_client_state = after.unconfirmed_client_state.clone();
                     next.version = stored.version + 1;
                     Step::Write((next, stored.version), ())
                 }
@@ -353,6 +483,7 @@ type Owned = (
     Option<crate::domain::Timestamp>,
     bool,
     Option<String>,
+    Option<String>,
 );
 
 /// The fields of an account that upkeep writes.
@@ -363,7 +494,15 @@ fn owned(a: &SyncAccount) -> Owned {
         a.reconciled_at,
         a.reconcile_requested,
         a.last_error.clone(),
+        a.unconfirmed_client_state.clone(),
     )
+}
+
+/// Whether `sub` carries `client_state` (compared in constant time: it is a secret).
+fn carries(sub: &ListedSubscription, client_state: &str) -> bool {
+    sub.client_state
+        .as_deref()
+        .is_some_and(|cs| bool::from(cs.as_bytes().ct_eq(client_state.as_bytes())))
 }
 
 /// 32 random bytes as hex: unguessable, and within Graph's 128 characters.

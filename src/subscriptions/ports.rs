@@ -5,8 +5,9 @@
 
 use crate::domain::Timestamp;
 use crate::graph::client::{GraphClient, GraphError};
-use crate::graph::delegated::{DelegatedTokens, LoginEndpoint, RefreshError};
-use crate::graph::subscriptions::{NewSubscription, SubscriptionInfo};
+use crate::graph::delegated::{DelegatedTokens, LoginEndpoint};
+use crate::graph::entra::EntraError;
+use crate::graph::subscriptions::{ListedSubscription, NewSubscription, SubscriptionInfo};
 use async_trait::async_trait;
 use std::time::Duration;
 
@@ -38,6 +39,21 @@ pub trait SubscriptionApi: Send + Sync {
         id: &str,
         budget: Duration,
     ) -> Result<(), GraphError>;
+
+    /// The subscriptions the account's token may see (to find one whose create went unanswered).
+    async fn list_subscriptions(
+        &self,
+        token: &str,
+        budget: Duration,
+    ) -> Result<Vec<ListedSubscription>, GraphError>;
+
+    /// One subscription; `Refused { status: 404 }` when Graph does not know it.
+    async fn get_subscription(
+        &self,
+        token: &str,
+        id: &str,
+        budget: Duration,
+    ) -> Result<ListedSubscription, GraphError>;
 }
 
 /// The tenant's token endpoint, redeeming a sync account's refresh token.
@@ -49,7 +65,7 @@ pub trait TokenRefresher: Send + Sync {
         refresh_token: &str,
         scope: &str,
         timeout: Duration,
-    ) -> Result<DelegatedTokens, RefreshError>;
+    ) -> Result<DelegatedTokens, EntraError>;
 }
 
 #[async_trait]
@@ -82,6 +98,23 @@ impl SubscriptionApi for GraphClient {
     ) -> Result<(), GraphError> {
         GraphClient::delete_subscription(self, token, id, budget).await
     }
+
+    async fn list_subscriptions(
+        &self,
+        token: &str,
+        budget: Duration,
+    ) -> Result<Vec<ListedSubscription>, GraphError> {
+        GraphClient::list_subscriptions(self, token, budget).await
+    }
+
+    async fn get_subscription(
+        &self,
+        token: &str,
+        id: &str,
+        budget: Duration,
+    ) -> Result<ListedSubscription, GraphError> {
+        GraphClient::get_subscription(self, token, id, budget).await
+    }
 }
 
 #[async_trait]
@@ -91,7 +124,7 @@ impl TokenRefresher for LoginEndpoint {
         refresh_token: &str,
         scope: &str,
         timeout: Duration,
-    ) -> Result<DelegatedTokens, RefreshError> {
+    ) -> Result<DelegatedTokens, EntraError> {
         LoginEndpoint::refresh(self, refresh_token, scope, timeout).await
     }
 }

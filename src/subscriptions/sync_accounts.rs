@@ -8,7 +8,8 @@ use super::ports::{SubscriptionApi, TokenRefresher};
 use crate::config::SubscriptionsConfig;
 use crate::domain::Clock;
 use crate::domain::Timestamp;
-use crate::graph::delegated::{RefreshError, SYNC_ACCOUNT_SCOPE};
+use crate::graph::delegated::SYNC_ACCOUNT_SCOPE;
+use crate::graph::entra::EntraError;
 use crate::graph::sealed::TokenSealer;
 use crate::store::optimistic::{self, Step};
 use crate::store::{AccountStore, StoreError, SyncAccount};
@@ -19,8 +20,9 @@ use std::time::Duration;
 
 /// An access token is not used when it has less than this left.
 const ACCESS_TOKEN_MARGIN_MS: i64 = 5 * 60_000;
-/// Longest wait for the token endpoint.
-const TOKEN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for the token endpoint, retries included (a redemption is repeated only when it
+/// provably did not reach Entra).
+const TOKEN_BUDGET: Duration = Duration::from_secs(20);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -29,9 +31,13 @@ pub enum AccountError {
     /// The account must sign in again (`accounts add NAME`).
     #[error("sync account {name:?}: {why}")]
     SignInNeeded { name: String, why: String },
-    /// The token endpoint is unreachable or failing; try again later.
-    #[error("sync account {name:?}: token endpoint: {why}")]
-    Unavailable { name: String, why: String },
+    /// The token endpoint is unreachable, failing or refusing the request; try again later.
+    #[error("sync account {name:?}: {source}")]
+    Unavailable {
+        name: String,
+        #[source]
+        source: EntraError,
+    },
     #[error("store: {0}")]
     Store(#[from] StoreError),
 }
@@ -135,11 +141,11 @@ impl SyncAccounts {
                 })?;
             let tokens = match self
                 .login
-                .refresh(&refresh, SYNC_ACCOUNT_SCOPE, TOKEN_TIMEOUT)
+                .refresh(&refresh, SYNC_ACCOUNT_SCOPE, TOKEN_BUDGET)
                 .await
             {
                 Ok(t) => t,
-                Err(RefreshError::Invalid(why)) => {
+                Err(EntraError::SignInNeeded(why)) => {
                     // Someone may have rotated it meanwhile: the stored one is then newer.
                     let newer = store
                         .get_account(name)
@@ -156,10 +162,10 @@ impl SyncAccounts {
                         ),
                     });
                 }
-                Err(RefreshError::Token(e)) => {
+                Err(source) => {
                     return Err(AccountError::Unavailable {
                         name: name.to_string(),
-                        why: e.to_string(),
+                        source,
                     });
                 }
             };
@@ -244,6 +250,7 @@ fn new_account(name: &str, now: Timestamp) -> SyncAccount {
         assigned: Vec::new(),
         covered: Vec::new(),
         subscription_id: None,
+        unconfirmed_client_state: None,
         added_at: now,
         reconciled_at: None,
         reconcile_requested: false,

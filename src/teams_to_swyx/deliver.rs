@@ -4,7 +4,7 @@
 use super::ports::SwyxConnector;
 use crate::domain::{Clock, SwyxUpdate};
 use crate::store::{PendingDelivery, PendingStore};
-use crate::swyx::client::{DeliveryError, DeliveryOutcome};
+use crate::swyx::client::DeliveryOutcome;
 use std::time::Duration;
 
 /// How a delivery attempt ended, for logs and counters.
@@ -48,14 +48,8 @@ impl Delivery<'_> {
         previous_attempts: u32,
         budget: Duration,
     ) -> Delivered {
-        let result = if budget.is_zero() {
-            Err(DeliveryError::Retryable(
-                "no time left in this invocation".to_string(),
-            ))
-        } else {
-            self.connector.send_update(update, budget).await
-        };
-        match result {
+        // With no budget left nothing is sent, and the update is kept pending.
+        match self.connector.send_update(update, budget).await {
             Ok(outcome) => {
                 if let Err(e) = self
                     .pending
@@ -70,7 +64,7 @@ impl Delivery<'_> {
                 }
             }
             Err(e) => {
-                let rejected = matches!(e, DeliveryError::Rejected { .. });
+                let rejected = !e.is_transient();
                 let attempts = previous_attempts + 1;
                 let reason = e.to_string();
                 let pending = PendingDelivery {

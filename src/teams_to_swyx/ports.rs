@@ -5,7 +5,7 @@
 use crate::domain::SwyxUpdate;
 use crate::graph::client::{GraphClient, GraphError};
 use crate::graph::notification::PresenceResource;
-use crate::swyx::client::{ConnectorClient, DeliveryError, DeliveryOutcome};
+use crate::swyx::client::{ConnectorClient, ConnectorError, DeliveryOutcome};
 use async_trait::async_trait;
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ pub trait SwyxConnector: Send + Sync {
         &self,
         update: &SwyxUpdate,
         budget: Duration,
-    ) -> Result<DeliveryOutcome, DeliveryError>;
+    ) -> Result<DeliveryOutcome, ConnectorError>;
 }
 
 /// Graph's bulk presence read (`getPresencesByUserId`, app-only).
@@ -37,7 +37,7 @@ impl SwyxConnector for ConnectorClient {
         &self,
         update: &SwyxUpdate,
         budget: Duration,
-    ) -> Result<DeliveryOutcome, DeliveryError> {
+    ) -> Result<DeliveryOutcome, ConnectorError> {
         ConnectorClient::send_update(self, update, budget).await
     }
 }

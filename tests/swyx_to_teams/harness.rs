@@ -98,7 +98,7 @@ impl Harness {
             APP_ID,
             ClientSecret::new(CLIENT_SECRET),
         );
-        graph_settings.backoff_base = Duration::from_millis(20);
+        graph_settings.retry.backoff_base = Duration::from_millis(20);
         let sandbox_clock = clock.clone();
         let s2t = SwyxToTeams {
             graph: Arc::new(GraphClient::new(graph_settings, http.clone())),

@@ -166,6 +166,7 @@ mod tests {
             assigned: vec![],
             covered: vec![],
             subscription_id: None,
+            unconfirmed_client_state: None,
             added_at: Timestamp(1),
             reconciled_at: None,
             reconcile_requested: false,
