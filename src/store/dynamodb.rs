@@ -272,4 +272,9 @@ impl IdempotencyStore for DynamoStore {
             Err(e) => Err(sdk_error("PutItem", e)),
         }
     }
+
+    async fn release_claim(&self, key: &str) -> StoreResult<bool> {
+        require("idempotency key", key)?;
+        self.delete_item(claim_key(key)).await
+    }
 }

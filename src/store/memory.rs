@@ -352,4 +352,9 @@ impl IdempotencyStore for MemoryStore {
         r.claims.insert(key.to_string(), expires_at);
         Ok(true)
     }
+
+    async fn release_claim(&self, key: &str) -> StoreResult<bool> {
+        require("idempotency key", key)?;
+        Ok(self.records().claims.remove(key).is_some())
+    }
 }

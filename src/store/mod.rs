@@ -154,6 +154,10 @@ pub trait IdempotencyStore: Send + Sync {
         expires_at: Timestamp,
         now: Timestamp,
     ) -> StoreResult<bool>;
+
+    /// Forgets `key`, so it can be claimed again: for work that failed after its claim (the
+    /// sender's retry with the same key must then be acted on). `true` when it was held.
+    async fn release_claim(&self, key: &str) -> StoreResult<bool>;
 }
 
 /// Every port at once: what the wiring ([`crate::app::App`]) holds and hands out piecewise.

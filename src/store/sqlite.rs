@@ -301,4 +301,16 @@ impl IdempotencyStore for SqliteStore {
         })
         .await
     }
+
+    async fn release_claim(&self, key: &str) -> StoreResult<bool> {
+        require("idempotency key", key)?;
+        let key = key.to_string();
+        self.run(move |c| {
+            let n = c
+                .execute("DELETE FROM claims WHERE key = ?1", [key])
+                .ctx("release idempotency key")?;
+            Ok(n > 0)
+        })
+        .await
+    }
 }

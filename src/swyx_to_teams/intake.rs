@@ -2,8 +2,9 @@
 //!
 //! Order: method → size → Standard Webhooks signature (401) → JSON and fields (400) → event type
 //! and user (2xx and ignored: the connector must not retry those) → replay (`claim_once`; 2xx
-//! and ignored, as the contract says) → the user's call set (conditional write) → Graph within
-//! the request's budget; what Graph does not take now stays pending for maintenance.
+//! and ignored, as the contract says) → the user's call set (conditional write; when it fails
+//! the webhook-id is released, so the connector's retry is acted on) → Graph within the
+//! request's budget; what Graph does not take now stays pending for maintenance.
 
 use super::session::{GraphSync, SwyxToTeams, sync_graph};
 use crate::app::App;
@@ -110,7 +111,14 @@ pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
     let state = match apply(store, s2t, &entra_id, kind, call_id, at).await {
         Ok(Some(state)) => state,
         Ok(None) => return accepted("unchanged", "duplicate or superseded event"),
-        Err(e) => return store_unavailable(&e),
+        Err(e) => {
+            // Not applied: the connector's retry (same webhook-id) must be acted on, not
+            // ignored as a replay.
+            if let Err(release) = app.store.release_claim(&replay_key).await {
+                tracing::error!(webhook_id = %message.id, error = %release, "could not release the webhook-id of an event that was not applied; its retry will be ignored until the id expires");
+            }
+            return store_unavailable(&e);
+        }
     };
     let budget = s2t.request_budget.saturating_sub(started.elapsed());
     let graph = match sync_graph(s2t, store, &entra_id, state, budget).await {
