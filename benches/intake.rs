@@ -90,11 +90,15 @@ fn bench(c: &mut Criterion) {
                 http.clone(),
             )),
             store,
-            connector: ConnectorClient::new(ConnectorSettings::new(connector.url(), secret), http),
+            connector: Arc::new(ConnectorClient::new(
+                ConnectorSettings::new(connector.url(), secret),
+                http,
+            )),
             metrics: Default::default(),
             swyx_to_teams: None,
             accounts: None,
             wake_maintenance: Default::default(),
+            clock: Default::default(),
         };
         (Arc::new(app), sender, connector)
     });

@@ -156,7 +156,7 @@ fn setup(rt: &tokio::runtime::Runtime) -> Bench {
 
         let secret = WebhookSecret::generate();
         let s2t = SwyxToTeams {
-            graph: GraphClient::new(
+            graph: Arc::new(GraphClient::new(
                 GraphSettings::new(
                     &format!("{front}/v1.0"),
                     &front,
@@ -165,7 +165,7 @@ fn setup(rt: &tokio::runtime::Runtime) -> Bench {
                     ClientSecret::new(SECRET),
                 ),
                 http.clone(),
-            ),
+            )),
             verifier: Verifier::new(vec![secret.clone()], Duration::from_secs(300)),
             settings: SpeakingSettings::default(),
             request_budget: Duration::from_millis(1_500),
@@ -188,13 +188,14 @@ fn setup(rt: &tokio::runtime::Runtime) -> Bench {
                 http.clone(),
             )),
             store,
-            connector: ConnectorClient::new(
+            connector: Arc::new(ConnectorClient::new(
                 ConnectorSettings::new("http://127.0.0.1:9", WebhookSecret::generate()),
                 http,
-            ),
+            )),
             swyx_to_teams: Some(Arc::new(s2t)),
             accounts: None,
             wake_maintenance: Default::default(),
+            clock: BridgeClock::system(),
             metrics: Default::default(),
         });
         let bench = Bench {

@@ -1,4 +1,6 @@
 //! Everything a webhook invocation needs, built once per process (Lambda cold start or `serve`).
+//! The one wiring place: the store, the connector and Graph are held as their ports (trait
+//! objects), so tests wire in-memory fakes the same way.
 
 mod certificate;
 mod error;
@@ -19,12 +21,18 @@ use crate::subscriptions::sync_accounts::SyncAccounts;
 use crate::swyx::client::{ConnectorClient, ConnectorSettings};
 use crate::swyx::signature::WebhookSecret;
 use crate::swyx_to_teams::session::SwyxToTeams;
+use crate::teams_to_swyx::decide::Judge;
+use crate::teams_to_swyx::deliver::Delivery;
+use crate::teams_to_swyx::ports::SwyxConnector;
 pub use certificate::CertificateError;
 use certificate::load_certificate;
 pub use error::StartupError;
 pub use secrets::{SecretError, SecretResolver};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// A webhook's budget is a few seconds: a connection that takes longer will not be in time.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone)]
 pub struct AppSettings {
@@ -42,7 +50,7 @@ pub struct App {
     pub keys: Arc<NotificationKeys>,
     pub tokens: Arc<TokenValidator>,
     pub store: Arc<dyn Store>,
-    pub connector: ConnectorClient,
+    pub connector: Arc<dyn SwyxConnector>,
     pub metrics: Arc<Metrics>,
     /// Swyx → Teams; `None` when not configured (no connector event secrets).
     pub swyx_to_teams: Option<Arc<SwyxToTeams>>,
@@ -50,9 +58,29 @@ pub struct App {
     pub accounts: Option<Arc<SyncAccounts>>,
     /// Wakes the self-hosted maintenance loop early (a lifecycle notification arrived).
     pub wake_maintenance: Arc<tokio::sync::Notify>,
+    /// The time of both directions and of maintenance (the sandbox's clock in tests).
+    pub clock: Clock,
 }
 
 impl App {
+    /// How Teams presences are judged: the mapping rules, and the echo guard when Swyx → Teams
+    /// runs.
+    pub fn judge(&self) -> Judge<'_> {
+        Judge {
+            rules: &self.rules,
+            own_sessions: self.swyx_to_teams.as_deref().map(|s2t| &s2t.clock),
+        }
+    }
+
+    /// Where Swyx updates go: the connector, or the pending deliveries.
+    pub fn delivery(&self) -> Delivery<'_> {
+        Delivery {
+            connector: self.connector.as_ref(),
+            pending: self.store.as_ref(),
+            clock: &self.clock,
+        }
+    }
+
     /// Builds the app from a validated configuration: resolves secrets (once), loads keys and
     /// rules, opens the store. Every failure names the setting.
     pub async fn from_config(cfg: &Config) -> Result<Self, StartupError> {
@@ -74,21 +102,20 @@ impl App {
         let connector_secret = WebhookSecret::parse(connector_secret.trim())
             .map_err(StartupError::webhook_secret("connector.signing_secret"))?;
         let store = open_store_with(&cfg.store, secrets.aws.as_ref()).await?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(2))
-            .build()
-            .map_err(StartupError::HttpClient)?;
+        let http =
+            crate::outbound::http::client(CONNECT_TIMEOUT).map_err(StartupError::HttpClient)?;
         let tokens = TokenValidator::new(
             TokenSettings {
                 jwks_url: cfg.jwks_url.clone(),
                 app_id: cfg.client_id.clone(),
+                tenant_id: Some(cfg.tenant_id.clone()),
                 ..TokenSettings::default()
             },
             http.clone(),
         );
         let graph = graph_client(cfg, &mut secrets, http.clone()).await?;
         let swyx_to_teams = swyx_to_teams(cfg, &mut secrets, graph.clone(), clock.clone()).await?;
-        let accounts = sync_accounts(cfg, &mut secrets, graph, http.clone(), clock).await?;
+        let accounts = sync_accounts(cfg, &mut secrets, graph, http.clone(), clock.clone()).await?;
         let connector = ConnectorClient::new(
             ConnectorSettings {
                 base_url: cfg.connector_url.clone(),
@@ -103,6 +130,7 @@ impl App {
             swyx_to_teams,
             accounts,
             wake_maintenance: Arc::new(tokio::sync::Notify::new()),
+            clock,
             settings: AppSettings {
                 tenant_id: cfg.tenant_id.clone(),
                 client_id: cfg.client_id.clone(),
@@ -113,7 +141,7 @@ impl App {
             keys: Arc::new(keys),
             tokens: Arc::new(tokens),
             store,
-            connector,
+            connector: Arc::new(connector),
             metrics: Arc::new(Metrics::default()),
         })
     }
@@ -219,7 +247,7 @@ async fn swyx_to_teams(
         });
     };
     Ok(Some(Arc::new(SwyxToTeams {
-        graph,
+        graph: Arc::new(graph),
         verifier: Verifier::new(event_secrets, Duration::from_secs(5 * 60)),
         settings: SpeakingSettings {
             expiration_ms: cfg.speaking_expiration.as_millis() as i64,
@@ -263,8 +291,9 @@ async fn sync_accounts(
         settings.clone(),
         certificate_b64,
         sealer,
-        login,
-        graph,
+        Arc::new(login),
+        Arc::new(graph.clone()),
+        Arc::new(graph),
         clock,
     ))))
 }

@@ -283,5 +283,6 @@ impl RawConfig {
     }
 }
 
+/// A URL the bridge sends secrets or tokens to (Graph, Entra, the signing keys, the connector):
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,8 @@
 //! Teams ⇄ Swyx presence bridge.
 //!
 //! Hexagonal: [`domain`] holds pure types and decisions; [`graph`], [`swyx`] and [`store`] are the
-//! adapters; the use cases are named for what they do ([`teams_to_swyx`], [`swyx_to_teams`],
+//! adapters (which import only [`domain`], and the outbound ones [`outbound`]: one HTTP client, one
+//! retry policy); the use cases are named for what they do ([`teams_to_swyx`], [`swyx_to_teams`],
 //! [`subscriptions`], and the one [`maintenance`] pass); [`entry`] holds what the Lambda functions
 //! and the self-hosted server put around them; [`app`] wires it all from the [`config`].
 //! `docs/architecture.md` walks both data paths file by file.
@@ -12,9 +13,12 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod entry;
+#[cfg(test)]
+mod fakes;
 pub mod graph;
 pub mod maintenance;
 pub mod metrics;
+pub mod outbound;
 pub mod store;
 pub mod subscriptions;
 pub mod swyx;

@@ -10,7 +10,8 @@ use crate::store::StoreError;
 use crate::subscriptions::upkeep::{SubscriptionSummary, maintain};
 use crate::swyx_to_teams::upkeep::{SpeakingSummary, maintain_speaking};
 use crate::teams_to_swyx::redeliver::{PendingSummary, deliver_pending};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Each part's guaranteed share of a run's budget, in order: subscriptions, Swyx → Teams
 /// sessions, pending Swyx deliveries (percent; they add up to 100).
@@ -70,15 +71,16 @@ pub async fn run(app: &App, budget: Duration) -> MaintenanceSummary {
         "subscriptions",
         maintain(app, shares.next(subscriptions)).await,
     );
-    summary.speaking = part(
-        &mut summary.failed,
-        "Swyx → Teams sessions",
-        maintain_speaking(app, shares.next(speaking)).await,
-    );
+    let share = shares.next(speaking);
+    let sessions = match app.swyx_to_teams.as_deref() {
+        Some(s2t) => maintain_speaking(s2t, app.store.as_ref(), share).await,
+        None => Ok(SpeakingSummary::default()),
+    };
+    summary.speaking = part(&mut summary.failed, "Swyx → Teams sessions", sessions);
     summary.pending = part(
         &mut summary.failed,
         "pending deliveries",
-        deliver_pending(app, shares.next(pending)).await,
+        deliver_pending(app.delivery(), shares.next(pending)).await,
     );
     log(&summary);
     summary
@@ -117,17 +119,166 @@ fn log(s: &MaintenanceSummary) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{SecretRef, SubscriptionsConfig};
+    use crate::domain::{CallEvent, SpeakingSettings, SpeakingState, SwyxAction, SwyxUpdate};
+    use crate::domain::{PresenceValue, SwyxStatus};
+    use crate::fakes::{FakeConnector, FakeGraph, FakeLogin, GraphCall, app, tokio_clock};
+    use crate::graph::sealed::TokenSealer;
+    use crate::store::{
+        AccountStore, MemoryStore, PendingDelivery, PendingStore, SpeakingStore,
+        SubscriptionRecord, SubscriptionStore, UserLink, UserLinkStore,
+    };
+    use crate::subscriptions::sync_accounts::{SyncAccounts, enroll};
+    use crate::swyx::signature::Verifier;
+    use crate::swyx_to_teams::session::SwyxToTeams;
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
 
     #[test]
     fn shares_carry_unused_time_forward_and_never_exceed_the_run() {
-        let mut b = Budget::new(Duration::from_secs(40));
-        let first = b.next(50);
-        assert!(first <= Duration::from_secs(20) && first > Duration::from_secs(19));
-        // The first part used (almost) nothing: the second gets its own share and the rest.
-        let second = b.next(25);
-        assert!(second > Duration::from_secs(29) && second <= Duration::from_secs(30));
-        let third = b.next(25);
-        assert!(third > Duration::from_secs(39) && third <= Duration::from_secs(40));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut b = Budget::new(Duration::from_secs(40));
+            assert_eq!(b.next(50), Duration::from_secs(20));
+            // The first part used 5 s: the second gets its own share and the 15 s left over.
+            tokio::time::advance(Duration::from_secs(5)).await;
+            assert_eq!(b.next(25), Duration::from_secs(25));
+            tokio::time::advance(Duration::from_secs(30)).await;
+            assert_eq!(
+                b.next(25),
+                Duration::from_secs(5),
+                "only what is left of the run"
+            );
+        });
         assert_eq!(SHARES_PERCENT.iter().sum::<u32>(), 100);
+    }
+
+    /// One sync account whose subscription expires in two minutes, 40 users in Swyx calls while
+    /// Graph times out on every presence session call, and one Swyx update waiting.
+    async fn busy_bridge(graph: &Arc<FakeGraph>) -> (App, Arc<FakeConnector>) {
+        let clock = tokio_clock();
+        let now = clock.now();
+        let store = Arc::new(MemoryStore::new());
+        let connector = Arc::new(FakeConnector::default());
+        let sealer = TokenSealer::from_key_text(&TokenSealer::generate_key_text()).unwrap();
+        let link = UserLink {
+            entra_id: "alice".into(),
+            swyx_user_id: "swyx-1".into(),
+            email: String::new(),
+        };
+        store.put_user(&link).await.unwrap();
+        let mut account = enroll(store.as_ref(), &sealer, "sync1", "refresh-1", now)
+            .await
+            .unwrap();
+        let expected = account.version;
+        account.version += 1;
+        account.assigned = vec!["alice".into()];
+        account.covered = vec!["alice".into()];
+        account.subscription_id = Some("sub-1".into());
+        account.reconciled_at = Some(now);
+        store.put_account(&account, expected).await.unwrap();
+        let settings = SubscriptionsConfig {
+            notification_url: "https://bridge.example/graph/notifications".into(),
+            lifecycle_url: "https://bridge.example/graph/lifecycle".into(),
+            certificate: SecretRef::Inline(String::new()),
+            certificate_id: "cert-1".into(),
+            renew_margin: Duration::from_secs(10 * 60),
+            reconcile_interval: Duration::from_secs(15 * 60),
+            users_per_account: 650,
+        };
+        store
+            .put_subscription(&SubscriptionRecord {
+                id: "sub-1".into(),
+                client_state: "state".into(),
+                expires_at: now.plus_millis(2 * 60_000),
+                account: Some("sync1".into()),
+                resource: String::new(),
+                encryption_certificate_id: Some("cert-1".into()),
+                renewed_at: None,
+            })
+            .await
+            .unwrap();
+        let speaking = SpeakingSettings::default();
+        for i in 0..40 {
+            let mut state = SpeakingState::default()
+                .apply_event(CallEvent::Started, "call", now, now, &speaking)
+                .unwrap();
+            state.due_at = Some(now);
+            store
+                .put_speaking(&format!("caller-{i:02}"), &state, 0)
+                .await
+                .unwrap();
+        }
+        let update = SwyxUpdate {
+            swyx_user_id: "swyx-1".into(),
+            entra_id: "alice".into(),
+            action: SwyxAction::Set(SwyxStatus::Away),
+            revision: 7,
+            availability: PresenceValue::new("Away"),
+            activity: PresenceValue::new("Away"),
+            out_of_office: false,
+            observed_at: now,
+        };
+        let waiting = PendingDelivery {
+            update,
+            attempts: 1,
+            next_attempt_at: now,
+            last_error: None,
+        };
+        store.put_pending(&waiting).await.unwrap();
+
+        let mut app = app(store, Arc::clone(&connector), clock.clone());
+        app.swyx_to_teams = Some(Arc::new(SwyxToTeams {
+            graph: graph.clone(),
+            verifier: Verifier::new(Vec::new(), Duration::from_secs(300)),
+            settings: speaking,
+            request_budget: Duration::from_millis(1_500),
+            clock: clock.clone(),
+        }));
+        app.accounts = Some(Arc::new(SyncAccounts::new(
+            settings,
+            String::new(),
+            sealer,
+            Arc::new(FakeLogin),
+            graph.clone(),
+            graph.clone(),
+            clock,
+        )));
+        (app, connector)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_graph_on_call_upkeep_leaves_renewal_and_redelivery_their_shares() {
+        let graph = Arc::new(FakeGraph::default());
+        graph.slow_sessions.store(true, Ordering::SeqCst);
+        let (app, connector) = busy_bridge(&graph).await;
+        let started = Instant::now();
+        let budget = Duration::from_secs(40);
+
+        let summary = run(&app, budget).await;
+
+        assert!(started.elapsed() <= budget, "{:?}", started.elapsed());
+        assert_eq!(summary.subscriptions.renewed, 1, "{summary:?}");
+        let calls = graph.calls();
+        assert_eq!(
+            calls[0],
+            GraphCall::Renew { id: "sub-1".into() },
+            "renewal first"
+        );
+        let sub = app.store.get_subscription("sub-1").await.unwrap().unwrap();
+        assert!(sub.expires_at > app.clock.now().plus_millis(50 * 60_000));
+        // Call upkeep stopped at its share: 40 users × 1.5 s do not fit in 30 s.
+        let tried = calls.len() - 1;
+        assert!((15..40).contains(&tried), "{tried} session calls");
+        assert!(summary.speaking.budget_exhausted);
+        assert_eq!(summary.speaking.still_pending, tried);
+        // The waiting Swyx update still went out in the time left.
+        assert_eq!(summary.pending.delivered, 1);
+        assert_eq!(connector.received().len(), 1);
+        assert!(summary.failed.is_empty(), "{:?}", summary.failed);
     }
 }

@@ -66,7 +66,7 @@ pub async fn tenant() -> Tenant {
         APP_ID,
         ClientSecret::new(CLIENT_SECRET),
     );
-    settings.backoff_base = Duration::from_millis(20);
+    settings.retry.backoff_base = Duration::from_millis(20);
     let client = GraphClient::new(settings, http());
     let login = LoginEndpoint::new(http(), &graph.authority_url(), TENANT, APP_ID);
     Tenant {

@@ -79,7 +79,7 @@ async fn env(users: usize) -> Env {
             http.clone(),
         )),
         store: Arc::clone(&store),
-        connector: ConnectorClient::new(
+        connector: Arc::new(ConnectorClient::new(
             ConnectorSettings {
                 base_url: connector.url(),
                 signing_secret: secret,
@@ -88,11 +88,12 @@ async fn env(users: usize) -> Env {
                 backoff_base: Duration::from_millis(10),
             },
             http,
-        ),
+        )),
         metrics: Default::default(),
         swyx_to_teams: None,
         accounts: None,
         wake_maintenance: Default::default(),
+        clock: Default::default(),
     };
     store
         .put_subscription(&SubscriptionRecord {
@@ -486,10 +487,13 @@ async fn an_update_decided_but_never_delivered_stays_pending_for_maintenance() {
         received_at: Timestamp::now(),
     };
     // Decided, and then the process "dies": no delivery is attempted.
-    let Observed::Forward(update) = observe(&env.app, &env.users[0], &observation)
-        .await
-        .expect("observe")
-    else {
+    let decided = observe(
+        env.app.store.as_ref(),
+        env.app.judge(),
+        &env.users[0],
+        &observation,
+    );
+    let Observed::Forward(update) = decided.await.expect("observe") else {
         panic!("a new status must be forwarded");
     };
     let pending = env

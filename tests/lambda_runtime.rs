@@ -18,7 +18,10 @@ mod test_issuer;
 use graph_sender::{APP_ID, CERT_ID, GraphSender, TENANT};
 use lambda_emulator::{Emulator, Proc};
 use presence_bridge::domain::{SwyxAction, SwyxStatus, Timestamp};
-use presence_bridge::store::{DynamoStore, Store, SubscriptionRecord, UserLink};
+use presence_bridge::store::{
+    AccountStore, DynamoStore, PendingStore, SpeakingStore, SubscriptionRecord, SubscriptionStore,
+    SyncStateStore, UserLink, UserLinkStore,
+};
 use presence_sandbox::Clock;
 use presence_sandbox::graph::{GraphEmulator, GraphOptions};
 use presence_sandbox::swyx::{Outage, SwyxEmulator, SwyxOptions, TeamsStatus};

@@ -1,11 +1,12 @@
 //! One conformance suite for every `Store`: each case in `conformance/` runs against SQLite (in
-//! memory) and DynamoDB (a real moto_server on loopback, one table per test), plus a few checks
-//! that only make sense for one backend.
+//! memory), DynamoDB (a real moto_server on loopback, one table per test) and the memory store
+//! the unit tests use, plus a few checks that only make sense for one backend.
 
 mod conformance;
 mod support;
 
-use presence_bridge::store::{DynamoStore, SqliteStore, Store, StoreError};
+use presence_bridge::store::prelude::*;
+use presence_bridge::store::{DynamoStore, MemoryStore, SqliteStore, StoreError};
 use std::sync::Arc;
 use support::moto;
 
@@ -19,7 +20,8 @@ async fn dynamodb_store() -> Arc<DynamoStore> {
     Arc::new(store)
 }
 
-/// Instantiates every case once per backend, as `sqlite::<case>` and `dynamodb::<case>`.
+/// Instantiates every case once per backend, as `sqlite::<case>`, `dynamodb::<case>` and
+/// `memory::<case>`.
 /// Multi-threaded runtimes, so the concurrency cases really run in parallel.
 macro_rules! conformance {
     ($($case:ident),+ $(,)?) => {
@@ -36,6 +38,14 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     crate::conformance::$case(crate::dynamodb_store().await).await;
+                }
+            )+
+        }
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::conformance::$case(std::sync::Arc::new(crate::MemoryStore::new())).await;
                 }
             )+
         }
@@ -61,6 +71,7 @@ conformance!(
     count_and_due_cover_many_entries,
     concurrent_pending_puts_keep_the_newest,
     claim_once_first_then_remembered_then_free_after_expiry,
+    a_released_claim_can_be_claimed_again,
     concurrent_claims_of_one_key_have_one_winner,
     speaking_state_round_trips_with_revisions,
     due_speaking_is_earliest_first_and_follows_updates,
@@ -169,7 +180,7 @@ async fn sqlite_two_handles_on_one_file_let_one_writer_win() {
         for task in tasks {
             match task.await.unwrap() {
                 Ok(written) => winners.push(written),
-                Err(StoreError::Conflict(_)) => {}
+                Err(StoreError::Conflict { .. }) => {}
                 Err(e) => panic!("unexpected error: {e}"),
             }
         }
@@ -222,7 +233,14 @@ async fn dynamodb_create_table_is_idempotent_and_keeps_data() {
 async fn dynamodb_missing_table_is_a_backend_error() {
     let store = DynamoStore::new(moto::client(), moto::unique_table("never-created"));
     match store.get_user("alice").await {
-        Err(StoreError::Backend(msg)) => assert!(msg.contains("GetItem"), "{msg}"),
+        Err(e @ StoreError::Backend { .. }) => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains("GetItem") && msg.contains("ResourceNotFound"),
+                "{msg}"
+            );
+            assert!(!e.is_transient(), "a missing table is not worth a retry");
+        }
         other => panic!("expected a backend error, got {other:?}"),
     }
 }

@@ -1,6 +1,8 @@
 //! Subscriptions that never lapse, against the sandbox on its controllable clock: sync accounts,
 //! sharding, renewal, lifecycle notifications, reconciliation, outages and throttling.
 
+#[path = "subscriptions/slow_graph.rs"]
+mod slow_graph;
 #[path = "subscriptions/harness.rs"]
 mod subscriptions_harness;
 
@@ -74,11 +76,10 @@ async fn ten_thousand_users_over_sixteen_accounts_from_empty_in_one_run_then_ste
     assert!(!run.budget_exhausted);
     assert_covered_once(&b, 625);
     b.assert_all_consistent();
-    // 16 × (refresh token, create) + 16 getPresencesByUserId + the app token.
-    assert_eq!(
-        route(&b, "POST /v1.0/communications/getPresencesByUserId"),
-        16
-    );
+    // 16 × (refresh token, create) + 16 getPresencesByUserId + the app token. A bulk read is
+    // idempotent, so one that timed out on a loaded machine is retried: allow a few such retries.
+    let reads = route(&b, "POST /v1.0/communications/getPresencesByUserId");
+    assert!((16..=19).contains(&reads), "{reads} bulk presence reads");
     eprintln!(
         "FIGURE run from empty, 10,000 users / 16 accounts: {:.1} s, {first_requests} Graph requests ({:?})",
         first_run.as_secs_f64(),

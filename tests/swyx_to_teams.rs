@@ -6,7 +6,7 @@ mod harness;
 
 use harness::*;
 use presence_bridge::domain::Timestamp;
-use presence_bridge::store::Store;
+use presence_bridge::store::prelude::*;
 use presence_bridge::swyx::signature::{WebhookSecret, signed_headers, signed_headers_with_id};
 use presence_sandbox::swyx::TeamsStatus;
 use serde_json::json;

@@ -14,12 +14,14 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use presence_bridge::graph::CHANGE_TRACKING_APP_ID;
 use presence_bridge::graph::validation_token::{
-    TokenError, TokenSettings, TokenValidator, ValidatedToken,
+    TokenSettings, TokenValidator, ValidatedToken, ValidationTokenError,
 };
 use serde_json::{Value, json};
 use test_issuer::{TestIssuer, v2_claims};
 use tokio::sync::{Notify, Semaphore};
 
+#[path = "validation_tokens/key_rotation.rs"]
+mod key_rotation;
 #[path = "support/test_issuer.rs"]
 mod test_issuer;
 
@@ -221,7 +223,7 @@ async fn only_rs256_is_accepted() {
     let none = format!("{none_header}.{payload}.");
     let err = validator.validate(&none).await.unwrap_err();
     assert!(
-        matches!(err, TokenError::UnsupportedAlgorithm(ref a) if a == "none"),
+        matches!(err, ValidationTokenError::UnsupportedAlgorithm(ref a) if a == "none"),
         "{err}"
     );
 
@@ -238,7 +240,7 @@ async fn only_rs256_is_accepted() {
     .unwrap();
     let err = validator.validate(&forged).await.unwrap_err();
     assert!(
-        matches!(err, TokenError::UnsupportedAlgorithm(ref a) if a == "HS256"),
+        matches!(err, ValidationTokenError::UnsupportedAlgorithm(ref a) if a == "HS256"),
         "{err}"
     );
     assert_eq!(jwks.hits(), 0, "a forged alg never costs a JWKS fetch");
@@ -250,7 +252,7 @@ async fn signatures_must_come_from_the_published_key() {
     // key2 pretending to be key1.
     let impostor = issuer(KEY2, "key1").validation_token(APP, TENANT, HOUR);
     let err = validator.validate(&impostor).await.unwrap_err();
-    assert!(matches!(err, TokenError::BadSignature), "{err}");
+    assert!(matches!(err, ValidationTokenError::BadSignature), "{err}");
 
     // A genuine signature over a different payload.
     let genuine = key1.validation_token(APP, TENANT, HOUR);
@@ -259,7 +261,7 @@ async fn signatures_must_come_from_the_published_key() {
     let o: Vec<&str> = other.split('.').collect();
     let spliced = format!("{}.{}.{}", g[0], o[1], g[2]);
     let err = validator.validate(&spliced).await.unwrap_err();
-    assert!(matches!(err, TokenError::BadSignature), "{err}");
+    assert!(matches!(err, ValidationTokenError::BadSignature), "{err}");
 }
 
 #[tokio::test]
@@ -284,7 +286,10 @@ async fn unknown_kid_refetches_once_then_is_rate_limited() {
         let pem = if kid == "key1" { KEY1 } else { KEY2 };
         let token = issuer(pem, kid).validation_token(APP, TENANT, HOUR);
         let err = validator.validate(&token).await.unwrap_err();
-        assert!(matches!(err, TokenError::UnknownKey), "{kid}: {err}");
+        assert!(
+            matches!(err, ValidationTokenError::UnknownKey),
+            "{kid}: {err}"
+        );
     }
     assert_eq!(jwks.hits(), 2);
 }
@@ -297,7 +302,10 @@ async fn jwks_outage_is_reported_and_not_hammered() {
     let token = key1.validation_token(APP, TENANT, HOUR);
     for _ in 0..3 {
         let err = validator.validate(&token).await.unwrap_err();
-        assert!(matches!(err, TokenError::JwksUnavailable(_)), "{err}");
+        assert!(
+            matches!(err, ValidationTokenError::JwksUnavailable(_)),
+            "{err}"
+        );
     }
     assert_eq!(jwks.hits(), 1, "retries wait for the back-off");
 
@@ -309,7 +317,10 @@ async fn jwks_outage_is_reported_and_not_hammered() {
         .validate(&token)
         .await
         .unwrap_err();
-    assert!(matches!(err, TokenError::JwksUnavailable(_)), "{err}");
+    assert!(
+        matches!(err, ValidationTokenError::JwksUnavailable(_)),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -370,14 +381,14 @@ async fn garbage_is_malformed_without_panic_or_fetch() {
     for input in garbage {
         let err = validator.validate(input).await.unwrap_err();
         assert!(
-            matches!(err, TokenError::Malformed(_)),
+            matches!(err, ValidationTokenError::Malformed(_)),
             "{input:.40}: {err}"
         );
     }
     for empty in ["", "   "] {
         assert!(matches!(
             validator.validate(empty).await,
-            Err(TokenError::Missing)
+            Err(ValidationTokenError::Missing)
         ));
     }
     assert_eq!(jwks.hits(), 0);
@@ -396,17 +407,17 @@ async fn validate_all_needs_every_token_valid() {
 
     assert!(matches!(
         validator.validate_all(&[]).await,
-        Err(TokenError::NoTokens)
+        Err(ValidationTokenError::NoTokens)
     ));
     assert!(matches!(
         validator.validate_all(&[good(TENANT), None]).await,
-        Err(TokenError::Missing)
+        Err(ValidationTokenError::Missing)
     ));
     let wrong_aud = Some(key1.sign_claims(&claims_with(json!({"aud": "other"}))));
     assert!(matches!(
         validator
             .validate_all(&[good(TENANT), wrong_aud, good("t2")])
             .await,
-        Err(TokenError::WrongAudience)
+        Err(ValidationTokenError::WrongAudience)
     ));
 }

@@ -19,10 +19,7 @@ pub async fn add(cfg: &Config, name: &str, out: &mut (dyn Write + Send)) -> anyh
     let mut secrets = SecretResolver::default();
     let sealer = token_sealer(cfg, &mut secrets).await?;
     let store = open_store(&cfg.store).await?;
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .build()
-        .context("HTTP client")?;
+    let http = crate::outbound::http::client(Duration::from_secs(10)).context("HTTP client")?;
     let login = LoginEndpoint::new(
         http,
         &cfg.graph_authority_url,
@@ -148,7 +145,7 @@ pub async fn remove(app: &App, name: &str) -> anyhow::Result<String> {
             Some(sa) => {
                 let deleted = match sa.access_token(store, name).await {
                     Ok(token) => sa
-                        .graph
+                        .subscriptions
                         .delete_subscription(&token, id, Duration::from_secs(30))
                         .await
                         .map_err(|e| e.to_string()),

@@ -144,8 +144,10 @@ fn user_of(fields: &[String]) -> Result<UserLink, String> {
             fields[0]
         ));
     }
-    if swyx_user_id.is_empty() {
-        return Err("swyx_user_id is empty".to_string());
+    // It becomes a path segment of the connector contract: `.`, `..` or `/` would change the
+    // request's path.
+    if let Err(e) = swyx_contract::wire::check_swyx_user_id(&swyx_user_id) {
+        return Err(format!("swyx_user_id {swyx_user_id:?}: {e}"));
     }
     if !email.is_empty() && !email.contains('@') {
         return Err(format!("email {email:?} has no @"));
@@ -167,7 +169,7 @@ pub async fn import(store: &dyn Store, text: &str) -> Result<ImportReport, Store
         }
         match store.put_user(&link).await {
             Ok(()) => report.imported += 1,
-            Err(StoreError::Conflict(_)) => {
+            Err(StoreError::Conflict { .. }) => {
                 let owner = store
                     .get_user_by_swyx_id(&link.swyx_user_id)
                     .await?
@@ -263,6 +265,24 @@ mod tests {
         assert!(refused[1].1.contains("GUID"));
         assert!(refused[2].1.contains("line 6"));
         assert!(refused[3].1.contains("\"103\" is already on line 6"));
+    }
+
+    #[test]
+    fn swyx_user_ids_that_would_change_the_connector_path_are_refused() {
+        let text = format!(
+            "{A},..,a@x.de\n{B},.,b@x.de\n{},1/2,c@x.de\n{},,d@x.de\n{},anna.schmidt,e@x.de\n",
+            "11111111-2222-4333-8444-555555555555",
+            "21111111-2222-4333-8444-555555555555",
+            "31111111-2222-4333-8444-555555555555",
+        );
+        let (links, refused) = parse_csv(&text);
+        assert_eq!(links.len(), 1, "{refused:?}");
+        assert_eq!(links[0].1.swyx_user_id, "anna.schmidt");
+        let lines: Vec<usize> = refused.iter().map(|r| r.0).collect();
+        assert_eq!(lines, vec![1, 2, 3, 4]);
+        assert!(refused[0].1.contains("\"..\""), "{refused:?}");
+        assert!(refused[2].1.contains("'/'"), "{refused:?}");
+        assert!(refused[3].1.contains("empty"), "{refused:?}");
     }
 
     #[test]

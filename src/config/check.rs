@@ -48,10 +48,22 @@ impl Check {
         }
     }
 
+    /// An outbound URL: it carries secrets (the client secret, tokens, connector signatures), so
+    /// https, or plain http to a loopback host only (the sandbox, a connector on the same machine).
     pub fn url(self, path: &str, value: String) -> Result<String, ConfigError> {
-        match reqwest::Url::parse(&value) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(value),
-            _ => Err(self.fail(path, format!("{value:?} is not an http(s) URL"))),
+        let Ok(url) = reqwest::Url::parse(&value) else {
+            return Err(self.fail(path, format!("{value:?} is not a URL")));
+        };
+        match url.scheme() {
+            "https" => Ok(value),
+            "http" if url.host_str().is_some_and(is_loopback_host) => Ok(value),
+            "http" => Err(self.fail(
+                path,
+                format!(
+                    "{value:?} must be https: plain http is allowed only to a loopback host (127.0.0.0/8, ::1, localhost)"
+                ),
+            )),
+            _ => Err(self.fail(path, format!("{value:?} is not an https URL"))),
         }
     }
 
@@ -78,6 +90,15 @@ impl Check {
             ))
         }
     }
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The trimmed value, `None` when absent or blank.

@@ -1,7 +1,8 @@
 //! One validation per section of the file (`[graph]`, `[connector]`, `[webhook]`, `[mapping]`,
 //! `[server]`, `[speaking]`, `[accounts]`; `[store]` and `[subscriptions]` have files of their
 //! own), so each setting's rule sits next to its neighbours and [`RawConfig::validate`] reads as
-//! the list of sections.
+//! the list of sections. Each gives a `…Section`, named apart from the adapters'
+//! `GraphSettings` and `ConnectorSettings` that are built from it.
 //!
 //! [`RawConfig::validate`]: super::RawConfig::validate
 
@@ -15,7 +16,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub(super) struct GraphSettings {
+pub(super) struct GraphSection {
     pub tenant_id: String,
     pub client_id: String,
     pub jwks_url: String,
@@ -25,7 +26,7 @@ pub(super) struct GraphSettings {
     pub base_url: String,
 }
 
-pub(super) fn graph(raw: RawGraph, check: Check) -> Result<GraphSettings, ConfigError> {
+pub(super) fn graph(raw: RawGraph, check: Check) -> Result<GraphSection, ConfigError> {
     let tenant_id = check.guid("graph.tenant_id", raw.tenant_id)?;
     let client_id = check.guid("graph.client_id", raw.client_id)?;
     let jwks_url = check.url(
@@ -43,7 +44,7 @@ pub(super) fn graph(raw: RawGraph, check: Check) -> Result<GraphSettings, Config
         raw.base_url
             .unwrap_or_else(|| DEFAULT_GRAPH_BASE_URL.to_string()),
     )?;
-    Ok(GraphSettings {
+    Ok(GraphSection {
         tenant_id,
         client_id,
         jwks_url,
@@ -95,7 +96,7 @@ fn encryption_keys(
     Ok(keys)
 }
 
-pub(super) struct ConnectorSettings {
+pub(super) struct ConnectorSection {
     pub url: String,
     pub signing_secret: SecretRef,
     pub timeout: Duration,
@@ -103,7 +104,7 @@ pub(super) struct ConnectorSettings {
     pub event_secrets: Vec<SecretRef>,
 }
 
-pub(super) fn connector(raw: RawConnector, check: Check) -> Result<ConnectorSettings, ConfigError> {
+pub(super) fn connector(raw: RawConnector, check: Check) -> Result<ConnectorSection, ConfigError> {
     let url = check.url("connector.url", check.required("connector.url", raw.url)?)?;
     let signing_secret =
         SecretRef::parse(&check.required("connector.signing_secret", raw.signing_secret)?);
@@ -115,7 +116,7 @@ pub(super) fn connector(raw: RawConnector, check: Check) -> Result<ConnectorSett
         "",
     )?;
     let max_attempts = check.within("connector.max_attempts", raw.max_attempts, 3, 1..=10, "")?;
-    Ok(ConnectorSettings {
+    Ok(ConnectorSection {
         url,
         signing_secret,
         timeout: Duration::from_millis(timeout_ms),
@@ -130,8 +131,8 @@ pub(super) fn connector(raw: RawConnector, check: Check) -> Result<ConnectorSett
 
 /// Swyx → Teams (on when the connector signs events) writes presence with the app's own token.
 pub(super) fn swyx_to_teams_needs_client_secret(
-    graph: &GraphSettings,
-    connector: &ConnectorSettings,
+    graph: &GraphSection,
+    connector: &ConnectorSection,
     check: Check,
 ) -> Result<(), ConfigError> {
     if !connector.event_secrets.is_empty() && graph.client_secret.is_none() {
@@ -146,12 +147,12 @@ pub(super) fn swyx_to_teams_needs_client_secret(
     Ok(())
 }
 
-pub(super) struct WebhookSettings {
+pub(super) struct WebhookSection {
     pub max_body_bytes: usize,
     pub time_budget: Duration,
 }
 
-pub(super) fn webhook(raw: RawWebhook, check: Check) -> Result<WebhookSettings, ConfigError> {
+pub(super) fn webhook(raw: RawWebhook, check: Check) -> Result<WebhookSection, ConfigError> {
     let max_body_bytes = check.within(
         "webhook.max_body_bytes",
         raw.max_body_bytes,
@@ -166,7 +167,7 @@ pub(super) fn webhook(raw: RawWebhook, check: Check) -> Result<WebhookSettings, 
         100..=2_800,
         ": Graph wants an answer within 3 s",
     )?;
-    Ok(WebhookSettings {
+    Ok(WebhookSection {
         max_body_bytes,
         time_budget: Duration::from_millis(time_budget_ms),
     })
@@ -177,12 +178,12 @@ pub(super) fn mapping(raw: RawMapping) -> Option<PathBuf> {
     raw.rules_file.map(PathBuf::from)
 }
 
-pub(super) struct ServerSettings {
+pub(super) struct ServerSection {
     pub listen: SocketAddr,
     pub maintenance_interval: Duration,
 }
 
-pub(super) fn server(raw: RawServer, check: Check) -> Result<ServerSettings, ConfigError> {
+pub(super) fn server(raw: RawServer, check: Check) -> Result<ServerSection, ConfigError> {
     let listen_text = raw.listen.unwrap_or_else(|| "127.0.0.1:8080".to_string());
     let listen = listen_text.trim().parse::<SocketAddr>().map_err(|_| {
         check.fail(
@@ -197,18 +198,18 @@ pub(super) fn server(raw: RawServer, check: Check) -> Result<ServerSettings, Con
         1..=3600,
         "",
     )?;
-    Ok(ServerSettings {
+    Ok(ServerSection {
         listen,
         maintenance_interval: Duration::from_secs(maintenance_secs),
     })
 }
 
-pub(super) struct SpeakingSettings {
+pub(super) struct SpeakingSection {
     pub expiration: Duration,
     pub max_call: Duration,
 }
 
-pub(super) fn speaking(raw: RawSpeaking, check: Check) -> Result<SpeakingSettings, ConfigError> {
+pub(super) fn speaking(raw: RawSpeaking, check: Check) -> Result<SpeakingSection, ConfigError> {
     let expiration_minutes = check.within(
         "speaking.expiration_minutes",
         raw.expiration_minutes,
@@ -223,7 +224,7 @@ pub(super) fn speaking(raw: RawSpeaking, check: Check) -> Result<SpeakingSetting
         1..=24 * 60,
         "",
     )?;
-    Ok(SpeakingSettings {
+    Ok(SpeakingSection {
         expiration: Duration::from_secs(expiration_minutes * 60),
         max_call: Duration::from_secs(max_call_minutes * 60),
     })

@@ -117,17 +117,17 @@ fn every_section_names_the_setting_and_the_problem() {
         (
             with("graph", "jwks_url = \"ftp://keys\""),
             "graph.jwks_url",
-            "is not an http(s) URL",
+            "is not an https URL",
         ),
         (
             with("graph", "authority_url = \"login\""),
             "graph.authority_url",
-            "is not an http(s) URL",
+            "\"login\" is not a URL",
         ),
         (
             with("graph", "base_url = \"graph\""),
             "graph.base_url",
-            "is not an http(s) URL",
+            "\"graph\" is not a URL",
         ),
         (
             GOOD.replace("tenant_id = \"9F4EBAB6-520D-49C0-85CC-7B25C78D4A93\"", ""),
@@ -337,4 +337,66 @@ fn environment_for_lambda() {
     assert!(e.to_string().contains("expected a JSON list"), "{e}");
     let cause = std::error::Error::source(&e).expect("the JSON error is kept");
     assert!(cause.is::<serde_json::Error>());
+}
+
+#[test]
+fn secrets_travel_over_https_except_to_loopback_hosts() {
+    let with = |setting: &str, url: &str| {
+        let text = match setting {
+            "connector.url" => GOOD.replace("https://connector.example/", url),
+            _ => {
+                let (section, key) = setting.split_once('.').unwrap();
+                GOOD.replace(
+                    &format!("[{section}]\n"),
+                    &format!("[{section}]\n{key} = {url:?}\n"),
+                )
+            }
+        };
+        RawConfig::from_toml(&text, "c.toml")
+            .unwrap()
+            .validate(Origin::File)
+    };
+    for setting in [
+        "graph.base_url",
+        "graph.authority_url",
+        "graph.jwks_url",
+        "connector.url",
+    ] {
+        for url in [
+            "http://graph.example/v1.0",
+            "http://10.0.0.5:8080/",
+            "http://[fe80::1]/",
+            "ftp://127.0.0.1/",
+        ] {
+            let e = with(setting, url).unwrap_err();
+            assert_eq!(e.setting(), setting, "{url}");
+            assert!(e.to_string().contains("https"), "{setting} {url}: {e}");
+        }
+        for url in [
+            "https://graph.example/v1.0",
+            "http://127.0.0.1:9/",
+            "http://127.8.9.10/",
+            "http://[::1]:8080/",
+            "http://localhost:8080/",
+        ] {
+            assert!(with(setting, url).is_ok(), "{setting} {url}");
+        }
+    }
+    let e = RawConfig::from_env(env(&[
+        ("GRAPH_TENANT_ID", "9f4ebab6-520d-49c0-85cc-7b25c78d4a93"),
+        ("GRAPH_CLIENT_ID", "925bff9f-f6e2-4a69-b858-f71ea2b9b6d0"),
+        (
+            "GRAPH_ENCRYPTION_KEYS",
+            r#"[{"id":"k","private_key":"file:/k.pem"}]"#,
+        ),
+        ("CONNECTOR_URL", "http://connector.example/"),
+        (
+            "CONNECTOR_SIGNING_SECRET",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        ),
+    ]))
+    .unwrap()
+    .validate(Origin::Env)
+    .unwrap_err();
+    assert_eq!(e.setting(), "CONNECTOR_URL");
 }

@@ -1,17 +1,51 @@
 //! The one Microsoft Graph client of the bridge: app-only token (cached, see [`token`]) or a sync
-//! account's delegated token, bounded concurrency, 429 with `Retry-After` honoured, exponential
-//! backoff with jitter on 5xx and timeouts, and a total time budget per call. What the budget
-//! cannot cover is the caller's to keep pending.
+//! account's delegated token, bounded concurrency, and every request under the one outbound
+//! retry policy ([`crate::outbound`]) with a per-call attempt timeout that fits what Graph does
+//! for the call and a total time budget. What the budget cannot cover is the caller's to keep
+//! pending.
 //!
 //! [`token`]: super::token
 
-use super::token::{AppTokenSource, ClientSecret, TokenError};
-use bytes::Bytes;
+use super::entra::EntraError;
+use super::token::{AppTokenSource, ClientSecret};
+use crate::outbound::http::{Answer, exchange};
+use crate::outbound::{GaveUp, Idempotency, RetryPolicy};
 use http::{Method, StatusCode};
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+/// Graph's answers are at most a few hundred KiB (650 presences, a page of subscriptions).
+const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+
+/// The longest wait for one attempt, by what the call makes Graph do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GraphTimeouts {
+    /// setPresence / clearPresence: Graph answers these at once.
+    pub presence_write: Duration,
+    /// getPresencesByUserId (up to 650 users).
+    pub presence_read: Duration,
+    /// Creating or renewing a subscription: before it answers, Graph validates the notification
+    /// URL and the lifecycle URL, allowing each endpoint 10 s
+    /// (<https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks>), so an
+    /// answer may take over 20 s and still be a success.
+    pub subscription_write: Duration,
+    /// Reading or deleting a subscription.
+    pub subscription_other: Duration,
+}
+
+impl Default for GraphTimeouts {
+    fn default() -> Self {
+        Self {
+            presence_write: Duration::from_secs(2),
+            presence_read: Duration::from_secs(10),
+            subscription_write: Duration::from_secs(30),
+            subscription_other: Duration::from_secs(10),
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct GraphSettings {
@@ -25,12 +59,11 @@ pub struct GraphSettings {
     pub client_secret: ClientSecret,
     /// Requests in flight at once, per process.
     pub max_concurrency: usize,
-    /// Longest wait for one HTTP attempt.
-    pub attempt_timeout: Duration,
     /// Total time of one call (all attempts and waits) unless a call names its own budget.
     pub call_budget: Duration,
-    /// First backoff after a 5xx or timeout; doubles per attempt, with jitter.
-    pub backoff_base: Duration,
+    /// Attempts and backoff of every call (and of the app token requests it makes).
+    pub retry: RetryPolicy,
+    pub timeouts: GraphTimeouts,
 }
 
 impl GraphSettings {
@@ -48,29 +81,32 @@ impl GraphSettings {
             client_id: client_id.to_string(),
             client_secret,
             max_concurrency: 32,
-            attempt_timeout: Duration::from_secs(2),
             call_budget: Duration::from_secs(2),
-            backoff_base: Duration::from_millis(100),
+            // Graph asks for backoff on 429 (honoured through Retry-After); the budget, not the
+            // count, is what normally ends a call.
+            retry: RetryPolicy::new(10, Duration::from_millis(100), Duration::from_secs(10)),
+            timeouts: GraphTimeouts::default(),
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a call to Graph did not succeed.
+#[derive(Debug, thiserror::Error)]
 pub enum GraphError {
-    /// Graph refused the request (4xx other than 429): retrying the same request will not help.
+    /// Graph refused the request (a 4xx other than 429, or a redirect, which is never followed):
+    /// retrying the same request will not help.
     #[error("Graph refused the request: HTTP {status}: {message}")]
     Refused { status: u16, message: String },
-    /// Graph kept failing (429, 5xx, timeouts, no connection) until the budget ran out.
-    #[error("Graph unavailable within {budget_ms} ms: {last}")]
-    Unavailable {
-        budget_ms: u64,
-        last: String,
-        /// Graph's last `Retry-After`, when it gave one.
-        retry_after: Option<Duration>,
-    },
-    /// The app-only token was refused (wrong secret, app not consented …).
+    /// Graph kept failing (429, 5xx, timeouts, no connection) until the attempts or the budget
+    /// ran out, or a request that must not be repeated failed once.
+    #[error("Graph unavailable: {0}")]
+    Unavailable(#[source] GaveUp),
+    /// The app-only token could not be had (wrong secret, app not consented, Entra down …).
     #[error("Graph token: {0}")]
-    Token(String),
+    Token(#[source] EntraError),
+    /// Graph refused a token the token endpoint had just issued (401).
+    #[error("Graph refused a freshly issued app token (401): {0}")]
+    AppTokenRejected(String),
     /// Graph refused a sync account's delegated token (401): expired or revoked. The caller
     /// gets a new one (refresh) before trying again.
     #[error("Graph refused the sync account's token (401): {0}")]
@@ -79,16 +115,35 @@ pub enum GraphError {
     #[error("not sent to Graph: {0}")]
     InvalidRequest(String),
     /// Graph answered 2xx with a body that is not what the call returns.
-    #[error("unexpected answer from Graph: {0}")]
-    BadAnswer(String),
+    #[error("unexpected answer from Graph: {what}")]
+    BadAnswer {
+        what: String,
+        #[source]
+        source: Option<serde_json::Error>,
+    },
 }
 
 impl GraphError {
     /// How long Graph asked us to wait, if it did.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            GraphError::Unavailable { retry_after, .. } => *retry_after,
+            GraphError::Unavailable(gave_up)
+            | GraphError::Token(EntraError::Unavailable(gave_up)) => gave_up.retry_after(),
             _ => None,
+        }
+    }
+
+    /// Whether Graph may have carried out the request although no answer said so (a timeout or
+    /// a 5xx): the caller must find out before doing it again.
+    pub fn may_have_taken_effect(&self) -> bool {
+        matches!(self, GraphError::Unavailable(gave_up) if gave_up.may_have_taken_effect)
+    }
+
+    fn from_app_token(e: EntraError) -> Self {
+        match e {
+            // No token in time is Graph being unavailable to this call, as any other failure.
+            EntraError::Unavailable(gave_up) => GraphError::Unavailable(gave_up),
+            e => GraphError::Token(e),
         }
     }
 }
@@ -131,19 +186,13 @@ pub(super) struct Call<'a> {
     pub body: Option<&'a serde_json::Value>,
     pub auth: Auth<'a>,
     pub budget: Duration,
-}
-
-/// What one attempt came to.
-enum Attempt {
-    Done(StatusCode, Bytes),
-    Refused(u16, String),
-    /// Worth another try: why, and Graph's Retry-After if any.
-    Retry(String, Option<Duration>),
-    /// The token was refused by Graph (401), with Graph's message.
-    StaleToken(String),
+    /// The longest wait for one attempt (see [`GraphTimeouts`]).
+    pub attempt_timeout: Duration,
+    pub idempotency: Idempotency,
 }
 
 impl GraphClient {
+    /// `http` should come from [`crate::outbound::http::client`] (no redirects).
     pub fn new(settings: GraphSettings, http: reqwest::Client) -> Self {
         let tokens = AppTokenSource::new(
             http.clone(),
@@ -186,6 +235,7 @@ impl GraphClient {
         self.clear_presence_within(user, budget).await
     }
 
+    /// setPresence is a POST that sets the session to a state: doing it twice is doing it once.
     pub async fn set_presence_within(
         &self,
         user: &str,
@@ -200,13 +250,15 @@ impl GraphClient {
             "activity": activity,
             "expirationDuration": iso_minutes(expiration),
         });
-        let path = format!("/users/{}/presence/setPresence", path_segment(user));
+        let path = format!("/users/{}/presence/setPresence", path_segment(user)?);
         self.request(Call {
             method: Method::POST,
             path: &path,
             body: Some(&body),
             auth: Auth::App,
             budget,
+            attempt_timeout: self.inner.settings.timeouts.presence_write,
+            idempotency: Idempotency::Idempotent,
         })
         .await
         .map(|_| ())
@@ -218,7 +270,7 @@ impl GraphClient {
         budget: Duration,
     ) -> Result<(), GraphError> {
         let body = serde_json::json!({ "sessionId": self.inner.settings.client_id });
-        let path = format!("/users/{}/presence/clearPresence", path_segment(user));
+        let path = format!("/users/{}/presence/clearPresence", path_segment(user)?);
         let cleared = self
             .request(Call {
                 method: Method::POST,
@@ -226,6 +278,9 @@ impl GraphClient {
                 body: Some(&body),
                 auth: Auth::App,
                 budget,
+                attempt_timeout: self.inner.settings.timeouts.presence_write,
+                // A repeated clear finds no session: 404, which counts as done.
+                idempotency: Idempotency::Idempotent,
             })
             .await;
         match cleared {
@@ -234,141 +289,90 @@ impl GraphClient {
         }
     }
 
-    /// The one request loop of every call: budget, 429 with `Retry-After`, jittered backoff on
-    /// 5xx and timeouts, one app-token refresh on a 401. Returns a 2xx answer's status and body.
-    pub(super) async fn request(&self, call: Call<'_>) -> Result<(StatusCode, Bytes), GraphError> {
+    pub(super) fn timeouts(&self) -> &GraphTimeouts {
+        &self.inner.settings.timeouts
+    }
+
+    /// Every call: the token, then the request under the retry policy, then one app-token
+    /// refresh on a 401. Returns a 2xx answer.
+    pub(super) async fn request(&self, call: Call<'_>) -> Result<Answer, GraphError> {
         let started = Instant::now();
-        let budget = call.budget;
+        let left = || call.budget.saturating_sub(started.elapsed());
         let url = format!("{}{}", self.inner.settings.base_url, call.path);
-        let unavailable = |last: String, retry_after| GraphError::Unavailable {
-            budget_ms: budget.as_millis() as u64,
-            last,
-            retry_after,
-        };
-        let mut failures = 0u32;
-        let mut token_refreshed = false;
-        let mut last = "no attempt fitted in the budget".to_string();
-        let mut last_retry_after = None;
+        let mut token_renewed = false;
         loop {
-            let left = budget.saturating_sub(started.elapsed());
-            if left.is_zero() {
-                return Err(unavailable(last, last_retry_after));
-            }
-            let attempt = match tokio::time::timeout(left, self.attempt(&call, &url, left)).await {
-                Ok(Ok(a)) => a,
-                Ok(Err(TokenError::Refused(e))) => return Err(GraphError::Token(e)),
-                Ok(Err(TokenError::Unavailable(e))) => Attempt::Retry(format!("token: {e}"), None),
-                Err(_) => Attempt::Retry("no answer within the budget".to_string(), None),
+            let token = match call.auth {
+                Auth::App => self
+                    .inner
+                    .tokens
+                    .token(&self.inner.settings.retry, left())
+                    .await
+                    .map_err(GraphError::from_app_token)?,
+                Auth::Delegated(t) => t.to_string(),
             };
-            let wait = match attempt {
-                Attempt::Done(status, body) => return Ok((status, body)),
-                Attempt::Refused(status, message) => {
-                    return Err(GraphError::Refused { status, message });
-                }
-                Attempt::StaleToken(message) => match call.auth {
+            let answer = self.send(&call, &url, &token, left()).await?;
+            match answer.status {
+                s if s.is_success() => return Ok(answer),
+                // A 401 refused the token, not the request: nothing was done, asking again with
+                // another token is safe.
+                StatusCode::UNAUTHORIZED => match call.auth {
                     // Another token of the account is the caller's to get; the app's cache stays.
-                    Auth::Delegated(_) => return Err(GraphError::DelegatedToken(message)),
-                    Auth::App if !token_refreshed => {
-                        token_refreshed = true;
+                    Auth::Delegated(_) => {
+                        return Err(GraphError::DelegatedToken(error_message(&answer)));
+                    }
+                    Auth::App if !token_renewed => {
+                        token_renewed = true;
                         self.inner.tokens.invalidate();
-                        continue;
                     }
-                    Auth::App => {
-                        return Err(GraphError::Token(
-                            "Graph refused a freshly issued token (401)".to_string(),
-                        ));
-                    }
+                    Auth::App => return Err(GraphError::AppTokenRejected(error_message(&answer))),
                 },
-                Attempt::Retry(why, retry_after) => {
-                    failures += 1;
-                    last = why;
-                    last_retry_after = retry_after;
-                    retry_after.unwrap_or_else(|| self.backoff(failures))
+                s => {
+                    return Err(GraphError::Refused {
+                        status: s.as_u16(),
+                        message: error_message(&answer),
+                    });
                 }
-            };
-            let left = budget.saturating_sub(started.elapsed());
-            if wait >= left {
-                // Waiting would overrun the budget: give up now, the caller keeps it pending.
-                return Err(unavailable(last, last_retry_after));
             }
-            tokio::time::sleep(wait).await;
         }
     }
 
-    /// Exponential backoff with full jitter (half fixed, half random), so many users retried
-    /// at once do not hit Graph in lockstep.
-    fn backoff(&self, failures: u32) -> Duration {
-        let base = self.inner.settings.backoff_base.as_millis() as u64;
-        let ceiling = base.saturating_mul(1 << failures.saturating_sub(1).min(10));
-        let jitter = rand::random::<u64>() % (ceiling / 2 + 1);
-        Duration::from_millis(ceiling / 2 + jitter)
-    }
-
-    async fn attempt(
+    /// The request under the retry policy: an answer that is not 429 or 5xx, or `Unavailable`.
+    async fn send(
         &self,
         call: &Call<'_>,
         url: &str,
-        left: Duration,
-    ) -> Result<Attempt, TokenError> {
-        // Closed never happens (the semaphore lives as long as the client).
-        let Ok(_permit) = self.inner.permits.acquire().await else {
-            return Ok(Attempt::Retry("client shut down".to_string(), None));
+        token: &str,
+        budget: Duration,
+    ) -> Result<Answer, GraphError> {
+        let what = format!("{} {}", call.method, call.path);
+        let attempt = |left: Duration| async move {
+            // Closed never happens (the semaphore lives as long as the client).
+            let _permit = self.inner.permits.acquire().await;
+            let mut request = self
+                .inner
+                .http
+                .request(call.method.clone(), url)
+                .bearer_auth(token);
+            if let Some(body) = call.body {
+                request = request.json(body);
+            }
+            exchange(request, call.attempt_timeout.min(left), MAX_ANSWER_BYTES).await
         };
-        let timeout = self.inner.settings.attempt_timeout.min(left);
-        let token = match call.auth {
-            Auth::App => self.inner.tokens.token(timeout).await?,
-            Auth::Delegated(t) => t.to_string(),
-        };
-        let mut req = self
-            .inner
-            .http
-            .request(call.method.clone(), url)
-            .bearer_auth(token)
-            .timeout(timeout);
-        if let Some(body) = call.body {
-            req = req.json(body);
-        }
-        let sent = req.send().await;
-        let resp = match sent {
-            Ok(r) => r,
-            Err(e) if e.is_timeout() => {
-                return Ok(Attempt::Retry("attempt timed out".to_string(), None));
-            }
-            Err(e) if e.is_connect() => {
-                return Ok(Attempt::Retry("cannot connect to Graph".to_string(), None));
-            }
-            Err(e) => return Ok(Attempt::Retry(format!("request failed: {e}"), None)),
-        };
-        let status = resp.status();
-        if status.is_success() {
-            return Ok(match resp.bytes().await {
-                Ok(body) => Attempt::Done(status, body),
-                Err(e) => Attempt::Retry(format!("reading the answer failed: {e}"), None),
-            });
-        }
-        let retry_after = resp
-            .headers()
-            .get(http::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let message = error_message(&resp.text().await.unwrap_or_default());
-        Ok(match status {
-            StatusCode::UNAUTHORIZED => Attempt::StaleToken(message),
-            StatusCode::TOO_MANY_REQUESTS => {
-                Attempt::Retry(format!("HTTP 429: {message}"), retry_after)
-            }
-            s if s.is_server_error() => {
-                Attempt::Retry(format!("HTTP {}: {message}", s.as_u16()), retry_after)
-            }
-            s => Attempt::Refused(s.as_u16(), message),
-        })
+        self.inner
+            .settings
+            .retry
+            .run(&what, call.idempotency, budget, attempt)
+            .await
+            .map_err(GraphError::Unavailable)
     }
 }
 
-/// Graph's `{"error":{"code","message"}}` as one line (or the start of a non-Graph body).
-fn error_message(body: &str) -> String {
-    let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
+/// Graph's `{"error":{"code","message"}}` as one line (or a quote of a non-Graph body).
+fn error_message(answer: &Answer) -> String {
+    if answer.status.is_redirection() {
+        return format!("a redirect, which is never followed: {}", answer.quote());
+    }
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(&answer.body).ok();
     let err = parsed.as_ref().and_then(|v| v.get("error"));
     match err {
         Some(e) => format!(
@@ -376,12 +380,18 @@ fn error_message(body: &str) -> String {
             e.get("code").and_then(|c| c.as_str()).unwrap_or("?"),
             e.get("message").and_then(|m| m.as_str()).unwrap_or("")
         ),
-        None => body.chars().take(200).collect(),
+        None => answer.quote(),
     }
 }
 
-/// A user id or UPN as one path segment (ids are GUIDs; UPNs may hold `@` and `#`).
-pub(super) fn path_segment(user: &str) -> String {
+/// A user id, UPN or subscription id as one path segment (ids are GUIDs; UPNs may hold `@` and
+/// `#`). Empty, `.` and `..` are refused: as a segment they would change the request's path.
+pub(super) fn path_segment(user: &str) -> Result<String, GraphError> {
+    if matches!(user, "" | "." | "..") {
+        return Err(GraphError::InvalidRequest(format!(
+            "{user:?} is not a Graph id"
+        )));
+    }
     let mut out = String::with_capacity(user.len());
     for c in user.chars() {
         if c.is_ascii_alphanumeric() || "-._~@".contains(c) {
@@ -393,7 +403,7 @@ pub(super) fn path_segment(user: &str) -> String {
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// `PT5M` … `PT4H` as Graph writes durations (whole minutes, clamped to Graph's range).
@@ -405,35 +415,43 @@ fn iso_minutes(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
+    use http::HeaderMap;
+
+    fn answer(status: u16, body: &str) -> Answer {
+        Answer {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: HeaderMap::new(),
+            body: Bytes::from(body.to_string()),
+        }
+    }
 
     #[test]
     fn durations_and_paths_are_graph_shaped() {
         assert_eq!(iso_minutes(Duration::from_secs(300)), "PT5M");
         assert_eq!(iso_minutes(Duration::from_secs(60)), "PT5M");
         assert_eq!(iso_minutes(Duration::from_secs(86_400)), "PT240M");
-        assert_eq!(path_segment("a/b c#d@x.de"), "a%2Fb%20c%23d@x.de");
+        assert_eq!(path_segment("a/b c#d@x.de").unwrap(), "a%2Fb%20c%23d@x.de");
+        for bad in ["", ".", ".."] {
+            assert!(matches!(
+                path_segment(bad),
+                Err(GraphError::InvalidRequest(_))
+            ));
+        }
         assert_eq!(
-            error_message(r#"{"error":{"code":"NotFound","message":"no session"}}"#),
+            error_message(&answer(
+                404,
+                r#"{"error":{"code":"NotFound","message":"no session"}}"#
+            )),
             "NotFound: no session"
         );
+        assert!(error_message(&answer(302, "")).contains("redirect"));
     }
 
     #[test]
-    fn backoff_grows_and_stays_jittered_within_bounds() {
-        let c = GraphClient::new(
-            GraphSettings::new(
-                "http://127.0.0.1:9",
-                "http://127.0.0.1:9",
-                "t",
-                "c",
-                ClientSecret::new("s"),
-            ),
-            reqwest::Client::new(),
-        );
-        for failures in 1..6u32 {
-            let ceiling = 100u64 << (failures - 1);
-            let d = c.backoff(failures).as_millis() as u64;
-            assert!((ceiling / 2..=ceiling).contains(&d), "{failures}: {d}");
-        }
+    fn creating_a_subscription_may_take_two_validations_of_ten_seconds() {
+        let t = GraphTimeouts::default();
+        assert!(t.subscription_write > Duration::from_secs(20), "{t:?}");
+        assert!(t.presence_write < t.presence_read);
     }
 }

@@ -1,17 +1,20 @@
 //! Delegated sign-in of a sync account: the device-code flow (once, by the administrator) and the
 //! refresh-token grant (on every use, rotating the refresh token). Entra's error names are mapped
 //! to what the operator must do; no token ever appears in an error.
+//!
+//! Redeeming a refresh token (or polling a device code that may just have been approved) is not
+//! repeated after a timeout or a 5xx: Entra may have redeemed it, and the token it rotated to
+//! would then be lost. Such a failure is reported; the caller tries again on its next run.
 
-use super::token::{OAuthError, TokenError, failure, post_form};
-use http::StatusCode;
+use super::entra::{EntraError, OAuthError, TokenAnswer, post_form};
+use crate::outbound::{Idempotency, RetryPolicy};
 use std::time::{Duration, Instant};
 
 const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
-/// Longest wait for one request to the login endpoints.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// Tries of one request while Entra is unavailable, with backoff from `RETRY_BASE` doubling.
-const ATTEMPTS: u32 = 4;
-const RETRY_BASE: Duration = Duration::from_millis(500);
+/// Four attempts while Entra is unavailable, backoff from 0.5 s doubling.
+const RETRY: RetryPolicy = RetryPolicy::new(4, Duration::from_millis(500), Duration::from_secs(8));
+/// One request of the device-code flow, its retries included (the administrator is waiting).
+const DEVICE_FLOW_REQUEST_BUDGET: Duration = Duration::from_secs(60);
 /// RFC 8628: after `slow_down` the interval grows by 5 s for good.
 const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 /// The pause when the answer says `"interval": 0` (only the sandbox does).
@@ -37,26 +40,6 @@ pub struct DeviceCodePrompt {
     /// Entra's sentence with the URL and the code.
     pub message: String,
     pub expires_in: Duration,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DeviceLoginError {
-    #[error("the sign-in was declined")]
-    Declined,
-    #[error("the code expired before anyone signed in; run the command again")]
-    Expired,
-    #[error("{0}")]
-    Token(#[from] TokenError),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RefreshError {
-    /// `invalid_grant`: expired, revoked, or already superseded — the account must sign in again
-    /// (unless a newer stored token exists).
-    #[error("the account's sign-in is no longer valid ({0}); run `accounts add` for it again")]
-    Invalid(String),
-    #[error("{0}")]
-    Token(#[from] TokenError),
 }
 
 /// The tenant's login endpoints for one app (public client flows: no client secret sent).
@@ -92,18 +75,25 @@ impl LoginEndpoint {
         &self,
         scope: &str,
         show: impl FnOnce(&DeviceCodePrompt),
-    ) -> Result<DelegatedTokens, DeviceLoginError> {
+    ) -> Result<DelegatedTokens, EntraError> {
         let code_pairs = [("client_id", self.client_id.as_str()), ("scope", scope)];
-        let (status, text) = self.post_retrying("devicecode", &code_pairs).await?;
-        if !status.is_success() {
-            return Err(failure(status, &OAuthError::parse(&text)).into());
-        }
-        let code: DeviceCodeAnswer = serde_json::from_str(&text).map_err(|_| {
-            TokenError::Refused(
-                "the devicecode endpoint answered 2xx without user_code, device_code, verification_uri and expires_in"
-                    .to_string(),
+        // Asking for a code twice only makes a second code: safe to repeat.
+        let answer = self
+            .post(
+                "devicecode",
+                &code_pairs,
+                Idempotency::Idempotent,
+                DEVICE_FLOW_REQUEST_BUDGET,
             )
-        })?;
+            .await?;
+        if !answer.status.is_success() {
+            return Err(EntraError::refused(&answer));
+        }
+        let code: DeviceCodeAnswer =
+            serde_json::from_slice(&answer.body).map_err(|_| EntraError::BadAnswer {
+                endpoint: "devicecode",
+                missing: "user_code, device_code, verification_uri and expires_in",
+            })?;
         let prompt = DeviceCodePrompt {
             message: code.message.clone().unwrap_or_else(|| {
                 format!(
@@ -134,89 +124,89 @@ impl LoginEndpoint {
             };
             tokio::time::sleep(wait).await;
             if Instant::now() >= deadline {
-                return Err(DeviceLoginError::Expired);
+                return Err(EntraError::CodeExpired);
             }
-            let (status, text) = self.post_retrying("token", &poll_pairs).await?;
-            if status.is_success() {
-                let tokens = parse_tokens(&text)?;
+            // A poll that may have redeemed the approved code is not repeated at once; the next
+            // poll at the interval asks again, and Entra says so if the code was redeemed.
+            let answer = match self
+                .post(
+                    "token",
+                    &poll_pairs,
+                    Idempotency::NotIdempotent,
+                    DEVICE_FLOW_REQUEST_BUDGET,
+                )
+                .await
+            {
+                Ok(answer) => answer,
+                Err(EntraError::Unavailable(e)) => {
+                    tracing::warn!(error = %e, "device-code poll failed; polling again");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if answer.status.is_success() {
+                let tokens = parse_tokens(&answer.body)?;
                 if tokens.refresh_token.is_none() {
-                    return Err(TokenError::Refused(
-                        "no refresh token: the scope must include offline_access".to_string(),
-                    )
-                    .into());
+                    return Err(EntraError::BadAnswer {
+                        endpoint: "token",
+                        missing: "a refresh token (the scope must include offline_access)",
+                    });
                 }
                 return Ok(tokens);
             }
-            let err = OAuthError::parse(&text);
-            match err.code() {
+            match OAuthError::parse(&answer.body).code() {
                 "authorization_pending" => {}
                 "slow_down" => interval += SLOW_DOWN_STEP,
-                "authorization_declined" | "access_denied" => {
-                    return Err(DeviceLoginError::Declined);
-                }
-                "expired_token" | "code_expired" => return Err(DeviceLoginError::Expired),
-                _ => return Err(failure(status, &err).into()),
+                "authorization_declined" | "access_denied" => return Err(EntraError::Declined),
+                "expired_token" | "code_expired" => return Err(EntraError::CodeExpired),
+                _ => return Err(EntraError::refused(&answer)),
             }
         }
     }
 
-    /// Redeems `refresh_token` for an access token and a new refresh token.
+    /// Redeems `refresh_token` for an access token and a new refresh token, within `budget`.
+    /// `SignInNeeded` when only a new interactive sign-in helps.
     pub async fn refresh(
         &self,
         refresh_token: &str,
         scope: &str,
-        timeout: Duration,
-    ) -> Result<DelegatedTokens, RefreshError> {
+        budget: Duration,
+    ) -> Result<DelegatedTokens, EntraError> {
         let pairs = [
             ("grant_type", "refresh_token"),
             ("client_id", self.client_id.as_str()),
             ("refresh_token", refresh_token),
             ("scope", scope),
         ];
-        let url = format!("{}/token", self.base);
-        let (status, text) = post_form(&self.http, &url, timeout, &pairs).await?;
-        if status.is_success() {
-            return Ok(parse_tokens(&text)?);
+        let answer = self
+            .post("token", &pairs, Idempotency::NotIdempotent, budget)
+            .await?;
+        if answer.status.is_success() {
+            return parse_tokens(&answer.body);
         }
-        let err = OAuthError::parse(&text);
-        let retryable = status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS;
+        let err = OAuthError::parse(&answer.body);
         // All of these mean: only a new interactive sign-in helps (expired, revoked, superseded,
         // or a policy that now demands MFA/consent).
         let sign_in_again = matches!(
             err.code(),
             "invalid_grant" | "interaction_required" | "consent_required"
         );
-        if sign_in_again && !retryable {
-            return Err(RefreshError::Invalid(err.summary()));
+        if sign_in_again {
+            return Err(EntraError::SignInNeeded(err.summary()));
         }
-        Err(failure(status, &err).into())
+        Err(EntraError::refused(&answer))
     }
 
-    /// POSTs to `{base}/{endpoint}`, trying again with backoff while Entra is unavailable (5xx,
-    /// 429, no answer). Any other answer comes back as it is.
-    async fn post_retrying(
+    /// POSTs a form to `{base}/{endpoint}` under the sign-in retry policy.
+    async fn post(
         &self,
         endpoint: &str,
         pairs: &[(&str, &str)],
-    ) -> Result<(StatusCode, String), TokenError> {
+        idempotency: Idempotency,
+        budget: Duration,
+    ) -> Result<crate::outbound::Answer, EntraError> {
         let url = format!("{}/{endpoint}", self.base);
-        let mut failures = 0u32;
-        loop {
-            let err = match post_form(&self.http, &url, REQUEST_TIMEOUT, pairs).await {
-                Ok((status, text))
-                    if !(status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS) =>
-                {
-                    return Ok((status, text));
-                }
-                Ok((status, text)) => failure(status, &OAuthError::parse(&text)),
-                Err(e) => e,
-            };
-            failures += 1;
-            if failures >= ATTEMPTS {
-                return Err(err);
-            }
-            tokio::time::sleep(RETRY_BASE * (1 << (failures - 1))).await;
-        }
+        post_form(&self.http, &url, pairs, &RETRY, idempotency, budget).await
     }
 }
 
@@ -233,27 +223,11 @@ struct DeviceCodeAnswer {
     message: Option<String>,
 }
 
-fn parse_tokens(text: &str) -> Result<DelegatedTokens, TokenError> {
-    #[derive(serde::Deserialize)]
-    struct Answer {
-        access_token: Option<String>,
-        #[serde(default)]
-        refresh_token: Option<String>,
-        #[serde(default)]
-        expires_in: Option<u64>,
-    }
-    match serde_json::from_str::<Answer>(text) {
-        Ok(Answer {
-            access_token: Some(access_token),
-            refresh_token,
-            expires_in,
-        }) if !access_token.is_empty() => Ok(DelegatedTokens {
-            access_token,
-            refresh_token: refresh_token.filter(|t| !t.is_empty()),
-            expires_in: Duration::from_secs(expires_in.unwrap_or(3599)),
-        }),
-        _ => Err(TokenError::Refused(
-            "the token endpoint answered 2xx without an access_token".to_string(),
-        )),
-    }
+fn parse_tokens(body: &[u8]) -> Result<DelegatedTokens, EntraError> {
+    let (access_token, refresh_token, expires_in) = TokenAnswer::parse(body)?;
+    Ok(DelegatedTokens {
+        access_token,
+        refresh_token,
+        expires_in,
+    })
 }

@@ -1,9 +1,11 @@
-//! Microsoft Graph: notification intake (parse, validation tokens, decryption) and the one client
-//! for calls to Graph (app-only token, retries, budgets).
+//! Microsoft Graph: notification intake (parse, validation tokens, decryption), the one client
+//! for calls to Graph (app-only token, retries, budgets) and the Entra sign-in endpoints. Every
+//! outbound request goes through [`crate::outbound`].
 
 pub mod client;
 pub mod crypto;
 pub mod delegated;
+pub mod entra;
 pub mod keys;
 pub mod notification;
 pub mod sealed;

@@ -1,9 +1,13 @@
 //! Presence subscriptions (delegated token of a sync account) and bulk presence reads
 //! (app-only), on the one [`GraphClient`]: same retries, 429 handling and budgets as every call.
+//! Creating a subscription is the one call that is not idempotent (a second create is a
+//! duplicate, refused with 409): it is never repeated after a timeout or a 5xx, and its caller
+//! finds the subscription by the clientState it sent ([`GraphClient::list_subscriptions`]).
 
 use super::client::{Auth, Call, GraphClient, GraphError, path_segment};
 use super::notification::PresenceResource;
 use crate::domain::Timestamp;
+use crate::outbound::Idempotency;
 use http::Method;
 use serde::Deserialize;
 use serde_json::json;
@@ -50,6 +54,14 @@ impl GraphError {
     }
 }
 
+/// A subscription as `GET /subscriptions` shows it. No `Debug`: it holds the client state.
+pub struct ListedSubscription {
+    pub info: SubscriptionInfo,
+    pub client_state: Option<String>,
+    /// The users of its resource, when it is a presence resource as the bridge writes them.
+    pub user_ids: Option<Vec<String>>,
+}
+
 /// The subscription as Graph returns it (more fields are ignored).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -58,25 +70,52 @@ struct SubscriptionAnswer {
     expiration_date_time: String,
     #[serde(default)]
     encryption_certificate_id: Option<String>,
+    #[serde(default)]
+    client_state: Option<String>,
+    #[serde(default)]
+    resource: Option<String>,
+}
+
+impl SubscriptionAnswer {
+    fn into_listed(self) -> Result<ListedSubscription, GraphError> {
+        let expires_at = Timestamp::parse_rfc3339(&self.expiration_date_time).ok_or_else(|| {
+            GraphError::BadAnswer {
+                what: format!(
+                    "expirationDateTime '{}' of subscription {} is not RFC 3339",
+                    self.expiration_date_time, self.id
+                ),
+                source: None,
+            }
+        })?;
+        Ok(ListedSubscription {
+            user_ids: self.resource.as_deref().and_then(presence_resource_users),
+            client_state: self.client_state,
+            info: SubscriptionInfo {
+                id: self.id,
+                expires_at,
+                encryption_certificate_id: self.encryption_certificate_id,
+            },
+        })
+    }
+}
+
+fn bad_answer(what: &str) -> impl FnOnce(serde_json::Error) -> GraphError + '_ {
+    move |source| GraphError::BadAnswer {
+        what: what.to_string(),
+        source: Some(source),
+    }
+}
+
+fn subscription(body: &[u8]) -> Result<ListedSubscription, GraphError> {
+    serde_json::from_slice::<SubscriptionAnswer>(body)
+        .map_err(bad_answer(
+            "a subscription without id or expirationDateTime",
+        ))?
+        .into_listed()
 }
 
 fn subscription_info(body: &[u8]) -> Result<SubscriptionInfo, GraphError> {
-    let a: SubscriptionAnswer = serde_json::from_slice(body).map_err(|e| {
-        GraphError::BadAnswer(format!(
-            "a subscription without id or expirationDateTime: {e}"
-        ))
-    })?;
-    let expires_at = Timestamp::parse_rfc3339(&a.expiration_date_time).ok_or_else(|| {
-        GraphError::BadAnswer(format!(
-            "expirationDateTime '{}' of subscription {} is not RFC 3339",
-            a.expiration_date_time, a.id
-        ))
-    })?;
-    Ok(SubscriptionInfo {
-        id: a.id,
-        expires_at,
-        encryption_certificate_id: a.encryption_certificate_id,
-    })
+    subscription(body).map(|s| s.info)
 }
 
 /// At least one, at most 650 user ids, each fit for a quoted OData literal (GUIDs are).
@@ -103,13 +142,30 @@ fn check_user_ids(ids: &[String]) -> Result<(), GraphError> {
     Ok(())
 }
 
+const PRESENCE_RESOURCE_START: &str = "/communications/presences?$filter=id in (";
+
 /// `/communications/presences?$filter=id in ('a','b')`
 fn presence_resource(ids: &[String]) -> String {
     let list: Vec<String> = ids.iter().map(|id| format!("'{id}'")).collect();
-    format!(
-        "/communications/presences?$filter=id in ({})",
-        list.join(",")
-    )
+    format!("{PRESENCE_RESOURCE_START}{})", list.join(","))
+}
+
+/// The users of a resource [`presence_resource`] wrote (Graph may drop the leading slash),
+/// sorted; `None` for anything else.
+fn presence_resource_users(resource: &str) -> Option<Vec<String>> {
+    let inner = format!("/{}", resource.trim_start_matches('/'))
+        .strip_prefix(PRESENCE_RESOURCE_START)?
+        .strip_suffix(')')?
+        .to_string();
+    let mut ids = inner
+        .split(',')
+        .map(|id| {
+            let id = id.trim().strip_prefix('\'')?.strip_suffix('\'')?;
+            (!id.is_empty()).then(|| id.to_ascii_lowercase())
+        })
+        .collect::<Option<Vec<String>>>()?;
+    ids.sort();
+    Some(ids)
 }
 
 impl GraphClient {
@@ -132,16 +188,18 @@ impl GraphClient {
             "encryptionCertificateId": sub.certificate_id,
             "clientState": sub.client_state,
         });
-        let (_, answer) = self
+        let answer = self
             .request(Call {
                 method: Method::POST,
                 path: "/subscriptions",
                 body: Some(&body),
                 auth: Auth::Delegated(token),
                 budget,
+                attempt_timeout: self.timeouts().subscription_write,
+                idempotency: Idempotency::NotIdempotent,
             })
             .await?;
-        subscription_info(&answer)
+        subscription_info(&answer.body)
     }
 
     /// `PATCH /subscriptions/{id}`: a new expiry and, when given, a new encryption certificate
@@ -159,17 +217,75 @@ impl GraphClient {
             body["encryptionCertificate"] = json!(cert_b64);
             body["encryptionCertificateId"] = json!(cert_id);
         }
-        let path = format!("/subscriptions/{}", path_segment(id));
-        let (_, answer) = self
+        let path = format!("/subscriptions/{}", path_segment(id)?);
+        let answer = self
             .request(Call {
                 method: Method::PATCH,
                 path: &path,
                 body: Some(&body),
                 auth: Auth::Delegated(token),
                 budget,
+                // Graph may validate the endpoints again before it answers.
+                attempt_timeout: self.timeouts().subscription_write,
+                // It sets the expiry (and certificate) to values: a repeat changes nothing.
+                idempotency: Idempotency::Idempotent,
             })
             .await?;
-        subscription_info(&answer)
+        subscription_info(&answer.body)
+    }
+
+    /// `GET /subscriptions/{id}`. A 404 comes back as `Refused { status: 404 }`.
+    pub async fn get_subscription(
+        &self,
+        token: &str,
+        id: &str,
+        budget: Duration,
+    ) -> Result<ListedSubscription, GraphError> {
+        let path = format!("/subscriptions/{}", path_segment(id)?);
+        let answer = self
+            .request(Call {
+                method: Method::GET,
+                path: &path,
+                body: None,
+                auth: Auth::Delegated(token),
+                budget,
+                attempt_timeout: self.timeouts().subscription_other,
+                idempotency: Idempotency::Idempotent,
+            })
+            .await?;
+        subscription(&answer.body)
+    }
+
+    /// `GET /subscriptions`: the subscriptions this app made with the sync account's token (one
+    /// presence subscription per account and app, so one page holds them).
+    pub async fn list_subscriptions(
+        &self,
+        token: &str,
+        budget: Duration,
+    ) -> Result<Vec<ListedSubscription>, GraphError> {
+        let answer = self
+            .request(Call {
+                method: Method::GET,
+                path: "/subscriptions",
+                body: None,
+                auth: Auth::Delegated(token),
+                budget,
+                attempt_timeout: self.timeouts().subscription_other,
+                idempotency: Idempotency::Idempotent,
+            })
+            .await?;
+        #[derive(Deserialize)]
+        struct Page {
+            value: Vec<SubscriptionAnswer>,
+        }
+        serde_json::from_slice::<Page>(&answer.body)
+            .map_err(bad_answer(
+                "GET /subscriptions: not a list of subscriptions",
+            ))?
+            .value
+            .into_iter()
+            .map(SubscriptionAnswer::into_listed)
+            .collect()
     }
 
     /// `DELETE /subscriptions/{id}`; a 404 counts as done.
@@ -179,7 +295,7 @@ impl GraphClient {
         id: &str,
         budget: Duration,
     ) -> Result<(), GraphError> {
-        let path = format!("/subscriptions/{}", path_segment(id));
+        let path = format!("/subscriptions/{}", path_segment(id)?);
         let deleted = self
             .request(Call {
                 method: Method::DELETE,
@@ -187,6 +303,9 @@ impl GraphClient {
                 body: None,
                 auth: Auth::Delegated(token),
                 budget,
+                attempt_timeout: self.timeouts().subscription_other,
+                // A repeated delete finds nothing: 404, which counts as done.
+                idempotency: Idempotency::Idempotent,
             })
             .await;
         match deleted {
@@ -203,22 +322,25 @@ impl GraphClient {
     ) -> Result<Vec<PresenceResource>, GraphError> {
         check_user_ids(ids)?;
         let body = json!({ "ids": ids });
-        let (_, answer) = self
+        let answer = self
             .request(Call {
                 method: Method::POST,
                 path: "/communications/getPresencesByUserId",
                 body: Some(&body),
                 auth: Auth::App,
                 budget,
+                attempt_timeout: self.timeouts().presence_read,
+                // A read, although a POST.
+                idempotency: Idempotency::Idempotent,
             })
             .await?;
         #[derive(Deserialize)]
         struct Presences {
             value: Vec<PresenceResource>,
         }
-        serde_json::from_slice::<Presences>(&answer)
+        serde_json::from_slice::<Presences>(&answer.body)
             .map(|p| p.value)
-            .map_err(|e| GraphError::BadAnswer(format!("getPresencesByUserId: {e}")))
+            .map_err(bad_answer("getPresencesByUserId: not a list of presences"))
     }
 }
 
@@ -268,5 +390,26 @@ mod tests {
             presence_resource(&["a".into(), "b".into()]),
             "/communications/presences?$filter=id in ('a','b')"
         );
+    }
+
+    #[test]
+    fn the_users_of_a_presence_resource_are_read_back() {
+        let ids = vec!["b".to_string(), "A".to_string()];
+        let resource = presence_resource(&ids);
+        assert_eq!(
+            presence_resource_users(&resource),
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        assert_eq!(
+            presence_resource_users(resource.trim_start_matches('/')),
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        for other in [
+            "/me/messages",
+            "/communications/presences?$filter=id in ()",
+            "",
+        ] {
+            assert_eq!(presence_resource_users(other), None, "{other}");
+        }
     }
 }

@@ -1,7 +1,10 @@
 //! App-only access token (OAuth 2.0 client credentials) for Graph, cached until shortly before it
 //! expires. Concurrent callers that find no valid token wait for one refresh instead of each
-//! asking the token endpoint.
+//! asking the token endpoint. A client-credentials grant can be repeated safely, so it is retried
+//! like any idempotent request.
 
+use super::entra::{EntraError, TokenAnswer, post_form};
+use crate::outbound::{Idempotency, RetryPolicy};
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -24,16 +27,6 @@ impl fmt::Debug for ClientSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ClientSecret(***)")
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TokenError {
-    /// The token endpoint could not be reached or answered 5xx/429: worth another try.
-    #[error("token endpoint unavailable: {0}")]
-    Unavailable(String),
-    /// The endpoint refused the credentials or the request (4xx): retrying will not help.
-    #[error("token request refused: {0}")]
-    Refused(String),
 }
 
 struct Cached {
@@ -92,16 +85,25 @@ impl AppTokenSource {
             .map(|c| c.token.clone())
     }
 
-    /// A valid token: the cached one, or a fresh one (one request even under concurrency).
-    pub async fn token(&self, timeout: Duration) -> Result<String, TokenError> {
+    /// A valid token: the cached one, or a fresh one (one request even under concurrency),
+    /// fetched under `policy` within `budget`.
+    pub async fn token(
+        &self,
+        policy: &RetryPolicy,
+        budget: Duration,
+    ) -> Result<String, EntraError> {
         if let Some(t) = self.cached() {
             return Ok(t);
         }
-        let _refreshing = self.refresh.lock().await;
+        let started = Instant::now();
+        // Waiting for another caller's refresh counts against the budget too; when it uses the
+        // whole budget, the fetch below finds no time left and says so.
+        let _refreshing = tokio::time::timeout(budget, self.refresh.lock()).await;
         if let Some(t) = self.cached() {
             return Ok(t);
         }
-        let (token, life) = self.fetch(timeout).await?;
+        let left = budget.saturating_sub(started.elapsed());
+        let (token, life) = self.fetch(policy, left).await?;
         let early = REFRESH_BEFORE_EXPIRY.min(life / 2);
         *self.cache.lock().unwrap_or_else(PoisonError::into_inner) = Some(Cached {
             token: token.clone(),
@@ -115,162 +117,37 @@ impl AppTokenSource {
         *self.cache.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
-    async fn fetch(&self, timeout: Duration) -> Result<(String, Duration), TokenError> {
+    async fn fetch(
+        &self,
+        policy: &RetryPolicy,
+        budget: Duration,
+    ) -> Result<(String, Duration), EntraError> {
         let pairs = [
             ("grant_type", "client_credentials"),
             ("client_id", self.client_id.as_str()),
             ("client_secret", self.secret.0.as_str()),
             ("scope", GRAPH_DEFAULT_SCOPE),
         ];
-        let (status, text) = post_form(&self.http, &self.token_url, timeout, &pairs).await?;
-        if !status.is_success() {
-            return Err(failure(status, &OAuthError::parse(&text)));
-        }
-        #[derive(serde::Deserialize)]
-        struct Answer {
-            access_token: Option<String>,
-            expires_in: Option<u64>,
-        }
-        match serde_json::from_str::<Answer>(&text) {
-            Ok(Answer {
-                access_token: Some(token),
-                expires_in,
-            }) if !token.is_empty() => Ok((token, Duration::from_secs(expires_in.unwrap_or(3599)))),
-            _ => Err(TokenError::Refused(
-                "the token endpoint answered 2xx without an access_token".to_string(),
-            )),
-        }
-    }
-}
-
-/// POSTs a form to an Entra endpoint: status and body text, or `Unavailable` when no answer came.
-pub(crate) async fn post_form(
-    http: &reqwest::Client,
-    url: &str,
-    timeout: Duration,
-    pairs: &[(&str, &str)],
-) -> Result<(http::StatusCode, String), TokenError> {
-    let resp = http
-        .post(url)
-        .timeout(timeout)
-        .header(
-            http::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
+        let answer = post_form(
+            &self.http,
+            &self.token_url,
+            &pairs,
+            policy,
+            Idempotency::Idempotent,
+            budget,
         )
-        .body(form(pairs))
-        .send()
-        .await
-        .map_err(|e| TokenError::Unavailable(describe(&e)))?;
-    let status = resp.status();
-    let text = resp
-        .text()
-        .await
-        .map_err(|e| TokenError::Unavailable(describe(&e)))?;
-    Ok((status, text))
-}
-
-/// Entra's OAuth error answer (`error`, `error_description`); empty when the body is not one.
-/// Entra's descriptions name the problem and never echo secrets or tokens.
-#[derive(Debug, Default, serde::Deserialize)]
-pub(crate) struct OAuthError {
-    #[serde(default)]
-    pub error: Option<String>,
-    #[serde(default)]
-    pub error_description: Option<String>,
-}
-
-impl OAuthError {
-    pub fn parse(body: &str) -> Self {
-        serde_json::from_str(body).unwrap_or_default()
-    }
-
-    pub fn code(&self) -> &str {
-        self.error.as_deref().unwrap_or("")
-    }
-
-    /// The description's first line (`AADSTS…: what is wrong`, without Entra's trace and
-    /// correlation ids), else the error name.
-    pub fn summary(&self) -> String {
-        let d = self.error_description.as_deref().unwrap_or("");
-        let line: String = d
-            .lines()
-            .next()
-            .unwrap_or("")
-            .trim()
-            .chars()
-            .take(300)
-            .collect();
-        match (line.is_empty(), self.code()) {
-            (false, _) => line,
-            (true, "") => "no error description".to_string(),
-            (true, code) => code.to_string(),
+        .await?;
+        if !answer.status.is_success() {
+            return Err(EntraError::refused(&answer));
         }
+        let (token, _, life) = TokenAnswer::parse(&answer.body)?;
+        Ok((token, life))
     }
-}
-
-/// A non-2xx answer of the token endpoint: 5xx and 429 are worth another try, the rest is not.
-pub(crate) fn failure(status: http::StatusCode, err: &OAuthError) -> TokenError {
-    let why = if err.error.is_none() && err.error_description.is_none() {
-        "no error description".to_string()
-    } else {
-        format!(
-            "{}: {}",
-            err.code(),
-            err.error_description.as_deref().unwrap_or_default()
-        )
-    };
-    let message = format!("HTTP {}: {why}", status.as_u16());
-    if status.is_server_error() || status.as_u16() == 429 {
-        TokenError::Unavailable(message)
-    } else {
-        TokenError::Refused(message)
-    }
-}
-
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out".to_string()
-    } else if e.is_connect() {
-        "cannot connect".to_string()
-    } else {
-        // The URL is ours and carries no secret; the kind of failure is what matters.
-        e.to_string()
-    }
-}
-
-/// `application/x-www-form-urlencoded`.
-fn form(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn form_values_are_escaped() {
-        assert_eq!(
-            form(&[("a", "x y&z=1/ü"), ("b", "~ok")]),
-            "a=x%20y%26z%3D1%2F%C3%BC&b=~ok"
-        );
-    }
 
     #[test]
     fn secret_is_not_printed() {

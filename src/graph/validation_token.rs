@@ -1,6 +1,7 @@
 //! Graph validation tokens: the Microsoft-signed JWTs (RS256) that rich notifications carry in
 //! `validationTokens`, one per app+tenant pair. A notification is only trusted when every one of them
-//! verifies (see docs/architecture.md#validation-tokens).
+//! verifies (see docs/architecture.md#validation-tokens). One clock decides expiry here and the
+//! age of the signing keys ([`jwks`]).
 
 mod jwks;
 
@@ -14,6 +15,7 @@ use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 
 use super::CHANGE_TRACKING_APP_ID;
+use crate::domain::Clock;
 use jwks::JwksCache;
 
 /// Real tokens are ~1.5 KB; the cap keeps garbage input from costing us work.
@@ -25,10 +27,16 @@ pub struct TokenSettings {
     pub jwks_url: String,
     /// Our app (client) id: the `aud` every token must carry.
     pub app_id: String,
+    /// Our tenant, when known: a token of another tenant never costs a JWKS refetch.
+    pub tenant_id: Option<String>,
     /// Clock skew tolerated on `exp` and `nbf`.
     pub leeway: Duration,
-    /// Minimum time between two JWKS refreshes triggered by unknown `kid`s.
+    /// Minimum time between two JWKS refetches triggered by unknown `kid`s.
     pub min_refresh_interval: Duration,
+    /// The signing keys are fetched anew this often, whatever tokens arrive.
+    pub refresh_every: Duration,
+    /// Wall-clock time (tests move it).
+    pub clock: Clock,
 }
 
 impl Default for TokenSettings {
@@ -36,8 +44,11 @@ impl Default for TokenSettings {
         Self {
             jwks_url: "https://login.microsoftonline.com/common/discovery/v2.0/keys".into(),
             app_id: String::new(),
+            tenant_id: None,
             leeway: Duration::from_secs(5 * 60),
             min_refresh_interval: Duration::from_secs(5 * 60),
+            refresh_every: Duration::from_secs(60 * 60),
+            clock: Clock::system(),
         }
     }
 }
@@ -53,7 +64,7 @@ pub struct ValidatedToken {
 
 /// Why a token (or a token collection) was rejected. Messages never contain the token itself.
 #[derive(Debug, thiserror::Error)]
-pub enum TokenError {
+pub enum ValidationTokenError {
     #[error("no validation tokens: the collection is empty")]
     NoTokens,
     #[error("validation token missing (null or empty entry)")]
@@ -74,12 +85,29 @@ pub enum TokenError {
     WrongPublisher,
     #[error("validation token issuer (iss) does not match its version and tenant")]
     WrongIssuer,
+    #[error("validation token was issued in another tenant")]
+    WrongTenant,
     #[error("validation token uses unsupported algorithm {0} (only RS256 is accepted)")]
     UnsupportedAlgorithm(String),
     #[error("signing keys (JWKS) unavailable: {0}")]
-    JwksUnavailable(String),
+    JwksUnavailable(#[source] JwksError),
     #[error("token validator misconfigured: {0}")]
     Config(&'static str),
+}
+
+/// Why the signing keys could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum JwksError {
+    #[error("fetching them failed: {0}")]
+    Fetch(#[source] crate::outbound::Failure),
+    #[error("the endpoint answered HTTP {0}")]
+    Status(u16),
+    #[error("the answer is not a JSON Web Key Set")]
+    NotAKeySet(#[source] serde_json::Error),
+    #[error("the key set has no usable RSA signing keys")]
+    NoUsableKeys,
+    #[error("the last fetch failed; not retrying yet")]
+    BackingOff,
 }
 
 /// Validates Graph validation tokens against a shared, lazily fetched JWKS. Clones share the cache.
@@ -97,7 +125,7 @@ const _: fn() = || {
 struct Inner {
     settings: TokenSettings,
     validation: Validation,
-    jwks: JwksCache,
+    jwks: Arc<JwksCache>,
 }
 
 impl std::fmt::Debug for TokenValidator {
@@ -111,13 +139,13 @@ impl std::fmt::Debug for TokenValidator {
 impl TokenValidator {
     pub fn new(settings: TokenSettings, http: reqwest::Client) -> Self {
         let mut validation = Validation::new(Algorithm::RS256);
-        validation.leeway = settings.leeway.as_secs();
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
+        // Expiry is checked on our clock (`check_claims`), the same one the key cache runs on.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         validation.validate_aud = true;
         validation.set_required_spec_claims(&["exp", "aud", "iss"]);
         validation.set_audience(&[settings.app_id.as_str()]);
-        let jwks = JwksCache::new(&settings, http);
+        let jwks = Arc::new(JwksCache::new(&settings, http));
         Self {
             inner: Arc::new(Inner {
                 settings,
@@ -128,22 +156,62 @@ impl TokenValidator {
     }
 
     /// Validates one token; on success returns the tenant it vouches for.
-    pub async fn validate(&self, token: &str) -> Result<ValidatedToken, TokenError> {
+    pub async fn validate(&self, token: &str) -> Result<ValidatedToken, ValidationTokenError> {
         let settings = &self.inner.settings;
         if settings.app_id.trim().is_empty() {
             // An empty audience would accept a token with an empty `aud`.
-            return Err(TokenError::Config("app_id is empty"));
+            return Err(ValidationTokenError::Config("app_id is empty"));
         }
         let token = token.trim();
         if token.is_empty() {
-            return Err(TokenError::Missing);
+            return Err(ValidationTokenError::Missing);
         }
         let kid = check_header(token)?;
-        let key = self.inner.jwks.key_for(&kid).await?;
+        // Unsigned, so proof of nothing: but a token that would fail anyway must not spend the
+        // refetch an unknown kid may cost (a genuine one never fails here).
+        let plausible = unsigned_claims(token)
+            .and_then(|c| self.check_claims(c))
+            .and_then(|v| match &settings.tenant_id {
+                Some(ours) if !ours.eq_ignore_ascii_case(&v.tenant_id) => {
+                    Err(ValidationTokenError::WrongTenant)
+                }
+                _ => Ok(v),
+            });
+        let key = match self.inner.jwks.key_for(&kid, plausible.is_ok()).await {
+            Ok(key) => key,
+            Err(ValidationTokenError::UnknownKey) => {
+                return Err(plausible.err().unwrap_or(ValidationTokenError::UnknownKey));
+            }
+            Err(e) => return Err(e),
+        };
         let claims = jsonwebtoken::decode::<Claims>(token, &key, &self.inner.validation)
             .map_err(|e| map_jwt_error(e.kind()))?
             .claims;
-        check_claims(claims, &settings.app_id)
+        self.check_claims(claims)
+    }
+
+    /// The claims beyond what `jsonwebtoken` checks (signature, aud, presence of exp and iss).
+    fn check_claims(&self, claims: Claims) -> Result<ValidatedToken, ValidationTokenError> {
+        let settings = &self.inner.settings;
+        let now = settings.clock.now().millis() / 1000;
+        let leeway = settings.leeway.as_secs() as i64;
+        let exp = claims.exp.ok_or(ValidationTokenError::Malformed(
+            "claim exp is missing or not a number",
+        ))?;
+        if exp + leeway < now {
+            return Err(ValidationTokenError::Expired);
+        }
+        if claims.nbf.is_some_and(|nbf| nbf - leeway > now) {
+            return Err(ValidationTokenError::NotYetValid);
+        }
+        if !claims
+            .aud
+            .as_ref()
+            .is_some_and(|a| a.contains(&settings.app_id))
+        {
+            return Err(ValidationTokenError::WrongAudience);
+        }
+        check_caller_and_issuer(claims, &settings.app_id)
     }
 
     /// Validates all tokens of a collection; Err on the first invalid one (the whole
@@ -151,13 +219,13 @@ impl TokenValidator {
     pub async fn validate_all(
         &self,
         tokens: &[Option<String>],
-    ) -> Result<Vec<ValidatedToken>, TokenError> {
+    ) -> Result<Vec<ValidatedToken>, ValidationTokenError> {
         if tokens.is_empty() {
-            return Err(TokenError::NoTokens);
+            return Err(ValidationTokenError::NoTokens);
         }
         let mut valid = Vec::with_capacity(tokens.len());
         for (index, token) in tokens.iter().enumerate() {
-            let token = token.as_deref().ok_or(TokenError::Missing)?;
+            let token = token.as_deref().ok_or(ValidationTokenError::Missing)?;
             match self.validate(token).await {
                 Ok(v) => valid.push(v),
                 Err(err) => {
@@ -178,30 +246,53 @@ struct Header {
 
 /// Checks shape and algorithm before any key lookup, so forged `alg`s never reach the JWKS and
 /// `none`/`HS*` get a precise error. Returns the `kid`.
-fn check_header(token: &str) -> Result<String, TokenError> {
+fn check_header(token: &str) -> Result<String, ValidationTokenError> {
     if token.len() > MAX_TOKEN_BYTES {
-        return Err(TokenError::Malformed("longer than any real token"));
+        return Err(ValidationTokenError::Malformed(
+            "longer than any real token",
+        ));
     }
     let mut parts = token.split('.');
     let (Some(header), Some(_), Some(_), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(TokenError::Malformed("not three dot-separated parts"));
+        return Err(ValidationTokenError::Malformed(
+            "not three dot-separated parts",
+        ));
     };
     let bytes = URL_SAFE_NO_PAD
         .decode(header)
-        .map_err(|_| TokenError::Malformed("header is not base64url"))?;
+        .map_err(|_| ValidationTokenError::Malformed("header is not base64url"))?;
     let header: Header = serde_json::from_slice(&bytes)
-        .map_err(|_| TokenError::Malformed("header is not a JSON object"))?;
+        .map_err(|_| ValidationTokenError::Malformed("header is not a JSON object"))?;
     match header.alg.as_deref() {
         Some("RS256") => {}
-        Some(other) => return Err(TokenError::UnsupportedAlgorithm(printable_alg(other))),
-        None => return Err(TokenError::Malformed("header has no alg")),
+        Some(other) => {
+            return Err(ValidationTokenError::UnsupportedAlgorithm(printable_alg(
+                other,
+            )));
+        }
+        None => return Err(ValidationTokenError::Malformed("header has no alg")),
     }
     header
         .kid
         .filter(|k| !k.is_empty())
-        .ok_or(TokenError::Malformed("header has no kid"))
+        .ok_or(ValidationTokenError::Malformed("header has no kid"))
+}
+
+/// The payload of a token whose header passed [`check_header`], read without its signature.
+fn unsigned_claims(token: &str) -> Result<Claims, ValidationTokenError> {
+    let payload = token
+        .split('.')
+        .nth(1)
+        .ok_or(ValidationTokenError::Malformed(
+            "not three dot-separated parts",
+        ))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| ValidationTokenError::Malformed("payload or signature is not base64url"))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|_| ValidationTokenError::Malformed("claims are not the expected JSON"))
 }
 
 /// The `alg` goes into logs; keep attacker-chosen text short and plain.
@@ -213,38 +304,41 @@ fn printable_alg(alg: &str) -> String {
     }
 }
 
-fn map_jwt_error(kind: &ErrorKind) -> TokenError {
+fn map_jwt_error(kind: &ErrorKind) -> ValidationTokenError {
     match kind {
-        ErrorKind::InvalidSignature => TokenError::BadSignature,
+        ErrorKind::InvalidSignature => ValidationTokenError::BadSignature,
         // A JWKS entry that does not work as an RSA key cannot verify anything.
         ErrorKind::InvalidRsaKey(_) | ErrorKind::InvalidKeyFormat | ErrorKind::Provider(_) => {
-            TokenError::BadSignature
+            ValidationTokenError::BadSignature
         }
-        ErrorKind::ExpiredSignature => TokenError::Expired,
-        ErrorKind::ImmatureSignature => TokenError::NotYetValid,
-        ErrorKind::InvalidAudience => TokenError::WrongAudience,
-        ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
-        ErrorKind::MissingRequiredClaim(c) if c == "aud" => TokenError::WrongAudience,
-        ErrorKind::MissingRequiredClaim(c) if c == "iss" => TokenError::WrongIssuer,
+        ErrorKind::ExpiredSignature => ValidationTokenError::Expired,
+        ErrorKind::ImmatureSignature => ValidationTokenError::NotYetValid,
+        ErrorKind::InvalidAudience => ValidationTokenError::WrongAudience,
+        ErrorKind::InvalidIssuer => ValidationTokenError::WrongIssuer,
+        ErrorKind::MissingRequiredClaim(c) if c == "aud" => ValidationTokenError::WrongAudience,
+        ErrorKind::MissingRequiredClaim(c) if c == "iss" => ValidationTokenError::WrongIssuer,
         // jsonwebtoken also reports a non-numeric `exp` as missing.
         ErrorKind::MissingRequiredClaim(c) if c == "exp" => {
-            TokenError::Malformed("claim exp is missing or not a number")
+            ValidationTokenError::Malformed("claim exp is missing or not a number")
         }
-        ErrorKind::MissingRequiredClaim(_) => TokenError::Malformed("a required claim is missing"),
+        ErrorKind::MissingRequiredClaim(_) => {
+            ValidationTokenError::Malformed("a required claim is missing")
+        }
         ErrorKind::InvalidAlgorithm | ErrorKind::UnsupportedAlgorithm => {
-            TokenError::UnsupportedAlgorithm("(mismatched)".into())
+            ValidationTokenError::UnsupportedAlgorithm("(mismatched)".into())
         }
         ErrorKind::InvalidClaimFormat(_) | ErrorKind::Json(_) => {
-            TokenError::Malformed("claims are not the expected JSON")
+            ValidationTokenError::Malformed("claims are not the expected JSON")
         }
         ErrorKind::Base64(_) | ErrorKind::Utf8(_) | ErrorKind::InvalidToken => {
-            TokenError::Malformed("payload or signature is not base64url")
+            ValidationTokenError::Malformed("payload or signature is not base64url")
         }
-        _ => TokenError::Malformed("rejected by the JWT decoder"),
+        _ => ValidationTokenError::Malformed("rejected by the JWT decoder"),
     }
 }
 
-/// The claims beyond what `jsonwebtoken` already checked (signature, exp, nbf, aud).
+/// The claims the validator checks itself. `exp`/`nbf` that are not whole numbers read as absent
+/// (`jsonwebtoken` reports a non-numeric `exp` as missing, too).
 #[derive(Deserialize)]
 struct Claims {
     ver: Option<String>,
@@ -252,13 +346,43 @@ struct Claims {
     iss: Option<String>,
     azp: Option<String>,
     appid: Option<String>,
+    #[serde(default)]
+    aud: Option<Audience>,
+    #[serde(default, deserialize_with = "lenient_seconds")]
+    exp: Option<i64>,
+    #[serde(default, deserialize_with = "lenient_seconds")]
+    nbf: Option<i64>,
 }
 
-fn check_claims(claims: Claims, app_id: &str) -> Result<ValidatedToken, TokenError> {
+/// `aud`: one string or a list of them.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    fn contains(&self, app_id: &str) -> bool {
+        match self {
+            Audience::One(a) => a == app_id,
+            Audience::Many(list) => list.iter().any(|a| a == app_id),
+        }
+    }
+}
+
+fn lenient_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Ok(serde_json::Value::deserialize(d)?.as_i64())
+}
+
+fn check_caller_and_issuer(
+    claims: Claims,
+    app_id: &str,
+) -> Result<ValidatedToken, ValidationTokenError> {
     let tid = claims
         .tid
         .filter(|t| !t.is_empty())
-        .ok_or(TokenError::Malformed("claim tid is missing"))?;
+        .ok_or(ValidationTokenError::Malformed("claim tid is missing"))?;
     // v1 and v2 tokens name the caller and the issuer differently.
     let (caller, expected_iss) = match claims.ver.as_deref() {
         Some("2.0") => (
@@ -266,13 +390,17 @@ fn check_claims(claims: Claims, app_id: &str) -> Result<ValidatedToken, TokenErr
             format!("https://login.microsoftonline.com/{tid}/v2.0"),
         ),
         Some("1.0") => (claims.appid, format!("https://sts.windows.net/{tid}/")),
-        _ => return Err(TokenError::Malformed("claim ver is neither 1.0 nor 2.0")),
+        _ => {
+            return Err(ValidationTokenError::Malformed(
+                "claim ver is neither 1.0 nor 2.0",
+            ));
+        }
     };
     if caller.as_deref() != Some(CHANGE_TRACKING_APP_ID) {
-        return Err(TokenError::WrongPublisher);
+        return Err(ValidationTokenError::WrongPublisher);
     }
     if claims.iss.as_deref() != Some(expected_iss.as_str()) {
-        return Err(TokenError::WrongIssuer);
+        return Err(ValidationTokenError::WrongIssuer);
     }
     Ok(ValidatedToken {
         tenant_id: tid,
@@ -338,6 +466,9 @@ mod tests {
             iss: Some(iss.into()),
             azp: azp.map(Into::into),
             appid: appid.map(Into::into),
+            aud: Some(Audience::One("me".into())),
+            exp: None,
+            nbf: None,
         }
     }
 
@@ -345,7 +476,7 @@ mod tests {
     fn caller_and_issuer_follow_the_token_version() {
         let v2_iss = "https://login.microsoftonline.com/t1/v2.0";
         let v1_iss = "https://sts.windows.net/t1/";
-        let ok = check_claims(
+        let ok = check_caller_and_issuer(
             claims("2.0", v2_iss, Some(CHANGE_TRACKING_APP_ID), None),
             "me",
         )
@@ -353,7 +484,7 @@ mod tests {
         assert_eq!(ok.tenant_id, "t1");
         assert_eq!(ok.app_id, "me");
         assert!(
-            check_claims(
+            check_caller_and_issuer(
                 claims("1.0", v1_iss, None, Some(CHANGE_TRACKING_APP_ID)),
                 "me"
             )
@@ -361,32 +492,32 @@ mod tests {
         );
         // v1 must use appid, not azp; v2 must use azp, not appid.
         assert!(matches!(
-            check_claims(
+            check_caller_and_issuer(
                 claims("1.0", v1_iss, Some(CHANGE_TRACKING_APP_ID), None),
                 "me"
             ),
-            Err(TokenError::WrongPublisher)
+            Err(ValidationTokenError::WrongPublisher)
         ));
         assert!(matches!(
-            check_claims(
+            check_caller_and_issuer(
                 claims("2.0", v2_iss, None, Some(CHANGE_TRACKING_APP_ID)),
                 "me"
             ),
-            Err(TokenError::WrongPublisher)
+            Err(ValidationTokenError::WrongPublisher)
         ));
         assert!(matches!(
-            check_claims(
+            check_caller_and_issuer(
                 claims("2.0", v1_iss, Some(CHANGE_TRACKING_APP_ID), None),
                 "me"
             ),
-            Err(TokenError::WrongIssuer)
+            Err(ValidationTokenError::WrongIssuer)
         ));
         assert!(matches!(
-            check_claims(
+            check_caller_and_issuer(
                 claims("3.0", v2_iss, Some(CHANGE_TRACKING_APP_ID), None),
                 "me"
             ),
-            Err(TokenError::Malformed(_))
+            Err(ValidationTokenError::Malformed(_))
         ));
     }
 
@@ -394,7 +525,7 @@ mod tests {
     async fn empty_app_id_is_a_config_error_not_a_pass() {
         let validator = TokenValidator::new(TokenSettings::default(), reqwest::Client::new());
         let err = validator.validate("a.b.c").await.unwrap_err();
-        assert!(matches!(err, TokenError::Config(_)), "{err}");
+        assert!(matches!(err, ValidationTokenError::Config(_)), "{err}");
     }
 
     #[test]

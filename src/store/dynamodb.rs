@@ -11,17 +11,17 @@ mod speaking;
 mod table;
 
 use super::{
-    LifecycleRequest, PendingDelivery, Store, StoreError, StoreResult, SubscriptionRecord,
-    SyncAccount, UserLink,
+    IdempotencyStore, StoreResult, SubscriptionRecord, SubscriptionStore, SyncStateStore, UserLink,
+    UserLinkStore, not_at, require, require_growth,
 };
-use crate::domain::{SpeakingState, Timestamp, UserSyncState};
+use crate::domain::{Timestamp, UserSyncState};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::ReturnValue;
 use items::*;
 
-/// A [`Store`] on one DynamoDB table. Cloning shares the client.
+/// A [`Store`](super::Store) on one DynamoDB table. Cloning shares the client.
 #[derive(Clone)]
 pub struct DynamoStore {
     client: Client,
@@ -49,11 +49,7 @@ impl DynamoStore {
         new: u64,
         expected: u64,
     ) -> StoreResult<()> {
-        if new <= expected {
-            return Err(StoreError::Conflict(format!(
-                "{subject}: new {counter} {new} is not greater than expected {counter} {expected}"
-            )));
-        }
+        require_growth(subject, counter, new, expected)?;
         item.insert(counter.to_string(), n(new));
         let req = self
             .client
@@ -69,9 +65,7 @@ impl DynamoStore {
         };
         match req.send().await {
             Ok(_) => Ok(()),
-            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict(format!(
-                "{subject} is not at {counter} {expected}"
-            ))),
+            Err(e) if is_condition_failed(&e) => Err(not_at(subject, counter, expected)),
             Err(e) => Err(sdk_error("PutItem", e)),
         }
     }
@@ -174,7 +168,7 @@ impl DynamoStore {
 }
 
 #[async_trait]
-impl Store for DynamoStore {
+impl UserLinkStore for DynamoStore {
     async fn put_user(&self, link: &UserLink) -> StoreResult<()> {
         self.link(link).await
     }
@@ -196,7 +190,10 @@ impl Store for DynamoStore {
     async fn delete_user(&self, entra_id: &str) -> StoreResult<bool> {
         self.unlink(entra_id).await
     }
+}
 
+#[async_trait]
+impl SyncStateStore for DynamoStore {
     async fn get_sync_state(&self, entra_id: &str) -> StoreResult<Option<UserSyncState>> {
         self.get_record(state_key(entra_id), "sync state").await
     }
@@ -213,28 +210,10 @@ impl Store for DynamoStore {
         self.put_conditional(item, REVISION, &subject, state.revision, expected_revision)
             .await
     }
+}
 
-    async fn get_speaking(&self, entra_id: &str) -> StoreResult<Option<SpeakingState>> {
-        self.speaking_get(entra_id).await
-    }
-
-    async fn put_speaking(
-        &self,
-        entra_id: &str,
-        state: &SpeakingState,
-        expected_revision: u64,
-    ) -> StoreResult<()> {
-        self.speaking_put(entra_id, state, expected_revision).await
-    }
-
-    async fn due_speaking(
-        &self,
-        now: Timestamp,
-        limit: usize,
-    ) -> StoreResult<Vec<(String, SpeakingState)>> {
-        self.speaking_due(now, limit).await
-    }
-
+#[async_trait]
+impl SubscriptionStore for DynamoStore {
     async fn put_subscription(&self, sub: &SubscriptionRecord) -> StoreResult<()> {
         require("subscription id", &sub.id)?;
         let item = with_data(subscription_key(&sub.id), sub, "subscription")?;
@@ -262,65 +241,10 @@ impl Store for DynamoStore {
     async fn delete_subscription(&self, id: &str) -> StoreResult<bool> {
         self.delete_item(subscription_key(id)).await
     }
+}
 
-    async fn put_account(&self, account: &SyncAccount, expected_version: u64) -> StoreResult<()> {
-        self.account_put(account, expected_version).await
-    }
-
-    async fn get_account(&self, name: &str) -> StoreResult<Option<SyncAccount>> {
-        self.account_get(name).await
-    }
-
-    async fn list_accounts(&self) -> StoreResult<Vec<SyncAccount>> {
-        self.account_list().await
-    }
-
-    async fn delete_account(&self, name: &str) -> StoreResult<bool> {
-        self.account_delete(name).await
-    }
-
-    async fn put_lifecycle_request(&self, request: &LifecycleRequest) -> StoreResult<()> {
-        self.lifecycle_put(request).await
-    }
-
-    async fn list_lifecycle_requests(&self) -> StoreResult<Vec<LifecycleRequest>> {
-        self.lifecycle_list().await
-    }
-
-    async fn delete_lifecycle_request(
-        &self,
-        subscription_id: &str,
-        event: &str,
-        handled_up_to: Timestamp,
-    ) -> StoreResult<bool> {
-        self.lifecycle_delete(subscription_id, event, handled_up_to)
-            .await
-    }
-
-    async fn put_pending(&self, p: &PendingDelivery) -> StoreResult<bool> {
-        self.pending_put(p).await
-    }
-
-    async fn due_pending(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<PendingDelivery>> {
-        self.pending_due(now, limit).await
-    }
-
-    async fn get_pending(&self, swyx_user_id: &str) -> StoreResult<Option<PendingDelivery>> {
-        self.pending_get(swyx_user_id).await
-    }
-
-    async fn delete_pending(
-        &self,
-        swyx_user_id: &str,
-        delivered_revision: u64,
-    ) -> StoreResult<bool> {
-        self.pending_delete(swyx_user_id, delivered_revision).await
-    }
-
-    async fn count_pending(&self) -> StoreResult<usize> {
-        self.pending_count().await
-    }
-
+#[async_trait]
+impl IdempotencyStore for DynamoStore {
     async fn claim_once(
         &self,
         key: &str,
@@ -347,5 +271,10 @@ impl Store for DynamoStore {
             Err(e) if is_condition_failed(&e) => Ok(false),
             Err(e) => Err(sdk_error("PutItem", e)),
         }
+    }
+
+    async fn release_claim(&self, key: &str) -> StoreResult<bool> {
+        require("idempotency key", key)?;
+        self.delete_item(claim_key(key)).await
     }
 }

@@ -13,10 +13,10 @@ mod schema;
 mod speaking;
 
 use super::{
-    LifecycleRequest, PendingDelivery, Store, StoreError, StoreResult, SubscriptionRecord,
-    SyncAccount, UserLink,
+    IdempotencyStore, StoreError, StoreResult, SubscriptionRecord, SubscriptionStore,
+    SyncStateStore, UserLink, UserLinkStore, not_at, require, require_growth,
 };
-use crate::domain::{SpeakingState, Timestamp, UserSyncState};
+use crate::domain::{Timestamp, UserSyncState};
 use async_trait::async_trait;
 use rows::*;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -24,7 +24,7 @@ use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// A [`Store`] on SQLite. Cloning shares the connection.
+/// A [`Store`](super::Store) on SQLite. Cloning shares the connection.
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
@@ -39,12 +39,8 @@ impl fmt::Debug for SqliteStore {
 impl SqliteStore {
     /// Opens (or creates) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> StoreResult<Self> {
-        let conn = Connection::open(path).map_err(|e| {
-            StoreError::Backend(format!(
-                "cannot open SQLite database {}: {e}",
-                path.display()
-            ))
-        })?;
+        let conn = Connection::open(path)
+            .ctx(&format!("cannot open SQLite database {}", path.display()))?;
         Self::init(conn)
     }
 
@@ -96,7 +92,7 @@ impl SqliteStore {
 const STATE_BY_USER: &str = "SELECT data FROM sync_state WHERE entra_id = ?1";
 
 #[async_trait]
-impl Store for SqliteStore {
+impl UserLinkStore for SqliteStore {
     async fn put_user(&self, link: &UserLink) -> StoreResult<()> {
         require("Entra id", &link.entra_id)?;
         require("Swyx user id", &link.swyx_user_id)?;
@@ -111,7 +107,7 @@ impl Store for SqliteStore {
                 .optional()
                 .ctx("read user link")?;
             if owner.is_some_and(|owner| owner != link.entra_id) {
-                return Err(StoreError::Conflict(format!(
+                return Err(StoreError::conflict(format!(
                     "Swyx user {} is already linked to another Entra user",
                     link.swyx_user_id
                 )));
@@ -180,7 +176,10 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl SyncStateStore for SqliteStore {
     async fn get_sync_state(&self, entra_id: &str) -> StoreResult<Option<UserSyncState>> {
         let entra_id = entra_id.to_string();
         self.run(move |c| read_one(c, STATE_BY_USER, &entra_id, "sync state"))
@@ -194,14 +193,15 @@ impl Store for SqliteStore {
         expected_revision: u64,
     ) -> StoreResult<()> {
         require("Entra id", entra_id)?;
-        check_revision_grows(entra_id, state, expected_revision)?;
+        let subject = format!("sync state of {entra_id}");
+        require_growth(&subject, "revision", state.revision, expected_revision)?;
         let json = to_json(state, "sync state")?;
         let entra_id = entra_id.to_string();
         self.write(move |tx| {
             let current: Option<UserSyncState> =
                 read_one(tx, STATE_BY_USER, &entra_id, "sync state")?;
             if current.map_or(0, |s| s.revision) != expected_revision {
-                return Err(revision_conflict(&entra_id, expected_revision));
+                return Err(not_at(&subject, "revision", expected_revision));
             }
             tx.execute(
                 "INSERT INTO sync_state (entra_id, data) VALUES (?1, ?2)
@@ -213,28 +213,10 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
-    async fn get_speaking(&self, entra_id: &str) -> StoreResult<Option<SpeakingState>> {
-        self.speaking_get(entra_id).await
-    }
-
-    async fn put_speaking(
-        &self,
-        entra_id: &str,
-        state: &SpeakingState,
-        expected_revision: u64,
-    ) -> StoreResult<()> {
-        self.speaking_put(entra_id, state, expected_revision).await
-    }
-
-    async fn due_speaking(
-        &self,
-        now: Timestamp,
-        limit: usize,
-    ) -> StoreResult<Vec<(String, SpeakingState)>> {
-        self.speaking_due(now, limit).await
-    }
-
+#[async_trait]
+impl SubscriptionStore for SqliteStore {
     async fn put_subscription(&self, sub: &SubscriptionRecord) -> StoreResult<()> {
         require("subscription id", &sub.id)?;
         let json = to_json(sub, "subscription")?;
@@ -286,65 +268,10 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
-    async fn put_account(&self, account: &SyncAccount, expected_version: u64) -> StoreResult<()> {
-        self.account_put(account, expected_version).await
-    }
-
-    async fn get_account(&self, name: &str) -> StoreResult<Option<SyncAccount>> {
-        self.account_get(name).await
-    }
-
-    async fn list_accounts(&self) -> StoreResult<Vec<SyncAccount>> {
-        self.account_list().await
-    }
-
-    async fn delete_account(&self, name: &str) -> StoreResult<bool> {
-        self.account_delete(name).await
-    }
-
-    async fn put_lifecycle_request(&self, request: &LifecycleRequest) -> StoreResult<()> {
-        self.lifecycle_put(request).await
-    }
-
-    async fn list_lifecycle_requests(&self) -> StoreResult<Vec<LifecycleRequest>> {
-        self.lifecycle_list().await
-    }
-
-    async fn delete_lifecycle_request(
-        &self,
-        subscription_id: &str,
-        event: &str,
-        handled_up_to: Timestamp,
-    ) -> StoreResult<bool> {
-        self.lifecycle_delete(subscription_id, event, handled_up_to)
-            .await
-    }
-
-    async fn put_pending(&self, p: &PendingDelivery) -> StoreResult<bool> {
-        self.pending_put(p).await
-    }
-
-    async fn due_pending(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<PendingDelivery>> {
-        self.pending_due(now, limit).await
-    }
-
-    async fn get_pending(&self, swyx_user_id: &str) -> StoreResult<Option<PendingDelivery>> {
-        self.pending_get(swyx_user_id).await
-    }
-
-    async fn delete_pending(
-        &self,
-        swyx_user_id: &str,
-        delivered_revision: u64,
-    ) -> StoreResult<bool> {
-        self.pending_delete(swyx_user_id, delivered_revision).await
-    }
-
-    async fn count_pending(&self) -> StoreResult<usize> {
-        self.pending_count().await
-    }
-
+#[async_trait]
+impl IdempotencyStore for SqliteStore {
     async fn claim_once(
         &self,
         key: &str,
@@ -371,6 +298,18 @@ impl Store for SqliteStore {
                 )
                 .ctx("claim idempotency key")?;
             Ok(claimed == 1)
+        })
+        .await
+    }
+
+    async fn release_claim(&self, key: &str) -> StoreResult<bool> {
+        require("idempotency key", key)?;
+        let key = key.to_string();
+        self.run(move |c| {
+            let n = c
+                .execute("DELETE FROM claims WHERE key = ?1", [key])
+                .ctx("release idempotency key")?;
+            Ok(n > 0)
         })
         .await
     }

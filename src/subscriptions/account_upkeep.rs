@@ -2,15 +2,24 @@
 //! (create, rebuild, adopt on 409), keep it alive (PATCH before expiry, after a
 //! `reauthorizationRequired`, onto a new certificate; recreate on 404), then reconcile its users
 //! when due. Every step is idempotent, so a run cut short by its budget continues next time.
+//!
+//! Creating a subscription is the one step that is not: Graph may make it and still not answer
+//! in time (it validates both notification URLs first). The clientState of a create is stored
+//! before it is sent; a subscription that carries it is the bridge's own and is adopted (found by
+//! `GET /subscriptions`, or named by the 409 of the next create), never deleted and made again.
+
+mod adoption;
 
 use super::sync_accounts::{AccountError, SyncAccounts};
 use crate::app::App;
 use crate::domain::sharding::needs_rebuild;
 use crate::graph::client::GraphError;
 use crate::graph::subscriptions::NewSubscription;
-use crate::store::{StoreError, SubscriptionRecord, SyncAccount};
+use crate::store::optimistic::{self, Step};
+use crate::store::{Store, StoreError, SubscriptionRecord, SyncAccount};
 use crate::teams_to_swyx::reconcile::{ReconcileSummary, reconcile};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Graph allows 60 minutes; two are left for clocks that disagree.
 const LIFE_REQUESTED_MS: i64 = 58 * 60_000;
@@ -18,8 +27,6 @@ const LIFE_REQUESTED_MS: i64 = 58 * 60_000;
 const REAUTH_QUIET_MS: i64 = 10 * 60_000;
 /// Longest budget of one Graph call (429 waits included).
 const CALL_BUDGET: Duration = Duration::from_secs(30);
-/// Attempts to save the account when others write it at the same time (token rotation).
-const SAVE_ATTEMPTS: usize = 5;
 
 /// What lifecycle notifications asked for this account's subscription.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +114,13 @@ impl Upkeep<'_> {
             }
             return Ok(());
         }
+        let sub = match sub {
+            None if acct.unconfirmed_client_state.is_some() => {
+                let token = self.sa.access_token(self.store(), &acct.name).await?;
+                self.adopt_unconfirmed(&token, acct, out).await?
+            }
+            known => known,
+        };
         match sub {
             Some(s) if !asks.recreate && !needs_rebuild(&acct.assigned, &acct.covered) => {
                 self.keep_alive(acct, s, asks, out).await?;
@@ -133,7 +147,10 @@ impl Upkeep<'_> {
                 return Ok(());
             }
             let users = acct.assigned.clone();
-            match reconcile(self.app, &self.sa.graph, &users, now, self.left()).await {
+            let app = self.app;
+            let read = self.sa.presences.as_ref();
+            let (store, judge, delivery) = (self.store(), app.judge(), app.delivery());
+            match reconcile(store, judge, delivery, read, &users, now, self.left()).await {
                 Ok(summary) if summary.unfinished => {
                     acct.reconcile_requested = true;
                     out.unfinished = true;
@@ -153,7 +170,7 @@ impl Upkeep<'_> {
         Ok(())
     }
 
-    fn store(&self) -> &dyn crate::store::Store {
+    fn store(&self) -> &dyn Store {
         self.app.store.as_ref()
     }
 
@@ -186,7 +203,7 @@ impl Upkeep<'_> {
         let expires = now.plus_millis(LIFE_REQUESTED_MS);
         match self
             .sa
-            .graph
+            .subscriptions
             .renew_subscription(&token, &sub.id, expires, certificate, self.call_budget())
             .await
         {
@@ -235,13 +252,28 @@ impl Upkeep<'_> {
         }
         let created = match self.create(&token, acct).await {
             Err(StepError::Graph(e)) if e.existing_subscription_id().is_some() => {
-                // 409: Graph has one for this account that the store does not know (a crash
-                // after create, a restored backup). Take its place: its clientState is unknown.
+                // 409: Graph has a subscription of this account that the store does not know.
                 let existing = e.existing_subscription_id().unwrap_or_default();
-                tracing::warn!(account = %acct.name, subscription_id = %existing, "adopting the account's existing subscription: replacing it with one the bridge knows");
+                if self.adopt_own(&token, acct, &existing, out).await? {
+                    return Ok(());
+                }
+                // Not one the bridge asked for (a restored backup, another installation): take
+                // its place, since its clientState is unknown.
+                tracing::warn!(account = %acct.name, subscription_id = %existing, "replacing the account's existing subscription, which the bridge did not make, by one it knows");
                 self.remove_subscription(&token, acct, &existing).await?;
                 out.adopted = true;
                 self.create(&token, acct).await?
+            }
+            Err(StepError::Graph(e)) if e.may_have_taken_effect() => {
+                // No answer: Graph may have made it. Look for it now if there is time; the next
+                // run looks again (and a create then gets the 409 that names it).
+                tracing::warn!(account = %acct.name, error = %e, "no answer to the subscription create; looking for the subscription it may have made");
+                if !self.left().is_zero()
+                    && self.adopt_unconfirmed(&token, acct, out).await?.is_some()
+                {
+                    return Ok(());
+                }
+                return Err(e.into());
             }
             other => other?,
         };
@@ -256,14 +288,25 @@ impl Upkeep<'_> {
     async fn create(
         &self,
         token: &str,
-        acct: &SyncAccount,
+        acct: &mut SyncAccount,
     ) -> Result<SubscriptionRecord, StepError> {
         let settings = &self.sa.settings;
-        let client_state = random_client_state();
+        // Stored before it is sent: if no answer comes, the subscription the create may have
+        // made is recognised as the bridge's own by it. A create after one whose answer never
+        // came sends the same clientState, so either one found later is recognised.
+        let client_state = match &acct.unconfirmed_client_state {
+            Some(sent) => sent.clone(),
+            None => {
+                let fresh = random_client_state();
+                acct.unconfirmed_client_state = Some(fresh.clone());
+                self.save_fields(acct).await?;
+                fresh
+            }
+        };
         let now = self.sa.now();
         let info = self
             .sa
-            .graph
+            .subscriptions
             .create_subscription(
                 token,
                 &NewSubscription {
@@ -288,6 +331,7 @@ impl Upkeep<'_> {
             renewed_at: None,
         };
         self.store().put_subscription(&record).await?;
+        acct.unconfirmed_client_state = None;
         Ok(record)
     }
 
@@ -298,7 +342,7 @@ impl Upkeep<'_> {
         id: &str,
     ) -> Result<(), StepError> {
         self.sa
-            .graph
+            .subscriptions
             .delete_subscription(token, id, self.call_budget())
             .await?;
         self.store().delete_subscription(id).await?;
@@ -319,30 +363,29 @@ impl Upkeep<'_> {
     }
 
     async fn save_fields(&self, after: &SyncAccount) -> Result<(), StoreError> {
-        for _ in 0..SAVE_ATTEMPTS {
-            let Some(stored) = self.store().get_account(&after.name).await? else {
-                return Ok(()); // removed meanwhile (`accounts remove`)
-            };
-            if owned(&stored) == owned(after) {
-                return Ok(());
-            }
-            let mut next = stored.clone();
-            next.subscription_id = after.subscription_id.clone();
-            next.covered = after.covered.clone();
-            next.reconciled_at = after.reconciled_at;
-            next.reconcile_requested = after.reconcile_requested;
-            next.last_error = after.last_error.clone();
-            next.version = stored.version + 1;
-            match self.store().put_account(&next, stored.version).await {
-                Ok(()) => return Ok(()),
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(StoreError::Conflict(format!(
-            "sync account {:?} kept changing while maintenance saved it",
-            after.name
-        )))
+        let store = self.store();
+        optimistic::update(
+            || format!("sync account {:?}", after.name),
+            move || store.get_account(&after.name),
+            |stored| match stored {
+                // Removed meanwhile (`accounts remove`), or already as upkeep left it.
+                None => Step::Done(()),
+                Some(stored) if owned(&stored) == owned(after) => Step::Done(()),
+                Some(stored) => {
+                    let mut next = stored.clone();
+                    next.subscription_id = after.subscription_id.clone();
+                    next.covered = after.covered.clone();
+                    next.reconciled_at = after.reconciled_at;
+                    next.reconcile_requested = after.reconcile_requested;
+                    next.last_error = after.last_error.clone();
+                    next.unconfirmed_client_state = after.unconfirmed_client_state.clone();
+                    next.version = stored.version + 1;
+                    Step::Write((next, stored.version), ())
+                }
+            },
+            move |(next, expected)| async move { store.put_account(&next, expected).await },
+        )
+        .await
     }
 }
 
@@ -351,6 +394,7 @@ type Owned = (
     Vec<String>,
     Option<crate::domain::Timestamp>,
     bool,
+    Option<String>,
     Option<String>,
 );
 
@@ -362,6 +406,7 @@ fn owned(a: &SyncAccount) -> Owned {
         a.reconciled_at,
         a.reconcile_requested,
         a.last_error.clone(),
+        a.unconfirmed_client_state.clone(),
     )
 }
 

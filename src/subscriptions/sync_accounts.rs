@@ -4,21 +4,25 @@
 //! last valid token: the loser keeps its access token and drops its (equally valid) new refresh
 //! token, and a token found superseded is retried once with the newer one from the store.
 
+use super::ports::{SubscriptionApi, TokenRefresher};
 use crate::config::SubscriptionsConfig;
 use crate::domain::Clock;
 use crate::domain::Timestamp;
-use crate::graph::client::GraphClient;
-use crate::graph::delegated::{LoginEndpoint, RefreshError, SYNC_ACCOUNT_SCOPE};
+use crate::graph::delegated::SYNC_ACCOUNT_SCOPE;
+use crate::graph::entra::EntraError;
 use crate::graph::sealed::TokenSealer;
-use crate::store::{Store, StoreError, SyncAccount};
+use crate::store::optimistic::{self, Step};
+use crate::store::{AccountStore, StoreError, SyncAccount};
+use crate::teams_to_swyx::ports::PresenceReader;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// An access token is not used when it has less than this left.
 const ACCESS_TOKEN_MARGIN_MS: i64 = 5 * 60_000;
-/// Longest wait for the token endpoint.
-const TOKEN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for the token endpoint, retries included (a redemption is repeated only when it
+/// provably did not reach Entra).
+const TOKEN_BUDGET: Duration = Duration::from_secs(20);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -27,9 +31,13 @@ pub enum AccountError {
     /// The account must sign in again (`accounts add NAME`).
     #[error("sync account {name:?}: {why}")]
     SignInNeeded { name: String, why: String },
-    /// The token endpoint is unreachable or failing; try again later.
-    #[error("sync account {name:?}: token endpoint: {why}")]
-    Unavailable { name: String, why: String },
+    /// The token endpoint is unreachable, failing or refusing the request; try again later.
+    #[error("sync account {name:?}: {source}")]
+    Unavailable {
+        name: String,
+        #[source]
+        source: EntraError,
+    },
     #[error("store: {0}")]
     Store(#[from] StoreError),
 }
@@ -45,8 +53,12 @@ pub struct SyncAccounts {
     /// Base64 DER of the configured encryption certificate.
     pub certificate_b64: String,
     pub sealer: TokenSealer,
-    pub login: LoginEndpoint,
-    pub graph: GraphClient,
+    /// Redeems the accounts' refresh tokens.
+    pub login: Arc<dyn TokenRefresher>,
+    /// Graph's subscription calls, with an account's delegated token.
+    pub subscriptions: Arc<dyn SubscriptionApi>,
+    /// Graph's bulk presence reads, for reconciliation (app-only).
+    pub presences: Arc<dyn PresenceReader>,
     pub clock: Clock,
     access: Mutex<HashMap<String, CachedAccess>>,
 }
@@ -56,8 +68,9 @@ impl SyncAccounts {
         settings: SubscriptionsConfig,
         certificate_b64: String,
         sealer: TokenSealer,
-        login: LoginEndpoint,
-        graph: GraphClient,
+        login: Arc<dyn TokenRefresher>,
+        subscriptions: Arc<dyn SubscriptionApi>,
+        presences: Arc<dyn PresenceReader>,
         clock: Clock,
     ) -> Self {
         Self {
@@ -65,7 +78,8 @@ impl SyncAccounts {
             certificate_b64,
             sealer,
             login,
-            graph,
+            subscriptions,
+            presences,
             clock,
             access: Mutex::new(HashMap::new()),
         }
@@ -96,7 +110,7 @@ impl SyncAccounts {
     /// is rotated and stored). Failures are recorded on the account for `accounts list`.
     pub async fn access_token(
         &self,
-        store: &dyn Store,
+        store: &dyn AccountStore,
         name: &str,
     ) -> Result<String, AccountError> {
         if let Some(t) = self.cached(name) {
@@ -111,7 +125,7 @@ impl SyncAccounts {
         result
     }
 
-    async fn redeem(&self, store: &dyn Store, name: &str) -> Result<String, AccountError> {
+    async fn redeem(&self, store: &dyn AccountStore, name: &str) -> Result<String, AccountError> {
         let mut retried = false;
         loop {
             let account = store
@@ -127,11 +141,11 @@ impl SyncAccounts {
                 })?;
             let tokens = match self
                 .login
-                .refresh(&refresh, SYNC_ACCOUNT_SCOPE, TOKEN_TIMEOUT)
+                .refresh(&refresh, SYNC_ACCOUNT_SCOPE, TOKEN_BUDGET)
                 .await
             {
                 Ok(t) => t,
-                Err(RefreshError::Invalid(why)) => {
+                Err(EntraError::SignInNeeded(why)) => {
                     // Someone may have rotated it meanwhile: the stored one is then newer.
                     let newer = store
                         .get_account(name)
@@ -148,10 +162,10 @@ impl SyncAccounts {
                         ),
                     });
                 }
-                Err(RefreshError::Token(e)) => {
+                Err(source) => {
                     return Err(AccountError::Unavailable {
                         name: name.to_string(),
-                        why: e.to_string(),
+                        source,
                     });
                 }
             };
@@ -164,7 +178,7 @@ impl SyncAccounts {
                     Ok(()) => {}
                     // Another process rotated first: its token is as valid as ours; ours is
                     // dropped and our access token is still good.
-                    Err(StoreError::Conflict(_)) => {
+                    Err(StoreError::Conflict { .. }) => {
                         tracing::debug!(account = name, "refresh token rotated concurrently")
                     }
                     Err(e) => return Err(e.into()),
@@ -188,7 +202,7 @@ impl SyncAccounts {
 
 /// Records `why` as the account's last error (best effort: a conflict means someone else just
 /// wrote it, and the next run notes it again).
-pub async fn note_error(store: &dyn Store, name: &str, why: &str) {
+pub async fn note_error(store: &dyn AccountStore, name: &str, why: &str) {
     if let Ok(Some(account)) = store.get_account(name).await
         && account.last_error.as_deref() != Some(why)
     {
@@ -202,44 +216,46 @@ pub async fn note_error(store: &dyn Store, name: &str, why: &str) {
 /// Stores a freshly signed-in account, or replaces the token of an existing one (signing in again
 /// after a revocation keeps its users and subscription).
 pub async fn enroll(
-    store: &dyn Store,
+    store: &dyn AccountStore,
     sealer: &TokenSealer,
     name: &str,
     refresh_token: &str,
     now: Timestamp,
 ) -> Result<SyncAccount, StoreError> {
-    for _ in 0..5 {
-        let existing = store.get_account(name).await?;
-        let (expected, mut account) = match existing {
-            Some(a) => (a.version, a),
-            None => (
-                0,
-                SyncAccount {
-                    name: name.to_string(),
-                    sealed_refresh_token: String::new(),
-                    version: 0,
-                    assigned: Vec::new(),
-                    covered: Vec::new(),
-                    subscription_id: None,
-                    added_at: now,
-                    reconciled_at: None,
-                    reconcile_requested: false,
-                    last_error: None,
-                },
-            ),
-        };
-        account.sealed_refresh_token = sealer.seal(refresh_token, name);
-        account.version = expected + 1;
-        account.last_error = None;
-        match store.put_account(&account, expected).await {
-            Ok(()) => return Ok(account),
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e),
-        }
+    // Sealed once: the seal is random, and every attempt stores the same token.
+    let sealed = sealer.seal(refresh_token, name);
+    optimistic::update(
+        || format!("sync account {name:?}"),
+        move || store.get_account(name),
+        |existing| {
+            let (expected, mut account) = match existing {
+                Some(a) => (a.version, a),
+                None => (0, new_account(name, now)),
+            };
+            account.sealed_refresh_token = sealed.clone();
+            account.version = expected + 1;
+            account.last_error = None;
+            Step::Write((account.clone(), expected), account)
+        },
+        move |(account, expected)| async move { store.put_account(&account, expected).await },
+    )
+    .await
+}
+
+fn new_account(name: &str, now: Timestamp) -> SyncAccount {
+    SyncAccount {
+        name: name.to_string(),
+        sealed_refresh_token: String::new(),
+        version: 0,
+        assigned: Vec::new(),
+        covered: Vec::new(),
+        subscription_id: None,
+        unconfirmed_client_state: None,
+        added_at: now,
+        reconciled_at: None,
+        reconcile_requested: false,
+        last_error: None,
     }
-    Err(StoreError::Conflict(format!(
-        "sync account {name:?} kept changing while it was being saved; try again"
-    )))
 }
 
 /// A valid account name: what an operator types, and safe in keys and logs.

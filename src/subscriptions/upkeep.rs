@@ -9,10 +9,15 @@ use super::account_upkeep::Upkeep;
 use crate::app::App;
 use crate::domain::Timestamp;
 use crate::domain::sharding::{AccountLoad, ShardPlan, plan};
-use crate::store::{LifecycleRequest, Store, StoreError, SubscriptionRecord, SyncAccount};
+use crate::store::optimistic::{self, Step};
+use crate::store::{
+    AccountStore, LifecycleRequest, StoreError, SubscriptionRecord, SubscriptionStore, SyncAccount,
+    UserLinkStore,
+};
 use futures_util::StreamExt;
 use std::collections::{BTreeSet, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Accounts worked on at once (each mostly waits for Graph).
 const ACCOUNT_CONCURRENCY: usize = 4;
@@ -172,7 +177,7 @@ pub async fn maintain(app: &App, budget: Duration) -> Result<SubscriptionSummary
 }
 
 /// The Entra ids of every linked user.
-pub async fn linked_users(store: &dyn Store) -> Result<BTreeSet<String>, StoreError> {
+pub async fn linked_users(store: &dyn UserLinkStore) -> Result<BTreeSet<String>, StoreError> {
     Ok(store
         .list_users()
         .await?
@@ -197,10 +202,11 @@ pub fn plan_shards(
     plan(&loads, linked, capacity)
 }
 
-/// Writes each changed account's new user list (conditional on its version; an account that
-/// changed meanwhile keeps its list until the next run).
+/// Writes each changed account's new user list (conditional on its version). An account whose
+/// list another run changed meanwhile keeps that list until the next run; any other change
+/// (a token rotation) is read and the list written onto it.
 async fn save_assignments(
-    store: &dyn Store,
+    store: &dyn AccountStore,
     accounts: Vec<SyncAccount>,
     shards: &ShardPlan,
 ) -> Result<Vec<SyncAccount>, StoreError> {
@@ -210,22 +216,30 @@ async fn save_assignments(
             out.push(account);
             continue;
         }
-        let mut next = account.clone();
-        next.assigned = shards
+        let planned = shards
             .assigned
             .get(&account.name)
             .cloned()
             .unwrap_or_default();
-        next.version = account.version + 1;
-        match store.put_account(&next, account.version).await {
-            Ok(()) => out.push(next),
-            Err(StoreError::Conflict(_)) => {
-                if let Some(fresh) = store.get_account(&account.name).await? {
-                    out.push(fresh);
+        let name = account.name.as_str();
+        let saved = optimistic::update(
+            || format!("sync account {name:?}"),
+            move || store.get_account(name),
+            |stored| match stored {
+                // Removed meanwhile (`accounts remove`): its users wait for the next run.
+                None => Step::Done(None),
+                Some(stored) if stored.assigned != account.assigned => Step::Done(Some(stored)),
+                Some(stored) => {
+                    let mut next = stored.clone();
+                    next.assigned = planned.clone();
+                    next.version = stored.version + 1;
+                    Step::Write((next.clone(), stored.version), Some(next))
                 }
-            }
-            Err(e) => return Err(e),
-        }
+            },
+            move |(next, expected)| async move { store.put_account(&next, expected).await },
+        )
+        .await?;
+        out.extend(saved);
     }
     Ok(out)
 }
@@ -267,11 +281,14 @@ fn lifecycle_asks(
 /// Drops subscription records the bridge made for an account that no longer owns them (removed
 /// account, replaced subscription) once they have expired: Graph has deleted them by then, and
 /// a late notification for them is refused as unknown.
-async fn forget_orphans(
-    store: &dyn Store,
+async fn forget_orphans<S>(
+    store: &S,
     subscriptions: &[SubscriptionRecord],
     now: Timestamp,
-) -> Result<(), StoreError> {
+) -> Result<(), StoreError>
+where
+    S: AccountStore + SubscriptionStore + ?Sized,
+{
     let owned: BTreeSet<String> = store
         .list_accounts()
         .await?
@@ -304,4 +321,66 @@ fn unused_keys(
         .into_iter()
         .filter(|id| id != current && !in_use.contains(id.as_str()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::sealed::TokenSealer;
+    use crate::store::MemoryStore;
+    use crate::subscriptions::sync_accounts::enroll;
+
+    fn sealer() -> TokenSealer {
+        TokenSealer::from_key_text(&TokenSealer::generate_key_text()).unwrap()
+    }
+
+    fn users(ids: &[&str]) -> BTreeSet<String> {
+        ids.iter().map(|id| id.to_string()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_token_rotation_meanwhile_does_not_postpone_a_new_users_assignment() {
+        let (store, sealer) = (MemoryStore::new(), sealer());
+        let t0 = Timestamp(0);
+        enroll(&store, &sealer, "sync1", "refresh-1", t0)
+            .await
+            .unwrap();
+        let listed = store.list_accounts().await.unwrap();
+        // Another process rotates the account's refresh token after maintenance listed it.
+        enroll(&store, &sealer, "sync1", "refresh-2", t0)
+            .await
+            .unwrap();
+
+        let shards = plan_shards(&listed, &users(&["alice"]), 650);
+        let saved = save_assignments(&store, listed, &shards).await.unwrap();
+
+        assert_eq!(saved[0].assigned, ["alice"]);
+        let stored = store.get_account("sync1").await.unwrap().unwrap();
+        assert_eq!(stored, saved[0]);
+        let token = sealer.open(&stored.sealed_refresh_token, "sync1").unwrap();
+        assert_eq!(token, "refresh-2", "the rotated token is kept");
+    }
+
+    #[tokio::test]
+    async fn an_assignment_another_run_wrote_meanwhile_stands_until_the_next_run() {
+        let (store, sealer) = (MemoryStore::new(), sealer());
+        enroll(&store, &sealer, "sync1", "refresh-1", Timestamp(0))
+            .await
+            .unwrap();
+        let listed = store.list_accounts().await.unwrap();
+        let mut other_run = listed[0].clone();
+        other_run.assigned = vec!["bob".into()];
+        other_run.version += 1;
+        store
+            .put_account(&other_run, listed[0].version)
+            .await
+            .unwrap();
+
+        let shards = plan_shards(&listed, &users(&["alice"]), 650);
+        let saved = save_assignments(&store, listed, &shards).await.unwrap();
+
+        assert_eq!(saved, vec![other_run.clone()]);
+        let stored = store.get_account("sync1").await.unwrap();
+        assert_eq!(stored, Some(other_run));
+    }
 }

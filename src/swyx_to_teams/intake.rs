@@ -2,14 +2,17 @@
 //!
 //! Order: method → size → Standard Webhooks signature (401) → JSON and fields (400) → event type
 //! and user (2xx and ignored: the connector must not retry those) → replay (`claim_once`; 2xx
-//! and ignored, as the contract says) → the user's call set (conditional write) → Graph within
-//! the request's budget; what Graph does not take now stays pending for maintenance.
+//! and ignored, as the contract says) → the user's call set (conditional write; when it fails
+//! the webhook-id is released, so the connector's retry is acted on) → Graph within the
+//! request's budget; what Graph does not take now stays pending for maintenance.
 
 use super::session::{GraphSync, SwyxToTeams, sync_graph};
 use crate::app::App;
 use crate::domain::CallEvent;
+use crate::domain::{SpeakingState, Timestamp};
 use crate::entry::http::{HttpRequest, HttpResponse, error, json};
-use crate::store::StoreError;
+use crate::store::optimistic::{self, Step};
+use crate::store::{SpeakingStore, StoreError, StoreResult};
 use crate::swyx::wire::{EventKind, SwyxEvent};
 use http::{Method, StatusCode};
 use std::time::Instant;
@@ -17,7 +20,6 @@ use std::time::Instant;
 /// Accepted webhook-ids are remembered this long: longer than the 5-minute tolerance and than any
 /// connector retry series (which keeps the id and re-signs with a fresh timestamp).
 const REPLAY_MEMORY_MS: i64 = 60 * 60_000;
-const MAX_STATE_WRITE_ATTEMPTS: usize = 8;
 const MAX_EVENT_BYTES: usize = 64 * 1024;
 
 fn accepted(status: &str, detail: &str) -> HttpResponse {
@@ -76,7 +78,7 @@ pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
         }
         Err(problem) => return error(StatusCode::BAD_REQUEST, problem),
     };
-    let Some(at) = event.at_unix_ms().map(crate::domain::Timestamp) else {
+    let Some(at) = event.at_unix_ms().map(Timestamp) else {
         return error(
             StatusCode::BAD_REQUEST,
             format!("`at` is not an RFC 3339 time: {:?}", event.at),
@@ -105,13 +107,21 @@ pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
     }
 
     let entra_id = link.entra_id;
-    let state = match apply(app, s2t, &entra_id, kind, call_id, at).await {
+    let store = app.store.as_ref();
+    let state = match apply(store, s2t, &entra_id, kind, call_id, at).await {
         Ok(Some(state)) => state,
         Ok(None) => return accepted("unchanged", "duplicate or superseded event"),
-        Err(e) => return store_unavailable(&e),
+        Err(e) => {
+            // Not applied: the connector's retry (same webhook-id) must be acted on, not
+            // ignored as a replay.
+            if let Err(release) = app.store.release_claim(&replay_key).await {
+                tracing::error!(webhook_id = %message.id, error = %release, "could not release the webhook-id of an event that was not applied; its retry will be ignored until the id expires");
+            }
+            return store_unavailable(&e);
+        }
     };
     let budget = s2t.request_budget.saturating_sub(started.elapsed());
-    let graph = match sync_graph(s2t, app.store.as_ref(), &entra_id, state, budget).await {
+    let graph = match sync_graph(s2t, store, &entra_id, state, budget).await {
         Ok(GraphSync::InSync) => "done",
         Ok(GraphSync::Pending(reason)) => {
             tracing::warn!(swyx_user = %event.swyx_user_id, reason = %reason, "Teams presence left pending");
@@ -157,30 +167,22 @@ fn store_unavailable(e: &StoreError) -> HttpResponse {
 }
 
 /// Applies the event to the user's call set; `None` when it changes nothing.
-async fn apply(
-    app: &App,
+pub(super) async fn apply(
+    store: &dyn SpeakingStore,
     s2t: &SwyxToTeams,
     entra_id: &str,
     kind: CallEvent,
     call_id: &str,
-    at: crate::domain::Timestamp,
-) -> Result<Option<crate::domain::SpeakingState>, StoreError> {
-    for _ in 0..MAX_STATE_WRITE_ATTEMPTS {
-        let state = app.store.get_speaking(entra_id).await?.unwrap_or_default();
-        let Some(next) = state.apply_event(kind, call_id, at, s2t.now(), &s2t.settings) else {
-            return Ok(None);
-        };
-        match app
-            .store
-            .put_speaking(entra_id, &next, state.revision)
-            .await
-        {
-            Ok(()) => return Ok(Some(next)),
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(StoreError::Conflict(format!(
-        "too many concurrent events for {entra_id}"
-    )))
+    at: Timestamp,
+) -> StoreResult<Option<SpeakingState>> {
+    optimistic::update(
+        || format!("speaking state of {entra_id}"),
+        move || async move { Ok(store.get_speaking(entra_id).await?.unwrap_or_default()) },
+        |state| match state.apply_event(kind, call_id, at, s2t.now(), &s2t.settings) {
+            None => Step::Done(None),
+            Some(next) => Step::Write((next.clone(), state.revision), Some(next)),
+        },
+        move |(next, expected)| async move { store.put_speaking(entra_id, &next, expected).await },
+    )
+    .await
 }

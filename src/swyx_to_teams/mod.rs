@@ -1,8 +1,13 @@
 //! Swyx → Teams, the path of one Swyx call: the connector's signed event arrives at [`intake`],
 //! the user's call set is updated, and [`session`] brings the bridge's Graph presence session in
 //! line ("In a call" while any call is active). [`upkeep`] keeps sessions alive, retries Graph
-//! and ends calls that never ended, during maintenance.
+//! and ends calls that never ended, during maintenance. What they need from Graph is in
+//! [`ports`].
 
 pub mod intake;
+pub mod ports;
 pub mod session;
 pub mod upkeep;
+
+#[cfg(test)]
+mod tests;

@@ -2,21 +2,26 @@
 //! Shared by the event intake (right after an event) and maintenance (keep-alive, retries,
 //! overlong calls).
 
+use super::ports::PresenceSession;
 use crate::domain::{Clock, GraphOp, GraphOutcome, SpeakingSettings, SpeakingState, Timestamp};
-use crate::graph::client::GraphClient;
-use crate::store::{Store, StoreError};
+use crate::store::optimistic::{self, Step};
+use crate::store::{SpeakingStore, StoreError, StoreResult};
 use crate::swyx::signature::Verifier;
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// What Teams shows while a Swyx user is in a call.
 pub const IN_A_CALL: (&str, &str) = ("Busy", "InACall");
-/// Rounds of "call Graph, record the outcome" before a contended user is left to maintenance.
-const MAX_ROUNDS: usize = 4;
+/// Rounds of "call Graph, record the outcome" before a user whose calls keep changing is left
+/// to maintenance. Each round is a Graph call, so this bounds Graph calls per event, not store
+/// retries (those are [`optimistic::MAX_ATTEMPTS`]).
+const MAX_GRAPH_ROUNDS: usize = 4;
 
 /// Everything Swyx → Teams needs beyond the shared app: present when it is configured.
 pub struct SwyxToTeams {
-    pub graph: GraphClient,
+    pub graph: Arc<dyn PresenceSession>,
     /// The connector's event secrets (several during rotation), 5-minute tolerance.
     pub verifier: Verifier,
     pub settings: SpeakingSettings,
@@ -28,7 +33,6 @@ pub struct SwyxToTeams {
 impl fmt::Debug for SwyxToTeams {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SwyxToTeams")
-            .field("graph", &self.graph)
             .field("settings", &self.settings)
             .field("request_budget", &self.request_budget)
             .finish_non_exhaustive()
@@ -55,13 +59,13 @@ pub enum GraphSync {
 /// calls may have landed in either order, so the wanted state is applied once more.
 pub async fn sync_graph(
     s2t: &SwyxToTeams,
-    store: &dyn Store,
+    store: &dyn SpeakingStore,
     entra_id: &str,
     mut state: SpeakingState,
     budget: Duration,
-) -> Result<GraphSync, StoreError> {
+) -> StoreResult<GraphSync> {
     let started = Instant::now();
-    for _ in 0..MAX_ROUNDS {
+    for _ in 0..MAX_GRAPH_ROUNDS {
         let Some(op) = state.needed_op(s2t.now(), &s2t.settings) else {
             return Ok(GraphSync::InSync);
         };
@@ -73,10 +77,10 @@ pub async fn sync_graph(
             GraphOp::Set => {
                 let expiration = Duration::from_millis(s2t.settings.expiration_ms.max(0) as u64);
                 s2t.graph
-                    .set_presence_within(entra_id, IN_A_CALL.0, IN_A_CALL.1, expiration, left)
+                    .set_presence(entra_id, IN_A_CALL.0, IN_A_CALL.1, expiration, left)
                     .await
             }
-            GraphOp::Clear => s2t.graph.clear_presence_within(entra_id, left).await,
+            GraphOp::Clear => s2t.graph.clear_presence(entra_id, left).await,
         };
         let outcome = match &result {
             Ok(()) => GraphOutcome::Done,
@@ -89,7 +93,9 @@ pub async fn sync_graph(
         let next = state.after_graph(op, &outcome, now, &s2t.settings);
         match store.put_speaking(entra_id, &next, state.revision).await {
             Ok(()) => state = next,
-            Err(StoreError::Conflict(_)) => state = mark_raced(s2t, store, entra_id, now).await?,
+            Err(StoreError::Conflict { .. }) => {
+                state = mark_raced(s2t, store, entra_id, now).await?;
+            }
             Err(e) => return Err(e),
         }
         if let GraphOutcome::Failed { error, .. } = outcome {
@@ -106,20 +112,18 @@ pub async fn sync_graph(
 /// Re-reads the user and stores it with the session marked unsure (see `after_race`).
 async fn mark_raced(
     s2t: &SwyxToTeams,
-    store: &dyn Store,
+    store: &dyn SpeakingStore,
     entra_id: &str,
     now: Timestamp,
-) -> Result<SpeakingState, StoreError> {
-    for _ in 0..MAX_ROUNDS {
-        let current = store.get_speaking(entra_id).await?.unwrap_or_default();
-        let raced = current.after_race(now, &s2t.settings);
-        match store.put_speaking(entra_id, &raced, current.revision).await {
-            Ok(()) => return Ok(raced),
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(StoreError::Conflict(format!(
-        "speaking state of {entra_id} keeps changing"
-    )))
+) -> StoreResult<SpeakingState> {
+    optimistic::update(
+        || format!("speaking state of {entra_id}"),
+        move || async move { Ok(store.get_speaking(entra_id).await?.unwrap_or_default()) },
+        |current| {
+            let raced = current.after_race(now, &s2t.settings);
+            Step::Write((raced.clone(), current.revision), raced)
+        },
+        move |(raced, expected)| async move { store.put_speaking(entra_id, &raced, expected).await },
+    )
+    .await
 }

@@ -2,9 +2,11 @@
 //! Graph calls that failed (a clear as soon as Graph answers), and drop calls older than the
 //! maximum call length, so "In a call" never sticks.
 
-use super::session::{GraphSync, sync_graph};
-use crate::app::App;
-use std::time::{Duration, Instant};
+use super::session::{GraphSync, SwyxToTeams, sync_graph};
+use crate::store::{SpeakingStore, StoreError, StoreResult};
+use std::collections::HashSet;
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// What one pass over the speaking users did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -20,19 +22,17 @@ pub struct SpeakingSummary {
 /// Swyx → Teams upkeep: drops calls that outlived the maximum call length, renews sessions
 /// before they expire, and retries Graph calls that failed (a clear as soon as Graph answers).
 pub async fn maintain_speaking(
-    app: &App,
+    s2t: &SwyxToTeams,
+    store: &dyn SpeakingStore,
     budget: Duration,
-) -> Result<SpeakingSummary, crate::store::StoreError> {
+) -> StoreResult<SpeakingSummary> {
     const BATCH: usize = 100;
     let started = Instant::now();
     let mut summary = SpeakingSummary::default();
-    let Some(s2t) = app.swyx_to_teams.as_deref() else {
-        return Ok(summary);
-    };
-    let mut tried = std::collections::HashSet::new();
+    let mut tried = HashSet::new();
     loop {
         let now = s2t.now();
-        let due = app.store.due_speaking(now, BATCH).await?;
+        let due = store.due_speaking(now, BATCH).await?;
         let fresh: Vec<_> = due
             .into_iter()
             .filter(|(id, _)| tried.insert(id.clone()))
@@ -56,19 +56,15 @@ pub async fn maintain_speaking(
                 None => state.settle(now, &s2t.settings),
             };
             if let Some(next) = changed {
-                match app
-                    .store
-                    .put_speaking(&entra_id, &next, state.revision)
-                    .await
-                {
+                match store.put_speaking(&entra_id, &next, state.revision).await {
                     Ok(()) => state = next,
                     // Someone else is on this user right now; the next pass looks again.
-                    Err(crate::store::StoreError::Conflict(_)) => continue,
+                    Err(StoreError::Conflict { .. }) => continue,
                     Err(e) => return Err(e),
                 }
             }
             let graph_budget = left.min(s2t.request_budget);
-            match sync_graph(s2t, app.store.as_ref(), &entra_id, state, graph_budget).await? {
+            match sync_graph(s2t, store, &entra_id, state, graph_budget).await? {
                 GraphSync::InSync => summary.synced += 1,
                 GraphSync::Pending(reason) => {
                     summary.still_pending += 1;

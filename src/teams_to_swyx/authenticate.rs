@@ -17,7 +17,7 @@ use crate::graph::crypto::{DecryptError, NotificationKeys};
 use crate::graph::notification::{
     ChangeNotification, ChangeNotificationCollection, PresenceResource,
 };
-use crate::graph::validation_token::TokenError;
+use crate::graph::validation_token::ValidationTokenError;
 use crate::store::{StoreError, SubscriptionRecord};
 use subtle::ConstantTimeEq;
 
@@ -30,7 +30,7 @@ pub enum CollectionRejected {
     #[error("validationTokens missing: rich notifications must carry them")]
     MissingTokens,
     #[error("validation token rejected")]
-    InvalidToken(#[source] TokenError),
+    InvalidToken(#[source] ValidationTokenError),
 }
 
 /// The tenants that the collection's validation tokens vouch for. A collection without tokens (no

@@ -9,23 +9,24 @@
 //! of a stored decision that stands in for a delivery nobody made; Graph's redelivery of the
 //! same notification is then rightly stale.
 
-use crate::app::App;
-use crate::domain::Timestamp;
 use crate::domain::sync::is_own_session_echo;
-use crate::domain::{Observation, SwyxUpdate, SyncDecision, decide_with_echo_guard};
-use crate::store::{PendingDelivery, StoreError};
+use crate::domain::{
+    Clock, MappingRules, Observation, SwyxUpdate, SyncDecision, Timestamp, UserSyncState,
+    decide_with_echo_guard,
+};
+use crate::store::optimistic::{self, Step};
+use crate::store::{
+    PendingDelivery, PendingStore, SpeakingStore, StoreResult, SyncStateStore, UserLinkStore,
+};
+use crate::telemetry::with_causes;
 use std::time::Duration;
-
-/// Optimistic-concurrency retries for one user's state before giving up (and leaving the user to
-/// the next reconciliation).
-const MAX_STATE_WRITE_ATTEMPTS: usize = 8;
 
 /// How long maintenance leaves a freshly decided update to the request delivering it: longer than
 /// any request's time budget, short enough that a crashed delivery is repaired within a minute.
 pub const DELIVERY_GRACE: Duration = Duration::from_secs(15);
 
 /// What the observation led to.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Observed {
     /// A new Swyx status to send.
     Forward(SwyxUpdate),
@@ -36,114 +37,124 @@ pub enum Observed {
     UnlinkedUser,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ObserveError {
-    #[error("store")]
-    Store(#[source] StoreError),
-    #[error("too many concurrent updates of this user; left to reconciliation")]
-    Contention,
+/// How presences are judged, besides the stored state.
+#[derive(Debug, Clone, Copy)]
+pub struct Judge<'a> {
+    pub rules: &'a MappingRules,
+    /// Swyx → Teams's clock when it runs: a Teams "In a call" may then be the bridge's own
+    /// session coming back, and must not return to Swyx as Speaking.
+    pub own_sessions: Option<&'a Clock>,
 }
 
-/// `entra_id` lower case.
-pub async fn observe(
-    app: &App,
+/// Judges `obs` of `entra_id` (lower case) against the stored state and stores the outcome.
+/// A `Contended` error leaves the user to the next reconciliation.
+pub async fn observe<S>(
+    store: &S,
+    judge: Judge<'_>,
     entra_id: &str,
     obs: &Observation,
-) -> Result<Observed, ObserveError> {
-    let store_err = ObserveError::Store;
-    let Some(link) = app.store.get_user(entra_id).await.map_err(store_err)? else {
+) -> StoreResult<Observed>
+where
+    S: UserLinkStore + SyncStateStore + SpeakingStore + PendingStore + ?Sized,
+{
+    let Some(link) = store.get_user(entra_id).await? else {
         return Ok(Observed::UnlinkedUser);
     };
     // Only an InACall can be our own session's echo (Swyx → Teams): read its state just then.
-    let own_session = match app.swyx_to_teams.as_deref() {
-        Some(s2t) if is_own_session_echo(&obs.presence) => app
-            .store
+    let own_session = match judge.own_sessions {
+        Some(clock) if is_own_session_echo(&obs.presence) => store
             .get_speaking(entra_id)
-            .await
-            .map_err(store_err)?
-            .is_some_and(|s| s.own_session_may_be_active(s2t.now())),
+            .await?
+            .is_some_and(|s| s.own_session_may_be_active(clock.now())),
         _ => false,
     };
-    for _ in 0..MAX_STATE_WRITE_ATTEMPTS {
-        let state = app
-            .store
-            .get_sync_state(entra_id)
-            .await
-            .map_err(store_err)?
-            .unwrap_or_default();
-        let (next, outcome) = match decide_with_echo_guard(&state, obs, &app.rules, own_session) {
-            SyncDecision::Stale => return Ok(Observed::Stale),
-            SyncDecision::Record(next) => (next, None),
-            SyncDecision::Forward(next, action) => {
-                let update = SwyxUpdate::new(&link.swyx_user_id, entra_id, action, &next, obs);
-                (next, Some(update))
-            }
-        };
-        // The update this one replaces (still undelivered), restored if this decision loses.
-        let replaced = match &outcome {
-            Some(update) => keep_until_delivered(app, update).await.map_err(store_err)?,
-            None => None,
-        };
-        match app
-            .store
-            .put_sync_state(entra_id, &next, state.revision)
-            .await
-        {
-            Ok(()) => {
-                return Ok(match outcome {
-                    Some(update) => Observed::Forward(update),
-                    None => Observed::Recorded,
-                });
-            }
-            Err(StoreError::Conflict(_)) => {
-                // Another writer decided first; decide again on what it stored.
-                if let Some(update) = &outcome {
-                    withdraw_intent(app, update, replaced).await;
+    optimistic::update(
+        || format!("sync state of {entra_id}"),
+        move || async move { Ok(store.get_sync_state(entra_id).await?.unwrap_or_default()) },
+        |state| {
+            let expected = state.revision;
+            match decide_with_echo_guard(&state, obs, judge.rules, own_session) {
+                SyncDecision::Stale => Step::Done(Observed::Stale),
+                SyncDecision::Record(next) => {
+                    Step::Write((next, expected, None), Observed::Recorded)
                 }
-                continue;
-            }
-            Err(e) => {
-                if let Some(update) = &outcome {
-                    withdraw_intent(app, update, replaced).await;
+                SyncDecision::Forward(next, action) => {
+                    let update = SwyxUpdate::new(&link.swyx_user_id, entra_id, action, &next, obs);
+                    Step::Write(
+                        (next, expected, Some(update.clone())),
+                        Observed::Forward(update),
+                    )
                 }
-                return Err(store_err(e));
             }
-        }
+        },
+        move |(next, expected, update)| store_decision(store, entra_id, next, expected, update),
+    )
+    .await
+}
+
+/// Writes the decision, its update (if any) kept pending first; a decision that is not stored
+/// (a lost race, a failure) withdraws its update again.
+async fn store_decision<S>(
+    store: &S,
+    entra_id: &str,
+    next: UserSyncState,
+    expected: u64,
+    update: Option<SwyxUpdate>,
+) -> StoreResult<()>
+where
+    S: SyncStateStore + PendingStore + ?Sized,
+{
+    // The update this one replaces (still undelivered), restored if this decision loses.
+    let replaced = match &update {
+        Some(update) => keep_until_delivered(store, update).await?,
+        None => None,
+    };
+    let written = store.put_sync_state(entra_id, &next, expected).await;
+    if written.is_err()
+        && let Some(update) = &update
+    {
+        withdraw_intent(store, update, replaced).await;
     }
-    Err(ObserveError::Contention)
+    written
 }
 
 /// The update, pending until the connector confirms it; due only after [`DELIVERY_GRACE`] so
 /// maintenance does not race the request that is delivering it right now. Returns the pending
 /// update it replaced (one per Swyx user).
-async fn keep_until_delivered(
-    app: &App,
+async fn keep_until_delivered<S>(
+    store: &S,
     update: &SwyxUpdate,
-) -> Result<Option<PendingDelivery>, StoreError> {
-    let replaced = app.store.get_pending(&update.swyx_user_id).await?;
+) -> StoreResult<Option<PendingDelivery>>
+where
+    S: PendingStore + ?Sized,
+{
+    let replaced = store.get_pending(&update.swyx_user_id).await?;
     let pending = PendingDelivery {
         update: update.clone(),
         attempts: 0,
         next_attempt_at: Timestamp::now().plus_millis(DELIVERY_GRACE.as_millis() as i64),
         last_error: None,
     };
-    app.store.put_pending(&pending).await?;
+    store.put_pending(&pending).await?;
     Ok(replaced)
 }
 
 /// The decision was not stored: its update must not be sent, and the undelivered one it replaced
 /// is pending again.
-async fn withdraw_intent(app: &App, update: &SwyxUpdate, replaced: Option<PendingDelivery>) {
+async fn withdraw_intent<S>(store: &S, update: &SwyxUpdate, replaced: Option<PendingDelivery>)
+where
+    S: PendingStore + ?Sized,
+{
     let restored = async {
-        app.store
+        store
             .delete_pending(&update.swyx_user_id, update.revision)
             .await?;
         if let Some(previous) = &replaced {
-            app.store.put_pending(previous).await?;
+            store.put_pending(previous).await?;
         }
-        Ok::<_, StoreError>(())
+        StoreResult::Ok(())
     };
     if let Err(e) = restored.await {
-        tracing::warn!(swyx_user = %update.swyx_user_id, revision = update.revision, error = %e, "could not withdraw an update that lost a concurrent decision; the next decision for this user replaces it");
+        tracing::warn!(swyx_user = %update.swyx_user_id, revision = update.revision, error = %with_causes(&e), "could not withdraw an update that lost a concurrent decision; the next decision for this user replaces it");
     }
 }

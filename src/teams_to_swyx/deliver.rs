@@ -1,9 +1,10 @@
 //! Delivering Swyx updates: send now within a budget; what cannot be delivered stays pending in
 //! the store (one per Swyx user, newest wins) for the maintenance work to retry with backoff.
 
-use crate::domain::{SwyxUpdate, Timestamp};
-use crate::store::{PendingDelivery, Store};
-use crate::swyx::client::{ConnectorClient, DeliveryError, DeliveryOutcome};
+use super::ports::SwyxConnector;
+use crate::domain::{Clock, SwyxUpdate};
+use crate::store::{PendingDelivery, PendingStore};
+use crate::swyx::client::DeliveryOutcome;
 use std::time::Duration;
 
 /// How a delivery attempt ended, for logs and counters.
@@ -29,49 +30,57 @@ pub fn retry_delay(attempts: u32, rejected: bool) -> Duration {
     Duration::from_secs(secs).min(MAX)
 }
 
-/// Sends `update` now; on failure records it pending (unless a newer one is already pending).
-pub async fn deliver(
-    store: &dyn Store,
-    connector: &ConnectorClient,
-    update: &SwyxUpdate,
-    previous_attempts: u32,
-    budget: Duration,
-) -> Delivered {
-    let result = if budget.is_zero() {
-        Err(DeliveryError::Retryable(
-            "no time left in this invocation".to_string(),
-        ))
-    } else {
-        connector.send_update(update, budget).await
-    };
-    match result {
-        Ok(outcome) => {
-            if let Err(e) = store
-                .delete_pending(&update.swyx_user_id, update.revision)
-                .await
-            {
-                tracing::warn!(swyx_user = %update.swyx_user_id, error = %e, "delivered, but the pending entry could not be cleared; the connector will see the revision again and ignore it");
+/// Where Swyx updates go: the connector now, or the pending deliveries when it cannot take them.
+#[derive(Clone, Copy)]
+pub struct Delivery<'a> {
+    pub connector: &'a dyn SwyxConnector,
+    pub pending: &'a dyn PendingStore,
+    /// Times the next attempt of what stays pending.
+    pub clock: &'a Clock,
+}
+
+impl Delivery<'_> {
+    /// Sends `update` now; on failure records it pending (unless a newer one is already
+    /// pending), to be tried again after a backoff that grows with `previous_attempts`.
+    pub async fn deliver(
+        &self,
+        update: &SwyxUpdate,
+        previous_attempts: u32,
+        budget: Duration,
+    ) -> Delivered {
+        // With no budget left nothing is sent, and the update is kept pending.
+        match self.connector.send_update(update, budget).await {
+            Ok(outcome) => {
+                if let Err(e) = self
+                    .pending
+                    .delete_pending(&update.swyx_user_id, update.revision)
+                    .await
+                {
+                    tracing::warn!(swyx_user = %update.swyx_user_id, error = %e, "delivered, but the pending entry could not be cleared; the connector will see the revision again and ignore it");
+                }
+                match outcome {
+                    DeliveryOutcome::Applied => Delivered::Now,
+                    DeliveryOutcome::Superseded => Delivered::Superseded,
+                }
             }
-            match outcome {
-                DeliveryOutcome::Applied => Delivered::Now,
-                DeliveryOutcome::Superseded => Delivered::Superseded,
+            Err(e) => {
+                let rejected = !e.is_transient();
+                let attempts = previous_attempts + 1;
+                let reason = e.to_string();
+                let pending = PendingDelivery {
+                    update: update.clone(),
+                    attempts,
+                    next_attempt_at: self
+                        .clock
+                        .now()
+                        .plus_millis(retry_delay(attempts, rejected).as_millis() as i64),
+                    last_error: Some(reason.clone()),
+                };
+                if let Err(se) = self.pending.put_pending(&pending).await {
+                    tracing::error!(swyx_user = %update.swyx_user_id, revision = update.revision, error = %se, "could not record a pending delivery; reconciliation will repair it");
+                }
+                Delivered::Pending { reason }
             }
-        }
-        Err(e) => {
-            let rejected = matches!(e, DeliveryError::Rejected { .. });
-            let attempts = previous_attempts + 1;
-            let reason = e.to_string();
-            let pending = PendingDelivery {
-                update: update.clone(),
-                attempts,
-                next_attempt_at: Timestamp::now()
-                    .plus_millis(retry_delay(attempts, rejected).as_millis() as i64),
-                last_error: Some(reason.clone()),
-            };
-            if let Err(se) = store.put_pending(&pending).await {
-                tracing::error!(swyx_user = %update.swyx_user_id, revision = update.revision, error = %se, "could not record a pending delivery; reconciliation will repair it");
-            }
-            Delivered::Pending { reason }
         }
     }
 }

@@ -9,8 +9,8 @@
 //! does not take stays pending), and 503 when an item could not be stored, so Graph redelivers.
 
 use super::authenticate::{Authentic, NotAuthentic, VouchedTenants, authenticate, vouched_tenants};
-use super::decide::{ObserveError, Observed, observe};
-use super::deliver::{Delivered, deliver};
+use super::decide::{Observed, observe};
+use super::deliver::Delivered;
 use crate::app::App;
 use crate::domain::{Observation, SwyxUpdate, Timestamp};
 use crate::entry::http::{HttpRequest, HttpResponse, empty, error, query_param, text};
@@ -31,8 +31,6 @@ pub enum ItemError {
     NotAuthentic(NotAuthentic),
     #[error("store")]
     Store(#[source] StoreError),
-    #[error("too many concurrent updates of this user; left to reconciliation")]
-    Contention,
 }
 
 impl From<NotAuthentic> for ItemError {
@@ -41,15 +39,6 @@ impl From<NotAuthentic> for ItemError {
         match e {
             NotAuthentic::Store(e) => ItemError::Store(e),
             other => ItemError::NotAuthentic(other),
-        }
-    }
-}
-
-impl From<ObserveError> for ItemError {
-    fn from(e: ObserveError) -> Self {
-        match e {
-            ObserveError::Store(e) => ItemError::Store(e),
-            ObserveError::Contention => ItemError::Contention,
         }
     }
 }
@@ -256,7 +245,10 @@ async fn process_item(
                 presence: resource.to_presence(),
                 received_at,
             };
-            let outcome = match observe(app, &entra_id, &observation).await? {
+            let observed = observe(app.store.as_ref(), app.judge(), &entra_id, &observation)
+                .await
+                .map_err(ItemError::Store)?;
+            let outcome = match observed {
                 Observed::Forward(update) => ItemOutcome::Forward(update),
                 Observed::Recorded => ItemOutcome::Recorded,
                 Observed::Stale => ItemOutcome::Stale,
@@ -299,7 +291,7 @@ async fn record_lifecycle(
 async fn forward(app: &App, update: &SwyxUpdate, started: Instant) -> bool {
     app.metrics.record_forward_start(started.elapsed());
     let budget = app.settings.time_budget.saturating_sub(started.elapsed());
-    let outcome = deliver(app.store.as_ref(), &app.connector, update, 0, budget).await;
+    let outcome = app.delivery().deliver(update, 0, budget).await;
     let reached = !matches!(outcome, Delivered::Pending { .. });
     app.metrics.count_forwarded(reached);
     match outcome {
@@ -361,7 +353,7 @@ impl Tally {
             Ok(ItemOutcome::Lifecycle) => self.lifecycle += 1,
             Err(reason) => {
                 self.dropped += 1;
-                if matches!(reason, ItemError::Store(_) | ItemError::Contention) {
+                if matches!(reason, ItemError::Store(_)) {
                     self.transient += 1;
                 }
                 tracing::warn!(

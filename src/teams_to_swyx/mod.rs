@@ -3,11 +3,16 @@
 //! judges it against the user's stored state (order, echo guard, mapping), [`deliver`] sends the
 //! resulting update to the connector, and what could not be delivered is sent again by
 //! [`redeliver`] during maintenance.
-//! [`reconcile`] reads presences in bulk and puts them through the same decision.
+//! [`reconcile`] reads presences in bulk and puts them through the same decision. What they need
+//! from the connector and from Graph is in [`ports`].
 
 pub mod authenticate;
 pub mod decide;
 pub mod deliver;
 pub mod intake;
+pub mod ports;
 pub mod reconcile;
 pub mod redeliver;
+
+#[cfg(test)]
+mod tests;

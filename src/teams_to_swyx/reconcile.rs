@@ -3,15 +3,17 @@
 //! through the same decision as a notification, so a read older than what is stored changes
 //! nothing and an unchanged status sends nothing.
 
-use super::decide::{Observed, observe};
-use super::deliver::{Delivered, deliver};
-use crate::app::App;
-use crate::domain::{Observation, Timestamp};
-use crate::graph::client::{GraphClient, GraphError};
+use super::decide::{Judge, Observed, observe};
+use super::deliver::{Delivered, Delivery};
+use super::ports::PresenceReader;
+use crate::domain::{Observation, SwyxUpdate, Timestamp};
+use crate::graph::client::GraphError;
 use crate::graph::subscriptions::MAX_USERS_PER_CALL;
+use crate::store::{PendingStore, SpeakingStore, SyncStateStore, UserLinkStore};
 use crate::telemetry::with_causes;
 use futures_util::StreamExt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Connector requests in flight at once during a reconciliation.
 const FORWARD_CONCURRENCY: usize = 16;
@@ -32,15 +34,20 @@ pub struct ReconcileSummary {
     pub unfinished: bool,
 }
 
-/// Reads and repairs `users`. Stops at the first Graph failure (the caller retries the whole
-/// set later); what was read by then is applied.
-pub async fn reconcile(
-    app: &App,
-    graph: &GraphClient,
+/// Reads and repairs `users`, judged as presences observed at `now`. Stops at the first Graph
+/// failure (the caller retries the whole set later); what was read by then is applied.
+pub async fn reconcile<S>(
+    store: &S,
+    judge: Judge<'_>,
+    delivery: Delivery<'_>,
+    presences: &dyn PresenceReader,
     users: &[String],
     now: Timestamp,
     budget: Duration,
-) -> Result<ReconcileSummary, GraphError> {
+) -> Result<ReconcileSummary, GraphError>
+where
+    S: UserLinkStore + SyncStateStore + SpeakingStore + PendingStore + ?Sized,
+{
     let started = Instant::now();
     let mut summary = ReconcileSummary::default();
     for chunk in users.chunks(MAX_USERS_PER_CALL) {
@@ -49,17 +56,17 @@ pub async fn reconcile(
             summary.unfinished = true;
             break;
         }
-        let presences = graph.get_presences(chunk, left).await?;
-        summary.read += presences.len();
+        let read = presences.get_presences(chunk, left).await?;
+        summary.read += read.len();
         // Decisions concurrently: each is a few store round trips (DynamoDB: milliseconds).
-        let decided: Vec<_> = futures_util::stream::iter(presences)
+        let decided: Vec<_> = futures_util::stream::iter(read)
             .map(|resource| async move {
                 let entra_id = resource.id.to_ascii_lowercase();
                 let obs = Observation {
                     presence: resource.to_presence(),
                     received_at: now,
                 };
-                (observe(app, &entra_id, &obs).await, entra_id)
+                (observe(store, judge, &entra_id, &obs).await, entra_id)
             })
             .buffer_unordered(DECIDE_CONCURRENCY)
             .collect()
@@ -76,19 +83,19 @@ pub async fn reconcile(
             }
         }
         summary.repaired += forwards.len();
-        summary.pending += send_all(app, forwards, budget.saturating_sub(started.elapsed())).await;
+        let left = budget.saturating_sub(started.elapsed());
+        summary.pending += send_all(delivery, forwards, left).await;
     }
     Ok(summary)
 }
 
 /// Sends the repairs with bounded concurrency; returns how many were kept pending.
-async fn send_all(app: &App, updates: Vec<crate::domain::SwyxUpdate>, budget: Duration) -> usize {
-    use futures_util::StreamExt;
+async fn send_all(delivery: Delivery<'_>, updates: Vec<SwyxUpdate>, budget: Duration) -> usize {
     let started = Instant::now();
     futures_util::stream::iter(updates)
         .map(|update| async move {
             let left = budget.saturating_sub(started.elapsed());
-            let outcome = deliver(app.store.as_ref(), &app.connector, &update, 0, left).await;
+            let outcome = delivery.deliver(&update, 0, left).await;
             matches!(outcome, Delivered::Pending { .. })
         })
         .buffer_unordered(FORWARD_CONCURRENCY)

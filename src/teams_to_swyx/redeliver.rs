@@ -1,10 +1,11 @@
 //! Maintenance's share of Teams → Swyx: send again the updates that could not be delivered
 //! when they were decided, oldest first, within a time budget.
 
-use super::deliver::{Delivered, deliver};
-use crate::app::App;
-use crate::domain::Timestamp;
-use std::time::{Duration, Instant};
+use super::deliver::{Delivered, Delivery};
+use crate::store::StoreResult;
+use std::collections::HashSet;
+use std::time::Duration;
+use tokio::time::Instant;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PendingSummary {
@@ -17,16 +18,18 @@ pub struct PendingSummary {
 
 /// Tries every due pending delivery once, in batches, until none is due or the budget is spent.
 pub async fn deliver_pending(
-    app: &App,
+    delivery: Delivery<'_>,
     budget: Duration,
-) -> Result<PendingSummary, crate::store::StoreError> {
+) -> StoreResult<PendingSummary> {
     const BATCH: usize = 100;
     let started = Instant::now();
     let mut summary = PendingSummary::default();
-    let mut tried = std::collections::HashSet::new();
+    let mut tried = HashSet::new();
     loop {
-        let now = Timestamp::now();
-        let due = app.store.due_pending(now, BATCH).await?;
+        let due = delivery
+            .pending
+            .due_pending(delivery.clock.now(), BATCH)
+            .await?;
         let fresh: Vec<_> = due
             .into_iter()
             .filter(|p| {
@@ -42,15 +45,7 @@ pub async fn deliver_pending(
                 summary.budget_exhausted = true;
                 return Ok(summary);
             }
-            match deliver(
-                app.store.as_ref(),
-                &app.connector,
-                &p.update,
-                p.attempts,
-                left,
-            )
-            .await
-            {
+            match delivery.deliver(&p.update, p.attempts, left).await {
                 Delivered::Now => summary.delivered += 1,
                 Delivered::Superseded => summary.superseded += 1,
                 Delivered::Pending { reason } => {

@@ -30,6 +30,7 @@ pub fn account(name: &str, version: u64, note: &str) -> SyncAccount {
         assigned,
         covered,
         subscription_id: Some(format!("sub-of-{name}")),
+        unconfirmed_client_state: Some(format!("{:064x}", version)),
         added_at: Timestamp(T0),
         reconciled_at: Some(at(90_000)),
         reconcile_requested: true,
@@ -47,6 +48,7 @@ fn minimal_account(name: &str, version: u64) -> SyncAccount {
         assigned: Vec::new(),
         covered: Vec::new(),
         subscription_id: None,
+        unconfirmed_client_state: None,
         added_at: at(-1),
         reconciled_at: None,
         reconcile_requested: false,
@@ -93,7 +95,7 @@ pub async fn creating_an_existing_account_conflicts<S: Store + 'static>(store: A
         .put_account(&account("sync-01", 1, "second add"), 0)
         .await
     {
-        Err(StoreError::Conflict(msg)) => assert!(msg.contains("sync-01"), "{msg}"),
+        Err(StoreError::Conflict { what }) => assert!(what.contains("sync-01"), "{what}"),
         other => panic!("expected Conflict, got {other:?}"),
     }
     assert_conflict(
@@ -120,7 +122,7 @@ pub async fn stale_account_version_conflicts_and_keeps_the_stored_one<S: Store +
 
     // A maintenance run that read version 1, and one that is ahead of the store.
     match store.put_account(&account("sync-01", 2, "stale"), 1).await {
-        Err(StoreError::Conflict(msg)) => assert!(msg.contains("sync-01"), "{msg}"),
+        Err(StoreError::Conflict { what }) => assert!(what.contains("sync-01"), "{what}"),
         other => panic!("expected Conflict, got {other:?}"),
     }
     assert_conflict(store.put_account(&account("sync-01", 5, "ahead"), 4).await);
@@ -157,7 +159,7 @@ pub async fn concurrent_account_writers_have_one_winner<S: Store + 'static>(stor
         for task in tasks {
             match task.await.unwrap() {
                 Ok(written) => winners.push(written),
-                Err(StoreError::Conflict(_)) => {}
+                Err(StoreError::Conflict { .. }) => {}
                 Err(e) => panic!("unexpected error: {e}"),
             }
         }

@@ -84,6 +84,18 @@ pub async fn claim_once_first_then_remembered_then_free_after_expiry<S: Store + 
     assert!(store.claim_once(key, at(9_000), at(5_000)).await.unwrap());
 }
 
+pub async fn a_released_claim_can_be_claimed_again<S: Store + 'static>(store: Arc<S>) {
+    let key = "webhook-id:msg_2Lh9…";
+    assert!(store.claim_once(key, at(10_000), at(0)).await.unwrap());
+    assert!(store.release_claim(key).await.unwrap(), "it was held");
+    assert!(
+        store.claim_once(key, at(10_000), at(1)).await.unwrap(),
+        "free again after release"
+    );
+    assert!(!store.claim_once(key, at(10_000), at(2)).await.unwrap());
+    assert!(!store.release_claim("never-claimed").await.unwrap());
+}
+
 pub async fn concurrent_claims_of_one_key_have_one_winner<S: Store + 'static>(store: Arc<S>) {
     const RACERS: usize = 8;
     let barrier = Arc::new(Barrier::new(RACERS));

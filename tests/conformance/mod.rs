@@ -90,7 +90,7 @@ pub fn subscription(id: &str, expires_at: i64) -> SubscriptionRecord {
 #[track_caller]
 pub fn assert_conflict<T: std::fmt::Debug>(result: StoreResult<T>) {
     match result {
-        Err(StoreError::Conflict(_)) => {}
+        Err(StoreError::Conflict { .. }) => {}
         other => panic!("expected Conflict, got {other:?}"),
     }
 }

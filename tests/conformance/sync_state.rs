@@ -113,7 +113,7 @@ pub async fn concurrent_writers_with_one_expected_revision_have_one_winner<S: St
         for task in tasks {
             match task.await.unwrap() {
                 Ok(written) => winners.push(written),
-                Err(StoreError::Conflict(_)) => {}
+                Err(StoreError::Conflict { .. }) => {}
                 Err(e) => panic!("unexpected error: {e}"),
             }
         }

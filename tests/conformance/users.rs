@@ -164,7 +164,7 @@ pub async fn concurrent_links_of_one_swyx_id_have_one_winner<S: Store + 'static>
     for (i, task) in tasks.into_iter().enumerate() {
         match task.await.unwrap() {
             Ok(()) => winners.push(format!("user-{i}")),
-            Err(StoreError::Conflict(_)) => {}
+            Err(StoreError::Conflict { .. }) => {}
             Err(e) => panic!("unexpected error: {e}"),
         }
     }

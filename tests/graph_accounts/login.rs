@@ -3,17 +3,15 @@
 
 use super::*;
 use presence_bridge::graph::client::GraphError;
-use presence_bridge::graph::delegated::{
-    DelegatedTokens, DeviceCodePrompt, DeviceLoginError, RefreshError,
-};
-use presence_bridge::graph::token::TokenError;
+use presence_bridge::graph::delegated::{DelegatedTokens, DeviceCodePrompt};
+use presence_bridge::graph::entra::EntraError;
 use tokio::sync::oneshot;
 
 /// Runs the device login; `admin` gets the shown user code and plays the administrator.
 async fn device_login<F, Fut>(
     t: &Tenant,
     admin: F,
-) -> (Result<DelegatedTokens, DeviceLoginError>, DeviceCodePrompt)
+) -> (Result<DelegatedTokens, EntraError>, DeviceCodePrompt)
 where
     F: FnOnce(GraphEmulator, String) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send,
@@ -75,7 +73,7 @@ async fn a_declined_device_login_says_declined() {
         graph.deny_device_code(&code).unwrap();
     })
     .await;
-    assert_eq!(result.err(), Some(DeviceLoginError::Declined));
+    assert!(matches!(result, Err(EntraError::Declined)));
 }
 
 #[tokio::test]
@@ -85,7 +83,7 @@ async fn a_device_login_nobody_answers_expires() {
         graph.clock().advance(Duration::from_secs(901));
     })
     .await;
-    assert_eq!(result.err(), Some(DeviceLoginError::Expired));
+    assert!(matches!(result, Err(EntraError::CodeExpired)));
 }
 
 #[tokio::test]
@@ -108,7 +106,7 @@ async fn refresh_rotates_and_the_old_token_dies_after_the_grace_window() {
         .unwrap();
     t.graph.clock().advance(Duration::from_secs(61));
     match t.login.refresh(&first, SYNC_ACCOUNT_SCOPE, TIMEOUT).await {
-        Err(RefreshError::Invalid(why)) => {
+        Err(EntraError::SignInNeeded(why)) => {
             assert!(why.contains("AADSTS70008"), "{why}");
             assert!(!why.contains(&first) && !why.contains("Trace ID"), "{why}");
         }
@@ -132,7 +130,7 @@ async fn an_unknown_refresh_token_is_invalid() {
         .await
         .err()
         .unwrap();
-    assert!(matches!(err, RefreshError::Invalid(_)), "{err}");
+    assert!(matches!(err, EntraError::SignInNeeded(_)), "{err}");
     assert!(err.to_string().contains("accounts add"), "{err}");
     assert!(!err.to_string().contains("not-a-refresh-token"));
 }
@@ -159,7 +157,7 @@ async fn revoked_sign_ins_stop_refresh_and_access_tokens_but_not_the_app() {
         .await
         .err()
         .unwrap();
-    assert!(matches!(err, RefreshError::Invalid(_)), "{err}");
+    assert!(matches!(err, EntraError::SignInNeeded(_)), "{err}");
 
     // (The token route counts refresh grants too: count from here.)
     let app_token_requests = t.calls("POST /{tenant}/oauth2/v2.0/token");
@@ -205,10 +203,7 @@ async fn refresh_during_an_outage_is_unavailable_at_once() {
         .await
         .err()
         .unwrap();
-    assert!(
-        matches!(err, RefreshError::Token(TokenError::Unavailable(_))),
-        "{err}"
-    );
+    assert!(matches!(err, EntraError::Unavailable(_)), "{err}");
     assert_eq!(t.calls("POST /{tenant}/oauth2/v2.0/token"), 1, "no retries");
     t.graph.set_outage(false);
     t.login

@@ -307,6 +307,11 @@ impl Bridge {
         maintain(&self.app, Duration::from_secs(600)).await.unwrap()
     }
 
+    /// Graph makes (and renews) subscriptions at once but answers `late` (real time).
+    pub fn slow_creates(&self, late: Duration) {
+        self.sandbox.graph.set_subscription_answer_delay(Some(late));
+    }
+
     pub fn advance(&self, by: Duration) {
         self.sandbox.clock.advance(by);
     }

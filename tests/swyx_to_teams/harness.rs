@@ -9,6 +9,7 @@ use presence_bridge::graph::crypto::NotificationKeys;
 use presence_bridge::graph::token::ClientSecret;
 use presence_bridge::graph::validation_token::{TokenSettings, TokenValidator};
 use presence_bridge::maintenance::{self, MaintenanceSummary};
+use presence_bridge::store::prelude::*;
 use presence_bridge::store::{SqliteStore, Store, SubscriptionRecord, UserLink};
 use presence_bridge::swyx::client::{ConnectorClient, ConnectorSettings};
 use presence_bridge::swyx::signature::{Verifier, WebhookSecret};
@@ -97,10 +98,10 @@ impl Harness {
             APP_ID,
             ClientSecret::new(CLIENT_SECRET),
         );
-        graph_settings.backoff_base = Duration::from_millis(20);
+        graph_settings.retry.backoff_base = Duration::from_millis(20);
         let sandbox_clock = clock.clone();
         let s2t = SwyxToTeams {
-            graph: GraphClient::new(graph_settings, http.clone()),
+            graph: Arc::new(GraphClient::new(graph_settings, http.clone())),
             // Several secrets, as during a rotation: the connector uses the second.
             verifier: Verifier::new(
                 vec![WebhookSecret::generate(), event_secret.clone()],
@@ -115,6 +116,7 @@ impl Harness {
                 Timestamp(sandbox_clock.now_ms())
             }),
         };
+        let bridge_clock = s2t.clock.clone();
         let app = Arc::new(App {
             settings: AppSettings {
                 tenant_id: TENANT.into(),
@@ -133,10 +135,14 @@ impl Harness {
                 http.clone(),
             )),
             store: store.clone() as Arc<dyn Store>,
-            connector: ConnectorClient::new(ConnectorSettings::new(swyx.url(), inbound), http),
+            connector: Arc::new(ConnectorClient::new(
+                ConnectorSettings::new(swyx.url(), inbound),
+                http,
+            )),
             swyx_to_teams: Some(Arc::new(s2t)),
             accounts: None,
             wake_maintenance: Default::default(),
+            clock: bridge_clock,
             metrics: Default::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,23 +1,36 @@
-//! The JWKS cache behind [`super::TokenValidator`]: lazy first fetch, one shared fetch for concurrent
-//! callers, refresh on unknown `kid` rate-limited so forged kids cannot make us hammer the endpoint.
+//! The signing keys behind [`super::TokenValidator`], cached. Three kinds of fetch:
+//!
+//! - the **first**, when the first token arrives;
+//! - the **scheduled** one, once the last first-or-scheduled fetch is `refresh_every` (an hour)
+//!   old. Microsoft publishes a new key in the document before it signs with it, so a genuine
+//!   rotation is known before its first token arrives and never depends on the refetch below,
+//!   whatever strangers send. A token whose key is known is not held up: the scheduled fetch
+//!   then runs in the background;
+//! - the **refetch** for an unknown `kid`: at most once per `min_refresh_interval`, and only for a
+//!   token whose unsigned claims are ones we would accept (our audience, Graph's change-tracking
+//!   app, its tenant's issuer, not expired), so a forged kid costs little and can delay nothing.
+//!
+//! After a failed fetch no other is tried for a while (an outage must not turn every token into
+//! a request); the keys already known keep working meanwhile, up to a day old.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jsonwebtoken::DecodingKey;
 use serde::Deserialize;
 use tokio::sync::{Mutex, RwLock};
 
-use super::{TokenError, TokenSettings};
+use super::{JwksError, TokenSettings, ValidationTokenError};
+use crate::domain::{Clock, Timestamp};
+use crate::outbound::exchange;
 
 /// Whole request, body included: a slow JWKS endpoint must not stall notification intake.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(2);
 /// After a failed fetch, wait at least this long (or `min_refresh_interval`, if shorter) before
 /// trying again, so an outage does not turn every incoming token into a request.
 const FAILURE_BACKOFF: Duration = Duration::from_secs(10);
-/// Microsoft rotates keys and drops retired ones; re-read the set at least daily so a removed key
-/// stops being trusted.
+/// Microsoft rotates keys and drops retired ones; a set this old is not trusted any more.
 const MAX_KEY_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 /// Microsoft's key sets are a few KiB; anything far larger is not a key set.
 const MAX_JWKS_BYTES: usize = 1024 * 1024;
@@ -25,34 +38,56 @@ const MAX_JWKS_BYTES: usize = 1024 * 1024;
 #[derive(Default)]
 struct KeySet {
     keys: HashMap<String, Arc<DecodingKey>>,
-    fetched_at: Option<Instant>,
+    fetched_at: Option<Timestamp>,
 }
 
 impl KeySet {
-    fn is_loaded(&self) -> bool {
-        self.fetched_at.is_some()
+    fn usable_key(&self, kid: &str, now: Timestamp) -> Option<Arc<DecodingKey>> {
+        let fresh = self
+            .fetched_at
+            .is_some_and(|at| elapsed(at, now) < MAX_KEY_AGE);
+        fresh.then(|| self.keys.get(kid).cloned()).flatten()
     }
+}
 
-    fn is_stale(&self) -> bool {
-        self.fetched_at.is_none_or(|at| at.elapsed() >= MAX_KEY_AGE)
-    }
+/// Why a fetch is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fetch {
+    First,
+    Scheduled,
+    UnknownKid,
 }
 
 #[derive(Default)]
 struct FetchState {
-    /// Last fetch made while a key set was already loaded (the rate-limited kind).
-    last_refresh: Option<Instant>,
-    /// Last failed fetch of any kind, cleared by a success.
-    last_failure: Option<Instant>,
+    /// The last successful first or scheduled fetch: the schedule counts from it, and only
+    /// from it, so no refetch a stranger causes can push it back.
+    scheduled_at: Option<Timestamp>,
+    /// The last refetch for an unknown `kid`, successful or not.
+    refetched_at: Option<Timestamp>,
+    /// The last failed fetch of any kind, cleared by a success.
+    failed_at: Option<Timestamp>,
+    /// A background scheduled fetch has been started and has not run yet.
+    scheduled_pending: bool,
 }
 
 pub(super) struct JwksCache {
     url: String,
     http: reqwest::Client,
+    clock: Clock,
     min_refresh_interval: Duration,
+    refresh_every: Duration,
     keys: RwLock<KeySet>,
     /// Held across a fetch: concurrent callers queue here and then find the fresh keys.
     fetch: Mutex<FetchState>,
+}
+
+fn elapsed(since: Timestamp, now: Timestamp) -> Duration {
+    Duration::from_millis(u64::try_from(now.millis() - since.millis()).unwrap_or(0))
+}
+
+fn passed(at: Option<Timestamp>, wait: Duration, now: Timestamp) -> bool {
+    at.is_none_or(|t| elapsed(t, now) >= wait)
 }
 
 impl JwksCache {
@@ -60,101 +95,139 @@ impl JwksCache {
         Self {
             url: settings.jwks_url.clone(),
             http,
+            clock: settings.clock.clone(),
             min_refresh_interval: settings.min_refresh_interval,
+            refresh_every: settings.refresh_every,
             keys: RwLock::new(KeySet::default()),
             fetch: Mutex::new(FetchState::default()),
         }
     }
 
-    /// The verification key for `kid`, fetching or refreshing the set when needed and allowed.
-    pub(super) async fn key_for(&self, kid: &str) -> Result<Arc<DecodingKey>, TokenError> {
-        if let Some(key) = self.fresh_key(kid).await {
+    /// The verification key for `kid`, fetching the set when it is due or (if `may_refetch`) when
+    /// `kid` is unknown and a refetch is allowed.
+    pub(super) async fn key_for(
+        self: &Arc<Self>,
+        kid: &str,
+        may_refetch: bool,
+    ) -> Result<Arc<DecodingKey>, ValidationTokenError> {
+        let now = self.clock.now();
+        if let Some(key) = self.keys.read().await.usable_key(kid, now) {
+            self.refresh_if_due(now);
             return Ok(key);
         }
         let mut state = self.fetch.lock().await;
+        let now = self.clock.now();
         // Another caller may have fetched while we queued for the lock.
-        if let Some(key) = self.fresh_key(kid).await {
-            return Ok(key);
-        }
         let (loaded, known) = {
             let set = self.keys.read().await;
-            (set.is_loaded(), set.keys.get(kid).cloned())
+            if let Some(key) = set.usable_key(kid, now) {
+                return Ok(key);
+            }
+            (set.fetched_at.is_some(), set.keys.get(kid).cloned())
         };
-
-        if !self.may_fetch(&state, loaded) {
-            // A stale but known key still beats rejecting every notification until we may refetch.
-            return match known {
-                Some(key) => Ok(key),
-                None if state.last_failure.is_some() => Err(TokenError::JwksUnavailable(
-                    "the last JWKS fetch failed; not retrying yet".into(),
-                )),
-                None => Err(TokenError::UnknownKey),
-            };
+        let kind = if !loaded {
+            Fetch::First
+        } else if passed(state.scheduled_at, self.refresh_every, now) {
+            Fetch::Scheduled
+        } else if known.is_none()
+            && may_refetch
+            && passed(state.refetched_at, self.min_refresh_interval, now)
+        {
+            Fetch::UnknownKid
+        } else {
+            return known.ok_or(ValidationTokenError::UnknownKey);
+        };
+        if !passed(state.failed_at, self.failure_backoff(), now) {
+            // A stale but known key still beats rejecting every notification until we may fetch.
+            return known.ok_or(ValidationTokenError::JwksUnavailable(JwksError::BackingOff));
         }
+        match self.fetch_into(&mut state, kind, now).await {
+            Ok(()) => self
+                .keys
+                .read()
+                .await
+                .keys
+                .get(kid)
+                .cloned()
+                .ok_or(ValidationTokenError::UnknownKey),
+            Err(err) => known.ok_or(err),
+        }
+    }
 
-        let now = Instant::now();
-        if loaded {
-            state.last_refresh = Some(now);
+    /// Starts the scheduled fetch in the background when it is due and no fetch is running.
+    fn refresh_if_due(self: &Arc<Self>, now: Timestamp) {
+        let Ok(mut state) = self.fetch.try_lock() else {
+            return; // a fetch is running: it brings the fresh set
+        };
+        if state.scheduled_pending || !self.scheduled_due(&state, now) {
+            return;
+        }
+        // Marked before the task runs, so a burst of tokens starts one fetch, not many.
+        state.scheduled_pending = true;
+        drop(state);
+        let cache = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut state = cache.fetch.lock().await;
+            state.scheduled_pending = false;
+            let now = cache.clock.now();
+            // Someone may have fetched meanwhile; failures are logged inside, and the keys
+            // already known stay in use.
+            if cache.scheduled_due(&state, now) {
+                let _ = cache.fetch_into(&mut state, Fetch::Scheduled, now).await;
+            }
+        });
+    }
+
+    fn scheduled_due(&self, state: &FetchState, now: Timestamp) -> bool {
+        passed(state.scheduled_at, self.refresh_every, now)
+            && passed(state.failed_at, self.failure_backoff(), now)
+    }
+
+    fn failure_backoff(&self) -> Duration {
+        FAILURE_BACKOFF.min(self.min_refresh_interval)
+    }
+
+    /// Fetches the set and replaces the cached one; a failure keeps the cached set.
+    async fn fetch_into(
+        &self,
+        state: &mut FetchState,
+        kind: Fetch,
+        now: Timestamp,
+    ) -> Result<(), ValidationTokenError> {
+        if kind == Fetch::UnknownKid {
+            state.refetched_at = Some(now);
         }
         match self.fetch_keys().await {
             Ok(keys) => {
-                state.last_failure = None;
-                tracing::info!(url = %self.url, keys = keys.len(), "JWKS fetched");
-                let found = keys.get(kid).cloned();
+                tracing::info!(url = %self.url, keys = keys.len(), reason = ?kind, "JWKS fetched");
+                state.failed_at = None;
+                if kind != Fetch::UnknownKid {
+                    state.scheduled_at = Some(now);
+                }
                 *self.keys.write().await = KeySet {
                     keys,
-                    fetched_at: Some(Instant::now()),
+                    fetched_at: Some(now),
                 };
-                found.ok_or(TokenError::UnknownKey)
+                Ok(())
             }
             Err(err) => {
-                state.last_failure = Some(now);
-                tracing::warn!(url = %self.url, error = %err, "JWKS fetch failed");
-                known.ok_or(err)
+                tracing::warn!(url = %self.url, error = %err, reason = ?kind, "JWKS fetch failed");
+                state.failed_at = Some(now);
+                Err(err)
             }
         }
     }
 
-    async fn fresh_key(&self, kid: &str) -> Option<Arc<DecodingKey>> {
-        let set = self.keys.read().await;
-        if set.is_stale() {
-            return None;
-        }
-        set.keys.get(kid).cloned()
-    }
-
-    fn may_fetch(&self, state: &FetchState, loaded: bool) -> bool {
-        let passed = |at: Option<Instant>, wait: Duration| at.is_none_or(|t| t.elapsed() >= wait);
-        let backoff = FAILURE_BACKOFF.min(self.min_refresh_interval);
-        // The lazy first load is free; only refreshes of a loaded set count against the interval.
-        passed(state.last_failure, backoff)
-            && (!loaded || passed(state.last_refresh, self.min_refresh_interval))
-    }
-
-    async fn fetch_keys(&self) -> Result<HashMap<String, Arc<DecodingKey>>, TokenError> {
-        let unavailable = |what: String| TokenError::JwksUnavailable(what);
-        let response = self
-            .http
-            .get(&self.url)
-            .timeout(FETCH_TIMEOUT)
-            .send()
+    async fn fetch_keys(&self) -> Result<HashMap<String, Arc<DecodingKey>>, ValidationTokenError> {
+        use ValidationTokenError::JwksUnavailable;
+        // One attempt: the failure backoff above spaces the next one.
+        let answer = exchange(self.http.get(&self.url), FETCH_TIMEOUT, MAX_JWKS_BYTES)
             .await
-            .map_err(|e| unavailable(format!("request failed: {e}")))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(unavailable(format!("endpoint answered HTTP {status}")));
+            .map_err(|e| JwksUnavailable(JwksError::Fetch(e)))?;
+        if !answer.status.is_success() {
+            return Err(JwksUnavailable(JwksError::Status(answer.status.as_u16())));
         }
-        if response
-            .content_length()
-            .is_some_and(|len| len > MAX_JWKS_BYTES as u64)
-        {
-            return Err(unavailable("response too large for a key set".into()));
-        }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| unavailable(format!("reading the body failed: {e}")))?;
-        parse_jwks(&body)
+        parse_jwks(&answer.body)
     }
 }
 
@@ -176,9 +249,11 @@ struct RawJwks {
 }
 
 /// Keeps only RSA signing keys with a `kid` (and, if an `alg` is named, RS256).
-pub(super) fn parse_jwks(body: &[u8]) -> Result<HashMap<String, Arc<DecodingKey>>, TokenError> {
+pub(super) fn parse_jwks(
+    body: &[u8],
+) -> Result<HashMap<String, Arc<DecodingKey>>, ValidationTokenError> {
     let doc: RawJwks = serde_json::from_slice(body)
-        .map_err(|_| TokenError::JwksUnavailable("response is not a JSON Web Key Set".into()))?;
+        .map_err(|e| ValidationTokenError::JwksUnavailable(JwksError::NotAKeySet(e)))?;
     let mut keys = HashMap::new();
     for value in doc.keys {
         let Ok(jwk) = serde_json::from_value::<RawJwk>(value) else {
@@ -199,8 +274,8 @@ pub(super) fn parse_jwks(body: &[u8]) -> Result<HashMap<String, Arc<DecodingKey>
     }
     if keys.is_empty() {
         // Treat as a failed fetch so a broken answer never replaces a good cached set.
-        return Err(TokenError::JwksUnavailable(
-            "key set has no usable RSA signing keys".into(),
+        return Err(ValidationTokenError::JwksUnavailable(
+            JwksError::NoUsableKeys,
         ));
     }
     Ok(keys)
@@ -231,7 +306,10 @@ mod tests {
     #[test]
     fn a_set_without_usable_keys_is_an_error() {
         let err = parse_jwks(br#"{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}"#).unwrap_err();
-        assert!(matches!(err, TokenError::JwksUnavailable(_)), "{err}");
+        assert!(
+            matches!(err, ValidationTokenError::JwksUnavailable(_)),
+            "{err}"
+        );
         let err = parse_jwks(b"<html>gateway timeout</html>").unwrap_err();
         assert!(err.to_string().contains("not a JSON Web Key Set"), "{err}");
     }

@@ -5,7 +5,11 @@
 use super::DynamoStore;
 use super::items::*;
 use crate::domain::Timestamp;
-use crate::store::{LifecycleRequest, StoreResult, SyncAccount, check_lifecycle_key};
+use crate::store::{
+    AccountStore, LifecycleRequest, LifecycleStore, StoreResult, SyncAccount, check_lifecycle_key,
+    require,
+};
+use async_trait::async_trait;
 use std::collections::HashMap;
 
 const ACCOUNTS_PK: &str = "ACCOUNTS";
@@ -24,12 +28,9 @@ fn lifecycle_key(subscription_id: &str, event: &str) -> Item {
     ])
 }
 
-impl DynamoStore {
-    pub(super) async fn account_put(
-        &self,
-        account: &SyncAccount,
-        expected_version: u64,
-    ) -> StoreResult<()> {
+#[async_trait]
+impl AccountStore for DynamoStore {
+    async fn put_account(&self, account: &SyncAccount, expected_version: u64) -> StoreResult<()> {
         require("sync account name", &account.name)?;
         let item = with_data(account_key(&account.name), account, "sync account")?;
         let subject = format!("sync account {}", account.name);
@@ -37,11 +38,11 @@ impl DynamoStore {
             .await
     }
 
-    pub(super) async fn account_get(&self, name: &str) -> StoreResult<Option<SyncAccount>> {
+    async fn get_account(&self, name: &str) -> StoreResult<Option<SyncAccount>> {
         self.get_record(account_key(name), "sync account").await
     }
 
-    pub(super) async fn account_list(&self) -> StoreResult<Vec<SyncAccount>> {
+    async fn list_accounts(&self) -> StoreResult<Vec<SyncAccount>> {
         // Sort keys are ordered by UTF-8 bytes, which is Rust's `str` order.
         let items = self
             .query_all(self.partition_query(ACCOUNTS_PK), None)
@@ -49,11 +50,14 @@ impl DynamoStore {
         parse_all(&items, "sync account")
     }
 
-    pub(super) async fn account_delete(&self, name: &str) -> StoreResult<bool> {
+    async fn delete_account(&self, name: &str) -> StoreResult<bool> {
         self.delete_item(account_key(name)).await
     }
+}
 
-    pub(super) async fn lifecycle_put(&self, request: &LifecycleRequest) -> StoreResult<()> {
+#[async_trait]
+impl LifecycleStore for DynamoStore {
+    async fn put_lifecycle_request(&self, request: &LifecycleRequest) -> StoreResult<()> {
         check_lifecycle_key(&request.subscription_id, &request.event)?;
         let mut item = lifecycle_key(&request.subscription_id, &request.event);
         item.insert(RECEIVED_AT.to_string(), n(request.received_at.millis()));
@@ -68,7 +72,7 @@ impl DynamoStore {
         Ok(())
     }
 
-    pub(super) async fn lifecycle_list(&self) -> StoreResult<Vec<LifecycleRequest>> {
+    async fn list_lifecycle_requests(&self) -> StoreResult<Vec<LifecycleRequest>> {
         let items = self
             .query_all(self.partition_query(LIFECYCLE_PK), None)
             .await?;
@@ -78,7 +82,7 @@ impl DynamoStore {
         Ok(requests)
     }
 
-    pub(super) async fn lifecycle_delete(
+    async fn delete_lifecycle_request(
         &self,
         subscription_id: &str,
         event: &str,

@@ -20,7 +20,7 @@
 
 use crate::domain::Timestamp;
 use crate::store::{StoreError, StoreResult};
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -86,7 +86,7 @@ pub(super) fn n(v: impl ToString) -> AttributeValue {
 /// Adds the record's JSON to `item`.
 pub(super) fn with_data<T: Serialize>(mut item: Item, value: &T, what: &str) -> StoreResult<Item> {
     let json = serde_json::to_string(value)
-        .map_err(|e| StoreError::Backend(format!("cannot encode {what}: {e}")))?;
+        .map_err(|e| StoreError::backend(format!("encode {what}"), e))?;
     item.insert(DATA.to_string(), s(json));
     Ok(item)
 }
@@ -95,9 +95,18 @@ pub(super) fn parse_data<T: DeserializeOwned>(item: &Item, what: &str) -> StoreR
     let json = item
         .get(DATA)
         .and_then(|v| v.as_s().ok())
-        .ok_or_else(|| StoreError::Backend(format!("corrupt {what} item: no `{DATA}` string")))?;
-    serde_json::from_str(json).map_err(|e| StoreError::Backend(format!("corrupt {what} item: {e}")))
+        .ok_or_else(|| corrupt(what, MissingAttribute(DATA)))?;
+    serde_json::from_str(json).map_err(|e| corrupt(what, e))
 }
+
+/// An item that is not what this build writes (no `data` string, or not its JSON).
+pub(super) fn corrupt(what: &str, cause: impl Into<crate::store::BoxError>) -> StoreError {
+    StoreError::backend(format!("corrupt {what} item"), cause)
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("no `{0}` string attribute")]
+pub(super) struct MissingAttribute(pub &'static str);
 
 pub(super) fn parse_all<T: DeserializeOwned>(items: &[Item], what: &str) -> StoreResult<Vec<T>> {
     items.iter().map(|i| parse_data(i, what)).collect()
@@ -123,28 +132,44 @@ pub(super) fn ttl_secs(t: Timestamp) -> i64 {
     t.millis().div_euclid(1000) + i64::from(t.millis().rem_euclid(1000) != 0)
 }
 
+/// DynamoDB's answers that mean "slow down": the SDK has already retried them with backoff.
+const THROTTLING_CODES: [&str; 3] = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+];
+/// DynamoDB's answers that mean "not now": the service failed, not the request.
+const UNAVAILABLE_CODES: [&str; 2] = ["InternalServerError", "ServiceUnavailable"];
+
+/// Keeps the SDK's error as the cause and tells transient failures (throttling, timeouts, no
+/// connection, a failing service) from permanent ones (a missing table, a refused request).
 pub(super) fn sdk_error<E, R>(operation: &str, err: SdkError<E, R>) -> StoreError
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
     R: Debug + Send + Sync + 'static,
 {
-    StoreError::Backend(format!(
-        "DynamoDB {operation} failed: {}",
-        DisplayErrorContext(&err)
-    ))
+    let operation = format!("DynamoDB {operation}");
+    let code = err.as_service_error().and_then(ProvideErrorMetadata::code);
+    let throttled = code.is_some_and(|c| THROTTLING_CODES.contains(&c));
+    let unavailable = code.is_some_and(|c| UNAVAILABLE_CODES.contains(&c))
+        || matches!(
+            err,
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_)
+        );
+    let source = Box::new(err);
+    if throttled {
+        StoreError::Throttled { operation, source }
+    } else if unavailable {
+        StoreError::Unavailable { operation, source }
+    } else {
+        StoreError::Backend { operation, source }
+    }
 }
 
 pub(super) fn is_condition_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     err.as_service_error()
         .and_then(ProvideErrorMetadata::code)
         .is_some_and(|c| c == "ConditionalCheckFailedException")
-}
-
-pub(super) fn require(what: &str, value: &str) -> StoreResult<()> {
-    if value.is_empty() {
-        return Err(StoreError::Backend(format!("rejected: {what} is empty")));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -163,6 +188,38 @@ mod tests {
         assert_eq!(keys, sorted);
         assert!(due_sort_key(Timestamp(5), "\u{10FFFF}") < due_upper_bound(Timestamp(5)));
         assert!(due_sort_key(Timestamp(6), "") > due_upper_bound(Timestamp(5)));
+    }
+
+    #[test]
+    fn throttling_and_an_unreachable_table_are_transient_a_missing_one_is_not() {
+        use aws_sdk_dynamodb::error::ErrorMetadata;
+        use aws_sdk_dynamodb::operation::get_item::GetItemError;
+        let answered = |code: &str| {
+            let meta = ErrorMetadata::builder().code(code).message("m").build();
+            SdkError::<GetItemError, ()>::service_error(GetItemError::generic(meta), ())
+        };
+        let throttled = sdk_error(
+            "GetItem",
+            answered("ProvisionedThroughputExceededException"),
+        );
+        assert!(
+            matches!(throttled, StoreError::Throttled { .. }),
+            "{throttled:?}"
+        );
+        let failing = sdk_error("GetItem", answered("InternalServerError"));
+        assert!(
+            matches!(failing, StoreError::Unavailable { .. }),
+            "{failing:?}"
+        );
+        let timeout = SdkError::<GetItemError, ()>::timeout_error("read timed out");
+        assert!(sdk_error("GetItem", timeout).is_transient());
+
+        let missing = sdk_error("GetItem", answered("ResourceNotFoundException"));
+        assert!(matches!(missing, StoreError::Backend { .. }), "{missing:?}");
+        assert!(!missing.is_transient());
+        let message = missing.to_string();
+        assert!(message.starts_with("DynamoDB GetItem: "), "{message}");
+        assert!(message.contains("ResourceNotFoundException"), "{message}");
     }
 
     #[test]

@@ -3,113 +3,125 @@
 
 use super::DynamoStore;
 use super::items::*;
-use crate::store::{Store, StoreError, StoreResult, UserLink};
+use crate::store::optimistic::{self, Step};
+use crate::store::{StoreError, StoreResult, UserLink, UserLinkStore, require};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
-
-/// A link change re-reads and retries when a concurrent change of the same user beat it.
-const TXN_ATTEMPTS: usize = 5;
-
-enum Txn {
-    Committed,
-    /// Cancelled by conditions or concurrent transactions; per item: did its condition fail?
-    Cancelled(Vec<bool>),
-}
 
 type Values<'a> = &'a [(&'a str, AttributeValue)];
 
 impl DynamoStore {
-    /// `put_user`: the link and the Swyx-id claim change together, in one transaction.
+    /// `put_user`: the link and the Swyx-id claim change together, in one transaction
+    /// conditioned on what was read; a transaction that lost a race is read and tried again.
     pub(super) async fn link(&self, link: &UserLink) -> StoreResult<()> {
         require("Entra id", &link.entra_id)?;
         require("Swyx user id", &link.swyx_user_id)?;
-        for _ in 0..TXN_ATTEMPTS {
-            let current = self.get_user(&link.entra_id).await?;
-            let entra = s(&link.entra_id);
-            let mut claim = swyx_key(&link.swyx_user_id);
-            claim.insert(ENTRA_ID.to_string(), entra.clone());
-            let claim = with_data(claim, link, "user link")?;
-            let mut user = user_key(&link.entra_id);
-            user.insert(SWYX_USER_ID.to_string(), s(&link.swyx_user_id));
-            let user = with_data(user, link, "user link")?;
-            let mut ops = vec![
-                self.put(
-                    claim,
-                    "attribute_not_exists(pk) OR entra_id = :entra",
-                    &[(":entra", entra.clone())],
-                )?,
-                // The link must still be what we read, or a concurrent re-link could orphan a claim.
-                match &current {
-                    None => self.put(user, "attribute_not_exists(pk)", &[])?,
-                    Some(old) => self.put(
-                        user,
-                        "swyx_user_id = :old",
-                        &[(":old", s(&old.swyx_user_id))],
-                    )?,
-                },
-            ];
-            if let Some(old) = current.filter(|old| old.swyx_user_id != link.swyx_user_id) {
-                // Re-linking to another Swyx user frees the old Swyx id in the same transaction.
-                ops.push(self.delete(
-                    swyx_key(&old.swyx_user_id),
-                    Some("entra_id = :entra"),
-                    &[(":entra", entra)],
-                )?);
-            }
-            match self.transact(ops).await? {
-                Txn::Committed => return Ok(()),
-                Txn::Cancelled(failed) if failed.first() == Some(&true) => {
-                    return Err(StoreError::Conflict(format!(
+        optimistic::update(
+            || format!("link of Entra user {}", link.entra_id),
+            move || async move {
+                let current = self.get_user(&link.entra_id).await?;
+                let owner = self.get_user_by_swyx_id(&link.swyx_user_id).await?;
+                Ok((current, owner))
+            },
+            |(current, owner)| match owner {
+                Some(owner) if owner.entra_id != link.entra_id => {
+                    Step::Done(Err(StoreError::conflict(format!(
                         "Swyx user {} is already linked to another Entra user",
                         link.swyx_user_id
-                    )));
+                    ))))
                 }
-                Txn::Cancelled(_) => continue,
-            }
+                _ => Step::Write(current, Ok(())),
+            },
+            move |current| async move { self.transact(self.link_ops(link, current)?).await },
+        )
+        .await?
+    }
+
+    fn link_ops(
+        &self,
+        link: &UserLink,
+        current: Option<UserLink>,
+    ) -> StoreResult<Vec<TransactWriteItem>> {
+        let entra = s(&link.entra_id);
+        let mut claim = swyx_key(&link.swyx_user_id);
+        claim.insert(ENTRA_ID.to_string(), entra.clone());
+        let claim = with_data(claim, link, "user link")?;
+        let mut user = user_key(&link.entra_id);
+        user.insert(SWYX_USER_ID.to_string(), s(&link.swyx_user_id));
+        let user = with_data(user, link, "user link")?;
+        let mut ops = vec![
+            self.put(
+                claim,
+                "attribute_not_exists(pk) OR entra_id = :entra",
+                &[(":entra", entra.clone())],
+            )?,
+            // The link must still be what we read, or a concurrent re-link could orphan a claim.
+            match &current {
+                None => self.put(user, "attribute_not_exists(pk)", &[])?,
+                Some(old) => self.put(
+                    user,
+                    "swyx_user_id = :old",
+                    &[(":old", s(&old.swyx_user_id))],
+                )?,
+            },
+        ];
+        if let Some(old) = current.filter(|old| old.swyx_user_id != link.swyx_user_id) {
+            // Re-linking to another Swyx user frees the old Swyx id in the same transaction.
+            ops.push(self.delete(
+                swyx_key(&old.swyx_user_id),
+                Some("entra_id = :entra"),
+                &[(":entra", entra)],
+            )?);
         }
-        Err(StoreError::Conflict(format!(
-            "link of Entra user {} kept changing concurrently; try again",
-            link.entra_id
-        )))
+        Ok(ops)
     }
 
     /// `delete_user`: link, Swyx-id claim and sync state go together.
     pub(super) async fn unlink(&self, entra_id: &str) -> StoreResult<bool> {
-        for _ in 0..TXN_ATTEMPTS {
-            let Some(old) = self.get_user(entra_id).await? else {
-                self.client
-                    .delete_item()
-                    .table_name(&self.table)
-                    .set_key(Some(state_key(entra_id)))
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("DeleteItem", e))?;
-                return Ok(false);
-            };
-            let ops = vec![
-                self.delete(
-                    user_key(entra_id),
-                    Some("swyx_user_id = :swyx"),
-                    &[(":swyx", s(&old.swyx_user_id))],
-                )?,
-                self.delete(
-                    swyx_key(&old.swyx_user_id),
-                    Some("entra_id = :entra"),
-                    &[(":entra", s(entra_id))],
-                )?,
-                self.delete(state_key(entra_id), None, &[])?,
-            ];
-            if let Txn::Committed = self.transact(ops).await? {
-                return Ok(true);
-            }
-        }
-        Err(StoreError::Conflict(format!(
-            "link of Entra user {entra_id} kept changing concurrently; try again"
-        )))
+        optimistic::update(
+            || format!("link of Entra user {entra_id}"),
+            move || self.get_user(entra_id),
+            |old| {
+                let existed = old.is_some();
+                Step::Write(old, existed)
+            },
+            move |old| async move {
+                match old {
+                    // No link: a sync state left without one goes all the same.
+                    None => self
+                        .client
+                        .delete_item()
+                        .table_name(&self.table)
+                        .set_key(Some(state_key(entra_id)))
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| sdk_error("DeleteItem", e)),
+                    Some(old) => {
+                        let ops = vec![
+                            self.delete(
+                                user_key(entra_id),
+                                Some("swyx_user_id = :swyx"),
+                                &[(":swyx", s(&old.swyx_user_id))],
+                            )?,
+                            self.delete(
+                                swyx_key(&old.swyx_user_id),
+                                Some("entra_id = :entra"),
+                                &[(":entra", s(entra_id))],
+                            )?,
+                            self.delete(state_key(entra_id), None, &[])?,
+                        ];
+                        self.transact(ops).await
+                    }
+                }
+            },
+        )
+        .await
     }
 
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> StoreResult<Txn> {
-        let count = items.len();
+    /// Runs `items` as one transaction; `Conflict` when a condition failed or another
+    /// transaction on the same items won.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> StoreResult<()> {
         let err = match self
             .client
             .transact_write_items()
@@ -117,30 +129,23 @@ impl DynamoStore {
             .send()
             .await
         {
-            Ok(_) => return Ok(Txn::Committed),
+            Ok(_) => return Ok(()),
             Err(err) => err,
         };
         if let Some(TransactWriteItemsError::TransactionCanceledException(c)) =
             err.as_service_error()
         {
-            let codes: Vec<&str> = c
-                .cancellation_reasons()
-                .iter()
-                .map(|r| r.code().unwrap_or("None"))
-                .collect();
-            // Only condition failures and races with another transaction are worth a re-read.
-            if codes.iter().all(|c| {
+            let lost_race = c.cancellation_reasons().iter().all(|r| {
                 matches!(
-                    *c,
+                    r.code().unwrap_or("None"),
                     "None" | "ConditionalCheckFailed" | "TransactionConflict"
                 )
-            }) {
-                let mut failed: Vec<bool> = codes
-                    .iter()
-                    .map(|c| *c == "ConditionalCheckFailed")
-                    .collect();
-                failed.resize(count, false);
-                return Ok(Txn::Cancelled(failed));
+            });
+            // Only condition failures and races with another transaction are worth a re-read.
+            if lost_race {
+                return Err(StoreError::conflict(
+                    "the link changed while it was written",
+                ));
             }
         }
         Err(sdk_error("TransactWriteItems", err))
@@ -186,5 +191,5 @@ fn values_map(values: Values) -> Option<Item> {
 }
 
 fn request_error(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
-    StoreError::Backend(format!("invalid DynamoDB request: {e}"))
+    StoreError::backend("build DynamoDB request", e)
 }

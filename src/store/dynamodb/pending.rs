@@ -5,7 +5,8 @@
 use super::DynamoStore;
 use super::items::*;
 use crate::domain::Timestamp;
-use crate::store::{PendingDelivery, StoreResult};
+use crate::store::{PendingDelivery, PendingStore, StoreResult, require};
+use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::Select;
 
@@ -17,8 +18,11 @@ impl DynamoStore {
             .index_name(DUE_INDEX)
             .expression_attribute_values(":pk", s(PENDING_DUE_PK))
     }
+}
 
-    pub(super) async fn pending_put(&self, p: &PendingDelivery) -> StoreResult<bool> {
+#[async_trait]
+impl PendingStore for DynamoStore {
+    async fn put_pending(&self, p: &PendingDelivery) -> StoreResult<bool> {
         let swyx = &p.update.swyx_user_id;
         require("Swyx user id", swyx)?;
         let mut item = pending_key(swyx);
@@ -42,11 +46,7 @@ impl DynamoStore {
         }
     }
 
-    pub(super) async fn pending_due(
-        &self,
-        now: Timestamp,
-        limit: usize,
-    ) -> StoreResult<Vec<PendingDelivery>> {
+    async fn due_pending(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<PendingDelivery>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -58,15 +58,12 @@ impl DynamoStore {
         parse_all(&items, "pending delivery")
     }
 
-    pub(super) async fn pending_get(
-        &self,
-        swyx_user_id: &str,
-    ) -> StoreResult<Option<PendingDelivery>> {
+    async fn get_pending(&self, swyx_user_id: &str) -> StoreResult<Option<PendingDelivery>> {
         self.get_record(pending_key(swyx_user_id), "pending delivery")
             .await
     }
 
-    pub(super) async fn pending_delete(
+    async fn delete_pending(
         &self,
         swyx_user_id: &str,
         delivered_revision: u64,
@@ -89,7 +86,7 @@ impl DynamoStore {
         }
     }
 
-    pub(super) async fn pending_count(&self) -> StoreResult<usize> {
+    async fn count_pending(&self) -> StoreResult<usize> {
         let query = self
             .due_query()
             .key_condition_expression("due_pk = :pk")

@@ -5,7 +5,8 @@
 use super::DynamoStore;
 use super::items::*;
 use crate::domain::{SpeakingState, Timestamp};
-use crate::store::{StoreError, StoreResult};
+use crate::store::{SpeakingStore, StoreResult, require};
+use async_trait::async_trait;
 use std::collections::HashMap;
 
 const SPEAKING_DUE_PK: &str = "SPEAKING";
@@ -17,13 +18,14 @@ fn speaking_key(entra_id: &str) -> Item {
     ])
 }
 
-impl DynamoStore {
-    pub(super) async fn speaking_get(&self, entra_id: &str) -> StoreResult<Option<SpeakingState>> {
+#[async_trait]
+impl SpeakingStore for DynamoStore {
+    async fn get_speaking(&self, entra_id: &str) -> StoreResult<Option<SpeakingState>> {
         self.get_record(speaking_key(entra_id), "speaking state")
             .await
     }
 
-    pub(super) async fn speaking_put(
+    async fn put_speaking(
         &self,
         entra_id: &str,
         state: &SpeakingState,
@@ -42,7 +44,7 @@ impl DynamoStore {
             .await
     }
 
-    pub(super) async fn speaking_due(
+    async fn due_speaking(
         &self,
         now: Timestamp,
         limit: usize,
@@ -66,9 +68,7 @@ impl DynamoStore {
                     .get(ENTRA_ID)
                     .and_then(|v| v.as_s().ok())
                     .cloned()
-                    .ok_or_else(|| {
-                        StoreError::Backend("corrupt speaking state item: no entra_id".into())
-                    })?;
+                    .ok_or_else(|| corrupt("speaking state", MissingAttribute(ENTRA_ID)))?;
                 Ok((entra_id, parse_data(item, "speaking state")?))
             })
             .collect()

@@ -16,7 +16,13 @@ const ACTIVE_POLLS: u32 = 180;
 const ACTIVE_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 fn build_err(e: BuildError) -> StoreError {
-    StoreError::Backend(format!("invalid DynamoDB request: {e}"))
+    StoreError::backend("build DynamoDB request", e)
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("table {table} did not become ACTIVE within {ACTIVE_POLLS} checks")]
+struct NotActive {
+    table: String,
 }
 
 fn key_element(name: &str, key_type: KeyType) -> StoreResult<KeySchemaElement> {
@@ -109,9 +115,12 @@ async fn wait_until_active(client: &Client, table: &str) -> StoreResult<()> {
             return Ok(());
         }
     }
-    Err(StoreError::Backend(format!(
-        "DynamoDB table {table} did not become ACTIVE within {ACTIVE_POLLS} checks"
-    )))
+    Err(StoreError::Unavailable {
+        operation: "DynamoDB DescribeTable".into(),
+        source: Box::new(NotActive {
+            table: table.to_string(),
+        }),
+    })
 }
 
 async fn enable_ttl(client: &Client, table: &str) -> StoreResult<()> {

@@ -2,9 +2,13 @@
 //! statement) and lifecycle requests (three columns, keyed by subscription and event).
 
 use super::SqliteStore;
-use super::rows::{Ctx, read_all, read_one, require, to_json};
+use super::rows::{Ctx, read_all, read_one, to_json};
 use crate::domain::Timestamp;
-use crate::store::{LifecycleRequest, StoreError, StoreResult, SyncAccount, check_lifecycle_key};
+use crate::store::{
+    AccountStore, LifecycleRequest, LifecycleStore, StoreError, StoreResult, SyncAccount,
+    check_lifecycle_key, not_at, require, require_growth,
+};
+use async_trait::async_trait;
 use rusqlite::{Row, params};
 
 fn lifecycle_from_row(row: &Row<'_>) -> rusqlite::Result<LifecycleRequest> {
@@ -15,24 +19,17 @@ fn lifecycle_from_row(row: &Row<'_>) -> rusqlite::Result<LifecycleRequest> {
     })
 }
 
-impl SqliteStore {
-    pub(super) async fn account_put(
-        &self,
-        account: &SyncAccount,
-        expected_version: u64,
-    ) -> StoreResult<()> {
+#[async_trait]
+impl AccountStore for SqliteStore {
+    async fn put_account(&self, account: &SyncAccount, expected_version: u64) -> StoreResult<()> {
         let name = account.name.clone();
         require("sync account name", &name)?;
-        if account.version <= expected_version {
-            return Err(StoreError::Conflict(format!(
-                "sync account {name}: new version {} is not greater than expected version {expected_version}",
-                account.version
-            )));
-        }
+        let subject = format!("sync account {name}");
+        require_growth(&subject, "version", account.version, expected_version)?;
         // SQLite integers are signed; versions count writes, so they never get near the limit.
         let version = i64::try_from(account.version).map_err(|_| {
-            StoreError::Backend(format!(
-                "rejected: version {} of sync account {name} exceeds SQLite's integer range",
+            StoreError::invalid(format!(
+                "version {} of sync account {name} exceeds SQLite's integer range",
                 account.version
             ))
         })?;
@@ -55,16 +52,14 @@ impl SqliteStore {
             }
             .ctx("write sync account")?;
             if written == 0 {
-                return Err(StoreError::Conflict(format!(
-                    "sync account {name} is not at version {expected_version}"
-                )));
+                return Err(not_at(&subject, "version", expected_version));
             }
             Ok(())
         })
         .await
     }
 
-    pub(super) async fn account_get(&self, name: &str) -> StoreResult<Option<SyncAccount>> {
+    async fn get_account(&self, name: &str) -> StoreResult<Option<SyncAccount>> {
         let name = name.to_string();
         self.run(move |c| {
             read_one(
@@ -77,7 +72,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn account_list(&self) -> StoreResult<Vec<SyncAccount>> {
+    async fn list_accounts(&self) -> StoreResult<Vec<SyncAccount>> {
         self.run(|c| {
             read_all(
                 c,
@@ -89,7 +84,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn account_delete(&self, name: &str) -> StoreResult<bool> {
+    async fn delete_account(&self, name: &str) -> StoreResult<bool> {
         let name = name.to_string();
         self.run(move |c| {
             let n = c
@@ -99,8 +94,11 @@ impl SqliteStore {
         })
         .await
     }
+}
 
-    pub(super) async fn lifecycle_put(&self, request: &LifecycleRequest) -> StoreResult<()> {
+#[async_trait]
+impl LifecycleStore for SqliteStore {
+    async fn put_lifecycle_request(&self, request: &LifecycleRequest) -> StoreResult<()> {
         check_lifecycle_key(&request.subscription_id, &request.event)?;
         let request = request.clone();
         self.run(move |c| {
@@ -120,7 +118,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn lifecycle_list(&self) -> StoreResult<Vec<LifecycleRequest>> {
+    async fn list_lifecycle_requests(&self) -> StoreResult<Vec<LifecycleRequest>> {
         self.run(|c| {
             let mut stmt = c
                 .prepare(
@@ -137,7 +135,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn lifecycle_delete(
+    async fn delete_lifecycle_request(
         &self,
         subscription_id: &str,
         event: &str,

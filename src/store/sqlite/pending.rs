@@ -2,15 +2,17 @@
 //! column for maintenance. Writes compare revisions inside one `BEGIN IMMEDIATE` transaction.
 
 use super::SqliteStore;
-use super::rows::{Ctx, read_all, read_one, require, sql_limit, to_json};
+use super::rows::{Ctx, read_all, read_one, sql_limit, to_json};
 use crate::domain::Timestamp;
-use crate::store::{PendingDelivery, StoreResult};
+use crate::store::{PendingDelivery, PendingStore, StoreResult, require};
+use async_trait::async_trait;
 use rusqlite::params;
 
 const PENDING_BY_USER: &str = "SELECT data FROM pending WHERE swyx_user_id = ?1";
 
-impl SqliteStore {
-    pub(super) async fn pending_put(&self, p: &PendingDelivery) -> StoreResult<bool> {
+#[async_trait]
+impl PendingStore for SqliteStore {
+    async fn put_pending(&self, p: &PendingDelivery) -> StoreResult<bool> {
         require("Swyx user id", &p.update.swyx_user_id)?;
         let json = to_json(p, "pending delivery")?;
         let (swyx, revision, at) = (
@@ -36,11 +38,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn pending_due(
-        &self,
-        now: Timestamp,
-        limit: usize,
-    ) -> StoreResult<Vec<PendingDelivery>> {
+    async fn due_pending(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<PendingDelivery>> {
         self.run(move |c| {
             read_all(
                 c,
@@ -53,16 +51,13 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn pending_get(
-        &self,
-        swyx_user_id: &str,
-    ) -> StoreResult<Option<PendingDelivery>> {
+    async fn get_pending(&self, swyx_user_id: &str) -> StoreResult<Option<PendingDelivery>> {
         let swyx = swyx_user_id.to_string();
         self.run(move |c| read_one(c, PENDING_BY_USER, &swyx, "pending delivery"))
             .await
     }
 
-    pub(super) async fn pending_delete(
+    async fn delete_pending(
         &self,
         swyx_user_id: &str,
         delivered_revision: u64,
@@ -81,7 +76,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn pending_count(&self) -> StoreResult<usize> {
+    async fn count_pending(&self) -> StoreResult<usize> {
         self.run(|c| {
             let n: i64 = c
                 .query_row("SELECT COUNT(*) FROM pending", [], |r| r.get(0))

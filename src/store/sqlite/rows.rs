@@ -1,36 +1,38 @@
-//! Row helpers: error context, input checks, JSON columns.
+//! Row helpers: error context, JSON columns.
 
-use crate::domain::UserSyncState;
 use crate::store::{StoreError, StoreResult, UserLink};
-use rusqlite::{Connection, OptionalExtension, Row};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Row};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// Adds what was being done to a rusqlite error.
+/// Adds what was being done to a rusqlite error, and tells a database locked by another process
+/// (past the busy timeout: worth a retry) from every other failure.
 pub(super) trait Ctx<T> {
     fn ctx(self, what: &str) -> StoreResult<T>;
 }
 
 impl<T> Ctx<T> for rusqlite::Result<T> {
     fn ctx(self, what: &str) -> StoreResult<T> {
-        self.map_err(|e| StoreError::Backend(format!("SQLite {what}: {e}")))
+        self.map_err(|e| classify(format!("SQLite {what}"), e))
     }
 }
 
-pub(super) fn require(what: &str, value: &str) -> StoreResult<()> {
-    if value.is_empty() {
-        return Err(StoreError::Backend(format!("rejected: {what} is empty")));
+fn classify(operation: String, e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Unavailable {
+            operation,
+            source: Box::new(e),
+        },
+        _ => StoreError::backend(operation, e),
     }
-    Ok(())
 }
 
 pub(super) fn to_json<T: Serialize>(value: &T, what: &str) -> StoreResult<String> {
-    serde_json::to_string(value)
-        .map_err(|e| StoreError::Backend(format!("cannot encode {what}: {e}")))
+    serde_json::to_string(value).map_err(|e| StoreError::backend(format!("encode {what}"), e))
 }
 
 pub(super) fn from_json<T: DeserializeOwned>(json: &str, what: &str) -> StoreResult<T> {
-    serde_json::from_str(json).map_err(|e| StoreError::Backend(format!("corrupt {what} row: {e}")))
+    serde_json::from_str(json).map_err(|e| StoreError::backend(format!("corrupt {what} row"), e))
 }
 
 /// SQLite integers are signed; a `usize` limit beyond that means "no limit".
@@ -76,22 +78,27 @@ pub(super) fn read_all<T: DeserializeOwned>(
     Ok(out)
 }
 
-pub(super) fn check_revision_grows(
-    entra_id: &str,
-    state: &UserSyncState,
-    expected: u64,
-) -> StoreResult<()> {
-    if state.revision <= expected {
-        return Err(StoreError::Conflict(format!(
-            "sync state of {entra_id}: new revision {} is not greater than expected revision {expected}",
-            state.revision
-        )));
-    }
-    Ok(())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-pub(super) fn revision_conflict(entra_id: &str, expected: u64) -> StoreError {
-    StoreError::Conflict(format!(
-        "sync state of {entra_id} is not at revision {expected}"
-    ))
+    #[test]
+    fn a_database_locked_by_another_process_is_transient_other_failures_are_not() {
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        let err = Err::<(), _>(busy).ctx("write sync state").unwrap_err();
+        assert!(err.is_transient(), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("SQLite write sync state: unavailable")
+        );
+        let full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        );
+        let err = Err::<(), _>(full).ctx("write sync state").unwrap_err();
+        assert!(matches!(err, StoreError::Backend { .. }), "{err:?}");
+    }
 }

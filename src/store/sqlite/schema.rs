@@ -75,6 +75,16 @@ pub(super) fn configure(conn: &Connection) -> StoreResult<()> {
     Ok(())
 }
 
+/// A database written by a newer bridge (or not by the bridge at all).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the database has schema version {found}, this build supports up to {SCHEMA_VERSION}: use a \
+     newer bridge or another database file"
+)]
+struct UnknownSchema {
+    found: i64,
+}
+
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
     // IMMEDIATE: two processes opening a fresh file must not both create the tables.
     let tx = conn
@@ -84,10 +94,10 @@ pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .ctx("read schema version")?;
     if !(0..=SCHEMA_VERSION).contains(&version) {
-        return Err(StoreError::Backend(format!(
-            "SQLite database has schema version {version}, this build supports up to \
-             {SCHEMA_VERSION}: use a newer bridge or another database file"
-        )));
+        return Err(StoreError::backend(
+            "SQLite migrate schema",
+            UnknownSchema { found: version },
+        ));
     }
     for (from, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         tx.execute_batch(sql)
@@ -104,7 +114,10 @@ pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
 mod tests {
     use super::*;
     use crate::domain::Timestamp;
-    use crate::store::{LifecycleRequest, SqliteStore, Store, SubscriptionRecord, SyncAccount};
+    use crate::store::{
+        AccountStore, LifecycleRequest, LifecycleStore, SqliteStore, SubscriptionRecord,
+        SubscriptionStore, SyncAccount,
+    };
 
     /// A database as the previous release (schema 2) left it, with one subscription.
     fn version_2_database() -> Connection {
@@ -153,6 +166,7 @@ mod tests {
             assigned: vec![],
             covered: vec![],
             subscription_id: None,
+            unconfirmed_client_state: None,
             added_at: Timestamp(1),
             reconciled_at: None,
             reconcile_requested: false,

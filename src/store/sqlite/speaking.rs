@@ -2,33 +2,31 @@
 //! indexed column, so maintenance finds due users without reading everyone.
 
 use super::SqliteStore;
-use super::rows::{Ctx, from_json, read_one, require, sql_limit, to_json};
+use super::rows::{Ctx, from_json, read_one, sql_limit, to_json};
 use crate::domain::{SpeakingState, Timestamp};
-use crate::store::{StoreError, StoreResult};
+use crate::store::{SpeakingStore, StoreResult, not_at, require, require_growth};
+use async_trait::async_trait;
 use rusqlite::params;
 
 const SPEAKING_BY_USER: &str = "SELECT data FROM speaking WHERE entra_id = ?1";
 
-impl SqliteStore {
-    pub(super) async fn speaking_get(&self, entra_id: &str) -> StoreResult<Option<SpeakingState>> {
+#[async_trait]
+impl SpeakingStore for SqliteStore {
+    async fn get_speaking(&self, entra_id: &str) -> StoreResult<Option<SpeakingState>> {
         let entra_id = entra_id.to_string();
         self.run(move |c| read_one(c, SPEAKING_BY_USER, &entra_id, "speaking state"))
             .await
     }
 
-    pub(super) async fn speaking_put(
+    async fn put_speaking(
         &self,
         entra_id: &str,
         state: &SpeakingState,
         expected_revision: u64,
     ) -> StoreResult<()> {
         require("Entra id", entra_id)?;
-        if state.revision <= expected_revision {
-            return Err(StoreError::Conflict(format!(
-                "speaking state of {entra_id}: new revision {} is not greater than expected revision {expected_revision}",
-                state.revision
-            )));
-        }
+        let subject = format!("speaking state of {entra_id}");
+        require_growth(&subject, "revision", state.revision, expected_revision)?;
         let json = to_json(state, "speaking state")?;
         let due = state.due_at.map(Timestamp::millis);
         let entra_id = entra_id.to_string();
@@ -36,9 +34,7 @@ impl SqliteStore {
             let current: Option<SpeakingState> =
                 read_one(tx, SPEAKING_BY_USER, &entra_id, "speaking state")?;
             if current.map_or(0, |s| s.revision) != expected_revision {
-                return Err(StoreError::Conflict(format!(
-                    "speaking state of {entra_id} is not at revision {expected_revision}"
-                )));
+                return Err(not_at(&subject, "revision", expected_revision));
             }
             tx.execute(
                 "INSERT INTO speaking (entra_id, due_at, data) VALUES (?1, ?2, ?3)
@@ -51,7 +47,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn speaking_due(
+    async fn due_speaking(
         &self,
         now: Timestamp,
         limit: usize,

@@ -1,0 +1,310 @@
+//! In-memory stand-ins for the connector, Graph and the login endpoint, for the use cases' unit
+//! tests: they answer as a test tells them and record what they were asked, without a socket.
+//! With [`MemoryStore`] and a paused tokio clock a whole maintenance pass runs in microseconds.
+
+use crate::app::{App, AppSettings};
+use crate::domain::{Clock, MappingRules, SwyxUpdate, Timestamp};
+use crate::graph::client::GraphError;
+use crate::graph::crypto::NotificationKeys;
+use crate::graph::delegated::DelegatedTokens;
+use crate::graph::entra::EntraError;
+use crate::graph::notification::PresenceResource;
+use crate::graph::subscriptions::{ListedSubscription, NewSubscription, SubscriptionInfo};
+use crate::graph::validation_token::{TokenSettings, TokenValidator};
+use crate::outbound::retry::{FailureKind, GaveUp, Stop};
+use crate::store::MemoryStore;
+use crate::subscriptions::ports::{SubscriptionApi, TokenRefresher};
+use crate::swyx::client::{ConnectorError, DeliveryOutcome};
+use crate::swyx_to_teams::ports::PresenceSession;
+use crate::teams_to_swyx::ports::{PresenceReader, SwyxConnector};
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// 2026-01-01T00:00:00Z.
+pub const T0: i64 = 1_767_225_600_000;
+
+/// A clock that moves only when told.
+#[derive(Clone, Default)]
+pub struct ManualClock(Arc<AtomicI64>);
+
+impl ManualClock {
+    pub fn clock(&self) -> Clock {
+        let ms = Arc::clone(&self.0);
+        Clock::from_fn(move || Timestamp(T0 + ms.load(Ordering::SeqCst)))
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.0.fetch_add(by.as_millis() as i64, Ordering::SeqCst);
+    }
+}
+
+/// A clock that follows tokio's (paused in tests: it moves as the runtime sleeps).
+pub fn tokio_clock() -> Clock {
+    let start = tokio::time::Instant::now();
+    Clock::from_fn(move || Timestamp(T0 + start.elapsed().as_millis() as i64))
+}
+
+/// The connector: takes every update, or refuses them all as unavailable while `down`.
+#[derive(Default)]
+pub struct FakeConnector {
+    down: AtomicBool,
+    received: Mutex<Vec<SwyxUpdate>>,
+}
+
+impl FakeConnector {
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    /// The updates it applied, in order.
+    pub fn received(&self) -> Vec<SwyxUpdate> {
+        lock(&self.received).clone()
+    }
+}
+
+#[async_trait]
+impl SwyxConnector for FakeConnector {
+    async fn send_update(
+        &self,
+        update: &SwyxUpdate,
+        _budget: Duration,
+    ) -> Result<DeliveryOutcome, ConnectorError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(ConnectorError::Unavailable {
+                what: "PUT teams-status".into(),
+                source: gave_up(FailureKind::Server(503), Duration::ZERO),
+            });
+        }
+        lock(&self.received).push(update.clone());
+        Ok(DeliveryOutcome::Applied)
+    }
+}
+
+/// A Graph call the fake was asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GraphCall {
+    SetPresence { user: String, activity: String },
+    ClearPresence { user: String },
+    Create { users: Vec<String> },
+    Renew { id: String },
+    Delete { id: String },
+    Read { users: usize },
+}
+
+/// Graph: presence sessions, bulk reads, subscriptions. `slow_sessions` makes every session call
+/// use up its whole budget and fail, as the real client does when Graph keeps timing out.
+#[derive(Default)]
+pub struct FakeGraph {
+    pub slow_sessions: AtomicBool,
+    calls: Mutex<Vec<GraphCall>>,
+    /// What Teams shows per user (availability, activity), for bulk reads.
+    presences: Mutex<HashMap<String, (String, String)>>,
+    created: AtomicI64,
+}
+
+impl FakeGraph {
+    pub fn calls(&self) -> Vec<GraphCall> {
+        lock(&self.calls).clone()
+    }
+
+    pub fn show(&self, user: &str, availability: &str, activity: &str) {
+        lock(&self.presences).insert(user.into(), (availability.into(), activity.into()));
+    }
+
+    fn record(&self, call: GraphCall) {
+        lock(&self.calls).push(call);
+    }
+
+    fn info(id: String, expires_at: Timestamp) -> SubscriptionInfo {
+        SubscriptionInfo {
+            id,
+            expires_at,
+            encryption_certificate_id: None,
+        }
+    }
+}
+
+#[async_trait]
+impl PresenceSession for FakeGraph {
+    async fn set_presence(
+        &self,
+        user: &str,
+        _availability: &str,
+        activity: &str,
+        _expiration: Duration,
+        budget: Duration,
+    ) -> Result<(), GraphError> {
+        self.record(GraphCall::SetPresence {
+            user: user.into(),
+            activity: activity.into(),
+        });
+        self.answer(budget).await
+    }
+
+    async fn clear_presence(&self, user: &str, budget: Duration) -> Result<(), GraphError> {
+        self.record(GraphCall::ClearPresence { user: user.into() });
+        self.answer(budget).await
+    }
+}
+
+impl FakeGraph {
+    async fn answer(&self, budget: Duration) -> Result<(), GraphError> {
+        if !self.slow_sessions.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        tokio::time::sleep(budget).await;
+        Err(GraphError::Unavailable(gave_up(
+            FailureKind::Timeout,
+            budget,
+        )))
+    }
+}
+
+#[async_trait]
+impl PresenceReader for FakeGraph {
+    async fn get_presences(
+        &self,
+        ids: &[String],
+        _budget: Duration,
+    ) -> Result<Vec<PresenceResource>, GraphError> {
+        self.record(GraphCall::Read { users: ids.len() });
+        let shown = lock(&self.presences);
+        Ok(ids
+            .iter()
+            .filter_map(|id| {
+                let (availability, activity) = shown.get(id)?;
+                Some(PresenceResource {
+                    id: id.clone(),
+                    availability: Some(availability.clone()),
+                    activity: Some(activity.clone()),
+                    out_of_office_settings: None,
+                    sequence_number: None,
+                })
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl SubscriptionApi for FakeGraph {
+    async fn create_subscription(
+        &self,
+        _token: &str,
+        sub: &NewSubscription<'_>,
+        _budget: Duration,
+    ) -> Result<SubscriptionInfo, GraphError> {
+        self.record(GraphCall::Create {
+            users: sub.user_ids.to_vec(),
+        });
+        let n = self.created.fetch_add(1, Ordering::SeqCst) + 1;
+        Ok(Self::info(format!("sub-{n}"), sub.expires_at))
+    }
+
+    async fn renew_subscription(
+        &self,
+        _token: &str,
+        id: &str,
+        expires_at: Timestamp,
+        _certificate: Option<(&str, &str)>,
+        _budget: Duration,
+    ) -> Result<SubscriptionInfo, GraphError> {
+        self.record(GraphCall::Renew { id: id.into() });
+        Ok(Self::info(id.into(), expires_at))
+    }
+
+    async fn delete_subscription(
+        &self,
+        _token: &str,
+        id: &str,
+        _budget: Duration,
+    ) -> Result<(), GraphError> {
+        self.record(GraphCall::Delete { id: id.into() });
+        Ok(())
+    }
+
+    /// Every create of the fake is answered, so none is left to find.
+    async fn list_subscriptions(
+        &self,
+        _token: &str,
+        _budget: Duration,
+    ) -> Result<Vec<ListedSubscription>, GraphError> {
+        Ok(Vec::new())
+    }
+
+    async fn get_subscription(
+        &self,
+        _token: &str,
+        _id: &str,
+        _budget: Duration,
+    ) -> Result<ListedSubscription, GraphError> {
+        Err(GraphError::Refused {
+            status: 404,
+            message: "not found".into(),
+        })
+    }
+}
+
+/// The login endpoint: every refresh token is good and rotates.
+#[derive(Default)]
+pub struct FakeLogin;
+
+#[async_trait]
+impl TokenRefresher for FakeLogin {
+    async fn refresh(
+        &self,
+        refresh_token: &str,
+        _scope: &str,
+        _timeout: Duration,
+    ) -> Result<DelegatedTokens, EntraError> {
+        Ok(DelegatedTokens {
+            access_token: format!("access-for-{refresh_token}"),
+            refresh_token: Some(format!("{refresh_token}+")),
+            expires_in: Duration::from_secs(3600),
+        })
+    }
+}
+
+/// An app on `store` and `connector`, without Swyx → Teams or subscriptions (tests add them).
+pub fn app(store: Arc<MemoryStore>, connector: Arc<FakeConnector>, clock: Clock) -> App {
+    App {
+        settings: AppSettings {
+            tenant_id: "tenant".into(),
+            client_id: "app".into(),
+            max_body_bytes: 64 * 1024,
+            time_budget: Duration::from_secs(2),
+        },
+        rules: MappingRules::default(),
+        keys: Arc::new(NotificationKeys::new()),
+        // Never asked: the use cases under test do not see Graph's notifications.
+        tokens: Arc::new(TokenValidator::new(
+            TokenSettings::default(),
+            reqwest::Client::new(),
+        )),
+        store,
+        connector,
+        metrics: Default::default(),
+        swyx_to_teams: None,
+        accounts: None,
+        wake_maintenance: Default::default(),
+        clock,
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// What the real clients report when every attempt within `budget` failed with `kind`.
+fn gave_up(kind: FailureKind, budget: Duration) -> GaveUp {
+    GaveUp {
+        stop: Stop::BudgetSpent,
+        attempts: 1,
+        elapsed: budget,
+        budget,
+        may_have_taken_effect: kind.may_have_taken_effect(),
+        last: Box::new(crate::outbound::retry::Failure::new(kind)),
+    }
+}

@@ -1,0 +1,539 @@
+//! The one retry policy of every outbound call. An attempt brings either an answer for the caller
+//! to interpret (`Ok`: a 2xx, or a 4xx that asking again will not change) or a [`Failure`] whose
+//! [`FailureKind`] says whether the server may have acted on the request. The policy decides:
+//!
+//! - **whether** to try again. Every failure kind but an oversized answer is transient. An
+//!   idempotent request is tried again after any of them; a non-idempotent one (creating a
+//!   subscription, redeeming a rotating refresh token) only when it provably had no effect: no
+//!   connection was made, or a 429 refused it. After a timeout or a 5xx it may have been done, and
+//!   doing it again could do it twice: its caller finds out what happened instead.
+//! - **how long** to wait: the server's `Retry-After` (delta-seconds or HTTP-date, RFC 9110
+//!   §10.2.3) when it sent one, else exponential backoff with full jitter (a uniformly random wait
+//!   below a doubling ceiling), so clients that failed together do not come back together.
+//! - **when** to stop: at the attempt limit, or when the next wait would overrun the call's time
+//!   budget. What the budget cannot cover is the caller's to keep pending.
+
+use std::fmt;
+use std::future::Future;
+use std::time::{Duration, SystemTime};
+use tokio::time::Instant;
+
+/// Whether doing a request twice is the same as doing it once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idempotency {
+    /// GET, PUT and PATCH to a value, DELETE, reads, setting a presence session to a state.
+    Idempotent,
+    /// POST /subscriptions (a second one is a duplicate), redeeming a refresh token that rotates.
+    NotIdempotent,
+}
+
+/// Why an attempt brought no usable answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The budget had no time left for an attempt: nothing was sent.
+    NoTime,
+    /// No connection could be made (refused, name resolution, TLS handshake, connect timeout):
+    /// nothing was sent.
+    Connect,
+    /// 429: the server refused the request for its rate without acting on it (Graph and Entra
+    /// throttle before processing: <https://learn.microsoft.com/en-us/graph/throttling>).
+    Throttled,
+    /// 5xx: the server failed, possibly after acting on the request.
+    Server(u16),
+    /// No complete answer in time: the server may have acted on the request.
+    Timeout,
+    /// The connection broke after the request was sent: the server may have acted on it.
+    Interrupted,
+    /// The answer is larger than the caller accepts; asking again brings the same.
+    TooLarge { limit: usize },
+}
+
+impl FailureKind {
+    /// Whether the server may have acted on the request.
+    pub fn may_have_taken_effect(self) -> bool {
+        match self {
+            FailureKind::NoTime | FailureKind::Connect | FailureKind::Throttled => false,
+            FailureKind::Server(_)
+            | FailureKind::Timeout
+            | FailureKind::Interrupted
+            | FailureKind::TooLarge { .. } => true,
+        }
+    }
+
+    /// Whether another attempt may help and is safe for a request of this idempotency.
+    pub fn is_retryable(self, idempotency: Idempotency) -> bool {
+        match self {
+            FailureKind::NoTime | FailureKind::TooLarge { .. } => false,
+            kind if kind.may_have_taken_effect() => idempotency == Idempotency::Idempotent,
+            _ => true,
+        }
+    }
+}
+
+/// One attempt that brought no usable answer. Never holds a secret: request URLs are dropped
+/// from transport errors, and answers are quoted short.
+#[derive(Debug, thiserror::Error)]
+pub struct Failure {
+    pub kind: FailureKind,
+    /// The server's `Retry-After`, when it sent one.
+    pub retry_after: Option<Duration>,
+    /// A short single-line quote of the server's answer (429, 5xx).
+    pub answer: Option<String>,
+    #[source]
+    pub source: Option<reqwest::Error>,
+}
+
+impl Failure {
+    pub fn new(kind: FailureKind) -> Self {
+        Self {
+            kind,
+            retry_after: None,
+            answer: None,
+            source: None,
+        }
+    }
+
+    /// A transport error: no connection (nothing sent), a timeout, or a broken connection.
+    pub fn from_reqwest(error: reqwest::Error) -> Self {
+        // A connect timeout is both; it is a connect failure (nothing was sent).
+        let kind = if error.is_connect() {
+            FailureKind::Connect
+        } else if error.is_timeout() {
+            FailureKind::Timeout
+        } else {
+            FailureKind::Interrupted
+        };
+        Self {
+            source: Some(error.without_url()),
+            ..Self::new(kind)
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            FailureKind::NoTime => f.write_str("no time left for an attempt")?,
+            FailureKind::Connect => f.write_str("could not connect")?,
+            FailureKind::Throttled => f.write_str("HTTP 429")?,
+            FailureKind::Server(status) => write!(f, "HTTP {status}")?,
+            FailureKind::Timeout => f.write_str("timed out")?,
+            FailureKind::Interrupted => f.write_str("connection broken")?,
+            FailureKind::TooLarge { limit } => {
+                write!(f, "the answer is larger than {limit} bytes")?
+            }
+        }
+        if let Some(wait) = self.retry_after {
+            write!(f, " (Retry-After {} s)", wait.as_secs())?;
+        }
+        if let Some(answer) = &self.answer {
+            write!(f, ": {answer}")?;
+        }
+        // The innermost cause names what went wrong ("Connection refused"); reqwest's own
+        // message only says a request failed.
+        if let Some(root) = self.source.as_ref().map(root_cause) {
+            write!(f, " ({root})")?;
+        }
+        Ok(())
+    }
+}
+
+fn root_cause(error: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// Why a call stopped trying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The next wait (or attempt) would not fit in the budget.
+    BudgetSpent,
+    /// The attempt limit was reached.
+    AttemptsUsed,
+    /// Not repeated: the request is not idempotent and may have taken effect.
+    MayHaveTakenEffect,
+    /// Asking again would bring the same (an oversized answer).
+    NotRetryable,
+}
+
+impl fmt::Display for Stop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stop::BudgetSpent => "the time budget ran out",
+            Stop::AttemptsUsed => "every attempt failed",
+            Stop::MayHaveTakenEffect => "not repeated (it may have taken effect)",
+            Stop::NotRetryable => "refused",
+        })
+    }
+}
+
+/// A call that got no usable answer within its attempts and budget.
+#[derive(Debug, thiserror::Error)]
+#[error("{stop} after {attempts} attempt(s) in {} ms (budget {} ms): {last}", .elapsed.as_millis(), .budget.as_millis())]
+pub struct GaveUp {
+    pub stop: Stop,
+    pub attempts: u32,
+    pub elapsed: Duration,
+    pub budget: Duration,
+    /// Whether any attempt may have taken effect at the server.
+    pub may_have_taken_effect: bool,
+    /// Boxed: every error enum of the adapters carries a `GaveUp`, and they stay small.
+    #[source]
+    pub last: Box<Failure>,
+}
+
+impl GaveUp {
+    /// The server's last `Retry-After`, for the caller's next try.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.last.retry_after
+    }
+}
+
+/// What to do after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    Wait(Duration),
+    Stop(Stop),
+}
+
+/// Attempts, backoff and budget of one kind of call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts of one call at most, the first included.
+    pub max_attempts: u32,
+    /// The backoff ceiling after the first failure; it doubles per failure.
+    pub backoff_base: Duration,
+    /// The backoff ceiling never exceeds this.
+    pub backoff_cap: Duration,
+}
+
+impl RetryPolicy {
+    pub const fn new(max_attempts: u32, backoff_base: Duration, backoff_cap: Duration) -> Self {
+        Self {
+            max_attempts,
+            backoff_base,
+            backoff_cap,
+        }
+    }
+
+    /// The wait ceiling after the `failures`-th failure: base·2^(failures−1), at most the cap.
+    pub fn backoff_ceiling(&self, failures: u32) -> Duration {
+        let doublings = failures.saturating_sub(1).min(30);
+        self.backoff_base
+            .saturating_mul(1u32 << doublings)
+            .min(self.backoff_cap)
+    }
+
+    /// Full jitter: uniformly random between zero and the ceiling.
+    pub fn backoff(&self, failures: u32) -> Duration {
+        let ceiling = self.backoff_ceiling(failures).as_micros() as u64;
+        Duration::from_micros(rand::random_range(0..=ceiling))
+    }
+
+    /// After the `failures`-th failed attempt of a call with `left` of its budget: wait, or stop.
+    pub fn after_failure(
+        &self,
+        failure: &Failure,
+        failures: u32,
+        idempotency: Idempotency,
+        left: Duration,
+    ) -> Next {
+        if failure.kind == FailureKind::NoTime {
+            return Next::Stop(Stop::BudgetSpent);
+        }
+        if !failure.kind.is_retryable(idempotency) {
+            return Next::Stop(
+                if failure.kind.may_have_taken_effect()
+                    && failure.kind.is_retryable(Idempotency::Idempotent)
+                {
+                    Stop::MayHaveTakenEffect
+                } else {
+                    Stop::NotRetryable
+                },
+            );
+        }
+        if failures >= self.max_attempts.max(1) {
+            return Next::Stop(Stop::AttemptsUsed);
+        }
+        // Never earlier than the server asked; without its word, jittered backoff.
+        let wait = failure
+            .retry_after
+            .unwrap_or_else(|| self.backoff(failures));
+        if wait >= left {
+            return Next::Stop(Stop::BudgetSpent);
+        }
+        Next::Wait(wait)
+    }
+
+    /// Runs `attempt` until it brings an answer or the policy stops. `attempt` gets the time left
+    /// in the budget (its own timeouts must not exceed it); an attempt still running when the
+    /// budget ends is cut off and counts as timed out. `what` names the call in logs.
+    pub async fn run<T, F, Fut>(
+        &self,
+        what: &str,
+        idempotency: Idempotency,
+        budget: Duration,
+        mut attempt: F,
+    ) -> Result<T, GaveUp>
+    where
+        F: FnMut(Duration) -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        let started = Instant::now();
+        let mut attempts = 0u32;
+        let mut may_have_taken_effect = false;
+        loop {
+            let left = budget.saturating_sub(started.elapsed());
+            let failure = if left.is_zero() {
+                Failure::new(FailureKind::NoTime)
+            } else {
+                attempts += 1;
+                match tokio::time::timeout(left, attempt(left)).await {
+                    Ok(Ok(answer)) => return Ok(answer),
+                    Ok(Err(failure)) => failure,
+                    Err(_) => Failure::new(FailureKind::Timeout),
+                }
+            };
+            may_have_taken_effect |= failure.kind.may_have_taken_effect();
+            let left = budget.saturating_sub(started.elapsed());
+            match self.after_failure(&failure, attempts, idempotency, left) {
+                Next::Wait(wait) => {
+                    tracing::debug!(call = what, attempt = attempts, failure = %failure, wait_ms = wait.as_millis() as u64, "retrying");
+                    tokio::time::sleep(wait).await;
+                }
+                Next::Stop(stop) => {
+                    return Err(GaveUp {
+                        stop,
+                        attempts,
+                        elapsed: started.elapsed(),
+                        budget,
+                        may_have_taken_effect,
+                        last: Box::new(failure),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// `Retry-After` (RFC 9110 §10.2.3): delta-seconds or an HTTP-date in any of the three formats a
+/// recipient must accept (RFC 9110 §5.6.7); a date already past means no wait.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    const POLICY: RetryPolicy =
+        RetryPolicy::new(4, Duration::from_millis(100), Duration::from_secs(1));
+    const ALL_KINDS: [FailureKind; 7] = [
+        FailureKind::NoTime,
+        FailureKind::Connect,
+        FailureKind::Throttled,
+        FailureKind::Server(503),
+        FailureKind::Timeout,
+        FailureKind::Interrupted,
+        FailureKind::TooLarge { limit: 1 },
+    ];
+
+    fn failure(kind: FailureKind) -> Failure {
+        Failure::new(kind)
+    }
+
+    #[test]
+    fn a_non_idempotent_request_is_repeated_only_when_it_provably_had_no_effect() {
+        use FailureKind::*;
+        for kind in ALL_KINDS {
+            let idempotent = kind.is_retryable(Idempotency::Idempotent);
+            let not = kind.is_retryable(Idempotency::NotIdempotent);
+            let (want_idempotent, want_not) = match kind {
+                NoTime | TooLarge { .. } => (false, false),
+                Connect | Throttled => (true, true),
+                Server(_) | Timeout | Interrupted => (true, false),
+            };
+            assert_eq!((idempotent, not), (want_idempotent, want_not), "{kind:?}");
+            // Never repeated blindly: whatever a non-idempotent request may repeat had no effect.
+            assert!(!not || !kind.may_have_taken_effect(), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn the_stop_names_why() {
+        let left = Duration::from_secs(10);
+        let next = |kind, idem| POLICY.after_failure(&failure(kind), 1, idem, left);
+        assert_eq!(
+            next(FailureKind::Timeout, Idempotency::NotIdempotent),
+            Next::Stop(Stop::MayHaveTakenEffect)
+        );
+        assert_eq!(
+            next(FailureKind::Server(502), Idempotency::NotIdempotent),
+            Next::Stop(Stop::MayHaveTakenEffect)
+        );
+        assert_eq!(
+            next(FailureKind::TooLarge { limit: 9 }, Idempotency::Idempotent),
+            Next::Stop(Stop::NotRetryable)
+        );
+        assert_eq!(
+            next(FailureKind::NoTime, Idempotency::Idempotent),
+            Next::Stop(Stop::BudgetSpent)
+        );
+        assert!(matches!(
+            next(FailureKind::Connect, Idempotency::NotIdempotent),
+            Next::Wait(_)
+        ));
+        assert_eq!(
+            POLICY.after_failure(
+                &failure(FailureKind::Connect),
+                4,
+                Idempotency::Idempotent,
+                left
+            ),
+            Next::Stop(Stop::AttemptsUsed),
+            "four attempts at most"
+        );
+    }
+
+    #[test]
+    fn retry_after_is_obeyed_exactly_and_stops_a_call_it_does_not_fit() {
+        let mut throttled = failure(FailureKind::Throttled);
+        throttled.retry_after = Some(Duration::from_secs(3));
+        let at = |left| POLICY.after_failure(&throttled, 1, Idempotency::Idempotent, left);
+        assert_eq!(
+            at(Duration::from_secs(10)),
+            Next::Wait(Duration::from_secs(3))
+        );
+        assert_eq!(at(Duration::from_secs(3)), Next::Stop(Stop::BudgetSpent));
+        // Without Retry-After the wait is the jittered backoff, which must fit too.
+        let plain = failure(FailureKind::Server(500));
+        assert_eq!(
+            POLICY.after_failure(&plain, 3, Idempotency::Idempotent, Duration::ZERO),
+            Next::Stop(Stop::BudgetSpent)
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_to_its_cap_with_full_jitter() {
+        assert_eq!(POLICY.backoff_ceiling(1), Duration::from_millis(100));
+        assert_eq!(POLICY.backoff_ceiling(2), Duration::from_millis(200));
+        assert_eq!(POLICY.backoff_ceiling(4), Duration::from_millis(800));
+        assert_eq!(POLICY.backoff_ceiling(5), Duration::from_secs(1));
+        assert_eq!(POLICY.backoff_ceiling(u32::MAX), Duration::from_secs(1));
+        let waits: Vec<Duration> = (0..200).map(|_| POLICY.backoff(3)).collect();
+        assert!(waits.iter().all(|w| *w <= Duration::from_millis(400)));
+        // Full jitter spreads over the whole range, down to nearly nothing.
+        assert!(waits.iter().any(|w| *w < Duration::from_millis(100)));
+        assert!(waits.iter().any(|w| *w > Duration::from_millis(300)));
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_all_three_http_date_formats() {
+        let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:00 GMT").unwrap();
+        let secs = |v| parse_retry_after(v, now).map(|d| d.as_secs());
+        assert_eq!(secs(" 7 "), Some(7));
+        assert_eq!(secs("Sun, 06 Nov 1994 08:49:37 GMT"), Some(37));
+        assert_eq!(secs("Sunday, 06-Nov-94 08:49:37 GMT"), Some(37));
+        assert_eq!(secs("Sun Nov  6 08:49:37 1994"), Some(37));
+        assert_eq!(
+            secs("Sun, 06 Nov 1994 08:00:00 GMT"),
+            Some(0),
+            "past: no wait"
+        );
+        assert_eq!(secs("soon"), None);
+        assert_eq!(secs("-1"), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_failures_are_retried_until_an_answer_comes() {
+        let calls = AtomicU32::new(0);
+        let got = POLICY
+            .run(
+                "test",
+                Idempotency::Idempotent,
+                Duration::from_secs(10),
+                |_| async {
+                    match calls.fetch_add(1, Ordering::SeqCst) {
+                        0 => Err(failure(FailureKind::Server(503))),
+                        1 => Err(failure(FailureKind::Timeout)),
+                        n => Ok(n),
+                    }
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(got, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_timed_out_non_idempotent_request_is_not_repeated() {
+        let calls = AtomicU32::new(0);
+        let err = POLICY
+            .run(
+                "create",
+                Idempotency::NotIdempotent,
+                Duration::from_secs(10),
+                |_| async {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    Err::<(), _>(failure(FailureKind::Timeout))
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(err.stop, Stop::MayHaveTakenEffect);
+        assert!(err.may_have_taken_effect);
+        assert!(err.to_string().contains("timed out"), "{err}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_attempt_still_running_at_the_end_of_the_budget_is_cut_off() {
+        let started = Instant::now();
+        let err = POLICY
+            .run(
+                "hang",
+                Idempotency::Idempotent,
+                Duration::from_secs(2),
+                |left| async move {
+                    assert!(left <= Duration::from_secs(2));
+                    std::future::pending::<Result<(), Failure>>().await
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.last.kind, FailureKind::Timeout);
+        assert_eq!(err.stop, Stop::BudgetSpent);
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_after_beyond_the_budget_ends_the_call_at_once_and_is_passed_on() {
+        let started = Instant::now();
+        let err = POLICY
+            .run(
+                "throttled",
+                Idempotency::Idempotent,
+                Duration::from_secs(2),
+                |_| async {
+                    let mut f = failure(FailureKind::Throttled);
+                    f.retry_after = Some(Duration::from_secs(30));
+                    Err::<(), _>(f)
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!((err.attempts, err.stop), (1, Stop::BudgetSpent));
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        assert!(!err.may_have_taken_effect, "a 429 was refused, not done");
+    }
+}

@@ -1,0 +1,360 @@
+//! A store in the process's memory: every port with the same conditional-write semantics as the
+//! real backends (it passes the same conformance suite), so use cases are unit-tested on it in
+//! microseconds, without a file or a socket. Nothing survives the process.
+//!
+//! One lock over all records: every call takes it once and never holds it across an `await`, so
+//! each call is atomic, as a conditional write must be.
+
+use super::{
+    AccountStore, IdempotencyStore, LifecycleRequest, LifecycleStore, PendingDelivery,
+    PendingStore, SpeakingStore, StoreResult, SubscriptionRecord, SubscriptionStore, SyncAccount,
+    SyncStateStore, UserLink, UserLinkStore, check_lifecycle_key, not_at, require, require_growth,
+};
+use crate::domain::{SpeakingState, Timestamp, UserSyncState};
+use async_trait::async_trait;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    records: Mutex<Records>,
+}
+
+#[derive(Debug, Default)]
+struct Records {
+    /// By Entra id (ordered, as `list_users` returns them).
+    users: BTreeMap<String, UserLink>,
+    /// Swyx user id → Entra id.
+    swyx_owners: HashMap<String, String>,
+    sync_states: BTreeMap<String, UserSyncState>,
+    speaking: BTreeMap<String, SpeakingState>,
+    subscriptions: BTreeMap<String, SubscriptionRecord>,
+    accounts: BTreeMap<String, SyncAccount>,
+    /// By (subscription id, event).
+    lifecycle: HashMap<(String, String), LifecycleRequest>,
+    /// By Swyx user id.
+    pending: HashMap<String, PendingDelivery>,
+    /// Idempotency key → remembered until.
+    claims: HashMap<String, Timestamp>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A panic elsewhere while holding the lock cannot leave a half-done write: every write
+    /// checks first and changes last.
+    fn records(&self) -> MutexGuard<'_, Records> {
+        self.records.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The conditional write of every backend: `value` goes in if the stored counter (`revision`,
+/// `version`) is `expected` (0 = nothing stored yet) and the value's own counter is greater.
+fn put_if_at<T: Clone>(
+    records: &mut BTreeMap<String, T>,
+    key: &str,
+    value: &T,
+    (counter, count): (&str, fn(&T) -> u64),
+    expected: u64,
+    subject: &str,
+) -> StoreResult<()> {
+    require_growth(subject, counter, count(value), expected)?;
+    if records.get(key).map_or(0, count) != expected {
+        return Err(not_at(subject, counter, expected));
+    }
+    records.insert(key.to_string(), value.clone());
+    Ok(())
+}
+
+#[async_trait]
+impl UserLinkStore for MemoryStore {
+    async fn put_user(&self, link: &UserLink) -> StoreResult<()> {
+        require("Entra id", &link.entra_id)?;
+        require("Swyx user id", &link.swyx_user_id)?;
+        let mut r = self.records();
+        if let Some(owner) = r.swyx_owners.get(&link.swyx_user_id)
+            && *owner != link.entra_id
+        {
+            return Err(super::StoreError::conflict(format!(
+                "Swyx user {} is already linked to another Entra user",
+                link.swyx_user_id
+            )));
+        }
+        if let Some(old) = r.users.insert(link.entra_id.clone(), link.clone())
+            && old.swyx_user_id != link.swyx_user_id
+        {
+            r.swyx_owners.remove(&old.swyx_user_id);
+        }
+        r.swyx_owners
+            .insert(link.swyx_user_id.clone(), link.entra_id.clone());
+        Ok(())
+    }
+
+    async fn get_user(&self, entra_id: &str) -> StoreResult<Option<UserLink>> {
+        Ok(self.records().users.get(entra_id).cloned())
+    }
+
+    async fn get_user_by_swyx_id(&self, swyx_user_id: &str) -> StoreResult<Option<UserLink>> {
+        let r = self.records();
+        Ok(r.swyx_owners
+            .get(swyx_user_id)
+            .and_then(|entra_id| r.users.get(entra_id))
+            .cloned())
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<UserLink>> {
+        Ok(self.records().users.values().cloned().collect())
+    }
+
+    async fn delete_user(&self, entra_id: &str) -> StoreResult<bool> {
+        let mut r = self.records();
+        r.sync_states.remove(entra_id);
+        let Some(old) = r.users.remove(entra_id) else {
+            return Ok(false);
+        };
+        r.swyx_owners.remove(&old.swyx_user_id);
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl SyncStateStore for MemoryStore {
+    async fn get_sync_state(&self, entra_id: &str) -> StoreResult<Option<UserSyncState>> {
+        Ok(self.records().sync_states.get(entra_id).cloned())
+    }
+
+    async fn put_sync_state(
+        &self,
+        entra_id: &str,
+        state: &UserSyncState,
+        expected_revision: u64,
+    ) -> StoreResult<()> {
+        require("Entra id", entra_id)?;
+        put_if_at(
+            &mut self.records().sync_states,
+            entra_id,
+            state,
+            ("revision", |s| s.revision),
+            expected_revision,
+            &format!("sync state of {entra_id}"),
+        )
+    }
+}
+
+#[async_trait]
+impl SpeakingStore for MemoryStore {
+    async fn get_speaking(&self, entra_id: &str) -> StoreResult<Option<SpeakingState>> {
+        Ok(self.records().speaking.get(entra_id).cloned())
+    }
+
+    async fn put_speaking(
+        &self,
+        entra_id: &str,
+        state: &SpeakingState,
+        expected_revision: u64,
+    ) -> StoreResult<()> {
+        require("Entra id", entra_id)?;
+        put_if_at(
+            &mut self.records().speaking,
+            entra_id,
+            state,
+            ("revision", |s| s.revision),
+            expected_revision,
+            &format!("speaking state of {entra_id}"),
+        )
+    }
+
+    async fn due_speaking(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, SpeakingState)>> {
+        let r = self.records();
+        let mut due: Vec<(Timestamp, &String, &SpeakingState)> = r
+            .speaking
+            .iter()
+            .filter_map(|(id, s)| s.due_at.filter(|at| *at <= now).map(|at| (at, id, s)))
+            .collect();
+        due.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        Ok(due
+            .into_iter()
+            .take(limit)
+            .map(|(_, id, s)| (id.clone(), s.clone()))
+            .collect())
+    }
+}
+
+#[async_trait]
+impl SubscriptionStore for MemoryStore {
+    async fn put_subscription(&self, sub: &SubscriptionRecord) -> StoreResult<()> {
+        require("subscription id", &sub.id)?;
+        self.records()
+            .subscriptions
+            .insert(sub.id.clone(), sub.clone());
+        Ok(())
+    }
+
+    async fn get_subscription(&self, id: &str) -> StoreResult<Option<SubscriptionRecord>> {
+        Ok(self.records().subscriptions.get(id).cloned())
+    }
+
+    async fn list_subscriptions(&self) -> StoreResult<Vec<SubscriptionRecord>> {
+        Ok(self.records().subscriptions.values().cloned().collect())
+    }
+
+    async fn delete_subscription(&self, id: &str) -> StoreResult<bool> {
+        Ok(self.records().subscriptions.remove(id).is_some())
+    }
+}
+
+#[async_trait]
+impl AccountStore for MemoryStore {
+    async fn put_account(&self, account: &SyncAccount, expected_version: u64) -> StoreResult<()> {
+        require("sync account name", &account.name)?;
+        put_if_at(
+            &mut self.records().accounts,
+            &account.name,
+            account,
+            ("version", |a| a.version),
+            expected_version,
+            &format!("sync account {}", account.name),
+        )
+    }
+
+    async fn get_account(&self, name: &str) -> StoreResult<Option<SyncAccount>> {
+        Ok(self.records().accounts.get(name).cloned())
+    }
+
+    async fn list_accounts(&self) -> StoreResult<Vec<SyncAccount>> {
+        Ok(self.records().accounts.values().cloned().collect())
+    }
+
+    async fn delete_account(&self, name: &str) -> StoreResult<bool> {
+        Ok(self.records().accounts.remove(name).is_some())
+    }
+}
+
+#[async_trait]
+impl LifecycleStore for MemoryStore {
+    async fn put_lifecycle_request(&self, request: &LifecycleRequest) -> StoreResult<()> {
+        check_lifecycle_key(&request.subscription_id, &request.event)?;
+        let key = (request.subscription_id.clone(), request.event.clone());
+        self.records().lifecycle.insert(key, request.clone());
+        Ok(())
+    }
+
+    async fn list_lifecycle_requests(&self) -> StoreResult<Vec<LifecycleRequest>> {
+        let mut all: Vec<LifecycleRequest> = self.records().lifecycle.values().cloned().collect();
+        all.sort_by(|a, b| {
+            (a.received_at, &a.subscription_id, &a.event).cmp(&(
+                b.received_at,
+                &b.subscription_id,
+                &b.event,
+            ))
+        });
+        Ok(all)
+    }
+
+    async fn delete_lifecycle_request(
+        &self,
+        subscription_id: &str,
+        event: &str,
+        handled_up_to: Timestamp,
+    ) -> StoreResult<bool> {
+        check_lifecycle_key(subscription_id, event)?;
+        let key = (subscription_id.to_string(), event.to_string());
+        let mut r = self.records();
+        let handled = r
+            .lifecycle
+            .get(&key)
+            .is_some_and(|req| req.received_at <= handled_up_to);
+        if handled {
+            r.lifecycle.remove(&key);
+        }
+        Ok(handled)
+    }
+}
+
+#[async_trait]
+impl PendingStore for MemoryStore {
+    async fn put_pending(&self, p: &PendingDelivery) -> StoreResult<bool> {
+        require("Swyx user id", &p.update.swyx_user_id)?;
+        let mut r = self.records();
+        let newer_stored = r
+            .pending
+            .get(&p.update.swyx_user_id)
+            .is_some_and(|stored| stored.update.revision > p.update.revision);
+        if newer_stored {
+            return Ok(false);
+        }
+        r.pending.insert(p.update.swyx_user_id.clone(), p.clone());
+        Ok(true)
+    }
+
+    async fn due_pending(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<PendingDelivery>> {
+        let r = self.records();
+        let mut due: Vec<&PendingDelivery> = r
+            .pending
+            .values()
+            .filter(|p| p.next_attempt_at <= now)
+            .collect();
+        due.sort_by(|a, b| {
+            (a.next_attempt_at, &a.update.swyx_user_id)
+                .cmp(&(b.next_attempt_at, &b.update.swyx_user_id))
+        });
+        Ok(due.into_iter().take(limit).cloned().collect())
+    }
+
+    async fn get_pending(&self, swyx_user_id: &str) -> StoreResult<Option<PendingDelivery>> {
+        Ok(self.records().pending.get(swyx_user_id).cloned())
+    }
+
+    async fn delete_pending(
+        &self,
+        swyx_user_id: &str,
+        delivered_revision: u64,
+    ) -> StoreResult<bool> {
+        let mut r = self.records();
+        let delivered = r
+            .pending
+            .get(swyx_user_id)
+            .is_some_and(|p| p.update.revision <= delivered_revision);
+        if delivered {
+            r.pending.remove(swyx_user_id);
+        }
+        Ok(delivered)
+    }
+
+    async fn count_pending(&self) -> StoreResult<usize> {
+        Ok(self.records().pending.len())
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for MemoryStore {
+    async fn claim_once(
+        &self,
+        key: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        require("idempotency key", key)?;
+        let mut r = self.records();
+        if r.claims.get(key).is_some_and(|until| *until > now) {
+            return Ok(false);
+        }
+        // Housekeeping (as in SQLite) drops only keys expired by both the caller's and the wall
+        // clock, so a caller with a synthetic clock still sees exact per-key semantics.
+        let purge_up_to = now.min(Timestamp::now());
+        r.claims.retain(|_, until| *until > purge_up_to);
+        r.claims.insert(key.to_string(), expires_at);
+        Ok(true)
+    }
+
+    async fn release_claim(&self, key: &str) -> StoreResult<bool> {
+        require("idempotency key", key)?;
+        Ok(self.records().claims.remove(key).is_some())
+    }
+}

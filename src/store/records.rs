@@ -1,0 +1,94 @@
+//! The records the bridge keeps: what each one means and which fields its conditional writes
+//! compare. The store's ports ([`super`]) read and write them; every backend keeps them as they are.
+
+use crate::domain::{SwyxUpdate, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// A linked user: Entra object id ↔ Swyx user id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserLink {
+    pub entra_id: String,
+    pub swyx_user_id: String,
+    #[serde(default)]
+    pub email: String,
+}
+
+/// A Graph change-notification subscription the bridge owns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionRecord {
+    pub id: String,
+    /// Random per subscription; every notification must carry it (compared in constant time).
+    pub client_state: String,
+    pub expires_at: Timestamp,
+    /// The sync account whose delegated token created it, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default)]
+    pub resource: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_certificate_id: Option<String>,
+    /// When the bridge last renewed it (PATCH); a `reauthorizationRequired` within 10 minutes of
+    /// a renewal needs no second PATCH.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewed_at: Option<Timestamp>,
+}
+
+/// A sync account: a dedicated Entra user whose delegated token owns one presence subscription
+/// (Graph allows one per app and user) covering at most 650 linked users.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncAccount {
+    /// The operator's name for it (`accounts add NAME`); the key.
+    pub name: String,
+    /// The account's refresh token, sealed (AES-256-GCM, see `graph::sealed`); never plain.
+    pub sealed_refresh_token: String,
+    /// Grows on every write; writes are conditional on it
+    /// ([`AccountStore::put_account`](super::AccountStore::put_account)).
+    pub version: u64,
+    /// The users its subscription must cover (Entra ids, sorted, at most 650).
+    #[serde(default)]
+    pub assigned: Vec<String>,
+    /// The users its live subscription covers as created (sorted). A subscription is rebuilt
+    /// only when `assigned` holds someone `covered` lacks.
+    #[serde(default)]
+    pub covered: Vec<String>,
+    /// The subscription it owns (a [`SubscriptionRecord`] id), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription_id: Option<String>,
+    /// The clientState of a subscription create whose answer never came (a timeout, a run cut
+    /// short, a crash): Graph may have made that subscription. One that carries it is the
+    /// bridge's own and is adopted, never replaced; the next create sends it again. Cleared when
+    /// a create is answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unconfirmed_client_state: Option<String>,
+    pub added_at: Timestamp,
+    /// When its users' presence was last read in bulk and repaired on Swyx.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconciled_at: Option<Timestamp>,
+    /// Its users must be reconciled at the next run (after a rebuild, a removal, `missed`).
+    #[serde(default)]
+    pub reconcile_requested: bool,
+    /// The last thing that went wrong with it (sign-in, Graph), for `accounts list`; no secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// A lifecycle notification accepted by the webhook, for maintenance to act on. At most one per
+/// subscription and event; a newer one replaces an older one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleRequest {
+    pub subscription_id: String,
+    /// `reauthorizationRequired`, `subscriptionRemoved` or `missed`.
+    pub event: String,
+    pub received_at: Timestamp,
+}
+
+/// A Swyx update that could not be delivered yet. There is at most one per Swyx user: a newer
+/// update replaces an older one (only the latest status matters).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingDelivery {
+    pub update: SwyxUpdate,
+    pub attempts: u32,
+    pub next_attempt_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}

@@ -1,0 +1,43 @@
+//! What Swyx → Teams needs from Graph: the bridge's own presence session of a user. The real
+//! Graph client implements it here; unit tests put an in-memory fake in its place.
+
+use crate::graph::client::{GraphClient, GraphError};
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// Graph's `setPresence` / `clearPresence` with the bridge's app id as the session.
+#[async_trait]
+pub trait PresenceSession: Send + Sync {
+    /// Sets the session of `user` to (`availability`, `activity`) for `expiration`, within
+    /// `budget` (429 waits and retries included).
+    async fn set_presence(
+        &self,
+        user: &str,
+        availability: &str,
+        activity: &str,
+        expiration: Duration,
+        budget: Duration,
+    ) -> Result<(), GraphError>;
+
+    /// Ends the session of `user`; one that does not exist counts as ended.
+    async fn clear_presence(&self, user: &str, budget: Duration) -> Result<(), GraphError>;
+}
+
+#[async_trait]
+impl PresenceSession for GraphClient {
+    async fn set_presence(
+        &self,
+        user: &str,
+        availability: &str,
+        activity: &str,
+        expiration: Duration,
+        budget: Duration,
+    ) -> Result<(), GraphError> {
+        self.set_presence_within(user, availability, activity, expiration, budget)
+            .await
+    }
+
+    async fn clear_presence(&self, user: &str, budget: Duration) -> Result<(), GraphError> {
+        self.clear_presence_within(user, budget).await
+    }
+}

@@ -1,0 +1,157 @@
+//! Swyx → Teams as a user notices it, on the memory store and a fake Graph: "In a call" comes
+//! with the first call and goes with the last, never sticks, and waits out a Graph outage.
+
+use super::intake::apply;
+use super::session::{GraphSync, SwyxToTeams, sync_graph};
+use super::upkeep::maintain_speaking;
+use crate::domain::{CallEvent, Session, SpeakingSettings, SpeakingState};
+use crate::fakes::{FakeGraph, GraphCall, tokio_clock};
+use crate::store::{MemoryStore, SpeakingStore};
+use crate::swyx::signature::Verifier;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+struct World {
+    store: MemoryStore,
+    graph: Arc<FakeGraph>,
+    s2t: SwyxToTeams,
+}
+
+impl World {
+    fn new() -> Self {
+        Self::with_max_call(240 * MINUTE)
+    }
+
+    fn with_max_call(max_call: Duration) -> Self {
+        let graph = Arc::new(FakeGraph::default());
+        let s2t = SwyxToTeams {
+            graph: graph.clone(),
+            verifier: Verifier::new(Vec::new(), Duration::from_secs(300)),
+            settings: SpeakingSettings {
+                expiration_ms: 30 * 60_000,
+                max_call_ms: max_call.as_millis() as i64,
+                ..SpeakingSettings::default()
+            },
+            request_budget: Duration::from_millis(1_500),
+            clock: tokio_clock(),
+        };
+        Self {
+            store: MemoryStore::new(),
+            graph,
+            s2t,
+        }
+    }
+
+    /// The connector's event as the intake handles it: call set, then Graph.
+    async fn event(&self, kind: CallEvent, call_id: &str) -> Option<GraphSync> {
+        let at = self.s2t.now();
+        let state = apply(&self.store, &self.s2t, "alice", kind, call_id, at)
+            .await
+            .unwrap()?;
+        let budget = self.s2t.request_budget;
+        Some(
+            sync_graph(&self.s2t, &self.store, "alice", state, budget)
+                .await
+                .unwrap(),
+        )
+    }
+
+    async fn state(&self) -> SpeakingState {
+        self.store.get_speaking("alice").await.unwrap().unwrap()
+    }
+}
+
+fn set() -> GraphCall {
+    GraphCall::SetPresence {
+        user: "alice".into(),
+        activity: "InACall".into(),
+    }
+}
+
+fn clear() -> GraphCall {
+    GraphCall::ClearPresence {
+        user: "alice".into(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_first_call_sets_in_a_call_and_the_last_end_clears_it() {
+    let w = World::new();
+    assert_eq!(
+        w.event(CallEvent::Started, "c1").await,
+        Some(GraphSync::InSync)
+    );
+    assert_eq!(w.graph.calls(), [set()]);
+    assert!(matches!(w.state().await.session, Session::Active { .. }));
+
+    // A second call, and a duplicate of the first start: Teams already shows it.
+    assert_eq!(
+        w.event(CallEvent::Started, "c2").await,
+        Some(GraphSync::InSync)
+    );
+    assert_eq!(w.event(CallEvent::Started, "c1").await, None);
+    assert_eq!(
+        w.event(CallEvent::Ended, "c1").await,
+        Some(GraphSync::InSync)
+    );
+    assert_eq!(w.graph.calls(), [set()], "still in call c2");
+
+    assert_eq!(
+        w.event(CallEvent::Ended, "c2").await,
+        Some(GraphSync::InSync)
+    );
+    assert_eq!(w.graph.calls(), [set(), clear()]);
+    let state = w.state().await;
+    assert_eq!((state.session, state.calls.len()), (Session::None, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_end_that_overtakes_its_start_leaves_teams_alone() {
+    let w = World::new();
+    w.event(CallEvent::Ended, "c1").await;
+    assert_eq!(w.event(CallEvent::Started, "c1").await, None);
+    assert!(w.graph.calls().is_empty(), "{:?}", w.graph.calls());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_that_never_ends_is_dropped_and_in_a_call_cleared() {
+    let w = World::with_max_call(10 * MINUTE);
+    w.event(CallEvent::Started, "c1").await;
+    tokio::time::advance(11 * MINUTE).await;
+    let summary = maintain_speaking(&w.s2t, &w.store, MINUTE).await.unwrap();
+    assert_eq!((summary.overlong_calls, summary.synced), (1, 1));
+    assert_eq!(w.graph.calls(), [set(), clear()]);
+    assert!(w.state().await.calls.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_session_is_renewed_while_the_call_lasts() {
+    let w = World::new();
+    w.event(CallEvent::Started, "c1").await;
+    // Half the session's life (30 minutes) left: maintenance renews it.
+    tokio::time::advance(16 * MINUTE).await;
+    let summary = maintain_speaking(&w.s2t, &w.store, MINUTE).await.unwrap();
+    assert_eq!(summary.synced, 1);
+    assert_eq!(w.graph.calls(), [set(), set()]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_clear_graph_refused_waits_and_is_sent_once_graph_answers() {
+    let w = World::new();
+    w.event(CallEvent::Started, "c1").await;
+    w.graph.slow_sessions.store(true, Ordering::SeqCst);
+    assert!(matches!(
+        w.event(CallEvent::Ended, "c1").await,
+        Some(GraphSync::Pending(_))
+    ));
+    // Graph is back; maintenance retries when the backoff is over.
+    w.graph.slow_sessions.store(false, Ordering::SeqCst);
+    tokio::time::advance(MINUTE).await;
+    let summary = maintain_speaking(&w.s2t, &w.store, MINUTE).await.unwrap();
+    assert_eq!((summary.synced, summary.still_pending), (1, 0));
+    assert_eq!(w.graph.calls(), [set(), clear(), clear()]);
+    assert_eq!(w.state().await.session, Session::None);
+}

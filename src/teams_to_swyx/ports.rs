@@ -1,0 +1,54 @@
+//! What Teams → Swyx needs from outside besides the store: the connector takes a Swyx user's new
+//! status, and Graph reads presences in bulk for reconciliation. The real clients implement
+//! these here; unit tests put in-memory fakes in their place.
+
+use crate::domain::SwyxUpdate;
+use crate::graph::client::{GraphClient, GraphError};
+use crate::graph::notification::PresenceResource;
+use crate::swyx::client::{ConnectorClient, ConnectorError, DeliveryOutcome};
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// The Swyx connector's side of a status update (`PUT /v1/users/{id}/teams-status`).
+#[async_trait]
+pub trait SwyxConnector: Send + Sync {
+    /// Sends `update`, retrying transient failures, within `budget` in total.
+    async fn send_update(
+        &self,
+        update: &SwyxUpdate,
+        budget: Duration,
+    ) -> Result<DeliveryOutcome, ConnectorError>;
+}
+
+/// Graph's bulk presence read (`getPresencesByUserId`, app-only).
+#[async_trait]
+pub trait PresenceReader: Send + Sync {
+    /// The presences of `ids` (at most 650), within `budget`.
+    async fn get_presences(
+        &self,
+        ids: &[String],
+        budget: Duration,
+    ) -> Result<Vec<PresenceResource>, GraphError>;
+}
+
+#[async_trait]
+impl SwyxConnector for ConnectorClient {
+    async fn send_update(
+        &self,
+        update: &SwyxUpdate,
+        budget: Duration,
+    ) -> Result<DeliveryOutcome, ConnectorError> {
+        ConnectorClient::send_update(self, update, budget).await
+    }
+}
+
+#[async_trait]
+impl PresenceReader for GraphClient {
+    async fn get_presences(
+        &self,
+        ids: &[String],
+        budget: Duration,
+    ) -> Result<Vec<PresenceResource>, GraphError> {
+        GraphClient::get_presences(self, ids, budget).await
+    }
+}

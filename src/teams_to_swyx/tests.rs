@@ -1,0 +1,281 @@
+//! Teams → Swyx decisions as a user notices them, on the memory store and a fake connector and
+//! Graph: which presences reach Swyx, what waits and comes later, what is never echoed.
+
+use super::decide::{Judge, Observed, observe};
+use super::deliver::{Delivered, Delivery};
+use super::reconcile::reconcile;
+use super::redeliver::deliver_pending;
+use crate::domain::{
+    CallEvent, Clock, GraphOp, GraphOutcome, MappingRules, Observation, SpeakingSettings,
+    SpeakingState, SwyxAction, SwyxStatus, TeamsPresence, Timestamp,
+};
+use crate::fakes::{FakeConnector, FakeGraph, ManualClock, T0};
+use crate::store::{
+    MemoryStore, PendingStore, SpeakingStore, SyncStateStore, UserLink, UserLinkStore,
+};
+use std::time::Duration;
+
+const BUDGET: Duration = Duration::from_secs(2);
+
+struct World {
+    store: MemoryStore,
+    connector: FakeConnector,
+    rules: MappingRules,
+    time: ManualClock,
+    clock: Clock,
+}
+
+impl World {
+    async fn new(users: &[(&str, &str)]) -> Self {
+        let store = MemoryStore::new();
+        for (entra_id, swyx_user_id) in users {
+            store
+                .put_user(&UserLink {
+                    entra_id: entra_id.to_string(),
+                    swyx_user_id: swyx_user_id.to_string(),
+                    email: String::new(),
+                })
+                .await
+                .unwrap();
+        }
+        let time = ManualClock::default();
+        Self {
+            store,
+            connector: FakeConnector::default(),
+            rules: MappingRules::default(),
+            clock: time.clock(),
+            time,
+        }
+    }
+
+    /// Judged without the echo guard (Swyx → Teams not running).
+    fn judge(&self) -> Judge<'_> {
+        Judge {
+            rules: &self.rules,
+            own_sessions: None,
+        }
+    }
+
+    fn delivery(&self) -> Delivery<'_> {
+        Delivery {
+            connector: &self.connector,
+            pending: &self.store,
+            clock: &self.clock,
+        }
+    }
+
+    async fn observe(&self, judge: Judge<'_>, entra_id: &str, obs: Observation) -> Observed {
+        observe(&self.store, judge, entra_id, &obs).await.unwrap()
+    }
+}
+
+fn seen(availability: &str, activity: &str, sequence: u32) -> Observation {
+    let mut presence = TeamsPresence::new(availability, activity);
+    presence.sequence_number = Some(format!("{sequence:05}"));
+    Observation {
+        presence,
+        received_at: Timestamp(T0 + i64::from(sequence)),
+    }
+}
+
+fn action(observed: &Observed) -> Option<SwyxAction> {
+    match observed {
+        Observed::Forward(update) => Some(update.action),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn a_newer_presence_is_forwarded_a_stale_or_unchanged_one_is_not() {
+    let w = World::new(&[("alice", "swyx-1")]).await;
+    let busy = w.observe(w.judge(), "alice", seen("Busy", "Busy", 2)).await;
+    assert_eq!(action(&busy), Some(SwyxAction::Set(SwyxStatus::Away)));
+    let Observed::Forward(update) = &busy else {
+        unreachable!()
+    };
+    assert_eq!(
+        (update.swyx_user_id.as_str(), update.entra_id.as_str()),
+        ("swyx-1", "alice")
+    );
+
+    // Graph retried an older presence after the newer one: not applied.
+    let late = w
+        .observe(w.judge(), "alice", seen("Available", "Available", 1))
+        .await;
+    assert_eq!(late, Observed::Stale);
+    // In a meeting maps to Away as well: recorded, nothing for Swyx.
+    let meeting = w
+        .observe(w.judge(), "alice", seen("Busy", "InAMeeting", 3))
+        .await;
+    assert_eq!(meeting, Observed::Recorded);
+    let dnd = w
+        .observe(w.judge(), "alice", seen("DoNotDisturb", "Presenting", 4))
+        .await;
+    assert_eq!(action(&dnd), Some(SwyxAction::Set(SwyxStatus::Speaking)));
+    // Offline: the bridge withdraws what it had set.
+    let offline = w
+        .observe(w.judge(), "alice", seen("Offline", "Offline", 5))
+        .await;
+    assert_eq!(action(&offline), Some(SwyxAction::Withdraw));
+
+    let stored = w.store.get_sync_state("alice").await.unwrap().unwrap();
+    assert_eq!(stored.last_sequence.as_deref(), Some("00005"));
+    assert_eq!(stored.teams_status, None);
+}
+
+#[tokio::test]
+async fn a_presence_of_a_user_who_is_not_linked_changes_nothing() {
+    let w = World::new(&[("alice", "swyx-1")]).await;
+    let out = w
+        .observe(w.judge(), "mallory", seen("Busy", "Busy", 1))
+        .await;
+    assert_eq!(out, Observed::UnlinkedUser);
+    assert_eq!(w.store.get_sync_state("mallory").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_failed_send_stays_pending_and_is_redelivered_after_its_backoff() {
+    let w = World::new(&[("alice", "swyx-1")]).await;
+    let Observed::Forward(update) = w.observe(w.judge(), "alice", seen("Busy", "Busy", 1)).await
+    else {
+        panic!("a first presence is forwarded");
+    };
+    w.connector.set_down(true);
+    let outcome = w.delivery().deliver(&update, 0, BUDGET).await;
+    assert!(matches!(outcome, Delivered::Pending { .. }), "{outcome:?}");
+    let pending = w.store.get_pending("swyx-1").await.unwrap().unwrap();
+    assert_eq!((pending.update, pending.attempts), (update.clone(), 1));
+
+    // Maintenance before the backoff is over leaves it alone, even with the connector back.
+    w.connector.set_down(false);
+    let early = deliver_pending(w.delivery(), BUDGET).await.unwrap();
+    assert_eq!(early.delivered, 0);
+    assert!(w.connector.received().is_empty());
+
+    w.time.advance(Duration::from_secs(5));
+    let summary = deliver_pending(w.delivery(), BUDGET).await.unwrap();
+    assert_eq!(summary.delivered, 1);
+    assert_eq!(w.connector.received(), vec![update]);
+    assert_eq!(w.store.count_pending().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_pending_update_is_replaced_by_a_newer_one_and_only_the_newest_is_sent() {
+    let w = World::new(&[("alice", "swyx-1")]).await;
+    w.connector.set_down(true);
+    for (availability, activity, sequence) in [("Busy", "Busy", 1), ("Available", "Available", 2)] {
+        let Observed::Forward(update) = w
+            .observe(w.judge(), "alice", seen(availability, activity, sequence))
+            .await
+        else {
+            panic!("each presence changes the Swyx status");
+        };
+        w.delivery().deliver(&update, 0, BUDGET).await;
+    }
+    w.connector.set_down(false);
+    w.time.advance(Duration::from_secs(5));
+    deliver_pending(w.delivery(), BUDGET).await.unwrap();
+    let sent = w.connector.received();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].action, SwyxAction::Set(SwyxStatus::Available));
+}
+
+#[tokio::test]
+async fn our_own_in_a_call_is_not_echoed_to_swyx_a_real_one_after_the_call_is() {
+    let w = World::new(&[("alice", "swyx-1")]).await;
+    let echo_guard = Judge {
+        own_sessions: Some(&w.clock),
+        ..w.judge()
+    };
+    let available = w
+        .observe(echo_guard, "alice", seen("Available", "Available", 1))
+        .await;
+    assert_eq!(
+        action(&available),
+        Some(SwyxAction::Set(SwyxStatus::Available))
+    );
+
+    // Alice speaks on Swyx; the bridge's session makes Teams show Busy/InACall.
+    let settings = SpeakingSettings::default();
+    let now = w.clock.now();
+    let in_call = SpeakingState::default()
+        .apply_event(CallEvent::Started, "call-1", now, now, &settings)
+        .unwrap();
+    w.store.put_speaking("alice", &in_call, 0).await.unwrap();
+    let echo = w
+        .observe(echo_guard, "alice", seen("Busy", "InACall", 2))
+        .await;
+    assert_eq!(echo, Observed::Recorded, "Swyx keeps the status it has");
+
+    // The call ended and the bridge cleared its session: an InACall now is her own Teams call.
+    let cleared = in_call
+        .apply_event(CallEvent::Ended, "call-1", now, now, &settings)
+        .unwrap()
+        .after_graph(GraphOp::Clear, &GraphOutcome::Done, now, &settings);
+    w.store
+        .put_speaking("alice", &cleared, in_call.revision)
+        .await
+        .unwrap();
+    let teams_call = w
+        .observe(echo_guard, "alice", seen("Busy", "InACall", 3))
+        .await;
+    assert_eq!(
+        action(&teams_call),
+        Some(SwyxAction::Set(SwyxStatus::Speaking))
+    );
+}
+
+#[tokio::test]
+async fn reconciliation_repairs_only_the_users_swyx_has_wrong() {
+    let users = [
+        ("alice", "swyx-1"),
+        ("bob", "swyx-2"),
+        ("carol", "swyx-3"),
+        ("dave", "swyx-4"),
+    ];
+    let w = World::new(&users).await;
+    for (entra_id, availability) in [("alice", "Available"), ("bob", "Away")] {
+        let Observed::Forward(update) = w
+            .observe(w.judge(), entra_id, seen(availability, availability, 1))
+            .await
+        else {
+            panic!("a first presence is forwarded");
+        };
+        w.delivery().deliver(&update, 0, BUDGET).await;
+    }
+    let graph = FakeGraph::default();
+    graph.show("alice", "Available", "Available");
+    graph.show("bob", "Available", "Available"); // a lost notification
+    graph.show("carol", "DoNotDisturb", "DoNotDisturb"); // never notified
+    // dave: Graph has nothing for him.
+    let ids: Vec<String> = users.iter().map(|(id, _)| id.to_string()).collect();
+    w.time.advance(Duration::from_secs(60));
+    let summary = reconcile(
+        &w.store,
+        w.judge(),
+        w.delivery(),
+        &graph,
+        &ids,
+        w.clock.now(),
+        BUDGET,
+    )
+    .await
+    .unwrap();
+    assert_eq!((summary.read, summary.repaired, summary.pending), (3, 2, 0));
+    let repairs: Vec<(String, SwyxAction)> = w.connector.received()[2..]
+        .iter()
+        .map(|u| (u.swyx_user_id.clone(), u.action))
+        .collect();
+    let mut repairs = repairs;
+    repairs.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        repairs,
+        [
+            ("swyx-2".to_string(), SwyxAction::Set(SwyxStatus::Available)),
+            (
+                "swyx-3".to_string(),
+                SwyxAction::Set(SwyxStatus::DoNotDisturb)
+            ),
+        ]
+    );
+}
