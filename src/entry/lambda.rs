@@ -92,11 +92,16 @@ fn now_ms() -> u64 {
 
 /// Time until the invocation's deadline minus a margin, so a slow connector never makes the
 /// function time out (a timeout would count as an error and retry the whole event).
+/// A deadline that is not a plausible wall-clock time (none, or more than a day in the past, as
+/// runtime emulators send: cargo-lambda's sends a constant) gets [`FALLBACK_BUDGET`].
 fn budget(deadline_ms: u64, now_ms: u64) -> Duration {
+    const DAY_MS: u64 = 24 * 3_600_000;
+    if deadline_ms.saturating_add(DAY_MS) < now_ms || deadline_ms == 0 {
+        return FALLBACK_BUDGET;
+    }
     let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
     match left.checked_sub(SAFETY_MARGIN) {
         Some(b) if !b.is_zero() => b,
-        _ if deadline_ms == 0 => FALLBACK_BUDGET,
         _ => Duration::from_millis(500),
     }
 }
@@ -129,5 +134,11 @@ mod tests {
         // Almost out of time: a short try, never a negative or zero budget.
         assert_eq!(budget(3_000, 0), Duration::from_millis(500));
         assert_eq!(budget(0, 1_000), FALLBACK_BUDGET);
+        // Real deadlines are epoch milliseconds; one just passed still gets a short try.
+        let now = 1_796_190_000_000;
+        assert_eq!(budget(now + 50_000, now), Duration::from_secs(45));
+        assert_eq!(budget(now - 1_000, now), Duration::from_millis(500));
+        // Not a wall-clock time at all (an emulator's constant): the fallback.
+        assert_eq!(budget(600_000, now), FALLBACK_BUDGET);
     }
 }
