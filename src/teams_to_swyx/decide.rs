@@ -16,7 +16,8 @@ use crate::domain::{
 };
 use crate::store::optimistic::{self, Step};
 use crate::store::{
-    PendingDelivery, PendingStore, SpeakingStore, StoreResult, SyncStateStore, UserLinkStore,
+    PendingDelivery, PendingStore, SpeakingStore, StoreError, StoreResult, SyncStateStore,
+    UserLinkStore,
 };
 use crate::telemetry::with_causes;
 use std::time::Duration;
@@ -92,8 +93,8 @@ where
     .await
 }
 
-/// Writes the decision, its update (if any) kept pending first; a decision that is not stored
-/// (a lost race, a failure) withdraws its update again.
+/// Writes the decision, its update (if any) kept pending first; a decision that lost a race
+/// withdraws its update again.
 async fn store_decision<S>(
     store: &S,
     entra_id: &str,
@@ -110,9 +111,9 @@ where
         None => None,
     };
     let written = store.put_sync_state(entra_id, &next, expected).await;
-    if written.is_err()
-        && let Some(update) = &update
-    {
+    // Only a refused condition proves the decision was not stored. After any other failure (a
+    // timeout, say) it may have been: the update then stays pending, at worst sent once more.
+    if let (Err(StoreError::Conflict { .. }), Some(update)) = (&written, &update) {
         withdraw_intent(store, update, replaced).await;
     }
     written
