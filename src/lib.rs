@@ -19,6 +19,7 @@ pub mod graph;
 pub mod maintenance;
 pub mod metrics;
 pub mod outbound;
+pub mod status;
 pub mod store;
 pub mod subscriptions;
 pub mod swyx;

@@ -251,6 +251,42 @@ fn users_import_links_and_reports_refused_lines() {
         stdout(&list),
         "entra_id,swyx_user_id,email\n0f0e0d0c-0b0a-4908-8706-050403020100,103,carl@contoso.example\n6e1b1a6c-3d4e-4f5a-9b8c-7d6e5f4a3b2c,101,anna@contoso.example\n"
     );
+
+    // `status`: totals first (no sync account yet, so nobody is covered), then one row each.
+    let cfg = config.to_str().unwrap();
+    let status = bridge(&["status", "--config", cfg], None);
+    let text = stdout(&status);
+    assert!(status.status.success(), "{}", stderr(&status));
+    assert!(
+        text.starts_with("linked 2 · covered 0 · uncovered 2 · pending 0"),
+        "{text}"
+    );
+    assert_eq!(
+        text.lines().filter(|l| l.contains(" NO ")).count(),
+        2,
+        "{text}"
+    );
+    let one = bridge(
+        &[
+            "status",
+            "--config",
+            cfg,
+            "--user",
+            "ANNA@contoso.example",
+            "--json",
+        ],
+        None,
+    );
+    let json: serde_json::Value = serde_json::from_slice(&one.stdout).expect("JSON");
+    assert_eq!(json["users"][0]["swyxUserId"], "101");
+    assert_eq!(json["users"].as_array().map(Vec::len), Some(1));
+    let unknown = bridge(&["status", "--config", cfg, "--user", "nobody"], None);
+    assert!(!unknown.status.success());
+    assert!(
+        stderr(&unknown).contains("no linked user matches \"nobody\""),
+        "{}",
+        stderr(&unknown)
+    );
 }
 
 #[test]

@@ -73,6 +73,18 @@ enum Command {
         #[arg(long, env = "PRESENCE_BRIDGE_CONFIG")]
         config: PathBuf,
     },
+    /// Every linked user's state from the store: link, coverage, last Teams presence, the Swyx
+    /// status set and whether the connector confirmed it, pending deliveries, calls; totals first.
+    Status {
+        #[arg(long, env = "PRESENCE_BRIDGE_CONFIG")]
+        config: PathBuf,
+        /// One user in detail: an Entra object id, a Swyx user id or an e-mail address.
+        #[arg(long, value_name = "ID|EMAIL")]
+        user: Option<String>,
+        /// The whole report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Linked users (Entra user ↔ Swyx user).
     Users {
         #[command(subcommand)]
@@ -204,6 +216,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
         },
+        Command::Status { config, user, json } => {
+            let store = cli::store(&config).await?;
+            let now = presence_bridge::domain::Timestamp::now();
+            print!(
+                "{}",
+                cli::status::run(store.as_ref(), user.as_deref(), json, now).await?
+            );
+        }
         Command::Users { command } => match command {
             UsersCommand::Import { file, config } => {
                 let store = cli::store(&config).await?;

@@ -7,6 +7,7 @@ pub mod decrypt;
 pub mod demo;
 pub mod map;
 pub mod serve;
+pub mod status;
 pub mod users;
 
 use crate::app::open_store;
