@@ -62,4 +62,9 @@ impl BridgeProcess {
     pub fn stop(self) -> anyhow::Result<std::process::ExitStatus> {
         self.process.stop()
     }
+
+    /// SIGKILL, mid-whatever-it-was-doing (fault-injection tests).
+    pub fn kill(self) -> anyhow::Result<()> {
+        self.process.kill()
+    }
 }

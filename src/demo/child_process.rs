@@ -86,6 +86,15 @@ impl ChildProcess {
     }
 }
 
+impl ChildProcess {
+    /// SIGKILL: the child dies at once, mid-request, as in a crash or an out-of-memory kill.
+    pub fn kill(mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
+
 impl Drop for ChildProcess {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {

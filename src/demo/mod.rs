@@ -8,7 +8,7 @@
 //! With [`SwyxSide::Connector`] the Swyx side is the real `swyx-connector` instead
 //! ([`via_connector`], [`sip_calls`]).
 
-mod bridge_process;
+pub mod bridge_process;
 mod calls;
 mod child_process;
 mod connector_process;
@@ -16,11 +16,11 @@ mod day;
 mod progress;
 mod report;
 pub mod script;
-mod setup;
+pub mod setup;
 mod sip_calls;
-mod subscribe;
+pub mod subscribe;
 mod via_connector;
-mod world;
+pub mod world;
 mod writer_log;
 
 pub use connector_process::default_exe as default_connector_exe;

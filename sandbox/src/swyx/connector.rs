@@ -248,6 +248,10 @@ async fn put_status(
         Ok(id) => id,
         Err((status, body)) => return (status, axum::Json(body)).into_response(),
     };
+    let delay = *lock(&shared.answer_delay);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let result = decide(&shared, &swyx_user_id, &body);
     answer(&shared, id, result)
 }

@@ -86,6 +86,7 @@ impl SwyxEmulator {
             http,
             calls: tokio::sync::Mutex::new(()),
             status_events: AtomicBool::new(true),
+            answer_delay: Mutex::new(Duration::ZERO),
         });
         let app = connector::router(shared.clone());
         let server = tokio::spawn(async move {
@@ -188,6 +189,12 @@ impl SwyxEmulator {
     /// Whether a status the user sets by hand sends `status.changed` to the bridge (default on).
     pub fn set_status_events(&self, on: bool) {
         self.shared.status_events.store(on, Ordering::SeqCst);
+    }
+
+    /// Every status PUT waits `delay` before it is applied and answered (a slow SwyxServer);
+    /// `Duration::ZERO` answers at once again.
+    pub fn set_answer_delay(&self, delay: Duration) {
+        *lock(&self.shared.answer_delay) = delay;
     }
 
     pub fn status_events(&self) -> bool {

@@ -61,4 +61,6 @@ pub(crate) struct Shared {
     pub calls: tokio::sync::Mutex<()>,
     /// Whether a status the user sets by hand sends `status.changed` (on by default).
     pub status_events: AtomicBool,
+    /// How long every status PUT waits before it is applied and answered (a slow SwyxServer).
+    pub answer_delay: Mutex<std::time::Duration>,
 }

@@ -1,0 +1,152 @@
+//! Faults a careful tester injects, against the real `serve` and the sandbox (emulated Graph with
+//! its retries, emulated connector), on both stores: `serve` killed with SIGKILL at seeded random
+//! moments in the middle of a burst of Teams changes to a slow connector, then restarted; Graph
+//! redelivers what was not answered, as it does. After each round every user must be consistent
+//! on both sides again — nothing decided and lost, nothing judged stale that Swyx never got.
+//!
+//! The seed is printed; `FAULT_SEED=N` replays a round's kill moments.
+
+use presence_bridge::demo::DemoStore;
+use presence_bridge::demo::bridge_process::BridgeProcess;
+use presence_bridge::demo::script::{MAPPING_ROWS, apply};
+use presence_bridge::demo::setup::{self, Stage};
+use presence_bridge::demo::subscribe;
+use presence_bridge::demo::world::{SwyxView, World};
+use presence_bridge::domain::MappingRules;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[path = "support/moto.rs"]
+mod moto;
+
+const USERS: usize = 120;
+const ROUNDS: usize = 3;
+/// Maintenance runs every second in the sandbox configuration; a decided update waits
+/// `DELIVERY_GRACE` (15 s) for its own request before maintenance sends it; Graph's retries back
+/// off from 1 s. Well within this, everyone must agree again.
+const CONVERGE_WITHIN: Duration = Duration::from_secs(60);
+
+/// xorshift64*: reproducible kill moments without a dependency.
+struct Seeded(u64);
+
+impl Seeded {
+    fn from_env() -> Self {
+        let seed = std::env::var("FAULT_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0x5eed_2026_1202);
+        eprintln!("fault injection seed: FAULT_SEED={seed}");
+        Self(seed.max(1))
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n.max(1)
+    }
+}
+
+async fn start_bridge(stage_dir: &Path, stage: &StageFiles, round: usize) -> BridgeProcess {
+    let log = stage_dir.join(format!("bridge-{round}.log"));
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_presence-bridge"));
+    BridgeProcess::start(stage.addr, &exe, &stage.config, &stage.env, &log)
+        .await
+        .expect("the bridge starts")
+}
+
+/// What a restart needs from the stage (the sandbox moves into the world).
+struct StageFiles {
+    addr: std::net::SocketAddr,
+    config: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+async fn killed_mid_burst_rounds(store: DemoStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let stage: Stage = setup::prepare(dir.path(), &store, None).await.unwrap();
+    let users = setup::link_users(&stage, USERS).await.unwrap();
+    let files = StageFiles {
+        addr: stage.bridge_addr,
+        config: stage.config_path.clone(),
+        env: stage.bridge_env.clone(),
+    };
+    let bridge = start_bridge(dir.path(), &files, 0).await;
+    subscribe::enroll_accounts(&stage.sandbox, stage.store.as_ref(), &stage.sealer, 1)
+        .await
+        .unwrap();
+    subscribe::wait_for_subscriptions(&stage.sandbox, 1)
+        .await
+        .unwrap();
+    let mut world = World {
+        sandbox: stage.sandbox,
+        bridge,
+        users,
+        rules: MappingRules::default(),
+        swyx: SwyxView::Emulated,
+    };
+    world.wait_consistent(CONVERGE_WITHIN).await;
+    assert_eq!(world.check().1, Vec::<String>::new(), "before any fault");
+
+    let mut rng = Seeded::from_env();
+    // Each put waits 50 ms at the connector: the burst is still in flight when the kill comes.
+    world
+        .sandbox
+        .swyx
+        .set_answer_delay(Duration::from_millis(50));
+    for round in 1..=ROUNDS {
+        let applied_before = world.sandbox.swyx.stats().updates_applied;
+        for (i, user) in world.users.iter().enumerate() {
+            let row = &MAPPING_ROWS[(i * 7 + round * 3) % MAPPING_ROWS.len()];
+            apply(&world.sandbox.graph, &user.entra_id, row).unwrap();
+        }
+        // Killed once the connector has applied a seeded share of the burst (0 = at once).
+        let kill_at = applied_before + rng.below(USERS as u64 / 2);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while world.sandbox.swyx.stats().updates_applied < kill_at
+            && std::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let World {
+            sandbox,
+            bridge,
+            users,
+            rules,
+            swyx,
+        } = world;
+        bridge.kill().expect("SIGKILL");
+        let bridge = start_bridge(dir.path(), &files, round).await;
+        world = World {
+            sandbox,
+            bridge,
+            users,
+            rules,
+            swyx,
+        };
+        world.wait_consistent(CONVERGE_WITHIN).await;
+        let (consistent, wrong) = world.check();
+        assert_eq!(
+            wrong,
+            Vec::<String>::new(),
+            "round {round}: killed after {} of the burst's updates; {consistent}/{USERS} consistent",
+            kill_at - applied_before
+        );
+    }
+    world.sandbox.swyx.set_answer_delay(Duration::ZERO);
+    assert!(world.bridge.stop().expect("stops").success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_killed_mid_burst_converges_after_restart_on_sqlite() {
+    killed_mid_burst_rounds(DemoStore::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_killed_mid_burst_converges_after_restart_on_dynamodb() {
+    killed_mid_burst_rounds(DemoStore::DynamoDb {
+        endpoint: moto::endpoint().to_string(),
+        table: moto::unique_table("fault"),
+    })
+    .await;
+}
