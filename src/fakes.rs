@@ -3,7 +3,7 @@
 //! With [`MemoryStore`] and a paused tokio clock a whole maintenance pass runs in microseconds.
 
 use crate::app::{App, AppSettings};
-use crate::domain::{Clock, MappingRules, SwyxUpdate, Timestamp};
+use crate::domain::{Clock, HeldStatus, MappingRules, SwyxAction, SwyxUpdate, Timestamp};
 use crate::graph::client::GraphError;
 use crate::graph::crypto::NotificationKeys;
 use crate::graph::delegated::DelegatedTokens;
@@ -52,6 +52,8 @@ pub fn tokio_clock() -> Clock {
 pub struct FakeConnector {
     down: AtomicBool,
     received: Mutex<Vec<SwyxUpdate>>,
+    /// What it holds per Swyx user (status, revision), as its user list reports it.
+    held: Mutex<HashMap<String, HeldStatus>>,
 }
 
 impl FakeConnector {
@@ -62,6 +64,11 @@ impl FakeConnector {
     /// The updates it applied, in order.
     pub fn received(&self) -> Vec<SwyxUpdate> {
         lock(&self.received).clone()
+    }
+
+    /// Makes it hold `held` for `swyx_user_id` (a restore from backup, a lost write).
+    pub fn hold(&self, swyx_user_id: &str, held: HeldStatus) {
+        lock(&self.held).insert(swyx_user_id.into(), held);
     }
 }
 
@@ -78,8 +85,39 @@ impl SwyxConnector for FakeConnector {
                 source: gave_up(FailureKind::Server(503), Duration::ZERO),
             });
         }
+        let mut held = lock(&self.held);
+        let slot = held
+            .entry(update.swyx_user_id.clone())
+            .or_insert(HeldStatus {
+                status: None,
+                revision: 0,
+            });
+        // The contract: a revision at or below the applied one is answered 409 and ignored.
+        if update.revision <= slot.revision {
+            return Ok(DeliveryOutcome::Superseded);
+        }
+        *slot = HeldStatus {
+            status: match update.action {
+                SwyxAction::Set(s) => Some(s),
+                SwyxAction::Withdraw => None,
+            },
+            revision: update.revision,
+        };
         lock(&self.received).push(update.clone());
         Ok(DeliveryOutcome::Applied)
+    }
+
+    async fn held_statuses(
+        &self,
+        _budget: Duration,
+    ) -> Result<HashMap<String, HeldStatus>, ConnectorError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(ConnectorError::Unavailable {
+                what: "GET users".into(),
+                source: gave_up(FailureKind::Server(503), Duration::ZERO),
+            });
+        }
+        Ok(lock(&self.held).clone())
     }
 }
 

@@ -8,8 +8,10 @@
 use crate::app::App;
 use crate::store::StoreError;
 use crate::subscriptions::upkeep::{SubscriptionSummary, maintain};
+use crate::swyx_to_teams::read_back::{ReadBackSummary, read_back};
 use crate::swyx_to_teams::upkeep::{SpeakingSummary, maintain_speaking};
 use crate::teams_to_swyx::redeliver::{PendingSummary, deliver_pending};
+use crate::teams_to_swyx::swyx_truth::{SwyxTruthSummary, repair_against_swyx};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -21,7 +23,11 @@ pub const SHARES_PERCENT: [u32; 3] = [50, 25, 25];
 pub struct MaintenanceSummary {
     pub subscriptions: SubscriptionSummary,
     pub speaking: SpeakingSummary,
+    /// Teams' presence read back after cleared sessions (part of the sessions' share).
+    pub read_back: ReadBackSummary,
     pub pending: PendingSummary,
+    /// Swyx compared with the decided statuses, after a reconciliation of Teams in this run.
+    pub swyx_truth: SwyxTruthSummary,
     /// The parts that failed (with the store's error), for the log and the function's result.
     pub failed: Vec<String>,
 }
@@ -72,16 +78,32 @@ pub async fn run(app: &App, budget: Duration) -> MaintenanceSummary {
         maintain(app, shares.next(subscriptions)).await,
     );
     let share = shares.next(speaking);
+    let sessions_started = Instant::now();
     let sessions = match app.swyx_to_teams.as_deref() {
         Some(s2t) => maintain_speaking(s2t, app.store.as_ref(), share).await,
         None => Ok(SpeakingSummary::default()),
     };
     summary.speaking = part(&mut summary.failed, "Swyx → Teams sessions", sessions);
+    if let Some(s2t) = app.swyx_to_teams.as_deref() {
+        let due = &summary.speaking.read_back_due;
+        let reader = app.accounts.as_deref().map(|a| a.presences.as_ref());
+        let left = share.saturating_sub(sessions_started.elapsed());
+        let (store, judge, delivery) = (app.store.as_ref(), app.judge(), app.delivery());
+        let read = read_back(s2t, store, judge, delivery, reader, due, left).await;
+        summary.read_back = part(&mut summary.failed, "presence read-back", read);
+    }
     summary.pending = part(
         &mut summary.failed,
         "pending deliveries",
         deliver_pending(app.delivery(), shares.next(pending)).await,
     );
+    // As often as Teams is reconciled (each sync account's `reconcile_interval`): what Swyx holds
+    // is then compared too, in whatever time the run has left.
+    if summary.subscriptions.reconciled_users > 0 {
+        let (store, delivery) = (app.store.as_ref(), app.delivery());
+        let compared = repair_against_swyx(store, delivery, app.clock.now(), shares.next(0)).await;
+        summary.swyx_truth = part(&mut summary.failed, "Swyx compared", compared);
+    }
     log(&summary);
     summary
 }
@@ -105,6 +127,15 @@ fn log(s: &MaintenanceSummary) {
             "maintenance: pending deliveries"
         );
     }
+    if s.read_back != ReadBackSummary::default() {
+        let rb = &s.read_back;
+        tracing::info!(
+            read = rb.read,
+            repaired = rb.repaired,
+            given_up = rb.given_up,
+            "maintenance: Teams presence read back after calls"
+        );
+    }
     if *sp != SpeakingSummary::default() {
         tracing::info!(
             synced = sp.synced,
@@ -121,12 +152,13 @@ mod tests {
     use super::*;
     use crate::config::{SecretRef, SubscriptionsConfig};
     use crate::domain::{CallEvent, SpeakingSettings, SpeakingState, SwyxAction, SwyxUpdate};
+    use crate::domain::{ECHO_WINDOW_MS, GraphOp, GraphOutcome, TeamsPresence, UserSyncState};
     use crate::domain::{PresenceValue, SwyxStatus};
     use crate::fakes::{FakeConnector, FakeGraph, FakeLogin, GraphCall, app, tokio_clock};
     use crate::graph::sealed::TokenSealer;
     use crate::store::{
         AccountStore, MemoryStore, PendingDelivery, PendingStore, SpeakingStore,
-        SubscriptionRecord, SubscriptionStore, UserLink, UserLinkStore,
+        SubscriptionRecord, SubscriptionStore, SyncStateStore, UserLink, UserLinkStore,
     };
     use crate::subscriptions::sync_accounts::{SyncAccounts, enroll};
     use crate::swyx::signature::Verifier;
@@ -249,6 +281,57 @@ mod tests {
             clock,
         )));
         (app, connector)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_teams_call_hidden_by_the_bridges_session_reaches_swyx_after_the_clear() {
+        let graph = Arc::new(FakeGraph::default());
+        let (mut app, connector) = busy_bridge(&graph).await;
+        let store = Arc::new(MemoryStore::new());
+        let link = UserLink {
+            entra_id: "alice".into(),
+            swyx_user_id: "swyx-1".into(),
+            email: String::new(),
+        };
+        store.put_user(&link).await.unwrap();
+        app.store = store.clone();
+        let now = app.clock.now();
+        // Alice is Available on Swyx; during her Swyx call Teams showed Busy/InACall, taken as
+        // the bridge's own session; she also joined a Teams call meanwhile.
+        let held = UserSyncState {
+            revision: 1,
+            last_received_at: Some(now),
+            last_presence: Some(TeamsPresence::new("Busy", "InACall")),
+            teams_status: Some(SwyxStatus::Available),
+            echo_held: true,
+            ..Default::default()
+        };
+        store.put_sync_state("alice", &held, 0).await.unwrap();
+        let speaking = SpeakingSettings::default();
+        let call = SpeakingState::default()
+            .apply_event(CallEvent::Started, "c", now, now, &speaking)
+            .unwrap()
+            .after_graph(GraphOp::Set, &GraphOutcome::Done, now, &speaking);
+        let cleared = call
+            .apply_event(CallEvent::Ended, "c", now, now, &speaking)
+            .unwrap()
+            .after_graph(GraphOp::Clear, &GraphOutcome::Done, now, &speaking);
+        store.put_speaking("alice", &cleared, 0).await.unwrap();
+        graph.show("alice", "Busy", "InACall");
+
+        // Within the echo window nothing is read: Teams may still show the cleared session.
+        run(&app, Duration::from_secs(10)).await;
+        assert!(connector.received().is_empty());
+        assert!(!graph.calls().contains(&GraphCall::Read { users: 1 }));
+
+        tokio::time::advance(Duration::from_millis(ECHO_WINDOW_MS as u64)).await;
+        let summary = run(&app, Duration::from_secs(10)).await;
+        assert_eq!(summary.read_back.repaired, 1, "{summary:?}");
+        let sent = connector.received();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].action, SwyxAction::Set(SwyxStatus::Speaking));
+        let state = store.get_speaking("alice").await.unwrap().unwrap();
+        assert_eq!(state.due_at, None, "read back once, nothing left to do");
     }
 
     #[tokio::test(start_paused = true)]

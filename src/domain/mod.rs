@@ -13,10 +13,13 @@ pub mod timestamp;
 pub use clock::Clock;
 pub use mapping::{MappingRules, RulesError};
 pub use presence::{PresenceValue, TeamsPresence};
-pub use speaking::{CallEvent, GraphOp, GraphOutcome, Session, SpeakingSettings, SpeakingState};
+pub use speaking::{
+    CallEvent, ECHO_WINDOW_MS, GraphOp, GraphOutcome, Session, SpeakingSettings, SpeakingState,
+    VerifyStep,
+};
 pub use swyx_status::{MappedStatus, SwyxStatus};
 pub use sync::{
-    Observation, SwyxAction, SwyxUpdate, SyncDecision, UserSyncState, decide,
-    decide_with_echo_guard,
+    HeldStatus, Observation, SwyxAction, SwyxRepair, SwyxUpdate, SyncDecision, UserSyncState,
+    decide, decide_with_echo_guard, swyx_repair,
 };
 pub use timestamp::Timestamp;

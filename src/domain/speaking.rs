@@ -80,6 +80,12 @@ pub struct SpeakingState {
     /// nothing to do. Stored as an index, recomputed on every change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_at: Option<Timestamp>,
+    /// Set when the bridge cleared its session: Teams' presence is read back at this time (the
+    /// end of the echo window). While the session was up, a real Teams call looked like its echo
+    /// and was not forwarded; after the clear no notification may come for it (Teams still shows
+    /// Busy/InACall), so only reading the presence back finds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +116,24 @@ pub enum GraphOutcome {
 /// Longest wait between maintenance retries of a failing Graph call.
 const MAX_RETRY_DELAY_MS: i64 = 60_000;
 
+/// How long after the bridge cleared its session a Teams Busy/InACall may still be that
+/// session's echo (Graph's notification of the set arriving late): judged as an echo meanwhile.
+pub const ECHO_WINDOW_MS: i64 = 15_000;
+/// How long past the echo window maintenance keeps trying to read Teams' presence back before it
+/// leaves the user to the regular reconciliation.
+const VERIFY_GIVE_UP_MS: i64 = 10 * 60_000;
+
+/// What the read-back after a cleared session needs at some moment ([`SpeakingState::verify_step`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyStep {
+    /// Nothing to read back (none pending, or the echo window is still open).
+    None,
+    /// Read Teams' presence now and judge it like a notification.
+    Read,
+    /// Too long unread (Graph failing): forget it; the regular reconciliation covers the user.
+    GiveUp,
+}
+
 impl SpeakingState {
     pub fn is_speaking(&self) -> bool {
         !self.calls.is_empty()
@@ -119,10 +143,31 @@ impl SpeakingState {
     /// probably its echo and must not come back to Swyx as Speaking.
     pub fn own_session_may_be_active(&self, now: Timestamp) -> bool {
         self.is_speaking()
+            || self.verify_at.is_some_and(|end| end > now)
             || match self.session {
                 Session::None => false,
                 Session::Active { expires_at } | Session::Unsure { expires_at } => expires_at > now,
             }
+    }
+
+    /// Whether Teams' presence should be read back at `now` (see [`Self::verify_at`]).
+    pub fn verify_step(&self, now: Timestamp) -> VerifyStep {
+        match self.verify_at {
+            Some(at) if at.millis() + VERIFY_GIVE_UP_MS <= now.millis() => VerifyStep::GiveUp,
+            Some(at) if at <= now => VerifyStep::Read,
+            _ => VerifyStep::None,
+        }
+    }
+
+    /// The state once the read-back is done (or given up); `None` when a newer clear asked for a
+    /// later one meanwhile (its own read-back stays due).
+    pub fn verified(&self, now: Timestamp, s: &SpeakingSettings) -> Option<SpeakingState> {
+        if self.verify_step(now) == VerifyStep::None {
+            return None;
+        }
+        let mut next = self.clone();
+        next.verify_at = None;
+        Some(next.finish(self, now, s))
     }
 
     /// The Graph call this state needs at `now`, if any.
@@ -221,6 +266,11 @@ impl SpeakingState {
                     },
                     GraphOp::Clear => Session::None,
                 };
+                // A new session's own clear asks for its own read-back.
+                next.verify_at = match op {
+                    GraphOp::Set => None,
+                    GraphOp::Clear => Some(now.plus_millis(ECHO_WINDOW_MS)),
+                };
                 next.retry = None;
             }
             GraphOutcome::Failed {
@@ -295,7 +345,10 @@ impl SpeakingState {
             .values()
             .min()
             .map(|t| t.plus_millis(s.max_call_ms));
-        [retry, keep_alive, overlong].into_iter().flatten().min()
+        [retry, keep_alive, overlong, self.verify_at]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Tombstones only matter while a late start could still count: past the maximum call length

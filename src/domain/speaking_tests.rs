@@ -52,8 +52,14 @@ fn first_start_sets_and_last_end_clears() {
     let s4 = done(&s3, GraphOp::Clear, 1_010);
     assert_eq!(s4.session, Session::None);
     assert_eq!(s4.needed_op(t(1_010), &s()), None);
-    assert!(!s4.own_session_may_be_active(t(1_010)));
-    assert_eq!(s4.due_at, None, "nothing left for maintenance");
+    // Graph's notification of the set may still come: an echo for the window's length.
+    assert!(s4.own_session_may_be_active(t(1_010)));
+    assert!(!s4.own_session_may_be_active(t(1_010 + ECHO_WINDOW_MS)));
+    assert_eq!(
+        s4.due_at,
+        Some(t(1_010 + ECHO_WINDOW_MS)),
+        "only the read-back of Teams is left for maintenance"
+    );
 }
 
 #[test]
@@ -180,7 +186,12 @@ fn stopping_while_graph_fails_leaves_a_clear_pending() {
     assert!(s3.retry.is_some(), "maintenance will find it");
     let s4 = done(&s3, GraphOp::Clear, 30);
     assert_eq!(s4.needed_op(t(30), &s()), None);
-    assert_eq!(s4.due_at, None);
+    assert_eq!(s4.retry, None);
+    assert_eq!(
+        s4.due_at,
+        Some(t(30 + ECHO_WINDOW_MS)),
+        "the read-back only"
+    );
 }
 
 #[test]
@@ -237,4 +248,43 @@ fn state_round_trips_through_json() {
     let s2 = failed(&s1, GraphOp::Set, 10, None);
     let json = serde_json::to_string(&s2).unwrap();
     assert_eq!(serde_json::from_str::<SpeakingState>(&json).unwrap(), s2);
+}
+
+#[test]
+fn after_the_clear_teams_is_read_back_once_the_echo_window_closes() {
+    let s1 = ev(&SpeakingState::default(), CallEvent::Started, "a", 0, 0).unwrap();
+    let s2 = done(&s1, GraphOp::Set, 10);
+    let s3 = ev(&s2, CallEvent::Ended, "a", 60_000, 60_000).unwrap();
+    let s4 = done(&s3, GraphOp::Clear, 60_100);
+    let window_end = 60_100 + ECHO_WINDOW_MS;
+    // A late Busy/InACall of the cleared session is still taken as its echo...
+    assert!(s4.own_session_may_be_active(t(window_end - 1)));
+    assert_eq!(s4.verify_step(t(window_end - 1)), VerifyStep::None);
+    // ...and once the window closes, maintenance reads Teams back (a real call would show).
+    assert!(!s4.own_session_may_be_active(t(window_end)));
+    assert_eq!(s4.due_at, Some(t(window_end)));
+    assert_eq!(s4.verify_step(t(window_end)), VerifyStep::Read);
+    let s5 = s4.verified(t(window_end), &s()).unwrap();
+    assert_eq!(s5.verify_step(t(window_end)), VerifyStep::None);
+    assert_eq!(s5.due_at, None, "nothing left for maintenance");
+    // A Graph that keeps failing the read does not keep the user due for ever.
+    assert_eq!(s4.verify_step(t(window_end + 10 * MIN)), VerifyStep::GiveUp);
+}
+
+#[test]
+fn a_new_call_before_the_read_back_replaces_it() {
+    let s1 = ev(&SpeakingState::default(), CallEvent::Started, "a", 0, 0).unwrap();
+    let s2 = ev(&done(&s1, GraphOp::Set, 10), CallEvent::Ended, "a", 20, 20).unwrap();
+    let s3 = done(&s2, GraphOp::Clear, 30);
+    assert!(
+        s3.verified(t(31), &s()).is_none(),
+        "not due yet: nothing to mark"
+    );
+    let s4 = ev(&s3, CallEvent::Started, "b", 40, 40).unwrap();
+    let s5 = done(&s4, GraphOp::Set, 50);
+    assert_eq!(
+        s5.verify_at, None,
+        "the new session's own clear reads back later"
+    );
+    assert_eq!(s5.verify_step(t(30 + ECHO_WINDOW_MS)), VerifyStep::None);
 }

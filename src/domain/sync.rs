@@ -27,6 +27,11 @@ pub struct UserSyncState {
     /// set none or withdrew it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teams_status: Option<SwyxStatus>,
+    /// `last_presence` was taken as the echo of the bridge's own "In a call" session and not
+    /// forwarded. Once that session is gone, the same presence read back (same
+    /// `sequenceNumber`: Teams did not change) is judged again: it is then a real Teams call.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub echo_held: bool,
 }
 
 /// One presence as received by the bridge.
@@ -92,6 +97,42 @@ impl SwyxUpdate {
     }
 }
 
+/// What the connector says it holds in a Swyx user's Teams-derived slot (contract 1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeldStatus {
+    pub status: Option<SwyxStatus>,
+    /// The highest revision it applied; it ignores any update at or below it.
+    pub revision: u64,
+}
+
+/// How to bring Swyx back to the bridge's decision when it holds something else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SwyxRepair {
+    /// The revision to send: above what the connector applied, so it is not ignored.
+    pub revision: u64,
+    /// The stored state's revision must first be raised to `revision` (the connector is at or
+    /// above it, e.g. restored from a backup taken after a later update).
+    pub raise_state: bool,
+}
+
+/// Compares the bridge's decision with what Swyx holds; `None` when they agree.
+pub fn swyx_repair(state: &UserSyncState, held: &HeldStatus) -> Option<SwyxRepair> {
+    if state.teams_status == held.status {
+        return None;
+    }
+    Some(if state.revision > held.revision {
+        SwyxRepair {
+            revision: state.revision,
+            raise_state: false,
+        }
+    } else {
+        SwyxRepair {
+            revision: held.revision + 1,
+            raise_state: true,
+        }
+    })
+}
+
 /// Compares two `sequenceNumber`s. Graph calls them lexicographically sortable; when both are
 /// plain digit strings they are compared as numbers, so a shorter number is never "later".
 fn compare_sequence(a: &str, b: &str) -> Ordering {
@@ -104,15 +145,29 @@ fn compare_sequence(a: &str, b: &str) -> Ordering {
     }
 }
 
-fn is_newer(state: &UserSyncState, obs: &Observation) -> bool {
+/// Graph retries a notification for up to 4 hours; what arrives later than that after the last
+/// applied one cannot be a retry of something older.
+pub const GRAPH_RETRY_WINDOW_MS: i64 = 4 * 60 * 60_000;
+
+fn is_newer(state: &UserSyncState, obs: &Observation, own_session_active: bool) -> bool {
+    let rejudge_echo = state.echo_held && !own_session_active;
     if let (Some(last), Some(new)) = (&state.last_sequence, &obs.presence.sequence_number) {
-        return compare_sequence(new, last) == Ordering::Greater;
+        // One bogus or reset sequenceNumber must not freeze the user: past the retry window
+        // the receive time orders again.
+        let beyond_retries = state
+            .last_received_at
+            .is_some_and(|at| obs.received_at.millis() - at.millis() > GRAPH_RETRY_WINDOW_MS);
+        return match compare_sequence(new, last) {
+            Ordering::Greater => true,
+            Ordering::Equal => rejudge_echo || beyond_retries,
+            Ordering::Less => beyond_retries,
+        };
     }
     match state.last_received_at {
         None => true,
         // Same millisecond: arrival order decides, but an identical presence is a duplicate.
         Some(last) if obs.received_at == last => {
-            state.last_presence.as_ref() != Some(&obs.presence)
+            rejudge_echo || state.last_presence.as_ref() != Some(&obs.presence)
         }
         Some(last) => obs.received_at > last,
     }
@@ -138,10 +193,11 @@ pub fn decide_with_echo_guard(
     rules: &MappingRules,
     own_session_active: bool,
 ) -> SyncDecision {
-    if !is_newer(state, obs) {
+    if !is_newer(state, obs, own_session_active) {
         return SyncDecision::Stale;
     }
-    let mapped = if own_session_active && is_own_session_echo(&obs.presence) {
+    let echo = own_session_active && is_own_session_echo(&obs.presence);
+    let mapped = if echo {
         match state.teams_status {
             Some(s) => MappedStatus::Swyx(s),
             None => MappedStatus::NoSync,
@@ -168,6 +224,7 @@ pub fn decide_with_echo_guard(
             MappedStatus::Swyx(s) => Some(s),
             MappedStatus::NoSync => None,
         },
+        echo_held: echo,
     };
     match action {
         None => SyncDecision::Record(next),
@@ -329,6 +386,96 @@ mod tests {
         // Session cleared: a Teams call of the user's own is forwarded as Speaking again.
         let (_, a) = apply_guarded(&s4, &obs("Busy", "InACall", 5, None), false);
         assert_eq!(a, Some(SwyxAction::Set(SwyxStatus::Speaking)));
+    }
+
+    #[test]
+    fn a_real_call_hidden_by_our_session_is_forwarded_when_read_back_unchanged() {
+        let (s1, _) = apply(
+            &UserSyncState::default(),
+            &obs("Available", "Available", 1, Some("5")),
+        );
+        // During our session Teams shows Busy/InACall (seq 6): taken as our echo.
+        let (s2, a) = apply_guarded(&s1, &obs("Busy", "InACall", 2, Some("6")), true);
+        assert_eq!(a, None);
+        assert!(s2.echo_held);
+        // While the session may still be up, reading the same presence back changes nothing.
+        let (_, a) = apply_guarded(&s2, &obs("Busy", "InACall", 3, Some("6")), true);
+        assert_eq!(a, None);
+        // Session gone, Teams unchanged (same seq): it is the user's own Teams call.
+        let (s3, a) = apply_guarded(&s2, &obs("Busy", "InACall", 4, Some("6")), false);
+        assert_eq!(a, Some(SwyxAction::Set(SwyxStatus::Speaking)));
+        assert!(!s3.echo_held);
+        // And only once: the same presence again is a duplicate.
+        assert_eq!(
+            decide(
+                &s3,
+                &obs("Busy", "InACall", 5, Some("6")),
+                &MappingRules::default()
+            ),
+            SyncDecision::Stale
+        );
+    }
+
+    #[test]
+    fn a_bogus_sequence_number_freezes_a_user_no_longer_than_graphs_retry_window() {
+        let (s1, _) = apply(
+            &UserSyncState::default(),
+            &obs("Available", "Available", 0, Some("99999999999")),
+        );
+        // Graph's counter (reset, or the bogus one far ahead): lower numbers are stale while
+        // they could still be retries of older notifications...
+        let within = GRAPH_RETRY_WINDOW_MS;
+        assert_eq!(
+            decide(
+                &s1,
+                &obs("Away", "Away", within, Some("7")),
+                &MappingRules::default()
+            ),
+            SyncDecision::Stale
+        );
+        // ...and accepted once no retry of an older one can arrive any more.
+        let (s2, a) = apply(&s1, &obs("Away", "Away", within + 1, Some("7")));
+        assert_eq!(a, Some(SwyxAction::Set(SwyxStatus::Away)));
+        // From then on the new counter orders as usual.
+        let (_, a) = apply(
+            &s2,
+            &obs("DoNotDisturb", "DoNotDisturb", within + 2, Some("8")),
+        );
+        assert_eq!(a, Some(SwyxAction::Set(SwyxStatus::DoNotDisturb)));
+        assert_eq!(
+            decide(
+                &s2,
+                &obs("Busy", "Busy", within + 3, Some("6")),
+                &MappingRules::default()
+            ),
+            SyncDecision::Stale
+        );
+    }
+
+    #[test]
+    fn swyx_is_repaired_only_where_it_holds_something_else_and_above_its_revision() {
+        let state = UserSyncState {
+            revision: 5,
+            teams_status: Some(SwyxStatus::Away),
+            ..Default::default()
+        };
+        let held = |status, revision| HeldStatus { status, revision };
+        assert_eq!(swyx_repair(&state, &held(Some(SwyxStatus::Away), 2)), None);
+        assert_eq!(
+            swyx_repair(&state, &held(Some(SwyxStatus::Available), 3)),
+            Some(SwyxRepair {
+                revision: 5,
+                raise_state: false
+            })
+        );
+        // Swyx lost the status (or never got it) and says so with a higher revision.
+        assert_eq!(
+            swyx_repair(&state, &held(None, 9)),
+            Some(SwyxRepair {
+                revision: 10,
+                raise_state: true
+            })
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod intake;
 pub mod ports;
+pub mod read_back;
 pub mod session;
 pub mod upkeep;
 

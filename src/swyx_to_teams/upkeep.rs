@@ -3,6 +3,7 @@
 //! maximum call length, so "In a call" never sticks.
 
 use super::session::{GraphSync, SwyxToTeams, sync_graph};
+use crate::domain::VerifyStep;
 use crate::store::{SpeakingStore, StoreError, StoreResult};
 use std::collections::HashSet;
 use std::time::Duration;
@@ -17,6 +18,9 @@ pub struct SpeakingSummary {
     /// Calls dropped because they outlived the maximum call length.
     pub overlong_calls: usize,
     pub budget_exhausted: bool,
+    /// Users whose Teams presence is due to be read back after a cleared session
+    /// (`super::read_back`).
+    pub read_back_due: Vec<String>,
 }
 
 /// Swyx → Teams upkeep: drops calls that outlived the maximum call length, renews sessions
@@ -47,6 +51,9 @@ pub async fn maintain_speaking(
                 return Ok(summary);
             }
             let now = s2t.now();
+            if state.verify_step(now) != VerifyStep::None {
+                summary.read_back_due.push(entra_id.clone());
+            }
             let changed = match state.expire_calls(now, &s2t.settings) {
                 Some(next) => {
                     summary.overlong_calls += state.calls.len() - next.calls.len();

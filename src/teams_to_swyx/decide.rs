@@ -11,7 +11,7 @@
 
 use crate::domain::sync::is_own_session_echo;
 use crate::domain::{
-    Clock, MappingRules, Observation, SwyxUpdate, SyncDecision, Timestamp, UserSyncState,
+    Clock, MappingRules, Observation, SwyxUpdate, SyncDecision, UserSyncState,
     decide_with_echo_guard,
 };
 use crate::store::optimistic::{self, Step};
@@ -133,7 +133,10 @@ where
     let pending = PendingDelivery {
         update: update.clone(),
         attempts: 0,
-        next_attempt_at: Timestamp::now().plus_millis(DELIVERY_GRACE.as_millis() as i64),
+        // From the receipt, on the app's clock (the same clock maintenance compares with).
+        next_attempt_at: update
+            .observed_at
+            .plus_millis(DELIVERY_GRACE.as_millis() as i64),
         last_error: None,
     };
     store.put_pending(&pending).await?;

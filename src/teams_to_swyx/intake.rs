@@ -63,7 +63,7 @@ struct ItemReport {
 
 pub async fn handle(app: &Arc<App>, req: HttpRequest) -> HttpResponse {
     let started = Instant::now();
-    let received_at = Timestamp::now();
+    let received_at = app.clock.now();
     if let Some(answer) = validation_handshake(&req) {
         return answer;
     }

@@ -3,7 +3,8 @@
 //! judges it against the user's stored state (order, echo guard, mapping), [`deliver`] sends the
 //! resulting update to the connector, and what could not be delivered is sent again by
 //! [`redeliver`] during maintenance.
-//! [`reconcile`] reads presences in bulk and puts them through the same decision. What they need
+//! [`reconcile`] reads presences in bulk and puts them through the same decision;
+//! [`swyx_truth`] then compares what the connector holds with what was decided. What they need
 //! from the connector and from Graph is in [`ports`].
 
 pub mod authenticate;
@@ -13,6 +14,7 @@ pub mod intake;
 pub mod ports;
 pub mod reconcile;
 pub mod redeliver;
+pub mod swyx_truth;
 
 #[cfg(test)]
 mod tests;

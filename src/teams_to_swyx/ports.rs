@@ -2,11 +2,12 @@
 //! status, and Graph reads presences in bulk for reconciliation. The real clients implement
 //! these here; unit tests put in-memory fakes in their place.
 
-use crate::domain::SwyxUpdate;
+use crate::domain::{HeldStatus, SwyxUpdate};
 use crate::graph::client::{GraphClient, GraphError};
 use crate::graph::notification::PresenceResource;
 use crate::swyx::client::{ConnectorClient, ConnectorError, DeliveryOutcome};
 use async_trait::async_trait;
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// The Swyx connector's side of a status update (`PUT /v1/users/{id}/teams-status`).
@@ -18,6 +19,14 @@ pub trait SwyxConnector: Send + Sync {
         update: &SwyxUpdate,
         budget: Duration,
     ) -> Result<DeliveryOutcome, ConnectorError>;
+
+    /// What the connector holds in each user's Teams-derived slot, by Swyx user id
+    /// (`teamsStatus` in `GET /v1/users`, contract 1.1); users a 1.0 connector lists without it
+    /// are left out.
+    async fn held_statuses(
+        &self,
+        budget: Duration,
+    ) -> Result<HashMap<String, HeldStatus>, ConnectorError>;
 }
 
 /// Graph's bulk presence read (`getPresencesByUserId`, app-only).
@@ -39,6 +48,27 @@ impl SwyxConnector for ConnectorClient {
         budget: Duration,
     ) -> Result<DeliveryOutcome, ConnectorError> {
         ConnectorClient::send_update(self, update, budget).await
+    }
+
+    async fn held_statuses(
+        &self,
+        budget: Duration,
+    ) -> Result<HashMap<String, HeldStatus>, ConnectorError> {
+        let users = self.list_users(budget).await?;
+        Ok(users
+            .into_iter()
+            .filter_map(|u| {
+                let held = u.teams_status?;
+                let status = held.status.map(crate::swyx::wire::from_wire);
+                Some((
+                    u.swyx_user_id,
+                    HeldStatus {
+                        status,
+                        revision: held.revision,
+                    },
+                ))
+            })
+            .collect())
     }
 }
 

@@ -207,7 +207,8 @@ async fn our_own_in_a_call_is_not_echoed_to_swyx_a_real_one_after_the_call_is() 
         .await;
     assert_eq!(echo, Observed::Recorded, "Swyx keeps the status it has");
 
-    // The call ended and the bridge cleared its session: an InACall now is her own Teams call.
+    // The call ended and the bridge cleared its session: within the echo window a late InACall
+    // is still taken as the cleared session's; after it, an InACall is her own Teams call.
     let cleared = in_call
         .apply_event(CallEvent::Ended, "call-1", now, now, &settings)
         .unwrap()
@@ -216,8 +217,14 @@ async fn our_own_in_a_call_is_not_echoed_to_swyx_a_real_one_after_the_call_is() 
         .put_speaking("alice", &cleared, in_call.revision)
         .await
         .unwrap();
+    let late_echo = w
+        .observe(echo_guard, "alice", seen("Busy", "InAConferenceCall", 3))
+        .await;
+    assert_eq!(late_echo, Observed::Recorded);
+    w.time
+        .advance(Duration::from_millis(crate::domain::ECHO_WINDOW_MS as u64));
     let teams_call = w
-        .observe(echo_guard, "alice", seen("Busy", "InACall", 3))
+        .observe(echo_guard, "alice", seen("Busy", "InACall", 4))
         .await;
     assert_eq!(
         action(&teams_call),
@@ -278,4 +285,96 @@ async fn reconciliation_repairs_only_the_users_swyx_has_wrong() {
             ),
         ]
     );
+}
+
+/// Sends each user's presence through the whole path, so the connector holds what was decided.
+async fn decided_and_delivered(w: &World, users: &[(&str, &str)]) {
+    for (entra_id, availability) in users {
+        let Observed::Forward(update) = w
+            .observe(w.judge(), entra_id, seen(availability, availability, 1))
+            .await
+        else {
+            panic!("{entra_id}: expected a forward");
+        };
+        assert_eq!(
+            w.delivery().deliver(&update, 0, BUDGET).await,
+            Delivered::Now
+        );
+    }
+}
+
+#[tokio::test]
+async fn what_swyx_lost_or_holds_wrongly_is_sent_again_and_nothing_else() {
+    use super::swyx_truth::repair_against_swyx;
+    use crate::domain::HeldStatus;
+    let users = [("alice", "swyx-1"), ("bob", "swyx-2"), ("carol", "swyx-3")];
+    let w = World::new(&users).await;
+    decided_and_delivered(&w, &[("alice", "Away"), ("bob", "Away"), ("carol", "Away")]).await;
+    let sent_before = w.connector.received().len();
+    let now = w.clock.now();
+
+    // Nothing differs: nothing is sent.
+    let s = repair_against_swyx(&w.store, w.delivery(), now, BUDGET)
+        .await
+        .unwrap();
+    assert_eq!((s.compared, s.repaired), (3, 0));
+    assert_eq!(w.connector.received().len(), sent_before);
+
+    // The connector was restored from a backup: Bob lost his status (revision 0 there), and
+    // Carol's slot says Available at a revision above the bridge's.
+    w.connector.hold(
+        "swyx-2",
+        HeldStatus {
+            status: None,
+            revision: 0,
+        },
+    );
+    let carol_rev = w
+        .store
+        .get_sync_state("carol")
+        .await
+        .unwrap()
+        .unwrap()
+        .revision;
+    w.connector.hold(
+        "swyx-3",
+        HeldStatus {
+            status: Some(SwyxStatus::Available),
+            revision: carol_rev + 10,
+        },
+    );
+    let s = repair_against_swyx(&w.store, w.delivery(), now, BUDGET)
+        .await
+        .unwrap();
+    assert_eq!((s.compared, s.repaired, s.pending), (3, 2, 0));
+    let resent: Vec<_> = w.connector.received()[sent_before..].to_vec();
+    assert_eq!(resent.len(), 2, "{resent:?}");
+    for update in &resent {
+        assert_eq!(update.action, SwyxAction::Set(SwyxStatus::Away));
+    }
+    let carol = resent.iter().find(|u| u.swyx_user_id == "swyx-3").unwrap();
+    assert!(
+        carol.revision > carol_rev + 10,
+        "above what the connector applied"
+    );
+    // Now both sides agree: a second comparison sends nothing.
+    let s = repair_against_swyx(&w.store, w.delivery(), now, BUDGET)
+        .await
+        .unwrap();
+    assert_eq!(s.repaired, 0);
+}
+
+#[tokio::test]
+async fn a_connector_that_cannot_list_its_users_changes_nothing() {
+    use super::swyx_truth::repair_against_swyx;
+    let w = World::new(&[("alice", "swyx-1")]).await;
+    decided_and_delivered(&w, &[("alice", "Away")]).await;
+    w.connector.set_down(true);
+    let now = w.clock.now();
+    let s = repair_against_swyx(&w.store, w.delivery(), now, BUDGET)
+        .await
+        .unwrap();
+    assert!(s.unreadable);
+    assert_eq!(s.repaired, 0);
+    assert_eq!(w.store.count_pending().await.unwrap(), 0);
 }

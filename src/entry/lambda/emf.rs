@@ -69,6 +69,8 @@ mod tests {
                 synced: 4,
                 ..SpeakingSummary::default()
             },
+            read_back: Default::default(),
+            swyx_truth: Default::default(),
             subscriptions: SubscriptionSummary {
                 uncovered: vec!["u1".to_string()],
                 accounts_missing: 1,

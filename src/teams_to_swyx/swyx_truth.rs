@@ -1,0 +1,153 @@
+//! Reconciliation against what Swyx actually holds. Reading Teams back
+//! ([`super::reconcile`]) repairs lost notifications, but it compares with the bridge's own
+//! memory: a connector restored from a backup, a status lost on its side or overwritten there is
+//! invisible to it. So after Teams is reconciled, the connector's user list (contract 1.1:
+//! `teamsStatus` = the status and revision it holds per user) is compared with each linked user's
+//! decided status, and every difference is sent again — above the connector's revision, so it is
+//! not ignored. A user with an update still pending is left to that delivery.
+
+use super::deliver::{Delivered, Delivery};
+use crate::domain::{
+    HeldStatus, PresenceValue, SwyxAction, SwyxUpdate, Timestamp, UserSyncState, swyx_repair,
+};
+use crate::store::{
+    PendingStore, StoreError, StoreResult, SyncStateStore, UserLink, UserLinkStore,
+};
+use crate::telemetry::with_causes;
+use futures_util::StreamExt;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Users compared and repaired at once (a few store round trips and a connector request each).
+const CONCURRENCY: usize = 16;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SwyxTruthSummary {
+    /// Linked users whose status the connector reported.
+    pub compared: usize,
+    /// Of those, users Swyx held something else for; sent again (or kept pending).
+    pub repaired: usize,
+    /// Of the repairs, kept pending for maintenance (the connector did not take them in time).
+    pub pending: usize,
+    /// The connector's list could not be read this time (logged; the next reconciliation asks
+    /// again).
+    pub unreadable: bool,
+}
+
+/// Compares every linked user's decided status with what the connector holds and repairs the
+/// differences, within `budget`.
+pub async fn repair_against_swyx<S>(
+    store: &S,
+    delivery: Delivery<'_>,
+    now: Timestamp,
+    budget: Duration,
+) -> StoreResult<SwyxTruthSummary>
+where
+    S: UserLinkStore + SyncStateStore + PendingStore + ?Sized,
+{
+    let started = Instant::now();
+    let mut summary = SwyxTruthSummary::default();
+    if budget.is_zero() {
+        return Ok(summary); // the run is over; the next reconciliation compares again
+    }
+    let held = match delivery.connector.held_statuses(budget / 2).await {
+        Ok(held) => held,
+        Err(e) => {
+            tracing::warn!(error = %with_causes(&e), "the connector's user list could not be read; Swyx is compared again at the next reconciliation");
+            summary.unreadable = true;
+            return Ok(summary);
+        }
+    };
+    if held.is_empty() {
+        return Ok(summary);
+    }
+    let links: Vec<UserLink> = store
+        .list_users()
+        .await?
+        .into_iter()
+        .filter(|l| held.contains_key(&l.swyx_user_id))
+        .collect();
+    summary.compared = links.len();
+    let outcomes: Vec<StoreResult<Option<bool>>> = futures_util::stream::iter(links)
+        .map(|link| {
+            let held = held[&link.swyx_user_id];
+            let left = budget.saturating_sub(started.elapsed());
+            repair_one(store, delivery, link, held, now, left)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    for outcome in outcomes {
+        if let Some(kept_pending) = outcome? {
+            summary.repaired += 1;
+            summary.pending += usize::from(kept_pending);
+        }
+    }
+    if summary.repaired > 0 {
+        tracing::warn!(
+            compared = summary.compared,
+            repaired = summary.repaired,
+            "Swyx held another Teams-derived status than the bridge decided; sent again"
+        );
+    }
+    Ok(summary)
+}
+
+/// `Some(kept_pending)` when Swyx needed a repair.
+async fn repair_one<S>(
+    store: &S,
+    delivery: Delivery<'_>,
+    link: UserLink,
+    held: HeldStatus,
+    now: Timestamp,
+    budget: Duration,
+) -> StoreResult<Option<bool>>
+where
+    S: SyncStateStore + PendingStore + ?Sized,
+{
+    let Some(state) = store.get_sync_state(&link.entra_id).await? else {
+        return Ok(None);
+    };
+    let Some(repair) = swyx_repair(&state, &held) else {
+        return Ok(None);
+    };
+    if store.get_pending(&link.swyx_user_id).await?.is_some() {
+        return Ok(None); // its own delivery brings Swyx in line
+    }
+    if repair.raise_state {
+        let raised = UserSyncState {
+            revision: repair.revision,
+            ..state.clone()
+        };
+        match store
+            .put_sync_state(&link.entra_id, &raised, state.revision)
+            .await
+        {
+            Ok(()) => {}
+            // A newer decision is being made right now: it is delivered on its own.
+            Err(StoreError::Conflict { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    }
+    let update = update_for(&link, &state, repair.revision, now);
+    let delivered = delivery.deliver(&update, 0, budget).await;
+    Ok(Some(matches!(delivered, Delivered::Pending { .. })))
+}
+
+/// The update that restores the stored decision, with the presence it came from.
+fn update_for(link: &UserLink, state: &UserSyncState, revision: u64, now: Timestamp) -> SwyxUpdate {
+    let unknown = PresenceValue::new("PresenceUnknown");
+    let presence = state.last_presence.as_ref();
+    SwyxUpdate {
+        swyx_user_id: link.swyx_user_id.clone(),
+        entra_id: link.entra_id.clone(),
+        action: state
+            .teams_status
+            .map_or(SwyxAction::Withdraw, SwyxAction::Set),
+        revision,
+        availability: presence.map_or(unknown.clone(), |p| p.availability.clone()),
+        activity: presence.map_or(unknown, |p| p.activity.clone()),
+        out_of_office: presence.is_some_and(|p| p.out_of_office),
+        observed_at: state.last_received_at.unwrap_or(now),
+    }
+}
