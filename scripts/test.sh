@@ -34,10 +34,16 @@ echo "== SAM template: cfn-lint, then SAM translator + cfn-lint"
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
-echo "== cargo clippy"
-cargo clippy --locked --workspace --all-targets -- -D warnings
-
-echo "== tests (cargo nextest: every test target of the workspace; tests/lambda_runtime.rs runs the"
-echo "   Lambda binaries built alongside, same profile and target dir, under cargo-lambda's emulator)"
-cargo nextest run --locked --workspace --all-targets --no-fail-fast
+# Lint and build in one pass: clippy-driver wraps rustc for the workspace's own crates (what
+# `cargo clippy` does, but with code generation), so the dependency tree is compiled once instead
+# of twice (a check build for clippy, a real one for the tests). Same targets as
+# `cargo clippy --workspace --all-targets -- -D warnings`: libraries and their unit tests, binaries,
+# integration tests, benches (the binaries have no tests of their own: `test = false`).
+echo "== clippy (-D warnings) and tests (cargo nextest: unit tests, each crate's one integration-test"
+echo "   binary, benches in test mode; tests/lambda_runtime.rs runs the Lambda binaries built"
+echo "   alongside, same profile and target dir, under cargo-lambda's emulator)"
+RUSTC_WORKSPACE_WRAPPER="$(rustup which clippy-driver)"
+export RUSTC_WORKSPACE_WRAPPER
+export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+cargo nextest run --locked --workspace --tests --benches --no-fail-fast
 cargo test --locked --workspace --doc

@@ -2,14 +2,9 @@
 //! validation tokens (JWKS on a local URL) to the bridge's webhook; a connector-like receiver
 //! checks the Standard Webhooks signatures and records the Swyx statuses it receives.
 
-#[path = "support/bridge.rs"]
-mod bridge;
-#[path = "support/connector.rs"]
-mod connector;
-#[path = "support/graph_sender.rs"]
-mod graph_sender;
-#[path = "support/test_issuer.rs"]
-mod test_issuer;
+use crate::support::bridge;
+use crate::support::connector;
+use crate::support::graph_sender;
 
 use bridge::BridgeServer;
 use connector::RecordingConnector;

@@ -5,15 +5,9 @@
 //! Function URL requests (payload v2) for the webhook, an EventBridge scheduled event through the
 //! Invoke API for maintenance. Effects are checked in the connector and the store.
 
-#[path = "support/graph_sender.rs"]
-#[allow(dead_code)] // its HTTP helpers serve the other tests; here reqwest talks to the emulator
-mod graph_sender;
-#[path = "support/lambda_emulator.rs"]
-mod lambda_emulator;
-#[path = "support/moto.rs"]
-mod moto;
-#[path = "support/test_issuer.rs"]
-mod test_issuer;
+use crate::support::graph_sender;
+use crate::support::lambda_emulator;
+use crate::support::moto;
 
 use graph_sender::{APP_ID, CERT_ID, GraphSender, TENANT};
 use lambda_emulator::{Emulator, Proc};

@@ -24,8 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-#[path = "support/test_issuer.rs"]
-mod test_issuer;
+use crate::support::test_issuer;
 
 const SECRET: &str = "client-s3cret-that-must-stay-home";
 const REFRESH_TOKEN: &str = "refresh-token-that-must-stay-home";

@@ -2,12 +2,10 @@
 //! and SwyxServer connector) over real HTTP on loopback, on both stores: the demo's scripted day —
 //! every row of the mapping table, a connector outage and its recovery by maintenance.
 
-mod support;
-
+use crate::support::moto;
 use presence_bridge::demo::{DemoOptions, DemoReport, DemoStore, SwyxSide, run};
 use std::path::PathBuf;
 use std::time::Duration;
-use support::moto;
 
 fn options(users: usize, store: DemoStore) -> DemoOptions {
     DemoOptions {

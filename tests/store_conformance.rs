@@ -2,13 +2,13 @@
 //! memory), DynamoDB (a real moto_server on loopback, one table per test) and the memory store
 //! the unit tests use, plus a few checks that only make sense for one backend.
 
+#[path = "conformance/mod.rs"]
 mod conformance;
-mod support;
 
+use crate::support::moto;
 use presence_bridge::store::prelude::*;
 use presence_bridge::store::{DynamoStore, MemoryStore, SqliteStore, StoreError};
 use std::sync::Arc;
-use support::moto;
 
 async fn sqlite_store() -> Arc<SqliteStore> {
     Arc::new(SqliteStore::open_in_memory().unwrap())
@@ -29,7 +29,7 @@ macro_rules! conformance {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    crate::conformance::$case(crate::sqlite_store().await).await;
+                    super::conformance::$case(super::sqlite_store().await).await;
                 }
             )+
         }
@@ -37,7 +37,7 @@ macro_rules! conformance {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    crate::conformance::$case(crate::dynamodb_store().await).await;
+                    super::conformance::$case(super::dynamodb_store().await).await;
                 }
             )+
         }
@@ -45,7 +45,7 @@ macro_rules! conformance {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    crate::conformance::$case(std::sync::Arc::new(crate::MemoryStore::new())).await;
+                    super::conformance::$case(std::sync::Arc::new(super::MemoryStore::new())).await;
                 }
             )+
         }

@@ -248,6 +248,10 @@ async fn removed_subscription_missed_notifications_and_a_graph_outage_are_repair
             retry_base: std::time::Duration::from_millis(20),
             retry_cap: std::time::Duration::from_millis(50),
             retry_window: MIN,
+            // Each POST to the paused bridge waits its timeout in real time: short, so Graph
+            // gives up within seconds even on a busy machine.
+            delivery_timeout: std::time::Duration::from_millis(300),
+            retry_timeout: std::time::Duration::from_millis(500),
             ..Default::default()
         });
     b.pause();

@@ -1,8 +1,7 @@
 //! The connector client against the recording connector over loopback, and the Standard Webhooks
 //! verifier on its own. Run: `cargo test --test swyx_connector`.
 
-#[path = "support/connector.rs"]
-mod connector;
+use crate::support::connector;
 
 use connector::RecordingConnector;
 use http::{HeaderMap, HeaderValue};

@@ -22,8 +22,7 @@ use tokio::sync::{Notify, Semaphore};
 
 #[path = "validation_tokens/key_rotation.rs"]
 mod key_rotation;
-#[path = "support/test_issuer.rs"]
-mod test_issuer;
+use crate::support::test_issuer;
 
 const KEY1: &[u8] = include_bytes!("fixtures/jwt/key1.pem");
 const KEY2: &[u8] = include_bytes!("fixtures/jwt/key2.pem");

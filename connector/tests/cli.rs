@@ -1,10 +1,8 @@
 //! The operator's commands, run as the real binary: `check-config` names the bad setting (and
 //! never prints a secret), `status` reads a running connector.
 
-mod support;
-
+use crate::support::*;
 use std::process::Command;
-use support::*;
 
 const EXE: &str = env!("CARGO_BIN_EXE_swyx-connector");
 

@@ -2,10 +2,8 @@
 //! rule, what the store keeps across a restart, the user list with paging, and every refusal
 //! with its status code. Writer: `log` (the command writer has its own tests).
 
-mod support;
-
+use crate::support::*;
 use std::time::Duration;
-use support::*;
 
 const LOG_WRITER: &str = "[writer]\nkind = \"log\"\n";
 

@@ -2,12 +2,10 @@
 //! free loopback port with a temporary configuration and a small directory, then stopped). The
 //! attribute names are the configurable ones an Active Directory site would change.
 
-mod support;
-
+use crate::support::*;
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::*;
 
 const SLAPD: &str = "/usr/sbin/slapd";
 const SLAPADD: &str = "/usr/sbin/slapadd";

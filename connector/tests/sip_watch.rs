@@ -3,11 +3,9 @@
 //! vendor element, refreshes, expiry, `terminated`, 481, lost UDP datagrams, 403/404 users; and
 //! the outbox keeping events (and their webhook ids) across a restart.
 
-mod support;
-
+use crate::support::*;
 use presence_sandbox::sip::{SipServer, SipServerOptions, UserPresence};
 use std::time::Duration;
-use support::*;
 
 const LOG_WRITER: &str = "[writer]\nkind = \"log\"\n";
 const WAIT: Duration = Duration::from_secs(15);

@@ -3,11 +3,9 @@
 //! SIPp's own digest code, SUBSCRIBE answered 200, then NOTIFYs with PIDF "active" and
 //! "logged on" — and the connector must turn them into one speaking period at the bridge.
 
-mod support;
-
+use crate::support::*;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use support::*;
 
 const SIPP: &str = "/usr/bin/sipp";
 

@@ -3,12 +3,10 @@
 //! retries; the `http` writer's signed POST and how its answers become the contract's.
 #![cfg(unix)]
 
-mod support;
-
+use crate::support::*;
 use axum::http::{HeaderMap, StatusCode};
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
-use support::*;
 
 const SHELLY: &str = "x$(touch pwned);echo";
 

@@ -1,9 +1,8 @@
 //! A Graph-like sender: builds rich, encrypted presence notifications the way Graph does, with the
 //! sandbox's independent encryption (never the bridge's own code, so a shared mistake cannot hide),
 //! and validation tokens signed by a test key served on a local JWKS URL.
-//! Include `support/test_issuer.rs` as `mod test_issuer` next to this module.
 
-use crate::test_issuer::TestIssuer;
+use super::test_issuer::TestIssuer;
 use presence_sandbox::graph::{EncryptionCertificate, encrypt_resource};
 use serde_json::{Value, json};
 use std::time::Duration;

@@ -1,0 +1,20 @@
+//! Every integration test of this crate in one test binary: the dependencies are instantiated and
+//! linked once instead of once per file, which is most of the suite's build time. Each module is
+//! what used to be a test file; `cargo nextest run -E 'test(/^module::/)'` runs one of them.
+
+mod cli;
+mod connector_chain;
+mod crypto_vectors;
+mod demo_via_connector;
+mod graph_accounts;
+mod graph_to_swyx;
+mod lambda_runtime;
+mod outbound;
+mod sandbox_e2e;
+mod serve;
+mod store_conformance;
+mod subscriptions;
+mod support;
+mod swyx_connector;
+mod swyx_to_teams;
+mod validation_tokens;
