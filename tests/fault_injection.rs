@@ -16,8 +16,7 @@ use presence_bridge::domain::MappingRules;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-#[path = "support/moto.rs"]
-mod moto;
+use crate::support::moto;
 
 const USERS: usize = 120;
 const ROUNDS: usize = 3;

@@ -6,6 +6,7 @@ mod cli;
 mod connector_chain;
 mod crypto_vectors;
 mod demo_via_connector;
+mod fault_injection;
 mod graph_accounts;
 mod graph_to_swyx;
 mod lambda_runtime;
