@@ -8,6 +8,8 @@ mod bridge;
 mod connector;
 #[path = "support/graph_sender.rs"]
 mod graph_sender;
+#[path = "graph_to_swyx/metrics.rs"]
+mod metrics;
 #[path = "support/test_issuer.rs"]
 mod test_issuer;
 
