@@ -53,6 +53,11 @@ def main():
             1,
         ),
         (
+            "a dashboard body that is not JSON fails",
+            good.replace('"widgets": [', '"widgets": [,', 1),
+            1,
+        ),
+        (
             "an unknown runtime fails",
             good.replace("Runtime: provided.al2023", "Runtime: provided.al2099"),
             1,

@@ -150,6 +150,8 @@ pub struct Config {
     pub rules_file: Option<PathBuf>,
     /// `serve` only.
     pub listen: std::net::SocketAddr,
+    /// `serve`: the operator's routes on a listener of their own; `None` = on `listen`.
+    pub admin_listen: Option<std::net::SocketAddr>,
     pub maintenance_interval: Duration,
     /// Swyx → Teams (on when `connector_event_secrets` is not empty; then the client secret is set).
     pub graph_client_secret: Option<SecretRef>,
@@ -187,6 +189,7 @@ const NAMES: &[(&str, &str)] = &[
     ("webhook.time_budget_ms", "WEBHOOK_TIME_BUDGET_MS"),
     ("mapping.rules_file", "MAPPING_RULES_FILE"),
     ("server.listen", "LISTEN"),
+    ("server.admin_listen", "ADMIN_LISTEN"),
     (
         "server.maintenance_interval_secs",
         "MAINTENANCE_INTERVAL_SECS",
@@ -270,6 +273,7 @@ impl RawConfig {
             time_budget: webhook.time_budget,
             rules_file,
             listen: server.listen,
+            admin_listen: server.admin_listen,
             maintenance_interval: server.maintenance_interval,
             graph_client_secret: graph.client_secret,
             graph_authority_url: graph.authority_url,

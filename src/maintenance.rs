@@ -6,6 +6,7 @@
 //! on to the next. A part that fails is logged and the others still run.
 
 use crate::app::App;
+use crate::metrics::MaintenanceFigures;
 use crate::store::StoreError;
 use crate::subscriptions::upkeep::{SubscriptionSummary, maintain};
 use crate::swyx_to_teams::read_back::{ReadBackSummary, read_back};
@@ -72,11 +73,10 @@ pub async fn run(app: &App, budget: Duration) -> MaintenanceSummary {
     let mut shares = Budget::new(budget);
     let mut summary = MaintenanceSummary::default();
     let [subscriptions, speaking, pending] = SHARES_PERCENT;
-    summary.subscriptions = part(
-        &mut summary.failed,
-        "subscriptions",
-        maintain(app, shares.next(subscriptions)).await,
-    );
+    let subscriptions_result = maintain(app, shares.next(subscriptions)).await;
+    // Coverage is known only from a subscription part that ran through its plan.
+    let coverage_known = app.accounts.is_some() && subscriptions_result.is_ok();
+    summary.subscriptions = part(&mut summary.failed, "subscriptions", subscriptions_result);
     let share = shares.next(speaking);
     let sessions_started = Instant::now();
     let sessions = match app.swyx_to_teams.as_deref() {
@@ -105,6 +105,12 @@ pub async fn run(app: &App, budget: Duration) -> MaintenanceSummary {
         summary.swyx_truth = part(&mut summary.failed, "Swyx compared", compared);
     }
     log(&summary);
+    let sub = &summary.subscriptions;
+    app.metrics.record_maintenance(&MaintenanceFigures {
+        delivered_from_pending: summary.pending.delivered,
+        uncovered_users: coverage_known.then_some(sub.uncovered.len()),
+        failing_sync_accounts: coverage_known.then_some(sub.failed_accounts.len()),
+    });
     summary
 }
 

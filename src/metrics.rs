@@ -1,128 +1,328 @@
-//! In-process figures of the bridge, served at `GET /metrics` by `serve`: how many changes were
-//! forwarded and how long each took from the Graph POST's arrival to the connector request.
+//! The bridge's metrics: one prometheus-client registry per [`App`](crate::app::App), so every
+//! process (and every test's app) counts only its own; no global recorder. `serve` renders them at
+//! `GET /metrics` in the OpenMetrics text format (Prometheus' text exposition format as Prometheus
+//! asks for it first); the Lambda functions write the same names as CloudWatch EMF
+//! (`entry/lambda/emf.rs`): each webhook invocation what it recorded ([`Invocation`]), the
+//! maintenance run its summary.
+//!
+//! Gauges that come from the store are read at scrape time from small record sets only (the
+//! pending deliveries: one per Swyx user with an undelivered update; the subscriptions: one per
+//! 650 users), never by scanning every user. The two that need every linked user (uncovered
+//! users, failing sync accounts) are set by the maintenance pass, which plans the shards anyway;
+//! they are at most one maintenance interval old.
 
-use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+mod invocation;
+mod store_gauges;
+#[cfg(test)]
+mod tests;
+
+use crate::domain::Timestamp;
+use crate::store::{Store, StoreResult};
+pub use invocation::Invocation;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use store_gauges::StoreGauges;
 
-/// Keeps the latest samples only, so memory stays bounded in a long-running server.
-const MAX_SAMPLES: usize = 100_000;
+/// Graph notification items received in collections that reached the item checks.
+pub const NOTIFICATIONS: &str = "presence_bridge_notifications_total";
+/// Swyx updates forwarded from notifications, by `outcome` ([`FORWARD_OUTCOMES`]).
+pub const FORWARDS: &str = "presence_bridge_forwards_total";
+/// Notification items that changed nothing, by `reason` ([`DropReason`]).
+pub const DROPPED_ITEMS: &str = "presence_bridge_dropped_items_total";
+/// Pending Swyx updates that maintenance delivered later.
+pub const PENDING_DELIVERED: &str = "presence_bridge_pending_delivered_total";
+/// Graph POST received → the connector took the update (updates delivered within the request).
+pub const TEAMS_TO_SWYX_LATENCY: &str = "presence_bridge_teams_to_swyx_latency_seconds";
+/// Connector event received → Graph took the setPresence / clearPresence it called for.
+pub const SWYX_TO_TEAMS_LATENCY: &str = "presence_bridge_swyx_to_teams_latency_seconds";
+/// Swyx updates waiting for delivery.
+pub const PENDING_DELIVERIES: &str = "presence_bridge_pending_deliveries";
+/// Linked users no sync account has room for.
+pub const UNCOVERED_USERS: &str = "presence_bridge_uncovered_users";
+/// Sync accounts whose upkeep failed in the last maintenance pass.
+pub const FAILING_SYNC_ACCOUNTS: &str = "presence_bridge_failing_sync_accounts";
+/// Seconds until the first subscription expires (negative: already expired).
+pub const NEXT_SUBSCRIPTION_EXPIRY: &str = "presence_bridge_next_subscription_expiry_seconds";
 
-#[derive(Debug, Default)]
+/// Every name the bridge exports, as queries spell them (counters with `_total`; histograms
+/// without their `_bucket`, `_sum` and `_count` series). The dashboards use only these.
+pub const ALL: [&str; 10] = [
+    NOTIFICATIONS,
+    FORWARDS,
+    DROPPED_ITEMS,
+    PENDING_DELIVERED,
+    TEAMS_TO_SWYX_LATENCY,
+    SWYX_TO_TEAMS_LATENCY,
+    PENDING_DELIVERIES,
+    UNCOVERED_USERS,
+    FAILING_SYNC_ACCOUNTS,
+    NEXT_SUBSCRIPTION_EXPIRY,
+];
+
+/// `delivered`: the connector took it (or already had a newer one) within the request;
+/// `pending`: kept for maintenance.
+pub const FORWARD_OUTCOMES: [&str; 2] = ["delivered", "pending"];
+
+/// Seconds; both directions aim at well under a second and give up on a request after 2 s.
+const LATENCY_BUCKETS: [f64; 13] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// What the text format is served as: Prometheus asks for OpenMetrics first.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Why a notification item changed nothing (`reason` of [`DROPPED_ITEMS`]). Stale items and
+/// users who are not linked are normal (Graph's retries, a tenant's other users); the others
+/// point at a forgery, a misconfiguration or a store outage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DropReason {
+    /// A duplicate, or older than the presence already applied.
+    Stale,
+    UnlinkedUser,
+    /// The collection's validation tokens were missing or invalid: every item is dropped.
+    ValidationToken,
+    MissingField,
+    UnknownSubscription,
+    ClientStateMismatch,
+    WrongTenant,
+    NotRich,
+    DecryptFailed,
+    NotPresence,
+    ResourceMismatch,
+    /// Transient: Graph is asked to deliver again.
+    StoreFailure,
+    /// An item's task failed (a bug); Graph is asked to deliver again.
+    Internal,
+}
+
+impl DropReason {
+    pub const ALL: [DropReason; 13] = [
+        DropReason::Stale,
+        DropReason::UnlinkedUser,
+        DropReason::ValidationToken,
+        DropReason::MissingField,
+        DropReason::UnknownSubscription,
+        DropReason::ClientStateMismatch,
+        DropReason::WrongTenant,
+        DropReason::NotRich,
+        DropReason::DecryptFailed,
+        DropReason::NotPresence,
+        DropReason::ResourceMismatch,
+        DropReason::StoreFailure,
+        DropReason::Internal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::Stale => "stale",
+            DropReason::UnlinkedUser => "unlinked_user",
+            DropReason::ValidationToken => "validation_token",
+            DropReason::MissingField => "missing_field",
+            DropReason::UnknownSubscription => "unknown_subscription",
+            DropReason::ClientStateMismatch => "client_state_mismatch",
+            DropReason::WrongTenant => "wrong_tenant",
+            DropReason::NotRich => "not_rich",
+            DropReason::DecryptFailed => "decrypt_failed",
+            DropReason::NotPresence => "not_presence",
+            DropReason::ResourceMismatch => "resource_mismatch",
+            DropReason::StoreFailure => "store_failure",
+            DropReason::Internal => "internal_error",
+        }
+    }
+}
+
+/// What a maintenance pass tells the metrics. `None`: not known from this pass (subscriptions
+/// not configured, or their part failed), so the last value stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MaintenanceFigures {
+    pub delivered_from_pending: usize,
+    pub uncovered_users: Option<usize>,
+    pub failing_sync_accounts: Option<usize>,
+}
+
+/// The store's figures as read at one scrape (also the maintenance Lambda's EMF record).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreFigures {
+    pub pending_deliveries: usize,
+    /// `None` when there is no subscription.
+    pub next_subscription_expiry_secs: Option<i64>,
+}
+
+type Labels = [(&'static str, &'static str); 1];
+
+#[derive(Debug)]
 pub struct Metrics {
-    forward_latency_us: Mutex<VecDeque<u64>>,
-    forwarded: AtomicU64,
-    kept_pending: AtomicU64,
-    notifications: AtomicU64,
-    dropped_items: AtomicU64,
+    registry: Registry,
+    notifications: Counter,
+    forwards: Family<Labels, Counter>,
+    dropped: Family<Labels, Counter>,
+    pending_delivered: Counter,
+    teams_to_swyx: Histogram,
+    swyx_to_teams: Histogram,
+    store: Arc<StoreGauges>,
+    /// Lambda only: what the current invocation recorded, written as EMF when it ends.
+    invocation: Option<Mutex<Invocation>>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LatencySummary {
-    pub samples: usize,
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new(false)
+    }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MetricsSnapshot {
-    pub notifications: u64,
-    pub dropped_items: u64,
-    pub forwarded: u64,
-    pub kept_pending: u64,
-    /// Graph POST received → connector request started.
-    pub forward_latency: LatencySummary,
+/// prometheus-client appends `_total` to a counter's name itself.
+fn counter_name(name: &'static str) -> &'static str {
+    name.strip_suffix("_total").unwrap_or(name)
 }
 
 impl Metrics {
-    pub fn record_forward_start(&self, since_received: Duration) {
-        if let Ok(mut samples) = self.forward_latency_us.lock() {
-            if samples.len() == MAX_SAMPLES {
-                samples.pop_front();
-            }
-            samples.push_back(since_received.as_micros() as u64);
-        }
+    /// As [`Metrics::default`], and every recording also kept for the invocation's EMF record
+    /// ([`Metrics::take_invocation`]).
+    pub fn for_lambda() -> Self {
+        Self::new(true)
     }
 
-    pub fn count_forwarded(&self, delivered: bool) {
-        if delivered {
-            self.forwarded.fetch_add(1, Ordering::Relaxed);
-        } else {
-            self.kept_pending.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    pub fn count_notification(&self, items: usize, dropped: usize) {
-        self.notifications
-            .fetch_add(items as u64, Ordering::Relaxed);
-        self.dropped_items
-            .fetch_add(dropped as u64, Ordering::Relaxed);
-    }
-
-    pub fn snapshot(&self) -> MetricsSnapshot {
-        let mut samples: Vec<u64> = self
-            .forward_latency_us
-            .lock()
-            .map(|s| s.iter().copied().collect())
-            .unwrap_or_default();
-        samples.sort_unstable();
-        MetricsSnapshot {
-            notifications: self.notifications.load(Ordering::Relaxed),
-            dropped_items: self.dropped_items.load(Ordering::Relaxed),
-            forwarded: self.forwarded.load(Ordering::Relaxed),
-            kept_pending: self.kept_pending.load(Ordering::Relaxed),
-            forward_latency: summarize(&samples),
-        }
-    }
-}
-
-/// Nearest-rank percentiles of sorted microsecond samples, in milliseconds.
-pub fn summarize(sorted_us: &[u64]) -> LatencySummary {
-    let pick = |p: f64| -> f64 {
-        if sorted_us.is_empty() {
-            return 0.0;
-        }
-        let rank = ((p / 100.0) * sorted_us.len() as f64).ceil() as usize;
-        sorted_us[rank.clamp(1, sorted_us.len()) - 1] as f64 / 1000.0
-    };
-    LatencySummary {
-        samples: sorted_us.len(),
-        p50_ms: pick(50.0),
-        p99_ms: pick(99.0),
-        max_ms: sorted_us.last().map_or(0.0, |v| *v as f64 / 1000.0),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentiles_use_the_nearest_rank() {
-        let samples: Vec<u64> = (1..=100).map(|ms| ms * 1000).collect();
-        let s = summarize(&samples);
-        assert_eq!(
-            (s.samples, s.p50_ms, s.p99_ms, s.max_ms),
-            (100, 50.0, 99.0, 100.0)
+    fn new(per_invocation: bool) -> Self {
+        let mut registry = Registry::default();
+        let notifications = Counter::default();
+        registry.register(
+            counter_name(NOTIFICATIONS),
+            "Graph notification items received (in collections whose validation was checked)",
+            notifications.clone(),
         );
-        assert_eq!(summarize(&[]), LatencySummary::default());
+        let forwards = Family::<Labels, Counter>::default();
+        registry.register(
+            counter_name(FORWARDS),
+            "Swyx updates forwarded from notifications: delivered within the request, or kept pending",
+            forwards.clone(),
+        );
+        let dropped = Family::<Labels, Counter>::default();
+        registry.register(
+            counter_name(DROPPED_ITEMS),
+            "Notification items that changed nothing, by reason",
+            dropped.clone(),
+        );
+        let pending_delivered = Counter::default();
+        registry.register(
+            counter_name(PENDING_DELIVERED),
+            "Pending Swyx updates delivered by maintenance",
+            pending_delivered.clone(),
+        );
+        let teams_to_swyx = Histogram::new(LATENCY_BUCKETS);
+        registry.register(
+            TEAMS_TO_SWYX_LATENCY,
+            "Teams to Swyx: Graph POST received until the connector took the update",
+            teams_to_swyx.clone(),
+        );
+        let swyx_to_teams = Histogram::new(LATENCY_BUCKETS);
+        registry.register(
+            SWYX_TO_TEAMS_LATENCY,
+            "Swyx to Teams: connector event received until Graph took the presence call",
+            swyx_to_teams.clone(),
+        );
+        let store = Arc::new(StoreGauges::default());
+        registry.register_collector(Box::new(Arc::clone(&store)));
+        // Every label value from the start, at zero: a rate over a series that appears late
+        // misses its first increase.
+        for outcome in FORWARD_OUTCOMES {
+            let _ = forwards.get_or_create(&[("outcome", outcome)]);
+        }
+        for reason in DropReason::ALL {
+            let _ = dropped.get_or_create(&[("reason", reason.as_str())]);
+        }
+        Self {
+            registry,
+            notifications,
+            forwards,
+            dropped,
+            pending_delivered,
+            teams_to_swyx,
+            swyx_to_teams,
+            store,
+            invocation: per_invocation.then(|| Mutex::new(Invocation::default())),
+        }
     }
 
-    #[test]
-    fn snapshot_counts_and_bounds_memory() {
-        let m = Metrics::default();
-        for i in 0..(MAX_SAMPLES + 10) {
-            m.record_forward_start(Duration::from_micros(i as u64));
+    fn invocation(&self, record: impl FnOnce(&mut Invocation)) {
+        if let Some(Ok(mut inv)) = self.invocation.as_ref().map(Mutex::lock) {
+            record(&mut inv);
         }
-        m.count_forwarded(true);
-        m.count_forwarded(false);
-        let s = m.snapshot();
-        assert_eq!(s.forward_latency.samples, MAX_SAMPLES);
-        assert_eq!((s.forwarded, s.kept_pending), (1, 1));
+    }
+
+    /// The items of one collection that reached the checks.
+    pub fn count_notifications(&self, items: usize) {
+        self.notifications.inc_by(items as u64);
+        self.invocation(|i| i.count(NOTIFICATIONS, None, items as u64));
+    }
+
+    pub fn count_dropped(&self, reason: DropReason, items: usize) {
+        let label = ("reason", reason.as_str());
+        self.dropped.get_or_create(&[label]).inc_by(items as u64);
+        self.invocation(|i| i.count(DROPPED_ITEMS, Some(label), items as u64));
+    }
+
+    /// One forwarded update; its latency counts only when it reached the connector.
+    pub fn count_forward(&self, delivered: bool, since_received: Duration) {
+        let label = ("outcome", FORWARD_OUTCOMES[usize::from(!delivered)]);
+        self.forwards.get_or_create(&[label]).inc();
+        self.invocation(|i| i.count(FORWARDS, Some(label), 1));
+        if delivered {
+            self.teams_to_swyx.observe(since_received.as_secs_f64());
+            self.invocation(|i| i.sample(TEAMS_TO_SWYX_LATENCY, since_received));
+        }
+    }
+
+    pub fn observe_swyx_to_teams(&self, since_received: Duration) {
+        self.swyx_to_teams.observe(since_received.as_secs_f64());
+        self.invocation(|i| i.sample(SWYX_TO_TEAMS_LATENCY, since_received));
+    }
+
+    pub fn record_maintenance(&self, figures: &MaintenanceFigures) {
+        self.pending_delivered
+            .inc_by(figures.delivered_from_pending as u64);
+        self.store.set_subscription_health(figures);
+    }
+
+    /// Reads the store's gauges now (see the module comment for why these are cheap).
+    pub async fn refresh_from_store(
+        &self,
+        store: &dyn Store,
+        now: Timestamp,
+    ) -> StoreResult<StoreFigures> {
+        let pending_deliveries = store.count_pending().await?;
+        let next_expiry = store
+            .list_subscriptions()
+            .await?
+            .iter()
+            .map(|s| s.expires_at)
+            .min();
+        let figures = StoreFigures {
+            pending_deliveries,
+            next_subscription_expiry_secs: next_expiry.map(|at| (at.0 - now.0).div_euclid(1000)),
+        };
+        self.store.set_store_figures(&figures);
+        Ok(figures)
+    }
+
+    /// A pending count read elsewhere (the health check): the gauge follows it.
+    pub fn set_pending_deliveries(&self, pending: usize) {
+        self.store.set_pending(pending);
+    }
+
+    /// The text exposition of every metric, ending with `# EOF`. Fails only if an encoder does.
+    pub fn render(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+
+    /// What the invocation recorded since the last call (Lambda only; `None` otherwise).
+    pub fn take_invocation(&self) -> Option<Invocation> {
+        let mut inv = self.invocation.as_ref()?.lock().ok()?;
+        Some(std::mem::take(&mut *inv))
     }
 }

@@ -245,6 +245,25 @@ async fn lambda_binaries_under_the_runtime_emulator() {
         .unwrap_or_else(|| panic!("{}", with_logs("no pending update", &procs)));
     assert_eq!(pending.update.action, SwyxAction::Set(SwyxStatus::Speaking));
     assert_eq!(teams_status(&emu), None);
+    // The invocation's metrics are in its log as EMF records, under the names `serve` exports.
+    let log = std::fs::read_to_string(&graph_fn.log).unwrap_or_default();
+    let emf: Vec<Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|record| record.get("_aws").is_some())
+        .collect();
+    assert!(
+        emf.iter()
+            .any(|r| r["presence_bridge_notifications_total"] == 1),
+        "{}",
+        with_logs("EMF", &procs)
+    );
+    assert!(
+        emf.iter()
+            .any(|r| r["presence_bridge_forwards_total"] == 1 && r["outcome"] == "pending"),
+        "{}",
+        with_logs("EMF", &procs)
+    );
 
     // 3. The connector is back and the retry is due (moved to now rather than waiting 5 s):
     //    one scheduled maintenance run delivers it and reports the backlog it left.
@@ -260,8 +279,14 @@ async fn lambda_binaries_under_the_runtime_emulator() {
         .expect("maintenance answered");
     assert_eq!(resp.status(), 200, "{}", with_logs("maintenance", &procs));
     let summary: Value = resp.json().await.expect("JSON summary");
-    assert_eq!(summary["DeliveredFromPending"], 1, "{summary}");
-    assert_eq!(summary["PendingDeliveries"], 0, "{summary}");
+    assert_eq!(
+        summary["presence_bridge_pending_delivered_total"], 1,
+        "{summary}"
+    );
+    assert_eq!(
+        summary["presence_bridge_pending_deliveries"], 0,
+        "{summary}"
+    );
     assert_eq!(
         summary["_aws"]["CloudWatchMetrics"][0]["Namespace"],
         "PresenceBridge"
@@ -370,7 +395,9 @@ async fn lambda_binaries_under_the_runtime_emulator() {
         with_logs("subscriptions", &procs)
     );
     assert_eq!(summary["reconciled_users"], 1, "{summary}");
-    assert_eq!(summary["UncoveredUsers"], 0, "{summary}");
+    assert_eq!(summary["presence_bridge_uncovered_users"], 0, "{summary}");
+    let expiry = &summary["presence_bridge_next_subscription_expiry_seconds"];
+    assert!(expiry.as_i64().is_some_and(|s| s > 0), "{summary}");
     let subs = graph.subscriptions();
     assert_eq!(subs.len(), 1);
     assert_eq!(subs[0].user_ids, vec![ENTRA_ID.to_string()]);

@@ -1,5 +1,7 @@
 //! `presence-bridge serve` as an operator starts and stops it.
 
+use crate::support::scrape;
+
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -137,4 +139,75 @@ fn it_answers_health_and_handshakes_and_stops_cleanly_on_sigterm() {
         log.contains("shutting down") && log.contains("stopped"),
         "{log}"
     );
+}
+
+fn free_port() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// With `server.admin_listen`, `/metrics` and `/healthz` leave the listener Graph and the
+/// connector reach; the webhooks stay there.
+#[test]
+fn the_admin_listener_alone_serves_metrics_and_health() {
+    let dir = tempfile::tempdir().unwrap();
+    let (public, admin) = (free_port(), free_port());
+    let cfg = config(dir.path(), KEY, &public.to_string());
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(&format!("admin_listen = \"{admin}\"\n"));
+    std::fs::write(&cfg, text).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_presence-bridge"))
+        .args(["serve", "--config", cfg.to_str().unwrap()])
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let health = loop {
+            if let Ok(r) = http.get(format!("http://{admin}/healthz")).send().await {
+                break r.json::<serde_json::Value>().await.unwrap();
+            }
+            assert!(Instant::now() < deadline, "serve did not come up");
+            tokio::task::yield_now().await;
+        };
+        assert_eq!(health["status"], "ok");
+        let m = scrape::scrape(&format!("http://{admin}/metrics")).await;
+        assert_eq!(
+            m.value("presence_bridge_pending_deliveries", None),
+            Some(0.0)
+        );
+        for path in ["/metrics", "/healthz"] {
+            let r = http
+                .get(format!("http://{public}{path}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 404, "{path} on the public listener");
+        }
+        let echo = http
+            .post(format!(
+                "http://{public}/graph/notifications?validationToken=t"
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(echo.text().await.unwrap(), "t");
+        let r = http
+            .post(format!(
+                "http://{admin}/graph/notifications?validationToken=t"
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "no webhook on the admin listener");
+    });
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
 }

@@ -3,6 +3,8 @@
 
 #[path = "swyx_to_teams/harness.rs"]
 mod harness;
+#[path = "swyx_to_teams/metrics.rs"]
+mod metrics;
 
 use harness::*;
 use presence_bridge::domain::Timestamp;

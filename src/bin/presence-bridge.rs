@@ -44,7 +44,8 @@ enum Command {
         #[arg(long, env = "PRESENCE_BRIDGE_KEY_PASSWORD")]
         password: Option<String>,
     },
-    /// Run the self-hosted server: every webhook route on one listener, maintenance in-process.
+    /// Run the self-hosted server: the webhooks and, unless `server.admin_listen` is set, /metrics
+    /// and /healthz on one listener; maintenance in-process.
     Serve {
         #[arg(long, env = "PRESENCE_BRIDGE_CONFIG")]
         config: PathBuf,

@@ -89,6 +89,7 @@ impl RawConfig {
             },
             server: RawServer {
                 listen: var("server.listen"),
+                admin_listen: var("server.admin_listen"),
                 maintenance_interval_secs: num("server.maintenance_interval_secs")?,
             },
             speaking: RawSpeaking {

@@ -41,6 +41,8 @@ pub struct RawSpeaking {
 #[serde(deny_unknown_fields)]
 pub struct RawServer {
     pub listen: Option<String>,
+    /// `/metrics` and `/healthz` on a listener of their own (off: on `listen`).
+    pub admin_listen: Option<String>,
     pub maintenance_interval_secs: Option<u64>,
 }
 

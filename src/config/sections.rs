@@ -180,6 +180,7 @@ pub(super) fn mapping(raw: RawMapping) -> Option<PathBuf> {
 
 pub(super) struct ServerSection {
     pub listen: SocketAddr,
+    pub admin_listen: Option<SocketAddr>,
     pub maintenance_interval: Duration,
 }
 
@@ -191,6 +192,25 @@ pub(super) fn server(raw: RawServer, check: Check) -> Result<ServerSection, Conf
             format!("{listen_text:?} is not an address like 127.0.0.1:8080"),
         )
     })?;
+    let admin_listen = match raw.admin_listen {
+        None => None,
+        Some(text) => {
+            let addr = text.trim().parse::<SocketAddr>().map_err(|_| {
+                check.fail(
+                    "server.admin_listen",
+                    format!("{text:?} is not an address like 127.0.0.1:9090"),
+                )
+            })?;
+            // Port 0 picks a free port for each: only a fixed port can collide.
+            if addr == listen && addr.port() != 0 {
+                return Err(check.fail(
+                    "server.admin_listen",
+                    format!("{addr} is server.listen too: give the admin routes another port"),
+                ));
+            }
+            Some(addr)
+        }
+    };
     let maintenance_secs = check.within(
         "server.maintenance_interval_secs",
         raw.maintenance_interval_secs,
@@ -200,6 +220,7 @@ pub(super) fn server(raw: RawServer, check: Check) -> Result<ServerSection, Conf
     )?;
     Ok(ServerSection {
         listen,
+        admin_listen,
         maintenance_interval: Duration::from_secs(maintenance_secs),
     })
 }

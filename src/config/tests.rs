@@ -55,6 +55,10 @@ fn a_good_file_validates_with_defaults() {
     );
     assert_eq!(cfg.speaking_expiration, Duration::from_secs(300));
     assert_eq!(cfg.speaking_max_call, Duration::from_secs(240 * 60));
+    assert_eq!(
+        cfg.admin_listen, None,
+        "the admin routes stay on server.listen by default"
+    );
     // The secret never shows in Debug output.
     assert!(!format!("{cfg:?}").contains("MfKQ9r8"));
 }
@@ -170,6 +174,19 @@ fn every_section_names_the_setting_and_the_problem() {
             with("server", "listen = \"everywhere\""),
             "server.listen",
             "\"everywhere\" is not an address like 127.0.0.1:8080",
+        ),
+        (
+            with("server", "admin_listen = \"metrics\""),
+            "server.admin_listen",
+            "\"metrics\" is not an address like 127.0.0.1:9090",
+        ),
+        (
+            with(
+                "server",
+                "listen = \"0.0.0.0:8080\"\nadmin_listen = \"0.0.0.0:8080\"",
+            ),
+            "server.admin_listen",
+            "0.0.0.0:8080 is server.listen too",
         ),
         (
             with("server", "maintenance_interval_secs = 0"),

@@ -2,10 +2,10 @@
 //! those who had set Do not disturb by hand stay DND (Teams' aggregation). The bridge's own In a
 //! call must not come back to Swyx as Speaking, and every call's In a call goes away when it ends.
 
+use super::latency::summarize;
 use super::report::DemoReport;
 use super::script::{self, MAPPING_ROWS};
 use super::world::World;
-use crate::metrics::summarize;
 use anyhow::Context;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -13,6 +13,7 @@ mod calls;
 mod child_process;
 mod connector_process;
 mod day;
+pub mod latency;
 mod progress;
 mod report;
 pub mod script;
@@ -168,11 +169,14 @@ async fn collect_figures(world: World, report: &mut DemoReport) -> anyhow::Resul
     if !report.via_connector {
         report.forwarded_to_swyx = world.sandbox.swyx.stats().updates_applied;
     }
-    report.bridge = reqwest::get(world.bridge.url("/metrics"))
+    let exposition = reqwest::get(world.bridge.url("/metrics"))
         .await?
-        .json()
+        .error_for_status()?
+        .text()
         .await
         .context("bridge metrics")?;
+    report.bridge_forward =
+        latency::from_histogram(&exposition, crate::metrics::TEAMS_TO_SWYX_LATENCY);
     let graph = world.sandbox.graph.stats();
     report.graph_notifications_delivered = graph.notifications_delivered;
     report.graph_slow_answers = graph.slow_answers;

@@ -4,12 +4,12 @@
 //! writer's file is the whole history of what reached Swyx, so an echo (Speaking sent because of
 //! the bridge's own In a call) is caught even if a later change overwrote it.
 
+use super::latency::summarize;
 use super::report::DemoReport;
 use super::script::MAPPING_ROWS;
 use super::via_connector::WriterChanges;
 use super::world::World;
 use super::writer_log::WriterLog;
-use crate::metrics::summarize;
 use presence_sandbox::sip::{SipServer, UserPresence};
 use std::time::{Duration, Instant};
 

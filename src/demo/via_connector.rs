@@ -8,13 +8,13 @@
 
 use super::bridge_process::BridgeProcess;
 use super::connector_process::{self, ConnectorPlan, ConnectorProcess, ConnectorStart};
+use super::latency::summarize;
 use super::progress::Progress;
 use super::report::DemoReport;
 use super::script::{self, MAPPING_ROWS, TeamsState};
 use super::world::{SwyxView, World};
 use super::writer_log::WriterLog;
 use super::{DemoOptions, setup, sip_calls, subscribe};
-use crate::metrics::summarize;
 use anyhow::{Context, bail};
 use presence_sandbox::sip::{SipServer, SipServerOptions, UserPresence};
 use std::path::Path;

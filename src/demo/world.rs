@@ -3,9 +3,9 @@
 //! the emulated connector holds, or what the real connector last handed its writer.
 
 use super::bridge_process::BridgeProcess;
+use super::latency::{LatencySummary, summarize};
 use super::writer_log::WriterLog;
 use crate::domain::{MappedStatus, MappingRules, TeamsPresence};
-use crate::metrics::{LatencySummary, summarize};
 use anyhow::Context;
 use presence_sandbox::Sandbox;
 use std::time::{Duration, Instant};

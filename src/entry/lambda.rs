@@ -1,13 +1,14 @@
 //! The thin seam between the Lambda runtime and the use cases: configuration from the
 //! environment (a bad setting fails the cold start with its name), the app built once per
-//! process, then one handler call per event. JSON logs; the maintenance function also writes its
-//! summary as CloudWatch EMF ([`emf`]).
+//! process, then one handler call per event. JSON logs; metrics as CloudWatch EMF ([`emf`]): each
+//! webhook invocation what it recorded, the maintenance function its summary.
 
 pub mod emf;
 
 use super::http::{HttpRequest, HttpResponse};
 use crate::app::App;
 use crate::config::{Origin, RawConfig};
+use crate::metrics::Metrics;
 use bytes::Bytes;
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use serde_json::Value;
@@ -25,8 +26,14 @@ async fn app_from_env() -> Result<Arc<App>, lambda_http::Error> {
     let config = RawConfig::from_env(|k| std::env::var(k).ok())
         .and_then(|raw| raw.validate(Origin::Env))
         .map_err(cold_start_failed)?;
-    let app = App::from_config(&config).await.map_err(cold_start_failed)?;
+    let mut app = App::from_config(&config).await.map_err(cold_start_failed)?;
+    // Nobody scrapes a Lambda: each invocation writes what it recorded instead.
+    app.metrics = Arc::new(Metrics::for_lambda());
     Ok(Arc::new(app))
+}
+
+fn stack_name() -> String {
+    std::env::var("STACK_NAME").unwrap_or_else(|_| "presence-bridge".to_string())
 }
 
 /// A failed cold start, logged and returned with every cause in one line (the setting first, the
@@ -44,10 +51,21 @@ where
     Fut: Future<Output = HttpResponse> + Send + 'static,
 {
     let app = app_from_env().await?;
+    let stack: Arc<str> = stack_name().into();
     let handler = Arc::new(handler);
     lambda_http::run(lambda_http::service_fn(move |req| {
         let response = handler(Arc::clone(&app), request_from_lambda(req));
-        async move { Ok::<_, lambda_http::Error>(response_to_lambda(response.await)) }
+        let (app, stack) = (Arc::clone(&app), Arc::clone(&stack));
+        async move {
+            let response = response.await;
+            // One invocation at a time per process: what was recorded since is this request's.
+            if let Some(invocation) = app.metrics.take_invocation() {
+                for line in emf::invocation_lines(&invocation, &stack, now_ms()) {
+                    println!("{line}");
+                }
+            }
+            Ok::<_, lambda_http::Error>(response_to_lambda(response))
+        }
     }))
     .await
 }
@@ -56,7 +74,7 @@ where
 /// invocation's deadline, then one EMF summary line on stdout (tracing logs go to stderr).
 pub async fn run_maintenance() -> Result<(), lambda_http::Error> {
     let app = app_from_env().await?;
-    let stack = std::env::var("STACK_NAME").unwrap_or_else(|_| "presence-bridge".to_string());
+    let stack = stack_name();
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<Value>| {
             let app = Arc::clone(&app);
@@ -73,8 +91,11 @@ async fn maintenance_once(
     deadline_ms: u64,
 ) -> Result<Value, lambda_runtime::Error> {
     let summary = crate::maintenance::run(app, budget(deadline_ms, now_ms())).await;
-    let pending_total = app.store.count_pending().await?;
-    let line = emf::summary_line(&summary, pending_total, stack, now_ms());
+    let store = app
+        .metrics
+        .refresh_from_store(app.store.as_ref(), app.clock.now())
+        .await?;
+    let line = emf::summary_line(&summary, &store, stack, now_ms());
     println!("{line}");
     if summary.failed.is_empty() {
         Ok(line)

@@ -1,6 +1,8 @@
 //! Entry points around the use cases: the framework-neutral HTTP shape both hosts share
-//! ([`http`]), the Lambda runtime seam ([`lambda`]) and the self-hosted server ([`server`]).
+//! ([`http`]), the Lambda runtime seam ([`lambda`]), the self-hosted server ([`server`]) and its
+//! operator's routes ([`admin`]).
 
+pub mod admin;
 pub mod http;
 pub mod lambda;
 pub mod server;

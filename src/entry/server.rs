@@ -1,6 +1,7 @@
-//! The self-hosted server: every webhook route on one axum listener, the maintenance loop
-//! in-process, graceful shutdown (in-flight requests finish; the maintenance pass in progress ends
-//! before the process does).
+//! The self-hosted server: the webhook routes on the public listener, the operator's routes
+//! ([`super::admin`]) on the same listener or on an admin listener of their own, the maintenance
+//! loop in-process, graceful shutdown (in-flight requests finish on both listeners; the
+//! maintenance pass in progress ends before the process does).
 
 use super::http::{HttpResponse, error};
 use crate::app::App;
@@ -10,7 +11,7 @@ use crate::teams_to_swyx::intake as graph_intake;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use axum::routing::{any, get};
+use axum::routing::any;
 use http::StatusCode;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,19 +31,25 @@ pub enum ServeError {
     Listener(#[source] std::io::Error),
 }
 
-#[derive(Debug, Clone)]
-pub struct ServerOptions {
-    pub listen: SocketAddr,
-    pub maintenance_interval: Duration,
+/// Where `serve` answers: the public listener (Graph and the connector call it) and, when
+/// `server.admin_listen` is set, the admin listener that alone serves the operator's routes.
+#[derive(Debug)]
+pub struct Listeners {
+    pub public: tokio::net::TcpListener,
+    pub admin: Option<tokio::net::TcpListener>,
 }
 
+/// Every route on one listener: the webhooks and the operator's routes.
 pub fn router(app: Arc<App>) -> axum::Router {
+    webhook_router(Arc::clone(&app)).merge(super::admin::router(app))
+}
+
+/// The routes Graph and the connector call.
+pub fn webhook_router(app: Arc<App>) -> axum::Router {
     axum::Router::new()
         .route("/graph/notifications", any(graph_route))
         .route("/graph/lifecycle", any(graph_route))
         .route("/swyx/events", any(swyx_route))
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
         .with_state(app)
 }
 
@@ -78,24 +85,6 @@ async fn swyx_route(State(app): State<Arc<App>>, req: Request) -> Response {
     }
 }
 
-async fn healthz(State(app): State<Arc<App>>) -> Response {
-    match app.store.count_pending().await {
-        Ok(pending) => to_axum(super::http::json(
-            StatusCode::OK,
-            &serde_json::json!({ "status": "ok", "pendingDeliveries": pending }),
-        )),
-        Err(e) => to_axum(error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("store unavailable: {e}"),
-        )),
-    }
-}
-
-async fn metrics(State(app): State<Arc<App>>) -> Response {
-    let snapshot = serde_json::to_value(app.metrics.snapshot()).unwrap_or_default();
-    to_axum(super::http::json(StatusCode::OK, &snapshot))
-}
-
 /// Binds first, so a port in use is reported before anything else starts.
 pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ServeError> {
     tokio::net::TcpListener::bind(addr)
@@ -106,44 +95,88 @@ pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ServeErro
 /// The longest maintenance pass of the self-hosted loop (as long as the Lambda's).
 const PASS_BUDGET: Duration = Duration::from_secs(55);
 
-/// Runs until `shutdown` resolves, then stops accepting, lets in-flight requests and the current
-/// maintenance pass finish, and returns.
+/// Runs until `shutdown` resolves, then stops accepting on both listeners, lets in-flight
+/// requests and the current maintenance pass finish, and returns.
 pub async fn run(
     app: Arc<App>,
-    listener: tokio::net::TcpListener,
+    listeners: Listeners,
     maintenance_interval: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let maintenance_app = Arc::clone(&app);
-    let maintenance = tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(maintenance_interval);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let maintenance = spawn_maintenance(Arc::clone(&app), maintenance_interval, stop_rx);
+    let (signal_tx, signal_rx) = tokio::sync::watch::channel(false);
+    let stopping = move || {
+        let mut rx = signal_rx.clone();
+        async move {
+            // A dropped sender also means stop.
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+    let addr = listeners
+        .public
+        .local_addr()
+        .map_err(ServeError::Listener)?;
+    let admin = match listeners.admin {
+        Some(admin) => {
+            let admin_addr = admin.local_addr().map_err(ServeError::Listener)?;
+            tracing::info!(%admin_addr, "admin routes (/metrics, /healthz) on their own listener");
+            let routes = super::admin::router(Arc::clone(&app));
+            let serving = axum::serve(admin, routes).with_graceful_shutdown(stopping());
+            Some(tokio::spawn(serving.into_future()))
+        }
+        None => None,
+    };
+    let public_routes = if admin.is_some() {
+        webhook_router(app)
+    } else {
+        router(app)
+    };
+    tracing::info!(%addr, "presence-bridge listening");
+    let public = axum::serve(listeners.public, public_routes).with_graceful_shutdown(stopping());
+    let signal = tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = signal_tx.send(true);
+    });
+    let served = public.await;
+    // Should the public listener have failed on its own, dropping the signal's sender stops the
+    // admin listener too.
+    signal.abort();
+    let admin_served = match admin {
+        Some(task) => task.await.unwrap_or(Ok(())),
+        None => Ok(()),
+    };
+    let _ = stop_tx.send(true);
+    let _ = maintenance.await;
+    served.map_err(ServeError::Listener)?;
+    admin_served.map_err(ServeError::Listener)?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The maintenance loop: every `interval`, and at once when a lifecycle notification wakes it,
+/// until `stop` changes.
+fn spawn_maintenance(
+    app: Arc<App>,
+    interval: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
                 // A lifecycle notification: act now rather than at the next tick.
-                _ = maintenance_app.wake_maintenance.notified() => {}
-                _ = stop_rx.changed() => break,
+                _ = app.wake_maintenance.notified() => {}
+                _ = stop.changed() => break,
             }
             // A first run over thousands of users takes longer than one tick; it resumes anyway.
-            let budget = maintenance_interval.max(PASS_BUDGET);
-            maintenance::run(&maintenance_app, budget).await;
+            let budget = interval.max(PASS_BUDGET);
+            maintenance::run(&app, budget).await;
         }
-    });
-    let addr = listener.local_addr().map_err(ServeError::Listener)?;
-    tracing::info!(%addr, "presence-bridge listening");
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: finishing in-flight requests");
-        })
-        .await
-        .map_err(ServeError::Listener)?;
-    let _ = stop_tx.send(true);
-    let _ = maintenance.await;
-    tracing::info!("stopped");
-    Ok(())
+    })
 }
 
 /// Resolves on SIGTERM or SIGINT.

@@ -120,9 +120,16 @@ pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
             return store_unavailable(&e);
         }
     };
+    // Only an event that calls Graph has a Swyx → Teams latency (a second call changes nothing).
+    let calls_graph = state.needed_op(s2t.now(), &s2t.settings).is_some();
     let budget = s2t.request_budget.saturating_sub(started.elapsed());
     let graph = match sync_graph(s2t, store, &entra_id, state, budget).await {
-        Ok(GraphSync::InSync) => "done",
+        Ok(GraphSync::InSync) => {
+            if calls_graph {
+                app.metrics.observe_swyx_to_teams(started.elapsed());
+            }
+            "done"
+        }
         Ok(GraphSync::Pending(reason)) => {
             tracing::warn!(swyx_user = %event.swyx_user_id, reason = %reason, "Teams presence left pending");
             "pending"

@@ -18,6 +18,7 @@ use crate::graph::notification::{
     ChangeNotification, ChangeNotificationCollection, PresenceResource,
 };
 use crate::graph::validation_token::ValidationTokenError;
+use crate::metrics::DropReason;
 use crate::store::{StoreError, SubscriptionRecord};
 use subtle::ConstantTimeEq;
 
@@ -109,6 +110,23 @@ pub enum NotAuthentic {
     NotPresence(#[source] serde_json::Error),
     #[error("decrypted presence id differs from resourceData.id")]
     ResourceMismatch,
+}
+
+impl NotAuthentic {
+    /// The `reason` an item dropped for this counts under in the metrics.
+    pub fn drop_reason(&self) -> DropReason {
+        match self {
+            NotAuthentic::MissingField(_) => DropReason::MissingField,
+            NotAuthentic::UnknownSubscription => DropReason::UnknownSubscription,
+            NotAuthentic::Store(_) => DropReason::StoreFailure,
+            NotAuthentic::ClientStateMismatch => DropReason::ClientStateMismatch,
+            NotAuthentic::WrongTenant => DropReason::WrongTenant,
+            NotAuthentic::NotRich => DropReason::NotRich,
+            NotAuthentic::Decrypt(_) => DropReason::DecryptFailed,
+            NotAuthentic::NotPresence(_) => DropReason::NotPresence,
+            NotAuthentic::ResourceMismatch => DropReason::ResourceMismatch,
+        }
+    }
 }
 
 /// Steps 2 and 3 for one item of a collection whose tokens vouched for `vouched`.

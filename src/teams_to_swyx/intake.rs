@@ -15,6 +15,7 @@ use crate::app::App;
 use crate::domain::{Observation, SwyxUpdate, Timestamp};
 use crate::entry::http::{HttpRequest, HttpResponse, empty, error, query_param, text};
 use crate::graph::notification::{ChangeNotification, ChangeNotificationCollection};
+use crate::metrics::DropReason;
 use crate::store::{LifecycleRequest, StoreError};
 use crate::telemetry::with_causes;
 use http::{Method, StatusCode};
@@ -74,12 +75,18 @@ pub async fn handle(app: &Arc<App>, req: HttpRequest) -> HttpResponse {
     let vouched = match vouched_tenants(app, &collection).await {
         Ok(vouched) => vouched,
         Err(rejected) => {
+            let items = collection.value.len();
+            app.metrics.count_notifications(items);
+            app.metrics
+                .count_dropped(DropReason::ValidationToken, items);
             let reason = with_causes(&rejected);
             tracing::warn!(error = %reason, "notification collection refused: validation tokens");
             return error(StatusCode::UNAUTHORIZED, reason);
         }
     };
     let items = collection.value.len();
+    // Counted now: a Graph that hangs up cancels this request, not the items' task below.
+    app.metrics.count_notifications(items);
     // On a task of its own: when Graph gives up waiting and closes the connection, the items still
     // get decided and delivered instead of being cancelled half way.
     let work = {
@@ -99,7 +106,9 @@ pub async fn handle(app: &Arc<App>, req: HttpRequest) -> HttpResponse {
         }
     };
     let tally = Tally::of(items, reports);
-    app.metrics.count_notification(items, tally.dropped);
+    for reason in &tally.not_applied {
+        app.metrics.count_dropped(*reason, 1);
+    }
     tally.log(started);
     if tally.transient > 0 {
         // Graph redelivers the collection; items already applied are then recognised as stale.
@@ -289,11 +298,10 @@ async fn record_lifecycle(
 /// Sends one update within what is left of the request's budget; `true` when it reached the
 /// connector (or was already superseded there), `false` when it was kept pending.
 async fn forward(app: &App, update: &SwyxUpdate, started: Instant) -> bool {
-    app.metrics.record_forward_start(started.elapsed());
     let budget = app.settings.time_budget.saturating_sub(started.elapsed());
     let outcome = app.delivery().deliver(update, 0, budget).await;
     let reached = !matches!(outcome, Delivered::Pending { .. });
-    app.metrics.count_forwarded(reached);
+    app.metrics.count_forward(reached, started.elapsed());
     match outcome {
         Delivered::Pending { reason } => {
             tracing::warn!(swyx_user = %update.swyx_user_id, revision = update.revision, reason = %reason, "Swyx update kept pending");
@@ -318,6 +326,8 @@ struct Tally {
     dropped: usize,
     /// Dropped for a reason that may pass (store failure, contention): Graph should retry.
     transient: usize,
+    /// Why each item that changed nothing was dropped (stale and unlinked ones included).
+    not_applied: Vec<DropReason>,
 }
 
 impl Tally {
@@ -332,6 +342,7 @@ impl Tally {
                 Err(_) => {
                     tally.dropped += 1;
                     tally.transient += 1;
+                    tally.not_applied.push(DropReason::Internal);
                     tracing::error!("a notification item's task failed");
                 }
             }
@@ -348,11 +359,21 @@ impl Tally {
         match report.result {
             Ok(ItemOutcome::Forward(_)) => {}
             Ok(ItemOutcome::Recorded) => self.recorded += 1,
-            Ok(ItemOutcome::Stale) => self.stale += 1,
-            Ok(ItemOutcome::UnlinkedUser) => self.unlinked += 1,
+            Ok(ItemOutcome::Stale) => {
+                self.stale += 1;
+                self.not_applied.push(DropReason::Stale);
+            }
+            Ok(ItemOutcome::UnlinkedUser) => {
+                self.unlinked += 1;
+                self.not_applied.push(DropReason::UnlinkedUser);
+            }
             Ok(ItemOutcome::Lifecycle) => self.lifecycle += 1,
             Err(reason) => {
                 self.dropped += 1;
+                self.not_applied.push(match &reason {
+                    ItemError::NotAuthentic(e) => e.drop_reason(),
+                    ItemError::Store(_) => DropReason::StoreFailure,
+                });
                 if matches!(reason, ItemError::Store(_)) {
                     self.transient += 1;
                 }

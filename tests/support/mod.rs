@@ -6,4 +6,5 @@ pub mod connector;
 pub mod graph_sender;
 pub mod lambda_emulator;
 pub mod moto;
+pub mod scrape;
 pub mod test_issuer;
