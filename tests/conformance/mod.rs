@@ -44,6 +44,7 @@ pub fn state(revision: u64, activity: &str) -> UserSyncState {
         last_received_at: Some(Timestamp(T0 + 123)),
         last_presence: Some(presence),
         teams_status: Some(SwyxStatus::DoNotDisturb),
+        echo_held: true,
     }
 }
 
