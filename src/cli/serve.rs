@@ -4,6 +4,7 @@
 
 use crate::app::App;
 use crate::entry::server::{self, Listeners};
+use crate::subscriptions::sync_accounts::request_reconciliation;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -17,6 +18,16 @@ pub async fn run(config: &Path, listen: Option<SocketAddr>) -> anyhow::Result<()
         None => None,
     };
     let app = Arc::new(App::from_config(&cfg).await?);
+    // Converge after a crash: whatever Graph could not deliver while this process was down is
+    // read back by the first maintenance run, not an hour later.
+    if app.accounts.is_some() {
+        match request_reconciliation(app.store.as_ref()).await {
+            Ok(n) => tracing::info!(accounts = n, "started: reconciliation requested"),
+            Err(e) => {
+                tracing::warn!(error = %e, "started: reconciliation could not be requested; the schedule will do it")
+            }
+        }
+    }
     server::run(
         app,
         Listeners { public, admin },

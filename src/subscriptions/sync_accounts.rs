@@ -273,3 +273,63 @@ pub fn check_name(name: &str) -> Result<(), String> {
         ))
     }
 }
+
+/// Asks the next maintenance run to reconcile every sync account's users, and returns how many
+/// were not asked already. For a process that starts after being down (a crash, a kill, a
+/// restart): Graph gives up on notifications it cannot deliver, and what it gave up on is only
+/// found by reading Teams again — converging after a crash must not wait for the next scheduled
+/// reconciliation.
+pub async fn request_reconciliation(store: &dyn AccountStore) -> Result<usize, StoreError> {
+    let mut asked = 0;
+    for account in store.list_accounts().await? {
+        let name = account.name.as_str();
+        let newly = optimistic::update(
+            || format!("sync account {name:?}"),
+            move || store.get_account(name),
+            |stored| match stored {
+                Some(stored) if !stored.reconcile_requested => {
+                    let mut next = stored.clone();
+                    next.reconcile_requested = true;
+                    next.version = stored.version + 1;
+                    Step::Write((next, stored.version), true)
+                }
+                // Removed meanwhile, or already asked.
+                _ => Step::Done(false),
+            },
+            move |(next, expected)| async move { store.put_account(&next, expected).await },
+        )
+        .await?;
+        asked += usize::from(newly);
+    }
+    Ok(asked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    #[tokio::test]
+    async fn a_start_asks_every_account_for_one_reconciliation() {
+        let store = MemoryStore::new();
+        let sealer = TokenSealer::from_key_text(&TokenSealer::generate_key_text()).unwrap();
+        let now = Timestamp(1_800_000_000_000);
+        for name in ["sync1", "sync2"] {
+            let mut account = enroll(&store, &sealer, name, "refresh", now).await.unwrap();
+            let expected = account.version;
+            account.version += 1;
+            account.reconciled_at = Some(now);
+            account.reconcile_requested = false;
+            store.put_account(&account, expected).await.unwrap();
+        }
+        assert_eq!(request_reconciliation(&store).await.unwrap(), 2);
+        for account in store.list_accounts().await.unwrap() {
+            assert!(account.reconcile_requested, "{}", account.name);
+        }
+        assert_eq!(
+            request_reconciliation(&store).await.unwrap(),
+            0,
+            "already asked: nothing written"
+        );
+    }
+}
