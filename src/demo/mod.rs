@@ -27,6 +27,15 @@ pub use connector_process::default_exe as default_connector_exe;
 
 pub use report::DemoReport;
 
+/// The demo's building blocks, for end-to-end tests that need the sandbox and a real `serve`
+/// process (tests/serve_hardening.rs).
+pub mod parts {
+    pub use super::bridge_process::BridgeProcess;
+    pub use super::setup::{Stage, link_users, prepare};
+    pub use super::subscribe::{enroll_accounts, wait_for_subscriptions};
+    pub use super::world::{DemoUser, SwyxView, World};
+}
+
 use anyhow::{Context, bail};
 use bridge_process::BridgeProcess;
 use progress::Progress;
