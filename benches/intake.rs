@@ -98,6 +98,7 @@ fn bench(c: &mut Criterion) {
             swyx_to_teams: None,
             accounts: None,
             wake_maintenance: Default::default(),
+            known_subscriptions: Default::default(),
             clock: Default::default(),
         };
         (Arc::new(app), sender, connector)

@@ -6,6 +6,11 @@ inside `Globals` or inside a SAM policy template (tooling.md 3.2). Here the SAM 
 the template to plain CloudFormation first (Globals merged into every function, policy templates
 expanded into IAM statements), then cfn-lint checks the result, which catches those Refs.
 
+It then checks least privilege on the result (issue 11, item 7): each function's role reads
+exactly the secrets that function uses (src/app/role.rs), and grants exactly the DynamoDB actions
+on the item types (partition keys, `dynamodb:LeadingKeys`) it touches, nothing unconditioned;
+and each function's reserved concurrency is a template parameter.
+
 Usage: lint_template.py [TEMPLATE]   (default: template.yaml next to this folder)
 Exit code: 0 clean, 1 findings or a translator error, 2 bad usage.
 """
@@ -26,6 +31,42 @@ from samtranslator.yaml_helper import yaml_parse  # noqa: E402
 
 PLACEHOLDER_CODE = "s3://placeholder-bucket/presence-bridge.zip"
 
+READ = ("GetItem", "Query")
+# Per function: the secret parameters it may read, and its DynamoDB grants as
+# {(action, "table" | "due" index): partition keys}. Keys: src/store/dynamodb/items.rs.
+LEAST_PRIVILEGE = {
+    "GraphWebhookFunction": {
+        "secrets": {"EncryptionKeySecretArn", "ConnectorSigningSecretArn"},
+        "dynamodb": {
+            **{(a, "table"): {"SUBSCRIPTIONS", "USERS", "STATE#*", "PENDING#*"} for a in READ},
+            ("PutItem", "table"): {"STATE#*", "PENDING#*", "LIFECYCLE"},
+            ("DeleteItem", "table"): {"PENDING#*"},
+        },
+    },
+    "SwyxWebhookFunction": {
+        "secrets": {"GraphClientSecretArn", "ConnectorEventSecretArns"},
+        "dynamodb": {
+            ("GetItem", "table"): {"SWYX#*", "SPEAKING#*"},
+            ("PutItem", "table"): {"SPEAKING#*", "CLAIM#*"},
+            ("DeleteItem", "table"): {"CLAIM#*"},
+        },
+    },
+    "MaintenanceFunction": {
+        "secrets": {"ConnectorSigningSecretArn", "GraphClientSecretArn", "TokenKeySecretArn"},
+        "dynamodb": {
+            **{
+                (a, "table"): {"USERS", "SUBSCRIPTIONS", "ACCOUNTS", "LIFECYCLE", "STATE#*",
+                               "PENDING#*", "SPEAKING#*"}
+                for a in READ
+            },
+            ("PutItem", "table"): {"SUBSCRIPTIONS", "ACCOUNTS", "STATE#*", "PENDING#*",
+                                   "SPEAKING#*"},
+            ("DeleteItem", "table"): {"SUBSCRIPTIONS", "LIFECYCLE", "PENDING#*"},
+            ("Query", "due"): {"PENDING", "SPEAKING"},
+        },
+    },
+}
+
 
 class StubPolicyLoader:
     """Managed policy names resolve to nothing: the template uses inline statements only, and
@@ -43,6 +84,73 @@ def translate(text):
         if resource.get("Type") == "AWS::Serverless::Function":
             resource.setdefault("Properties", {})["CodeUri"] = PLACEHOLDER_CODE
     return transform(template, {}, StubPolicyLoader())
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def resource_kind(resource):
+    """"table" or "due" for the table and its index; what else the resource is, otherwise."""
+    if resource == {"Fn::GetAtt": ["Table", "Arn"]}:
+        return "table"
+    if resource == {"Fn::Sub": "${Table.Arn}/index/due"}:
+        return "due"
+    return json.dumps(resource)
+
+
+def grants_of(cfn, function):
+    """The secrets (parameter names) and DynamoDB grants of `function`'s role, plus problems
+    that no expectation can excuse (unconditioned or wildcard grants)."""
+    resources = cfn["Resources"]
+    role = resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]
+    secrets, dynamodb, problems = set(), {}, []
+    for policy in resources[role]["Properties"].get("Policies", []):
+        for st in as_list(policy["PolicyDocument"]["Statement"]):
+            actions = as_list(st.get("Action", []))
+            for action in actions:
+                service, _, name = action.partition(":")
+                if "*" in action:
+                    problems.append(f"{function}: wildcard action {action}")
+                elif service == "secretsmanager":
+                    for r in as_list(st["Resource"]):
+                        secrets.add(r.get("Ref", json.dumps(r)) if isinstance(r, dict) else r)
+                elif service == "dynamodb":
+                    keys = (st.get("Condition", {}).get("ForAllValues:StringLike", {})
+                            .get("dynamodb:LeadingKeys"))
+                    if not keys:
+                        problems.append(f"{function}: {action} without a dynamodb:LeadingKeys condition")
+                        continue
+                    for r in as_list(st["Resource"]):
+                        dynamodb.setdefault((name, resource_kind(r)), set()).update(as_list(keys))
+    return secrets, dynamodb, problems
+
+
+def least_privilege(cfn):
+    """Findings, one line each: what a role grants beyond or short of LEAST_PRIVILEGE, and a
+    function whose reserved concurrency is not a parameter."""
+    findings = []
+    for function, want in LEAST_PRIVILEGE.items():
+        if function not in cfn["Resources"]:
+            findings.append(f"{function}: missing")
+            continue
+        secrets, dynamodb, problems = grants_of(cfn, function)
+        findings += problems
+        for extra in sorted(secrets - want["secrets"]):
+            findings.append(f"{function}: may read secret {extra}, which it does not use")
+        for missing in sorted(want["secrets"] - secrets):
+            findings.append(f"{function}: cannot read secret {missing}, which it uses")
+        for grant in sorted(set(dynamodb) | set(want["dynamodb"])):
+            have, need = dynamodb.get(grant, set()), want["dynamodb"].get(grant, set())
+            if have != need:
+                findings.append(
+                    f"{function}: dynamodb:{grant[0]} on {grant[1]} for {sorted(have)}, "
+                    f"expected {sorted(need)}"
+                )
+        concurrency = cfn["Resources"][function]["Properties"].get("ReservedConcurrentExecutions")
+        if not (isinstance(concurrency, dict) and concurrency.get("Ref") in cfn["Parameters"]):
+            findings.append(f"{function}: ReservedConcurrentExecutions is not a template parameter")
+    return findings
 
 
 def cfn_lint():
@@ -94,7 +202,10 @@ def lint(path):
     findings = (result.stdout + result.stderr).replace(out, f"{path} (transformed)")
     if findings.strip():
         print(findings.rstrip())
-    return 0 if result.returncode == 0 and not body_findings else 1
+    privilege = least_privilege(cfn)
+    for finding in privilege:
+        print(f"{path}: least privilege: {finding}")
+    return 0 if result.returncode == 0 and not body_findings and not privilege else 1
 
 
 def main(argv):

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Proves the transform-then-lint step (lint_template.py) is worth having: the real template
 passes, and copies with a bad `!Ref` where plain cfn-lint does not look (Globals, a SAM policy
-template) fail. Prints `N passed, N failed`; exit code 1 if any failed."""
+template) fail, as do copies that grant more than a function uses (a secret, an action, an item
+type, an unconditioned table) or fix a reserved concurrency. Prints `N passed, N failed`; exit code 1 if any failed."""
 import contextlib
 import io
 import os
@@ -60,6 +61,44 @@ def main():
         (
             "an unknown runtime fails",
             good.replace("Runtime: provided.al2023", "Runtime: provided.al2099"),
+            1,
+        ),
+        (
+            "swyx-webhook reading the notification key fails",
+            good.replace(
+                "              Resource: !Ref GraphClientSecretArn\n",
+                "              Resource: [!Ref GraphClientSecretArn, !Ref EncryptionKeySecretArn]\n",
+                1,
+            ),
+            1,
+        ),
+        (
+            "an UpdateItem grant fails",
+            good.replace("Action: [dynamodb:PutItem]", "Action: [dynamodb:PutItem, dynamodb:UpdateItem]", 1),
+            1,
+        ),
+        (
+            "another item type fails",
+            good.replace('dynamodb:LeadingKeys: ["SWYX#*", "SPEAKING#*"]',
+                         'dynamodb:LeadingKeys: ["SWYX#*", "SPEAKING#*", "STATE#*"]', 1),
+            1,
+        ),
+        (
+            "a grant without a LeadingKeys condition fails",
+            good.replace(
+                "              Condition:\n                ForAllValues:StringLike:\n"
+                '                  dynamodb:LeadingKeys: ["PENDING#*"]\n',
+                "",
+                1,
+            ),
+            1,
+        ),
+        (
+            "a fixed reserved concurrency fails",
+            good.replace(
+                "ReservedConcurrentExecutions: !Ref SwyxWebhookReservedConcurrency",
+                "ReservedConcurrentExecutions: 5",
+            ),
             1,
         ),
     ]

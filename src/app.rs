@@ -4,7 +4,9 @@
 
 mod certificate;
 mod error;
+mod role;
 mod secrets;
+mod store;
 
 use crate::config::{Config, SecretRef, StoreConfig};
 use crate::domain::Clock;
@@ -16,17 +18,19 @@ use crate::graph::sealed::TokenSealer;
 use crate::graph::token::ClientSecret;
 use crate::graph::validation_token::{TokenSettings, TokenValidator};
 use crate::metrics::Metrics;
-use crate::store::{DynamoStore, SqliteStore, Store};
+use crate::store::Store;
 use crate::subscriptions::sync_accounts::SyncAccounts;
 use crate::swyx::client::{ConnectorClient, ConnectorSettings};
 use crate::swyx::signature::WebhookSecret;
 use crate::swyx_to_teams::session::SwyxToTeams;
 use crate::teams_to_swyx::decide::Judge;
 use crate::teams_to_swyx::deliver::Delivery;
+use crate::teams_to_swyx::known_subscriptions::KnownSubscriptions;
 use crate::teams_to_swyx::ports::SwyxConnector;
 pub use certificate::CertificateError;
 use certificate::load_certificate;
 pub use error::StartupError;
+pub use role::Role;
 pub use secrets::{SecretError, SecretResolver};
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,6 +62,8 @@ pub struct App {
     pub accounts: Option<Arc<SyncAccounts>>,
     /// Wakes the self-hosted maintenance loop early (a lifecycle notification arrived).
     pub wake_maintenance: Arc<tokio::sync::Notify>,
+    /// The Graph intake's brief cache of the subscriptions (one store read for many items).
+    pub known_subscriptions: KnownSubscriptions,
     /// The time of both directions and of maintenance (the sandbox's clock in tests).
     pub clock: Clock,
 }
@@ -89,18 +95,17 @@ impl App {
 
     /// As [`App::from_config`], on another time source (the sandbox clock in tests).
     pub async fn from_config_with_clock(cfg: &Config, clock: Clock) -> Result<Self, StartupError> {
-        let mut secrets = prefetched_secrets(cfg).await;
+        Self::for_role(cfg, Role::Everything, clock).await
+    }
+
+    /// The app of one program (a Lambda function): only the secrets `role` uses are read.
+    pub async fn for_role(cfg: &Config, role: Role, clock: Clock) -> Result<Self, StartupError> {
+        let mut secrets = prefetched_secrets(cfg, role).await;
         let rules = match &cfg.rules_file {
             Some(path) => MappingRules::load(path).map_err(StartupError::Rules)?,
             None => MappingRules::default(),
         };
-        let keys = notification_keys(cfg, &mut secrets).await?;
-        let connector_secret = secrets
-            .resolve(&cfg.connector_secret)
-            .await
-            .map_err(StartupError::secret("connector.signing_secret"))?;
-        let connector_secret = WebhookSecret::parse(connector_secret.trim())
-            .map_err(StartupError::webhook_secret("connector.signing_secret"))?;
+        let keys = notification_keys(cfg, &mut secrets, role).await?;
         let store = open_store_with(&cfg.store, secrets.aws.as_ref()).await?;
         let http =
             crate::outbound::http::client(CONNECT_TIMEOUT).map_err(StartupError::HttpClient)?;
@@ -113,23 +118,31 @@ impl App {
             },
             http.clone(),
         );
-        let graph = graph_client(cfg, &mut secrets, http.clone()).await?;
-        let swyx_to_teams = swyx_to_teams(cfg, &mut secrets, graph.clone(), clock.clone()).await?;
-        let accounts = sync_accounts(cfg, &mut secrets, graph, http.clone(), clock.clone()).await?;
-        let connector = ConnectorClient::new(
-            ConnectorSettings {
-                base_url: cfg.connector_url.clone(),
-                signing_secret: connector_secret,
-                request_timeout: cfg.connector_timeout,
-                max_attempts: cfg.connector_max_attempts,
-                backoff_base: Duration::from_millis(100),
-            },
-            http,
-        );
+        let graph = if role.calls_graph() {
+            graph_client(cfg, &mut secrets, http.clone()).await?
+        } else {
+            None
+        };
+        let swyx_to_teams = if role.runs_swyx_to_teams() {
+            swyx_to_teams(cfg, &mut secrets, graph.clone(), clock.clone(), role).await?
+        } else {
+            None
+        };
+        let accounts = if role.maintains_subscriptions() {
+            sync_accounts(cfg, &mut secrets, graph, http.clone(), clock.clone()).await?
+        } else {
+            None
+        };
+        let connector: Arc<dyn SwyxConnector> = if role.delivers_to_connector() {
+            Arc::new(connector_client(cfg, &mut secrets, http).await?)
+        } else {
+            Arc::new(role::NoConnector)
+        };
         Ok(App {
             swyx_to_teams,
             accounts,
             wake_maintenance: Arc::new(tokio::sync::Notify::new()),
+            known_subscriptions: KnownSubscriptions::default(),
             clock,
             settings: AppSettings {
                 tenant_id: cfg.tenant_id.clone(),
@@ -141,7 +154,7 @@ impl App {
             keys: Arc::new(keys),
             tokens: Arc::new(tokens),
             store,
-            connector: Arc::new(connector),
+            connector,
             metrics: Arc::new(Metrics::default()),
         })
     }
@@ -149,14 +162,25 @@ impl App {
 
 /// Cold start: every Secrets Manager read at once, on one AWS configuration shared with the
 /// DynamoDB client, instead of one round trip after another.
-async fn prefetched_secrets(cfg: &Config) -> SecretResolver {
+async fn prefetched_secrets(cfg: &Config, role: Role) -> SecretResolver {
     let mut secrets = SecretResolver::default();
-    let mut refs: Vec<&SecretRef> = cfg.encryption_keys.iter().map(|k| &k.private_key).collect();
-    refs.push(&cfg.connector_secret);
-    refs.extend(cfg.connector_event_secrets.iter());
-    refs.extend(cfg.graph_client_secret.iter());
-    refs.extend(cfg.token_key.iter());
-    refs.extend(cfg.subscriptions.as_ref().map(|s| &s.certificate));
+    let mut refs: Vec<&SecretRef> = Vec::new();
+    if role.decrypts_notifications() {
+        refs.extend(cfg.encryption_keys.iter().map(|k| &k.private_key));
+    }
+    if role.delivers_to_connector() {
+        refs.push(&cfg.connector_secret);
+    }
+    if role.verifies_swyx_events() {
+        refs.extend(cfg.connector_event_secrets.iter());
+    }
+    if role.calls_graph() {
+        refs.extend(cfg.graph_client_secret.iter());
+    }
+    if role.maintains_subscriptions() {
+        refs.extend(cfg.token_key.iter());
+        refs.extend(cfg.subscriptions.as_ref().map(|s| &s.certificate));
+    }
     if matches!(cfg.store, StoreConfig::DynamoDb { .. }) {
         secrets.aws_config().await;
     }
@@ -164,12 +188,20 @@ async fn prefetched_secrets(cfg: &Config) -> SecretResolver {
     secrets
 }
 
-/// The private keys that unwrap Graph's data keys, by certificate id.
+/// The private keys that unwrap Graph's data keys, by certificate id; for a `role` that does not
+/// decrypt, their ids only (maintenance reports keys no subscription uses any more).
 async fn notification_keys(
     cfg: &Config,
     secrets: &mut SecretResolver,
+    role: Role,
 ) -> Result<NotificationKeys, StartupError> {
     let mut keys = NotificationKeys::new();
+    if !role.decrypts_notifications() {
+        for k in &cfg.encryption_keys {
+            keys.declare(&k.certificate_id);
+        }
+        return Ok(keys);
+    }
     for k in &cfg.encryption_keys {
         let pem = secrets
             .resolve(&k.private_key)
@@ -217,12 +249,38 @@ fn webhook_graph_budget(cfg: &Config) -> Duration {
     cfg.time_budget.min(Duration::from_millis(1_500))
 }
 
+/// The bridge → connector client, signing with `connector.signing_secret`.
+async fn connector_client(
+    cfg: &Config,
+    secrets: &mut SecretResolver,
+    http: reqwest::Client,
+) -> Result<ConnectorClient, StartupError> {
+    let signing_secret = secrets
+        .resolve(&cfg.connector_secret)
+        .await
+        .map_err(StartupError::secret("connector.signing_secret"))?;
+    let signing_secret = WebhookSecret::parse(signing_secret.trim())
+        .map_err(StartupError::webhook_secret("connector.signing_secret"))?;
+    Ok(ConnectorClient::new(
+        ConnectorSettings {
+            base_url: cfg.connector_url.clone(),
+            signing_secret,
+            request_timeout: cfg.connector_timeout,
+            max_attempts: cfg.connector_max_attempts,
+            backoff_base: Duration::from_millis(100),
+        },
+        http,
+    ))
+}
+
 /// Swyx → Teams when `connector.event_secrets` is set (validation then requires the client secret).
+/// The event secrets are read only by a `role` that verifies events.
 async fn swyx_to_teams(
     cfg: &Config,
     secrets: &mut SecretResolver,
     graph: Option<GraphClient>,
     clock: Clock,
+    role: Role,
 ) -> Result<Option<Arc<SwyxToTeams>>, StartupError> {
     use crate::domain::SpeakingSettings;
     use crate::swyx::signature::Verifier;
@@ -230,7 +288,11 @@ async fn swyx_to_teams(
         return Ok(None);
     }
     let mut event_secrets = Vec::new();
-    for (i, r) in cfg.connector_event_secrets.iter().enumerate() {
+    let verified = cfg
+        .connector_event_secrets
+        .iter()
+        .filter(|_| role.verifies_swyx_events());
+    for (i, r) in verified.enumerate() {
         let setting = format!("connector.event_secrets #{}", i + 1);
         let value = secrets
             .resolve(r)
@@ -316,39 +378,4 @@ pub async fn token_sealer(
     TokenSealer::from_key_text(&text).map_err(StartupError::TokenKey)
 }
 
-pub async fn open_store(cfg: &StoreConfig) -> Result<Arc<dyn Store>, StartupError> {
-    open_store_with(cfg, None).await
-}
-
-/// Opens the store; a DynamoDB store reuses `aws` when given (one configuration load per process).
-pub async fn open_store_with(
-    cfg: &StoreConfig,
-    aws: Option<&aws_config::SdkConfig>,
-) -> Result<Arc<dyn Store>, StartupError> {
-    Ok(match cfg {
-        StoreConfig::Sqlite { path } => {
-            Arc::new(
-                SqliteStore::open(path).map_err(|source| StartupError::Sqlite {
-                    path: path.clone(),
-                    source,
-                })?,
-            )
-        }
-        StoreConfig::DynamoDb {
-            table,
-            endpoint_url,
-        } => match aws {
-            Some(conf) => {
-                let mut builder = aws_sdk_dynamodb::config::Builder::from(conf);
-                if let Some(url) = endpoint_url {
-                    builder = builder.endpoint_url(url);
-                }
-                Arc::new(DynamoStore::new(
-                    aws_sdk_dynamodb::Client::from_conf(builder.build()),
-                    table.clone(),
-                ))
-            }
-            None => Arc::new(DynamoStore::from_env_config(table, endpoint_url.as_deref()).await),
-        },
-    })
-}
+pub use store::{REQUEST_LOCK_WAIT, open_store, open_store_with};

@@ -327,6 +327,7 @@ pub fn app(store: Arc<MemoryStore>, connector: Arc<FakeConnector>, clock: Clock)
         swyx_to_teams: None,
         accounts: None,
         wake_maintenance: Default::default(),
+        known_subscriptions: Default::default(),
         clock,
     }
 }

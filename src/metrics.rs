@@ -86,6 +86,11 @@ pub enum DropReason {
     /// The collection's validation tokens were missing or invalid: every item is dropped.
     ValidationToken,
     MissingField,
+    /// A `subscriptionId` or `clientState` Graph could not have sent: dropped before any store
+    /// access (a flood of forgeries).
+    Implausible,
+    /// A lifecycle event name Graph does not document.
+    UnknownLifecycleEvent,
     UnknownSubscription,
     ClientStateMismatch,
     WrongTenant,
@@ -100,11 +105,13 @@ pub enum DropReason {
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 13] = [
+    pub const ALL: [DropReason; 15] = [
         DropReason::Stale,
         DropReason::UnlinkedUser,
         DropReason::ValidationToken,
         DropReason::MissingField,
+        DropReason::Implausible,
+        DropReason::UnknownLifecycleEvent,
         DropReason::UnknownSubscription,
         DropReason::ClientStateMismatch,
         DropReason::WrongTenant,
@@ -122,6 +129,8 @@ impl DropReason {
             DropReason::UnlinkedUser => "unlinked_user",
             DropReason::ValidationToken => "validation_token",
             DropReason::MissingField => "missing_field",
+            DropReason::Implausible => "implausible",
+            DropReason::UnknownLifecycleEvent => "unknown_lifecycle_event",
             DropReason::UnknownSubscription => "unknown_subscription",
             DropReason::ClientStateMismatch => "client_state_mismatch",
             DropReason::WrongTenant => "wrong_tenant",

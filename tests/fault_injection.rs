@@ -7,11 +7,11 @@
 //! The seed is printed; `FAULT_SEED=N` replays a round's kill moments.
 
 use presence_bridge::demo::DemoStore;
-use presence_bridge::demo::bridge_process::BridgeProcess;
+use presence_bridge::demo::parts::{
+    BridgeProcess, Stage, SwyxView, World, enroll_accounts, link_users, prepare,
+    wait_for_subscriptions,
+};
 use presence_bridge::demo::script::{MAPPING_ROWS, apply};
-use presence_bridge::demo::setup::{self, Stage};
-use presence_bridge::demo::subscribe;
-use presence_bridge::demo::world::{SwyxView, World};
 use presence_bridge::domain::MappingRules;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -63,20 +63,18 @@ struct StageFiles {
 
 async fn killed_mid_burst_rounds(store: DemoStore) {
     let dir = tempfile::tempdir().unwrap();
-    let stage: Stage = setup::prepare(dir.path(), &store, None).await.unwrap();
-    let users = setup::link_users(&stage, USERS).await.unwrap();
+    let stage: Stage = prepare(dir.path(), &store, None).await.unwrap();
+    let users = link_users(&stage, USERS).await.unwrap();
     let files = StageFiles {
         addr: stage.bridge_addr,
         config: stage.config_path.clone(),
         env: stage.bridge_env.clone(),
     };
     let bridge = start_bridge(dir.path(), &files, 0).await;
-    subscribe::enroll_accounts(&stage.sandbox, stage.store.as_ref(), &stage.sealer, 1)
+    enroll_accounts(&stage.sandbox, stage.store.as_ref(), &stage.sealer, 1)
         .await
         .unwrap();
-    subscribe::wait_for_subscriptions(&stage.sandbox, 1)
-        .await
-        .unwrap();
+    wait_for_subscriptions(&stage.sandbox, 1).await.unwrap();
     let mut world = World {
         sandbox: stage.sandbox,
         bridge,

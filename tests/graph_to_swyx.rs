@@ -90,6 +90,7 @@ async fn env(users: usize) -> Env {
         swyx_to_teams: None,
         accounts: None,
         wake_maintenance: Default::default(),
+        known_subscriptions: Default::default(),
         clock: Default::default(),
     };
     store

@@ -13,6 +13,7 @@ mod lambda_runtime;
 mod outbound;
 mod sandbox_e2e;
 mod serve;
+mod serve_hardening;
 mod store_conformance;
 mod subscriptions;
 mod support;

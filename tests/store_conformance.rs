@@ -192,6 +192,45 @@ async fn sqlite_two_handles_on_one_file_let_one_writer_win() {
     }
 }
 
+/// Another connection (the CLI, `sqlite3`) holds the write lock: writes give up within the lock
+/// wait as a transient failure, all of them together rather than one after another, reads go
+/// on, and once the lock is released writes succeed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_locked_file_fails_writes_in_time_and_still_answers_reads() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bridge.db");
+    let wait = Duration::from_millis(400);
+    let store = SqliteStore::open_with_lock_wait(&path, wait).unwrap();
+    let mine = conformance::state(1, "before the lock");
+    store.put_sync_state("alice", &mine, 0).await.unwrap();
+    let holder = rusqlite::Connection::open(&path).unwrap();
+    holder
+        .execute_batch("BEGIN IMMEDIATE; DELETE FROM claims;")
+        .unwrap();
+
+    let started = Instant::now();
+    let writers: Vec<_> = (0..5u64)
+        .map(|i| {
+            let store = store.clone();
+            let next = conformance::state(2 + i, "while locked");
+            tokio::spawn(async move { store.put_sync_state("alice", &next, 1).await })
+        })
+        .collect();
+    for writer in writers {
+        let err = writer.await.unwrap().unwrap_err();
+        assert!(err.is_transient(), "{err}");
+    }
+    // One after another, five writers would take five lock waits.
+    assert!(started.elapsed() < wait * 4, "{:?}", started.elapsed());
+    assert_eq!(store.get_sync_state("alice").await.unwrap(), Some(mine));
+
+    holder.execute_batch("ROLLBACK").unwrap();
+    let after = conformance::state(2, "after the lock");
+    store.put_sync_state("alice", &after, 1).await.unwrap();
+    assert_eq!(store.get_sync_state("alice").await.unwrap(), Some(after));
+}
+
 #[test]
 fn sqlite_refuses_a_newer_schema_by_name() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,9 +1,13 @@
 //! AWS Lambda: the Graph change-notification webhook (Function URL / HTTP API payload v2).
 
+use presence_bridge::app::Role;
 use presence_bridge::entry::lambda::run_webhook;
 use presence_bridge::teams_to_swyx::intake;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    run_webhook(|app, req| async move { intake::handle(&app, req).await }).await
+    run_webhook(Role::GraphWebhook, |app, req| async move {
+        intake::handle(&app, req).await
+    })
+    .await
 }

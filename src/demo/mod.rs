@@ -8,7 +8,7 @@
 //! With [`SwyxSide::Connector`] the Swyx side is the real `swyx-connector` instead
 //! ([`via_connector`], [`sip_calls`]).
 
-pub mod bridge_process;
+mod bridge_process;
 mod calls;
 mod child_process;
 mod connector_process;
@@ -17,16 +17,25 @@ pub mod latency;
 mod progress;
 mod report;
 pub mod script;
-pub mod setup;
+mod setup;
 mod sip_calls;
-pub mod subscribe;
+mod subscribe;
 mod via_connector;
-pub mod world;
+mod world;
 mod writer_log;
 
 pub use connector_process::default_exe as default_connector_exe;
 
 pub use report::DemoReport;
+
+/// The demo's building blocks, for end-to-end tests that need the sandbox and a real `serve`
+/// process (tests/serve_hardening.rs).
+pub mod parts {
+    pub use super::bridge_process::BridgeProcess;
+    pub use super::setup::{Stage, link_users, prepare};
+    pub use super::subscribe::{enroll_accounts, wait_for_subscriptions};
+    pub use super::world::{DemoUser, SwyxView, World};
+}
 
 use anyhow::{Context, bail};
 use bridge_process::BridgeProcess;

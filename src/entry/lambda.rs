@@ -6,7 +6,7 @@
 pub mod emf;
 
 use super::http::{HttpRequest, HttpResponse};
-use crate::app::App;
+use crate::app::{App, Role};
 use crate::config::{Origin, RawConfig};
 use crate::metrics::Metrics;
 use bytes::Bytes;
@@ -21,12 +21,15 @@ const SAFETY_MARGIN: Duration = Duration::from_secs(5);
 /// When the runtime gives no usable deadline (never on AWS).
 const FALLBACK_BUDGET: Duration = Duration::from_secs(20);
 
-async fn app_from_env() -> Result<Arc<App>, lambda_http::Error> {
+/// The app of the function `role`: it reads only the secrets that function uses.
+async fn app_from_env(role: Role) -> Result<Arc<App>, lambda_http::Error> {
     crate::telemetry::init(true);
     let config = RawConfig::from_env(|k| std::env::var(k).ok())
         .and_then(|raw| raw.validate(Origin::Env))
         .map_err(cold_start_failed)?;
-    let mut app = App::from_config(&config).await.map_err(cold_start_failed)?;
+    let mut app = App::for_role(&config, role, crate::domain::Clock::system())
+        .await
+        .map_err(cold_start_failed)?;
     // Nobody scrapes a Lambda: each invocation writes what it recorded instead.
     app.metrics = Arc::new(Metrics::for_lambda());
     Ok(Arc::new(app))
@@ -44,13 +47,13 @@ fn cold_start_failed(e: impl std::error::Error) -> lambda_http::Error {
     message.into()
 }
 
-/// The whole `main` of a webhook Lambda: `handler` per request.
-pub async fn run_webhook<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+/// The whole `main` of a webhook Lambda (`role`: which one): `handler` per request.
+pub async fn run_webhook<F, Fut>(role: Role, handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(Arc<App>, HttpRequest) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = HttpResponse> + Send + 'static,
 {
-    let app = app_from_env().await?;
+    let app = app_from_env(role).await?;
     let stack: Arc<str> = stack_name().into();
     let handler = Arc::new(handler);
     lambda_http::run(lambda_http::service_fn(move |req| {
@@ -73,7 +76,7 @@ where
 /// The whole `main` of the scheduled maintenance Lambda: one pass per event, within the
 /// invocation's deadline, then one EMF summary line on stdout (tracing logs go to stderr).
 pub async fn run_maintenance() -> Result<(), lambda_http::Error> {
-    let app = app_from_env().await?;
+    let app = app_from_env(Role::Maintenance).await?;
     let stack = stack_name();
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<Value>| {

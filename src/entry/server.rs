@@ -57,32 +57,79 @@ fn to_axum(resp: HttpResponse) -> Response {
     resp.map(Body::from)
 }
 
-/// The request with its body read, or the 413 answer. Reads at most one byte past the limit:
-/// enough to know it is too large, without buffering more.
+/// A sender gets this long to deliver its body: a client trickling one would otherwise hold a
+/// connection and up to the body limit of memory for as long as it likes.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a webhook may take beyond its time budget before it is answered 503 (its sender
+/// retries); Graph counts an answer after 3 s as slow. The work goes on: it runs on a task of its
+/// own, so a connector event's claim is kept or released as its outcome says.
+const ANSWER_MARGIN: Duration = Duration::from_millis(750);
+
+/// The request with its body read, or the 413 (408) answer. Reads at most one byte past the
+/// limit: enough to know it is too large, without buffering more.
 async fn buffered(app: &App, req: Request) -> Result<http::Request<bytes::Bytes>, Response> {
     let (parts, body) = req.into_parts();
     let limit = app.settings.max_body_bytes;
-    match axum::body::to_bytes(body, limit + 1).await {
-        Ok(bytes) => Ok(http::Request::from_parts(parts, bytes)),
-        Err(_) => Err(to_axum(error(
+    match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, limit + 1)).await {
+        Ok(Ok(bytes)) => Ok(http::Request::from_parts(parts, bytes)),
+        Ok(Err(_)) => Err(to_axum(error(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("body exceeds the limit of {limit} bytes"),
+        ))),
+        Err(_) => Err(to_axum(error(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the body was not received within {} s",
+                BODY_READ_TIMEOUT.as_secs()
+            ),
         ))),
     }
 }
 
-async fn graph_route(State(app): State<Arc<App>>, req: Request) -> Response {
-    match buffered(&app, req).await {
-        Ok(req) => to_axum(graph_intake::handle(&app, req).await),
-        Err(too_large) => too_large,
+/// Runs `handler` on a task of its own and answers with its response, or 503 once the time
+/// budget and [`ANSWER_MARGIN`] have passed.
+async fn answer_in_time<F, Fut>(app: Arc<App>, req: Request, handler: F) -> Response
+where
+    F: FnOnce(Arc<App>, http::Request<bytes::Bytes>) -> Fut,
+    Fut: Future<Output = HttpResponse> + Send + 'static,
+{
+    let req = match buffered(&app, req).await {
+        Ok(req) => req,
+        Err(refused) => return refused,
+    };
+    let deadline = app.settings.time_budget + ANSWER_MARGIN;
+    let work = tokio::spawn(handler(app, req));
+    match tokio::time::timeout(deadline, work).await {
+        Ok(Ok(resp)) => to_axum(resp),
+        Ok(Err(_)) => to_axum(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the request could not be handled",
+        )),
+        Err(_) => {
+            tracing::warn!(
+                deadline_ms = deadline.as_millis() as u64,
+                "request not answered in time: 503 (its work goes on)"
+            );
+            to_axum(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the request took too long; retry",
+            ))
+        }
     }
 }
 
+async fn graph_route(State(app): State<Arc<App>>, req: Request) -> Response {
+    answer_in_time(app, req, |app, req| async move {
+        graph_intake::handle(&app, req).await
+    })
+    .await
+}
+
 async fn swyx_route(State(app): State<Arc<App>>, req: Request) -> Response {
-    match buffered(&app, req).await {
-        Ok(req) => to_axum(swyx_intake::handle(&app, req).await),
-        Err(too_large) => too_large,
-    }
+    answer_in_time(app, req, |app, req| async move {
+        swyx_intake::handle(&app, req).await
+    })
+    .await
 }
 
 /// Binds first, so a port in use is reported before anything else starts.

@@ -4,7 +4,7 @@
 //! base64-decoded `data` under that key; `data` = AES-256-CBC/PKCS7 with IV = key[..16].
 //! The signature is checked (constant time) before anything is decrypted.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use aws_lc_rs::cipher::{AES_256, DecryptionContext, PaddedBlockDecryptingKey, UnboundCipherKey};
@@ -47,6 +47,8 @@ pub struct NotificationKeys {
     by_id: BTreeMap<String, OaepPrivateDecryptingKey>,
     /// Tried, in order, for any certificate id not configured explicitly.
     any_id: Vec<OaepPrivateDecryptingKey>,
+    /// Ids configured without their key loaded (a process that never decrypts).
+    declared: BTreeSet<String>,
 }
 
 impl NotificationKeys {
@@ -54,6 +56,7 @@ impl NotificationKeys {
         Self {
             by_id: BTreeMap::new(),
             any_id: Vec::new(),
+            declared: BTreeSet::new(),
         }
     }
 
@@ -79,9 +82,16 @@ impl NotificationKeys {
         self.by_id.is_empty() && self.any_id.is_empty()
     }
 
-    /// The explicitly configured ids, sorted (keys for "any id" have none).
+    /// Knows `certificate_id` as configured without loading its key: it is listed by
+    /// [`NotificationKeys::certificate_ids`], and decrypts nothing.
+    pub fn declare(&mut self, certificate_id: &str) {
+        self.declared.insert(certificate_id.to_owned());
+    }
+
+    /// The explicitly configured ids (loaded or declared), sorted (keys for "any id" have none).
     pub fn certificate_ids(&self) -> Vec<String> {
-        self.by_id.keys().cloned().collect()
+        let ids: BTreeSet<&String> = self.by_id.keys().chain(&self.declared).collect();
+        ids.into_iter().cloned().collect()
     }
 
     /// Unwrap the key, verify the signature, then decrypt: the resource bytes exactly as decrypted.

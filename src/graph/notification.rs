@@ -98,3 +98,40 @@ impl PresenceResource {
         p
     }
 }
+
+/// The lifecycle events Graph documents (docs/architecture.md#microsoft-graph-lifecycle-notifications).
+/// Only these are acted on; any other name is refused, so a stored request always names one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LifecycleEvent {
+    ReauthorizationRequired,
+    SubscriptionRemoved,
+    Missed,
+}
+
+impl LifecycleEvent {
+    pub const ALL: [LifecycleEvent; 3] = [
+        LifecycleEvent::ReauthorizationRequired,
+        LifecycleEvent::SubscriptionRemoved,
+        LifecycleEvent::Missed,
+    ];
+
+    /// The event named exactly as Graph spells it; `None` for anything else (other casing too:
+    /// each spelling would otherwise be a request of its own).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.name() == name)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LifecycleEvent::ReauthorizationRequired => "reauthorizationRequired",
+            LifecycleEvent::SubscriptionRemoved => "subscriptionRemoved",
+            LifecycleEvent::Missed => "missed",
+        }
+    }
+}
+
+impl std::fmt::Display for LifecycleEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,10 +1,14 @@
 //! The embedded store for self-hosted use: one SQLite file in WAL mode.
 //!
-//! One shared connection; calls run on the calling task (they take microseconds, less than a
-//! hand-off to tokio's blocking pool would).
+//! Two connections: reads on one (in WAL mode they never wait for a writer), writes on the
+//! other, one at a time. Every call runs on tokio's blocking pool, never on an async worker: a
+//! write can wait for another process's lock (the CLI next to the server), and a worker blocked
+//! there would stall every request. Each call waits at most its store's `lock_wait` (for its turn
+//! and for SQLite's lock together) and then fails as unavailable, a transient failure: the
+//! webhook answers 503 in time and Graph retries.
 //! Conditional writes are one statement, or read and write inside one `BEGIN IMMEDIATE`
-//! transaction: it takes the write lock up front, so a second process on the same file (CLI next
-//! to the server) waits for it (busy timeout) instead of interleaving.
+//! transaction: it takes the write lock up front, so a second process on the same file waits for
+//! it (within the lock wait) instead of interleaving.
 
 mod accounts;
 mod pending;
@@ -22,12 +26,22 @@ use rows::*;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use std::fmt;
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
 
-/// A [`Store`](super::Store) on SQLite. Cloning shares the connection.
+/// How long a call may wait for the database by default: long enough to ride out another
+/// process's write transaction (they are all short). The CLI uses it.
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// A [`Store`](super::Store) on SQLite. Cloning shares the connections.
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    reader: Arc<Mutex<Connection>>,
+    /// The same connection as `reader` for an in-memory database (a second one would be another
+    /// database).
+    writer: Arc<Mutex<Connection>>,
+    lock_wait: Duration,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -39,36 +53,90 @@ impl fmt::Debug for SqliteStore {
 impl SqliteStore {
     /// Opens (or creates) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> StoreResult<Self> {
-        let conn = Connection::open(path)
-            .ctx(&format!("cannot open SQLite database {}", path.display()))?;
-        Self::init(conn)
+        Self::open_with_lock_wait(path, DEFAULT_LOCK_WAIT)
+    }
+
+    /// As [`SqliteStore::open`]; each call fails as unavailable after waiting `lock_wait` for the
+    /// database (a webhook must answer within Graph's 3 s).
+    pub fn open_with_lock_wait(path: &Path, lock_wait: Duration) -> StoreResult<Self> {
+        let open = || {
+            Connection::open(path).ctx(&format!("cannot open SQLite database {}", path.display()))
+        };
+        let mut writer = open()?;
+        schema::configure(&writer)?;
+        schema::migrate(&mut writer)?;
+        let reader = open()?;
+        schema::configure(&reader)?;
+        Ok(Self {
+            reader: Arc::new(Mutex::new(reader)),
+            writer: Arc::new(Mutex::new(writer)),
+            lock_wait,
+        })
     }
 
     /// A private database that lives as long as this store (tests, demos).
     pub fn open_in_memory() -> StoreResult<Self> {
-        let conn = Connection::open_in_memory().ctx("open in-memory database")?;
-        Self::init(conn)
+        Self::init(Connection::open_in_memory().ctx("open in-memory database")?)
     }
 
+    /// A store on one connection for reads and writes (an in-memory database).
     fn init(mut conn: Connection) -> StoreResult<Self> {
         schema::configure(&conn)?;
         schema::migrate(&mut conn)?;
+        let conn = Arc::new(Mutex::new(conn));
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            reader: Arc::clone(&conn),
+            writer: conn,
+            lock_wait: DEFAULT_LOCK_WAIT,
         })
     }
 
-    /// Runs `f` on the blocking pool with the connection.
+    /// Runs `f` with `conn` on the blocking pool, within the lock wait: first for the connection
+    /// (another call of this process may hold it), then, what is left, as SQLite's busy timeout.
+    async fn on<T, F>(&self, conn: &Arc<Mutex<Connection>>, f: F) -> StoreResult<T>
+    where
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let deadline = Instant::now() + self.lock_wait;
+        let Ok(mut conn) =
+            tokio::time::timeout(self.lock_wait, Arc::clone(conn).lock_owned()).await
+        else {
+            return Err(StoreError::Unavailable {
+                operation: "SQLite".to_string(),
+                source: format!(
+                    "waited {} ms for the database connection",
+                    self.lock_wait.as_millis()
+                )
+                .into(),
+            });
+        };
+        // A panic in `f` cannot leave a half-done write: an open transaction rolls back on drop.
+        tokio::task::spawn_blocking(move || {
+            let left = deadline.saturating_duration_since(Instant::now());
+            conn.busy_timeout(left).ctx("set busy timeout")?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::backend("SQLite call", e))?
+    }
+
+    /// Runs `f` on the reading connection.
     async fn run<T, F>(&self, f: F) -> StoreResult<T>
     where
         F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        // Queries take microseconds (WAL, synchronous=NORMAL: no fsync per commit), less than the
-        // two thread hand-offs of `spawn_blocking`, so they run on the calling worker. A panic
-        // elsewhere cannot leave a half-done write: an open transaction rolls back on drop.
-        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        f(&mut conn)
+        self.on(&self.reader, f).await
+    }
+
+    /// Runs `f` (one writing statement, atomic on its own) on the writing connection.
+    async fn exec<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.on(&self.writer, f).await
     }
 
     /// Runs `f` inside a `BEGIN IMMEDIATE` transaction, committed when `f` succeeds.
@@ -77,7 +145,7 @@ impl SqliteStore {
         F: FnOnce(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        self.run(move |conn| {
+        self.exec(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .ctx("begin transaction")?;
@@ -221,7 +289,7 @@ impl SubscriptionStore for SqliteStore {
         require("subscription id", &sub.id)?;
         let json = to_json(sub, "subscription")?;
         let id = sub.id.clone();
-        self.run(move |c| {
+        self.exec(move |c| {
             c.execute(
                 "INSERT INTO subscriptions (id, data) VALUES (?1, ?2)
                  ON CONFLICT (id) DO UPDATE SET data = excluded.data",
@@ -260,7 +328,7 @@ impl SubscriptionStore for SqliteStore {
 
     async fn delete_subscription(&self, id: &str) -> StoreResult<bool> {
         let id = id.to_string();
-        self.run(move |c| {
+        self.exec(move |c| {
             let n = c
                 .execute("DELETE FROM subscriptions WHERE id = ?1", [id])
                 .ctx("delete subscription")?;
@@ -305,7 +373,7 @@ impl IdempotencyStore for SqliteStore {
     async fn release_claim(&self, key: &str) -> StoreResult<bool> {
         require("idempotency key", key)?;
         let key = key.to_string();
-        self.run(move |c| {
+        self.exec(move |c| {
             let n = c
                 .execute("DELETE FROM claims WHERE key = ?1", [key])
                 .ctx("release idempotency key")?;

@@ -9,6 +9,7 @@ use super::account_upkeep::Upkeep;
 use crate::app::App;
 use crate::domain::Timestamp;
 use crate::domain::sharding::{AccountLoad, ShardPlan, plan};
+use crate::graph::notification::LifecycleEvent;
 use crate::store::optimistic::{self, Step};
 use crate::store::{
     AccountStore, LifecycleRequest, StoreError, SubscriptionRecord, SubscriptionStore, SyncAccount,
@@ -263,14 +264,21 @@ fn lifecycle_asks(
             handled.push((None, r.clone()));
             continue;
         };
+        // The webhook stores only Graph's documented names; anything else (stored by an older
+        // bridge) is dropped without acting on it.
+        let Some(event) = LifecycleEvent::parse(&r.event) else {
+            tracing::warn!(subscription_id = %r.subscription_id, event = %r.event, "lifecycle request with an unknown event dropped");
+            handled.push((None, r.clone()));
+            continue;
+        };
         let a = asks.entry(owner.name.clone()).or_default();
-        match r.event.as_str() {
-            "reauthorizationRequired" => a.renew = true,
-            "subscriptionRemoved" => {
+        match event {
+            LifecycleEvent::ReauthorizationRequired => a.renew = true,
+            LifecycleEvent::SubscriptionRemoved => {
                 a.recreate = true;
                 a.reconcile = true;
             }
-            _ => a.reconcile = true, // `missed` (and anything newer): read everyone back
+            LifecycleEvent::Missed => a.reconcile = true,
         }
         tracing::info!(account = %owner.name, subscription_id = %r.subscription_id, event = %r.event, "acting on a lifecycle notification");
         handled.push((Some(owner.name.clone()), r.clone()));

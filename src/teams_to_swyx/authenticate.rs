@@ -4,8 +4,10 @@
 //! 1. the collection's validation tokens (JWTs signed by the Microsoft identity platform) name
 //!    the tenants Graph vouches for ([`vouched_tenants`]); a rich collection without them, or
 //!    with one that fails, is refused whole;
-//! 2. per item ([`authenticate`]): a subscription we created, its `clientState` (compared in
-//!    constant time), our tenant and one vouched for;
+//! 2. per item, without I/O ([`screen`]): a subscription id and a `clientState` Graph could have
+//!    sent, our tenant and one vouched for, a documented lifecycle event or encrypted content;
+//!    then ([`authenticate`]) a subscription we created (one store read per request, through
+//!    [`super::known_subscriptions`]) and its `clientState` (compared in constant time);
 //! 3. then the RSA unwrap of the data key, the HMAC signature of the data (constant time, before
 //!    anything is decrypted), the AES decryption, and the decrypted presence's id equal to the
 //!    `resourceData.id` Graph sent alongside.
@@ -15,15 +17,13 @@
 use crate::app::App;
 use crate::graph::crypto::{DecryptError, NotificationKeys};
 use crate::graph::notification::{
-    ChangeNotification, ChangeNotificationCollection, PresenceResource,
+    ChangeNotification, ChangeNotificationCollection, LifecycleEvent, PresenceResource,
 };
 use crate::graph::validation_token::ValidationTokenError;
 use crate::metrics::DropReason;
-use crate::store::{StoreError, SubscriptionRecord};
+use crate::store::SubscriptionRecord;
+use std::collections::HashMap;
 use subtle::ConstantTimeEq;
-
-/// Graph's lifecycle event names are short words; anything longer is not Graph.
-const MAX_LIFECYCLE_EVENT_LEN: usize = 64;
 
 /// Why a whole collection is refused (401): nothing in it is looked at.
 #[derive(Debug, thiserror::Error)]
@@ -76,32 +76,40 @@ pub async fn vouched_tenants(
     }
 }
 
+/// Graph's limit on `clientState` (docs/architecture.md#microsoft-graph-presence-subscriptions).
+const MAX_CLIENT_STATE_LEN: usize = 128;
+/// Graph's subscription ids are GUIDs; anything much longer is not Graph.
+const MAX_SUBSCRIPTION_ID_LEN: usize = 128;
+
 /// An item that passed every check.
 #[derive(Debug)]
 pub enum Authentic<'a> {
     /// A lifecycle notification of one of our subscriptions.
     Lifecycle {
         subscription_id: &'a str,
-        event: &'a str,
+        event: LifecycleEvent,
     },
     /// The decrypted presence of one user.
     Presence(PresenceResource),
 }
 
-/// Why one item is not accepted. Never carries secrets or decrypted content.
+/// Why one item is not accepted. Never carries secrets, decrypted content or text of the item.
 #[derive(Debug, thiserror::Error)]
 pub enum NotAuthentic {
     #[error("item has no `{0}`")]
     MissingField(&'static str),
+    #[error("`{0}` is not one Graph could have sent (at most 128 printable ASCII characters)")]
+    Implausible(&'static str),
     #[error("unknown subscription")]
     UnknownSubscription,
-    /// The subscription could not be looked up, so nothing could be checked.
-    #[error("store")]
-    Store(#[source] StoreError),
     #[error("clientState does not match the subscription's")]
     ClientStateMismatch,
     #[error("tenant is not ours or not vouched for by a validation token")]
     WrongTenant,
+    #[error(
+        "lifecycleEvent is not one Graph documents (reauthorizationRequired, subscriptionRemoved, missed)"
+    )]
+    UnknownLifecycleEvent,
     #[error("no encryptedContent: presence subscriptions must be rich")]
     NotRich,
     #[error("cannot decrypt")]
@@ -117,76 +125,102 @@ impl NotAuthentic {
     pub fn drop_reason(&self) -> DropReason {
         match self {
             NotAuthentic::MissingField(_) => DropReason::MissingField,
+            NotAuthentic::Implausible(_) => DropReason::Implausible,
             NotAuthentic::UnknownSubscription => DropReason::UnknownSubscription,
-            NotAuthentic::Store(_) => DropReason::StoreFailure,
             NotAuthentic::ClientStateMismatch => DropReason::ClientStateMismatch,
             NotAuthentic::WrongTenant => DropReason::WrongTenant,
+            NotAuthentic::UnknownLifecycleEvent => DropReason::UnknownLifecycleEvent,
             NotAuthentic::NotRich => DropReason::NotRich,
             NotAuthentic::Decrypt(_) => DropReason::DecryptFailed,
             NotAuthentic::NotPresence(_) => DropReason::NotPresence,
             NotAuthentic::ResourceMismatch => DropReason::ResourceMismatch,
         }
     }
+
+    /// A short name of the reason, for the per-request summary (counts by reason).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            NotAuthentic::MissingField("subscriptionId") => "no subscriptionId",
+            NotAuthentic::MissingField("clientState") => "no clientState",
+            NotAuthentic::MissingField(_) => "missing field",
+            NotAuthentic::Implausible("subscriptionId") => "implausible subscriptionId",
+            NotAuthentic::Implausible(_) => "implausible clientState",
+            NotAuthentic::UnknownSubscription => "unknown subscription",
+            NotAuthentic::ClientStateMismatch => "clientState mismatch",
+            NotAuthentic::WrongTenant => "wrong tenant",
+            NotAuthentic::UnknownLifecycleEvent => "unknown lifecycle event",
+            NotAuthentic::NotRich => "not rich",
+            NotAuthentic::Decrypt(_) => "cannot decrypt",
+            NotAuthentic::NotPresence(_) => "not a presence",
+            NotAuthentic::ResourceMismatch => "resource mismatch",
+        }
+    }
 }
 
-/// Steps 2 and 3 for one item of a collection whose tokens vouched for `vouched`.
-pub async fn authenticate<'a>(
-    app: &App,
-    vouched: &VouchedTenants,
+/// The checks that need neither the store nor a key, cheapest first: a subscription id and a
+/// `clientState` Graph could have sent, our tenant and one vouched for, and a kind the bridge
+/// handles (a documented lifecycle event, or encrypted content). An item that fails here costs
+/// no store read. Returns the subscription id to look up.
+pub fn screen<'a>(
     item: &'a ChangeNotification,
-) -> Result<Authentic<'a>, NotAuthentic> {
-    let subscription_id = item
-        .subscription_id
-        .as_deref()
-        .ok_or(NotAuthentic::MissingField("subscriptionId"))?;
-    let subscription = app
-        .store
-        .get_subscription(subscription_id)
-        .await
-        .map_err(NotAuthentic::Store)?;
-    check_item(
-        item,
-        subscription.as_ref(),
-        &app.settings.tenant_id,
-        vouched,
-        &app.keys,
-    )
-}
-
-/// The checks that need no I/O: `subscription` is what the store holds under the item's
-/// subscription id.
-fn check_item<'a>(
-    item: &'a ChangeNotification,
-    subscription: Option<&SubscriptionRecord>,
     our_tenant: &str,
     vouched: &VouchedTenants,
-    keys: &NotificationKeys,
-) -> Result<Authentic<'a>, NotAuthentic> {
+) -> Result<&'a str, NotAuthentic> {
     let subscription_id = item
         .subscription_id
         .as_deref()
         .ok_or(NotAuthentic::MissingField("subscriptionId"))?;
-    let subscription = subscription.ok_or(NotAuthentic::UnknownSubscription)?;
+    if !plausible(subscription_id, MAX_SUBSCRIPTION_ID_LEN) {
+        return Err(NotAuthentic::Implausible("subscriptionId"));
+    }
     let client_state = item
         .client_state
         .as_deref()
         .ok_or(NotAuthentic::MissingField("clientState"))?;
-    if !secrets_equal(client_state, &subscription.client_state) {
-        return Err(NotAuthentic::ClientStateMismatch);
+    if !plausible(client_state, MAX_CLIENT_STATE_LEN) {
+        return Err(NotAuthentic::Implausible("clientState"));
     }
     let tenant = item
         .tenant_id
         .as_deref()
-        .ok_or(NotAuthentic::MissingField("tenantId"))?
-        .to_ascii_lowercase();
-    if tenant != our_tenant || !vouched.vouch_for(&tenant) {
+        .ok_or(NotAuthentic::MissingField("tenantId"))?;
+    if !tenant.eq_ignore_ascii_case(our_tenant) || !vouched.vouch_for(&tenant.to_ascii_lowercase())
+    {
         return Err(NotAuthentic::WrongTenant);
     }
-    if let Some(event) = &item.lifecycle_event {
-        let event = event.trim();
-        if event.is_empty() || event.len() > MAX_LIFECYCLE_EVENT_LEN {
-            return Err(NotAuthentic::MissingField("lifecycleEvent"));
+    match &item.lifecycle_event {
+        Some(event) if LifecycleEvent::parse(event).is_none() => {
+            Err(NotAuthentic::UnknownLifecycleEvent)
         }
+        Some(_) => Ok(subscription_id),
+        None if item.encrypted_content.is_none() => Err(NotAuthentic::NotRich),
+        None => Ok(subscription_id),
+    }
+}
+
+/// Every check of one item: [`screen`], then against `known` (the bridge's subscriptions, from
+/// the store) the subscription and its `clientState` (constant time), then the RSA unwrap, the
+/// HMAC signature, the decryption, and the presence id.
+pub fn authenticate<'a>(
+    item: &'a ChangeNotification,
+    known: &HashMap<String, SubscriptionRecord>,
+    our_tenant: &str,
+    vouched: &VouchedTenants,
+    keys: &NotificationKeys,
+) -> Result<Authentic<'a>, NotAuthentic> {
+    let subscription_id = screen(item, our_tenant, vouched)?;
+    let subscription = known
+        .get(subscription_id)
+        .ok_or(NotAuthentic::UnknownSubscription)?;
+    let client_state = item.client_state.as_deref().unwrap_or_default();
+    if !secrets_equal(client_state, &subscription.client_state) {
+        return Err(NotAuthentic::ClientStateMismatch);
+    }
+    if let Some(event) = item
+        .lifecycle_event
+        .as_deref()
+        .and_then(LifecycleEvent::parse)
+    {
         return Ok(Authentic::Lifecycle {
             subscription_id,
             event,
@@ -206,6 +240,12 @@ fn check_item<'a>(
         return Err(NotAuthentic::ResourceMismatch);
     }
     Ok(Authentic::Presence(resource))
+}
+
+/// Non-empty, at most `max` bytes, printable ASCII without spaces: what Graph sends and the
+/// bridge generates (clientState: 64 hex digits).
+fn plausible(value: &str, max: usize) -> bool {
+    !value.is_empty() && value.len() <= max && value.bytes().all(|b| b.is_ascii_graphic())
 }
 
 fn secrets_equal(a: &str, b: &str) -> bool {
@@ -231,12 +271,16 @@ mod tests {
         }
     }
 
+    fn known() -> HashMap<String, SubscriptionRecord> {
+        HashMap::from([("sub-1".to_string(), subscription())])
+    }
+
     fn lifecycle(client_state: &str, tenant: &str) -> ChangeNotification {
         serde_json::from_value(serde_json::json!({
             "subscriptionId": "sub-1",
             "clientState": client_state,
             "tenantId": tenant,
-            "lifecycleEvent": " reauthorizationRequired ",
+            "lifecycleEvent": "reauthorizationRequired",
         }))
         .unwrap()
     }
@@ -245,13 +289,7 @@ mod tests {
         item: &'a ChangeNotification,
         vouched: &VouchedTenants,
     ) -> Result<Authentic<'a>, NotAuthentic> {
-        check_item(
-            item,
-            Some(&subscription()),
-            TENANT,
-            vouched,
-            &NotificationKeys::new(),
-        )
+        authenticate(item, &known(), TENANT, vouched, &NotificationKeys::new())
     }
 
     #[test]
@@ -264,7 +302,7 @@ mod tests {
                 event,
             }) => assert_eq!(
                 (subscription_id, event),
-                ("sub-1", "reauthorizationRequired")
+                ("sub-1", LifecycleEvent::ReauthorizationRequired)
             ),
             other => panic!("{other:?}"),
         }
@@ -275,7 +313,13 @@ mod tests {
         let none = VouchedTenants(None);
         let other_tenant = "0f0e0d0c-0b0a-4908-8706-050403020100";
         let item = lifecycle("s3cret-state", TENANT);
-        let unknown = check_item(&item, None, TENANT, &none, &NotificationKeys::new());
+        let unknown = authenticate(
+            &item,
+            &HashMap::new(),
+            TENANT,
+            &none,
+            &NotificationKeys::new(),
+        );
         assert!(matches!(unknown, Err(NotAuthentic::UnknownSubscription)));
         let forged = lifecycle("s3cret-statf", TENANT);
         assert!(matches!(
@@ -302,5 +346,62 @@ mod tests {
             check(&no_state, &none),
             Err(NotAuthentic::MissingField("clientState"))
         ));
+    }
+
+    #[test]
+    fn implausible_items_fail_before_the_store_is_needed() {
+        let none = VouchedTenants(None);
+        let long = "x".repeat(129);
+        for (state, sub) in [
+            ("", "sub-1"),
+            (long.as_str(), "sub-1"),
+            ("with space", "sub-1"),
+            ("s3cret-state", long.as_str()),
+            ("s3cret-state", ""),
+        ] {
+            let mut item = lifecycle(state, TENANT);
+            item.subscription_id = Some(sub.to_string());
+            assert!(
+                matches!(
+                    screen(&item, TENANT, &none),
+                    Err(NotAuthentic::Implausible(_))
+                ),
+                "{state:?} {sub:?}"
+            );
+        }
+        // A well-formed item passes the screen whatever its subscription: that is the store's.
+        let mut stranger = lifecycle(&"a".repeat(64), TENANT);
+        stranger.subscription_id = Some("7f105c7d-2dc5-4530-97cd-4e7ae6534c07".into());
+        assert!(screen(&stranger, TENANT, &none).is_ok());
+    }
+
+    #[test]
+    fn only_the_lifecycle_events_graph_documents_are_accepted() {
+        let none = VouchedTenants(None);
+        for name in ["reauthorizationRequired", "subscriptionRemoved", "missed"] {
+            let mut item = lifecycle("s3cret-state", TENANT);
+            item.lifecycle_event = Some(name.into());
+            match check(&item, &none) {
+                Ok(Authentic::Lifecycle { event, .. }) => assert_eq!(event.name(), name),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        for name in [
+            "ReauthorizationRequired",
+            " missed",
+            "missedx",
+            "",
+            "renewalRequired",
+        ] {
+            let mut item = lifecycle("s3cret-state", TENANT);
+            item.lifecycle_event = Some(name.into());
+            assert!(
+                matches!(
+                    screen(&item, TENANT, &none),
+                    Err(NotAuthentic::UnknownLifecycleEvent)
+                ),
+                "{name:?}"
+            );
+        }
     }
 }

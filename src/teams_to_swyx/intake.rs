@@ -2,44 +2,60 @@
 //! response, shared by the `graph-webhook` Lambda and the self-hosted server.
 //!
 //! [`handle`] is the list of steps, cheap and public first, RSA last: validation handshake →
-//! method, size, JSON → the collection's validation tokens → per item (concurrently): the
-//! authenticity checks of [`super::authenticate`], then the user's sync decision, then the forward
-//! to the connector within the time budget → one summary line. An item that fails alone is dropped
-//! and logged; its neighbours go on. Graph gets 202 whatever happens at the connector (what it
-//! does not take stays pending), and 503 when an item could not be stored, so Graph redelivers.
+//! method, size, JSON and item count ([`MAX_ITEMS_PER_COLLECTION`]) → the collection's validation
+//! tokens → per item, without I/O, [`super::authenticate::screen`] (an item that fails costs no
+//! store read) → one read of the bridge's subscriptions for the whole request
+//! ([`super::known_subscriptions`]) → per item, at most [`MAX_CONCURRENT_ITEMS`] at a time: the
+//! remaining authenticity checks, the user's sync decision, the forward to the connector within
+//! the time budget → one summary line. An item that fails alone is dropped and counted; its
+//! neighbours go on. Graph gets 202 whatever happens at the connector (what it does not take
+//! stays pending), and 503 when an item could not be stored, so Graph redelivers.
 
-use super::authenticate::{Authentic, NotAuthentic, VouchedTenants, authenticate, vouched_tenants};
+use super::authenticate::{
+    Authentic, NotAuthentic, VouchedTenants, authenticate, screen, vouched_tenants,
+};
 use super::decide::{Observed, observe};
 use super::deliver::Delivered;
+use super::known_subscriptions::Subscriptions;
 use crate::app::App;
 use crate::domain::{Observation, SwyxUpdate, Timestamp};
 use crate::entry::http::{HttpRequest, HttpResponse, empty, error, query_param, text};
-use crate::graph::notification::{ChangeNotification, ChangeNotificationCollection};
+use crate::graph::notification::{ChangeNotification, LifecycleEvent};
 use crate::metrics::DropReason;
 use crate::store::{LifecycleRequest, StoreError};
 use crate::telemetry::with_causes;
-use http::{Method, StatusCode};
+use http::StatusCode;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
+mod collection;
+mod tally;
+
+pub use collection::MAX_ITEMS_PER_COLLECTION;
+use collection::read_collection;
+use tally::Tally;
+
 /// Graph's opaque validation tokens are short; anything longer is not Graph.
 const MAX_VALIDATION_TOKEN_LEN: usize = 8 * 1024;
+
+/// Items of one collection checked, decided and forwarded at the same time.
+pub const MAX_CONCURRENT_ITEMS: usize = 32;
 
 /// Why one notification item was dropped. Never carries secrets or decrypted content.
 #[derive(Debug, thiserror::Error)]
 pub enum ItemError {
     #[error(transparent)]
-    NotAuthentic(NotAuthentic),
+    NotAuthentic(#[from] NotAuthentic),
     #[error("store")]
     Store(#[source] StoreError),
 }
 
-impl From<NotAuthentic> for ItemError {
-    /// A store that failed during the checks is a store failure, not a forgery.
-    fn from(e: NotAuthentic) -> Self {
-        match e {
-            NotAuthentic::Store(e) => ItemError::Store(e),
-            other => ItemError::NotAuthentic(other),
+impl ItemError {
+    fn reason(&self) -> &'static str {
+        match self {
+            ItemError::NotAuthentic(e) => e.reason(),
+            ItemError::Store(_) => "store",
         }
     }
 }
@@ -55,11 +71,18 @@ enum ItemOutcome {
 
 /// One item's fate, for the summary.
 struct ItemReport {
-    index: usize,
-    subscription_id: Option<String>,
     result: Result<ItemOutcome, ItemError>,
-    /// For a forwarded update: `true` when it reached the connector, `false` when kept pending.
-    reached_connector: Option<bool>,
+    /// For a forwarded update: `Ok` when it reached the connector, else why it was kept pending.
+    delivery: Option<Result<(), String>>,
+}
+
+impl ItemReport {
+    fn dropped(reason: ItemError) -> Self {
+        Self {
+            result: Err(reason),
+            delivery: None,
+        }
+    }
 }
 
 pub async fn handle(app: &Arc<App>, req: HttpRequest) -> HttpResponse {
@@ -70,7 +93,14 @@ pub async fn handle(app: &Arc<App>, req: HttpRequest) -> HttpResponse {
     }
     let collection = match read_collection(app, &req) {
         Ok(collection) => collection,
-        Err(refused) => return error(refused.status, refused.message),
+        Err(refused) => {
+            // The status only: the message may quote the body.
+            tracing::warn!(
+                status = refused.status.as_u16(),
+                "notification collection refused"
+            );
+            return error(refused.status, refused.message);
+        }
     };
     let vouched = match vouched_tenants(app, &collection).await {
         Ok(vouched) => vouched,
@@ -96,7 +126,14 @@ pub async fn handle(app: &Arc<App>, req: HttpRequest) -> HttpResponse {
         })
     };
     let reports = match work.await {
-        Ok(reports) => reports,
+        Ok(Ok(reports)) => reports,
+        Ok(Err(store)) => {
+            tracing::warn!(items, error = %with_causes(&store), "notification collection not checked: the subscriptions could not be read");
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the subscriptions could not be read (a transient store failure); retry",
+            );
+        }
         Err(_) => {
             tracing::error!("a notification collection's task failed");
             return error(
@@ -140,110 +177,93 @@ fn validation_handshake(req: &HttpRequest) -> Option<HttpResponse> {
     Some(text(StatusCode::OK, token))
 }
 
-/// A request answered with an error before any item is looked at.
-struct Refused {
-    status: StatusCode,
-    message: String,
-}
-
-impl Refused {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            message: message.into(),
-        }
-    }
-}
-
-/// The POSTed collection, or why it is refused (405, 413, 400).
-fn read_collection(app: &App, req: &HttpRequest) -> Result<ChangeNotificationCollection, Refused> {
-    if req.method() != Method::POST {
-        return Err(Refused::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            format!(
-                "{} is not allowed: Graph POSTs notifications here",
-                req.method()
-            ),
-        ));
-    }
-    let body = req.body();
-    if body.len() > app.settings.max_body_bytes {
-        return Err(Refused::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "body of {} bytes exceeds the limit of {} bytes",
-                body.len(),
-                app.settings.max_body_bytes
-            ),
-        ));
-    }
-    parse_collection(body).map_err(|message| Refused::new(StatusCode::BAD_REQUEST, message))
-}
-
-fn parse_collection(body: &[u8]) -> Result<ChangeNotificationCollection, String> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| format!("malformed JSON: {e}"))?;
-    match value.get("value") {
-        None | Some(serde_json::Value::Null) => {
-            return Err("missing `value`: expected a changeNotificationCollection".to_string());
-        }
-        Some(v) if !v.is_array() => return Err("`value` must be an array".to_string()),
-        Some(_) => {}
-    }
-    serde_json::from_value(value).map_err(|e| format!("not a changeNotificationCollection: {e}"))
-}
-
-/// Every item concurrently; each forward starts as soon as its own decision is stored. Items of
-/// one batch arrived together: one millisecond apart each keeps their order for users whose
-/// presences carry no sequenceNumber.
+/// Screens every item without I/O, reads the subscriptions once for those left, then checks,
+/// decides and forwards them, [`MAX_CONCURRENT_ITEMS`] at a time; each forward starts as soon as
+/// its own decision is stored. Items of one batch arrived together: one millisecond apart each
+/// keeps their order for users whose presences carry no sequenceNumber.
 async fn process_items(
     app: &Arc<App>,
     items: Vec<ChangeNotification>,
     vouched: VouchedTenants,
     received_at: Timestamp,
     started: Instant,
-) -> Vec<Result<ItemReport, tokio::task::JoinError>> {
-    let vouched = Arc::new(vouched);
-    let single = items.len() == 1;
-    let mut tasks = tokio::task::JoinSet::new();
+) -> Result<Vec<Result<ItemReport, tokio::task::JoinError>>, StoreError> {
     let mut reports = Vec::with_capacity(items.len());
-    for (index, item) in items.into_iter().enumerate() {
-        let app = Arc::clone(app);
-        let vouched = Arc::clone(&vouched);
-        let received_at = received_at.plus_millis(index as i64);
-        let work = async move {
-            let result = process_item(&app, &vouched, &item, received_at).await;
-            let reached_connector = match &result {
-                Ok(ItemOutcome::Forward(update)) => Some(forward(&app, update, started).await),
-                _ => None,
-            };
-            ItemReport {
-                index,
-                subscription_id: item.subscription_id,
-                result,
-                reached_connector,
-            }
-        };
-        // A lone item (the usual case) needs no task of its own.
-        if single {
-            reports.push(Ok(work.await));
-        } else {
-            tasks.spawn(work);
+    let mut screened = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        match screen(item, &app.settings.tenant_id, &vouched) {
+            Ok(_) => screened.push(index),
+            Err(e) => reports.push(Ok(ItemReport::dropped(e.into()))),
         }
     }
-    while let Some(joined) = tasks.join_next().await {
-        reports.push(joined);
+    if screened.is_empty() {
+        return Ok(reports);
     }
-    reports
+    let ids: BTreeSet<&str> = screened
+        .iter()
+        .filter_map(|&i| items[i].subscription_id.as_deref())
+        .collect();
+    let ids: Vec<&str> = ids.into_iter().collect();
+    let known = app
+        .known_subscriptions
+        .lookup(app.store.as_ref(), &ids)
+        .await?;
+    let items = Arc::new(items);
+    let vouched = Arc::new(vouched);
+    let work = |index: usize| {
+        let (app, items, known, vouched) = (
+            Arc::clone(app),
+            Arc::clone(&items),
+            Arc::clone(&known),
+            Arc::clone(&vouched),
+        );
+        let received_at = received_at.plus_millis(index as i64);
+        async move { item_work(&app, &items[index], &known, &vouched, received_at, started).await }
+    };
+    // A lone item (the usual case) needs no task of its own.
+    if let [index] = screened[..] {
+        reports.push(Ok(work(index).await));
+        return Ok(reports);
+    }
+    let mut queue = screened.into_iter();
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        while tasks.len() < MAX_CONCURRENT_ITEMS
+            && let Some(index) = queue.next()
+        {
+            tasks.spawn(work(index));
+        }
+        match tasks.join_next().await {
+            Some(joined) => reports.push(joined),
+            None => return Ok(reports),
+        }
+    }
+}
+
+async fn item_work(
+    app: &App,
+    item: &ChangeNotification,
+    known: &Subscriptions,
+    vouched: &VouchedTenants,
+    received_at: Timestamp,
+    started: Instant,
+) -> ItemReport {
+    let result = process_item(app, item, known, vouched, received_at).await;
+    let delivery = match &result {
+        Ok(ItemOutcome::Forward(update)) => Some(forward(app, update, started).await),
+        _ => None,
+    };
+    ItemReport { result, delivery }
 }
 
 async fn process_item(
     app: &App,
-    vouched: &VouchedTenants,
     item: &ChangeNotification,
+    known: &Subscriptions,
+    vouched: &VouchedTenants,
     received_at: Timestamp,
 ) -> Result<ItemOutcome, ItemError> {
-    match authenticate(app, vouched, item).await? {
+    match authenticate(item, known, &app.settings.tenant_id, vouched, &app.keys)? {
         Authentic::Lifecycle {
             subscription_id,
             event,
@@ -257,35 +277,29 @@ async fn process_item(
             let observed = observe(app.store.as_ref(), app.judge(), &entra_id, &observation)
                 .await
                 .map_err(ItemError::Store)?;
-            let outcome = match observed {
+            Ok(match observed {
                 Observed::Forward(update) => ItemOutcome::Forward(update),
                 Observed::Recorded => ItemOutcome::Recorded,
                 Observed::Stale => ItemOutcome::Stale,
-                Observed::UnlinkedUser => {
-                    tracing::info!(
-                        subscription_id = item.subscription_id.as_deref().unwrap_or("-"),
-                        "presence of a user who is not linked: ignored"
-                    );
-                    ItemOutcome::UnlinkedUser
-                }
-            };
-            Ok(outcome)
+                Observed::UnlinkedUser => ItemOutcome::UnlinkedUser,
+            })
         }
     }
 }
 
 /// Graph wants 202 at once: maintenance reacts (renew, recreate, reconcile); the self-hosted loop
-/// is woken now, the scheduled Lambda runs within a minute.
+/// is woken now, the scheduled Lambda runs within a minute. The store keeps one request per
+/// subscription and event, so repeats while one is open change nothing but its time.
 async fn record_lifecycle(
     app: &App,
     subscription_id: &str,
-    event: &str,
+    event: LifecycleEvent,
     received_at: Timestamp,
 ) -> Result<ItemOutcome, ItemError> {
     app.store
         .put_lifecycle_request(&LifecycleRequest {
             subscription_id: subscription_id.to_string(),
-            event: event.to_string(),
+            event: event.name().to_string(),
             received_at,
         })
         .await
@@ -295,111 +309,21 @@ async fn record_lifecycle(
     Ok(ItemOutcome::Lifecycle)
 }
 
-/// Sends one update within what is left of the request's budget; `true` when it reached the
-/// connector (or was already superseded there), `false` when it was kept pending.
-async fn forward(app: &App, update: &SwyxUpdate, started: Instant) -> bool {
+/// Sends one update within what is left of the request's budget; `Ok` when it reached the
+/// connector (or was already superseded there), else why it was kept pending.
+async fn forward(app: &App, update: &SwyxUpdate, started: Instant) -> Result<(), String> {
     let budget = app.settings.time_budget.saturating_sub(started.elapsed());
     let outcome = app.delivery().deliver(update, 0, budget).await;
     let reached = !matches!(outcome, Delivered::Pending { .. });
     app.metrics.count_forward(reached, started.elapsed());
     match outcome {
-        Delivered::Pending { reason } => {
-            tracing::warn!(swyx_user = %update.swyx_user_id, revision = update.revision, reason = %reason, "Swyx update kept pending");
-        }
+        Delivered::Pending { reason } => Err(reason.to_string()),
         other => {
             tracing::debug!(swyx_user = %update.swyx_user_id, revision = update.revision, outcome = ?other, "Swyx update delivered");
+            Ok(())
         }
     }
-    reached
 }
 
-/// What became of a collection's items: one log line per dropped item, one for the collection.
-#[derive(Debug, Default)]
-struct Tally {
-    items: usize,
-    delivered: usize,
-    pending: usize,
-    recorded: usize,
-    stale: usize,
-    unlinked: usize,
-    lifecycle: usize,
-    dropped: usize,
-    /// Dropped for a reason that may pass (store failure, contention): Graph should retry.
-    transient: usize,
-    /// Why each item that changed nothing was dropped (stale and unlinked ones included).
-    not_applied: Vec<DropReason>,
-}
-
-impl Tally {
-    fn of(items: usize, reports: Vec<Result<ItemReport, tokio::task::JoinError>>) -> Self {
-        let mut tally = Tally {
-            items,
-            ..Tally::default()
-        };
-        for report in reports {
-            match report {
-                Ok(report) => tally.count(report),
-                Err(_) => {
-                    tally.dropped += 1;
-                    tally.transient += 1;
-                    tally.not_applied.push(DropReason::Internal);
-                    tracing::error!("a notification item's task failed");
-                }
-            }
-        }
-        tally
-    }
-
-    fn count(&mut self, report: ItemReport) {
-        match report.reached_connector {
-            Some(true) => self.delivered += 1,
-            Some(false) => self.pending += 1,
-            None => {}
-        }
-        match report.result {
-            Ok(ItemOutcome::Forward(_)) => {}
-            Ok(ItemOutcome::Recorded) => self.recorded += 1,
-            Ok(ItemOutcome::Stale) => {
-                self.stale += 1;
-                self.not_applied.push(DropReason::Stale);
-            }
-            Ok(ItemOutcome::UnlinkedUser) => {
-                self.unlinked += 1;
-                self.not_applied.push(DropReason::UnlinkedUser);
-            }
-            Ok(ItemOutcome::Lifecycle) => self.lifecycle += 1,
-            Err(reason) => {
-                self.dropped += 1;
-                self.not_applied.push(match &reason {
-                    ItemError::NotAuthentic(e) => e.drop_reason(),
-                    ItemError::Store(_) => DropReason::StoreFailure,
-                });
-                if matches!(reason, ItemError::Store(_)) {
-                    self.transient += 1;
-                }
-                tracing::warn!(
-                    index = report.index,
-                    subscription_id = report.subscription_id.as_deref().unwrap_or("-"),
-                    reason = %with_causes(&reason),
-                    "notification item dropped"
-                );
-            }
-        }
-    }
-
-    fn log(&self, started: Instant) {
-        tracing::info!(
-            items = self.items,
-            delivered = self.delivered,
-            pending = self.pending,
-            recorded = self.recorded,
-            stale = self.stale,
-            unlinked = self.unlinked,
-            lifecycle = self.lifecycle,
-            dropped = self.dropped,
-            transient = self.transient,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "notification collection accepted"
-        );
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -1,5 +1,6 @@
 //! Teams → Swyx, the path of one Teams presence change: Graph's notification arrives at
-//! [`intake`], [`authenticate`] makes sure it is Graph's and ours and decrypts it, [`decide`]
+//! [`intake`], [`authenticate`] makes sure it is Graph's and ours (the subscriptions read through
+//! [`known_subscriptions`]) and decrypts it, [`decide`]
 //! judges it against the user's stored state (order, echo guard, mapping), [`deliver`] sends the
 //! resulting update to the connector, and what could not be delivered is sent again by
 //! [`redeliver`] during maintenance.
@@ -11,6 +12,7 @@ pub mod authenticate;
 pub mod decide;
 pub mod deliver;
 pub mod intake;
+pub mod known_subscriptions;
 pub mod ports;
 pub mod reconcile;
 pub mod redeliver;

@@ -142,6 +142,7 @@ impl Harness {
             swyx_to_teams: Some(Arc::new(s2t)),
             accounts: None,
             wake_maintenance: Default::default(),
+            known_subscriptions: Default::default(),
             clock: bridge_clock,
             metrics: Default::default(),
         });

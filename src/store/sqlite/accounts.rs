@@ -36,7 +36,7 @@ impl AccountStore for SqliteStore {
         // Below `version`, so it fits too.
         let expected = i64::try_from(expected_version).unwrap_or(i64::MAX);
         let json = to_json(account, "sync account")?;
-        self.run(move |c| {
+        self.exec(move |c| {
             // One statement each, so the check and the write are atomic without a transaction.
             let written = if expected_version == 0 {
                 c.execute(
@@ -86,7 +86,7 @@ impl AccountStore for SqliteStore {
 
     async fn delete_account(&self, name: &str) -> StoreResult<bool> {
         let name = name.to_string();
-        self.run(move |c| {
+        self.exec(move |c| {
             let n = c
                 .execute("DELETE FROM accounts WHERE name = ?1", [name])
                 .ctx("delete sync account")?;
@@ -101,7 +101,7 @@ impl LifecycleStore for SqliteStore {
     async fn put_lifecycle_request(&self, request: &LifecycleRequest) -> StoreResult<()> {
         check_lifecycle_key(&request.subscription_id, &request.event)?;
         let request = request.clone();
-        self.run(move |c| {
+        self.exec(move |c| {
             c.execute(
                 "INSERT INTO lifecycle_requests (subscription_id, event, received_at)
                  VALUES (?1, ?2, ?3)
@@ -143,7 +143,7 @@ impl LifecycleStore for SqliteStore {
     ) -> StoreResult<bool> {
         check_lifecycle_key(subscription_id, event)?;
         let (subscription_id, event) = (subscription_id.to_string(), event.to_string());
-        self.run(move |c| {
+        self.exec(move |c| {
             let n = c
                 .execute(
                     "DELETE FROM lifecycle_requests

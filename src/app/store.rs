@@ -1,0 +1,58 @@
+//! Opening the configured store (SQLite or DynamoDB).
+
+use super::StartupError;
+use crate::config::StoreConfig;
+use crate::store::{DynamoStore, SqliteStore, Store};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a store call of the webhooks and maintenance may wait for a locked SQLite file
+/// (the CLI writing next to `serve`) before it fails as transient: Graph wants an answer within
+/// 3 s, and a 503 makes it retry.
+pub const REQUEST_LOCK_WAIT: Duration = Duration::from_secs(1);
+
+/// The store for the CLI, which may wait longer for a locked SQLite file than a webhook.
+pub async fn open_store(cfg: &StoreConfig) -> Result<Arc<dyn Store>, StartupError> {
+    open_store_waiting(cfg, None, crate::store::sqlite::DEFAULT_LOCK_WAIT).await
+}
+
+/// Opens the store; a DynamoDB store reuses `aws` when given (one configuration load per process).
+pub async fn open_store_with(
+    cfg: &StoreConfig,
+    aws: Option<&aws_config::SdkConfig>,
+) -> Result<Arc<dyn Store>, StartupError> {
+    open_store_waiting(cfg, aws, REQUEST_LOCK_WAIT).await
+}
+
+async fn open_store_waiting(
+    cfg: &StoreConfig,
+    aws: Option<&aws_config::SdkConfig>,
+    lock_wait: Duration,
+) -> Result<Arc<dyn Store>, StartupError> {
+    Ok(match cfg {
+        StoreConfig::Sqlite { path } => Arc::new(
+            SqliteStore::open_with_lock_wait(path, lock_wait).map_err(|source| {
+                StartupError::Sqlite {
+                    path: path.clone(),
+                    source,
+                }
+            })?,
+        ),
+        StoreConfig::DynamoDb {
+            table,
+            endpoint_url,
+        } => match aws {
+            Some(conf) => {
+                let mut builder = aws_sdk_dynamodb::config::Builder::from(conf);
+                if let Some(url) = endpoint_url {
+                    builder = builder.endpoint_url(url);
+                }
+                Arc::new(DynamoStore::new(
+                    aws_sdk_dynamodb::Client::from_conf(builder.build()),
+                    table.clone(),
+                ))
+            }
+            None => Arc::new(DynamoStore::from_env_config(table, endpoint_url.as_deref()).await),
+        },
+    })
+}
