@@ -24,6 +24,7 @@ use crate::swyx_to_teams::session::SwyxToTeams;
 use crate::teams_to_swyx::decide::Judge;
 use crate::teams_to_swyx::deliver::Delivery;
 use crate::teams_to_swyx::ports::SwyxConnector;
+use crate::users_sync::UsersSync;
 pub use certificate::CertificateError;
 use certificate::load_certificate;
 pub use error::StartupError;
@@ -56,6 +57,8 @@ pub struct App {
     pub swyx_to_teams: Option<Arc<SwyxToTeams>>,
     /// Subscription maintenance (sync accounts); `None` when `[subscriptions]` is not set.
     pub accounts: Option<Arc<SyncAccounts>>,
+    /// Automatic user linking; `None` without Graph's app-only token (`graph.client_secret`).
+    pub users_sync: Option<Arc<UsersSync>>,
     /// Wakes the self-hosted maintenance loop early (a lifecycle notification arrived).
     pub wake_maintenance: Arc<tokio::sync::Notify>,
     /// The time of both directions and of maintenance (the sandbox's clock in tests).
@@ -115,6 +118,7 @@ impl App {
         );
         let graph = graph_client(cfg, &mut secrets, http.clone()).await?;
         let swyx_to_teams = swyx_to_teams(cfg, &mut secrets, graph.clone(), clock.clone()).await?;
+        let directory = graph.clone();
         let accounts = sync_accounts(cfg, &mut secrets, graph, http.clone(), clock.clone()).await?;
         let connector = ConnectorClient::new(
             ConnectorSettings {
@@ -126,9 +130,17 @@ impl App {
             },
             http,
         );
+        let users_sync = directory.map(|graph| {
+            Arc::new(UsersSync {
+                graph: Arc::new(graph),
+                connector: Arc::new(connector.clone()),
+                settings: cfg.users.clone(),
+            })
+        });
         Ok(App {
             swyx_to_teams,
             accounts,
+            users_sync,
             wake_maintenance: Arc::new(tokio::sync::Notify::new()),
             clock,
             settings: AppSettings {

@@ -92,6 +92,7 @@ async fn env(users: usize) -> Env {
         metrics: Default::default(),
         swyx_to_teams: None,
         accounts: None,
+        users_sync: None,
         wake_maintenance: Default::default(),
         clock: Default::default(),
     };

@@ -238,3 +238,26 @@ fn state_round_trips_through_json() {
     let json = serde_json::to_string(&s2).unwrap();
     assert_eq!(serde_json::from_str::<SpeakingState>(&json).unwrap(), s2);
 }
+
+#[test]
+fn unlinking_ends_every_call_and_asks_for_a_clear() {
+    let s1 = ev(&SpeakingState::default(), CallEvent::Started, "a", 0, 0).unwrap();
+    let s2 = ev(&s1, CallEvent::Started, "b", 5, 5).unwrap();
+    let live = s2.after_graph(GraphOp::Set, &GraphOutcome::Done, t(10), &s());
+    let ended = live.end_all_calls(t(20), &s()).unwrap();
+    assert!(!ended.is_speaking());
+    assert_eq!(ended.needed_op(t(20), &s()), Some(GraphOp::Clear));
+    assert!(
+        ended.due_at.is_some(),
+        "maintenance clears it if nobody else does"
+    );
+    // A late end of one of those calls changes nothing any more.
+    assert_eq!(ev(&ended, CallEvent::Ended, "a", 25, 25), None);
+    let cleared = ended.after_graph(GraphOp::Clear, &GraphOutcome::Done, t(30), &s());
+    assert_eq!(
+        cleared.end_all_calls(t(40), &s()),
+        None,
+        "nothing left to clear"
+    );
+    assert_eq!(SpeakingState::default().end_all_calls(t(0), &s()), None);
+}

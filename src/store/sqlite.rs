@@ -7,6 +7,7 @@
 //! to the server) waits for it (busy timeout) instead of interleaving.
 
 mod accounts;
+mod link_marks;
 mod pending;
 mod rows;
 mod schema;

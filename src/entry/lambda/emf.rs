@@ -74,6 +74,7 @@ mod tests {
                 accounts_missing: 1,
                 ..SubscriptionSummary::default()
             },
+            linking: Default::default(),
             failed: Vec::new(),
         };
         let line = summary_line(&s, 3, "prod", 1_700_000_000_000);
