@@ -97,6 +97,7 @@ fn bench(c: &mut Criterion) {
             metrics: Default::default(),
             swyx_to_teams: None,
             accounts: None,
+            users_sync: None,
             wake_maintenance: Default::default(),
             known_subscriptions: Default::default(),
             clock: Default::default(),

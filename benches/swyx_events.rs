@@ -194,6 +194,7 @@ fn setup(rt: &tokio::runtime::Runtime) -> Bench {
             )),
             swyx_to_teams: Some(Arc::new(s2t)),
             accounts: None,
+            users_sync: None,
             wake_maintenance: Default::default(),
             known_subscriptions: Default::default(),
             clock: BridgeClock::system(),

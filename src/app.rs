@@ -27,6 +27,7 @@ use crate::teams_to_swyx::decide::Judge;
 use crate::teams_to_swyx::deliver::Delivery;
 use crate::teams_to_swyx::known_subscriptions::KnownSubscriptions;
 use crate::teams_to_swyx::ports::SwyxConnector;
+use crate::users_sync::UsersSync;
 pub use certificate::CertificateError;
 use certificate::load_certificate;
 pub use error::StartupError;
@@ -60,6 +61,8 @@ pub struct App {
     pub swyx_to_teams: Option<Arc<SwyxToTeams>>,
     /// Subscription maintenance (sync accounts); `None` when `[subscriptions]` is not set.
     pub accounts: Option<Arc<SyncAccounts>>,
+    /// Automatic user linking; `None` without Graph's app-only token (`graph.client_secret`).
+    pub users_sync: Option<Arc<UsersSync>>,
     /// Wakes the self-hosted maintenance loop early (a lifecycle notification arrived).
     pub wake_maintenance: Arc<tokio::sync::Notify>,
     /// The Graph intake's brief cache of the subscriptions (one store read for many items).
@@ -128,19 +131,34 @@ impl App {
         } else {
             None
         };
+        // User linking runs in maintenance, next to the subscriptions.
+        let directory = graph.clone().filter(|_| role.maintains_subscriptions());
         let accounts = if role.maintains_subscriptions() {
             sync_accounts(cfg, &mut secrets, graph, http.clone(), clock.clone()).await?
         } else {
             None
         };
-        let connector: Arc<dyn SwyxConnector> = if role.delivers_to_connector() {
-            Arc::new(connector_client(cfg, &mut secrets, http).await?)
+        let connector_client = if role.delivers_to_connector() {
+            Some(connector_client(cfg, &mut secrets, http).await?)
         } else {
-            Arc::new(role::NoConnector)
+            None
+        };
+        let users_sync = match (directory, &connector_client) {
+            (Some(graph), Some(connector)) => Some(Arc::new(UsersSync {
+                graph: Arc::new(graph),
+                connector: Arc::new(connector.clone()),
+                settings: cfg.users.clone(),
+            })),
+            _ => None,
+        };
+        let connector: Arc<dyn SwyxConnector> = match connector_client {
+            Some(client) => Arc::new(client),
+            None => Arc::new(role::NoConnector),
         };
         Ok(App {
             swyx_to_teams,
             accounts,
+            users_sync,
             wake_maintenance: Arc::new(tokio::sync::Notify::new()),
             known_subscriptions: KnownSubscriptions::default(),
             clock,

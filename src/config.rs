@@ -10,6 +10,7 @@ mod raw;
 mod sections;
 mod store;
 mod subscriptions;
+mod users;
 
 pub use raw::{
     RawConfig, RawConnector, RawGraph, RawKey, RawMapping, RawServer, RawSpeaking, RawStore,
@@ -17,6 +18,7 @@ pub use raw::{
 };
 pub use store::{is_guid, validate_store};
 pub use subscriptions::{RawAccounts, RawSubscriptions, SubscriptionsConfig};
+pub use users::{RawUsers, UsersConfig};
 
 use check::Check;
 use std::borrow::Cow;
@@ -164,6 +166,8 @@ pub struct Config {
     pub subscriptions: Option<SubscriptionsConfig>,
     /// Seals the sync accounts' refresh tokens.
     pub token_key: Option<SecretRef>,
+    /// Automatic user linking (`[users]`).
+    pub users: UsersConfig,
 }
 
 /// (TOML path, environment variable) of every setting.
@@ -202,6 +206,7 @@ fn name(origin: Origin, toml_path: &str) -> String {
         Origin::Env => NAMES
             .iter()
             .chain(subscriptions::NAMES)
+            .chain(users::NAMES)
             .find(|(t, _)| *t == toml_path)
             .map_or(toml_path.to_string(), |(_, e)| e.to_string()),
     }
@@ -247,6 +252,7 @@ impl RawConfig {
         let server = sections::server(self.server, check)?;
         let speaking = sections::speaking(self.speaking, check)?;
         let token_key = sections::accounts(self.accounts);
+        let users = users::validate(self.users, check)?;
         let key_ids: Vec<&str> = graph
             .encryption_keys
             .iter()
@@ -283,6 +289,7 @@ impl RawConfig {
             speaking_max_call: speaking.max_call,
             subscriptions,
             token_key,
+            users,
         })
     }
 }

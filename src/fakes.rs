@@ -326,6 +326,7 @@ pub fn app(store: Arc<MemoryStore>, connector: Arc<FakeConnector>, clock: Clock)
         metrics: Default::default(),
         swyx_to_teams: None,
         accounts: None,
+        users_sync: None,
         wake_maintenance: Default::default(),
         known_subscriptions: Default::default(),
         clock,

@@ -3,7 +3,7 @@
 //! Hexagonal: [`domain`] holds pure types and decisions; [`graph`], [`swyx`] and [`store`] are the
 //! adapters (which import only [`domain`], and the outbound ones [`outbound`]: one HTTP client, one
 //! retry policy); the use cases are named for what they do ([`teams_to_swyx`], [`swyx_to_teams`],
-//! [`subscriptions`], and the one [`maintenance`] pass); [`entry`] holds what the Lambda functions
+//! [`subscriptions`], [`users_sync`], and the one [`maintenance`] pass); [`entry`] holds what the Lambda functions
 //! and the self-hosted server put around them; [`app`] wires it all from the [`config`].
 //! `docs/architecture.md` walks both data paths file by file.
 
@@ -26,3 +26,4 @@ pub mod swyx;
 pub mod swyx_to_teams;
 pub mod teams_to_swyx;
 pub mod telemetry;
+pub mod users_sync;

@@ -3,7 +3,9 @@
 //! while a late keep-alive or redelivery delays one. Each part has its own share of the run's
 //! budget, so none can starve another (a slow Graph with dozens of users in calls cannot use the
 //! whole run on call upkeep until every subscription lapses); time a part leaves unused passes
-//! on to the next. A part that fails is logged and the others still run.
+//! on to the next. A part that fails is logged and the others still run. Automatic user linking
+//! comes last and only when due (every `users.sync_interval_minutes`): its unlinks clean up, they
+//! are never urgent.
 
 use crate::app::App;
 use crate::metrics::MaintenanceFigures;
@@ -13,12 +15,13 @@ use crate::swyx_to_teams::read_back::{ReadBackSummary, read_back};
 use crate::swyx_to_teams::upkeep::{SpeakingSummary, maintain_speaking};
 use crate::teams_to_swyx::redeliver::{PendingSummary, deliver_pending};
 use crate::teams_to_swyx::swyx_truth::{SwyxTruthSummary, repair_against_swyx};
+use crate::users_sync::upkeep::{LinkingSummary, maintain_links};
 use std::time::Duration;
 use tokio::time::Instant;
 
 /// Each part's guaranteed share of a run's budget, in order: subscriptions, Swyx → Teams
-/// sessions, pending Swyx deliveries (percent; they add up to 100).
-pub const SHARES_PERCENT: [u32; 3] = [50, 25, 25];
+/// sessions, pending Swyx deliveries, user linking (percent; they add up to 100).
+pub const SHARES_PERCENT: [u32; 4] = [45, 20, 20, 15];
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct MaintenanceSummary {
@@ -29,6 +32,7 @@ pub struct MaintenanceSummary {
     pub pending: PendingSummary,
     /// Swyx compared with the decided statuses, after a reconciliation of Teams in this run.
     pub swyx_truth: SwyxTruthSummary,
+    pub linking: LinkingSummary,
     /// The parts that failed (with the store's error), for the log and the function's result.
     pub failed: Vec<String>,
 }
@@ -39,6 +43,7 @@ impl MaintenanceSummary {
         self.subscriptions.budget_exhausted
             || self.speaking.budget_exhausted
             || self.pending.budget_exhausted
+            || self.linking.budget_exhausted
     }
 }
 
@@ -72,7 +77,7 @@ impl Budget {
 pub async fn run(app: &App, budget: Duration) -> MaintenanceSummary {
     let mut shares = Budget::new(budget);
     let mut summary = MaintenanceSummary::default();
-    let [subscriptions, speaking, pending] = SHARES_PERCENT;
+    let [subscriptions, speaking, pending, linking] = SHARES_PERCENT;
     let subscriptions_result = maintain(app, shares.next(subscriptions)).await;
     // Coverage is known only from a subscription part that ran through its plan.
     let coverage_known = app.accounts.is_some() && subscriptions_result.is_ok();
@@ -104,6 +109,11 @@ pub async fn run(app: &App, budget: Duration) -> MaintenanceSummary {
         let compared = repair_against_swyx(store, delivery, app.clock.now(), shares.next(0)).await;
         summary.swyx_truth = part(&mut summary.failed, "Swyx compared", compared);
     }
+    summary.linking = part(
+        &mut summary.failed,
+        "user linking",
+        maintain_links(app, shares.next(linking)).await,
+    );
     log(&summary);
     let sub = &summary.subscriptions;
     app.metrics.record_maintenance(&MaintenanceFigures {
@@ -123,7 +133,17 @@ fn part<T: Default>(failed: &mut Vec<String>, name: &str, result: Result<T, Stor
 }
 
 fn log(s: &MaintenanceSummary) {
-    let (p, sp) = (&s.pending, &s.speaking);
+    let (p, sp, l) = (&s.pending, &s.speaking, &s.linking);
+    if l.ran {
+        tracing::info!(
+            linked = l.linked,
+            unlinked = l.unlinked,
+            refused = l.refused,
+            error = l.error.as_deref().unwrap_or(""),
+            budget_exhausted = l.budget_exhausted,
+            "maintenance: user linking"
+        );
+    }
     if *p != PendingSummary::default() {
         tracing::info!(
             delivered = p.delivered,

@@ -290,6 +290,62 @@ fn users_import_links_and_reports_refused_lines() {
 }
 
 #[test]
+fn users_link_by_hand_and_include_need_only_the_store_and_sync_names_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bridge.db");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!("[store]\nsqlite_path = {:?}\n", db.to_str().unwrap()),
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+    let entra = "6e1b1a6c-3d4e-4f5a-9b8c-7d6e5f4a3b2c";
+    let out = bridge(&["users", "link", entra, "101", "--config", cfg], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("by hand"), "{}", stdout(&out));
+    let taken = bridge(
+        &[
+            "users",
+            "link",
+            "0f0e0d0c-0b0a-4908-8706-050403020100",
+            "101",
+            "--config",
+            cfg,
+        ],
+        None,
+    );
+    assert!(!taken.status.success());
+    assert!(
+        stderr(&taken).contains("users unlink 101"),
+        "{}",
+        stderr(&taken)
+    );
+    let bad = bridge(&["users", "link", "bogus", "102", "--config", cfg], None);
+    assert!(stderr(&bad).contains("not a GUID"), "{}", stderr(&bad));
+    let list = bridge(&["users", "list", "--config", cfg], None);
+    assert!(
+        stdout(&list).contains(&format!("{entra},101,")),
+        "{}",
+        stdout(&list)
+    );
+    let include = bridge(&["users", "include", "101", "--config", cfg], None);
+    assert!(
+        stdout(&include).contains("not excluded"),
+        "{}",
+        stdout(&include)
+    );
+    // A sync reads Graph and the connector: the whole configuration is needed.
+    let sync = bridge(&["users", "sync", "--dry-run", "--config", cfg], None);
+    assert!(!sync.status.success());
+    assert!(
+        stderr(&sync).contains("graph.tenant_id"),
+        "{}",
+        stderr(&sync)
+    );
+}
+
+#[test]
 fn check_config_names_the_bad_setting() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.toml");

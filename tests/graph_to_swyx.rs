@@ -89,6 +89,7 @@ async fn env(users: usize) -> Env {
         metrics: Default::default(),
         swyx_to_teams: None,
         accounts: None,
+        users_sync: None,
         wake_maintenance: Default::default(),
         known_subscriptions: Default::default(),
         clock: Default::default(),

@@ -19,4 +19,5 @@ mod subscriptions;
 mod support;
 mod swyx_connector;
 mod swyx_to_teams;
+mod users_sync;
 mod validation_tokens;

@@ -85,6 +85,7 @@ conformance!(
     lifecycle_requests_replace_per_event_and_list_oldest_first,
     delete_lifecycle_request_keeps_one_received_meanwhile,
     account_and_lifecycle_keys_are_rejected_by_name,
+    link_marks_replace_per_swyx_user_and_list_in_order,
 );
 
 // ---- SQLite only ----

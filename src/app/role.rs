@@ -71,6 +71,16 @@ impl SwyxConnector for NoConnector {
             source: None,
         })
     }
+
+    async fn held_statuses(
+        &self,
+        _budget: Duration,
+    ) -> Result<std::collections::HashMap<String, crate::domain::HeldStatus>, ConnectorError> {
+        Err(ConnectorError::NotSent {
+            problem: "this function does not read the connector".to_string(),
+            source: None,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -136,6 +136,39 @@ enum UsersCommand {
         #[arg(long, env = "PRESENCE_BRIDGE_CONFIG")]
         config: PathBuf,
     },
+    /// Link users automatically by e-mail address (Entra mail, then UPN, then smtp: aliases);
+    /// prints the plan: link, unlink, unchanged, refused with the reason.
+    Sync {
+        #[arg(long, env = "PRESENCE_BRIDGE_CONFIG")]
+        config: PathBuf,
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the whole plan as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Link a Swyx user to an Entra user by hand (a sync never undoes it).
+    Link {
+        entra_id: String,
+        swyx_user_id: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long, env = "PRESENCE_BRIDGE_CONFIG")]
+        config: PathBuf,
+    },
+    /// Unlink a Swyx user and keep it out of automatic linking (until `link` or `include`).
+    Unlink {
+        swyx_user_id: String,
+        #[arg(long, env = "PRESENCE_BRIDGE_CONFIG")]
+        config: PathBuf,
+    },
+    /// Let automatic linking link an excluded Swyx user again.
+    Include {
+        swyx_user_id: String,
+        #[arg(long, env = "PRESENCE_BRIDGE_CONFIG")]
+        config: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -234,6 +267,42 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             UsersCommand::List { config } => {
                 cli::users::list(cli::store(&config).await?.as_ref(), &mut stdout).await?;
+            }
+            UsersCommand::Sync {
+                config,
+                dry_run,
+                json,
+            } => {
+                cli::links::sync(&cli::config(&config)?, dry_run, json, &mut stdout).await?;
+            }
+            UsersCommand::Link {
+                entra_id,
+                swyx_user_id,
+                email,
+                config,
+            } => {
+                let store = cli::store(&config).await?;
+                let text =
+                    cli::links::link(store.as_ref(), &entra_id, &swyx_user_id, email.as_deref())
+                        .await?;
+                println!("{text}");
+            }
+            UsersCommand::Unlink {
+                swyx_user_id,
+                config,
+            } => {
+                let cfg = cli::config(&config)?;
+                println!("{}", cli::links::unlink(&cfg, &swyx_user_id).await?);
+            }
+            UsersCommand::Include {
+                swyx_user_id,
+                config,
+            } => {
+                let store = cli::store(&config).await?;
+                println!(
+                    "{}",
+                    cli::links::include(store.as_ref(), &swyx_user_id).await?
+                );
             }
         },
     }

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod check_config;
 pub mod decrypt;
 pub mod demo;
+pub mod links;
 pub mod map;
 pub mod serve;
 pub mod status;

@@ -1,13 +1,14 @@
 //! `presence-bridge users import FILE.csv`: links Entra users to Swyx users from a CSV file with
 //! the columns entra_id, swyx_user_id, email (a header line is optional). Every line is checked
 //! first; bad lines are reported with their number and the good ones are imported.
-//! `presence-bridge users list` writes the same format, so its output imports again.
+//! `presence-bridge users list` writes the same format, so its output imports again. Imported
+//! links are manual: automatic linking (`users sync`) never undoes them.
 
 use crate::config::is_guid;
-use crate::store::{Store, StoreError, UserLink};
+use crate::store::{LinkMarkKind, Store, StoreError, UserLink};
 use anyhow::Context;
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
 
@@ -128,7 +129,7 @@ pub fn parse_csv(text: &str) -> ParsedCsv {
 }
 
 /// One line's fields as a link, or what is wrong with them.
-fn user_of(fields: &[String]) -> Result<UserLink, String> {
+pub(crate) fn user_of(fields: &[String]) -> Result<UserLink, String> {
     if fields.len() < 2 || fields.len() > 3 {
         return Err(format!(
             "expected 2 or 3 fields (entra_id, swyx_user_id, email), found {}",
@@ -162,12 +163,26 @@ fn user_of(fields: &[String]) -> Result<UserLink, String> {
 pub async fn import(store: &dyn Store, text: &str) -> Result<ImportReport, StoreError> {
     let (links, mut refused) = parse_csv(text);
     let mut report = ImportReport::default();
+    // An imported link is manual: a link a sync made becomes the operator's (no sync undoes it).
+    let automatic: HashSet<String> = store
+        .list_link_marks()
+        .await?
+        .into_iter()
+        .filter(|m| matches!(m.kind, LinkMarkKind::Automatic { .. }))
+        .map(|m| m.swyx_user_id)
+        .collect();
     for (line, link) in links {
-        if store.get_user(&link.entra_id).await?.as_ref() == Some(&link) {
-            report.unchanged += 1;
-            continue;
+        let unchanged = store.get_user(&link.entra_id).await?.as_ref() == Some(&link);
+        let linked = if unchanged {
+            Ok(())
+        } else {
+            store.put_user(&link).await
+        };
+        if linked.is_ok() && automatic.contains(&link.swyx_user_id) {
+            store.delete_link_mark(&link.swyx_user_id).await?;
         }
-        match store.put_user(&link).await {
+        match linked {
+            Ok(()) if unchanged => report.unchanged += 1,
             Ok(()) => report.imported += 1,
             Err(StoreError::Conflict { .. }) => {
                 let owner = store

@@ -51,6 +51,7 @@ impl RawConfig {
         Ok(RawConfig {
             subscriptions,
             accounts,
+            users: users::raw_from_env(&var, &num)?,
             graph: RawGraph {
                 tenant_id: var("graph.tenant_id"),
                 client_id: var("graph.client_id"),

@@ -3,6 +3,7 @@
 //! Every field is optional here so that a missing setting is reported by name, not by serde.
 
 use super::subscriptions::{RawAccounts, RawSubscriptions};
+use super::users::RawUsers;
 use serde::Deserialize;
 
 /// The settings as written, before validation. Field names are the TOML names.
@@ -27,6 +28,8 @@ pub struct RawConfig {
     pub subscriptions: RawSubscriptions,
     #[serde(default)]
     pub accounts: RawAccounts,
+    #[serde(default)]
+    pub users: RawUsers,
 }
 
 /// Swyx → Teams: how the bridge's "In a call" session lives.

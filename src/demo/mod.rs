@@ -113,8 +113,15 @@ async fn play_day(
 
     progress.step("starting the sandbox");
     let stage = setup::prepare(dir.path(), &opts.store, None).await?;
-    progress.step("linking users");
-    let users = setup::link_users(&stage, opts.users).await?;
+    progress.step("linking users by e-mail address (users sync)");
+    let users = setup::add_people(&stage, opts.users)?;
+    setup::link_by_sync(
+        &stage,
+        &opts.bridge_exe,
+        &users,
+        &log_dir.join("users-sync.log"),
+    )
+    .await?;
     progress.step("starting the bridge (serve)");
     let bridge = BridgeProcess::start(
         stage.bridge_addr,

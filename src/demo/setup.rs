@@ -5,11 +5,14 @@ use super::DemoStore;
 use super::script;
 use super::world::DemoUser;
 use crate::graph::sealed::TokenSealer;
-use crate::store::{DynamoStore, SqliteStore, Store, UserLink};
+use crate::store::{DynamoStore, SqliteStore, Store};
+use anyhow::{Context, bail};
 use presence_sandbox::graph::GraphTiming;
 use presence_sandbox::{Sandbox, SandboxOptions};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -165,8 +168,9 @@ fn config_text(
     )
 }
 
-/// `count` people on both sides, linked in the store, each signed in to Teams and Available.
-pub async fn link_users(stage: &Stage, count: usize) -> anyhow::Result<Vec<DemoUser>> {
+/// `count` people on both sides (Entra user and Swyx user with the same e-mail address), each
+/// signed in to Teams and Available; not linked yet (see [`link_by_sync`]).
+pub fn add_people(stage: &Stage, count: usize) -> anyhow::Result<Vec<DemoUser>> {
     let mut users = Vec::with_capacity(count);
     for i in 0..count {
         let user = DemoUser::numbered(i);
@@ -182,15 +186,57 @@ pub async fn link_users(stage: &Stage, count: usize) -> anyhow::Result<Vec<DemoU
             "Available",
             "Available",
         )?;
-        stage
-            .store
-            .put_user(&UserLink {
-                entra_id: user.entra_id.clone(),
-                swyx_user_id: user.swyx_id.clone(),
-                email: user.email.clone(),
-            })
-            .await?;
         users.push(user);
     }
     Ok(users)
+}
+
+/// Links the people as an operator would: `presence-bridge users sync` (Graph's `/users` and the
+/// connector's user list, matched by e-mail address), then checks every pair is linked.
+pub async fn link_by_sync(
+    stage: &Stage,
+    exe: &Path,
+    users: &[DemoUser],
+    log: &Path,
+) -> anyhow::Result<()> {
+    let log_file = std::fs::File::create(log).context("users sync log file")?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["users", "sync", "--config"])
+        .arg(&stage.config_path)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(
+            log_file.try_clone().context("users sync log file")?,
+        ))
+        .stderr(Stdio::from(log_file));
+    for (k, v) in &stage.bridge_env {
+        cmd.env(k, v);
+    }
+    // The sandbox answers the child from this process's runtime: wait off its workers.
+    let status = tokio::task::spawn_blocking(move || cmd.status())
+        .await
+        .context("waiting for users sync")?
+        .with_context(|| format!("running {} users sync", exe.display()))?;
+    if !status.success() {
+        bail!("`users sync` failed ({status}); see {}", log.display());
+    }
+    let linked: HashMap<String, String> = stage
+        .store
+        .list_users()
+        .await?
+        .into_iter()
+        .map(|l| (l.swyx_user_id, l.entra_id))
+        .collect();
+    let missing = users
+        .iter()
+        .filter(|u| linked.get(&u.swyx_id) != Some(&u.entra_id))
+        .count();
+    if missing > 0 {
+        bail!(
+            "`users sync` left {missing} of {} people unlinked; see {}",
+            users.len(),
+            log.display()
+        );
+    }
+    Ok(())
 }

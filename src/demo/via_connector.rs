@@ -43,8 +43,8 @@ pub async fn play_day(
     let sip = SipServer::start(SipServerOptions::default()).await?;
     let plan = ConnectorPlan::new()?;
     let stage = setup::prepare(dir.path(), &opts.store, Some(plan.endpoint())).await?;
-    progress.step("linking users");
-    let users = setup::link_users(&stage, opts.users).await?;
+    progress.step("people on both sides");
+    let users = setup::add_people(&stage, opts.users)?;
     for user in &users {
         sip.add_user(&user.swyx_id, UserPresence::LoggedOn);
     }
@@ -75,6 +75,14 @@ pub async fn play_day(
             "the connector did not subscribe to every user's presence within 30 s (see connector.log)"
         );
     }
+    // Linked by e-mail address from the real connector's user list (its CSV directory).
+    setup::link_by_sync(
+        &stage,
+        &opts.bridge_exe,
+        &users,
+        &log_dir.join("users-sync.log"),
+    )
+    .await?;
 
     progress.step("starting the bridge (serve)");
     let bridge = BridgeProcess::start(

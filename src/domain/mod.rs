@@ -1,7 +1,8 @@
 //! Pure types and decisions: Teams presence, Swyx status, the mapping rules and the per-user sync
-//! state machine. No I/O, no async: everything here is a function of its inputs.
+//! state machine, automatic user linking. No I/O, no async: everything here is a function of its inputs.
 
 pub mod clock;
+pub mod linking;
 pub mod mapping;
 pub mod presence;
 pub mod sharding;

@@ -240,6 +240,20 @@ impl SpeakingState {
         Some(next.finish(self, now, s))
     }
 
+    /// The user is no longer linked: every call counts as ended now, so a session the bridge
+    /// may have set is cleared. `None` when there is no call and no session to clear.
+    pub fn end_all_calls(&self, now: Timestamp, s: &SpeakingSettings) -> Option<SpeakingState> {
+        if self.calls.is_empty() && self.needed_op(now, s).is_none() {
+            return None;
+        }
+        let mut next = self.clone();
+        for (id, _) in std::mem::take(&mut next.calls) {
+            next.ended.insert(id, now);
+        }
+        next.prune_ended(now, s);
+        Some(next.finish(self, now, s))
+    }
+
     /// The state with its pending work and due time brought up to `now` (e.g. an unsure
     /// session that expired meanwhile needs no clear any more); `None` when nothing changes.
     pub fn settle(&self, now: Timestamp, s: &SpeakingSettings) -> Option<SpeakingState> {

@@ -287,4 +287,25 @@ fn a_new_call_before_the_read_back_replaces_it() {
         "the new session's own clear reads back later"
     );
     assert_eq!(s5.verify_step(t(30 + ECHO_WINDOW_MS)), VerifyStep::None);
+
+fn unlinking_ends_every_call_and_asks_for_a_clear() {
+    let s1 = ev(&SpeakingState::default(), CallEvent::Started, "a", 0, 0).unwrap();
+    let s2 = ev(&s1, CallEvent::Started, "b", 5, 5).unwrap();
+    let live = s2.after_graph(GraphOp::Set, &GraphOutcome::Done, t(10), &s());
+    let ended = live.end_all_calls(t(20), &s()).unwrap();
+    assert!(!ended.is_speaking());
+    assert_eq!(ended.needed_op(t(20), &s()), Some(GraphOp::Clear));
+    assert!(
+        ended.due_at.is_some(),
+        "maintenance clears it if nobody else does"
+    );
+    // A late end of one of those calls changes nothing any more.
+    assert_eq!(ev(&ended, CallEvent::Ended, "a", 25, 25), None);
+    let cleared = ended.after_graph(GraphOp::Clear, &GraphOutcome::Done, t(30), &s());
+    assert_eq!(
+        cleared.end_all_calls(t(40), &s()),
+        None,
+        "nothing left to clear"
+    );
+    assert_eq!(SpeakingState::default().end_all_calls(t(0), &s()), None);
 }

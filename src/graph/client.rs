@@ -34,6 +34,8 @@ pub struct GraphTimeouts {
     pub subscription_write: Duration,
     /// Reading or deleting a subscription.
     pub subscription_other: Duration,
+    /// One page (up to 999) of directory users or group members.
+    pub directory_read: Duration,
 }
 
 impl Default for GraphTimeouts {
@@ -43,6 +45,7 @@ impl Default for GraphTimeouts {
             presence_read: Duration::from_secs(10),
             subscription_write: Duration::from_secs(30),
             subscription_other: Duration::from_secs(10),
+            directory_read: Duration::from_secs(20),
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod client;
 pub mod crypto;
 pub mod delegated;
+pub mod directory;
 pub mod entra;
 pub mod keys;
 pub mod notification;

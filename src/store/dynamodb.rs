@@ -5,6 +5,7 @@
 
 mod accounts;
 mod items;
+mod link_marks;
 mod links;
 mod pending;
 mod speaking;

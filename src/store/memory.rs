@@ -6,9 +6,10 @@
 //! each call is atomic, as a conditional write must be.
 
 use super::{
-    AccountStore, IdempotencyStore, LifecycleRequest, LifecycleStore, PendingDelivery,
-    PendingStore, SpeakingStore, StoreResult, SubscriptionRecord, SubscriptionStore, SyncAccount,
-    SyncStateStore, UserLink, UserLinkStore, check_lifecycle_key, not_at, require, require_growth,
+    AccountStore, IdempotencyStore, LifecycleRequest, LifecycleStore, LinkMark, LinkMarkStore,
+    PendingDelivery, PendingStore, SpeakingStore, StoreResult, SubscriptionRecord,
+    SubscriptionStore, SyncAccount, SyncStateStore, UserLink, UserLinkStore, check_lifecycle_key,
+    not_at, require, require_growth,
 };
 use crate::domain::{SpeakingState, Timestamp, UserSyncState};
 use async_trait::async_trait;
@@ -26,6 +27,8 @@ struct Records {
     users: BTreeMap<String, UserLink>,
     /// Swyx user id → Entra id.
     swyx_owners: HashMap<String, String>,
+    /// By Swyx user id.
+    link_marks: BTreeMap<String, LinkMark>,
     sync_states: BTreeMap<String, UserSyncState>,
     speaking: BTreeMap<String, SpeakingState>,
     subscriptions: BTreeMap<String, SubscriptionRecord>,
@@ -116,6 +119,25 @@ impl UserLinkStore for MemoryStore {
         };
         r.swyx_owners.remove(&old.swyx_user_id);
         Ok(true)
+    }
+}
+
+#[async_trait]
+impl LinkMarkStore for MemoryStore {
+    async fn put_link_mark(&self, mark: &LinkMark) -> StoreResult<()> {
+        require("Swyx user id", &mark.swyx_user_id)?;
+        self.records()
+            .link_marks
+            .insert(mark.swyx_user_id.clone(), mark.clone());
+        Ok(())
+    }
+
+    async fn delete_link_mark(&self, swyx_user_id: &str) -> StoreResult<bool> {
+        Ok(self.records().link_marks.remove(swyx_user_id).is_some())
+    }
+
+    async fn list_link_marks(&self) -> StoreResult<Vec<LinkMark>> {
+        Ok(self.records().link_marks.values().cloned().collect())
     }
 }
 

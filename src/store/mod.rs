@@ -23,15 +23,19 @@ pub mod sqlite;
 pub use dynamodb::DynamoStore;
 pub use error::{BoxError, StoreError, StoreResult};
 pub use memory::MemoryStore;
-pub use records::{LifecycleRequest, PendingDelivery, SubscriptionRecord, SyncAccount, UserLink};
+pub use records::{
+    LifecycleRequest, LinkMark, LinkMarkKind, PendingDelivery, SubscriptionRecord, SyncAccount,
+    UserLink,
+};
 pub use sqlite::SqliteStore;
 
 /// Every port trait, unnamed: `use presence_bridge::store::prelude::*` lets code that holds a
 /// concrete store (the CLI, tests) call any port's methods.
 pub mod prelude {
     pub use super::{
-        AccountStore as _, IdempotencyStore as _, LifecycleStore as _, PendingStore as _,
-        SpeakingStore as _, SubscriptionStore as _, SyncStateStore as _, UserLinkStore as _,
+        AccountStore as _, IdempotencyStore as _, LifecycleStore as _, LinkMarkStore as _,
+        PendingStore as _, SpeakingStore as _, SubscriptionStore as _, SyncStateStore as _,
+        UserLinkStore as _,
     };
 }
 
@@ -47,6 +51,17 @@ pub trait UserLinkStore: Send + Sync {
     async fn list_users(&self) -> StoreResult<Vec<UserLink>>;
     /// Removes the link and the user's sync state; `false` when there was no such user.
     async fn delete_user(&self, entra_id: &str) -> StoreResult<bool>;
+}
+
+/// Automatic linking's marks, one per Swyx user at most: automatic links and exclusions.
+#[async_trait]
+pub trait LinkMarkStore: Send + Sync {
+    /// Creates or replaces the mark of `mark.swyx_user_id`.
+    async fn put_link_mark(&self, mark: &LinkMark) -> StoreResult<()>;
+    /// `false` when there was none.
+    async fn delete_link_mark(&self, swyx_user_id: &str) -> StoreResult<bool>;
+    /// All marks, ordered by Swyx id.
+    async fn list_link_marks(&self) -> StoreResult<Vec<LinkMark>>;
 }
 
 /// Teams → Swyx, per user: the last applied presence and the status sent for it.
@@ -163,6 +178,7 @@ pub trait IdempotencyStore: Send + Sync {
 /// Every port at once: what the wiring ([`crate::app::App`]) holds and hands out piecewise.
 pub trait Store:
     UserLinkStore
+    + LinkMarkStore
     + SyncStateStore
     + SpeakingStore
     + SubscriptionStore
@@ -175,6 +191,7 @@ pub trait Store:
 
 impl<T> Store for T where
     T: UserLinkStore
+        + LinkMarkStore
         + SyncStateStore
         + SpeakingStore
         + SubscriptionStore

@@ -92,3 +92,23 @@ pub struct PendingDelivery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
 }
+
+/// What the bridge remembers about one Swyx user besides its link, for automatic linking
+/// (`users sync`): that its link was made by a sync, or that the operator keeps it out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkMark {
+    pub swyx_user_id: String,
+    pub kind: LinkMarkKind,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LinkMarkKind {
+    /// The Swyx user's link to `entra_id` was made by a sync, so a sync may undo it. A link
+    /// without this mark (or with one naming another Entra user) is manual and never touched.
+    Automatic { entra_id: String },
+    /// A sync never links this Swyx user (`users unlink`); `users link` or `users include`
+    /// lifts it.
+    Excluded,
+}

@@ -11,6 +11,7 @@
 //! it (within the lock wait) instead of interleaving.
 
 mod accounts;
+mod link_marks;
 mod pending;
 mod rows;
 mod schema;

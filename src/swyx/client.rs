@@ -14,7 +14,7 @@ use crate::outbound::{GaveUp, Idempotency, RetryPolicy};
 use bytes::Bytes;
 use reqwest::{Method, StatusCode, Url};
 use std::time::Duration;
-use swyx_contract::wire::{SwyxUserIdError, check_swyx_user_id};
+use swyx_contract::wire::{SwyxUserIdError, USER_PAGE_MAX, check_swyx_user_id};
 
 /// One backoff step never exceeds this, however many attempts are allowed.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -157,22 +157,50 @@ impl ConnectorClient {
         }
     }
 
-    /// GET {base}/v1/users (signed, empty body) → the Swyx users with e-mail, for linking.
+    /// GET {base}/v1/users (signed, empty body), page after page (`limit`, `cursor`) until the
+    /// connector gives no `nextCursor`: the Swyx users with e-mail and groups, for linking.
+    /// All pages share `budget`.
     pub async fn list_users(
         &self,
         budget: Duration,
     ) -> Result<Vec<SwyxDirectoryUser>, ConnectorError> {
-        let url = self.url(&["v1", "users"])?;
-        let what = "GET users".to_string();
-        let answer = self
-            .execute(Method::GET, url, Bytes::new(), budget, &what)
-            .await?;
-        if !answer.status.is_success() {
-            return Err(rejected(what, &answer));
+        let started = tokio::time::Instant::now();
+        let mut users = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let mut url = self.url(&["v1", "users"])?;
+            {
+                let mut q = url.query_pairs_mut();
+                q.append_pair("limit", &USER_PAGE_MAX.to_string());
+                if let Some(c) = &cursor {
+                    q.append_pair("cursor", c);
+                }
+            }
+            let what = "GET users".to_string();
+            let left = budget.saturating_sub(started.elapsed());
+            let answer = self
+                .execute(Method::GET, url, Bytes::new(), left, &what)
+                .await?;
+            if !answer.status.is_success() {
+                return Err(rejected(what, &answer));
+            }
+            let page = serde_json::from_slice::<SwyxUserList>(&answer.body)
+                .map_err(|source| ConnectorError::BadAnswer { what, source })?;
+            users.extend(page.users);
+            match page.next_cursor.filter(|c| !c.is_empty()) {
+                // A cursor seen before would page forever.
+                Some(next) if !seen.insert(next.clone()) => {
+                    return Err(ConnectorError::Rejected {
+                        what: "GET users".into(),
+                        status: answer.status.as_u16(),
+                        answer: format!("nextCursor {next:?} came back a second time"),
+                    });
+                }
+                Some(next) => cursor = Some(next),
+                None => return Ok(users),
+            }
         }
-        serde_json::from_slice::<SwyxUserList>(&answer.body)
-            .map(|l| l.users)
-            .map_err(|source| ConnectorError::BadAnswer { what, source })
     }
 
     fn url(&self, segments: &[&str]) -> Result<Url, ConnectorError> {

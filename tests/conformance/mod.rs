@@ -2,6 +2,7 @@
 //! the macro in `tests/store_conformance.rs`. Fixtures are here.
 
 mod accounts;
+mod link_marks;
 mod misc;
 mod pending;
 mod speaking;
@@ -9,6 +10,7 @@ mod sync_state;
 mod users;
 
 pub use accounts::*;
+pub use link_marks::*;
 pub use misc::*;
 pub use pending::*;
 pub use speaking::*;

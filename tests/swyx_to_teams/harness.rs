@@ -141,6 +141,7 @@ impl Harness {
             )),
             swyx_to_teams: Some(Arc::new(s2t)),
             accounts: None,
+            users_sync: None,
             wake_maintenance: Default::default(),
             known_subscriptions: Default::default(),
             clock: bridge_clock,

@@ -11,8 +11,9 @@
 //! | speaking state    | `SPEAKING#<Entra>`  | `SPEAKING` | `revision`, `entra_id`, `data`, `due_pk`/`due_sk` while due |
 //! | sync account      | `ACCOUNTS`          | name       | `version`, `data`                        |
 //! | lifecycle request | `LIFECYCLE`         | `<subscription id>#<event>` | `received_at` (ms), `data` |
+//! | link mark         | `LINKMARKS`         | Swyx id    | `data`                                   |
 //!
-//! Links, subscriptions, sync accounts and lifecycle requests get one partition per kind, so
+//! Links, subscriptions, sync accounts, lifecycle requests and link marks get one partition per kind, so
 //! listing them is one strongly consistent, ordered query; all change rarely. Per-user state and
 //! pending items get their own partitions because they are written on every presence change. The
 //! sparse `due` index holds pending items (partition `PENDING`) and speaking states with

@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use std::time::Duration;
 
 /// The schema version this build writes; each entry of [`MIGRATIONS`] moves one version up.
-pub(super) const SCHEMA_VERSION: i64 = 3;
+pub(super) const SCHEMA_VERSION: i64 = 4;
 
 /// Long enough to ride out another process's write transaction (they are all short).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,6 +58,12 @@ CREATE TABLE lifecycle_requests (
     event           TEXT NOT NULL,
     received_at     INTEGER NOT NULL,
     PRIMARY KEY (subscription_id, event)
+);
+",
+    "
+CREATE TABLE link_marks (
+    swyx_user_id TEXT PRIMARY KEY NOT NULL,
+    data         TEXT NOT NULL
 );
 ",
 ];

@@ -1,0 +1,199 @@
+//! Automatic user linking: which Swyx user is which Entra user, decided from both directories
+//! and the links the bridge holds. A Swyx user's e-mail address is looked up among the Entra
+//! users' `mail`, then `userPrincipalName`, then `smtp:` proxy addresses (case-insensitively);
+//! the first of these that holds the address decides. Only an unambiguous match of an enabled
+//! account is linked. Manual links and exclusions are never touched. The result is a plan (link,
+//! unlink, unchanged, refused, skipped) that the use case carries out or, on a dry run, prints.
+
+use serde::Serialize;
+
+mod plan;
+#[cfg(test)]
+mod tests;
+
+pub use plan::plan;
+
+/// A Swyx user as the connector lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwyxCandidate {
+    pub swyx_user_id: String,
+    pub email: Option<String>,
+    /// In the configured Swyx group (always, when none is configured).
+    pub in_scope: bool,
+    /// Why the id cannot be used in the connector contract, if it cannot.
+    pub id_problem: Option<String>,
+}
+
+/// An Entra user as Graph lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntraCandidate {
+    pub id: String,
+    pub mail: Option<String>,
+    pub user_principal_name: String,
+    /// As Graph gives them: `SMTP:primary@…`, `smtp:alias@…`, `x500:…`.
+    pub proxy_addresses: Vec<String>,
+    pub enabled: bool,
+    /// In the configured Entra group (always, when none is configured).
+    pub in_scope: bool,
+}
+
+/// A link the bridge holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentLink {
+    pub entra_id: String,
+    pub swyx_user_id: String,
+    /// Made by a sync (not by `users import` / `users link`): the sync may undo it.
+    pub automatic: bool,
+}
+
+/// Which Entra property held the Swyx user's address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MatchedOn {
+    Mail,
+    UserPrincipalName,
+    ProxyAddress,
+}
+
+/// Why a Swyx user is not linked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(
+    tag = "reason",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum Refusal {
+    /// The connector lists no e-mail address for the user (or none with an `@`).
+    NoEmail,
+    /// The Swyx id cannot be used in the connector contract.
+    InvalidSwyxId {
+        problem: String,
+    },
+    NoEntraUser {
+        email: String,
+    },
+    /// One address matches two or more Entra users.
+    AmbiguousAddress {
+        email: String,
+        entra_ids: Vec<String>,
+    },
+    /// Two or more Swyx users share one address.
+    SharedAddress {
+        email: String,
+        swyx_user_ids: Vec<String>,
+    },
+    /// Two or more Swyx users match one Entra user (through different addresses).
+    SharedEntraUser {
+        entra_id: String,
+        swyx_user_ids: Vec<String>,
+    },
+    Disabled {
+        entra_id: String,
+    },
+    /// The Entra user is linked by hand to another Swyx user.
+    LinkedManually {
+        entra_id: String,
+        swyx_user_id: String,
+    },
+}
+
+/// Why a Swyx user is left out without being refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SkipReason {
+    /// The operator excluded it (`users unlink`).
+    Excluded,
+    /// Not in the configured Swyx group, or its Entra user not in the configured Entra group.
+    OutOfScope,
+}
+
+/// Why an automatic link goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(
+    tag = "reason",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum UnlinkReason {
+    /// The connector no longer lists the Swyx user.
+    SwyxUserRemoved,
+    Excluded,
+    OutOfScope,
+    /// The user now matches another Entra user.
+    Rematched {
+        entra_id: String,
+    },
+    /// The match no longer holds (no Entra user, disabled, ambiguous …).
+    Refused {
+        refusal: Refusal,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedLink {
+    pub swyx_user_id: String,
+    pub entra_id: String,
+    pub email: String,
+    pub matched_on: MatchedOn,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedUnlink {
+    pub swyx_user_id: String,
+    pub entra_id: String,
+    pub reason: UnlinkReason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unchanged {
+    pub swyx_user_id: String,
+    pub entra_id: String,
+    pub manual: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Refused {
+    pub swyx_user_id: String,
+    pub refusal: Refusal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Skipped {
+    pub swyx_user_id: String,
+    pub reason: SkipReason,
+}
+
+/// What a sync does; each list is ordered by Swyx id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkPlan {
+    pub link: Vec<PlannedLink>,
+    pub unlink: Vec<PlannedUnlink>,
+    pub unchanged: Vec<Unchanged>,
+    pub refused: Vec<Refused>,
+    pub skipped: Vec<Skipped>,
+}
+
+impl LinkPlan {
+    /// Whether carrying the plan out changes nothing.
+    pub fn changes_nothing(&self) -> bool {
+        self.link.is_empty() && self.unlink.is_empty()
+    }
+
+    /// One line: how many of each.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} to link, {} to unlink, {} unchanged, {} refused, {} skipped (excluded or out of scope)",
+            self.link.len(),
+            self.unlink.len(),
+            self.unchanged.len(),
+            self.refused.len(),
+            self.skipped.len()
+        )
+    }
+}

@@ -1,0 +1,205 @@
+//! Automatic user linking (`presence-bridge users sync`, and maintenance every
+//! `users.sync_interval_minutes`): read both directories — the Swyx users with their addresses
+//! and groups from the connector, the Entra users from Graph (and the configured group's members)
+//! — and the links and marks the store holds, let `domain::linking` decide, then carry the plan
+//! out ([`apply`]): unlinks first (each frees its subscription slot, clears the bridge's "In a
+//! call" and withdraws the Teams-derived Swyx status), then links.
+//!
+//! Graph cost: one listing of every user (999 per page, `$select`ed to five properties), plus one
+//! of the group's transitive members when a group is configured; nothing per user.
+
+pub mod apply;
+mod ports;
+pub mod upkeep;
+
+pub use ports::{EntraDirectory, SwyxDirectory};
+
+use crate::app::App;
+use crate::config::UsersConfig;
+use crate::domain::linking::{self, CurrentLink, EntraCandidate, LinkPlan, SwyxCandidate};
+use crate::store::{LinkMarkKind, StoreError};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// What automatic linking needs beyond the shared app: present when Graph's app-only token is
+/// configured (`graph.client_secret`).
+pub struct UsersSync {
+    pub graph: Arc<dyn EntraDirectory>,
+    pub connector: Arc<dyn SwyxDirectory>,
+    pub settings: UsersConfig,
+}
+
+impl fmt::Debug for UsersSync {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UsersSync")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a sync did not get as far as a plan.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("automatic linking needs graph.client_secret (Graph's app-only token reads the users)")]
+    NotConfigured,
+    #[error("reading the Entra users from Graph: {0}")]
+    Graph(#[source] crate::graph::client::GraphError),
+    #[error("reading the Swyx users from the connector: {0}")]
+    Connector(#[source] crate::swyx::client::ConnectorError),
+    #[error(
+        "the {side} listed no users; {links} automatic links are kept rather than all unlinked"
+    )]
+    EmptyDirectory { side: &'static str, links: usize },
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl SyncError {
+    /// Worth another try at the next run (the next maintenance pass, or by hand).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SyncError::Store(e) => e.is_transient(),
+            SyncError::Connector(e) => e.is_transient(),
+            SyncError::Graph(e) => matches!(e, crate::graph::client::GraphError::Unavailable(_)),
+            _ => false,
+        }
+    }
+}
+
+/// A sync's plan and what became of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    pub plan: LinkPlan,
+    /// Nothing was changed (`--dry-run`).
+    pub dry_run: bool,
+    /// The budget ran out before the whole plan was carried out; the next run finishes it.
+    pub unfinished: bool,
+    /// Steps that failed (Swyx id: why); the next run tries them again.
+    pub failed: Vec<String>,
+}
+
+/// Reads both directories and the store, and decides. Changes nothing.
+pub async fn plan(app: &App, budget: Duration) -> Result<LinkPlan, SyncError> {
+    let us = app.users_sync.as_deref().ok_or(SyncError::NotConfigured)?;
+    let started = Instant::now();
+    let group = us.settings.entra_group.as_deref();
+    let (swyx, entra, members) = tokio::join!(
+        us.connector.list_users(budget),
+        us.graph.list_users(budget),
+        async {
+            match group {
+                Some(g) => us.graph.group_user_ids(g, budget).await.map(Some),
+                None => Ok(None),
+            }
+        }
+    );
+    let swyx = swyx.map_err(SyncError::Connector)?;
+    let entra = entra.map_err(SyncError::Graph)?;
+    let members = members.map_err(SyncError::Graph)?;
+    let links = app.store.list_users().await?;
+    let marks = app.store.list_link_marks().await?;
+    let mut automatic: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut excluded: BTreeSet<String> = BTreeSet::new();
+    for m in &marks {
+        match &m.kind {
+            LinkMarkKind::Automatic { entra_id } => {
+                automatic.insert(m.swyx_user_id.as_str(), entra_id.as_str());
+            }
+            LinkMarkKind::Excluded => {
+                excluded.insert(m.swyx_user_id.clone());
+            }
+        }
+    }
+    let current: Vec<CurrentLink> = links
+        .iter()
+        .map(|l| CurrentLink {
+            entra_id: l.entra_id.clone(),
+            swyx_user_id: l.swyx_user_id.clone(),
+            // Only a mark naming this very link makes it automatic; anything else is manual.
+            automatic: automatic.get(l.swyx_user_id.as_str()) == Some(&l.entra_id.as_str()),
+        })
+        .collect();
+    let auto_links = current.iter().filter(|l| l.automatic).count();
+    // An empty list from a misconfigured directory must not unlink everyone.
+    for (side, empty) in [("connector", swyx.is_empty()), ("Graph", entra.is_empty())] {
+        if empty && auto_links > 0 {
+            return Err(SyncError::EmptyDirectory {
+                side,
+                links: auto_links,
+            });
+        }
+    }
+    let swyx_group = us.settings.swyx_group.as_deref();
+    let swyx: Vec<SwyxCandidate> = swyx
+        .into_iter()
+        .map(|u| SwyxCandidate {
+            in_scope: swyx_group.is_none_or(|g| u.groups.iter().any(|x| same_group(x, g))),
+            id_problem: swyx_contract::wire::check_swyx_user_id(&u.swyx_user_id)
+                .err()
+                .map(|e| e.to_string()),
+            swyx_user_id: u.swyx_user_id,
+            email: u.email,
+        })
+        .collect();
+    let entra: Vec<EntraCandidate> = entra
+        .into_iter()
+        .map(|u| {
+            // Links keep Entra ids lower-case (Graph compares them without case).
+            let id = u.id.to_ascii_lowercase();
+            EntraCandidate {
+                in_scope: members.as_ref().is_none_or(|m| m.contains(&id)),
+                id,
+                mail: u.mail,
+                user_principal_name: u.user_principal_name,
+                proxy_addresses: u.proxy_addresses,
+                enabled: u.account_enabled,
+            }
+        })
+        .collect();
+    let plan = linking::plan(&swyx, &entra, &current, &excluded);
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "users sync planned"
+    );
+    Ok(plan)
+}
+
+/// Swyx group names compare trimmed and without case.
+fn same_group(a: &str, b: &str) -> bool {
+    a.trim().eq_ignore_ascii_case(b.trim())
+}
+
+/// Plans and, unless `dry_run`, carries the plan out within `budget`.
+pub async fn sync(app: &App, dry_run: bool, budget: Duration) -> Result<SyncReport, SyncError> {
+    let started = Instant::now();
+    let plan = plan(app, budget).await?;
+    if dry_run {
+        return Ok(SyncReport {
+            plan,
+            dry_run: true,
+            ..SyncReport::default()
+        });
+    }
+    let left = budget.saturating_sub(started.elapsed());
+    let outcome = apply::carry_out(app, &plan, left).await?;
+    let report = SyncReport {
+        plan,
+        dry_run: false,
+        unfinished: outcome.unfinished,
+        failed: outcome.failed,
+    };
+    tracing::info!(
+        linked = report.plan.link.len(),
+        unlinked = report.plan.unlink.len(),
+        unchanged = report.plan.unchanged.len(),
+        refused = report.plan.refused.len(),
+        skipped = report.plan.skipped.len(),
+        failed = report.failed.len(),
+        unfinished = report.unfinished,
+        "users sync"
+    );
+    Ok(report)
+}
