@@ -287,7 +287,9 @@ fn a_new_call_before_the_read_back_replaces_it() {
         "the new session's own clear reads back later"
     );
     assert_eq!(s5.verify_step(t(30 + ECHO_WINDOW_MS)), VerifyStep::None);
+}
 
+#[test]
 fn unlinking_ends_every_call_and_asks_for_a_clear() {
     let s1 = ev(&SpeakingState::default(), CallEvent::Started, "a", 0, 0).unwrap();
     let s2 = ev(&s1, CallEvent::Started, "b", 5, 5).unwrap();
