@@ -5,7 +5,7 @@ use super::DemoStore;
 use super::script;
 use super::world::DemoUser;
 use crate::graph::sealed::TokenSealer;
-use crate::store::{DynamoStore, SqliteStore, Store};
+use crate::store::{DynamoStore, SqliteStore, Store, UserLink};
 use anyhow::{Context, bail};
 use presence_sandbox::graph::GraphTiming;
 use presence_sandbox::{Sandbox, SandboxOptions};
@@ -187,6 +187,23 @@ pub fn add_people(stage: &Stage, count: usize) -> anyhow::Result<Vec<DemoUser>> 
             "Available",
         )?;
         users.push(user);
+    }
+    Ok(users)
+}
+
+/// `count` people on both sides, linked by hand in the store (as `users import` would): for tests
+/// that need linked users and not the linking itself.
+pub async fn link_users(stage: &Stage, count: usize) -> anyhow::Result<Vec<DemoUser>> {
+    let users = add_people(stage, count)?;
+    for user in &users {
+        stage
+            .store
+            .put_user(&UserLink {
+                entra_id: user.entra_id.clone(),
+                swyx_user_id: user.swyx_id.clone(),
+                email: user.email.clone(),
+            })
+            .await?;
     }
     Ok(users)
 }

@@ -23,6 +23,7 @@ async fn teams_status_set(h: &Harness, entra_id: &str, swyx_id: &str, status: Sw
         last_received_at: Some(now),
         last_presence: Some(TeamsPresence::new("Away", "Away")),
         teams_status: Some(status),
+        echo_held: false,
     };
     h.store.put_sync_state(entra_id, &state, 0).await.unwrap();
     let update = SwyxUpdate {
