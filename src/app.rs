@@ -77,7 +77,10 @@ impl App {
     pub fn judge(&self) -> Judge<'_> {
         Judge {
             rules: &self.rules,
-            own_sessions: self.swyx_to_teams.as_deref().map(|s2t| &s2t.clock),
+            // Always: the graph-webhook Lambda runs no Swyx → Teams itself (it holds none of its
+            // secrets), but the maintenance and swyx-webhook functions do, and their sessions are
+            // in the store. Without Swyx → Teams there are no sessions and the guard finds none.
+            own_sessions: Some(&self.clock),
         }
     }
 

@@ -54,6 +54,13 @@ async fn start_bridge(stage_dir: &Path, stage: &StageFiles, round: usize) -> Bri
         .expect("the bridge starts")
 }
 
+/// The last lines of a bridge log (warnings and errors only: `RUST_LOG=warn`), for a failure.
+fn log_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
 /// What a restart needs from the stage (the sandbox moves into the world).
 struct StageFiles {
     addr: std::net::SocketAddr,
@@ -126,8 +133,9 @@ async fn killed_mid_burst_rounds(store: DemoStore) {
         assert_eq!(
             wrong,
             Vec::<String>::new(),
-            "round {round}: killed after {} of the burst's updates; {consistent}/{USERS} consistent",
-            kill_at - applied_before
+            "round {round}: killed after {} of the burst's updates; {consistent}/{USERS} consistent; the restarted bridge's log:\n{}",
+            kill_at - applied_before,
+            log_tail(&dir.path().join(format!("bridge-{round}.log")))
         );
     }
     world.sandbox.swyx.set_answer_delay(Duration::ZERO);

@@ -378,3 +378,47 @@ async fn a_connector_that_cannot_list_its_users_changes_nothing() {
     assert_eq!(s.repaired, 0);
     assert_eq!(w.store.count_pending().await.unwrap(), 0);
 }
+
+/// The graph-webhook Lambda runs no Swyx → Teams itself (`swyx_to_teams` is `None` there), yet
+/// the sessions the other functions set are in the store: their echo must still be held.
+#[tokio::test]
+async fn a_process_without_swyx_to_teams_still_holds_the_sessions_echo() {
+    use crate::fakes::app;
+    use std::sync::Arc;
+    let store = Arc::new(MemoryStore::new());
+    store
+        .put_user(&UserLink {
+            entra_id: "alice".into(),
+            swyx_user_id: "swyx-1".into(),
+            email: String::new(),
+        })
+        .await
+        .unwrap();
+    let time = ManualClock::default();
+    let app = app(
+        Arc::clone(&store),
+        Arc::new(FakeConnector::default()),
+        time.clock(),
+    );
+    assert!(app.swyx_to_teams.is_none());
+    let now = app.clock.now();
+    let in_call = SpeakingState::default()
+        .apply_event(
+            CallEvent::Started,
+            "c1",
+            now,
+            now,
+            &SpeakingSettings::default(),
+        )
+        .unwrap();
+    store.put_speaking("alice", &in_call, 0).await.unwrap();
+    let echo = observe(
+        store.as_ref(),
+        app.judge(),
+        "alice",
+        &seen("Busy", "InACall", 1),
+    )
+    .await
+    .unwrap();
+    assert!(!matches!(echo, Observed::Forward(_)), "{echo:?}");
+}
