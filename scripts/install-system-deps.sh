@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# System packages the swyx-connector tests need: SIPp (a third-party SIP peer), OpenLDAP's slapd
-# and the LDAP client tools (to load a test directory). Idempotent: installs only what is missing.
+# System packages the tests need: for the swyx-connector, SIPp (a third-party SIP peer), OpenLDAP's
+# slapd and the LDAP client tools (to load a test directory); for the bridge's admin page, Chromium
+# and its WebDriver (the page is tested in a real headless browser). Idempotent: installs only what
+# is missing.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
-want=(sip-tester slapd ldap-utils)
+want=(sip-tester slapd ldap-utils chromium chromium-driver)
 missing=()
 for pkg in "${want[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then

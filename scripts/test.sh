@@ -16,7 +16,7 @@ fi
 export MOTO_SERVER="$PWD/scripts/moto-server"
 export CARGO_LAMBDA="$PWD/$venv/bin/cargo-lambda"
 
-echo "== system packages for the swyx-connector tests (SIPp, slapd, LDAP tools)"
+echo "== system packages for the tests (SIPp, slapd, LDAP tools; Chromium and chromedriver)"
 ./scripts/install-system-deps.sh
 if ! command -v cargo-nextest >/dev/null 2>&1; then
   echo "== installing cargo-nextest"

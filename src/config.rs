@@ -154,6 +154,9 @@ pub struct Config {
     pub listen: std::net::SocketAddr,
     /// `serve`: the operator's routes on a listener of their own; `None` = on `listen`.
     pub admin_listen: Option<std::net::SocketAddr>,
+    /// `serve`: the admin page's credential (bearer token, or basic-auth password); `None` = no
+    /// page. Only with `admin_listen`.
+    pub admin_token: Option<SecretRef>,
     pub maintenance_interval: Duration,
     /// Swyx → Teams (on when `connector_event_secrets` is not empty; then the client secret is set).
     pub graph_client_secret: Option<SecretRef>,
@@ -194,6 +197,7 @@ const NAMES: &[(&str, &str)] = &[
     ("mapping.rules_file", "MAPPING_RULES_FILE"),
     ("server.listen", "LISTEN"),
     ("server.admin_listen", "ADMIN_LISTEN"),
+    ("server.admin_token", "ADMIN_TOKEN"),
     (
         "server.maintenance_interval_secs",
         "MAINTENANCE_INTERVAL_SECS",
@@ -280,6 +284,7 @@ impl RawConfig {
             rules_file,
             listen: server.listen,
             admin_listen: server.admin_listen,
+            admin_token: server.admin_token,
             maintenance_interval: server.maintenance_interval,
             graph_client_secret: graph.client_secret,
             graph_authority_url: graph.authority_url,

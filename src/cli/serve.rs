@@ -2,9 +2,11 @@
 //! `server.admin_listen` is set), so a port in use is reported before secrets are read or the
 //! store is opened.
 
-use crate::app::App;
+use crate::app::{App, SecretResolver};
+use crate::entry::admin_page::AdminCredential;
 use crate::entry::server::{self, Listeners};
 use crate::subscriptions::sync_accounts::request_reconciliation;
+use anyhow::Context;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -15,6 +17,16 @@ pub async fn run(config: &Path, listen: Option<SocketAddr>) -> anyhow::Result<()
     let public = server::bind(listen.unwrap_or(cfg.listen)).await?;
     let admin = match cfg.admin_listen {
         Some(addr) => Some(server::bind(addr).await?),
+        None => None,
+    };
+    let admin_page = match &cfg.admin_token {
+        Some(r) => {
+            let token = SecretResolver::default()
+                .resolve(r)
+                .await
+                .context("server.admin_token: the secret cannot be read")?;
+            Some(AdminCredential::new(&token)?)
+        }
         None => None,
     };
     let app = Arc::new(App::from_config(&cfg).await?);
@@ -30,7 +42,11 @@ pub async fn run(config: &Path, listen: Option<SocketAddr>) -> anyhow::Result<()
     }
     server::run(
         app,
-        Listeners { public, admin },
+        Listeners {
+            public,
+            admin,
+            admin_page,
+        },
         cfg.maintenance_interval,
         server::shutdown_signal(),
     )

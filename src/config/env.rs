@@ -91,6 +91,7 @@ impl RawConfig {
             server: RawServer {
                 listen: var("server.listen"),
                 admin_listen: var("server.admin_listen"),
+                admin_token: var("server.admin_token"),
                 maintenance_interval_secs: num("server.maintenance_interval_secs")?,
             },
             speaking: RawSpeaking {

@@ -46,6 +46,8 @@ pub struct RawServer {
     pub listen: Option<String>,
     /// `/metrics` and `/healthz` on a listener of their own (off: on `listen`).
     pub admin_listen: Option<String>,
+    /// The admin page's credential (a secret reference); no page without it.
+    pub admin_token: Option<String>,
     pub maintenance_interval_secs: Option<u64>,
 }
 

@@ -181,6 +181,7 @@ pub(super) fn mapping(raw: RawMapping) -> Option<PathBuf> {
 pub(super) struct ServerSection {
     pub listen: SocketAddr,
     pub admin_listen: Option<SocketAddr>,
+    pub admin_token: Option<SecretRef>,
     pub maintenance_interval: Duration,
 }
 
@@ -211,6 +212,14 @@ pub(super) fn server(raw: RawServer, check: Check) -> Result<ServerSection, Conf
             Some(addr)
         }
     };
+    let admin_token = secret(raw.admin_token.as_deref());
+    // The page shows every user's e-mail and state: never on the listener Graph reaches.
+    if admin_token.is_some() && admin_listen.is_none() {
+        return Err(check.fail(
+            "server.admin_token",
+            "the admin page is served on server.admin_listen only: set it too",
+        ));
+    }
     let maintenance_secs = check.within(
         "server.maintenance_interval_secs",
         raw.maintenance_interval_secs,
@@ -221,6 +230,7 @@ pub(super) fn server(raw: RawServer, check: Check) -> Result<ServerSection, Conf
     Ok(ServerSection {
         listen,
         admin_listen,
+        admin_token,
         maintenance_interval: Duration::from_secs(maintenance_secs),
     })
 }

@@ -59,6 +59,7 @@ fn a_good_file_validates_with_defaults() {
         cfg.admin_listen, None,
         "the admin routes stay on server.listen by default"
     );
+    assert_eq!(cfg.admin_token, None, "no admin page by default");
     // The secret never shows in Debug output.
     assert!(!format!("{cfg:?}").contains("MfKQ9r8"));
 }
@@ -187,6 +188,11 @@ fn every_section_names_the_setting_and_the_problem() {
             ),
             "server.admin_listen",
             "0.0.0.0:8080 is server.listen too",
+        ),
+        (
+            with("server", "admin_token = \"file:/etc/pb/admin.token\""),
+            "server.admin_token",
+            "served on server.admin_listen only",
         ),
         (
             with("server", "maintenance_interval_secs = 0"),

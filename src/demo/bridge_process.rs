@@ -23,6 +23,19 @@ impl BridgeProcess {
         env: &[(String, String)],
         log: &Path,
     ) -> anyhow::Result<Self> {
+        Self::start_with_health_at(addr, addr, exe, config, env, log).await
+    }
+
+    /// As [`BridgeProcess::start`], for a configuration with `server.admin_listen`: `/healthz`
+    /// is answered there (`health`), not on `addr`.
+    pub async fn start_with_health_at(
+        addr: SocketAddr,
+        health: SocketAddr,
+        exe: &Path,
+        config: &Path,
+        env: &[(String, String)],
+        log: &Path,
+    ) -> anyhow::Result<Self> {
         let log_file = std::fs::File::create(log).context("bridge log file")?;
         let mut cmd = Command::new(exe);
         cmd.args(["serve", "--config"])
@@ -42,7 +55,7 @@ impl BridgeProcess {
             process: ChildProcess::new(child, "the bridge"),
             addr,
         };
-        let health = this.url("/healthz");
+        let health = format!("http://{health}/healthz");
         this.process
             .wait_healthy(&health, Duration::from_secs(20), log)
             .await?;

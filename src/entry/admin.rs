@@ -1,7 +1,7 @@
 //! The operator's routes of the self-hosted server: `GET /metrics` and `GET /healthz`. They sit
 //! next to the webhooks by default; with `server.admin_listen` they move to a listener of their own
-//! (the public one faces Graph and the connector), which is where later operator routes go too:
-//! add them to [`router`].
+//! (the public one faces Graph and the connector). The admin page ([`super::admin_page`]) is
+//! served there only, behind its own credential.
 
 use super::http::{HttpResponse, error, json};
 use crate::app::App;

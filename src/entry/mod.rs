@@ -3,6 +3,7 @@
 //! operator's routes ([`admin`]).
 
 pub mod admin;
+pub mod admin_page;
 pub mod http;
 pub mod lambda;
 pub mod server;

@@ -37,6 +37,9 @@ pub enum ServeError {
 pub struct Listeners {
     pub public: tokio::net::TcpListener,
     pub admin: Option<tokio::net::TcpListener>,
+    /// The admin page's credential (`server.admin_token`): the page is served on the admin
+    /// listener only, and only with one.
+    pub admin_page: Option<super::admin_page::AdminCredential>,
 }
 
 /// Every route on one listener: the webhooks and the operator's routes.
@@ -167,8 +170,13 @@ pub async fn run(
     let admin = match listeners.admin {
         Some(admin) => {
             let admin_addr = admin.local_addr().map_err(ServeError::Listener)?;
-            tracing::info!(%admin_addr, "admin routes (/metrics, /healthz) on their own listener");
-            let routes = super::admin::router(Arc::clone(&app));
+            let mut routes = super::admin::router(Arc::clone(&app));
+            if let Some(credential) = listeners.admin_page {
+                routes = routes.merge(super::admin_page::router(Arc::clone(&app), credential));
+                tracing::info!(%admin_addr, "admin page (/admin), /metrics and /healthz on their own listener");
+            } else {
+                tracing::info!(%admin_addr, "admin routes (/metrics, /healthz) on their own listener");
+            }
             let serving = axum::serve(admin, routes).with_graceful_shutdown(stopping());
             Some(tokio::spawn(serving.into_future()))
         }

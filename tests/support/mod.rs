@@ -8,3 +8,4 @@ pub mod lambda_emulator;
 pub mod moto;
 pub mod scrape;
 pub mod test_issuer;
+pub mod webdriver;
