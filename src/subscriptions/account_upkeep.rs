@@ -158,7 +158,9 @@ impl Upkeep<'_> {
                 }
                 Ok(summary) => {
                     acct.reconciled_at = Some(now);
-                    acct.reconcile_requested = false;
+                    // A user whose decision could not be stored (a busy or throttled store) is
+                    // read again at the next run, not at the next interval.
+                    acct.reconcile_requested = summary.failed > 0;
                     out.reconciled = Some(summary);
                 }
                 Err(e) => {
