@@ -135,7 +135,11 @@ pub async fn play_day(
     progress.step("checking both sides");
     world.wait_consistent(Duration::from_secs(10)).await;
     (report.consistent, report.inconsistent) = world.check();
-    report.pending_at_end = world.pending().await.unwrap_or(u64::MAX);
+    // A decided update stays pending until the connector confirms it: wait for the last one.
+    report.pending_at_end = world
+        .wait_pending(Duration::from_secs(20), |n| n == 0)
+        .await
+        .unwrap_or(u64::MAX);
     report.writer_expected = to_writer.expected;
     to_writer.latencies_us.sort_unstable();
     report.writer_seen = to_writer.latencies_us.len();
