@@ -107,6 +107,18 @@ impl DynamoStore {
         Ok(out.item)
     }
 
+    /// Writes `item` whatever is there (records that are replaced whole, not versioned).
+    async fn put_item(&self, item: Item) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutItem", e))?;
+        Ok(())
+    }
+
     /// Deletes the item at `key`; whether it existed.
     async fn delete_item(&self, key: Item) -> StoreResult<bool> {
         let out = self
@@ -218,14 +230,7 @@ impl SubscriptionStore for DynamoStore {
     async fn put_subscription(&self, sub: &SubscriptionRecord) -> StoreResult<()> {
         require("subscription id", &sub.id)?;
         let item = with_data(subscription_key(&sub.id), sub, "subscription")?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| sdk_error("PutItem", e))?;
-        Ok(())
+        self.put_item(item).await
     }
 
     async fn get_subscription(&self, id: &str) -> StoreResult<Option<SubscriptionRecord>> {

@@ -62,14 +62,7 @@ impl LifecycleStore for DynamoStore {
         let mut item = lifecycle_key(&request.subscription_id, &request.event);
         item.insert(RECEIVED_AT.to_string(), n(request.received_at.millis()));
         let item = with_data(item, request, "lifecycle request")?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| sdk_error("PutItem", e))?;
-        Ok(())
+        self.put_item(item).await
     }
 
     async fn list_lifecycle_requests(&self) -> StoreResult<Vec<LifecycleRequest>> {

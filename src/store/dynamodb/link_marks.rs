@@ -20,14 +20,7 @@ impl LinkMarkStore for DynamoStore {
     async fn put_link_mark(&self, mark: &LinkMark) -> StoreResult<()> {
         require("Swyx user id", &mark.swyx_user_id)?;
         let item = with_data(mark_key(&mark.swyx_user_id), mark, "link mark")?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| sdk_error("PutItem", e))?;
-        Ok(())
+        self.put_item(item).await
     }
 
     async fn delete_link_mark(&self, swyx_user_id: &str) -> StoreResult<bool> {
