@@ -263,7 +263,7 @@ async fn removed_subscription_missed_notifications_and_a_graph_outage_are_repair
         .wait_stats(WAIT, |s| s.notifications_dropped > dropped_before)
         .await
         .unwrap();
-    b.resume().await;
+    b.resume();
     let sub = b
         .sandbox
         .graph

@@ -2,6 +2,7 @@
 //! loopback between the emulated Graph tenant and the emulated SwyxServer connector, with linked
 //! users and sync accounts signed in at the emulated tenant.
 
+use axum::response::IntoResponse;
 use presence_bridge::app::App;
 use presence_bridge::config::{Origin, RawConfig};
 use presence_bridge::domain::{MappedStatus, MappingRules, TeamsPresence, Timestamp};
@@ -14,6 +15,7 @@ use presence_sandbox::graph::{GraphEmulator, GraphOptions, GraphTiming};
 use presence_sandbox::swyx::{SwyxEmulator, SwyxOptions};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub const MIN: Duration = Duration::from_secs(60);
@@ -103,7 +105,35 @@ pub struct Bridge {
     pub dir: std::path::PathBuf,
     pub rules: MappingRules,
     server: Option<tokio::task::JoinHandle<()>>,
+    /// While set, every request is answered 503 at once: Graph's deliveries fail, deterministically
+    /// (an aborted server task stops only at its next poll, and a pooled keep-alive connection
+    /// could still be served in between).
+    paused: Arc<AtomicBool>,
     _dir: tempfile::TempDir,
+}
+
+/// The bridge's router behind the harness's pause switch.
+fn serve_pausable(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    paused: &Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    let paused = Arc::clone(paused);
+    let router = server::router(app).layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            let paused = paused.load(Ordering::SeqCst);
+            async move {
+                if paused {
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response()
+                } else {
+                    next.run(req).await
+                }
+            }
+        },
+    ));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    })
 }
 
 impl Drop for Bridge {
@@ -192,10 +222,8 @@ impl Bridge {
                 .unwrap();
             users.push((e, s));
         }
-        let router = server::router(Arc::clone(&app));
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
+        let paused = Arc::new(AtomicBool::new(false));
+        let server = serve_pausable(listener, Arc::clone(&app), &paused);
         Self {
             sandbox,
             app,
@@ -206,19 +234,27 @@ impl Bridge {
             dir: dir.path().to_path_buf(),
             rules: MappingRules::default(),
             server: Some(server),
+            paused,
             _dir: dir,
         }
     }
 
-    /// Stops answering on the bridge's address (Graph's deliveries fail) until [`Bridge::resume`].
+    /// Answers every request 503 (Graph's deliveries fail) until [`Bridge::resume`].
     pub fn pause(&mut self) {
-        if let Some(s) = self.server.take() {
-            s.abort();
-        }
+        self.paused.store(true, Ordering::SeqCst);
     }
 
-    pub async fn resume(&mut self) {
-        // The aborted server released the port; bind it again.
+    pub fn resume(&mut self) {
+        self.paused.store(false, Ordering::SeqCst);
+    }
+
+    /// Stops the server and waits until it has let go of the port, then serves the current app
+    /// on the same address again.
+    async fn restart_server(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.abort();
+            let _ = s.await;
+        }
         let mut listener = None;
         for _ in 0..100 {
             match tokio::net::TcpListener::bind(self.addr).await {
@@ -230,10 +266,11 @@ impl Bridge {
             }
         }
         let listener = listener.expect("the bridge's port is free again");
-        let router = server::router(Arc::clone(&self.app));
-        self.server = Some(tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        }));
+        self.server = Some(serve_pausable(
+            listener,
+            Arc::clone(&self.app),
+            &self.paused,
+        ));
     }
 
     /// Rewrites the configuration with `edit`, then runs a new bridge process on it (same store,
@@ -246,7 +283,6 @@ impl Bridge {
             .validate(Origin::File)
             .unwrap();
         let clock = self.sandbox.clock.clone();
-        self.pause();
         self.app = Arc::new(
             App::from_config_with_clock(
                 &cfg,
@@ -256,7 +292,7 @@ impl Bridge {
             .unwrap(),
         );
         self.store = Arc::clone(&self.app.store);
-        self.resume().await;
+        self.restart_server().await;
     }
 
     /// Sync accounts `sync01`… signed in at the emulated tenant and enrolled in the store.
