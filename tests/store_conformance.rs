@@ -64,6 +64,8 @@ conformance!(
     stale_expected_revision_conflicts_and_writes_nothing,
     revision_must_grow,
     concurrent_writers_with_one_expected_revision_have_one_winner,
+    a_decision_and_its_update_are_written_together_or_not_at_all,
+    concurrent_decisions_leave_the_winners_update_pending,
     subscriptions_crud_and_list_order,
     pending_same_revision_replaces_and_older_is_refused,
     delete_pending_only_if_not_newer,

@@ -14,7 +14,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use presence_bridge::graph::CHANGE_TRACKING_APP_ID;
 use presence_bridge::graph::validation_token::{
-    TokenSettings, TokenValidator, ValidatedToken, ValidationTokenError,
+    MAX_TOKENS_PER_COLLECTION, TokenSettings, TokenValidator, ValidatedToken, ValidationTokenError,
 };
 use serde_json::{Value, json};
 use test_issuer::{TestIssuer, v2_claims};
@@ -418,5 +418,28 @@ async fn validate_all_needs_every_token_valid() {
             .validate_all(&[good(TENANT), wrong_aud, good("t2")])
             .await,
         Err(ValidationTokenError::WrongAudience)
+    ));
+}
+
+#[tokio::test]
+async fn a_token_repeated_is_checked_once_and_too_many_tokens_are_refused_unchecked() {
+    let (_jwks, validator, key1) = setup().await;
+    let token = Some(key1.validation_token(APP, TENANT, HOUR));
+    // One captured token sent 16 times vouches for one tenant, checked once.
+    let repeated = vec![token.clone(); MAX_TOKENS_PER_COLLECTION];
+    let vouched = validator.validate_all(&repeated).await.unwrap();
+    assert_eq!(vouched.len(), 1);
+    assert_eq!(vouched[0].tenant_id, TENANT);
+    // Past the cap the collection is refused before any signature is looked at: even garbage
+    // gives the same answer.
+    let too_many = vec![token; MAX_TOKENS_PER_COLLECTION + 1];
+    assert!(matches!(
+        validator.validate_all(&too_many).await,
+        Err(ValidationTokenError::TooMany(17))
+    ));
+    let garbage = vec![Some("x.y.z".to_string()); 1000];
+    assert!(matches!(
+        validator.validate_all(&garbage).await,
+        Err(ValidationTokenError::TooMany(1000))
     ));
 }

@@ -63,12 +63,20 @@ pub struct ValidatedToken {
 }
 
 /// Why a token (or a token collection) was rejected. Messages never contain the token itself.
+/// Graph sends one validation token per app and tenant that has items in the collection; for a
+/// bridge (one app, one tenant) that is one. Well above that, nothing Graph sends is refused.
+pub const MAX_TOKENS_PER_COLLECTION: usize = 16;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ValidationTokenError {
     #[error("no validation tokens: the collection is empty")]
     NoTokens,
     #[error("validation token missing (null or empty entry)")]
     Missing,
+    #[error(
+        "{0} validation tokens in one collection: Graph sends one per app and tenant (at most {MAX_TOKENS_PER_COLLECTION})"
+    )]
+    TooMany(usize),
     #[error("validation token is malformed: {0}")]
     Malformed(&'static str),
     #[error("validation token names a signing key (kid) that is not in the JWKS")]
@@ -223,9 +231,18 @@ impl TokenValidator {
         if tokens.is_empty() {
             return Err(ValidationTokenError::NoTokens);
         }
+        // Each check is an RSA verification: a sender repeating one captured token, or sending
+        // thousands, must not buy that many of them.
+        if tokens.len() > MAX_TOKENS_PER_COLLECTION {
+            return Err(ValidationTokenError::TooMany(tokens.len()));
+        }
         let mut valid = Vec::with_capacity(tokens.len());
+        let mut checked = std::collections::HashSet::with_capacity(tokens.len());
         for (index, token) in tokens.iter().enumerate() {
             let token = token.as_deref().ok_or(ValidationTokenError::Missing)?;
+            if !checked.insert(token) {
+                continue; // the same token twice vouches for nothing more
+            }
             match self.validate(token).await {
                 Ok(v) => valid.push(v),
                 Err(err) => {

@@ -10,10 +10,11 @@ mod links;
 mod pending;
 mod speaking;
 mod table;
+mod transact;
 
 use super::{
-    IdempotencyStore, StoreResult, SubscriptionRecord, SubscriptionStore, SyncStateStore, UserLink,
-    UserLinkStore, not_at, require, require_growth,
+    IdempotencyStore, PendingDelivery, StoreResult, SubscriptionRecord, SubscriptionStore,
+    SyncStateStore, UserLink, UserLinkStore, not_at, require, require_growth,
 };
 use crate::domain::{Timestamp, UserSyncState};
 use async_trait::async_trait;
@@ -222,6 +223,38 @@ impl SyncStateStore for DynamoStore {
         let subject = format!("sync state of {entra_id}");
         self.put_conditional(item, REVISION, &subject, state.revision, expected_revision)
             .await
+    }
+
+    async fn put_decision(
+        &self,
+        entra_id: &str,
+        state: &UserSyncState,
+        expected_revision: u64,
+        pending: &PendingDelivery,
+    ) -> StoreResult<()> {
+        require("Entra id", entra_id)?;
+        let subject = format!("sync state of {entra_id}");
+        require_growth(&subject, REVISION, state.revision, expected_revision)?;
+        let mut item = with_data(state_key(entra_id), state, "sync state")?;
+        item.insert(REVISION.to_string(), n(state.revision));
+        let expected = n(expected_revision);
+        let state_step = if expected_revision == 0 {
+            self.put_step(item, Some("attribute_not_exists(pk)"), &[], &[])?
+        } else {
+            self.put_step(
+                item,
+                Some("#rev = :expected"),
+                &[("#rev", REVISION)],
+                &[(":expected", expected)],
+            )?
+        };
+        // The state's condition orders decisions: the pending update of the one that wins is
+        // the newest there is, so it replaces whatever is pending for the user.
+        let pending_step = self.put_step(pending::pending_item(pending)?, None, &[], &[])?;
+        self.transact(vec![state_step, pending_step], || {
+            not_at(&subject, REVISION, expected_revision)
+        })
+        .await
     }
 }
 

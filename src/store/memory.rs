@@ -163,6 +163,29 @@ impl SyncStateStore for MemoryStore {
             &format!("sync state of {entra_id}"),
         )
     }
+
+    async fn put_decision(
+        &self,
+        entra_id: &str,
+        state: &UserSyncState,
+        expected_revision: u64,
+        pending: &PendingDelivery,
+    ) -> StoreResult<()> {
+        require("Entra id", entra_id)?;
+        require("Swyx user id", &pending.update.swyx_user_id)?;
+        let mut r = self.records();
+        put_if_at(
+            &mut r.sync_states,
+            entra_id,
+            state,
+            ("revision", |s| s.revision),
+            expected_revision,
+            &format!("sync state of {entra_id}"),
+        )?;
+        r.pending
+            .insert(pending.update.swyx_user_id.clone(), pending.clone());
+        Ok(())
+    }
 }
 
 #[async_trait]

@@ -76,6 +76,18 @@ pub trait SyncStateStore: Send + Sync {
         state: &UserSyncState,
         expected_revision: u64,
     ) -> StoreResult<()>;
+    /// A decision and the Swyx update it sends, in one atomic write: `state` as
+    /// [`SyncStateStore::put_sync_state`] writes it, and `pending` (kept until the connector
+    /// confirms it) replacing the user's pending delivery — both, or on `Conflict` neither. A
+    /// process killed after this write still has the update to send; one killed before it has
+    /// decided nothing.
+    async fn put_decision(
+        &self,
+        entra_id: &str,
+        state: &UserSyncState,
+        expected_revision: u64,
+        pending: &PendingDelivery,
+    ) -> StoreResult<()>;
 }
 
 /// Swyx → Teams, per user: active calls and the bridge's Graph presence session.

@@ -18,8 +18,8 @@ mod schema;
 mod speaking;
 
 use super::{
-    IdempotencyStore, StoreError, StoreResult, SubscriptionRecord, SubscriptionStore,
-    SyncStateStore, UserLink, UserLinkStore, not_at, require, require_growth,
+    IdempotencyStore, PendingDelivery, StoreError, StoreResult, SubscriptionRecord,
+    SubscriptionStore, SyncStateStore, UserLink, UserLinkStore, not_at, require, require_growth,
 };
 use crate::domain::{Timestamp, UserSyncState};
 use async_trait::async_trait;
@@ -266,22 +266,56 @@ impl SyncStateStore for SqliteStore {
         require_growth(&subject, "revision", state.revision, expected_revision)?;
         let json = to_json(state, "sync state")?;
         let entra_id = entra_id.to_string();
+        self.write(move |tx| write_state_at(tx, &entra_id, &json, expected_revision, &subject))
+            .await
+    }
+
+    async fn put_decision(
+        &self,
+        entra_id: &str,
+        state: &UserSyncState,
+        expected_revision: u64,
+        pending: &PendingDelivery,
+    ) -> StoreResult<()> {
+        require("Entra id", entra_id)?;
+        require("Swyx user id", &pending.update.swyx_user_id)?;
+        let subject = format!("sync state of {entra_id}");
+        require_growth(&subject, "revision", state.revision, expected_revision)?;
+        let json = to_json(state, "sync state")?;
+        let pending_json = to_json(pending, "pending delivery")?;
+        let (entra_id, swyx, at) = (
+            entra_id.to_string(),
+            pending.update.swyx_user_id.clone(),
+            pending.next_attempt_at,
+        );
         self.write(move |tx| {
-            let current: Option<UserSyncState> =
-                read_one(tx, STATE_BY_USER, &entra_id, "sync state")?;
-            if current.map_or(0, |s| s.revision) != expected_revision {
-                return Err(not_at(&subject, "revision", expected_revision));
-            }
-            tx.execute(
-                "INSERT INTO sync_state (entra_id, data) VALUES (?1, ?2)
-                 ON CONFLICT (entra_id) DO UPDATE SET data = excluded.data",
-                params![entra_id, json],
-            )
-            .ctx("write sync state")?;
-            Ok(())
+            write_state_at(tx, &entra_id, &json, expected_revision, &subject)?;
+            pending::write_pending(tx, &swyx, at, &pending_json)
         })
         .await
     }
+}
+
+/// Writes a sync state if the stored revision is `expected_revision`, inside the caller's
+/// transaction.
+fn write_state_at(
+    tx: &Transaction<'_>,
+    entra_id: &str,
+    json: &str,
+    expected_revision: u64,
+    subject: &str,
+) -> StoreResult<()> {
+    let current: Option<UserSyncState> = read_one(tx, STATE_BY_USER, entra_id, "sync state")?;
+    if current.map_or(0, |s| s.revision) != expected_revision {
+        return Err(not_at(subject, "revision", expected_revision));
+    }
+    tx.execute(
+        "INSERT INTO sync_state (entra_id, data) VALUES (?1, ?2)
+         ON CONFLICT (entra_id) DO UPDATE SET data = excluded.data",
+        params![entra_id, json],
+    )
+    .ctx("write sync state")?;
+    Ok(())
 }
 
 #[async_trait]

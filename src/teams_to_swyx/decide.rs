@@ -2,8 +2,8 @@
 //! write. Shared by the notification intake and reconciliation, so a presence read in bulk is
 //! judged exactly like one that arrived by notification (ordering, echo guard, mapping).
 //!
-//! A decision to send is stored together with its undelivered update: the update is kept
-//! pending *before* the decision is written, and only the connector's answer clears it
+//! A decision to send is stored together with its undelivered update, in one atomic write
+//! ([`SyncStateStore::put_decision`]), and only the connector's answer clears the update
 //! (`deliver`). So a process killed, a Lambda timed out or a request cancelled between deciding
 //! and delivering leaves the update for maintenance to send (after [`DELIVERY_GRACE`]), instead
 //! of a stored decision that stands in for a delivery nobody made; Graph's redelivery of the
@@ -16,10 +16,8 @@ use crate::domain::{
 };
 use crate::store::optimistic::{self, Step};
 use crate::store::{
-    PendingDelivery, PendingStore, SpeakingStore, StoreError, StoreResult, SyncStateStore,
-    UserLinkStore,
+    PendingDelivery, PendingStore, SpeakingStore, StoreResult, SyncStateStore, UserLinkStore,
 };
-use crate::telemetry::with_causes;
 use std::time::Duration;
 
 /// How long maintenance leaves a freshly decided update to the request delivering it: longer than
@@ -93,8 +91,9 @@ where
     .await
 }
 
-/// Writes the decision, its update (if any) kept pending first; a decision that lost a race
-/// withdraws its update again.
+/// Writes the decision; one that sends an update stores it pending in the same atomic write,
+/// cleared only when the connector confirms it. It is due only after [`DELIVERY_GRACE`], so
+/// maintenance does not race the request that is delivering it right now.
 async fn store_decision<S>(
     store: &S,
     entra_id: &str,
@@ -103,62 +102,21 @@ async fn store_decision<S>(
     update: Option<SwyxUpdate>,
 ) -> StoreResult<()>
 where
-    S: SyncStateStore + PendingStore + ?Sized,
+    S: SyncStateStore + ?Sized,
 {
-    // The update this one replaces (still undelivered), restored if this decision loses.
-    let replaced = match &update {
-        Some(update) => keep_until_delivered(store, update).await?,
-        None => None,
+    let Some(update) = update else {
+        return store.put_sync_state(entra_id, &next, expected).await;
     };
-    let written = store.put_sync_state(entra_id, &next, expected).await;
-    // Only a refused condition proves the decision was not stored. After any other failure (a
-    // timeout, say) it may have been: the update then stays pending, at worst sent once more.
-    if let (Err(StoreError::Conflict { .. }), Some(update)) = (&written, &update) {
-        withdraw_intent(store, update, replaced).await;
-    }
-    written
-}
-
-/// The update, pending until the connector confirms it; due only after [`DELIVERY_GRACE`] so
-/// maintenance does not race the request that is delivering it right now. Returns the pending
-/// update it replaced (one per Swyx user).
-async fn keep_until_delivered<S>(
-    store: &S,
-    update: &SwyxUpdate,
-) -> StoreResult<Option<PendingDelivery>>
-where
-    S: PendingStore + ?Sized,
-{
-    let replaced = store.get_pending(&update.swyx_user_id).await?;
     let pending = PendingDelivery {
-        update: update.clone(),
-        attempts: 0,
         // From the receipt, on the app's clock (the same clock maintenance compares with).
         next_attempt_at: update
             .observed_at
             .plus_millis(DELIVERY_GRACE.as_millis() as i64),
+        update,
+        attempts: 0,
         last_error: None,
     };
-    store.put_pending(&pending).await?;
-    Ok(replaced)
-}
-
-/// The decision was not stored: its update must not be sent, and the undelivered one it replaced
-/// is pending again.
-async fn withdraw_intent<S>(store: &S, update: &SwyxUpdate, replaced: Option<PendingDelivery>)
-where
-    S: PendingStore + ?Sized,
-{
-    let restored = async {
-        store
-            .delete_pending(&update.swyx_user_id, update.revision)
-            .await?;
-        if let Some(previous) = &replaced {
-            store.put_pending(previous).await?;
-        }
-        StoreResult::Ok(())
-    };
-    if let Err(e) = restored.await {
-        tracing::warn!(swyx_user = %update.swyx_user_id, revision = update.revision, error = %with_causes(&e), "could not withdraw an update that lost a concurrent decision; the next decision for this user replaces it");
-    }
+    store
+        .put_decision(entra_id, &next, expected, &pending)
+        .await
 }

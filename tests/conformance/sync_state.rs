@@ -125,3 +125,99 @@ pub async fn concurrent_writers_with_one_expected_revision_have_one_winner<S: St
         assert_eq!(store.get_sync_state("alice").await.unwrap(), winners.pop());
     }
 }
+
+/// A decision and its update are one write: both stored, or on a conflict neither (the update
+/// already pending for the user stays as it was).
+pub async fn a_decision_and_its_update_are_written_together_or_not_at_all<S: Store + 'static>(
+    store: Arc<S>,
+) {
+    let first = super::pending("swyx-1", 5, super::T0, 0);
+    store
+        .put_decision("alice", &state(5, "Busy"), 0, &first)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_sync_state("alice").await.unwrap(),
+        Some(state(5, "Busy"))
+    );
+    assert_eq!(
+        store.get_pending("swyx-1").await.unwrap(),
+        Some(first.clone())
+    );
+
+    // A decision that read an older revision loses: its update is not pending either.
+    let lost = super::pending("swyx-1", 7, super::T0, 0);
+    assert_conflict(
+        store
+            .put_decision("alice", &state(7, "InACall"), 3, &lost)
+            .await,
+    );
+    assert_eq!(
+        store.get_sync_state("alice").await.unwrap(),
+        Some(state(5, "Busy"))
+    );
+    assert_eq!(store.get_pending("swyx-1").await.unwrap(), Some(first));
+
+    // The next decision replaces the user's pending update, whatever it was.
+    let next = super::pending("swyx-1", 6, super::T0 + 1, 2);
+    store
+        .put_decision("alice", &state(6, "Away"), 5, &next)
+        .await
+        .unwrap();
+    assert_eq!(store.get_pending("swyx-1").await.unwrap(), Some(next));
+    assert_eq!(
+        store
+            .get_sync_state("alice")
+            .await
+            .unwrap()
+            .map(|s| s.revision),
+        Some(6)
+    );
+}
+
+/// Concurrent decisions on one expected revision: exactly one wins, and the pending update is the
+/// winner's.
+pub async fn concurrent_decisions_leave_the_winners_update_pending<S: Store + 'static>(
+    store: Arc<S>,
+) {
+    let barrier = Arc::new(Barrier::new(8));
+    let tasks: Vec<_> = (1..=8u64)
+        .map(|i| {
+            let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let update = super::pending("swyx-9", 10 + i, super::T0, 0);
+                let won = store
+                    .put_decision("zoe", &state(10 + i, "Busy"), 0, &update)
+                    .await;
+                (i, won)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for t in tasks {
+        let (i, won) = t.await.unwrap();
+        match won {
+            Ok(()) => winners.push(i),
+            Err(e) => assert_conflict::<()>(Err(e)),
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let revision = 10 + winners[0];
+    assert_eq!(
+        store
+            .get_sync_state("zoe")
+            .await
+            .unwrap()
+            .map(|s| s.revision),
+        Some(revision)
+    );
+    assert_eq!(
+        store
+            .get_pending("swyx-9")
+            .await
+            .unwrap()
+            .map(|p| p.update.revision),
+        Some(revision)
+    );
+}

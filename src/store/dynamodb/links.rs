@@ -5,10 +5,7 @@ use super::DynamoStore;
 use super::items::*;
 use crate::store::optimistic::{self, Step};
 use crate::store::{StoreError, StoreResult, UserLink, UserLinkStore, require};
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
-
-type Values<'a> = &'a [(&'a str, AttributeValue)];
+use aws_sdk_dynamodb::types::TransactWriteItem;
 
 impl DynamoStore {
     /// `put_user`: the link and the Swyx-id claim change together, in one transaction
@@ -32,7 +29,10 @@ impl DynamoStore {
                 }
                 _ => Step::Write(current, Ok(())),
             },
-            move |current| async move { self.transact(self.link_ops(link, current)?).await },
+            move |current| async move {
+                self.transact(self.link_ops(link, current)?, link_changed)
+                    .await
+            },
         )
         .await?
     }
@@ -50,15 +50,15 @@ impl DynamoStore {
         user.insert(SWYX_USER_ID.to_string(), s(&link.swyx_user_id));
         let user = with_data(user, link, "user link")?;
         let mut ops = vec![
-            self.put(
+            self.put_if(
                 claim,
                 "attribute_not_exists(pk) OR entra_id = :entra",
                 &[(":entra", entra.clone())],
             )?,
             // The link must still be what we read, or a concurrent re-link could orphan a claim.
             match &current {
-                None => self.put(user, "attribute_not_exists(pk)", &[])?,
-                Some(old) => self.put(
+                None => self.put_if(user, "attribute_not_exists(pk)", &[])?,
+                Some(old) => self.put_if(
                     user,
                     "swyx_user_id = :old",
                     &[(":old", s(&old.swyx_user_id))],
@@ -67,7 +67,7 @@ impl DynamoStore {
         ];
         if let Some(old) = current.filter(|old| old.swyx_user_id != link.swyx_user_id) {
             // Re-linking to another Swyx user frees the old Swyx id in the same transaction.
-            ops.push(self.delete(
+            ops.push(self.delete_if(
                 swyx_key(&old.swyx_user_id),
                 Some("entra_id = :entra"),
                 &[(":entra", entra)],
@@ -99,97 +99,27 @@ impl DynamoStore {
                         .map_err(|e| sdk_error("DeleteItem", e)),
                     Some(old) => {
                         let ops = vec![
-                            self.delete(
+                            self.delete_if(
                                 user_key(entra_id),
                                 Some("swyx_user_id = :swyx"),
                                 &[(":swyx", s(&old.swyx_user_id))],
                             )?,
-                            self.delete(
+                            self.delete_if(
                                 swyx_key(&old.swyx_user_id),
                                 Some("entra_id = :entra"),
                                 &[(":entra", s(entra_id))],
                             )?,
-                            self.delete(state_key(entra_id), None, &[])?,
+                            self.delete_if(state_key(entra_id), None, &[])?,
                         ];
-                        self.transact(ops).await
+                        self.transact(ops, link_changed).await
                     }
                 }
             },
         )
         .await
     }
-
-    /// Runs `items` as one transaction; `Conflict` when a condition failed or another
-    /// transaction on the same items won.
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> StoreResult<()> {
-        let err = match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => return Ok(()),
-            Err(err) => err,
-        };
-        if let Some(TransactWriteItemsError::TransactionCanceledException(c)) =
-            err.as_service_error()
-        {
-            let lost_race = c.cancellation_reasons().iter().all(|r| {
-                matches!(
-                    r.code().unwrap_or("None"),
-                    "None" | "ConditionalCheckFailed" | "TransactionConflict"
-                )
-            });
-            // Only condition failures and races with another transaction are worth a re-read.
-            if lost_race {
-                return Err(StoreError::conflict(
-                    "the link changed while it was written",
-                ));
-            }
-        }
-        Err(sdk_error("TransactWriteItems", err))
-    }
-
-    /// A transaction step that writes `item` if `condition` holds.
-    fn put(&self, item: Item, condition: &str, values: Values) -> StoreResult<TransactWriteItem> {
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(condition)
-            .set_expression_attribute_values(values_map(values))
-            .build()
-            .map_err(request_error)?;
-        Ok(TransactWriteItem::builder().put(put).build())
-    }
-
-    /// A transaction step that deletes `key` if `condition` holds (always without one).
-    fn delete(
-        &self,
-        key: Item,
-        condition: Option<&str>,
-        values: Values,
-    ) -> StoreResult<TransactWriteItem> {
-        let delete = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .set_condition_expression(condition.map(str::to_string))
-            .set_expression_attribute_values(values_map(values))
-            .build()
-            .map_err(request_error)?;
-        Ok(TransactWriteItem::builder().delete(delete).build())
-    }
 }
 
-fn values_map(values: Values) -> Option<Item> {
-    (!values.is_empty()).then(|| {
-        values
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect()
-    })
-}
-
-fn request_error(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
-    StoreError::backend("build DynamoDB request", e)
+fn link_changed() -> StoreError {
+    StoreError::conflict("the link changed while it was written")
 }

@@ -10,6 +10,17 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::Select;
 
+/// The pending item: its revision and due-index keys beside the record.
+pub(super) fn pending_item(p: &PendingDelivery) -> StoreResult<Item> {
+    let swyx = &p.update.swyx_user_id;
+    require("Swyx user id", swyx)?;
+    let mut item = pending_key(swyx);
+    item.insert(REVISION.to_string(), n(p.update.revision));
+    item.insert(DUE_PK.to_string(), s(PENDING_DUE_PK));
+    item.insert(DUE_SK.to_string(), s(due_sort_key(p.next_attempt_at, swyx)));
+    with_data(item, p, "pending delivery")
+}
+
 impl DynamoStore {
     fn due_query(&self) -> QueryFluentBuilder {
         self.client
@@ -23,17 +34,11 @@ impl DynamoStore {
 #[async_trait]
 impl PendingStore for DynamoStore {
     async fn put_pending(&self, p: &PendingDelivery) -> StoreResult<bool> {
-        let swyx = &p.update.swyx_user_id;
-        require("Swyx user id", swyx)?;
-        let mut item = pending_key(swyx);
-        item.insert(REVISION.to_string(), n(p.update.revision));
-        item.insert(DUE_PK.to_string(), s(PENDING_DUE_PK));
-        item.insert(DUE_SK.to_string(), s(due_sort_key(p.next_attempt_at, swyx)));
         let sent = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(with_data(item, p, "pending delivery")?))
+            .set_item(Some(pending_item(p)?))
             .condition_expression("attribute_not_exists(pk) OR #rev <= :rev")
             .expression_attribute_names("#rev", REVISION)
             .expression_attribute_values(":rev", n(p.update.revision))
