@@ -10,7 +10,7 @@ use crate::support::lambda_emulator;
 use crate::support::moto;
 
 use graph_sender::{APP_ID, CERT_ID, GraphSender, TENANT};
-use lambda_emulator::{Emulator, Proc};
+use lambda_emulator::{Emulator, put_secret, scheduled_event, with_logs};
 use presence_bridge::domain::{SwyxAction, SwyxStatus, Timestamp};
 use presence_bridge::store::{
     AccountStore, DynamoStore, PendingStore, SpeakingStore, SubscriptionRecord, SubscriptionStore,
@@ -33,51 +33,10 @@ const CLIENT_STATE: &str = "lambda-e2e-client-state-0123456789";
 const ENTRA_ID: &str = "00000000-0000-4000-8000-000000000001";
 const SWYX_ID: &str = "swyx-1";
 
-async fn put_secret(name: &str, value: &str) -> String {
-    let conf = aws_sdk_secretsmanager::Config::builder()
-        .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
-        .region(aws_sdk_secretsmanager::config::Region::new("eu-west-1"))
-        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
-            "test", "test", None, None, "static",
-        ))
-        .endpoint_url(moto::endpoint())
-        .build();
-    let out = aws_sdk_secretsmanager::Client::from_conf(conf)
-        .create_secret()
-        .name(name)
-        .secret_string(value)
-        .send()
-        .await
-        .expect("create secret in moto");
-    out.arn().expect("secret ARN").to_string()
-}
-
-fn scheduled_event() -> Value {
-    json!({
-        "version": "0",
-        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "123456789012",
-        "time": "2026-11-26T12:00:00Z",
-        "region": "eu-west-1",
-        "resources": ["arn:aws:events:eu-west-1:123456789012:rule/presence-bridge-EveryMinute"],
-        "detail": {}
-    })
-}
-
 fn teams_status(emu: &SwyxEmulator) -> Option<TeamsStatus> {
     emu.user(SWYX_ID)
         .and_then(|u| u.teams)
         .and_then(|t| t.status)
-}
-
-fn with_logs(what: &str, procs: &[&Proc]) -> String {
-    let logs: Vec<String> = procs
-        .iter()
-        .map(|p| format!("--- {}\n{}", p.log.display(), p.log_tail()))
-        .collect();
-    format!("{what}\n{}", logs.join("\n"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,14 +79,7 @@ async fn lambda_binaries_under_the_runtime_emulator() {
         .await
         .expect("subscription");
 
-    // The environment the SAM template gives every function, pointed at loopback.
-    let env: Vec<(String, String)> = [
-        ("AWS_REGION", "eu-west-1".to_string()),
-        ("AWS_ACCESS_KEY_ID", "test".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
-        ("AWS_ENDPOINT_URL", moto::endpoint().to_string()),
-        ("RUST_LOG", "info".to_string()),
-        ("STACK_NAME", "lambda-e2e".to_string()),
+    let env = lambda_emulator::function_env(&[
         ("TABLE_NAME", table.clone()),
         ("GRAPH_TENANT_ID", TENANT.to_string()),
         ("GRAPH_CLIENT_ID", APP_ID.to_string()),
@@ -140,10 +92,7 @@ async fn lambda_binaries_under_the_runtime_emulator() {
         ("CONNECTOR_SIGNING_SECRET", connector_arn),
         ("CONNECTOR_MAX_ATTEMPTS", "1".to_string()),
         ("CONNECTOR_TIMEOUT_MS", "1000".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    ]);
 
     // Swyx → Teams: the sandbox's Graph emulator takes setPresence/clearPresence (app-only token).
     let graph = GraphEmulator::start(GraphOptions {

@@ -7,11 +7,14 @@
 //! dependency tree once), or `$LAMBDA_BUILD_DIR/<fn>/bootstrap` when set (e.g. `target/lambda`
 //! after `cargo lambda build`, to check the very files `sam build` packages).
 
+use serde_json::{Value, json};
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+use super::moto;
 
 const HINT: &str = "run ./scripts/test.sh (it installs cargo-lambda into .venv)";
 
@@ -22,6 +25,12 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// SIGKILL, as the Lambda service ends a sandbox that timed out or ran out of memory.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
@@ -146,4 +155,66 @@ impl Emulator {
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         spawn(cmd, log_dir.join(format!("{function}.log")))
     }
+}
+
+/// A secret in moto's Secrets Manager; its ARN (what the SAM template hands the functions).
+pub async fn put_secret(name: &str, value: &str) -> String {
+    let conf = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
+        .region(aws_sdk_secretsmanager::config::Region::new("eu-west-1"))
+        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+            "test", "test", None, None, "static",
+        ))
+        .endpoint_url(moto::endpoint())
+        .build();
+    let out = aws_sdk_secretsmanager::Client::from_conf(conf)
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+        .expect("create secret in moto");
+    out.arn().expect("secret ARN").to_string()
+}
+
+/// The environment the SAM template gives every function, pointed at loopback (moto), plus
+/// `specific`.
+pub fn function_env(specific: &[(&str, String)]) -> Vec<(String, String)> {
+    let common = [
+        ("AWS_REGION", "eu-west-1".to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+        ("AWS_ENDPOINT_URL", moto::endpoint().to_string()),
+        ("RUST_LOG", "info".to_string()),
+        ("STACK_NAME", "lambda-e2e".to_string()),
+    ];
+    common
+        .iter()
+        .chain(specific)
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+/// EventBridge's scheduled event, as the maintenance function receives it.
+pub fn scheduled_event() -> Value {
+    json!({
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-11-26T12:00:00Z",
+        "region": "eu-west-1",
+        "resources": ["arn:aws:events:eu-west-1:123456789012:rule/presence-bridge-EveryMinute"],
+        "detail": {}
+    })
+}
+
+/// `what`, with the tail of each process's log.
+pub fn with_logs(what: &str, procs: &[&Proc]) -> String {
+    let logs: Vec<String> = procs
+        .iter()
+        .map(|p| format!("--- {}\n{}", p.log.display(), p.log_tail()))
+        .collect();
+    format!("{what}\n{}", logs.join("\n"))
 }
