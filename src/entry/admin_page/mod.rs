@@ -1,7 +1,7 @@
 //! The read-only admin page on `server.admin_listen`: the totals, the sync accounts and their
-//! subscriptions, the pending backlog, the current errors and a searchable user table, read from
-//! the store with [`crate::status::read`] (what `presence-bridge status` prints). Server-rendered
-//! HTML with its style and a small filter script inline: no build step, no external asset, so it
+//! subscriptions, the pending backlog, the current errors, the process's recent warnings
+//! ([`crate::telemetry::recent`]) and a searchable user table, read from the store with
+//! [`crate::status::read`] (what `presence-bridge status` prints). Server-rendered HTML with its style and a small filter script inline: no build step, no external asset, so it
 //! works offline. Behind `server.admin_token`: a bearer token, or basic auth with the token as
 //! the password (what a browser can send from its own prompt).
 
@@ -93,7 +93,13 @@ async fn page(State(app): State<Arc<App>>, Query(search): Query<Search>) -> Resp
     let now = app.clock.now();
     match status::read(app.store.as_ref(), &Which::All, now).await {
         Ok(report) => {
-            Html(render::page(&report, search.q.as_deref().unwrap_or(""))).into_response()
+            let recent = crate::telemetry::recent::global().newest_first();
+            Html(render::page(
+                &report,
+                &recent,
+                search.q.as_deref().unwrap_or(""),
+            ))
+            .into_response()
         }
         Err(e) => {
             // The cause names hosts and tables: the log only.

@@ -3,6 +3,7 @@
 
 use crate::domain::Timestamp;
 use crate::status::{StatusReport, UserStatus};
+use crate::telemetry::recent::RecentEvent;
 use std::fmt::Write as _;
 
 /// HTML-escapes text for element content and quoted attribute values.
@@ -54,7 +55,7 @@ for(const r of rows){const show=r.dataset.search.includes(q);r.hidden=!show;if(s
 document.getElementById('shown').textContent=n+' of '+rows.length;}\
 box.addEventListener('input',filter);filter();";
 
-pub(super) fn page(r: &StatusReport, query: &str) -> String {
+pub(super) fn page(r: &StatusReport, recent: &[RecentEvent], query: &str) -> String {
     let mut h = String::with_capacity(8 * 1024 + r.users.len() * 512);
     let _ = write!(
         h,
@@ -68,6 +69,7 @@ pub(super) fn page(r: &StatusReport, query: &str) -> String {
     totals(&mut h, r);
     pending(&mut h, r);
     errors(&mut h, r);
+    recent_warnings(&mut h, recent);
     accounts(&mut h, r);
     users(&mut h, r, query);
     let _ = write!(h, "<script>{SCRIPT}</script></body></html>");
@@ -153,6 +155,29 @@ fn errors(h: &mut String, r: &StatusReport) {
     }
     if !any {
         h.push_str("<li class=muted>none</li>");
+    }
+    h.push_str("</ul>");
+}
+
+/// What this process logged as a warning or error lately, newest first (its log has the rest).
+fn recent_warnings(h: &mut String, recent: &[RecentEvent]) {
+    let _ = write!(
+        h,
+        "<h2>Recent warnings <span class=muted>(this process, last {})</span></h2><ul id=recent>",
+        crate::telemetry::recent::CAPACITY
+    );
+    for e in recent {
+        let _ = write!(
+            h,
+            "<li><span class=muted>{} {}</span> {}: {}</li>",
+            when(Some(e.at)),
+            e.level,
+            esc(&e.target),
+            esc(&e.text)
+        );
+    }
+    if recent.is_empty() {
+        h.push_str("<li class=muted>none since the start</li>");
     }
     h.push_str("</ul>");
 }

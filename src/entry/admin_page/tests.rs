@@ -119,3 +119,29 @@ fn a_short_token_is_refused_and_never_shown() {
     let c = AdminCredential::new(TOKEN).unwrap();
     assert!(!format!("{c:?}").contains("0123"));
 }
+
+#[tokio::test]
+async fn recent_warnings_of_the_process_are_listed_escaped() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let url = serve().await;
+    // What `telemetry::init` wires up for `serve`: warnings go to the process's ring too.
+    let subscriber =
+        tracing_subscriber::registry().with(crate::telemetry::recent::global().layer());
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::warn!(swyx_user = "<b>1001</b>", "delivery failed; kept pending");
+    });
+    let body = reqwest::Client::new()
+        .get(&url)
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        body.contains("delivery failed; kept pending swyx_user=&lt;b&gt;1001&lt;/b&gt;"),
+        "{body}"
+    );
+    assert!(!body.contains("<b>1001"), "unescaped: {body}");
+}

@@ -2,7 +2,11 @@
 //! file where the terminal is taken (the demo draws its progress and table there). `RUST_LOG`
 //! filters (default `info`).
 
+pub mod recent;
+
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 fn filter() -> EnvFilter {
     EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
@@ -18,20 +22,25 @@ pub fn init_to_file(file: std::fs::File) {
         .try_init();
 }
 
+/// Logs to stderr, as JSON lines or readable text; warnings and errors are also kept in the
+/// process's [`recent`] ring for the admin page.
 pub fn init(json: bool) {
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter())
-        .with_writer(std::io::stderr);
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry()
+        .with(filter())
+        .with(recent::global().layer());
     // A second init (tests) is harmless: the first subscriber stays.
     let _ = if json {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .without_time()
+        registry
+            .with(
+                fmt.json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .without_time(),
+            )
             .try_init()
     } else {
-        builder.try_init()
+        registry.with(fmt).try_init()
     };
 }
 
