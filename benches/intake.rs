@@ -99,6 +99,7 @@ fn bench(c: &mut Criterion) {
             accounts: None,
             users_sync: None,
             wake_maintenance: Default::default(),
+            directions: Default::default(),
             known_subscriptions: Default::default(),
             clock: Default::default(),
         };

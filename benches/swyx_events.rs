@@ -196,6 +196,7 @@ fn setup(rt: &tokio::runtime::Runtime) -> Bench {
             accounts: None,
             users_sync: None,
             wake_maintenance: Default::default(),
+            directions: Default::default(),
             known_subscriptions: Default::default(),
             clock: BridgeClock::system(),
             metrics: Default::default(),

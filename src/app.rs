@@ -9,8 +9,8 @@ mod secrets;
 mod store;
 
 use crate::config::{Config, SecretRef, StoreConfig};
-use crate::domain::Clock;
 use crate::domain::MappingRules;
+use crate::domain::{Clock, Directions};
 use crate::graph::client::{GraphClient, GraphSettings};
 use crate::graph::crypto::NotificationKeys;
 use crate::graph::delegated::LoginEndpoint;
@@ -65,6 +65,8 @@ pub struct App {
     pub users_sync: Option<Arc<UsersSync>>,
     /// Wakes the self-hosted maintenance loop early (a lifecycle notification arrived).
     pub wake_maintenance: Arc<tokio::sync::Notify>,
+    /// The directions of users without switches of their own (`[users]`).
+    pub directions: Directions,
     /// The Graph intake's brief cache of the subscriptions (one store read for many items).
     pub known_subscriptions: KnownSubscriptions,
     /// The time of both directions and of maintenance (the sandbox's clock in tests).
@@ -81,6 +83,7 @@ impl App {
             // secrets), but the maintenance and swyx-webhook functions do, and their sessions are
             // in the store. Without Swyx → Teams there are no sessions and the guard finds none.
             own_sessions: Some(&self.clock),
+            directions: self.directions,
         }
     }
 
@@ -163,6 +166,7 @@ impl App {
             accounts,
             users_sync,
             wake_maintenance: Arc::new(tokio::sync::Notify::new()),
+            directions: cfg.users.directions,
             known_subscriptions: KnownSubscriptions::default(),
             clock,
             settings: AppSettings {

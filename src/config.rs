@@ -299,6 +299,12 @@ impl RawConfig {
     }
 }
 
+/// Only the `[users]` section, validated: for commands that read the store and show the
+/// configured directions without needing the rest of the file.
+pub fn validate_users(raw: RawUsers, origin: Origin) -> Result<UsersConfig, ConfigError> {
+    users::validate(raw, Check::new(origin))
+}
+
 /// A URL the bridge sends secrets or tokens to (Graph, Entra, the signing keys, the connector):
 #[cfg(test)]
 mod tests;

@@ -328,6 +328,7 @@ pub fn app(store: Arc<MemoryStore>, connector: Arc<FakeConnector>, clock: Clock)
         accounts: None,
         users_sync: None,
         wake_maintenance: Default::default(),
+        directions: Default::default(),
         known_subscriptions: Default::default(),
         clock,
     }

@@ -4,7 +4,10 @@
 //! totals on top. Reading only the store, it works the same against the DynamoDB table of an AWS
 //! deployment and the SQLite file of `serve`, and changes nothing.
 
-use crate::domain::{PresenceValue, Session, SpeakingState, SwyxStatus, Timestamp, UserSyncState};
+use crate::domain::{
+    DirectionSwitches, Directions, PresenceValue, Session, SpeakingState, SwyxStatus, Timestamp,
+    UserSyncState,
+};
 use crate::store::{
     PendingDelivery, Store, StoreResult, SubscriptionRecord, SyncAccount, UserLink,
 };
@@ -74,6 +77,10 @@ pub struct UserStatus {
     pub confirmed: bool,
     pub pending: Option<Pending>,
     pub calls: Calls,
+    /// The directions in effect for the user.
+    pub directions: Directions,
+    /// The user's own switches (`users set`); unset ones follow the configuration.
+    pub own_switches: DirectionSwitches,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -104,9 +111,21 @@ pub enum Which {
     One(String),
 }
 
-/// Reads the report at `now`. Totals always cover every linked user.
-pub async fn read(store: &dyn Store, which: &Which, now: Timestamp) -> StoreResult<StatusReport> {
+/// Reads the report at `now`; `global` are the configured directions. Totals always cover
+/// every linked user.
+pub async fn read(
+    store: &dyn Store,
+    which: &Which,
+    now: Timestamp,
+    global: Directions,
+) -> StoreResult<StatusReport> {
     let links = store.list_users().await?;
+    let own: HashMap<String, DirectionSwitches> = store
+        .list_switches()
+        .await?
+        .into_iter()
+        .map(|s| (s.swyx_user_id, s.switches))
+        .collect();
     let accounts = store.list_accounts().await?;
     let subscriptions: HashMap<String, SubscriptionRecord> = store
         .list_subscriptions()
@@ -116,7 +135,10 @@ pub async fn read(store: &dyn Store, which: &Which, now: Timestamp) -> StoreResu
         .collect();
     let coverage = Coverage::new(&accounts, &subscriptions, now);
     let users: Vec<UserStatus> = futures_util::stream::iter(links)
-        .map(|link| read_user(store, link, &coverage))
+        .map(|link| {
+            let own = own.get(&link.swyx_user_id).copied().unwrap_or_default();
+            read_user(store, link, &coverage, (global, own))
+        })
         .buffered(READ_CONCURRENCY)
         .collect::<Vec<_>>()
         .await
@@ -208,6 +230,7 @@ async fn read_user(
     store: &dyn Store,
     link: UserLink,
     coverage: &Coverage<'_>,
+    (global, own): (Directions, DirectionSwitches),
 ) -> StoreResult<UserStatus> {
     let (sync, pending, speaking) = tokio::try_join!(
         store.get_sync_state(&link.entra_id),
@@ -227,7 +250,31 @@ async fn read_user(
         account,
         subscription_expires_at,
         covered,
+        directions: global.for_user(&own),
+        own_switches: own,
     })
+}
+
+/// The directions of a user in words: "Teams → Swyx off (own), Swyx → Teams on, Swyx DND/Away →
+/// Teams off" — `(own)` marks a switch of the user's own.
+pub fn directions_text(d: &Directions, own: &DirectionSwitches) -> String {
+    [
+        ("Teams → Swyx", d.teams_to_swyx, own.teams_to_swyx.is_some()),
+        ("Swyx → Teams", d.swyx_to_teams, own.swyx_to_teams.is_some()),
+        (
+            "Swyx DND/Away → Teams",
+            d.swyx_status_to_teams,
+            own.swyx_status_to_teams.is_some(),
+        ),
+    ]
+    .iter()
+    .map(|(name, on, own)| {
+        let state = if *on { "on" } else { "off" };
+        let whose = if *own { " (own)" } else { "" };
+        format!("{name} {state}{whose}")
+    })
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 fn teams_seen(state: &UserSyncState) -> Option<TeamsSeen> {
@@ -369,7 +416,9 @@ mod tests {
     #[tokio::test]
     async fn totals_and_each_users_state_come_from_the_store() {
         let store = world().await;
-        let r = read(&store, &Which::All, NOW).await.unwrap();
+        let r = read(&store, &Which::All, NOW, Default::default())
+            .await
+            .unwrap();
         let t = &r.totals;
         assert_eq!((t.linked, t.covered, t.uncovered), (3, 2, 1));
         assert_eq!((t.pending, t.in_a_call, t.failing_accounts), (1, 1, 0));
@@ -393,17 +442,27 @@ mod tests {
     #[tokio::test]
     async fn one_user_by_email_in_any_case_and_the_json_has_no_secrets() {
         let store = world().await;
-        let r = read(&store, &Which::One("alice@example.COM".into()), NOW)
-            .await
-            .unwrap();
+        let r = read(
+            &store,
+            &Which::One("alice@example.COM".into()),
+            NOW,
+            Default::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(r.users.len(), 1);
         assert_eq!(r.users[0].swyx_user_id, "11");
         assert_eq!(r.totals.linked, 3, "totals cover everyone");
         let json = serde_json::to_string(&r).unwrap();
         assert!(!json.contains("secret-state") && !json.contains("sealed"));
-        let none = read(&store, &Which::One("nobody".into()), NOW)
-            .await
-            .unwrap();
+        let none = read(
+            &store,
+            &Which::One("nobody".into()),
+            NOW,
+            Default::default(),
+        )
+        .await
+        .unwrap();
         assert!(none.users.is_empty());
     }
 
@@ -411,8 +470,53 @@ mod tests {
     async fn an_expired_subscription_leaves_its_users_uncovered() {
         let store = world().await;
         let later = NOW.plus_millis(3_600_001);
-        let r = read(&store, &Which::All, later).await.unwrap();
+        let r = read(&store, &Which::All, later, Default::default())
+            .await
+            .unwrap();
         assert_eq!(r.totals.covered, 0);
         assert_eq!(r.totals.uncovered, 3);
+    }
+
+    #[tokio::test]
+    async fn each_user_shows_the_directions_in_effect_and_which_are_their_own() {
+        use crate::store::UserSwitches;
+        let store = world().await;
+        let bob = store.get_user("bob").await.unwrap().unwrap();
+        store
+            .put_switches(&UserSwitches {
+                swyx_user_id: bob.swyx_user_id,
+                switches: DirectionSwitches {
+                    teams_to_swyx: Some(false),
+                    swyx_status_to_teams: Some(true),
+                    ..Default::default()
+                },
+            })
+            .await
+            .unwrap();
+        let global = Directions {
+            swyx_to_teams: false,
+            ..Directions::default()
+        };
+        let r = read(&store, &Which::All, NOW, global).await.unwrap();
+        let by_id = |id: &str| r.users.iter().find(|u| u.entra_id == id).unwrap();
+        let (alice, bob) = (by_id("alice"), by_id("bob"));
+        assert_eq!(alice.directions, global);
+        assert_eq!(
+            directions_text(&alice.directions, &alice.own_switches),
+            "Teams → Swyx on, Swyx → Teams off, Swyx DND/Away → Teams off"
+        );
+        assert_eq!(
+            directions_text(&bob.directions, &bob.own_switches),
+            "Teams → Swyx off (own), Swyx → Teams off, Swyx DND/Away → Teams on (own)"
+        );
+        let json = serde_json::to_value(&r).unwrap();
+        let bob_json = json["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["entraId"] == "bob")
+            .unwrap();
+        assert_eq!(bob_json["directions"]["teamsToSwyx"], false);
+        assert_eq!(bob_json["ownSwitches"]["teamsToSwyx"], false);
     }
 }

@@ -91,6 +91,7 @@ async fn env(users: usize) -> Env {
         accounts: None,
         users_sync: None,
         wake_maintenance: Default::default(),
+        directions: Default::default(),
         known_subscriptions: Default::default(),
         clock: Default::default(),
     };

@@ -2,6 +2,7 @@
 //! state machine, automatic user linking. No I/O, no async: everything here is a function of its inputs.
 
 pub mod clock;
+pub mod directions;
 pub mod linking;
 pub mod mapping;
 pub mod presence;
@@ -12,6 +13,7 @@ pub mod sync;
 pub mod timestamp;
 
 pub use clock::Clock;
+pub use directions::{DirectionSwitches, Directions, SwitchChange};
 pub use mapping::{MappingRules, RulesError};
 pub use presence::{PresenceValue, TeamsPresence};
 pub use speaking::{
@@ -21,6 +23,6 @@ pub use speaking::{
 pub use swyx_status::{MappedStatus, SwyxStatus};
 pub use sync::{
     HeldStatus, Observation, SwyxAction, SwyxRepair, SwyxUpdate, SyncDecision, UserSyncState,
-    decide, decide_with_echo_guard, swyx_repair,
+    decide, decide_with_echo_guard, rejudge, swyx_repair,
 };
 pub use timestamp::Timestamp;

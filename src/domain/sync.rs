@@ -27,9 +27,10 @@ pub struct UserSyncState {
     /// set none or withdrew it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teams_status: Option<SwyxStatus>,
-    /// `last_presence` was taken as the echo of the bridge's own "In a call" session and not
-    /// forwarded. Once that session is gone, the same presence read back (same
-    /// `sequenceNumber`: Teams did not change) is judged again: it is then a real Teams call.
+    /// `last_presence` was held back: taken as the echo of the bridge's own "In a call" session,
+    /// or recorded while Teams → Swyx was switched off for the user. Once that session is gone
+    /// (or the direction is on again), the same presence read back (same `sequenceNumber`: Teams
+    /// did not change) is judged again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub echo_held: bool,
 }
@@ -175,7 +176,7 @@ fn is_newer(state: &UserSyncState, obs: &Observation, own_session_active: bool) 
 
 /// The decision for one observation of one user.
 pub fn decide(state: &UserSyncState, obs: &Observation, rules: &MappingRules) -> SyncDecision {
-    decide_with_echo_guard(state, obs, rules, false)
+    decide_with_echo_guard(state, obs, Some(rules), false)
 }
 
 /// What the bridge's own setPresence session (Swyx → Teams) makes Teams show.
@@ -187,23 +188,55 @@ pub fn is_own_session_echo(presence: &TeamsPresence) -> bool {
 /// [`decide`], but while the bridge's own session may be live (`own_session_active`), a Teams
 /// Busy/InACall (or InAConferenceCall) is most likely the echo of that session: it is recorded
 /// (so ordering stays right) but not forwarded to Swyx, and the Swyx status stays as it was.
+///
+/// `rules` is `None` when Teams → Swyx is switched off for the user: the presence is recorded
+/// and held back (judged again when read again), and a Teams-derived status the bridge had set
+/// is withdrawn — the one thing a switched-off direction still sends, so Swyx's own status rules.
 pub fn decide_with_echo_guard(
     state: &UserSyncState,
     obs: &Observation,
-    rules: &MappingRules,
+    rules: Option<&MappingRules>,
     own_session_active: bool,
 ) -> SyncDecision {
     if !is_newer(state, obs, own_session_active) {
         return SyncDecision::Stale;
     }
+    judge(state, obs, rules, own_session_active)
+}
+
+/// Judges the stored last presence again at `now`, whatever its order: after the user's
+/// direction switch or rules changed, so the change shows without waiting for Teams to change.
+/// `Stale` when no presence was seen yet.
+pub fn rejudge(
+    state: &UserSyncState,
+    now: Timestamp,
+    rules: Option<&MappingRules>,
+    own_session_active: bool,
+) -> SyncDecision {
+    let Some(presence) = state.last_presence.clone() else {
+        return SyncDecision::Stale;
+    };
+    let obs = Observation {
+        presence,
+        received_at: now.max(state.last_received_at.unwrap_or(now)),
+    };
+    judge(state, &obs, rules, own_session_active)
+}
+
+fn judge(
+    state: &UserSyncState,
+    obs: &Observation,
+    rules: Option<&MappingRules>,
+    own_session_active: bool,
+) -> SyncDecision {
     let echo = own_session_active && is_own_session_echo(&obs.presence);
-    let mapped = if echo {
-        match state.teams_status {
+    let mapped = match rules {
+        _ if echo => match state.teams_status {
             Some(s) => MappedStatus::Swyx(s),
             None => MappedStatus::NoSync,
-        }
-    } else {
-        rules.map(&obs.presence)
+        },
+        None => MappedStatus::NoSync,
+        Some(rules) => rules.map(&obs.presence),
     };
     let action = match (state.teams_status, mapped) {
         (Some(old), MappedStatus::Swyx(new)) if old == new => None,
@@ -224,7 +257,7 @@ pub fn decide_with_echo_guard(
             MappedStatus::Swyx(s) => Some(s),
             MappedStatus::NoSync => None,
         },
-        echo_held: echo,
+        echo_held: echo || rules.is_none(),
     };
     match action {
         None => SyncDecision::Record(next),
@@ -338,7 +371,7 @@ mod tests {
         o: &Observation,
         own_session: bool,
     ) -> (UserSyncState, Option<SwyxAction>) {
-        match decide_with_echo_guard(state, o, &MappingRules::default(), own_session) {
+        match decide_with_echo_guard(state, o, Some(&MappingRules::default()), own_session) {
             SyncDecision::Stale => (state.clone(), None),
             SyncDecision::Record(s) => (s, None),
             SyncDecision::Forward(s, a) => (s, Some(a)),
@@ -492,5 +525,58 @@ mod tests {
         assert_eq!(s2.teams_status, None);
         let (_, a) = apply(&s2, &obs("PresenceUnknown", "PresenceUnknown", 4, None));
         assert_eq!(a, None);
+    }
+
+    #[test]
+    fn switched_off_withdraws_once_then_records_and_on_again_sends_the_same_presence() {
+        let rules = MappingRules::default();
+        let busy = obs("Busy", "Busy", 10, Some("5"));
+        let (s1, a) = apply(&UserSyncState::default(), &busy);
+        assert_eq!(a, Some(SwyxAction::Set(SwyxStatus::Away)));
+
+        // Off: the status the bridge set is withdrawn, and nothing else is ever sent.
+        let dnd = obs("DoNotDisturb", "DoNotDisturb", 20, Some("6"));
+        let SyncDecision::Forward(s2, SwyxAction::Withdraw) =
+            decide_with_echo_guard(&s1, &dnd, None, false)
+        else {
+            panic!("switching off withdraws the Teams-derived status")
+        };
+        assert_eq!(s2.teams_status, None);
+        let away = obs("Away", "Away", 30, Some("7"));
+        let SyncDecision::Record(s3) = decide_with_echo_guard(&s2, &away, None, false) else {
+            panic!("while off a change is recorded, not sent")
+        };
+
+        // On again: the same presence read back (same sequenceNumber) is judged, not stale.
+        let read_back = obs("Away", "Away", 40, Some("7"));
+        assert_eq!(
+            decide_with_echo_guard(&s3, &read_back, Some(&rules), false),
+            SyncDecision::Forward(
+                UserSyncState {
+                    revision: 40,
+                    last_received_at: Some(Timestamp(40)),
+                    teams_status: Some(SwyxStatus::Away),
+                    echo_held: false,
+                    ..s3.clone()
+                },
+                SwyxAction::Set(SwyxStatus::Away)
+            )
+        );
+        // …and re-judging the stored presence directly does the same.
+        let SyncDecision::Forward(_, action) = rejudge(&s3, Timestamp(40), Some(&rules), false)
+        else {
+            panic!("re-judged")
+        };
+        assert_eq!(action, SwyxAction::Set(SwyxStatus::Away));
+        assert_eq!(
+            rejudge(
+                &UserSyncState::default(),
+                Timestamp(40),
+                Some(&rules),
+                false
+            ),
+            SyncDecision::Stale,
+            "nothing seen yet: nothing to judge"
+        );
     }
 }

@@ -6,6 +6,7 @@
 //! the webhook-id is released, so the connector's retry is acted on) → Graph within the
 //! request's budget; what Graph does not take now stays pending for maintenance.
 
+use super::end_calls::end_calls;
 use super::session::{GraphSync, SwyxToTeams, sync_graph};
 use crate::app::App;
 use crate::domain::CallEvent;
@@ -92,6 +93,20 @@ pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
         }
         Err(e) => return store_unavailable(&e),
     };
+    let own = match app.store.get_switches(&event.swyx_user_id).await {
+        Ok(own) => own.map(|s| s.switches).unwrap_or_default(),
+        Err(e) => return store_unavailable(&e),
+    };
+    if !app.directions.for_user(&own).swyx_to_teams {
+        // Switched off: nothing reaches Teams, and an "In a call" the bridge set before the
+        // switch (a call it would never see end) is cleared now.
+        let budget = s2t.request_budget.saturating_sub(started.elapsed());
+        if let Err(e) = end_calls(app, &link.entra_id, budget).await {
+            return store_unavailable(&e);
+        }
+        tracing::info!(swyx_user = %event.swyx_user_id, "Swyx event ignored: Swyx → Teams is switched off for this user");
+        return accepted("ignored", "Swyx → Teams is switched off for this user");
+    }
     let replay_key = format!("swyx-event:{}", message.id);
     match app
         .store

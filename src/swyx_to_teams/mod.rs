@@ -4,6 +4,7 @@
 //! and ends calls that never ended, during maintenance. What they need from Graph is in
 //! [`ports`].
 
+pub mod end_calls;
 pub mod intake;
 pub mod ports;
 pub mod read_back;

@@ -2,7 +2,7 @@
 //! connector, all on one sandbox clock.
 
 use presence_bridge::app::{App, AppSettings};
-use presence_bridge::domain::{MappingRules, SpeakingSettings, Timestamp};
+use presence_bridge::domain::{Directions, MappingRules, SpeakingSettings, Timestamp};
 use presence_bridge::entry::server;
 use presence_bridge::graph::client::{GraphClient, GraphSettings};
 use presence_bridge::graph::crypto::NotificationKeys;
@@ -61,6 +61,15 @@ impl Harness {
     }
 
     pub async fn start_with(request_budget: Duration) -> Self {
+        Self::start_configured(request_budget, Directions::default()).await
+    }
+
+    /// With the directions the configuration (`[users]`) sets for everyone.
+    pub async fn start_directed(directions: Directions) -> Self {
+        Self::start_configured(Duration::from_millis(1_500), directions).await
+    }
+
+    async fn start_configured(request_budget: Duration, directions: Directions) -> Self {
         let clock = Clock::new();
         let graph = GraphEmulator::start(GraphOptions {
             tenant_id: TENANT.into(),
@@ -143,6 +152,7 @@ impl Harness {
             accounts: None,
             users_sync: None,
             wake_maintenance: Default::default(),
+            directions,
             known_subscriptions: Default::default(),
             clock: bridge_clock,
             metrics: Default::default(),

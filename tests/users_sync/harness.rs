@@ -137,6 +137,7 @@ impl Harness {
                 settings,
             })),
             wake_maintenance: Default::default(),
+            directions: Default::default(),
             known_subscriptions: Default::default(),
             clock: bridge_clock,
             metrics: Default::default(),
