@@ -80,6 +80,7 @@ fn bench(c: &mut Criterion) {
                 time_budget: Duration::from_secs(2),
             },
             rules: MappingRules::default(),
+            rule_overrides: Vec::new(),
             keys: Arc::new(keys),
             tokens: Arc::new(TokenValidator::new(
                 TokenSettings {

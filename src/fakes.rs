@@ -315,6 +315,7 @@ pub fn app(store: Arc<MemoryStore>, connector: Arc<FakeConnector>, clock: Clock)
             time_budget: Duration::from_secs(2),
         },
         rules: MappingRules::default(),
+        rule_overrides: Vec::new(),
         keys: Arc::new(NotificationKeys::new()),
         // Never asked: the use cases under test do not see Graph's notifications.
         tokens: Arc::new(TokenValidator::new(

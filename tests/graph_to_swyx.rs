@@ -66,6 +66,7 @@ async fn env(users: usize) -> Env {
             time_budget: Duration::from_millis(2000),
         },
         rules: MappingRules::default(),
+        rule_overrides: Vec::new(),
         keys: Arc::new(keys),
         tokens: Arc::new(TokenValidator::new(
             TokenSettings {

@@ -6,6 +6,7 @@ pub mod directions;
 pub mod linking;
 pub mod mapping;
 pub mod presence;
+pub mod rule_overrides;
 pub mod sharding;
 pub mod speaking;
 pub mod swyx_status;
@@ -16,6 +17,7 @@ pub use clock::Clock;
 pub use directions::{DirectionSwitches, Directions, SwitchChange};
 pub use mapping::{MappingRules, RulesError};
 pub use presence::{PresenceValue, TeamsPresence};
+pub use rule_overrides::{RuleOverride, UserKeys, rules_for};
 pub use speaking::{
     CallEvent, ECHO_WINDOW_MS, GraphOp, GraphOutcome, Session, SpeakingSettings, SpeakingState,
     VerifyStep,

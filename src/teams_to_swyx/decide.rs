@@ -11,8 +11,8 @@
 
 use crate::domain::sync::is_own_session_echo;
 use crate::domain::{
-    Clock, Directions, MappingRules, Observation, SwyxUpdate, SyncDecision, Timestamp,
-    UserSyncState, decide_with_echo_guard, rejudge,
+    Clock, Directions, MappingRules, Observation, RuleOverride, SwyxUpdate, SyncDecision,
+    Timestamp, UserKeys, UserSyncState, decide_with_echo_guard, rejudge, rules_for,
 };
 use crate::store::optimistic::{self, Step};
 use crate::store::{
@@ -41,7 +41,9 @@ pub enum Observed {
 /// How presences are judged, besides the stored state.
 #[derive(Debug, Clone, Copy)]
 pub struct Judge<'a> {
+    /// The default rules, and the users judged by rules of their own.
     pub rules: &'a MappingRules,
+    pub overrides: &'a [RuleOverride],
     /// Swyx → Teams's clock when it runs: a Teams "In a call" may then be the bridge's own
     /// session coming back, and must not return to Swyx as Speaking.
     pub own_sessions: Option<&'a Clock>,
@@ -61,9 +63,9 @@ impl<T> DecisionStore for T where
 {
 }
 
-/// What a presence is judged by for one user: the rules, or `None` when Teams → Swyx is
-/// switched off for them.
-async fn rules_for<'a, S>(
+/// What a presence is judged by for one user: their rules (an override's, else the default),
+/// or `None` when Teams → Swyx is switched off for them.
+async fn judged_by<'a, S>(
     store: &S,
     judge: Judge<'a>,
     link: &UserLink,
@@ -76,11 +78,16 @@ where
         .await?
         .map(|s| s.switches)
         .unwrap_or_default();
+    let user = UserKeys {
+        swyx_user_id: &link.swyx_user_id,
+        entra_id: &link.entra_id,
+        email: &link.email,
+    };
     Ok(judge
         .directions
         .for_user(&own)
         .teams_to_swyx
-        .then_some(judge.rules))
+        .then(|| rules_for(judge.rules, judge.overrides, &user)))
 }
 
 /// Judges `obs` of `entra_id` (lower case) against the stored state and stores the outcome.
@@ -97,7 +104,7 @@ where
     let Some(link) = store.get_user(entra_id).await? else {
         return Ok(Observed::UnlinkedUser);
     };
-    let rules = rules_for(store, judge, &link).await?;
+    let rules = judged_by(store, judge, &link).await?;
     let own_session = own_session(store, judge, entra_id, &obs.presence).await?;
     let decide = |state: &UserSyncState| decide_with_echo_guard(state, obs, rules, own_session);
     store_outcome(store, entra_id, &link, decide, obs.clone()).await
@@ -124,7 +131,7 @@ where
     else {
         return Ok(Observed::Stale);
     };
-    let rules = rules_for(store, judge, &link).await?;
+    let rules = judged_by(store, judge, &link).await?;
     let own_session = own_session(store, judge, entra_id, &last).await?;
     let decide = |state: &UserSyncState| rejudge(state, now, rules, own_session);
     let obs = Observation {

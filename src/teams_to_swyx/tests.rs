@@ -52,6 +52,7 @@ impl World {
     fn judge(&self) -> Judge<'_> {
         Judge {
             rules: &self.rules,
+            overrides: &[],
             own_sessions: None,
             directions: Default::default(),
         }

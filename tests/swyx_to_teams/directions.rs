@@ -1,9 +1,10 @@
-//! Direction switches, global (`[users]`) and per user (`users set`), end to end between the
-//! emulated Graph tenant and the emulated SwyxServer connector.
+//! Who and what syncs: direction switches, global (`[users]`) and per user (`users set`), and
+//! per-user rules (`[[mapping.override]]`), end to end between the emulated Graph tenant and the
+//! emulated SwyxServer connector.
 
 use super::harness::*;
 use presence_bridge::cli::switches::set_in;
-use presence_bridge::domain::{Directions, SwitchChange};
+use presence_bridge::domain::{Directions, MappingRules, RuleOverride, SwitchChange};
 use presence_bridge::store::prelude::*;
 use presence_sandbox::swyx::TeamsStatus;
 
@@ -172,4 +173,43 @@ async fn swyx_to_teams_off_in_the_configuration_and_on_for_one_user() {
         .unwrap();
     h.swyx.start_call("1001").await.unwrap();
     assert!(h.in_a_call(ALICE));
+}
+
+#[tokio::test]
+async fn a_user_with_rules_of_their_own_gets_another_swyx_status_for_the_same_presence() {
+    // The sales team's file: a meeting is "Do not disturb" for them, not "Away".
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sales.toml");
+    std::fs::write(
+        &file,
+        "[[rule]]\navailability = \"Busy\"\nactivity = \"InAMeeting\"\nstatus = \"DoNotDisturb\"\n\n\
+         [[rule]]\navailability = \"*\"\nactivity = \"*\"\nstatus = \"Available\"\n",
+    )
+    .unwrap();
+    let h = Harness::start_with_overrides(vec![RuleOverride {
+        users: vec!["1002".into()],
+        rules: MappingRules::load(&file).unwrap(),
+        source: file.display().to_string(),
+    }])
+    .await;
+    h.link(ALICE, "1001").await;
+    h.link(BOB, "1002").await;
+    h.subscribe(&[ALICE, BOB]).await;
+    let before = h.graph.stats().notifications_delivered;
+    for user in [ALICE, BOB] {
+        h.graph
+            .set_client_session(user, "teams-desktop", "Busy", "InAMeeting")
+            .unwrap();
+    }
+    h.delivered(before + 2).await;
+    assert_eq!(
+        teams_slot(&h, "1001"),
+        Some(TeamsStatus::Away),
+        "default table"
+    );
+    assert_eq!(
+        teams_slot(&h, "1002"),
+        Some(TeamsStatus::DoNotDisturb),
+        "Bob's own rules"
+    );
 }
