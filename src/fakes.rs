@@ -126,6 +126,8 @@ impl SwyxConnector for FakeConnector {
 pub enum GraphCall {
     SetPresence { user: String, activity: String },
     ClearPresence { user: String },
+    SetPreferred { user: String, activity: String },
+    ClearPreferred { user: String },
     Create { users: Vec<String> },
     Renew { id: String },
     Delete { id: String },
@@ -184,6 +186,25 @@ impl PresenceSession for FakeGraph {
 
     async fn clear_presence(&self, user: &str, budget: Duration) -> Result<(), GraphError> {
         self.record(GraphCall::ClearPresence { user: user.into() });
+        self.answer(budget).await
+    }
+
+    async fn set_preferred(
+        &self,
+        user: &str,
+        _availability: &str,
+        activity: &str,
+        budget: Duration,
+    ) -> Result<(), GraphError> {
+        self.record(GraphCall::SetPreferred {
+            user: user.into(),
+            activity: activity.into(),
+        });
+        self.answer(budget).await
+    }
+
+    async fn clear_preferred(&self, user: &str, budget: Duration) -> Result<(), GraphError> {
+        self.record(GraphCall::ClearPreferred { user: user.into() });
         self.answer(budget).await
     }
 }

@@ -7,6 +7,8 @@ mod directions;
 mod harness;
 #[path = "swyx_to_teams/metrics.rs"]
 mod metrics;
+#[path = "swyx_to_teams/own_status.rs"]
+mod own_status;
 
 use harness::*;
 use presence_bridge::domain::Timestamp;

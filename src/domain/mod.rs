@@ -5,6 +5,7 @@ pub mod clock;
 pub mod directions;
 pub mod linking;
 pub mod mapping;
+pub mod own_status;
 pub mod presence;
 pub mod rule_overrides;
 pub mod sharding;

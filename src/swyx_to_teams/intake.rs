@@ -7,6 +7,7 @@
 //! request's budget; what Graph does not take now stays pending for maintenance.
 
 use super::end_calls::end_calls;
+use super::own_status::{self, OwnStatusEvent};
 use super::session::{GraphSync, SwyxToTeams, sync_graph};
 use crate::app::App;
 use crate::domain::CallEvent;
@@ -20,10 +21,10 @@ use std::time::Instant;
 
 /// Accepted webhook-ids are remembered this long: longer than the 5-minute tolerance and than any
 /// connector retry series (which keeps the id and re-signs with a fresh timestamp).
-const REPLAY_MEMORY_MS: i64 = 60 * 60_000;
+pub(super) const REPLAY_MEMORY_MS: i64 = 60 * 60_000;
 const MAX_EVENT_BYTES: usize = 64 * 1024;
 
-fn accepted(status: &str, detail: &str) -> HttpResponse {
+pub(super) fn accepted(status: &str, detail: &str) -> HttpResponse {
     json(
         StatusCode::OK,
         &serde_json::json!({ "status": status, "detail": detail }),
@@ -73,6 +74,15 @@ pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
     let (kind, call_id) = match event.kind() {
         Ok(EventKind::SpeakingStarted { call_id }) => (CallEvent::Started, call_id),
         Ok(EventKind::SpeakingEnded { call_id }) => (CallEvent::Ended, call_id),
+        Ok(EventKind::StatusChanged { status, origin }) => {
+            let event = OwnStatusEvent {
+                swyx_user_id: &event.swyx_user_id,
+                webhook_id: &message.id,
+                status,
+                origin,
+            };
+            return own_status::handle(app, s2t, event, started).await;
+        }
         Ok(_) => {
             tracing::info!(event_type = %event.kind, "Swyx event of a type not handled here ignored");
             return accepted("ignored", "unknown event type");
@@ -180,7 +190,7 @@ fn parse_event(body: &[u8]) -> Result<SwyxEvent, String> {
     Ok(event)
 }
 
-fn store_unavailable(e: &StoreError) -> HttpResponse {
+pub(super) fn store_unavailable(e: &StoreError) -> HttpResponse {
     tracing::error!(error = %e, "Swyx event not processed: store");
     error(
         StatusCode::SERVICE_UNAVAILABLE,

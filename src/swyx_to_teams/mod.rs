@@ -6,6 +6,7 @@
 
 pub mod end_calls;
 pub mod intake;
+pub mod own_status;
 pub mod ports;
 pub mod read_back;
 pub mod session;
