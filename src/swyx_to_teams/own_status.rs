@@ -4,7 +4,8 @@
 //! count (`domain::own_status`): one the connector made from a Teams-derived status — the bridge's
 //! own — never goes back to Teams.
 //!
-//! Nothing is stored but the replay claim: Teams holds the result. A Graph call that fails within
+//! Nothing is stored but the replay claim and a mark that the bridge set a preferred presence
+//! (so it never clears one the user chose in Teams): Teams holds the result. A Graph call that fails within
 //! the request's budget releases the claim and answers 503, so the connector's retry (same
 //! webhook-id) is acted on.
 
@@ -17,6 +18,10 @@ use crate::swyx::wire::{OwnStatus, StatusOrigin};
 use crate::telemetry::with_causes;
 use http::StatusCode;
 use std::time::Instant;
+
+/// Graph's longest default life of a preferred presence (the others: DoNotDisturb and Busy, a
+/// day), so the bridge's mark outlives every preferred presence it set.
+const PREFERRED_MAX_LIFE_MS: i64 = 7 * 24 * 60 * 60_000;
 
 /// The fields of a verified `status.changed` event.
 pub struct OwnStatusEvent<'a> {
@@ -64,13 +69,42 @@ pub async fn handle(
     }
     let budget = s2t.request_budget.saturating_sub(started.elapsed());
     let entra_id = link.entra_id.as_str();
+    // The bridge clears only a preferred presence it set itself (one the user chose in Teams is
+    // theirs): a mark, kept as long as Graph's longest default expiry, says it may be live.
+    let mark = format!("preferred-set:{user}");
     let done = match change {
         PreferredChange::Set(availability, activity) => {
+            let marked = async {
+                app.store.release_claim(&mark).await?;
+                let until = now.plus_millis(PREFERRED_MAX_LIFE_MS);
+                app.store.claim_once(&mark, until, now).await
+            };
+            if let Err(e) = marked.await {
+                let _ = app.store.release_claim(&key).await;
+                return store_unavailable(&e);
+            }
             s2t.graph
                 .set_preferred(entra_id, availability, activity, budget)
                 .await
         }
-        PreferredChange::Clear => s2t.graph.clear_preferred(entra_id, budget).await,
+        PreferredChange::Clear => match app.store.release_claim(&mark).await {
+            Ok(true) => {
+                let cleared = s2t.graph.clear_preferred(entra_id, budget).await;
+                if cleared.is_err() {
+                    // Still the bridge's to clear when the connector retries.
+                    let until = now.plus_millis(PREFERRED_MAX_LIFE_MS);
+                    let _ = app.store.claim_once(&mark, until, now).await;
+                }
+                cleared
+            }
+            Ok(false) => {
+                return accepted("ignored", "no preferred presence set by the bridge");
+            }
+            Err(e) => {
+                let _ = app.store.release_claim(&key).await;
+                return store_unavailable(&e);
+            }
+        },
     };
     match done {
         Ok(()) => {

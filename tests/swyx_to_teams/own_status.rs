@@ -118,6 +118,12 @@ async fn a_teams_dnd_reaches_swyx_and_never_comes_back_as_a_preferred_presence()
     );
     let (status, answer) = h.post_event(headers.to_header_map(), &body).await;
     assert_eq!((status, answer["status"].as_str()), (200, Some("ignored")));
+    // Nor does the user's hand-set change in SwyxIt! take away the DND they chose in Teams:
+    // the bridge clears only a preferred presence it set.
+    h.swyx
+        .change_own_status("1001", OwnStatus::LoggedOff)
+        .await
+        .unwrap();
     let stats = h.graph.stats();
     assert_eq!(
         (stats.set_preferred_calls, stats.clear_preferred_calls),
