@@ -80,6 +80,7 @@ fn bench(c: &mut Criterion) {
                 time_budget: Duration::from_secs(2),
             },
             rules: MappingRules::default(),
+            rule_overrides: Vec::new(),
             keys: Arc::new(keys),
             tokens: Arc::new(TokenValidator::new(
                 TokenSettings {
@@ -99,6 +100,7 @@ fn bench(c: &mut Criterion) {
             accounts: None,
             users_sync: None,
             wake_maintenance: Default::default(),
+            directions: Default::default(),
             known_subscriptions: Default::default(),
             clock: Default::default(),
         };

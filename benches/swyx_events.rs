@@ -179,6 +179,7 @@ fn setup(rt: &tokio::runtime::Runtime) -> Bench {
                 time_budget: Duration::from_secs(2),
             },
             rules: MappingRules::default(),
+            rule_overrides: Vec::new(),
             keys: Arc::new(NotificationKeys::new()),
             tokens: Arc::new(TokenValidator::new(
                 TokenSettings {
@@ -196,6 +197,7 @@ fn setup(rt: &tokio::runtime::Runtime) -> Bench {
             accounts: None,
             users_sync: None,
             wake_maintenance: Default::default(),
+            directions: Default::default(),
             known_subscriptions: Default::default(),
             clock: BridgeClock::system(),
             metrics: Default::default(),

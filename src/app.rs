@@ -9,8 +9,8 @@ mod secrets;
 mod store;
 
 use crate::config::{Config, SecretRef, StoreConfig};
-use crate::domain::Clock;
-use crate::domain::MappingRules;
+use crate::domain::{Clock, Directions};
+use crate::domain::{MappingRules, RuleOverride};
 use crate::graph::client::{GraphClient, GraphSettings};
 use crate::graph::crypto::NotificationKeys;
 use crate::graph::delegated::LoginEndpoint;
@@ -52,6 +52,8 @@ pub struct AppSettings {
 pub struct App {
     pub settings: AppSettings,
     pub rules: MappingRules,
+    /// Users judged by rules of their own (`[[mapping.override]]`).
+    pub rule_overrides: Vec<RuleOverride>,
     pub keys: Arc<NotificationKeys>,
     pub tokens: Arc<TokenValidator>,
     pub store: Arc<dyn Store>,
@@ -65,6 +67,8 @@ pub struct App {
     pub users_sync: Option<Arc<UsersSync>>,
     /// Wakes the self-hosted maintenance loop early (a lifecycle notification arrived).
     pub wake_maintenance: Arc<tokio::sync::Notify>,
+    /// The directions of users without switches of their own (`[users]`).
+    pub directions: Directions,
     /// The Graph intake's brief cache of the subscriptions (one store read for many items).
     pub known_subscriptions: KnownSubscriptions,
     /// The time of both directions and of maintenance (the sandbox's clock in tests).
@@ -77,10 +81,12 @@ impl App {
     pub fn judge(&self) -> Judge<'_> {
         Judge {
             rules: &self.rules,
+            overrides: &self.rule_overrides,
             // Always: the graph-webhook Lambda runs no Swyx → Teams itself (it holds none of its
             // secrets), but the maintenance and swyx-webhook functions do, and their sessions are
             // in the store. Without Swyx → Teams there are no sessions and the guard finds none.
             own_sessions: Some(&self.clock),
+            directions: self.directions,
         }
     }
 
@@ -111,6 +117,7 @@ impl App {
             Some(path) => MappingRules::load(path).map_err(StartupError::Rules)?,
             None => MappingRules::default(),
         };
+        let rule_overrides = load_overrides(cfg)?;
         let keys = notification_keys(cfg, &mut secrets, role).await?;
         let store = open_store_with(&cfg.store, secrets.aws.as_ref()).await?;
         let http =
@@ -163,6 +170,7 @@ impl App {
             accounts,
             users_sync,
             wake_maintenance: Arc::new(tokio::sync::Notify::new()),
+            directions: cfg.users.directions,
             known_subscriptions: KnownSubscriptions::default(),
             clock,
             settings: AppSettings {
@@ -172,6 +180,7 @@ impl App {
                 time_budget: cfg.time_budget,
             },
             rules,
+            rule_overrides,
             keys: Arc::new(keys),
             tokens: Arc::new(tokens),
             store,
@@ -400,3 +409,17 @@ pub async fn token_sealer(
 }
 
 pub use store::{REQUEST_LOCK_WAIT, open_store, open_store_with};
+
+/// Reads and checks every override's rules file; the first bad one stops the start, named.
+pub fn load_overrides(cfg: &Config) -> Result<Vec<RuleOverride>, StartupError> {
+    cfg.rule_overrides
+        .iter()
+        .map(|o| {
+            Ok(RuleOverride {
+                users: o.users.clone(),
+                rules: MappingRules::load(&o.file).map_err(StartupError::RuleOverride)?,
+                source: o.file.display().to_string(),
+            })
+        })
+        .collect()
+}

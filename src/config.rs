@@ -6,6 +6,7 @@
 
 mod check;
 mod env;
+mod mapping;
 mod raw;
 mod sections;
 mod store;
@@ -13,8 +14,8 @@ mod subscriptions;
 mod users;
 
 pub use raw::{
-    RawConfig, RawConnector, RawGraph, RawKey, RawMapping, RawServer, RawSpeaking, RawStore,
-    RawWebhook,
+    RawConfig, RawConnector, RawGraph, RawKey, RawMapping, RawRuleOverride, RawServer, RawSpeaking,
+    RawStore, RawWebhook,
 };
 pub use store::{is_guid, validate_store};
 pub use subscriptions::{RawAccounts, RawSubscriptions, SubscriptionsConfig};
@@ -125,6 +126,14 @@ pub struct EncryptionKeyConfig {
     pub private_key: SecretRef,
 }
 
+/// `[[mapping.override]]`: these users are judged by the rules in `file`, not the default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleOverrideConfig {
+    /// Swyx ids, Entra ids or e-mail addresses (compared without regard to case).
+    pub users: Vec<String>,
+    pub file: PathBuf,
+}
+
 #[derive(Debug, Clone)]
 pub enum StoreConfig {
     Sqlite {
@@ -150,6 +159,7 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub time_budget: Duration,
     pub rules_file: Option<PathBuf>,
+    pub rule_overrides: Vec<RuleOverrideConfig>,
     /// `serve` only.
     pub listen: std::net::SocketAddr,
     /// `serve`: the operator's routes on a listener of their own; `None` = on `listen`.
@@ -195,6 +205,7 @@ const NAMES: &[(&str, &str)] = &[
     ("webhook.max_body_bytes", "WEBHOOK_MAX_BODY_BYTES"),
     ("webhook.time_budget_ms", "WEBHOOK_TIME_BUDGET_MS"),
     ("mapping.rules_file", "MAPPING_RULES_FILE"),
+    ("mapping.override", "MAPPING_RULE_OVERRIDES"),
     ("server.listen", "LISTEN"),
     ("server.admin_listen", "ADMIN_LISTEN"),
     ("server.admin_token", "ADMIN_TOKEN"),
@@ -252,7 +263,7 @@ impl RawConfig {
         sections::swyx_to_teams_needs_client_secret(&graph, &connector, check)?;
         let store = validate_store(self.store, origin)?;
         let webhook = sections::webhook(self.webhook, check)?;
-        let rules_file = sections::mapping(self.mapping);
+        let (rules_file, rule_overrides) = mapping::validate(self.mapping, check)?;
         let server = sections::server(self.server, check)?;
         let speaking = sections::speaking(self.speaking, check)?;
         let token_key = sections::accounts(self.accounts);
@@ -282,6 +293,7 @@ impl RawConfig {
             max_body_bytes: webhook.max_body_bytes,
             time_budget: webhook.time_budget,
             rules_file,
+            rule_overrides,
             listen: server.listen,
             admin_listen: server.admin_listen,
             admin_token: server.admin_token,
@@ -297,6 +309,12 @@ impl RawConfig {
             users,
         })
     }
+}
+
+/// Only the `[users]` section, validated: for commands that read the store and show the
+/// configured directions without needing the rest of the file.
+pub fn validate_users(raw: RawUsers, origin: Origin) -> Result<UsersConfig, ConfigError> {
+    users::validate(raw, Check::new(origin))
 }
 
 /// A URL the bridge sends secrets or tokens to (Graph, Entra, the signing keys, the connector):

@@ -126,6 +126,8 @@ impl SwyxConnector for FakeConnector {
 pub enum GraphCall {
     SetPresence { user: String, activity: String },
     ClearPresence { user: String },
+    SetPreferred { user: String, activity: String },
+    ClearPreferred { user: String },
     Create { users: Vec<String> },
     Renew { id: String },
     Delete { id: String },
@@ -184,6 +186,25 @@ impl PresenceSession for FakeGraph {
 
     async fn clear_presence(&self, user: &str, budget: Duration) -> Result<(), GraphError> {
         self.record(GraphCall::ClearPresence { user: user.into() });
+        self.answer(budget).await
+    }
+
+    async fn set_preferred(
+        &self,
+        user: &str,
+        _availability: &str,
+        activity: &str,
+        budget: Duration,
+    ) -> Result<(), GraphError> {
+        self.record(GraphCall::SetPreferred {
+            user: user.into(),
+            activity: activity.into(),
+        });
+        self.answer(budget).await
+    }
+
+    async fn clear_preferred(&self, user: &str, budget: Duration) -> Result<(), GraphError> {
+        self.record(GraphCall::ClearPreferred { user: user.into() });
         self.answer(budget).await
     }
 }
@@ -315,6 +336,7 @@ pub fn app(store: Arc<MemoryStore>, connector: Arc<FakeConnector>, clock: Clock)
             time_budget: Duration::from_secs(2),
         },
         rules: MappingRules::default(),
+        rule_overrides: Vec::new(),
         keys: Arc::new(NotificationKeys::new()),
         // Never asked: the use cases under test do not see Graph's notifications.
         tokens: Arc::new(TokenValidator::new(
@@ -328,6 +350,7 @@ pub fn app(store: Arc<MemoryStore>, connector: Arc<FakeConnector>, clock: Clock)
         accounts: None,
         users_sync: None,
         wake_maintenance: Default::default(),
+        directions: Default::default(),
         known_subscriptions: Default::default(),
         clock,
     }

@@ -106,7 +106,14 @@ pub async fn run(app: &App, budget: Duration) -> MaintenanceSummary {
     // is then compared too, in whatever time the run has left.
     if summary.subscriptions.reconciled_users > 0 {
         let (store, delivery) = (app.store.as_ref(), app.delivery());
-        let compared = repair_against_swyx(store, delivery, app.clock.now(), shares.next(0)).await;
+        let compared = repair_against_swyx(
+            store,
+            delivery,
+            app.directions,
+            app.clock.now(),
+            shares.next(0),
+        )
+        .await;
         summary.swyx_truth = part(&mut summary.failed, "Swyx compared", compared);
     }
     summary.linking = part(

@@ -4,7 +4,10 @@
 //! totals on top. Reading only the store, it works the same against the DynamoDB table of an AWS
 //! deployment and the SQLite file of `serve`, and changes nothing.
 
-use crate::domain::{PresenceValue, Session, SpeakingState, SwyxStatus, Timestamp, UserSyncState};
+use crate::domain::{
+    DirectionSwitches, Directions, PresenceValue, Session, SpeakingState, SwyxStatus, Timestamp,
+    UserSyncState,
+};
 use crate::store::{
     PendingDelivery, Store, StoreResult, SubscriptionRecord, SyncAccount, UserLink,
 };
@@ -74,6 +77,10 @@ pub struct UserStatus {
     pub confirmed: bool,
     pub pending: Option<Pending>,
     pub calls: Calls,
+    /// The directions in effect for the user.
+    pub directions: Directions,
+    /// The user's own switches (`users set`); unset ones follow the configuration.
+    pub own_switches: DirectionSwitches,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -104,9 +111,21 @@ pub enum Which {
     One(String),
 }
 
-/// Reads the report at `now`. Totals always cover every linked user.
-pub async fn read(store: &dyn Store, which: &Which, now: Timestamp) -> StoreResult<StatusReport> {
+/// Reads the report at `now`; `global` are the configured directions. Totals always cover
+/// every linked user.
+pub async fn read(
+    store: &dyn Store,
+    which: &Which,
+    now: Timestamp,
+    global: Directions,
+) -> StoreResult<StatusReport> {
     let links = store.list_users().await?;
+    let own: HashMap<String, DirectionSwitches> = store
+        .list_switches()
+        .await?
+        .into_iter()
+        .map(|s| (s.swyx_user_id, s.switches))
+        .collect();
     let accounts = store.list_accounts().await?;
     let subscriptions: HashMap<String, SubscriptionRecord> = store
         .list_subscriptions()
@@ -116,7 +135,10 @@ pub async fn read(store: &dyn Store, which: &Which, now: Timestamp) -> StoreResu
         .collect();
     let coverage = Coverage::new(&accounts, &subscriptions, now);
     let users: Vec<UserStatus> = futures_util::stream::iter(links)
-        .map(|link| read_user(store, link, &coverage))
+        .map(|link| {
+            let own = own.get(&link.swyx_user_id).copied().unwrap_or_default();
+            read_user(store, link, &coverage, (global, own))
+        })
         .buffered(READ_CONCURRENCY)
         .collect::<Vec<_>>()
         .await
@@ -208,6 +230,7 @@ async fn read_user(
     store: &dyn Store,
     link: UserLink,
     coverage: &Coverage<'_>,
+    (global, own): (Directions, DirectionSwitches),
 ) -> StoreResult<UserStatus> {
     let (sync, pending, speaking) = tokio::try_join!(
         store.get_sync_state(&link.entra_id),
@@ -227,7 +250,31 @@ async fn read_user(
         account,
         subscription_expires_at,
         covered,
+        directions: global.for_user(&own),
+        own_switches: own,
     })
+}
+
+/// The directions of a user in words: "Teams → Swyx off (own), Swyx → Teams on, Swyx DND/Away →
+/// Teams off" — `(own)` marks a switch of the user's own.
+pub fn directions_text(d: &Directions, own: &DirectionSwitches) -> String {
+    [
+        ("Teams → Swyx", d.teams_to_swyx, own.teams_to_swyx.is_some()),
+        ("Swyx → Teams", d.swyx_to_teams, own.swyx_to_teams.is_some()),
+        (
+            "Swyx DND/Away → Teams",
+            d.swyx_status_to_teams,
+            own.swyx_status_to_teams.is_some(),
+        ),
+    ]
+    .iter()
+    .map(|(name, on, own)| {
+        let state = if *on { "on" } else { "off" };
+        let whose = if *own { " (own)" } else { "" };
+        format!("{name} {state}{whose}")
+    })
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 fn teams_seen(state: &UserSyncState) -> Option<TeamsSeen> {
@@ -267,152 +314,4 @@ fn calls_of(s: SpeakingState) -> Calls {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::{
-        CallEvent, PresenceValue, SpeakingSettings, SwyxAction, SwyxUpdate, TeamsPresence,
-    };
-    use crate::store::MemoryStore;
-    use crate::store::prelude::*;
-
-    const NOW: Timestamp = Timestamp(1_800_000_000_000);
-
-    fn link(entra_id: &str, swyx: &str, email: &str) -> UserLink {
-        UserLink {
-            entra_id: entra_id.into(),
-            swyx_user_id: swyx.into(),
-            email: email.into(),
-        }
-    }
-
-    /// Alice covered and confirmed, Bob covered with an update the connector keeps refusing and
-    /// in a Swyx call, Carol linked but in no subscription.
-    async fn world() -> MemoryStore {
-        let store = MemoryStore::new();
-        store
-            .put_user(&link("alice", "11", "Alice@Example.com"))
-            .await
-            .unwrap();
-        store
-            .put_user(&link("bob", "12", "bob@example.com"))
-            .await
-            .unwrap();
-        store
-            .put_user(&link("carol", "13", "carol@example.com"))
-            .await
-            .unwrap();
-        let seen = UserSyncState {
-            revision: 1,
-            last_received_at: Some(NOW),
-            last_presence: Some(TeamsPresence::new("Away", "Away")),
-            teams_status: Some(SwyxStatus::Away),
-            ..Default::default()
-        };
-        store.put_sync_state("alice", &seen, 0).await.unwrap();
-        store.put_sync_state("bob", &seen, 0).await.unwrap();
-        let update = SwyxUpdate {
-            swyx_user_id: "12".into(),
-            entra_id: "bob".into(),
-            action: SwyxAction::Set(SwyxStatus::Away),
-            revision: 1,
-            availability: PresenceValue::new("Away"),
-            activity: PresenceValue::new("Away"),
-            out_of_office: false,
-            observed_at: NOW,
-        };
-        let refused = PendingDelivery {
-            update,
-            attempts: 3,
-            next_attempt_at: NOW.plus_millis(30_000),
-            last_error: Some("connector answered 503".into()),
-        };
-        store.put_pending(&refused).await.unwrap();
-        let call = SpeakingState::default()
-            .apply_event(
-                CallEvent::Started,
-                "c1",
-                NOW,
-                NOW,
-                &SpeakingSettings::default(),
-            )
-            .unwrap();
-        store.put_speaking("bob", &call, 0).await.unwrap();
-        let account = SyncAccount {
-            name: "sync1".into(),
-            sealed_refresh_token: "sealed".into(),
-            version: 1,
-            assigned: vec!["alice".into(), "bob".into()],
-            covered: vec!["alice".into(), "bob".into()],
-            subscription_id: Some("sub-1".into()),
-            unconfirmed_client_state: None,
-            added_at: NOW,
-            reconciled_at: Some(NOW),
-            reconcile_requested: false,
-            last_error: None,
-        };
-        store.put_account(&account, 0).await.unwrap();
-        store
-            .put_subscription(&SubscriptionRecord {
-                id: "sub-1".into(),
-                client_state: "secret-state".into(),
-                expires_at: NOW.plus_millis(3_600_000),
-                account: Some("sync1".into()),
-                resource: String::new(),
-                encryption_certificate_id: None,
-                renewed_at: None,
-            })
-            .await
-            .unwrap();
-        store
-    }
-
-    #[tokio::test]
-    async fn totals_and_each_users_state_come_from_the_store() {
-        let store = world().await;
-        let r = read(&store, &Which::All, NOW).await.unwrap();
-        let t = &r.totals;
-        assert_eq!((t.linked, t.covered, t.uncovered), (3, 2, 1));
-        assert_eq!((t.pending, t.in_a_call, t.failing_accounts), (1, 1, 0));
-        let by_id = |id: &str| r.users.iter().find(|u| u.entra_id == id).unwrap();
-        let alice = by_id("alice");
-        assert!(alice.covered && alice.confirmed);
-        assert_eq!(alice.account.as_deref(), Some("sync1"));
-        assert_eq!(alice.swyx_status, Some(SwyxStatus::Away));
-        let bob = by_id("bob");
-        assert!(!bob.confirmed);
-        let pending = bob.pending.as_ref().unwrap();
-        assert_eq!(
-            pending.last_error.as_deref(),
-            Some("connector answered 503")
-        );
-        assert_eq!(bob.calls.active, 1);
-        let carol = by_id("carol");
-        assert!(!carol.covered && carol.account.is_none() && carol.teams_seen.is_none());
-    }
-
-    #[tokio::test]
-    async fn one_user_by_email_in_any_case_and_the_json_has_no_secrets() {
-        let store = world().await;
-        let r = read(&store, &Which::One("alice@example.COM".into()), NOW)
-            .await
-            .unwrap();
-        assert_eq!(r.users.len(), 1);
-        assert_eq!(r.users[0].swyx_user_id, "11");
-        assert_eq!(r.totals.linked, 3, "totals cover everyone");
-        let json = serde_json::to_string(&r).unwrap();
-        assert!(!json.contains("secret-state") && !json.contains("sealed"));
-        let none = read(&store, &Which::One("nobody".into()), NOW)
-            .await
-            .unwrap();
-        assert!(none.users.is_empty());
-    }
-
-    #[tokio::test]
-    async fn an_expired_subscription_leaves_its_users_uncovered() {
-        let store = world().await;
-        let later = NOW.plus_millis(3_600_001);
-        let r = read(&store, &Which::All, later).await.unwrap();
-        assert_eq!(r.totals.covered, 0);
-        assert_eq!(r.totals.uncovered, 3);
-    }
-}
+mod tests;

@@ -66,6 +66,7 @@ async fn env(users: usize) -> Env {
             time_budget: Duration::from_millis(2000),
         },
         rules: MappingRules::default(),
+        rule_overrides: Vec::new(),
         keys: Arc::new(keys),
         tokens: Arc::new(TokenValidator::new(
             TokenSettings {
@@ -91,6 +92,7 @@ async fn env(users: usize) -> Env {
         accounts: None,
         users_sync: None,
         wake_maintenance: Default::default(),
+        directions: Default::default(),
         known_subscriptions: Default::default(),
         clock: Default::default(),
     };

@@ -88,6 +88,7 @@ conformance!(
     delete_lifecycle_request_keeps_one_received_meanwhile,
     account_and_lifecycle_keys_are_rejected_by_name,
     link_marks_replace_per_swyx_user_and_list_in_order,
+    user_switches_replace_per_swyx_user_and_unset_ones_remove_the_record,
 );
 
 // ---- SQLite only ----

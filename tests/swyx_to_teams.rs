@@ -1,10 +1,14 @@
 //! Swyx → Teams end to end over loopback: the emulated SwyxServer's calls send signed events to
 //! the bridge's router, which writes the bridge's presence session into the emulated Graph.
 
+#[path = "swyx_to_teams/directions.rs"]
+mod directions;
 #[path = "swyx_to_teams/harness.rs"]
 mod harness;
 #[path = "swyx_to_teams/metrics.rs"]
 mod metrics;
+#[path = "swyx_to_teams/own_status.rs"]
+mod own_status;
 
 use harness::*;
 use presence_bridge::domain::Timestamp;

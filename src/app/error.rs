@@ -36,6 +36,8 @@ pub enum StartupError {
     },
     #[error("mapping.rules_file")]
     Rules(#[source] RulesError),
+    #[error("mapping.override")]
+    RuleOverride(#[source] RulesError),
     /// A part of the bridge is configured without a setting it cannot work without.
     #[error("{setting}: missing ({why})")]
     Missing {

@@ -163,12 +163,47 @@ enum UsersCommand {
         #[arg(long, env = "PRESENCE_BRIDGE_CONFIG")]
         config: PathBuf,
     },
+    /// A user's own direction switches (by Swyx id, Entra id or e-mail address): `on`, `off`,
+    /// or `default` to follow the configuration; a switch not given stays as it is.
+    Set {
+        id: String,
+        /// Teams presence → Swyx status.
+        #[arg(long, value_enum)]
+        teams_to_swyx: Option<Switch>,
+        /// Swyx "Speaking" → Teams "In a call".
+        #[arg(long, value_enum)]
+        swyx_to_teams: Option<Switch>,
+        /// Swyx "Do not disturb"/"Away" set in SwyxIt! → Teams.
+        #[arg(long, value_enum)]
+        swyx_status_to_teams: Option<Switch>,
+        #[arg(long, env = "PRESENCE_BRIDGE_CONFIG")]
+        config: PathBuf,
+    },
     /// Let automatic linking link an excluded Swyx user again.
     Include {
         swyx_user_id: String,
         #[arg(long, env = "PRESENCE_BRIDGE_CONFIG")]
         config: PathBuf,
     },
+}
+
+/// One direction switch as `users set` takes it.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Switch {
+    On,
+    Off,
+    /// Follow the configuration.
+    Default,
+}
+
+impl Switch {
+    fn change(switch: Option<Self>) -> Option<Option<bool>> {
+        switch.map(|s| match s {
+            Switch::On => Some(true),
+            Switch::Off => Some(false),
+            Switch::Default => None,
+        })
+    }
 }
 
 #[tokio::main]
@@ -255,7 +290,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let now = presence_bridge::domain::Timestamp::now();
             print!(
                 "{}",
-                cli::status::run(store.as_ref(), user.as_deref(), json, now).await?
+                cli::status::run(
+                    store.as_ref(),
+                    user.as_deref(),
+                    json,
+                    now,
+                    cli::directions(&config)?
+                )
+                .await?
             );
         }
         Command::Users { command } => match command {
@@ -293,6 +335,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } => {
                 let cfg = cli::config(&config)?;
                 println!("{}", cli::links::unlink(&cfg, &swyx_user_id).await?);
+            }
+            UsersCommand::Set {
+                id,
+                teams_to_swyx,
+                swyx_to_teams,
+                swyx_status_to_teams,
+                config,
+            } => {
+                let change = presence_bridge::domain::SwitchChange {
+                    teams_to_swyx: Switch::change(teams_to_swyx),
+                    swyx_to_teams: Switch::change(swyx_to_teams),
+                    swyx_status_to_teams: Switch::change(swyx_status_to_teams),
+                };
+                let cfg = cli::config(&config)?;
+                println!("{}", cli::switches::set(&cfg, &id, change).await?);
             }
             UsersCommand::Include {
                 swyx_user_id,

@@ -9,10 +9,12 @@ pub mod links;
 pub mod map;
 pub mod serve;
 pub mod status;
+pub mod switches;
 pub mod users;
 
 use crate::app::open_store;
-use crate::config::{Config, Origin, RawConfig, validate_store};
+use crate::config::{Config, Origin, RawConfig, validate_store, validate_users};
+use crate::domain::Directions;
 use crate::store::Store;
 use std::path::Path;
 use std::sync::Arc;
@@ -20,6 +22,11 @@ use std::sync::Arc;
 /// The whole configuration file, validated.
 pub fn config(path: &Path) -> anyhow::Result<Config> {
     Ok(RawConfig::from_file(path)?.validate(Origin::File)?)
+}
+
+/// The directions a configuration file sets for everyone (`[users]`); only that section is read.
+pub fn directions(path: &Path) -> anyhow::Result<Directions> {
+    Ok(validate_users(RawConfig::from_file(path)?.users, Origin::File)?.directions)
 }
 
 /// The store of a configuration file; only its `[store]` section is read, so the admin commands

@@ -1,8 +1,8 @@
 //! `presence-bridge status [--user ID|EMAIL] [--json]`: every linked user's state from the store
 //! (`crate::status`), as a table, one user in detail, or JSON for scripts.
 
-use crate::domain::Timestamp;
-use crate::status::{StatusReport, UserStatus, Which, read};
+use crate::domain::{Directions, Timestamp};
+use crate::status::{StatusReport, UserStatus, Which, directions_text, read};
 use crate::store::Store;
 use std::fmt::Write as _;
 
@@ -12,9 +12,10 @@ pub async fn run(
     user: Option<&str>,
     json: bool,
     now: Timestamp,
+    global: Directions,
 ) -> anyhow::Result<String> {
     let which = user.map_or(Which::All, |u| Which::One(u.to_string()));
-    let report = read(store, &which, now).await?;
+    let report = read(store, &which, now, global).await?;
     if let Some(key) = user
         && report.users.is_empty()
     {
@@ -58,23 +59,52 @@ fn header(r: &StatusReport) -> String {
 
 fn table(r: &StatusReport) -> String {
     let mut text = format!(
-        "{:<36}  {:<12}  {:<7}  {:<30}  {:<16}  {:<10}  {}\n",
-        "entra id", "swyx id", "covered", "teams (seen)", "swyx status", "delivery", "calls"
+        "{:<36}  {:<12}  {:<7}  {:<30}  {:<16}  {:<10}  {:<24}  {}\n",
+        "entra id",
+        "swyx id",
+        "covered",
+        "teams (seen)",
+        "swyx status",
+        "delivery",
+        "calls",
+        "syncs (* = own switch)"
     );
     for u in &r.users {
         let _ = writeln!(
             text,
-            "{:<36}  {:<12}  {:<7}  {:<30}  {:<16}  {:<10}  {}",
+            "{:<36}  {:<12}  {:<7}  {:<30}  {:<16}  {:<10}  {:<24}  {}",
             u.entra_id,
             u.swyx_user_id,
             if u.covered { "yes" } else { "NO" },
             teams(u),
             swyx(u),
             delivery(u),
-            calls(u)
+            calls(u),
+            syncs_short(u)
         );
     }
     text
+}
+
+/// "T→S S→T* -": the directions on, `-` for one off, `*` for the user's own switch.
+fn syncs_short(u: &UserStatus) -> String {
+    let (d, own) = (&u.directions, &u.own_switches);
+    [
+        ("T→S", d.teams_to_swyx, own.teams_to_swyx.is_some()),
+        ("S→T", d.swyx_to_teams, own.swyx_to_teams.is_some()),
+        (
+            "DND→T",
+            d.swyx_status_to_teams,
+            own.swyx_status_to_teams.is_some(),
+        ),
+    ]
+    .iter()
+    .map(|(name, on, own)| {
+        let name = if *on { *name } else { "-" };
+        format!("{name}{}", if *own { "*" } else { "" })
+    })
+    .collect::<Vec<_>>()
+    .join(" ")
 }
 
 fn detail(u: &UserStatus) -> String {
@@ -112,6 +142,7 @@ fn detail(u: &UserStatus) -> String {
         ("delivery", delivery(u)),
         ("pending", pending),
         ("calls", calls(u)),
+        ("syncs", directions_text(&u.directions, &u.own_switches)),
     ];
     let mut text = String::new();
     for (label, value) in rows {

@@ -87,6 +87,31 @@ impl RawConfig {
             },
             mapping: RawMapping {
                 rules_file: var("mapping.rules_file"),
+                overrides: match var("mapping.override") {
+                    None => Vec::new(),
+                    Some(json) => {
+                        #[derive(Deserialize)]
+                        #[serde(deny_unknown_fields)]
+                        struct EnvOverride {
+                            users: Vec<String>,
+                            file: String,
+                        }
+                        let parsed: Vec<EnvOverride> = serde_json::from_str(&json).map_err(
+                            |source| ConfigError::NotJson {
+                                setting: name(Origin::Env, "mapping.override"),
+                                expected: r#"a JSON list like [{"users":["1001","anna@contoso.example"],"file":"/opt/rules/sales.toml"}]"#,
+                                source,
+                            },
+                        )?;
+                        parsed
+                            .into_iter()
+                            .map(|o| RawRuleOverride {
+                                users: o.users,
+                                file: Some(o.file),
+                            })
+                            .collect()
+                    }
+                },
             },
             server: RawServer {
                 listen: var("server.listen"),

@@ -103,4 +103,17 @@ pub struct RawWebhook {
 #[serde(deny_unknown_fields)]
 pub struct RawMapping {
     pub rules_file: Option<String>,
+    /// `[[mapping.override]]`: users judged by rules files of their own.
+    #[serde(default, rename = "override")]
+    pub overrides: Vec<RawRuleOverride>,
+}
+
+/// One `[[mapping.override]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRuleOverride {
+    /// Swyx ids, Entra ids or e-mail addresses.
+    #[serde(default)]
+    pub users: Vec<String>,
+    pub file: Option<String>,
 }

@@ -1,4 +1,4 @@
-//! One validation per section of the file (`[graph]`, `[connector]`, `[webhook]`, `[mapping]`,
+//! One validation per section of the file (`[graph]`, `[connector]`, `[webhook]`,
 //! `[server]`, `[speaking]`, `[accounts]`; `[store]` and `[subscriptions]` have files of their
 //! own), so each setting's rule sits next to its neighbours and [`RawConfig::validate`] reads as
 //! the list of sections. Each gives a `…Section`, named apart from the adapters'
@@ -7,13 +7,12 @@
 //! [`RawConfig::validate`]: super::RawConfig::validate
 
 use super::check::{Check, secret, text};
-use super::raw::{RawConnector, RawGraph, RawMapping, RawServer, RawSpeaking, RawWebhook};
+use super::raw::{RawConnector, RawGraph, RawServer, RawSpeaking, RawWebhook};
 use super::{
     ConfigError, DEFAULT_AUTHORITY_URL, DEFAULT_GRAPH_BASE_URL, DEFAULT_JWKS_URL,
     EncryptionKeyConfig, RawAccounts, SecretRef,
 };
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 pub(super) struct GraphSection {
@@ -171,11 +170,6 @@ pub(super) fn webhook(raw: RawWebhook, check: Check) -> Result<WebhookSection, C
         max_body_bytes,
         time_budget: Duration::from_millis(time_budget_ms),
     })
-}
-
-/// The operator's rules file, if any (read and checked when the app starts).
-pub(super) fn mapping(raw: RawMapping) -> Option<PathBuf> {
-    raw.rules_file.map(PathBuf::from)
 }
 
 pub(super) struct ServerSection {

@@ -2,9 +2,12 @@
 //! state machine, automatic user linking. No I/O, no async: everything here is a function of its inputs.
 
 pub mod clock;
+pub mod directions;
 pub mod linking;
 pub mod mapping;
+pub mod own_status;
 pub mod presence;
+pub mod rule_overrides;
 pub mod sharding;
 pub mod speaking;
 pub mod swyx_status;
@@ -12,8 +15,10 @@ pub mod sync;
 pub mod timestamp;
 
 pub use clock::Clock;
+pub use directions::{DirectionSwitches, Directions, SwitchChange};
 pub use mapping::{MappingRules, RulesError};
 pub use presence::{PresenceValue, TeamsPresence};
+pub use rule_overrides::{RuleOverride, UserKeys, rules_for};
 pub use speaking::{
     CallEvent, ECHO_WINDOW_MS, GraphOp, GraphOutcome, Session, SpeakingSettings, SpeakingState,
     VerifyStep,
@@ -21,6 +26,6 @@ pub use speaking::{
 pub use swyx_status::{MappedStatus, SwyxStatus};
 pub use sync::{
     HeldStatus, Observation, SwyxAction, SwyxRepair, SwyxUpdate, SyncDecision, UserSyncState,
-    decide, decide_with_echo_guard, swyx_repair,
+    decide, decide_with_echo_guard, rejudge, swyx_repair,
 };
 pub use timestamp::Timestamp;

@@ -9,6 +9,7 @@ pub mod directory;
 pub mod entra;
 pub mod keys;
 pub mod notification;
+mod preferred;
 pub mod sealed;
 pub mod subscriptions;
 pub mod token;

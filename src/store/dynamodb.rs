@@ -9,6 +9,7 @@ mod link_marks;
 mod links;
 mod pending;
 mod speaking;
+mod switches;
 mod table;
 mod transact;
 

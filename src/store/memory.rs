@@ -8,8 +8,8 @@
 use super::{
     AccountStore, IdempotencyStore, LifecycleRequest, LifecycleStore, LinkMark, LinkMarkStore,
     PendingDelivery, PendingStore, SpeakingStore, StoreResult, SubscriptionRecord,
-    SubscriptionStore, SyncAccount, SyncStateStore, UserLink, UserLinkStore, check_lifecycle_key,
-    not_at, require, require_growth,
+    SubscriptionStore, SwitchStore, SyncAccount, SyncStateStore, UserLink, UserLinkStore,
+    UserSwitches, check_lifecycle_key, not_at, require, require_growth,
 };
 use crate::domain::{SpeakingState, Timestamp, UserSyncState};
 use async_trait::async_trait;
@@ -29,6 +29,8 @@ struct Records {
     swyx_owners: HashMap<String, String>,
     /// By Swyx user id.
     link_marks: BTreeMap<String, LinkMark>,
+    /// By Swyx user id.
+    switches: BTreeMap<String, UserSwitches>,
     sync_states: BTreeMap<String, UserSyncState>,
     speaking: BTreeMap<String, SpeakingState>,
     subscriptions: BTreeMap<String, SubscriptionRecord>,
@@ -138,6 +140,29 @@ impl LinkMarkStore for MemoryStore {
 
     async fn list_link_marks(&self) -> StoreResult<Vec<LinkMark>> {
         Ok(self.records().link_marks.values().cloned().collect())
+    }
+}
+
+#[async_trait]
+impl SwitchStore for MemoryStore {
+    async fn put_switches(&self, switches: &UserSwitches) -> StoreResult<()> {
+        require("Swyx user id", &switches.swyx_user_id)?;
+        let mut r = self.records();
+        if switches.switches.is_empty() {
+            r.switches.remove(&switches.swyx_user_id);
+        } else {
+            r.switches
+                .insert(switches.swyx_user_id.clone(), switches.clone());
+        }
+        Ok(())
+    }
+
+    async fn get_switches(&self, swyx_user_id: &str) -> StoreResult<Option<UserSwitches>> {
+        Ok(self.records().switches.get(swyx_user_id).cloned())
+    }
+
+    async fn list_switches(&self) -> StoreResult<Vec<UserSwitches>> {
+        Ok(self.records().switches.values().cloned().collect())
     }
 }
 

@@ -25,7 +25,7 @@ pub use error::{BoxError, StoreError, StoreResult};
 pub use memory::MemoryStore;
 pub use records::{
     LifecycleRequest, LinkMark, LinkMarkKind, PendingDelivery, SubscriptionRecord, SyncAccount,
-    UserLink,
+    UserLink, UserSwitches,
 };
 pub use sqlite::SqliteStore;
 
@@ -34,8 +34,8 @@ pub use sqlite::SqliteStore;
 pub mod prelude {
     pub use super::{
         AccountStore as _, IdempotencyStore as _, LifecycleStore as _, LinkMarkStore as _,
-        PendingStore as _, SpeakingStore as _, SubscriptionStore as _, SyncStateStore as _,
-        UserLinkStore as _,
+        PendingStore as _, SpeakingStore as _, SubscriptionStore as _, SwitchStore as _,
+        SyncStateStore as _, UserLinkStore as _,
     };
 }
 
@@ -62,6 +62,16 @@ pub trait LinkMarkStore: Send + Sync {
     async fn delete_link_mark(&self, swyx_user_id: &str) -> StoreResult<bool>;
     /// All marks, ordered by Swyx id.
     async fn list_link_marks(&self) -> StoreResult<Vec<LinkMark>>;
+}
+
+/// Users' own direction switches, by Swyx id.
+#[async_trait]
+pub trait SwitchStore: Send + Sync {
+    /// Creates or replaces the user's switches; switches that are all unset remove the record.
+    async fn put_switches(&self, switches: &UserSwitches) -> StoreResult<()>;
+    async fn get_switches(&self, swyx_user_id: &str) -> StoreResult<Option<UserSwitches>>;
+    /// Every user with switches of their own, ordered by Swyx id.
+    async fn list_switches(&self) -> StoreResult<Vec<UserSwitches>>;
 }
 
 /// Teams → Swyx, per user: the last applied presence and the status sent for it.
@@ -191,6 +201,7 @@ pub trait IdempotencyStore: Send + Sync {
 pub trait Store:
     UserLinkStore
     + LinkMarkStore
+    + SwitchStore
     + SyncStateStore
     + SpeakingStore
     + SubscriptionStore
@@ -204,6 +215,7 @@ pub trait Store:
 impl<T> Store for T where
     T: UserLinkStore
         + LinkMarkStore
+        + SwitchStore
         + SyncStateStore
         + SpeakingStore
         + SubscriptionStore

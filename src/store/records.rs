@@ -1,7 +1,7 @@
 //! The records the bridge keeps: what each one means and which fields its conditional writes
 //! compare. The store's ports ([`super`]) read and write them; every backend keeps them as they are.
 
-use crate::domain::{SwyxUpdate, Timestamp};
+use crate::domain::{DirectionSwitches, SwyxUpdate, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// A linked user: Entra object id ↔ Swyx user id.
@@ -111,4 +111,12 @@ pub enum LinkMarkKind {
     /// A sync never links this Swyx user (`users unlink`); `users link` or `users include`
     /// lifts it.
     Excluded,
+}
+
+/// A Swyx user's own direction switches (`users set`). Kept by Swyx id, apart from the link, so
+/// they survive a relink; a user without any has no record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSwitches {
+    pub swyx_user_id: String,
+    pub switches: DirectionSwitches,
 }

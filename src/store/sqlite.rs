@@ -16,6 +16,7 @@ mod pending;
 mod rows;
 mod schema;
 mod speaking;
+mod switches;
 
 use super::{
     IdempotencyStore, PendingDelivery, StoreError, StoreResult, SubscriptionRecord,

@@ -282,26 +282,47 @@ pub fn check_name(name: &str) -> Result<(), String> {
 pub async fn request_reconciliation(store: &dyn AccountStore) -> Result<usize, StoreError> {
     let mut asked = 0;
     for account in store.list_accounts().await? {
-        let name = account.name.as_str();
-        let newly = optimistic::update(
-            || format!("sync account {name:?}"),
-            move || store.get_account(name),
-            |stored| match stored {
-                Some(stored) if !stored.reconcile_requested => {
-                    let mut next = stored.clone();
-                    next.reconcile_requested = true;
-                    next.version = stored.version + 1;
-                    Step::Write((next, stored.version), true)
-                }
-                // Removed meanwhile, or already asked.
-                _ => Step::Done(false),
-            },
-            move |(next, expected)| async move { store.put_account(&next, expected).await },
-        )
-        .await?;
-        asked += usize::from(newly);
+        asked += usize::from(ask_to_reconcile(store, &account.name).await?);
     }
     Ok(asked)
+}
+
+/// Asks the next maintenance run to reconcile the sync account that covers `entra_id` (after
+/// the user's direction switches changed); `false` when no account covers the user or it was
+/// asked already.
+pub async fn request_reconciliation_of(
+    store: &dyn AccountStore,
+    entra_id: &str,
+) -> Result<bool, StoreError> {
+    let accounts = store.list_accounts().await?;
+    match accounts
+        .iter()
+        .find(|a| a.assigned.iter().any(|u| u == entra_id))
+    {
+        Some(account) => ask_to_reconcile(store, &account.name).await,
+        None => Ok(false),
+    }
+}
+
+/// Sets the account's `reconcile_requested`; `false` when it was set already or the account is
+/// gone.
+async fn ask_to_reconcile(store: &dyn AccountStore, name: &str) -> Result<bool, StoreError> {
+    optimistic::update(
+        || format!("sync account {name:?}"),
+        move || store.get_account(name),
+        |stored| match stored {
+            Some(stored) if !stored.reconcile_requested => {
+                let mut next = stored.clone();
+                next.reconcile_requested = true;
+                next.version = stored.version + 1;
+                Step::Write((next, stored.version), true)
+            }
+            // Removed meanwhile, or already asked.
+            _ => Step::Done(false),
+        },
+        move |(next, expected)| async move { store.put_account(&next, expected).await },
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@
 //! the webhook-id is released, so the connector's retry is acted on) → Graph within the
 //! request's budget; what Graph does not take now stays pending for maintenance.
 
+use super::end_calls::end_calls;
+use super::own_status::{self, OwnStatusEvent};
 use super::session::{GraphSync, SwyxToTeams, sync_graph};
 use crate::app::App;
 use crate::domain::CallEvent;
@@ -19,10 +21,10 @@ use std::time::Instant;
 
 /// Accepted webhook-ids are remembered this long: longer than the 5-minute tolerance and than any
 /// connector retry series (which keeps the id and re-signs with a fresh timestamp).
-const REPLAY_MEMORY_MS: i64 = 60 * 60_000;
+pub(super) const REPLAY_MEMORY_MS: i64 = 60 * 60_000;
 const MAX_EVENT_BYTES: usize = 64 * 1024;
 
-fn accepted(status: &str, detail: &str) -> HttpResponse {
+pub(super) fn accepted(status: &str, detail: &str) -> HttpResponse {
     json(
         StatusCode::OK,
         &serde_json::json!({ "status": status, "detail": detail }),
@@ -72,6 +74,15 @@ pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
     let (kind, call_id) = match event.kind() {
         Ok(EventKind::SpeakingStarted { call_id }) => (CallEvent::Started, call_id),
         Ok(EventKind::SpeakingEnded { call_id }) => (CallEvent::Ended, call_id),
+        Ok(EventKind::StatusChanged { status, origin }) => {
+            let event = OwnStatusEvent {
+                swyx_user_id: &event.swyx_user_id,
+                webhook_id: &message.id,
+                status,
+                origin,
+            };
+            return own_status::handle(app, s2t, event, started).await;
+        }
         Ok(_) => {
             tracing::info!(event_type = %event.kind, "Swyx event of a type not handled here ignored");
             return accepted("ignored", "unknown event type");
@@ -92,6 +103,20 @@ pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
         }
         Err(e) => return store_unavailable(&e),
     };
+    let own = match app.store.get_switches(&event.swyx_user_id).await {
+        Ok(own) => own.map(|s| s.switches).unwrap_or_default(),
+        Err(e) => return store_unavailable(&e),
+    };
+    if !app.directions.for_user(&own).swyx_to_teams {
+        // Switched off: nothing reaches Teams, and an "In a call" the bridge set before the
+        // switch (a call it would never see end) is cleared now.
+        let budget = s2t.request_budget.saturating_sub(started.elapsed());
+        if let Err(e) = end_calls(app, &link.entra_id, budget).await {
+            return store_unavailable(&e);
+        }
+        tracing::info!(swyx_user = %event.swyx_user_id, "Swyx event ignored: Swyx → Teams is switched off for this user");
+        return accepted("ignored", "Swyx → Teams is switched off for this user");
+    }
     let replay_key = format!("swyx-event:{}", message.id);
     match app
         .store
@@ -165,7 +190,7 @@ fn parse_event(body: &[u8]) -> Result<SwyxEvent, String> {
     Ok(event)
 }
 
-fn store_unavailable(e: &StoreError) -> HttpResponse {
+pub(super) fn store_unavailable(e: &StoreError) -> HttpResponse {
     tracing::error!(error = %e, "Swyx event not processed: store");
     error(
         StatusCode::SERVICE_UNAVAILABLE,

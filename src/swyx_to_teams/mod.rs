@@ -4,7 +4,9 @@
 //! and ends calls that never ended, during maintenance. What they need from Graph is in
 //! [`ports`].
 
+pub mod end_calls;
 pub mod intake;
+pub mod own_status;
 pub mod ports;
 pub mod read_back;
 pub mod session;

@@ -1,4 +1,5 @@
-//! What Swyx → Teams needs from Graph: the bridge's own presence session of a user. The real
+//! What Swyx → Teams needs from Graph: the bridge's own presence session of a user, and the
+//! user's preferred presence. The real
 //! Graph client implements it here; unit tests put an in-memory fake in its place.
 
 use crate::graph::client::{GraphClient, GraphError};
@@ -21,6 +22,18 @@ pub trait PresenceSession: Send + Sync {
 
     /// Ends the session of `user`; one that does not exist counts as ended.
     async fn clear_presence(&self, user: &str, budget: Duration) -> Result<(), GraphError>;
+
+    /// `setUserPreferredPresence`: Teams shows this above every session (Graph's default expiry).
+    async fn set_preferred(
+        &self,
+        user: &str,
+        availability: &str,
+        activity: &str,
+        budget: Duration,
+    ) -> Result<(), GraphError>;
+
+    /// `clearUserPreferredPresence`.
+    async fn clear_preferred(&self, user: &str, budget: Duration) -> Result<(), GraphError>;
 }
 
 #[async_trait]
@@ -39,5 +52,20 @@ impl PresenceSession for GraphClient {
 
     async fn clear_presence(&self, user: &str, budget: Duration) -> Result<(), GraphError> {
         self.clear_presence_within(user, budget).await
+    }
+
+    async fn set_preferred(
+        &self,
+        user: &str,
+        availability: &str,
+        activity: &str,
+        budget: Duration,
+    ) -> Result<(), GraphError> {
+        self.set_preferred_presence_within(user, availability, activity, budget)
+            .await
+    }
+
+    async fn clear_preferred(&self, user: &str, budget: Duration) -> Result<(), GraphError> {
+        self.clear_preferred_presence_within(user, budget).await
     }
 }

@@ -8,8 +8,8 @@
 use super::session::SwyxToTeams;
 use crate::domain::{Timestamp, VerifyStep};
 use crate::store::optimistic::{self, Step};
-use crate::store::{PendingStore, SpeakingStore, StoreResult, SyncStateStore, UserLinkStore};
-use crate::teams_to_swyx::decide::Judge;
+use crate::store::{SpeakingStore, StoreResult};
+use crate::teams_to_swyx::decide::{DecisionStore, Judge};
 use crate::teams_to_swyx::deliver::Delivery;
 use crate::teams_to_swyx::ports::PresenceReader;
 use crate::teams_to_swyx::reconcile::reconcile;
@@ -40,7 +40,7 @@ pub async fn read_back<S>(
     budget: Duration,
 ) -> StoreResult<ReadBackSummary>
 where
-    S: UserLinkStore + SyncStateStore + SpeakingStore + PendingStore + ?Sized,
+    S: DecisionStore + ?Sized,
 {
     let mut summary = ReadBackSummary::default();
     let now = s2t.now();

@@ -11,12 +11,13 @@
 
 use crate::domain::sync::is_own_session_echo;
 use crate::domain::{
-    Clock, MappingRules, Observation, SwyxUpdate, SyncDecision, UserSyncState,
-    decide_with_echo_guard,
+    Clock, Directions, MappingRules, Observation, RuleOverride, SwyxUpdate, SyncDecision,
+    Timestamp, UserKeys, UserSyncState, decide_with_echo_guard, rejudge, rules_for,
 };
 use crate::store::optimistic::{self, Step};
 use crate::store::{
-    PendingDelivery, PendingStore, SpeakingStore, StoreResult, SyncStateStore, UserLinkStore,
+    PendingDelivery, PendingStore, SpeakingStore, StoreResult, SwitchStore, SyncStateStore,
+    UserLink, UserLinkStore,
 };
 use std::time::Duration;
 
@@ -39,10 +40,53 @@ pub enum Observed {
 /// How presences are judged, besides the stored state.
 #[derive(Debug, Clone, Copy)]
 pub struct Judge<'a> {
+    /// The default rules, and the users judged by rules of their own.
     pub rules: &'a MappingRules,
+    pub overrides: &'a [RuleOverride],
     /// Swyx → Teams's clock when it runs: a Teams "In a call" may then be the bridge's own
     /// session coming back, and must not return to Swyx as Speaking.
     pub own_sessions: Option<&'a Clock>,
+    /// The directions of users without switches of their own; a user's own are read with
+    /// the link.
+    pub directions: Directions,
+}
+
+/// The store ports a decision reads and writes.
+pub trait DecisionStore:
+    UserLinkStore + SwitchStore + SyncStateStore + SpeakingStore + PendingStore
+{
+}
+
+impl<T> DecisionStore for T where
+    T: UserLinkStore + SwitchStore + SyncStateStore + SpeakingStore + PendingStore + ?Sized
+{
+}
+
+/// What a presence is judged by for one user: their rules (an override's, else the default),
+/// or `None` when Teams → Swyx is switched off for them.
+async fn judged_by<'a, S>(
+    store: &S,
+    judge: Judge<'a>,
+    link: &UserLink,
+) -> StoreResult<Option<&'a MappingRules>>
+where
+    S: SwitchStore + ?Sized,
+{
+    let own = store
+        .get_switches(&link.swyx_user_id)
+        .await?
+        .map(|s| s.switches)
+        .unwrap_or_default();
+    let user = UserKeys {
+        swyx_user_id: &link.swyx_user_id,
+        entra_id: &link.entra_id,
+        email: &link.email,
+    };
+    Ok(judge
+        .directions
+        .for_user(&own)
+        .teams_to_swyx
+        .then(|| rules_for(judge.rules, judge.overrides, &user)))
 }
 
 /// Judges `obs` of `entra_id` (lower case) against the stored state and stores the outcome.
@@ -54,25 +98,84 @@ pub async fn observe<S>(
     obs: &Observation,
 ) -> StoreResult<Observed>
 where
-    S: UserLinkStore + SyncStateStore + SpeakingStore + PendingStore + ?Sized,
+    S: DecisionStore + ?Sized,
 {
     let Some(link) = store.get_user(entra_id).await? else {
         return Ok(Observed::UnlinkedUser);
     };
-    // Only an InACall can be our own session's echo (Swyx → Teams): read its state just then.
-    let own_session = match judge.own_sessions {
-        Some(clock) if is_own_session_echo(&obs.presence) => store
+    let rules = judged_by(store, judge, &link).await?;
+    let own_session = own_session(store, judge, entra_id, &obs.presence).await?;
+    let decide = |state: &UserSyncState| decide_with_echo_guard(state, obs, rules, own_session);
+    store_outcome(store, entra_id, &link, decide, obs.clone()).await
+}
+
+/// Judges the user's last seen presence again at `now` with their current switches and rules:
+/// after an operator changed them, so Swyx follows without waiting for Teams to change.
+pub async fn observe_again<S>(
+    store: &S,
+    judge: Judge<'_>,
+    entra_id: &str,
+    now: Timestamp,
+) -> StoreResult<Observed>
+where
+    S: DecisionStore + ?Sized,
+{
+    let Some(link) = store.get_user(entra_id).await? else {
+        return Ok(Observed::UnlinkedUser);
+    };
+    let Some(last) = store
+        .get_sync_state(entra_id)
+        .await?
+        .and_then(|s| s.last_presence)
+    else {
+        return Ok(Observed::Stale);
+    };
+    let rules = judged_by(store, judge, &link).await?;
+    let own_session = own_session(store, judge, entra_id, &last).await?;
+    let decide = |state: &UserSyncState| rejudge(state, now, rules, own_session);
+    let obs = Observation {
+        presence: last,
+        received_at: now,
+    };
+    store_outcome(store, entra_id, &link, decide, obs).await
+}
+
+/// Only an InACall can be our own session's echo (Swyx → Teams): its state is read just then.
+async fn own_session<S>(
+    store: &S,
+    judge: Judge<'_>,
+    entra_id: &str,
+    presence: &crate::domain::TeamsPresence,
+) -> StoreResult<bool>
+where
+    S: SpeakingStore + ?Sized,
+{
+    Ok(match judge.own_sessions {
+        Some(clock) if is_own_session_echo(presence) => store
             .get_speaking(entra_id)
             .await?
             .is_some_and(|s| s.own_session_may_be_active(clock.now())),
         _ => false,
-    };
+    })
+}
+
+async fn store_outcome<S>(
+    store: &S,
+    entra_id: &str,
+    link: &UserLink,
+    decide: impl Fn(&UserSyncState) -> SyncDecision,
+    obs: Observation,
+) -> StoreResult<Observed>
+where
+    S: DecisionStore + ?Sized,
+{
+    let obs = &obs;
     optimistic::update(
         || format!("sync state of {entra_id}"),
         move || async move { Ok(store.get_sync_state(entra_id).await?.unwrap_or_default()) },
         |state| {
             let expected = state.revision;
-            match decide_with_echo_guard(&state, obs, judge.rules, own_session) {
+            match decide(&state) {
                 SyncDecision::Stale => Step::Done(Observed::Stale),
                 SyncDecision::Record(next) => {
                     Step::Write((next, expected, None), Observed::Recorded)

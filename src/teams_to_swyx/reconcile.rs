@@ -3,13 +3,12 @@
 //! through the same decision as a notification, so a read older than what is stored changes
 //! nothing and an unchanged status sends nothing.
 
-use super::decide::{Judge, Observed, observe};
+use super::decide::{DecisionStore, Judge, Observed, observe};
 use super::deliver::{Delivered, Delivery};
 use super::ports::PresenceReader;
 use crate::domain::{Observation, SwyxUpdate, Timestamp};
 use crate::graph::client::GraphError;
 use crate::graph::subscriptions::MAX_USERS_PER_CALL;
-use crate::store::{PendingStore, SpeakingStore, SyncStateStore, UserLinkStore};
 use crate::telemetry::with_causes;
 use futures_util::StreamExt;
 use std::time::Duration;
@@ -46,7 +45,7 @@ pub async fn reconcile<S>(
     budget: Duration,
 ) -> Result<ReconcileSummary, GraphError>
 where
-    S: UserLinkStore + SyncStateStore + SpeakingStore + PendingStore + ?Sized,
+    S: DecisionStore + ?Sized,
 {
     let started = Instant::now();
     let mut summary = ReconcileSummary::default();

@@ -4,17 +4,20 @@
 //! invisible to it. So after Teams is reconciled, the connector's user list (contract 1.1:
 //! `teamsStatus` = the status and revision it holds per user) is compared with each linked user's
 //! decided status, and every difference is sent again — above the connector's revision, so it is
-//! not ignored. A user with an update still pending is left to that delivery.
+//! not ignored. A user with an update still pending is left to that delivery, and a user with
+//! Teams → Swyx switched off is left alone: nothing is sent in a switched-off direction.
 
 use super::deliver::{Delivered, Delivery};
 use crate::domain::{
-    HeldStatus, PresenceValue, SwyxAction, SwyxUpdate, Timestamp, UserSyncState, swyx_repair,
+    Directions, HeldStatus, PresenceValue, SwyxAction, SwyxUpdate, Timestamp, UserSyncState,
+    swyx_repair,
 };
 use crate::store::{
-    PendingStore, StoreError, StoreResult, SyncStateStore, UserLink, UserLinkStore,
+    PendingStore, StoreError, StoreResult, SwitchStore, SyncStateStore, UserLink, UserLinkStore,
 };
 use crate::telemetry::with_causes;
 use futures_util::StreamExt;
+use std::collections::HashMap;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -35,15 +38,16 @@ pub struct SwyxTruthSummary {
 }
 
 /// Compares every linked user's decided status with what the connector holds and repairs the
-/// differences, within `budget`.
+/// differences, within `budget`. `directions` are those of users without switches of their own.
 pub async fn repair_against_swyx<S>(
     store: &S,
     delivery: Delivery<'_>,
+    directions: Directions,
     now: Timestamp,
     budget: Duration,
 ) -> StoreResult<SwyxTruthSummary>
 where
-    S: UserLinkStore + SyncStateStore + PendingStore + ?Sized,
+    S: UserLinkStore + SwitchStore + SyncStateStore + PendingStore + ?Sized,
 {
     let started = Instant::now();
     let mut summary = SwyxTruthSummary::default();
@@ -61,11 +65,22 @@ where
     if held.is_empty() {
         return Ok(summary);
     }
+    let own: HashMap<String, _> = store
+        .list_switches()
+        .await?
+        .into_iter()
+        .map(|s| (s.swyx_user_id, s.switches))
+        .collect();
+    let teams_to_swyx = |swyx_user_id: &str| {
+        own.get(swyx_user_id)
+            .map_or(directions, |s| directions.for_user(s))
+            .teams_to_swyx
+    };
     let links: Vec<UserLink> = store
         .list_users()
         .await?
         .into_iter()
-        .filter(|l| held.contains_key(&l.swyx_user_id))
+        .filter(|l| held.contains_key(&l.swyx_user_id) && teams_to_swyx(&l.swyx_user_id))
         .collect();
     summary.compared = links.len();
     let outcomes: Vec<StoreResult<Option<bool>>> = futures_util::stream::iter(links)

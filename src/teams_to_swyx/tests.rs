@@ -52,7 +52,9 @@ impl World {
     fn judge(&self) -> Judge<'_> {
         Judge {
             rules: &self.rules,
+            overrides: &[],
             own_sessions: None,
+            directions: Default::default(),
         }
     }
 
@@ -314,7 +316,7 @@ async fn what_swyx_lost_or_holds_wrongly_is_sent_again_and_nothing_else() {
     let now = w.clock.now();
 
     // Nothing differs: nothing is sent.
-    let s = repair_against_swyx(&w.store, w.delivery(), now, BUDGET)
+    let s = repair_against_swyx(&w.store, w.delivery(), Default::default(), now, BUDGET)
         .await
         .unwrap();
     assert_eq!((s.compared, s.repaired), (3, 0));
@@ -343,7 +345,7 @@ async fn what_swyx_lost_or_holds_wrongly_is_sent_again_and_nothing_else() {
             revision: carol_rev + 10,
         },
     );
-    let s = repair_against_swyx(&w.store, w.delivery(), now, BUDGET)
+    let s = repair_against_swyx(&w.store, w.delivery(), Default::default(), now, BUDGET)
         .await
         .unwrap();
     assert_eq!((s.compared, s.repaired, s.pending), (3, 2, 0));
@@ -358,7 +360,7 @@ async fn what_swyx_lost_or_holds_wrongly_is_sent_again_and_nothing_else() {
         "above what the connector applied"
     );
     // Now both sides agree: a second comparison sends nothing.
-    let s = repair_against_swyx(&w.store, w.delivery(), now, BUDGET)
+    let s = repair_against_swyx(&w.store, w.delivery(), Default::default(), now, BUDGET)
         .await
         .unwrap();
     assert_eq!(s.repaired, 0);
@@ -371,7 +373,7 @@ async fn a_connector_that_cannot_list_its_users_changes_nothing() {
     decided_and_delivered(&w, &[("alice", "Away")]).await;
     w.connector.set_down(true);
     let now = w.clock.now();
-    let s = repair_against_swyx(&w.store, w.delivery(), now, BUDGET)
+    let s = repair_against_swyx(&w.store, w.delivery(), Default::default(), now, BUDGET)
         .await
         .unwrap();
     assert!(s.unreadable);

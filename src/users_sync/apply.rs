@@ -10,10 +10,9 @@
 use super::SyncError;
 use crate::app::App;
 use crate::domain::linking::{LinkPlan, PlannedLink, PlannedUnlink, UnlinkReason};
-use crate::domain::{PresenceValue, SpeakingSettings, SwyxAction, SwyxUpdate};
-use crate::store::optimistic;
+use crate::domain::{PresenceValue, SwyxAction, SwyxUpdate};
 use crate::store::{LinkMark, LinkMarkKind, StoreError, StoreResult, UserLink};
-use crate::swyx_to_teams::session::sync_graph;
+use crate::swyx_to_teams::end_calls::end_calls;
 use futures_util::StreamExt;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -209,33 +208,4 @@ pub async fn unlink_user(
     }
     tracing::info!(entra_id = %entra_id, swyx_user = %swyx_user_id, "user unlinked");
     Ok(true)
-}
-
-/// Ends every call of the user, and has Graph clear the session now if Swyx → Teams runs here;
-/// otherwise the stored state is due and the next maintenance pass clears it.
-async fn end_calls(app: &App, entra_id: &str, budget: Duration) -> StoreResult<()> {
-    let s2t = app.swyx_to_teams.as_deref();
-    let settings = s2t.map_or_else(SpeakingSettings::default, |s| s.settings);
-    let now = app.clock.now();
-    let store = app.store.as_ref();
-    let ended = optimistic::update(
-        || format!("speaking state of {entra_id}"),
-        move || store.get_speaking(entra_id),
-        |current| {
-            let next = current.and_then(|c| {
-                let rev = c.revision;
-                c.end_all_calls(now, &settings).map(|n| (n, rev))
-            });
-            match next {
-                None => optimistic::Step::Done(None),
-                Some((next, rev)) => optimistic::Step::Write((next.clone(), rev), Some(next)),
-            }
-        },
-        move |(next, rev)| async move { store.put_speaking(entra_id, &next, rev).await },
-    )
-    .await?;
-    if let (Some(state), Some(s2t)) = (ended, s2t) {
-        sync_graph(s2t, store, entra_id, state, budget).await?;
-    }
-    Ok(())
 }

@@ -6,6 +6,7 @@ mod link_marks;
 mod misc;
 mod pending;
 mod speaking;
+mod switches;
 mod sync_state;
 mod users;
 
@@ -14,6 +15,7 @@ pub use link_marks::*;
 pub use misc::*;
 pub use pending::*;
 pub use speaking::*;
+pub use switches::*;
 pub use sync_state::*;
 pub use users::*;
 

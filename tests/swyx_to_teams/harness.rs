@@ -2,7 +2,9 @@
 //! connector, all on one sandbox clock.
 
 use presence_bridge::app::{App, AppSettings};
-use presence_bridge::domain::{MappingRules, SpeakingSettings, Timestamp};
+use presence_bridge::domain::{
+    Directions, MappingRules, RuleOverride, SpeakingSettings, Timestamp,
+};
 use presence_bridge::entry::server;
 use presence_bridge::graph::client::{GraphClient, GraphSettings};
 use presence_bridge::graph::crypto::NotificationKeys;
@@ -61,6 +63,25 @@ impl Harness {
     }
 
     pub async fn start_with(request_budget: Duration) -> Self {
+        Self::start_configured(request_budget, Directions::default(), Vec::new()).await
+    }
+
+    /// With the directions the configuration (`[users]`) sets for everyone.
+    pub async fn start_directed(directions: Directions) -> Self {
+        Self::start_configured(Duration::from_millis(1_500), directions, Vec::new()).await
+    }
+
+    /// With users judged by rules of their own (`[[mapping.override]]`).
+    pub async fn start_with_overrides(overrides: Vec<RuleOverride>) -> Self {
+        let budget = Duration::from_millis(1_500);
+        Self::start_configured(budget, Directions::default(), overrides).await
+    }
+
+    async fn start_configured(
+        request_budget: Duration,
+        directions: Directions,
+        rule_overrides: Vec<RuleOverride>,
+    ) -> Self {
         let clock = Clock::new();
         let graph = GraphEmulator::start(GraphOptions {
             tenant_id: TENANT.into(),
@@ -125,6 +146,7 @@ impl Harness {
                 time_budget: Duration::from_secs(2),
             },
             rules: MappingRules::default(),
+            rule_overrides,
             keys: Arc::new(keys),
             tokens: Arc::new(TokenValidator::new(
                 TokenSettings {
@@ -143,6 +165,7 @@ impl Harness {
             accounts: None,
             users_sync: None,
             wake_maintenance: Default::default(),
+            directions,
             known_subscriptions: Default::default(),
             clock: bridge_clock,
             metrics: Default::default(),

@@ -118,6 +118,7 @@ impl Harness {
                 time_budget: Duration::from_secs(2),
             },
             rules: MappingRules::default(),
+            rule_overrides: Vec::new(),
             keys: Arc::new(NotificationKeys::new()),
             tokens: Arc::new(TokenValidator::new(
                 TokenSettings {
@@ -137,6 +138,7 @@ impl Harness {
                 settings,
             })),
             wake_maintenance: Default::default(),
+            directions: Default::default(),
             known_subscriptions: Default::default(),
             clock: bridge_clock,
             metrics: Default::default(),

@@ -16,6 +16,7 @@ async fn only_members_of_both_groups_are_linked_and_leavers_are_unlinked() {
         sync_interval: Some(Duration::from_secs(3600)),
         entra_group: Some(GROUP.into()),
         swyx_group: Some("Sales".into()),
+        ..UsersConfig::default()
     })
     .await;
     for name in ["anna", "bob", "carl", "dora"] {

@@ -91,7 +91,7 @@ struct Search {
 
 async fn page(State(app): State<Arc<App>>, Query(search): Query<Search>) -> Response {
     let now = app.clock.now();
-    match status::read(app.store.as_ref(), &Which::All, now).await {
+    match status::read(app.store.as_ref(), &Which::All, now, app.directions).await {
         Ok(report) => {
             let recent = crate::telemetry::recent::global().newest_first();
             Html(render::page(

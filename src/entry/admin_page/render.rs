@@ -2,7 +2,7 @@
 //! texts, account names) goes through [`esc`].
 
 use crate::domain::Timestamp;
-use crate::status::{StatusReport, UserStatus};
+use crate::status::{StatusReport, UserStatus, directions_text};
 use crate::telemetry::recent::RecentEvent;
 use std::fmt::Write as _;
 
@@ -215,7 +215,7 @@ fn users(h: &mut String, r: &StatusReport, query: &str) {
          <input id=search name=q type=search autocomplete=off value=\"{}\"></label></form>\
          <table id=users><thead><tr><th>e-mail</th><th>Entra id</th><th>Swyx id</th>\
          <th>account</th><th>Teams (last seen)</th><th>Swyx status</th><th>delivery</th>\
-         <th>calls</th></tr></thead><tbody>",
+         <th>calls</th><th>syncs</th></tr></thead><tbody>",
         r.users
             .iter()
             .filter(|u| search_key(u).contains(&q))
@@ -253,12 +253,13 @@ fn users(h: &mut String, r: &StatusReport, query: &str) {
         let _ = write!(
             h,
             "<tr data-search=\"{}\"{hidden}><td>{}</td><td>{}</td><td>{}</td><td>{account}</td>\
-             <td>{teams}</td><td>{}</td><td>{delivery}</td><td>{calls}</td></tr>",
+             <td>{teams}</td><td>{}</td><td>{delivery}</td><td>{calls}</td><td>{}</td></tr>",
             esc(&key),
             esc(&u.email),
             esc(&u.entra_id),
             esc(&u.swyx_user_id),
             u.swyx_status.map_or("none".to_string(), |s| s.to_string()),
+            esc(&directions_text(&u.directions, &u.own_switches)),
         );
     }
     h.push_str("</tbody></table>");

@@ -1,0 +1,166 @@
+//! Swyx "Do not disturb"/"Away" set in SwyxIt! → Teams preferred presence (`status.changed`),
+//! off by default, with no echo either way.
+
+use super::harness::*;
+use presence_bridge::cli::switches::set_in;
+use presence_bridge::domain::{Directions, SwitchChange, Timestamp};
+use presence_bridge::swyx::signature::signed_headers;
+use presence_sandbox::graph::PreferredBy;
+use presence_sandbox::swyx::{OwnStatus, TeamsStatus};
+use serde_json::json;
+
+const ALICE: &str = "aaaaaaaa-0000-0000-0000-00000000a11c";
+const BOB: &str = "bbbbbbbb-0000-0000-0000-000000000b0b";
+
+fn on() -> Directions {
+    Directions {
+        swyx_status_to_teams: true,
+        ..Directions::default()
+    }
+}
+
+fn teams_slot(h: &Harness, swyx_id: &str) -> Option<TeamsStatus> {
+    h.swyx
+        .user(swyx_id)
+        .and_then(|u| u.teams)
+        .and_then(|t| t.status)
+}
+
+/// Alice linked, subscribed and Available in Teams (and so at Swyx).
+async fn alice_available(h: &Harness) {
+    h.link(ALICE, "1001").await;
+    h.graph
+        .set_client_session(ALICE, "teams-desktop", "Away", "Away")
+        .unwrap();
+    h.subscribe(&[ALICE]).await;
+    let before = h.graph.stats().notifications_delivered;
+    h.graph
+        .set_client_session(ALICE, "teams-desktop", "Available", "Available")
+        .unwrap();
+    h.delivered(before + 1).await;
+    assert_eq!(teams_slot(h, "1001"), Some(TeamsStatus::Available));
+}
+
+#[tokio::test]
+async fn off_by_default_a_hand_set_dnd_stays_in_swyx() {
+    let h = Harness::start().await;
+    alice_available(&h).await;
+    h.swyx
+        .change_own_status("1001", OwnStatus::DoNotDisturb)
+        .await
+        .unwrap();
+    assert_eq!(h.graph.preferred_presence(ALICE), None);
+    assert_eq!(h.graph.stats().set_preferred_calls, 0);
+}
+
+#[tokio::test]
+async fn swyx_dnd_and_away_reach_teams_and_do_not_bounce_back_as_another_status() {
+    let h = Harness::start_directed(on()).await;
+    alice_available(&h).await;
+    for (own, teams) in [
+        (OwnStatus::DoNotDisturb, "DoNotDisturb"),
+        (OwnStatus::Away, "Away"),
+    ] {
+        let before = h.graph.stats().notifications_delivered;
+        let sent = h.swyx.change_own_status("1001", own).await.unwrap();
+        assert_eq!(sent.and_then(|e| e.status), Some(200));
+        let preferred = h.graph.preferred_presence(ALICE).unwrap();
+        assert_eq!(
+            (preferred.availability.as_str(), preferred.activity.as_str()),
+            (teams, teams)
+        );
+        assert!(matches!(preferred.set_by, PreferredBy::Application { .. }));
+        assert_eq!(h.shown(ALICE).0, teams);
+        // Teams reports it back; the bridge maps it to the very status the user set, and the
+        // connector's Teams-derived slot sends no event: nothing goes to Teams again.
+        h.delivered(before + 1).await;
+        let expected = match own {
+            OwnStatus::DoNotDisturb => TeamsStatus::DoNotDisturb,
+            _ => TeamsStatus::Away,
+        };
+        assert_eq!(teams_slot(&h, "1001"), Some(expected));
+        assert_eq!(h.swyx.user("1001").unwrap().own_status, own);
+    }
+    assert_eq!(h.graph.stats().set_preferred_calls, 2, "no echo");
+
+    // Back to available in SwyxIt!: the preferred presence is cleared, Teams decides again.
+    let before = h.graph.stats().notifications_delivered;
+    h.swyx
+        .change_own_status("1001", OwnStatus::Available)
+        .await
+        .unwrap();
+    assert_eq!(h.graph.preferred_presence(ALICE), None);
+    assert_eq!(h.shown(ALICE), ("Available".into(), "Available".into()));
+    h.delivered(before + 1).await;
+    assert_eq!(teams_slot(&h, "1001"), Some(TeamsStatus::Available));
+    assert_eq!(h.graph.stats().set_preferred_calls, 2);
+}
+
+#[tokio::test]
+async fn a_teams_dnd_reaches_swyx_and_never_comes_back_as_a_preferred_presence() {
+    let h = Harness::start_directed(on()).await;
+    alice_available(&h).await;
+    let before = h.graph.stats().notifications_delivered;
+    h.graph
+        .set_preferred_presence(ALICE, "DoNotDisturb", "DoNotDisturb", None)
+        .unwrap();
+    h.delivered(before + 1).await;
+    assert_eq!(teams_slot(&h, "1001"), Some(TeamsStatus::DoNotDisturb));
+    // Even a connector that reported the Teams-derived status as a change (origin `teams`)
+    // does not make the bridge set anything in Teams.
+    let body = json!({ "type": "status.changed", "swyxUserId": "1001", "status": "DoNotDisturb",
+        "origin": "teams", "at": Timestamp(h.clock.now_ms()).to_rfc3339() })
+    .to_string();
+    let headers = signed_headers(
+        &h.event_secret,
+        body.as_bytes(),
+        Timestamp(h.clock.now_ms()).secs(),
+    );
+    let (status, answer) = h.post_event(headers.to_header_map(), &body).await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("ignored")));
+    // Nor does the user's hand-set change in SwyxIt! take away the DND they chose in Teams:
+    // the bridge clears only a preferred presence it set.
+    h.swyx
+        .change_own_status("1001", OwnStatus::LoggedOff)
+        .await
+        .unwrap();
+    let stats = h.graph.stats();
+    assert_eq!(
+        (stats.set_preferred_calls, stats.clear_preferred_calls),
+        (0, 0)
+    );
+    assert!(matches!(
+        h.graph.preferred_presence(ALICE).unwrap().set_by,
+        PreferredBy::User
+    ));
+}
+
+#[tokio::test]
+async fn a_users_own_switch_keeps_their_swyx_status_out_of_teams() {
+    let h = Harness::start_directed(on()).await;
+    h.link(ALICE, "1001").await;
+    h.link(BOB, "1002").await;
+    for user in [ALICE, BOB] {
+        h.graph
+            .set_client_session(user, "teams-desktop", "Available", "Available")
+            .unwrap();
+    }
+    let off = SwitchChange {
+        swyx_status_to_teams: Some(Some(false)),
+        ..SwitchChange::default()
+    };
+    set_in(&h.app, "1002", off).await.unwrap();
+    for swyx in ["1001", "1002"] {
+        h.swyx
+            .change_own_status(swyx, OwnStatus::DoNotDisturb)
+            .await
+            .unwrap();
+    }
+    assert!(h.graph.preferred_presence(ALICE).is_some());
+    assert_eq!(
+        h.graph.preferred_presence(BOB),
+        None,
+        "switched off for Bob"
+    );
+    assert_eq!(h.graph.stats().set_preferred_calls, 1);
+}
