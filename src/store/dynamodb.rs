@@ -4,6 +4,7 @@
 //! its updates out of order or twice: the loser gets `Conflict` (or `false`) and nothing changes.
 
 mod accounts;
+mod batch;
 mod items;
 mod link_marks;
 mod links;
@@ -12,8 +13,8 @@ mod speaking;
 mod table;
 
 use super::{
-    IdempotencyStore, StoreResult, SubscriptionRecord, SubscriptionStore, SyncStateStore, UserLink,
-    UserLinkStore, not_at, require, require_growth,
+    DecisionWrite, IdempotencyStore, StoreResult, SubscriptionRecord, SubscriptionStore,
+    SyncStateStore, UserLink, UserLinkStore, not_at, require, require_growth,
 };
 use crate::domain::{Timestamp, UserSyncState};
 use async_trait::async_trait;
@@ -203,6 +204,10 @@ impl UserLinkStore for DynamoStore {
     async fn delete_user(&self, entra_id: &str) -> StoreResult<bool> {
         self.unlink(entra_id).await
     }
+
+    async fn get_users(&self, entra_ids: &[String]) -> StoreResult<Vec<UserLink>> {
+        self.users_batch(entra_ids).await
+    }
 }
 
 #[async_trait]
@@ -222,6 +227,17 @@ impl SyncStateStore for DynamoStore {
         let subject = format!("sync state of {entra_id}");
         self.put_conditional(item, REVISION, &subject, state.revision, expected_revision)
             .await
+    }
+
+    async fn get_sync_states(
+        &self,
+        entra_ids: &[String],
+    ) -> StoreResult<Vec<(String, UserSyncState)>> {
+        self.records_by_id(entra_ids, state_key, "sync state").await
+    }
+
+    async fn put_decisions(&self, decisions: &[DecisionWrite]) -> StoreResult<Vec<String>> {
+        self.put_decisions_batch(decisions).await
     }
 }
 

@@ -1,7 +1,7 @@
 //! The records the bridge keeps: what each one means and which fields its conditional writes
 //! compare. The store's ports ([`super`]) read and write them; every backend keeps them as they are.
 
-use crate::domain::{SwyxUpdate, Timestamp};
+use crate::domain::{SwyxUpdate, Timestamp, UserSyncState};
 use serde::{Deserialize, Serialize};
 
 /// A linked user: Entra object id ↔ Swyx user id.
@@ -111,4 +111,15 @@ pub enum LinkMarkKind {
     /// A sync never links this Swyx user (`users unlink`); `users link` or `users include`
     /// lifts it.
     Excluded,
+}
+
+/// One user's sync decision for [`super::SyncStateStore::put_decisions`]: the new state, written
+/// if the stored revision is `expected_revision` (0 = none yet), together with the update to keep
+/// pending until the connector confirms it (written unless a newer one is pending).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionWrite {
+    pub entra_id: String,
+    pub state: UserSyncState,
+    pub expected_revision: u64,
+    pub pending: Option<PendingDelivery>,
 }

@@ -11,6 +11,7 @@
 //! it (within the lock wait) instead of interleaving.
 
 mod accounts;
+mod batch;
 mod link_marks;
 mod pending;
 mod rows;
@@ -18,8 +19,8 @@ mod schema;
 mod speaking;
 
 use super::{
-    IdempotencyStore, StoreError, StoreResult, SubscriptionRecord, SubscriptionStore,
-    SyncStateStore, UserLink, UserLinkStore, not_at, require, require_growth,
+    DecisionWrite, IdempotencyStore, StoreError, StoreResult, SubscriptionRecord,
+    SubscriptionStore, SyncStateStore, UserLink, UserLinkStore, not_at, require, require_growth,
 };
 use crate::domain::{Timestamp, UserSyncState};
 use async_trait::async_trait;
@@ -245,6 +246,10 @@ impl UserLinkStore for SqliteStore {
         })
         .await
     }
+
+    async fn get_users(&self, entra_ids: &[String]) -> StoreResult<Vec<UserLink>> {
+        self.users_batch(entra_ids).await
+    }
 }
 
 #[async_trait]
@@ -281,6 +286,17 @@ impl SyncStateStore for SqliteStore {
             Ok(())
         })
         .await
+    }
+
+    async fn get_sync_states(
+        &self,
+        entra_ids: &[String],
+    ) -> StoreResult<Vec<(String, UserSyncState)>> {
+        self.sync_states_batch(entra_ids).await
+    }
+
+    async fn put_decisions(&self, decisions: &[DecisionWrite]) -> StoreResult<Vec<String>> {
+        self.put_decisions_batch(decisions).await
     }
 }
 

@@ -130,7 +130,14 @@ where
     S: PendingStore + ?Sized,
 {
     let replaced = store.get_pending(&update.swyx_user_id).await?;
-    let pending = PendingDelivery {
+    store.put_pending(&pending_until_delivered(update)).await?;
+    Ok(replaced)
+}
+
+/// A fresh update as kept pending until the connector confirms it: due only after
+/// [`DELIVERY_GRACE`].
+pub(super) fn pending_until_delivered(update: &SwyxUpdate) -> PendingDelivery {
+    PendingDelivery {
         update: update.clone(),
         attempts: 0,
         // From the receipt, on the app's clock (the same clock maintenance compares with).
@@ -138,9 +145,7 @@ where
             .observed_at
             .plus_millis(DELIVERY_GRACE.as_millis() as i64),
         last_error: None,
-    };
-    store.put_pending(&pending).await?;
-    Ok(replaced)
+    }
 }
 
 /// The decision was not stored: its update must not be sent, and the undelivered one it replaced
