@@ -17,6 +17,7 @@ mod sandbox_e2e;
 mod serve;
 mod serve_hardening;
 mod store_conformance;
+mod store_requests;
 mod subscriptions;
 mod support;
 mod swyx_connector;

@@ -89,6 +89,9 @@ conformance!(
     account_and_lifecycle_keys_are_rejected_by_name,
     link_marks_replace_per_swyx_user_and_list_in_order,
     user_switches_replace_per_swyx_user_and_unset_ones_remove_the_record,
+    batch_reads_return_what_exists_and_skip_the_rest,
+    batch_decisions_write_state_and_pending_together_or_not_at_all,
+    batch_delete_pendings_clears_only_what_was_delivered,
 );
 
 // ---- SQLite only ----

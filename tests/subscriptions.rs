@@ -1,6 +1,8 @@
 //! Subscriptions that never lapse, against the sandbox on its controllable clock: sync accounts,
 //! sharding, renewal, lifecycle notifications, reconciliation, outages and throttling.
 
+#[path = "subscriptions/slow_connector.rs"]
+mod slow_connector;
 #[path = "subscriptions/slow_graph.rs"]
 mod slow_graph;
 #[path = "subscriptions/harness.rs"]

@@ -4,6 +4,7 @@
 //! its updates out of order or twice: the loser gets `Conflict` (or `false`) and nothing changes.
 
 mod accounts;
+mod batch;
 mod items;
 mod link_marks;
 mod links;
@@ -14,7 +15,7 @@ mod table;
 mod transact;
 
 use super::{
-    IdempotencyStore, PendingDelivery, StoreResult, SubscriptionRecord, SubscriptionStore,
+    DecisionWrite, IdempotencyStore, StoreResult, SubscriptionRecord, SubscriptionStore,
     SyncStateStore, UserLink, UserLinkStore, not_at, require, require_growth,
 };
 use crate::domain::{Timestamp, UserSyncState};
@@ -205,6 +206,10 @@ impl UserLinkStore for DynamoStore {
     async fn delete_user(&self, entra_id: &str) -> StoreResult<bool> {
         self.unlink(entra_id).await
     }
+
+    async fn get_users(&self, entra_ids: &[String]) -> StoreResult<Vec<UserLink>> {
+        self.users_batch(entra_ids).await
+    }
 }
 
 #[async_trait]
@@ -226,36 +231,15 @@ impl SyncStateStore for DynamoStore {
             .await
     }
 
-    async fn put_decision(
+    async fn get_sync_states(
         &self,
-        entra_id: &str,
-        state: &UserSyncState,
-        expected_revision: u64,
-        pending: &PendingDelivery,
-    ) -> StoreResult<()> {
-        require("Entra id", entra_id)?;
-        let subject = format!("sync state of {entra_id}");
-        require_growth(&subject, REVISION, state.revision, expected_revision)?;
-        let mut item = with_data(state_key(entra_id), state, "sync state")?;
-        item.insert(REVISION.to_string(), n(state.revision));
-        let expected = n(expected_revision);
-        let state_step = if expected_revision == 0 {
-            self.put_step(item, Some("attribute_not_exists(pk)"), &[], &[])?
-        } else {
-            self.put_step(
-                item,
-                Some("#rev = :expected"),
-                &[("#rev", REVISION)],
-                &[(":expected", expected)],
-            )?
-        };
-        // The state's condition orders decisions: the pending update of the one that wins is
-        // the newest there is, so it replaces whatever is pending for the user.
-        let pending_step = self.put_step(pending::pending_item(pending)?, None, &[], &[])?;
-        self.transact(vec![state_step, pending_step], || {
-            not_at(&subject, REVISION, expected_revision)
-        })
-        .await
+        entra_ids: &[String],
+    ) -> StoreResult<Vec<(String, UserSyncState)>> {
+        self.records_by_id(entra_ids, state_key, "sync state").await
+    }
+
+    async fn put_decisions(&self, decisions: &[DecisionWrite]) -> StoreResult<Vec<String>> {
+        self.put_decisions_batch(decisions).await
     }
 }
 

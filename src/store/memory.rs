@@ -6,8 +6,8 @@
 //! each call is atomic, as a conditional write must be.
 
 use super::{
-    AccountStore, IdempotencyStore, LifecycleRequest, LifecycleStore, LinkMark, LinkMarkStore,
-    PendingDelivery, PendingStore, SpeakingStore, StoreResult, SubscriptionRecord,
+    AccountStore, DecisionWrite, IdempotencyStore, LifecycleRequest, LifecycleStore, LinkMark,
+    LinkMarkStore, PendingDelivery, PendingStore, SpeakingStore, StoreResult, SubscriptionRecord,
     SubscriptionStore, SwitchStore, SyncAccount, SyncStateStore, UserLink, UserLinkStore,
     UserSwitches, check_lifecycle_key, not_at, require, require_growth,
 };
@@ -122,6 +122,14 @@ impl UserLinkStore for MemoryStore {
         r.swyx_owners.remove(&old.swyx_user_id);
         Ok(true)
     }
+
+    async fn get_users(&self, entra_ids: &[String]) -> StoreResult<Vec<UserLink>> {
+        let r = self.records();
+        Ok(entra_ids
+            .iter()
+            .filter_map(|id| r.users.get(id).cloned())
+            .collect())
+    }
 }
 
 #[async_trait]
@@ -189,27 +197,39 @@ impl SyncStateStore for MemoryStore {
         )
     }
 
-    async fn put_decision(
+    async fn get_sync_states(
         &self,
-        entra_id: &str,
-        state: &UserSyncState,
-        expected_revision: u64,
-        pending: &PendingDelivery,
-    ) -> StoreResult<()> {
-        require("Entra id", entra_id)?;
-        require("Swyx user id", &pending.update.swyx_user_id)?;
+        entra_ids: &[String],
+    ) -> StoreResult<Vec<(String, UserSyncState)>> {
+        let r = self.records();
+        Ok(entra_ids
+            .iter()
+            .filter_map(|id| Some((id.clone(), r.sync_states.get(id)?.clone())))
+            .collect())
+    }
+
+    async fn put_decisions(&self, decisions: &[DecisionWrite]) -> StoreResult<Vec<String>> {
         let mut r = self.records();
-        put_if_at(
-            &mut r.sync_states,
-            entra_id,
-            state,
-            ("revision", |s| s.revision),
-            expected_revision,
-            &format!("sync state of {entra_id}"),
-        )?;
-        r.pending
-            .insert(pending.update.swyx_user_id.clone(), pending.clone());
-        Ok(())
+        let mut refused = Vec::new();
+        for d in decisions {
+            require("Entra id", &d.entra_id)?;
+            let state_ok = d.state.revision > d.expected_revision
+                && r.sync_states.get(&d.entra_id).map_or(0, |s| s.revision) == d.expected_revision;
+            let pending_ok = d.pending.as_ref().is_none_or(|p| {
+                r.pending
+                    .get(&p.update.swyx_user_id)
+                    .is_none_or(|stored| stored.update.revision <= p.update.revision)
+            });
+            if !(state_ok && pending_ok) {
+                refused.push(d.entra_id.clone());
+                continue;
+            }
+            if let Some(p) = &d.pending {
+                r.pending.insert(p.update.swyx_user_id.clone(), p.clone());
+            }
+            r.sync_states.insert(d.entra_id.clone(), d.state.clone());
+        }
+        Ok(refused)
     }
 }
 
@@ -252,6 +272,17 @@ impl SpeakingStore for MemoryStore {
             .into_iter()
             .take(limit)
             .map(|(_, id, s)| (id.clone(), s.clone()))
+            .collect())
+    }
+
+    async fn get_speakings(
+        &self,
+        entra_ids: &[String],
+    ) -> StoreResult<Vec<(String, SpeakingState)>> {
+        let r = self.records();
+        Ok(entra_ids
+            .iter()
+            .filter_map(|id| Some((id.clone(), r.speaking.get(id)?.clone())))
             .collect())
     }
 }
@@ -399,6 +430,21 @@ impl PendingStore for MemoryStore {
 
     async fn count_pending(&self) -> StoreResult<usize> {
         Ok(self.records().pending.len())
+    }
+
+    async fn delete_pendings(&self, delivered: &[(String, u64)]) -> StoreResult<usize> {
+        let mut r = self.records();
+        let mut removed = 0;
+        for (swyx, revision) in delivered {
+            if r.pending
+                .get(swyx)
+                .is_some_and(|p| p.update.revision <= *revision)
+            {
+                r.pending.remove(swyx);
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 }
 

@@ -13,6 +13,7 @@
 use crate::domain::{SpeakingState, Timestamp, UserSyncState};
 use async_trait::async_trait;
 
+pub mod counting;
 pub mod dynamodb;
 mod error;
 pub mod memory;
@@ -20,12 +21,13 @@ pub mod optimistic;
 mod records;
 pub mod sqlite;
 
+pub use counting::CountingStore;
 pub use dynamodb::DynamoStore;
 pub use error::{BoxError, StoreError, StoreResult};
 pub use memory::MemoryStore;
 pub use records::{
-    LifecycleRequest, LinkMark, LinkMarkKind, PendingDelivery, SubscriptionRecord, SyncAccount,
-    UserLink, UserSwitches,
+    DecisionWrite, LifecycleRequest, LinkMark, LinkMarkKind, PendingDelivery, SubscriptionRecord,
+    SyncAccount, UserLink, UserSwitches,
 };
 pub use sqlite::SqliteStore;
 
@@ -51,6 +53,9 @@ pub trait UserLinkStore: Send + Sync {
     async fn list_users(&self) -> StoreResult<Vec<UserLink>>;
     /// Removes the link and the user's sync state; `false` when there was no such user.
     async fn delete_user(&self, entra_id: &str) -> StoreResult<bool>;
+    /// The links of those of `entra_ids` that are linked, in no particular order: one read for
+    /// many users (DynamoDB: `BatchGetItem`, 100 keys a request).
+    async fn get_users(&self, entra_ids: &[String]) -> StoreResult<Vec<UserLink>>;
 }
 
 /// Automatic linking's marks, one per Swyx user at most: automatic links and exclusions.
@@ -86,18 +91,45 @@ pub trait SyncStateStore: Send + Sync {
         state: &UserSyncState,
         expected_revision: u64,
     ) -> StoreResult<()>;
-    /// A decision and the Swyx update it sends, in one atomic write: `state` as
+    /// The stored states of those of `entra_ids` that have one, in no particular order.
+    async fn get_sync_states(
+        &self,
+        entra_ids: &[String],
+    ) -> StoreResult<Vec<(String, UserSyncState)>>;
+    /// Many users' decisions at once, each atomically: its state (conditional on its expected
+    /// revision, as [`Self::put_sync_state`]) and its pending update (refused when a newer one
+    /// is pending) are both written or neither. Returns the Entra ids of the decisions that were
+    /// refused (nothing written for them); the others are all written.
+    async fn put_decisions(&self, decisions: &[DecisionWrite]) -> StoreResult<Vec<String>>;
+    /// One decision and the Swyx update it sends, in one atomic write: `state` as
     /// [`SyncStateStore::put_sync_state`] writes it, and `pending` (kept until the connector
-    /// confirms it) replacing the user's pending delivery — both, or on `Conflict` neither. A
-    /// process killed after this write still has the update to send; one killed before it has
-    /// decided nothing.
+    /// confirms it) with it — both, or on `Conflict` neither. A process killed after this write
+    /// still has the update to send; one killed before it has decided nothing.
     async fn put_decision(
         &self,
         entra_id: &str,
         state: &UserSyncState,
         expected_revision: u64,
         pending: &PendingDelivery,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<()> {
+        let refused = self
+            .put_decisions(&[DecisionWrite {
+                entra_id: entra_id.to_string(),
+                state: state.clone(),
+                expected_revision,
+                pending: Some(pending.clone()),
+            }])
+            .await?;
+        if refused.is_empty() {
+            Ok(())
+        } else {
+            Err(not_at(
+                &format!("sync state of {entra_id}"),
+                "revision",
+                expected_revision,
+            ))
+        }
+    }
 }
 
 /// Swyx → Teams, per user: active calls and the bridge's Graph presence session.
@@ -112,6 +144,11 @@ pub trait SpeakingStore: Send + Sync {
         state: &SpeakingState,
         expected_revision: u64,
     ) -> StoreResult<()>;
+    /// The stored states of those of `entra_ids` that have one, in no particular order.
+    async fn get_speakings(
+        &self,
+        entra_ids: &[String],
+    ) -> StoreResult<Vec<(String, SpeakingState)>>;
     /// Users whose `due_at` (keep-alive, Graph retry, overlong call) is at or before `now`,
     /// earliest first, as (Entra id, state).
     async fn due_speaking(
@@ -178,6 +215,9 @@ pub trait PendingStore: Send + Sync {
         delivered_revision: u64,
     ) -> StoreResult<bool>;
     async fn count_pending(&self) -> StoreResult<usize>;
+    /// [`Self::delete_pending`] for each (Swyx user id, delivered revision); returns how many
+    /// were removed.
+    async fn delete_pendings(&self, delivered: &[(String, u64)]) -> StoreResult<usize>;
 }
 
 /// Keys seen recently: replay protection for signed webhooks.

@@ -1,7 +1,7 @@
 //! The records the bridge keeps: what each one means and which fields its conditional writes
 //! compare. The store's ports ([`super`]) read and write them; every backend keeps them as they are.
 
-use crate::domain::{DirectionSwitches, SwyxUpdate, Timestamp};
+use crate::domain::{DirectionSwitches, SwyxUpdate, Timestamp, UserSyncState};
 use serde::{Deserialize, Serialize};
 
 /// A linked user: Entra object id ↔ Swyx user id.
@@ -119,4 +119,15 @@ pub enum LinkMarkKind {
 pub struct UserSwitches {
     pub swyx_user_id: String,
     pub switches: DirectionSwitches,
+}
+
+/// One user's sync decision for [`super::SyncStateStore::put_decisions`]: the new state, written
+/// if the stored revision is `expected_revision` (0 = none yet), together with the update to keep
+/// pending until the connector confirms it (written unless a newer one is pending).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionWrite {
+    pub entra_id: String,
+    pub state: UserSyncState,
+    pub expected_revision: u64,
+    pub pending: Option<PendingDelivery>,
 }

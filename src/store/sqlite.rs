@@ -11,6 +11,7 @@
 //! it (within the lock wait) instead of interleaving.
 
 mod accounts;
+mod batch;
 mod link_marks;
 mod pending;
 mod rows;
@@ -19,7 +20,7 @@ mod speaking;
 mod switches;
 
 use super::{
-    IdempotencyStore, PendingDelivery, StoreError, StoreResult, SubscriptionRecord,
+    DecisionWrite, IdempotencyStore, StoreError, StoreResult, SubscriptionRecord,
     SubscriptionStore, SyncStateStore, UserLink, UserLinkStore, not_at, require, require_growth,
 };
 use crate::domain::{Timestamp, UserSyncState};
@@ -246,6 +247,10 @@ impl UserLinkStore for SqliteStore {
         })
         .await
     }
+
+    async fn get_users(&self, entra_ids: &[String]) -> StoreResult<Vec<UserLink>> {
+        self.users_batch(entra_ids).await
+    }
 }
 
 #[async_trait]
@@ -271,29 +276,15 @@ impl SyncStateStore for SqliteStore {
             .await
     }
 
-    async fn put_decision(
+    async fn get_sync_states(
         &self,
-        entra_id: &str,
-        state: &UserSyncState,
-        expected_revision: u64,
-        pending: &PendingDelivery,
-    ) -> StoreResult<()> {
-        require("Entra id", entra_id)?;
-        require("Swyx user id", &pending.update.swyx_user_id)?;
-        let subject = format!("sync state of {entra_id}");
-        require_growth(&subject, "revision", state.revision, expected_revision)?;
-        let json = to_json(state, "sync state")?;
-        let pending_json = to_json(pending, "pending delivery")?;
-        let (entra_id, swyx, at) = (
-            entra_id.to_string(),
-            pending.update.swyx_user_id.clone(),
-            pending.next_attempt_at,
-        );
-        self.write(move |tx| {
-            write_state_at(tx, &entra_id, &json, expected_revision, &subject)?;
-            pending::write_pending(tx, &swyx, at, &pending_json)
-        })
-        .await
+        entra_ids: &[String],
+    ) -> StoreResult<Vec<(String, UserSyncState)>> {
+        self.sync_states_batch(entra_ids).await
+    }
+
+    async fn put_decisions(&self, decisions: &[DecisionWrite]) -> StoreResult<Vec<String>> {
+        self.put_decisions_batch(decisions).await
     }
 }
 

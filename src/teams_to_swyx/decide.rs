@@ -210,7 +210,15 @@ where
     let Some(update) = update else {
         return store.put_sync_state(entra_id, &next, expected).await;
     };
-    let pending = PendingDelivery {
+    store
+        .put_decision(entra_id, &next, expected, &pending_until_delivered(update))
+        .await
+}
+
+/// A fresh update as kept pending until the connector confirms it: due only after
+/// [`DELIVERY_GRACE`].
+pub(super) fn pending_until_delivered(update: SwyxUpdate) -> PendingDelivery {
+    PendingDelivery {
         // From the receipt, on the app's clock (the same clock maintenance compares with).
         next_attempt_at: update
             .observed_at
@@ -218,8 +226,5 @@ where
         update,
         attempts: 0,
         last_error: None,
-    };
-    store
-        .put_decision(entra_id, &next, expected, &pending)
-        .await
+    }
 }

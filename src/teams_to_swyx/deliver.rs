@@ -48,21 +48,31 @@ impl Delivery<'_> {
         previous_attempts: u32,
         budget: Duration,
     ) -> Delivered {
+        let delivered = self.attempt(update, previous_attempts, budget).await;
+        if !matches!(delivered, Delivered::Pending { .. }) {
+            let cleared = self
+                .pending
+                .delete_pending(&update.swyx_user_id, update.revision)
+                .await;
+            if let Err(e) = cleared {
+                tracing::warn!(swyx_user = %update.swyx_user_id, error = %e, "delivered, but the pending entry could not be cleared; the connector will see the revision again and ignore it");
+            }
+        }
+        delivered
+    }
+
+    /// As [`Self::deliver`], but a delivered update's pending entry is left for the caller to
+    /// clear (with [`PendingStore::delete_pendings`], many at once).
+    pub async fn attempt(
+        &self,
+        update: &SwyxUpdate,
+        previous_attempts: u32,
+        budget: Duration,
+    ) -> Delivered {
         // With no budget left nothing is sent, and the update is kept pending.
         match self.connector.send_update(update, budget).await {
-            Ok(outcome) => {
-                if let Err(e) = self
-                    .pending
-                    .delete_pending(&update.swyx_user_id, update.revision)
-                    .await
-                {
-                    tracing::warn!(swyx_user = %update.swyx_user_id, error = %e, "delivered, but the pending entry could not be cleared; the connector will see the revision again and ignore it");
-                }
-                match outcome {
-                    DeliveryOutcome::Applied => Delivered::Now,
-                    DeliveryOutcome::Superseded => Delivered::Superseded,
-                }
-            }
+            Ok(DeliveryOutcome::Applied) => Delivered::Now,
+            Ok(DeliveryOutcome::Superseded) => Delivered::Superseded,
             Err(e) => {
                 let rejected = !e.is_transient();
                 let attempts = previous_attempts + 1;

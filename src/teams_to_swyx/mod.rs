@@ -4,12 +4,14 @@
 //! judges it against the user's stored state (order, echo guard, mapping), [`deliver`] sends the
 //! resulting update to the connector, and what could not be delivered is sent again by
 //! [`redeliver`] during maintenance.
-//! [`reconcile`] reads presences in bulk and puts them through the same decision;
+//! [`reconcile`] reads presences in bulk and puts them through the same decision, in batches
+//! ([`decide_many`]);
 //! [`swyx_truth`] then compares what the connector holds with what was decided. What they need
 //! from the connector and from Graph is in [`ports`].
 
 pub mod authenticate;
 pub mod decide;
+pub mod decide_many;
 pub mod deliver;
 pub mod intake;
 pub mod known_subscriptions;

@@ -3,7 +3,8 @@
 //! through the same decision as a notification, so a read older than what is stored changes
 //! nothing and an unchanged status sends nothing.
 
-use super::decide::{DecisionStore, Judge, Observed, observe};
+use super::decide::{DecisionStore, Judge, Observed};
+use super::decide_many::observe_many;
 use super::deliver::{Delivered, Delivery};
 use super::ports::PresenceReader;
 use crate::domain::{Observation, SwyxUpdate, Timestamp};
@@ -16,8 +17,6 @@ use tokio::time::Instant;
 
 /// Connector requests in flight at once during a reconciliation.
 const FORWARD_CONCURRENCY: usize = 16;
-/// Users decided at once (store reads and conditional writes).
-const DECIDE_CONCURRENCY: usize = 16;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ReconcileSummary {
@@ -57,21 +56,27 @@ where
         }
         let read = presences.get_presences(chunk, left).await?;
         summary.read += read.len();
-        // Decisions concurrently: each is a few store round trips (DynamoDB: milliseconds).
-        let decided: Vec<_> = futures_util::stream::iter(read)
-            .map(|resource| async move {
-                let entra_id = resource.id.to_ascii_lowercase();
+        let observations: Vec<(String, Observation)> = read
+            .into_iter()
+            .map(|resource| {
                 let obs = Observation {
                     presence: resource.to_presence(),
                     received_at: now,
                 };
-                (observe(store, judge, &entra_id, &obs).await, entra_id)
+                (resource.id.to_ascii_lowercase(), obs)
             })
-            .buffer_unordered(DECIDE_CONCURRENCY)
-            .collect()
-            .await;
+            .collect();
+        // One batch of store reads and one of writes for the whole chunk.
+        let decided = match observe_many(store, judge, &observations).await {
+            Ok(decided) => decided,
+            Err(e) => {
+                summary.failed += observations.len();
+                tracing::warn!(users = observations.len(), error = %with_causes(&e), "reconciliation could not store its decisions");
+                continue;
+            }
+        };
         let mut forwards = Vec::new();
-        for (outcome, entra_id) in decided {
+        for (entra_id, outcome) in decided {
             match outcome {
                 Ok(Observed::Forward(update)) => forwards.push(update),
                 Ok(_) => {}
@@ -83,22 +88,40 @@ where
         }
         summary.repaired += forwards.len();
         let left = budget.saturating_sub(started.elapsed());
-        summary.pending += send_all(delivery, forwards, left).await;
+        let (delivered, pending) = send_all(delivery, forwards, left).await;
+        summary.pending += pending;
+        if !delivered.is_empty()
+            && let Err(e) = delivery.pending.delete_pendings(&delivered).await
+        {
+            tracing::warn!(users = delivered.len(), error = %with_causes(&e), "delivered, but the pending entries could not be cleared; the connector will see the revisions again and ignore them");
+        }
     }
     Ok(summary)
 }
 
-/// Sends the repairs with bounded concurrency; returns how many were kept pending.
-async fn send_all(delivery: Delivery<'_>, updates: Vec<SwyxUpdate>, budget: Duration) -> usize {
+/// Sends the repairs with bounded concurrency; returns the (Swyx user, revision) delivered, whose
+/// pending entries are to be cleared, and how many were kept pending.
+async fn send_all(
+    delivery: Delivery<'_>,
+    updates: Vec<SwyxUpdate>,
+    budget: Duration,
+) -> (Vec<(String, u64)>, usize) {
     let started = Instant::now();
-    futures_util::stream::iter(updates)
+    let outcomes: Vec<(String, u64, bool)> = futures_util::stream::iter(updates)
         .map(|update| async move {
             let left = budget.saturating_sub(started.elapsed());
-            let outcome = delivery.deliver(&update, 0, left).await;
-            matches!(outcome, Delivered::Pending { .. })
+            let outcome = delivery.attempt(&update, 0, left).await;
+            let pending = matches!(outcome, Delivered::Pending { .. });
+            (update.swyx_user_id, update.revision, pending)
         })
         .buffer_unordered(FORWARD_CONCURRENCY)
-        .filter(|pending| std::future::ready(*pending))
-        .count()
-        .await
+        .collect()
+        .await;
+    let pending = outcomes.iter().filter(|(_, _, p)| *p).count();
+    let delivered = outcomes
+        .into_iter()
+        .filter(|(_, _, p)| !p)
+        .map(|(swyx, revision, _)| (swyx, revision))
+        .collect();
+    (delivered, pending)
 }

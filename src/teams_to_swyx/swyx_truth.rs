@@ -21,8 +21,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Users compared and repaired at once (a few store round trips and a connector request each).
+/// Users repaired at once (a few store round trips and a connector request each).
 const CONCURRENCY: usize = 16;
+/// Decided states read in one batch.
+const STATE_BATCH: usize = 1_000;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SwyxTruthSummary {
@@ -83,15 +85,27 @@ where
         .filter(|l| held.contains_key(&l.swyx_user_id) && teams_to_swyx(&l.swyx_user_id))
         .collect();
     summary.compared = links.len();
-    let outcomes: Vec<StoreResult<Option<bool>>> = futures_util::stream::iter(links)
-        .map(|link| {
-            let held = held[&link.swyx_user_id];
-            let left = budget.saturating_sub(started.elapsed());
-            repair_one(store, delivery, link, held, now, left)
-        })
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
+    let mut outcomes: Vec<StoreResult<Option<bool>>> = Vec::with_capacity(links.len());
+    // The decided states in batches: one store read per batch, not one per user.
+    for batch in links.chunks(STATE_BATCH) {
+        let ids: Vec<String> = batch.iter().map(|l| l.entra_id.clone()).collect();
+        let mut states: HashMap<String, UserSyncState> =
+            store.get_sync_states(&ids).await?.into_iter().collect();
+        let compared: Vec<(UserLink, UserSyncState)> = batch
+            .iter()
+            .filter_map(|l| Some((l.clone(), states.remove(&l.entra_id)?)))
+            .collect();
+        let done: Vec<_> = futures_util::stream::iter(compared)
+            .map(|(link, state)| {
+                let held = held[&link.swyx_user_id];
+                let left = budget.saturating_sub(started.elapsed());
+                repair_one(store, delivery, link, state, held, now, left)
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        outcomes.extend(done);
+    }
     for outcome in outcomes {
         if let Some(kept_pending) = outcome? {
             summary.repaired += 1;
@@ -113,6 +127,7 @@ async fn repair_one<S>(
     store: &S,
     delivery: Delivery<'_>,
     link: UserLink,
+    state: UserSyncState,
     held: HeldStatus,
     now: Timestamp,
     budget: Duration,
@@ -120,9 +135,6 @@ async fn repair_one<S>(
 where
     S: SyncStateStore + PendingStore + ?Sized,
 {
-    let Some(state) = store.get_sync_state(&link.entra_id).await? else {
-        return Ok(None);
-    };
     let Some(repair) = swyx_repair(&state, &held) else {
         return Ok(None);
     };

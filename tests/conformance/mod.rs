@@ -2,6 +2,7 @@
 //! the macro in `tests/store_conformance.rs`. Fixtures are here.
 
 mod accounts;
+mod batch;
 mod link_marks;
 mod misc;
 mod pending;
@@ -11,6 +12,7 @@ mod sync_state;
 mod users;
 
 pub use accounts::*;
+pub use batch::*;
 pub use link_marks::*;
 pub use misc::*;
 pub use pending::*;

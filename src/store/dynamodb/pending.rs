@@ -112,4 +112,8 @@ impl PendingStore for DynamoStore {
             }
         }
     }
+
+    async fn delete_pendings(&self, delivered: &[(String, u64)]) -> StoreResult<usize> {
+        self.delete_pendings_batch(delivered).await
+    }
 }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 const SPEAKING_DUE_PK: &str = "SPEAKING";
 
-fn speaking_key(entra_id: &str) -> Item {
+pub(super) fn speaking_key(entra_id: &str) -> Item {
     HashMap::from([
         (PK.to_string(), s(format!("SPEAKING#{entra_id}"))),
         (SK.to_string(), s("SPEAKING")),
@@ -72,5 +72,13 @@ impl SpeakingStore for DynamoStore {
                 Ok((entra_id, parse_data(item, "speaking state")?))
             })
             .collect()
+    }
+
+    async fn get_speakings(
+        &self,
+        entra_ids: &[String],
+    ) -> StoreResult<Vec<(String, SpeakingState)>> {
+        self.records_by_id(entra_ids, speaking_key, "speaking state")
+            .await
     }
 }

@@ -96,4 +96,8 @@ impl PendingStore for SqliteStore {
         })
         .await
     }
+
+    async fn delete_pendings(&self, delivered: &[(String, u64)]) -> StoreResult<usize> {
+        self.delete_pendings_batch(delivered).await
+    }
 }

@@ -73,4 +73,13 @@ impl SpeakingStore for SqliteStore {
         })
         .await
     }
+
+    async fn get_speakings(
+        &self,
+        entra_ids: &[String],
+    ) -> StoreResult<Vec<(String, SpeakingState)>> {
+        let ids = entra_ids.to_vec();
+        self.run(move |c| super::batch::read_each(c, SPEAKING_BY_USER, &ids, "speaking state"))
+            .await
+    }
 }

@@ -312,3 +312,81 @@ pub(crate) fn enqueue_lifecycle(
     held.add(outbox.push(&url, item, now_ms, rules));
     Ok(held)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const URL: &str = "http://bridge/graph/notifications";
+    const MIN: i64 = 60_000;
+
+    fn rules() -> SlowEndpointRules {
+        SlowEndpointRules {
+            min_answers: 10,
+            ..SlowEndpointRules::default()
+        }
+    }
+
+    fn item(now_ms: i64) -> Item {
+        Item {
+            subscription_id: "sub-1".into(),
+            body: Value::Null,
+            rich_or_lifecycle: true,
+            lifecycle: false,
+            queued_ms: now_ms,
+            due_ms: now_ms,
+        }
+    }
+
+    /// 10 answers at `at`, `slow` of them over 3 s and `timed_out` of those at 10 s.
+    fn answers(outbox: &mut Outbox, at: i64, slow: usize, timed_out: usize) {
+        for i in 0..10 {
+            let judged = (i < slow, i < timed_out);
+            outbox.record_answer(URL, at, judged, &rules());
+        }
+    }
+
+    #[test]
+    fn a_slow_endpoint_gets_new_notifications_ten_minutes_late_until_judged_again() {
+        let (r, mut outbox) = (rules(), Outbox::default());
+        answers(&mut outbox, 0, 2, 0);
+        assert_eq!(outbox.push(URL, item(1), 1, &r), Admission::Delayed);
+        assert!(
+            outbox.claim_ready(1).is_empty(),
+            "not sent before the delay"
+        );
+        assert!(outbox.claim_ready(10 * MIN).is_empty());
+        assert_eq!(outbox.claim_ready(10 * MIN + 1), [URL.to_string()]);
+        let take = outbox.take_due(URL, 10, 10 * MIN + 1, &r);
+        assert_eq!((take.batch.len(), take.dropped), (1, 0));
+        // Ten minutes on, the slow answers have left the window: normal again.
+        assert_eq!(
+            outbox.push(URL, item(10 * MIN + 2), 10 * MIN + 2, &r),
+            Admission::Queued
+        );
+    }
+
+    #[test]
+    fn an_endpoint_timing_out_loses_notifications_for_ten_minutes_then_gets_them_again() {
+        let (r, mut outbox) = (rules(), Outbox::default());
+        answers(&mut outbox, 0, 2, 2);
+        assert_eq!(outbox.state_of(URL, 1, &r), EndpointState::Dropping);
+        assert_eq!(outbox.push(URL, item(1), 1, &r), Admission::Dropped);
+        assert_eq!(outbox.pending(URL), 0, "dropped, not queued");
+        assert_eq!(
+            outbox.push(URL, item(5 * MIN), 5 * MIN, &r),
+            Admission::Dropped
+        );
+        assert_eq!(
+            outbox.push(URL, item(10 * MIN + 1), 10 * MIN + 1, &r),
+            Admission::Queued
+        );
+    }
+
+    #[test]
+    fn ten_percent_slow_is_not_more_than_ten_percent() {
+        let (r, mut outbox) = (rules(), Outbox::default());
+        answers(&mut outbox, 0, 1, 0);
+        assert_eq!(outbox.push(URL, item(1), 1, &r), Admission::Queued);
+    }
+}

@@ -1,0 +1,186 @@
+//! What reconciliation costs the store on DynamoDB (moto): counted by the [`CountingStore`]
+//! decorator (port calls) and by an SDK interceptor (the requests DynamoDB receives, retries of
+//! unprocessed keys included). A first reconciliation must cost at most one request per user, not
+//! the ~3 it cost one user at a time.
+
+use crate::support::moto;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use presence_bridge::domain::{Clock, HeldStatus, MappingRules, SwyxStatus, SwyxUpdate, Timestamp};
+use presence_bridge::graph::client::GraphError;
+use presence_bridge::graph::notification::PresenceResource;
+use presence_bridge::store::prelude::*;
+use presence_bridge::store::{CountingStore, DynamoStore, Store, UserLink};
+use presence_bridge::swyx::client::{ConnectorError, DeliveryOutcome};
+use presence_bridge::teams_to_swyx::decide::Judge;
+use presence_bridge::teams_to_swyx::deliver::Delivery;
+use presence_bridge::teams_to_swyx::ports::{PresenceReader, SwyxConnector};
+use presence_bridge::teams_to_swyx::reconcile::reconcile;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Past one batch of 100 keys; small, as every link costs moto a transaction to set up.
+const USERS: usize = 101;
+
+#[derive(Debug, Default)]
+struct CountRequests(Arc<AtomicU64>);
+
+impl Intercept for CountRequests {
+    fn name(&self) -> &'static str {
+        "CountRequests"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Teams shows every user Available.
+struct AllAvailable;
+
+#[async_trait]
+impl PresenceReader for AllAvailable {
+    async fn get_presences(
+        &self,
+        ids: &[String],
+        _budget: Duration,
+    ) -> Result<Vec<PresenceResource>, GraphError> {
+        Ok(ids
+            .iter()
+            .map(|id| PresenceResource {
+                id: id.clone(),
+                availability: Some("Available".into()),
+                activity: Some("Available".into()),
+                out_of_office_settings: None,
+                sequence_number: None,
+            })
+            .collect())
+    }
+}
+
+/// A connector that takes every update.
+struct Takes;
+
+#[async_trait]
+impl SwyxConnector for Takes {
+    async fn send_update(
+        &self,
+        _update: &SwyxUpdate,
+        _budget: Duration,
+    ) -> Result<DeliveryOutcome, ConnectorError> {
+        Ok(DeliveryOutcome::Applied)
+    }
+
+    async fn held_statuses(
+        &self,
+        _budget: Duration,
+    ) -> Result<HashMap<String, HeldStatus>, ConnectorError> {
+        Ok(HashMap::new())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciling_on_dynamodb_costs_under_one_request_per_user() {
+    let sent = Arc::new(AtomicU64::new(0));
+    let base = moto::client();
+    let config = base
+        .config()
+        .to_builder()
+        .interceptor(CountRequests(Arc::clone(&sent)))
+        .build();
+    let dynamo = DynamoStore::new(
+        aws_sdk_dynamodb::Client::from_conf(config),
+        moto::unique_table("requests"),
+    );
+    dynamo.create_table_if_missing().await.unwrap();
+    let ids: Vec<String> = (0..USERS).map(|i| format!("entra-{i:04}")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        dynamo
+            .put_user(&UserLink {
+                entra_id: id.clone(),
+                swyx_user_id: format!("swyx-{i:04}"),
+                email: String::new(),
+            })
+            .await
+            .unwrap();
+    }
+    let inner: Arc<dyn Store> = Arc::new(dynamo);
+    let store = CountingStore::new(inner);
+    let rules = MappingRules::default();
+    let judge = Judge {
+        rules: &rules,
+        overrides: &[],
+        own_sessions: None,
+        directions: Default::default(),
+    };
+    let clock = Clock::from_fn(|| Timestamp(1_767_225_600_000));
+    let delivery = Delivery {
+        connector: &Takes,
+        pending: &store,
+        clock: &clock,
+    };
+    let run = |at: i64| {
+        let (store, delivery, ids) = (&store, delivery, &ids);
+        async move {
+            let budget = Duration::from_secs(60);
+            reconcile(
+                store,
+                judge,
+                delivery,
+                &AllAvailable,
+                ids,
+                Timestamp(at),
+                budget,
+            )
+            .await
+            .unwrap()
+        }
+    };
+
+    let before = sent.load(Ordering::Relaxed);
+    let first = run(1_767_225_600_000).await;
+    let (calls, requests) = (store.total(), sent.load(Ordering::Relaxed) - before);
+    assert_eq!(
+        (first.read, first.repaired, first.failed),
+        (USERS, USERS, 0)
+    );
+    let per_user = |n: u64| n as f64 / USERS as f64;
+    eprintln!(
+        "FIGURE DynamoDB first reconciliation, {USERS} users: {calls} store calls ({:.3}/user), {requests} DynamoDB requests ({:.3}/user): {:?}",
+        per_user(calls),
+        per_user(requests),
+        store.counts()
+    );
+    assert!(per_user(requests) <= 1.0, "{requests} requests");
+    assert!(per_user(calls) <= 1.0, "{calls} calls");
+    for id in ["swyx-0000", "swyx-0100"] {
+        assert_eq!(
+            store.get_pending(id).await.unwrap(),
+            None,
+            "delivered, cleared"
+        );
+    }
+    let state = store.get_sync_state("entra-0050").await.unwrap().unwrap();
+    assert_eq!(state.teams_status, Some(SwyxStatus::Available));
+
+    // Again an hour later, nothing changed in Teams: nothing sent, the states moved on in batches.
+    store.reset();
+    let before = sent.load(Ordering::Relaxed);
+    let again = run(1_767_229_200_000).await;
+    let (calls, requests) = (store.total(), sent.load(Ordering::Relaxed) - before);
+    assert_eq!((again.read, again.repaired), (USERS, 0));
+    eprintln!(
+        "FIGURE DynamoDB steady reconciliation, {USERS} users: {calls} store calls, {requests} DynamoDB requests ({:.3}/user)",
+        per_user(requests)
+    );
+    assert!(per_user(requests) <= 0.1, "{requests} requests");
+}
