@@ -5,7 +5,14 @@
 //! - `rsa_oaep_unwrap_2048`: the data-key unwrap alone;
 //! - `intake_record_2048`: POST body → 202 through the real handler (validation token, clientState,
 //!   unwrap, HMAC, AES, mapping, sync decision, SQLite write), a change that keeps the Swyx status;
-//! - `intake_forward_2048`: the same with a status change forwarded to a connector over loopback HTTP.
+//! - `intake_forward_2048`: the same with a status change forwarded to a connector over loopback HTTP;
+//! - `intake_batch_1000`: one collection of 1,000 items (1,000 users, every change recorded) on
+//!   the same 2-worker runtime: the whole batch next to the machine's RSA floor, 2 cores ÷ one
+//!   unwrap.
+//!
+//! Last, one line of its own timings (medians, so criterion's statistics need not be parsed):
+//! `intake: unwrap_ms=… single_ratio=… batch_items_per_s=… floor_items_per_s=… batch_share=…`,
+//! with the load average of the machine (shared: other builds make every figure noisy).
 
 #[path = "../tests/support/connector.rs"]
 mod connector;
@@ -36,10 +43,18 @@ const JWT_KEY: &[u8] = include_bytes!("../tests/fixtures/jwt/key1.pem");
 const SUB: &str = "7f105c7d-2dc5-4530-97cd-4e7ae6534c07";
 const STATE: &str = "bench-client-state";
 const USER: &str = "00000000-0000-4000-8000-000000000001";
+/// Items in the batch figure: what Graph may send in one collection at most.
+const BATCH: usize = 1_000;
+/// Cores the batch runs on (the runtime's workers; the machine has 2).
+const CORES: usize = 2;
+
+fn batch_user(i: usize) -> String {
+    format!("00000000-0000-4000-8000-{:012}", i + 2)
+}
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(CORES)
         .enable_all()
         .build()
         .unwrap();
@@ -69,6 +84,16 @@ fn bench(c: &mut Criterion) {
             })
             .await
             .unwrap();
+        for i in 0..BATCH {
+            store
+                .put_user(&UserLink {
+                    entra_id: batch_user(i),
+                    swyx_user_id: format!("swyx-b{i}"),
+                    email: String::new(),
+                })
+                .await
+                .unwrap();
+        }
         let mut keys = NotificationKeys::new();
         keys.add_pem(Some(CERT_ID), KEY).unwrap();
         let http = reqwest::Client::new();
@@ -76,7 +101,8 @@ fn bench(c: &mut Criterion) {
             settings: AppSettings {
                 tenant_id: TENANT.into(),
                 client_id: APP_ID.into(),
-                max_body_bytes: 1 << 20,
+                // 1,000 rich items are about 1.2 MB.
+                max_body_bytes: 4 << 20,
                 time_budget: Duration::from_secs(2),
             },
             rules: MappingRules::default(),
@@ -169,7 +195,82 @@ fn bench(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    // The whole collection: every user's presence flips between two that map to one status.
+    let batch_body = |activity: &str| -> Bytes {
+        let items = (0..BATCH)
+            .map(|i| {
+                let p = GraphSender::presence(&batch_user(i), "Busy", activity, false, None);
+                sender.item(SUB, STATE, &p)
+            })
+            .collect();
+        Bytes::from(serde_json::to_vec(&sender.collection(items)).unwrap())
+    };
+    let batches = [batch_body("Busy"), batch_body("InAMeeting")];
+    let mut turn = 0usize;
+    let mut next_batch = || {
+        turn += 1;
+        request(batches[turn % 2].clone())
+    };
+    group.sample_size(10);
+    group.bench_function("intake_batch_1000", |b| {
+        b.iter_batched(
+            &mut next_batch,
+            |req| {
+                let resp = rt.block_on(graph_webhook::handle(&app, req));
+                assert_eq!(resp.status(), 202);
+            },
+            BatchSize::PerIteration,
+        )
+    });
     group.finish();
+
+    // `cargo bench` passes `--bench`; in test mode (`cargo test --benches`) one pass is enough.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let unwrap_s = median_secs(2_000, || {
+        app.keys.unwrap_data_key(CERT_ID, &data_key).unwrap();
+    });
+    let singles = [body_for("Busy", "Busy"), body_for("Busy", "InAMeeting")];
+    let mut flip = 0usize;
+    let single_s = median_secs(2_000, || {
+        flip += 1;
+        let resp = rt.block_on(graph_webhook::handle(
+            &app,
+            request(singles[flip % 2].clone()),
+        ));
+        assert_eq!(resp.status(), 202);
+    });
+    let batch_s = median_secs(15, || {
+        let resp = rt.block_on(graph_webhook::handle(&app, next_batch()));
+        assert_eq!(resp.status(), 202);
+    });
+    let batch_rate = BATCH as f64 / batch_s;
+    let floor_rate = CORES as f64 / unwrap_s;
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    println!(
+        "intake: unwrap_ms={:.4} single_ratio={:.3} batch_items_per_s={:.0} floor_items_per_s={:.0} batch_share={:.3} cores={CORES} loadavg={}",
+        unwrap_s * 1e3,
+        single_s / unwrap_s,
+        batch_rate,
+        floor_rate,
+        batch_rate / floor_rate,
+        load.join(","),
+    );
+}
+
+/// The median duration of `runs` calls of `f`, in seconds.
+fn median_secs(runs: usize, mut f: impl FnMut()) -> f64 {
+    let mut times: Vec<f64> = (0..runs)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[runs / 2]
 }
 
 criterion_group!(benches, bench);

@@ -5,15 +5,26 @@ median of several fresh processes, all in one run under cargo-lambda's runtime e
 (DynamoDB + Secrets Manager) on loopback.
 
 Build first (release, as deployed; x86_64 here):
-  cargo lambda build --release --bin graph-webhook --bin maintenance
+  cargo lambda build --release --bin graph-webhook --bin swyx-webhook --bin maintenance
   (cd infra/lambda-hello && cargo lambda build --release)
-Then: .venv/bin/python infra/measure_lambdas.py [--runs 5]
+Then: .venv/bin/python infra/measure_lambdas.py [--runs 5] [--aws-delay-ms 20]
 
-The bridge's cold start includes what the real one does at start: config, two Secrets Manager
-reads, the SDK clients; the first event is Graph's validation handshake (graph-webhook) and a
-scheduled event with an empty backlog (maintenance).
+Each function's first event: Graph's validation handshake (graph-webhook), a signed
+`speaking.started` of a Swyx user nobody linked (swyx-webhook: the event secret, the signature, the
+store), a scheduled event with an empty backlog (maintenance: the store). Every function gets its
+secrets as Secrets Manager ARNs, as in the SAM template.
+
+moto answers in microseconds where AWS takes milliseconds, so each function is measured twice:
+straight to moto, and through a loopback proxy that holds every AWS request for --aws-delay-ms
+(20 ms by default) before passing it on, so each round trip made before the first answer shows.
+The last line sums it up.
 """
 import argparse
+import base64
+import hashlib
+import hmac
+import http.client
+import http.server
 import json
 import os
 import socket
@@ -21,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -29,6 +41,7 @@ VENV_BIN = os.path.dirname(sys.executable)
 KEY_PEM = os.path.join(ROOT, "tests/fixtures/crypto/key2048.pkcs8.pem")
 TENANT = "9f4ebab6-520d-49c0-85cc-7b25c78d4a93"
 APP_ID = "925bff9f-f6e2-4a69-b858-f71ea2b9b6d0"
+EVENTS_SECRET = "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 SCHEDULED = {"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
 
 
@@ -62,6 +75,53 @@ def peak_rss_kb(pid):
     return 0
 
 
+class DelayProxy(http.server.ThreadingHTTPServer):
+    """Loopback HTTP proxy in front of moto holding every request `delay_s` before passing it on:
+    one AWS round trip then costs about what it costs in a region (tens of milliseconds)."""
+
+    daemon_threads = True
+
+    def __init__(self, upstream_port, delay_s):
+        self.upstream_port, self.delay_s, self.requests = upstream_port, delay_s, 0
+        super().__init__(("127.0.0.1", 0), DelayHandler)
+
+
+class DelayHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the SDK expects
+
+    def log_message(self, *args):
+        pass
+
+    def _forward(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        self.server.requests += 1
+        time.sleep(self.server.delay_s)
+        upstream = http.client.HTTPConnection("127.0.0.1", self.server.upstream_port, timeout=30)
+        upstream.request(self.command, self.path, body=body, headers=dict(self.headers))
+        resp = upstream.getresponse()
+        data = resp.read()
+        self.send_response(resp.status)
+        for k, v in resp.getheaders():
+            if k.lower() not in ("content-length", "transfer-encoding", "connection"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        upstream.close()
+
+    do_GET = do_POST = do_PUT = do_DELETE = _forward
+
+
+def signed_event(body):
+    """A connector event signed as the Standard Webhooks contract says."""
+    msg_id, ts = f"msg_{time.time_ns()}", str(int(time.time()))
+    key = base64.b64decode(EVENTS_SECRET.removeprefix("whsec_"))
+    mac = hmac.new(key, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest()
+    return {"content-type": "application/json", "webhook-id": msg_id, "webhook-timestamp": ts,
+            "webhook-signature": "v1," + base64.b64encode(mac).decode()}
+
+
 def aws_setup(endpoint):
     import boto3  # comes with moto
 
@@ -84,7 +144,10 @@ def aws_setup(endpoint):
         key_arn = sm.create_secret(Name="figures/key", SecretString=f.read())["ARN"]
     conn_arn = sm.create_secret(Name="figures/connector",
                                 SecretString="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")["ARN"]
-    return {
+    events_arn = sm.create_secret(Name="figures/events", SecretString=EVENTS_SECRET)["ARN"]
+    graph_arn = sm.create_secret(Name="figures/graph", SecretString="figures-client-secret")["ARN"]
+    swyx_env = {"CONNECTOR_EVENT_SECRETS": events_arn, "GRAPH_CLIENT_SECRET": graph_arn}
+    return swyx_env, {
         "AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
         "AWS_ENDPOINT_URL": endpoint, "TABLE_NAME": "figures", "RUST_LOG": "warn",
         "GRAPH_TENANT_ID": TENANT, "GRAPH_CLIENT_ID": APP_ID,
@@ -119,6 +182,8 @@ def one_cold_start(rt_port, name, binary, env, request, tmp):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--aws-delay-ms", type=float, default=20.0,
+                    help="held per AWS request in the second pass (0: one pass only)")
     ap.add_argument("--lambda-dir", default=os.path.join(ROOT, "target/lambda"))
     ap.add_argument("--hello", default=os.path.join(
         ROOT, "infra/lambda-hello/target/lambda/lambda-hello/bootstrap"))
@@ -126,9 +191,9 @@ def main():
 
     # (name, bootstrap, project dir: the emulator accepts only binaries of the project it runs in)
     hello_dir = os.path.join(ROOT, "infra/lambda-hello")
-    functions = [("lambda-hello", args.hello, hello_dir),
-                 ("graph-webhook", os.path.join(args.lambda_dir, "graph-webhook/bootstrap"), ROOT),
-                 ("maintenance", os.path.join(args.lambda_dir, "maintenance/bootstrap"), ROOT)]
+    functions = [("lambda-hello", args.hello, hello_dir)] + [
+        (name, os.path.join(args.lambda_dir, f"{name}/bootstrap"), ROOT)
+        for name in ("graph-webhook", "swyx-webhook", "maintenance")]
     for name, path, _ in functions:
         if not os.path.isfile(path):
             sys.exit(f"{path} missing: build it first (see --help)")
@@ -145,39 +210,82 @@ def main():
                               "--only-lambda-apis", "--ignore-changes", "--invoke-address",
                               "127.0.0.1", "--invoke-port", str(port)], log, cwd=project))
         emulators[project] = port
+    passes = [0.0] + ([args.aws_delay_ms] if args.aws_delay_ms > 0 else [])
+    results = {}  # delay -> rows
     try:
         wait_port(moto_port, moto, "moto_server")
         for proc, port in zip(servers[1:], emulators.values()):
             wait_port(port, proc, "cargo lambda watch")
-        env = aws_setup(f"http://127.0.0.1:{moto_port}")
-        rows = []
-        for name, path, project in functions:
-            rt_port = emulators[project]
-            base = f"http://127.0.0.1:{rt_port}"
-            def request():
-                if name == "maintenance":
+        moto_url = f"http://127.0.0.1:{moto_port}"
+        swyx_env, env = aws_setup(moto_url)
+        for delay in passes:
+            proxy = None
+            endpoint = moto_url
+            if delay > 0:
+                proxy = DelayProxy(moto_port, delay / 1000)
+                threading.Thread(target=proxy.serve_forever, daemon=True).start()
+                endpoint = f"http://127.0.0.1:{proxy.server_address[1]}"
+            rows = []
+            for name, path, project in functions:
+                base = f"http://127.0.0.1:{emulators[project]}"
+
+                def request():
+                    if name == "maintenance":
+                        return urllib.request.Request(
+                            f"{base}/2015-03-31/functions/{name}/invocations",
+                            data=json.dumps(SCHEDULED).encode(), method="POST")
+                    if name == "swyx-webhook":
+                        body = json.dumps({"type": "speaking.started", "swyxUserId": "nobody",
+                                           "callId": "c1", "at": "2026-11-26T12:00:00Z"}).encode()
+                        return urllib.request.Request(
+                            f"{base}/lambda-url/{name}/swyx/events", data=body,
+                            headers=signed_event(body), method="POST")
                     return urllib.request.Request(
-                        f"{base}/2015-03-31/functions/{name}/invocations",
-                        data=json.dumps(SCHEDULED).encode(), method="POST")
-                return urllib.request.Request(
-                    f"{base}/lambda-url/{name}/graph/notifications?validationToken=hello",
-                    data=b"", method="POST")
-            fn_env = {} if name == "lambda-hello" else env
-            samples = [one_cold_start(rt_port, name, path, fn_env, request(), tmp)
-                       for _ in range(args.runs)]
-            rows.append((name, os.path.getsize(path),
-                         statistics.median(s[0] for s in samples),
-                         max(s[1] for s in samples)))
+                        f"{base}/lambda-url/{name}/graph/notifications?validationToken=hello",
+                        data=b"", method="POST")
+
+                fn_env = {} if name == "lambda-hello" else {
+                    **env, **(swyx_env if name == "swyx-webhook" else {}),
+                    "AWS_ENDPOINT_URL": endpoint}
+                before = proxy.requests if proxy else 0
+                samples = [one_cold_start(emulators[project], name, path, fn_env, request(), tmp)
+                           for _ in range(args.runs)]
+                trips = ((proxy.requests - before) / args.runs) if proxy else None
+                rows.append((name, os.path.getsize(path),
+                             statistics.median(s[0] for s in samples),
+                             max(s[1] for s in samples), trips))
+            if proxy:
+                proxy.shutdown()
+            results[delay] = rows
     finally:
         for p in servers:
             p.kill()
             p.wait()
 
-    hello_ms = rows[0][2]
-    print(f"{'function':<15} {'binary MB':>10} {'cold start ms':>14} {'ratio':>6} {'peak RSS MB':>12}")
-    for name, size, ms, rss in rows:
-        print(f"{name:<15} {size / 1e6:>10.2f} {ms:>14.1f} {ms / hello_ms:>6.2f} {rss / 1024:>12.1f}")
-    print(f"(median of {args.runs} cold starts each; peak RSS = max VmHWM; logs in {tmp})")
+    for delay, rows in results.items():
+        hello_ms = rows[0][2]
+        print(f"\nAWS calls answered by moto{f' + {delay:g} ms each' if delay else ''}:")
+        print(f"{'function':<15} {'binary MB':>10} {'cold start ms':>14} {'ratio':>6} "
+              f"{'peak RSS MB':>12} {'AWS calls':>10}")
+        for name, size, ms, rss, trips in rows:
+            calls = "" if trips is None else f"{trips:g}"
+            print(f"{name:<15} {size / 1e6:>10.2f} {ms:>14.1f} {ms / hello_ms:>6.2f} "
+                  f"{rss / 1024:>12.1f} {calls:>10}")
+    print(f"(median of {args.runs} cold starts each, first event answered; peak RSS = max VmHWM; "
+          f"logs in {tmp})")
+    with open("/proc/loadavg", encoding="ascii") as f:
+        print(f"load average at the end: {' '.join(f.read().split()[:3])}")
+
+    def summary(rows):
+        hello_ms = rows[0][2]
+        return " ".join(f"{name}={ms / hello_ms:.2f}" for name, _, ms, _, _ in rows[1:])
+
+    rows = results[0.0]
+    line = f"cold-start: {summary(rows)} (ratio to hello-world, {rows[0][2]:.1f} ms)"
+    if len(passes) > 1:
+        line += f"; with {passes[1]:g} ms per AWS call: {summary(results[passes[1]])}"
+    rss = " ".join(f"{name}={rss / 1024:.1f}" for name, _, _, rss, _ in rows)
+    print(f"{line}, peak RSS MiB {rss}")
 
 
 if __name__ == "__main__":

@@ -357,3 +357,67 @@ async fn lambda_binaries_under_the_runtime_emulator() {
     );
     assert!(account.last_error.is_none(), "{account:?}");
 }
+
+/// The app is built on the first event that needs it, not before: a secret that cannot be read
+/// is then no failed cold start but an error answer to that event, named in the log, and the
+/// process stays up (a later event tries again). Graph's handshake needs no secret at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_that_cannot_be_read_is_an_error_answer_not_a_crash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let table = moto::unique_table("lambda-missing");
+    let connector_arn = put_secret("pb/missing-case-connector", CONNECTOR_SECRET).await;
+    let missing = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:pb/never-created-AbCdEf";
+    let env: Vec<(String, String)> = [
+        ("AWS_REGION", "eu-west-1".to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+        ("AWS_ENDPOINT_URL", moto::endpoint().to_string()),
+        ("RUST_LOG", "info".to_string()),
+        ("TABLE_NAME", table),
+        ("GRAPH_TENANT_ID", TENANT.to_string()),
+        ("GRAPH_CLIENT_ID", APP_ID.to_string()),
+        (
+            "GRAPH_ENCRYPTION_KEYS",
+            json!([{ "id": CERT_ID, "private_key": missing }]).to_string(),
+        ),
+        ("CONNECTOR_URL", "http://127.0.0.1:9/".to_string()),
+        ("CONNECTOR_SIGNING_SECRET", connector_arn),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let rt = Emulator::start(dir.path());
+    let graph_fn = rt.start_function("graph-webhook", &env, dir.path());
+    let procs = [&rt.proc, &graph_fn];
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+
+    let mut url = reqwest::Url::parse(&rt.function_url("graph-webhook", "/graph/notifications"))
+        .expect("url");
+    url.query_pairs_mut()
+        .append_pair("validationToken", "hello");
+    let resp = http.post(url).send().await.expect("handshake answered");
+    assert_eq!(resp.status(), 200, "{}", with_logs("handshake", &procs));
+
+    for attempt in ["first", "second"] {
+        let resp = http
+            .post(rt.function_url("graph-webhook", "/graph/notifications"))
+            .json(&json!({ "value": [] }))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{attempt} notification not answered: {e}"));
+        assert_eq!(resp.status(), 500, "{}", with_logs(attempt, &procs));
+        let body = resp.text().await.unwrap_or_default();
+        assert!(!body.contains(missing), "the ARN stays in the log: {body}");
+    }
+    let log = std::fs::read_to_string(&graph_fn.log).unwrap_or_default();
+    assert!(
+        log.contains("could not start") && log.contains("graph.encryption_keys"),
+        "{}",
+        with_logs("the log names the setting", &procs)
+    );
+    assert!(!log.contains("panicked"), "{log}");
+}

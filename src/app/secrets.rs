@@ -1,5 +1,5 @@
 //! Secret references resolved once per process: literal values, `file:` paths and AWS Secrets
-//! Manager ARNs (read concurrently at a cold start, on one AWS configuration).
+//! Manager ARNs (a function's ARNs in one `BatchGetSecretValue`, on one AWS configuration).
 
 use crate::config::SecretRef;
 use aws_sdk_secretsmanager::error::SdkError;
@@ -25,8 +25,11 @@ pub enum SecretError {
     NotText { arn: String },
 }
 
+/// `BatchGetSecretValue` takes at most 20 secret ids per call.
+const BATCH_MAX_IDS: usize = 20;
+
 /// Resolves secret references; the AWS configuration and the Secrets Manager client are made on
-/// first use only, and [`SecretResolver::prefetch`] reads many ARNs concurrently.
+/// first use only, and [`SecretResolver::prefetch`] reads many ARNs in one round trip.
 #[derive(Default)]
 pub struct SecretResolver {
     pub(super) aws: Option<aws_config::SdkConfig>,
@@ -43,8 +46,10 @@ impl SecretResolver {
         self.aws.insert(conf)
     }
 
-    /// Reads every Secrets Manager ARN among `refs` at once. A read that fails here is left out
-    /// and retried by [`SecretResolver::resolve`], which reports it with the setting's name.
+    /// Reads every Secrets Manager ARN among `refs` in one `BatchGetSecretValue` round trip (at
+    /// most 20 ids per call, far more than a function uses). A secret the batch does not return is
+    /// left out and read again by [`SecretResolver::resolve`], which reports it with the setting's
+    /// name.
     pub async fn prefetch(&mut self, refs: &[&SecretRef]) {
         let arns: std::collections::BTreeSet<&str> = refs
             .iter()
@@ -57,19 +62,26 @@ impl SecretResolver {
             return;
         }
         let client = self.client().await;
-        let mut tasks = tokio::task::JoinSet::new();
-        for arn in arns {
-            let (client, arn) = (client.clone(), arn.to_string());
-            tasks.spawn(async move {
-                let value = client.get_secret_value().secret_id(&arn).send().await.ok();
-                (
-                    arn,
-                    value.and_then(|v| v.secret_string().map(str::to_string)),
-                )
-            });
-        }
-        while let Some(Ok((arn, Some(value)))) = tasks.join_next().await {
-            self.fetched.insert(arn, value);
+        let arns: Vec<String> = arns.into_iter().map(str::to_string).collect();
+        for chunk in arns.chunks(BATCH_MAX_IDS) {
+            let Ok(out) = client
+                .batch_get_secret_value()
+                .set_secret_id_list(Some(chunk.to_vec()))
+                .send()
+                .await
+            else {
+                continue; // each is read alone by `resolve`, which names the failure
+            };
+            for value in out.secret_values() {
+                let Some(text) = value.secret_string() else {
+                    continue;
+                };
+                // The answer names a secret by full ARN and by name; a setting may use either.
+                let names = [value.arn(), value.name()];
+                if let Some(asked) = chunk.iter().find(|a| names.contains(&Some(a.as_str()))) {
+                    self.fetched.insert(asked.clone(), text.to_string());
+                }
+            }
         }
     }
 

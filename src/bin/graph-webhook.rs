@@ -6,8 +6,10 @@ use presence_bridge::teams_to_swyx::intake;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    run_webhook(Role::GraphWebhook, |app, req| async move {
-        intake::handle(&app, req).await
-    })
+    run_webhook(
+        Role::GraphWebhook,
+        intake::validation_handshake,
+        |app, req| async move { intake::handle(&app, req).await },
+    )
     .await
 }

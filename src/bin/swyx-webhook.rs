@@ -6,8 +6,10 @@ use presence_bridge::swyx_to_teams::intake;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    run_webhook(Role::SwyxWebhook, |app, req| async move {
-        intake::handle(&app, req).await
-    })
+    run_webhook(
+        Role::SwyxWebhook,
+        |_| None,
+        |app, req| async move { intake::handle(&app, req).await },
+    )
     .await
 }

@@ -1,18 +1,19 @@
 //! The thin seam between the Lambda runtime and the use cases: configuration from the
 //! environment (a bad setting fails the cold start with its name), the app built once per
-//! process, then one handler call per event. JSON logs; metrics as CloudWatch EMF ([`emf`]): each
+//! process on the first event that needs it, then one handler call per event. JSON logs; metrics as CloudWatch EMF ([`emf`]): each
 //! webhook invocation what it recorded, the maintenance function its summary.
 
 pub mod emf;
 
 use super::http::{HttpRequest, HttpResponse};
 use crate::app::{App, Role};
-use crate::config::{Origin, RawConfig};
+use crate::config::{Config, Origin, RawConfig};
 use crate::metrics::Metrics;
 use bytes::Bytes;
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use serde_json::Value;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -21,46 +22,96 @@ const SAFETY_MARGIN: Duration = Duration::from_secs(5);
 /// When the runtime gives no usable deadline (never on AWS).
 const FALLBACK_BUDGET: Duration = Duration::from_secs(20);
 
-/// The app of the function `role`: it reads only the secrets that function uses.
-async fn app_from_env(role: Role) -> Result<Arc<App>, lambda_http::Error> {
-    crate::telemetry::init(true);
-    let config = RawConfig::from_env(|k| std::env::var(k).ok())
-        .and_then(|raw| raw.validate(Origin::Env))
-        .map_err(cold_start_failed)?;
-    let mut app = App::for_role(&config, role, crate::domain::Clock::system())
-        .await
-        .map_err(cold_start_failed)?;
-    // Nobody scrapes a Lambda: each invocation writes what it recorded instead.
-    app.metrics = Arc::new(Metrics::for_lambda());
-    Ok(Arc::new(app))
+/// The app of the function `role`, built on the first event that needs it rather than before
+/// the first event: a cold start does only what that event needs (a validation handshake needs
+/// nothing). Reads only the secrets the function uses, in one round trip. A build that fails
+/// (a secret that cannot be read, a key that does not parse) is logged with every cause and
+/// answered as an error; the next event tries again.
+struct LazyApp {
+    config: Config,
+    role: Role,
+    app: tokio::sync::OnceCell<Arc<App>>,
+}
+
+impl LazyApp {
+    /// The settings are read and checked at once (no I/O): a bad one fails the cold start with
+    /// its name.
+    fn from_env(role: Role) -> Result<Self, lambda_http::Error> {
+        crate::telemetry::init(true);
+        let config = RawConfig::from_env(|k| std::env::var(k).ok())
+            .and_then(|raw| raw.validate(Origin::Env))
+            .map_err(|e| lambda_http::Error::from(start_failed(&e)))?;
+        Ok(Self {
+            config,
+            role,
+            app: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    /// Boxed: the app's whole build inside the runtime's future is too deep a type for the
+    /// compiler's layout computation.
+    fn get(&self) -> Pin<Box<dyn Future<Output = Result<Arc<App>, String>> + Send + '_>> {
+        Box::pin(async {
+            self.app
+                .get_or_try_init(|| async {
+                    let clock = crate::domain::Clock::system();
+                    let mut app = App::for_role(&self.config, self.role, clock)
+                        .await
+                        .map_err(|e| start_failed(&e))?;
+                    // Nobody scrapes a Lambda: each invocation writes what it recorded instead.
+                    app.metrics = Arc::new(Metrics::for_lambda());
+                    Ok(Arc::new(app))
+                })
+                .await
+                .cloned()
+        })
+    }
 }
 
 fn stack_name() -> String {
     std::env::var("STACK_NAME").unwrap_or_else(|_| "presence-bridge".to_string())
 }
 
-/// A failed cold start, logged and returned with every cause in one line (the setting first, the
-/// underlying reason last), as the operator reads it in CloudWatch.
-fn cold_start_failed(e: impl std::error::Error) -> lambda_http::Error {
-    let message = crate::telemetry::with_causes(&e);
-    tracing::error!(error = %message, "cold start failed");
-    message.into()
+/// A failed start, logged with every cause in one line (the setting first, the underlying reason
+/// last), as the operator reads it in CloudWatch.
+fn start_failed(e: &impl std::error::Error) -> String {
+    let message = crate::telemetry::with_causes(e);
+    tracing::error!(error = %message, "function could not start");
+    message
 }
 
-/// The whole `main` of a webhook Lambda (`role`: which one): `handler` per request.
-pub async fn run_webhook<F, Fut>(role: Role, handler: F) -> Result<(), lambda_http::Error>
+/// The whole `main` of a webhook Lambda (`role`: which one): `without_app` answers the requests
+/// that need no app (Graph's validation handshake), `handler` the others.
+pub async fn run_webhook<F, Fut>(
+    role: Role,
+    without_app: fn(&HttpRequest) -> Option<HttpResponse>,
+    handler: F,
+) -> Result<(), lambda_http::Error>
 where
     F: Fn(Arc<App>, HttpRequest) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = HttpResponse> + Send + 'static,
 {
-    let app = app_from_env(role).await?;
+    let lazy = Arc::new(LazyApp::from_env(role)?);
     let stack: Arc<str> = stack_name().into();
     let handler = Arc::new(handler);
     lambda_http::run(lambda_http::service_fn(move |req| {
-        let response = handler(Arc::clone(&app), request_from_lambda(req));
-        let (app, stack) = (Arc::clone(&app), Arc::clone(&stack));
+        let req = request_from_lambda(req);
+        let (lazy, stack, handler) = (Arc::clone(&lazy), Arc::clone(&stack), Arc::clone(&handler));
         async move {
-            let response = response.await;
+            if let Some(answer) = without_app(&req) {
+                return Ok(response_to_lambda(answer));
+            }
+            let app = match lazy.get().await {
+                Ok(app) => app,
+                // The details are in the log; the caller learns only that it is not its fault.
+                Err(_) => {
+                    return Ok(response_to_lambda(crate::entry::http::error(
+                        http::StatusCode::INTERNAL_SERVER_ERROR,
+                        "the function could not start (see its log)",
+                    )));
+                }
+            };
+            let response = handler(Arc::clone(&app), req).await;
             // One invocation at a time per process: what was recorded since is this request's.
             if let Some(invocation) = app.metrics.take_invocation() {
                 for line in emf::invocation_lines(&invocation, &stack, now_ms()) {
@@ -76,13 +127,16 @@ where
 /// The whole `main` of the scheduled maintenance Lambda: one pass per event, within the
 /// invocation's deadline, then one EMF summary line on stdout (tracing logs go to stderr).
 pub async fn run_maintenance() -> Result<(), lambda_http::Error> {
-    let app = app_from_env(Role::Maintenance).await?;
-    let stack = stack_name();
+    let lazy = Arc::new(LazyApp::from_env(Role::Maintenance)?);
+    let stack: Arc<str> = stack_name().into();
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<Value>| {
-            let app = Arc::clone(&app);
-            let stack = stack.clone();
-            async move { maintenance_once(&app, &stack, event.context.deadline).await }
+            let (lazy, stack) = (Arc::clone(&lazy), Arc::clone(&stack));
+            let run: Pin<Box<dyn Future<Output = _> + Send>> = Box::pin(async move {
+                let app = lazy.get().await?;
+                maintenance_once(&app, &stack, event.context.deadline).await
+            });
+            run
         },
     ))
     .await

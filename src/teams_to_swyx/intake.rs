@@ -161,8 +161,8 @@ pub async fn handle(app: &Arc<App>, req: HttpRequest) -> HttpResponse {
 }
 
 /// Graph's subscription validation (`?validationToken=`, on either URL, GET or POST): echo the
-/// token as text.
-fn validation_handshake(req: &HttpRequest) -> Option<HttpResponse> {
+/// token as text. Needs no app: a Lambda answers it before building one.
+pub fn validation_handshake(req: &HttpRequest) -> Option<HttpResponse> {
     let token = query_param(req.uri(), "validationToken")?;
     if token.len() > MAX_VALIDATION_TOKEN_LEN {
         return Some(error(
