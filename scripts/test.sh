@@ -47,3 +47,8 @@ export RUSTC_WORKSPACE_WRAPPER
 export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 cargo nextest run --locked --workspace --tests --benches --no-fail-fast
 cargo test --locked --workspace --doc
+
+# After the ordinary tests, so they always run: every fuzz target built and run briefly on its
+# committed corpus (nightly, cargo-fuzz; see scripts/fuzz-smoke.sh).
+echo "== fuzz smoke (cargo fuzz, each target on its corpus)"
+./scripts/fuzz-smoke.sh

@@ -15,6 +15,8 @@ pub mod domain;
 pub mod entry;
 #[cfg(test)]
 mod fakes;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod graph;
 pub mod maintenance;
 pub mod metrics;

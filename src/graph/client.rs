@@ -371,7 +371,7 @@ impl GraphClient {
 }
 
 /// Graph's `{"error":{"code","message"}}` as one line (or a quote of a non-Graph body).
-fn error_message(answer: &Answer) -> String {
+pub(crate) fn error_message(answer: &Answer) -> String {
     if answer.status.is_redirection() {
         return format!("a redirect, which is never followed: {}", answer.quote());
     }

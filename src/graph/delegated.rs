@@ -17,6 +17,11 @@ const RETRY: RetryPolicy = RetryPolicy::new(4, Duration::from_millis(500), Durat
 const DEVICE_FLOW_REQUEST_BUDGET: Duration = Duration::from_secs(60);
 /// RFC 8628: after `slow_down` the interval grows by 5 s for good.
 const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
+/// Entra's device codes live 15 minutes; a longer life in an answer is not believed (an
+/// unbounded one would overflow the deadline).
+const MAX_DEVICE_CODE_LIFE: Duration = Duration::from_secs(60 * 60);
+/// Entra asks for 5 s; a longer interval in an answer (or grown by `slow_down`) stops here.
+const MAX_POLL_INTERVAL: Duration = Duration::from_secs(60);
 /// The pause when the answer says `"interval": 0` (only the sandbox does).
 const ZERO_INTERVAL_POLL: Duration = Duration::from_millis(100);
 
@@ -89,27 +94,11 @@ impl LoginEndpoint {
         if !answer.status.is_success() {
             return Err(EntraError::refused(&answer));
         }
-        let code: DeviceCodeAnswer =
-            serde_json::from_slice(&answer.body).map_err(|_| EntraError::BadAnswer {
-                endpoint: "devicecode",
-                missing: "user_code, device_code, verification_uri and expires_in",
-            })?;
-        let prompt = DeviceCodePrompt {
-            message: code.message.clone().unwrap_or_else(|| {
-                format!(
-                    "To sign in, open {} and enter the code {}.",
-                    code.verification_uri, code.user_code
-                )
-            }),
-            user_code: code.user_code,
-            verification_uri: code.verification_uri,
-            expires_in: Duration::from_secs(code.expires_in),
-        };
+        let (prompt, code) = device_code(&answer.body)?;
         let deadline = Instant::now() + prompt.expires_in;
         show(&prompt);
 
-        // RFC 8628: 5 s when Entra names no interval.
-        let mut interval = Duration::from_secs(code.interval.unwrap_or(5));
+        let mut interval = code.interval;
         let poll_pairs = [
             ("grant_type", DEVICE_CODE_GRANT),
             ("client_id", self.client_id.as_str()),
@@ -156,7 +145,7 @@ impl LoginEndpoint {
             }
             match OAuthError::parse(&answer.body).code() {
                 "authorization_pending" => {}
-                "slow_down" => interval += SLOW_DOWN_STEP,
+                "slow_down" => interval = (interval + SLOW_DOWN_STEP).min(MAX_POLL_INTERVAL),
                 "authorization_declined" | "access_denied" => return Err(EntraError::Declined),
                 "expired_token" | "code_expired" => return Err(EntraError::CodeExpired),
                 _ => return Err(EntraError::refused(&answer)),
@@ -223,6 +212,38 @@ struct DeviceCodeAnswer {
     message: Option<String>,
 }
 
+/// What polling needs of the devicecode answer. No `Debug`: the device code redeems the sign-in.
+pub(crate) struct DeviceCode {
+    pub device_code: String,
+    pub interval: Duration,
+}
+
+/// The devicecode answer: what the administrator is shown and what polling needs, lives capped.
+pub(crate) fn device_code(body: &[u8]) -> Result<(DeviceCodePrompt, DeviceCode), EntraError> {
+    let code: DeviceCodeAnswer =
+        serde_json::from_slice(body).map_err(|_| EntraError::BadAnswer {
+            endpoint: "devicecode",
+            missing: "user_code, device_code, verification_uri and expires_in",
+        })?;
+    let prompt = DeviceCodePrompt {
+        message: code.message.clone().unwrap_or_else(|| {
+            format!(
+                "To sign in, open {} and enter the code {}.",
+                code.verification_uri, code.user_code
+            )
+        }),
+        user_code: code.user_code,
+        verification_uri: code.verification_uri,
+        expires_in: Duration::from_secs(code.expires_in).min(MAX_DEVICE_CODE_LIFE),
+    };
+    let polling = DeviceCode {
+        device_code: code.device_code,
+        // RFC 8628: 5 s when Entra names no interval.
+        interval: Duration::from_secs(code.interval.unwrap_or(5)).min(MAX_POLL_INTERVAL),
+    };
+    Ok((prompt, polling))
+}
+
 fn parse_tokens(body: &[u8]) -> Result<DelegatedTokens, EntraError> {
     let (access_token, refresh_token, expires_in) = TokenAnswer::parse(body)?;
     Ok(DelegatedTokens {
@@ -230,4 +251,30 @@ fn parse_tokens(body: &[u8]) -> Result<DelegatedTokens, EntraError> {
         refresh_token,
         expires_in,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_code_lives_and_intervals_beyond_entras_are_capped() {
+        // u64::MAX seconds once overflowed the sign-in deadline (`Instant + expires_in`), and a
+        // `slow_down` on a huge interval the interval itself: panics on Entra's answer.
+        let (prompt, code) = device_code(
+            br#"{"user_code":"U","device_code":"D","verification_uri":"https://microsoft.com/devicelogin",
+                 "expires_in":18446744073709551615,"interval":18446744073709551615}"#,
+        )
+        .unwrap();
+        assert_eq!(prompt.expires_in, MAX_DEVICE_CODE_LIFE);
+        assert_eq!(code.interval, MAX_POLL_INTERVAL);
+        assert!(Instant::now().checked_add(prompt.expires_in).is_some());
+        let (prompt, code) = device_code(
+            br#"{"user_code":"U","device_code":"D","verification_uri":"https://x","expires_in":900}"#,
+        )
+        .unwrap();
+        assert_eq!(prompt.expires_in, Duration::from_secs(900));
+        assert_eq!(code.interval, Duration::from_secs(5));
+        assert!(prompt.message.contains("https://x") && prompt.message.contains('U'));
+    }
 }

@@ -67,17 +67,7 @@ impl GraphClient {
     ) -> Result<Vec<DirectoryUser>, GraphError> {
         let first = format!("/users?$select={USER_SELECT}&$top={PAGE_SIZE}");
         let users: Vec<UserJson> = self.all_pages(first, budget).await?;
-        Ok(users
-            .into_iter()
-            .map(|u| DirectoryUser {
-                id: u.id,
-                mail: u.mail.filter(|m| !m.trim().is_empty()),
-                user_principal_name: u.user_principal_name.unwrap_or_default(),
-                proxy_addresses: u.proxy_addresses.unwrap_or_default(),
-                // Graph always returns it when selected; an absent value does not disable.
-                account_enabled: u.account_enabled.unwrap_or(true),
-            })
-            .collect())
+        Ok(users.into_iter().map(UserJson::into_user).collect())
     }
 
     /// The ids of the users in `group_id`, directly or through nested groups. A group Graph
@@ -94,8 +84,7 @@ impl GraphClient {
         let members: Vec<MemberJson> = self.all_pages(first, budget).await?;
         Ok(members
             .into_iter()
-            .filter(|m| m.odata_type.as_deref() == Some("#microsoft.graph.user"))
-            .map(|m| m.id)
+            .filter_map(MemberJson::user_id)
             .collect())
     }
 
@@ -120,11 +109,7 @@ impl GraphClient {
                     idempotency: Idempotency::Idempotent,
                 })
                 .await?;
-            let page: Page<T> =
-                serde_json::from_slice(&answer.body).map_err(|e| GraphError::BadAnswer {
-                    what: format!("a page of {}", what_of(&path)),
-                    source: Some(e),
-                })?;
+            let page: Page<T> = read_page(&answer.body, &path)?;
             out.extend(page.value);
             match page.next_link {
                 Some(link) => path = self.relative(&link)?,
@@ -138,7 +123,7 @@ impl GraphClient {
     }
 
     /// A next link as a path under the Graph root, or refused when it points elsewhere.
-    fn relative(&self, link: &str) -> Result<String, GraphError> {
+    pub(crate) fn relative(&self, link: &str) -> Result<String, GraphError> {
         let base = &self.settings().base_url;
         match link.strip_prefix(base.as_str()) {
             Some(rest) if rest.starts_with('/') => Ok(rest.to_string()),
@@ -148,6 +133,53 @@ impl GraphClient {
             }),
         }
     }
+}
+
+impl UserJson {
+    fn into_user(self) -> DirectoryUser {
+        DirectoryUser {
+            id: self.id,
+            mail: self.mail.filter(|m| !m.trim().is_empty()),
+            user_principal_name: self.user_principal_name.unwrap_or_default(),
+            proxy_addresses: self.proxy_addresses.unwrap_or_default(),
+            // Graph always returns it when selected; an absent value does not disable.
+            account_enabled: self.account_enabled.unwrap_or(true),
+        }
+    }
+}
+
+impl MemberJson {
+    /// The member's id when it is a user (groups, devices and contacts are not linked).
+    fn user_id(self) -> Option<String> {
+        (self.odata_type.as_deref() == Some("#microsoft.graph.user")).then_some(self.id)
+    }
+}
+
+/// One page of a listing at `path`.
+fn read_page<T: DeserializeOwned>(body: &[u8], path: &str) -> Result<Page<T>, GraphError> {
+    serde_json::from_slice(body).map_err(|e| GraphError::BadAnswer {
+        what: format!("a page of {}", what_of(path)),
+        source: Some(e),
+    })
+}
+
+/// A page of `/users` as [`GraphClient::list_directory_users`] reads it: the users and the
+/// next link, if any.
+pub(crate) fn users_page(body: &[u8]) -> Result<(Vec<DirectoryUser>, Option<String>), GraphError> {
+    let page: Page<UserJson> = read_page(body, "/users")?;
+    let users = page.value.into_iter().map(UserJson::into_user).collect();
+    Ok((users, page.next_link))
+}
+
+/// A page of a group's transitive members as [`GraphClient::transitive_user_members`] reads it.
+pub(crate) fn members_page(body: &[u8]) -> Result<(Vec<String>, Option<String>), GraphError> {
+    let page: Page<MemberJson> = read_page(body, "/groups/transitiveMembers")?;
+    let ids = page
+        .value
+        .into_iter()
+        .filter_map(MemberJson::user_id)
+        .collect();
+    Ok((ids, page.next_link))
 }
 
 /// The collection of a path, for messages (no query: it may be long).

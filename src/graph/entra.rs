@@ -123,6 +123,9 @@ pub(crate) async fn post_form(
         .map_err(EntraError::Unavailable)
 }
 
+/// The longest access-token life Entra can be configured to issue (token lifetime policies).
+pub(crate) const MAX_TOKEN_LIFE: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// The fields of a successful token answer. No `Debug`: it holds tokens.
 #[derive(serde::Deserialize)]
 pub(crate) struct TokenAnswer {
@@ -144,8 +147,9 @@ impl TokenAnswer {
             }) if !access_token.is_empty() => Ok((
                 access_token,
                 refresh_token.filter(|t| !t.is_empty()),
-                // Entra's usual life when it does not say.
-                Duration::from_secs(expires_in.unwrap_or(3599)),
+                // Entra's usual life when it does not say; a longer one than any Entra issues is
+                // not believed (an unbounded one would overflow the refresh deadline).
+                Duration::from_secs(expires_in.unwrap_or(3599)).min(MAX_TOKEN_LIFE),
             )),
             _ => Err(EntraError::BadAnswer {
                 endpoint: "token",
@@ -184,6 +188,17 @@ mod tests {
         assert!(e.to_string().contains("redirect"), "{e}");
         let e = EntraError::refused(&answer(404, "<html>"));
         assert!(e.to_string().contains("no error description"), "{e}");
+    }
+
+    #[test]
+    fn a_token_life_longer_than_entra_issues_is_capped() {
+        // u64::MAX seconds once overflowed the refresh deadline (`Instant + life`): a panic on
+        // the token endpoint's answer. Found writing the graph_responses fuzz target.
+        let (_, _, life) =
+            TokenAnswer::parse(br#"{"access_token":"a","expires_in":18446744073709551615}"#)
+                .unwrap();
+        assert_eq!(life, MAX_TOKEN_LIFE);
+        assert!(std::time::Instant::now().checked_add(life).is_some());
     }
 
     #[test]

@@ -106,7 +106,7 @@ fn bad_answer(what: &str) -> impl FnOnce(serde_json::Error) -> GraphError + '_ {
     }
 }
 
-fn subscription(body: &[u8]) -> Result<ListedSubscription, GraphError> {
+pub(crate) fn subscription(body: &[u8]) -> Result<ListedSubscription, GraphError> {
     serde_json::from_slice::<SubscriptionAnswer>(body)
         .map_err(bad_answer(
             "a subscription without id or expirationDateTime",
@@ -274,18 +274,7 @@ impl GraphClient {
                 idempotency: Idempotency::Idempotent,
             })
             .await?;
-        #[derive(Deserialize)]
-        struct Page {
-            value: Vec<SubscriptionAnswer>,
-        }
-        serde_json::from_slice::<Page>(&answer.body)
-            .map_err(bad_answer(
-                "GET /subscriptions: not a list of subscriptions",
-            ))?
-            .value
-            .into_iter()
-            .map(SubscriptionAnswer::into_listed)
-            .collect()
+        subscription_list(&answer.body)
     }
 
     /// `DELETE /subscriptions/{id}`; a 404 counts as done.
@@ -334,14 +323,35 @@ impl GraphClient {
                 idempotency: Idempotency::Idempotent,
             })
             .await?;
-        #[derive(Deserialize)]
-        struct Presences {
-            value: Vec<PresenceResource>,
-        }
-        serde_json::from_slice::<Presences>(&answer.body)
-            .map(|p| p.value)
-            .map_err(bad_answer("getPresencesByUserId: not a list of presences"))
+        presences(&answer.body)
     }
+}
+
+/// The body of `GET /subscriptions`.
+pub(crate) fn subscription_list(body: &[u8]) -> Result<Vec<ListedSubscription>, GraphError> {
+    #[derive(Deserialize)]
+    struct Page {
+        value: Vec<SubscriptionAnswer>,
+    }
+    serde_json::from_slice::<Page>(body)
+        .map_err(bad_answer(
+            "GET /subscriptions: not a list of subscriptions",
+        ))?
+        .value
+        .into_iter()
+        .map(SubscriptionAnswer::into_listed)
+        .collect()
+}
+
+/// The body of `getPresencesByUserId`.
+pub(crate) fn presences(body: &[u8]) -> Result<Vec<PresenceResource>, GraphError> {
+    #[derive(Deserialize)]
+    struct Presences {
+        value: Vec<PresenceResource>,
+    }
+    serde_json::from_slice::<Presences>(body)
+        .map(|p| p.value)
+        .map_err(bad_answer("getPresencesByUserId: not a list of presences"))
 }
 
 #[cfg(test)]

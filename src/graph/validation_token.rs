@@ -146,6 +146,24 @@ impl std::fmt::Debug for TokenValidator {
 
 impl TokenValidator {
     pub fn new(settings: TokenSettings, http: reqwest::Client) -> Self {
+        let jwks = JwksCache::new(&settings, http);
+        Self::with_cache(settings, jwks)
+    }
+
+    /// A validator whose signing keys are `jwks` (a JSON Web Key Set), read as a fetched set is,
+    /// and that never fetches: for the fuzz targets (`fuzz/`), which must run without a network.
+    /// With `refresh_every` and `min_refresh_interval` longer than the run, no fetch is ever due.
+    #[doc(hidden)]
+    pub fn with_key_set(
+        settings: TokenSettings,
+        jwks: &[u8],
+    ) -> Result<Self, ValidationTokenError> {
+        let keys = jwks::parse_jwks(jwks)?;
+        let cache = JwksCache::preloaded(&settings, reqwest::Client::new(), keys);
+        Ok(Self::with_cache(settings, cache))
+    }
+
+    fn with_cache(settings: TokenSettings, jwks: JwksCache) -> Self {
         let mut validation = Validation::new(Algorithm::RS256);
         // Expiry is checked on our clock (`check_claims`), the same one the key cache runs on.
         validation.validate_exp = false;
@@ -153,7 +171,7 @@ impl TokenValidator {
         validation.validate_aud = true;
         validation.set_required_spec_claims(&["exp", "aud", "iss"]);
         validation.set_audience(&[settings.app_id.as_str()]);
-        let jwks = Arc::new(JwksCache::new(&settings, http));
+        let jwks = Arc::new(jwks);
         Self {
             inner: Arc::new(Inner {
                 settings,

@@ -179,7 +179,7 @@ pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
 }
 
 /// JSON first (to tell "not JSON" from "a field missing"), then the event's shape.
-fn parse_event(body: &[u8]) -> Result<SwyxEvent, String> {
+pub(crate) fn parse_event(body: &[u8]) -> Result<SwyxEvent, String> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| format!("malformed JSON: {e}"))?;
     let event: SwyxEvent =

@@ -14,12 +14,11 @@
 //!
 //! Why each check exists: docs/architecture.md#notification-authenticity.
 
-use crate::app::App;
 use crate::graph::crypto::{DecryptError, NotificationKeys};
 use crate::graph::notification::{
     ChangeNotification, ChangeNotificationCollection, LifecycleEvent, PresenceResource,
 };
-use crate::graph::validation_token::ValidationTokenError;
+use crate::graph::validation_token::{TokenValidator, ValidationTokenError};
 use crate::metrics::DropReason;
 use crate::store::SubscriptionRecord;
 use std::collections::HashMap;
@@ -50,7 +49,7 @@ impl VouchedTenants {
 /// Step 1: validates every token of the collection before any item is looked at (and long before
 /// any RSA work).
 pub async fn vouched_tenants(
-    app: &App,
+    validator: &TokenValidator,
     collection: &ChangeNotificationCollection,
 ) -> Result<VouchedTenants, CollectionRejected> {
     let needs_tokens = collection
@@ -61,8 +60,7 @@ pub async fn vouched_tenants(
         None if needs_tokens => Err(CollectionRejected::MissingTokens),
         None => Ok(VouchedTenants(None)),
         Some(tokens) => {
-            let valid = app
-                .tokens
+            let valid = validator
                 .validate_all(tokens)
                 .await
                 .map_err(CollectionRejected::InvalidToken)?;

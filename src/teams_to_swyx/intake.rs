@@ -33,6 +33,7 @@ mod collection;
 mod tally;
 
 pub use collection::MAX_ITEMS_PER_COLLECTION;
+pub(crate) use collection::parse_collection;
 use collection::read_collection;
 use tally::Tally;
 
@@ -102,7 +103,7 @@ pub async fn handle(app: &Arc<App>, req: HttpRequest) -> HttpResponse {
             return error(refused.status, refused.message);
         }
     };
-    let vouched = match vouched_tenants(app, &collection).await {
+    let vouched = match vouched_tenants(&app.tokens, &collection).await {
         Ok(vouched) => vouched,
         Err(rejected) => {
             let items = collection.value.len();

@@ -103,6 +103,28 @@ impl JwksCache {
         }
     }
 
+    /// A cache holding `keys` as if they had just been fetched (first fetch and refetch done now).
+    pub(super) fn preloaded(
+        settings: &TokenSettings,
+        http: reqwest::Client,
+        keys: HashMap<String, Arc<DecodingKey>>,
+    ) -> Self {
+        let now = settings.clock.now();
+        let cache = Self::new(settings, http);
+        Self {
+            keys: RwLock::new(KeySet {
+                keys,
+                fetched_at: Some(now),
+            }),
+            fetch: Mutex::new(FetchState {
+                scheduled_at: Some(now),
+                refetched_at: Some(now),
+                ..FetchState::default()
+            }),
+            ..cache
+        }
+    }
+
     /// The verification key for `kid`, fetching the set when it is due or (if `may_refetch`) when
     /// `kid` is unknown and a refetch is allowed.
     pub(super) async fn key_for(

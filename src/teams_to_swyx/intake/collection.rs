@@ -13,9 +13,9 @@ use serde::Deserialize;
 pub const MAX_ITEMS_PER_COLLECTION: usize = 1_000;
 
 /// A request answered with an error before any item is looked at.
-pub(super) struct Refused {
-    pub(super) status: StatusCode,
-    pub(super) message: String,
+pub(crate) struct Refused {
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
 }
 
 impl Refused {
@@ -58,7 +58,7 @@ pub(super) fn read_collection(
 /// The collection in two passes, so that a body of many items costs no memory: the first only
 /// checks the syntax and counts the items (nothing is kept), the second, within the item cap,
 /// builds the typed collection.
-fn parse_collection(body: &[u8]) -> Result<ChangeNotificationCollection, Refused> {
+pub(crate) fn parse_collection(body: &[u8]) -> Result<ChangeNotificationCollection, Refused> {
     let bad = |message: String| Refused::new(StatusCode::BAD_REQUEST, message);
     let outline: Outline = serde_json::from_slice(body).map_err(|e| {
         if e.is_data() {
