@@ -77,14 +77,20 @@ fn log_tail(log: &Path) -> String {
     lines[lines.len().saturating_sub(15)..].join("\n")
 }
 
-fn start_once(bin: &Path) -> Result<MotoServer, String> {
+/// `own_group`: the server (watchdog and moto) in a process group of its own, so that it can be
+/// paused and resumed as a whole.
+fn start_once_in(bin: &Path, own_group: bool) -> Result<MotoServer, String> {
     let port = free_port()?;
     let log = std::env::temp_dir().join(format!("moto-{}-{port}.log", std::process::id()));
     let out = File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
     let err = out
         .try_clone()
         .map_err(|e| format!("cannot share log file: {e}"))?;
-    let mut child = Command::new("sh")
+    let mut command = Command::new("sh");
+    if own_group {
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    }
+    let mut child = command
         .args(["-c", WATCHDOG])
         .arg(bin)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
@@ -122,16 +128,45 @@ fn start_once(bin: &Path) -> Result<MotoServer, String> {
 }
 
 fn start() -> Result<MotoServer, String> {
+    start_in(false)
+}
+
+fn start_in(own_group: bool) -> Result<MotoServer, String> {
     let bin = binary()?;
     let mut last = String::new();
     // Another process may grab the free port before moto binds it: try a fresh one.
     for _ in 0..START_ATTEMPTS {
-        match start_once(&bin) {
+        match start_once_in(&bin, own_group) {
             Ok(server) => return Ok(server),
             Err(e) => last = e,
         }
     }
     Err(last)
+}
+
+impl MotoServer {
+    /// A server for one test alone (fault injection pauses it); stopped when dropped.
+    pub fn dedicated() -> Self {
+        start_in(true).unwrap_or_else(|e| panic!("cannot start moto_server: {e}"))
+    }
+
+    /// SIGSTOP to the server's process group: it accepts no more work until [`Self::resume`].
+    pub fn pause(&self) {
+        self.signal_group("-STOP");
+    }
+
+    pub fn resume(&self) {
+        self.signal_group("-CONT");
+    }
+
+    fn signal_group(&self, signal: &str) {
+        let group = format!("-{}", self.child.id());
+        let status = Command::new("kill")
+            .args([signal, "--", &group])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} -- {group} failed");
+    }
 }
 
 /// The shared server's endpoint, starting it on first use.
