@@ -4,17 +4,14 @@
 //! maintenance function sends whatever was decided but not delivered. Every user must end up
 //! with the status Teams maps to, nothing pending.
 
-use crate::support::graph_sender::{CERT_ID, GraphSender, TENANT};
+use crate::support::graph_sender::GraphSender;
 use crate::support::lambda_emulator::{self, Emulator, put_secret, scheduled_event, with_logs};
-use crate::support::{graph_sender, moto};
+use crate::support::moto;
 
-use presence_bridge::domain::{MappedStatus, MappingRules, TeamsPresence, Timestamp};
-use presence_bridge::store::{
-    DynamoStore, PendingStore, SubscriptionRecord, SubscriptionStore, UserLink, UserLinkStore,
-};
+use presence_bridge::domain::{MappedStatus, MappingRules, TeamsPresence};
+use presence_bridge::store::{DynamoStore, PendingStore, UserLink, UserLinkStore};
 use presence_sandbox::Clock;
 use presence_sandbox::swyx::{SwyxEmulator, SwyxOptions};
-use serde_json::json;
 use std::time::{Duration, Instant};
 
 const ENCRYPTION_KEY: &str = include_str!("fixtures/crypto/key2048.pkcs8.pem");
@@ -71,32 +68,9 @@ async fn graph_webhook_killed_mid_burst_converges_after_restart() {
             .await
             .expect("link");
     }
-    store
-        .put_subscription(&SubscriptionRecord {
-            id: SUB.to_string(),
-            client_state: CLIENT_STATE.to_string(),
-            expires_at: Timestamp::now().plus_millis(3_600_000),
-            account: Some("sync1".to_string()),
-            resource: "/communications/presences".to_string(),
-            encryption_certificate_id: Some(CERT_ID.to_string()),
-            renewed_at: None,
-        })
-        .await
-        .expect("subscription");
-    let env = lambda_emulator::function_env(&[
-        ("TABLE_NAME", table.clone()),
-        ("GRAPH_TENANT_ID", TENANT.to_string()),
-        ("GRAPH_CLIENT_ID", graph_sender::APP_ID.to_string()),
-        ("GRAPH_JWKS_URL", sender.jwks_url.clone()),
-        (
-            "GRAPH_ENCRYPTION_KEYS",
-            json!([{ "id": CERT_ID, "private_key": key_arn }]).to_string(),
-        ),
-        ("CONNECTOR_URL", emu.url()),
-        ("CONNECTOR_SIGNING_SECRET", connector_arn),
-        ("CONNECTOR_MAX_ATTEMPTS", "1".to_string()),
-        ("CONNECTOR_TIMEOUT_MS", "1000".to_string()),
-    ]);
+    lambda_emulator::put_subscription(&store, SUB, CLIENT_STATE).await;
+    let env =
+        lambda_emulator::webhook_env(&table, &sender.jwks_url, key_arn, &emu.url(), connector_arn);
 
     let rt = Emulator::start(dir.path());
     let mut graph_fn = rt.start_function("graph-webhook", &env, dir.path());

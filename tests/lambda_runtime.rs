@@ -13,8 +13,7 @@ use graph_sender::{APP_ID, CERT_ID, GraphSender, TENANT};
 use lambda_emulator::{Emulator, put_secret, scheduled_event, with_logs};
 use presence_bridge::domain::{SwyxAction, SwyxStatus, Timestamp};
 use presence_bridge::store::{
-    AccountStore, DynamoStore, PendingStore, SpeakingStore, SubscriptionRecord, SubscriptionStore,
-    SyncStateStore, UserLink, UserLinkStore,
+    AccountStore, DynamoStore, PendingStore, SpeakingStore, SyncStateStore, UserLink, UserLinkStore,
 };
 use presence_sandbox::Clock;
 use presence_sandbox::graph::{GraphEmulator, GraphOptions};
@@ -66,33 +65,10 @@ async fn lambda_binaries_under_the_runtime_emulator() {
         })
         .await
         .expect("link");
-    store
-        .put_subscription(&SubscriptionRecord {
-            id: SUB.to_string(),
-            client_state: CLIENT_STATE.to_string(),
-            expires_at: Timestamp::now().plus_millis(3_600_000),
-            account: Some("sync1".to_string()),
-            resource: "/communications/presences".to_string(),
-            encryption_certificate_id: Some(CERT_ID.to_string()),
-            renewed_at: None,
-        })
-        .await
-        .expect("subscription");
+    lambda_emulator::put_subscription(&store, SUB, CLIENT_STATE).await;
 
-    let env = lambda_emulator::function_env(&[
-        ("TABLE_NAME", table.clone()),
-        ("GRAPH_TENANT_ID", TENANT.to_string()),
-        ("GRAPH_CLIENT_ID", APP_ID.to_string()),
-        ("GRAPH_JWKS_URL", sender.jwks_url.clone()),
-        (
-            "GRAPH_ENCRYPTION_KEYS",
-            json!([{ "id": CERT_ID, "private_key": key_arn }]).to_string(),
-        ),
-        ("CONNECTOR_URL", emu.url()),
-        ("CONNECTOR_SIGNING_SECRET", connector_arn),
-        ("CONNECTOR_MAX_ATTEMPTS", "1".to_string()),
-        ("CONNECTOR_TIMEOUT_MS", "1000".to_string()),
-    ]);
+    let env =
+        lambda_emulator::webhook_env(&table, &sender.jwks_url, key_arn, &emu.url(), connector_arn);
 
     // Swyx → Teams: the sandbox's Graph emulator takes setPresence/clearPresence (app-only token).
     let graph = GraphEmulator::start(GraphOptions {

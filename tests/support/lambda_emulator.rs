@@ -14,7 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use super::graph_sender::{APP_ID, CERT_ID, TENANT};
 use super::moto;
+use presence_bridge::domain::Timestamp;
+use presence_bridge::store::{DynamoStore, SubscriptionRecord, SubscriptionStore};
 
 const HINT: &str = "run ./scripts/test.sh (it installs cargo-lambda into .venv)";
 
@@ -193,6 +196,48 @@ pub fn function_env(specific: &[(&str, String)]) -> Vec<(String, String)> {
         .chain(specific)
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect()
+}
+
+/// The environment of the webhook functions in these tests: the table, Graph's JWKS and the
+/// notification key, the connector with one attempt of at most 1 s.
+pub fn webhook_env(
+    table: &str,
+    jwks_url: &str,
+    key_arn: String,
+    connector_url: &str,
+    connector_arn: String,
+) -> Vec<(String, String)> {
+    function_env(&[
+        ("TABLE_NAME", table.to_string()),
+        ("GRAPH_TENANT_ID", TENANT.to_string()),
+        ("GRAPH_CLIENT_ID", APP_ID.to_string()),
+        ("GRAPH_JWKS_URL", jwks_url.to_string()),
+        (
+            "GRAPH_ENCRYPTION_KEYS",
+            json!([{ "id": CERT_ID, "private_key": key_arn }]).to_string(),
+        ),
+        ("CONNECTOR_URL", connector_url.to_string()),
+        ("CONNECTOR_SIGNING_SECRET", connector_arn),
+        ("CONNECTOR_MAX_ATTEMPTS", "1".to_string()),
+        ("CONNECTOR_TIMEOUT_MS", "1000".to_string()),
+    ])
+}
+
+/// A rich presence subscription of sync account `sync1`, live for an hour, as maintenance
+/// stores one.
+pub async fn put_subscription(store: &DynamoStore, id: &str, client_state: &str) {
+    store
+        .put_subscription(&SubscriptionRecord {
+            id: id.to_string(),
+            client_state: client_state.to_string(),
+            expires_at: Timestamp::now().plus_millis(3_600_000),
+            account: Some("sync1".to_string()),
+            resource: "/communications/presences".to_string(),
+            encryption_certificate_id: Some(CERT_ID.to_string()),
+            renewed_at: None,
+        })
+        .await
+        .expect("subscription");
 }
 
 /// EventBridge's scheduled event, as the maintenance function receives it.
