@@ -160,8 +160,6 @@ impl SqliteStore {
     }
 }
 
-const STATE_BY_USER: &str = "SELECT data FROM sync_state WHERE entra_id = ?1";
-
 #[async_trait]
 impl UserLinkStore for SqliteStore {
     async fn put_user(&self, link: &UserLink) -> StoreResult<()> {
@@ -272,8 +270,17 @@ impl SyncStateStore for SqliteStore {
         require_growth(&subject, "revision", state.revision, expected_revision)?;
         let json = to_json(state, "sync state")?;
         let entra_id = entra_id.to_string();
-        self.write(move |tx| write_state_at(tx, &entra_id, &json, expected_revision, &subject))
-            .await
+        self.write(move |tx| {
+            let current: Option<UserSyncState> =
+                read_one(tx, STATE_BY_USER, &entra_id, "sync state")?;
+            if current.map_or(0, |s| s.revision) != expected_revision {
+                return Err(not_at(&subject, "revision", expected_revision));
+            }
+            tx.execute(UPSERT_STATE, params![entra_id, json])
+                .ctx("write sync state")?;
+            Ok(())
+        })
+        .await
     }
 
     async fn get_sync_states(
@@ -286,28 +293,6 @@ impl SyncStateStore for SqliteStore {
     async fn put_decisions(&self, decisions: &[DecisionWrite]) -> StoreResult<Vec<String>> {
         self.put_decisions_batch(decisions).await
     }
-}
-
-/// Writes a sync state if the stored revision is `expected_revision`, inside the caller's
-/// transaction.
-fn write_state_at(
-    tx: &Transaction<'_>,
-    entra_id: &str,
-    json: &str,
-    expected_revision: u64,
-    subject: &str,
-) -> StoreResult<()> {
-    let current: Option<UserSyncState> = read_one(tx, STATE_BY_USER, entra_id, "sync state")?;
-    if current.map_or(0, |s| s.revision) != expected_revision {
-        return Err(not_at(subject, "revision", expected_revision));
-    }
-    tx.execute(
-        "INSERT INTO sync_state (entra_id, data) VALUES (?1, ?2)
-         ON CONFLICT (entra_id) DO UPDATE SET data = excluded.data",
-        params![entra_id, json],
-    )
-    .ctx("write sync state")?;
-    Ok(())
 }
 
 #[async_trait]

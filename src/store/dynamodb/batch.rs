@@ -209,16 +209,11 @@ impl DynamoStore {
                 continue;
             }
             if let Some(p) = &d.pending {
-                let swyx = &p.update.swyx_user_id;
-                require("Swyx user id", swyx)?;
-                let mut item = pending_key(swyx);
+                let item = super::pending::pending_item(p)?;
                 let pk = pk_of(&item).unwrap_or_default().to_string();
-                item.insert(REVISION.to_string(), n(p.update.revision));
-                item.insert(DUE_PK.to_string(), s(PENDING_DUE_PK));
-                item.insert(DUE_SK.to_string(), s(due_sort_key(p.next_attempt_at, swyx)));
                 let put = Put::builder()
                     .table_name(&self.table)
-                    .set_item(Some(with_data(item, p, "pending delivery")?))
+                    .set_item(Some(item))
                     .condition_expression("attribute_not_exists(pk) OR #rev <= :rev")
                     .expression_attribute_names("#rev", REVISION)
                     .expression_attribute_values(":rev", n(p.update.revision))

@@ -52,29 +52,10 @@ impl DynamoStore {
         condition: &str,
         values: Values,
     ) -> StoreResult<TransactWriteItem> {
-        self.put_step(item, Some(condition), &[], values)
-    }
-
-    /// A transaction step that writes `item` (`condition`: only if it holds; `names`: its
-    /// attribute-name placeholders).
-    pub(super) fn put_step(
-        &self,
-        item: Item,
-        condition: Option<&str>,
-        names: &[(&str, &str)],
-        values: Values,
-    ) -> StoreResult<TransactWriteItem> {
-        let names = (!names.is_empty()).then(|| {
-            names
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        });
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
-            .set_condition_expression(condition.map(str::to_string))
-            .set_expression_attribute_names(names)
+            .condition_expression(condition)
             .set_expression_attribute_values(values_map(values))
             .build()
             .map_err(request_error)?;

@@ -2,13 +2,13 @@
 //! `BEGIN IMMEDIATE` transaction (writes), with the statement prepared once.
 
 use super::SqliteStore;
-use super::rows::{Ctx, from_json, to_json, user_from_row};
+use super::rows::{
+    Ctx, PENDING_BY_USER, STATE_BY_USER, UPSERT_PENDING, UPSERT_STATE, from_json, to_json,
+    user_from_row,
+};
 use crate::domain::UserSyncState;
 use crate::store::{DecisionWrite, PendingDelivery, StoreResult, UserLink, require};
 use rusqlite::{Connection, OptionalExtension, params};
-
-const STATE_BY_USER: &str = "SELECT data FROM sync_state WHERE entra_id = ?1";
-const PENDING_BY_USER: &str = "SELECT data FROM pending WHERE swyx_user_id = ?1";
 
 /// The JSON record of each key that has one, with its key.
 pub(super) fn read_each<T: serde::de::DeserializeOwned>(
@@ -87,19 +87,8 @@ impl SqliteStore {
             let mut refused = Vec::new();
             let mut state_of = tx.prepare_cached(STATE_BY_USER).ctx("prepare")?;
             let mut pending_of = tx.prepare_cached(PENDING_BY_USER).ctx("prepare")?;
-            let mut put_state = tx
-                .prepare_cached(
-                    "INSERT INTO sync_state (entra_id, data) VALUES (?1, ?2)
-                     ON CONFLICT (entra_id) DO UPDATE SET data = excluded.data",
-                )
-                .ctx("prepare")?;
-            let mut put_pending = tx
-                .prepare_cached(
-                    "INSERT INTO pending (swyx_user_id, next_attempt_at, data) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (swyx_user_id) DO UPDATE
-                     SET next_attempt_at = excluded.next_attempt_at, data = excluded.data",
-                )
-                .ctx("prepare")?;
+            let mut put_state = tx.prepare_cached(UPSERT_STATE).ctx("prepare")?;
+            let mut put_pending = tx.prepare_cached(UPSERT_PENDING).ctx("prepare")?;
             for (d, state_json, pending) in rows {
                 let stored: Option<String> = state_of
                     .query_row([&d.entra_id], |r| r.get(0))

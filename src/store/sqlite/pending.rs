@@ -2,30 +2,11 @@
 //! column for maintenance. Writes compare revisions inside one `BEGIN IMMEDIATE` transaction.
 
 use super::SqliteStore;
-use super::rows::{Ctx, read_all, read_one, sql_limit, to_json};
+use super::rows::{Ctx, PENDING_BY_USER, UPSERT_PENDING, read_all, read_one, sql_limit, to_json};
 use crate::domain::Timestamp;
 use crate::store::{PendingDelivery, PendingStore, StoreResult, require};
 use async_trait::async_trait;
-use rusqlite::{Transaction, params};
-
-const PENDING_BY_USER: &str = "SELECT data FROM pending WHERE swyx_user_id = ?1";
-
-/// Stores (or replaces) the user's pending delivery, inside the caller's transaction.
-pub(super) fn write_pending(
-    tx: &Transaction<'_>,
-    swyx_user_id: &str,
-    next_attempt_at: Timestamp,
-    json: &str,
-) -> StoreResult<()> {
-    tx.execute(
-        "INSERT INTO pending (swyx_user_id, next_attempt_at, data) VALUES (?1, ?2, ?3)
-         ON CONFLICT (swyx_user_id) DO UPDATE
-         SET next_attempt_at = excluded.next_attempt_at, data = excluded.data",
-        params![swyx_user_id, next_attempt_at.millis(), json],
-    )
-    .ctx("write pending delivery")?;
-    Ok(())
-}
+use rusqlite::params;
 
 #[async_trait]
 impl PendingStore for SqliteStore {
@@ -43,7 +24,8 @@ impl PendingStore for SqliteStore {
             if current.is_some_and(|c| c.update.revision > revision) {
                 return Ok(false);
             }
-            write_pending(tx, &swyx, at, &json)?;
+            tx.execute(UPSERT_PENDING, params![swyx, at.millis(), json])
+                .ctx("write pending delivery")?;
             Ok(true)
         })
         .await

@@ -1,6 +1,16 @@
 //! Row helpers: error context, JSON columns.
 
 use crate::store::{StoreError, StoreResult, UserLink};
+
+// The per-user records' reads and upserts, shared by the single and the batch writes.
+pub(super) const STATE_BY_USER: &str = "SELECT data FROM sync_state WHERE entra_id = ?1";
+pub(super) const UPSERT_STATE: &str = "INSERT INTO sync_state (entra_id, data) VALUES (?1, ?2)
+     ON CONFLICT (entra_id) DO UPDATE SET data = excluded.data";
+pub(super) const PENDING_BY_USER: &str = "SELECT data FROM pending WHERE swyx_user_id = ?1";
+pub(super) const UPSERT_PENDING: &str =
+    "INSERT INTO pending (swyx_user_id, next_attempt_at, data) VALUES (?1, ?2, ?3)
+     ON CONFLICT (swyx_user_id) DO UPDATE
+     SET next_attempt_at = excluded.next_attempt_at, data = excluded.data";
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
