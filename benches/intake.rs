@@ -81,6 +81,7 @@ fn bench(c: &mut Criterion) {
                 entra_id: USER.into(),
                 swyx_user_id: "swyx-1".into(),
                 email: String::new(),
+                groups: Vec::new(),
             })
             .await
             .unwrap();
@@ -90,6 +91,7 @@ fn bench(c: &mut Criterion) {
                     entra_id: batch_user(i),
                     swyx_user_id: format!("swyx-b{i}"),
                     email: String::new(),
+                    groups: Vec::new(),
                 })
                 .await
                 .unwrap();

@@ -240,6 +240,7 @@ impl Sandbox {
                     entra_id: entra.clone(),
                     swyx_user_id: swyx.clone(),
                     email,
+                    groups: Vec::new(),
                 })
                 .await
                 .expect("link");

@@ -136,6 +136,7 @@ fn setup(rt: &tokio::runtime::Runtime) -> Bench {
                 entra_id: entra,
                 swyx_user_id: swyx,
                 email: String::new(),
+                groups: Vec::new(),
             };
             store.put_user(&link).await.unwrap();
         }

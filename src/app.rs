@@ -417,6 +417,7 @@ pub fn load_overrides(cfg: &Config) -> Result<Vec<RuleOverride>, StartupError> {
         .map(|o| {
             Ok(RuleOverride {
                 users: o.users.clone(),
+                swyx_groups: o.swyx_groups.clone(),
                 rules: MappingRules::load(&o.file).map_err(StartupError::RuleOverride)?,
                 source: o.file.display().to_string(),
             })

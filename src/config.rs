@@ -131,6 +131,8 @@ pub struct EncryptionKeyConfig {
 pub struct RuleOverrideConfig {
     /// Swyx ids, Entra ids or e-mail addresses (compared without regard to case).
     pub users: Vec<String>,
+    /// Swyx group names (compared trimmed, without regard to case).
+    pub swyx_groups: Vec<String>,
     pub file: PathBuf,
 }
 

@@ -85,7 +85,7 @@ pub async fn run(app: &App, budget: Duration) -> MaintenanceSummary {
     let share = shares.next(speaking);
     let sessions_started = Instant::now();
     let sessions = match app.swyx_to_teams.as_deref() {
-        Some(s2t) => maintain_speaking(s2t, app.store.as_ref(), share).await,
+        Some(s2t) => maintain_speaking(s2t, app.store.as_ref(), app.directions, share).await,
         None => Ok(SpeakingSummary::default()),
     };
     summary.speaking = part(&mut summary.failed, "Swyx → Teams sessions", sessions);
@@ -234,6 +234,7 @@ mod tests {
             entra_id: "alice".into(),
             swyx_user_id: "swyx-1".into(),
             email: String::new(),
+            groups: Vec::new(),
         };
         store.put_user(&link).await.unwrap();
         let mut account = enroll(store.as_ref(), &sealer, "sync1", "refresh-1", now)
@@ -325,6 +326,7 @@ mod tests {
             entra_id: "alice".into(),
             swyx_user_id: "swyx-1".into(),
             email: String::new(),
+            groups: Vec::new(),
         };
         store.put_user(&link).await.unwrap();
         app.store = store.clone();

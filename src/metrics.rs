@@ -39,6 +39,9 @@ pub const PENDING_DELIVERED: &str = "presence_bridge_pending_delivered_total";
 pub const TEAMS_TO_SWYX_LATENCY: &str = "presence_bridge_teams_to_swyx_latency_seconds";
 /// Connector event received → Graph took the setPresence / clearPresence it called for.
 pub const SWYX_TO_TEAMS_LATENCY: &str = "presence_bridge_swyx_to_teams_latency_seconds";
+/// Swyx statuses set by hand ("Do not disturb", "Away", back) sent to Teams as a preferred
+/// presence (`status.changed`), by `outcome` ([`OWN_STATUS_OUTCOMES`]).
+pub const SWYX_STATUS_TO_TEAMS: &str = "presence_bridge_swyx_status_to_teams_total";
 /// Swyx updates waiting for delivery.
 pub const PENDING_DELIVERIES: &str = "presence_bridge_pending_deliveries";
 /// Linked users no sync account has room for.
@@ -50,13 +53,14 @@ pub const NEXT_SUBSCRIPTION_EXPIRY: &str = "presence_bridge_next_subscription_ex
 
 /// Every name the bridge exports, as queries spell them (counters with `_total`; histograms
 /// without their `_bucket`, `_sum` and `_count` series). The dashboards use only these.
-pub const ALL: [&str; 10] = [
+pub const ALL: [&str; 11] = [
     NOTIFICATIONS,
     FORWARDS,
     DROPPED_ITEMS,
     PENDING_DELIVERED,
     TEAMS_TO_SWYX_LATENCY,
     SWYX_TO_TEAMS_LATENCY,
+    SWYX_STATUS_TO_TEAMS,
     PENDING_DELIVERIES,
     UNCOVERED_USERS,
     FAILING_SYNC_ACCOUNTS,
@@ -66,6 +70,10 @@ pub const ALL: [&str; 10] = [
 /// `delivered`: the connector took it (or already had a newer one) within the request;
 /// `pending`: kept for maintenance.
 pub const FORWARD_OUTCOMES: [&str; 2] = ["delivered", "pending"];
+
+/// `applied`: Graph took the preferred presence; `failed`: it did not within the request (503,
+/// the connector retries).
+pub const OWN_STATUS_OUTCOMES: [&str; 2] = ["applied", "failed"];
 
 /// Seconds; both directions aim at well under a second and give up on a request after 2 s.
 const LATENCY_BUCKETS: [f64; 13] = [
@@ -172,6 +180,7 @@ pub struct Metrics {
     pending_delivered: Counter,
     teams_to_swyx: Histogram,
     swyx_to_teams: Histogram,
+    own_status: Family<Labels, Counter>,
     store: Arc<StoreGauges>,
     /// Lambda only: what the current invocation recorded, written as EMF when it ends.
     invocation: Option<Mutex<Invocation>>,
@@ -233,6 +242,12 @@ impl Metrics {
             "Swyx to Teams: connector event received until Graph took the presence call",
             swyx_to_teams.clone(),
         );
+        let own_status = Family::<Labels, Counter>::default();
+        registry.register(
+            counter_name(SWYX_STATUS_TO_TEAMS),
+            "Swyx statuses set by hand sent to Teams as a preferred presence, by outcome",
+            own_status.clone(),
+        );
         let store = Arc::new(StoreGauges::default());
         registry.register_collector(Box::new(Arc::clone(&store)));
         // Every label value from the start, at zero: a rate over a series that appears late
@@ -243,6 +258,9 @@ impl Metrics {
         for reason in DropReason::ALL {
             let _ = dropped.get_or_create(&[("reason", reason.as_str())]);
         }
+        for outcome in OWN_STATUS_OUTCOMES {
+            let _ = own_status.get_or_create(&[("outcome", outcome)]);
+        }
         Self {
             registry,
             notifications,
@@ -251,6 +269,7 @@ impl Metrics {
             pending_delivered,
             teams_to_swyx,
             swyx_to_teams,
+            own_status,
             store,
             invocation: per_invocation.then(|| Mutex::new(Invocation::default())),
         }
@@ -288,6 +307,22 @@ impl Metrics {
     pub fn observe_swyx_to_teams(&self, since_received: Duration) {
         self.swyx_to_teams.observe(since_received.as_secs_f64());
         self.invocation(|i| i.sample(SWYX_TO_TEAMS_LATENCY, since_received));
+    }
+
+    /// One `status.changed` that Graph took as a preferred presence (or that reset it).
+    pub fn count_own_status_applied(&self) {
+        self.count_own_status(OWN_STATUS_OUTCOMES[0]);
+    }
+
+    /// One `status.changed` that Graph did not take within the request.
+    pub fn count_own_status_failed(&self) {
+        self.count_own_status(OWN_STATUS_OUTCOMES[1]);
+    }
+
+    fn count_own_status(&self, outcome: &'static str) {
+        let label = ("outcome", outcome);
+        self.own_status.get_or_create(&[label]).inc();
+        self.invocation(|i| i.count(SWYX_STATUS_TO_TEAMS, Some(label), 1));
     }
 
     pub fn record_maintenance(&self, figures: &MaintenanceFigures) {

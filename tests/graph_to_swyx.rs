@@ -114,6 +114,7 @@ async fn env(users: usize) -> Env {
             entra_id: user_id(i),
             swyx_user_id: swyx_id(i),
             email: format!("user{i}@contoso.example"),
+            groups: Vec::new(),
         };
         store.put_user(&link).await.expect("link");
         connector.add_user(&link.swyx_user_id, &format!("User {i}"), Some(&link.email));

@@ -64,6 +64,7 @@ async fn graph_webhook_killed_mid_burst_converges_after_restart() {
                 entra_id: entra,
                 swyx_user_id: swyx,
                 email,
+                groups: Vec::new(),
             })
             .await
             .expect("link");

@@ -62,6 +62,7 @@ async fn lambda_binaries_under_the_runtime_emulator() {
             entra_id: ENTRA_ID.to_string(),
             swyx_user_id: SWYX_ID.to_string(),
             email: "alice@contoso.example".to_string(),
+            groups: Vec::new(),
         })
         .await
         .expect("link");

@@ -74,6 +74,7 @@ conformance!(
     concurrent_pending_puts_keep_the_newest,
     claim_once_first_then_remembered_then_free_after_expiry,
     a_released_claim_can_be_claimed_again,
+    a_claim_is_seen_without_being_taken_until_it_expires,
     concurrent_claims_of_one_key_have_one_winner,
     speaking_state_round_trips_with_revisions,
     due_speaking_is_earliest_first_and_follows_updates,

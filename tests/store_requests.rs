@@ -109,6 +109,7 @@ async fn reconciling_on_dynamodb_costs_under_one_request_per_user() {
                 entra_id: id.clone(),
                 swyx_user_id: format!("swyx-{i:04}"),
                 email: String::new(),
+                groups: Vec::new(),
             })
             .await
             .unwrap();

@@ -123,6 +123,7 @@ async fn ten_thousand_users_over_sixteen_accounts_from_empty_in_one_run_then_ste
             entra_id: extra.clone(),
             swyx_user_id: "99999".into(),
             email: "extra@contoso.example".into(),
+            groups: Vec::new(),
         })
         .await
         .unwrap();

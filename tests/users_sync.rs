@@ -3,6 +3,8 @@
 //! One test per rule: matching, refusals, removal, manual links and exclusions, scope, the
 //! maintenance schedule, and the Graph requests a sync of 10,000 users costs.
 
+#[path = "users_sync/groups.rs"]
+mod groups;
 #[path = "users_sync/harness.rs"]
 mod harness;
 #[path = "users_sync/removal.rs"]

@@ -96,6 +96,7 @@ pub fn parse_csv(text: &str) -> ParsedCsv {
             entra_id,
             swyx_user_id,
             email,
+            ..
         } = match user_of(&fields) {
             Ok(user) => user,
             Err(problem) => {
@@ -122,6 +123,7 @@ pub fn parse_csv(text: &str) -> ParsedCsv {
                 entra_id,
                 swyx_user_id,
                 email,
+                groups: Vec::new(),
             },
         ));
     }
@@ -157,6 +159,7 @@ pub(crate) fn user_of(fields: &[String]) -> Result<UserLink, String> {
         entra_id,
         swyx_user_id,
         email,
+        groups: Vec::new(),
     })
 }
 
@@ -307,11 +310,13 @@ mod tests {
                 entra_id: A.into(),
                 swyx_user_id: "101".into(),
                 email: "\"Müller, Anna\"@x.de".into(),
+                groups: Vec::new(),
             },
             UserLink {
                 entra_id: B.into(),
                 swyx_user_id: "Empfang, 2. OG".into(),
                 email: String::new(),
+                groups: Vec::new(),
             },
         ];
         let text: String = std::iter::once(CSV_HEADER.to_string())

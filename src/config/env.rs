@@ -93,13 +93,16 @@ impl RawConfig {
                         #[derive(Deserialize)]
                         #[serde(deny_unknown_fields)]
                         struct EnvOverride {
+                            #[serde(default)]
                             users: Vec<String>,
+                            #[serde(default, rename = "swyxGroups")]
+                            swyx_groups: Vec<String>,
                             file: String,
                         }
                         let parsed: Vec<EnvOverride> = serde_json::from_str(&json).map_err(
                             |source| ConfigError::NotJson {
                                 setting: name(Origin::Env, "mapping.override"),
-                                expected: r#"a JSON list like [{"users":["1001","anna@contoso.example"],"file":"/opt/rules/sales.toml"}]"#,
+                                expected: r#"a JSON list like [{"users":["1001","anna@contoso.example"],"swyxGroups":["Sales"],"file":"/opt/rules/sales.toml"}]"#,
                                 source,
                             },
                         )?;
@@ -107,6 +110,7 @@ impl RawConfig {
                             .into_iter()
                             .map(|o| RawRuleOverride {
                                 users: o.users,
+                                swyx_groups: o.swyx_groups,
                                 file: Some(o.file),
                             })
                             .collect()

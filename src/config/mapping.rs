@@ -1,6 +1,7 @@
 //! `[mapping]`: the operator's rules file and the per-user overrides (`[[mapping.override]]`).
 //! Their files are read and checked when the app starts (`app::load_overrides`); here only the
-//! shape: each override names its file and its users, and no user is named twice.
+//! shape: each override names its file and its users and/or Swyx groups, and no user or group is
+//! named twice.
 
 use super::check::Check;
 use super::raw::RawMapping;
@@ -22,28 +23,41 @@ pub(super) fn validate(
             return Err(check.fail(&setting, "`file` is missing: the rules file for its users"));
         };
         let users: Vec<String> = o.users.iter().map(|u| u.trim().to_string()).collect();
-        if users.is_empty() || users.iter().any(String::is_empty) {
+        let swyx_groups: Vec<String> = o.swyx_groups.iter().map(|g| g.trim().to_string()).collect();
+        let blank = users.iter().chain(&swyx_groups).any(String::is_empty);
+        if (users.is_empty() && swyx_groups.is_empty()) || blank {
             return Err(check.fail(
                 &setting,
                 format!(
-                    "`users` must list Swyx ids, Entra ids or e-mail addresses (for {})",
+                    "`users` must list Swyx ids, Entra ids or e-mail addresses, and/or \
+                     `swyx_groups` Swyx group names (for {})",
                     file.display()
                 ),
             ));
         }
-        for user in &users {
-            if let Some(other) = named.insert(user.to_lowercase(), file.clone()) {
+        let keys = users.iter().map(|u| ("user", u.to_lowercase())).chain(
+            swyx_groups
+                .iter()
+                .map(|g| ("Swyx group", format!("group:{}", g.to_lowercase()))),
+        );
+        for (what, key) in keys {
+            if let Some(other) = named.insert(key.clone(), file.clone()) {
+                let name = key.strip_prefix("group:").unwrap_or(&key);
                 return Err(check.fail(
                     &setting,
                     format!(
-                        "user {user:?} is named for {} and for {}: one rules file per user",
+                        "{what} {name:?} is named for {} and for {}: one rules file per {what}",
                         other.display(),
                         file.display()
                     ),
                 ));
             }
         }
-        overrides.push(RuleOverrideConfig { users, file });
+        overrides.push(RuleOverrideConfig {
+            users,
+            swyx_groups,
+            file,
+        });
     }
     Ok((raw.rules_file.map(PathBuf::from), overrides))
 }
@@ -104,6 +118,7 @@ file = "night.toml"
                 rules_file: None,
                 overrides: vec![RawRuleOverride {
                     users: vec![],
+                    swyx_groups: vec![],
                     file: Some("x.toml".into()),
                 }],
             },
@@ -119,5 +134,43 @@ file = "night.toml"
         .unwrap_err()
         .to_string();
         assert!(unknown.contains("c.toml line 2"), "{unknown}");
+    }
+
+    #[test]
+    fn overrides_may_name_swyx_groups_each_once() {
+        let (_, overrides) = mapping(
+            r#"
+[[mapping.override]]
+swyx_groups = [" Sales "]
+file = "sales.toml"
+
+[[mapping.override]]
+users = ["1001"]
+swyx_groups = ["Night shift"]
+file = "night.toml"
+"#,
+        )
+        .unwrap();
+        assert_eq!(overrides[0].swyx_groups, ["Sales"]);
+        assert!(overrides[0].users.is_empty());
+        assert_eq!(overrides[1].users, ["1001"]);
+        let twice = mapping(
+            r#"
+[[mapping.override]]
+swyx_groups = ["Sales"]
+file = "sales.toml"
+
+[[mapping.override]]
+swyx_groups = ["SALES"]
+file = "night.toml"
+"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            twice.contains("Swyx group \"sales\"")
+                && twice.contains("one rules file per Swyx group"),
+            "{twice}"
+        );
     }
 }

@@ -115,5 +115,8 @@ pub struct RawRuleOverride {
     /// Swyx ids, Entra ids or e-mail addresses.
     #[serde(default)]
     pub users: Vec<String>,
+    /// Swyx groups (their names as the connector lists them).
+    #[serde(default)]
+    pub swyx_groups: Vec<String>,
     pub file: Option<String>,
 }

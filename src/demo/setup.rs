@@ -202,6 +202,7 @@ pub async fn link_users(stage: &Stage, count: usize) -> anyhow::Result<Vec<DemoU
                 entra_id: user.entra_id.clone(),
                 swyx_user_id: user.swyx_id.clone(),
                 email: user.email.clone(),
+                groups: Vec::new(),
             })
             .await?;
     }

@@ -12,6 +12,7 @@ fn link(entra_id: &str, swyx: &str, email: &str) -> UserLink {
         entra_id: entra_id.into(),
         swyx_user_id: swyx.into(),
         email: email.into(),
+        groups: Vec::new(),
     }
 }
 

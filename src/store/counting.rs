@@ -327,4 +327,9 @@ impl IdempotencyStore for CountingStore {
         self.count("release_claim");
         self.inner.release_claim(key).await
     }
+
+    async fn is_claimed(&self, key: &str, now: Timestamp) -> StoreResult<bool> {
+        self.count("is_claimed");
+        self.inner.is_claimed(key, now).await
+    }
 }

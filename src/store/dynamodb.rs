@@ -22,7 +22,7 @@ use crate::domain::{Timestamp, UserSyncState};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::ReturnValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use items::*;
 
 /// A [`Store`](super::Store) on one DynamoDB table. Cloning shares the client.
@@ -300,5 +300,20 @@ impl IdempotencyStore for DynamoStore {
     async fn release_claim(&self, key: &str) -> StoreResult<bool> {
         require("idempotency key", key)?;
         self.delete_item(claim_key(key)).await
+    }
+
+    async fn is_claimed(&self, key: &str, now: Timestamp) -> StoreResult<bool> {
+        require("idempotency key", key)?;
+        let Some(item) = self.get(claim_key(key)).await? else {
+            return Ok(false);
+        };
+        // As in `claim_once`: an expired item TTL has not deleted yet is free.
+        let until = match item.get(EXPIRES_AT_MS) {
+            Some(AttributeValue::N(v)) => v
+                .parse::<i64>()
+                .map_err(|e| corrupt("idempotency key", e))?,
+            _ => return Err(corrupt("idempotency key", MissingAttribute(EXPIRES_AT_MS))),
+        };
+        Ok(until > now.millis())
     }
 }

@@ -473,4 +473,13 @@ impl IdempotencyStore for MemoryStore {
         require("idempotency key", key)?;
         Ok(self.records().claims.remove(key).is_some())
     }
+
+    async fn is_claimed(&self, key: &str, now: Timestamp) -> StoreResult<bool> {
+        require("idempotency key", key)?;
+        Ok(self
+            .records()
+            .claims
+            .get(key)
+            .is_some_and(|until| *until > now))
+    }
 }

@@ -235,6 +235,10 @@ pub trait IdempotencyStore: Send + Sync {
     /// Forgets `key`, so it can be claimed again: for work that failed after its claim (the
     /// sender's retry with the same key must then be acted on). `true` when it was held.
     async fn release_claim(&self, key: &str) -> StoreResult<bool>;
+
+    /// Whether `key` is remembered at `now`, without claiming it: for work that records its key
+    /// only once done (a crash before that must leave the sender's retry free to act).
+    async fn is_claimed(&self, key: &str, now: Timestamp) -> StoreResult<bool>;
 }
 
 /// Every port at once: what the wiring ([`crate::app::App`]) holds and hands out piecewise.

@@ -11,6 +11,10 @@ pub struct UserLink {
     pub swyx_user_id: String,
     #[serde(default)]
     pub email: String,
+    /// The Swyx groups the connector listed the user in at the last users sync (empty for a
+    /// link nobody synced yet): `[[mapping.override]] swyx_groups` picks rules by them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
 }
 
 /// A Graph change-notification subscription the bridge owns.

@@ -166,6 +166,8 @@ impl UserLinkStore for SqliteStore {
         require("Entra id", &link.entra_id)?;
         require("Swyx user id", &link.swyx_user_id)?;
         let link = link.clone();
+        let groups = serde_json::to_string(&link.groups)
+            .map_err(|e| StoreError::backend("encode the user's groups", e))?;
         self.write(move |tx| {
             let owner: Option<String> = tx
                 .query_row(
@@ -182,10 +184,11 @@ impl UserLinkStore for SqliteStore {
                 )));
             }
             tx.execute(
-                "INSERT INTO users (entra_id, swyx_user_id, email) VALUES (?1, ?2, ?3)
+                "INSERT INTO users (entra_id, swyx_user_id, email, groups) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (entra_id) DO UPDATE
-                 SET swyx_user_id = excluded.swyx_user_id, email = excluded.email",
-                params![link.entra_id, link.swyx_user_id, link.email],
+                 SET swyx_user_id = excluded.swyx_user_id, email = excluded.email,
+                     groups = excluded.groups",
+                params![link.entra_id, link.swyx_user_id, link.email, groups],
             )
             .ctx("write user link")?;
             Ok(())
@@ -197,7 +200,7 @@ impl UserLinkStore for SqliteStore {
         let entra_id = entra_id.to_string();
         self.run(move |c| {
             c.query_row(
-                "SELECT entra_id, swyx_user_id, email FROM users WHERE entra_id = ?1",
+                "SELECT entra_id, swyx_user_id, email, groups FROM users WHERE entra_id = ?1",
                 [entra_id],
                 user_from_row,
             )
@@ -211,7 +214,7 @@ impl UserLinkStore for SqliteStore {
         let swyx_user_id = swyx_user_id.to_string();
         self.run(move |c| {
             c.query_row(
-                "SELECT entra_id, swyx_user_id, email FROM users WHERE swyx_user_id = ?1",
+                "SELECT entra_id, swyx_user_id, email, groups FROM users WHERE swyx_user_id = ?1",
                 [swyx_user_id],
                 user_from_row,
             )
@@ -225,7 +228,9 @@ impl UserLinkStore for SqliteStore {
         self.run(|c| {
             // BINARY collation orders by bytes, which for UTF-8 is Rust's `str` order.
             let mut stmt = c
-                .prepare("SELECT entra_id, swyx_user_id, email FROM users ORDER BY entra_id")
+                .prepare(
+                    "SELECT entra_id, swyx_user_id, email, groups FROM users ORDER BY entra_id",
+                )
                 .ctx("prepare user list")?;
             let rows = stmt.query_map([], user_from_row).ctx("list users")?;
             rows.collect::<rusqlite::Result<Vec<_>>>().ctx("list users")
@@ -390,6 +395,22 @@ impl IdempotencyStore for SqliteStore {
                 .execute("DELETE FROM claims WHERE key = ?1", [key])
                 .ctx("release idempotency key")?;
             Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn is_claimed(&self, key: &str, now: Timestamp) -> StoreResult<bool> {
+        require("idempotency key", key)?;
+        let key = key.to_string();
+        self.run(move |c| {
+            c.query_row(
+                "SELECT 1 FROM claims WHERE key = ?1 AND expires_at > ?2",
+                params![key, now.millis()],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|row| row.is_some())
+            .ctx("read idempotency key")
         })
         .await
     }

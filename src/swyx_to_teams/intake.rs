@@ -2,9 +2,10 @@
 //!
 //! Order: method → size → Standard Webhooks signature (401) → JSON and fields (400) → event type
 //! and user (2xx and ignored: the connector must not retry those) → replay (`claim_once`; 2xx
-//! and ignored, as the contract says) → the user's call set (conditional write; when it fails
-//! the webhook-id is released, so the connector's retry is acted on) → Graph within the
-//! request's budget; what Graph does not take now stays pending for maintenance.
+//! and ignored, as the contract says) → the user's call set (conditional write; the webhook-id
+//! is recorded only after it, so a failure or a crash before leaves the connector's retry free
+//! to act) → Graph within the request's budget; what Graph does not take now stays pending for
+//! maintenance.
 
 use super::end_calls::end_calls;
 use super::own_status::{self, OwnStatusEvent};
@@ -117,14 +118,14 @@ pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
         tracing::info!(swyx_user = %event.swyx_user_id, "Swyx event ignored: Swyx → Teams is switched off for this user");
         return accepted("ignored", "Swyx → Teams is switched off for this user");
     }
+    // The webhook-id is recorded only once the event is applied: a process that dies before
+    // (SIGKILL, a Lambda timeout) or a store that fails leaves the connector's retry (same id)
+    // free to act. A retry racing the first attempt is harmless: applying an event twice is
+    // applying it once (the call set remembers started and ended calls).
     let replay_key = format!("swyx-event:{}", message.id);
-    match app
-        .store
-        .claim_once(&replay_key, now.plus_millis(REPLAY_MEMORY_MS), now)
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => {
+    match app.store.is_claimed(&replay_key, now).await {
+        Ok(false) => {}
+        Ok(true) => {
             tracing::info!(webhook_id = %message.id, "Swyx event replayed: not acted on again");
             return accepted("ignored", "webhook-id already seen");
         }
@@ -133,17 +134,20 @@ pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
 
     let entra_id = link.entra_id;
     let store = app.store.as_ref();
-    let state = match apply(store, s2t, &entra_id, kind, call_id, at).await {
+    let applied = apply(store, s2t, &entra_id, kind, call_id, at).await;
+    if applied.is_ok()
+        && let Err(e) = app
+            .store
+            .claim_once(&replay_key, now.plus_millis(REPLAY_MEMORY_MS), now)
+            .await
+    {
+        // Applied all the same; a replay would find the call set unchanged.
+        tracing::warn!(webhook_id = %message.id, error = %e, "webhook-id of an applied event not recorded");
+    }
+    let state = match applied {
         Ok(Some(state)) => state,
         Ok(None) => return accepted("unchanged", "duplicate or superseded event"),
-        Err(e) => {
-            // Not applied: the connector's retry (same webhook-id) must be acted on, not
-            // ignored as a replay.
-            if let Err(release) = app.store.release_claim(&replay_key).await {
-                tracing::error!(webhook_id = %message.id, error = %release, "could not release the webhook-id of an event that was not applied; its retry will be ignored until the id expires");
-            }
-            return store_unavailable(&e);
-        }
+        Err(e) => return store_unavailable(&e),
     };
     // Only an event that calls Graph has a Swyx → Teams latency (a second call changes nothing).
     let calls_graph = state.needed_op(s2t.now(), &s2t.settings).is_some();

@@ -10,6 +10,7 @@ pub mod own_status;
 pub mod ports;
 pub mod read_back;
 pub mod session;
+mod switched_off;
 pub mod upkeep;
 
 #[cfg(test)]

@@ -5,9 +5,9 @@
 //! own — never goes back to Teams.
 //!
 //! Nothing is stored but the replay claim and a mark that the bridge set a preferred presence
-//! (so it never clears one the user chose in Teams): Teams holds the result. A Graph call that fails within
-//! the request's budget releases the claim and answers 503, so the connector's retry (same
-//! webhook-id) is acted on.
+//! (so it never clears one the user chose in Teams): Teams holds the result. The replay claim
+//! is taken only after Graph took the change, so a Graph call that fails (503) or a process that
+//! dies mid-request leaves the connector's retry (same webhook-id) free to act.
 
 use super::intake::{REPLAY_MEMORY_MS, accepted, store_unavailable};
 use super::session::SwyxToTeams;
@@ -57,14 +57,13 @@ pub async fn handle(
         );
     }
     let now = s2t.now();
+    // The webhook-id is recorded only once Graph took the change: a process that dies before
+    // (SIGKILL, a Lambda timeout) leaves the connector's retry free to act. A retry racing the
+    // first attempt sets the same presence twice, which Graph treats as one.
     let key = format!("swyx-event:{}", event.webhook_id);
-    match app
-        .store
-        .claim_once(&key, now.plus_millis(REPLAY_MEMORY_MS), now)
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => return accepted("ignored", "webhook-id already seen"),
+    match app.store.is_claimed(&key, now).await {
+        Ok(false) => {}
+        Ok(true) => return accepted("ignored", "webhook-id already seen"),
         Err(e) => return store_unavailable(&e),
     }
     let budget = s2t.request_budget.saturating_sub(started.elapsed());
@@ -80,34 +79,41 @@ pub async fn handle(
                 app.store.claim_once(&mark, until, now).await
             };
             if let Err(e) = marked.await {
-                let _ = app.store.release_claim(&key).await;
                 return store_unavailable(&e);
             }
             s2t.graph
                 .set_preferred(entra_id, availability, activity, budget)
                 .await
         }
-        PreferredChange::Clear => match app.store.release_claim(&mark).await {
+        PreferredChange::Clear => match app.store.is_claimed(&mark, now).await {
             Ok(true) => {
                 let cleared = s2t.graph.clear_preferred(entra_id, budget).await;
-                if cleared.is_err() {
-                    // Still the bridge's to clear when the connector retries.
-                    let until = now.plus_millis(PREFERRED_MAX_LIFE_MS);
-                    let _ = app.store.claim_once(&mark, until, now).await;
+                // The mark goes only once Graph cleared: until then it is still the bridge's
+                // to clear when the connector retries.
+                if cleared.is_ok()
+                    && let Err(e) = app.store.release_claim(&mark).await
+                {
+                    tracing::warn!(swyx_user = %user, error = %e, "preferred presence cleared, but its mark stays until it expires");
                 }
                 cleared
             }
             Ok(false) => {
                 return accepted("ignored", "no preferred presence set by the bridge");
             }
-            Err(e) => {
-                let _ = app.store.release_claim(&key).await;
-                return store_unavailable(&e);
-            }
+            Err(e) => return store_unavailable(&e),
         },
     };
     match done {
         Ok(()) => {
+            app.metrics.count_own_status_applied();
+            if let Err(e) = app
+                .store
+                .claim_once(&key, now.plus_millis(REPLAY_MEMORY_MS), now)
+                .await
+            {
+                // Applied all the same; a replay would set the same presence again.
+                tracing::warn!(webhook_id = %event.webhook_id, error = %e, "webhook-id of an applied event not recorded");
+            }
             tracing::info!(swyx_user = %user, change = ?change, "Swyx status applied to Teams as preferred presence");
             json(
                 StatusCode::OK,
@@ -115,10 +121,8 @@ pub async fn handle(
             )
         }
         Err(e) => {
+            app.metrics.count_own_status_failed();
             tracing::warn!(swyx_user = %user, error = %with_causes(&e), "preferred presence not set; the connector retries");
-            if let Err(release) = app.store.release_claim(&key).await {
-                tracing::error!(error = %release, "could not release the webhook-id of an event that was not applied");
-            }
             error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Graph did not take the preferred presence; retry later",

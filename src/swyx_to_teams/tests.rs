@@ -4,9 +4,13 @@
 use super::intake::apply;
 use super::session::{GraphSync, SwyxToTeams, sync_graph};
 use super::upkeep::maintain_speaking;
-use crate::domain::{CallEvent, Session, SpeakingSettings, SpeakingState};
+use crate::domain::{
+    CallEvent, DirectionSwitches, Directions, Session, SpeakingSettings, SpeakingState,
+};
 use crate::fakes::{FakeGraph, GraphCall, tokio_clock};
-use crate::store::{MemoryStore, SpeakingStore};
+use crate::store::{
+    MemoryStore, SpeakingStore, SwitchStore, UserLink, UserLinkStore, UserSwitches,
+};
 use crate::swyx::signature::Verifier;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -121,7 +125,9 @@ async fn a_call_that_never_ends_is_dropped_and_in_a_call_cleared() {
     let w = World::with_max_call(10 * MINUTE);
     w.event(CallEvent::Started, "c1").await;
     tokio::time::advance(11 * MINUTE).await;
-    let summary = maintain_speaking(&w.s2t, &w.store, MINUTE).await.unwrap();
+    let summary = maintain_speaking(&w.s2t, &w.store, Directions::default(), MINUTE)
+        .await
+        .unwrap();
     assert_eq!((summary.overlong_calls, summary.synced), (1, 1));
     assert_eq!(w.graph.calls(), [set(), clear()]);
     assert!(w.state().await.calls.is_empty());
@@ -133,7 +139,9 @@ async fn a_session_is_renewed_while_the_call_lasts() {
     w.event(CallEvent::Started, "c1").await;
     // Half the session's life (30 minutes) left: maintenance renews it.
     tokio::time::advance(16 * MINUTE).await;
-    let summary = maintain_speaking(&w.s2t, &w.store, MINUTE).await.unwrap();
+    let summary = maintain_speaking(&w.s2t, &w.store, Directions::default(), MINUTE)
+        .await
+        .unwrap();
     assert_eq!(summary.synced, 1);
     assert_eq!(w.graph.calls(), [set(), set()]);
 }
@@ -150,8 +158,73 @@ async fn a_clear_graph_refused_waits_and_is_sent_once_graph_answers() {
     // Graph is back; maintenance retries when the backoff is over.
     w.graph.slow_sessions.store(false, Ordering::SeqCst);
     tokio::time::advance(MINUTE).await;
-    let summary = maintain_speaking(&w.s2t, &w.store, MINUTE).await.unwrap();
+    let summary = maintain_speaking(&w.s2t, &w.store, Directions::default(), MINUTE)
+        .await
+        .unwrap();
     assert_eq!((summary.synced, summary.still_pending), (1, 0));
     assert_eq!(w.graph.calls(), [set(), clear(), clear()]);
     assert_eq!(w.state().await.session, Session::None);
+}
+
+/// Alice linked to Swyx user 1001, in a call with "In a call" set in Teams.
+async fn alice_in_a_call(w: &World) {
+    let link = UserLink {
+        entra_id: "alice".into(),
+        swyx_user_id: "1001".into(),
+        email: String::new(),
+        groups: Vec::new(),
+    };
+    w.store.put_user(&link).await.unwrap();
+    w.event(CallEvent::Started, "c1").await;
+    assert_eq!(w.graph.calls(), [set()]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn swyx_to_teams_switched_off_in_the_configuration_clears_in_a_call_at_the_next_pass() {
+    let w = World::new();
+    alice_in_a_call(&w).await;
+    // The session has most of its life left: nothing else would make maintenance look at her.
+    tokio::time::advance(MINUTE).await;
+    let off = Directions {
+        swyx_to_teams: false,
+        ..Directions::default()
+    };
+    let summary = maintain_speaking(&w.s2t, &w.store, off, MINUTE)
+        .await
+        .unwrap();
+    assert_eq!((summary.switched_off, summary.synced), (1, 1));
+    assert_eq!(w.graph.calls(), [set(), clear()]);
+    assert!(w.state().await.calls.is_empty());
+    let again = maintain_speaking(&w.s2t, &w.store, off, MINUTE)
+        .await
+        .unwrap();
+    assert_eq!(again.switched_off, 0);
+    assert_eq!(w.graph.calls(), [set(), clear()], "cleared once");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_users_own_switch_off_clears_their_in_a_call_and_on_leaves_it() {
+    let w = World::new();
+    alice_in_a_call(&w).await;
+    tokio::time::advance(MINUTE).await;
+    let all_on = Directions::default();
+    let summary = maintain_speaking(&w.s2t, &w.store, all_on, MINUTE)
+        .await
+        .unwrap();
+    assert_eq!(summary.switched_off, 0);
+    assert_eq!(w.graph.calls(), [set()], "not due, not switched off");
+
+    let own = UserSwitches {
+        swyx_user_id: "1001".into(),
+        switches: DirectionSwitches {
+            swyx_to_teams: Some(false),
+            ..DirectionSwitches::default()
+        },
+    };
+    w.store.put_switches(&own).await.unwrap();
+    let summary = maintain_speaking(&w.s2t, &w.store, all_on, MINUTE)
+        .await
+        .unwrap();
+    assert_eq!(summary.switched_off, 1);
+    assert_eq!(w.graph.calls(), [set(), clear()]);
 }

@@ -1,10 +1,12 @@
 //! Maintenance's share of Swyx → Teams: renew the "In a call" sessions before they expire, retry
-//! Graph calls that failed (a clear as soon as Graph answers), and drop calls older than the
-//! maximum call length, so "In a call" never sticks.
+//! Graph calls that failed (a clear as soon as Graph answers), drop calls older than the
+//! maximum call length, and end the calls of users whose Swyx → Teams is switched off, so
+//! "In a call" never sticks.
 
 use super::session::{GraphSync, SwyxToTeams, sync_graph};
-use crate::domain::VerifyStep;
-use crate::store::{SpeakingStore, StoreError, StoreResult};
+use super::switched_off::SwitchedOff;
+use crate::domain::{Directions, Timestamp, VerifyStep};
+use crate::store::{Store, StoreError, StoreResult};
 use std::collections::HashSet;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -17,6 +19,8 @@ pub struct SpeakingSummary {
     pub still_pending: usize,
     /// Calls dropped because they outlived the maximum call length.
     pub overlong_calls: usize,
+    /// Users whose calls were ended because Swyx → Teams is switched off for them.
+    pub switched_off: usize,
     pub budget_exhausted: bool,
     /// Users whose Teams presence is due to be read back after a cleared session
     /// (`super::read_back`).
@@ -24,19 +28,29 @@ pub struct SpeakingSummary {
 }
 
 /// Swyx → Teams upkeep: drops calls that outlived the maximum call length, renews sessions
-/// before they expire, and retries Graph calls that failed (a clear as soon as Graph answers).
+/// before they expire, retries Graph calls that failed (a clear as soon as Graph answers), and
+/// ends the calls of users for whom `directions` (or their own switch) turned Swyx → Teams off.
 pub async fn maintain_speaking(
     s2t: &SwyxToTeams,
-    store: &dyn SpeakingStore,
+    store: &dyn Store,
+    directions: Directions,
     budget: Duration,
 ) -> StoreResult<SpeakingSummary> {
     const BATCH: usize = 100;
     let started = Instant::now();
     let mut summary = SpeakingSummary::default();
     let mut tried = HashSet::new();
+    let switched_off = SwitchedOff::load(store, directions).await?;
     loop {
         let now = s2t.now();
-        let due = store.due_speaking(now, BATCH).await?;
+        // A live session is due again within its life at the latest: looking that far ahead
+        // finds every user with an "In a call" up, for the switched-off check.
+        let horizon = if switched_off.anyone() {
+            Timestamp(now.millis().saturating_add(s2t.settings.expiration_ms))
+        } else {
+            now
+        };
+        let due = store.due_speaking(horizon, BATCH).await?;
         let fresh: Vec<_> = due
             .into_iter()
             .filter(|(id, _)| tried.insert(id.clone()))
@@ -44,7 +58,17 @@ pub async fn maintain_speaking(
         if fresh.is_empty() {
             return Ok(summary);
         }
+        let ids: Vec<String> = fresh.iter().map(|(id, _)| id.clone()).collect();
+        let off = switched_off.among(store, &ids).await?;
         for (entra_id, mut state) in fresh {
+            let ended = if off.contains(&entra_id) {
+                state.end_all_calls(now, &s2t.settings)
+            } else {
+                None
+            };
+            if ended.is_none() && state.due_at.is_none_or(|due| due > now) {
+                continue;
+            }
             let left = budget.saturating_sub(started.elapsed());
             if left.is_zero() {
                 summary.budget_exhausted = true;
@@ -54,13 +78,19 @@ pub async fn maintain_speaking(
             if state.verify_step(now) != VerifyStep::None {
                 summary.read_back_due.push(entra_id.clone());
             }
-            let changed = match state.expire_calls(now, &s2t.settings) {
-                Some(next) => {
-                    summary.overlong_calls += state.calls.len() - next.calls.len();
-                    tracing::warn!(entra_id = %entra_id, "call(s) never ended within the maximum call length: dropped");
-                    Some(next)
+            let changed = if ended.is_some() {
+                summary.switched_off += 1;
+                tracing::info!(entra_id = %entra_id, "Swyx → Teams is switched off: the user's calls ended, \"In a call\" cleared");
+                ended
+            } else {
+                match state.expire_calls(now, &s2t.settings) {
+                    Some(next) => {
+                        summary.overlong_calls += state.calls.len() - next.calls.len();
+                        tracing::warn!(entra_id = %entra_id, "call(s) never ended within the maximum call length: dropped");
+                        Some(next)
+                    }
+                    None => state.settle(now, &s2t.settings),
                 }
-                None => state.settle(now, &s2t.settings),
             };
             if let Some(next) = changed {
                 match store.put_speaking(&entra_id, &next, state.revision).await {

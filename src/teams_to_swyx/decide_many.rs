@@ -75,6 +75,7 @@ where
             swyx_user_id: &link.swyx_user_id,
             entra_id: &link.entra_id,
             email: &link.email,
+            groups: &link.groups,
         };
         let rules = judge
             .directions

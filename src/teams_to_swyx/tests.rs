@@ -34,6 +34,7 @@ impl World {
                     entra_id: entra_id.to_string(),
                     swyx_user_id: swyx_user_id.to_string(),
                     email: String::new(),
+                    groups: Vec::new(),
                 })
                 .await
                 .unwrap();
@@ -393,6 +394,7 @@ async fn a_process_without_swyx_to_teams_still_holds_the_sessions_echo() {
             entra_id: "alice".into(),
             swyx_user_id: "swyx-1".into(),
             email: String::new(),
+            groups: Vec::new(),
         })
         .await
         .unwrap();

@@ -9,7 +9,7 @@
 
 use super::SyncError;
 use crate::app::App;
-use crate::domain::linking::{LinkPlan, PlannedLink, PlannedUnlink, UnlinkReason};
+use crate::domain::linking::{LinkPlan, PlannedLink, PlannedUnlink, Regrouped, UnlinkReason};
 use crate::domain::{PresenceValue, SwyxAction, SwyxUpdate};
 use crate::store::{LinkMark, LinkMarkKind, StoreError, StoreResult, UserLink};
 use crate::swyx_to_teams::end_calls::end_calls;
@@ -31,8 +31,9 @@ pub struct Applied {
     pub failed: Vec<String>,
 }
 
-/// Unlinks, then links (an unlink may free the Entra or Swyx user a link takes), then drops
-/// marks no link uses any more; stops starting new steps at `budget`.
+/// Unlinks, then links (an unlink may free the Entra or Swyx user a link takes), then brings
+/// kept links' Swyx groups up to date, then drops marks no link uses any more; stops starting
+/// new steps at `budget`.
 pub async fn carry_out(app: &App, plan: &LinkPlan, budget: Duration) -> Result<Applied, SyncError> {
     let deadline = Instant::now() + budget;
     let mut applied = Applied::default();
@@ -54,6 +55,17 @@ pub async fn carry_out(app: &App, plan: &LinkPlan, budget: Duration) -> Result<A
         .collect();
     outcomes.extend(
         futures_util::stream::iter(links)
+            .buffer_unordered(CONCURRENCY)
+            .collect::<Vec<Step>>()
+            .await,
+    );
+    let regroups: Vec<_> = plan
+        .regroup
+        .iter()
+        .map(|r| regroup_step(app, r, deadline))
+        .collect();
+    outcomes.extend(
+        futures_util::stream::iter(regroups)
             .buffer_unordered(CONCURRENCY)
             .collect::<Vec<Step>>()
             .await,
@@ -132,8 +144,31 @@ async fn link_user(app: &App, l: &PlannedLink) -> StoreResult<()> {
             entra_id: l.entra_id.clone(),
             swyx_user_id: l.swyx_user_id.clone(),
             email: l.email.clone(),
+            groups: l.groups.clone(),
         })
         .await
+}
+
+/// New Swyx groups for a link that stays, if it is still the link the plan saw.
+async fn regroup_step(app: &App, r: &Regrouped, deadline: Instant) -> Step {
+    if Instant::now() >= deadline {
+        return (r.swyx_user_id.clone(), None);
+    }
+    let store = app.store.as_ref();
+    let result = async {
+        match store.get_user(&r.entra_id).await? {
+            Some(link) if link.swyx_user_id == r.swyx_user_id => {
+                let regrouped = UserLink {
+                    groups: r.groups.clone(),
+                    ..link
+                };
+                store.put_user(&regrouped).await
+            }
+            _ => Ok(()), // relinked or unlinked meanwhile: the next sync looks again
+        }
+    }
+    .await;
+    (r.swyx_user_id.clone(), Some(result))
 }
 
 /// Automatic marks whose link is gone or now points elsewhere (a crash between mark and link,

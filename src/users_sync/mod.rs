@@ -133,6 +133,19 @@ pub async fn plan(app: &App, budget: Duration) -> Result<LinkPlan, SyncError> {
         }
     }
     let swyx_group = us.settings.swyx_group.as_deref();
+    let listed_groups: BTreeMap<String, Vec<String>> = swyx
+        .iter()
+        .map(|u| (u.swyx_user_id.clone(), linking::normalize_groups(&u.groups)))
+        .collect();
+    let held_groups: BTreeMap<String, (String, Vec<String>)> = links
+        .iter()
+        .map(|l| {
+            (
+                l.swyx_user_id.clone(),
+                (l.entra_id.clone(), l.groups.clone()),
+            )
+        })
+        .collect();
     let swyx: Vec<SwyxCandidate> = swyx
         .into_iter()
         .map(|u| SwyxCandidate {
@@ -160,6 +173,7 @@ pub async fn plan(app: &App, budget: Duration) -> Result<LinkPlan, SyncError> {
         })
         .collect();
     let plan = linking::plan(&swyx, &entra, &current, &excluded);
+    let plan = linking::with_groups(plan, &listed_groups, &held_groups);
     tracing::debug!(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "users sync planned"

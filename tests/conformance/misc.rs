@@ -96,6 +96,26 @@ pub async fn a_released_claim_can_be_claimed_again<S: Store + 'static>(store: Ar
     assert!(!store.release_claim("never-claimed").await.unwrap());
 }
 
+pub async fn a_claim_is_seen_without_being_taken_until_it_expires<S: Store + 'static>(
+    store: Arc<S>,
+) {
+    let key = "swyx-event:msg_seen";
+    assert!(
+        !store.is_claimed(key, at(0)).await.unwrap(),
+        "never claimed"
+    );
+    assert!(
+        store.claim_once(key, at(0), at(0)).await.unwrap(),
+        "looking did not take it"
+    );
+    assert!(store.release_claim(key).await.unwrap());
+    assert!(store.claim_once(key, at(2_000), at(1)).await.unwrap());
+    assert!(store.is_claimed(key, at(1_999)).await.unwrap(), "held");
+    assert!(!store.is_claimed(key, at(2_000)).await.unwrap(), "expired");
+    assert!(store.release_claim(key).await.unwrap());
+    assert!(!store.is_claimed(key, at(1)).await.unwrap(), "released");
+}
+
 pub async fn concurrent_claims_of_one_key_have_one_winner<S: Store + 'static>(store: Arc<S>) {
     const RACERS: usize = 8;
     let barrier = Arc::new(Barrier::new(RACERS));

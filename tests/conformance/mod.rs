@@ -36,6 +36,7 @@ pub fn link(entra_id: &str, swyx_user_id: &str, email: &str) -> UserLink {
         entra_id: entra_id.to_string(),
         swyx_user_id: swyx_user_id.to_string(),
         email: email.to_string(),
+        groups: Vec::new(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! User links: round trip, Swyx-id uniqueness, re-linking, listing, deletion.
 
 use super::{assert_conflict, link, state};
-use presence_bridge::store::{Store, StoreError};
+use presence_bridge::store::{Store, StoreError, UserLink};
 use std::sync::Arc;
 use tokio::sync::Barrier;
 
@@ -33,9 +33,30 @@ pub async fn user_links_round_trip<S: Store + 'static>(store: Arc<S>) {
     );
     assert_eq!(
         store.get_user_by_swyx_id("swyx-17").await.unwrap(),
-        Some(renamed)
+        Some(renamed.clone())
     );
     assert_eq!(store.list_users().await.unwrap().len(), 1);
+
+    // The Swyx groups a users sync saw come back as written, through every read.
+    let grouped = UserLink {
+        groups: vec!["Sales".into(), "Support – 2nd level".into()],
+        ..renamed
+    };
+    store.put_user(&grouped).await.unwrap();
+    let ids = [grouped.entra_id.clone()];
+    assert_eq!(
+        store.get_user(&grouped.entra_id).await.unwrap().as_ref(),
+        Some(&grouped)
+    );
+    assert_eq!(
+        store.get_user_by_swyx_id("swyx-17").await.unwrap().as_ref(),
+        Some(&grouped)
+    );
+    assert_eq!(
+        store.list_users().await.unwrap(),
+        std::slice::from_ref(&grouped)
+    );
+    assert_eq!(store.get_users(&ids).await.unwrap(), [grouped]);
 }
 
 pub async fn taken_swyx_id_conflicts_and_keeps_the_old_link<S: Store + 'static>(store: Arc<S>) {

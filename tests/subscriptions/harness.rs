@@ -217,6 +217,7 @@ impl Bridge {
                     entra_id: e.clone(),
                     swyx_user_id: s.clone(),
                     email,
+                    groups: Vec::new(),
                 })
                 .await
                 .unwrap();

@@ -175,9 +175,13 @@ async fn swyx_to_teams_off_in_the_configuration_and_on_for_one_user() {
     assert!(h.in_a_call(ALICE));
 }
 
-#[tokio::test]
-async fn a_user_with_rules_of_their_own_gets_another_swyx_status_for_the_same_presence() {
-    // The sales team's file: a meeting is "Do not disturb" for them, not "Away".
+/// Alice and Bob in a meeting, Bob judged by the sales team's file (a meeting is "Do not
+/// disturb" for them, not "Away") because `named` names him or a group he is in: the Swyx
+/// statuses they get.
+async fn in_a_meeting_with_sales_rules(
+    named: RuleOverride,
+    bob_groups: &[&str],
+) -> (Option<TeamsStatus>, Option<TeamsStatus>) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("sales.toml");
     std::fs::write(
@@ -187,13 +191,17 @@ async fn a_user_with_rules_of_their_own_gets_another_swyx_status_for_the_same_pr
     )
     .unwrap();
     let h = Harness::start_with_overrides(vec![RuleOverride {
-        users: vec!["1002".into()],
         rules: MappingRules::load(&file).unwrap(),
         source: file.display().to_string(),
+        ..named
     }])
     .await;
     h.link(ALICE, "1001").await;
     h.link(BOB, "1002").await;
+    // The groups a users sync would have stored with Bob's link.
+    let mut bob = h.store.get_user(BOB).await.unwrap().unwrap();
+    bob.groups = bob_groups.iter().map(|g| g.to_string()).collect();
+    h.store.put_user(&bob).await.unwrap();
     h.subscribe(&[ALICE, BOB]).await;
     let before = h.graph.stats().notifications_delivered;
     for user in [ALICE, BOB] {
@@ -202,14 +210,33 @@ async fn a_user_with_rules_of_their_own_gets_another_swyx_status_for_the_same_pr
             .unwrap();
     }
     h.delivered(before + 2).await;
+    (teams_slot(&h, "1001"), teams_slot(&h, "1002"))
+}
+
+fn naming(users: &[&str], swyx_groups: &[&str]) -> RuleOverride {
+    RuleOverride {
+        users: users.iter().map(|u| u.to_string()).collect(),
+        swyx_groups: swyx_groups.iter().map(|g| g.to_string()).collect(),
+        rules: MappingRules::default(),
+        source: String::new(),
+    }
+}
+
+#[tokio::test]
+async fn a_user_with_rules_of_their_own_gets_another_swyx_status_for_the_same_presence() {
+    let (alice, bob) = in_a_meeting_with_sales_rules(naming(&["1002"], &[]), &[]).await;
+    assert_eq!(alice, Some(TeamsStatus::Away), "default table");
+    assert_eq!(bob, Some(TeamsStatus::DoNotDisturb), "Bob's own rules");
+}
+
+#[tokio::test]
+async fn a_swyx_group_with_rules_of_its_own_judges_its_members() {
+    let (alice, bob) =
+        in_a_meeting_with_sales_rules(naming(&[], &["sales"]), &["Berlin", "Sales"]).await;
+    assert_eq!(alice, Some(TeamsStatus::Away), "in no group: default table");
     assert_eq!(
-        teams_slot(&h, "1001"),
-        Some(TeamsStatus::Away),
-        "default table"
-    );
-    assert_eq!(
-        teams_slot(&h, "1002"),
+        bob,
         Some(TeamsStatus::DoNotDisturb),
-        "Bob's own rules"
+        "the Sales group's rules"
     );
 }

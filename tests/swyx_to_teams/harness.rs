@@ -77,7 +77,7 @@ impl Harness {
         Self::start_configured(budget, Directions::default(), overrides).await
     }
 
-    async fn start_configured(
+    pub async fn start_configured(
         request_budget: Duration,
         directions: Directions,
         rule_overrides: Vec<RuleOverride>,
@@ -202,6 +202,7 @@ impl Harness {
                 entra_id: entra_id.into(),
                 swyx_user_id: swyx_id.into(),
                 email: String::new(),
+                groups: Vec::new(),
             })
             .await
             .unwrap();

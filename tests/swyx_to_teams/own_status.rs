@@ -2,12 +2,15 @@
 //! off by default, with no echo either way.
 
 use super::harness::*;
+use bytes::Bytes;
 use presence_bridge::cli::switches::set_in;
 use presence_bridge::domain::{Directions, SwitchChange, Timestamp};
-use presence_bridge::swyx::signature::signed_headers;
+use presence_bridge::swyx::signature::{signed_headers, signed_headers_with_id};
+use presence_bridge::swyx_to_teams::intake;
 use presence_sandbox::graph::PreferredBy;
 use presence_sandbox::swyx::{OwnStatus, TeamsStatus};
 use serde_json::json;
+use std::time::Duration;
 
 const ALICE: &str = "aaaaaaaa-0000-0000-0000-00000000a11c";
 const BOB: &str = "bbbbbbbb-0000-0000-0000-000000000b0b";
@@ -161,6 +164,62 @@ async fn a_users_own_switch_keeps_their_swyx_status_out_of_teams() {
         h.graph.preferred_presence(BOB),
         None,
         "switched off for Bob"
+    );
+    assert_eq!(h.graph.stats().set_preferred_calls, 1);
+}
+
+/// A bridge that dies while it asks Graph (SIGKILL, a Lambda timeout) has not recorded the
+/// event as seen: the connector's retry, with the same webhook-id, sets the preferred presence;
+/// a replay after that is ignored.
+#[tokio::test]
+async fn a_retry_after_the_bridge_died_mid_request_is_acted_on() {
+    // A long request budget, so the first attempt is still asking Graph when it dies.
+    let h = Harness::start_configured(Duration::from_secs(30), on(), Vec::new()).await;
+    alice_available(&h).await;
+    let body = json!({
+        "type": "status.changed",
+        "swyxUserId": "1001",
+        "status": OwnStatus::DoNotDisturb,
+        "origin": "user",
+        "at": Timestamp(h.clock.now_ms()).to_rfc3339(),
+    })
+    .to_string();
+    let signed = || {
+        let now = Timestamp(h.clock.now_ms()).secs();
+        signed_headers_with_id(
+            &h.event_secret,
+            "msg_died_mid_request",
+            body.as_bytes(),
+            now,
+        )
+        .to_header_map()
+    };
+    let mut request = http::Request::new(Bytes::from(body.clone()));
+    *request.method_mut() = http::Method::POST;
+    *request.headers_mut() = signed();
+
+    h.graph.set_outage(true);
+    let died = tokio::time::timeout(Duration::from_millis(500), intake::handle(&h.app, request));
+    assert!(
+        died.await.is_err(),
+        "still asking Graph when the process died"
+    );
+    assert_eq!(h.graph.preferred_presence(ALICE), None);
+    h.graph.set_outage(false);
+
+    let (status, answer) = h.post_event(signed(), &body).await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("applied")),
+        "{answer}"
+    );
+    let preferred = h.graph.preferred_presence(ALICE).unwrap();
+    assert_eq!(preferred.availability, "DoNotDisturb");
+    let (status, answer) = h.post_event(signed(), &body).await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("ignored")),
+        "{answer}"
     );
     assert_eq!(h.graph.stats().set_preferred_calls, 1);
 }

@@ -7,10 +7,12 @@
 
 use serde::Serialize;
 
+mod groups;
 mod plan;
 #[cfg(test)]
 mod tests;
 
+pub use groups::{normalize_groups, with_groups};
 pub use plan::plan;
 
 /// A Swyx user as the connector lists it.
@@ -136,6 +138,17 @@ pub struct PlannedLink {
     pub entra_id: String,
     pub email: String,
     pub matched_on: MatchedOn,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+}
+
+/// A link that stays, whose Swyx groups changed (they pick per-group rules).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Regrouped {
+    pub swyx_user_id: String,
+    pub entra_id: String,
+    pub groups: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -177,23 +190,30 @@ pub struct LinkPlan {
     pub unchanged: Vec<Unchanged>,
     pub refused: Vec<Refused>,
     pub skipped: Vec<Skipped>,
+    /// Links kept whose Swyx groups changed (filled in by the use case, which holds the links).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub regroup: Vec<Regrouped>,
 }
 
 impl LinkPlan {
     /// Whether carrying the plan out changes nothing.
     pub fn changes_nothing(&self) -> bool {
-        self.link.is_empty() && self.unlink.is_empty()
+        self.link.is_empty() && self.unlink.is_empty() && self.regroup.is_empty()
     }
 
     /// One line: how many of each.
     pub fn summary(&self) -> String {
-        format!(
+        let mut line = format!(
             "{} to link, {} to unlink, {} unchanged, {} refused, {} skipped (excluded or out of scope)",
             self.link.len(),
             self.unlink.len(),
             self.unchanged.len(),
             self.refused.len(),
             self.skipped.len()
-        )
+        );
+        if !self.regroup.is_empty() {
+            line.push_str(&format!(", {} with new Swyx groups", self.regroup.len()));
+        }
+        line
     }
 }

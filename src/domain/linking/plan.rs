@@ -264,6 +264,7 @@ fn compare_with_links(
                     entra_id: entra_id.clone(),
                     email: email.clone(),
                     matched_on: *on,
+                    groups: Vec::new(),
                 });
             }
         }

@@ -18,6 +18,7 @@ async fn serve() -> String {
             entra_id: "e1".into(),
             swyx_user_id: "s1".into(),
             email: HOSTILE.into(),
+            groups: Vec::new(),
         })
         .await
         .unwrap();

@@ -39,7 +39,7 @@ impl SqliteStore {
         self.run(move |c| {
             let mut stmt = c
                 .prepare_cached(
-                    "SELECT entra_id, swyx_user_id, email FROM users WHERE entra_id = ?1",
+                    "SELECT entra_id, swyx_user_id, email, groups FROM users WHERE entra_id = ?1",
                 )
                 .ctx("prepare user link query")?;
             let mut out = Vec::new();

@@ -55,6 +55,15 @@ pub(super) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserLink> {
         entra_id: row.get(0)?,
         swyx_user_id: row.get(1)?,
         email: row.get(2)?,
+        groups: json_column(row, 3)?,
+    })
+}
+
+/// A column holding JSON (a corrupt value is a conversion error naming the column).
+fn json_column<T: DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
+    let text: String = row.get(idx)?;
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
     })
 }
 

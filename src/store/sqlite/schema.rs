@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use std::time::Duration;
 
 /// The schema version this build writes; each entry of [`MIGRATIONS`] moves one version up.
-pub(super) const SCHEMA_VERSION: i64 = 5;
+pub(super) const SCHEMA_VERSION: i64 = 6;
 
 /// Long enough to ride out another process's write transaction (they are all short).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -71,6 +71,10 @@ CREATE TABLE switches (
     swyx_user_id TEXT PRIMARY KEY NOT NULL,
     data         TEXT NOT NULL
 );
+",
+    // A JSON array of Swyx group names.
+    "
+ALTER TABLE users ADD COLUMN groups TEXT NOT NULL DEFAULT '[]';
 ",
 ];
 

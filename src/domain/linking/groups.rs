@@ -1,0 +1,104 @@
+//! The Swyx groups each link carries: the connector's user list names them, the links keep them
+//! (per-group rules pick by them), and a sync brings them up to date like any other change.
+
+use super::{LinkPlan, Regrouped};
+use std::collections::BTreeMap;
+
+/// Group names as the connector lists them, trimmed, without empty or repeated ones (compared
+/// without case) and sorted, so an unchanged list compares equal however it is listed.
+pub fn normalize_groups(groups: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for g in groups.iter().map(|g| g.trim()).filter(|g| !g.is_empty()) {
+        if !out.iter().any(|o| o.eq_ignore_ascii_case(g)) {
+            out.push(g.to_string());
+        }
+    }
+    out.sort_by_key(|g| g.to_lowercase());
+    out
+}
+
+/// Completes `plan` with the groups: each new link gets its Swyx user's, and each link that
+/// stays (`links`: Swyx id → (Entra id, groups held)) and whose groups changed is regrouped.
+/// `listed` holds the connector's groups per Swyx id, normalized.
+pub fn with_groups(
+    mut plan: LinkPlan,
+    listed: &BTreeMap<String, Vec<String>>,
+    links: &BTreeMap<String, (String, Vec<String>)>,
+) -> LinkPlan {
+    for link in &mut plan.link {
+        link.groups = listed.get(&link.swyx_user_id).cloned().unwrap_or_default();
+    }
+    for (swyx_user_id, (entra_id, held)) in links {
+        let Some(now) = listed.get(swyx_user_id) else {
+            continue; // not listed: the connector dropped the user, or a manual link
+        };
+        let leaving = plan.unlink.iter().any(|u| &u.swyx_user_id == swyx_user_id);
+        if !leaving && now != held {
+            plan.regroup.push(Regrouped {
+                swyx_user_id: swyx_user_id.clone(),
+                entra_id: entra_id.clone(),
+                groups: now.clone(),
+            });
+        }
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::linking::{MatchedOn, PlannedLink};
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn groups_compare_trimmed_without_case_or_order() {
+        assert_eq!(
+            normalize_groups(&names(&[" Support", "sales", "", "Sales ", "support"])),
+            names(&["sales", "Support"])
+        );
+    }
+
+    #[test]
+    fn new_links_get_their_groups_and_only_changed_kept_links_are_regrouped() {
+        let plan = LinkPlan {
+            link: vec![PlannedLink {
+                swyx_user_id: "1003".into(),
+                entra_id: "c".into(),
+                email: "carol@contoso.example".into(),
+                matched_on: MatchedOn::Mail,
+                groups: Vec::new(),
+            }],
+            ..LinkPlan::default()
+        };
+        let listed: BTreeMap<String, Vec<String>> = [
+            ("1001", names(&["Sales"])),
+            ("1002", names(&["Support"])),
+            ("1003", names(&["Night shift"])),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let links: BTreeMap<String, (String, Vec<String>)> = [
+            ("1001", ("a", names(&["Sales"]))),
+            ("1002", ("b", names(&["Sales"]))),
+            ("1009", ("z", names(&["Sales"]))),
+        ]
+        .into_iter()
+        .map(|(k, (e, g))| (k.to_string(), (e.to_string(), g)))
+        .collect();
+        let plan = with_groups(plan, &listed, &links);
+        assert_eq!(plan.link[0].groups, names(&["Night shift"]));
+        assert_eq!(
+            plan.regroup,
+            [Regrouped {
+                swyx_user_id: "1002".into(),
+                entra_id: "b".into(),
+                groups: names(&["Support"]),
+            }]
+        );
+        assert!(!plan.changes_nothing());
+    }
+}
