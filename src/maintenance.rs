@@ -157,6 +157,7 @@ fn log(s: &MaintenanceSummary) {
             superseded = p.superseded,
             still_pending = p.still_pending,
             budget_exhausted = p.budget_exhausted,
+            connector_down = p.connector_down,
             "maintenance: pending deliveries"
         );
     }

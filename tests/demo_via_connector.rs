@@ -37,6 +37,7 @@ async fn the_day_through_the_real_connector_reaches_the_writer_and_teams() {
         store: DemoStore::Sqlite,
         bridge_exe: PathBuf::from(BRIDGE),
         outage: Duration::ZERO,
+        connector_delay: Duration::ZERO,
         progress: false,
         log_dir: None,
     })

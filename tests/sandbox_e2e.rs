@@ -14,6 +14,7 @@ fn options(users: usize, store: DemoStore) -> DemoOptions {
         store,
         bridge_exe: PathBuf::from(env!("CARGO_BIN_EXE_presence-bridge")),
         outage: Duration::from_secs(2),
+        connector_delay: Duration::ZERO,
         progress: false,
         log_dir: None,
     }

@@ -61,6 +61,10 @@ enum Command {
         /// How long the connector is down in the outage part of the day (seconds).
         #[arg(long, default_value_t = 3, conflicts_with = "via_connector")]
         outage_secs: u64,
+        /// The emulated connector answers every request this late (milliseconds): a slow
+        /// SwyxServer; the table's "slow answers" shows whether Graph would call the bridge slow.
+        #[arg(long, default_value_t = 0, conflicts_with = "via_connector")]
+        connector_delay_ms: u64,
         /// Play the Swyx side with the real swyx-connector (a child process) and the sandbox's
         /// SIP stand-in for SwyxServer instead of the emulated connector (a shorter day).
         #[arg(long)]
@@ -248,10 +252,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo {
             users,
             outage_secs,
+            connector_delay_ms,
             via_connector,
             connector_exe,
         } => {
             let outage = Duration::from_secs(outage_secs);
+            let connector_delay = Duration::from_millis(connector_delay_ms);
             let swyx = match (via_connector, connector_exe) {
                 (false, _) => SwyxSide::Emulated,
                 (true, Some(exe)) => SwyxSide::Connector { exe },
@@ -259,7 +265,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     exe: presence_bridge::demo::default_connector_exe()?,
                 },
             };
-            if !cli::demo::run(users, outage, swyx, &mut stdout).await? {
+            if !cli::demo::run(users, outage, connector_delay, swyx, &mut stdout).await? {
                 return Ok(ExitCode::FAILURE);
             }
         }

@@ -13,6 +13,7 @@ use std::time::Duration;
 pub async fn run(
     users: usize,
     outage: Duration,
+    connector_delay: Duration,
     swyx: SwyxSide,
     out: &mut impl Write,
 ) -> anyhow::Result<bool> {
@@ -35,6 +36,7 @@ pub async fn run(
         store: DemoStore::Sqlite,
         bridge_exe: std::env::current_exe().context("the presence-bridge executable")?,
         outage,
+        connector_delay,
         progress: true,
         log_dir: Some(log_dir),
     })

@@ -73,6 +73,8 @@ pub struct DemoOptions {
     pub bridge_exe: PathBuf,
     /// How long the connector stays down in the outage part of the day.
     pub outage: Duration,
+    /// How long the emulated connector takes to answer each request (a slow SwyxServer).
+    pub connector_delay: Duration,
     /// Progress on stderr (redrawn in place on a terminal, one line per step otherwise).
     pub progress: bool,
     /// Where the bridge's log (and the connector's and its writer's) is kept; `None`: with the
@@ -112,7 +114,9 @@ async fn play_day(
     let log_dir = opts.log_dir.as_deref().unwrap_or(dir.path());
 
     progress.step("starting the sandbox");
-    let stage = setup::prepare(dir.path(), &opts.store, None).await?;
+    let stage =
+        setup::prepare_for_connector_delay(dir.path(), &opts.store, None, opts.connector_delay)
+            .await?;
     progress.step("linking users by e-mail address (users sync)");
     let users = setup::add_people(&stage, opts.users)?;
     setup::link_by_sync(
@@ -135,6 +139,7 @@ async fn play_day(
     sandbox
         .swyx
         .set_bridge_events_url(&bridge.url("/swyx/events"));
+    sandbox.swyx.set_answer_delay(opts.connector_delay);
 
     progress.step("sync accounts sign in; maintenance subscribes");
     let accounts = users.len().div_ceil(subscribe::USERS_PER_SUBSCRIPTION);
@@ -197,6 +202,10 @@ async fn collect_figures(world: World, report: &mut DemoReport) -> anyhow::Resul
     report.graph_notifications_delivered = graph.notifications_delivered;
     report.graph_slow_answers = graph.slow_answers;
     report.bridge_peak_rss_kib = world.bridge.peak_rss_kib();
+    // The sandbox encrypts on the same cores as the bridge: the figures mean little without it.
+    report.load_average = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
     report.bridge_stopped_cleanly = world.bridge.stop()?.success();
     Ok(())
 }

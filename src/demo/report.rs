@@ -23,6 +23,8 @@ pub struct DemoReport {
     pub end_to_end: LatencySummary,
     pub graph_notifications_delivered: u64,
     pub graph_slow_answers: u64,
+    /// The machine's 1/5/15-minute load average at the end (`/proc/loadavg`), when known.
+    pub load_average: Option<String>,
     /// Swyx call started → Teams shows In a call (Busy/InACall) in the emulated tenant.
     pub swyx_to_teams: LatencySummary,
     pub calls_made: usize,
@@ -156,6 +158,9 @@ impl DemoReport {
             ));
         }
         rows.push(("elapsed", format!("{:.1} s", self.elapsed.as_secs_f64())));
+        if let Some(load) = &self.load_average {
+            rows.push(("machine load average (1/5/15 min)", load.clone()));
+        }
         let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         let mut out = String::new();
         for (k, v) in rows {

@@ -43,6 +43,9 @@ pub struct ConnectorEndpoint {
     pub event_secret: String,
 }
 
+/// The bridge's connector timeout per attempt in the demo: short, so an outage shows quickly.
+const CONNECTOR_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// Starts the sandbox and writes the bridge's files into `dir`. `connector`: the real
 /// connector's endpoint; `None`: the sandbox's emulated one.
 pub async fn prepare(
@@ -50,6 +53,18 @@ pub async fn prepare(
     store: &DemoStore,
     connector: Option<ConnectorEndpoint>,
 ) -> anyhow::Result<Stage> {
+    prepare_for_connector_delay(dir, store, connector, Duration::ZERO).await
+}
+
+/// [`prepare`] for a connector that answers `delay` late: the bridge waits that much longer
+/// per attempt, as an operator would configure it for a slow SwyxServer.
+pub async fn prepare_for_connector_delay(
+    dir: &Path,
+    store: &DemoStore,
+    connector: Option<ConnectorEndpoint>,
+    delay: Duration,
+) -> anyhow::Result<Stage> {
+    let connector_timeout = CONNECTOR_TIMEOUT + delay;
     let sandbox = Sandbox::start(SandboxOptions::default()).await?;
     let connector = connector.unwrap_or_else(|| ConnectorEndpoint {
         url: sandbox.swyx.url(),
@@ -80,7 +95,13 @@ pub async fn prepare(
     let config_path = dir.join("config.toml");
     std::fs::write(
         &config_path,
-        config_text(&sandbox, &files, &connector, &store_section, bridge_addr),
+        config_text(
+            &sandbox,
+            &files,
+            (&connector, connector_timeout),
+            &store_section,
+            bridge_addr,
+        ),
     )?;
     Ok(Stage {
         sealer: TokenSealer::from_key_text(&token_key)?,
@@ -141,7 +162,7 @@ struct Files<'a> {
 fn config_text(
     sandbox: &Sandbox,
     files: &Files<'_>,
-    connector: &ConnectorEndpoint,
+    (connector, timeout): (&ConnectorEndpoint, Duration),
     store_section: &str,
     bridge_addr: SocketAddr,
 ) -> String {
@@ -149,7 +170,7 @@ fn config_text(
     format!(
         "[graph]\ntenant_id = {:?}\nclient_id = {:?}\njwks_url = {:?}\nclient_secret = {:?}\nauthority_url = {:?}\nbase_url = {:?}\n\n\
          [[graph.encryption_keys]]\nid = {CERTIFICATE_ID:?}\nprivate_key = {:?}\n\n\
-         [connector]\nurl = {:?}\nsigning_secret = {:?}\nevent_secrets = [{:?}]\ntimeout_ms = 500\nmax_attempts = 2\n\n\
+         [connector]\nurl = {:?}\nsigning_secret = {:?}\nevent_secrets = [{:?}]\ntimeout_ms = {}\nmax_attempts = 2\n\n\
          [store]\n{store_section}\n[server]\nmaintenance_interval_secs = 1\n\n\
          [subscriptions]\nnotification_url = \"http://{bridge_addr}/graph/notifications\"\nlifecycle_url = \"http://{bridge_addr}/graph/lifecycle\"\ncertificate = {:?}\ncertificate_id = {CERTIFICATE_ID:?}\n\n\
          [accounts]\ntoken_key = {:?}\n",
@@ -163,6 +184,7 @@ fn config_text(
         connector.url,
         connector.signing_secret,
         connector.event_secret,
+        timeout.as_millis(),
         file(files.certificate),
         file(files.token_key),
     )

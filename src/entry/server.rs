@@ -146,7 +146,9 @@ pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ServeErro
 const PASS_BUDGET: Duration = Duration::from_secs(55);
 
 /// Runs until `shutdown` resolves, then stops accepting on both listeners, lets in-flight
-/// requests and the current maintenance pass finish, and returns.
+/// requests finish, and returns. A maintenance pass under way is stopped at once: each of its
+/// writes is atomic and the next start redoes what it left (a pass can take up to a minute
+/// against a slow connector, longer than a service manager waits).
 pub async fn run(
     app: Arc<App>,
     listeners: Listeners,
@@ -193,16 +195,16 @@ pub async fn run(
         shutdown.await;
         tracing::info!("shutting down: finishing in-flight requests");
         let _ = signal_tx.send(true);
+        let _ = stop_tx.send(true);
     });
     let served = public.await;
-    // Should the public listener have failed on its own, dropping the signal's sender stops the
-    // admin listener too.
+    // Should the public listener have failed on its own, dropping the signal's senders stops the
+    // admin listener and maintenance too.
     signal.abort();
     let admin_served = match admin {
         Some(task) => task.await.unwrap_or(Ok(())),
         None => Ok(()),
     };
-    let _ = stop_tx.send(true);
     let _ = maintenance.await;
     served.map_err(ServeError::Listener)?;
     admin_served.map_err(ServeError::Listener)?;
@@ -229,7 +231,13 @@ fn spawn_maintenance(
             }
             // A first run over thousands of users takes longer than one tick; it resumes anyway.
             let budget = interval.max(PASS_BUDGET);
-            maintenance::run(&app, budget).await;
+            tokio::select! {
+                _ = maintenance::run(&app, budget) => {}
+                _ = stop.changed() => {
+                    tracing::info!("shutting down: maintenance pass stopped; the next start resumes it");
+                    break;
+                }
+            }
         }
     })
 }

@@ -17,6 +17,9 @@ use std::time::Duration;
 
 const BUDGET: Duration = Duration::from_secs(2);
 
+#[path = "backlog_tests.rs"]
+mod backlog;
+
 struct World {
     store: MemoryStore,
     connector: FakeConnector,
