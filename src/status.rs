@@ -67,6 +67,8 @@ pub struct UserStatus {
     pub entra_id: String,
     pub swyx_user_id: String,
     pub email: String,
+    /// The Swyx groups the last users sync stored with the link (they pick per-group rules).
+    pub groups: Vec<String>,
     pub account: Option<String>,
     pub subscription_expires_at: Option<Timestamp>,
     pub covered: bool,
@@ -247,6 +249,7 @@ async fn read_user(
         entra_id: link.entra_id,
         swyx_user_id: link.swyx_user_id,
         email: link.email,
+        groups: link.groups,
         account,
         subscription_expires_at,
         covered,

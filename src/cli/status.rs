@@ -124,6 +124,14 @@ fn detail(u: &UserStatus) -> String {
         ("Entra id", u.entra_id.clone()),
         ("Swyx user id", u.swyx_user_id.clone()),
         ("e-mail", u.email.clone()),
+        (
+            "Swyx groups",
+            if u.groups.is_empty() {
+                "-".to_string()
+            } else {
+                u.groups.join(", ")
+            },
+        ),
         ("sync account", u.account.clone().unwrap_or("none".into())),
         (
             "subscription",
