@@ -44,32 +44,19 @@ pub async fn carry_out(app: &App, plan: &LinkPlan, budget: Duration) -> Result<A
         .iter()
         .map(|u| unlink_step(app, u, deadline))
         .collect();
-    let mut outcomes: Vec<Step> = futures_util::stream::iter(unlinks)
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
+    let mut outcomes = several_at_once(unlinks).await;
     let links: Vec<_> = plan
         .link
         .iter()
         .map(|l| link_step(app, l, deadline))
         .collect();
-    outcomes.extend(
-        futures_util::stream::iter(links)
-            .buffer_unordered(CONCURRENCY)
-            .collect::<Vec<Step>>()
-            .await,
-    );
+    outcomes.extend(several_at_once(links).await);
     let regroups: Vec<_> = plan
         .regroup
         .iter()
         .map(|r| regroup_step(app, r, deadline))
         .collect();
-    outcomes.extend(
-        futures_util::stream::iter(regroups)
-            .buffer_unordered(CONCURRENCY)
-            .collect::<Vec<Step>>()
-            .await,
-    );
+    outcomes.extend(several_at_once(regroups).await);
     for (swyx_user_id, result) in outcomes {
         match result {
             None => applied.unfinished = true,
@@ -88,6 +75,14 @@ pub async fn carry_out(app: &App, plan: &LinkPlan, budget: Duration) -> Result<A
 
 /// One step of a plan: the Swyx id, and how it went (`None`: not started, no time left).
 type Step = (String, Option<StoreResult<()>>);
+
+/// Runs `steps`, [`CONCURRENCY`] at a time.
+async fn several_at_once<F: std::future::Future<Output = Step>>(steps: Vec<F>) -> Vec<Step> {
+    futures_util::stream::iter(steps)
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await
+}
 
 async fn unlink_step(app: &App, u: &PlannedUnlink, deadline: Instant) -> Step {
     let left = deadline.saturating_duration_since(Instant::now());
