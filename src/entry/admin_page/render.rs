@@ -33,9 +33,16 @@ fn opt(text: Option<&str>) -> String {
     text.map_or("-".to_string(), esc)
 }
 
-/// What the search box matches: the user's three ids, lower case.
+/// What the search box matches: the user's three ids and Swyx groups, lower case.
 fn search_key(u: &UserStatus) -> String {
-    format!("{} {} {}", u.email, u.entra_id, u.swyx_user_id).to_lowercase()
+    format!(
+        "{} {} {} {}",
+        u.email,
+        u.entra_id,
+        u.swyx_user_id,
+        u.groups.join(" ")
+    )
+    .to_lowercase()
 }
 
 const STYLE: &str = "body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}\

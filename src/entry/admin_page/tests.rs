@@ -18,7 +18,7 @@ async fn serve() -> String {
             entra_id: "e1".into(),
             swyx_user_id: "s1".into(),
             email: HOSTILE.into(),
-            groups: Vec::new(),
+            groups: vec!["Night shift".into()],
         })
         .await
         .unwrap();
@@ -109,6 +109,15 @@ async fn with_the_credential_the_page_shows_escaped_values() {
     let body = r.text().await.unwrap();
     assert!(body.contains("value=\"&quot;&gt;&lt;b&gt;x\""), "{body}");
     assert!(body.contains("<span id=shown>0 of 1</span>"), "{body}");
+    // A Swyx group finds its members.
+    let r = http
+        .get(format!("{url}?q=night"))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    let body = r.text().await.unwrap();
+    assert!(body.contains("<span id=shown>1 of 1</span>"), "{body}");
 }
 
 #[test]
