@@ -3,11 +3,14 @@
 //! and all of it reaches Swyx as soon as the connector is back, not when each backoff ends.
 
 use super::setup::start_consistent;
+use crate::support::moto;
 use presence_bridge::demo::DemoStore;
 use presence_sandbox::swyx::Outage;
 use std::time::{Duration, Instant};
 
 const USERS: usize = 120;
+/// moto answers one request at a time.
+const DYNAMO_USERS: usize = 40;
 /// The outage.
 const CONNECTOR_DOWN: Duration = Duration::from_secs(5 * 60);
 /// How often the users who keep changing change again during the outage.
@@ -16,13 +19,12 @@ const CHANGE_EVERY: Duration = Duration::from_secs(30);
 /// to take every pending update; the backoffs of a five-minute outage are minutes long.
 const DRAINED_WITHIN: Duration = Duration::from_secs(45);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connector_down_five_minutes_drains_as_soon_as_it_is_back() {
-    let run = start_consistent(DemoStore::Sqlite, USERS).await;
+async fn connector_down_five_minutes(store: DemoStore, users: usize) {
+    let run = start_consistent(store, users).await;
     let swyx = &run.world.sandbox.swyx;
     let applied_before = swyx.stats().updates_applied;
     run.burst(1);
-    run.wait_applied(applied_before + USERS as u64 / 4).await;
+    run.wait_applied(applied_before + users as u64 / 4).await;
     swyx.set_outage(Outage::Unavailable);
     let down_since = Instant::now();
     // Everyone changes at the start; the even half keeps changing throughout, so the odd half's
@@ -37,7 +39,7 @@ async fn connector_down_five_minutes_drains_as_soon_as_it_is_back() {
     tokio::time::sleep(CONNECTOR_DOWN.saturating_sub(down_since.elapsed())).await;
     let pending = run.world.pending().await.unwrap_or_default();
     assert!(
-        pending >= USERS as u64 / 2,
+        pending >= users as u64 / 2,
         "only {pending} deliveries pending after the outage"
     );
     let refused = swyx.stats().requests_during_outage;
@@ -52,4 +54,21 @@ async fn connector_down_five_minutes_drains_as_soon_as_it_is_back() {
         "took {took:?} after the connector was back"
     );
     run.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connector_down_five_minutes_drains_as_soon_as_it_is_back_on_sqlite() {
+    connector_down_five_minutes(DemoStore::Sqlite, USERS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connector_down_five_minutes_drains_as_soon_as_it_is_back_on_dynamodb() {
+    connector_down_five_minutes(
+        DemoStore::DynamoDb {
+            endpoint: moto::endpoint().to_string(),
+            table: moto::unique_table("connector-down"),
+        },
+        DYNAMO_USERS,
+    )
+    .await;
 }

@@ -9,7 +9,8 @@
 //! - [`store_down`]: the store unavailable for a minute mid-burst (SQLite locked by another
 //!   process; moto stopped with SIGSTOP): what the bridge could not store it answers 503, Graph
 //!   redelivers, everyone converges.
-//! - [`connector_down`]: the connector down for five minutes while users keep changing.
+//! - [`connector_down`]: the connector down for five minutes while users keep changing, on both
+//!   stores.
 //! - [`graph_throttled`]: Graph answering 429 with Retry-After to every call of the bridge for a
 //!   while, mid-burst and mid-call.
 //! - [`late_creates`]: Graph answering subscription creates 3 s and 12 s late, `serve` killed
