@@ -156,6 +156,7 @@ fn log(s: &MaintenanceSummary) {
             delivered = p.delivered,
             superseded = p.superseded,
             still_pending = p.still_pending,
+            made_due = p.made_due,
             budget_exhausted = p.budget_exhausted,
             connector_down = p.connector_down,
             "maintenance: pending deliveries"
@@ -295,6 +296,7 @@ mod tests {
             attempts: 1,
             next_attempt_at: now,
             last_error: None,
+            rejected: false,
         };
         store.put_pending(&waiting).await.unwrap();
 

@@ -72,6 +72,7 @@ conformance!(
     due_pending_is_oldest_first_and_limited,
     count_and_due_cover_many_entries,
     concurrent_pending_puts_keep_the_newest,
+    making_pending_due_moves_only_what_backs_off,
     claim_once_first_then_remembered_then_free_after_expiry,
     a_released_claim_can_be_claimed_again,
     a_claim_is_seen_without_being_taken_until_it_expires,

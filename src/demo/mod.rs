@@ -33,7 +33,7 @@ pub use report::DemoReport;
 pub mod parts {
     pub use super::bridge_process::BridgeProcess;
     pub use super::setup::{Stage, link_users, prepare};
-    pub use super::subscribe::{enroll_accounts, wait_for_subscriptions};
+    pub use super::subscribe::{enroll_account, enroll_accounts, wait_for_subscriptions};
     pub use super::world::{DemoUser, SwyxView, World};
 }
 

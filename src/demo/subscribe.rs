@@ -22,33 +22,44 @@ pub async fn enroll_accounts(
     sealer: &TokenSealer,
     count: usize,
 ) -> anyhow::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for n in 1..=count {
+        let name = format!("sync{n}");
+        enroll_account(sandbox, store, sealer, &name).await?;
+        names.push(name);
+    }
+    Ok(names)
+}
+
+/// Signs in the sync account `name` (`name@contoso.example`) and stores it.
+pub async fn enroll_account(
+    sandbox: &Sandbox,
+    store: &dyn Store,
+    sealer: &TokenSealer,
+    name: &str,
+) -> anyhow::Result<()> {
     let login = LoginEndpoint::new(
         reqwest::Client::new(),
         &sandbox.graph.authority_url(),
         &sandbox.tenant_id,
         &sandbox.app_id,
     );
-    let mut names = Vec::new();
-    for n in 1..=count {
-        let name = format!("sync{n}");
-        let upn = format!("{name}@contoso.example");
-        sandbox.graph.add_sync_account(&upn);
-        let graph = sandbox.graph.clone();
-        let approver = upn.clone();
-        // The administrator opens the page and signs in while the bridge polls.
-        let tokens = login
-            .device_login(SYNC_ACCOUNT_SCOPE, move |p: &DeviceCodePrompt| {
-                let _ = graph.approve_device_code(&p.user_code, &approver);
-            })
-            .await
-            .with_context(|| format!("device sign-in of {name}"))?;
-        let refresh = tokens
-            .refresh_token
-            .context("the sign-in returned no refresh token")?;
-        enroll(store, sealer, &name, &refresh, Timestamp::now()).await?;
-        names.push(name);
-    }
-    Ok(names)
+    let upn = format!("{name}@contoso.example");
+    sandbox.graph.add_sync_account(&upn);
+    let graph = sandbox.graph.clone();
+    let approver = upn.clone();
+    // The administrator opens the page and signs in while the bridge polls.
+    let tokens = login
+        .device_login(SYNC_ACCOUNT_SCOPE, move |p: &DeviceCodePrompt| {
+            let _ = graph.approve_device_code(&p.user_code, &approver);
+        })
+        .await
+        .with_context(|| format!("device sign-in of {name}"))?;
+    let refresh = tokens
+        .refresh_token
+        .context("the sign-in returned no refresh token")?;
+    enroll(store, sealer, name, &refresh, Timestamp::now()).await?;
+    Ok(())
 }
 
 /// Waits until the bridge's maintenance (every second in the demo) has created one subscription

@@ -135,6 +135,7 @@ fn update(swyx_user_id: &str, now: Timestamp) -> PendingDelivery {
         attempts: 1,
         next_attempt_at: now,
         last_error: None,
+        rejected: false,
     }
 }
 

@@ -56,6 +56,7 @@ async fn world() -> MemoryStore {
         attempts: 3,
         next_attempt_at: NOW.plus_millis(30_000),
         last_error: Some("connector answered 503".into()),
+        rejected: false,
     };
     store.put_pending(&refused).await.unwrap();
     let call = SpeakingState::default()

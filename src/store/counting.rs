@@ -309,6 +309,11 @@ impl PendingStore for CountingStore {
         self.count("delete_pendings");
         self.inner.delete_pendings(delivered).await
     }
+
+    async fn make_pending_due(&self, now: Timestamp) -> StoreResult<usize> {
+        self.count("make_pending_due");
+        self.inner.make_pending_due(now).await
+    }
 }
 
 #[async_trait]

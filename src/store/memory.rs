@@ -446,6 +446,18 @@ impl PendingStore for MemoryStore {
         }
         Ok(removed)
     }
+
+    async fn make_pending_due(&self, now: Timestamp) -> StoreResult<usize> {
+        let mut r = self.records();
+        let mut moved = 0;
+        for p in r.pending.values_mut() {
+            if p.retrying() && p.next_attempt_at > now {
+                p.next_attempt_at = now;
+                moved += 1;
+            }
+        }
+        Ok(moved)
+    }
 }
 
 #[async_trait]

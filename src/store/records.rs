@@ -95,6 +95,18 @@ pub struct PendingDelivery {
     pub next_attempt_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// The connector refused it for good (e.g. an unknown Swyx user): it waits for an operator,
+    /// not for the connector to come back.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rejected: bool,
+}
+
+impl PendingDelivery {
+    /// Waiting out a transient failure of the connector (not a fresh decision still within its
+    /// delivery grace, not a rejection): what a connector that is back can take at once.
+    pub fn retrying(&self) -> bool {
+        self.attempts > 0 && !self.rejected
+    }
 }
 
 /// What the bridge remembers about one Swyx user besides its link, for automatic linking

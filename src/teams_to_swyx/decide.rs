@@ -227,5 +227,6 @@ pub(super) fn pending_until_delivered(update: SwyxUpdate) -> PendingDelivery {
         update,
         attempts: 0,
         last_error: None,
+        rejected: false,
     }
 }

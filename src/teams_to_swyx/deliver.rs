@@ -85,6 +85,7 @@ impl Delivery<'_> {
                         .now()
                         .plus_millis(retry_delay(attempts, rejected).as_millis() as i64),
                     last_error: Some(reason.clone()),
+                    rejected,
                 };
                 if let Err(se) = self.pending.put_pending(&pending).await {
                     tracing::error!(swyx_user = %update.swyx_user_id, revision = update.revision, error = %se, "could not record a pending delivery; reconciliation will repair it");

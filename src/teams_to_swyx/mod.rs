@@ -21,4 +21,6 @@ pub mod redeliver;
 pub mod swyx_truth;
 
 #[cfg(test)]
+mod redeliver_tests;
+#[cfg(test)]
 mod tests;

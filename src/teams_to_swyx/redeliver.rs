@@ -1,28 +1,42 @@
 //! Maintenance's share of Teams → Swyx: send again the updates that could not be delivered
 //! when they were decided, oldest first, several at once, within a time budget.
+//!
+//! Each pending update backs off on its own (5 s doubling to 15 minutes), so after a long
+//! connector outage the next attempts are minutes apart. Once the connector takes one update
+//! again it is back, and every update still backing off is made due at once and sent in the
+//! same pass. When nothing is due, the update whose next attempt comes first is tried early, one
+//! per pass, to find out whether the connector is back: recovery then takes one maintenance
+//! interval, not the longest backoff. A pass whose first round of deliveries all fail stops
+//! there: the connector is down, and each remaining update would only spend its timeout.
 
 use super::deliver::{Delivered, Delivery};
-use crate::store::StoreResult;
+use crate::domain::Timestamp;
+use crate::store::{PendingDelivery, StoreResult};
 use futures_util::StreamExt;
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 
 /// Deliveries in flight at once: a connector that takes a second per request (a busy
 /// SwyxServer) still drains a backlog of thousands within a few maintenance passes.
 const CONCURRENCY: usize = 16;
+const BATCH: usize = 100;
+/// How far ahead a probe looks: the longest backoff ([`super::deliver::retry_delay`]) and then
+/// some.
+const PROBE_HORIZON: Duration = Duration::from_secs(16 * 60);
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PendingSummary {
     pub delivered: usize,
     pub superseded: usize,
     pub still_pending: usize,
+    /// Updates that were backing off, made due at once because the connector took one again.
+    pub made_due: usize,
     /// True when the budget ran out before every due delivery was tried.
     pub budget_exhausted: bool,
     /// True when the pass stopped early: a round of deliveries failed and none got through, so
-    /// the connector is taken as down and the rest wait for the next pass (instead of each
-    /// spending its timeout).
+    /// the connector is taken as down and the rest wait for the next pass.
     pub connector_down: bool,
 }
 
@@ -32,62 +46,102 @@ struct Tally {
     delivered: AtomicUsize,
     superseded: AtomicUsize,
     failed: AtomicUsize,
+    /// The connector took one: every update backing off was made due.
+    woken: AtomicBool,
+    made_due: AtomicUsize,
 }
 
 impl Tally {
+    fn through(&self) -> usize {
+        self.delivered.load(Ordering::Relaxed) + self.superseded.load(Ordering::Relaxed)
+    }
+
     fn connector_down(&self) -> bool {
-        let through =
-            self.delivered.load(Ordering::Relaxed) + self.superseded.load(Ordering::Relaxed);
-        through == 0 && self.failed.load(Ordering::Relaxed) >= CONCURRENCY
+        self.through() == 0 && self.failed.load(Ordering::Relaxed) >= CONCURRENCY
+    }
+
+    fn anything(&self) -> bool {
+        self.through() + self.failed.load(Ordering::Relaxed) > 0
     }
 }
 
 /// Tries every due pending delivery once, in batches, until none is due, the budget is spent
-/// or the connector looks down.
+/// or the connector looks down; when the connector takes one, every update still backing off
+/// becomes due too.
 pub async fn deliver_pending(
     delivery: Delivery<'_>,
     budget: Duration,
 ) -> StoreResult<PendingSummary> {
-    const BATCH: usize = 100;
     let started = Instant::now();
     let tally = Tally::default();
     let mut summary = PendingSummary::default();
     let mut tried = HashSet::new();
+    let mut probed = false;
     loop {
-        let due = delivery
-            .pending
-            .due_pending(delivery.clock.now(), BATCH)
-            .await?;
-        let fresh: Vec<_> = due
+        let now = delivery.clock.now();
+        let due = delivery.pending.due_pending(now, BATCH).await?;
+        let mut fresh: Vec<_> = due
             .into_iter()
             .filter(|p| {
                 tried.insert((p.update.swyx_user_id.clone(), p.update.revision, p.attempts))
             })
             .collect();
         if fresh.is_empty() {
-            break;
+            // A pass that reached the connector has its answer; otherwise one early try.
+            if probed || tally.anything() {
+                break;
+            }
+            probed = true;
+            let Some(probe) = earliest_retrying(delivery, now).await? else {
+                break;
+            };
+            tried.insert((
+                probe.update.swyx_user_id.clone(),
+                probe.update.revision,
+                probe.attempts,
+            ));
+            fresh.push(probe);
         }
         let (delivery, tally) = (&delivery, &tally);
-        let skipped: Vec<bool> = futures_util::stream::iter(fresh)
+        let outcomes: Vec<StoreResult<bool>> = futures_util::stream::iter(fresh)
             .map(|p| async move {
                 let left = budget.saturating_sub(started.elapsed());
                 if left.is_zero() || tally.connector_down() {
-                    return true;
+                    return Ok(true);
                 }
                 match delivery.deliver(&p.update, p.attempts, left).await {
                     Delivered::Now => tally.delivered.fetch_add(1, Ordering::Relaxed),
                     Delivered::Superseded => tally.superseded.fetch_add(1, Ordering::Relaxed),
                     Delivered::Pending { reason } => {
                         tracing::warn!(swyx_user = %p.update.swyx_user_id, attempts = p.attempts + 1, reason = %reason, "pending Swyx update not delivered yet");
-                        tally.failed.fetch_add(1, Ordering::Relaxed)
+                        tally.failed.fetch_add(1, Ordering::Relaxed);
+                        return Ok(false);
                     }
                 };
-                false
+                if !tally.woken.swap(true, Ordering::Relaxed) {
+                    // The connector answered: nothing it could not take before need wait longer.
+                    let made_due = delivery
+                        .pending
+                        .make_pending_due(delivery.clock.now())
+                        .await?;
+                    tally.made_due.store(made_due, Ordering::Relaxed);
+                    if made_due > 0 {
+                        tracing::info!(
+                            made_due,
+                            "connector takes updates again: every pending update is due now"
+                        );
+                    }
+                }
+                Ok(false)
             })
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
-        if skipped.contains(&true) {
+        let mut skipped = false;
+        for outcome in outcomes {
+            skipped |= outcome?;
+        }
+        if skipped {
             summary.connector_down = tally.connector_down();
             summary.budget_exhausted = !summary.connector_down;
             break;
@@ -96,5 +150,16 @@ pub async fn deliver_pending(
     summary.delivered = tally.delivered.into_inner();
     summary.superseded = tally.superseded.into_inner();
     summary.still_pending = tally.failed.into_inner();
+    summary.made_due = tally.made_due.into_inner();
     Ok(summary)
+}
+
+/// The pending update backing off after a transient failure whose next attempt comes first.
+async fn earliest_retrying(
+    delivery: Delivery<'_>,
+    now: Timestamp,
+) -> StoreResult<Option<PendingDelivery>> {
+    let horizon = now.plus_millis(PROBE_HORIZON.as_millis() as i64);
+    let ahead = delivery.pending.due_pending(horizon, BATCH).await?;
+    Ok(ahead.into_iter().find(PendingDelivery::retrying))
 }

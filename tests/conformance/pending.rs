@@ -183,3 +183,49 @@ pub async fn concurrent_pending_puts_keep_the_newest<S: Store + 'static>(store: 
     );
     assert_eq!(store.count_pending().await.unwrap(), 1);
 }
+
+/// The connector is back: every update backing off after a transient failure is due at once,
+/// attempts kept; fresh decisions in their grace and rejected updates keep their time.
+pub async fn making_pending_due_moves_only_what_backs_off<S: Store + 'static>(store: Arc<S>) {
+    let backing_off = [
+        pending("swyx-a", 3, T0 + 320_000, 7),
+        pending("swyx-b", 4, T0 + 5_000, 1),
+    ];
+    let already_due = pending("swyx-c", 2, T0 - 1_000, 2);
+    let in_grace = pending("swyx-d", 5, T0 + 15_000, 0);
+    let mut rejected = pending("swyx-e", 6, T0 + 900_000, 1);
+    rejected.rejected = true;
+    for p in backing_off
+        .iter()
+        .chain([&already_due, &in_grace, &rejected])
+    {
+        store.put_pending(p).await.unwrap();
+    }
+
+    assert_eq!(store.make_pending_due(at(0)).await.unwrap(), 2);
+
+    for p in &backing_off {
+        let stored = store.get_pending(&p.update.swyx_user_id).await.unwrap();
+        let mut expected = p.clone();
+        expected.next_attempt_at = at(0);
+        assert_eq!(stored, Some(expected), "due now, attempts and error kept");
+    }
+    for p in [&already_due, &in_grace, &rejected] {
+        let stored = store.get_pending(&p.update.swyx_user_id).await.unwrap();
+        assert_eq!(stored.as_ref(), Some(p), "left as it was");
+    }
+    let due: Vec<String> = store
+        .due_pending(at(0), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.update.swyx_user_id)
+        .collect();
+    assert_eq!(due, ["swyx-c", "swyx-a", "swyx-b"]);
+    assert_eq!(
+        store.make_pending_due(at(0)).await.unwrap(),
+        0,
+        "nothing left"
+    );
+    assert_eq!(store.count_pending().await.unwrap(), 5);
+}

@@ -302,6 +302,12 @@ impl GraphEmulator {
         lock(&self.tenant.throttle).set_limit(per_30s);
     }
 
+    /// A throttling storm: while `Some`, every Graph request (not the login and discovery
+    /// routes) is answered 429 with that `Retry-After` (whole seconds); `None` ends it.
+    pub fn set_throttle_storm(&self, retry_after: Option<Duration>) {
+        lock(&self.tenant.throttle).set_storm(retry_after.map(|d| d.as_secs().max(1)));
+    }
+
     /// The limit over presence requests per 30 s (Microsoft's pages: plan for 1,500).
     pub fn set_presence_throttle(&self, per_30s: Option<u32>) {
         lock(&self.tenant.throttle).set_presence_limit(per_30s);

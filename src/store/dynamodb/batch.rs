@@ -5,7 +5,8 @@
 
 use super::DynamoStore;
 use super::items::*;
-use crate::store::{DecisionWrite, StoreError, StoreResult, UserLink, require};
+use crate::domain::Timestamp;
+use crate::store::{DecisionWrite, PendingDelivery, StoreError, StoreResult, UserLink, require};
 use aws_sdk_dynamodb::error::{BuildError, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, TransactWriteItem};
@@ -267,5 +268,36 @@ impl DynamoStore {
         }
         let kept = self.transact_batch(ops).await?;
         Ok(delivered.len() - kept.len())
+    }
+
+    /// Rewrites each of `waiting` due at `now`, unless it changed since it was read (a newer
+    /// revision or another attempt moved its due key): that one is left as it now is.
+    pub(super) async fn make_due_batch(
+        &self,
+        waiting: Vec<PendingDelivery>,
+        now: Timestamp,
+    ) -> StoreResult<usize> {
+        let mut ops = Vec::with_capacity(waiting.len());
+        for (owner, mut p) in waiting.into_iter().enumerate() {
+            let read_at = due_sort_key(p.next_attempt_at, &p.update.swyx_user_id);
+            p.next_attempt_at = now;
+            let item = super::pending::pending_item(&p)?;
+            let pk = pk_of(&item).unwrap_or_default().to_string();
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("#rev = :rev AND #due = :read_at")
+                .expression_attribute_names("#rev", REVISION)
+                .expression_attribute_names("#due", DUE_SK)
+                .expression_attribute_values(":rev", n(p.update.revision))
+                .expression_attribute_values(":read_at", s(read_at))
+                .build()
+                .map_err(build_err)?;
+            let write = TransactWriteItem::builder().put(put).build();
+            ops.push(Op { owner, pk, write });
+        }
+        let total = ops.len();
+        let changed = self.transact_batch(ops).await?;
+        Ok(total - changed.len())
     }
 }

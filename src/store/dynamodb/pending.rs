@@ -116,4 +116,16 @@ impl PendingStore for DynamoStore {
     async fn delete_pendings(&self, delivered: &[(String, u64)]) -> StoreResult<usize> {
         self.delete_pendings_batch(delivered).await
     }
+
+    async fn make_pending_due(&self, now: Timestamp) -> StoreResult<usize> {
+        // The not yet due part of the due index: every key after `now`'s upper bound.
+        let query = self
+            .due_query()
+            .key_condition_expression("due_pk = :pk AND due_sk > :upper")
+            .expression_attribute_values(":upper", s(due_upper_bound(now)));
+        let items = self.query_all(query, None).await?;
+        let waiting: Vec<PendingDelivery> = parse_all(&items, "pending delivery")?;
+        let retrying = waiting.into_iter().filter(PendingDelivery::retrying);
+        self.make_due_batch(retrying.collect(), now).await
+    }
 }

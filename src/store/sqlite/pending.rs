@@ -82,4 +82,30 @@ impl PendingStore for SqliteStore {
     async fn delete_pendings(&self, delivered: &[(String, u64)]) -> StoreResult<usize> {
         self.delete_pendings_batch(delivered).await
     }
+
+    async fn make_pending_due(&self, now: Timestamp) -> StoreResult<usize> {
+        // One transaction: an entry replaced meanwhile (a newer revision, another attempt) is
+        // never overwritten with the older copy read here.
+        self.write(move |tx| {
+            let waiting: Vec<PendingDelivery> = read_all(
+                tx,
+                "SELECT data FROM pending WHERE next_attempt_at > ?1",
+                params![now.millis()],
+                "pending delivery",
+            )?;
+            let mut moved = 0;
+            for mut p in waiting.into_iter().filter(PendingDelivery::retrying) {
+                p.next_attempt_at = now;
+                let json = to_json(&p, "pending delivery")?;
+                tx.execute(
+                    UPSERT_PENDING,
+                    params![p.update.swyx_user_id, now.millis(), json],
+                )
+                .ctx("make pending delivery due")?;
+                moved += 1;
+            }
+            Ok(moved)
+        })
+        .await
+    }
 }

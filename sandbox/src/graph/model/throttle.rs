@@ -57,6 +57,9 @@ impl Window {
 pub(crate) struct Throttle {
     all: Window,
     presence: Window,
+    /// While set, every request is refused with this `Retry-After` (seconds), whatever the
+    /// limits: a throttling storm.
+    storm: Option<u64>,
 }
 
 impl Throttle {
@@ -76,8 +79,16 @@ impl Throttle {
         self.presence.set_limit(limit);
     }
 
+    /// Refuses every request with `retry_after_secs` until called with `None`.
+    pub fn set_storm(&mut self, retry_after_secs: Option<u64>) {
+        self.storm = retry_after_secs;
+    }
+
     /// `Ok` counts the request; `Err(seconds)` refuses it with that `Retry-After`.
     pub fn admit(&mut self, scope: Scope, now_ms: i64) -> Result<(), u64> {
+        if let Some(secs) = self.storm {
+            return Err(secs);
+        }
         if scope == Scope::Presence {
             self.presence.check(now_ms)?;
         }
@@ -108,6 +119,16 @@ mod tests {
         assert_eq!(t.admit(Scope::Other, 30_001), Err(10));
         t.set_limit(None);
         assert!((0..100).all(|_| t.admit(Scope::Other, 30_002).is_ok()));
+    }
+
+    #[test]
+    fn a_storm_refuses_everything_with_its_retry_after_until_it_ends() {
+        let mut t = Throttle::default();
+        t.set_storm(Some(5));
+        assert_eq!(t.admit(Scope::Presence, 0), Err(5));
+        assert_eq!(t.admit(Scope::Other, 60_000), Err(5));
+        t.set_storm(None);
+        assert_eq!(t.admit(Scope::Other, 60_001), Ok(()));
     }
 
     #[test]

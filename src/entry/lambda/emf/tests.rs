@@ -30,7 +30,7 @@ fn the_maintenance_record_carries_the_gauges_under_the_prometheus_names() {
             superseded: 1,
             still_pending: 3,
             budget_exhausted: false,
-            connector_down: false,
+            ..PendingSummary::default()
         },
         speaking: SpeakingSummary {
             synced: 4,

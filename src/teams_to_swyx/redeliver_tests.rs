@@ -1,0 +1,145 @@
+//! Pending deliveries after a connector outage, on a clock the test moves: maintenance runs once
+//! a minute, as the scheduled Lambda does.
+
+use super::deliver::{Delivered, Delivery};
+use super::redeliver::deliver_pending;
+use crate::domain::{Clock, PresenceValue, SwyxAction, SwyxStatus, SwyxUpdate};
+use crate::fakes::{FakeConnector, ManualClock};
+use crate::store::{MemoryStore, PendingStore};
+use std::time::Duration;
+
+const BUDGET: Duration = Duration::from_secs(2);
+const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60);
+
+struct World {
+    store: MemoryStore,
+    connector: FakeConnector,
+    time: ManualClock,
+    clock: Clock,
+}
+
+impl World {
+    fn new() -> Self {
+        let time = ManualClock::default();
+        Self {
+            store: MemoryStore::new(),
+            connector: FakeConnector::default(),
+            clock: time.clock(),
+            time,
+        }
+    }
+
+    fn delivery(&self) -> Delivery<'_> {
+        Delivery {
+            connector: &self.connector,
+            pending: &self.store,
+            clock: &self.clock,
+        }
+    }
+
+    fn update(&self, swyx_user_id: &str) -> SwyxUpdate {
+        SwyxUpdate {
+            swyx_user_id: swyx_user_id.into(),
+            entra_id: format!("entra-{swyx_user_id}"),
+            action: SwyxAction::Set(SwyxStatus::Away),
+            revision: 1,
+            availability: PresenceValue::new("Away"),
+            activity: PresenceValue::new("Away"),
+            out_of_office: false,
+            observed_at: self.clock.now(),
+        }
+    }
+
+    /// `users` decided while the connector is down: each kept pending after its failed send.
+    async fn fail_to_deliver(&self, users: &[&str]) {
+        for user in users {
+            let outcome = self.delivery().deliver(&self.update(user), 0, BUDGET).await;
+            assert!(matches!(outcome, Delivered::Pending { .. }), "{outcome:?}");
+        }
+    }
+
+    /// Maintenance passes once a minute for `outage`.
+    async fn passes_during(&self, outage: Duration) {
+        let mut passed = Duration::ZERO;
+        while passed < outage {
+            self.time.advance(MAINTENANCE_INTERVAL);
+            passed += MAINTENANCE_INTERVAL;
+            deliver_pending(self.delivery(), BUDGET).await.unwrap();
+        }
+    }
+
+    fn delivered_users(&self) -> Vec<String> {
+        let mut users: Vec<String> = self
+            .connector
+            .received()
+            .into_iter()
+            .map(|u| u.swyx_user_id)
+            .collect();
+        users.sort();
+        users
+    }
+}
+
+#[tokio::test]
+async fn after_a_six_minute_outage_everything_pending_is_delivered_in_the_next_pass() {
+    let w = World::new();
+    w.connector.set_down(true);
+    w.fail_to_deliver(&["swyx-1", "swyx-2", "swyx-3"]).await;
+    w.passes_during(Duration::from_secs(6 * 60)).await;
+    assert!(w.connector.received().is_empty());
+    let waiting = w.store.get_pending("swyx-1").await.unwrap().unwrap();
+    assert!(
+        waiting.next_attempt_at > w.clock.now().plus_millis(60_000),
+        "the backoff has grown past a maintenance interval: {waiting:?}"
+    );
+
+    // Back: the next pass (one interval later) sends every update, backoff or not.
+    w.connector.set_down(false);
+    w.time.advance(MAINTENANCE_INTERVAL);
+    let summary = deliver_pending(w.delivery(), BUDGET).await.unwrap();
+    assert_eq!(w.delivered_users(), ["swyx-1", "swyx-2", "swyx-3"]);
+    assert_eq!(summary.delivered, 3, "{summary:?}");
+    assert_eq!(w.store.count_pending().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn one_update_taken_again_makes_every_other_one_due_at_once() {
+    let w = World::new();
+    w.connector.set_down(true);
+    w.fail_to_deliver(&["swyx-1", "swyx-2"]).await;
+    w.passes_during(Duration::from_secs(5 * 60)).await;
+    // Decided late in the outage: due soon, unlike the two from its start.
+    w.fail_to_deliver(&["swyx-3"]).await;
+    w.connector.set_down(false);
+    w.time.advance(Duration::from_secs(5));
+    let summary = deliver_pending(w.delivery(), BUDGET).await.unwrap();
+    assert_eq!(w.delivered_users(), ["swyx-1", "swyx-2", "swyx-3"]);
+    assert_eq!((summary.delivered, summary.made_due), (3, 2), "{summary:?}");
+}
+
+#[tokio::test]
+async fn a_rejected_update_is_not_tried_before_its_time_nor_a_fresh_one_in_its_grace() {
+    let w = World::new();
+    let rejected = crate::store::PendingDelivery {
+        update: w.update("swyx-unknown"),
+        attempts: 1,
+        next_attempt_at: w.clock.now().plus_millis(900_000),
+        last_error: Some("connector answered 404".into()),
+        rejected: true,
+    };
+    w.store.put_pending(&rejected).await.unwrap();
+    let in_grace = super::decide::pending_until_delivered(w.update("swyx-2"));
+    w.store.put_pending(&in_grace).await.unwrap();
+
+    for _ in 0..3 {
+        let summary = deliver_pending(w.delivery(), BUDGET).await.unwrap();
+        assert_eq!(summary, Default::default());
+        w.time.advance(Duration::from_secs(1));
+    }
+    assert!(w.connector.received().is_empty());
+    assert_eq!(
+        w.store.get_pending("swyx-unknown").await.unwrap(),
+        Some(rejected)
+    );
+    assert_eq!(w.store.count_pending().await.unwrap(), 2);
+}
