@@ -29,6 +29,12 @@ use std::time::{Duration, Instant};
 const CHILD_CONFIG: &str = "SCALE_BENCH_MAINTENANCE_CONFIG";
 /// Set in the child: the sandbox clock's offset from real time (ms).
 const CHILD_OFFSET: &str = "SCALE_BENCH_CLOCK_OFFSET_MS";
+/// Another number of users than the mode's (e.g. 20000: a quicker look at how a figure grows).
+const USERS_OVERRIDE: &str = "SCALE_BENCH_USERS";
+/// Set: the maintenance child's log (warnings) goes to this process's stderr as it happens.
+const CHILD_STDERR: &str = "SCALE_BENCH_CHILD_STDERR";
+/// A command the maintenance child is run under (a profiler), split at spaces.
+const CHILD_WRAPPER: &str = "SCALE_BENCH_CHILD_WRAPPER";
 const USERS_PER_ACCOUNT: usize = 650;
 const FULL_USERS: usize = 100_000;
 const TEST_USERS: usize = 300;
@@ -57,11 +63,14 @@ fn main() {
         }
         return;
     }
-    let users = if args.iter().any(|a| a == "--bench") {
-        FULL_USERS
-    } else {
-        TEST_USERS
-    };
+    let users = std::env::var(USERS_OVERRIDE)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if args.iter().any(|a| a == "--bench") {
+            FULL_USERS
+        } else {
+            TEST_USERS
+        });
     runtime.block_on(run(users));
 }
 
@@ -172,7 +181,7 @@ impl Sandbox {
              [subscriptions]\nnotification_url = \"http://{addr}/graph/notifications\"\nlifecycle_url = \"http://{addr}/graph/lifecycle\"\n\
              certificate = {:?}\ncertificate_id = {CERT_ID:?}\nusers_per_account = {USERS_PER_ACCOUNT}\n\
              reconcile_interval_minutes = 60\nrenew_margin_minutes = 15\n\n\
-             [accounts]\ntoken_key = {token_key:?}\n",
+             [accounts]\ntoken_key = {token_key:?}\n{}",
             graph.jwks_url(),
             graph.authority_url(),
             graph.graph_url(),
@@ -181,6 +190,11 @@ impl Sandbox {
             connector_secret,
             dir.path().join("bridge.db").display().to_string(),
             format!("file:{}", dir.path().join("notify.cer.b64").display()),
+            if std::env::var_os("SCALE_BENCH_NO_LINKING").is_some() {
+                "\n[users]\nsync_interval_minutes = 0\n"
+            } else {
+                ""
+            },
         );
         let config = dir.path().join("config.toml");
         std::fs::write(&config, &text).expect("write configuration");
@@ -266,10 +280,26 @@ impl Sandbox {
     async fn maintain(&self) -> ChildRun {
         let exe = std::env::current_exe().expect("own executable");
         let offset = self.clock.now_ms() - real_ms();
-        let out = tokio::process::Command::new(exe)
+        // e.g. `heaptrack -o /tmp/scale`: what takes the child's memory.
+        let wrapper = std::env::var(CHILD_WRAPPER).unwrap_or_default();
+        let mut words = wrapper.split_whitespace();
+        let mut command = match words.next() {
+            Some(program) => {
+                let mut c = tokio::process::Command::new(program);
+                c.args(words).arg(exe);
+                c
+            }
+            None => tokio::process::Command::new(exe),
+        };
+        let out = command
             .env(CHILD_CONFIG, &self.config)
             .env(CHILD_OFFSET, offset.to_string())
             .env("RUST_LOG", "warn")
+            .stderr(if std::env::var_os(CHILD_STDERR).is_some() {
+                std::process::Stdio::inherit()
+            } else {
+                std::process::Stdio::piped()
+            })
             .output()
             .await
             .expect("maintenance child");

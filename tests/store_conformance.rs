@@ -57,6 +57,7 @@ conformance!(
     taken_swyx_id_conflicts_and_keeps_the_old_link,
     relinking_moves_the_swyx_id,
     list_users_is_ordered_by_entra_id,
+    users_listed_page_by_page_are_each_listed_once_in_order,
     delete_user_removes_link_and_sync_state,
     concurrent_links_of_one_swyx_id_have_one_winner,
     empty_keys_are_rejected_by_name,

@@ -84,6 +84,15 @@ impl UserLinkStore for CountingStore {
         self.inner.list_users().await
     }
 
+    async fn list_users_after(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<UserLink>> {
+        self.count("list_users_after");
+        self.inner.list_users_after(after, limit).await
+    }
+
     async fn delete_user(&self, entra_id: &str) -> StoreResult<bool> {
         self.count("delete_user");
         self.inner.delete_user(entra_id).await

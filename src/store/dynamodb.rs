@@ -203,6 +203,25 @@ impl UserLinkStore for DynamoStore {
         parse_all(&items, "user link")
     }
 
+    async fn list_users_after(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<UserLink>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let query = match after {
+            None => self.partition_query(USERS_PK),
+            Some(after) => self
+                .partition_query(USERS_PK)
+                .key_condition_expression("pk = :pk AND sk > :after")
+                .expression_attribute_values(":after", s(after)),
+        };
+        let items = self.query_all(query, Some(limit)).await?;
+        parse_all(&items, "user link")
+    }
+
     async fn delete_user(&self, entra_id: &str) -> StoreResult<bool> {
         self.unlink(entra_id).await
     }

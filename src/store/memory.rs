@@ -113,6 +113,21 @@ impl UserLinkStore for MemoryStore {
         Ok(self.records().users.values().cloned().collect())
     }
 
+    async fn list_users_after(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<UserLink>> {
+        use std::ops::Bound;
+        let r = self.records();
+        let from = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.to_string()));
+        Ok(r.users
+            .range((from, Bound::Unbounded))
+            .take(limit)
+            .map(|(_, u)| u.clone())
+            .collect())
+    }
+
     async fn delete_user(&self, entra_id: &str) -> StoreResult<bool> {
         let mut r = self.records();
         r.sync_states.remove(entra_id);

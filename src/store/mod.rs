@@ -51,6 +51,14 @@ pub trait UserLinkStore: Send + Sync {
     async fn get_user_by_swyx_id(&self, swyx_user_id: &str) -> StoreResult<Option<UserLink>>;
     /// All linked users, ordered by Entra id.
     async fn list_users(&self) -> StoreResult<Vec<UserLink>>;
+    /// At most `limit` links whose Entra id comes after `after` (from the first without it),
+    /// ordered by Entra id: a page of [`Self::list_users`], so that a pass over many users holds
+    /// one page at a time. An empty page is the end.
+    async fn list_users_after(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<UserLink>>;
     /// Removes the link and the user's sync state; `false` when there was no such user.
     async fn delete_user(&self, entra_id: &str) -> StoreResult<bool>;
     /// The links of those of `entra_ids` that are linked, in no particular order: one read for

@@ -238,6 +238,30 @@ impl UserLinkStore for SqliteStore {
         .await
     }
 
+    async fn list_users_after(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<UserLink>> {
+        let after = after.map(str::to_string);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.run(move |c| {
+            // NULL compares as unknown: `?1 IS NULL` lets the first page start at the start.
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT entra_id, swyx_user_id, email FROM users \
+                     WHERE ?1 IS NULL OR entra_id > ?1 ORDER BY entra_id LIMIT ?2",
+                )
+                .ctx("prepare user page")?;
+            let rows = stmt
+                .query_map(params![after, limit], user_from_row)
+                .ctx("list a page of users")?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .ctx("list a page of users")
+        })
+        .await
+    }
+
     async fn delete_user(&self, entra_id: &str) -> StoreResult<bool> {
         let entra_id = entra_id.to_string();
         self.write(move |tx| {

@@ -22,6 +22,8 @@ use tokio::time::Instant;
 
 /// Accounts worked on at once (each mostly waits for Graph).
 const ACCOUNT_CONCURRENCY: usize = 4;
+/// Links read in one page.
+const USER_PAGE: usize = 1_000;
 /// How many uncovered users a log line names.
 const UNCOVERED_SHOWN: usize = 20;
 
@@ -177,14 +179,18 @@ pub async fn maintain(app: &App, budget: Duration) -> Result<SubscriptionSummary
     Ok(summary)
 }
 
-/// The Entra ids of every linked user.
+/// The Entra ids of every linked user, read a page at a time: of a link only its id is kept.
 pub async fn linked_users(store: &dyn UserLinkStore) -> Result<BTreeSet<String>, StoreError> {
-    Ok(store
-        .list_users()
-        .await?
-        .into_iter()
-        .map(|u| u.entra_id)
-        .collect())
+    let mut linked = BTreeSet::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.list_users_after(after.as_deref(), USER_PAGE).await?;
+        let Some(last) = page.last() else {
+            return Ok(linked);
+        };
+        after = Some(last.entra_id.clone());
+        linked.extend(page.into_iter().map(|u| u.entra_id));
+    }
 }
 
 /// The sharding plan for the stored accounts and linked users (also used by `accounts list`).

@@ -164,8 +164,20 @@ impl ConnectorClient {
         &self,
         budget: Duration,
     ) -> Result<Vec<SwyxDirectoryUser>, ConnectorError> {
-        let started = tokio::time::Instant::now();
         let mut users = Vec::new();
+        self.for_each_user_page(budget, |page| users.extend(page))
+            .await?;
+        Ok(users)
+    }
+
+    /// As [`Self::list_users`], handing each page to `take` as it comes: a caller that needs a
+    /// little of each user (a large site has 100,000) never holds the whole directory.
+    pub async fn for_each_user_page(
+        &self,
+        budget: Duration,
+        mut take: impl FnMut(Vec<SwyxDirectoryUser>) + Send,
+    ) -> Result<(), ConnectorError> {
+        let started = tokio::time::Instant::now();
         let mut cursor: Option<String> = None;
         let mut seen = std::collections::HashSet::new();
         loop {
@@ -187,7 +199,7 @@ impl ConnectorClient {
             }
             let page = serde_json::from_slice::<SwyxUserList>(&answer.body)
                 .map_err(|source| ConnectorError::BadAnswer { what, source })?;
-            users.extend(page.users);
+            take(page.users);
             match page.next_cursor.filter(|c| !c.is_empty()) {
                 // A cursor seen before would page forever.
                 Some(next) if !seen.insert(next.clone()) => {
@@ -198,7 +210,7 @@ impl ConnectorClient {
                     });
                 }
                 Some(next) => cursor = Some(next),
-                None => return Ok(users),
+                None => return Ok(()),
             }
         }
     }

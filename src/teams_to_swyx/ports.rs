@@ -54,21 +54,23 @@ impl SwyxConnector for ConnectorClient {
         &self,
         budget: Duration,
     ) -> Result<HashMap<String, HeldStatus>, ConnectorError> {
-        let users = self.list_users(budget).await?;
-        Ok(users
-            .into_iter()
-            .filter_map(|u| {
-                let held = u.teams_status?;
-                let status = held.status.map(crate::swyx::wire::from_wire);
+        // Page by page: of each user only the id and the held status are kept.
+        let mut held = HashMap::new();
+        self.for_each_user_page(budget, |page| {
+            held.extend(page.into_iter().filter_map(|u| {
+                let teams = u.teams_status?;
+                let status = teams.status.map(crate::swyx::wire::from_wire);
                 Some((
                     u.swyx_user_id,
                     HeldStatus {
                         status,
-                        revision: held.revision,
+                        revision: teams.revision,
                     },
                 ))
-            })
-            .collect())
+            }));
+        })
+        .await?;
+        Ok(held)
     }
 }
 

@@ -23,7 +23,7 @@ use tokio::time::Instant;
 
 /// Users repaired at once (a few store round trips and a connector request each).
 const CONCURRENCY: usize = 16;
-/// Decided states read in one batch.
+/// Links (and their decided states) read in one page.
 const STATE_BATCH: usize = 1_000;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -78,24 +78,32 @@ where
             .map_or(directions, |s| directions.for_user(s))
             .teams_to_swyx
     };
-    let links: Vec<UserLink> = store
-        .list_users()
-        .await?
-        .into_iter()
-        .filter(|l| held.contains_key(&l.swyx_user_id) && teams_to_swyx(&l.swyx_user_id))
-        .collect();
-    summary.compared = links.len();
-    let mut outcomes: Vec<StoreResult<Option<bool>>> = Vec::with_capacity(links.len());
-    // The decided states in batches: one store read per batch, not one per user.
-    for batch in links.chunks(STATE_BATCH) {
-        let ids: Vec<String> = batch.iter().map(|l| l.entra_id.clone()).collect();
+    // The links a page at a time, and their decided states in one store read per page: memory
+    // for one page, not for every linked user.
+    let mut after: Option<String> = None;
+    let mut first_error = None;
+    loop {
+        let page = store
+            .list_users_after(after.as_deref(), STATE_BATCH)
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.entra_id.clone());
+        let links: Vec<UserLink> = page
+            .into_iter()
+            .filter(|l| held.contains_key(&l.swyx_user_id) && teams_to_swyx(&l.swyx_user_id))
+            .collect();
+        summary.compared += links.len();
+        let ids: Vec<String> = links.iter().map(|l| l.entra_id.clone()).collect();
         let mut states: HashMap<String, UserSyncState> =
             store.get_sync_states(&ids).await?.into_iter().collect();
-        let compared: Vec<(UserLink, UserSyncState)> = batch
-            .iter()
-            .filter_map(|l| Some((l.clone(), states.remove(&l.entra_id)?)))
+        let compared: Vec<(UserLink, UserSyncState)> = links
+            .into_iter()
+            .filter_map(|l| {
+                let state = states.remove(&l.entra_id)?;
+                Some((l, state))
+            })
             .collect();
-        let done: Vec<_> = futures_util::stream::iter(compared)
+        let done: Vec<StoreResult<Option<bool>>> = futures_util::stream::iter(compared)
             .map(|(link, state)| {
                 let held = held[&link.swyx_user_id];
                 let left = budget.saturating_sub(started.elapsed());
@@ -104,13 +112,22 @@ where
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
-        outcomes.extend(done);
-    }
-    for outcome in outcomes {
-        if let Some(kept_pending) = outcome? {
-            summary.repaired += 1;
-            summary.pending += usize::from(kept_pending);
+        // A store failure fails the part, after every page had its turn.
+        for outcome in done {
+            match outcome {
+                Ok(Some(kept_pending)) => {
+                    summary.repaired += 1;
+                    summary.pending += usize::from(kept_pending);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
         }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
     }
     if summary.repaired > 0 {
         tracing::warn!(

@@ -111,6 +111,42 @@ pub async fn relinking_moves_the_swyx_id<S: Store + 'static>(store: Arc<S>) {
     );
 }
 
+pub async fn users_listed_page_by_page_are_each_listed_once_in_order<S: Store + 'static>(
+    store: Arc<S>,
+) {
+    let ids = ["m", "B", "ä-umlaut", "a", "Z", "a-1", "0", "日本"];
+    for (i, id) in ids.iter().enumerate() {
+        store
+            .put_user(&link(id, &format!("swyx-{i}"), &format!("{i}@example.com")))
+            .await
+            .unwrap();
+    }
+    let mut pages = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.list_users_after(after.as_deref(), 3).await.unwrap();
+        let Some(last) = page.last() else { break };
+        assert!(page.len() <= 3, "a page holds at most the limit");
+        after = Some(last.entra_id.clone());
+        pages.push(page);
+    }
+    assert_eq!(
+        pages.iter().map(Vec::len).collect::<Vec<_>>(),
+        [3, 3, 2],
+        "full pages until the last"
+    );
+    let listed: Vec<UserLink> = pages.into_iter().flatten().collect();
+    assert_eq!(
+        listed,
+        store.list_users().await.unwrap(),
+        "the pages together are the whole list, each link whole"
+    );
+    // A page may start after an id that is not linked.
+    let tail = store.list_users_after(Some("a-0"), 10).await.unwrap();
+    let tail: Vec<&str> = tail.iter().map(|u| u.entra_id.as_str()).collect();
+    assert_eq!(tail, ["a-1", "m", "ä-umlaut", "日本"]);
+}
+
 pub async fn list_users_is_ordered_by_entra_id<S: Store + 'static>(store: Arc<S>) {
     let ids = ["m", "B", "ä-umlaut", "a", "Z", "a-1", "0", "日本"];
     for (i, id) in ids.iter().enumerate() {

@@ -6,7 +6,7 @@ use aws_lc_rs::hmac;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use http::HeaderMap;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::Mutex;
 
@@ -99,16 +99,27 @@ pub enum VerifyError {
 /// Checks signatures and timestamps and remembers the ids it accepted (replay protection).
 pub(crate) struct Verifier<R> {
     secret: WebhookSecret,
-    /// Accepted id → (timestamp, the answer given); forgotten once outside the tolerance window,
-    /// because a replay that old fails the timestamp check anyway.
-    seen: Mutex<HashMap<String, (i64, R)>>,
+    /// Accepted ids and their answers; forgotten once outside the tolerance window, because a
+    /// replay that old fails the timestamp check anyway.
+    seen: Mutex<Seen<R>>,
+}
+
+/// Accepted id → (timestamp, the answer given), and the ids in the order they came, so that
+/// forgetting the old ones costs only those (a scan of the whole map on every request made
+/// 100,000 requests within the window quadratic).
+struct Seen<R> {
+    answers: HashMap<String, (i64, R)>,
+    order: VecDeque<(i64, String)>,
 }
 
 impl<R: Clone> Verifier<R> {
     pub(crate) fn new(secret: WebhookSecret) -> Self {
         Self {
             secret,
-            seen: Mutex::new(HashMap::new()),
+            seen: Mutex::new(Seen {
+                answers: HashMap::new(),
+                order: VecDeque::new(),
+            }),
         }
     }
 
@@ -137,14 +148,25 @@ impl<R: Clone> Verifier<R> {
 
     /// The answer given the first time this id was accepted, if it was.
     pub(crate) fn replayed(&self, id: &str) -> Option<R> {
-        lock(&self.seen).get(id).map(|(_, r)| r.clone())
+        lock(&self.seen).answers.get(id).map(|(_, r)| r.clone())
     }
 
     /// Remembers the answer to an accepted id, so a replay gets the same answer and no effect.
     pub(crate) fn remember(&self, id: String, now: i64, answer: R) {
         let mut seen = lock(&self.seen);
-        seen.retain(|_, (ts, _)| now - *ts <= 2 * TOLERANCE_SECS);
-        seen.insert(id, (now, answer));
+        // Ids come in time order (a clock moved back keeps a few a little longer: harmless).
+        while let Some((ts, _)) = seen.order.front()
+            && now - *ts > 2 * TOLERANCE_SECS
+        {
+            if let Some((ts, old)) = seen.order.pop_front() {
+                // Only the entry of that time: the id may have been accepted again since.
+                if seen.answers.get(&old).is_some_and(|(t, _)| *t == ts) {
+                    seen.answers.remove(&old);
+                }
+            }
+        }
+        seen.order.push_back((now, id.clone()));
+        seen.answers.insert(id, (now, answer));
     }
 }
 
