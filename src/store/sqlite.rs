@@ -249,7 +249,7 @@ impl UserLinkStore for SqliteStore {
             // NULL compares as unknown: `?1 IS NULL` lets the first page start at the start.
             let mut stmt = c
                 .prepare_cached(
-                    "SELECT entra_id, swyx_user_id, email FROM users \
+                    "SELECT entra_id, swyx_user_id, email, groups FROM users \
                      WHERE ?1 IS NULL OR entra_id > ?1 ORDER BY entra_id LIMIT ?2",
                 )
                 .ctx("prepare user page")?;
