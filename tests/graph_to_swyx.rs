@@ -5,6 +5,8 @@
 use crate::support::bridge;
 use crate::support::connector;
 use crate::support::graph_sender;
+#[path = "graph_to_swyx/batch.rs"]
+mod batch;
 #[path = "graph_to_swyx/metrics.rs"]
 mod metrics;
 

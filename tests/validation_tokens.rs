@@ -22,6 +22,8 @@ use tokio::sync::{Notify, Semaphore};
 
 #[path = "validation_tokens/key_rotation.rs"]
 mod key_rotation;
+#[path = "validation_tokens/remembered.rs"]
+mod remembered;
 use crate::support::test_issuer;
 
 const KEY1: &[u8] = include_bytes!("fixtures/jwt/key1.pem");

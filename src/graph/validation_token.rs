@@ -4,6 +4,7 @@
 //! age of the signing keys ([`jwks`]).
 
 mod jwks;
+mod verified;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -134,6 +135,7 @@ struct Inner {
     settings: TokenSettings,
     validation: Validation,
     jwks: Arc<JwksCache>,
+    verified: verified::Verified,
 }
 
 impl std::fmt::Debug for TokenValidator {
@@ -177,6 +179,7 @@ impl TokenValidator {
                 settings,
                 validation,
                 jwks,
+                verified: Default::default(),
             }),
         }
     }
@@ -196,7 +199,7 @@ impl TokenValidator {
         // Unsigned, so proof of nothing: but a token that would fail anyway must not spend the
         // refetch an unknown kid may cost (a genuine one never fails here).
         let plausible = unsigned_claims(token)
-            .and_then(|c| self.check_claims(c))
+            .and_then(|c| self.check_claims(&c))
             .and_then(|v| match &settings.tenant_id {
                 Some(ours) if !ours.eq_ignore_ascii_case(&v.tenant_id) => {
                     Err(ValidationTokenError::WrongTenant)
@@ -210,14 +213,20 @@ impl TokenValidator {
             }
             Err(e) => return Err(e),
         };
+        // Looked up after the key: the JWKS keeps its schedule, and a withdrawn key ends it.
+        if let Some(claims) = self.inner.verified.get(token) {
+            return self.check_claims(&claims);
+        }
         let claims = jsonwebtoken::decode::<Claims>(token, &key, &self.inner.validation)
             .map_err(|e| map_jwt_error(e.kind()))?
             .claims;
-        self.check_claims(claims)
+        let claims = Arc::new(claims);
+        self.inner.verified.insert(token, Arc::clone(&claims));
+        self.check_claims(&claims)
     }
 
     /// The claims beyond what `jsonwebtoken` checks (signature, aud, presence of exp and iss).
-    fn check_claims(&self, claims: Claims) -> Result<ValidatedToken, ValidationTokenError> {
+    fn check_claims(&self, claims: &Claims) -> Result<ValidatedToken, ValidationTokenError> {
         let settings = &self.inner.settings;
         let now = settings.clock.now().millis() / 1000;
         let leeway = settings.leeway.as_secs() as i64;
@@ -411,27 +420,31 @@ fn lenient_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>
 }
 
 fn check_caller_and_issuer(
-    claims: Claims,
+    claims: &Claims,
     app_id: &str,
 ) -> Result<ValidatedToken, ValidationTokenError> {
     let tid = claims
         .tid
+        .clone()
         .filter(|t| !t.is_empty())
         .ok_or(ValidationTokenError::Malformed("claim tid is missing"))?;
     // v1 and v2 tokens name the caller and the issuer differently.
     let (caller, expected_iss) = match claims.ver.as_deref() {
         Some("2.0") => (
-            claims.azp,
+            claims.azp.as_deref(),
             format!("https://login.microsoftonline.com/{tid}/v2.0"),
         ),
-        Some("1.0") => (claims.appid, format!("https://sts.windows.net/{tid}/")),
+        Some("1.0") => (
+            claims.appid.as_deref(),
+            format!("https://sts.windows.net/{tid}/"),
+        ),
         _ => {
             return Err(ValidationTokenError::Malformed(
                 "claim ver is neither 1.0 nor 2.0",
             ));
         }
     };
-    if caller.as_deref() != Some(CHANGE_TRACKING_APP_ID) {
+    if caller != Some(CHANGE_TRACKING_APP_ID) {
         return Err(ValidationTokenError::WrongPublisher);
     }
     if claims.iss.as_deref() != Some(expected_iss.as_str()) {
@@ -512,7 +525,7 @@ mod tests {
         let v2_iss = "https://login.microsoftonline.com/t1/v2.0";
         let v1_iss = "https://sts.windows.net/t1/";
         let ok = check_caller_and_issuer(
-            claims("2.0", v2_iss, Some(CHANGE_TRACKING_APP_ID), None),
+            &claims("2.0", v2_iss, Some(CHANGE_TRACKING_APP_ID), None),
             "me",
         )
         .unwrap();
@@ -520,7 +533,7 @@ mod tests {
         assert_eq!(ok.app_id, "me");
         assert!(
             check_caller_and_issuer(
-                claims("1.0", v1_iss, None, Some(CHANGE_TRACKING_APP_ID)),
+                &claims("1.0", v1_iss, None, Some(CHANGE_TRACKING_APP_ID)),
                 "me"
             )
             .is_ok()
@@ -528,28 +541,28 @@ mod tests {
         // v1 must use appid, not azp; v2 must use azp, not appid.
         assert!(matches!(
             check_caller_and_issuer(
-                claims("1.0", v1_iss, Some(CHANGE_TRACKING_APP_ID), None),
+                &claims("1.0", v1_iss, Some(CHANGE_TRACKING_APP_ID), None),
                 "me"
             ),
             Err(ValidationTokenError::WrongPublisher)
         ));
         assert!(matches!(
             check_caller_and_issuer(
-                claims("2.0", v2_iss, None, Some(CHANGE_TRACKING_APP_ID)),
+                &claims("2.0", v2_iss, None, Some(CHANGE_TRACKING_APP_ID)),
                 "me"
             ),
             Err(ValidationTokenError::WrongPublisher)
         ));
         assert!(matches!(
             check_caller_and_issuer(
-                claims("2.0", v1_iss, Some(CHANGE_TRACKING_APP_ID), None),
+                &claims("2.0", v1_iss, Some(CHANGE_TRACKING_APP_ID), None),
                 "me"
             ),
             Err(ValidationTokenError::WrongIssuer)
         ));
         assert!(matches!(
             check_caller_and_issuer(
-                claims("3.0", v2_iss, Some(CHANGE_TRACKING_APP_ID), None),
+                &claims("3.0", v2_iss, Some(CHANGE_TRACKING_APP_ID), None),
                 "me"
             ),
             Err(ValidationTokenError::Malformed(_))

@@ -169,21 +169,22 @@ impl UserLinkStore for SqliteStore {
         let groups = serde_json::to_string(&link.groups)
             .map_err(|e| StoreError::backend("encode the user's groups", e))?;
         self.write(move |tx| {
-            let owner: Option<String> = tx
-                .query_row(
-                    "SELECT entra_id FROM users WHERE swyx_user_id = ?1",
-                    [&link.swyx_user_id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .ctx("read user link")?;
+            let owner: Option<String> = row(
+                tx,
+                "SELECT entra_id FROM users WHERE swyx_user_id = ?1",
+                [&link.swyx_user_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .ctx("read user link")?;
             if owner.is_some_and(|owner| owner != link.entra_id) {
                 return Err(StoreError::conflict(format!(
                     "Swyx user {} is already linked to another Entra user",
                     link.swyx_user_id
                 )));
             }
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO users (entra_id, swyx_user_id, email, groups) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (entra_id) DO UPDATE
                  SET swyx_user_id = excluded.swyx_user_id, email = excluded.email,
@@ -199,7 +200,8 @@ impl UserLinkStore for SqliteStore {
     async fn get_user(&self, entra_id: &str) -> StoreResult<Option<UserLink>> {
         let entra_id = entra_id.to_string();
         self.run(move |c| {
-            c.query_row(
+            row(
+                c,
                 "SELECT entra_id, swyx_user_id, email, groups FROM users WHERE entra_id = ?1",
                 [entra_id],
                 user_from_row,
@@ -213,7 +215,8 @@ impl UserLinkStore for SqliteStore {
     async fn get_user_by_swyx_id(&self, swyx_user_id: &str) -> StoreResult<Option<UserLink>> {
         let swyx_user_id = swyx_user_id.to_string();
         self.run(move |c| {
-            c.query_row(
+            row(
+                c,
                 "SELECT entra_id, swyx_user_id, email, groups FROM users WHERE swyx_user_id = ?1",
                 [swyx_user_id],
                 user_from_row,
@@ -228,7 +231,7 @@ impl UserLinkStore for SqliteStore {
         self.run(|c| {
             // BINARY collation orders by bytes, which for UTF-8 is Rust's `str` order.
             let mut stmt = c
-                .prepare(
+                .prepare_cached(
                     "SELECT entra_id, swyx_user_id, email, groups FROM users ORDER BY entra_id",
                 )
                 .ctx("prepare user list")?;
@@ -268,8 +271,12 @@ impl UserLinkStore for SqliteStore {
             let removed = tx
                 .execute("DELETE FROM users WHERE entra_id = ?1", [&entra_id])
                 .ctx("delete user link")?;
-            tx.execute("DELETE FROM sync_state WHERE entra_id = ?1", [&entra_id])
-                .ctx("delete sync state")?;
+            exec(
+                tx,
+                "DELETE FROM sync_state WHERE entra_id = ?1",
+                [&entra_id],
+            )
+            .ctx("delete sync state")?;
             Ok(removed > 0)
         })
         .await
@@ -305,8 +312,7 @@ impl SyncStateStore for SqliteStore {
             if current.map_or(0, |s| s.revision) != expected_revision {
                 return Err(not_at(&subject, "revision", expected_revision));
             }
-            tx.execute(UPSERT_STATE, params![entra_id, json])
-                .ctx("write sync state")?;
+            exec(tx, UPSERT_STATE, params![entra_id, json]).ctx("write sync state")?;
             Ok(())
         })
         .await
@@ -331,7 +337,8 @@ impl SubscriptionStore for SqliteStore {
         let json = to_json(sub, "subscription")?;
         let id = sub.id.clone();
         self.exec(move |c| {
-            c.execute(
+            exec(
+                c,
                 "INSERT INTO subscriptions (id, data) VALUES (?1, ?2)
                  ON CONFLICT (id) DO UPDATE SET data = excluded.data",
                 params![id, json],
@@ -393,7 +400,8 @@ impl IdempotencyStore for SqliteStore {
         // caller with a synthetic clock still sees exact per-key semantics.
         let purge_before = now.min(Timestamp::now());
         self.write(move |tx| {
-            tx.execute(
+            exec(
+                tx,
                 "DELETE FROM claims WHERE expires_at <= ?1",
                 [purge_before.millis()],
             )

@@ -5,9 +5,10 @@
 //! method, size, JSON and item count ([`MAX_ITEMS_PER_COLLECTION`]) → the collection's validation
 //! tokens → per item, without I/O, [`super::authenticate::screen`] (an item that fails costs no
 //! store read) → one read of the bridge's subscriptions for the whole request
-//! ([`super::known_subscriptions`]) → per item, at most [`MAX_CONCURRENT_ITEMS`] at a time: the
-//! remaining authenticity checks, the user's sync decision, the forward to the connector within
-//! the time budget → one summary line. An item that fails alone is dropped and counted; its
+//! ([`super::known_subscriptions`]) → per item the remaining authenticity checks (the RSA unwrap),
+//! then the user's sync decision (a lone item's alone; many items' in store batches, unwrapped on
+//! every core, see [`batch`]) → the forwards to the connector, at most [`MAX_CONCURRENT_ITEMS`] at
+//! a time, within the time budget → one summary line. An item that fails alone is dropped and counted; its
 //! neighbours go on. Graph gets 202 whatever happens at the connector (what it does not take
 //! stays pending), and 503 when an item could not be stored, so Graph redelivers.
 
@@ -29,6 +30,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
+mod batch;
 mod collection;
 mod tally;
 
@@ -40,7 +42,7 @@ use tally::Tally;
 /// Graph's opaque validation tokens are short; anything longer is not Graph.
 const MAX_VALIDATION_TOKEN_LEN: usize = 8 * 1024;
 
-/// Items of one collection checked, decided and forwarded at the same time.
+/// Items of one collection forwarded to the connector at the same time.
 pub const MAX_CONCURRENT_ITEMS: usize = 32;
 
 /// Why one notification item was dropped. Never carries secrets or decrypted content.
@@ -48,8 +50,9 @@ pub const MAX_CONCURRENT_ITEMS: usize = 32;
 pub enum ItemError {
     #[error(transparent)]
     NotAuthentic(#[from] NotAuthentic),
+    /// Shared: a failed batch fails each of its items with the same error.
     #[error("store")]
-    Store(#[source] StoreError),
+    Store(#[source] Arc<StoreError>),
 }
 
 impl ItemError {
@@ -69,6 +72,9 @@ enum ItemOutcome {
     UnlinkedUser,
     Lifecycle,
 }
+
+/// An item whose task panicked or was cancelled: counted, with no report of its own.
+pub(super) struct TaskFailed;
 
 /// One item's fate, for the summary.
 struct ItemReport {
@@ -179,8 +185,7 @@ pub fn validation_handshake(req: &HttpRequest) -> Option<HttpResponse> {
 }
 
 /// Screens every item without I/O, reads the subscriptions once for those left, then checks,
-/// decides and forwards them, [`MAX_CONCURRENT_ITEMS`] at a time; each forward starts as soon as
-/// its own decision is stored. Items of one batch arrived together: one millisecond apart each
+/// decides and forwards them; each forward starts as soon as its own decision is stored. Items of one batch arrived together: one millisecond apart each
 /// keeps their order for users whose presences carry no sequenceNumber.
 async fn process_items(
     app: &Arc<App>,
@@ -188,7 +193,7 @@ async fn process_items(
     vouched: VouchedTenants,
     received_at: Timestamp,
     started: Instant,
-) -> Result<Vec<Result<ItemReport, tokio::task::JoinError>>, StoreError> {
+) -> Result<Vec<Result<ItemReport, TaskFailed>>, StoreError> {
     let mut reports = Vec::with_capacity(items.len());
     let mut screened = Vec::new();
     for (index, item) in items.iter().enumerate() {
@@ -209,36 +214,24 @@ async fn process_items(
         .known_subscriptions
         .lookup(app.store.as_ref(), &ids)
         .await?;
-    let items = Arc::new(items);
-    let vouched = Arc::new(vouched);
-    let work = |index: usize| {
-        let (app, items, known, vouched) = (
-            Arc::clone(app),
-            Arc::clone(&items),
-            Arc::clone(&known),
-            Arc::clone(&vouched),
-        );
-        let received_at = received_at.plus_millis(index as i64);
-        async move { item_work(&app, &items[index], &known, &vouched, received_at, started).await }
-    };
     // A lone item (the usual case) needs no task of its own.
     if let [index] = screened[..] {
-        reports.push(Ok(work(index).await));
+        let received_at = received_at.plus_millis(index as i64);
+        let report = item_work(app, &items[index], &known, &vouched, received_at, started).await;
+        reports.push(Ok(report));
         return Ok(reports);
     }
-    let mut queue = screened.into_iter();
-    let mut tasks = tokio::task::JoinSet::new();
-    loop {
-        while tasks.len() < MAX_CONCURRENT_ITEMS
-            && let Some(index) = queue.next()
-        {
-            tasks.spawn(work(index));
-        }
-        match tasks.join_next().await {
-            Some(joined) => reports.push(joined),
-            None => return Ok(reports),
-        }
-    }
+    let many = batch::process_many(
+        app,
+        Arc::new(items),
+        screened,
+        known,
+        Arc::new(vouched),
+        received_at,
+        started,
+    );
+    reports.extend(many.await);
+    Ok(reports)
 }
 
 async fn item_work(
@@ -277,7 +270,7 @@ async fn process_item(
             };
             let observed = observe(app.store.as_ref(), app.judge(), &entra_id, &observation)
                 .await
-                .map_err(ItemError::Store)?;
+                .map_err(|e| ItemError::Store(Arc::new(e)))?;
             Ok(match observed {
                 Observed::Forward(update) => ItemOutcome::Forward(update),
                 Observed::Recorded => ItemOutcome::Recorded,
@@ -304,7 +297,7 @@ async fn record_lifecycle(
             received_at,
         })
         .await
-        .map_err(ItemError::Store)?;
+        .map_err(|e| ItemError::Store(Arc::new(e)))?;
     app.wake_maintenance.notify_one();
     tracing::info!(subscription_id, lifecycle_event = %event, "lifecycle notification received");
     Ok(ItemOutcome::Lifecycle)

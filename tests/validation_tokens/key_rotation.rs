@@ -9,7 +9,7 @@ const MIN: i64 = 60_000;
 
 /// Wall-clock time plus an offset the test moves.
 #[derive(Clone, Default)]
-struct TestClock(Arc<AtomicI64>);
+pub(super) struct TestClock(Arc<AtomicI64>);
 
 impl TestClock {
     fn clock(&self) -> Clock {
@@ -17,14 +17,14 @@ impl TestClock {
         Clock::from_fn(move || Timestamp(Timestamp::now().0 + offset.load(Ordering::SeqCst)))
     }
 
-    fn advance_minutes(&self, minutes: i64) {
+    pub(super) fn advance_minutes(&self, minutes: i64) {
         self.0.fetch_add(minutes * MIN, Ordering::SeqCst);
     }
 }
 
 /// Our validator (tenant known) on `clock`, refetching for unknown kids at most every 5 minutes
 /// and reading the keys anew every hour.
-fn validator_on(jwks: &Jwks, clock: &TestClock) -> TokenValidator {
+pub(super) fn validator_on(jwks: &Jwks, clock: &TestClock) -> TokenValidator {
     let settings = TokenSettings {
         jwks_url: jwks.url.clone(),
         app_id: APP.to_owned(),

@@ -2,7 +2,7 @@
 //! statement) and lifecycle requests (three columns, keyed by subscription and event).
 
 use super::SqliteStore;
-use super::rows::{Ctx, read_all, read_one, to_json};
+use super::rows::{Ctx, exec, read_all, read_one, to_json};
 use crate::domain::Timestamp;
 use crate::store::{
     AccountStore, LifecycleRequest, LifecycleStore, StoreError, StoreResult, SyncAccount,
@@ -39,13 +39,15 @@ impl AccountStore for SqliteStore {
         self.exec(move |c| {
             // One statement each, so the check and the write are atomic without a transaction.
             let written = if expected_version == 0 {
-                c.execute(
+                exec(
+                    c,
                     "INSERT INTO accounts (name, version, data) VALUES (?1, ?2, ?3)
                      ON CONFLICT (name) DO NOTHING",
                     params![name, version, json],
                 )
             } else {
-                c.execute(
+                exec(
+                    c,
                     "UPDATE accounts SET version = ?2, data = ?3 WHERE name = ?1 AND version = ?4",
                     params![name, version, json, expected],
                 )
@@ -102,7 +104,7 @@ impl LifecycleStore for SqliteStore {
         check_lifecycle_key(&request.subscription_id, &request.event)?;
         let request = request.clone();
         self.exec(move |c| {
-            c.execute(
+            exec(c,
                 "INSERT INTO lifecycle_requests (subscription_id, event, received_at)
                  VALUES (?1, ?2, ?3)
                  ON CONFLICT (subscription_id, event) DO UPDATE SET received_at = excluded.received_at",
@@ -121,7 +123,7 @@ impl LifecycleStore for SqliteStore {
     async fn list_lifecycle_requests(&self) -> StoreResult<Vec<LifecycleRequest>> {
         self.run(|c| {
             let mut stmt = c
-                .prepare(
+                .prepare_cached(
                     "SELECT subscription_id, event, received_at FROM lifecycle_requests
                      ORDER BY received_at, subscription_id, event",
                 )

@@ -1,7 +1,7 @@
 //! Automatic linking's marks: one JSON row per Swyx user.
 
 use super::SqliteStore;
-use super::rows::{Ctx, read_all, to_json};
+use super::rows::{Ctx, exec, read_all, to_json};
 use crate::store::{LinkMark, LinkMarkStore, StoreResult, require};
 use async_trait::async_trait;
 use rusqlite::params;
@@ -13,7 +13,8 @@ impl LinkMarkStore for SqliteStore {
         let json = to_json(mark, "link mark")?;
         let id = mark.swyx_user_id.clone();
         self.run(move |c| {
-            c.execute(
+            exec(
+                c,
                 "INSERT INTO link_marks (swyx_user_id, data) VALUES (?1, ?2)
                  ON CONFLICT (swyx_user_id) DO UPDATE SET data = excluded.data",
                 params![id, json],

@@ -2,7 +2,9 @@
 //! column for maintenance. Writes compare revisions inside one `BEGIN IMMEDIATE` transaction.
 
 use super::SqliteStore;
-use super::rows::{Ctx, PENDING_BY_USER, UPSERT_PENDING, read_all, read_one, sql_limit, to_json};
+use super::rows::{
+    Ctx, PENDING_BY_USER, UPSERT_PENDING, exec, read_all, read_one, row, sql_limit, to_json,
+};
 use crate::domain::Timestamp;
 use crate::store::{PendingDelivery, PendingStore, StoreResult, require};
 use async_trait::async_trait;
@@ -24,7 +26,7 @@ impl PendingStore for SqliteStore {
             if current.is_some_and(|c| c.update.revision > revision) {
                 return Ok(false);
             }
-            tx.execute(UPSERT_PENDING, params![swyx, at.millis(), json])
+            exec(tx, UPSERT_PENDING, params![swyx, at.millis(), json])
                 .ctx("write pending delivery")?;
             Ok(true)
         })
@@ -62,7 +64,7 @@ impl PendingStore for SqliteStore {
             if current.is_none_or(|c| c.update.revision > delivered_revision) {
                 return Ok(false);
             }
-            tx.execute("DELETE FROM pending WHERE swyx_user_id = ?1", [&swyx])
+            exec(tx, "DELETE FROM pending WHERE swyx_user_id = ?1", [&swyx])
                 .ctx("delete pending delivery")?;
             Ok(true)
         })
@@ -71,9 +73,8 @@ impl PendingStore for SqliteStore {
 
     async fn count_pending(&self) -> StoreResult<usize> {
         self.run(|c| {
-            let n: i64 = c
-                .query_row("SELECT COUNT(*) FROM pending", [], |r| r.get(0))
-                .ctx("count pending")?;
+            let n: i64 =
+                row(c, "SELECT COUNT(*) FROM pending", [], |r| r.get(0)).ctx("count pending")?;
             Ok(usize::try_from(n).unwrap_or(0))
         })
         .await

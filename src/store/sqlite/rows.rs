@@ -11,7 +11,7 @@ pub(super) const UPSERT_PENDING: &str =
     "INSERT INTO pending (swyx_user_id, next_attempt_at, data) VALUES (?1, ?2, ?3)
      ON CONFLICT (swyx_user_id) DO UPDATE
      SET next_attempt_at = excluded.next_attempt_at, data = excluded.data";
-use rusqlite::{Connection, ErrorCode, OptionalExtension, Row};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Params, Row};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -67,14 +67,31 @@ fn json_column<T: DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqlite::Resu
     })
 }
 
+// Statements through the connection's cache: the hot ones (a notification's reads and writes)
+// are parsed once per connection, not once per call.
+
+/// [`Connection::execute`], with the statement cached.
+pub(super) fn exec(conn: &Connection, sql: &str, params: impl Params) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
+/// [`Connection::query_row`], with the statement cached.
+pub(super) fn row<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+    f: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, f)
+}
+
 pub(super) fn read_one<T: DeserializeOwned>(
     conn: &Connection,
     sql: &str,
     key: &str,
     what: &str,
 ) -> StoreResult<Option<T>> {
-    let json: Option<String> = conn
-        .query_row(sql, [key], |r| r.get(0))
+    let json: Option<String> = row(conn, sql, [key], |r| r.get(0))
         .optional()
         .ctx(&format!("read {what}"))?;
     json.map(|j| from_json(&j, what)).transpose()
@@ -86,7 +103,9 @@ pub(super) fn read_all<T: DeserializeOwned>(
     params: impl rusqlite::Params,
     what: &str,
 ) -> StoreResult<Vec<T>> {
-    let mut stmt = conn.prepare(sql).ctx(&format!("prepare {what} query"))?;
+    let mut stmt = conn
+        .prepare_cached(sql)
+        .ctx(&format!("prepare {what} query"))?;
     let rows = stmt
         .query_map(params, |r| r.get::<_, String>(0))
         .ctx(&format!("query {what}"))?;

@@ -80,6 +80,8 @@ ALTER TABLE users ADD COLUMN groups TEXT NOT NULL DEFAULT '[]';
 
 pub(super) fn configure(conn: &Connection) -> StoreResult<()> {
     conn.busy_timeout(BUSY_TIMEOUT).ctx("set busy timeout")?;
+    // Room for every statement the store runs (about 50), so none of the hot ones is evicted.
+    conn.set_prepared_statement_cache_capacity(64);
     // WAL lets readers run beside the writer. An in-memory database answers "memory" and stays so.
     let _mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))

@@ -2,7 +2,7 @@
 //! indexed column, so maintenance finds due users without reading everyone.
 
 use super::SqliteStore;
-use super::rows::{Ctx, from_json, read_one, sql_limit, to_json};
+use super::rows::{Ctx, exec, from_json, read_one, sql_limit, to_json};
 use crate::domain::{SpeakingState, Timestamp};
 use crate::store::{SpeakingStore, StoreResult, not_at, require, require_growth};
 use async_trait::async_trait;
@@ -36,7 +36,7 @@ impl SpeakingStore for SqliteStore {
             if current.map_or(0, |s| s.revision) != expected_revision {
                 return Err(not_at(&subject, "revision", expected_revision));
             }
-            tx.execute(
+            exec(tx,
                 "INSERT INTO speaking (entra_id, due_at, data) VALUES (?1, ?2, ?3)
                  ON CONFLICT (entra_id) DO UPDATE SET due_at = excluded.due_at, data = excluded.data",
                 params![entra_id, due, json],
@@ -54,7 +54,7 @@ impl SpeakingStore for SqliteStore {
     ) -> StoreResult<Vec<(String, SpeakingState)>> {
         self.run(move |c| {
             let mut stmt = c
-                .prepare(
+                .prepare_cached(
                     "SELECT entra_id, data FROM speaking WHERE due_at IS NOT NULL AND due_at <= ?1
                      ORDER BY due_at, entra_id LIMIT ?2",
                 )

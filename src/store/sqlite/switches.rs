@@ -1,7 +1,7 @@
 //! Users' own direction switches: one JSON row per Swyx user.
 
 use super::SqliteStore;
-use super::rows::{Ctx, read_all, read_one, to_json};
+use super::rows::{Ctx, exec, read_all, read_one, to_json};
 use crate::store::{StoreResult, SwitchStore, UserSwitches, require};
 use async_trait::async_trait;
 use rusqlite::params;
@@ -14,7 +14,7 @@ impl SwitchStore for SqliteStore {
         if switches.switches.is_empty() {
             return self
                 .exec(move |c| {
-                    c.execute("DELETE FROM switches WHERE swyx_user_id = ?1", [id])
+                    exec(c, "DELETE FROM switches WHERE swyx_user_id = ?1", [id])
                         .ctx("delete user switches")?;
                     Ok(())
                 })
@@ -22,7 +22,8 @@ impl SwitchStore for SqliteStore {
         }
         let json = to_json(switches, "user switches")?;
         self.exec(move |c| {
-            c.execute(
+            exec(
+                c,
                 "INSERT INTO switches (swyx_user_id, data) VALUES (?1, ?2)
                  ON CONFLICT (swyx_user_id) DO UPDATE SET data = excluded.data",
                 params![id, json],

@@ -1,6 +1,6 @@
 //! The summary of one collection: counts by outcome, dropped items by reason, one log line.
 
-use super::{ItemError, ItemOutcome, ItemReport};
+use super::{ItemError, ItemOutcome, ItemReport, TaskFailed};
 use crate::metrics::DropReason;
 use crate::telemetry::with_causes;
 use std::collections::BTreeMap;
@@ -30,10 +30,7 @@ pub(super) struct Tally {
 }
 
 impl Tally {
-    pub(super) fn of(
-        items: usize,
-        reports: Vec<Result<ItemReport, tokio::task::JoinError>>,
-    ) -> Self {
+    pub(super) fn of(items: usize, reports: Vec<Result<ItemReport, TaskFailed>>) -> Self {
         let mut tally = Tally {
             items,
             ..Tally::default()
@@ -82,7 +79,7 @@ impl Tally {
                 });
                 if let ItemError::Store(e) = &reason {
                     self.transient += 1;
-                    self.store_error.get_or_insert_with(|| with_causes(e));
+                    self.store_error.get_or_insert_with(|| with_causes(&**e));
                 }
             }
         }
