@@ -60,14 +60,19 @@ struct Page<T> {
 }
 
 impl GraphClient {
-    /// Every user of the tenant (soft-deleted ones are not listed), within `budget`.
-    pub async fn list_directory_users(
+    /// Every user of the tenant (soft-deleted ones are not listed), within `budget`, handed to
+    /// `take` a page at a time: a caller that keeps a little of some users never holds the
+    /// whole tenant.
+    pub async fn for_each_directory_user_page(
         &self,
         budget: Duration,
-    ) -> Result<Vec<DirectoryUser>, GraphError> {
+        mut take: impl FnMut(Vec<DirectoryUser>) + Send,
+    ) -> Result<(), GraphError> {
         let first = format!("/users?$select={USER_SELECT}&$top={PAGE_SIZE}");
-        let users: Vec<UserJson> = self.all_pages(first, budget).await?;
-        Ok(users.into_iter().map(UserJson::into_user).collect())
+        self.each_page(first, budget, |page: Vec<UserJson>| {
+            take(page.into_iter().map(UserJson::into_user).collect())
+        })
+        .await
     }
 
     /// The ids of the users in `group_id`, directly or through nested groups. A group Graph
@@ -89,13 +94,25 @@ impl GraphClient {
     }
 
     /// GETs `first` and every page its `@odata.nextLink`s name, within `budget` in total.
-    async fn all_pages<T: DeserializeOwned>(
+    async fn all_pages<T: DeserializeOwned + Send>(
         &self,
         first: String,
         budget: Duration,
     ) -> Result<Vec<T>, GraphError> {
-        let started = Instant::now();
         let mut out = Vec::new();
+        self.each_page(first, budget, |page| out.extend(page))
+            .await?;
+        Ok(out)
+    }
+
+    /// As [`Self::all_pages`], handing each page's items to `take` as they come.
+    async fn each_page<T: DeserializeOwned>(
+        &self,
+        first: String,
+        budget: Duration,
+        mut take: impl FnMut(Vec<T>) + Send,
+    ) -> Result<(), GraphError> {
+        let started = Instant::now();
         let mut path = first;
         for _ in 0..MAX_PAGES {
             let answer = self
@@ -110,10 +127,10 @@ impl GraphClient {
                 })
                 .await?;
             let page: Page<T> = read_page(&answer.body, &path)?;
-            out.extend(page.value);
+            take(page.value);
             match page.next_link {
                 Some(link) => path = self.relative(&link)?,
-                None => return Ok(out),
+                None => return Ok(()),
             }
         }
         Err(GraphError::BadAnswer {
@@ -163,7 +180,7 @@ fn read_page<T: DeserializeOwned>(body: &[u8], path: &str) -> Result<Page<T>, Gr
     })
 }
 
-/// A page of `/users` as [`GraphClient::list_directory_users`] reads it: the users and the
+/// A page of `/users` as [`GraphClient::for_each_directory_user_page`] reads it: the users and the
 /// next link, if any.
 pub(crate) fn users_page(body: &[u8]) -> Result<(Vec<DirectoryUser>, Option<String>), GraphError> {
     let page: Page<UserJson> = read_page(body, "/users")?;

@@ -6,7 +6,9 @@
 //! call" and withdraws the Teams-derived Swyx status), then links.
 //!
 //! Graph cost: one listing of every user (999 per page, `$select`ed to five properties), plus one
-//! of the group's transitive members when a group is configured; nothing per user.
+//! of the group's transitive members when a group is configured; nothing per user. The listing is
+//! looked at page by page and only users holding a Swyx address are kept, so memory follows the
+//! Swyx site, not the tenant.
 
 pub mod apply;
 mod ports;
@@ -16,7 +18,9 @@ pub use ports::{EntraDirectory, SwyxDirectory};
 
 use crate::app::App;
 use crate::config::UsersConfig;
-use crate::domain::linking::{self, CurrentLink, EntraCandidate, LinkPlan, SwyxCandidate};
+use crate::domain::linking::{
+    self, CurrentLink, EntraCandidate, EntraMatches, LinkPlan, SwyxCandidate,
+};
 use crate::store::{LinkMarkKind, StoreError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -82,23 +86,58 @@ pub struct SyncReport {
 }
 
 /// Reads both directories and the store, and decides. Changes nothing.
+///
+/// Memory follows the Swyx site, not the tenant: the Swyx users are kept as matching needs them
+/// (page by page), then the Entra directory is read a page at a time and only the users holding
+/// a Swyx user's address are kept ([`EntraMatches`]).
 pub async fn plan(app: &App, budget: Duration) -> Result<LinkPlan, SyncError> {
     let us = app.users_sync.as_deref().ok_or(SyncError::NotConfigured)?;
     let started = Instant::now();
     let group = us.settings.entra_group.as_deref();
-    let (swyx, entra, members) = tokio::join!(
-        us.connector.list_users(budget),
-        us.graph.list_users(budget),
-        async {
-            match group {
-                Some(g) => us.graph.group_user_ids(g, budget).await.map(Some),
-                None => Ok(None),
-            }
+    let swyx_group = us.settings.swyx_group.as_deref();
+    let mut swyx: Vec<SwyxCandidate> = Vec::new();
+    let mut listed_groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut take_swyx = |page: Vec<crate::swyx::client::SwyxDirectoryUser>| {
+        for u in page {
+            swyx.push(SwyxCandidate {
+                in_scope: swyx_group.is_none_or(|g| u.groups.iter().any(|x| same_group(x, g))),
+                id_problem: swyx_contract::wire::check_swyx_user_id(&u.swyx_user_id)
+                    .err()
+                    .map(|e| e.to_string()),
+                swyx_user_id: u.swyx_user_id.clone(),
+                email: u.email,
+            });
+            listed_groups.insert(u.swyx_user_id, linking::normalize_groups(&u.groups));
         }
-    );
-    let swyx = swyx.map_err(SyncError::Connector)?;
-    let entra = entra.map_err(SyncError::Graph)?;
+    };
+    let (listed, members) = tokio::join!(us.connector.visit_users(budget, &mut take_swyx), async {
+        match group {
+            Some(g) => us.graph.group_user_ids(g, budget).await.map(Some),
+            None => Ok(None),
+        }
+    });
+    listed.map_err(SyncError::Connector)?;
     let members = members.map_err(SyncError::Graph)?;
+    let mut matches = EntraMatches::for_swyx(&swyx);
+    let mut take_entra = |page: Vec<crate::graph::directory::DirectoryUser>| {
+        for u in page {
+            // Links keep Entra ids lower-case (Graph compares them without case).
+            let id = u.id.to_ascii_lowercase();
+            matches.observe(&EntraCandidate {
+                in_scope: members.as_ref().is_none_or(|m| m.contains(&id)),
+                id,
+                mail: u.mail,
+                user_principal_name: u.user_principal_name,
+                proxy_addresses: u.proxy_addresses,
+                enabled: u.account_enabled,
+            });
+        }
+    };
+    let left = budget.saturating_sub(started.elapsed());
+    us.graph
+        .visit_users(left, &mut take_entra)
+        .await
+        .map_err(SyncError::Graph)?;
     let links = app.store.list_users().await?;
     let marks = app.store.list_link_marks().await?;
     let mut automatic: BTreeMap<&str, &str> = BTreeMap::new();
@@ -124,7 +163,10 @@ pub async fn plan(app: &App, budget: Duration) -> Result<LinkPlan, SyncError> {
         .collect();
     let auto_links = current.iter().filter(|l| l.automatic).count();
     // An empty list from a misconfigured directory must not unlink everyone.
-    for (side, empty) in [("connector", swyx.is_empty()), ("Graph", entra.is_empty())] {
+    for (side, empty) in [
+        ("connector", swyx.is_empty()),
+        ("Graph", matches.users_seen() == 0),
+    ] {
         if empty && auto_links > 0 {
             return Err(SyncError::EmptyDirectory {
                 side,
@@ -132,50 +174,16 @@ pub async fn plan(app: &App, budget: Duration) -> Result<LinkPlan, SyncError> {
             });
         }
     }
-    let swyx_group = us.settings.swyx_group.as_deref();
-    let listed_groups: BTreeMap<String, Vec<String>> = swyx
-        .iter()
-        .map(|u| (u.swyx_user_id.clone(), linking::normalize_groups(&u.groups)))
-        .collect();
     let held_groups: BTreeMap<String, (String, Vec<String>)> = links
-        .iter()
-        .map(|l| {
-            (
-                l.swyx_user_id.clone(),
-                (l.entra_id.clone(), l.groups.clone()),
-            )
-        })
-        .collect();
-    let swyx: Vec<SwyxCandidate> = swyx
         .into_iter()
-        .map(|u| SwyxCandidate {
-            in_scope: swyx_group.is_none_or(|g| u.groups.iter().any(|x| same_group(x, g))),
-            id_problem: swyx_contract::wire::check_swyx_user_id(&u.swyx_user_id)
-                .err()
-                .map(|e| e.to_string()),
-            swyx_user_id: u.swyx_user_id,
-            email: u.email,
-        })
+        .map(|l| (l.swyx_user_id, (l.entra_id, l.groups)))
         .collect();
-    let entra: Vec<EntraCandidate> = entra
-        .into_iter()
-        .map(|u| {
-            // Links keep Entra ids lower-case (Graph compares them without case).
-            let id = u.id.to_ascii_lowercase();
-            EntraCandidate {
-                in_scope: members.as_ref().is_none_or(|m| m.contains(&id)),
-                id,
-                mail: u.mail,
-                user_principal_name: u.user_principal_name,
-                proxy_addresses: u.proxy_addresses,
-                enabled: u.account_enabled,
-            }
-        })
-        .collect();
-    let plan = linking::plan(&swyx, &entra, &current, &excluded);
+    let plan = linking::plan_matched(&swyx, &matches, &current, &excluded);
     let plan = linking::with_groups(plan, &listed_groups, &held_groups);
     tracing::debug!(
         elapsed_ms = started.elapsed().as_millis() as u64,
+        entra_users = matches.users_seen(),
+        entra_users_kept = matches.users_kept(),
         "users sync planned"
     );
     Ok(plan)

@@ -10,8 +10,13 @@ use std::time::Duration;
 
 #[async_trait]
 pub trait EntraDirectory: Send + Sync {
-    /// Every user of the tenant with the properties matching reads.
-    async fn list_users(&self, budget: Duration) -> Result<Vec<DirectoryUser>, GraphError>;
+    /// Every user of the tenant with the properties matching reads, handed to `take` a page at
+    /// a time (a tenant can be far larger than the Swyx site: it is never held whole).
+    async fn visit_users(
+        &self,
+        budget: Duration,
+        take: &mut (dyn FnMut(Vec<DirectoryUser>) + Send),
+    ) -> Result<(), GraphError>;
     /// The ids of the users in a group, nested groups expanded (lower-case).
     async fn group_user_ids(
         &self,
@@ -22,14 +27,22 @@ pub trait EntraDirectory: Send + Sync {
 
 #[async_trait]
 pub trait SwyxDirectory: Send + Sync {
-    /// Every Swyx user the connector lists (all pages).
-    async fn list_users(&self, budget: Duration) -> Result<Vec<SwyxDirectoryUser>, ConnectorError>;
+    /// Every Swyx user the connector lists, handed to `take` a page at a time.
+    async fn visit_users(
+        &self,
+        budget: Duration,
+        take: &mut (dyn FnMut(Vec<SwyxDirectoryUser>) + Send),
+    ) -> Result<(), ConnectorError>;
 }
 
 #[async_trait]
 impl EntraDirectory for GraphClient {
-    async fn list_users(&self, budget: Duration) -> Result<Vec<DirectoryUser>, GraphError> {
-        self.list_directory_users(budget).await
+    async fn visit_users(
+        &self,
+        budget: Duration,
+        take: &mut (dyn FnMut(Vec<DirectoryUser>) + Send),
+    ) -> Result<(), GraphError> {
+        self.for_each_directory_user_page(budget, take).await
     }
 
     async fn group_user_ids(
@@ -44,7 +57,11 @@ impl EntraDirectory for GraphClient {
 
 #[async_trait]
 impl SwyxDirectory for ConnectorClient {
-    async fn list_users(&self, budget: Duration) -> Result<Vec<SwyxDirectoryUser>, ConnectorError> {
-        ConnectorClient::list_users(self, budget).await
+    async fn visit_users(
+        &self,
+        budget: Duration,
+        take: &mut (dyn FnMut(Vec<SwyxDirectoryUser>) + Send),
+    ) -> Result<(), ConnectorError> {
+        self.for_each_user_page(budget, take).await
     }
 }

@@ -8,12 +8,14 @@
 use serde::Serialize;
 
 mod groups;
+mod matcher;
 mod plan;
 #[cfg(test)]
 mod tests;
 
 pub use groups::{normalize_groups, with_groups};
-pub use plan::plan;
+pub use matcher::{EntraMatches, MatchedEntra};
+pub use plan::{plan, plan_matched};
 
 /// A Swyx user as the connector lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]

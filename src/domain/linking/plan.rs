@@ -1,77 +1,9 @@
-//! The decision itself: index the Entra users by address, decide each Swyx user, refuse Entra
-//! users claimed twice, then compare with the links held.
+//! The decision itself: decide each Swyx user from the Entra users holding its address, refuse
+//! Entra users claimed twice, then compare with the links held.
 
+use super::matcher::{EntraMatches, Lookup, usable_email};
 use super::*;
 use std::collections::{BTreeMap, BTreeSet};
-
-/// Addresses compare trimmed and without case, as Entra compares them.
-fn normalize(address: &str) -> String {
-    address.trim().to_lowercase()
-}
-
-/// The Entra users by each address property (indexes into the candidate list, ascending).
-/// A `Vec` per address, not a set: nearly every address has one user, and a set's node is over
-/// 100 bytes where one index in a `Vec` takes 8 (100,000 users, three properties).
-struct EntraIndex {
-    tiers: [(MatchedOn, BTreeMap<String, Vec<usize>>); 3],
-}
-
-/// Adds candidate `i` once: candidates are added in ascending order, so a repeat is the last.
-fn add(ids: &mut Vec<usize>, i: usize) {
-    if ids.last() != Some(&i) {
-        ids.push(i);
-    }
-}
-
-enum Lookup {
-    None,
-    One(usize, MatchedOn),
-    Many(Vec<usize>),
-}
-
-impl EntraIndex {
-    fn new(entra: &[EntraCandidate]) -> Self {
-        let mut mail: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        let mut upn: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        let mut proxy: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        for (i, u) in entra.iter().enumerate() {
-            if let Some(m) = u.mail.as_deref().filter(|m| m.contains('@')) {
-                add(mail.entry(normalize(m)).or_default(), i);
-            }
-            add(upn.entry(normalize(&u.user_principal_name)).or_default(), i);
-            for p in &u.proxy_addresses {
-                if let Some((kind, address)) = p.split_once(':')
-                    && kind.eq_ignore_ascii_case("smtp")
-                {
-                    add(proxy.entry(normalize(address)).or_default(), i);
-                }
-            }
-        }
-        Self {
-            tiers: [
-                (MatchedOn::Mail, mail),
-                (MatchedOn::UserPrincipalName, upn),
-                (MatchedOn::ProxyAddress, proxy),
-            ],
-        }
-    }
-
-    /// The first property (mail, UPN, proxy address) that holds `address` decides.
-    fn lookup(&self, address: &str) -> Lookup {
-        for (on, index) in &self.tiers {
-            match index.get(address) {
-                Some(ids) if ids.len() == 1 => {
-                    if let Some(&i) = ids.first() {
-                        return Lookup::One(i, *on);
-                    }
-                }
-                Some(ids) if ids.len() > 1 => return Lookup::Many(ids.clone()),
-                _ => {}
-            }
-        }
-        Lookup::None
-    }
-}
 
 /// What one Swyx user comes to, before links are compared.
 enum Outcome {
@@ -85,14 +17,28 @@ enum Outcome {
     },
 }
 
-/// Decides the links: see the module documentation.
+/// Decides the links from a whole Entra directory at hand: see the module documentation.
 pub fn plan(
     swyx: &[SwyxCandidate],
     entra: &[EntraCandidate],
     links: &[CurrentLink],
     excluded: &BTreeSet<String>,
 ) -> LinkPlan {
-    let index = EntraIndex::new(entra);
+    let mut matches = EntraMatches::for_swyx(swyx);
+    for u in entra {
+        matches.observe(u);
+    }
+    plan_matched(swyx, &matches, links, excluded)
+}
+
+/// Decides the links from the Entra users that hold a Swyx user's address (built page by page
+/// with [`EntraMatches::observe`]).
+pub fn plan_matched(
+    swyx: &[SwyxCandidate],
+    entra: &EntraMatches,
+    links: &[CurrentLink],
+    excluded: &BTreeSet<String>,
+) -> LinkPlan {
     // One entry per Swyx id (a connector that listed one twice: the last wins).
     let swyx: BTreeMap<&str, &SwyxCandidate> =
         swyx.iter().map(|u| (u.swyx_user_id.as_str(), u)).collect();
@@ -114,7 +60,7 @@ pub fn plan(
     for (&id, u) in &swyx {
         let outcome = match link_by_swyx.get(id) {
             Some(l) if !l.automatic => Outcome::Manual(l.entra_id.clone()),
-            _ => decide(u, entra, &index, &sharing, &manual_by_entra, excluded),
+            _ => decide(u, entra, &sharing, &manual_by_entra, excluded),
         };
         outcomes.insert(id, outcome);
     }
@@ -127,7 +73,7 @@ pub fn plan(
     }
     for (entra_idx, ids) in claims.into_iter().filter(|(_, ids)| ids.len() > 1) {
         let refusal = Refusal::SharedEntraUser {
-            entra_id: entra[entra_idx].id.clone(),
+            entra_id: entra.user(entra_idx).id.clone(),
             swyx_user_ids: ids.iter().map(|s| s.to_string()).collect(),
         };
         for id in ids {
@@ -137,18 +83,9 @@ pub fn plan(
     compare_with_links(outcomes, entra, links)
 }
 
-/// The user's address if it is one (has an `@`), normalized.
-fn usable_email(u: &SwyxCandidate) -> Option<String> {
-    u.email
-        .as_deref()
-        .map(normalize)
-        .filter(|e| e.contains('@'))
-}
-
 fn decide(
     u: &SwyxCandidate,
-    entra: &[EntraCandidate],
-    index: &EntraIndex,
+    entra: &EntraMatches,
     sharing: &BTreeMap<String, Vec<&str>>,
     manual_by_entra: &BTreeMap<&str, &str>,
     excluded: &BTreeSet<String>,
@@ -173,16 +110,17 @@ fn decide(
             swyx_user_ids: ids.iter().map(|s| s.to_string()).collect(),
         });
     }
-    let (i, on) = match index.lookup(&email) {
+    let (i, on) = match entra.lookup(&email) {
         Lookup::None => return Outcome::Refuse(Refusal::NoEntraUser { email }),
         Lookup::Many(ids) => {
-            let mut entra_ids: Vec<String> = ids.iter().map(|&i| entra[i].id.clone()).collect();
+            let mut entra_ids: Vec<String> =
+                ids.iter().map(|&i| entra.user(i).id.clone()).collect();
             entra_ids.sort();
             return Outcome::Refuse(Refusal::AmbiguousAddress { email, entra_ids });
         }
         Lookup::One(i, on) => (i, on),
     };
-    let user = &entra[i];
+    let user = entra.user(i);
     if !user.enabled {
         return Outcome::Refuse(Refusal::Disabled {
             entra_id: user.id.clone(),
@@ -208,7 +146,7 @@ fn decide(
 /// automatic link whose Swyx user is gone is unlinked, a manual one stays.
 fn compare_with_links(
     outcomes: BTreeMap<&str, Outcome>,
-    entra: &[EntraCandidate],
+    entra: &EntraMatches,
     links: &[CurrentLink],
 ) -> LinkPlan {
     let mut plan = LinkPlan::default();
@@ -254,7 +192,7 @@ fn compare_with_links(
                 on,
                 email,
             } => {
-                let entra_id = &entra[*i].id;
+                let entra_id = &entra.user(*i).id;
                 if held.is_some_and(|l| &l.entra_id == entra_id) {
                     plan.unchanged.push(Unchanged {
                         swyx_user_id: id.to_string(),

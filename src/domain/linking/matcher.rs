@@ -1,0 +1,143 @@
+//! The Entra side of matching, built one Entra user at a time: only the addresses some Swyx user
+//! has are indexed, and only the Entra users holding one of them are kept. A tenant's directory
+//! can be many times the Swyx site (every student and guest of a university), and a page of it
+//! is dropped as soon as it has been looked at, so memory follows the Swyx users, not the tenant.
+
+use super::{EntraCandidate, MatchedOn, SwyxCandidate};
+use std::collections::HashMap;
+
+/// Addresses compare trimmed and without case, as Entra compares them.
+pub(super) fn normalize(address: &str) -> String {
+    address.trim().to_lowercase()
+}
+
+/// The user's address if it is one (has an `@`), normalized.
+pub(super) fn usable_email(u: &SwyxCandidate) -> Option<String> {
+    u.email
+        .as_deref()
+        .map(normalize)
+        .filter(|e| e.contains('@'))
+}
+
+/// An Entra user that holds a wanted address: what deciding needs of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchedEntra {
+    pub id: String,
+    pub enabled: bool,
+    pub in_scope: bool,
+}
+
+/// One Entra user holding an address, and in which property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Hit {
+    on: MatchedOn,
+    user: u32,
+}
+
+pub(super) enum Lookup {
+    None,
+    One(usize, MatchedOn),
+    Many(Vec<usize>),
+}
+
+/// The Entra users that hold an address of a Swyx user, by address and property.
+#[derive(Debug, Default)]
+pub struct EntraMatches {
+    /// Normalized Swyx address → its hits. Nearly every address has one Entra user: a `Vec`
+    /// (allocated on the first hit) costs far less than a set per address.
+    wanted: HashMap<String, Vec<Hit>>,
+    users: Vec<MatchedEntra>,
+    seen: usize,
+}
+
+const TIERS: [MatchedOn; 3] = [
+    MatchedOn::Mail,
+    MatchedOn::UserPrincipalName,
+    MatchedOn::ProxyAddress,
+];
+
+impl EntraMatches {
+    /// Ready to look at Entra users for the addresses of `swyx`.
+    pub fn for_swyx(swyx: &[SwyxCandidate]) -> Self {
+        let wanted = swyx
+            .iter()
+            .filter_map(usable_email)
+            .map(|e| (e, Vec::new()))
+            .collect();
+        Self {
+            wanted,
+            ..Self::default()
+        }
+    }
+
+    /// Looks at one Entra user (in the order Graph lists them); keeps it only if it holds a
+    /// wanted address.
+    pub fn observe(&mut self, u: &EntraCandidate) {
+        self.seen += 1;
+        let index = self.users.len() as u32;
+        let mut hit = false;
+        let mail = u.mail.as_deref().filter(|m| m.contains('@'));
+        let proxies = u.proxy_addresses.iter().filter_map(|p| {
+            p.split_once(':')
+                .filter(|(kind, _)| kind.eq_ignore_ascii_case("smtp"))
+                .map(|(_, address)| (MatchedOn::ProxyAddress, address))
+        });
+        let addresses = mail
+            .map(|m| (MatchedOn::Mail, m))
+            .into_iter()
+            .chain([(MatchedOn::UserPrincipalName, u.user_principal_name.as_str())])
+            .chain(proxies);
+        for (on, address) in addresses {
+            let Some(hits) = self.wanted.get_mut(&normalize(address)) else {
+                continue;
+            };
+            let h = Hit { on, user: index };
+            // The same user twice in one property (two equal aliases) counts once.
+            if !hits.contains(&h) {
+                hits.push(h);
+            }
+            hit = true;
+        }
+        if hit {
+            self.users.push(MatchedEntra {
+                id: u.id.clone(),
+                enabled: u.enabled,
+                in_scope: u.in_scope,
+            });
+        }
+    }
+
+    /// How many Entra users were looked at (kept or not).
+    pub fn users_seen(&self) -> usize {
+        self.seen
+    }
+
+    /// How many Entra users hold a wanted address.
+    pub fn users_kept(&self) -> usize {
+        self.users.len()
+    }
+
+    pub(super) fn user(&self, i: usize) -> &MatchedEntra {
+        &self.users[i]
+    }
+
+    /// The first property (mail, UPN, proxy address) that holds `address` decides.
+    pub(super) fn lookup(&self, address: &str) -> Lookup {
+        let Some(hits) = self.wanted.get(address) else {
+            return Lookup::None;
+        };
+        for on in TIERS {
+            let mut users = hits.iter().filter(|h| h.on == on).map(|h| h.user as usize);
+            match (users.next(), users.next()) {
+                (None, _) => {}
+                (Some(i), None) => return Lookup::One(i, on),
+                (Some(a), Some(b)) => {
+                    let mut all = vec![a, b];
+                    all.extend(users);
+                    return Lookup::Many(all);
+                }
+            }
+        }
+        Lookup::None
+    }
+}
