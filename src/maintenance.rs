@@ -12,6 +12,7 @@ use crate::metrics::MaintenanceFigures;
 use crate::store::StoreError;
 use crate::subscriptions::upkeep::{SubscriptionSummary, maintain};
 use crate::swyx_to_teams::read_back::{ReadBackSummary, read_back};
+use crate::swyx_to_teams::swyx_calls::{CallTruthSummary, repair_calls};
 use crate::swyx_to_teams::upkeep::{SpeakingSummary, maintain_speaking};
 use crate::teams_to_swyx::redeliver::{PendingSummary, deliver_pending};
 use crate::teams_to_swyx::swyx_truth::{SwyxTruthSummary, repair_against_swyx};
@@ -27,6 +28,8 @@ pub const SHARES_PERCENT: [u32; 4] = [45, 20, 20, 15];
 pub struct MaintenanceSummary {
     pub subscriptions: SubscriptionSummary,
     pub speaking: SpeakingSummary,
+    /// The calls compared with Swyx's (contract 1.2; part of the sessions' share).
+    pub calls: CallTruthSummary,
     /// Teams' presence read back after cleared sessions (part of the sessions' share).
     pub read_back: ReadBackSummary,
     pub pending: PendingSummary,
@@ -42,6 +45,7 @@ impl MaintenanceSummary {
     pub fn budget_exhausted(&self) -> bool {
         self.subscriptions.budget_exhausted
             || self.speaking.budget_exhausted
+            || self.calls.budget_exhausted
             || self.pending.budget_exhausted
             || self.linking.budget_exhausted
     }
@@ -84,8 +88,24 @@ pub async fn run(app: &App, budget: Duration) -> MaintenanceSummary {
     summary.subscriptions = part(&mut summary.failed, "subscriptions", subscriptions_result);
     let share = shares.next(speaking);
     let sessions_started = Instant::now();
+    // Swyx's call state first: a call it repairs gets its Graph call now, and the sessions
+    // upkeep below retries what Graph did not take.
+    if let Some(s2t) = app.swyx_to_teams.as_deref() {
+        let (store, connector) = (app.store.as_ref(), app.connector.as_ref());
+        let calls = repair_calls(
+            s2t,
+            store,
+            connector,
+            app.directions,
+            &app.metrics,
+            share / 2,
+        )
+        .await;
+        summary.calls = part(&mut summary.failed, "Swyx calls compared", calls);
+    }
+    let left = share.saturating_sub(sessions_started.elapsed());
     let sessions = match app.swyx_to_teams.as_deref() {
-        Some(s2t) => maintain_speaking(s2t, app.store.as_ref(), app.directions, share).await,
+        Some(s2t) => maintain_speaking(s2t, app.store.as_ref(), app.directions, left).await,
         None => Ok(SpeakingSummary::default()),
     };
     summary.speaking = part(&mut summary.failed, "Swyx → Teams sessions", sessions);
@@ -160,6 +180,16 @@ fn log(s: &MaintenanceSummary) {
             budget_exhausted = p.budget_exhausted,
             connector_down = p.connector_down,
             "maintenance: pending deliveries"
+        );
+    }
+    if s.calls.ended + s.calls.started > 0 || s.calls.unreadable {
+        let c = &s.calls;
+        tracing::info!(
+            ended = c.ended,
+            started = c.started,
+            graph_pending = c.pending,
+            unreadable = c.unreadable,
+            "maintenance: calls compared with Swyx"
         );
     }
     if s.read_back != ReadBackSummary::default() {
