@@ -3,7 +3,7 @@
 //! With [`MemoryStore`] and a paused tokio clock a whole maintenance pass runs in microseconds.
 
 use crate::app::{App, AppSettings};
-use crate::domain::{Clock, HeldStatus, MappingRules, SwyxAction, SwyxUpdate, Timestamp};
+use crate::domain::{Clock, MappingRules, Timestamp};
 use crate::graph::client::GraphError;
 use crate::graph::crypto::NotificationKeys;
 use crate::graph::delegated::DelegatedTokens;
@@ -14,14 +14,16 @@ use crate::graph::validation_token::{TokenSettings, TokenValidator};
 use crate::outbound::retry::{FailureKind, GaveUp, Stop};
 use crate::store::MemoryStore;
 use crate::subscriptions::ports::{SubscriptionApi, TokenRefresher};
-use crate::swyx::client::{ConnectorError, DeliveryOutcome};
 use crate::swyx_to_teams::ports::PresenceSession;
-use crate::teams_to_swyx::ports::{PresenceReader, SwyxConnector};
+use crate::teams_to_swyx::ports::PresenceReader;
 use async_trait::async_trait;
+pub use connector::FakeConnector;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+mod connector;
 
 /// 2026-01-01T00:00:00Z.
 pub const T0: i64 = 1_767_225_600_000;
@@ -45,80 +47,6 @@ impl ManualClock {
 pub fn tokio_clock() -> Clock {
     let start = tokio::time::Instant::now();
     Clock::from_fn(move || Timestamp(T0 + start.elapsed().as_millis() as i64))
-}
-
-/// The connector: takes every update, or refuses them all as unavailable while `down`.
-#[derive(Default)]
-pub struct FakeConnector {
-    down: AtomicBool,
-    received: Mutex<Vec<SwyxUpdate>>,
-    /// What it holds per Swyx user (status, revision), as its user list reports it.
-    held: Mutex<HashMap<String, HeldStatus>>,
-}
-
-impl FakeConnector {
-    pub fn set_down(&self, down: bool) {
-        self.down.store(down, Ordering::SeqCst);
-    }
-
-    /// The updates it applied, in order.
-    pub fn received(&self) -> Vec<SwyxUpdate> {
-        lock(&self.received).clone()
-    }
-
-    /// Makes it hold `held` for `swyx_user_id` (a restore from backup, a lost write).
-    pub fn hold(&self, swyx_user_id: &str, held: HeldStatus) {
-        lock(&self.held).insert(swyx_user_id.into(), held);
-    }
-}
-
-#[async_trait]
-impl SwyxConnector for FakeConnector {
-    async fn send_update(
-        &self,
-        update: &SwyxUpdate,
-        _budget: Duration,
-    ) -> Result<DeliveryOutcome, ConnectorError> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(ConnectorError::Unavailable {
-                what: "PUT teams-status".into(),
-                source: gave_up(FailureKind::Server(503), Duration::ZERO),
-            });
-        }
-        let mut held = lock(&self.held);
-        let slot = held
-            .entry(update.swyx_user_id.clone())
-            .or_insert(HeldStatus {
-                status: None,
-                revision: 0,
-            });
-        // The contract: a revision at or below the applied one is answered 409 and ignored.
-        if update.revision <= slot.revision {
-            return Ok(DeliveryOutcome::Superseded);
-        }
-        *slot = HeldStatus {
-            status: match update.action {
-                SwyxAction::Set(s) => Some(s),
-                SwyxAction::Withdraw => None,
-            },
-            revision: update.revision,
-        };
-        lock(&self.received).push(update.clone());
-        Ok(DeliveryOutcome::Applied)
-    }
-
-    async fn held_statuses(
-        &self,
-        _budget: Duration,
-    ) -> Result<HashMap<String, HeldStatus>, ConnectorError> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(ConnectorError::Unavailable {
-                what: "GET users".into(),
-                source: gave_up(FailureKind::Server(503), Duration::ZERO),
-            });
-        }
-        Ok(lock(&self.held).clone())
-    }
 }
 
 /// A Graph call the fake was asked for.
@@ -356,12 +284,12 @@ pub fn app(store: Arc<MemoryStore>, connector: Arc<FakeConnector>, clock: Clock)
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// What the real clients report when every attempt within `budget` failed with `kind`.
-fn gave_up(kind: FailureKind, budget: Duration) -> GaveUp {
+pub(crate) fn gave_up(kind: FailureKind, budget: Duration) -> GaveUp {
     GaveUp {
         stop: Stop::BudgetSpent,
         attempts: 1,

@@ -42,6 +42,9 @@ pub const SWYX_TO_TEAMS_LATENCY: &str = "presence_bridge_swyx_to_teams_latency_s
 /// Swyx statuses set by hand ("Do not disturb", "Away", back) sent to Teams as a preferred
 /// presence (`status.changed`), by `outcome` ([`OWN_STATUS_OUTCOMES`]).
 pub const SWYX_STATUS_TO_TEAMS: &str = "presence_bridge_swyx_status_to_teams_total";
+/// Calls maintenance repaired against Swyx's call state (a lost call event), by `kind`
+/// ([`CALL_REPAIR_KINDS`]).
+pub const CALLS_REPAIRED: &str = "presence_bridge_calls_repaired_total";
 /// Swyx updates waiting for delivery.
 pub const PENDING_DELIVERIES: &str = "presence_bridge_pending_deliveries";
 /// Linked users no sync account has room for.
@@ -53,7 +56,7 @@ pub const NEXT_SUBSCRIPTION_EXPIRY: &str = "presence_bridge_next_subscription_ex
 
 /// Every name the bridge exports, as queries spell them (counters with `_total`; histograms
 /// without their `_bucket`, `_sum` and `_count` series). The dashboards use only these.
-pub const ALL: [&str; 11] = [
+pub const ALL: [&str; 12] = [
     NOTIFICATIONS,
     FORWARDS,
     DROPPED_ITEMS,
@@ -61,6 +64,7 @@ pub const ALL: [&str; 11] = [
     TEAMS_TO_SWYX_LATENCY,
     SWYX_TO_TEAMS_LATENCY,
     SWYX_STATUS_TO_TEAMS,
+    CALLS_REPAIRED,
     PENDING_DELIVERIES,
     UNCOVERED_USERS,
     FAILING_SYNC_ACCOUNTS,
@@ -74,6 +78,10 @@ pub const FORWARD_OUTCOMES: [&str; 2] = ["delivered", "pending"];
 /// `applied`: Graph took the preferred presence; `failed`: it did not within the request (503,
 /// the connector retries).
 pub const OWN_STATUS_OUTCOMES: [&str; 2] = ["applied", "failed"];
+
+/// `ended`: a call the bridge held that Swyx no longer listed (a lost `speaking.ended`);
+/// `started`: a call Swyx listed that the bridge never heard of (a lost `speaking.started`).
+pub const CALL_REPAIR_KINDS: [&str; 2] = ["ended", "started"];
 
 /// Seconds; both directions aim at well under a second and give up on a request after 2 s.
 const LATENCY_BUCKETS: [f64; 13] = [
@@ -181,6 +189,7 @@ pub struct Metrics {
     teams_to_swyx: Histogram,
     swyx_to_teams: Histogram,
     own_status: Family<Labels, Counter>,
+    calls_repaired: Family<Labels, Counter>,
     store: Arc<StoreGauges>,
     /// Lambda only: what the current invocation recorded, written as EMF when it ends.
     invocation: Option<Mutex<Invocation>>,
@@ -248,6 +257,12 @@ impl Metrics {
             "Swyx statuses set by hand sent to Teams as a preferred presence, by outcome",
             own_status.clone(),
         );
+        let calls_repaired = Family::<Labels, Counter>::default();
+        registry.register(
+            counter_name(CALLS_REPAIRED),
+            "Calls repaired against Swyx's call state (a lost call event), by kind",
+            calls_repaired.clone(),
+        );
         let store = Arc::new(StoreGauges::default());
         registry.register_collector(Box::new(Arc::clone(&store)));
         // Every label value from the start, at zero: a rate over a series that appears late
@@ -261,6 +276,9 @@ impl Metrics {
         for outcome in OWN_STATUS_OUTCOMES {
             let _ = own_status.get_or_create(&[("outcome", outcome)]);
         }
+        for kind in CALL_REPAIR_KINDS {
+            let _ = calls_repaired.get_or_create(&[("kind", kind)]);
+        }
         Self {
             registry,
             notifications,
@@ -270,6 +288,7 @@ impl Metrics {
             teams_to_swyx,
             swyx_to_teams,
             own_status,
+            calls_repaired,
             store,
             invocation: per_invocation.then(|| Mutex::new(Invocation::default())),
         }
@@ -323,6 +342,17 @@ impl Metrics {
         let label = ("outcome", outcome);
         self.own_status.get_or_create(&[label]).inc();
         self.invocation(|i| i.count(SWYX_STATUS_TO_TEAMS, Some(label), 1));
+    }
+
+    /// Calls maintenance ended and started to match Swyx's call state.
+    pub fn count_calls_repaired(&self, ended: usize, started: usize) {
+        for (kind, n) in CALL_REPAIR_KINDS.into_iter().zip([ended, started]) {
+            if n > 0 {
+                let label = ("kind", kind);
+                self.calls_repaired.get_or_create(&[label]).inc_by(n as u64);
+                self.invocation(|i| i.count(CALLS_REPAIRED, Some(label), n as u64));
+            }
+        }
     }
 
     pub fn record_maintenance(&self, figures: &MaintenanceFigures) {

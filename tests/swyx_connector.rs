@@ -379,6 +379,7 @@ async fn list_users_returns_the_directory() {
                 email: Some("alice@example.com".into()),
                 groups: Vec::new(),
                 teams_status: None,
+                speaking: None,
             },
             SwyxDirectoryUser {
                 swyx_user_id: "1002".into(),
@@ -386,10 +387,21 @@ async fn list_users_returns_the_directory() {
                 email: None,
                 groups: Vec::new(),
                 teams_status: None,
+                speaking: None,
             },
         ]
     );
     assert_eq!(c.requests()[0].path, "/v1/users");
+}
+
+#[tokio::test]
+async fn a_connector_without_call_state_reports_none_and_is_read_once() {
+    // A 1.0/1.1 connector ignores `speaking=true` and lists everyone without `speaking`: the
+    // bridge must not take that as "nobody is speaking".
+    let c = connector_with_user().await;
+    let calls = client_for(&c, secret()).speaking_now(BUDGET).await.unwrap();
+    assert_eq!(calls, presence_bridge::domain::SwyxCalls::NotReported);
+    assert_eq!(c.requests().len(), 1);
 }
 
 #[tokio::test]

@@ -133,6 +133,15 @@ impl Store {
             .optional()?)
     }
 
+    /// Every open speaking period, user → call id (contract 1.2's `speaking`). Small: only the
+    /// users speaking now have one.
+    pub fn open_calls(&self) -> Result<std::collections::BTreeMap<String, String>, StoreError> {
+        let db = self.db();
+        let mut stmt = db.prepare("SELECT swyx_user_id, call_id FROM speaking")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Opens or closes a speaking period and queues its event in one transaction, so a crash
     /// never leaves a period without its event or an event without its period.
     pub fn speaking_change(

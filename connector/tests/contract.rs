@@ -282,3 +282,59 @@ async fn the_user_list_pages_in_id_order_with_groups_and_held_status() {
         .await
         .unwrap();
 }
+
+/// Contract 1.2: who is speaking now, in the user list and as a filter. The list must carry the
+/// call id the bridge got in `speaking.started`, and the speaking period must be in it as soon as
+/// the event is out (the bridge compares its calls with this list at every maintenance pass).
+#[tokio::test]
+async fn the_user_list_reports_who_is_speaking_and_filters_on_it() {
+    use presence_sandbox::sip::{SipServer, SipServerOptions, UserPresence};
+    const WAIT: Duration = Duration::from_secs(15);
+    let server = SipServer::start(SipServerOptions::default()).await.unwrap();
+    for user in ["1001", "1002", "1003"] {
+        server.add_user(user, UserPresence::LoggedOn);
+    }
+    let sip = format!(
+        "[sip]\nserver = \"{}\"\ntransport = \"udp\"\ndomain = \"{}\"\nusername = \"monitor\"\npassword = \"monitor-secret\"\nlocal_address = \"127.0.0.1:0\"\nretry_min_ms = 50\nretry_max_secs = 1\n",
+        server.udp_addr(),
+        server.domain()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bridge = FakeBridge::start().await;
+    let cfg = config(dir.path(), &bridge.url(), &sip, LOG_WRITER, USERS);
+    let c = swyx_connector::start(cfg, std::future::pending())
+        .await
+        .unwrap();
+    let base = c.api_url();
+    assert!(server.wait_for(WAIT, |s| s.watchers("1002") == 1).await);
+
+    server.set_presence("1002", UserPresence::Active);
+    let ev = bridge
+        .wait_events(WAIT, |e| speaking_of(e, "1002").len() == 1)
+        .await;
+    let call_id = speaking_of(&ev, "1002")[0].1.clone();
+    let (code, speaking) = get(&base, "/v1/users?speaking=true").await;
+    assert_eq!(code, 200);
+    assert_eq!(speaking["speakingOnly"], true, "{speaking}");
+    let users = speaking["users"].as_array().unwrap();
+    assert_eq!(users.len(), 1, "{speaking}");
+    assert_eq!(users[0]["swyxUserId"], "1002");
+    assert_eq!(users[0]["speaking"], serde_json::json!([call_id]));
+    // The whole list: everyone has `speaking`, empty when not speaking; no `speakingOnly`.
+    let (_, all) = get(&base, "/v1/users").await;
+    assert!(all.get("speakingOnly").is_none(), "{all}");
+    assert_eq!(all["users"][0]["speaking"], serde_json::json!([]));
+    assert_eq!(all["users"][1]["speaking"], serde_json::json!([call_id]));
+    assert_eq!(get(&base, "/v1/users?speaking=maybe").await.0, 400);
+
+    server.set_presence("1002", UserPresence::LoggedOn);
+    bridge
+        .wait_events(WAIT, |e| speaking_of(e, "1002").len() == 2)
+        .await;
+    let (_, speaking) = get(&base, "/v1/users?speaking=true").await;
+    assert_eq!(speaking["users"], serde_json::json!([]), "{speaking}");
+    assert_eq!(speaking["speakingOnly"], true);
+    tokio::time::timeout(Duration::from_secs(5), c.stop())
+        .await
+        .unwrap();
+}

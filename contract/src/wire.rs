@@ -118,6 +118,11 @@ pub struct SwyxDirectoryUser {
     /// connector (the bridge then cannot compare with Swyx's truth for this user).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teams_status: Option<TeamsStatusState>,
+    /// 1.2: the `callId`s of the user's speaking periods open now (the ids their
+    /// `speaking.started` named and no `speaking.ended` has closed yet), empty when the user is
+    /// not speaking; `None` from a 1.0/1.1 connector: unknown, the bridge changes nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaking: Option<Vec<String>>,
 }
 
 /// Body of `GET /v1/users` (one page).
@@ -128,7 +133,15 @@ pub struct SwyxUserList {
     /// 1.1: present when more users follow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+    /// 1.2: `true` when the connector answered `speaking=true` by listing only the users speaking
+    /// now. Only then may the bridge take a user missing from the answer as in no call: a 1.1
+    /// connector ignores the query parameter (and lists everyone, without `speaking`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub speaking_only: bool,
 }
+
+/// The query parameter of `GET /v1/users` that asks for only the users speaking now (1.2).
+pub const SPEAKING_QUERY: &str = "speaking";
 
 /// Default and largest page size of `GET /v1/users`.
 pub const USER_PAGE_DEFAULT: usize = 500;

@@ -1,6 +1,6 @@
 //! An emulated SwyxServer with its connector: users with their own status, e-mail addresses and
 //! groups, a Teams-derived status slot the bridge sets over the connector contract
-//! (`infra/connector-openapi.yaml`, version 1.1), calls that make a user "Speaking", and signed
+//! (`infra/connector-openapi.yaml`, version 1.2), calls that make a user "Speaking", and signed
 //! events to the bridge (speaking started/ended, status changed by hand). See [`model`] for the
 //! rule that decides what SwyxIt! shows.
 //!

@@ -10,6 +10,7 @@ pub mod presence;
 pub mod rule_overrides;
 pub mod sharding;
 pub mod speaking;
+pub mod speaking_truth;
 pub mod swyx_status;
 pub mod sync;
 pub mod timestamp;
@@ -23,6 +24,7 @@ pub use speaking::{
     CallEvent, ECHO_WINDOW_MS, GraphOp, GraphOutcome, Session, SpeakingSettings, SpeakingState,
     VerifyStep,
 };
+pub use speaking_truth::{CallRepair, SwyxCalls};
 pub use swyx_status::{MappedStatus, SwyxStatus};
 pub use sync::{
     HeldStatus, Observation, SwyxAction, SwyxRepair, SwyxUpdate, SyncDecision, UserSyncState,

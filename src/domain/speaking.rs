@@ -86,6 +86,11 @@ pub struct SpeakingState {
     /// Busy/InACall), so only reading the presence back finds it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify_at: Option<Timestamp>,
+    /// When (the bridge's clock) a connector event last changed the calls: maintenance compares
+    /// the calls with the connector's list only when no event came after it asked
+    /// (`speaking_truth`), so an event arriving meanwhile is never undone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,6 +221,7 @@ impl SpeakingState {
                 next.ended.insert(call_id.to_string(), at);
             }
         }
+        next.event_at = Some(now);
         Some(next.finish(self, now, s))
     }
 
@@ -339,7 +345,12 @@ impl SpeakingState {
         }
     }
 
-    fn finish(mut self, prev: &SpeakingState, now: Timestamp, s: &SpeakingSettings) -> Self {
+    pub(super) fn finish(
+        mut self,
+        prev: &SpeakingState,
+        now: Timestamp,
+        s: &SpeakingSettings,
+    ) -> Self {
         self.record_intent(now, s);
         self.revision = prev.revision + 1;
         self.due_at = self.compute_due(s);
@@ -367,7 +378,7 @@ impl SpeakingState {
 
     /// Tombstones only matter while a late start could still count: past the maximum call length
     /// a start is ignored anyway.
-    fn prune_ended(&mut self, now: Timestamp, s: &SpeakingSettings) {
+    pub(super) fn prune_ended(&mut self, now: Timestamp, s: &SpeakingSettings) {
         let limit = now.millis() - s.max_call_ms;
         self.ended.retain(|_, t| t.millis() > limit);
     }

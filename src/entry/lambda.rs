@@ -152,6 +152,12 @@ async fn maintenance_once(
         .metrics
         .refresh_from_store(app.store.as_ref(), app.clock.now())
         .await?;
+    // What the pass counted with labels (calls repaired against Swyx), one record per label.
+    if let Some(inv) = app.metrics.take_invocation() {
+        for labelled in emf::invocation_lines(&inv, stack, now_ms()) {
+            println!("{labelled}");
+        }
+    }
     let line = emf::summary_line(&summary, &store, stack, now_ms());
     println!("{line}");
     if summary.failed.is_empty() {

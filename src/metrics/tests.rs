@@ -56,6 +56,9 @@ fn a_fresh_registry_shows_every_counter_and_label_at_zero() {
         let label = Some(("reason", reason.as_str()));
         assert_eq!(value(&s, DROPPED_ITEMS, label), Some(0.0), "{reason:?}");
     }
+    for kind in CALL_REPAIR_KINDS {
+        assert_eq!(value(&s, CALLS_REPAIRED, Some(("kind", kind))), Some(0.0));
+    }
     for histogram in [TEAMS_TO_SWYX_LATENCY, SWYX_TO_TEAMS_LATENCY] {
         let b = buckets(&s, histogram);
         assert_eq!(b.len(), LATENCY_BUCKETS.len() + 1, "{histogram}: {b:?}");
@@ -243,4 +246,29 @@ fn the_dashboards_use_only_exported_names_and_show_every_one() {
     }
     let missing: Vec<_> = exported.difference(&grafana_names).collect();
     assert!(missing.is_empty(), "no Grafana panel for {missing:?}");
+}
+
+#[test]
+fn calls_repaired_are_counted_by_kind_and_kept_for_the_lambda_record() {
+    let m = Metrics::for_lambda();
+    m.count_calls_repaired(2, 0);
+    m.count_calls_repaired(1, 1);
+    let s = scrape(&m);
+    assert_eq!(
+        value(&s, CALLS_REPAIRED, Some(("kind", "ended"))),
+        Some(3.0)
+    );
+    assert_eq!(
+        value(&s, CALLS_REPAIRED, Some(("kind", "started"))),
+        Some(1.0)
+    );
+    let inv = m
+        .take_invocation()
+        .expect("a Lambda's metrics keep the invocation");
+    let lines = crate::entry::lambda::emf::invocation_lines(&inv, "prod", 0);
+    let ended = lines
+        .iter()
+        .find(|l| l["kind"] == "ended")
+        .expect("an EMF record for the ended calls");
+    assert_eq!(ended[CALLS_REPAIRED], 3);
 }

@@ -13,6 +13,7 @@ use crate::outbound::http::{Answer, exchange};
 use crate::outbound::{GaveUp, Idempotency, RetryPolicy};
 use bytes::Bytes;
 use reqwest::{Method, StatusCode, Url};
+use std::ops::ControlFlow;
 use std::time::Duration;
 use swyx_contract::wire::{SwyxUserIdError, USER_PAGE_MAX, check_swyx_user_id};
 
@@ -177,6 +178,21 @@ impl ConnectorClient {
         budget: Duration,
         mut take: impl FnMut(Vec<SwyxDirectoryUser>) + Send,
     ) -> Result<(), ConnectorError> {
+        self.pages(budget, &[], |page| {
+            take(page.users);
+            ControlFlow::Continue(())
+        })
+        .await
+    }
+
+    /// Pages of `GET /v1/users` with the `extra` query parameters, handed to `take` until the
+    /// last page or until `take` breaks. All pages share `budget`.
+    pub(super) async fn pages(
+        &self,
+        budget: Duration,
+        extra: &[(&str, &str)],
+        mut take: impl FnMut(SwyxUserList) -> ControlFlow<()> + Send,
+    ) -> Result<(), ConnectorError> {
         let started = tokio::time::Instant::now();
         let mut cursor: Option<String> = None;
         let mut seen = std::collections::HashSet::new();
@@ -185,6 +201,9 @@ impl ConnectorClient {
             {
                 let mut q = url.query_pairs_mut();
                 q.append_pair("limit", &USER_PAGE_MAX.to_string());
+                for (k, v) in extra {
+                    q.append_pair(k, v);
+                }
                 if let Some(c) = &cursor {
                     q.append_pair("cursor", c);
                 }
@@ -199,8 +218,11 @@ impl ConnectorClient {
             }
             let page = serde_json::from_slice::<SwyxUserList>(&answer.body)
                 .map_err(|source| ConnectorError::BadAnswer { what, source })?;
-            take(page.users);
-            match page.next_cursor.filter(|c| !c.is_empty()) {
+            let next_cursor = page.next_cursor.clone();
+            if take(page).is_break() {
+                return Ok(());
+            }
+            match next_cursor.filter(|c| !c.is_empty()) {
                 // A cursor seen before would page forever.
                 Some(next) if !seen.insert(next.clone()) => {
                     return Err(ConnectorError::Rejected {

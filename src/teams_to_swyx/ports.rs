@@ -2,7 +2,7 @@
 //! status, and Graph reads presences in bulk for reconciliation. The real clients implement
 //! these here; unit tests put in-memory fakes in their place.
 
-use crate::domain::{HeldStatus, SwyxUpdate};
+use crate::domain::{HeldStatus, SwyxCalls, SwyxUpdate};
 use crate::graph::client::{GraphClient, GraphError};
 use crate::graph::notification::PresenceResource;
 use crate::swyx::client::{ConnectorClient, ConnectorError, DeliveryOutcome};
@@ -27,6 +27,12 @@ pub trait SwyxConnector: Send + Sync {
         &self,
         budget: Duration,
     ) -> Result<HashMap<String, HeldStatus>, ConnectorError>;
+
+    /// The calls each Swyx user is speaking in now (contract 1.2, `GET /v1/users?speaking=true`),
+    /// for Swyx → Teams maintenance. A connector that does not report them: `NotReported`.
+    async fn speaking_now(&self, _budget: Duration) -> Result<SwyxCalls, ConnectorError> {
+        Ok(SwyxCalls::NotReported)
+    }
 }
 
 /// Graph's bulk presence read (`getPresencesByUserId`, app-only).
@@ -71,6 +77,10 @@ impl SwyxConnector for ConnectorClient {
         })
         .await?;
         Ok(held)
+    }
+
+    async fn speaking_now(&self, budget: Duration) -> Result<SwyxCalls, ConnectorError> {
+        ConnectorClient::speaking_now(self, budget).await
     }
 }
 

@@ -15,10 +15,14 @@
 //!   while, mid-burst and mid-call.
 //! - [`late_creates`]: Graph answering subscription creates 3 s and 12 s late, `serve` killed
 //!   while a create is unanswered.
+//! - [`lost_call_events`]: the connector loses call events (its retries ran out): starts and
+//!   ends the bridge never hears of are repaired from the connector's call state, on both
+//!   stores.
 
 mod connector_down;
 mod graph_throttled;
 mod killed;
 mod late_creates;
+mod lost_call_events;
 mod setup;
 mod store_down;

@@ -107,6 +107,8 @@ impl RecordingConnector {
             email: email.map(str::to_string),
             groups: Vec::new(),
             teams_status: None,
+            // A 1.0 connector: no call state, and `speaking=true` is ignored.
+            speaking: None,
         });
     }
 
@@ -348,6 +350,7 @@ async fn list_users(
     axum::Json(SwyxUserList {
         users: inner.directory.clone(),
         next_cursor: None,
+        speaking_only: false,
     })
     .into_response()
 }

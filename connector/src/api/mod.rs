@@ -1,4 +1,4 @@
-//! The connector side of the contract (`infra/connector-openapi.yaml`, 1.1), served to the bridge:
+//! The connector side of the contract (`infra/connector-openapi.yaml`, 1.2), served to the bridge:
 //! `PUT`/`GET /v1/users/{swyxUserId}/teams-status` and `GET /v1/users` (paged), every request
 //! signed in the Standard Webhooks format. One error type ([`ApiError`]) decides every refusal's
 //! status code and names the problem; a refused request changes nothing.

@@ -1,13 +1,19 @@
 //! `GET /v1/users`: the directory, one page at a time in `swyxUserId` order, each user with the
-//! Teams-derived status the connector holds (the bridge reconciles against it).
+//! Teams-derived status the connector holds (the bridge reconciles against it) and the speaking
+//! period open now (1.2; the store's, which is written with the event in one transaction, so an
+//! event the bridge received is always in a list asked for after it). `speaking=true` lists only
+//! the users speaking now, marked `speakingOnly`: the bridge asks that at every maintenance pass.
 
 use super::status_slot::held;
 use super::{ApiError, ApiState};
+use crate::directory::DirectoryUser;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use std::sync::Arc;
-use swyx_contract::wire::{SwyxDirectoryUser, SwyxUserList, USER_PAGE_DEFAULT, USER_PAGE_MAX};
+use swyx_contract::wire::{
+    SPEAKING_QUERY, SwyxDirectoryUser, SwyxUserList, USER_PAGE_DEFAULT, USER_PAGE_MAX,
+};
 
 pub async fn list(
     State(state): State<Arc<ApiState>>,
@@ -16,9 +22,26 @@ pub async fn list(
     body: Bytes,
 ) -> Result<axum::Json<SwyxUserList>, ApiError> {
     state.admission.verify(&headers, &body)?;
-    let (cursor, limit) = parse_query(query.as_deref().unwrap_or(""))?;
+    let q = parse_query(query.as_deref().unwrap_or(""))?;
     let snapshot = state.directory.current();
-    let (page, more) = snapshot.page(cursor.as_deref(), limit);
+    let open = state
+        .store
+        .open_calls()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let speaking = |id: &str| Some(open.get(id).into_iter().cloned().collect::<Vec<_>>());
+    let (page, more): (Vec<&DirectoryUser>, bool) = if q.speaking_only {
+        // The users speaking now that the directory lists, in id order after the cursor.
+        let after = q.cursor.as_deref();
+        let mut found = open
+            .keys()
+            .filter(|id| after.is_none_or(|a| id.as_str() > a))
+            .filter_map(|id| snapshot.get(id));
+        let page: Vec<_> = found.by_ref().take(q.limit).collect();
+        (page, found.next().is_some())
+    } else {
+        let (page, more) = snapshot.page(q.cursor.as_deref(), q.limit);
+        (page.iter().collect(), more)
+    };
     let mut users = Vec::with_capacity(page.len());
     for u in page {
         users.push(SwyxDirectoryUser {
@@ -27,6 +50,7 @@ pub async fn list(
             email: u.email.clone(),
             groups: u.groups.clone(),
             teams_status: Some(held(&state, &u.swyx_user_id)?),
+            speaking: speaking(&u.swyx_user_id),
         });
     }
     let next_cursor = if more {
@@ -34,12 +58,25 @@ pub async fn list(
     } else {
         None
     };
-    Ok(axum::Json(SwyxUserList { users, next_cursor }))
+    Ok(axum::Json(SwyxUserList {
+        users,
+        next_cursor,
+        speaking_only: q.speaking_only,
+    }))
 }
 
-fn parse_query(q: &str) -> Result<(Option<String>, usize), ApiError> {
+#[derive(Debug, PartialEq, Eq)]
+struct ListQuery {
+    cursor: Option<String>,
+    limit: usize,
+    /// `speaking=true`: only the users speaking now.
+    speaking_only: bool,
+}
+
+fn parse_query(q: &str) -> Result<ListQuery, ApiError> {
     let mut cursor = None;
     let mut limit = USER_PAGE_DEFAULT;
+    let mut speaking_only = false;
     for (k, v) in form_pairs(q) {
         match k.as_str() {
             "cursor" => {
@@ -61,10 +98,25 @@ fn parse_query(q: &str) -> Result<(Option<String>, usize), ApiError> {
                         ))
                     })?;
             }
+            SPEAKING_QUERY => {
+                speaking_only = match v.as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => {
+                        return Err(ApiError::BadRequest(
+                            "speaking must be true or false".into(),
+                        ));
+                    }
+                };
+            }
             _ => {}
         }
     }
-    Ok((cursor, limit))
+    Ok(ListQuery {
+        cursor,
+        limit,
+        speaking_only,
+    })
 }
 
 /// `a=1&b=x%20y` → pairs, percent- and plus-decoded (serde_urlencoded's rules, by hand: one
@@ -113,11 +165,17 @@ mod tests {
 
     #[test]
     fn query_values_are_checked_and_decoded() {
-        assert_eq!(parse_query("").unwrap(), (None, USER_PAGE_DEFAULT));
+        let q = |cursor: Option<&str>, limit, speaking_only| ListQuery {
+            cursor: cursor.map(str::to_string),
+            limit,
+            speaking_only,
+        };
+        assert_eq!(parse_query("").unwrap(), q(None, USER_PAGE_DEFAULT, false));
         assert_eq!(
-            parse_query("cursor=a%2Fb&limit=2").unwrap(),
-            (Some("a/b".into()), 2)
+            parse_query("cursor=a%2Fb&limit=2&speaking=true").unwrap(),
+            q(Some("a/b"), 2, true)
         );
+        assert!(parse_query("speaking=yes").is_err());
         assert!(parse_query("limit=0").is_err());
         assert!(parse_query("limit=1001").is_err());
         assert!(parse_query("limit=x").is_err());

@@ -268,6 +268,13 @@ impl ScenarioClient {
             .await
     }
 
+    /// Fault injection: while `lost`, call events are given up on without being sent.
+    pub async fn swyx_lose_call_events(&self, lost: bool) -> anyhow::Result<()> {
+        let body = json!({ "enabled": lost });
+        self.send(Method::POST, "swyx/lose-call-events", Some(body))
+            .await
+    }
+
     /// `recover_after`: back to normal by itself after that long (whole seconds, at least 1).
     pub async fn swyx_outage(
         &self,

@@ -51,6 +51,7 @@ pub fn control_router(graph: Option<GraphHandleLike>, swyx: SwyxEmulator) -> Rou
         .route("/swyx/outage", post(swyx::outage))
         .route("/swyx/bridge", post(swyx::bridge))
         .route("/swyx/status-events", post(swyx::status_events))
+        .route("/swyx/lose-call-events", post(swyx::lose_call_events))
         .route(
             "/swyx/{user}",
             get(swyx::get)

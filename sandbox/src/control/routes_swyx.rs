@@ -81,6 +81,13 @@ pub(crate) async fn status_events(State(c): Ctx, b: Bytes) -> ApiResult {
     ok()
 }
 
+/// Fault injection: whether call events are lost (given up on without being sent).
+pub(crate) async fn lose_call_events(State(c): Ctx, b: Bytes) -> ApiResult {
+    let s: SwitchBody = body(&b)?;
+    c.swyx.set_lose_call_events(s.enabled);
+    ok()
+}
+
 pub(crate) async fn list(State(c): Ctx) -> ApiResult {
     Ok(axum::Json(json!({ "users": c.swyx.users() })))
 }

@@ -164,11 +164,24 @@ fn page_of_users(shared: &Shared, uri: &Uri) -> Answer {
             }
         },
     };
+    // Contract 1.2: `speaking=true` lists only the users speaking now (`speakingOnly`).
+    let speaking_only = match get("speaking") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(v) => {
+            return bad_request(shared, format!("speaking {v:?} must be true or false"));
+        }
+    };
     let mut st = lock(&shared.state);
     st.stats.user_list_requests += 1;
     use std::ops::Bound::{Excluded, Unbounded};
     let start = after.map_or(Unbounded, Excluded);
-    let page: Vec<(&String, &User)> = st.users.range((start, Unbounded)).take(limit + 1).collect();
+    let page: Vec<(&String, &User)> = st
+        .users
+        .range((start, Unbounded))
+        .filter(|(_, u)| !speaking_only || u.speaking_call.is_some())
+        .take(limit + 1)
+        .collect();
     let next = (page.len() > limit).then(|| URL_SAFE_NO_PAD.encode(page[limit - 1].0));
     let users: Vec<Value> = page
         .iter()
@@ -180,13 +193,16 @@ fn page_of_users(shared: &Shared, uri: &Uri) -> Answer {
                 "email": u.email,
                 "groups": u.groups,
                 "teamsStatus": status_state(id, u),
+                // The speaking period's id, as `speaking.started` named it.
+                "speaking": u.speaking_call.iter().collect::<Vec<_>>(),
             })
         })
         .collect();
-    (
-        StatusCode::OK,
-        json!({ "users": users, "nextCursor": next }),
-    )
+    let mut list = json!({ "users": users, "nextCursor": next });
+    if speaking_only {
+        list["speakingOnly"] = json!(true);
+    }
+    (StatusCode::OK, list)
 }
 
 async fn list_users(

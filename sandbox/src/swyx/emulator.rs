@@ -86,6 +86,7 @@ impl SwyxEmulator {
             http,
             calls: tokio::sync::Mutex::new(()),
             status_events: AtomicBool::new(true),
+            lose_call_events: AtomicBool::new(false),
             answer_delay: Mutex::new(Duration::ZERO),
         });
         let app = connector::router(shared.clone());
@@ -189,6 +190,12 @@ impl SwyxEmulator {
     /// Whether a status the user sets by hand sends `status.changed` to the bridge (default on).
     pub fn set_status_events(&self, on: bool) {
         self.shared.status_events.store(on, Ordering::SeqCst);
+    }
+
+    /// Fault injection: while on, `speaking.*` events are given up on unsent (logged as not
+    /// delivered), as by a connector whose retries ran out; the user list still tells the truth.
+    pub fn set_lose_call_events(&self, on: bool) {
+        self.shared.lose_call_events.store(on, Ordering::SeqCst);
     }
 
     /// Every status PUT waits `delay` before it is applied and answered (a slow SwyxServer);

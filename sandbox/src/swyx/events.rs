@@ -69,30 +69,38 @@ fn prepare(shared: &Shared, event: &Event<'_>) -> (SentEvent, String) {
 
 pub(crate) async fn deliver(shared: &Shared, url: &str, event: Event<'_>) -> SentEvent {
     let (mut sent, body) = prepare(shared, &event);
-    loop {
-        sent.attempts += 1;
-        let retry = match attempt(shared, url, &sent.webhook_id, &body).await {
-            Ok(status) => {
-                sent.status = Some(status);
-                sent.error = None;
-                if (200..300).contains(&status) {
-                    sent.delivered = true;
-                    false
-                } else {
-                    sent.error = Some(format!("the bridge answered {status}"));
-                    status >= 500 || status == 429
+    let lost = matches!(event, Event::Speaking { .. })
+        && shared
+            .lose_call_events
+            .load(std::sync::atomic::Ordering::SeqCst);
+    if lost {
+        sent.error = Some("lost (fault injection: the connector gave up on it)".into());
+    } else {
+        loop {
+            sent.attempts += 1;
+            let retry = match attempt(shared, url, &sent.webhook_id, &body).await {
+                Ok(status) => {
+                    sent.status = Some(status);
+                    sent.error = None;
+                    if (200..300).contains(&status) {
+                        sent.delivered = true;
+                        false
+                    } else {
+                        sent.error = Some(format!("the bridge answered {status}"));
+                        status >= 500 || status == 429
+                    }
                 }
+                Err(e) => {
+                    sent.status = None;
+                    sent.error = Some(e);
+                    true
+                }
+            };
+            if !retry || sent.attempts >= MAX_ATTEMPTS {
+                break;
             }
-            Err(e) => {
-                sent.status = None;
-                sent.error = Some(e);
-                true
-            }
-        };
-        if !retry || sent.attempts >= MAX_ATTEMPTS {
-            break;
+            tokio::time::sleep(BACKOFF_BASE * 2u32.pow(sent.attempts - 1)).await;
         }
-        tokio::time::sleep(BACKOFF_BASE * 2u32.pow(sent.attempts - 1)).await;
     }
     let mut st = lock(&shared.state);
     st.stats.event_attempts += u64::from(sent.attempts);

@@ -61,6 +61,9 @@ pub(crate) struct Shared {
     pub calls: tokio::sync::Mutex<()>,
     /// Whether a status the user sets by hand sends `status.changed` (on by default).
     pub status_events: AtomicBool,
+    /// Fault injection: call events are given up on without being sent (a connector whose
+    /// retries ran out), so only the user list (contract 1.2 `speaking`) tells the bridge.
+    pub lose_call_events: AtomicBool,
     /// How long every status PUT waits before it is applied and answered (a slow SwyxServer).
     pub answer_delay: Mutex<std::time::Duration>,
 }

@@ -1,6 +1,7 @@
 //! Contract 1.1 (`infra/connector-openapi.yaml`): the paged user list with groups and the
 //! Teams-derived status applied, reading one user's status back, the `SwyxUserId` rule, and
-//! `status.changed` for statuses set by hand (never for one applied from Teams).
+//! `status.changed` for statuses set by hand (never for one applied from Teams). 1.2: who is
+//! speaking now (`speaking`, the `speaking=true` filter), also when call events are lost.
 
 use presence_sandbox::swyx::{EffectiveStatus, OwnStatus};
 use serde_json::{Value, json};
@@ -226,4 +227,42 @@ async fn a_status_set_by_hand_is_announced_and_one_from_teams_never_is() {
         (log[0].own_status, log[0].origin.as_deref()),
         (Some(OwnStatus::DoNotDisturb), Some("user"))
     );
+}
+
+#[tokio::test]
+async fn the_user_list_tells_who_is_speaking_even_when_call_events_are_lost() {
+    let bridge = Receiver::start(&Key::new(9)).await;
+    let s = setup(Some(bridge.url.clone())).await;
+    let call = s.emu.start_call("101").await.unwrap();
+    // A second, overlapping call: the speaking period keeps the id of the one that opened it.
+    let second = s.emu.start_call("101").await.unwrap();
+    let started = bridge.events();
+    assert_eq!(started[0].1["callId"], call.as_str());
+
+    let a = s.get("/v1/users?speaking=true", &s.inbound).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["speakingOnly"], true);
+    assert_eq!(ids(&a.body), ["101"]);
+    assert_eq!(a.body["users"][0]["speaking"], json!([call]));
+    let all = s.get("/v1/users", &s.inbound).await;
+    assert!(all.body.get("speakingOnly").is_none(), "{}", all.body);
+    assert_eq!(
+        all.body["users"][1]["speaking"],
+        json!([]),
+        "102 is not speaking"
+    );
+    assert_eq!(s.get("/v1/users?speaking=1", &s.inbound).await.status, 400);
+
+    // The connector gives up on the end: the bridge never hears of it, the list tells the truth.
+    s.emu.set_lose_call_events(true);
+    s.emu.end_call("101", &second).await.unwrap();
+    s.emu.end_call("101", &call).await.unwrap();
+    assert_eq!(bridge.events().len(), 1, "the end was never sent");
+    let lost = s.emu.events_log().pop().unwrap();
+    assert_eq!(
+        (lost.event_type.as_str(), lost.delivered),
+        ("speaking.ended", false)
+    );
+    let a = s.get("/v1/users?speaking=true", &s.inbound).await;
+    assert_eq!(a.body["users"], json!([]), "{}", a.body);
 }

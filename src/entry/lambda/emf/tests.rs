@@ -37,6 +37,7 @@ fn the_maintenance_record_carries_the_gauges_under_the_prometheus_names() {
             ..SpeakingSummary::default()
         },
         read_back: Default::default(),
+        calls: Default::default(),
         swyx_truth: Default::default(),
         linking: Default::default(),
         subscriptions: SubscriptionSummary {
