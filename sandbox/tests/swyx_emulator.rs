@@ -300,9 +300,9 @@ async fn user_list_is_signed_and_lists_emails() {
     assert_eq!(
         a.body,
         json!({ "users": [
-            { "swyxUserId": "101", "name": "Alice Example", "email": "alice@contoso.com", "groups": [],
+            { "swyxUserId": "101", "name": "Alice Example", "email": "alice@contoso.com", "groups": [], "speaking": [],
               "teamsStatus": { "swyxUserId": "101", "status": null, "revision": 0 } },
-            { "swyxUserId": "102", "name": "Bob Example", "email": null, "groups": [],
+            { "swyxUserId": "102", "name": "Bob Example", "email": null, "groups": [], "speaking": [],
               "teamsStatus": { "swyxUserId": "102", "status": null, "revision": 0 } },
         ], "nextCursor": null })
     );
