@@ -2,7 +2,7 @@
 //! (per-group rules pick by them), and a sync brings them up to date like any other change.
 
 use super::{LinkPlan, Regrouped};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Group names as the connector lists them, trimmed, without empty or repeated ones (compared
 /// without case) and sorted, so an unchanged list compares equal however it is listed.
@@ -28,19 +28,27 @@ pub fn with_groups(
     for link in &mut plan.link {
         link.groups = listed.get(&link.swyx_user_id).cloned().unwrap_or_default();
     }
+    // A set, not a scan of the unlinks per link: a scope change can unlink tens of thousands.
+    let leaving: BTreeSet<&str> = plan
+        .unlink
+        .iter()
+        .map(|u| u.swyx_user_id.as_str())
+        .collect();
+    let mut regroup = Vec::new();
     for (swyx_user_id, (entra_id, held)) in links {
         let Some(now) = listed.get(swyx_user_id) else {
             continue; // not listed: the connector dropped the user, or a manual link
         };
-        let leaving = plan.unlink.iter().any(|u| &u.swyx_user_id == swyx_user_id);
-        if !leaving && now != held {
-            plan.regroup.push(Regrouped {
+        if !leaving.contains(swyx_user_id.as_str()) && now != held {
+            regroup.push(Regrouped {
                 swyx_user_id: swyx_user_id.clone(),
                 entra_id: entra_id.clone(),
                 groups: now.clone(),
             });
         }
     }
+    drop(leaving);
+    plan.regroup.extend(regroup);
     plan
 }
 

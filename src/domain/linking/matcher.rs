@@ -40,12 +40,21 @@ pub(super) enum Lookup {
     Many(Vec<usize>),
 }
 
+/// A Swyx address as matching sees it.
+#[derive(Debug, Default)]
+struct Wanted {
+    /// Nearly every address has one Entra user: a `Vec` (allocated on the first hit) costs far
+    /// less than a set per address.
+    hits: Vec<Hit>,
+    /// How many Swyx users list the address (more than one: nobody is linked through it).
+    swyx_users: u32,
+}
+
 /// The Entra users that hold an address of a Swyx user, by address and property.
 #[derive(Debug, Default)]
 pub struct EntraMatches {
-    /// Normalized Swyx address → its hits. Nearly every address has one Entra user: a `Vec`
-    /// (allocated on the first hit) costs far less than a set per address.
-    wanted: HashMap<String, Vec<Hit>>,
+    /// Normalized Swyx address → who holds it.
+    wanted: HashMap<String, Wanted>,
     users: Vec<MatchedEntra>,
     seen: usize,
 }
@@ -59,11 +68,10 @@ const TIERS: [MatchedOn; 3] = [
 impl EntraMatches {
     /// Ready to look at Entra users for the addresses of `swyx`.
     pub fn for_swyx(swyx: &[SwyxCandidate]) -> Self {
-        let wanted = swyx
-            .iter()
-            .filter_map(usable_email)
-            .map(|e| (e, Vec::new()))
-            .collect();
+        let mut wanted: HashMap<String, Wanted> = HashMap::new();
+        for e in swyx.iter().filter_map(usable_email) {
+            wanted.entry(e).or_default().swyx_users += 1;
+        }
         Self {
             wanted,
             ..Self::default()
@@ -88,7 +96,7 @@ impl EntraMatches {
             .chain([(MatchedOn::UserPrincipalName, u.user_principal_name.as_str())])
             .chain(proxies);
         for (on, address) in addresses {
-            let Some(hits) = self.wanted.get_mut(&normalize(address)) else {
+            let Some(Wanted { hits, .. }) = self.wanted.get_mut(&normalize(address)) else {
                 continue;
             };
             let h = Hit { on, user: index };
@@ -121,9 +129,15 @@ impl EntraMatches {
         &self.users[i]
     }
 
+    /// Whether more than one Swyx user lists `address` (normalized), counting a user listed
+    /// twice twice: callers confirm with the ids.
+    pub(super) fn maybe_shared(&self, address: &str) -> bool {
+        self.wanted.get(address).is_some_and(|w| w.swyx_users > 1)
+    }
+
     /// The first property (mail, UPN, proxy address) that holds `address` decides.
     pub(super) fn lookup(&self, address: &str) -> Lookup {
-        let Some(hits) = self.wanted.get(address) else {
+        let Some(Wanted { hits, .. }) = self.wanted.get(address) else {
             return Lookup::None;
         };
         for on in TIERS {

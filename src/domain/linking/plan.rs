@@ -42,9 +42,11 @@ pub fn plan_matched(
     // One entry per Swyx id (a connector that listed one twice: the last wins).
     let swyx: BTreeMap<&str, &SwyxCandidate> =
         swyx.iter().map(|u| (u.swyx_user_id.as_str(), u)).collect();
+    // Only addresses more than one Swyx user lists: at 100,000 users a map of every address
+    // would be a third of the plan's memory.
     let mut sharing: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for (&id, u) in &swyx {
-        if let Some(e) = usable_email(u) {
+        if let Some(e) = usable_email(u).filter(|e| entra.maybe_shared(e)) {
             sharing.entry(e).or_default().push(id);
         }
     }
@@ -65,13 +67,22 @@ pub fn plan_matched(
         outcomes.insert(id, outcome);
     }
     // An Entra user two Swyx users match (through different addresses) goes to neither.
+    // Counted first, so only the rare Entra user claimed twice costs a list of ids.
+    let mut claimed = vec![0u8; entra.users_kept()];
+    for o in outcomes.values() {
+        if let Outcome::Match { entra, .. } = o {
+            claimed[*entra] = claimed[*entra].saturating_add(1);
+        }
+    }
     let mut claims: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
     for (&id, o) in &outcomes {
-        if let Outcome::Match { entra, .. } = o {
+        if let Outcome::Match { entra, .. } = o
+            && claimed[*entra] > 1
+        {
             claims.entry(*entra).or_default().push(id);
         }
     }
-    for (entra_idx, ids) in claims.into_iter().filter(|(_, ids)| ids.len() > 1) {
+    for (entra_idx, ids) in claims {
         let refusal = Refusal::SharedEntraUser {
             entra_id: entra.user(entra_idx).id.clone(),
             swyx_user_ids: ids.iter().map(|s| s.to_string()).collect(),
