@@ -7,7 +7,7 @@ median of several fresh processes, all in one run under cargo-lambda's runtime e
 Build first (release, as deployed; x86_64 here):
   cargo lambda build --release --bin graph-webhook --bin swyx-webhook --bin maintenance
   (cd infra/lambda-hello && cargo lambda build --release)
-Then: .venv/bin/python infra/measure_lambdas.py [--runs 5] [--aws-delay-ms 20]
+Then: .venv/bin/python infra/measure_lambdas.py [--runs 11] [--aws-delay-ms 20]
 
 Each function's first event: Graph's validation handshake (graph-webhook), a signed
 `speaking.started` of a Swyx user nobody linked (swyx-webhook: the event secret, the signature, the
@@ -182,15 +182,21 @@ def one_cold_start(rt_port, name, binary, env, request, tmp):
     return elapsed, rss
 
 
+def load_average():
+    with open("/proc/loadavg", encoding="ascii") as f:
+        return " ".join(f.read().split()[:3])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=11)
     ap.add_argument("--aws-delay-ms", type=float, default=20.0,
                     help="held per AWS request in the second pass (0: one pass only)")
     ap.add_argument("--lambda-dir", default=os.path.join(ROOT, "target/lambda"))
     ap.add_argument("--hello", default=os.path.join(
         ROOT, "infra/lambda-hello/target/lambda/lambda-hello/bootstrap"))
     args = ap.parse_args()
+    load_before = load_average()
 
     # (name, bootstrap, project dir: the emulator accepts only binaries of the project it runs in)
     hello_dir = os.path.join(ROOT, "infra/lambda-hello")
@@ -276,8 +282,8 @@ def main():
                   f"{rss / 1024:>12.1f} {calls:>10}")
     print(f"(median of {args.runs} cold starts each, first event answered; peak RSS = max VmHWM; "
           f"logs in {tmp})")
-    with open("/proc/loadavg", encoding="ascii") as f:
-        print(f"load average at the end: {' '.join(f.read().split()[:3])}")
+    # Other builds on the machine move these figures by milliseconds: say how busy it was.
+    print(f"load average before: {load_before}, at the end: {load_average()}")
 
     def summary(rows):
         hello_ms = rows[0][2]

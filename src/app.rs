@@ -2,6 +2,7 @@
 //! The one wiring place: the store, the connector and Graph are held as their ports (trait
 //! objects), so tests wire in-memory fakes the same way.
 
+mod aws;
 mod certificate;
 mod error;
 mod role;
@@ -193,7 +194,11 @@ impl App {
 /// Cold start: every Secrets Manager read at once, on one AWS configuration shared with the
 /// DynamoDB client, instead of one round trip after another.
 async fn prefetched_secrets(cfg: &Config, role: Role) -> SecretResolver {
-    let mut secrets = SecretResolver::default();
+    let mut secrets = if role.is_lambda_function() {
+        SecretResolver::in_lambda()
+    } else {
+        SecretResolver::default()
+    };
     let mut refs: Vec<&SecretRef> = Vec::new();
     if role.decrypts_notifications() {
         refs.extend(cfg.encryption_keys.iter().map(|k| &k.private_key));

@@ -367,13 +367,10 @@ impl Metrics {
         store: &dyn Store,
         now: Timestamp,
     ) -> StoreResult<StoreFigures> {
-        let pending_deliveries = store.count_pending().await?;
-        let next_expiry = store
-            .list_subscriptions()
-            .await?
-            .iter()
-            .map(|s| s.expires_at)
-            .min();
+        // Both at once: the maintenance Lambda answers after them.
+        let (pending_deliveries, subscriptions) =
+            tokio::try_join!(store.count_pending(), store.list_subscriptions())?;
+        let next_expiry = subscriptions.iter().map(|s| s.expires_at).min();
         let figures = StoreFigures {
             pending_deliveries,
             next_subscription_expiry_secs: next_expiry.map(|at| (at.0 - now.0).div_euclid(1000)),

@@ -55,7 +55,7 @@ pub enum StartupError {
         source: StoreError,
     },
     #[error("HTTP client")]
-    HttpClient(#[source] reqwest::Error),
+    HttpClient(#[source] crate::outbound::http::ClientError),
 }
 
 impl StartupError {

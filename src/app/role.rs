@@ -22,6 +22,11 @@ pub enum Role {
 }
 
 impl Role {
+    /// One of the Lambda functions (AWS credentials and region come from the environment).
+    pub fn is_lambda_function(self) -> bool {
+        self != Role::Everything
+    }
+
     /// Loads the notification private keys (else only their ids are known).
     pub fn decrypts_notifications(self) -> bool {
         matches!(self, Role::Everything | Role::GraphWebhook)

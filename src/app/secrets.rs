@@ -33,15 +33,25 @@ const BATCH_MAX_IDS: usize = 20;
 #[derive(Default)]
 pub struct SecretResolver {
     pub(super) aws: Option<aws_config::SdkConfig>,
+    /// A Lambda function: AWS credentials and region from the environment alone.
+    lambda: bool,
     secrets_manager: Option<aws_sdk_secretsmanager::Client>,
     fetched: std::collections::HashMap<String, String>,
 }
 
 impl SecretResolver {
+    /// The resolver of a Lambda function (see [`super::aws::load`]).
+    pub(super) fn in_lambda() -> Self {
+        Self {
+            lambda: true,
+            ..Self::default()
+        }
+    }
+
     pub async fn aws_config(&mut self) -> &aws_config::SdkConfig {
         let conf = match self.aws.take() {
             Some(c) => c,
-            None => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+            None => super::aws::load(self.lambda).await,
         };
         self.aws.insert(conf)
     }

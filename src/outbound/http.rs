@@ -3,7 +3,8 @@
 //! - **No redirects.** A followed redirect would carry the client secret (token requests), a
 //!   refresh token, a bearer token or a connector signature to whatever host the answer names.
 //!   A 3xx comes back as an answer like any other, and the caller refuses it.
-//! - **rustls** (with aws-lc-rs), the only TLS stack compiled in; no proxy from the environment.
+//! - **rustls** (with aws-lc-rs), the only TLS stack compiled in; no proxy from the environment;
+//!   the system's trusted roots read on the first handshake ([`super::tls`]).
 //! - **A connect timeout** on every connection; each request sets its own total timeout.
 //! - **Answers read up to a cap.** A `Content-Length` above the cap is refused before a byte of
 //!   the body is read; a body without one is read until the cap and then dropped, closing the
@@ -17,14 +18,27 @@ use std::time::{Duration, SystemTime};
 /// Characters of an answer quoted in an error message at most.
 const QUOTE_CHARS: usize = 200;
 
+/// Why the client could not be built (never for outside data: a broken TLS provider or system).
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("TLS configuration")]
+    Tls(#[source] rustls::Error),
+    #[error("HTTP client")]
+    Build(#[source] reqwest::Error),
+}
+
 /// The client every outbound call uses. Cheap to clone (clones share the connection pool).
-pub fn client(connect_timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+/// Building it reads no file: the trusted roots are loaded on the first HTTPS handshake
+/// ([`super::tls`]).
+pub fn client(connect_timeout: Duration) -> Result<reqwest::Client, ClientError> {
+    let tls = super::tls::client_config().map_err(ClientError::Tls)?;
     reqwest::Client::builder()
-        .tls_backend_rustls()
+        .tls_backend_preconfigured(tls)
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(connect_timeout)
         .user_agent(concat!("presence-bridge/", env!("CARGO_PKG_VERSION")))
         .build()
+        .map_err(ClientError::Build)
 }
 
 /// An answer the caller interprets: any status but 429 and 5xx, which are [`Failure`]s.

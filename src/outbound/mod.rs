@@ -9,6 +9,7 @@
 
 pub mod http;
 pub mod retry;
+pub mod tls;
 
 pub use self::http::{Answer, exchange};
 pub use retry::{Failure, FailureKind, GaveUp, Idempotency, RetryPolicy};

@@ -77,9 +77,23 @@ pub async fn deliver_pending(
     let mut summary = PendingSummary::default();
     let mut tried = HashSet::new();
     let mut probed = false;
+    let mut first_round = true;
     loop {
         let now = delivery.clock.now();
-        let due = delivery.pending.due_pending(now, BATCH).await?;
+        // The first round reads as far ahead as a probe looks: a pass with nothing due (most of
+        // them) then needs one store query, not two. What is due comes first in that order, so
+        // the due part is what `due_pending(now)` would have read.
+        let (due, ahead) = if std::mem::take(&mut first_round) {
+            let read = delivery
+                .pending
+                .due_pending(probe_horizon(now), BATCH)
+                .await?;
+            let (due, ahead): (Vec<_>, Vec<_>) =
+                read.into_iter().partition(|p| p.next_attempt_at <= now);
+            (due, Some(ahead))
+        } else {
+            (delivery.pending.due_pending(now, BATCH).await?, None)
+        };
         let mut fresh: Vec<_> = due
             .into_iter()
             .filter(|p| {
@@ -92,7 +106,11 @@ pub async fn deliver_pending(
                 break;
             }
             probed = true;
-            let Some(probe) = earliest_retrying(delivery, now).await? else {
+            let probe = match ahead {
+                Some(ahead) => ahead.into_iter().find(PendingDelivery::retrying),
+                None => earliest_retrying(delivery, now).await?,
+            };
+            let Some(probe) = probe else {
                 break;
             };
             tried.insert((
@@ -159,7 +177,13 @@ async fn earliest_retrying(
     delivery: Delivery<'_>,
     now: Timestamp,
 ) -> StoreResult<Option<PendingDelivery>> {
-    let horizon = now.plus_millis(PROBE_HORIZON.as_millis() as i64);
-    let ahead = delivery.pending.due_pending(horizon, BATCH).await?;
+    let ahead = delivery
+        .pending
+        .due_pending(probe_horizon(now), BATCH)
+        .await?;
     Ok(ahead.into_iter().find(PendingDelivery::retrying))
+}
+
+fn probe_horizon(now: Timestamp) -> Timestamp {
+    now.plus_millis(PROBE_HORIZON.as_millis() as i64)
 }

@@ -143,3 +143,27 @@ async fn a_rejected_update_is_not_tried_before_its_time_nor_a_fresh_one_in_its_g
     );
     assert_eq!(w.store.count_pending().await.unwrap(), 2);
 }
+
+#[tokio::test]
+async fn a_pass_with_nothing_due_asks_the_store_once() {
+    use crate::store::CountingStore;
+    let w = World::new();
+    let store = CountingStore::new(std::sync::Arc::new(MemoryStore::new()));
+    let delivery = Delivery {
+        connector: &w.connector,
+        pending: &store,
+        clock: &w.clock,
+    };
+    // Nothing pending, then one update backing off that is not due: one query either way (a
+    // maintenance Lambda's cold start waits for each).
+    let summary = deliver_pending(delivery, BUDGET).await.unwrap();
+    assert_eq!(summary, Default::default());
+    assert_eq!(store.total(), 1, "{:?}", store.counts());
+    let mut waiting = super::decide::pending_until_delivered(w.update("swyx-1"));
+    waiting.next_attempt_at = w.clock.now().plus_millis(600_000);
+    store.put_pending(&waiting).await.unwrap();
+    store.reset();
+    deliver_pending(delivery, BUDGET).await.unwrap();
+    assert_eq!(store.total(), 1, "{:?}", store.counts());
+    assert!(w.connector.received().is_empty(), "not retrying: no probe");
+}
