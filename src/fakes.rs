@@ -62,6 +62,21 @@ pub enum GraphCall {
     Read { users: usize },
 }
 
+impl GraphCall {
+    /// The bridge's "In a call" session set for `user`.
+    pub fn in_a_call(user: &str) -> Self {
+        GraphCall::SetPresence {
+            user: user.into(),
+            activity: "InACall".into(),
+        }
+    }
+
+    /// The bridge's session cleared for `user`.
+    pub fn session_cleared(user: &str) -> Self {
+        GraphCall::ClearPresence { user: user.into() }
+    }
+}
+
 /// Graph: presence sessions, bulk reads, subscriptions. `slow_sessions` makes every session call
 /// use up its whole budget and fail, as the real client does when Graph keeps timing out.
 #[derive(Default)]

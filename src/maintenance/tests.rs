@@ -136,10 +136,8 @@ async fn busy_bridge(graph: &Arc<FakeGraph>) -> (App, Arc<FakeConnector>) {
     (app, connector)
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_teams_call_hidden_by_the_bridges_session_reaches_swyx_after_the_clear() {
-    let graph = Arc::new(FakeGraph::default());
-    let (mut app, connector) = busy_bridge(&graph).await;
+/// Swaps the busy bridge's store for one that holds only Alice's link.
+async fn alice_alone(app: &mut App) -> Arc<MemoryStore> {
     let store = Arc::new(MemoryStore::new());
     let link = UserLink {
         entra_id: "alice".into(),
@@ -149,6 +147,14 @@ async fn a_teams_call_hidden_by_the_bridges_session_reaches_swyx_after_the_clear
     };
     store.put_user(&link).await.unwrap();
     app.store = store.clone();
+    store
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_teams_call_hidden_by_the_bridges_session_reaches_swyx_after_the_clear() {
+    let graph = Arc::new(FakeGraph::default());
+    let (mut app, connector) = busy_bridge(&graph).await;
+    let store = alice_alone(&mut app).await;
     let now = app.clock.now();
     // Alice is Available on Swyx; during her Swyx call Teams showed Busy/InACall, taken as
     // the bridge's own session; she also joined a Teams call meanwhile.
@@ -223,15 +229,7 @@ async fn a_slow_graph_on_call_upkeep_leaves_renewal_and_redelivery_their_shares(
 async fn a_lost_call_end_is_cleared_in_teams_by_the_next_run() {
     let graph = Arc::new(FakeGraph::default());
     let (mut app, connector) = busy_bridge(&graph).await;
-    let store = Arc::new(MemoryStore::new());
-    let link = UserLink {
-        entra_id: "alice".into(),
-        swyx_user_id: "swyx-1".into(),
-        email: String::new(),
-        groups: Vec::new(),
-    };
-    store.put_user(&link).await.unwrap();
-    app.store = store.clone();
+    let store = alice_alone(&mut app).await;
     let now = app.clock.now();
     let speaking = SpeakingSettings::default();
     let in_call = SpeakingState::default()

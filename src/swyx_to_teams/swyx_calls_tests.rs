@@ -90,16 +90,11 @@ impl<S: Store + 'static> World<S> {
 }
 
 fn set() -> GraphCall {
-    GraphCall::SetPresence {
-        user: "alice".into(),
-        activity: "InACall".into(),
-    }
+    GraphCall::in_a_call("alice")
 }
 
 fn clear() -> GraphCall {
-    GraphCall::ClearPresence {
-        user: "alice".into(),
-    }
+    GraphCall::session_cleared("alice")
 }
 
 async fn a_lost_end_clears_in_a_call_at_the_next_pass<S: Store + 'static>(store: S) {

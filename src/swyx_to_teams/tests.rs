@@ -69,16 +69,11 @@ impl World {
 }
 
 fn set() -> GraphCall {
-    GraphCall::SetPresence {
-        user: "alice".into(),
-        activity: "InACall".into(),
-    }
+    GraphCall::in_a_call("alice")
 }
 
 fn clear() -> GraphCall {
-    GraphCall::ClearPresence {
-        user: "alice".into(),
-    }
+    GraphCall::session_cleared("alice")
 }
 
 #[tokio::test(start_paused = true)]
