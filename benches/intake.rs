@@ -133,6 +133,7 @@ fn bench(c: &mut Criterion) {
             wake_maintenance: Default::default(),
             directions: Default::default(),
             known_subscriptions: Default::default(),
+            store_refusals: Default::default(),
             clock: Default::default(),
         };
         (Arc::new(app), sender, connector)

@@ -200,6 +200,7 @@ fn setup(rt: &tokio::runtime::Runtime) -> Bench {
             wake_maintenance: Default::default(),
             directions: Default::default(),
             known_subscriptions: Default::default(),
+            store_refusals: Default::default(),
             clock: BridgeClock::system(),
             metrics: Default::default(),
         });

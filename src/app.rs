@@ -28,6 +28,7 @@ use crate::teams_to_swyx::decide::Judge;
 use crate::teams_to_swyx::deliver::Delivery;
 use crate::teams_to_swyx::known_subscriptions::KnownSubscriptions;
 use crate::teams_to_swyx::ports::SwyxConnector;
+use crate::teams_to_swyx::store_refusals::StoreRefusals;
 use crate::users_sync::UsersSync;
 pub use certificate::CertificateError;
 use certificate::load_certificate;
@@ -72,6 +73,9 @@ pub struct App {
     pub directions: Directions,
     /// The Graph intake's brief cache of the subscriptions (one store read for many items).
     pub known_subscriptions: KnownSubscriptions,
+    /// Whether the Graph intake refused notifications for a store failure since the store last
+    /// took its writes (a reconciliation is asked once it does again).
+    pub store_refusals: StoreRefusals,
     /// The time of both directions and of maintenance (the sandbox's clock in tests).
     pub clock: Clock,
 }
@@ -173,6 +177,7 @@ impl App {
             wake_maintenance: Arc::new(tokio::sync::Notify::new()),
             directions: cfg.users.directions,
             known_subscriptions: KnownSubscriptions::default(),
+            store_refusals: StoreRefusals::default(),
             clock,
             settings: AppSettings {
                 tenant_id: cfg.tenant_id.clone(),

@@ -144,7 +144,21 @@ pub enum StoreConfig {
     DynamoDb {
         table: String,
         endpoint_url: Option<String>,
+        timeouts: DynamoTimeouts,
     },
+}
+
+/// How long the DynamoDB client waits before it gives up: a table that does not answer must
+/// fail a webhook's store call in time for a 503 within Graph's 3 s, so that Graph redelivers,
+/// rather than hold the request until Graph counts the endpoint slow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DynamoTimeouts {
+    /// Establishing a connection.
+    pub connect: Duration,
+    /// One HTTP attempt (the SDK retries a timed-out attempt while the operation has time).
+    pub attempt: Duration,
+    /// One operation, all its attempts and back-offs included.
+    pub operation: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -204,6 +218,15 @@ const NAMES: &[(&str, &str)] = &[
     ("store.sqlite_path", "SQLITE_PATH"),
     ("store.dynamodb_table", "TABLE_NAME"),
     ("store.dynamodb_endpoint", "DYNAMODB_ENDPOINT"),
+    (
+        "store.dynamodb_connect_timeout_ms",
+        "DYNAMODB_CONNECT_TIMEOUT_MS",
+    ),
+    (
+        "store.dynamodb_attempt_timeout_ms",
+        "DYNAMODB_ATTEMPT_TIMEOUT_MS",
+    ),
+    ("store.dynamodb_timeout_ms", "DYNAMODB_TIMEOUT_MS"),
     ("webhook.max_body_bytes", "WEBHOOK_MAX_BODY_BYTES"),
     ("webhook.time_budget_ms", "WEBHOOK_TIME_BUDGET_MS"),
     ("mapping.rules_file", "MAPPING_RULES_FILE"),

@@ -295,6 +295,7 @@ pub fn app(store: Arc<MemoryStore>, connector: Arc<FakeConnector>, clock: Clock)
         wake_maintenance: Default::default(),
         directions: Default::default(),
         known_subscriptions: Default::default(),
+        store_refusals: Default::default(),
         clock,
     }
 }

@@ -96,6 +96,7 @@ async fn env(users: usize) -> Env {
         wake_maintenance: Default::default(),
         directions: Default::default(),
         known_subscriptions: Default::default(),
+        store_refusals: Default::default(),
         clock: Default::default(),
     };
     store

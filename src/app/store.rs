@@ -1,8 +1,9 @@
 //! Opening the configured store (SQLite or DynamoDB).
 
 use super::StartupError;
-use crate::config::StoreConfig;
+use crate::config::{DynamoTimeouts, StoreConfig};
 use crate::store::{DynamoStore, SqliteStore, Store};
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,18 +42,38 @@ async fn open_store_waiting(
         StoreConfig::DynamoDb {
             table,
             endpoint_url,
-        } => match aws {
-            Some(conf) => {
-                let mut builder = aws_sdk_dynamodb::config::Builder::from(conf);
-                if let Some(url) = endpoint_url {
-                    builder = builder.endpoint_url(url);
+            timeouts,
+        } => {
+            let loaded;
+            let conf = match aws {
+                Some(conf) => conf,
+                None => {
+                    loaded = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                        .load()
+                        .await;
+                    &loaded
                 }
-                Arc::new(DynamoStore::new(
-                    aws_sdk_dynamodb::Client::from_conf(builder.build()),
-                    table.clone(),
-                ))
+            };
+            let mut builder = aws_sdk_dynamodb::config::Builder::from(conf)
+                .timeout_config(timeout_config(*timeouts));
+            if let Some(url) = endpoint_url {
+                builder = builder.endpoint_url(url);
             }
-            None => Arc::new(DynamoStore::from_env_config(table, endpoint_url.as_deref()).await),
-        },
+            Arc::new(DynamoStore::new(
+                aws_sdk_dynamodb::Client::from_conf(builder.build()),
+                table.clone(),
+            ))
+        }
     })
+}
+
+/// Without these the SDK waits for a table that does not answer as long as the connection
+/// lives: a webhook would hold Graph past its 3 s instead of answering 503 (Graph then counts
+/// the endpoint slow and delays every notification by 10 minutes), and maintenance would stall.
+pub fn timeout_config(timeouts: DynamoTimeouts) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(timeouts.connect)
+        .operation_attempt_timeout(timeouts.attempt)
+        .operation_timeout(timeouts.operation)
+        .build()
 }

@@ -80,6 +80,9 @@ impl RawConfig {
                 sqlite_path: var("store.sqlite_path"),
                 dynamodb_table: var("store.dynamodb_table"),
                 dynamodb_endpoint: var("store.dynamodb_endpoint"),
+                dynamodb_connect_timeout_ms: num("store.dynamodb_connect_timeout_ms")?,
+                dynamodb_attempt_timeout_ms: num("store.dynamodb_attempt_timeout_ms")?,
+                dynamodb_timeout_ms: num("store.dynamodb_timeout_ms")?,
             },
             webhook: RawWebhook {
                 max_body_bytes: num("webhook.max_body_bytes")?.map(|n| n as usize),

@@ -90,6 +90,9 @@ pub struct RawStore {
     pub sqlite_path: Option<String>,
     pub dynamodb_table: Option<String>,
     pub dynamodb_endpoint: Option<String>,
+    pub dynamodb_connect_timeout_ms: Option<u64>,
+    pub dynamodb_attempt_timeout_ms: Option<u64>,
+    pub dynamodb_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -81,16 +81,6 @@ impl DynamoStore {
         }
     }
 
-    /// A client from the default AWS configuration chain (environment, profile, Lambda role),
-    /// which also honours `AWS_ENDPOINT_URL`; `endpoint_url` overrides it.
-    pub async fn from_env_config(table: &str, endpoint_url: Option<&str>) -> Self {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(url) = endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        Self::new(Client::new(&loader.load().await), table)
-    }
-
     /// Creates the table with its `due` index and TTL on `expires_at` unless it exists, and waits
     /// until it is usable. For tests and self-managed deployments.
     pub async fn create_table_if_missing(&self) -> StoreResult<()> {

@@ -136,6 +136,7 @@ pub async fn handle(app: &Arc<App>, req: HttpRequest) -> HttpResponse {
         Ok(Ok(reports)) => reports,
         Ok(Err(store)) => {
             tracing::warn!(items, error = %with_causes(&store), "notification collection not checked: the subscriptions could not be read");
+            app.store_refusals.note();
             return error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the subscriptions could not be read (a transient store failure); retry",
@@ -155,6 +156,7 @@ pub async fn handle(app: &Arc<App>, req: HttpRequest) -> HttpResponse {
     }
     tally.log(started);
     if tally.transient > 0 {
+        app.store_refusals.note();
         // Graph redelivers the collection; items already applied are then recognised as stale.
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -163,6 +165,11 @@ pub async fn handle(app: &Arc<App>, req: HttpRequest) -> HttpResponse {
                 tally.transient, tally.items
             ),
         );
+    }
+    if tally.stored() {
+        app.store_refusals
+            .store_answers_again(app.store.as_ref(), &app.wake_maintenance)
+            .await;
     }
     empty(StatusCode::ACCEPTED)
 }

@@ -18,6 +18,7 @@ pub mod known_subscriptions;
 pub mod ports;
 pub mod reconcile;
 pub mod redeliver;
+pub mod store_refusals;
 pub mod swyx_truth;
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! while calls start and end and Graph asks for a subscription's reauthorization. The bridge
 //! waits as long as Graph asks, keeps what it could not do, and does it once the storm is over.
 
-use super::setup::start_consistent;
+use super::setup::{shared_dynamodb, start_consistent};
 use presence_bridge::demo::DemoStore;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -13,8 +13,17 @@ const STORM: Duration = Duration::from_secs(30);
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn graph_429_storm_mid_burst_is_waited_out_and_everyone_converges() {
-    let run = start_consistent(DemoStore::Sqlite, USERS).await;
+async fn graph_429_storm_mid_burst_is_waited_out_and_everyone_converges_on_sqlite() {
+    graph_429_storm_mid_burst(DemoStore::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graph_429_storm_mid_burst_is_waited_out_and_everyone_converges_on_dynamodb() {
+    graph_429_storm_mid_burst(shared_dynamodb("storm")).await;
+}
+
+async fn graph_429_storm_mid_burst(store: DemoStore) {
+    let run = start_consistent(store, USERS).await;
     let swyx = &run.world.sandbox.swyx;
     let graph = &run.world.sandbox.graph;
     let user = |i: usize| &run.world.users[i].swyx_id;

@@ -9,7 +9,7 @@ use super::setup::{Running, Seeded, start_consistent};
 use crate::support::moto;
 use presence_bridge::demo::DemoStore;
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const ROUNDS: usize = 3;
 
@@ -49,8 +49,38 @@ impl Calls {
     }
 }
 
-async fn killed_mid_burst_rounds(store: DemoStore, users: usize) {
+/// `moto`: the endpoint of the DynamoDB emulator when `store` is on it, whose work is reported.
+async fn killed_mid_burst_rounds(store: DemoStore, users: usize, moto: Option<&str>) {
+    let started = Instant::now();
     let mut run = start_consistent(store, users).await;
+    let stats_at = |label: &'static str| async move {
+        if let Some(stats) = match moto {
+            Some(endpoint) => moto::MotoStats::of(endpoint).await,
+            None => None,
+        } {
+            let busy: Vec<String> = stats
+                .busy_by_operation
+                .iter()
+                .map(|(op, s)| {
+                    format!(
+                        "{op} {}: {s:.1} s",
+                        stats.by_operation.get(op).copied().unwrap_or(0)
+                    )
+                })
+                .collect();
+            eprintln!(
+                "FIGURE moto after {label}: {} requests, {:.1} s busy: {}",
+                stats.requests,
+                stats.busy_seconds,
+                busy.join(", ")
+            );
+        }
+    };
+    stats_at("setup").await;
+    eprintln!(
+        "FIGURE {users} users consistent after {:?}",
+        started.elapsed()
+    );
     let mut rng = Seeded::from_env();
     let mut calls = Calls::default();
     // Each put waits 50 ms at the connector: the burst is still in flight when the kill comes.
@@ -72,6 +102,7 @@ async fn killed_mid_burst_rounds(store: DemoStore, users: usize) {
             calls.0.len()
         );
         run.assert_settles(round, &what, &calls.callers()).await;
+        stats_at("a round").await;
     }
     // Every call ends: no session of the bridge is left, and Swyx agrees with Teams for all.
     calls.play(&run, 0).await;
@@ -81,26 +112,33 @@ async fn killed_mid_burst_rounds(store: DemoStore, users: usize) {
     assert_eq!(events.events_failed, 0, "call events lost: {events:?}");
     run.world.sandbox.swyx.set_answer_delay(Duration::ZERO);
     run.stop();
+    eprintln!(
+        "FIGURE {users} users, {ROUNDS} rounds: {:?} in all",
+        started.elapsed()
+    );
 }
 
 /// The burst.
 const SQLITE_USERS: usize = 1000;
-/// moto serves one request at a time: a debug build's burst of 1,000 would take it minutes.
-const DYNAMO_USERS: usize = 120;
+const DYNAMO_USERS: usize = 1000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_killed_mid_burst_converges_after_restart_on_sqlite() {
-    killed_mid_burst_rounds(DemoStore::Sqlite, SQLITE_USERS).await;
+    killed_mid_burst_rounds(DemoStore::Sqlite, SQLITE_USERS, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_killed_mid_burst_converges_after_restart_on_dynamodb() {
+    // A moto of its own: a burst of 1,000 on the shared one (one request at a time) would hold
+    // up every other test of the binary, and its figures would be theirs too.
+    let moto = moto::MotoServer::dedicated();
     killed_mid_burst_rounds(
         DemoStore::DynamoDb {
-            endpoint: moto::endpoint().to_string(),
-            table: moto::unique_table("fault"),
+            endpoint: moto.endpoint.clone(),
+            table: "fault-killed".to_string(),
         },
         DYNAMO_USERS,
+        Some(&moto.endpoint),
     )
     .await;
 }

@@ -4,7 +4,7 @@
 //! clientState it sent) instead of making another: one working subscription per sync account,
 //! none deleted, none made twice.
 
-use super::setup::start_consistent_with;
+use super::setup::{shared_dynamodb, start_consistent_with};
 use presence_bridge::demo::DemoStore;
 use presence_bridge::demo::parts::{DemoUser, enroll_account};
 use presence_bridge::demo::script::SESSION;
@@ -21,8 +21,17 @@ fn requests(run: &super::setup::Running, route: &str) -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn late_creates_across_a_restart_leave_one_subscription_per_account() {
-    let run = start_consistent_with(DemoStore::Sqlite, FIRST_USERS, |sandbox| {
+async fn late_creates_across_a_restart_leave_one_subscription_per_account_on_sqlite() {
+    late_creates_across_a_restart(DemoStore::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_creates_across_a_restart_leave_one_subscription_per_account_on_dynamodb() {
+    late_creates_across_a_restart(shared_dynamodb("late")).await;
+}
+
+async fn late_creates_across_a_restart(store: DemoStore) {
+    let run = start_consistent_with(store, FIRST_USERS, |sandbox| {
         sandbox
             .graph
             .set_subscription_answer_delay(Some(Duration::from_secs(3)));

@@ -106,6 +106,14 @@ pub struct Running {
     pub world: World,
 }
 
+/// A fresh table on the binary's shared moto: for rounds whose load it carries alongside others.
+pub fn shared_dynamodb(prefix: &str) -> DemoStore {
+    DemoStore::DynamoDb {
+        endpoint: crate::support::moto::endpoint().to_string(),
+        table: crate::support::moto::unique_table(prefix),
+    }
+}
+
 pub async fn start_consistent(store: DemoStore, users: usize) -> Running {
     start_consistent_with(store, users, |_| {}).await
 }

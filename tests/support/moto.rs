@@ -13,7 +13,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 const INSTALL_HINT: &str =
@@ -29,10 +29,18 @@ pub struct MotoServer {
     pub endpoint: String,
     child: Child,
     lifeline: Option<ChildStdin>,
+    /// Stopped by [`MotoServer::pause`] and not yet resumed.
+    paused: AtomicBool,
 }
 
 impl Drop for MotoServer {
     fn drop(&mut self) {
+        // A test that failed while the server was stopped: a stopped watchdog would never see
+        // its lifeline close, and reaping it would hang the test instead of failing it.
+        // (Not asserted: a panic while unwinding would abort the whole test binary.)
+        if self.paused.load(Ordering::SeqCst) {
+            let _ = self.send_signal("-CONT");
+        }
         // Closing the lifeline makes the watchdog stop moto; then reap the watchdog.
         drop(self.lifeline.take());
         let _ = self.child.wait();
@@ -104,6 +112,7 @@ fn start_once_in(bin: &Path, own_group: bool) -> Result<MotoServer, String> {
         endpoint: format!("http://127.0.0.1:{port}"),
         child,
         lifeline,
+        paused: AtomicBool::new(false),
     };
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     for poll in 0..READY_POLLS {
@@ -152,20 +161,30 @@ impl MotoServer {
 
     /// SIGSTOP to the server's process group: it accepts no more work until [`Self::resume`].
     pub fn pause(&self) {
+        self.paused.store(true, Ordering::SeqCst);
         self.signal_group("-STOP");
     }
 
     pub fn resume(&self) {
         self.signal_group("-CONT");
+        self.paused.store(false, Ordering::SeqCst);
     }
 
     fn signal_group(&self, signal: &str) {
+        assert!(
+            self.send_signal(signal),
+            "kill {signal} -- -{} failed",
+            self.child.id()
+        );
+    }
+
+    /// `signal` to the server's process group; whether it was delivered.
+    fn send_signal(&self, signal: &str) -> bool {
         let group = format!("-{}", self.child.id());
-        let status = Command::new("kill")
+        Command::new("kill")
             .args([signal, "--", &group])
             .status()
-            .expect("run kill");
-        assert!(status.success(), "kill {signal} -- {group} failed");
+            .is_ok_and(|status| status.success())
     }
 }
 
@@ -194,4 +213,24 @@ pub fn client() -> Client {
 pub fn unique_table(prefix: &str) -> String {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     format!("{prefix}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// What a moto of `scripts/moto-server` has served so far; `None` from another moto.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct MotoStats {
+    pub requests: u64,
+    pub busy_seconds: f64,
+    pub by_operation: std::collections::BTreeMap<String, u64>,
+    /// Seconds spent, by operation.
+    #[serde(default)]
+    pub busy_by_operation: std::collections::BTreeMap<String, f64>,
+}
+
+impl MotoStats {
+    pub async fn of(endpoint: &str) -> Option<Self> {
+        let answer = reqwest::get(format!("{endpoint}/_serial/stats"))
+            .await
+            .ok()?;
+        answer.json().await.ok()
+    }
 }

@@ -167,6 +167,7 @@ impl Harness {
             wake_maintenance: Default::default(),
             directions,
             known_subscriptions: Default::default(),
+            store_refusals: Default::default(),
             clock: bridge_clock,
             metrics: Default::default(),
         });

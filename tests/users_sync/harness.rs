@@ -140,6 +140,7 @@ impl Harness {
             wake_maintenance: Default::default(),
             directions: Default::default(),
             known_subscriptions: Default::default(),
+            store_refusals: Default::default(),
             clock: bridge_clock,
             metrics: Default::default(),
         });

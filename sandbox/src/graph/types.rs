@@ -211,6 +211,8 @@ pub struct GraphStats {
     pub notifications_dropped_slow_endpoint: u64,
     /// Delivery POSTs not answered within the delivery timeout (3 s).
     pub slow_answers: u64,
+    /// Delivery POSTs answered, by HTTP status (a timeout or refused connection is no answer).
+    pub answers_by_status: BTreeMap<u16, u64>,
     pub delivery_posts: u64,
     pub validation_requests: u64,
     /// "METHOD /route/{template}" → count, for every request that matched a route (requests

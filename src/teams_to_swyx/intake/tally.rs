@@ -49,6 +49,12 @@ impl Tally {
         tally
     }
 
+    /// Whether some item was read or written in the store (a forged or unlinked item alone
+    /// proves nothing: it may have been answered from a cache).
+    pub(super) fn stored(&self) -> bool {
+        self.delivered + self.pending + self.recorded + self.stale + self.lifecycle > 0
+    }
+
     fn count(&mut self, report: ItemReport) {
         match report.delivery {
             Some(Ok(())) => self.delivered += 1,

@@ -83,6 +83,8 @@ fn collection(tenant: &Tenant, batch: &[Item]) -> Value {
 /// What one POST came to.
 struct Outcome {
     ok: bool,
+    /// The answer's HTTP status, if one came.
+    status: Option<u16>,
     /// An answer or a timeout (a refused connection is neither).
     answered: bool,
     slow: bool,
@@ -102,6 +104,7 @@ async fn post(
     let timeout_error = answer.as_ref().is_err_and(|e| e.is_timeout());
     Outcome {
         ok: answer.as_ref().is_ok_and(|r| r.status().is_success()),
+        status: answer.as_ref().ok().map(|r| r.status().as_u16()),
         answered: answer.is_ok() || timeout_error,
         slow: elapsed >= timing.delivery_timeout || timeout_error,
         timed_out: elapsed >= timing.retry_timeout,
@@ -183,6 +186,9 @@ fn record(tenant: &Tenant, url: &str, batch: &[Item], outcome: &Outcome, timing:
         s.delivery_posts += 1;
         s.slow_answers += u64::from(outcome.slow);
         s.notifications_failed += u64::from(!outcome.ok);
+        if let Some(status) = outcome.status {
+            *s.answers_by_status.entry(status).or_default() += 1;
+        }
         if outcome.ok {
             s.lifecycle_delivered += lifecycle;
             s.notifications_delivered += batch.len() as u64 - lifecycle;
