@@ -96,7 +96,6 @@ pub async fn plan(app: &App, budget: Duration) -> Result<LinkPlan, SyncError> {
     let group = us.settings.entra_group.as_deref();
     let swyx_group = us.settings.swyx_group.as_deref();
     let mut swyx: Vec<SwyxCandidate> = Vec::new();
-    let mut listed_groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut take_swyx = |page: Vec<crate::swyx::client::SwyxDirectoryUser>| {
         for u in page {
             swyx.push(SwyxCandidate {
@@ -104,10 +103,10 @@ pub async fn plan(app: &App, budget: Duration) -> Result<LinkPlan, SyncError> {
                 id_problem: swyx_contract::wire::check_swyx_user_id(&u.swyx_user_id)
                     .err()
                     .map(|e| e.to_string()),
-                swyx_user_id: u.swyx_user_id.clone(),
+                groups: linking::normalize_groups(&u.groups),
+                swyx_user_id: u.swyx_user_id,
                 email: u.email,
             });
-            listed_groups.insert(u.swyx_user_id, linking::normalize_groups(&u.groups));
         }
     };
     let (listed, members) = tokio::join!(us.connector.visit_users(budget, &mut take_swyx), async {
@@ -117,6 +116,8 @@ pub async fn plan(app: &App, budget: Duration) -> Result<LinkPlan, SyncError> {
         }
     });
     listed.map_err(SyncError::Connector)?;
+    // Grown page by page, so up to twice the room it needs, held until the plan is made.
+    swyx.shrink_to_fit();
     let members = members.map_err(SyncError::Graph)?;
     let mut matches = EntraMatches::for_swyx(&swyx);
     let mut take_entra = |page: Vec<crate::graph::directory::DirectoryUser>| {
@@ -152,13 +153,15 @@ pub async fn plan(app: &App, budget: Duration) -> Result<LinkPlan, SyncError> {
             }
         }
     }
+    // The links moved, not copied: at 100,000 users each copy of the ids is megabytes.
     let current: Vec<CurrentLink> = links
-        .iter()
+        .into_iter()
         .map(|l| CurrentLink {
-            entra_id: l.entra_id.clone(),
-            swyx_user_id: l.swyx_user_id.clone(),
             // Only a mark naming this very link makes it automatic; anything else is manual.
             automatic: automatic.get(l.swyx_user_id.as_str()) == Some(&l.entra_id.as_str()),
+            entra_id: l.entra_id,
+            swyx_user_id: l.swyx_user_id,
+            groups: l.groups,
         })
         .collect();
     let auto_links = current.iter().filter(|l| l.automatic).count();
@@ -174,12 +177,8 @@ pub async fn plan(app: &App, budget: Duration) -> Result<LinkPlan, SyncError> {
             });
         }
     }
-    let held_groups: BTreeMap<String, (String, Vec<String>)> = links
-        .into_iter()
-        .map(|l| (l.swyx_user_id, (l.entra_id, l.groups)))
-        .collect();
     let plan = linking::plan_matched(&swyx, &matches, &current, &excluded);
-    let plan = linking::with_groups(plan, &listed_groups, &held_groups);
+    let plan = linking::with_groups(plan, &swyx, &current);
     tracing::debug!(
         elapsed_ms = started.elapsed().as_millis() as u64,
         entra_users = matches.users_seen(),

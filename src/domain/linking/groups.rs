@@ -1,7 +1,7 @@
 //! The Swyx groups each link carries: the connector's user list names them, the links keep them
 //! (per-group rules pick by them), and a sync brings them up to date like any other change.
 
-use super::{LinkPlan, Regrouped};
+use super::{CurrentLink, LinkPlan, Regrouped, SwyxCandidate};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Group names as the connector lists them, trimmed, without empty or repeated ones (compared
@@ -17,16 +17,19 @@ pub fn normalize_groups(groups: &[String]) -> Vec<String> {
     out
 }
 
-/// Completes `plan` with the groups: each new link gets its Swyx user's, and each link that
-/// stays (`links`: Swyx id → (Entra id, groups held)) and whose groups changed is regrouped.
-/// `listed` holds the connector's groups per Swyx id, normalized.
-pub fn with_groups(
-    mut plan: LinkPlan,
-    listed: &BTreeMap<String, Vec<String>>,
-    links: &BTreeMap<String, (String, Vec<String>)>,
-) -> LinkPlan {
+/// Completes `plan` with the groups: each new link gets its Swyx user's (as `swyx` lists them),
+/// and each link held that stays and whose groups changed is regrouped.
+pub fn with_groups(mut plan: LinkPlan, swyx: &[SwyxCandidate], links: &[CurrentLink]) -> LinkPlan {
+    // Borrowed, not a second copy of every id (a connector that listed one twice: the last wins).
+    let listed: BTreeMap<&str, &Vec<String>> = swyx
+        .iter()
+        .map(|u| (u.swyx_user_id.as_str(), &u.groups))
+        .collect();
     for link in &mut plan.link {
-        link.groups = listed.get(&link.swyx_user_id).cloned().unwrap_or_default();
+        link.groups = listed
+            .get(link.swyx_user_id.as_str())
+            .map(|g| g.to_vec())
+            .unwrap_or_default();
     }
     // A set, not a scan of the unlinks per link: a scope change can unlink tens of thousands.
     let leaving: BTreeSet<&str> = plan
@@ -35,19 +38,20 @@ pub fn with_groups(
         .map(|u| u.swyx_user_id.as_str())
         .collect();
     let mut regroup = Vec::new();
-    for (swyx_user_id, (entra_id, held)) in links {
-        let Some(now) = listed.get(swyx_user_id) else {
+    for held in links {
+        let Some(&now) = listed.get(held.swyx_user_id.as_str()) else {
             continue; // not listed: the connector dropped the user, or a manual link
         };
-        if !leaving.contains(swyx_user_id.as_str()) && now != held {
+        if !leaving.contains(held.swyx_user_id.as_str()) && *now != held.groups {
             regroup.push(Regrouped {
-                swyx_user_id: swyx_user_id.clone(),
-                entra_id: entra_id.clone(),
+                swyx_user_id: held.swyx_user_id.clone(),
+                entra_id: held.entra_id.clone(),
                 groups: now.clone(),
             });
         }
     }
     drop(leaving);
+    regroup.sort_by(|a, b| a.swyx_user_id.cmp(&b.swyx_user_id));
     plan.regroup.extend(regroup);
     plan
 }
@@ -81,21 +85,33 @@ mod tests {
             }],
             ..LinkPlan::default()
         };
-        let listed: BTreeMap<String, Vec<String>> = [
+        let listed: Vec<SwyxCandidate> = [
             ("1001", names(&["Sales"])),
             ("1002", names(&["Support"])),
             ("1003", names(&["Night shift"])),
         ]
         .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
+        .map(|(id, groups)| SwyxCandidate {
+            swyx_user_id: id.to_string(),
+            email: None,
+            in_scope: true,
+            id_problem: None,
+            groups,
+        })
         .collect();
-        let links: BTreeMap<String, (String, Vec<String>)> = [
-            ("1001", ("a", names(&["Sales"]))),
-            ("1002", ("b", names(&["Sales"]))),
-            ("1009", ("z", names(&["Sales"]))),
+        // Held in the store's order (by Entra id), not by Swyx id.
+        let links: Vec<CurrentLink> = [
+            ("1009", "a", names(&["Sales"])),
+            ("1002", "b", names(&["Sales"])),
+            ("1001", "c", names(&["Sales"])),
         ]
         .into_iter()
-        .map(|(k, (e, g))| (k.to_string(), (e.to_string(), g)))
+        .map(|(id, entra, groups)| CurrentLink {
+            entra_id: entra.to_string(),
+            swyx_user_id: id.to_string(),
+            automatic: true,
+            groups,
+        })
         .collect();
         let plan = with_groups(plan, &listed, &links);
         assert_eq!(plan.link[0].groups, names(&["Night shift"]));

@@ -26,6 +26,8 @@ pub struct SwyxCandidate {
     pub in_scope: bool,
     /// Why the id cannot be used in the connector contract, if it cannot.
     pub id_problem: Option<String>,
+    /// The connector's groups of the user, normalized ([`normalize_groups`]).
+    pub groups: Vec<String>,
 }
 
 /// An Entra user as Graph lists it.
@@ -48,6 +50,8 @@ pub struct CurrentLink {
     pub swyx_user_id: String,
     /// Made by a sync (not by `users import` / `users link`): the sync may undo it.
     pub automatic: bool,
+    /// The Swyx groups the link holds.
+    pub groups: Vec<String>,
 }
 
 /// Which Entra property held the Swyx user's address.

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// What one Swyx user comes to, before links are compared.
 enum Outcome {
-    Manual(String),
+    /// Linked by hand: the link held stays as it is.
+    Manual,
     Skip(SkipReason),
     Refuse(Refusal),
     Match {
@@ -61,7 +62,7 @@ pub fn plan_matched(
     let mut outcomes: BTreeMap<&str, Outcome> = BTreeMap::new();
     for (&id, u) in &swyx {
         let outcome = match link_by_swyx.get(id) {
-            Some(l) if !l.automatic => Outcome::Manual(l.entra_id.clone()),
+            Some(l) if !l.automatic => Outcome::Manual,
             _ => decide(u, entra, &sharing, &manual_by_entra, excluded),
         };
         outcomes.insert(id, outcome);
@@ -91,7 +92,7 @@ pub fn plan_matched(
             outcomes.insert(id, Outcome::Refuse(refusal.clone()));
         }
     }
-    compare_with_links(outcomes, entra, links)
+    compare_with_links(outcomes, entra, links, &link_by_swyx)
 }
 
 fn decide(
@@ -154,77 +155,16 @@ fn decide(
 }
 
 /// Turns each Swyx user's outcome into link / unlink / unchanged against the links held; an
-/// automatic link whose Swyx user is gone is unlinked, a manual one stays.
+/// automatic link whose Swyx user is gone is unlinked, a manual one stays. The outcomes are
+/// consumed: what they hold moves into the plan instead of being copied.
 fn compare_with_links(
     outcomes: BTreeMap<&str, Outcome>,
     entra: &EntraMatches,
     links: &[CurrentLink],
+    link_by_swyx: &BTreeMap<&str, &CurrentLink>,
 ) -> LinkPlan {
     let mut plan = LinkPlan::default();
-    let link_by_swyx: BTreeMap<&str, &CurrentLink> =
-        links.iter().map(|l| (l.swyx_user_id.as_str(), l)).collect();
-    for (&id, outcome) in &outcomes {
-        let held = link_by_swyx.get(id).filter(|l| l.automatic);
-        let unlink = |reason: UnlinkReason| {
-            held.map(|l| PlannedUnlink {
-                swyx_user_id: id.to_string(),
-                entra_id: l.entra_id.clone(),
-                reason,
-            })
-        };
-        match outcome {
-            Outcome::Manual(entra_id) => plan.unchanged.push(Unchanged {
-                swyx_user_id: id.to_string(),
-                entra_id: entra_id.clone(),
-                manual: true,
-            }),
-            Outcome::Skip(reason) => {
-                let why = match reason {
-                    SkipReason::Excluded => UnlinkReason::Excluded,
-                    SkipReason::OutOfScope => UnlinkReason::OutOfScope,
-                };
-                plan.unlink.extend(unlink(why));
-                plan.skipped.push(Skipped {
-                    swyx_user_id: id.to_string(),
-                    reason: reason.clone(),
-                });
-            }
-            Outcome::Refuse(refusal) => {
-                plan.unlink.extend(unlink(UnlinkReason::Refused {
-                    refusal: refusal.clone(),
-                }));
-                plan.refused.push(Refused {
-                    swyx_user_id: id.to_string(),
-                    refusal: refusal.clone(),
-                });
-            }
-            Outcome::Match {
-                entra: i,
-                on,
-                email,
-            } => {
-                let entra_id = &entra.user(*i).id;
-                if held.is_some_and(|l| &l.entra_id == entra_id) {
-                    plan.unchanged.push(Unchanged {
-                        swyx_user_id: id.to_string(),
-                        entra_id: entra_id.clone(),
-                        manual: false,
-                    });
-                    continue;
-                }
-                plan.unlink.extend(unlink(UnlinkReason::Rematched {
-                    entra_id: entra_id.clone(),
-                }));
-                plan.link.push(PlannedLink {
-                    swyx_user_id: id.to_string(),
-                    entra_id: entra_id.clone(),
-                    email: email.clone(),
-                    matched_on: *on,
-                    groups: Vec::new(),
-                });
-            }
-        }
-    }
+    // Links whose Swyx user the connector no longer lists: first, while the outcomes are whole.
     for l in links
         .iter()
         .filter(|l| !outcomes.contains_key(l.swyx_user_id.as_str()))
@@ -241,6 +181,69 @@ fn compare_with_links(
                 entra_id: l.entra_id.clone(),
                 manual: true,
             });
+        }
+    }
+    for (id, outcome) in outcomes {
+        let link = link_by_swyx.get(id);
+        let held = link.filter(|l| l.automatic);
+        let unlink = |reason: UnlinkReason| {
+            held.map(|l| PlannedUnlink {
+                swyx_user_id: id.to_string(),
+                entra_id: l.entra_id.clone(),
+                reason,
+            })
+        };
+        match outcome {
+            Outcome::Manual => plan.unchanged.push(Unchanged {
+                swyx_user_id: id.to_string(),
+                entra_id: link.map(|l| l.entra_id.clone()).unwrap_or_default(),
+                manual: true,
+            }),
+            Outcome::Skip(reason) => {
+                let why = match reason {
+                    SkipReason::Excluded => UnlinkReason::Excluded,
+                    SkipReason::OutOfScope => UnlinkReason::OutOfScope,
+                };
+                plan.unlink.extend(unlink(why));
+                plan.skipped.push(Skipped {
+                    swyx_user_id: id.to_string(),
+                    reason,
+                });
+            }
+            Outcome::Refuse(refusal) => {
+                plan.unlink.extend(unlink(UnlinkReason::Refused {
+                    refusal: refusal.clone(),
+                }));
+                plan.refused.push(Refused {
+                    swyx_user_id: id.to_string(),
+                    refusal,
+                });
+            }
+            Outcome::Match {
+                entra: i,
+                on,
+                email,
+            } => {
+                let entra_id = &entra.user(i).id;
+                if held.is_some_and(|l| &l.entra_id == entra_id) {
+                    plan.unchanged.push(Unchanged {
+                        swyx_user_id: id.to_string(),
+                        entra_id: entra_id.clone(),
+                        manual: false,
+                    });
+                    continue;
+                }
+                plan.unlink.extend(unlink(UnlinkReason::Rematched {
+                    entra_id: entra_id.clone(),
+                }));
+                plan.link.push(PlannedLink {
+                    swyx_user_id: id.to_string(),
+                    entra_id: entra_id.clone(),
+                    email,
+                    matched_on: on,
+                    groups: Vec::new(),
+                });
+            }
         }
     }
     plan.unlink

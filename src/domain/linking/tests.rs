@@ -7,6 +7,7 @@ fn swyx(id: &str, email: &str) -> SwyxCandidate {
         email: (!email.is_empty()).then(|| email.to_string()),
         in_scope: true,
         id_problem: None,
+        groups: Vec::new(),
     }
 }
 
@@ -26,6 +27,7 @@ fn link(entra_id: &str, swyx_user_id: &str, automatic: bool) -> CurrentLink {
         entra_id: entra_id.into(),
         swyx_user_id: swyx_user_id.into(),
         automatic,
+        groups: Vec::new(),
     }
 }
 
