@@ -45,16 +45,9 @@ fn shares_carry_unused_time_forward_and_never_exceed_the_run() {
 async fn busy_bridge(graph: &Arc<FakeGraph>) -> (App, Arc<FakeConnector>) {
     let clock = tokio_clock();
     let now = clock.now();
-    let store = Arc::new(MemoryStore::new());
+    let store = store_with_alice().await;
     let connector = Arc::new(FakeConnector::default());
     let sealer = TokenSealer::from_key_text(&TokenSealer::generate_key_text()).unwrap();
-    let link = UserLink {
-        entra_id: "alice".into(),
-        swyx_user_id: "swyx-1".into(),
-        email: String::new(),
-        groups: Vec::new(),
-    };
-    store.put_user(&link).await.unwrap();
     let mut account = enroll(store.as_ref(), &sealer, "sync1", "refresh-1", now)
         .await
         .unwrap();
@@ -136,8 +129,8 @@ async fn busy_bridge(graph: &Arc<FakeGraph>) -> (App, Arc<FakeConnector>) {
     (app, connector)
 }
 
-/// Swaps the busy bridge's store for one that holds only Alice's link.
-async fn alice_alone(app: &mut App) -> Arc<MemoryStore> {
+/// A store that holds only Alice's link.
+async fn store_with_alice() -> Arc<MemoryStore> {
     let store = Arc::new(MemoryStore::new());
     let link = UserLink {
         entra_id: "alice".into(),
@@ -146,6 +139,12 @@ async fn alice_alone(app: &mut App) -> Arc<MemoryStore> {
         groups: Vec::new(),
     };
     store.put_user(&link).await.unwrap();
+    store
+}
+
+/// Swaps the busy bridge's store for one that holds only Alice's link.
+async fn alice_alone(app: &mut App) -> Arc<MemoryStore> {
+    let store = store_with_alice().await;
     app.store = store.clone();
     store
 }
