@@ -154,7 +154,7 @@ pub async fn plan(app: &App, budget: Duration) -> Result<LinkPlan, SyncError> {
         }
     }
     // The links moved, not copied: at 100,000 users each copy of the ids is megabytes.
-    let current: Vec<CurrentLink> = links
+    let mut current: Vec<CurrentLink> = links
         .into_iter()
         .map(|l| CurrentLink {
             // Only a mark naming this very link makes it automatic; anything else is manual.
@@ -164,6 +164,9 @@ pub async fn plan(app: &App, budget: Duration) -> Result<LinkPlan, SyncError> {
             groups: l.groups,
         })
         .collect();
+    // Collected in the links' own allocation (grown row by row, and sized for the larger
+    // `UserLink`): 12.6 MB at 100,000 links where 8 MB hold them.
+    current.shrink_to_fit();
     let auto_links = current.iter().filter(|l| l.automatic).count();
     // An empty list from a misconfigured directory must not unlink everyone.
     for (side, empty) in [
