@@ -295,6 +295,11 @@ impl Sandbox {
             .env(CHILD_CONFIG, &self.config)
             .env(CHILD_OFFSET, offset.to_string())
             .env("RUST_LOG", "warn")
+            // As template.yaml deploys the functions; a value in the environment wins (to compare).
+            .env(
+                "MALLOC_ARENA_MAX",
+                std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "2".into()),
+            )
             .stderr(if std::env::var_os(CHILD_STDERR).is_some() {
                 std::process::Stdio::inherit()
             } else {
