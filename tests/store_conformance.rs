@@ -95,6 +95,7 @@ conformance!(
     batch_reads_return_what_exists_and_skip_the_rest,
     batch_decisions_write_state_and_pending_together_or_not_at_all,
     batch_delete_pendings_clears_only_what_was_delivered,
+    decision_inputs_are_the_users_own_records_read_together,
 );
 
 // ---- SQLite only ----

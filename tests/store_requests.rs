@@ -8,12 +8,13 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use presence_bridge::domain::{Clock, HeldStatus, MappingRules, SwyxStatus, SwyxUpdate, Timestamp};
+use presence_bridge::domain::{Observation, PresenceValue, TeamsPresence};
 use presence_bridge::graph::client::GraphError;
 use presence_bridge::graph::notification::PresenceResource;
 use presence_bridge::store::prelude::*;
 use presence_bridge::store::{CountingStore, DynamoStore, Store, UserLink};
 use presence_bridge::swyx::client::{ConnectorError, DeliveryOutcome};
-use presence_bridge::teams_to_swyx::decide::Judge;
+use presence_bridge::teams_to_swyx::decide::{Judge, Observed, observe};
 use presence_bridge::teams_to_swyx::deliver::Delivery;
 use presence_bridge::teams_to_swyx::ports::{PresenceReader, SwyxConnector};
 use presence_bridge::teams_to_swyx::reconcile::reconcile;
@@ -21,6 +22,23 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+/// A DynamoDB store on moto, and the number of requests it has sent.
+async fn counted_dynamo(name: &str) -> (DynamoStore, Arc<AtomicU64>) {
+    let sent = Arc::new(AtomicU64::new(0));
+    let base = moto::client();
+    let config = base
+        .config()
+        .to_builder()
+        .interceptor(CountRequests(Arc::clone(&sent)))
+        .build();
+    let dynamo = DynamoStore::new(
+        aws_sdk_dynamodb::Client::from_conf(config),
+        moto::unique_table(name),
+    );
+    dynamo.create_table_if_missing().await.unwrap();
+    (dynamo, sent)
+}
 
 /// Past one batch of 100 keys; small, as every link costs moto a transaction to set up.
 const USERS: usize = 101;
@@ -90,18 +108,7 @@ impl SwyxConnector for Takes {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconciling_on_dynamodb_costs_under_one_request_per_user() {
-    let sent = Arc::new(AtomicU64::new(0));
-    let base = moto::client();
-    let config = base
-        .config()
-        .to_builder()
-        .interceptor(CountRequests(Arc::clone(&sent)))
-        .build();
-    let dynamo = DynamoStore::new(
-        aws_sdk_dynamodb::Client::from_conf(config),
-        moto::unique_table("requests"),
-    );
-    dynamo.create_table_if_missing().await.unwrap();
+    let (dynamo, sent) = counted_dynamo("requests").await;
     let ids: Vec<String> = (0..USERS).map(|i| format!("entra-{i:04}")).collect();
     for (i, id) in ids.iter().enumerate() {
         dynamo
@@ -184,4 +191,69 @@ async fn reconciling_on_dynamodb_costs_under_one_request_per_user() {
         per_user(requests)
     );
     assert!(per_user(requests) <= 0.1, "{requests} requests");
+}
+
+/// A lone notification, Graph's usual collection, is decided in three DynamoDB requests, one
+/// after the other: the link, sync state and speaking state in one batch read, the switches the
+/// link names, the write. An unknown user costs the one read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_presence_is_decided_in_three_dynamodb_requests() {
+    let (dynamo, sent) = counted_dynamo("lone").await;
+    dynamo
+        .put_user(&UserLink {
+            entra_id: "entra-1".into(),
+            swyx_user_id: "swyx-1".into(),
+            email: "one@example.com".into(),
+            groups: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let rules = MappingRules::default();
+    let clock = Clock::from_fn(|| Timestamp(1_767_225_600_000));
+    let judge = Judge {
+        rules: &rules,
+        overrides: &[],
+        own_sessions: Some(&clock),
+        directions: Default::default(),
+    };
+    let seen = |availability: &str, activity: &str, sequence: u32| {
+        let mut presence = TeamsPresence::new(availability, activity);
+        presence.sequence_number = Some(format!("{sequence:05}"));
+        Observation {
+            presence,
+            received_at: Timestamp(1_767_225_600_000 + i64::from(sequence)),
+        }
+    };
+    let requests = |run: u64| sent.load(Ordering::Relaxed) - run;
+
+    for (availability, activity, sequence) in [("Busy", "Busy", 1), ("Busy", "InACall", 2)] {
+        let before = sent.load(Ordering::Relaxed);
+        let observed = observe(
+            &dynamo,
+            judge,
+            "entra-1",
+            &seen(availability, activity, sequence),
+        )
+        .await
+        .unwrap();
+        // Forwarded or only recorded, the decision is written.
+        assert!(
+            matches!(observed, Observed::Forward(_) | Observed::Recorded),
+            "{observed:?}"
+        );
+        assert_eq!(requests(before), 3, "{activity}");
+    }
+    let state = dynamo.get_sync_state("entra-1").await.unwrap().unwrap();
+    assert_eq!(
+        state.last_presence.map(|p| p.activity),
+        Some(PresenceValue::new("InACall")),
+        "both decisions written"
+    );
+
+    let before = sent.load(Ordering::Relaxed);
+    let unknown = observe(&dynamo, judge, "entra-2", &seen("Away", "Away", 3))
+        .await
+        .unwrap();
+    assert_eq!(unknown, Observed::UnlinkedUser);
+    assert_eq!(requests(before), 1);
 }

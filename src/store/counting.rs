@@ -3,10 +3,10 @@
 //! every backend that serves it in one request).
 
 use super::{
-    AccountStore, DecisionWrite, IdempotencyStore, LifecycleRequest, LifecycleStore, LinkMark,
-    LinkMarkStore, PendingDelivery, PendingStore, SpeakingStore, Store, StoreResult,
-    SubscriptionRecord, SubscriptionStore, SwitchStore, SyncAccount, SyncStateStore, UserLink,
-    UserLinkStore, UserSwitches,
+    AccountStore, DecisionInputStore, DecisionInputs, DecisionWrite, IdempotencyStore,
+    LifecycleRequest, LifecycleStore, LinkMark, LinkMarkStore, PendingDelivery, PendingStore,
+    SpeakingStore, Store, StoreResult, SubscriptionRecord, SubscriptionStore, SwitchStore,
+    SyncAccount, SyncStateStore, UserLink, UserLinkStore, UserSwitches,
 };
 use crate::domain::{SpeakingState, Timestamp, UserSyncState};
 use async_trait::async_trait;
@@ -119,6 +119,21 @@ impl LinkMarkStore for CountingStore {
     async fn list_link_marks(&self) -> StoreResult<Vec<LinkMark>> {
         self.count("list_link_marks");
         self.inner.list_link_marks().await
+    }
+}
+
+#[async_trait]
+impl DecisionInputStore for CountingStore {
+    async fn get_decision_inputs(
+        &self,
+        entra_id: &str,
+        with_speaking: bool,
+    ) -> StoreResult<Option<DecisionInputs>> {
+        // One call; DynamoDB serves it in two requests when the user is linked (its doc says).
+        self.count("get_decision_inputs");
+        self.inner
+            .get_decision_inputs(entra_id, with_speaking)
+            .await
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod batch;
+mod decision_inputs;
 mod items;
 mod link_marks;
 mod links;

@@ -168,6 +168,9 @@ impl LinkMarkStore for MemoryStore {
     }
 }
 
+/// One lock per read is as cheap as it gets here: the separate reads serve.
+impl super::DecisionInputStore for MemoryStore {}
+
 #[async_trait]
 impl SwitchStore for MemoryStore {
     async fn put_switches(&self, switches: &UserSwitches) -> StoreResult<()> {

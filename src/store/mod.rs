@@ -14,6 +14,7 @@ use crate::domain::{SpeakingState, Timestamp, UserSyncState};
 use async_trait::async_trait;
 
 pub mod counting;
+mod decision_inputs;
 pub mod dynamodb;
 mod error;
 pub mod memory;
@@ -22,6 +23,7 @@ mod records;
 pub mod sqlite;
 
 pub use counting::CountingStore;
+pub use decision_inputs::{DecisionInputStore, DecisionInputs};
 pub use dynamodb::DynamoStore;
 pub use error::{BoxError, StoreError, StoreResult};
 pub use memory::MemoryStore;
@@ -35,9 +37,9 @@ pub use sqlite::SqliteStore;
 /// concrete store (the CLI, tests) call any port's methods.
 pub mod prelude {
     pub use super::{
-        AccountStore as _, IdempotencyStore as _, LifecycleStore as _, LinkMarkStore as _,
-        PendingStore as _, SpeakingStore as _, SubscriptionStore as _, SwitchStore as _,
-        SyncStateStore as _, UserLinkStore as _,
+        AccountStore as _, DecisionInputStore as _, IdempotencyStore as _, LifecycleStore as _,
+        LinkMarkStore as _, PendingStore as _, SpeakingStore as _, SubscriptionStore as _,
+        SwitchStore as _, SyncStateStore as _, UserLinkStore as _,
     };
 }
 
@@ -257,6 +259,7 @@ pub trait IdempotencyStore: Send + Sync {
 /// Every port at once: what the wiring ([`crate::app::App`]) holds and hands out piecewise.
 pub trait Store:
     UserLinkStore
+    + DecisionInputStore
     + LinkMarkStore
     + SwitchStore
     + SyncStateStore
@@ -271,6 +274,7 @@ pub trait Store:
 
 impl<T> Store for T where
     T: UserLinkStore
+        + DecisionInputStore
         + LinkMarkStore
         + SwitchStore
         + SyncStateStore

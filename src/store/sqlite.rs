@@ -12,6 +12,7 @@
 
 mod accounts;
 mod batch;
+mod decision_inputs;
 mod link_marks;
 mod pending;
 mod rows;
@@ -200,14 +201,9 @@ impl UserLinkStore for SqliteStore {
     async fn get_user(&self, entra_id: &str) -> StoreResult<Option<UserLink>> {
         let entra_id = entra_id.to_string();
         self.run(move |c| {
-            row(
-                c,
-                "SELECT entra_id, swyx_user_id, email, groups FROM users WHERE entra_id = ?1",
-                [entra_id],
-                user_from_row,
-            )
-            .optional()
-            .ctx("read user link")
+            row(c, USER_BY_ENTRA_ID, [entra_id], user_from_row)
+                .optional()
+                .ctx("read user link")
         })
         .await
     }

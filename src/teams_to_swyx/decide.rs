@@ -11,13 +11,14 @@
 
 use crate::domain::sync::is_own_session_echo;
 use crate::domain::{
-    Clock, Directions, MappingRules, Observation, RuleOverride, SwyxUpdate, SyncDecision,
-    Timestamp, UserKeys, UserSyncState, decide_with_echo_guard, rejudge, rules_for,
+    Clock, Directions, MappingRules, Observation, RuleOverride, SpeakingState, SwyxUpdate,
+    SyncDecision, TeamsPresence, Timestamp, UserKeys, UserSyncState, decide_with_echo_guard,
+    rejudge, rules_for,
 };
 use crate::store::optimistic::{self, Step};
 use crate::store::{
-    PendingDelivery, PendingStore, SpeakingStore, StoreResult, SwitchStore, SyncStateStore,
-    UserLink, UserLinkStore,
+    DecisionInputStore, PendingDelivery, PendingStore, SpeakingStore, StoreResult, SwitchStore,
+    SyncStateStore, UserLink, UserLinkStore, UserSwitches,
 };
 use std::time::Duration;
 
@@ -53,41 +54,57 @@ pub struct Judge<'a> {
 
 /// The store ports a decision reads and writes.
 pub trait DecisionStore:
-    UserLinkStore + SwitchStore + SyncStateStore + SpeakingStore + PendingStore
+    UserLinkStore + DecisionInputStore + SwitchStore + SyncStateStore + SpeakingStore + PendingStore
 {
 }
 
 impl<T> DecisionStore for T where
-    T: UserLinkStore + SwitchStore + SyncStateStore + SpeakingStore + PendingStore + ?Sized
+    T: UserLinkStore
+        + DecisionInputStore
+        + SwitchStore
+        + SyncStateStore
+        + SpeakingStore
+        + PendingStore
+        + ?Sized
 {
 }
 
-/// What a presence is judged by for one user: their rules (an override's, else the default),
-/// or `None` when Teams → Swyx is switched off for them.
-async fn judged_by<'a, S>(
-    store: &S,
-    judge: Judge<'a>,
-    link: &UserLink,
-) -> StoreResult<Option<&'a MappingRules>>
-where
-    S: SwitchStore + ?Sized,
-{
-    let own = store
-        .get_switches(&link.swyx_user_id)
-        .await?
-        .map(|s| s.switches)
-        .unwrap_or_default();
-    let user = UserKeys {
-        swyx_user_id: &link.swyx_user_id,
-        entra_id: &link.entra_id,
-        email: &link.email,
-        groups: &link.groups,
-    };
-    Ok(judge
-        .directions
-        .for_user(&own)
-        .teams_to_swyx
-        .then(|| rules_for(judge.rules, judge.overrides, &user)))
+impl<'a> Judge<'a> {
+    /// What a presence is judged by for one user: their rules (an override's, else the
+    /// default), or `None` when Teams → Swyx is switched off for them (`own`: their switches).
+    pub fn rules_for_user(
+        &self,
+        link: &UserLink,
+        own: Option<&UserSwitches>,
+    ) -> Option<&'a MappingRules> {
+        let own = own.map(|s| s.switches).unwrap_or_default();
+        let user = UserKeys {
+            swyx_user_id: &link.swyx_user_id,
+            entra_id: &link.entra_id,
+            email: &link.email,
+            groups: &link.groups,
+        };
+        self.directions
+            .for_user(&own)
+            .teams_to_swyx
+            .then(|| rules_for(self.rules, self.overrides, &user))
+    }
+
+    /// Only an InACall can be the bridge's own session's echo (Swyx → Teams): its speaking state
+    /// is read just then.
+    pub fn may_be_own_session(&self, presence: &TeamsPresence) -> bool {
+        self.own_sessions.is_some() && is_own_session_echo(presence)
+    }
+
+    /// Whether `presence` is the bridge's own session coming back, by the user's speaking state.
+    fn is_own_session(&self, presence: &TeamsPresence, speaking: Option<&SpeakingState>) -> bool {
+        match self.own_sessions {
+            Some(clock) if is_own_session_echo(presence) => {
+                speaking.is_some_and(|s| s.own_session_may_be_active(clock.now()))
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Judges `obs` of `entra_id` (lower case) against the stored state and stores the outcome.
@@ -101,13 +118,14 @@ pub async fn observe<S>(
 where
     S: DecisionStore + ?Sized,
 {
-    let Some(link) = store.get_user(entra_id).await? else {
+    let with_speaking = judge.may_be_own_session(&obs.presence);
+    let Some(read) = store.get_decision_inputs(entra_id, with_speaking).await? else {
         return Ok(Observed::UnlinkedUser);
     };
-    let rules = judged_by(store, judge, &link).await?;
-    let own_session = own_session(store, judge, entra_id, &obs.presence).await?;
+    let rules = judge.rules_for_user(&read.link, read.switches.as_ref());
+    let own_session = judge.is_own_session(&obs.presence, read.speaking.as_ref());
     let decide = |state: &UserSyncState| decide_with_echo_guard(state, obs, rules, own_session);
-    store_outcome(store, entra_id, &link, decide, obs.clone()).await
+    store_outcome(store, entra_id, &read.link, read.state, decide, obs.clone()).await
 }
 
 /// Judges the user's last seen presence again at `now` with their current switches and rules:
@@ -121,49 +139,31 @@ pub async fn observe_again<S>(
 where
     S: DecisionStore + ?Sized,
 {
-    let Some(link) = store.get_user(entra_id).await? else {
+    // The last presence is known only once read: the speaking state is read along in case.
+    let with_speaking = judge.own_sessions.is_some();
+    let Some(read) = store.get_decision_inputs(entra_id, with_speaking).await? else {
         return Ok(Observed::UnlinkedUser);
     };
-    let Some(last) = store
-        .get_sync_state(entra_id)
-        .await?
-        .and_then(|s| s.last_presence)
-    else {
+    let Some(last) = read.state.as_ref().and_then(|s| s.last_presence.clone()) else {
         return Ok(Observed::Stale);
     };
-    let rules = judged_by(store, judge, &link).await?;
-    let own_session = own_session(store, judge, entra_id, &last).await?;
+    let rules = judge.rules_for_user(&read.link, read.switches.as_ref());
+    let own_session = judge.is_own_session(&last, read.speaking.as_ref());
     let decide = |state: &UserSyncState| rejudge(state, now, rules, own_session);
     let obs = Observation {
         presence: last,
         received_at: now,
     };
-    store_outcome(store, entra_id, &link, decide, obs).await
+    store_outcome(store, entra_id, &read.link, read.state, decide, obs).await
 }
 
-/// Only an InACall can be our own session's echo (Swyx → Teams): its state is read just then.
-async fn own_session<S>(
-    store: &S,
-    judge: Judge<'_>,
-    entra_id: &str,
-    presence: &crate::domain::TeamsPresence,
-) -> StoreResult<bool>
-where
-    S: SpeakingStore + ?Sized,
-{
-    Ok(match judge.own_sessions {
-        Some(clock) if is_own_session_echo(presence) => store
-            .get_speaking(entra_id)
-            .await?
-            .is_some_and(|s| s.own_session_may_be_active(clock.now())),
-        _ => false,
-    })
-}
-
+/// Decides on `read` (the state read with the link) and writes; a lost race reads the state
+/// again and decides again.
 async fn store_outcome<S>(
     store: &S,
     entra_id: &str,
     link: &UserLink,
+    read: Option<UserSyncState>,
     decide: impl Fn(&UserSyncState) -> SyncDecision,
     obs: Observation,
 ) -> StoreResult<Observed>
@@ -171,9 +171,18 @@ where
     S: DecisionStore + ?Sized,
 {
     let obs = &obs;
+    let mut first = Some(read.unwrap_or_default());
     optimistic::update(
         || format!("sync state of {entra_id}"),
-        move || async move { Ok(store.get_sync_state(entra_id).await?.unwrap_or_default()) },
+        move || {
+            let first = first.take();
+            async move {
+                match first {
+                    Some(state) => Ok(state),
+                    None => Ok(store.get_sync_state(entra_id).await?.unwrap_or_default()),
+                }
+            }
+        },
         |state| {
             let expected = state.revision;
             match decide(&state) {

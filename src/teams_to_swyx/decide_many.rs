@@ -6,8 +6,6 @@
 //! write was refused (a notification moved their state meanwhile) is judged again alone.
 
 use super::decide::{DecisionStore, Judge, Observed, observe, pending_until_delivered};
-use crate::domain::rule_overrides::{UserKeys, rules_for};
-use crate::domain::sync::is_own_session_echo;
 use crate::domain::{Observation, SwyxUpdate, SyncDecision, decide_with_echo_guard};
 use crate::store::{DecisionWrite, StoreResult, UserLink};
 use std::collections::{HashMap, HashSet};
@@ -34,7 +32,7 @@ where
         .list_switches()
         .await?
         .into_iter()
-        .map(|s| (s.swyx_user_id, s.switches))
+        .map(|s| (s.swyx_user_id.clone(), s))
         .collect();
     let mut states: HashMap<String, _> = store.get_sync_states(&ids).await?.into_iter().collect();
     // Only an InACall can be the bridge's own session's echo: their speaking states, in one read.
@@ -42,7 +40,7 @@ where
         Some(clock) => {
             let maybe_echo: Vec<String> = observations
                 .iter()
-                .filter(|(_, obs)| is_own_session_echo(&obs.presence))
+                .filter(|(_, obs)| judge.may_be_own_session(&obs.presence))
                 .map(|(id, _)| id.clone())
                 .collect();
             let speaking = if maybe_echo.is_empty() {
@@ -66,22 +64,7 @@ where
             outcomes.push((entra_id.clone(), Ok(Observed::UnlinkedUser)));
             continue;
         };
-        // As `observe` judges one user: their rules, or none when Teams → Swyx is off for them.
-        let own = own_switches
-            .get(&link.swyx_user_id)
-            .copied()
-            .unwrap_or_default();
-        let user = UserKeys {
-            swyx_user_id: &link.swyx_user_id,
-            entra_id: &link.entra_id,
-            email: &link.email,
-            groups: &link.groups,
-        };
-        let rules = judge
-            .directions
-            .for_user(&own)
-            .teams_to_swyx
-            .then(|| rules_for(judge.rules, judge.overrides, &user));
+        let rules = judge.rules_for_user(link, own_switches.get(&link.swyx_user_id));
         let state = states.remove(entra_id).unwrap_or_default();
         let expected = state.revision;
         let own_session = own_sessions.contains(entra_id);

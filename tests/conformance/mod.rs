@@ -3,6 +3,7 @@
 
 mod accounts;
 mod batch;
+mod decision_inputs;
 mod link_marks;
 mod misc;
 mod pending;
@@ -13,6 +14,7 @@ mod users;
 
 pub use accounts::*;
 pub use batch::*;
+pub use decision_inputs::*;
 pub use link_marks::*;
 pub use misc::*;
 pub use pending::*;

@@ -28,7 +28,7 @@ fn backoff(attempt: u32) -> Duration {
     FIRST_BACKOFF * 2u32.saturating_pow(attempt.min(6))
 }
 
-fn pk_of(item: &Item) -> Option<&str> {
+pub(super) fn pk_of(item: &Item) -> Option<&str> {
     item.get(PK).and_then(|v| v.as_s().ok()).map(String::as_str)
 }
 
@@ -48,7 +48,7 @@ struct Op {
 
 impl DynamoStore {
     /// Every item found at `keys` (duplicates read once), strongly consistent.
-    async fn batch_get(&self, keys: Vec<Item>) -> StoreResult<Vec<Item>> {
+    pub(super) async fn batch_get(&self, keys: Vec<Item>) -> StoreResult<Vec<Item>> {
         // DynamoDB refuses a request that names one key twice.
         let mut seen = HashSet::new();
         let keys: Vec<Item> = keys

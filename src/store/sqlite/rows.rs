@@ -3,7 +3,11 @@
 use crate::store::{StoreError, StoreResult, UserLink};
 
 // The per-user records' reads and upserts, shared by the single and the batch writes.
+pub(super) const USER_BY_ENTRA_ID: &str =
+    "SELECT entra_id, swyx_user_id, email, groups FROM users WHERE entra_id = ?1";
+pub(super) const SWITCHES_BY_USER: &str = "SELECT data FROM switches WHERE swyx_user_id = ?1";
 pub(super) const STATE_BY_USER: &str = "SELECT data FROM sync_state WHERE entra_id = ?1";
+pub(super) const SPEAKING_BY_USER: &str = "SELECT data FROM speaking WHERE entra_id = ?1";
 pub(super) const UPSERT_STATE: &str = "INSERT INTO sync_state (entra_id, data) VALUES (?1, ?2)
      ON CONFLICT (entra_id) DO UPDATE SET data = excluded.data";
 pub(super) const PENDING_BY_USER: &str = "SELECT data FROM pending WHERE swyx_user_id = ?1";

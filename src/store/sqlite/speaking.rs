@@ -2,13 +2,11 @@
 //! indexed column, so maintenance finds due users without reading everyone.
 
 use super::SqliteStore;
-use super::rows::{Ctx, exec, from_json, read_one, sql_limit, to_json};
+use super::rows::{Ctx, SPEAKING_BY_USER, exec, from_json, read_one, sql_limit, to_json};
 use crate::domain::{SpeakingState, Timestamp};
 use crate::store::{SpeakingStore, StoreResult, not_at, require, require_growth};
 use async_trait::async_trait;
 use rusqlite::params;
-
-const SPEAKING_BY_USER: &str = "SELECT data FROM speaking WHERE entra_id = ?1";
 
 #[async_trait]
 impl SpeakingStore for SqliteStore {

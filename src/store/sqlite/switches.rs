@@ -1,7 +1,7 @@
 //! Users' own direction switches: one JSON row per Swyx user.
 
 use super::SqliteStore;
-use super::rows::{Ctx, exec, read_all, read_one, to_json};
+use super::rows::{Ctx, SWITCHES_BY_USER, exec, read_all, read_one, to_json};
 use crate::store::{StoreResult, SwitchStore, UserSwitches, require};
 use async_trait::async_trait;
 use rusqlite::params;
@@ -36,15 +36,8 @@ impl SwitchStore for SqliteStore {
 
     async fn get_switches(&self, swyx_user_id: &str) -> StoreResult<Option<UserSwitches>> {
         let id = swyx_user_id.to_string();
-        self.run(move |c| {
-            read_one(
-                c,
-                "SELECT data FROM switches WHERE swyx_user_id = ?1",
-                &id,
-                "user switches",
-            )
-        })
-        .await
+        self.run(move |c| read_one(c, SWITCHES_BY_USER, &id, "user switches"))
+            .await
     }
 
     async fn list_switches(&self) -> StoreResult<Vec<UserSwitches>> {

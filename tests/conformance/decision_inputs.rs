@@ -1,0 +1,113 @@
+//! A decision's reads in one call: the same records the separate reads give, for the one user
+//! asked about, whatever the backend does to read them together.
+
+use super::{at, link, state};
+use presence_bridge::domain::{CallEvent, DirectionSwitches, SpeakingSettings, SpeakingState};
+use presence_bridge::store::{DecisionInputs, Store, StoreError, UserSwitches};
+use std::sync::Arc;
+
+fn speaking(call: &str) -> SpeakingState {
+    let mut st = SpeakingState::default()
+        .apply_event(
+            CallEvent::Started,
+            call,
+            at(0),
+            at(0),
+            &SpeakingSettings::default(),
+        )
+        .expect("a first start changes the state");
+    st.revision = 1;
+    st
+}
+
+pub async fn decision_inputs_are_the_users_own_records_read_together<S: Store + 'static>(
+    store: Arc<S>,
+) {
+    assert_eq!(
+        store.get_decision_inputs("alice", true).await.unwrap(),
+        None
+    );
+    let empty = store.get_decision_inputs("", false).await;
+    assert!(
+        matches!(&empty, Err(StoreError::Invalid { .. })),
+        "{empty:?}"
+    );
+
+    // Linked, nothing else yet.
+    let alice = link("alice", "1001", "alice@example.com");
+    store.put_user(&alice).await.unwrap();
+    let bare = DecisionInputs {
+        link: alice.clone(),
+        switches: None,
+        state: None,
+        speaking: None,
+    };
+    assert_eq!(
+        store.get_decision_inputs("alice", true).await.unwrap(),
+        Some(bare)
+    );
+
+    // Bob's records next to Alice's, so a backend that mixed users up would show it.
+    let bob = link("bob", "1002", "bob@example.com");
+    store.put_user(&bob).await.unwrap();
+    store
+        .put_sync_state("bob", &state(1, "Bob"), 0)
+        .await
+        .unwrap();
+    store
+        .put_speaking("bob", &speaking("bob's call"), 0)
+        .await
+        .unwrap();
+    store
+        .put_switches(&UserSwitches {
+            swyx_user_id: "1002".into(),
+            switches: DirectionSwitches {
+                teams_to_swyx: Some(true),
+                ..DirectionSwitches::default()
+            },
+        })
+        .await
+        .unwrap();
+    let alices_switches = UserSwitches {
+        swyx_user_id: "1001".into(),
+        switches: DirectionSwitches {
+            teams_to_swyx: Some(false),
+            ..DirectionSwitches::default()
+        },
+    };
+    store.put_switches(&alices_switches).await.unwrap();
+    store
+        .put_sync_state("alice", &state(1, "Alice"), 0)
+        .await
+        .unwrap();
+    store
+        .put_speaking("alice", &speaking("alice's call"), 0)
+        .await
+        .unwrap();
+
+    let read = store.get_decision_inputs("alice", true).await.unwrap();
+    assert_eq!(
+        read,
+        Some(DecisionInputs {
+            link: alice.clone(),
+            switches: Some(alices_switches.clone()),
+            state: Some(state(1, "Alice")),
+            speaking: Some(speaking("alice's call")),
+        })
+    );
+    // The same as the separate reads.
+    let read = read.unwrap();
+    assert_eq!(store.get_sync_state("alice").await.unwrap(), read.state);
+    assert_eq!(store.get_speaking("alice").await.unwrap(), read.speaking);
+    // Without the speaking state when it is not asked for.
+    assert_eq!(
+        store.get_decision_inputs("alice", false).await.unwrap(),
+        Some(DecisionInputs {
+            speaking: None,
+            ..read
+        })
+    );
+    // Records of a user no longer linked are not a decision's inputs.
+    assert!(store.delete_user("bob").await.unwrap());
+    assert_eq!(store.get_decision_inputs("bob", true).await.unwrap(), None);
+}
