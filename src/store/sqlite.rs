@@ -1,9 +1,9 @@
 //! The embedded store for self-hosted use: one SQLite file in WAL mode.
 //!
 //! Two connections: reads on one (in WAL mode they never wait for a writer), writes on the
-//! other, one at a time. No call blocks an async worker with other tasks on it: a write can wait
-//! for another process's lock (the CLI next to the server) and runs on tokio's blocking pool; a
-//! read runs in place (`block_in_place`, the worker's other tasks move to another thread). Each call waits at most its store's `lock_wait` (for its turn
+//! other, one at a time. Every call runs on tokio's blocking pool, never on an async worker: a
+//! write can wait for another process's lock (the CLI next to the server), and a worker blocked
+//! there would stall every request. Each call waits at most its store's `lock_wait` (for its turn
 //! and for SQLite's lock together) and then fails as unavailable, a transient failure: the
 //! webhook answers 503 in time and Graph retries.
 //! Conditional writes are one statement, or read and write inside one `BEGIN IMMEDIATE`
@@ -37,12 +37,6 @@ use tokio::sync::Mutex;
 /// How long a call may wait for the database by default: long enough to ride out another
 /// process's write transaction (they are all short). The CLI uses it.
 pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(10);
-
-/// `block_in_place` runs only on a multi-threaded runtime (it panics on a current-thread one).
-fn on_multi_thread_runtime() -> bool {
-    tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
-}
 
 /// A [`Store`](super::Store) on SQLite. Cloning shares the connections.
 #[derive(Clone)]
@@ -101,11 +95,9 @@ impl SqliteStore {
         })
     }
 
-    /// Runs `f` with `conn` within the lock wait: first for the connection (another call of
-    /// this process may hold it), then, what is left, as SQLite's busy timeout. Off the async
-    /// worker: on the blocking pool, or (`inline`, reads on a multi-threaded runtime) in place,
-    /// with the worker's other tasks handed to another thread meanwhile.
-    async fn on<T, F>(&self, conn: &Arc<Mutex<Connection>>, inline: bool, f: F) -> StoreResult<T>
+    /// Runs `f` with `conn` on the blocking pool, within the lock wait: first for the connection
+    /// (another call of this process may hold it), then, what is left, as SQLite's busy timeout.
+    async fn on<T, F>(&self, conn: &Arc<Mutex<Connection>>, f: F) -> StoreResult<T>
     where
         F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
         T: Send + 'static,
@@ -123,33 +115,23 @@ impl SqliteStore {
                 .into(),
             });
         };
-        let call = move || {
+        // A panic in `f` cannot leave a half-done write: an open transaction rolls back on drop.
+        tokio::task::spawn_blocking(move || {
             let left = deadline.saturating_duration_since(Instant::now());
             conn.busy_timeout(left).ctx("set busy timeout")?;
             f(&mut conn)
-        };
-        if inline && on_multi_thread_runtime() {
-            // A panic in `f` fails the call, as on the blocking pool.
-            return std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                tokio::task::block_in_place(call)
-            }))
-            .map_err(|_| StoreError::backend("SQLite call", "the call panicked"))?;
-        }
-        // A panic in `f` cannot leave a half-done write: an open transaction rolls back on drop.
-        tokio::task::spawn_blocking(call)
-            .await
-            .map_err(|e| StoreError::backend("SQLite call", e))?
+        })
+        .await
+        .map_err(|e| StoreError::backend("SQLite call", e))?
     }
 
-    /// Runs `f` (reads only) on the reading connection. In WAL mode a read never waits for
-    /// SQLite's lock, so it runs in place: a hand-off to the blocking pool and back is two thread
-    /// wake-ups, on an otherwise idle server a large share of a lone notification's time.
+    /// Runs `f` on the reading connection.
     async fn run<T, F>(&self, f: F) -> StoreResult<T>
     where
         F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        self.on(&self.reader, true, f).await
+        self.on(&self.reader, f).await
     }
 
     /// Runs `f` (one writing statement, atomic on its own) on the writing connection.
@@ -158,7 +140,7 @@ impl SqliteStore {
         F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        self.on(&self.writer, false, f).await
+        self.on(&self.writer, f).await
     }
 
     /// Runs `f` inside a `BEGIN IMMEDIATE` transaction, committed when `f` succeeds.
