@@ -1,24 +1,11 @@
 //! A decision's reads in one call: the same records the separate reads give, for the one user
 //! asked about, whatever the backend does to read them together.
 
-use super::{at, link, state};
-use presence_bridge::domain::{CallEvent, DirectionSwitches, SpeakingSettings, SpeakingState};
+use super::speaking::speaking;
+use super::{link, state};
+use presence_bridge::domain::DirectionSwitches;
 use presence_bridge::store::{DecisionInputs, Store, StoreError, UserSwitches};
 use std::sync::Arc;
-
-fn speaking(call: &str) -> SpeakingState {
-    let mut st = SpeakingState::default()
-        .apply_event(
-            CallEvent::Started,
-            call,
-            at(0),
-            at(0),
-            &SpeakingSettings::default(),
-        )
-        .expect("a first start changes the state");
-    st.revision = 1;
-    st
-}
 
 pub async fn decision_inputs_are_the_users_own_records_read_together<S: Store + 'static>(
     store: Arc<S>,
@@ -55,7 +42,7 @@ pub async fn decision_inputs_are_the_users_own_records_read_together<S: Store + 
         .await
         .unwrap();
     store
-        .put_speaking("bob", &speaking("bob's call"), 0)
+        .put_speaking("bob", &speaking(1, "bob's call", None), 0)
         .await
         .unwrap();
     store
@@ -81,7 +68,7 @@ pub async fn decision_inputs_are_the_users_own_records_read_together<S: Store + 
         .await
         .unwrap();
     store
-        .put_speaking("alice", &speaking("alice's call"), 0)
+        .put_speaking("alice", &speaking(1, "alice's call", None), 0)
         .await
         .unwrap();
 
@@ -92,7 +79,7 @@ pub async fn decision_inputs_are_the_users_own_records_read_together<S: Store + 
             link: alice.clone(),
             switches: Some(alices_switches.clone()),
             state: Some(state(1, "Alice")),
-            speaking: Some(speaking("alice's call")),
+            speaking: Some(speaking(1, "alice's call", None)),
         })
     );
     // The same as the separate reads.

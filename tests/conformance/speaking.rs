@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::sync::Barrier;
 
 /// A state with one active call, as the intake writes it; `due_at` overridden when given.
-fn speaking(revision: u64, call: &str, due: Option<i64>) -> SpeakingState {
+pub(super) fn speaking(revision: u64, call: &str, due: Option<i64>) -> SpeakingState {
     let mut st = SpeakingState::default()
         .apply_event(
             CallEvent::Started,
