@@ -96,6 +96,7 @@ conformance!(
     batch_decisions_write_state_and_pending_together_or_not_at_all,
     batch_delete_pendings_clears_only_what_was_delivered,
     decision_inputs_are_the_users_own_records_read_together,
+    swyx_event_inputs_are_the_link_switches_and_replay_check_read_together,
 );
 
 // ---- SQLite only ----

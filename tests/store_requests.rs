@@ -257,3 +257,29 @@ async fn a_lone_presence_is_decided_in_three_dynamodb_requests() {
     assert_eq!(unknown, Observed::UnlinkedUser);
     assert_eq!(requests(before), 1);
 }
+
+/// A Swyx event's link, switches and replay check are one DynamoDB request, linked or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swyx_events_reads_are_one_dynamodb_request() {
+    let (dynamo, sent) = counted_dynamo("swyx-event").await;
+    dynamo
+        .put_user(&UserLink {
+            entra_id: "entra-1".into(),
+            swyx_user_id: "swyx-1".into(),
+            email: "one@example.com".into(),
+            groups: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let now = Timestamp(1_767_225_600_000);
+    for (swyx, linked) in [("swyx-1", true), ("swyx-2", false)] {
+        let before = sent.load(Ordering::Relaxed);
+        let read = dynamo
+            .get_swyx_event_inputs(swyx, "swyx-event:msg-1", now)
+            .await
+            .unwrap();
+        assert_eq!(read.link.is_some(), linked, "{swyx}");
+        assert!(!read.replayed);
+        assert_eq!(sent.load(Ordering::Relaxed) - before, 1, "{swyx}");
+    }
+}

@@ -6,7 +6,7 @@ use super::{
     AccountStore, DecisionInputStore, DecisionInputs, DecisionWrite, IdempotencyStore,
     LifecycleRequest, LifecycleStore, LinkMark, LinkMarkStore, PendingDelivery, PendingStore,
     SpeakingStore, Store, StoreResult, SubscriptionRecord, SubscriptionStore, SwitchStore,
-    SyncAccount, SyncStateStore, UserLink, UserLinkStore, UserSwitches,
+    SwyxEventInputs, SyncAccount, SyncStateStore, UserLink, UserLinkStore, UserSwitches,
 };
 use crate::domain::{SpeakingState, Timestamp, UserSyncState};
 use async_trait::async_trait;
@@ -133,6 +133,18 @@ impl DecisionInputStore for CountingStore {
         self.count("get_decision_inputs");
         self.inner
             .get_decision_inputs(entra_id, with_speaking)
+            .await
+    }
+
+    async fn get_swyx_event_inputs(
+        &self,
+        swyx_user_id: &str,
+        replay_key: &str,
+        now: Timestamp,
+    ) -> StoreResult<SwyxEventInputs> {
+        self.count("get_swyx_event_inputs");
+        self.inner
+            .get_swyx_event_inputs(swyx_user_id, replay_key, now)
             .await
     }
 }

@@ -1,12 +1,17 @@
-//! What judging one user's presence reads, asked for in one call: the link, the user's own
-//! switches, the sync state and, for a presence that may be the bridge's own call coming back,
-//! the speaking state. A lone notification is the usual case, and each separate read is a
-//! round trip to DynamoDB or a hand-off to SQLite's thread; a backend answers this in as few as
-//! it can (SQLite: one hand-off; DynamoDB: one `BatchGetItem`, then the switches the link names).
+//! What a decision reads, asked for in one call. Judging a Teams presence: the link, the user's
+//! own switches, the sync state and, for a presence that may be the bridge's own call coming
+//! back, the speaking state. A Swyx event: the link by Swyx id, the switches and whether the
+//! event was applied before. Each separate read is a round trip to DynamoDB or a hand-off to
+//! SQLite's thread, one after the other; a backend answers these in as few as it can (SQLite:
+//! one hand-off each; DynamoDB: one `BatchGetItem`, and for a presence then the switches the link
+//! names).
 
-use super::{SpeakingStore, StoreResult, SwitchStore, SyncStateStore, UserLink, UserLinkStore};
+use super::{
+    IdempotencyStore, SpeakingStore, StoreResult, SwitchStore, SyncStateStore, UserLink,
+    UserLinkStore,
+};
 use super::{UserSwitches, require};
-use crate::domain::{SpeakingState, UserSyncState};
+use crate::domain::{SpeakingState, Timestamp, UserSyncState};
 use async_trait::async_trait;
 
 /// One linked user's records a decision is made on.
@@ -20,11 +25,22 @@ pub struct DecisionInputs {
     pub speaking: Option<SpeakingState>,
 }
 
+/// What a Swyx event is decided on, before its user's speaking state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwyxEventInputs {
+    /// The link of the event's Swyx user, if linked.
+    pub link: Option<UserLink>,
+    /// The Swyx user's own direction switches, if they have any.
+    pub switches: Option<UserSwitches>,
+    /// The event's idempotency key is remembered ([`IdempotencyStore::is_claimed`]).
+    pub replayed: bool,
+}
+
 /// The reads of one decision together. Every backend gives the same answer as the separate
-/// reads; the default makes them one after the other.
+/// reads; the defaults make them one after the other.
 #[async_trait]
 pub trait DecisionInputStore:
-    UserLinkStore + SwitchStore + SyncStateStore + SpeakingStore + Send + Sync
+    UserLinkStore + SwitchStore + SyncStateStore + SpeakingStore + IdempotencyStore + Send + Sync
 {
     /// `None` when `entra_id` is not linked (nothing else is read then).
     async fn get_decision_inputs(
@@ -48,5 +64,21 @@ pub trait DecisionInputStore:
             state,
             speaking,
         }))
+    }
+
+    /// A Swyx event's reads: its user's link and switches, and whether `replay_key` is
+    /// remembered at `now`. All three are read, linked or not.
+    async fn get_swyx_event_inputs(
+        &self,
+        swyx_user_id: &str,
+        replay_key: &str,
+        now: Timestamp,
+    ) -> StoreResult<SwyxEventInputs> {
+        require("Swyx user id", swyx_user_id)?;
+        Ok(SwyxEventInputs {
+            link: self.get_user_by_swyx_id(swyx_user_id).await?,
+            switches: self.get_switches(swyx_user_id).await?,
+            replayed: self.is_claimed(replay_key, now).await?,
+        })
     }
 }

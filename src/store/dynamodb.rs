@@ -314,16 +314,21 @@ impl IdempotencyStore for DynamoStore {
 
     async fn is_claimed(&self, key: &str, now: Timestamp) -> StoreResult<bool> {
         require("idempotency key", key)?;
-        let Some(item) = self.get(claim_key(key)).await? else {
-            return Ok(false);
-        };
-        // As in `claim_once`: an expired item TTL has not deleted yet is free.
-        let until = match item.get(EXPIRES_AT_MS) {
-            Some(AttributeValue::N(v)) => v
-                .parse::<i64>()
-                .map_err(|e| corrupt("idempotency key", e))?,
-            _ => return Err(corrupt("idempotency key", MissingAttribute(EXPIRES_AT_MS))),
-        };
-        Ok(until > now.millis())
+        match self.get(claim_key(key)).await? {
+            Some(item) => claim_active(&item, now),
+            None => Ok(false),
+        }
     }
+}
+
+/// Whether a claim item holds its key at `now`. As in `claim_once`: an expired item TTL has not
+/// deleted yet is free.
+fn claim_active(item: &Item, now: Timestamp) -> StoreResult<bool> {
+    let until = match item.get(EXPIRES_AT_MS) {
+        Some(AttributeValue::N(v)) => v
+            .parse::<i64>()
+            .map_err(|e| corrupt("idempotency key", e))?,
+        _ => return Err(corrupt("idempotency key", MissingAttribute(EXPIRES_AT_MS))),
+    };
+    Ok(until > now.millis())
 }

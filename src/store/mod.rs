@@ -23,7 +23,7 @@ mod records;
 pub mod sqlite;
 
 pub use counting::CountingStore;
-pub use decision_inputs::{DecisionInputStore, DecisionInputs};
+pub use decision_inputs::{DecisionInputStore, DecisionInputs, SwyxEventInputs};
 pub use dynamodb::DynamoStore;
 pub use error::{BoxError, StoreError, StoreResult};
 pub use memory::MemoryStore;

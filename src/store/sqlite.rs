@@ -211,14 +211,9 @@ impl UserLinkStore for SqliteStore {
     async fn get_user_by_swyx_id(&self, swyx_user_id: &str) -> StoreResult<Option<UserLink>> {
         let swyx_user_id = swyx_user_id.to_string();
         self.run(move |c| {
-            row(
-                c,
-                "SELECT entra_id, swyx_user_id, email, groups FROM users WHERE swyx_user_id = ?1",
-                [swyx_user_id],
-                user_from_row,
-            )
-            .optional()
-            .ctx("read user link")
+            row(c, USER_BY_SWYX_ID, [swyx_user_id], user_from_row)
+                .optional()
+                .ctx("read user link")
         })
         .await
     }
@@ -430,16 +425,6 @@ impl IdempotencyStore for SqliteStore {
     async fn is_claimed(&self, key: &str, now: Timestamp) -> StoreResult<bool> {
         require("idempotency key", key)?;
         let key = key.to_string();
-        self.run(move |c| {
-            c.query_row(
-                "SELECT 1 FROM claims WHERE key = ?1 AND expires_at > ?2",
-                params![key, now.millis()],
-                |_| Ok(()),
-            )
-            .optional()
-            .map(|row| row.is_some())
-            .ctx("read idempotency key")
-        })
-        .await
+        self.run(move |c| claim_active(c, &key, now)).await
     }
 }

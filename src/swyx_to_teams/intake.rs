@@ -96,18 +96,21 @@ pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
             format!("`at` is not an RFC 3339 time: {:?}", event.at),
         );
     };
-    let link = match app.store.get_user_by_swyx_id(&event.swyx_user_id).await {
-        Ok(Some(link)) => link,
-        Ok(None) => {
-            tracing::info!(swyx_user = %event.swyx_user_id, "Swyx event for a user who is not linked: ignored");
-            return accepted("ignored", "Swyx user is not linked");
-        }
+    // The link, the switches and the replay check in one store call (one DynamoDB request).
+    let replay_key = format!("swyx-event:{}", message.id);
+    let read = match app
+        .store
+        .get_swyx_event_inputs(&event.swyx_user_id, &replay_key, now)
+        .await
+    {
+        Ok(read) => read,
         Err(e) => return store_unavailable(&e),
     };
-    let own = match app.store.get_switches(&event.swyx_user_id).await {
-        Ok(own) => own.map(|s| s.switches).unwrap_or_default(),
-        Err(e) => return store_unavailable(&e),
+    let Some(link) = read.link else {
+        tracing::info!(swyx_user = %event.swyx_user_id, "Swyx event for a user who is not linked: ignored");
+        return accepted("ignored", "Swyx user is not linked");
     };
+    let own = read.switches.map(|s| s.switches).unwrap_or_default();
     if !app.directions.for_user(&own).swyx_to_teams {
         // Switched off: nothing reaches Teams, and an "In a call" the bridge set before the
         // switch (a call it would never see end) is cleared now.
@@ -122,14 +125,9 @@ pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
     // (SIGKILL, a Lambda timeout) or a store that fails leaves the connector's retry (same id)
     // free to act. A retry racing the first attempt is harmless: applying an event twice is
     // applying it once (the call set remembers started and ended calls).
-    let replay_key = format!("swyx-event:{}", message.id);
-    match app.store.is_claimed(&replay_key, now).await {
-        Ok(false) => {}
-        Ok(true) => {
-            tracing::info!(webhook_id = %message.id, "Swyx event replayed: not acted on again");
-            return accepted("ignored", "webhook-id already seen");
-        }
-        Err(e) => return store_unavailable(&e),
+    if read.replayed {
+        tracing::info!(webhook_id = %message.id, "Swyx event replayed: not acted on again");
+        return accepted("ignored", "webhook-id already seen");
     }
 
     let entra_id = link.entra_id;

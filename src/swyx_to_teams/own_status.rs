@@ -41,30 +41,28 @@ pub async fn handle(
     let Some(change) = preferred_change(own(event.status), by(event.origin)) else {
         return accepted("ignored", "not set by the user by hand");
     };
-    let link = match app.store.get_user_by_swyx_id(user).await {
-        Ok(Some(link)) => link,
-        Ok(None) => return accepted("ignored", "Swyx user is not linked"),
+    let now = s2t.now();
+    // The webhook-id is recorded only once Graph took the change: a process that dies before
+    // (SIGKILL, a Lambda timeout) leaves the connector's retry free to act. A retry racing the
+    // first attempt sets the same presence twice, which Graph treats as one.
+    let key = format!("swyx-event:{}", event.webhook_id);
+    // The link, the switches and the replay check in one store call (one DynamoDB request).
+    let read = match app.store.get_swyx_event_inputs(user, &key, now).await {
+        Ok(read) => read,
         Err(e) => return store_unavailable(&e),
     };
-    let switches = match app.store.get_switches(user).await {
-        Ok(s) => s.map(|s| s.switches).unwrap_or_default(),
-        Err(e) => return store_unavailable(&e),
+    let Some(link) = read.link else {
+        return accepted("ignored", "Swyx user is not linked");
     };
+    let switches = read.switches.map(|s| s.switches).unwrap_or_default();
     if !app.directions.for_user(&switches).swyx_status_to_teams {
         return accepted(
             "ignored",
             "Swyx DND/Away → Teams is switched off for this user",
         );
     }
-    let now = s2t.now();
-    // The webhook-id is recorded only once Graph took the change: a process that dies before
-    // (SIGKILL, a Lambda timeout) leaves the connector's retry free to act. A retry racing the
-    // first attempt sets the same presence twice, which Graph treats as one.
-    let key = format!("swyx-event:{}", event.webhook_id);
-    match app.store.is_claimed(&key, now).await {
-        Ok(false) => {}
-        Ok(true) => return accepted("ignored", "webhook-id already seen"),
-        Err(e) => return store_unavailable(&e),
+    if read.replayed {
+        return accepted("ignored", "webhook-id already seen");
     }
     let budget = s2t.request_budget.saturating_sub(started.elapsed());
     let entra_id = link.entra_id.as_str();

@@ -1,10 +1,11 @@
-//! A decision's reads in one call: the same records the separate reads give, for the one user
-//! asked about, whatever the backend does to read them together.
+//! A decision's reads in one call (a Teams presence's, a Swyx event's): the same records the
+//! separate reads give, for the one user asked about, whatever the backend does to read them
+//! together.
 
 use super::speaking::speaking;
-use super::{link, state};
+use super::{at, link, state};
 use presence_bridge::domain::DirectionSwitches;
-use presence_bridge::store::{DecisionInputs, Store, StoreError, UserSwitches};
+use presence_bridge::store::{DecisionInputs, Store, StoreError, SwyxEventInputs, UserSwitches};
 use std::sync::Arc;
 
 pub async fn decision_inputs_are_the_users_own_records_read_together<S: Store + 'static>(
@@ -97,4 +98,85 @@ pub async fn decision_inputs_are_the_users_own_records_read_together<S: Store + 
     // Records of a user no longer linked are not a decision's inputs.
     assert!(store.delete_user("bob").await.unwrap());
     assert_eq!(store.get_decision_inputs("bob", true).await.unwrap(), None);
+}
+
+pub async fn swyx_event_inputs_are_the_link_switches_and_replay_check_read_together<
+    S: Store + 'static,
+>(
+    store: Arc<S>,
+) {
+    let none = SwyxEventInputs {
+        link: None,
+        switches: None,
+        replayed: false,
+    };
+    let now = at(0);
+    assert_eq!(
+        store
+            .get_swyx_event_inputs("1001", "swyx-event:a", now)
+            .await
+            .unwrap(),
+        none
+    );
+    for (swyx, key) in [("", "swyx-event:a"), ("1001", "")] {
+        let refused = store.get_swyx_event_inputs(swyx, key, now).await;
+        assert!(
+            matches!(&refused, Err(StoreError::Invalid { .. })),
+            "{refused:?}"
+        );
+    }
+
+    // Another user's records and another event's claim next to them.
+    let alice = link("alice", "1001", "alice@example.com");
+    store.put_user(&alice).await.unwrap();
+    store
+        .put_user(&link("bob", "1002", "bob@example.com"))
+        .await
+        .unwrap();
+    let own = UserSwitches {
+        swyx_user_id: "1001".into(),
+        switches: DirectionSwitches {
+            swyx_to_teams: Some(false),
+            ..DirectionSwitches::default()
+        },
+    };
+    store.put_switches(&own).await.unwrap();
+    assert!(
+        store
+            .claim_once("swyx-event:b", at(60_000), now)
+            .await
+            .unwrap()
+    );
+    let read = |swyx: &'static str, key: &'static str, when| {
+        let store = Arc::clone(&store);
+        async move { store.get_swyx_event_inputs(swyx, key, when).await.unwrap() }
+    };
+    assert_eq!(
+        read("1001", "swyx-event:a", now).await,
+        SwyxEventInputs {
+            link: Some(alice.clone()),
+            switches: Some(own.clone()),
+            replayed: false,
+        }
+    );
+    assert_eq!(
+        read("1001", "swyx-event:b", now).await,
+        SwyxEventInputs {
+            link: Some(alice.clone()),
+            switches: Some(own),
+            replayed: true,
+        }
+    );
+    // Bob has no switches; the claim is read for whichever user; an expired claim is free.
+    let bob = read("1002", "swyx-event:b", at(60_000)).await;
+    assert_eq!(bob.switches, None);
+    assert_eq!(bob.link.map(|l| l.entra_id), Some("bob".to_string()));
+    assert!(!bob.replayed, "expired at 60 s");
+    assert_eq!(
+        read("1003", "swyx-event:b", now).await,
+        SwyxEventInputs {
+            replayed: true,
+            ..none
+        }
+    );
 }

@@ -28,7 +28,7 @@ fn backoff(attempt: u32) -> Duration {
     FIRST_BACKOFF * 2u32.saturating_pow(attempt.min(6))
 }
 
-pub(super) fn pk_of(item: &Item) -> Option<&str> {
+fn pk_of(item: &Item) -> Option<&str> {
     item.get(PK).and_then(|v| v.as_s().ok()).map(String::as_str)
 }
 

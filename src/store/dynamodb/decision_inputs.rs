@@ -1,12 +1,16 @@
-//! A decision's reads in two round trips: the link, the sync state and (when asked for) the
-//! speaking state in one `BatchGetItem`, all keyed by the Entra id; then the switches, keyed by
-//! the Swyx id the link names.
+//! A decision's reads in as few round trips as the keys allow. A presence: the link, the sync
+//! state and (when asked for) the speaking state in one `BatchGetItem`, all keyed by the Entra
+//! id; then the switches, keyed by the Swyx id the link names. A Swyx event: the link by Swyx
+//! id, the switches and the event's claim in one `BatchGetItem`.
 
 use super::DynamoStore;
-use super::batch::pk_of;
 use super::items::*;
 use super::speaking::speaking_key;
-use crate::store::{DecisionInputStore, DecisionInputs, StoreResult, SwitchStore, require};
+use super::switches::switches_key;
+use crate::domain::Timestamp;
+use crate::store::{
+    DecisionInputStore, DecisionInputs, StoreResult, SwitchStore, SwyxEventInputs, require,
+};
 use async_trait::async_trait;
 
 #[async_trait]
@@ -21,14 +25,8 @@ impl DecisionInputStore for DynamoStore {
         if with_speaking {
             keys.push(speaking_key(entra_id));
         }
-        // Every key of the batch has a partition of its own, so the partition tells them apart.
-        let pks: Vec<Option<String>> = keys.iter().map(|k| pk_of(k).map(str::to_owned)).collect();
-        let items = self.batch_get(keys).await?;
-        let found = |i: usize| {
-            items
-                .iter()
-                .find(|item| pk_of(item).is_some() && pk_of(item) == pks[i].as_deref())
-        };
+        let items = self.batch_get(keys.clone()).await?;
+        let found = |i: usize| keys.get(i).and_then(|key| find(&items, key));
         let Some(link): Option<crate::store::UserLink> = found(0)
             .map(|item| parse_data(item, "user link"))
             .transpose()?
@@ -38,12 +36,10 @@ impl DecisionInputStore for DynamoStore {
         let state = found(1)
             .map(|item| parse_data(item, "sync state"))
             .transpose()?;
-        let speaking = match with_speaking {
-            true => found(2)
-                .map(|item| parse_data(item, "speaking state"))
-                .transpose()?,
-            false => None,
-        };
+        // Not asked for: no third key, nothing found.
+        let speaking = found(2)
+            .map(|item| parse_data(item, "speaking state"))
+            .transpose()?;
         let switches = self.get_switches(&link.swyx_user_id).await?;
         Ok(Some(DecisionInputs {
             link,
@@ -52,4 +48,41 @@ impl DecisionInputStore for DynamoStore {
             speaking,
         }))
     }
+
+    async fn get_swyx_event_inputs(
+        &self,
+        swyx_user_id: &str,
+        replay_key: &str,
+        now: Timestamp,
+    ) -> StoreResult<SwyxEventInputs> {
+        require("Swyx user id", swyx_user_id)?;
+        require("idempotency key", replay_key)?;
+        let keys = vec![
+            swyx_key(swyx_user_id),
+            switches_key(swyx_user_id),
+            claim_key(replay_key),
+        ];
+        let items = self.batch_get(keys.clone()).await?;
+        let found = |i: usize| find(&items, &keys[i]);
+        Ok(SwyxEventInputs {
+            link: found(0)
+                .map(|item| parse_data(item, "user link"))
+                .transpose()?,
+            switches: found(1)
+                .map(|item| parse_data(item, "user switches"))
+                .transpose()?,
+            replayed: match found(2) {
+                Some(item) => super::claim_active(item, now)?,
+                None => false,
+            },
+        })
+    }
+}
+
+/// The item of `items` at `key` (every key attribute equal).
+fn find<'a>(items: &'a [Item], key: &Item) -> Option<&'a Item> {
+    items.iter().find(|item| {
+        key.iter()
+            .all(|(name, value)| item.get(name) == Some(value))
+    })
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 const SWITCHES_PK: &str = "SWITCHES";
 
-fn switches_key(swyx_user_id: &str) -> Item {
+pub(super) fn switches_key(swyx_user_id: &str) -> Item {
     HashMap::from([
         (PK.to_string(), s(SWITCHES_PK)),
         (SK.to_string(), s(swyx_user_id)),

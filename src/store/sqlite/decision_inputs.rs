@@ -1,8 +1,9 @@
-//! A decision's reads in one hand-off to the blocking pool, on the reading connection.
+//! A decision's reads in one hand-off to the blocking pool each, on the reading connection.
 
 use super::SqliteStore;
 use super::rows::*;
-use crate::store::{DecisionInputStore, DecisionInputs, StoreResult, require};
+use crate::domain::Timestamp;
+use crate::store::{DecisionInputStore, DecisionInputs, StoreResult, SwyxEventInputs, require};
 use async_trait::async_trait;
 use rusqlite::OptionalExtension;
 
@@ -34,6 +35,27 @@ impl DecisionInputStore for SqliteStore {
                 state,
                 speaking,
             }))
+        })
+        .await
+    }
+
+    async fn get_swyx_event_inputs(
+        &self,
+        swyx_user_id: &str,
+        replay_key: &str,
+        now: Timestamp,
+    ) -> StoreResult<SwyxEventInputs> {
+        require("Swyx user id", swyx_user_id)?;
+        require("idempotency key", replay_key)?;
+        let (id, key) = (swyx_user_id.to_string(), replay_key.to_string());
+        self.run(move |c| {
+            Ok(SwyxEventInputs {
+                link: row(c, USER_BY_SWYX_ID, [&id], user_from_row)
+                    .optional()
+                    .ctx("read user link")?,
+                switches: read_one(c, SWITCHES_BY_USER, &id, "user switches")?,
+                replayed: claim_active(c, &key, now)?,
+            })
         })
         .await
     }

@@ -1,10 +1,14 @@
 //! Row helpers: error context, JSON columns.
 
+use crate::domain::Timestamp;
 use crate::store::{StoreError, StoreResult, UserLink};
 
 // The per-user records' reads and upserts, shared by the single and the batch writes.
 pub(super) const USER_BY_ENTRA_ID: &str =
     "SELECT entra_id, swyx_user_id, email, groups FROM users WHERE entra_id = ?1";
+pub(super) const USER_BY_SWYX_ID: &str =
+    "SELECT entra_id, swyx_user_id, email, groups FROM users WHERE swyx_user_id = ?1";
+pub(super) const CLAIM_ACTIVE: &str = "SELECT 1 FROM claims WHERE key = ?1 AND expires_at > ?2";
 pub(super) const SWITCHES_BY_USER: &str = "SELECT data FROM switches WHERE swyx_user_id = ?1";
 pub(super) const STATE_BY_USER: &str = "SELECT data FROM sync_state WHERE entra_id = ?1";
 pub(super) const SPEAKING_BY_USER: &str = "SELECT data FROM speaking WHERE entra_id = ?1";
@@ -118,6 +122,19 @@ pub(super) fn read_all<T: DeserializeOwned>(
         out.push(from_json(&json.ctx(&format!("read {what}"))?, what)?);
     }
     Ok(out)
+}
+
+/// Whether the idempotency `key` is remembered at `now`.
+pub(super) fn claim_active(conn: &Connection, key: &str, now: Timestamp) -> StoreResult<bool> {
+    row(
+        conn,
+        CLAIM_ACTIVE,
+        rusqlite::params![key, now.millis()],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|row| row.is_some())
+    .ctx("read idempotency key")
 }
 
 #[cfg(test)]
