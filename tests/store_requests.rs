@@ -40,6 +40,19 @@ async fn counted_dynamo(name: &str) -> (DynamoStore, Arc<AtomicU64>) {
     (dynamo, sent)
 }
 
+/// Links Entra user `entra-1` to Swyx user `swyx-1`.
+async fn link_one(dynamo: &DynamoStore) {
+    dynamo
+        .put_user(&UserLink {
+            entra_id: "entra-1".into(),
+            swyx_user_id: "swyx-1".into(),
+            email: "one@example.com".into(),
+            groups: Vec::new(),
+        })
+        .await
+        .unwrap();
+}
+
 /// Past one batch of 100 keys; small, as every link costs moto a transaction to set up.
 const USERS: usize = 101;
 
@@ -199,15 +212,7 @@ async fn reconciling_on_dynamodb_costs_under_one_request_per_user() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lone_presence_is_decided_in_three_dynamodb_requests() {
     let (dynamo, sent) = counted_dynamo("lone").await;
-    dynamo
-        .put_user(&UserLink {
-            entra_id: "entra-1".into(),
-            swyx_user_id: "swyx-1".into(),
-            email: "one@example.com".into(),
-            groups: Vec::new(),
-        })
-        .await
-        .unwrap();
+    link_one(&dynamo).await;
     let rules = MappingRules::default();
     let clock = Clock::from_fn(|| Timestamp(1_767_225_600_000));
     let judge = Judge {
@@ -262,15 +267,7 @@ async fn a_lone_presence_is_decided_in_three_dynamodb_requests() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_swyx_events_reads_are_one_dynamodb_request() {
     let (dynamo, sent) = counted_dynamo("swyx-event").await;
-    dynamo
-        .put_user(&UserLink {
-            entra_id: "entra-1".into(),
-            swyx_user_id: "swyx-1".into(),
-            email: "one@example.com".into(),
-            groups: Vec::new(),
-        })
-        .await
-        .unwrap();
+    link_one(&dynamo).await;
     let now = Timestamp(1_767_225_600_000);
     for (swyx, linked) in [("swyx-1", true), ("swyx-2", false)] {
         let before = sent.load(Ordering::Relaxed);

@@ -200,22 +200,14 @@ impl UserLinkStore for SqliteStore {
 
     async fn get_user(&self, entra_id: &str) -> StoreResult<Option<UserLink>> {
         let entra_id = entra_id.to_string();
-        self.run(move |c| {
-            row(c, USER_BY_ENTRA_ID, [entra_id], user_from_row)
-                .optional()
-                .ctx("read user link")
-        })
-        .await
+        self.run(move |c| read_link(c, USER_BY_ENTRA_ID, &entra_id))
+            .await
     }
 
     async fn get_user_by_swyx_id(&self, swyx_user_id: &str) -> StoreResult<Option<UserLink>> {
         let swyx_user_id = swyx_user_id.to_string();
-        self.run(move |c| {
-            row(c, USER_BY_SWYX_ID, [swyx_user_id], user_from_row)
-                .optional()
-                .ctx("read user link")
-        })
-        .await
+        self.run(move |c| read_link(c, USER_BY_SWYX_ID, &swyx_user_id))
+            .await
     }
 
     async fn list_users(&self) -> StoreResult<Vec<UserLink>> {

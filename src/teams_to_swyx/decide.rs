@@ -97,7 +97,11 @@ impl<'a> Judge<'a> {
     }
 
     /// Whether `presence` is the bridge's own session coming back, by the user's speaking state.
-    fn is_own_session(&self, presence: &TeamsPresence, speaking: Option<&SpeakingState>) -> bool {
+    pub fn is_own_session(
+        &self,
+        presence: &TeamsPresence,
+        speaking: Option<&SpeakingState>,
+    ) -> bool {
         match self.own_sessions {
             Some(clock) if is_own_session_echo(presence) => {
                 speaking.is_some_and(|s| s.own_session_may_be_active(clock.now()))

@@ -8,7 +8,7 @@
 use super::decide::{DecisionStore, Judge, Observed, observe, pending_until_delivered};
 use crate::domain::{Observation, SwyxUpdate, SyncDecision, decide_with_echo_guard};
 use crate::store::{DecisionWrite, StoreResult, UserLink};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// Judges each (Entra id in lower case, observation) and stores the outcomes; the outcome of
 /// each user, in no particular order. A failed batch read or write fails the whole call.
@@ -36,25 +36,19 @@ where
         .collect();
     let mut states: HashMap<String, _> = store.get_sync_states(&ids).await?.into_iter().collect();
     // Only an InACall can be the bridge's own session's echo: their speaking states, in one read.
-    let own_sessions = match judge.own_sessions {
-        Some(clock) => {
-            let maybe_echo: Vec<String> = observations
-                .iter()
-                .filter(|(_, obs)| judge.may_be_own_session(&obs.presence))
-                .map(|(id, _)| id.clone())
-                .collect();
-            let speaking = if maybe_echo.is_empty() {
-                Vec::new()
-            } else {
-                store.get_speakings(&maybe_echo).await?
-            };
-            speaking
-                .into_iter()
-                .filter(|(_, s)| s.own_session_may_be_active(clock.now()))
-                .map(|(id, _)| id)
-                .collect()
-        }
-        None => HashSet::new(),
+    let maybe_echo: Vec<String> = observations
+        .iter()
+        .filter(|(_, obs)| judge.may_be_own_session(&obs.presence))
+        .map(|(id, _)| id.clone())
+        .collect();
+    let speakings: HashMap<String, _> = if maybe_echo.is_empty() {
+        HashMap::new()
+    } else {
+        store
+            .get_speakings(&maybe_echo)
+            .await?
+            .into_iter()
+            .collect()
     };
     let mut outcomes = Vec::with_capacity(observations.len());
     let mut writes = Vec::new();
@@ -67,7 +61,7 @@ where
         let rules = judge.rules_for_user(link, own_switches.get(&link.swyx_user_id));
         let state = states.remove(entra_id).unwrap_or_default();
         let expected = state.revision;
-        let own_session = own_sessions.contains(entra_id);
+        let own_session = judge.is_own_session(&obs.presence, speakings.get(entra_id));
         let (next, pending, outcome) = match decide_with_echo_guard(&state, obs, rules, own_session)
         {
             SyncDecision::Stale => {

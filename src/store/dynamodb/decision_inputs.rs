@@ -9,7 +9,8 @@ use super::speaking::speaking_key;
 use super::switches::switches_key;
 use crate::domain::Timestamp;
 use crate::store::{
-    DecisionInputStore, DecisionInputs, StoreResult, SwitchStore, SwyxEventInputs, require,
+    DecisionInputStore, DecisionInputs, StoreResult, SwitchStore, SwyxEventInputs, UserLink,
+    require,
 };
 use async_trait::async_trait;
 
@@ -26,20 +27,14 @@ impl DecisionInputStore for DynamoStore {
             keys.push(speaking_key(entra_id));
         }
         let items = self.batch_get(keys.clone()).await?;
-        let found = |i: usize| keys.get(i).and_then(|key| find(&items, key));
-        let Some(link): Option<crate::store::UserLink> = found(0)
-            .map(|item| parse_data(item, "user link"))
-            .transpose()?
-        else {
+        let Some(link) = parse_found::<UserLink>(&items, &keys[0], "user link")? else {
             return Ok(None);
         };
-        let state = found(1)
-            .map(|item| parse_data(item, "sync state"))
-            .transpose()?;
-        // Not asked for: no third key, nothing found.
-        let speaking = found(2)
-            .map(|item| parse_data(item, "speaking state"))
-            .transpose()?;
+        let state = parse_found(&items, &keys[1], "sync state")?;
+        let speaking = match keys.get(2) {
+            Some(key) => parse_found(&items, key, "speaking state")?,
+            None => None,
+        };
         let switches = self.get_switches(&link.swyx_user_id).await?;
         Ok(Some(DecisionInputs {
             link,
@@ -63,20 +58,26 @@ impl DecisionInputStore for DynamoStore {
             claim_key(replay_key),
         ];
         let items = self.batch_get(keys.clone()).await?;
-        let found = |i: usize| find(&items, &keys[i]);
         Ok(SwyxEventInputs {
-            link: found(0)
-                .map(|item| parse_data(item, "user link"))
-                .transpose()?,
-            switches: found(1)
-                .map(|item| parse_data(item, "user switches"))
-                .transpose()?,
-            replayed: match found(2) {
+            link: parse_found(&items, &keys[0], "user link")?,
+            switches: parse_found(&items, &keys[1], "user switches")?,
+            replayed: match find(&items, &keys[2]) {
                 Some(item) => super::claim_active(item, now)?,
                 None => false,
             },
         })
     }
+}
+
+/// The record of the item of `items` at `key`, if there is one.
+fn parse_found<T: serde::de::DeserializeOwned>(
+    items: &[Item],
+    key: &Item,
+    what: &str,
+) -> StoreResult<Option<T>> {
+    find(items, key)
+        .map(|item| parse_data(item, what))
+        .transpose()
 }
 
 /// The item of `items` at `key` (every key attribute equal).

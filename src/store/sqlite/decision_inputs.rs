@@ -5,7 +5,6 @@ use super::rows::*;
 use crate::domain::Timestamp;
 use crate::store::{DecisionInputStore, DecisionInputs, StoreResult, SwyxEventInputs, require};
 use async_trait::async_trait;
-use rusqlite::OptionalExtension;
 
 #[async_trait]
 impl DecisionInputStore for SqliteStore {
@@ -17,10 +16,7 @@ impl DecisionInputStore for SqliteStore {
         require("Entra id", entra_id)?;
         let entra_id = entra_id.to_string();
         self.run(move |c| {
-            let Some(link) = row(c, USER_BY_ENTRA_ID, [&entra_id], user_from_row)
-                .optional()
-                .ctx("read user link")?
-            else {
+            let Some(link) = read_link(c, USER_BY_ENTRA_ID, &entra_id)? else {
                 return Ok(None);
             };
             let switches = read_one(c, SWITCHES_BY_USER, &link.swyx_user_id, "user switches")?;
@@ -50,9 +46,7 @@ impl DecisionInputStore for SqliteStore {
         let (id, key) = (swyx_user_id.to_string(), replay_key.to_string());
         self.run(move |c| {
             Ok(SwyxEventInputs {
-                link: row(c, USER_BY_SWYX_ID, [&id], user_from_row)
-                    .optional()
-                    .ctx("read user link")?,
+                link: read_link(c, USER_BY_SWYX_ID, &id)?,
                 switches: read_one(c, SWITCHES_BY_USER, &id, "user switches")?,
                 replayed: claim_active(c, &key, now)?,
             })

@@ -124,6 +124,13 @@ pub(super) fn read_all<T: DeserializeOwned>(
     Ok(out)
 }
 
+/// The link `sql` ([`USER_BY_ENTRA_ID`], [`USER_BY_SWYX_ID`]) finds at `key`.
+pub(super) fn read_link(conn: &Connection, sql: &str, key: &str) -> StoreResult<Option<UserLink>> {
+    row(conn, sql, [key], user_from_row)
+        .optional()
+        .ctx("read user link")
+}
+
 /// Whether the idempotency `key` is remembered at `now`.
 pub(super) fn claim_active(conn: &Connection, key: &str, now: Timestamp) -> StoreResult<bool> {
     row(
