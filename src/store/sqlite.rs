@@ -12,6 +12,7 @@
 
 mod accounts;
 mod batch;
+mod calls;
 mod decision_inputs;
 mod link_marks;
 mod pending;
@@ -27,11 +28,12 @@ use super::{
 use crate::domain::{Timestamp, UserSyncState};
 use async_trait::async_trait;
 use rows::*;
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicI32;
+use std::time::Duration;
 use tokio::sync::Mutex;
 
 /// How long a call may wait for the database by default: long enough to ride out another
@@ -46,6 +48,8 @@ pub struct SqliteStore {
     /// database).
     writer: Arc<Mutex<Connection>>,
     lock_wait: Duration,
+    /// Frames in the write-ahead log after the writing connection's last commit (see `calls`).
+    wal_frames: Arc<AtomicI32>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -69,12 +73,14 @@ impl SqliteStore {
         let mut writer = open()?;
         schema::configure(&writer)?;
         schema::migrate(&mut writer)?;
+        let wal_frames = Self::count_wal_frames(&mut writer)?;
         let reader = open()?;
         schema::configure(&reader)?;
         Ok(Self {
             reader: Arc::new(Mutex::new(reader)),
             writer: Arc::new(Mutex::new(writer)),
             lock_wait,
+            wal_frames,
         })
     }
 
@@ -92,72 +98,9 @@ impl SqliteStore {
             reader: Arc::clone(&conn),
             writer: conn,
             lock_wait: DEFAULT_LOCK_WAIT,
+            // No log: an in-memory database keeps its journal in memory.
+            wal_frames: Arc::default(),
         })
-    }
-
-    /// Runs `f` with `conn` on the blocking pool, within the lock wait: first for the connection
-    /// (another call of this process may hold it), then, what is left, as SQLite's busy timeout.
-    async fn on<T, F>(&self, conn: &Arc<Mutex<Connection>>, f: F) -> StoreResult<T>
-    where
-        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
-        T: Send + 'static,
-    {
-        let deadline = Instant::now() + self.lock_wait;
-        let Ok(mut conn) =
-            tokio::time::timeout(self.lock_wait, Arc::clone(conn).lock_owned()).await
-        else {
-            return Err(StoreError::Unavailable {
-                operation: "SQLite".to_string(),
-                source: format!(
-                    "waited {} ms for the database connection",
-                    self.lock_wait.as_millis()
-                )
-                .into(),
-            });
-        };
-        // A panic in `f` cannot leave a half-done write: an open transaction rolls back on drop.
-        tokio::task::spawn_blocking(move || {
-            let left = deadline.saturating_duration_since(Instant::now());
-            conn.busy_timeout(left).ctx("set busy timeout")?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(|e| StoreError::backend("SQLite call", e))?
-    }
-
-    /// Runs `f` on the reading connection.
-    async fn run<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
-        T: Send + 'static,
-    {
-        self.on(&self.reader, f).await
-    }
-
-    /// Runs `f` (one writing statement, atomic on its own) on the writing connection.
-    async fn exec<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
-        T: Send + 'static,
-    {
-        self.on(&self.writer, f).await
-    }
-
-    /// Runs `f` inside a `BEGIN IMMEDIATE` transaction, committed when `f` succeeds.
-    async fn write<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        F: FnOnce(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
-        T: Send + 'static,
-    {
-        self.exec(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .ctx("begin transaction")?;
-            let out = f(&tx)?;
-            tx.commit().ctx("commit")?;
-            Ok(out)
-        })
-        .await
     }
 }
 
@@ -274,7 +217,7 @@ impl UserLinkStore for SqliteStore {
 impl SyncStateStore for SqliteStore {
     async fn get_sync_state(&self, entra_id: &str) -> StoreResult<Option<UserSyncState>> {
         let entra_id = entra_id.to_string();
-        self.run(move |c| read_one(c, STATE_BY_USER, &entra_id, "sync state"))
+        self.run_quick(move |c| read_one(c, STATE_BY_USER, &entra_id, "sync state"))
             .await
     }
 
@@ -289,7 +232,7 @@ impl SyncStateStore for SqliteStore {
         require_growth(&subject, "revision", state.revision, expected_revision)?;
         let json = to_json(state, "sync state")?;
         let entra_id = entra_id.to_string();
-        self.write(move |tx| {
+        self.write_quick(move |tx| {
             let current: Option<UserSyncState> =
                 read_one(tx, STATE_BY_USER, &entra_id, "sync state")?;
             if current.map_or(0, |s| s.revision) != expected_revision {
@@ -334,7 +277,7 @@ impl SubscriptionStore for SqliteStore {
 
     async fn get_subscription(&self, id: &str) -> StoreResult<Option<SubscriptionRecord>> {
         let id = id.to_string();
-        self.run(move |c| {
+        self.run_quick(move |c| {
             read_one(
                 c,
                 "SELECT data FROM subscriptions WHERE id = ?1",
@@ -382,7 +325,7 @@ impl IdempotencyStore for SqliteStore {
         // Housekeeping only drops keys expired by both the caller's and the wall clock, so a
         // caller with a synthetic clock still sees exact per-key semantics.
         let purge_before = now.min(Timestamp::now());
-        self.write(move |tx| {
+        self.write_quick(move |tx| {
             exec(
                 tx,
                 "DELETE FROM claims WHERE expires_at <= ?1",
@@ -417,6 +360,6 @@ impl IdempotencyStore for SqliteStore {
     async fn is_claimed(&self, key: &str, now: Timestamp) -> StoreResult<bool> {
         require("idempotency key", key)?;
         let key = key.to_string();
-        self.run(move |c| claim_active(c, &key, now)).await
+        self.run_quick(move |c| claim_active(c, &key, now)).await
     }
 }

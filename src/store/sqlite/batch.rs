@@ -8,7 +8,7 @@ use super::rows::{
 };
 use crate::domain::UserSyncState;
 use crate::store::{DecisionWrite, PendingDelivery, StoreResult, UserLink, require};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 /// The JSON record of each key that has one, with its key.
 pub(super) fn read_each<T: serde::de::DeserializeOwned>(
@@ -83,13 +83,14 @@ impl SqliteStore {
             };
             rows.push((d.clone(), to_json(&d.state, "sync state")?, pending));
         }
-        self.write(move |tx| {
+        let single = rows.len() == 1;
+        let work = move |tx: &Transaction<'_>| {
             let mut refused = Vec::new();
             let mut state_of = tx.prepare_cached(STATE_BY_USER).ctx("prepare")?;
             let mut pending_of = tx.prepare_cached(PENDING_BY_USER).ctx("prepare")?;
             let mut put_state = tx.prepare_cached(UPSERT_STATE).ctx("prepare")?;
             let mut put_pending = tx.prepare_cached(UPSERT_PENDING).ctx("prepare")?;
-            for (d, state_json, pending) in rows {
+            for (d, state_json, pending) in &rows {
                 let stored: Option<String> = state_of
                     .query_row([&d.entra_id], |r| r.get(0))
                     .optional()
@@ -112,7 +113,7 @@ impl SqliteStore {
                     }
                 };
                 if !(state_ok && pending_ok) {
-                    refused.push(d.entra_id);
+                    refused.push(d.entra_id.clone());
                     continue;
                 }
                 if let Some((p, json)) = pending {
@@ -129,8 +130,12 @@ impl SqliteStore {
                     .ctx("write sync state")?;
             }
             Ok(refused)
-        })
-        .await
+        };
+        // One decision (a lone notification's) is a point write.
+        match single {
+            true => self.write_quick(work).await,
+            false => self.write(work).await,
+        }
     }
 
     pub(super) async fn delete_pendings_batch(

@@ -1,4 +1,4 @@
-//! A decision's reads in one hand-off to the blocking pool each, on the reading connection.
+//! A decision's reads in one point call each, on the reading connection.
 
 use super::SqliteStore;
 use super::rows::*;
@@ -15,7 +15,7 @@ impl DecisionInputStore for SqliteStore {
     ) -> StoreResult<Option<DecisionInputs>> {
         require("Entra id", entra_id)?;
         let entra_id = entra_id.to_string();
-        self.run(move |c| {
+        self.run_quick(move |c| {
             let Some(link) = read_link(c, USER_BY_ENTRA_ID, &entra_id)? else {
                 return Ok(None);
             };
@@ -44,7 +44,7 @@ impl DecisionInputStore for SqliteStore {
         require("Swyx user id", swyx_user_id)?;
         require("idempotency key", replay_key)?;
         let (id, key) = (swyx_user_id.to_string(), replay_key.to_string());
-        self.run(move |c| {
+        self.run_quick(move |c| {
             Ok(SwyxEventInputs {
                 link: read_link(c, USER_BY_SWYX_ID, &id)?,
                 switches: read_one(c, SWITCHES_BY_USER, &id, "user switches")?,

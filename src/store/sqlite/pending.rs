@@ -48,7 +48,7 @@ impl PendingStore for SqliteStore {
 
     async fn get_pending(&self, swyx_user_id: &str) -> StoreResult<Option<PendingDelivery>> {
         let swyx = swyx_user_id.to_string();
-        self.run(move |c| read_one(c, PENDING_BY_USER, &swyx, "pending delivery"))
+        self.run_quick(move |c| read_one(c, PENDING_BY_USER, &swyx, "pending delivery"))
             .await
     }
 
@@ -58,7 +58,7 @@ impl PendingStore for SqliteStore {
         delivered_revision: u64,
     ) -> StoreResult<bool> {
         let swyx = swyx_user_id.to_string();
-        self.write(move |tx| {
+        self.write_quick(move |tx| {
             let current: Option<PendingDelivery> =
                 read_one(tx, PENDING_BY_USER, &swyx, "pending delivery")?;
             if current.is_none_or(|c| c.update.revision > delivered_revision) {

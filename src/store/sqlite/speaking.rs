@@ -12,7 +12,7 @@ use rusqlite::params;
 impl SpeakingStore for SqliteStore {
     async fn get_speaking(&self, entra_id: &str) -> StoreResult<Option<SpeakingState>> {
         let entra_id = entra_id.to_string();
-        self.run(move |c| read_one(c, SPEAKING_BY_USER, &entra_id, "speaking state"))
+        self.run_quick(move |c| read_one(c, SPEAKING_BY_USER, &entra_id, "speaking state"))
             .await
     }
 
@@ -28,7 +28,7 @@ impl SpeakingStore for SqliteStore {
         let json = to_json(state, "speaking state")?;
         let due = state.due_at.map(Timestamp::millis);
         let entra_id = entra_id.to_string();
-        self.write(move |tx| {
+        self.write_quick(move |tx| {
             let current: Option<SpeakingState> =
                 read_one(tx, SPEAKING_BY_USER, &entra_id, "speaking state")?;
             if current.map_or(0, |s| s.revision) != expected_revision {
