@@ -238,11 +238,7 @@ fn bench(c: &mut Criterion) {
     }
     // Every figure is a ratio of two timings taken in turn, sample by sample: this VM's speed
     // drifts by a tenth within a minute, and timings taken at different moments would carry it.
-    let unwrap = || {
-        let t = std::time::Instant::now();
-        app.keys.unwrap_data_key(CERT_ID, &data_key).unwrap();
-        t.elapsed().as_secs_f64()
-    };
+    let unwrap = || timed_unwrap(&app.keys, &data_key);
     let singles = [body_for("Busy", "Busy"), body_for("Busy", "InAMeeting")];
     // As serve runs a request: on a runtime worker, timed there. From this thread, every request
     // also pays the hand-off to a worker and the wake-up back, which no served request does.
@@ -251,9 +247,7 @@ fn bench(c: &mut Criterion) {
         let task = rt.spawn(async move {
             let (mut unwraps, mut requests) = (Vec::new(), Vec::new());
             for flip in 0..2_000usize {
-                let t = std::time::Instant::now();
-                app.keys.unwrap_data_key(CERT_ID, &data_key).unwrap();
-                unwraps.push(t.elapsed().as_secs_f64());
+                unwraps.push(timed_unwrap(&app.keys, &data_key));
                 let req = request_for(singles[flip % 2].clone());
                 let t = std::time::Instant::now();
                 let resp = graph_webhook::handle(&app, req).await;
@@ -318,6 +312,13 @@ fn bench(c: &mut Criterion) {
         median(shares_of_those),
         load.join(","),
     );
+}
+
+/// One unwrap of `data_key`, in seconds.
+fn timed_unwrap(keys: &NotificationKeys, data_key: &str) -> f64 {
+    let t = std::time::Instant::now();
+    keys.unwrap_data_key(CERT_ID, data_key).unwrap();
+    t.elapsed().as_secs_f64()
 }
 
 fn request_for(body: Bytes) -> http::Request<Bytes> {

@@ -48,10 +48,6 @@ impl SqliteStore {
         Ok(frames)
     }
 
-    fn checkpoint_due(&self) -> bool {
-        self.wal_frames.load(Ordering::Relaxed) >= CHECKPOINT_FRAMES
-    }
-
     /// Waits for `conn` (another call of this process may hold it), within the lock wait.
     async fn lock(
         &self,
@@ -88,7 +84,7 @@ impl SqliteStore {
             let left = deadline.saturating_duration_since(Instant::now());
             conn.busy_timeout(left).ctx("set busy timeout")?;
             let out = f(&mut conn);
-            if side == Side::Write && frames.load(Ordering::Relaxed) >= CHECKPOINT_FRAMES {
+            if side == Side::Write && checkpoint_due(&frames) {
                 checkpoint(&conn, &frames);
             }
             out
@@ -119,7 +115,7 @@ impl SqliteStore {
         let Ok(mut conn) = Arc::clone(self.connection(side)).try_lock_owned() else {
             return self.on(side, f).await;
         };
-        if !(side == Side::Write && self.checkpoint_due()) {
+        if !(side == Side::Write && checkpoint_due(&self.wal_frames)) {
             conn.busy_timeout(Duration::ZERO).ctx("set busy timeout")?;
             match f(&mut conn) {
                 // SQLite's lock is held by another process: wait for it off the worker.
@@ -194,6 +190,10 @@ fn in_transaction<T>(
     let out = f(&tx)?;
     tx.commit().ctx("commit")?;
     Ok(out)
+}
+
+fn checkpoint_due(frames: &AtomicI32) -> bool {
+    frames.load(Ordering::Relaxed) >= CHECKPOINT_FRAMES
 }
 
 /// Copies the log back into the database without waiting for readers or writers (a reader
