@@ -17,7 +17,8 @@ secrets as Secrets Manager ARNs, as in the SAM template.
 moto answers in microseconds where AWS takes milliseconds, so each function is measured twice:
 straight to moto, and through a loopback proxy that holds every AWS request for --aws-delay-ms
 (20 ms by default) before passing it on, so each round trip made before the first answer shows.
-The last line sums it up.
+That pass also counts the AWS calls and the round trips they took (a call made while another
+is held shares its round trip). The last line sums it up.
 """
 import argparse
 import base64
@@ -83,7 +84,21 @@ class DelayProxy(http.server.ThreadingHTTPServer):
 
     def __init__(self, upstream_port, delay_s):
         self.upstream_port, self.delay_s, self.requests = upstream_port, delay_s, 0
+        self.spans, self.lock = [], threading.Lock()  # (held from, answered at) per request
         super().__init__(("127.0.0.1", 0), DelayHandler)
+
+    def take_round_trips(self):
+        """Round trips among the requests since the last call: a request that arrived while
+        another was held rides in that one's round trip."""
+        with self.lock:
+            spans, self.spans = sorted(self.spans), []
+        trips, wave_end = 0, None
+        for start, end in spans:
+            if wave_end is None or start >= wave_end:
+                trips, wave_end = trips + 1, end
+            else:
+                wave_end = max(wave_end, end)
+        return trips
 
 
 class DelayHandler(http.server.BaseHTTPRequestHandler):
@@ -98,7 +113,9 @@ class DelayHandler(http.server.BaseHTTPRequestHandler):
     def _forward(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
-        self.server.requests += 1
+        with self.server.lock:
+            self.server.requests += 1
+        held_from = time.perf_counter()
         time.sleep(self.server.delay_s)
         upstream = http.client.HTTPConnection("127.0.0.1", self.server.upstream_port, timeout=30)
         upstream.request(self.command, self.path, body=body, headers=dict(self.headers))
@@ -110,8 +127,11 @@ class DelayHandler(http.server.BaseHTTPRequestHandler):
                 self.send_header(k, v)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
         upstream.close()
+        # Recorded before the answer goes out, so it is there when the cold start is counted.
+        with self.server.lock:
+            self.server.spans.append((held_from, time.perf_counter()))
+        self.wfile.write(data)
 
     do_GET = do_POST = do_PUT = do_DELETE = _forward
 
@@ -256,10 +276,18 @@ def main():
                 fn_env = {} if name == "lambda-hello" else {
                     **env, **(swyx_env if name == "swyx-webhook" else {}),
                     "AWS_ENDPOINT_URL": endpoint}
-                before = proxy.requests if proxy else 0
-                samples = [one_cold_start(emulators[project], name, path, fn_env, request(), tmp)
-                           for _ in range(args.runs)]
-                trips = ((proxy.requests - before) / args.runs) if proxy else None
+                calls = []  # (AWS calls, round trips) per cold start
+                samples = []
+                for _ in range(args.runs):
+                    before = proxy.requests if proxy else 0
+                    if proxy:
+                        proxy.take_round_trips()
+                    samples.append(one_cold_start(emulators[project], name, path, fn_env,
+                                                  request(), tmp))
+                    if proxy:
+                        calls.append((proxy.requests - before, proxy.take_round_trips()))
+                trips = (statistics.median(c[0] for c in calls),
+                         statistics.median(c[1] for c in calls)) if proxy else None
                 rows.append((name, os.path.getsize(path),
                              statistics.median(s[0] for s in samples),
                              max(s[1] for s in samples), trips))
@@ -275,11 +303,11 @@ def main():
         hello_ms = rows[0][2]
         print(f"\nAWS calls answered by moto{f' + {delay:g} ms each' if delay else ''}:")
         print(f"{'function':<15} {'binary MB':>10} {'cold start ms':>14} {'ratio':>6} "
-              f"{'peak RSS MB':>12} {'AWS calls':>10}")
+              f"{'peak RSS MB':>12} {'AWS calls (round trips)':>24}")
         for name, size, ms, rss, trips in rows:
-            calls = "" if trips is None else f"{trips:g}"
+            calls = "" if trips is None else f"{trips[0]:g} ({trips[1]:g})"
             print(f"{name:<15} {size / 1e6:>10.2f} {ms:>14.1f} {ms / hello_ms:>6.2f} "
-                  f"{rss / 1024:>12.1f} {calls:>10}")
+                  f"{rss / 1024:>12.1f} {calls:>24}")
     print(f"(median of {args.runs} cold starts each, first event answered; peak RSS = max VmHWM; "
           f"logs in {tmp})")
     # Other builds on the machine move these figures by milliseconds: say how busy it was.

@@ -3,6 +3,8 @@
 
 #[path = "swyx_to_teams/directions.rs"]
 mod directions;
+#[path = "swyx_to_teams/early_read.rs"]
+mod early_read;
 #[path = "swyx_to_teams/harness.rs"]
 mod harness;
 #[path = "swyx_to_teams/metrics.rs"]

@@ -1,7 +1,7 @@
 //! Opening the configured store (SQLite or DynamoDB).
 
-use super::StartupError;
-use crate::config::{DynamoTimeouts, StoreConfig};
+use super::{Role, StartupError};
+use crate::config::{Config, DynamoTimeouts, StoreConfig};
 use crate::store::{DynamoStore, SqliteStore, Store};
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use std::sync::Arc;
@@ -15,6 +15,29 @@ pub const REQUEST_LOCK_WAIT: Duration = Duration::from_secs(1);
 /// The store for the CLI, which may wait longer for a locked SQLite file than a webhook.
 pub async fn open_store(cfg: &StoreConfig) -> Result<Arc<dyn Store>, StartupError> {
     open_store_waiting(cfg, None, crate::store::sqlite::DEFAULT_LOCK_WAIT).await
+}
+
+/// A program's store, opened before its app. Opening makes no request (a DynamoDB client
+/// connects on its first one), so a Lambda function's cold start can read the store while the
+/// app reads its secrets. Carries the AWS configuration the DynamoDB client was made on: the
+/// app's other AWS clients share it, and with it one HTTPS client and one read of the trusted
+/// roots.
+pub struct OpenedStore {
+    pub store: Arc<dyn Store>,
+    pub(super) aws: Option<aws_config::SdkConfig>,
+}
+
+impl OpenedStore {
+    /// The store of `role`'s program: on DynamoDB with the AWS configuration of a Lambda function
+    /// when `role` is one (see [`super::aws::load`]).
+    pub async fn for_role(cfg: &Config, role: Role) -> Result<Self, StartupError> {
+        let aws = match cfg.store {
+            StoreConfig::DynamoDb { .. } => Some(super::aws::load(role.is_lambda_function()).await),
+            StoreConfig::Sqlite { .. } => None,
+        };
+        let store = open_store_with(&cfg.store, aws.as_ref()).await?;
+        Ok(Self { store, aws })
+    }
 }
 
 /// Opens the store; a DynamoDB store reuses `aws` when given (one configuration load per process).

@@ -1,7 +1,7 @@
 //! AWS Lambda: the Graph change-notification webhook (Function URL / HTTP API payload v2).
 
 use presence_bridge::app::Role;
-use presence_bridge::entry::lambda::run_webhook;
+use presence_bridge::entry::lambda::{no_early_read, run_webhook};
 use presence_bridge::teams_to_swyx::intake;
 
 #[tokio::main]
@@ -9,7 +9,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     run_webhook(
         Role::GraphWebhook,
         intake::validation_handshake,
-        |app, req| async move { intake::handle(&app, req).await },
+        no_early_read,
+        |app, req, _| async move { intake::handle(&app, req).await },
     )
     .await
 }

@@ -9,7 +9,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     run_webhook(
         Role::SwyxWebhook,
         |_| None,
-        |app, req| async move { intake::handle(&app, req).await },
+        intake::read_early,
+        |app, req, early| async move { intake::handle_with(&app, req, early).await },
     )
     .await
 }

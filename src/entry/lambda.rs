@@ -6,9 +6,11 @@
 pub mod emf;
 
 use super::http::{HttpRequest, HttpResponse};
-use crate::app::{App, Role};
+use crate::app::{App, OpenedStore, Role};
 use crate::config::{Config, Origin, RawConfig};
+use crate::domain::Timestamp;
 use crate::metrics::Metrics;
+use crate::store::Store;
 use bytes::Bytes;
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use serde_json::Value;
@@ -48,14 +50,24 @@ impl LazyApp {
         })
     }
 
+    /// The app, built on the first call; `opened`: the store, when the caller opened it first.
     /// Boxed: the app's whole build inside the runtime's future is too deep a type for the
     /// compiler's layout computation.
-    fn get(&self) -> Pin<Box<dyn Future<Output = Result<Arc<App>, String>> + Send + '_>> {
+    fn get(
+        &self,
+        opened: Option<OpenedStore>,
+    ) -> Pin<Box<dyn Future<Output = Result<Arc<App>, String>> + Send + '_>> {
         Box::pin(async {
             self.app
                 .get_or_try_init(|| async {
                     let clock = crate::domain::Clock::system();
-                    let mut app = App::for_role(&self.config, self.role, clock)
+                    let opened = match opened {
+                        Some(opened) => opened,
+                        None => OpenedStore::for_role(&self.config, self.role)
+                            .await
+                            .map_err(|e| start_failed(&e))?,
+                    };
+                    let mut app = App::on_store(&self.config, self.role, clock, opened)
                         .await
                         .map_err(|e| start_failed(&e))?;
                     // Nobody scrapes a Lambda: each invocation writes what it recorded instead.
@@ -65,6 +77,36 @@ impl LazyApp {
                 .await
                 .cloned()
         })
+    }
+
+    /// The app and what `early_read` read for `req`. At a cold start the store is opened first
+    /// and the request's first read runs while the app reads its secrets: one round trip before
+    /// the answer where there were two. Once the app is built, nothing is read early.
+    async fn get_reading_early<E, R, RF>(
+        &self,
+        req: &HttpRequest,
+        early_read: &R,
+    ) -> (Result<Arc<App>, String>, Option<E>)
+    where
+        R: Fn(Arc<dyn Store>, &HttpRequest, Timestamp) -> Option<RF>,
+        RF: Future<Output = Option<E>>,
+    {
+        if self.app.initialized() {
+            return (self.get(None).await, None);
+        }
+        let opened = match OpenedStore::for_role(&self.config, self.role).await {
+            Ok(opened) => opened,
+            Err(e) => return (Err(start_failed(&e)), None),
+        };
+        let now = crate::domain::Clock::system().now();
+        let read = early_read(Arc::clone(&opened.store), req, now);
+        let read = async move {
+            match read {
+                Some(read) => read.await,
+                None => None,
+            }
+        };
+        tokio::join!(self.get(Some(opened)), read)
     }
 }
 
@@ -81,27 +123,36 @@ fn start_failed(e: &impl std::error::Error) -> String {
 }
 
 /// The whole `main` of a webhook Lambda (`role`: which one): `without_app` answers the requests
-/// that need no app (Graph's validation handshake), `handler` the others.
-pub async fn run_webhook<F, Fut>(
+/// that need no app (Graph's validation handshake), `handler` the others. `early_read` starts a
+/// request's first store read at a cold start, before anything about the request is checked, so
+/// it must only read; `handler` gets what it read and uses it only for the request it was read
+/// for ([`no_early_read`]: none).
+pub async fn run_webhook<E, R, RF, F, Fut>(
     role: Role,
     without_app: fn(&HttpRequest) -> Option<HttpResponse>,
+    early_read: R,
     handler: F,
 ) -> Result<(), lambda_http::Error>
 where
-    F: Fn(Arc<App>, HttpRequest) -> Fut + Send + Sync + 'static,
+    E: Send + 'static,
+    R: Fn(Arc<dyn Store>, &HttpRequest, Timestamp) -> Option<RF> + Send + Sync + 'static,
+    RF: Future<Output = Option<E>> + Send,
+    F: Fn(Arc<App>, HttpRequest, Option<E>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = HttpResponse> + Send + 'static,
 {
     let lazy = Arc::new(LazyApp::from_env(role)?);
     let stack: Arc<str> = stack_name().into();
-    let handler = Arc::new(handler);
+    let (early_read, handler) = (Arc::new(early_read), Arc::new(handler));
     lambda_http::run(lambda_http::service_fn(move |req| {
         let req = request_from_lambda(req);
-        let (lazy, stack, handler) = (Arc::clone(&lazy), Arc::clone(&stack), Arc::clone(&handler));
+        let (lazy, stack) = (Arc::clone(&lazy), Arc::clone(&stack));
+        let (early_read, handler) = (Arc::clone(&early_read), Arc::clone(&handler));
         async move {
             if let Some(answer) = without_app(&req) {
                 return Ok(response_to_lambda(answer));
             }
-            let app = match lazy.get().await {
+            let (app, early) = lazy.get_reading_early(&req, early_read.as_ref()).await;
+            let app = match app {
                 Ok(app) => app,
                 // The details are in the log; the caller learns only that it is not its fault.
                 Err(_) => {
@@ -111,7 +162,7 @@ where
                     )));
                 }
             };
-            let response = handler(Arc::clone(&app), req).await;
+            let response = handler(Arc::clone(&app), req, early).await;
             // One invocation at a time per process: what was recorded since is this request's.
             if let Some(invocation) = app.metrics.take_invocation() {
                 for line in emf::invocation_lines(&invocation, &stack, now_ms()) {
@@ -124,6 +175,15 @@ where
     .await
 }
 
+/// For a webhook whose requests read nothing early.
+pub fn no_early_read(
+    _: Arc<dyn Store>,
+    _: &HttpRequest,
+    _: Timestamp,
+) -> Option<std::future::Ready<Option<()>>> {
+    None
+}
+
 /// The whole `main` of the scheduled maintenance Lambda: one pass per event, within the
 /// invocation's deadline, then one EMF summary line on stdout (tracing logs go to stderr).
 pub async fn run_maintenance() -> Result<(), lambda_http::Error> {
@@ -133,7 +193,7 @@ pub async fn run_maintenance() -> Result<(), lambda_http::Error> {
         move |event: LambdaEvent<Value>| {
             let (lazy, stack) = (Arc::clone(&lazy), Arc::clone(&stack));
             let run: Pin<Box<dyn Future<Output = _> + Send>> = Box::pin(async move {
-                let app = lazy.get().await?;
+                let app = lazy.get(None).await?;
                 maintenance_once(&app, &stack, event.context.deadline).await
             });
             run

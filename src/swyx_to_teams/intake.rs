@@ -3,9 +3,12 @@
 //! Order: method → size → Standard Webhooks signature (401) → JSON and fields (400) → event type
 //! and user (2xx and ignored: the connector must not retry those) → replay (`claim_once`; 2xx
 //! and ignored, as the contract says) → the user's call set (conditional write; the webhook-id
-//! is recorded only after it, so a failure or a crash before leaves the connector's retry free
-//! to act) → Graph within the request's budget; what Graph does not take now stays pending for
-//! maintenance.
+//! is recorded only after it, while Graph is called, so a failure or a crash before leaves the
+//! connector's retry free to act) → Graph within the request's budget; what Graph does not take
+//! now stays pending for maintenance.
+//!
+//! At a Lambda function's cold start the first store read is made early ([`read_early`]), while
+//! the function reads its secrets, and used once the signature checked out.
 
 use super::end_calls::end_calls;
 use super::own_status::{self, OwnStatusEvent};
@@ -15,15 +18,20 @@ use crate::domain::CallEvent;
 use crate::domain::{SpeakingState, Timestamp};
 use crate::entry::http::{HttpRequest, HttpResponse, error, json};
 use crate::store::optimistic::{self, Step};
-use crate::store::{SpeakingStore, StoreError, StoreResult};
+use crate::store::{SpeakingStore, Store, StoreError, StoreResult, SwyxEventInputs};
+use crate::swyx::signature::HEADER_ID;
 use crate::swyx::wire::{EventKind, SwyxEvent};
 use http::{Method, StatusCode};
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Accepted webhook-ids are remembered this long: longer than the 5-minute tolerance and than any
 /// connector retry series (which keeps the id and re-signs with a fresh timestamp).
 pub(super) const REPLAY_MEMORY_MS: i64 = 60 * 60_000;
 const MAX_EVENT_BYTES: usize = 64 * 1024;
+/// A webhook-id longer than this reads nothing early (the connector's are short).
+const MAX_EARLY_ID_BYTES: usize = 256;
 
 pub(super) fn accepted(status: &str, detail: &str) -> HttpResponse {
     json(
@@ -32,7 +40,76 @@ pub(super) fn accepted(status: &str, detail: &str) -> HttpResponse {
     )
 }
 
+/// The store read an event starts with (its user's link and switches, and whether its
+/// webhook-id was seen), made at a Lambda function's cold start while the function reads its
+/// secrets: before the signature is checked, so it only reads. [`handle_with`] uses it only for
+/// the very user and webhook-id it was read for, once the signature checked out.
+pub struct EarlyInputs {
+    swyx_user_id: String,
+    replay_key: String,
+    inputs: SwyxEventInputs,
+}
+
+/// Starts the early read for a request that looks like an event (the right method, size,
+/// webhook-id and JSON); `None` for anything else, which then reads nothing before it is checked.
+/// A read that fails is dropped: the event reads again once verified.
+pub fn read_early(
+    store: Arc<dyn Store>,
+    req: &HttpRequest,
+    now: Timestamp,
+) -> Option<impl Future<Output = Option<EarlyInputs>> + Send + use<>> {
+    if req.method() != Method::POST || req.body().len() > MAX_EVENT_BYTES {
+        return None;
+    }
+    let webhook_id = req.headers().get(HEADER_ID)?.to_str().ok()?;
+    if webhook_id.is_empty() || webhook_id.len() > MAX_EARLY_ID_BYTES {
+        return None;
+    }
+    let replay_key = replay_key(webhook_id);
+    let swyx_user_id = parse_event(req.body()).ok()?.swyx_user_id;
+    Some(async move {
+        let inputs = store
+            .get_swyx_event_inputs(&swyx_user_id, &replay_key, now)
+            .await
+            .ok()?;
+        Some(EarlyInputs {
+            swyx_user_id,
+            replay_key,
+            inputs,
+        })
+    })
+}
+
+/// The replay claim of an event's webhook-id.
+pub(super) fn replay_key(webhook_id: &str) -> String {
+    format!("swyx-event:{webhook_id}")
+}
+
+/// The link, the switches and the replay check of a verified event, in one store call (one
+/// DynamoDB request), unless `early` read them already for this very user and webhook-id.
+pub(super) async fn event_inputs(
+    app: &App,
+    swyx_user_id: &str,
+    replay_key: &str,
+    now: Timestamp,
+    early: Option<EarlyInputs>,
+) -> StoreResult<SwyxEventInputs> {
+    match early {
+        Some(e) if e.swyx_user_id == swyx_user_id && e.replay_key == replay_key => Ok(e.inputs),
+        _ => {
+            app.store
+                .get_swyx_event_inputs(swyx_user_id, replay_key, now)
+                .await
+        }
+    }
+}
+
 pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
+    handle_with(app, req, None).await
+}
+
+/// [`handle`], with what [`read_early`] read for this request.
+pub async fn handle_with(app: &App, req: HttpRequest, early: Option<EarlyInputs>) -> HttpResponse {
     let started = Instant::now();
     let Some(s2t) = app.swyx_to_teams.as_deref() else {
         return error(
@@ -82,7 +159,7 @@ pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
                 status,
                 origin,
             };
-            return own_status::handle(app, s2t, event, started).await;
+            return own_status::handle(app, s2t, event, early, started).await;
         }
         Ok(_) => {
             tracing::info!(event_type = %event.kind, "Swyx event of a type not handled here ignored");
@@ -96,13 +173,8 @@ pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
             format!("`at` is not an RFC 3339 time: {:?}", event.at),
         );
     };
-    // The link, the switches and the replay check in one store call (one DynamoDB request).
-    let replay_key = format!("swyx-event:{}", message.id);
-    let read = match app
-        .store
-        .get_swyx_event_inputs(&event.swyx_user_id, &replay_key, now)
-        .await
-    {
+    let replay_key = replay_key(&message.id);
+    let read = match event_inputs(app, &event.swyx_user_id, &replay_key, now, early).await {
         Ok(read) => read,
         Err(e) => return store_unavailable(&e),
     };
@@ -133,24 +205,28 @@ pub async fn handle(app: &App, req: HttpRequest) -> HttpResponse {
     let entra_id = link.entra_id;
     let store = app.store.as_ref();
     let applied = apply(store, s2t, &entra_id, kind, call_id, at).await;
-    if applied.is_ok()
-        && let Err(e) = app
-            .store
-            .claim_once(&replay_key, now.plus_millis(REPLAY_MEMORY_MS), now)
-            .await
-    {
-        // Applied all the same; a replay would find the call set unchanged.
-        tracing::warn!(webhook_id = %message.id, error = %e, "webhook-id of an applied event not recorded");
-    }
+    let record_id = async {
+        let until = now.plus_millis(REPLAY_MEMORY_MS);
+        if let Err(e) = app.store.claim_once(&replay_key, until, now).await {
+            // Applied all the same; a replay would find the call set unchanged.
+            tracing::warn!(webhook_id = %message.id, error = %e, "webhook-id of an applied event not recorded");
+        }
+    };
     let state = match applied {
         Ok(Some(state)) => state,
-        Ok(None) => return accepted("unchanged", "duplicate or superseded event"),
+        Ok(None) => {
+            record_id.await;
+            return accepted("unchanged", "duplicate or superseded event");
+        }
         Err(e) => return store_unavailable(&e),
     };
     // Only an event that calls Graph has a Swyx → Teams latency (a second call changes nothing).
     let calls_graph = state.needed_op(s2t.now(), &s2t.settings).is_some();
     let budget = s2t.request_budget.saturating_sub(started.elapsed());
-    let graph = match sync_graph(s2t, store, &entra_id, state, budget).await {
+    // The webhook-id is recorded while Graph is called, not before: Teams shows the call one
+    // store round trip sooner.
+    let (synced, ()) = tokio::join!(sync_graph(s2t, store, &entra_id, state, budget), record_id);
+    let graph = match synced {
         Ok(GraphSync::InSync) => {
             if calls_graph {
                 app.metrics.observe_swyx_to_teams(started.elapsed());

@@ -9,7 +9,9 @@
 //! is taken only after Graph took the change, so a Graph call that fails (503) or a process that
 //! dies mid-request leaves the connector's retry (same webhook-id) free to act.
 
-use super::intake::{REPLAY_MEMORY_MS, accepted, store_unavailable};
+use super::intake::{
+    EarlyInputs, REPLAY_MEMORY_MS, accepted, event_inputs, replay_key, store_unavailable,
+};
 use super::session::SwyxToTeams;
 use crate::app::App;
 use crate::domain::own_status::{ChangedBy, OwnSwyxStatus, PreferredChange, preferred_change};
@@ -35,6 +37,7 @@ pub async fn handle(
     app: &App,
     s2t: &SwyxToTeams,
     event: OwnStatusEvent<'_>,
+    early: Option<EarlyInputs>,
     started: Instant,
 ) -> HttpResponse {
     let user = event.swyx_user_id;
@@ -45,9 +48,8 @@ pub async fn handle(
     // The webhook-id is recorded only once Graph took the change: a process that dies before
     // (SIGKILL, a Lambda timeout) leaves the connector's retry free to act. A retry racing the
     // first attempt sets the same presence twice, which Graph treats as one.
-    let key = format!("swyx-event:{}", event.webhook_id);
-    // The link, the switches and the replay check in one store call (one DynamoDB request).
-    let read = match app.store.get_swyx_event_inputs(user, &key, now).await {
+    let key = replay_key(event.webhook_id);
+    let read = match event_inputs(app, user, &key, now, early).await {
         Ok(read) => read,
         Err(e) => return store_unavailable(&e),
     };

@@ -12,7 +12,7 @@ use presence_bridge::graph::token::ClientSecret;
 use presence_bridge::graph::validation_token::{TokenSettings, TokenValidator};
 use presence_bridge::maintenance::{self, MaintenanceSummary};
 use presence_bridge::store::prelude::*;
-use presence_bridge::store::{SqliteStore, Store, SubscriptionRecord, UserLink};
+use presence_bridge::store::{CountingStore, SqliteStore, Store, SubscriptionRecord, UserLink};
 use presence_bridge::swyx::client::{ConnectorClient, ConnectorSettings};
 use presence_bridge::swyx::signature::{Verifier, WebhookSecret};
 use presence_bridge::swyx_to_teams::session::SwyxToTeams;
@@ -37,6 +37,8 @@ pub struct Harness {
     pub swyx: SwyxEmulator,
     pub app: Arc<App>,
     pub store: Arc<SqliteStore>,
+    /// The app's store calls, when started with [`Harness::start_counting`].
+    pub counted: Option<Arc<CountingStore>>,
     pub clock: Clock,
     /// The secret the connector signs its events with.
     pub event_secret: WebhookSecret,
@@ -81,6 +83,26 @@ impl Harness {
         request_budget: Duration,
         directions: Directions,
         rule_overrides: Vec<RuleOverride>,
+    ) -> Self {
+        Self::start_full(request_budget, directions, rule_overrides, false).await
+    }
+
+    /// A harness whose app counts its store calls ([`Harness::counted`]).
+    pub async fn start_counting() -> Self {
+        Self::start_full(
+            Duration::from_millis(1_500),
+            Directions::default(),
+            Vec::new(),
+            true,
+        )
+        .await
+    }
+
+    async fn start_full(
+        request_budget: Duration,
+        directions: Directions,
+        rule_overrides: Vec<RuleOverride>,
+        counting: bool,
     ) -> Self {
         let clock = Clock::new();
         let graph = GraphEmulator::start(GraphOptions {
@@ -138,6 +160,11 @@ impl Harness {
             }),
         };
         let bridge_clock = s2t.clock.clone();
+        let counted = counting.then(|| Arc::new(CountingStore::new(store.clone())));
+        let app_store: Arc<dyn Store> = match &counted {
+            Some(c) => c.clone(),
+            None => store.clone(),
+        };
         let app = Arc::new(App {
             settings: AppSettings {
                 tenant_id: TENANT.into(),
@@ -156,7 +183,7 @@ impl Harness {
                 },
                 http.clone(),
             )),
-            store: store.clone() as Arc<dyn Store>,
+            store: app_store,
             connector: Arc::new(ConnectorClient::new(
                 ConnectorSettings::new(swyx.url(), inbound),
                 http,
@@ -183,6 +210,7 @@ impl Harness {
             swyx,
             app,
             store,
+            counted,
             clock,
             event_secret,
             base_url,
