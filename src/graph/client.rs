@@ -219,6 +219,15 @@ impl GraphClient {
         &self.inner.settings
     }
 
+    /// Fetches the app-only token now if none is cached (within `budget`), so a call made later
+    /// does not wait for it. A failure is left for that call to meet and report.
+    pub async fn fetch_app_token(&self, budget: Duration) {
+        let retry = &self.inner.settings.retry;
+        if let Err(e) = self.inner.tokens.token(retry, budget).await {
+            tracing::debug!(error = %e, "app-only token not fetched ahead");
+        }
+    }
+
     /// Sets the bridge's presence session for `user` (sessionId = our app id).
     pub async fn set_presence(
         &self,

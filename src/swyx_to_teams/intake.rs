@@ -204,7 +204,13 @@ pub async fn handle_with(app: &App, req: HttpRequest, early: Option<EarlyInputs>
 
     let entra_id = link.entra_id;
     let store = app.store.as_ref();
-    let applied = apply(store, s2t, &entra_id, kind, call_id, at).await;
+    // A new process's first Graph call needs a token: it is fetched while the call set is
+    // written (a cached token makes this nothing).
+    let budget = s2t.request_budget.saturating_sub(started.elapsed());
+    let (applied, ()) = tokio::join!(
+        apply(store, s2t, &entra_id, kind, call_id, at),
+        s2t.graph.get_ready(budget)
+    );
     let record_id = async {
         let until = now.plus_millis(REPLAY_MEMORY_MS);
         if let Err(e) = app.store.claim_once(&replay_key, until, now).await {

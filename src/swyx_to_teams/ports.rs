@@ -34,6 +34,11 @@ pub trait PresenceSession: Send + Sync {
 
     /// `clearUserPreferredPresence`.
     async fn clear_preferred(&self, user: &str, budget: Duration) -> Result<(), GraphError>;
+
+    /// Gets what a call needs before it can be sent (the app-only token) within `budget`, so it
+    /// can be fetched while the store is written rather than after. Never fails: the call
+    /// itself reports what went wrong.
+    async fn get_ready(&self, _budget: Duration) {}
 }
 
 #[async_trait]
@@ -67,5 +72,9 @@ impl PresenceSession for GraphClient {
 
     async fn clear_preferred(&self, user: &str, budget: Duration) -> Result<(), GraphError> {
         self.clear_preferred_presence_within(user, budget).await
+    }
+
+    async fn get_ready(&self, budget: Duration) {
+        self.fetch_app_token(budget).await;
     }
 }

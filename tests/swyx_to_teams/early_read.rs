@@ -83,6 +83,9 @@ async fn the_early_read_is_the_events_only_read_of_its_inputs() {
         1,
         "the verified event did not read again"
     );
+    // The app-only token, fetched while the call set was written, is the one the call used.
+    let tokens = h.graph.stats().requests("POST /{tenant}/oauth2/v2.0/token");
+    assert_eq!(tokens, 1);
 
     // The webhook-id was recorded as for any event: the connector's retry is ignored.
     let retry = request(&h.event_secret, "msg_cold_1", &body, now);
