@@ -6,10 +6,14 @@
 //!
 //! [`token`]: super::token
 
+mod settings;
+
+pub use settings::{GraphSettings, GraphTimeouts};
+
 use super::entra::EntraError;
-use super::token::{AppTokenSource, ClientSecret};
+use super::token::AppTokenSource;
 use crate::outbound::http::{Answer, exchange};
-use crate::outbound::{GaveUp, Idempotency, RetryPolicy};
+use crate::outbound::{GaveUp, Idempotency};
 use http::{Method, StatusCode};
 use std::fmt;
 use std::sync::Arc;
@@ -19,79 +23,6 @@ use tokio::time::Instant;
 
 /// Graph's answers are at most a few hundred KiB (650 presences, a page of subscriptions).
 const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
-
-/// The longest wait for one attempt, by what the call makes Graph do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GraphTimeouts {
-    /// setPresence / clearPresence: Graph answers these at once.
-    pub presence_write: Duration,
-    /// getPresencesByUserId (up to 650 users).
-    pub presence_read: Duration,
-    /// Creating or renewing a subscription: before it answers, Graph validates the notification
-    /// URL and the lifecycle URL, allowing each endpoint 10 s
-    /// (<https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks>), so an
-    /// answer may take over 20 s and still be a success.
-    pub subscription_write: Duration,
-    /// Reading or deleting a subscription.
-    pub subscription_other: Duration,
-    /// One page (up to 999) of directory users or group members.
-    pub directory_read: Duration,
-}
-
-impl Default for GraphTimeouts {
-    fn default() -> Self {
-        Self {
-            presence_write: Duration::from_secs(2),
-            presence_read: Duration::from_secs(10),
-            subscription_write: Duration::from_secs(30),
-            subscription_other: Duration::from_secs(10),
-            directory_read: Duration::from_secs(20),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct GraphSettings {
-    /// e.g. `https://graph.microsoft.com/v1.0`
-    pub base_url: String,
-    /// e.g. `https://login.microsoftonline.com`
-    pub authority_url: String,
-    pub tenant_id: String,
-    /// The app (client) id; also the `sessionId` of setPresence.
-    pub client_id: String,
-    pub client_secret: ClientSecret,
-    /// Requests in flight at once, per process.
-    pub max_concurrency: usize,
-    /// Total time of one call (all attempts and waits) unless a call names its own budget.
-    pub call_budget: Duration,
-    /// Attempts and backoff of every call (and of the app token requests it makes).
-    pub retry: RetryPolicy,
-    pub timeouts: GraphTimeouts,
-}
-
-impl GraphSettings {
-    pub fn new(
-        base_url: &str,
-        authority_url: &str,
-        tenant_id: &str,
-        client_id: &str,
-        client_secret: ClientSecret,
-    ) -> Self {
-        Self {
-            base_url: base_url.trim_end_matches('/').to_string(),
-            authority_url: authority_url.trim_end_matches('/').to_string(),
-            tenant_id: tenant_id.to_string(),
-            client_id: client_id.to_string(),
-            client_secret,
-            max_concurrency: 32,
-            call_budget: Duration::from_secs(2),
-            // Graph asks for backoff on 429 (honoured through Retry-After); the budget, not the
-            // count, is what normally ends a call.
-            retry: RetryPolicy::new(10, Duration::from_millis(100), Duration::from_secs(10)),
-            timeouts: GraphTimeouts::default(),
-        }
-    }
-}
 
 /// Why a call to Graph did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -425,45 +356,4 @@ fn iso_minutes(d: Duration) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use bytes::Bytes;
-    use http::HeaderMap;
-
-    fn answer(status: u16, body: &str) -> Answer {
-        Answer {
-            status: StatusCode::from_u16(status).unwrap(),
-            headers: HeaderMap::new(),
-            body: Bytes::from(body.to_string()),
-        }
-    }
-
-    #[test]
-    fn durations_and_paths_are_graph_shaped() {
-        assert_eq!(iso_minutes(Duration::from_secs(300)), "PT5M");
-        assert_eq!(iso_minutes(Duration::from_secs(60)), "PT5M");
-        assert_eq!(iso_minutes(Duration::from_secs(86_400)), "PT240M");
-        assert_eq!(path_segment("a/b c#d@x.de").unwrap(), "a%2Fb%20c%23d@x.de");
-        for bad in ["", ".", ".."] {
-            assert!(matches!(
-                path_segment(bad),
-                Err(GraphError::InvalidRequest(_))
-            ));
-        }
-        assert_eq!(
-            error_message(&answer(
-                404,
-                r#"{"error":{"code":"NotFound","message":"no session"}}"#
-            )),
-            "NotFound: no session"
-        );
-        assert!(error_message(&answer(302, "")).contains("redirect"));
-    }
-
-    #[test]
-    fn creating_a_subscription_may_take_two_validations_of_ten_seconds() {
-        let t = GraphTimeouts::default();
-        assert!(t.subscription_write > Duration::from_secs(20), "{t:?}");
-        assert!(t.presence_write < t.presence_read);
-    }
-}
+mod tests;

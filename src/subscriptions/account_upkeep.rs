@@ -9,13 +9,13 @@
 //! `GET /subscriptions`, or named by the 409 of the next create), never deleted and made again.
 
 mod adoption;
+mod save;
 
 use super::sync_accounts::{AccountError, SyncAccounts};
 use crate::app::App;
 use crate::domain::sharding::needs_rebuild;
 use crate::graph::client::GraphError;
 use crate::graph::subscriptions::NewSubscription;
-use crate::store::optimistic::{self, Step};
 use crate::store::{Store, StoreError, SubscriptionRecord, SyncAccount};
 use crate::teams_to_swyx::reconcile::{ReconcileSummary, reconcile};
 use std::time::Duration;
@@ -354,62 +354,6 @@ impl Upkeep<'_> {
         }
         Ok(())
     }
-
-    /// Writes the fields upkeep owns onto the stored account (which a token rotation may have
-    /// changed meanwhile), when they changed.
-    async fn save(&self, before: &SyncAccount, after: &SyncAccount) -> Result<(), StoreError> {
-        if owned(before) == owned(after) {
-            return Ok(());
-        }
-        self.save_fields(after).await
-    }
-
-    async fn save_fields(&self, after: &SyncAccount) -> Result<(), StoreError> {
-        let store = self.store();
-        optimistic::update(
-            || format!("sync account {:?}", after.name),
-            move || store.get_account(&after.name),
-            |stored| match stored {
-                // Removed meanwhile (`accounts remove`), or already as upkeep left it.
-                None => Step::Done(()),
-                Some(stored) if owned(&stored) == owned(after) => Step::Done(()),
-                Some(stored) => {
-                    let mut next = stored.clone();
-                    next.subscription_id = after.subscription_id.clone();
-                    next.covered = after.covered.clone();
-                    next.reconciled_at = after.reconciled_at;
-                    next.reconcile_requested = after.reconcile_requested;
-                    next.last_error = after.last_error.clone();
-                    next.unconfirmed_client_state = after.unconfirmed_client_state.clone();
-                    next.version = stored.version + 1;
-                    Step::Write((next, stored.version), ())
-                }
-            },
-            move |(next, expected)| async move { store.put_account(&next, expected).await },
-        )
-        .await
-    }
-}
-
-type Owned = (
-    Option<String>,
-    Vec<String>,
-    Option<crate::domain::Timestamp>,
-    bool,
-    Option<String>,
-    Option<String>,
-);
-
-/// The fields of an account that upkeep writes.
-fn owned(a: &SyncAccount) -> Owned {
-    (
-        a.subscription_id.clone(),
-        a.covered.clone(),
-        a.reconciled_at,
-        a.reconcile_requested,
-        a.last_error.clone(),
-        a.unconfirmed_client_state.clone(),
-    )
 }
 
 /// 32 random bytes as hex: unguessable, and within Graph's 128 characters.
