@@ -126,13 +126,6 @@ impl App {
         opened: OpenedStore,
     ) -> Result<Self, StartupError> {
         let OpenedStore { store, aws } = opened;
-        let mut secrets = prefetched_secrets(cfg, role, aws).await;
-        let rules = match &cfg.rules_file {
-            Some(path) => MappingRules::load(path).map_err(StartupError::Rules)?,
-            None => MappingRules::default(),
-        };
-        let rule_overrides = load_overrides(cfg)?;
-        let keys = notification_keys(cfg, &mut secrets, role).await?;
         let http =
             crate::outbound::http::client(CONNECT_TIMEOUT).map_err(StartupError::HttpClient)?;
         let tokens = TokenValidator::new(
@@ -144,6 +137,20 @@ impl App {
             },
             http.clone(),
         );
+        // A graph-webhook function builds its app for a notification, whose validation tokens
+        // need Microsoft's signing keys: fetched while the secrets are read, not after.
+        let keys_ahead = async {
+            if role == Role::GraphWebhook {
+                tokens.fetch_keys_ahead().await;
+            }
+        };
+        let (mut secrets, ()) = tokio::join!(prefetched_secrets(cfg, role, aws), keys_ahead);
+        let rules = match &cfg.rules_file {
+            Some(path) => MappingRules::load(path).map_err(StartupError::Rules)?,
+            None => MappingRules::default(),
+        };
+        let rule_overrides = load_overrides(cfg)?;
+        let keys = notification_keys(cfg, &mut secrets, role).await?;
         let graph = if role.calls_graph() {
             graph_client(cfg, &mut secrets, http.clone()).await?
         } else {

@@ -324,6 +324,33 @@ async fn jwks_outage_is_reported_and_not_hammered() {
     );
 }
 
+/// A Lambda function's cold start fetches the keys while it reads its secrets: the first token
+/// then needs no fetch of its own. A fetch ahead that failed is not held against that token,
+/// which fetches for itself at once (no back-off wait).
+#[tokio::test]
+async fn keys_fetched_ahead_serve_the_first_token_and_a_failed_fetch_ahead_does_not_block_it() {
+    let (jwks, validator, key1) = setup().await;
+    validator.fetch_keys_ahead().await;
+    assert_eq!(jwks.hits(), 1);
+    validator.fetch_keys_ahead().await;
+    assert_eq!(jwks.hits(), 1, "loaded keys are not fetched again");
+    let token = key1.validation_token(APP, TENANT, HOUR);
+    assert_eq!(validator.validate(&token).await.unwrap(), expected());
+    assert_eq!(
+        jwks.hits(),
+        1,
+        "the first token used the keys fetched ahead"
+    );
+
+    let down = Jwks::start(None).await;
+    let validator = down.validator(HOUR);
+    validator.fetch_keys_ahead().await;
+    assert_eq!(down.hits(), 1);
+    down.set_reply(Some(key1.jwks_json()));
+    assert_eq!(validator.validate(&token).await.unwrap(), expected());
+    assert_eq!(down.hits(), 2);
+}
+
 #[tokio::test]
 async fn recovers_once_the_jwks_is_back() {
     let key1 = issuer(KEY1, "key1");

@@ -125,8 +125,7 @@ fn start_failed(e: &impl std::error::Error) -> String {
 /// The whole `main` of a webhook Lambda (`role`: which one): `without_app` answers the requests
 /// that need no app (Graph's validation handshake), `handler` the others. `early_read` starts a
 /// request's first store read at a cold start, before anything about the request is checked, so
-/// it must only read; `handler` gets what it read and uses it only for the request it was read
-/// for ([`no_early_read`]: none).
+/// it must only read; `handler` gets what it read, for that request alone.
 pub async fn run_webhook<E, R, RF, F, Fut>(
     role: Role,
     without_app: fn(&HttpRequest) -> Option<HttpResponse>,
@@ -173,15 +172,6 @@ where
         }
     }))
     .await
-}
-
-/// For a webhook whose requests read nothing early.
-pub fn no_early_read(
-    _: Arc<dyn Store>,
-    _: &HttpRequest,
-    _: Timestamp,
-) -> Option<std::future::Ready<Option<()>>> {
-    None
 }
 
 /// The whole `main` of the scheduled maintenance Lambda: one pass per event, within the

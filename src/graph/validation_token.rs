@@ -251,6 +251,13 @@ impl TokenValidator {
         check_caller_and_issuer(claims, &settings.app_id)
     }
 
+    /// Fetches the signing keys now unless they are loaded, so the first token does not wait
+    /// for them (a Lambda function's cold start fetches them while it reads its secrets). A
+    /// failure is logged and not held against the first token, which then fetches for itself.
+    pub async fn fetch_keys_ahead(&self) {
+        self.inner.jwks.fetch_ahead().await;
+    }
+
     /// Validates all tokens of a collection; Err on the first invalid one (the whole
     /// collection is then suspicious) or when the list is empty / has a null entry.
     pub async fn validate_all(

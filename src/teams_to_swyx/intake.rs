@@ -17,16 +17,17 @@ use super::authenticate::{
 };
 use super::decide::{Observed, observe};
 use super::deliver::Delivered;
-use super::known_subscriptions::Subscriptions;
+use super::known_subscriptions::{ReadAhead, Subscriptions, read_ahead};
 use crate::app::App;
 use crate::domain::{Observation, SwyxUpdate, Timestamp};
 use crate::entry::http::{HttpRequest, HttpResponse, empty, error, query_param, text};
 use crate::graph::notification::{ChangeNotification, LifecycleEvent};
 use crate::metrics::DropReason;
-use crate::store::{LifecycleRequest, StoreError};
+use crate::store::{LifecycleRequest, Store, StoreError};
 use crate::telemetry::with_causes;
-use http::StatusCode;
+use http::{Method, StatusCode};
 use std::collections::BTreeSet;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -90,6 +91,33 @@ impl ItemReport {
             delivery: None,
         }
     }
+}
+
+/// Starts a cold start's early read for a request that may be a notification collection (a POST
+/// that is not Graph's validation handshake): the bridge's subscriptions, which every collection
+/// is checked against, read while the function reads its secrets. It only reads; a forged
+/// request costs that one read, once per new process.
+pub fn read_early(
+    store: Arc<dyn Store>,
+    req: &HttpRequest,
+    _now: Timestamp,
+) -> Option<impl Future<Output = Option<ReadAhead>> + Send + use<>> {
+    if req.method() != Method::POST || query_param(req.uri(), "validationToken").is_some() {
+        return None;
+    }
+    Some(async move { read_ahead(store.as_ref()).await })
+}
+
+/// [`handle`], with the subscriptions [`read_early`] read for this request.
+pub async fn handle_with(
+    app: &Arc<App>,
+    req: HttpRequest,
+    early: Option<ReadAhead>,
+) -> HttpResponse {
+    if let Some(ahead) = early {
+        app.known_subscriptions.keep(ahead).await;
+    }
+    handle(app, req).await
 }
 
 pub async fn handle(app: &Arc<App>, req: HttpRequest) -> HttpResponse {

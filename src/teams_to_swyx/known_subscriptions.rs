@@ -36,7 +36,45 @@ struct Snapshot {
     by_id: Subscriptions,
 }
 
+/// The subscriptions read before a request was looked at (a Lambda function's cold start reads
+/// them while it reads its secrets), for [`KnownSubscriptions::keep`].
+pub struct ReadAhead {
+    read_at: Instant,
+    subscriptions: Vec<SubscriptionRecord>,
+}
+
+/// Reads the subscriptions ahead; `None` when the store fails (the request reads again).
+pub async fn read_ahead<S>(store: &S) -> Option<ReadAhead>
+where
+    S: SubscriptionStore + ?Sized,
+{
+    let read_at = Instant::now();
+    let subscriptions = store.list_subscriptions().await.ok()?;
+    Some(ReadAhead {
+        read_at,
+        subscriptions,
+    })
+}
+
 impl KnownSubscriptions {
+    /// Keeps what was read ahead as the last read, unless a later read is held: it serves like
+    /// any read begun at the same moment.
+    pub async fn keep(&self, ahead: ReadAhead) {
+        let mut last = self.last.lock().await;
+        if last.as_ref().is_some_and(|s| s.read_at >= ahead.read_at) {
+            return;
+        }
+        let by_id = ahead
+            .subscriptions
+            .into_iter()
+            .map(|s| (s.id.clone(), s))
+            .collect();
+        *last = Some(Snapshot {
+            read_at: ahead.read_at,
+            by_id: Arc::new(by_id),
+        });
+    }
+
     /// The bridge's subscriptions, current enough to judge `ids` (an id missing from the answer
     /// is not the bridge's). Reads the store when the last read is older than [`FRESH_FOR`], or
     /// when one of `ids` is unknown and the last read began before this call (waiting for
@@ -144,6 +182,36 @@ mod tests {
             "{} reads in {intervals} intervals",
             store.reads.load(Ordering::SeqCst)
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn what_was_read_ahead_serves_the_first_lookup() {
+        let store = Counting::default();
+        store.put_subscription(&record("ours")).await.unwrap();
+        let known = KnownSubscriptions::default();
+        let ahead = read_ahead(&store).await.expect("read");
+        known.keep(ahead).await;
+        let found = known.lookup(&store, &["ours"]).await.unwrap();
+        assert!(found.contains_key("ours"));
+        assert_eq!(store.reads.load(Ordering::SeqCst), 1, "no second read");
+        // It ages like any read: FRESH_FOR after it was made, the store is read again.
+        tokio::time::advance(FRESH_FOR).await;
+        known.lookup(&store, &["ours"]).await.unwrap();
+        assert_eq!(store.reads.load(Ordering::SeqCst), 2);
+        // An older read ahead never replaces a later read.
+        let stale = ReadAhead {
+            read_at: Instant::now() - FRESH_FOR,
+            subscriptions: Vec::new(),
+        };
+        known.keep(stale).await;
+        assert!(
+            known
+                .lookup(&store, &["ours"])
+                .await
+                .unwrap()
+                .contains_key("ours")
+        );
+        assert_eq!(store.reads.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test(start_paused = true)]

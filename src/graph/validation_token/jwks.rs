@@ -54,6 +54,9 @@ impl KeySet {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fetch {
     First,
+    /// The first fetch made before any token asked (a Lambda function's cold start): a failure
+    /// is not held against the first token, which then fetches for itself.
+    Ahead,
     Scheduled,
     UnknownKid,
 }
@@ -176,6 +179,16 @@ impl JwksCache {
         }
     }
 
+    /// Fetches the set unless one is loaded, before any token asks for it.
+    pub(super) async fn fetch_ahead(&self) {
+        let mut state = self.fetch.lock().await;
+        if self.keys.read().await.fetched_at.is_some() {
+            return;
+        }
+        let now = self.clock.now();
+        let _ = self.fetch_into(&mut state, Fetch::Ahead, now).await;
+    }
+
     /// Starts the scheduled fetch in the background when it is due and no fetch is running.
     fn refresh_if_due(self: &Arc<Self>, now: Timestamp) {
         let Ok(mut state) = self.fetch.try_lock() else {
@@ -234,7 +247,9 @@ impl JwksCache {
             }
             Err(err) => {
                 tracing::warn!(url = %self.url, error = %err, reason = ?kind, "JWKS fetch failed");
-                state.failed_at = Some(now);
+                if kind != Fetch::Ahead {
+                    state.failed_at = Some(now);
+                }
                 Err(err)
             }
         }
