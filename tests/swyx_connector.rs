@@ -1,19 +1,21 @@
 //! The connector client against the recording connector over loopback, and the Standard Webhooks
 //! verifier on its own. Run: `cargo test --test swyx_connector`.
 
+#[path = "swyx_connector/retries.rs"]
+mod retries;
+#[path = "swyx_connector/verifier.rs"]
+mod verifier;
+
 use crate::support::connector;
 
 use connector::RecordingConnector;
-use http::{HeaderMap, HeaderValue};
 use presence_bridge::domain::{PresenceValue, SwyxAction, SwyxStatus, SwyxUpdate, Timestamp};
 use presence_bridge::swyx::client::{
     ConnectorClient, ConnectorError, ConnectorSettings, DeliveryOutcome, SwyxDirectoryUser,
 };
-use presence_bridge::swyx::signature::{
-    SignatureError, SignedHeaders, Verifier, WebhookSecret, sign, signed_headers,
-};
+use presence_bridge::swyx::signature::WebhookSecret;
 use serde_json::json;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const BUDGET: Duration = Duration::from_secs(5);
@@ -25,15 +27,6 @@ fn secret() -> WebhookSecret {
 fn client_for(c: &RecordingConnector, secret: WebhookSecret) -> ConnectorClient {
     let mut s = ConnectorSettings::new(c.url(), secret);
     s.backoff_base = Duration::from_millis(10);
-    ConnectorClient::new(s, reqwest::Client::new())
-}
-
-fn client_with(
-    c: &RecordingConnector,
-    tweak: impl FnOnce(&mut ConnectorSettings),
-) -> ConnectorClient {
-    let mut s = ConnectorSettings::new(c.url(), secret());
-    tweak(&mut s);
     ConnectorClient::new(s, reqwest::Client::new())
 }
 
@@ -113,125 +106,6 @@ async fn withdraw_sends_a_null_status() {
 }
 
 #[tokio::test]
-async fn two_503s_then_success_takes_three_attempts_with_one_message_id() {
-    let c = connector_with_user().await;
-    c.fail_next(2);
-    let out = client_for(&c, secret())
-        .send_update(
-            &update("1001", SwyxAction::Set(SwyxStatus::Available), 1),
-            BUDGET,
-        )
-        .await
-        .unwrap();
-    assert_eq!(out, DeliveryOutcome::Applied);
-    let seen = c.requests();
-    assert_eq!(seen.len(), 3);
-    assert!(
-        seen.iter().all(|r| r.webhook_id == seen[0].webhook_id),
-        "a retry is the same message"
-    );
-    assert_eq!(c.status_of("1001"), Some(Some("Available".into())));
-}
-
-#[tokio::test]
-async fn attempts_stop_at_max_attempts() {
-    let c = connector_with_user().await;
-    c.fail_next(5);
-    let err = client_for(&c, secret())
-        .send_update(
-            &update("1001", SwyxAction::Set(SwyxStatus::Away), 1),
-            BUDGET,
-        )
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, ConnectorError::Unavailable { .. }) && err.to_string().contains("503"),
-        "{err}"
-    );
-    assert_eq!(c.requests().len(), 3);
-    assert_eq!(c.status_of("1001"), None);
-}
-
-#[tokio::test]
-async fn an_exhausted_budget_is_retryable_and_stops_early() {
-    let c = connector_with_user().await;
-    c.fail_next(100);
-    let client = client_with(&c, |s| {
-        s.max_attempts = 10;
-        s.backoff_base = Duration::from_millis(100);
-    });
-    let budget = Duration::from_millis(300);
-    let started = Instant::now();
-    let err = client
-        .send_update(
-            &update("1001", SwyxAction::Set(SwyxStatus::Away), 1),
-            budget,
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ConnectorError::Unavailable { .. }), "{err}");
-    // Full jitter: the first wait (at most 100 ms) always fits in 300 ms; the budget, not the
-    // limit of 10 attempts, ends the call (waits below ceilings of 100, 200, 400, 800 … ms).
-    let attempts = c.requests().len();
-    assert!((2..10).contains(&attempts), "{attempts} attempts");
-    assert!(
-        started.elapsed() < budget + Duration::from_millis(250),
-        "{:?}",
-        started.elapsed()
-    );
-}
-
-#[tokio::test]
-async fn a_slow_connector_times_out_as_retryable() {
-    let c = connector_with_user().await;
-    c.set_delay(Duration::from_secs(3));
-    let client = client_with(&c, |s| {
-        s.request_timeout = Duration::from_millis(150);
-        s.max_attempts = 2;
-        s.backoff_base = Duration::from_millis(10);
-    });
-    let started = Instant::now();
-    let err = client
-        .send_update(
-            &update("1001", SwyxAction::Set(SwyxStatus::Away), 1),
-            BUDGET,
-        )
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, ConnectorError::Unavailable { .. }) && err.to_string().contains("timed out"),
-        "{err}"
-    );
-    assert_eq!(c.requests().len(), 2);
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
-}
-
-#[tokio::test]
-async fn the_budget_also_caps_a_single_slow_attempt() {
-    let c = connector_with_user().await;
-    c.set_delay(Duration::from_secs(3));
-    let started = Instant::now();
-    let err = client_for(&c, secret())
-        .send_update(
-            &update("1001", SwyxAction::Set(SwyxStatus::Away), 1),
-            Duration::from_millis(200),
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ConnectorError::Unavailable { .. }), "{err}");
-    assert_eq!(c.requests().len(), 1);
-    assert!(
-        started.elapsed() < Duration::from_millis(900),
-        "{:?}",
-        started.elapsed()
-    );
-}
-
-#[tokio::test]
 async fn an_unknown_user_is_rejected_without_retry() {
     let c = connector_with_user().await;
     let err = client_for(&c, secret())
@@ -300,72 +174,6 @@ async fn a_wrong_secret_is_rejected_with_401_and_not_leaked() {
 }
 
 #[tokio::test]
-async fn retry_after_is_honoured_within_the_budget() {
-    let c = connector_with_user().await;
-    c.throttle_next(1, 1);
-    let started = Instant::now();
-    let out = client_for(&c, secret())
-        .send_update(
-            &update("1001", SwyxAction::Set(SwyxStatus::Away), 1),
-            BUDGET,
-        )
-        .await
-        .unwrap();
-    assert_eq!(out, DeliveryOutcome::Applied);
-    assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "retried before Retry-After: {:?}",
-        started.elapsed()
-    );
-    assert_eq!(c.requests().len(), 2);
-}
-
-#[tokio::test]
-async fn a_retry_after_beyond_the_budget_gives_up_at_once() {
-    let c = connector_with_user().await;
-    c.throttle_next(1, 30);
-    let started = Instant::now();
-    let err = client_for(&c, secret())
-        .send_update(
-            &update("1001", SwyxAction::Set(SwyxStatus::Away), 1),
-            Duration::from_secs(2),
-        )
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, ConnectorError::Unavailable { .. }) && err.to_string().contains("429"),
-        "{err}"
-    );
-    assert_eq!(c.requests().len(), 1);
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "{:?}",
-        started.elapsed()
-    );
-}
-
-#[tokio::test]
-async fn a_closed_port_is_retryable() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    drop(listener);
-    let mut s = ConnectorSettings::new(url, secret());
-    s.backoff_base = Duration::from_millis(5);
-    let err = ConnectorClient::new(s, reqwest::Client::new())
-        .send_update(
-            &update("1001", SwyxAction::Set(SwyxStatus::Away), 1),
-            BUDGET,
-        )
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, ConnectorError::Unavailable { .. })
-            && err.to_string().contains("could not connect"),
-        "{err}"
-    );
-}
-
-#[tokio::test]
 async fn list_users_returns_the_directory() {
     let c = connector_with_user().await;
     c.add_user("1002", "Bob Example", None);
@@ -414,107 +222,6 @@ async fn list_users_with_a_wrong_secret_is_rejected() {
     assert!(
         matches!(err, ConnectorError::Rejected { status: 401, .. }),
         "{err}"
-    );
-}
-
-// ---- the verifier on its own ----
-
-fn now() -> Timestamp {
-    Timestamp::from_secs(1_800_000_000)
-}
-
-fn verifier(secrets: Vec<WebhookSecret>) -> Verifier {
-    Verifier::new(secrets, Duration::from_secs(300))
-}
-
-#[test]
-fn rotation_accepts_the_old_and_the_new_secret() {
-    let (old, new) = (WebhookSecret::generate(), WebhookSecret::generate());
-    let v = verifier(vec![old.clone(), new.clone()]);
-    for s in [&old, &new] {
-        let h = signed_headers(s, b"{}", now().secs()).to_header_map();
-        assert!(v.verify(&h, b"{}", now().secs()).is_ok());
-    }
-    let h = signed_headers(&WebhookSecret::generate(), b"{}", now().secs()).to_header_map();
-    assert_eq!(
-        v.verify(&h, b"{}", now().secs()),
-        Err(SignatureError::NoMatch)
-    );
-}
-
-#[test]
-fn stale_and_future_timestamps_are_refused() {
-    let s = secret();
-    let v = verifier(vec![s.clone()]);
-    for offset in [-301, 301] {
-        let h = signed_headers(&s, b"{}", now().plus_millis(offset * 1000).secs()).to_header_map();
-        assert_eq!(
-            v.verify(&h, b"{}", now().secs()),
-            Err(SignatureError::StaleTimestamp),
-            "offset {offset}s"
-        );
-    }
-    let h = signed_headers(&s, b"{}", now().plus_millis(-299_000).secs()).to_header_map();
-    assert!(v.verify(&h, b"{}", now().secs()).is_ok());
-}
-
-#[test]
-fn each_missing_header_is_named() {
-    let s = secret();
-    let v = verifier(vec![s.clone()]);
-    for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
-        let mut h = signed_headers(&s, b"{}", now().secs()).to_header_map();
-        h.remove(name);
-        let err = v.verify(&h, b"{}", now().secs()).unwrap_err();
-        assert_eq!(err, SignatureError::MissingHeader(name));
-        assert!(err.to_string().contains(name));
-    }
-}
-
-#[test]
-fn a_tampered_body_or_id_does_not_verify() {
-    let s = secret();
-    let v = verifier(vec![s.clone()]);
-    let signed = signed_headers(&s, br#"{"swyxUserId":"1001"}"#, now().secs());
-    let h = signed.to_header_map();
-    assert_eq!(
-        v.verify(&h, br#"{"swyxUserId":"1002"}"#, now().secs()),
-        Err(SignatureError::NoMatch)
-    );
-    let mut other_id = h.clone();
-    other_id.insert("webhook-id", HeaderValue::from_static("msg_other"));
-    assert_eq!(
-        v.verify(&other_id, br#"{"swyxUserId":"1001"}"#, now().secs()),
-        Err(SignatureError::NoMatch)
-    );
-}
-
-#[test]
-fn any_matching_entry_of_a_multi_signature_header_verifies() {
-    let s = secret();
-    let v = verifier(vec![s.clone()]);
-    let ts = now().secs();
-    let good = sign(&s, "msg_1", ts, b"{}");
-    let bad = sign(&WebhookSecret::generate(), "msg_1", ts, b"{}");
-    let headers = |sig: String| -> HeaderMap {
-        SignedHeaders {
-            id: "msg_1".into(),
-            timestamp: ts,
-            signature: sig,
-        }
-        .to_header_map()
-    };
-    let msg = v
-        .verify(
-            &headers(format!("{bad} v1a,ignored {good}")),
-            b"{}",
-            now().secs(),
-        )
-        .unwrap();
-    assert_eq!((msg.id.as_str(), msg.timestamp), ("msg_1", ts));
-    assert_eq!(
-        v.verify(&headers(format!("{bad} {bad}")), b"{}", now().secs()),
-        Err(SignatureError::NoMatch)
     );
 }
 

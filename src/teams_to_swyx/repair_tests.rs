@@ -1,0 +1,152 @@
+//! Repairs of what Swyx has wrong, against Graph's presences and against what Swyx holds.
+
+use super::*;
+use crate::fakes::FakeGraph;
+use crate::teams_to_swyx::reconcile::reconcile;
+
+#[tokio::test]
+async fn reconciliation_repairs_only_the_users_swyx_has_wrong() {
+    let users = [
+        ("alice", "swyx-1"),
+        ("bob", "swyx-2"),
+        ("carol", "swyx-3"),
+        ("dave", "swyx-4"),
+    ];
+    let w = World::new(&users).await;
+    for (entra_id, availability) in [("alice", "Available"), ("bob", "Away")] {
+        let Observed::Forward(update) = w
+            .observe(w.judge(), entra_id, seen(availability, availability, 1))
+            .await
+        else {
+            panic!("a first presence is forwarded");
+        };
+        w.delivery().deliver(&update, 0, BUDGET).await;
+    }
+    let graph = FakeGraph::default();
+    graph.show("alice", "Available", "Available");
+    graph.show("bob", "Available", "Available"); // a lost notification
+    graph.show("carol", "DoNotDisturb", "DoNotDisturb"); // never notified
+    // dave: Graph has nothing for him.
+    let ids: Vec<String> = users.iter().map(|(id, _)| id.to_string()).collect();
+    w.time.advance(Duration::from_secs(60));
+    let summary = reconcile(
+        &w.store,
+        w.judge(),
+        w.delivery(),
+        &graph,
+        &ids,
+        w.clock.now(),
+        BUDGET,
+    )
+    .await
+    .unwrap();
+    assert_eq!((summary.read, summary.repaired, summary.pending), (3, 2, 0));
+    let repairs: Vec<(String, SwyxAction)> = w.connector.received()[2..]
+        .iter()
+        .map(|u| (u.swyx_user_id.clone(), u.action))
+        .collect();
+    let mut repairs = repairs;
+    repairs.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        repairs,
+        [
+            ("swyx-2".to_string(), SwyxAction::Set(SwyxStatus::Available)),
+            (
+                "swyx-3".to_string(),
+                SwyxAction::Set(SwyxStatus::DoNotDisturb)
+            ),
+        ]
+    );
+}
+
+/// Sends each user's presence through the whole path, so the connector holds what was decided.
+async fn decided_and_delivered(w: &World, users: &[(&str, &str)]) {
+    for (entra_id, availability) in users {
+        let Observed::Forward(update) = w
+            .observe(w.judge(), entra_id, seen(availability, availability, 1))
+            .await
+        else {
+            panic!("{entra_id}: expected a forward");
+        };
+        assert_eq!(
+            w.delivery().deliver(&update, 0, BUDGET).await,
+            Delivered::Now
+        );
+    }
+}
+
+#[tokio::test]
+async fn what_swyx_lost_or_holds_wrongly_is_sent_again_and_nothing_else() {
+    use crate::domain::HeldStatus;
+    use crate::teams_to_swyx::swyx_truth::repair_against_swyx;
+    let users = [("alice", "swyx-1"), ("bob", "swyx-2"), ("carol", "swyx-3")];
+    let w = World::new(&users).await;
+    decided_and_delivered(&w, &[("alice", "Away"), ("bob", "Away"), ("carol", "Away")]).await;
+    let sent_before = w.connector.received().len();
+    let now = w.clock.now();
+
+    // Nothing differs: nothing is sent.
+    let s = repair_against_swyx(&w.store, w.delivery(), Default::default(), now, BUDGET)
+        .await
+        .unwrap();
+    assert_eq!((s.compared, s.repaired), (3, 0));
+    assert_eq!(w.connector.received().len(), sent_before);
+
+    // The connector was restored from a backup: Bob lost his status (revision 0 there), and
+    // Carol's slot says Available at a revision above the bridge's.
+    w.connector.hold(
+        "swyx-2",
+        HeldStatus {
+            status: None,
+            revision: 0,
+        },
+    );
+    let carol_rev = w
+        .store
+        .get_sync_state("carol")
+        .await
+        .unwrap()
+        .unwrap()
+        .revision;
+    w.connector.hold(
+        "swyx-3",
+        HeldStatus {
+            status: Some(SwyxStatus::Available),
+            revision: carol_rev + 10,
+        },
+    );
+    let s = repair_against_swyx(&w.store, w.delivery(), Default::default(), now, BUDGET)
+        .await
+        .unwrap();
+    assert_eq!((s.compared, s.repaired, s.pending), (3, 2, 0));
+    let resent: Vec<_> = w.connector.received()[sent_before..].to_vec();
+    assert_eq!(resent.len(), 2, "{resent:?}");
+    for update in &resent {
+        assert_eq!(update.action, SwyxAction::Set(SwyxStatus::Away));
+    }
+    let carol = resent.iter().find(|u| u.swyx_user_id == "swyx-3").unwrap();
+    assert!(
+        carol.revision > carol_rev + 10,
+        "above what the connector applied"
+    );
+    // Now both sides agree: a second comparison sends nothing.
+    let s = repair_against_swyx(&w.store, w.delivery(), Default::default(), now, BUDGET)
+        .await
+        .unwrap();
+    assert_eq!(s.repaired, 0);
+}
+
+#[tokio::test]
+async fn a_connector_that_cannot_list_its_users_changes_nothing() {
+    use crate::teams_to_swyx::swyx_truth::repair_against_swyx;
+    let w = World::new(&[("alice", "swyx-1")]).await;
+    decided_and_delivered(&w, &[("alice", "Away")]).await;
+    w.connector.set_down(true);
+    let now = w.clock.now();
+    let s = repair_against_swyx(&w.store, w.delivery(), Default::default(), now, BUDGET)
+        .await
+        .unwrap();
+    assert!(s.unreadable);
+    assert_eq!(s.repaired, 0);
+    assert_eq!(w.store.count_pending().await.unwrap(), 0);
+}
