@@ -21,9 +21,9 @@ pub fn normalize_groups(groups: &[String]) -> Vec<String> {
 /// and each link held that stays and whose groups changed is regrouped.
 pub fn with_groups(mut plan: LinkPlan, swyx: &[SwyxCandidate], links: &[CurrentLink]) -> LinkPlan {
     // Borrowed, not a second copy of every id (a connector that listed one twice: the last wins).
-    let listed: BTreeMap<&str, &Vec<String>> = swyx
+    let listed: BTreeMap<&str, &[String]> = swyx
         .iter()
-        .map(|u| (u.swyx_user_id.as_str(), &u.groups))
+        .map(|u| (&*u.swyx_user_id, &*u.groups))
         .collect();
     for link in &mut plan.link {
         link.groups = listed
@@ -39,14 +39,14 @@ pub fn with_groups(mut plan: LinkPlan, swyx: &[SwyxCandidate], links: &[CurrentL
         .collect();
     let mut regroup = Vec::new();
     for held in links {
-        let Some(&now) = listed.get(held.swyx_user_id.as_str()) else {
+        let Some(&now) = listed.get(&*held.swyx_user_id) else {
             continue; // not listed: the connector dropped the user, or a manual link
         };
-        if !leaving.contains(held.swyx_user_id.as_str()) && *now != held.groups {
+        if !leaving.contains(&*held.swyx_user_id) && *now != *held.groups {
             regroup.push(Regrouped {
-                swyx_user_id: held.swyx_user_id.clone(),
-                entra_id: held.entra_id.clone(),
-                groups: now.clone(),
+                swyx_user_id: held.swyx_user_id.to_string(),
+                entra_id: held.entra_id.to_string(),
+                groups: now.to_vec(),
             });
         }
     }
@@ -92,11 +92,11 @@ mod tests {
         ]
         .into_iter()
         .map(|(id, groups)| SwyxCandidate {
-            swyx_user_id: id.to_string(),
+            swyx_user_id: id.into(),
             email: None,
             in_scope: true,
             id_problem: None,
-            groups,
+            groups: groups.into(),
         })
         .collect();
         // Held in the store's order (by Entra id), not by Swyx id.
@@ -107,10 +107,10 @@ mod tests {
         ]
         .into_iter()
         .map(|(id, entra, groups)| CurrentLink {
-            entra_id: entra.to_string(),
-            swyx_user_id: id.to_string(),
+            entra_id: entra.into(),
+            swyx_user_id: id.into(),
             automatic: true,
-            groups,
+            groups: groups.into(),
         })
         .collect();
         let plan = with_groups(plan, &listed, &links);

@@ -22,16 +22,25 @@ pub(super) fn usable_email(u: &SwyxCandidate) -> Option<String> {
 /// An Entra user that holds a wanted address: what deciding needs of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MatchedEntra {
-    pub id: String,
+    pub id: Box<str>,
     pub enabled: bool,
     pub in_scope: bool,
 }
 
-/// One Entra user holding an address, and in which property.
+/// One Entra user holding an address, and in which properties (a bit per [`MatchedOn`]): most
+/// users hold their address as `mail` and as `userPrincipalName` both, one hit for the two.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Hit {
-    on: MatchedOn,
     user: u32,
+    on: u8,
+}
+
+fn bit(on: MatchedOn) -> u8 {
+    match on {
+        MatchedOn::Mail => 1,
+        MatchedOn::UserPrincipalName => 2,
+        MatchedOn::ProxyAddress => 4,
+    }
 }
 
 pub(super) enum Lookup {
@@ -40,12 +49,44 @@ pub(super) enum Lookup {
     Many(Vec<usize>),
 }
 
+/// The Entra users holding one address. Nearly every address has exactly one: it is kept inline,
+/// where a `Vec` per address would cost a 48-byte allocation each (4.8 MB at 100,000 users).
+#[derive(Debug, Default)]
+enum Hits {
+    #[default]
+    None,
+    One(Hit),
+    Many(Vec<Hit>),
+}
+
+impl Hits {
+    fn as_slice(&self) -> &[Hit] {
+        match self {
+            Hits::None => &[],
+            Hits::One(h) => std::slice::from_ref(h),
+            Hits::Many(all) => all,
+        }
+    }
+
+    /// The same user again (another property, or two equal aliases) adds to its hit.
+    fn add(&mut self, user: u32, on: MatchedOn) {
+        let on = bit(on);
+        match self {
+            Hits::None => *self = Hits::One(Hit { user, on }),
+            Hits::One(h) if h.user == user => h.on |= on,
+            Hits::One(h) => *self = Hits::Many(vec![*h, Hit { user, on }]),
+            Hits::Many(all) => match all.iter_mut().find(|h| h.user == user) {
+                Some(h) => h.on |= on,
+                None => all.push(Hit { user, on }),
+            },
+        }
+    }
+}
+
 /// A Swyx address as matching sees it.
 #[derive(Debug, Default)]
 struct Wanted {
-    /// Nearly every address has one Entra user: a `Vec` (allocated on the first hit) costs far
-    /// less than a set per address.
-    hits: Vec<Hit>,
+    hits: Hits,
     /// How many Swyx users list the address (more than one: nobody is linked through it).
     swyx_users: u32,
 }
@@ -54,7 +95,7 @@ struct Wanted {
 #[derive(Debug, Default)]
 pub struct EntraMatches {
     /// Normalized Swyx address → who holds it.
-    wanted: HashMap<String, Wanted>,
+    wanted: HashMap<Box<str>, Wanted>,
     users: Vec<MatchedEntra>,
     seen: usize,
 }
@@ -68,10 +109,11 @@ const TIERS: [MatchedOn; 3] = [
 impl EntraMatches {
     /// Ready to look at Entra users for the addresses of `swyx`.
     pub fn for_swyx(swyx: &[SwyxCandidate]) -> Self {
-        let mut wanted: HashMap<String, Wanted> = HashMap::new();
+        let mut wanted: HashMap<Box<str>, Wanted> = HashMap::new();
         for e in swyx.iter().filter_map(usable_email) {
-            wanted.entry(e).or_default().swyx_users += 1;
+            wanted.entry(e.into_boxed_str()).or_default().swyx_users += 1;
         }
+        wanted.shrink_to_fit();
         Self {
             wanted,
             ..Self::default()
@@ -96,19 +138,15 @@ impl EntraMatches {
             .chain([(MatchedOn::UserPrincipalName, u.user_principal_name.as_str())])
             .chain(proxies);
         for (on, address) in addresses {
-            let Some(Wanted { hits, .. }) = self.wanted.get_mut(&normalize(address)) else {
+            let Some(Wanted { hits, .. }) = self.wanted.get_mut(normalize(address).as_str()) else {
                 continue;
             };
-            let h = Hit { on, user: index };
-            // The same user twice in one property (two equal aliases) counts once.
-            if !hits.contains(&h) {
-                hits.push(h);
-            }
+            hits.add(index, on);
             hit = true;
         }
         if hit {
             self.users.push(MatchedEntra {
-                id: u.id.clone(),
+                id: u.id.as_str().into(),
                 enabled: u.enabled,
                 in_scope: u.in_scope,
             });
@@ -141,7 +179,11 @@ impl EntraMatches {
             return Lookup::None;
         };
         for on in TIERS {
-            let mut users = hits.iter().filter(|h| h.on == on).map(|h| h.user as usize);
+            let mut users = hits
+                .as_slice()
+                .iter()
+                .filter(|h| h.on & bit(on) != 0)
+                .map(|h| h.user as usize);
             match (users.next(), users.next()) {
                 (None, _) => {}
                 (Some(i), None) => return Lookup::One(i, on),

@@ -5,17 +5,16 @@ use super::matcher::{EntraMatches, Lookup, usable_email};
 use super::*;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// What one Swyx user comes to, before links are compared.
+/// What one Swyx user comes to, before links are compared. Small (16 bytes): there is one per
+/// Swyx user, and refusals are the rare case.
 enum Outcome {
     /// Linked by hand: the link held stays as it is.
     Manual,
     Skip(SkipReason),
-    Refuse(Refusal),
-    Match {
-        entra: usize,
-        on: MatchedOn,
-        email: String,
-    },
+    Refuse(Box<Refusal>),
+    /// The Entra user at this index of the matches, found through this property (the address is
+    /// the Swyx user's own, normalized again when the link is planned).
+    Match(u32, MatchedOn),
 }
 
 /// Decides the links from a whole Entra directory at hand: see the module documentation.
@@ -32,6 +31,49 @@ pub fn plan(
     plan_matched(swyx, &matches, links, excluded)
 }
 
+/// Positions into a list, sorted by a key of each element, one per key (the last listed wins,
+/// as a map filled in order would keep it). Lookups are binary searches: at 100,000 users an
+/// index of `u32` is 0.4 MB where a `BTreeMap` of borrowed ids is 4–5 MB.
+struct SortedBy<'a, T> {
+    items: &'a [T],
+    order: Vec<u32>,
+    key: fn(&T) -> &str,
+}
+
+impl<'a, T> SortedBy<'a, T> {
+    fn new(items: &'a [T], key: fn(&T) -> &str, keep: impl Fn(&T) -> bool) -> Self {
+        let mut order: Vec<u32> = (0..items.len() as u32)
+            .filter(|&i| keep(&items[i as usize]))
+            .collect();
+        // Equal keys: the later element first, so `dedup_by` (which keeps the first) keeps it.
+        order.sort_unstable_by(|&a, &b| {
+            key(&items[a as usize])
+                .cmp(key(&items[b as usize]))
+                .then(b.cmp(&a))
+        });
+        order.dedup_by(|a, b| key(&items[*a as usize]) == key(&items[*b as usize]));
+        Self { items, order, key }
+    }
+
+    fn get(&self, k: &str) -> Option<&'a T> {
+        self.position(k).map(|p| self.at(p))
+    }
+
+    fn position(&self, k: &str) -> Option<usize> {
+        self.order
+            .binary_search_by(|&i| (self.key)(&self.items[i as usize]).cmp(k))
+            .ok()
+    }
+
+    fn at(&self, position: usize) -> &'a T {
+        &self.items[self.order[position] as usize]
+    }
+
+    fn len(&self) -> usize {
+        self.order.len()
+    }
+}
+
 /// Decides the links from the Entra users that hold a Swyx user's address (built page by page
 /// with [`EntraMatches::observe`]).
 pub fn plan_matched(
@@ -40,165 +82,158 @@ pub fn plan_matched(
     links: &[CurrentLink],
     excluded: &BTreeSet<String>,
 ) -> LinkPlan {
-    // One entry per Swyx id (a connector that listed one twice: the last wins).
-    let swyx: BTreeMap<&str, &SwyxCandidate> =
-        swyx.iter().map(|u| (u.swyx_user_id.as_str(), u)).collect();
+    let swyx = SortedBy::new(swyx, |u| &*u.swyx_user_id, |_| true);
     // Only addresses more than one Swyx user lists: at 100,000 users a map of every address
     // would be a third of the plan's memory.
     let mut sharing: BTreeMap<String, Vec<&str>> = BTreeMap::new();
-    for (&id, u) in &swyx {
+    for p in 0..swyx.len() {
+        let u = swyx.at(p);
         if let Some(e) = usable_email(u).filter(|e| entra.maybe_shared(e)) {
-            sharing.entry(e).or_default().push(id);
+            sharing.entry(e).or_default().push(&u.swyx_user_id);
         }
     }
-    let manual_by_entra: BTreeMap<&str, &str> = links
-        .iter()
-        .filter(|l| !l.automatic)
-        .map(|l| (l.entra_id.as_str(), l.swyx_user_id.as_str()))
-        .collect();
-    let link_by_swyx: BTreeMap<&str, &CurrentLink> =
-        links.iter().map(|l| (l.swyx_user_id.as_str(), l)).collect();
+    let manual_by_entra = SortedBy::new(links, |l| &*l.entra_id, |l| !l.automatic);
+    let link_by_swyx = SortedBy::new(links, |l| &*l.swyx_user_id, |_| true);
 
-    let mut outcomes: BTreeMap<&str, Outcome> = BTreeMap::new();
-    for (&id, u) in &swyx {
-        let outcome = match link_by_swyx.get(id) {
-            Some(l) if !l.automatic => Outcome::Manual,
-            _ => decide(u, entra, &sharing, &manual_by_entra, excluded),
-        };
-        outcomes.insert(id, outcome);
-    }
+    // One per Swyx user, in the order of `swyx`.
+    let mut outcomes: Vec<Outcome> = (0..swyx.len())
+        .map(|p| {
+            let u = swyx.at(p);
+            match link_by_swyx.get(&u.swyx_user_id) {
+                Some(l) if !l.automatic => Outcome::Manual,
+                _ => decide(u, entra, &sharing, &manual_by_entra, excluded),
+            }
+        })
+        .collect();
     // An Entra user two Swyx users match (through different addresses) goes to neither.
     // Counted first, so only the rare Entra user claimed twice costs a list of ids.
     let mut claimed = vec![0u8; entra.users_kept()];
-    for o in outcomes.values() {
-        if let Outcome::Match { entra, .. } = o {
-            claimed[*entra] = claimed[*entra].saturating_add(1);
+    for o in &outcomes {
+        if let Outcome::Match(i, _) = o {
+            claimed[*i as usize] = claimed[*i as usize].saturating_add(1);
         }
     }
-    let mut claims: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
-    for (&id, o) in &outcomes {
-        if let Outcome::Match { entra, .. } = o
-            && claimed[*entra] > 1
+    let mut claims: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+    for (p, o) in outcomes.iter().enumerate() {
+        if let Outcome::Match(i, _) = o
+            && claimed[*i as usize] > 1
         {
-            claims.entry(*entra).or_default().push(id);
+            claims.entry(*i).or_default().push(p);
         }
     }
-    for (entra_idx, ids) in claims {
+    for (entra_idx, positions) in claims {
         let refusal = Refusal::SharedEntraUser {
-            entra_id: entra.user(entra_idx).id.clone(),
-            swyx_user_ids: ids.iter().map(|s| s.to_string()).collect(),
+            entra_id: entra.user(entra_idx as usize).id.to_string(),
+            swyx_user_ids: positions
+                .iter()
+                .map(|&p| swyx.at(p).swyx_user_id.to_string())
+                .collect(),
         };
-        for id in ids {
-            outcomes.insert(id, Outcome::Refuse(refusal.clone()));
+        for p in positions {
+            outcomes[p] = Outcome::Refuse(Box::new(refusal.clone()));
         }
     }
-    compare_with_links(outcomes, entra, links, &link_by_swyx)
+    compare_with_links(&swyx, outcomes, entra, links, &link_by_swyx)
 }
 
 fn decide(
     u: &SwyxCandidate,
     entra: &EntraMatches,
     sharing: &BTreeMap<String, Vec<&str>>,
-    manual_by_entra: &BTreeMap<&str, &str>,
+    manual_by_entra: &SortedBy<CurrentLink>,
     excluded: &BTreeSet<String>,
 ) -> Outcome {
-    if excluded.contains(&u.swyx_user_id) {
+    if excluded.contains(&*u.swyx_user_id) {
         return Outcome::Skip(SkipReason::Excluded);
     }
     if !u.in_scope {
         return Outcome::Skip(SkipReason::OutOfScope);
     }
     if let Some(problem) = &u.id_problem {
-        return Outcome::Refuse(Refusal::InvalidSwyxId {
-            problem: problem.clone(),
+        return refuse(Refusal::InvalidSwyxId {
+            problem: problem.to_string(),
         });
     }
     let Some(email) = usable_email(u) else {
-        return Outcome::Refuse(Refusal::NoEmail);
+        return refuse(Refusal::NoEmail);
     };
     if let Some(ids) = sharing.get(&email).filter(|ids| ids.len() > 1) {
-        return Outcome::Refuse(Refusal::SharedAddress {
+        return refuse(Refusal::SharedAddress {
             email,
             swyx_user_ids: ids.iter().map(|s| s.to_string()).collect(),
         });
     }
     let (i, on) = match entra.lookup(&email) {
-        Lookup::None => return Outcome::Refuse(Refusal::NoEntraUser { email }),
+        Lookup::None => return refuse(Refusal::NoEntraUser { email }),
         Lookup::Many(ids) => {
             let mut entra_ids: Vec<String> =
-                ids.iter().map(|&i| entra.user(i).id.clone()).collect();
+                ids.iter().map(|&i| entra.user(i).id.to_string()).collect();
             entra_ids.sort();
-            return Outcome::Refuse(Refusal::AmbiguousAddress { email, entra_ids });
+            return refuse(Refusal::AmbiguousAddress { email, entra_ids });
         }
         Lookup::One(i, on) => (i, on),
     };
     let user = entra.user(i);
     if !user.enabled {
-        return Outcome::Refuse(Refusal::Disabled {
-            entra_id: user.id.clone(),
+        return refuse(Refusal::Disabled {
+            entra_id: user.id.to_string(),
         });
     }
     if !user.in_scope {
         return Outcome::Skip(SkipReason::OutOfScope);
     }
-    if let Some(owner) = manual_by_entra.get(user.id.as_str()) {
-        return Outcome::Refuse(Refusal::LinkedManually {
-            entra_id: user.id.clone(),
-            swyx_user_id: owner.to_string(),
+    if let Some(owner) = manual_by_entra.get(&user.id) {
+        return refuse(Refusal::LinkedManually {
+            entra_id: user.id.to_string(),
+            swyx_user_id: owner.swyx_user_id.to_string(),
         });
     }
-    Outcome::Match {
-        entra: i,
-        on,
-        email,
-    }
+    Outcome::Match(i as u32, on)
+}
+
+fn refuse(refusal: Refusal) -> Outcome {
+    Outcome::Refuse(Box::new(refusal))
 }
 
 /// Turns each Swyx user's outcome into link / unlink / unchanged against the links held; an
 /// automatic link whose Swyx user is gone is unlinked, a manual one stays. The outcomes are
 /// consumed: what they hold moves into the plan instead of being copied.
 fn compare_with_links(
-    outcomes: BTreeMap<&str, Outcome>,
+    swyx: &SortedBy<SwyxCandidate>,
+    outcomes: Vec<Outcome>,
     entra: &EntraMatches,
     links: &[CurrentLink],
-    link_by_swyx: &BTreeMap<&str, &CurrentLink>,
+    link_by_swyx: &SortedBy<CurrentLink>,
 ) -> LinkPlan {
     let mut plan = LinkPlan::default();
-    // Links whose Swyx user the connector no longer lists: first, while the outcomes are whole.
+    // Links whose Swyx user the connector no longer lists.
     for l in links
         .iter()
-        .filter(|l| !outcomes.contains_key(l.swyx_user_id.as_str()))
+        .filter(|l| swyx.position(&l.swyx_user_id).is_none())
     {
         if l.automatic {
             plan.unlink.push(PlannedUnlink {
-                swyx_user_id: l.swyx_user_id.clone(),
-                entra_id: l.entra_id.clone(),
+                swyx_user_id: l.swyx_user_id.to_string(),
+                entra_id: l.entra_id.to_string(),
                 reason: UnlinkReason::SwyxUserRemoved,
             });
         } else {
-            plan.unchanged.push(Unchanged {
-                swyx_user_id: l.swyx_user_id.clone(),
-                entra_id: l.entra_id.clone(),
-                manual: true,
-            });
+            plan.unchanged.manual += 1;
         }
     }
-    for (id, outcome) in outcomes {
-        let link = link_by_swyx.get(id);
-        let held = link.filter(|l| l.automatic);
+    for (p, outcome) in outcomes.into_iter().enumerate() {
+        let u = swyx.at(p);
+        let id = &*u.swyx_user_id;
+        let held = link_by_swyx.get(id).filter(|l| l.automatic);
         let unlink = |reason: UnlinkReason| {
             held.map(|l| PlannedUnlink {
                 swyx_user_id: id.to_string(),
-                entra_id: l.entra_id.clone(),
+                entra_id: l.entra_id.to_string(),
                 reason,
             })
         };
         match outcome {
-            Outcome::Manual => plan.unchanged.push(Unchanged {
-                swyx_user_id: id.to_string(),
-                entra_id: link.map(|l| l.entra_id.clone()).unwrap_or_default(),
-                manual: true,
-            }),
+            Outcome::Manual => plan.unchanged.manual += 1,
             Outcome::Skip(reason) => {
                 let why = match reason {
                     SkipReason::Excluded => UnlinkReason::Excluded,
@@ -212,34 +247,27 @@ fn compare_with_links(
             }
             Outcome::Refuse(refusal) => {
                 plan.unlink.extend(unlink(UnlinkReason::Refused {
-                    refusal: refusal.clone(),
+                    refusal: (*refusal).clone(),
                 }));
                 plan.refused.push(Refused {
                     swyx_user_id: id.to_string(),
-                    refusal,
+                    refusal: *refusal,
                 });
             }
-            Outcome::Match {
-                entra: i,
-                on,
-                email,
-            } => {
-                let entra_id = &entra.user(i).id;
+            Outcome::Match(i, on) => {
+                let entra_id = &entra.user(i as usize).id;
                 if held.is_some_and(|l| &l.entra_id == entra_id) {
-                    plan.unchanged.push(Unchanged {
-                        swyx_user_id: id.to_string(),
-                        entra_id: entra_id.clone(),
-                        manual: false,
-                    });
+                    plan.unchanged.automatic += 1;
                     continue;
                 }
                 plan.unlink.extend(unlink(UnlinkReason::Rematched {
-                    entra_id: entra_id.clone(),
+                    entra_id: entra_id.to_string(),
                 }));
                 plan.link.push(PlannedLink {
                     swyx_user_id: id.to_string(),
-                    entra_id: entra_id.clone(),
-                    email,
+                    entra_id: entra_id.to_string(),
+                    // A match was made through this very address.
+                    email: usable_email(u).unwrap_or_default(),
                     matched_on: on,
                     groups: Vec::new(),
                 });
@@ -248,14 +276,10 @@ fn compare_with_links(
     }
     // Entries come from the links of Swyx users no longer listed (one link per Swyx user) and
     // from one outcome per listed Swyx user, so no two compare equal: the unstable sort gives
-    // the same order without the stable sort's scratch buffer, as large as the list itself here
-    // (5.6 MB at 100,000 users, heaptrack).
+    // the same order without the stable sort's scratch buffer.
     plan.unlink
         .sort_unstable_by(|a, b| a.swyx_user_id.cmp(&b.swyx_user_id));
-    plan.unchanged
-        .sort_unstable_by(|a, b| a.swyx_user_id.cmp(&b.swyx_user_id));
-    // Grown by doubling: up to twice the room they need, held until the plan is carried out.
-    plan.unchanged.shrink_to_fit();
+    // Grown by doubling: up to twice the room it needs, held until the plan is carried out.
     plan.link.shrink_to_fit();
     plan
 }
