@@ -10,6 +10,7 @@ use serde::Serialize;
 mod groups;
 mod matcher;
 mod plan;
+mod sorted;
 #[cfg(test)]
 mod tests;
 

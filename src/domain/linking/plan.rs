@@ -2,6 +2,7 @@
 //! Entra users claimed twice, then compare with the links held.
 
 use super::matcher::{EntraMatches, Lookup, usable_email};
+use super::sorted::SortedBy;
 use super::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,49 +30,6 @@ pub fn plan(
         matches.observe(u);
     }
     plan_matched(swyx, &matches, links, excluded)
-}
-
-/// Positions into a list, sorted by a key of each element, one per key (the last listed wins,
-/// as a map filled in order would keep it). Lookups are binary searches: at 100,000 users an
-/// index of `u32` is 0.4 MB where a `BTreeMap` of borrowed ids is 4–5 MB.
-struct SortedBy<'a, T> {
-    items: &'a [T],
-    order: Vec<u32>,
-    key: fn(&T) -> &str,
-}
-
-impl<'a, T> SortedBy<'a, T> {
-    fn new(items: &'a [T], key: fn(&T) -> &str, keep: impl Fn(&T) -> bool) -> Self {
-        let mut order: Vec<u32> = (0..items.len() as u32)
-            .filter(|&i| keep(&items[i as usize]))
-            .collect();
-        // Equal keys: the later element first, so `dedup_by` (which keeps the first) keeps it.
-        order.sort_unstable_by(|&a, &b| {
-            key(&items[a as usize])
-                .cmp(key(&items[b as usize]))
-                .then(b.cmp(&a))
-        });
-        order.dedup_by(|a, b| key(&items[*a as usize]) == key(&items[*b as usize]));
-        Self { items, order, key }
-    }
-
-    fn get(&self, k: &str) -> Option<&'a T> {
-        self.position(k).map(|p| self.at(p))
-    }
-
-    fn position(&self, k: &str) -> Option<usize> {
-        self.order
-            .binary_search_by(|&i| (self.key)(&self.items[i as usize]).cmp(k))
-            .ok()
-    }
-
-    fn at(&self, position: usize) -> &'a T {
-        &self.items[self.order[position] as usize]
-    }
-
-    fn len(&self) -> usize {
-        self.order.len()
-    }
 }
 
 /// Decides the links from the Entra users that hold a Swyx user's address (built page by page
