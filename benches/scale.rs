@@ -300,6 +300,10 @@ impl Sandbox {
                 "MALLOC_ARENA_MAX",
                 std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "2".into()),
             )
+            .env(
+                "MALLOC_MMAP_THRESHOLD_",
+                std::env::var("MALLOC_MMAP_THRESHOLD_").unwrap_or_else(|_| "131072".into()),
+            )
             .stderr(if std::env::var_os(CHILD_STDERR).is_some() {
                 std::process::Stdio::inherit()
             } else {
