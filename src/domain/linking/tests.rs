@@ -201,14 +201,11 @@ fn manual_links_and_exclusions_win_over_matching() {
     let excluded: BTreeSet<String> = ["102".to_string()].into();
     let plan = plan(&s, &e, &links, &excluded);
     assert!(plan.link.is_empty(), "{plan:?}");
-    assert_eq!(
-        plan.unchanged,
-        Unchanged {
-            automatic: 0,
-            manual: 2
-        },
-        "manual links stay, listed or not"
-    );
+    let manual = Unchanged {
+        automatic: 0,
+        manual: 2,
+    };
+    assert_eq!(plan.unchanged, manual, "manual links stay, listed or not");
     assert_eq!(
         plan.unlink,
         [PlannedUnlink {
@@ -294,14 +291,11 @@ fn automatic_links_follow_the_directories() {
             ("106", &UnlinkReason::SwyxUserRemoved),
         ]
     );
-    assert_eq!(
-        plan.unchanged,
-        Unchanged {
-            automatic: 1,
-            manual: 0
-        },
-        "101 keeps its automatic link"
-    );
+    let kept = Unchanged {
+        automatic: 1,
+        manual: 0,
+    };
+    assert_eq!(plan.unchanged, kept, "101 keeps its automatic link");
 }
 
 #[test]
