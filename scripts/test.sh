@@ -9,7 +9,16 @@ venv=.venv
 if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/openapi-spec-validator" ] \
   || [ ! -x "$venv/bin/cfn-lint" ] || [ ! -x "$venv/bin/cargo-lambda" ]; then
   echo "== installing Python test tools into $venv"
-  python3 -m venv "$venv"
+  # A venv left half-made by an interrupted run is rebuilt, not reused. If ensurepip fails (it
+  # needs disk space and a complete Python install), pip is installed by the system's pip instead.
+  rm -rf "$venv"
+  if ! python3 -m venv "$venv"; then
+    echo "python3 -m venv failed; free space here: $(df -h . | tail -1)" >&2
+    echo "retrying without ensurepip" >&2
+    rm -rf "$venv"
+    python3 -m venv --without-pip "$venv"
+    python3 -m pip --python "$venv/bin/python" install --quiet --disable-pip-version-check pip
+  fi
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 fi
 # moto one request at a time: DynamoDB applies each request atomically, moto's threads do not.
