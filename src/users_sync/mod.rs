@@ -19,7 +19,7 @@ pub use ports::{EntraDirectory, SwyxDirectory};
 use crate::app::App;
 use crate::config::UsersConfig;
 use crate::domain::linking::{
-    self, CurrentLink, EntraCandidate, EntraMatches, LinkPlan, SwyxCandidate,
+    self, CurrentLink, EntraCandidate, EntraMatches, HeldLinks, LinkPlan, SwyxCandidate, SwyxUsers,
 };
 use crate::store::{LinkMarkKind, StoreError};
 use std::collections::{BTreeMap, BTreeSet};
@@ -62,6 +62,8 @@ pub enum SyncError {
     EmptyDirectory { side: &'static str, links: usize },
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    TooLarge(#[from] linking::TooLargeToPlan),
 }
 
 impl SyncError {
@@ -98,10 +100,11 @@ pub async fn plan(app: &App, budget: Duration) -> Result<LinkPlan, SyncError> {
     let started = Instant::now();
     let group = us.settings.entra_group.as_deref();
     let swyx_group = us.settings.swyx_group.as_deref();
-    let mut swyx: Vec<SwyxCandidate> = Vec::new();
+    let mut swyx = SwyxUsers::default();
+    let mut too_large = Ok(());
     let mut take_swyx = |page: Vec<crate::swyx::client::SwyxDirectoryUser>| {
         for u in page {
-            swyx.push(SwyxCandidate {
+            let candidate = SwyxCandidate {
                 in_scope: swyx_group.is_none_or(|g| u.groups.iter().any(|x| same_group(x, g))),
                 id_problem: swyx_contract::wire::check_swyx_user_id(&u.swyx_user_id)
                     .err()
@@ -109,7 +112,10 @@ pub async fn plan(app: &App, budget: Duration) -> Result<LinkPlan, SyncError> {
                 groups: linking::normalize_groups(&u.groups).into(),
                 swyx_user_id: u.swyx_user_id.into(),
                 email: u.email.map(Into::into),
-            });
+            };
+            if too_large.is_ok() {
+                too_large = swyx.push(candidate);
+            }
         }
     };
     let (listed, members) = tokio::join!(us.connector.visit_users(budget, &mut take_swyx), async {
@@ -119,7 +125,7 @@ pub async fn plan(app: &App, budget: Duration) -> Result<LinkPlan, SyncError> {
         }
     });
     listed.map_err(SyncError::Connector)?;
-    // Grown page by page, so up to twice the room it needs, held until the plan is made.
+    too_large?;
     swyx.shrink_to_fit();
     let members = members.map_err(SyncError::Graph)?;
     let mut matches = EntraMatches::for_swyx(&swyx);
@@ -142,6 +148,7 @@ pub async fn plan(app: &App, budget: Duration) -> Result<LinkPlan, SyncError> {
         .visit_users(left, &mut take_entra)
         .await
         .map_err(SyncError::Graph)?;
+    matches.shrink_to_fit();
     let marks = app.store.list_link_marks().await?;
     let mut automatic: BTreeMap<&str, &str> = BTreeMap::new();
     let mut excluded: BTreeSet<String> = BTreeSet::new();
@@ -155,9 +162,9 @@ pub async fn plan(app: &App, budget: Duration) -> Result<LinkPlan, SyncError> {
             }
         }
     }
-    // The links a page at a time, each moved into the smaller `CurrentLink` (its e-mail address
-    // dropped): the whole list of `UserLink`s at once was 21 MB at 100,000 users (heaptrack).
-    let mut current: Vec<CurrentLink> = Vec::new();
+    // The links a page at a time, each moved into the column-wise `HeldLinks` (their e-mail
+    // addresses dropped): the whole list of `UserLink`s at once was 21 MB at 100,000 users.
+    let mut current = HeldLinks::default();
     let mut after: Option<String> = None;
     loop {
         let page = app
@@ -166,15 +173,16 @@ pub async fn plan(app: &App, budget: Duration) -> Result<LinkPlan, SyncError> {
             .await?;
         let Some(last) = page.last() else { break };
         after = Some(last.entra_id.clone());
-        current.extend(page.into_iter().map(|l| CurrentLink {
-            // Only a mark naming this very link makes it automatic; anything else is manual.
-            automatic: automatic.get(l.swyx_user_id.as_str()) == Some(&l.entra_id.as_str()),
-            entra_id: l.entra_id.into(),
-            swyx_user_id: l.swyx_user_id.into(),
-            groups: l.groups.into(),
-        }));
+        for l in page {
+            current.push(CurrentLink {
+                // Only a mark naming this very link makes it automatic; anything else is manual.
+                automatic: automatic.get(l.swyx_user_id.as_str()) == Some(&l.entra_id.as_str()),
+                entra_id: l.entra_id.into(),
+                swyx_user_id: l.swyx_user_id.into(),
+                groups: l.groups.into(),
+            })?;
+        }
     }
-    // Grown page by page: up to twice the room it needs.
     current.shrink_to_fit();
     let auto_links = current.iter().filter(|l| l.automatic).count();
     // An empty list from a misconfigured directory must not unlink everyone.

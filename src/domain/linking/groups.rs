@@ -1,8 +1,10 @@
 //! The Swyx groups each link carries: the connector's user list names them, the links keep them
 //! (per-group rules pick by them), and a sync brings them up to date like any other change.
 
+use super::held::HeldLinks;
 use super::sorted::SortedBy;
-use super::{CurrentLink, LinkPlan, Regrouped, SwyxCandidate};
+use super::swyx_users::SwyxUsers;
+use super::{LinkPlan, Regrouped};
 
 /// Group names as the connector lists them, trimmed, without empty or repeated ones (compared
 /// without case) and sorted, so an unchanged list compares equal however it is listed.
@@ -19,10 +21,10 @@ pub fn normalize_groups(groups: &[String]) -> Vec<String> {
 
 /// Completes `plan` with the groups: each new link gets its Swyx user's (as `swyx` lists them),
 /// and each link held that stays and whose groups changed is regrouped.
-pub fn with_groups(mut plan: LinkPlan, swyx: &[SwyxCandidate], links: &[CurrentLink]) -> LinkPlan {
+pub fn with_groups(mut plan: LinkPlan, swyx: &SwyxUsers, links: &HeldLinks) -> LinkPlan {
     // Sorted positions, not a map of every id (6.6 MB at 100,000 users; a connector that listed
     // one twice: the last wins).
-    let listed = SortedBy::new(swyx, |u| &*u.swyx_user_id, |_| true);
+    let listed = SortedBy::new(swyx, |u| u.swyx_user_id, |_| true);
     for link in &mut plan.link {
         link.groups = listed
             .get(&link.swyx_user_id)
@@ -37,11 +39,11 @@ pub fn with_groups(mut plan: LinkPlan, swyx: &[SwyxCandidate], links: &[CurrentL
             .is_ok()
     };
     let mut regroup = Vec::new();
-    for held in links {
-        let Some(now) = listed.get(&held.swyx_user_id).map(|u| &*u.groups) else {
+    for held in links.iter() {
+        let Some(now) = listed.get(held.swyx_user_id).map(|u| u.groups) else {
             continue; // not listed: the connector dropped the user, or a manual link
         };
-        if !leaving(&held.swyx_user_id) && *now != *held.groups {
+        if !leaving(held.swyx_user_id) && now != held.groups {
             regroup.push(Regrouped {
                 swyx_user_id: held.swyx_user_id.to_string(),
                 entra_id: held.entra_id.to_string(),
@@ -57,7 +59,7 @@ pub fn with_groups(mut plan: LinkPlan, swyx: &[SwyxCandidate], links: &[CurrentL
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::linking::{MatchedOn, PlannedLink};
+    use crate::domain::linking::{CurrentLink, MatchedOn, PlannedLink, SwyxCandidate};
 
     fn names(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
@@ -83,34 +85,38 @@ mod tests {
             }],
             ..LinkPlan::default()
         };
-        let listed: Vec<SwyxCandidate> = [
-            ("1001", names(&["Sales"])),
-            ("1002", names(&["Support"])),
-            ("1003", names(&["Night shift"])),
-        ]
-        .into_iter()
-        .map(|(id, groups)| SwyxCandidate {
-            swyx_user_id: id.into(),
-            email: None,
-            in_scope: true,
-            id_problem: None,
-            groups: groups.into(),
-        })
-        .collect();
+        let listed = SwyxUsers::of(
+            [
+                ("1001", names(&["Sales"])),
+                ("1002", names(&["Support"])),
+                ("1003", names(&["Night shift"])),
+            ]
+            .into_iter()
+            .map(|(id, groups)| SwyxCandidate {
+                swyx_user_id: id.into(),
+                email: None,
+                in_scope: true,
+                id_problem: None,
+                groups: groups.into(),
+            }),
+        )
+        .expect("three users fit");
         // Held in the store's order (by Entra id), not by Swyx id.
-        let links: Vec<CurrentLink> = [
-            ("1009", "a", names(&["Sales"])),
-            ("1002", "b", names(&["Sales"])),
-            ("1001", "c", names(&["Sales"])),
-        ]
-        .into_iter()
-        .map(|(id, entra, groups)| CurrentLink {
-            entra_id: entra.into(),
-            swyx_user_id: id.into(),
-            automatic: true,
-            groups: groups.into(),
-        })
-        .collect();
+        let links = HeldLinks::of(
+            [
+                ("1009", "a", names(&["Sales"])),
+                ("1002", "b", names(&["Sales"])),
+                ("1001", "c", names(&["Sales"])),
+            ]
+            .into_iter()
+            .map(|(id, entra, groups)| CurrentLink {
+                entra_id: entra.into(),
+                swyx_user_id: id.into(),
+                automatic: true,
+                groups: groups.into(),
+            }),
+        )
+        .expect("three links fit");
         let plan = with_groups(plan, &listed, &links);
         assert_eq!(plan.link[0].groups, names(&["Night shift"]));
         assert_eq!(

@@ -3,8 +3,9 @@
 //! can be many times the Swyx site (every student and guest of a university), and a page of it
 //! is dropped as soon as it has been looked at, so memory follows the Swyx users, not the tenant.
 
-use super::{EntraCandidate, MatchedOn, SwyxCandidate};
-use std::collections::HashMap;
+use super::packed::PackedStrs;
+use super::swyx_users::{SwyxUser, SwyxUsers};
+use super::{EntraCandidate, MatchedOn};
 
 /// Addresses compare trimmed and without case, as Entra compares them.
 pub(super) fn normalize(address: &str) -> String {
@@ -12,17 +13,14 @@ pub(super) fn normalize(address: &str) -> String {
 }
 
 /// The user's address if it is one (has an `@`), normalized.
-pub(super) fn usable_email(u: &SwyxCandidate) -> Option<String> {
-    u.email
-        .as_deref()
-        .map(normalize)
-        .filter(|e| e.contains('@'))
+pub(super) fn usable_email(u: SwyxUser<'_>) -> Option<String> {
+    u.email.map(normalize).filter(|e| e.contains('@'))
 }
 
 /// An Entra user that holds a wanted address: what deciding needs of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MatchedEntra {
-    pub id: Box<str>,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatchedEntra<'a> {
+    pub id: &'a str,
     pub enabled: bool,
     pub in_scope: bool,
 }
@@ -49,55 +47,67 @@ pub(super) enum Lookup {
     Many(Vec<usize>),
 }
 
-/// The Entra users holding one address. Nearly every address has exactly one: it is kept inline,
-/// where a `Vec` per address would cost a 48-byte allocation each (4.8 MB at 100,000 users).
+/// A Swyx address as matching sees it: who holds it, and whether Swyx users share it. 16 bytes:
+/// nearly every address has exactly one holder, kept inline (a `Vec` per address was 48 bytes
+/// more each, 4.8 MB at 100,000 users).
 #[derive(Debug, Default)]
-enum Hits {
-    #[default]
-    None,
-    One(Hit),
-    Many(Vec<Hit>),
+struct Wanted {
+    /// The first Entra user holding the address (`on == 0`: nobody yet).
+    user: u32,
+    on: u8,
+    /// More than one Swyx user lists the address (nobody is linked through it), counting a user
+    /// listed twice twice: callers confirm with the ids.
+    maybe_shared: bool,
+    /// Further Entra users holding it (rare). A boxed `Vec` is one pointer where the `Vec`
+    /// would be three: it keeps every address's entry at 16 bytes.
+    #[allow(clippy::box_collection)]
+    more: Option<Box<Vec<Hit>>>,
 }
 
-impl Hits {
-    fn as_slice(&self) -> &[Hit] {
-        match self {
-            Hits::None => &[],
-            Hits::One(h) => std::slice::from_ref(h),
-            Hits::Many(all) => all,
-        }
+impl Wanted {
+    fn hits(&self) -> impl Iterator<Item = Hit> + '_ {
+        let first = Hit {
+            user: self.user,
+            on: self.on,
+        };
+        std::iter::once(first)
+            .filter(|h| h.on != 0)
+            .chain(self.more.iter().flat_map(|more| more.iter().copied()))
     }
 
     /// The same user again (another property, or two equal aliases) adds to its hit.
     fn add(&mut self, user: u32, on: MatchedOn) {
         let on = bit(on);
-        match self {
-            Hits::None => *self = Hits::One(Hit { user, on }),
-            Hits::One(h) if h.user == user => h.on |= on,
-            Hits::One(h) => *self = Hits::Many(vec![*h, Hit { user, on }]),
-            Hits::Many(all) => match all.iter_mut().find(|h| h.user == user) {
+        if self.on == 0 {
+            (self.user, self.on) = (user, on);
+        } else if self.user == user {
+            self.on |= on;
+        } else {
+            let more = self.more.get_or_insert_default();
+            match more.iter_mut().find(|h| h.user == user) {
                 Some(h) => h.on |= on,
-                None => all.push(Hit { user, on }),
-            },
+                None => more.push(Hit { user, on }),
+            }
         }
     }
 }
 
-/// A Swyx address as matching sees it.
-#[derive(Debug, Default)]
-struct Wanted {
-    hits: Hits,
-    /// How many Swyx users list the address (more than one: nobody is linked through it).
-    swyx_users: u32,
-}
+const ENABLED: u8 = 1;
+const IN_SCOPE: u8 = 2;
 
 /// The Entra users that hold an address of a Swyx user, by address and property.
 #[derive(Debug, Default)]
 pub struct EntraMatches {
-    /// Normalized Swyx address → who holds it.
-    wanted: HashMap<Box<str>, Wanted>,
-    users: Vec<MatchedEntra>,
+    /// The normalized addresses of the Swyx users, sorted, each once.
+    addresses: PackedStrs,
+    /// Who holds each address (same index as `addresses`).
+    wanted: Vec<Wanted>,
+    /// The Entra users kept: their ids, and [`ENABLED`] | [`IN_SCOPE`] (same index).
+    ids: PackedStrs,
+    flags: Vec<u8>,
     seen: usize,
+    /// `observe`'s list of the wanted addresses one Entra user holds, kept for its room.
+    scratch: Vec<(usize, MatchedOn)>,
 }
 
 const TIERS: [MatchedOn; 3] = [
@@ -108,24 +118,30 @@ const TIERS: [MatchedOn; 3] = [
 
 impl EntraMatches {
     /// Ready to look at Entra users for the addresses of `swyx`.
-    pub fn for_swyx(swyx: &[SwyxCandidate]) -> Self {
-        let mut wanted: HashMap<Box<str>, Wanted> = HashMap::new();
-        for e in swyx.iter().filter_map(usable_email) {
-            wanted.entry(e.into_boxed_str()).or_default().swyx_users += 1;
+    pub fn for_swyx(swyx: &SwyxUsers) -> Self {
+        let mut all: Vec<String> = swyx.iter().filter_map(usable_email).collect();
+        all.sort_unstable();
+        let mut matches = Self::default();
+        let mut i = 0;
+        while i < all.len() {
+            let listed = all[i..].iter().take_while(|e| **e == all[i]).count();
+            if matches.addresses.push(&all[i]).is_some() {
+                matches.wanted.push(Wanted {
+                    maybe_shared: listed > 1,
+                    ..Wanted::default()
+                });
+            }
+            i += listed;
         }
-        wanted.shrink_to_fit();
-        Self {
-            wanted,
-            ..Self::default()
-        }
+        matches.addresses.shrink_to_fit();
+        matches.wanted.shrink_to_fit();
+        matches
     }
 
     /// Looks at one Entra user (in the order Graph lists them); keeps it only if it holds a
     /// wanted address.
     pub fn observe(&mut self, u: &EntraCandidate) {
         self.seen += 1;
-        let index = self.users.len() as u32;
-        let mut hit = false;
         let mail = u.mail.as_deref().filter(|m| m.contains('@'));
         let proxies = u.proxy_addresses.iter().filter_map(|p| {
             p.split_once(':')
@@ -137,20 +153,31 @@ impl EntraMatches {
             .into_iter()
             .chain([(MatchedOn::UserPrincipalName, u.user_principal_name.as_str())])
             .chain(proxies);
+        self.scratch.clear();
         for (on, address) in addresses {
-            let Some(Wanted { hits, .. }) = self.wanted.get_mut(normalize(address).as_str()) else {
-                continue;
-            };
-            hits.add(index, on);
-            hit = true;
+            if let Some(w) = self.addresses.find_sorted(&normalize(address)) {
+                self.scratch.push((w, on));
+            }
         }
-        if hit {
-            self.users.push(MatchedEntra {
-                id: u.id.as_str().into(),
-                enabled: u.enabled,
-                in_scope: u.in_scope,
-            });
+        if self.scratch.is_empty() {
+            return;
         }
+        let Some(index) = self.ids.push(&u.id) else {
+            return;
+        };
+        self.flags
+            .push(if u.enabled { ENABLED } else { 0 } | if u.in_scope { IN_SCOPE } else { 0 });
+        for &(w, on) in &self.scratch {
+            self.wanted[w].add(index as u32, on);
+        }
+    }
+
+    /// Once every Entra user was looked at: the kept users' lists grew by doubling, up to twice
+    /// the room they need.
+    pub fn shrink_to_fit(&mut self) {
+        self.ids.shrink_to_fit();
+        self.flags.shrink_to_fit();
+        self.scratch = Vec::new();
     }
 
     /// How many Entra users were looked at (kept or not).
@@ -160,28 +187,34 @@ impl EntraMatches {
 
     /// How many Entra users hold a wanted address.
     pub fn users_kept(&self) -> usize {
-        self.users.len()
+        self.flags.len()
     }
 
-    pub(super) fn user(&self, i: usize) -> &MatchedEntra {
-        &self.users[i]
+    pub(super) fn user(&self, i: usize) -> MatchedEntra<'_> {
+        MatchedEntra {
+            id: self.ids.get(i),
+            enabled: self.flags[i] & ENABLED != 0,
+            in_scope: self.flags[i] & IN_SCOPE != 0,
+        }
     }
 
     /// Whether more than one Swyx user lists `address` (normalized), counting a user listed
     /// twice twice: callers confirm with the ids.
     pub(super) fn maybe_shared(&self, address: &str) -> bool {
-        self.wanted.get(address).is_some_and(|w| w.swyx_users > 1)
+        self.addresses
+            .find_sorted(address)
+            .is_some_and(|w| self.wanted[w].maybe_shared)
     }
 
     /// The first property (mail, UPN, proxy address) that holds `address` decides.
     pub(super) fn lookup(&self, address: &str) -> Lookup {
-        let Some(Wanted { hits, .. }) = self.wanted.get(address) else {
+        let Some(w) = self.addresses.find_sorted(address) else {
             return Lookup::None;
         };
+        let wanted = &self.wanted[w];
         for on in TIERS {
-            let mut users = hits
-                .as_slice()
-                .iter()
+            let mut users = wanted
+                .hits()
                 .filter(|h| h.on & bit(on) != 0)
                 .map(|h| h.user as usize);
             match (users.next(), users.next()) {

@@ -8,21 +8,28 @@
 use serde::Serialize;
 
 mod groups;
+mod held;
 mod matcher;
+mod packed;
 mod plan;
 mod sorted;
+mod swyx_users;
 #[cfg(test)]
 mod tests;
 
 pub use groups::{normalize_groups, with_groups};
+pub use held::{HeldLink, HeldLinks};
 pub use matcher::{EntraMatches, MatchedEntra};
 pub use plan::{plan, plan_matched};
+pub use swyx_users::{SwyxUser, SwyxUsers};
 
-/// A Swyx user as the connector lists it.
+/// More users or links than planning can index (their ids pass 4 GiB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the directories pass 4 GiB of ids, more than a sync can plan with")]
+pub struct TooLargeToPlan;
+
+/// A Swyx user as the connector lists it, as it goes into [`SwyxUsers`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-///
-/// Held for every Swyx user while a sync plans, so boxed strings and slices (16 bytes each, not a
-/// `String`'s or `Vec`'s 24): 72 bytes a user instead of 104.
 pub struct SwyxCandidate {
     pub swyx_user_id: Box<str>,
     pub email: Option<Box<str>>,
@@ -47,7 +54,7 @@ pub struct EntraCandidate {
     pub in_scope: bool,
 }
 
-/// A link the bridge holds (boxed strings, as [`SwyxCandidate`]: one per link while planning).
+/// A link the bridge holds, as it goes into [`HeldLinks`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CurrentLink {
     pub entra_id: Box<str>,

@@ -1,8 +1,10 @@
 //! The decision itself: decide each Swyx user from the Entra users holding its address, refuse
 //! Entra users claimed twice, then compare with the links held.
 
+use super::held::HeldLinks;
 use super::matcher::{EntraMatches, Lookup, usable_email};
 use super::sorted::SortedBy;
+use super::swyx_users::{SwyxUser, SwyxUsers};
 use super::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,9 +22,9 @@ enum Outcome {
 
 /// Decides the links from a whole Entra directory at hand: see the module documentation.
 pub fn plan(
-    swyx: &[SwyxCandidate],
+    swyx: &SwyxUsers,
     entra: &[EntraCandidate],
-    links: &[CurrentLink],
+    links: &HeldLinks,
     excluded: &BTreeSet<String>,
 ) -> LinkPlan {
     let mut matches = EntraMatches::for_swyx(swyx);
@@ -35,29 +37,29 @@ pub fn plan(
 /// Decides the links from the Entra users that hold a Swyx user's address (built page by page
 /// with [`EntraMatches::observe`]).
 pub fn plan_matched(
-    swyx: &[SwyxCandidate],
+    swyx: &SwyxUsers,
     entra: &EntraMatches,
-    links: &[CurrentLink],
+    links: &HeldLinks,
     excluded: &BTreeSet<String>,
 ) -> LinkPlan {
-    let swyx = SortedBy::new(swyx, |u| &*u.swyx_user_id, |_| true);
+    let swyx = SortedBy::new(swyx, |u| u.swyx_user_id, |_| true);
     // Only addresses more than one Swyx user lists: at 100,000 users a map of every address
     // would be a third of the plan's memory.
     let mut sharing: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for p in 0..swyx.len() {
         let u = swyx.at(p);
         if let Some(e) = usable_email(u).filter(|e| entra.maybe_shared(e)) {
-            sharing.entry(e).or_default().push(&u.swyx_user_id);
+            sharing.entry(e).or_default().push(u.swyx_user_id);
         }
     }
-    let manual_by_entra = SortedBy::new(links, |l| &*l.entra_id, |l| !l.automatic);
-    let link_by_swyx = SortedBy::new(links, |l| &*l.swyx_user_id, |_| true);
+    let manual_by_entra = SortedBy::new(links, |l| l.entra_id, |l| !l.automatic);
+    let link_by_swyx = SortedBy::new(links, |l| l.swyx_user_id, |_| true);
 
     // One per Swyx user, in the order of `swyx`.
     let mut outcomes: Vec<Outcome> = (0..swyx.len())
         .map(|p| {
             let u = swyx.at(p);
-            match link_by_swyx.get(&u.swyx_user_id) {
+            match link_by_swyx.get(u.swyx_user_id) {
                 Some(l) if !l.automatic => Outcome::Manual,
                 _ => decide(u, entra, &sharing, &manual_by_entra, excluded),
             }
@@ -95,19 +97,19 @@ pub fn plan_matched(
 }
 
 fn decide(
-    u: &SwyxCandidate,
+    u: SwyxUser<'_>,
     entra: &EntraMatches,
     sharing: &BTreeMap<String, Vec<&str>>,
-    manual_by_entra: &SortedBy<CurrentLink>,
+    manual_by_entra: &SortedBy<HeldLinks>,
     excluded: &BTreeSet<String>,
 ) -> Outcome {
-    if excluded.contains(&*u.swyx_user_id) {
+    if excluded.contains(u.swyx_user_id) {
         return Outcome::Skip(SkipReason::Excluded);
     }
     if !u.in_scope {
         return Outcome::Skip(SkipReason::OutOfScope);
     }
-    if let Some(problem) = &u.id_problem {
+    if let Some(problem) = u.id_problem {
         return refuse(Refusal::InvalidSwyxId {
             problem: problem.to_string(),
         });
@@ -140,7 +142,7 @@ fn decide(
     if !user.in_scope {
         return Outcome::Skip(SkipReason::OutOfScope);
     }
-    if let Some(owner) = manual_by_entra.get(&user.id) {
+    if let Some(owner) = manual_by_entra.get(user.id) {
         return refuse(Refusal::LinkedManually {
             entra_id: user.id.to_string(),
             swyx_user_id: owner.swyx_user_id.to_string(),
@@ -157,17 +159,17 @@ fn refuse(refusal: Refusal) -> Outcome {
 /// automatic link whose Swyx user is gone is unlinked, a manual one stays. The outcomes are
 /// consumed: what they hold moves into the plan instead of being copied.
 fn compare_with_links(
-    swyx: &SortedBy<SwyxCandidate>,
+    swyx: &SortedBy<SwyxUsers>,
     outcomes: Vec<Outcome>,
     entra: &EntraMatches,
-    links: &[CurrentLink],
-    link_by_swyx: &SortedBy<CurrentLink>,
+    links: &HeldLinks,
+    link_by_swyx: &SortedBy<HeldLinks>,
 ) -> LinkPlan {
     let mut plan = LinkPlan::default();
     // Links whose Swyx user the connector no longer lists.
     for l in links
         .iter()
-        .filter(|l| swyx.position(&l.swyx_user_id).is_none())
+        .filter(|l| swyx.position(l.swyx_user_id).is_none())
     {
         if l.automatic {
             plan.unlink.push(PlannedUnlink {
@@ -181,7 +183,7 @@ fn compare_with_links(
     }
     for (p, outcome) in outcomes.into_iter().enumerate() {
         let u = swyx.at(p);
-        let id = &*u.swyx_user_id;
+        let id = u.swyx_user_id;
         let held = link_by_swyx.get(id).filter(|l| l.automatic);
         let unlink = |reason: UnlinkReason| {
             held.map(|l| PlannedUnlink {
@@ -213,8 +215,8 @@ fn compare_with_links(
                 });
             }
             Outcome::Match(i, on) => {
-                let entra_id = &entra.user(i as usize).id;
-                if held.is_some_and(|l| &l.entra_id == entra_id) {
+                let entra_id = entra.user(i as usize).id;
+                if held.is_some_and(|l| l.entra_id == entra_id) {
                     plan.unchanged.automatic += 1;
                     continue;
                 }
