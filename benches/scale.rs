@@ -295,10 +295,11 @@ impl Sandbox {
             .env(CHILD_CONFIG, &self.config)
             .env(CHILD_OFFSET, offset.to_string())
             .env("RUST_LOG", "warn")
-            // As template.yaml deploys the functions; a value in the environment wins (to compare).
+            // As template.yaml deploys the maintenance function; a value in the environment wins
+            // (to compare).
             .env(
                 "MALLOC_ARENA_MAX",
-                std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "2".into()),
+                std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "1".into()),
             )
             .env(
                 "MALLOC_MMAP_THRESHOLD_",
