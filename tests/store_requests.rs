@@ -12,7 +12,9 @@ use presence_bridge::domain::{Observation, PresenceValue, TeamsPresence};
 use presence_bridge::graph::client::GraphError;
 use presence_bridge::graph::notification::PresenceResource;
 use presence_bridge::store::prelude::*;
-use presence_bridge::store::{CountingStore, DynamoStore, Store, UserLink};
+use presence_bridge::store::{
+    AUTOMATIC_LINKS_PER_REQUEST, CountingStore, DynamoStore, Store, UserLink,
+};
 use presence_bridge::swyx::client::{ConnectorError, DeliveryOutcome};
 use presence_bridge::teams_to_swyx::decide::{Judge, Observed, observe};
 use presence_bridge::teams_to_swyx::deliver::Delivery;
@@ -279,4 +281,40 @@ async fn a_swyx_events_reads_are_one_dynamodb_request() {
         assert!(!read.replayed);
         assert_eq!(sent.load(Ordering::Relaxed) - before, 1, "{swyx}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn automatic_linking_on_dynamodb_costs_one_request_per_33_links() {
+    let (dynamo, sent) = counted_dynamo("linking").await;
+    let store = CountingStore::new(Arc::new(dynamo));
+    let links: Vec<UserLink> = (0..USERS)
+        .map(|i| UserLink {
+            entra_id: format!("entra-{i:04}"),
+            swyx_user_id: format!("swyx-{i:04}"),
+            email: format!("user{i}@example.com"),
+            groups: Vec::new(),
+        })
+        .collect();
+    let before = sent.load(Ordering::Relaxed);
+    for chunk in links.chunks(AUTOMATIC_LINKS_PER_REQUEST) {
+        let refused = store
+            .create_automatic_links(chunk, Timestamp(1_767_225_600_000))
+            .await
+            .unwrap();
+        assert!(refused.is_empty(), "{refused:?}");
+    }
+    let requests = sent.load(Ordering::Relaxed) - before;
+    eprintln!(
+        "FIGURE DynamoDB automatic linking, {USERS} users: {} store calls, {requests} DynamoDB requests ({:.3}/user)",
+        store.total(),
+        requests as f64 / USERS as f64
+    );
+    assert_eq!(requests, USERS.div_ceil(AUTOMATIC_LINKS_PER_REQUEST) as u64);
+    assert_eq!(
+        store.total(),
+        requests,
+        "the counting store counts what DynamoDB receives"
+    );
+    assert_eq!(store.list_users().await.unwrap().len(), USERS);
+    assert_eq!(store.list_link_marks().await.unwrap().len(), USERS);
 }

@@ -102,6 +102,22 @@ impl UserLinkStore for CountingStore {
         self.count("get_users");
         self.inner.get_users(entra_ids).await
     }
+
+    async fn create_automatic_links(
+        &self,
+        links: &[UserLink],
+        at: Timestamp,
+    ) -> StoreResult<Vec<String>> {
+        // As DynamoDB receives them: one request per AUTOMATIC_LINKS_PER_REQUEST links.
+        for _ in 0..links
+            .len()
+            .div_ceil(super::AUTOMATIC_LINKS_PER_REQUEST)
+            .max(1)
+        {
+            self.count("create_automatic_links");
+        }
+        self.inner.create_automatic_links(links, at).await
+    }
 }
 
 #[async_trait]
@@ -119,6 +135,15 @@ impl LinkMarkStore for CountingStore {
     async fn list_link_marks(&self) -> StoreResult<Vec<LinkMark>> {
         self.count("list_link_marks");
         self.inner.list_link_marks().await
+    }
+
+    async fn list_link_marks_after(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<LinkMark>> {
+        self.count("list_link_marks_after");
+        self.inner.list_link_marks_after(after, limit).await
     }
 }
 

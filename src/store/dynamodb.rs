@@ -220,6 +220,14 @@ impl UserLinkStore for DynamoStore {
     async fn get_users(&self, entra_ids: &[String]) -> StoreResult<Vec<UserLink>> {
         self.users_batch(entra_ids).await
     }
+
+    async fn create_automatic_links(
+        &self,
+        links: &[UserLink],
+        at: Timestamp,
+    ) -> StoreResult<Vec<String>> {
+        self.create_automatic_links_batch(links, at).await
+    }
 }
 
 #[async_trait]

@@ -6,10 +6,10 @@
 //! each call is atomic, as a conditional write must be.
 
 use super::{
-    AccountStore, DecisionWrite, LifecycleRequest, LifecycleStore, LinkMark, LinkMarkStore,
-    PendingDelivery, SpeakingStore, StoreResult, SubscriptionRecord, SubscriptionStore,
-    SwitchStore, SyncAccount, SyncStateStore, UserLink, UserLinkStore, UserSwitches,
-    check_lifecycle_key, not_at, require, require_growth,
+    AccountStore, DecisionWrite, LifecycleRequest, LifecycleStore, LinkMark, PendingDelivery,
+    SpeakingStore, StoreResult, SubscriptionRecord, SubscriptionStore, SwitchStore, SyncAccount,
+    SyncStateStore, UserLink, UserLinkStore, UserSwitches, check_lifecycle_key, not_at, require,
+    require_growth,
 };
 use crate::domain::{SpeakingState, Timestamp, UserSyncState};
 use async_trait::async_trait;
@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 mod delivery;
+mod link_marks;
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -147,24 +148,13 @@ impl UserLinkStore for MemoryStore {
             .filter_map(|id| r.users.get(id).cloned())
             .collect())
     }
-}
 
-#[async_trait]
-impl LinkMarkStore for MemoryStore {
-    async fn put_link_mark(&self, mark: &LinkMark) -> StoreResult<()> {
-        require("Swyx user id", &mark.swyx_user_id)?;
-        self.records()
-            .link_marks
-            .insert(mark.swyx_user_id.clone(), mark.clone());
-        Ok(())
-    }
-
-    async fn delete_link_mark(&self, swyx_user_id: &str) -> StoreResult<bool> {
-        Ok(self.records().link_marks.remove(swyx_user_id).is_some())
-    }
-
-    async fn list_link_marks(&self) -> StoreResult<Vec<LinkMark>> {
-        Ok(self.records().link_marks.values().cloned().collect())
+    async fn create_automatic_links(
+        &self,
+        links: &[UserLink],
+        at: Timestamp,
+    ) -> StoreResult<Vec<String>> {
+        self.create_automatic_links_now(links, at)
     }
 }
 

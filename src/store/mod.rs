@@ -66,7 +66,22 @@ pub trait UserLinkStore: Send + Sync {
     /// The links of those of `entra_ids` that are linked, in no particular order: one read for
     /// many users (DynamoDB: `BatchGetItem`, 100 keys a request).
     async fn get_users(&self, entra_ids: &[String]) -> StoreResult<Vec<UserLink>>;
+    /// Automatic linking's write: each of `links` is created together with its automatic mark
+    /// (dated `at`), both or neither, and only where neither its Entra user nor its Swyx user is
+    /// linked yet (in the store, or earlier in `links`). Returns the Swyx ids of the links refused
+    /// for that, nothing written for them; every other one is written. An empty id fails the
+    /// whole call before anything is written. DynamoDB serves up to
+    /// [`AUTOMATIC_LINKS_PER_REQUEST`] links in one request.
+    async fn create_automatic_links(
+        &self,
+        links: &[UserLink],
+        at: Timestamp,
+    ) -> StoreResult<Vec<String>>;
 }
+
+/// Links [`UserLinkStore::create_automatic_links`] writes in one DynamoDB `TransactWriteItems`
+/// (three items each: the link, its Swyx-id claim and its mark; 100 items a transaction).
+pub const AUTOMATIC_LINKS_PER_REQUEST: usize = 33;
 
 /// Automatic linking's marks, one per Swyx user at most: automatic links and exclusions.
 #[async_trait]
@@ -77,6 +92,14 @@ pub trait LinkMarkStore: Send + Sync {
     async fn delete_link_mark(&self, swyx_user_id: &str) -> StoreResult<bool>;
     /// All marks, ordered by Swyx id.
     async fn list_link_marks(&self) -> StoreResult<Vec<LinkMark>>;
+    /// At most `limit` marks whose Swyx id comes after `after` (from the first without it),
+    /// ordered by Swyx id: a page of [`Self::list_link_marks`], so that a sync over many users
+    /// holds one page at a time. An empty page is the end.
+    async fn list_link_marks_after(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<LinkMark>>;
 }
 
 /// Users' own direction switches, by Swyx id.

@@ -211,6 +211,14 @@ impl UserLinkStore for SqliteStore {
     async fn get_users(&self, entra_ids: &[String]) -> StoreResult<Vec<UserLink>> {
         self.users_batch(entra_ids).await
     }
+
+    async fn create_automatic_links(
+        &self,
+        links: &[UserLink],
+        at: Timestamp,
+    ) -> StoreResult<Vec<String>> {
+        self.create_automatic_links_batch(links, at).await
+    }
 }
 
 #[async_trait]

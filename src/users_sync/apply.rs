@@ -4,17 +4,17 @@
 //! maintenance if Graph does not answer); and the Teams-derived status the bridge set on Swyx is
 //! withdrawn, so Swyx's own status rules again.
 //!
-//! An automatic link is marked before it is written: a crash in between leaves a mark without a
-//! link, which the next sync removes; never an automatic link that looks manual.
+//! An automatic link and its mark are written together (one store write for many links), so a
+//! crash never leaves an automatic link that looks manual. An unlink removes the link before
+//! the mark: a crash in between leaves a mark without a link, which the next sync drops.
 
 use super::SyncError;
 use crate::app::App;
 use crate::domain::linking::{LinkPlan, PlannedLink, PlannedUnlink, Regrouped, UnlinkReason};
 use crate::domain::{PresenceValue, SwyxAction, SwyxUpdate};
-use crate::store::{LinkMark, LinkMarkKind, StoreError, StoreResult, UserLink};
+use crate::store::{AUTOMATIC_LINKS_PER_REQUEST, StoreError, StoreResult, UserLink};
 use crate::swyx_to_teams::end_calls::end_calls;
 use futures_util::StreamExt;
-use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -31,12 +31,16 @@ pub struct Applied {
     pub failed: Vec<String>,
 }
 
-/// Unlinks, then links (an unlink may free the Entra or Swyx user a link takes), then brings
-/// kept links' Swyx groups up to date, then drops marks no link uses any more; stops starting
-/// new steps at `budget`.
+/// Drops stale marks, then unlinks, then links (an unlink may free the Entra or Swyx user a
+/// link takes), then brings kept links' Swyx groups up to date; stops starting new steps at
+/// `budget`.
 pub async fn carry_out(app: &App, plan: &LinkPlan, budget: Duration) -> Result<Applied, SyncError> {
     let deadline = Instant::now() + budget;
     let mut applied = Applied::default();
+    // Before the links: a stale mark of a Swyx user the plan links is written anew with it.
+    for swyx_user_id in &plan.stale_marks {
+        app.store.delete_link_mark(swyx_user_id).await?;
+    }
     // Futures of named functions collected first: closures over `&plan` would not be `Send` for
     // every lifetime, which `serve` needs to run maintenance on its own task.
     let unlinks: Vec<_> = plan
@@ -47,8 +51,8 @@ pub async fn carry_out(app: &App, plan: &LinkPlan, budget: Duration) -> Result<A
     let mut outcomes = several_at_once(unlinks).await;
     let links: Vec<_> = plan
         .link
-        .iter()
-        .map(|l| link_step(app, l, deadline))
+        .chunks(AUTOMATIC_LINKS_PER_REQUEST)
+        .map(|chunk| link_steps(app, chunk, deadline))
         .collect();
     outcomes.extend(several_at_once(links).await);
     let regroups: Vec<_> = plan
@@ -67,27 +71,28 @@ pub async fn carry_out(app: &App, plan: &LinkPlan, budget: Duration) -> Result<A
             }
         }
     }
-    if !applied.unfinished {
-        drop_stale_marks(app).await?;
-    }
     Ok(applied)
 }
 
-/// One step of a plan: the Swyx id, and how it went (`None`: not started, no time left).
-type Step = (String, Option<StoreResult<()>>);
+/// A step of a plan for one user: the Swyx id, and how it went (`None`: not started, no time
+/// left; an error: why it failed).
+type Step = (String, Option<Result<(), String>>);
 
-/// Runs `steps`, [`CONCURRENCY`] at a time.
-async fn several_at_once<F: std::future::Future<Output = Step>>(steps: Vec<F>) -> Vec<Step> {
+/// Runs `steps` (each one or more users' steps), [`CONCURRENCY`] at a time.
+async fn several_at_once<F: std::future::Future<Output = Vec<Step>>>(steps: Vec<F>) -> Vec<Step> {
     futures_util::stream::iter(steps)
         .buffer_unordered(CONCURRENCY)
-        .collect()
+        .collect::<Vec<_>>()
         .await
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
-async fn unlink_step(app: &App, u: &PlannedUnlink, deadline: Instant) -> Step {
+async fn unlink_step(app: &App, u: &PlannedUnlink, deadline: Instant) -> Vec<Step> {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
-        return (u.swyx_user_id.clone(), None);
+        return vec![(u.swyx_user_id.clone(), None)];
     }
     // A Swyx user the connector no longer lists has no status to withdraw.
     let withdraw = u.reason != UnlinkReason::SwyxUserRemoved;
@@ -95,59 +100,57 @@ async fn unlink_step(app: &App, u: &PlannedUnlink, deadline: Instant) -> Step {
         if unlink_user(app, &u.entra_id, &u.swyx_user_id, withdraw, left).await? {
             app.store.delete_link_mark(&u.swyx_user_id).await?;
         }
-        Ok(())
+        Ok::<_, StoreError>(())
     };
-    (u.swyx_user_id.clone(), Some(done.await))
+    vec![(
+        u.swyx_user_id.clone(),
+        Some(done.await.map_err(|e| e.to_string())),
+    )]
 }
 
-async fn link_step(app: &App, l: &PlannedLink, deadline: Instant) -> Step {
+/// Links as planned, in one store request, each with its automatic mark; a link whose Entra or
+/// Swyx user was linked otherwise meanwhile (a failed unlink, the operator) is refused by the
+/// store and nothing of it is written, so a link never changes hands or loses its kind here.
+async fn link_steps(app: &App, links: &[PlannedLink], deadline: Instant) -> Vec<Step> {
     if Instant::now() >= deadline {
-        return (l.swyx_user_id.clone(), None);
+        return links
+            .iter()
+            .map(|l| (l.swyx_user_id.clone(), None))
+            .collect();
     }
-    (l.swyx_user_id.clone(), Some(link_user(app, l).await))
-}
-
-/// Links as planned unless either side was linked otherwise meanwhile (a failed unlink, the
-/// operator): then nothing is touched, so a link never changes hands or loses its kind here.
-async fn link_user(app: &App, l: &PlannedLink) -> StoreResult<()> {
-    let store = app.store.as_ref();
-    let entra_taken = store
-        .get_user(&l.entra_id)
-        .await?
-        .is_some_and(|held| held.swyx_user_id != l.swyx_user_id);
-    let swyx_taken = store
-        .get_user_by_swyx_id(&l.swyx_user_id)
-        .await?
-        .is_some_and(|held| held.entra_id != l.entra_id);
-    if entra_taken || swyx_taken {
-        return Err(StoreError::conflict(format!(
-            "Swyx user {} or Entra user {} is linked otherwise; left as it is",
-            l.swyx_user_id, l.entra_id
-        )));
-    }
-    store
-        .put_link_mark(&LinkMark {
-            swyx_user_id: l.swyx_user_id.clone(),
-            kind: LinkMarkKind::Automatic {
-                entra_id: l.entra_id.clone(),
-            },
-            at: app.clock.now(),
-        })
-        .await?;
-    store
-        .put_user(&UserLink {
+    let records: Vec<UserLink> = links
+        .iter()
+        .map(|l| UserLink {
             entra_id: l.entra_id.clone(),
             swyx_user_id: l.swyx_user_id.clone(),
             email: l.email.clone(),
             groups: l.groups.clone(),
         })
-        .await
+        .collect();
+    let outcome = app
+        .store
+        .create_automatic_links(&records, app.clock.now())
+        .await;
+    records
+        .into_iter()
+        .map(|l| {
+            let result = match &outcome {
+                Err(e) => Err(e.to_string()),
+                Ok(refused) if refused.contains(&l.swyx_user_id) => Err(format!(
+                    "Swyx user {} or Entra user {} is linked otherwise; left as it is",
+                    l.swyx_user_id, l.entra_id
+                )),
+                Ok(_) => Ok(()),
+            };
+            (l.swyx_user_id, Some(result))
+        })
+        .collect()
 }
 
 /// New Swyx groups for a link that stays, if it is still the link the plan saw.
-async fn regroup_step(app: &App, r: &Regrouped, deadline: Instant) -> Step {
+async fn regroup_step(app: &App, r: &Regrouped, deadline: Instant) -> Vec<Step> {
     if Instant::now() >= deadline {
-        return (r.swyx_user_id.clone(), None);
+        return vec![(r.swyx_user_id.clone(), None)];
     }
     let store = app.store.as_ref();
     let result = async {
@@ -163,27 +166,10 @@ async fn regroup_step(app: &App, r: &Regrouped, deadline: Instant) -> Step {
         }
     }
     .await;
-    (r.swyx_user_id.clone(), Some(result))
-}
-
-/// Automatic marks whose link is gone or now points elsewhere (a crash between mark and link,
-/// a manual re-link meanwhile).
-async fn drop_stale_marks(app: &App) -> StoreResult<()> {
-    let store = app.store.as_ref();
-    let links: BTreeMap<String, String> = store
-        .list_users()
-        .await?
-        .into_iter()
-        .map(|l| (l.swyx_user_id, l.entra_id))
-        .collect();
-    for m in store.list_link_marks().await? {
-        if let LinkMarkKind::Automatic { entra_id } = &m.kind
-            && links.get(&m.swyx_user_id) != Some(entra_id)
-        {
-            store.delete_link_mark(&m.swyx_user_id).await?;
-        }
-    }
-    Ok(())
+    vec![(
+        r.swyx_user_id.clone(),
+        Some(result.map_err(|e| e.to_string())),
+    )]
 }
 
 /// Unlinks `entra_id` if it is still linked to `swyx_user_id` (`false` when the link changed

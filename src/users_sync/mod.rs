@@ -19,17 +19,18 @@ pub use ports::{EntraDirectory, SwyxDirectory};
 use crate::app::App;
 use crate::config::UsersConfig;
 use crate::domain::linking::{
-    self, CurrentLink, EntraCandidate, EntraMatches, HeldLinks, LinkPlan, SwyxCandidate, SwyxUsers,
+    self, AutomaticMarks, CurrentLink, EntraCandidate, EntraMatches, HeldLinks, LinkPlan,
+    SwyxCandidate, SwyxUsers,
 };
 use crate::store::{LinkMarkKind, StoreError};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Links read from the store at once while planning.
-const LINK_PAGE: usize = 1_000;
+/// Marks or links read from the store at once while planning.
+const PAGE: usize = 1_000;
 
 /// What automatic linking needs beyond the shared app: present when Graph's app-only token is
 /// configured (`graph.client_secret`).
@@ -149,34 +150,40 @@ pub async fn plan(app: &App, budget: Duration) -> Result<LinkPlan, SyncError> {
         .await
         .map_err(SyncError::Graph)?;
     matches.shrink_to_fit();
-    let marks = app.store.list_link_marks().await?;
-    let mut automatic: BTreeMap<&str, &str> = BTreeMap::new();
+    // The marks and then the links a page at a time, each kept column by column: at 100,000
+    // users the whole list of `LinkMark`s was 14 MB and that of `UserLink`s 21 MB.
+    let mut automatic = AutomaticMarks::default();
     let mut excluded: BTreeSet<String> = BTreeSet::new();
-    for m in &marks {
-        match &m.kind {
-            LinkMarkKind::Automatic { entra_id } => {
-                automatic.insert(m.swyx_user_id.as_str(), entra_id.as_str());
-            }
-            LinkMarkKind::Excluded => {
-                excluded.insert(m.swyx_user_id.clone());
-            }
-        }
-    }
-    // The links a page at a time, each moved into the column-wise `HeldLinks` (their e-mail
-    // addresses dropped): the whole list of `UserLink`s at once was 21 MB at 100,000 users.
-    let mut current = HeldLinks::default();
     let mut after: Option<String> = None;
     loop {
         let page = app
             .store
-            .list_users_after(after.as_deref(), LINK_PAGE)
+            .list_link_marks_after(after.as_deref(), PAGE)
             .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.swyx_user_id.clone());
+        for m in page {
+            match m.kind {
+                LinkMarkKind::Automatic { entra_id } => {
+                    automatic.push(&m.swyx_user_id, &entra_id)?;
+                }
+                LinkMarkKind::Excluded => {
+                    excluded.insert(m.swyx_user_id);
+                }
+            }
+        }
+    }
+    automatic.shrink_to_fit();
+    let mut current = HeldLinks::default();
+    let mut after: Option<String> = None;
+    loop {
+        let page = app.store.list_users_after(after.as_deref(), PAGE).await?;
         let Some(last) = page.last() else { break };
         after = Some(last.entra_id.clone());
         for l in page {
             current.push(CurrentLink {
                 // Only a mark naming this very link makes it automatic; anything else is manual.
-                automatic: automatic.get(l.swyx_user_id.as_str()) == Some(&l.entra_id.as_str()),
+                automatic: automatic.take(&l.swyx_user_id, &l.entra_id),
                 entra_id: l.entra_id.into(),
                 swyx_user_id: l.swyx_user_id.into(),
                 groups: l.groups.into(),
@@ -198,7 +205,8 @@ pub async fn plan(app: &App, budget: Duration) -> Result<LinkPlan, SyncError> {
         }
     }
     let plan = linking::plan_matched(&swyx, &matches, &current, &excluded);
-    let plan = linking::with_groups(plan, &swyx, &current);
+    let mut plan = linking::with_groups(plan, &swyx, &current);
+    plan.stale_marks = automatic.unused().map(str::to_string).collect();
     tracing::debug!(
         elapsed_ms = started.elapsed().as_millis() as u64,
         entra_users = matches.users_seen(),

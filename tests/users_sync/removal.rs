@@ -150,3 +150,27 @@ async fn an_empty_directory_unlinks_nobody() {
     assert!(err.to_string().contains("listed no users"), "{err}");
     assert_eq!(h.links().await.len(), 1);
 }
+
+/// An unlink cut short after its link went leaves the automatic mark behind: the next sync
+/// reports it and drops it, so no mark outlives its link.
+#[tokio::test]
+async fn a_mark_left_by_an_unlink_cut_short_is_dropped_by_the_next_sync() {
+    let h = Harness::start(hourly()).await;
+    h.entra("anna");
+    h.swyx_user("1001", "anna@corp.example", &[]);
+    let report = h.sync().await;
+    assert_eq!(report.plan.link.len(), 1);
+    assert_eq!(h.links().await["1001"], eid("anna"));
+    assert_eq!(h.store.list_link_marks().await.unwrap().len(), 1);
+    // The unlink's first write (the link) happened, its last (the mark) did not.
+    assert!(h.store.delete_user(&eid("anna")).await.unwrap());
+    // Meanwhile the Swyx user's address changed: it matches nobody now.
+    h.swyx.remove_user("1001").unwrap();
+    h.swyx_user("1001", "front-desk@corp.example", &[]);
+    let report = h.sync().await;
+    assert_eq!(report.plan.stale_marks, ["1001"]);
+    assert!(report.plan.link.is_empty(), "{:?}", report.plan);
+    assert!(h.store.list_link_marks().await.unwrap().is_empty());
+    // Nothing left to do: the sync after changes nothing.
+    assert!(h.sync().await.plan.changes_nothing());
+}

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 mod groups;
 mod held;
+mod marks;
 mod matcher;
 mod packed;
 mod plan;
@@ -19,6 +20,7 @@ mod tests;
 
 pub use groups::{normalize_groups, with_groups};
 pub use held::{HeldLink, HeldLinks};
+pub use marks::AutomaticMarks;
 pub use matcher::{EntraMatches, MatchedEntra};
 pub use plan::{plan, plan_matched};
 pub use swyx_users::{SwyxUser, SwyxUsers};
@@ -220,12 +222,20 @@ pub struct LinkPlan {
     /// Links kept whose Swyx groups changed (filled in by the use case, which holds the links).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub regroup: Vec<Regrouped>,
+    /// Swyx ids of automatic marks whose link is gone or names another Entra user (an unlink
+    /// cut short before its mark went; a manual re-link): dropped, so they cannot make a later
+    /// link look automatic. Filled in by the use case, which reads the marks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stale_marks: Vec<String>,
 }
 
 impl LinkPlan {
     /// Whether carrying the plan out changes nothing.
     pub fn changes_nothing(&self) -> bool {
-        self.link.is_empty() && self.unlink.is_empty() && self.regroup.is_empty()
+        self.link.is_empty()
+            && self.unlink.is_empty()
+            && self.regroup.is_empty()
+            && self.stale_marks.is_empty()
     }
 
     /// One line: how many of each.

@@ -33,17 +33,17 @@ fn pk_of(item: &Item) -> Option<&str> {
 }
 
 /// A key's `pk` and `sk`, as one comparable text.
-fn key_text(key: &Item) -> String {
+pub(super) fn key_text(key: &Item) -> String {
     let part = |name: &str| key.get(name).and_then(|v| v.as_s().ok()).cloned();
     format!("{:?}/{:?}", part(PK), part(SK))
 }
 
 /// One write of a transaction and the caller's index it answers for.
-struct Op {
-    owner: usize,
-    /// The item's key (pk), so no transaction touches one item twice.
-    pk: String,
-    write: TransactWriteItem,
+pub(super) struct Op {
+    pub(super) owner: usize,
+    /// The item's key (pk and sk), so no transaction touches one item twice.
+    pub(super) key: String,
+    pub(super) write: TransactWriteItem,
 }
 
 impl DynamoStore {
@@ -96,10 +96,10 @@ impl DynamoStore {
     /// Sends `ops` in transactions of at most 100 items, an owner's items always in one;
     /// returns the owners whose condition failed (none of their items written; everyone else's
     /// all written).
-    async fn transact_batch(&self, ops: Vec<Op>) -> StoreResult<HashSet<usize>> {
+    pub(super) async fn transact_batch(&self, ops: Vec<Op>) -> StoreResult<HashSet<usize>> {
         let mut refused = HashSet::new();
         let mut chunk: Vec<Op> = Vec::new();
-        let mut pks: HashSet<String> = HashSet::new();
+        let mut keys: HashSet<String> = HashSet::new();
         let mut ops = ops.into_iter().peekable();
         while let Some(first) = ops.next() {
             let mut group = vec![first];
@@ -107,12 +107,12 @@ impl DynamoStore {
                 group.push(op);
             }
             // A transaction may not touch one item twice.
-            let clash = group.iter().any(|op| pks.contains(&op.pk));
+            let clash = group.iter().any(|op| keys.contains(&op.key));
             if !chunk.is_empty() && (chunk.len() + group.len() > TRANSACT_ITEMS || clash) {
                 refused.extend(self.transact_one(std::mem::take(&mut chunk)).await?);
-                pks.clear();
+                keys.clear();
             }
-            pks.extend(group.iter().map(|op| op.pk.clone()));
+            keys.extend(group.iter().map(|op| op.key.clone()));
             chunk.extend(group);
         }
         if !chunk.is_empty() {
@@ -211,7 +211,7 @@ impl DynamoStore {
             }
             if let Some(p) = &d.pending {
                 let item = super::pending::pending_item(p)?;
-                let pk = pk_of(&item).unwrap_or_default().to_string();
+                let key = key_text(&item);
                 let put = Put::builder()
                     .table_name(&self.table)
                     .set_item(Some(item))
@@ -221,10 +221,10 @@ impl DynamoStore {
                     .build()
                     .map_err(build_err)?;
                 let write = TransactWriteItem::builder().put(put).build();
-                ops.push(Op { owner, pk, write });
+                ops.push(Op { owner, key, write });
             }
             let mut item = with_data(state_key(&d.entra_id), &d.state, "sync state")?;
-            let pk = pk_of(&item).unwrap_or_default().to_string();
+            let key = key_text(&item);
             item.insert(REVISION.to_string(), n(d.state.revision));
             let put = Put::builder().table_name(&self.table).set_item(Some(item));
             let put = if d.expected_revision == 0 {
@@ -237,7 +237,7 @@ impl DynamoStore {
             let write = TransactWriteItem::builder()
                 .put(put.build().map_err(build_err)?)
                 .build();
-            ops.push(Op { owner, pk, write });
+            ops.push(Op { owner, key, write });
         }
         let failed = self.transact_batch(ops).await?;
         let mut failed: Vec<usize> = failed.into_iter().collect();
@@ -252,11 +252,11 @@ impl DynamoStore {
     ) -> StoreResult<usize> {
         let mut ops = Vec::with_capacity(delivered.len());
         for (owner, (swyx, revision)) in delivered.iter().enumerate() {
-            let key = pending_key(swyx);
-            let pk = pk_of(&key).unwrap_or_default().to_string();
+            let item_key = pending_key(swyx);
+            let key = key_text(&item_key);
             let delete = Delete::builder()
                 .table_name(&self.table)
-                .set_key(Some(key))
+                .set_key(Some(item_key))
                 // A missing item fails the comparison too: nothing to delete.
                 .condition_expression("#rev <= :rev")
                 .expression_attribute_names("#rev", REVISION)
@@ -264,7 +264,7 @@ impl DynamoStore {
                 .build()
                 .map_err(build_err)?;
             let write = TransactWriteItem::builder().delete(delete).build();
-            ops.push(Op { owner, pk, write });
+            ops.push(Op { owner, key, write });
         }
         let kept = self.transact_batch(ops).await?;
         Ok(delivered.len() - kept.len())
@@ -282,7 +282,7 @@ impl DynamoStore {
             let read_at = due_sort_key(p.next_attempt_at, &p.update.swyx_user_id);
             p.next_attempt_at = now;
             let item = super::pending::pending_item(&p)?;
-            let pk = pk_of(&item).unwrap_or_default().to_string();
+            let key = key_text(&item);
             let put = Put::builder()
                 .table_name(&self.table)
                 .set_item(Some(item))
@@ -294,7 +294,7 @@ impl DynamoStore {
                 .build()
                 .map_err(build_err)?;
             let write = TransactWriteItem::builder().put(put).build();
-            ops.push(Op { owner, pk, write });
+            ops.push(Op { owner, key, write });
         }
         let total = ops.len();
         let changed = self.transact_batch(ops).await?;

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 const LINK_MARKS_PK: &str = "LINKMARKS";
 
-fn mark_key(swyx_user_id: &str) -> Item {
+pub(super) fn mark_key(swyx_user_id: &str) -> Item {
     HashMap::from([
         (PK.to_string(), s(LINK_MARKS_PK)),
         (SK.to_string(), s(swyx_user_id)),
@@ -33,6 +33,25 @@ impl LinkMarkStore for DynamoStore {
         let items = self
             .query_all(self.partition_query(LINK_MARKS_PK), None)
             .await?;
+        parse_all(&items, "link mark")
+    }
+
+    async fn list_link_marks_after(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<LinkMark>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let query = match after {
+            None => self.partition_query(LINK_MARKS_PK),
+            Some(after) => self
+                .partition_query(LINK_MARKS_PK)
+                .key_condition_expression("pk = :pk AND sk > :after")
+                .expression_attribute_values(":after", s(after)),
+        };
+        let items = self.query_all(query, Some(limit)).await?;
         parse_all(&items, "link mark")
     }
 }

@@ -2,10 +2,15 @@
 //! `TransactWriteItems` conditioned on what was read, so concurrent re-links cannot orphan a claim.
 
 use super::DynamoStore;
+use super::batch::{Op, key_text};
 use super::items::*;
+use super::link_marks::mark_key;
+use crate::domain::Timestamp;
 use crate::store::optimistic::{self, Step};
-use crate::store::{StoreError, StoreResult, UserLink, UserLinkStore, require};
-use aws_sdk_dynamodb::types::TransactWriteItem;
+use crate::store::{
+    LinkMark, LinkMarkKind, StoreError, StoreResult, UserLink, UserLinkStore, require,
+};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
 impl DynamoStore {
     /// `put_user`: the link and the Swyx-id claim change together, in one transaction
@@ -35,6 +40,46 @@ impl DynamoStore {
             },
         )
         .await?
+    }
+
+    /// `create_automatic_links`: per link, its item and Swyx-id claim on condition that neither
+    /// exists, and its mark, in the transactions of [`Self::transact_batch`] (33 links each).
+    pub(super) async fn create_automatic_links_batch(
+        &self,
+        links: &[UserLink],
+        at: Timestamp,
+    ) -> StoreResult<Vec<String>> {
+        let mut ops = Vec::with_capacity(links.len() * 3);
+        for (owner, link) in links.iter().enumerate() {
+            require("Entra id", &link.entra_id)?;
+            require("Swyx user id", &link.swyx_user_id)?;
+            let mark = LinkMark {
+                swyx_user_id: link.swyx_user_id.clone(),
+                kind: LinkMarkKind::Automatic {
+                    entra_id: link.entra_id.clone(),
+                },
+                at,
+            };
+            let item = with_data(mark_key(&link.swyx_user_id), &mark, "link mark")?;
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .build()
+                .map_err(|e| StoreError::backend("build DynamoDB request", e))?;
+            let mark = TransactWriteItem::builder().put(put).build();
+            // Without a current link, both of its items are written only where neither exists.
+            for write in std::iter::once(mark).chain(self.link_ops(link, None)?) {
+                let key = write.put().map(|p| key_text(p.item())).unwrap_or_default();
+                ops.push(Op { owner, key, write });
+            }
+        }
+        let refused = self.transact_batch(ops).await?;
+        Ok(links
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| refused.contains(i))
+            .map(|(_, l)| l.swyx_user_id.clone())
+            .collect())
     }
 
     fn link_ops(
