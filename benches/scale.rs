@@ -1,6 +1,7 @@
 //! 100,000 users over 154 sync accounts, on SQLite, against the sandbox (emulated Graph tenant
 //! and emulated connector, in this process): from an empty store to every subscription created
-//! and every user reconciled, then a steady run that renews every subscription.
+//! and every user reconciled, then a steady run that renews every subscription, then one an
+//! hour later with the users sync due (for its peak RSS).
 //!
 //! `cargo bench --bench scale` runs the full 100,000; in test mode (`cargo nextest run --benches`)
 //! a few hundred users, the same checks. Maintenance runs as a child process (this executable
@@ -8,6 +9,8 @@
 //! not the sandbox's; the bridge's webhook (Graph's validation handshakes) is served here. The
 //! child counts its store requests with [`CountingStore`]; Graph's requests are counted by the
 //! emulator, which also enforces 1,500 presence requests per 30 s (none may be throttled).
+//! By default nobody is linked before the first pass: automatic linking makes the links, as on
+//! an administrator's day one (`SCALE_BENCH_IMPORTED_LINKS=1`: links imported beforehand).
 //! Prints, last: `scale: users=N accounts=A from_empty_s=S renew_s=R graph_requests=G
 //! store_requests_per_user=X peak_rss_mib=M`.
 
@@ -35,6 +38,11 @@ const USERS_OVERRIDE: &str = "SCALE_BENCH_USERS";
 const CHILD_STDERR: &str = "SCALE_BENCH_CHILD_STDERR";
 /// A command the maintenance child is run under (a profiler), split at spaces.
 const CHILD_WRAPPER: &str = "SCALE_BENCH_CHILD_WRAPPER";
+/// Set: the links are imported before the first pass (`users import`), not made by automatic
+/// linking in it.
+const IMPORTED_LINKS: &str = "SCALE_BENCH_IMPORTED_LINKS";
+/// Set: automatic linking is off (so the links are imported).
+const NO_LINKING: &str = "SCALE_BENCH_NO_LINKING";
 const USERS_PER_ACCOUNT: usize = 650;
 const FULL_USERS: usize = 100_000;
 const TEST_USERS: usize = 300;
@@ -82,6 +90,10 @@ struct ChildRun {
     summary: String,
 }
 
+fn imported_links() -> bool {
+    std::env::var_os(IMPORTED_LINKS).is_some() || std::env::var_os(NO_LINKING).is_some()
+}
+
 fn vm_hwm_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -117,9 +129,12 @@ async fn child(config: &Path) {
     let summary = presence_bridge::maintenance::run(&app, MAINTENANCE_BUDGET).await;
     let s = &summary.subscriptions;
     println!(
-        "child: store_requests={} vm_hwm_kib={} created={} renewed={} reconciled={} repaired={} failed_accounts={} parts_failed={} budget_exhausted={} store_calls={:?}",
+        "child: store_requests={} vm_hwm_kib={} linking_ran={} linked={} unlinked={} created={} renewed={} reconciled={} repaired={} failed_accounts={} parts_failed={} budget_exhausted={} store_calls={:?}",
         counting.total(),
         vm_hwm_kib(),
+        summary.linking.ran,
+        summary.linking.linked,
+        summary.linking.unlinked,
         s.created,
         s.renewed,
         s.reconciled_users,
@@ -190,7 +205,7 @@ impl Sandbox {
             connector_secret,
             dir.path().join("bridge.db").display().to_string(),
             format!("file:{}", dir.path().join("notify.cer.b64").display()),
-            if std::env::var_os("SCALE_BENCH_NO_LINKING").is_some() {
+            if std::env::var_os(NO_LINKING).is_some() {
                 "\n[users]\nsync_interval_minutes = 0\n"
             } else {
                 ""
@@ -231,10 +246,12 @@ impl Sandbox {
         sandbox
     }
 
-    /// Users in Teams (signed in, a third each Available, Busy in a call, Away), in Swyx, and
-    /// linked in the store.
+    /// Users in Teams (signed in, a third each Available, Busy in a call, Away) and in Swyx
+    /// with the same address; linked in the store only with imported links (otherwise the first
+    /// maintenance pass links them, as on an administrator's day one).
     async fn add_people(&mut self, n: usize) {
         let store = self.app.store.as_ref();
+        let import = imported_links();
         for i in 0..n {
             let entra = format!("5ab5ab5a-0000-4000-8000-{i:012x}");
             let swyx = format!("{}", 100_000 + i);
@@ -249,15 +266,17 @@ impl Sandbox {
             self.graph
                 .set_client_session(&entra, "teams-desktop", availability, activity)
                 .expect("Teams session");
-            store
-                .put_user(&UserLink {
-                    entra_id: entra.clone(),
-                    swyx_user_id: swyx.clone(),
-                    email,
-                    groups: Vec::new(),
-                })
-                .await
-                .expect("link");
+            if import {
+                store
+                    .put_user(&UserLink {
+                        entra_id: entra.clone(),
+                        swyx_user_id: swyx.clone(),
+                        email,
+                        groups: Vec::new(),
+                    })
+                    .await
+                    .expect("link");
+            }
             self.users.push((entra, swyx));
         }
     }
@@ -377,8 +396,13 @@ async fn run(users: usize) {
     let sandbox = Sandbox::start(users).await;
     let accounts = users.div_ceil(USERS_PER_ACCOUNT);
     eprintln!(
-        "scale: {users} users, {accounts} sync accounts set up in {:.1} s",
-        set_up.elapsed().as_secs_f64()
+        "scale: {users} users, {accounts} sync accounts set up in {:.1} s; links {}",
+        set_up.elapsed().as_secs_f64(),
+        if imported_links() {
+            "imported"
+        } else {
+            "made by automatic linking (day one)"
+        }
     );
     let graph_before = sandbox.graph_requests();
 
@@ -432,8 +456,26 @@ async fn run(users: usize) {
         steady.summary
     );
 
-    let stats = sandbox.graph.stats();
     let graph_requests = sandbox.graph_requests() - graph_before;
+
+    // Steady with the hourly users sync due: every link and mark read and matched again, for
+    // the peak RSS of such a pass (with links made on day one, 100,000 automatic marks). The
+    // renewal ran 5 minutes before the first expiry, about an hour after the first pass's sync:
+    // 10 minutes on, that sync's hour is up and the renewed subscriptions are far from theirs.
+    sandbox.clock.advance(Duration::from_secs(600));
+    let synced = sandbox.maintain().await;
+    eprintln!("steady with users sync: {}", synced.summary);
+    let expected = if std::env::var_os(NO_LINKING).is_some() {
+        "linking_ran=false "
+    } else {
+        "linking_ran=true linked=0 unlinked=0 "
+    };
+    assert!(
+        synced.summary.contains(expected),
+        "not {expected}: {}",
+        synced.summary
+    );
+    let stats = sandbox.graph.stats();
     eprintln!("Graph requests by route: {:?}", stats.requests_by_route);
     assert_eq!(
         stats.throttled_429, 0,
@@ -447,7 +489,16 @@ async fn run(users: usize) {
         first.store_requests, steady.store_requests
     );
     assert!(per_user <= 1.0, "{per_user} store requests per user");
-    let peak_mib = first.vm_hwm_kib.max(steady.vm_hwm_kib) as f64 / 1024.0;
+    let synced_per_user = synced.store_requests as f64 / users as f64;
+    eprintln!(
+        "store requests: steady run with users sync {} ({synced_per_user:.4}/user); peak RSS by pass: first {} KiB, renewal {} KiB, with users sync {} KiB",
+        synced.store_requests, first.vm_hwm_kib, steady.vm_hwm_kib, synced.vm_hwm_kib
+    );
+    let peak_mib = first
+        .vm_hwm_kib
+        .max(steady.vm_hwm_kib)
+        .max(synced.vm_hwm_kib) as f64
+        / 1024.0;
     println!(
         "scale: users={users} accounts={accounts} from_empty_s={:.1} renew_s={:.2} graph_requests={graph_requests} store_requests_per_user={per_user:.3} peak_rss_mib={peak_mib:.1}",
         from_empty.as_secs_f64(),
