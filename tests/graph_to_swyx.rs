@@ -22,7 +22,7 @@ use presence_bridge::app::AppSettings;
 use presence_bridge::domain::{MappingRules, Timestamp};
 use presence_bridge::graph::crypto::NotificationKeys;
 use presence_bridge::graph::validation_token::{TokenSettings, TokenValidator};
-use presence_bridge::store::{SqliteStore, Store, SubscriptionRecord, UserLink};
+use presence_bridge::store::{CountingStore, SqliteStore, Store, SubscriptionRecord, UserLink};
 use presence_bridge::swyx::client::{ConnectorClient, ConnectorSettings};
 use presence_bridge::swyx::signature::WebhookSecret;
 use serde_json::{Value, json};
@@ -42,6 +42,8 @@ struct Env {
     connector: RecordingConnector,
     sender: GraphSender,
     store: Arc<dyn Store>,
+    /// The same store, its calls counted.
+    counting: Arc<CountingStore>,
     users: Vec<String>,
     _dir: tempfile::TempDir,
 }
@@ -56,8 +58,10 @@ fn swyx_id(i: usize) -> String {
 
 async fn env(users: usize) -> Env {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store: Arc<dyn Store> =
+    let sqlite: Arc<dyn Store> =
         Arc::new(SqliteStore::open(&dir.path().join("bridge.db")).expect("sqlite"));
+    let counting = Arc::new(CountingStore::new(sqlite));
+    let store: Arc<dyn Store> = counting.clone();
     let secret = WebhookSecret::parse(SECRET).expect("secret");
     let connector = RecordingConnector::start(secret.clone()).await;
     let sender = GraphSender::start(ENCRYPTION_CERT, JWT_KEY).await;
@@ -135,6 +139,7 @@ async fn env(users: usize) -> Env {
         connector,
         sender,
         store,
+        counting,
         users: ids,
         _dir: dir,
     }

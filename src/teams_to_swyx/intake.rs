@@ -343,6 +343,29 @@ async fn record_lifecycle(
 async fn forward(app: &App, update: &SwyxUpdate, started: Instant) -> Result<(), String> {
     let budget = app.settings.time_budget.saturating_sub(started.elapsed());
     let outcome = app.delivery().deliver(update, 0, budget).await;
+    forwarded(app, outcome, update, started)
+}
+
+/// As [`forward`], but a delivered update's pending entry is left for the caller to clear with
+/// the rest of its collection's ([`crate::store::PendingStore::delete_pendings`]): one store
+/// write for a collection, not one per item, and none between the connector's answer and the
+/// next forward.
+async fn forward_leaving_pending(
+    app: &App,
+    update: &SwyxUpdate,
+    started: Instant,
+) -> Result<(), String> {
+    let budget = app.settings.time_budget.saturating_sub(started.elapsed());
+    let outcome = app.delivery().attempt(update, 0, budget).await;
+    forwarded(app, outcome, update, started)
+}
+
+fn forwarded(
+    app: &App,
+    outcome: Delivered,
+    update: &SwyxUpdate,
+    started: Instant,
+) -> Result<(), String> {
     let reached = !matches!(outcome, Delivered::Pending { .. });
     app.metrics.count_forward(reached, started.elapsed());
     match outcome {

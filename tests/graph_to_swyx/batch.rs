@@ -1,5 +1,6 @@
 //! A large collection (many chunks of items, decided in store batches): every user ends at the
-//! presence Graph sent last for them, whatever chunk each of their items fell into.
+//! presence Graph sent last for them, whatever chunk each of their items fell into, and the
+//! delivered updates are cleared together.
 
 use super::{env, swyx_id};
 
@@ -34,8 +35,15 @@ async fn a_large_collection_with_users_repeated_ends_at_each_users_last_presence
             items.push(newest);
         }
     }
+    env.counting.reset();
     let (status, body) = env.send(items).await;
     assert_eq!(status, 202, "{body}");
+    // Every forward was taken: nothing is left pending, cleared in one store call (one
+    // request on DynamoDB per 100), not one per update.
+    let calls = env.counting.counts();
+    assert_eq!(calls.get("delete_pendings"), Some(&1), "{calls:?}");
+    assert_eq!(calls.get("delete_pending"), None, "{calls:?}");
+    assert_eq!(env.store.count_pending().await.unwrap(), 0);
     for u in 0..USERS {
         let want = if u.is_multiple_of(2) {
             "Available"

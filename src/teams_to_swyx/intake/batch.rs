@@ -5,9 +5,11 @@
 //! of it. So the items are checked in chunks, one task per chunk on the runtime's workers, and
 //! as each chunk is done its presences are judged and stored in one batch
 //! ([`observe_many`]) while the later chunks are still being unwrapped. Each forward starts as
-//! soon as its decision is stored, [`MAX_CONCURRENT_ITEMS`] at a time.
+//! soon as its decision is stored, [`MAX_CONCURRENT_ITEMS`] at a time; the delivered updates'
+//! pending entries are cleared together at the end, in one store call.
 
-use super::{ItemError, ItemOutcome, ItemReport, TaskFailed, forward, record_lifecycle};
+use super::record_lifecycle;
+use super::{ItemError, ItemOutcome, ItemReport, TaskFailed, forward_leaving_pending};
 use crate::app::App;
 use crate::domain::{Observation, Timestamp};
 use crate::graph::notification::{ChangeNotification, LifecycleEvent};
@@ -100,7 +102,7 @@ pub(super) async fn process_many(
                         deliveries.spawn(async move {
                             // Never closed: the semaphore lives as long as this function.
                             let _permit = limit.acquire_owned().await.ok();
-                            let delivery = forward(&app, &update, started).await;
+                            let delivery = forward_leaving_pending(&app, &update, started).await;
                             ItemReport {
                                 result: Ok(ItemOutcome::Forward(update)),
                                 delivery: Some(delivery),
@@ -120,8 +122,23 @@ pub(super) async fn process_many(
             }
         }
     }
+    let mut delivered = Vec::new();
     while let Some(joined) = deliveries.join_next().await {
+        if let Ok(ItemReport {
+            result: Ok(ItemOutcome::Forward(update)),
+            delivery: Some(Ok(())),
+        }) = &joined
+        {
+            delivered.push((update.swyx_user_id.clone(), update.revision));
+        }
         reports.push(joined.map_err(|_| TaskFailed));
+    }
+    // Before the answer: a collection Graph sees accepted has its delivered updates cleared.
+    if delivered.is_empty() {
+        return reports;
+    }
+    if let Err(e) = app.store.delete_pendings(&delivered).await {
+        tracing::warn!(updates = delivered.len(), error = %e, "delivered, but the pending entries could not be cleared; the connector will see those revisions again and ignore them");
     }
     reports
 }
