@@ -172,6 +172,29 @@ impl DynamoStore {
             .expression_attribute_values(":pk", s(pk))
             .consistent_read(true)
     }
+
+    /// At most `limit` records of partition `pk` whose sort key comes after `after`, in order:
+    /// a page of a one-partition listing.
+    async fn page_after<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: &str,
+        after: Option<&str>,
+        limit: usize,
+        what: &str,
+    ) -> StoreResult<Vec<T>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let query = match after {
+            None => self.partition_query(pk),
+            Some(after) => self
+                .partition_query(pk)
+                .key_condition_expression("pk = :pk AND sk > :after")
+                .expression_attribute_values(":after", s(after)),
+        };
+        let items = self.query_all(query, Some(limit)).await?;
+        parse_all(&items, what)
+    }
 }
 
 #[async_trait]
@@ -199,18 +222,7 @@ impl UserLinkStore for DynamoStore {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<UserLink>> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let query = match after {
-            None => self.partition_query(USERS_PK),
-            Some(after) => self
-                .partition_query(USERS_PK)
-                .key_condition_expression("pk = :pk AND sk > :after")
-                .expression_attribute_values(":after", s(after)),
-        };
-        let items = self.query_all(query, Some(limit)).await?;
-        parse_all(&items, "user link")
+        self.page_after(USERS_PK, after, limit, "user link").await
     }
 
     async fn delete_user(&self, entra_id: &str) -> StoreResult<bool> {

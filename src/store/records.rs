@@ -118,6 +118,19 @@ pub struct LinkMark {
     pub at: Timestamp,
 }
 
+impl LinkMark {
+    /// The mark of `link`, made by a sync at `at`.
+    pub fn automatic(link: &UserLink, at: Timestamp) -> Self {
+        Self {
+            swyx_user_id: link.swyx_user_id.clone(),
+            kind: LinkMarkKind::Automatic {
+                entra_id: link.entra_id.clone(),
+            },
+            at,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LinkMarkKind {

@@ -41,17 +41,7 @@ impl LinkMarkStore for DynamoStore {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<LinkMark>> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let query = match after {
-            None => self.partition_query(LINK_MARKS_PK),
-            Some(after) => self
-                .partition_query(LINK_MARKS_PK)
-                .key_condition_expression("pk = :pk AND sk > :after")
-                .expression_attribute_values(":after", s(after)),
-        };
-        let items = self.query_all(query, Some(limit)).await?;
-        parse_all(&items, "link mark")
+        self.page_after(LINK_MARKS_PK, after, limit, "link mark")
+            .await
     }
 }

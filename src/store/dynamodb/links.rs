@@ -7,9 +7,7 @@ use super::items::*;
 use super::link_marks::mark_key;
 use crate::domain::Timestamp;
 use crate::store::optimistic::{self, Step};
-use crate::store::{
-    LinkMark, LinkMarkKind, StoreError, StoreResult, UserLink, UserLinkStore, require,
-};
+use crate::store::{LinkMark, StoreError, StoreResult, UserLink, UserLinkStore, require};
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
 impl DynamoStore {
@@ -53,13 +51,7 @@ impl DynamoStore {
         for (owner, link) in links.iter().enumerate() {
             require("Entra id", &link.entra_id)?;
             require("Swyx user id", &link.swyx_user_id)?;
-            let mark = LinkMark {
-                swyx_user_id: link.swyx_user_id.clone(),
-                kind: LinkMarkKind::Automatic {
-                    entra_id: link.entra_id.clone(),
-                },
-                at,
-            };
+            let mark = LinkMark::automatic(link, at);
             let item = with_data(mark_key(&link.swyx_user_id), &mark, "link mark")?;
             let put = Put::builder()
                 .table_name(&self.table)

@@ -2,7 +2,7 @@
 
 use super::MemoryStore;
 use crate::domain::Timestamp;
-use crate::store::{LinkMark, LinkMarkKind, LinkMarkStore, StoreResult, UserLink, require};
+use crate::store::{LinkMark, LinkMarkStore, StoreResult, UserLink, require};
 use async_trait::async_trait;
 
 impl MemoryStore {
@@ -23,16 +23,8 @@ impl MemoryStore {
                 refused.push(l.swyx_user_id.clone());
                 continue;
             }
-            r.link_marks.insert(
-                l.swyx_user_id.clone(),
-                LinkMark {
-                    swyx_user_id: l.swyx_user_id.clone(),
-                    kind: LinkMarkKind::Automatic {
-                        entra_id: l.entra_id.clone(),
-                    },
-                    at,
-                },
-            );
+            r.link_marks
+                .insert(l.swyx_user_id.clone(), LinkMark::automatic(l, at));
             r.swyx_owners
                 .insert(l.swyx_user_id.clone(), l.entra_id.clone());
             r.users.insert(l.entra_id.clone(), l.clone());

@@ -3,7 +3,7 @@
 use super::SqliteStore;
 use super::rows::{Ctx, exec, read_all, sql_limit, to_json};
 use crate::domain::Timestamp;
-use crate::store::{LinkMark, LinkMarkKind, LinkMarkStore, StoreResult, UserLink, require};
+use crate::store::{LinkMark, LinkMarkStore, StoreResult, UserLink, require};
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
@@ -20,13 +20,7 @@ impl SqliteStore {
         for l in links {
             require("Entra id", &l.entra_id)?;
             require("Swyx user id", &l.swyx_user_id)?;
-            let mark = LinkMark {
-                swyx_user_id: l.swyx_user_id.clone(),
-                kind: LinkMarkKind::Automatic {
-                    entra_id: l.entra_id.clone(),
-                },
-                at,
-            };
+            let mark = LinkMark::automatic(l, at);
             let groups = to_json(&l.groups, "the user's groups")?;
             rows.push((l.clone(), groups, to_json(&mark, "link mark")?));
         }
