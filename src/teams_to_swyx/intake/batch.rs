@@ -2,11 +2,12 @@
 //!
 //! Per item, the unwrap is the only cost that must remain; a store call per item (several
 //! hand-offs to SQLite's blocking pool or DynamoDB round trips each) would cost a large share
-//! of it. So the items are checked in chunks, one task per chunk on the runtime's workers, and
-//! as each chunk is done its presences are judged and stored in one batch
-//! ([`observe_many`]) while the later chunks are still being unwrapped. Each forward starts as
-//! soon as its decision is stored, [`MAX_CONCURRENT_ITEMS`] at a time; the delivered updates'
-//! pending entries are cleared together at the end, in one store call.
+//! of it. So one checker per runtime worker takes the items a chunk at a time, in the
+//! collection's order, and as each chunk is done its presences are judged and stored in one
+//! batch ([`observe_many`]) while the later chunks are still being unwrapped: the first forwards
+//! start after one chunk, not after the whole collection. Each forward starts as soon as its
+//! decision is stored, [`MAX_CONCURRENT_ITEMS`] at a time; the delivered updates' pending
+//! entries are cleared together at the end, in one store call.
 
 use super::record_lifecycle;
 use super::{ItemError, ItemOutcome, ItemReport, TaskFailed, forward_leaving_pending};
@@ -20,12 +21,18 @@ use crate::teams_to_swyx::intake::MAX_CONCURRENT_ITEMS;
 use crate::teams_to_swyx::known_subscriptions::Subscriptions;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-/// Items checked per task: spawning is negligible next to this many unwraps, and the first
-/// chunk's store batch overlaps the unwraps of the later ones.
+/// Most items a checker takes at once: enough that taking is negligible next to the unwraps, few
+/// enough that the first decisions are stored (and their forwards started) early.
 const CHUNK: usize = 50;
+
+/// How long a checker keeps a worker before letting other tasks (other requests, the
+/// forwards of this one) have it: a few unwraps.
+const YIELD_EVERY: Duration = Duration::from_millis(1);
 
 /// One item after its authenticity checks, with nothing borrowed from the collection.
 enum Checked {
@@ -45,41 +52,14 @@ pub(super) async fn process_many(
     received_at: Timestamp,
     started: Instant,
 ) -> Vec<Result<ItemReport, TaskFailed>> {
-    let mut checks = JoinSet::new();
-    let mut chunk_len = HashMap::new();
-    for chunk in screened.chunks(CHUNK) {
-        let chunk = chunk.to_vec();
-        let len = chunk.len();
-        let (app, items, known, vouched) = (
-            Arc::clone(app),
-            Arc::clone(&items),
-            Arc::clone(&known),
-            Arc::clone(&vouched),
-        );
-        let task = checks.spawn(async move {
-            let mut checked = Vec::with_capacity(chunk.len());
-            for index in chunk {
-                let at = received_at.plus_millis(index as i64);
-                checked.push(check(&app, &items[index], &known, &vouched, at));
-                // A chunk is many unwraps: let other requests have the worker in between.
-                tokio::task::yield_now().await;
-            }
-            checked
-        });
-        chunk_len.insert(task.id(), len);
-    }
-    let mut reports = Vec::with_capacity(screened.len());
+    let total = screened.len();
+    let mut checked_chunks = spawn_checkers(app, items, screened, known, vouched, received_at);
+    let mut reports = Vec::with_capacity(total);
     let mut deliveries = JoinSet::new();
     let limit = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_ITEMS));
-    while let Some(joined) = checks.join_next_with_id().await {
-        let checked = match joined {
-            Ok((_, checked)) => checked,
-            Err(e) => {
-                let lost = chunk_len.get(&e.id()).copied().unwrap_or(0);
-                reports.extend((0..lost).map(|_| Err(TaskFailed)));
-                continue;
-            }
-        };
+    let mut handled = 0;
+    while let Some(checked) = checked_chunks.recv().await {
+        handled += checked.len();
         let mut presences = Vec::new();
         for item in checked {
             match item {
@@ -122,6 +102,8 @@ pub(super) async fn process_many(
             }
         }
     }
+    // A checker that failed lost the chunk it held: each of those items fails as a task.
+    reports.extend((handled..total).map(|_| Err(TaskFailed)));
     let mut delivered = Vec::new();
     while let Some(joined) = deliveries.join_next().await {
         if let Ok(ItemReport {
@@ -141,6 +123,79 @@ pub(super) async fn process_many(
         tracing::warn!(updates = delivered.len(), error = %e, "delivered, but the pending entries could not be cleared; the connector will see those revisions again and ignore them");
     }
     reports
+}
+
+/// The screened items left to check, taken a chunk at a time by the checkers: whole chunks while
+/// many are left, smaller ones towards the end, so that the cores finish within an item of each
+/// other.
+struct Unchecked {
+    screened: Vec<usize>,
+    next: AtomicUsize,
+    checkers: usize,
+}
+
+impl Unchecked {
+    fn take(&self) -> Option<&[usize]> {
+        let total = self.screened.len();
+        let len = |next: usize| ((total - next) / (2 * self.checkers)).clamp(1, CHUNK);
+        let start = self
+            .next
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |next| {
+                (next < total).then(|| next + len(next))
+            })
+            .ok()?;
+        self.screened.get(start..start + len(start))
+    }
+}
+
+/// One checker per runtime worker, each taking chunks until none are left and sending each
+/// chunk's outcomes as it is done; the receiver ends when every checker has.
+fn spawn_checkers(
+    app: &Arc<App>,
+    items: Arc<Vec<ChangeNotification>>,
+    screened: Vec<usize>,
+    known: Subscriptions,
+    vouched: Arc<VouchedTenants>,
+    received_at: Timestamp,
+) -> mpsc::UnboundedReceiver<Vec<Checked>> {
+    let checkers = tokio::runtime::Handle::current()
+        .metrics()
+        .num_workers()
+        .clamp(1, screened.len().max(1));
+    let unchecked = Arc::new(Unchecked {
+        screened,
+        next: AtomicUsize::new(0),
+        checkers,
+    });
+    let (done, checked_chunks) = mpsc::unbounded_channel();
+    for _ in 0..checkers {
+        let (app, items, known, vouched, unchecked, done) = (
+            Arc::clone(app),
+            Arc::clone(&items),
+            Arc::clone(&known),
+            Arc::clone(&vouched),
+            Arc::clone(&unchecked),
+            done.clone(),
+        );
+        tokio::spawn(async move {
+            let mut held_since = Instant::now();
+            while let Some(chunk) = unchecked.take() {
+                let mut checked = Vec::with_capacity(chunk.len());
+                for &index in chunk {
+                    let at = received_at.plus_millis(index as i64);
+                    checked.push(check(&app, &items[index], &known, &vouched, at));
+                    if held_since.elapsed() >= YIELD_EVERY {
+                        tokio::task::yield_now().await;
+                        held_since = Instant::now();
+                    }
+                }
+                if done.send(checked).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    checked_chunks
 }
 
 /// The checks of [`authenticate`], RSA unwrap included, for one item.
@@ -198,5 +253,47 @@ async fn decide(app: &App, round: &[(String, Observation)]) -> Vec<Result<Observ
                 .map(|_| Err(ItemError::Store(Arc::clone(&e))))
                 .collect()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunks(items: usize, checkers: usize) -> Vec<Vec<usize>> {
+        let unchecked = Unchecked {
+            screened: (0..items).collect(),
+            next: AtomicUsize::new(0),
+            checkers,
+        };
+        std::iter::from_fn(|| unchecked.take().map(<[usize]>::to_vec)).collect()
+    }
+
+    #[test]
+    fn every_item_is_handed_out_once_in_the_collections_order() {
+        for (items, checkers) in [(1, 1), (2, 2), (99, 2), (1_000, 2), (1_000, 8), (7, 16)] {
+            let handed: Vec<usize> = chunks(items, checkers).concat();
+            assert_eq!(handed, (0..items).collect::<Vec<_>>(), "{items} items");
+        }
+    }
+
+    #[test]
+    fn chunks_are_whole_while_many_are_left_and_single_items_at_the_end() {
+        let handed = chunks(1_000, 2);
+        assert_eq!(
+            handed[0].len(),
+            CHUNK,
+            "the first decisions come after one chunk"
+        );
+        assert!(handed.iter().all(|c| (1..=CHUNK).contains(&c.len())));
+        let lens: Vec<usize> = handed.iter().map(Vec::len).collect();
+        assert!(
+            lens.windows(2).all(|w| w[0] >= w[1]),
+            "sizes only shrink: {lens:?}"
+        );
+        // The cores finish within an item of each other: the last chunks are single items.
+        assert_eq!(&lens[lens.len() - 2..], &[1, 1]);
+        // A collection of a hundred (the sandbox's batches) is decided in quarters first.
+        assert_eq!(chunks(100, 2)[0].len(), 25);
     }
 }
