@@ -36,8 +36,13 @@ impl CountingStore {
     }
 
     fn count(&self, method: &'static str) {
+        self.count_requests(method, 1);
+    }
+
+    /// A call a backend serves in `requests` requests.
+    fn count_requests(&self, method: &'static str, requests: u64) {
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
-        *counts.entry(method).or_default() += 1;
+        *counts.entry(method).or_default() += requests;
     }
 
     /// Calls so far, by method.
@@ -109,13 +114,11 @@ impl UserLinkStore for CountingStore {
         at: Timestamp,
     ) -> StoreResult<Vec<String>> {
         // As DynamoDB receives them: one request per AUTOMATIC_LINKS_PER_REQUEST links.
-        for _ in 0..links
+        let requests = links
             .len()
             .div_ceil(super::AUTOMATIC_LINKS_PER_REQUEST)
-            .max(1)
-        {
-            self.count("create_automatic_links");
-        }
+            .max(1);
+        self.count_requests("create_automatic_links", requests as u64);
         self.inner.create_automatic_links(links, at).await
     }
 }

@@ -7,7 +7,7 @@ use super::DynamoStore;
 use super::items::*;
 use crate::domain::Timestamp;
 use crate::store::{DecisionWrite, PendingDelivery, StoreError, StoreResult, UserLink, require};
-use aws_sdk_dynamodb::error::{BuildError, SdkError};
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, TransactWriteItem};
 use std::collections::{HashMap, HashSet};
@@ -19,10 +19,6 @@ const TRANSACT_ITEMS: usize = 100;
 /// Attempts for keys DynamoDB left unprocessed, or a transaction cancelled by contention.
 const ATTEMPTS: u32 = 8;
 const FIRST_BACKOFF: Duration = Duration::from_millis(25);
-
-fn build_err(e: BuildError) -> StoreError {
-    StoreError::backend("build DynamoDB request", e)
-}
 
 fn backoff(attempt: u32) -> Duration {
     FIRST_BACKOFF * 2u32.saturating_pow(attempt.min(6))

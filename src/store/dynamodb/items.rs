@@ -21,7 +21,7 @@
 
 use crate::domain::Timestamp;
 use crate::store::{StoreError, StoreResult};
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{BuildError, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -171,6 +171,11 @@ pub(super) fn is_condition_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, 
     err.as_service_error()
         .and_then(ProvideErrorMetadata::code)
         .is_some_and(|c| c == "ConditionalCheckFailedException")
+}
+
+/// A request the SDK refused to build (a required field missing): a bug here, not DynamoDB's.
+pub(super) fn build_err(e: BuildError) -> StoreError {
+    StoreError::backend("build DynamoDB request", e)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use super::link_marks::mark_key;
 use crate::domain::Timestamp;
 use crate::store::optimistic::{self, Step};
 use crate::store::{LinkMark, StoreError, StoreResult, UserLink, UserLinkStore, require};
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::TransactWriteItem;
 
 impl DynamoStore {
     /// `put_user`: the link and the Swyx-id claim change together, in one transaction
@@ -53,12 +53,7 @@ impl DynamoStore {
             require("Swyx user id", &link.swyx_user_id)?;
             let mark = LinkMark::automatic(link, at);
             let item = with_data(mark_key(&link.swyx_user_id), &mark, "link mark")?;
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .build()
-                .map_err(|e| StoreError::backend("build DynamoDB request", e))?;
-            let mark = TransactWriteItem::builder().put(put).build();
+            let mark = self.put_if(item, None, &[])?;
             // Without a current link, both of its items are written only where neither exists.
             for write in std::iter::once(mark).chain(self.link_ops(link, None)?) {
                 let key = write.put().map(|p| key_text(p.item())).unwrap_or_default();
@@ -89,15 +84,15 @@ impl DynamoStore {
         let mut ops = vec![
             self.put_if(
                 claim,
-                "attribute_not_exists(pk) OR entra_id = :entra",
+                Some("attribute_not_exists(pk) OR entra_id = :entra"),
                 &[(":entra", entra.clone())],
             )?,
             // The link must still be what we read, or a concurrent re-link could orphan a claim.
             match &current {
-                None => self.put_if(user, "attribute_not_exists(pk)", &[])?,
+                None => self.put_if(user, Some("attribute_not_exists(pk)"), &[])?,
                 Some(old) => self.put_if(
                     user,
-                    "swyx_user_id = :old",
+                    Some("swyx_user_id = :old"),
                     &[(":old", s(&old.swyx_user_id))],
                 )?,
             },

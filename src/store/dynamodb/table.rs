@@ -1,9 +1,8 @@
 //! Creating the table for tests and self-managed deployments (production uses the SAM template).
 
-use super::items::{DUE_INDEX, DUE_PK, DUE_SK, EXPIRES_AT, PK, SK, sdk_error};
+use super::items::{DUE_INDEX, DUE_PK, DUE_SK, EXPIRES_AT, PK, SK, build_err, sdk_error};
 use crate::store::{StoreError, StoreResult};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::BuildError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType,
     Projection, ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
@@ -14,10 +13,6 @@ use std::time::Duration;
 /// Real DynamoDB takes seconds to a minute or two; emulators are active at once.
 const ACTIVE_POLLS: u32 = 180;
 const ACTIVE_POLL_INTERVAL: Duration = Duration::from_secs(1);
-
-fn build_err(e: BuildError) -> StoreError {
-    StoreError::backend("build DynamoDB request", e)
-}
 
 #[derive(Debug, thiserror::Error)]
 #[error("table {table} did not become ACTIVE within {ACTIVE_POLLS} checks")]

@@ -45,20 +45,20 @@ impl DynamoStore {
         Err(sdk_error("TransactWriteItems", err))
     }
 
-    /// A transaction step that writes `item` if `condition` holds.
+    /// A transaction step that writes `item` if `condition` holds (always without one).
     pub(super) fn put_if(
         &self,
         item: Item,
-        condition: &str,
+        condition: Option<&str>,
         values: Values,
     ) -> StoreResult<TransactWriteItem> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression(condition)
+            .set_condition_expression(condition.map(str::to_string))
             .set_expression_attribute_values(values_map(values))
             .build()
-            .map_err(request_error)?;
+            .map_err(build_err)?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
@@ -75,7 +75,7 @@ impl DynamoStore {
             .set_condition_expression(condition.map(str::to_string))
             .set_expression_attribute_values(values_map(values))
             .build()
-            .map_err(request_error)?;
+            .map_err(build_err)?;
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
 }
@@ -87,8 +87,4 @@ fn values_map(values: Values) -> Option<Item> {
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect()
     })
-}
-
-fn request_error(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
-    StoreError::backend("build DynamoDB request", e)
 }
