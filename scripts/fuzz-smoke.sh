@@ -40,6 +40,8 @@ for target in $(cargo +nightly fuzz list); do
       -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       > "$scratch/$target.log" 2>&1; then
     failed+=("$target")
+    # The panic's message comes well before libFuzzer's closing 40 lines: show both.
+    grep -m1 -A4 'panicked at' "$scratch/$target.log" || true
     tail -n 40 "$scratch/$target.log"
   fi
   grep -E '^stat::number_of_executed_units|^Done ' "$scratch/$target.log" || true

@@ -356,6 +356,24 @@ mod tests {
     }
 
     #[test]
+    fn whitespace_around_the_header_values_is_not_part_of_them() {
+        // HTTP allows optional whitespace around a field value; hyper strips it, other stacks
+        // (or a proxy folding headers) may not. Found by the webhook_signature fuzz target.
+        let v = Verifier::new(vec![SPEC_SECRET.parse().unwrap()], Duration::from_secs(300));
+        let mut h = spec_headers(&format!("\t\t {SPEC_SIG} v1,bm90IGl0 \t"));
+        h.insert(
+            HEADER_ID,
+            http::HeaderValue::from_str(&format!(" {SPEC_ID}\t")).unwrap(),
+        );
+        let msg = v.verify(&h, SPEC_BODY, SPEC_TS).unwrap();
+        assert_eq!(msg.id, SPEC_ID);
+        assert_eq!(
+            v.verify(&spec_headers("\tv1,bm90IGl0"), SPEC_BODY, SPEC_TS),
+            Err(SignatureError::NoMatch)
+        );
+    }
+
+    #[test]
     fn malformed_timestamps_and_signatures_are_named() {
         let v = Verifier::new(vec![SPEC_SECRET.parse().unwrap()], Duration::from_secs(300));
         let now = SPEC_TS;
