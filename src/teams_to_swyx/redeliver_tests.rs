@@ -167,3 +167,53 @@ async fn a_pass_with_nothing_due_asks_the_store_once() {
     assert_eq!(store.total(), 1, "{:?}", store.counts());
     assert!(w.connector.received().is_empty(), "not retrying: no probe");
 }
+
+/// A process killed after the connector took an update and before its pending entry was cleared
+/// (the narrowest crash window of a delivery): once its grace is over, a pass sends the same
+/// revision again, the connector answers that it already has it, and the entry goes. Nothing is
+/// applied twice and nothing waits for a backoff.
+#[tokio::test]
+async fn an_update_taken_just_before_a_kill_is_offered_again_once_and_cleared() {
+    let w = World::new();
+    let update = w.update("swyx-1");
+    let decided = super::decide::pending_until_delivered(update.clone());
+    w.store.put_pending(&decided).await.unwrap();
+    let taken = w.delivery().attempt(&update, 0, BUDGET).await;
+    assert!(matches!(taken, Delivered::Now), "{taken:?}");
+    // Killed here: the entry was not cleared.
+    assert!(w.store.get_pending("swyx-1").await.unwrap().is_some());
+
+    w.passes_during(super::decide::DELIVERY_GRACE + MAINTENANCE_INTERVAL)
+        .await;
+    assert_eq!(w.connector.received(), [update], "applied once");
+    assert_eq!(w.store.count_pending().await.unwrap(), 0);
+}
+
+/// The same kill, then a newer decision for the user before any pass: the newer update replaces
+/// the stale entry and, once delivered, clears it; no pass sends the older revision after it.
+#[tokio::test]
+async fn a_newer_decision_after_the_kill_is_what_the_connector_keeps() {
+    let w = World::new();
+    let older = w.update("swyx-1");
+    let decided = super::decide::pending_until_delivered(older.clone());
+    w.store.put_pending(&decided).await.unwrap();
+    assert!(matches!(
+        w.delivery().attempt(&older, 0, BUDGET).await,
+        Delivered::Now
+    ));
+    // The restarted bridge decides again for the user (Teams changed meanwhile).
+    let newer = SwyxUpdate {
+        action: SwyxAction::Set(SwyxStatus::DoNotDisturb),
+        revision: older.revision + 1,
+        ..older.clone()
+    };
+    let decided = super::decide::pending_until_delivered(newer.clone());
+    w.store.put_pending(&decided).await.unwrap();
+    let delivered = w.delivery().deliver(&newer, 0, BUDGET).await;
+    assert!(matches!(delivered, Delivered::Now), "{delivered:?}");
+
+    w.passes_during(super::decide::DELIVERY_GRACE + MAINTENANCE_INTERVAL)
+        .await;
+    assert_eq!(w.connector.received(), [older, newer]);
+    assert_eq!(w.store.count_pending().await.unwrap(), 0);
+}
