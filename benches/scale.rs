@@ -5,7 +5,7 @@
 //!
 //! `cargo bench --bench scale` runs the full 100,000; in test mode (`cargo nextest run --benches`)
 //! a few hundred users, the same checks. Maintenance runs as a child process (this executable
-//! again, as the maintenance Lambda is its own process), so its peak RSS (`VmHWM`) is its own and
+//! again, as the maintenance Lambda is its own process; `scale/child.rs`), so its peak RSS (`VmHWM`) is its own and
 //! not the sandbox's; the bridge's webhook (Graph's validation handshakes) is served here. The
 //! child counts its store requests with [`CountingStore`]; Graph's requests are counted by the
 //! emulator, which also enforces 1,500 presence requests per 30 s (none may be throttled).
@@ -14,12 +14,16 @@
 //! Prints, last: `scale: users=N accounts=A from_empty_s=S renew_s=R graph_requests=G
 //! store_requests_per_user=X peak_rss_mib=M`.
 
+#[path = "scale/child.rs"]
+mod child;
+
+use child::ChildRun;
 use presence_bridge::app::App;
 use presence_bridge::config::{Origin, RawConfig};
 use presence_bridge::domain::Timestamp;
 use presence_bridge::domain::{Clock as BridgeClock, MappedStatus, MappingRules, TeamsPresence};
 use presence_bridge::entry::server;
-use presence_bridge::store::{CountingStore, UserLink};
+use presence_bridge::store::UserLink;
 use presence_bridge::subscriptions::sync_accounts::enroll;
 use presence_sandbox::Clock;
 use presence_sandbox::graph::{GraphEmulator, GraphOptions};
@@ -28,16 +32,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Set in the child: the configuration file of the maintenance run.
-const CHILD_CONFIG: &str = "SCALE_BENCH_MAINTENANCE_CONFIG";
-/// Set in the child: the sandbox clock's offset from real time (ms).
-const CHILD_OFFSET: &str = "SCALE_BENCH_CLOCK_OFFSET_MS";
 /// Another number of users than the mode's (e.g. 20000: a quicker look at how a figure grows).
 const USERS_OVERRIDE: &str = "SCALE_BENCH_USERS";
-/// Set: the maintenance child's log (warnings) goes to this process's stderr as it happens.
-const CHILD_STDERR: &str = "SCALE_BENCH_CHILD_STDERR";
-/// A command the maintenance child is run under (a profiler), split at spaces.
-const CHILD_WRAPPER: &str = "SCALE_BENCH_CHILD_WRAPPER";
 /// Set: the links are imported before the first pass (`users import`), not made by automatic
 /// linking in it.
 const IMPORTED_LINKS: &str = "SCALE_BENCH_IMPORTED_LINKS";
@@ -48,7 +44,6 @@ const FULL_USERS: usize = 100_000;
 const TEST_USERS: usize = 300;
 /// Microsoft's presence pages: plan for 1,500 requests per 30 s per app and tenant.
 const PRESENCE_PER_30S: u32 = 1_500;
-const MAINTENANCE_BUDGET: Duration = Duration::from_secs(600);
 const TENANT: &str = "9f4ebab6-520d-49c0-85cc-7b25c78d4a93";
 const APP_ID: &str = "925bff9f-f6e2-4a69-b858-f71ea2b9b6d0";
 const CLIENT_SECRET: &str = "bench-client-secret";
@@ -60,8 +55,8 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    if let Ok(config) = std::env::var(CHILD_CONFIG) {
-        runtime.block_on(child(Path::new(&config)));
+    if let Ok(config) = std::env::var(child::CHILD_CONFIG) {
+        runtime.block_on(child::child(Path::new(&config)));
         return;
     }
     // The test harness's listing protocol, as cargo nextest asks for it.
@@ -82,68 +77,8 @@ fn main() {
     runtime.block_on(run(users));
 }
 
-/// What one maintenance run in the child reports.
-#[derive(Debug, Default)]
-struct ChildRun {
-    store_requests: u64,
-    vm_hwm_kib: u64,
-    summary: String,
-}
-
 fn imported_links() -> bool {
     std::env::var_os(IMPORTED_LINKS).is_some() || std::env::var_os(NO_LINKING).is_some()
-}
-
-fn vm_hwm_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-fn real_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// The child: one maintenance pass (what the maintenance Lambda runs), on the sandbox's clock.
-async fn child(config: &Path) {
-    let offset: i64 = std::env::var(CHILD_OFFSET)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let text = std::fs::read_to_string(config).expect("configuration");
-    let cfg = RawConfig::from_toml(&text, "config.toml")
-        .expect("configuration parses")
-        .validate(Origin::File)
-        .expect("configuration is valid");
-    let clock = BridgeClock::from_fn(move || Timestamp(real_ms() + offset));
-    let mut app = App::from_config_with_clock(&cfg, clock).await.expect("app");
-    let counting = Arc::new(CountingStore::new(Arc::clone(&app.store)));
-    app.store = counting.clone();
-    let summary = presence_bridge::maintenance::run(&app, MAINTENANCE_BUDGET).await;
-    let s = &summary.subscriptions;
-    println!(
-        "child: store_requests={} vm_hwm_kib={} linking_ran={} linked={} unlinked={} created={} renewed={} reconciled={} repaired={} failed_accounts={} parts_failed={} budget_exhausted={} store_calls={:?}",
-        counting.total(),
-        vm_hwm_kib(),
-        summary.linking.ran,
-        summary.linking.linked,
-        summary.linking.unlinked,
-        s.created,
-        s.renewed,
-        s.reconciled_users,
-        s.repaired,
-        s.failed_accounts.len(),
-        summary.failed.len(),
-        summary.budget_exhausted(),
-        counting.counts(),
-    );
 }
 
 struct Sandbox {
@@ -295,64 +230,9 @@ impl Sandbox {
         }
     }
 
-    /// One maintenance pass in a child process.
+    /// One maintenance pass in a child process, on the sandbox's clock.
     async fn maintain(&self) -> ChildRun {
-        let exe = std::env::current_exe().expect("own executable");
-        let offset = self.clock.now_ms() - real_ms();
-        // e.g. `heaptrack -o /tmp/scale`: what takes the child's memory.
-        let wrapper = std::env::var(CHILD_WRAPPER).unwrap_or_default();
-        let mut words = wrapper.split_whitespace();
-        let mut command = match words.next() {
-            Some(program) => {
-                let mut c = tokio::process::Command::new(program);
-                c.args(words).arg(exe);
-                c
-            }
-            None => tokio::process::Command::new(exe),
-        };
-        let out = command
-            .env(CHILD_CONFIG, &self.config)
-            .env(CHILD_OFFSET, offset.to_string())
-            .env("RUST_LOG", "warn")
-            // As template.yaml deploys the maintenance function; a value in the environment wins
-            // (to compare).
-            .env(
-                "MALLOC_ARENA_MAX",
-                std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "1".into()),
-            )
-            .env(
-                "MALLOC_MMAP_THRESHOLD_",
-                std::env::var("MALLOC_MMAP_THRESHOLD_").unwrap_or_else(|_| "131072".into()),
-            )
-            .stderr(if std::env::var_os(CHILD_STDERR).is_some() {
-                std::process::Stdio::inherit()
-            } else {
-                std::process::Stdio::piped()
-            })
-            .output()
-            .await
-            .expect("maintenance child");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "maintenance child failed: {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let line = stdout
-            .lines()
-            .find(|l| l.starts_with("child: "))
-            .expect("the child's report");
-        let field = |name: &str| -> u64 {
-            line.split_whitespace()
-                .find_map(|w| w.strip_prefix(&format!("{name}=")))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-        };
-        ChildRun {
-            store_requests: field("store_requests"),
-            vm_hwm_kib: field("vm_hwm_kib"),
-            summary: line.to_string(),
-        }
+        child::run_pass(&self.config, self.clock.now_ms() - child::real_ms()).await
     }
 
     /// Every account has a live subscription and has been reconciled.
