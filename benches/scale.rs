@@ -5,10 +5,11 @@
 //!
 //! `cargo bench --bench scale` runs the full 100,000; in test mode (`cargo nextest run --benches`)
 //! a few hundred users, the same checks. Maintenance runs as a child process (this executable
-//! again, as the maintenance Lambda is its own process; `scale/child.rs`), so its peak RSS (`VmHWM`) is its own and
-//! not the sandbox's; the bridge's webhook (Graph's validation handshakes) is served here. The
-//! child counts its store requests with [`CountingStore`]; Graph's requests are counted by the
-//! emulator, which also enforces 1,500 presence requests per 30 s (none may be throttled).
+//! again, as the maintenance Lambda is its own process: `scale/child.rs`), so its peak RSS
+//! (`VmHWM`) is its own and not the sandbox's; the bridge's webhook (Graph's validation
+//! handshakes) is served here. The child counts its store requests with `CountingStore`; Graph's
+//! requests are counted by the emulator, which also enforces 1,500 presence requests per 30 s
+//! (none may be throttled).
 //! By default nobody is linked before the first pass: automatic linking makes the links, as on
 //! an administrator's day one (`SCALE_BENCH_IMPORTED_LINKS=1`: links imported beforehand).
 //! Prints, last: `scale: users=N accounts=A from_empty_s=S renew_s=R graph_requests=G
