@@ -53,7 +53,18 @@ pub(super) async fn process_many(
     started: Instant,
 ) -> Vec<Result<ItemReport, TaskFailed>> {
     let total = screened.len();
-    let mut checked_chunks = spawn_checkers(app, items, screened, known, vouched, received_at);
+    let checkers = tokio::runtime::Handle::current()
+        .metrics()
+        .num_workers()
+        .clamp(1, total.max(1));
+    let mut checked_chunks = spawn_checkers(Arc::new(Checking {
+        app: Arc::clone(app),
+        items,
+        known,
+        vouched,
+        received_at,
+        unchecked: Unchecked::new(screened, checkers),
+    }));
     let mut reports = Vec::with_capacity(total);
     let mut deliveries = JoinSet::new();
     let limit = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_ITEMS));
@@ -135,6 +146,14 @@ struct Unchecked {
 }
 
 impl Unchecked {
+    fn new(screened: Vec<usize>, checkers: usize) -> Self {
+        Self {
+            screened,
+            next: AtomicUsize::new(0),
+            checkers,
+        }
+    }
+
     fn take(&self) -> Option<&[usize]> {
         let total = self.screened.len();
         let len = |next: usize| ((total - next) / (2 * self.checkers)).clamp(1, CHUNK);
@@ -148,42 +167,30 @@ impl Unchecked {
     }
 }
 
-/// One checker per runtime worker, each taking chunks until none are left and sending each
-/// chunk's outcomes as it is done; the receiver ends when every checker has.
-fn spawn_checkers(
-    app: &Arc<App>,
+/// What every checker of one collection reads.
+struct Checking {
+    app: Arc<App>,
     items: Arc<Vec<ChangeNotification>>,
-    screened: Vec<usize>,
     known: Subscriptions,
     vouched: Arc<VouchedTenants>,
     received_at: Timestamp,
-) -> mpsc::UnboundedReceiver<Vec<Checked>> {
-    let checkers = tokio::runtime::Handle::current()
-        .metrics()
-        .num_workers()
-        .clamp(1, screened.len().max(1));
-    let unchecked = Arc::new(Unchecked {
-        screened,
-        next: AtomicUsize::new(0),
-        checkers,
-    });
+    unchecked: Unchecked,
+}
+
+/// One checker per runtime worker (as `unchecked` counts them), each taking chunks until none
+/// are left and sending each chunk's outcomes as it is done; the receiver ends when every
+/// checker has.
+fn spawn_checkers(checking: Arc<Checking>) -> mpsc::UnboundedReceiver<Vec<Checked>> {
     let (done, checked_chunks) = mpsc::unbounded_channel();
-    for _ in 0..checkers {
-        let (app, items, known, vouched, unchecked, done) = (
-            Arc::clone(app),
-            Arc::clone(&items),
-            Arc::clone(&known),
-            Arc::clone(&vouched),
-            Arc::clone(&unchecked),
-            done.clone(),
-        );
+    for _ in 0..checking.unchecked.checkers {
+        let (c, done) = (Arc::clone(&checking), done.clone());
         tokio::spawn(async move {
             let mut held_since = Instant::now();
-            while let Some(chunk) = unchecked.take() {
+            while let Some(chunk) = c.unchecked.take() {
                 let mut checked = Vec::with_capacity(chunk.len());
                 for &index in chunk {
-                    let at = received_at.plus_millis(index as i64);
-                    checked.push(check(&app, &items[index], &known, &vouched, at));
+                    let at = c.received_at.plus_millis(index as i64);
+                    checked.push(check(&c.app, &c.items[index], &c.known, &c.vouched, at));
                     if held_since.elapsed() >= YIELD_EVERY {
                         tokio::task::yield_now().await;
                         held_since = Instant::now();
@@ -261,11 +268,7 @@ mod tests {
     use super::*;
 
     fn chunks(items: usize, checkers: usize) -> Vec<Vec<usize>> {
-        let unchecked = Unchecked {
-            screened: (0..items).collect(),
-            next: AtomicUsize::new(0),
-            checkers,
-        };
+        let unchecked = Unchecked::new((0..items).collect(), checkers);
         std::iter::from_fn(|| unchecked.take().map(<[usize]>::to_vec)).collect()
     }
 
