@@ -58,6 +58,15 @@ impl World {
         }
     }
 
+    /// `update` decided (pending until delivered) and taken by the connector, then the process
+    /// killed before the pending entry was cleared.
+    async fn taken_then_killed(&self, update: &SwyxUpdate) {
+        let decided = super::decide::pending_until_delivered(update.clone());
+        self.store.put_pending(&decided).await.unwrap();
+        let taken = self.delivery().attempt(update, 0, BUDGET).await;
+        assert!(matches!(taken, Delivered::Now), "{taken:?}");
+    }
+
     /// Maintenance passes once a minute for `outage`.
     async fn passes_during(&self, outage: Duration) {
         let mut passed = Duration::ZERO;
@@ -176,11 +185,7 @@ async fn a_pass_with_nothing_due_asks_the_store_once() {
 async fn an_update_taken_just_before_a_kill_is_offered_again_once_and_cleared() {
     let w = World::new();
     let update = w.update("swyx-1");
-    let decided = super::decide::pending_until_delivered(update.clone());
-    w.store.put_pending(&decided).await.unwrap();
-    let taken = w.delivery().attempt(&update, 0, BUDGET).await;
-    assert!(matches!(taken, Delivered::Now), "{taken:?}");
-    // Killed here: the entry was not cleared.
+    w.taken_then_killed(&update).await;
     assert!(w.store.get_pending("swyx-1").await.unwrap().is_some());
 
     w.passes_during(super::decide::DELIVERY_GRACE + MAINTENANCE_INTERVAL)
@@ -195,12 +200,7 @@ async fn an_update_taken_just_before_a_kill_is_offered_again_once_and_cleared() 
 async fn a_newer_decision_after_the_kill_is_what_the_connector_keeps() {
     let w = World::new();
     let older = w.update("swyx-1");
-    let decided = super::decide::pending_until_delivered(older.clone());
-    w.store.put_pending(&decided).await.unwrap();
-    assert!(matches!(
-        w.delivery().attempt(&older, 0, BUDGET).await,
-        Delivered::Now
-    ));
+    w.taken_then_killed(&older).await;
     // The restarted bridge decides again for the user (Teams changed meanwhile).
     let newer = SwyxUpdate {
         action: SwyxAction::Set(SwyxStatus::DoNotDisturb),
