@@ -2,15 +2,24 @@
 //! credentials and region from the environment (Lambda always sets `AWS_ACCESS_KEY_ID`,
 //! `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` and `AWS_REGION`), so no profile, web-identity
 //! (STS) or instance-metadata provider is built; and one HTTPS client for every AWS client of the
-//! process, whose trusted roots are read when its first connection is made rather than once per
-//! client built. `serve` and the CLI keep the SDK's defaults (profiles, SSO, instance roles).
+//! process, trusting Mozilla's roots compiled in ([`trusted_roots`]), made when its first
+//! connection is. `serve` and the CLI keep the SDK's defaults (profiles, SSO, instance roles,
+//! the platform's roots).
+
+mod trusted_roots;
 
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_http_client::tls::TrustStore;
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
 };
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use std::sync::{Arc, OnceLock};
+use trusted_roots::{RootsError, RootsSource};
 
 /// The AWS configuration: the environment's alone in a Lambda function (`lambda`), the SDK's
 /// default chains otherwise.
@@ -24,19 +33,29 @@ pub(super) async fn load(lambda: bool) -> SdkConfig {
             aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
         )
         .region(aws_config::environment::EnvironmentVariableRegionProvider::new())
-        .http_client(ConnectOnUse(sdk_https_client()))
+        .http_client(ConnectOnUse::new(RootsSource::from_env(|k| {
+            std::env::var_os(k)
+        })))
         .load()
         .await
 }
 
 /// The SDK's own default HTTPS client (hyper, rustls on aws-lc-rs, the proxy from the
-/// environment), as `aws-smithy-runtime` builds it for the current behaviour version.
-fn sdk_https_client() -> SharedHttpClient {
-    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+/// environment), as `aws-smithy-runtime` builds it for the current behaviour version, trusting
+/// `roots`.
+fn sdk_https_client(roots: TrustStore) -> SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, TlsContext, rustls_provider::CryptoMode};
     use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig};
-    Builder::new().build_with_connector_fn(|settings, components| {
+    Builder::new().build_with_connector_fn(move |settings, components| {
         let mut conn =
             ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::AwsLc));
+        // Never fails (the builder only keeps what it is given).
+        if let Ok(tls) = TlsContext::builder()
+            .with_trust_store(roots.clone())
+            .build()
+        {
+            conn.set_tls_context(tls);
+        }
         conn.set_connector_settings(settings.cloned());
         if let Some(components) = components {
             conn.set_sleep_impl(components.sleep_impl());
@@ -46,12 +65,30 @@ fn sdk_https_client() -> SharedHttpClient {
     })
 }
 
-/// An HTTP client that builds its connector (and so reads the trusted roots) for the first
-/// request only. The SDK's client builds one as soon as a service client is made, "so that
-/// native certs load at client initialization", and again for the first request of each
-/// service client: three root-store builds before a function's first answer where one is used.
+/// An HTTP client made, roots and all, for the first request. The SDK's own client builds its
+/// connector as soon as a service client is made, "so that native certs load at client
+/// initialization", and again for the first request of each service client. Roots that cannot
+/// be read fail every request with the reason (and so the function's start, with
+/// `SSL_CERT_FILE` named in its log) rather than panic.
 #[derive(Debug)]
-struct ConnectOnUse(SharedHttpClient);
+struct ConnectOnUse {
+    roots: RootsSource,
+    client: OnceLock<Result<SharedHttpClient, Arc<RootsError>>>,
+    /// What the SDK's client says it is (for the user agent), before it is made.
+    metadata: Option<ConnectorMetadata>,
+}
+
+impl ConnectOnUse {
+    fn new(roots: RootsSource) -> Self {
+        Self {
+            roots,
+            client: OnceLock::new(),
+            metadata: aws_smithy_http_client::Builder::new()
+                .build_http()
+                .connector_metadata(),
+        }
+    }
+}
 
 impl HttpClient for ConnectOnUse {
     fn http_connector(
@@ -59,10 +96,51 @@ impl HttpClient for ConnectOnUse {
         settings: &HttpConnectorSettings,
         components: &RuntimeComponents,
     ) -> SharedHttpConnector {
-        self.0.http_connector(settings, components)
+        let client = self.client.get_or_init(|| {
+            let roots = self.roots.trust_store().map_err(Arc::new);
+            if let Err(e) = &roots {
+                tracing::error!(error = %crate::telemetry::with_causes(e.as_ref()), "the AWS client's trusted roots cannot be read; every AWS request fails");
+            }
+            roots.map(sdk_https_client)
+        });
+        match client {
+            Ok(client) => client.http_connector(settings, components),
+            Err(e) => SharedHttpConnector::new(Refuse(Arc::clone(e))),
+        }
     }
 
     fn connector_metadata(&self) -> Option<ConnectorMetadata> {
-        self.0.connector_metadata()
+        self.metadata.clone()
     }
 }
+
+/// Fails every request with why the roots could not be read.
+#[derive(Debug)]
+struct Refuse(Arc<RootsError>);
+
+impl HttpConnector for Refuse {
+    fn call(&self, _: HttpRequest) -> HttpConnectorFuture {
+        let reason: Box<dyn std::error::Error + Send + Sync> =
+            Box::new(Shared(Arc::clone(&self.0)));
+        HttpConnectorFuture::ready(Err(ConnectorError::other(reason, None)))
+    }
+}
+
+/// A shared [`RootsError`] as the error of one request, its causes kept.
+#[derive(Debug)]
+struct Shared(Arc<RootsError>);
+
+impl std::fmt::Display for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Shared {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(self.0.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,220 @@
+//! Which roots the Lambda functions' AWS client trusts, shown on a local HTTPS server whose
+//! certificate a test CA issued: Mozilla's roots refuse it, `SSL_CERT_FILE` naming the test CA
+//! reaches it, and a bundle that cannot be read fails each request with its name, never a panic.
+
+use super::trusted_roots::pem_bundle;
+use super::*;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A test CA, and a server certificate for 127.0.0.1 it issued.
+struct TestPki {
+    ca_pem: String,
+    server_cert: CertificateDer<'static>,
+    server_key: PrivateKeyDer<'static>,
+}
+
+fn test_pki() -> TestPki {
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let server_key = KeyPair::generate().unwrap();
+    let server_cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&server_key, &ca)
+        .unwrap();
+    TestPki {
+        ca_pem: ca.pem(),
+        server_cert: server_cert.der().clone(),
+        server_key: PrivatePkcs8KeyDer::from(server_key.serialize_der()).into(),
+    }
+}
+
+/// An HTTPS server on loopback answering every request as DynamoDB answers `ListTables`, and
+/// how many requests reached it.
+async fn https_server(pki: &TestPki) -> (String, Arc<AtomicUsize>) {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![pki.server_cert.clone()], pki.server_key.clone_key())
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "https://127.0.0.1:{}",
+        listener.local_addr().unwrap().port()
+    );
+    let reached = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&reached);
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, counter) = (acceptor.clone(), Arc::clone(&counter));
+            tokio::spawn(async move {
+                // A handshake the client refuses ends here.
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                counter.fetch_add(1, Ordering::SeqCst);
+                let body = br#"{"TableNames":["reached"]}"#;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = tls.write_all(head.as_bytes()).await;
+                let _ = tls.write_all(body).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    (url, reached)
+}
+
+/// A DynamoDB client on the Lambda functions' HTTPS client trusting `roots`, without retries.
+fn dynamodb(url: &str, roots: RootsSource) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("eu-west-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .endpoint_url(url)
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .http_client(ConnectOnUse::new(roots))
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+fn write_file(dir: &Path, name: &str, contents: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("aws-roots-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn mozillas_roots_refuse_a_server_a_private_ca_certified() {
+    let pki = test_pki();
+    let (url, reached) = https_server(&pki).await;
+    let result = dynamodb(&url, RootsSource::Mozilla)
+        .list_tables()
+        .send()
+        .await;
+    let error = result.expect_err("a certificate of a private CA is not trusted");
+    let text = format!("{:?}", aws_sdk_dynamodb::error::DisplayErrorContext(&error));
+    assert!(text.contains("UnknownIssuer"), "{text}");
+    assert_eq!(reached.load(Ordering::SeqCst), 0, "no request got through");
+}
+
+#[tokio::test]
+async fn ssl_cert_file_naming_the_private_ca_reaches_the_server() {
+    let pki = test_pki();
+    let (url, reached) = https_server(&pki).await;
+    let dir = scratch_dir("ca");
+    let bundle = write_file(&dir, "ca.pem", pki.ca_pem.as_bytes());
+    let roots = RootsSource::from_env(|k| (k == "SSL_CERT_FILE").then(|| bundle.clone().into()));
+    assert_eq!(roots, RootsSource::File(bundle.clone()));
+    let tables = dynamodb(&url, roots).list_tables().send().await.unwrap();
+    assert_eq!(tables.table_names(), ["reached"]);
+    assert_eq!(reached.load(Ordering::SeqCst), 1);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn an_unreadable_bundle_fails_each_request_with_its_name() {
+    let pki = test_pki();
+    let (url, reached) = https_server(&pki).await;
+    let missing = scratch_dir("missing").join("nowhere.pem");
+    let client = dynamodb(&url, RootsSource::File(missing.clone()));
+    for _ in 0..2 {
+        let error = client.list_tables().send().await.unwrap_err();
+        let text = format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&error));
+        assert!(
+            text.contains(&format!(
+                "SSL_CERT_FILE {}: cannot be read",
+                missing.display()
+            )),
+            "{text}"
+        );
+        assert!(text.contains("No such file"), "the cause is kept: {text}");
+    }
+    assert_eq!(reached.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn without_ssl_cert_file_the_roots_are_mozillas_every_one_usable() {
+    assert_eq!(RootsSource::from_env(|_| None), RootsSource::Mozilla);
+    let empty = RootsSource::from_env(|k| (k == "SSL_CERT_FILE").then(Default::default));
+    assert_eq!(
+        empty,
+        RootsSource::Mozilla,
+        "an empty SSL_CERT_FILE is unset"
+    );
+    // The SDK's client parses the bundle back and panics on a certificate it cannot add.
+    let pem = pem_bundle(webpki_root_certs::TLS_SERVER_ROOT_CERTS);
+    let parsed: Vec<CertificateDer<'_>> = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(parsed, webpki_root_certs::TLS_SERVER_ROOT_CERTS);
+    let mut store = rustls::RootCertStore::empty();
+    for cert in parsed {
+        store.add(cert).unwrap();
+    }
+    assert!(store.len() > 100, "{} roots", store.len());
+}
+
+#[test]
+fn a_bundle_keeps_only_certificates_that_can_be_roots() {
+    let pki = test_pki();
+    let dir = scratch_dir("bundles");
+    // Not a certificate inside its markers: dropped; the CA beside it kept.
+    let junk = pem_bundle(&[CertificateDer::from(b"not a certificate".to_vec())]);
+    let mixed = [junk.as_slice(), pki.ca_pem.as_bytes()].concat();
+    let path = write_file(&dir, "mixed.pem", &mixed);
+    let roots = RootsSource::File(path).roots().unwrap();
+    assert_eq!(roots.len(), 1);
+    // Nothing usable: refused with the setting's name.
+    let path = write_file(&dir, "junk.pem", &junk);
+    let e = RootsSource::File(path.clone()).trust_store().unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "SSL_CERT_FILE {}: no certificate in it can be a trusted root",
+            path.display()
+        )
+    );
+    // A key is no certificate either.
+    let key = KeyPair::generate().unwrap().serialize_pem();
+    let path = write_file(&dir, "key.pem", key.as_bytes());
+    assert!(matches!(
+        RootsSource::File(path).trust_store(),
+        Err(RootsError::NoRoot { .. })
+    ));
+    // Broken base64 between the markers.
+    let path = write_file(
+        &dir,
+        "broken.pem",
+        b"-----BEGIN CERTIFICATE-----\n%%%%\n-----END CERTIFICATE-----\n",
+    );
+    let e = RootsSource::File(path.clone()).trust_store().unwrap_err();
+    assert!(matches!(e, RootsError::NotPem { .. }), "{e:?}");
+    assert!(e.to_string().starts_with("SSL_CERT_FILE "), "{e}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
