@@ -28,6 +28,7 @@ import http.client
 import http.server
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -187,7 +188,9 @@ def one_cold_start(rt_port, name, binary, env, request, tmp):
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", **env}
     with open(os.path.join(tmp, f"{name}.log"), "ab") as log:
         t0 = time.perf_counter()
-        proc = start([binary], log, env=full_env)
+        # Its own process group, killed whole: a wrapper (strace, perf) killed alone would leave
+        # the function running, and that process would answer the next cold start's event.
+        proc = start([binary], log, env=full_env, start_new_session=True)
         try:
             with urllib.request.urlopen(request, timeout=30) as resp:
                 resp.read()
@@ -195,7 +198,7 @@ def one_cold_start(rt_port, name, binary, env, request, tmp):
             elapsed = (time.perf_counter() - t0) * 1000
             rss = peak_rss_kb(proc.pid)
         finally:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     if status >= 300:
         sys.exit(f"{name}: first event answered {status}; see {tmp}/{name}.log")
