@@ -103,12 +103,6 @@ fn write_file(dir: &Path, name: &str, contents: &[u8]) -> PathBuf {
     path
 }
 
-fn scratch_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("aws-roots-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[tokio::test]
 async fn mozillas_roots_refuse_a_server_a_private_ca_certified() {
     let pki = test_pki();
@@ -127,21 +121,21 @@ async fn mozillas_roots_refuse_a_server_a_private_ca_certified() {
 async fn ssl_cert_file_naming_the_private_ca_reaches_the_server() {
     let pki = test_pki();
     let (url, reached) = https_server(&pki).await;
-    let dir = scratch_dir("ca");
-    let bundle = write_file(&dir, "ca.pem", pki.ca_pem.as_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = write_file(dir.path(), "ca.pem", pki.ca_pem.as_bytes());
     let roots = RootsSource::from_env(|k| (k == "SSL_CERT_FILE").then(|| bundle.clone().into()));
     assert_eq!(roots, RootsSource::File(bundle.clone()));
     let tables = dynamodb(&url, roots).list_tables().send().await.unwrap();
     assert_eq!(tables.table_names(), ["reached"]);
     assert_eq!(reached.load(Ordering::SeqCst), 1);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[tokio::test]
 async fn an_unreadable_bundle_fails_each_request_with_its_name() {
     let pki = test_pki();
     let (url, reached) = https_server(&pki).await;
-    let missing = scratch_dir("missing").join("nowhere.pem");
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nowhere.pem");
     let client = dynamodb(&url, RootsSource::File(missing.clone()));
     for _ in 0..2 {
         let error = client.list_tables().send().await.unwrap_err();
@@ -183,15 +177,15 @@ fn without_ssl_cert_file_the_roots_are_mozillas_every_one_usable() {
 #[test]
 fn a_bundle_keeps_only_certificates_that_can_be_roots() {
     let pki = test_pki();
-    let dir = scratch_dir("bundles");
+    let dir = tempfile::tempdir().unwrap();
     // Not a certificate inside its markers: dropped; the CA beside it kept.
     let junk = pem_bundle(&[CertificateDer::from(b"not a certificate".to_vec())]);
     let mixed = [junk.as_slice(), pki.ca_pem.as_bytes()].concat();
-    let path = write_file(&dir, "mixed.pem", &mixed);
+    let path = write_file(dir.path(), "mixed.pem", &mixed);
     let roots = RootsSource::File(path).roots().unwrap();
     assert_eq!(roots.len(), 1);
     // Nothing usable: refused with the setting's name.
-    let path = write_file(&dir, "junk.pem", &junk);
+    let path = write_file(dir.path(), "junk.pem", &junk);
     let e = RootsSource::File(path.clone()).trust_store().unwrap_err();
     assert_eq!(
         e.to_string(),
@@ -202,19 +196,18 @@ fn a_bundle_keeps_only_certificates_that_can_be_roots() {
     );
     // A key is no certificate either.
     let key = KeyPair::generate().unwrap().serialize_pem();
-    let path = write_file(&dir, "key.pem", key.as_bytes());
+    let path = write_file(dir.path(), "key.pem", key.as_bytes());
     assert!(matches!(
         RootsSource::File(path).trust_store(),
         Err(RootsError::NoRoot { .. })
     ));
     // Broken base64 between the markers.
     let path = write_file(
-        &dir,
+        dir.path(),
         "broken.pem",
         b"-----BEGIN CERTIFICATE-----\n%%%%\n-----END CERTIFICATE-----\n",
     );
     let e = RootsSource::File(path.clone()).trust_store().unwrap_err();
     assert!(matches!(e, RootsError::NotPem { .. }), "{e:?}");
     assert!(e.to_string().starts_with("SSL_CERT_FILE "), "{e}");
-    std::fs::remove_dir_all(dir).unwrap();
 }
