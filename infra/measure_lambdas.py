@@ -14,11 +14,14 @@ Each function's first event: Graph's validation handshake (graph-webhook), a sig
 store), a scheduled event with an empty backlog (maintenance: the store). Every function gets its
 secrets as Secrets Manager ARNs, as in the SAM template.
 
-moto answers in microseconds where AWS takes milliseconds, so each function is measured twice:
-straight to moto, and through a loopback proxy that holds every AWS request for --aws-delay-ms
-(20 ms by default) before passing it on, so each round trip made before the first answer shows.
-That pass also counts the AWS calls and the round trips they took (a call made while another
-is held shares its round trip). The last line sums it up.
+Each function is measured three times: straight to moto (the headline ratio); through a loopback
+proxy in front of moto, which records when each AWS request arrived and when its answer went
+out, so that each cold start splits into its wait on AWS and the function's own time (the
+floor of a function that must make a round trip is hello-world + that wait); and through the
+same proxy holding every request --aws-delay-ms (20 ms by default, about what a round trip
+costs in a region where moto answers in milliseconds), so each round trip made before the first
+answer shows. The proxied passes count the AWS calls and the round trips they took (a call made
+while another is held shares its round trip). The last line sums it up.
 """
 import argparse
 import base64
@@ -85,21 +88,30 @@ class DelayProxy(http.server.ThreadingHTTPServer):
 
     def __init__(self, upstream_port, delay_s):
         self.upstream_port, self.delay_s, self.requests = upstream_port, delay_s, 0
-        self.spans, self.lock = [], threading.Lock()  # (held from, answered at) per request
+        self.spans, self.lock = [], threading.Lock()  # (arrived, answered) per request
+        self.in_flight, self.all_answered = 0, threading.Condition(self.lock)
         super().__init__(("127.0.0.1", 0), DelayHandler)
 
     def take_round_trips(self):
-        """Round trips among the requests since the last call: a request that arrived while
-        another was held rides in that one's round trip."""
+        """Round trips among the requests since the last call, and the seconds the function
+        waited on them: a request that arrived while another was held rides in that one's round
+        trip, and the wait is the time from a request's arrival to its answer sent (their
+        union). Waits for the answers still being written: the function may have read one
+        before the proxy recorded it."""
         with self.lock:
+            self.all_answered.wait_for(lambda: self.in_flight == 0, timeout=10)
             spans, self.spans = sorted(self.spans), []
-        trips, wave_end = 0, None
+        trips, wave_start, wave_end, waited = 0, None, None, 0.0
         for start, end in spans:
             if wave_end is None or start >= wave_end:
-                trips, wave_end = trips + 1, end
+                if wave_end is not None:
+                    waited += wave_end - wave_start
+                trips, wave_start, wave_end = trips + 1, start, end
             else:
                 wave_end = max(wave_end, end)
-        return trips
+        if wave_end is not None:
+            waited += wave_end - wave_start
+        return trips, waited
 
 
 class DelayHandler(http.server.BaseHTTPRequestHandler):
@@ -111,12 +123,28 @@ class DelayHandler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def parse_request(self):
+        # From the request line read: parsing it is this proxy's time, not the function's.
+        self.arrived = time.perf_counter()
+        parsed = super().parse_request()
+        if parsed:
+            with self.server.lock:
+                self.server.in_flight += 1
+        return parsed
+
     def _forward(self):
+        try:
+            self._forward_held()
+        finally:
+            with self.server.lock:
+                self.server.in_flight -= 1
+                self.server.all_answered.notify_all()
+
+    def _forward_held(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
         with self.server.lock:
             self.server.requests += 1
-        held_from = time.perf_counter()
         time.sleep(self.server.delay_s)
         upstream = http.client.HTTPConnection("127.0.0.1", self.server.upstream_port, timeout=30)
         upstream.request(self.command, self.path, body=body, headers=dict(self.headers))
@@ -129,10 +157,9 @@ class DelayHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         upstream.close()
-        # Recorded before the answer goes out, so it is there when the cold start is counted.
-        with self.server.lock:
-            self.server.spans.append((held_from, time.perf_counter()))
         self.wfile.write(data)
+        with self.server.lock:
+            self.server.spans.append((self.arrived, time.perf_counter()))
 
     do_GET = do_POST = do_PUT = do_DELETE = _forward
 
@@ -242,18 +269,23 @@ def main():
                               "--only-lambda-apis", "--ignore-changes", "--invoke-address",
                               "127.0.0.1", "--invoke-port", str(port)], log, cwd=project))
         emulators[project] = port
-    passes = [0.0] + ([args.aws_delay_ms] if args.aws_delay_ms > 0 else [])
-    results = {}  # delay -> rows
+    # (label, ms held per AWS request, through the proxy): straight to moto for the headline;
+    # through the proxy without delay to split each cold start into the function's own time and
+    # its wait on AWS; with the delay to show the round trips.
+    passes = [("straight to moto", 0.0, False), ("through the proxy", 0.0, True)]
+    if args.aws_delay_ms > 0:
+        passes.append((f"through the proxy, {args.aws_delay_ms:g} ms each", args.aws_delay_ms, True))
+    results = {}  # label -> rows
     try:
         wait_port(moto_port, moto, "moto_server")
         for proc, port in zip(servers[1:], emulators.values()):
             wait_port(port, proc, "cargo lambda watch")
         moto_url = f"http://127.0.0.1:{moto_port}"
         swyx_env, env = aws_setup(moto_url)
-        for delay in passes:
+        for label, delay, proxied in passes:
             proxy = None
             endpoint = moto_url
-            if delay > 0:
+            if proxied:
                 proxy = DelayProxy(moto_port, delay / 1000)
                 threading.Thread(target=proxy.serve_forever, daemon=True).start()
                 endpoint = f"http://127.0.0.1:{proxy.server_address[1]}"
@@ -279,7 +311,7 @@ def main():
                 fn_env = {} if name == "lambda-hello" else {
                     **env, **(swyx_env if name == "swyx-webhook" else {}),
                     "AWS_ENDPOINT_URL": endpoint}
-                calls = []  # (AWS calls, round trips) per cold start
+                calls = []  # (AWS calls, round trips, ms waited on them) per cold start
                 samples = []
                 for _ in range(args.runs):
                     before = proxy.requests if proxy else 0
@@ -288,42 +320,55 @@ def main():
                     samples.append(one_cold_start(emulators[project], name, path, fn_env,
                                                   request(), tmp))
                     if proxy:
-                        calls.append((proxy.requests - before, proxy.take_round_trips()))
-                trips = (statistics.median(c[0] for c in calls),
-                         statistics.median(c[1] for c in calls)) if proxy else None
+                        trips, waited = proxy.take_round_trips()
+                        calls.append((proxy.requests - before, trips, waited * 1000))
+                aws = None
+                if proxy:
+                    aws = (statistics.median(c[0] for c in calls),
+                           statistics.median(c[1] for c in calls),
+                           statistics.median(c[2] for c in calls),
+                           # the function's own time: its cold start less its wait on AWS
+                           statistics.median(s[0] - c[2] for s, c in zip(samples, calls)))
                 rows.append((name, os.path.getsize(path),
                              statistics.median(s[0] for s in samples),
-                             max(s[1] for s in samples), trips))
+                             max(s[1] for s in samples), aws))
             if proxy:
                 proxy.shutdown()
-            results[delay] = rows
+            results[label] = rows
     finally:
         for p in servers:
             p.kill()
             p.wait()
 
-    for delay, rows in results.items():
+    for label, rows in results.items():
         hello_ms = rows[0][2]
-        print(f"\nAWS calls answered by moto{f' + {delay:g} ms each' if delay else ''}:")
+        print(f"\nAWS calls answered by moto, {label}:")
         print(f"{'function':<15} {'binary MB':>10} {'cold start ms':>14} {'ratio':>6} "
-              f"{'peak RSS MB':>12} {'AWS calls (round trips)':>24}")
-        for name, size, ms, rss, trips in rows:
-            calls = "" if trips is None else f"{trips[0]:g} ({trips[1]:g})"
+              f"{'peak RSS MB':>12} {'AWS calls (round trips)':>24} {'AWS wait ms':>12} "
+              f"{'own ms':>7} {'own ratio':>10}")
+        for name, size, ms, rss, aws in rows:
+            calls = wait = own = own_ratio = ""
+            if aws is not None:
+                calls = f"{aws[0]:g} ({aws[1]:g})"
+                wait, own, own_ratio = f"{aws[2]:.1f}", f"{aws[3]:.1f}", f"{aws[3] / hello_ms:.2f}"
             print(f"{name:<15} {size / 1e6:>10.2f} {ms:>14.1f} {ms / hello_ms:>6.2f} "
-                  f"{rss / 1024:>12.1f} {calls:>24}")
-    print(f"(median of {args.runs} cold starts each, first event answered; peak RSS = max VmHWM; "
-          f"logs in {tmp})")
+                  f"{rss / 1024:>12.1f} {calls:>24} {wait:>12} {own:>7} {own_ratio:>10}")
+    print(f"(median of {args.runs} cold starts each, first event answered; AWS wait = the time "
+          "some AWS request was held or answered at the proxy, own = cold start less AWS wait, "
+          f"its ratio to hello-world's cold start; peak RSS = max VmHWM; logs in {tmp})")
     # Other builds on the machine move these figures by milliseconds: say how busy it was.
     print(f"load average before: {load_before}, at the end: {load_average()}")
 
-    def summary(rows):
+    def summary(rows, own=False):
         hello_ms = rows[0][2]
-        return " ".join(f"{name}={ms / hello_ms:.2f}" for name, _, ms, _, _ in rows[1:])
+        return " ".join(f"{name}={(aws[3] if own else ms) / hello_ms:.2f}"
+                        for name, _, ms, _, aws in rows[1:])
 
-    rows = results[0.0]
+    rows = results[passes[0][0]]
     line = f"cold-start: {summary(rows)} (ratio to hello-world, {rows[0][2]:.1f} ms)"
-    if len(passes) > 1:
-        line += f"; with {passes[1]:g} ms per AWS call: {summary(results[passes[1]])}"
+    line += f"; net of the AWS wait: {summary(results[passes[1][0]], own=True)}"
+    if len(passes) > 2:
+        line += f"; with {passes[2][1]:g} ms per AWS call: {summary(results[passes[2][0]])}"
     rss = " ".join(f"{name}={rss / 1024:.1f}" for name, _, _, rss, _ in rows)
     print(f"{line}, peak RSS MiB {rss}")
 

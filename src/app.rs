@@ -126,30 +126,34 @@ impl App {
         opened: OpenedStore,
     ) -> Result<Self, StartupError> {
         let OpenedStore { store, aws } = opened;
-        let http =
-            crate::outbound::http::client(CONNECT_TIMEOUT).map_err(StartupError::HttpClient)?;
-        let tokens = TokenValidator::new(
-            TokenSettings {
-                jwks_url: cfg.jwks_url.clone(),
-                app_id: cfg.client_id.clone(),
-                tenant_id: Some(cfg.tenant_id.clone()),
-                ..TokenSettings::default()
-            },
-            http.clone(),
-        );
-        // A graph-webhook function builds its app for a notification, whose validation tokens
-        // need Microsoft's signing keys: fetched while the secrets are read, not after.
-        let keys_ahead = async {
-            if role == Role::GraphWebhook {
-                tokens.fetch_keys_ahead().await;
-            }
+        // The secrets' request goes out first; what needs no secret is made while it is
+        // answered, not before it is sent.
+        let secrets = prefetched_secrets(cfg, role, aws);
+        let without_secrets = async {
+            let http =
+                crate::outbound::http::client(CONNECT_TIMEOUT).map_err(StartupError::HttpClient)?;
+            let tokens = TokenValidator::new(
+                TokenSettings {
+                    jwks_url: cfg.jwks_url.clone(),
+                    app_id: cfg.client_id.clone(),
+                    tenant_id: Some(cfg.tenant_id.clone()),
+                    ..TokenSettings::default()
+                },
+                http.clone(),
+            );
+            // A graph-webhook function builds its app for a notification, whose validation
+            // tokens need Microsoft's signing keys: fetched while the secrets are read too.
+            let keys_ahead = async {
+                if role == Role::GraphWebhook {
+                    tokens.fetch_keys_ahead().await;
+                }
+            };
+            let ((), rules) = tokio::join!(keys_ahead, async { rules_of(cfg) });
+            let (rules, rule_overrides) = rules?;
+            Ok::<_, StartupError>((http, tokens, rules, rule_overrides))
         };
-        let (mut secrets, ()) = tokio::join!(prefetched_secrets(cfg, role, aws), keys_ahead);
-        let rules = match &cfg.rules_file {
-            Some(path) => MappingRules::load(path).map_err(StartupError::Rules)?,
-            None => MappingRules::default(),
-        };
-        let rule_overrides = load_overrides(cfg)?;
+        let (mut secrets, without_secrets) = tokio::join!(secrets, without_secrets);
+        let (http, tokens, rules, rule_overrides) = without_secrets?;
         let keys = notification_keys(cfg, &mut secrets, role).await?;
         let graph = if role.calls_graph() {
             graph_client(cfg, &mut secrets, http.clone()).await?
@@ -246,6 +250,15 @@ async fn prefetched_secrets(
 }
 
 pub use store::{OpenedStore, REQUEST_LOCK_WAIT, open_store, open_store_with};
+
+/// The mapping rules and each override's, read and checked.
+fn rules_of(cfg: &Config) -> Result<(MappingRules, Vec<RuleOverride>), StartupError> {
+    let rules = match &cfg.rules_file {
+        Some(path) => MappingRules::load(path).map_err(StartupError::Rules)?,
+        None => MappingRules::default(),
+    };
+    Ok((rules, load_overrides(cfg)?))
+}
 
 /// Reads and checks every override's rules file; the first bad one stops the start, named.
 pub fn load_overrides(cfg: &Config) -> Result<Vec<RuleOverride>, StartupError> {

@@ -8,7 +8,7 @@
 
 mod trusted_roots;
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_smithy_http_client::tls::TrustStore;
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::http::{
@@ -18,35 +18,59 @@ use aws_smithy_runtime_api::client::http::{
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 use trusted_roots::{RootsError, RootsSource};
 
 /// The AWS configuration: the environment's alone in a Lambda function (`lambda`), the SDK's
-/// default chains otherwise.
-pub(super) async fn load(lambda: bool) -> SdkConfig {
+/// default chains otherwise. `connect_timeout`: the store's, for every AWS client of a Lambda
+/// function (see [`lambda_loader`]).
+pub(super) async fn load(lambda: bool, connect_timeout: Option<Duration>) -> SdkConfig {
     let loader = aws_config::defaults(BehaviorVersion::latest());
     if !lambda {
         return loader.load().await;
     }
-    loader
+    let roots = RootsSource::from_env(|k| std::env::var_os(k));
+    lambda_loader(loader, ConnectOnUse::new(roots), connect_timeout)
+        .load()
+        .await
+}
+
+/// A Lambda function's configuration: credentials and region from the environment, `http` for
+/// every client, and one connect timeout for all of them. The SDK's client makes a connector
+/// (its TLS setup: the roots parsed from PEM again, a third of a millisecond) for each distinct
+/// pair of connect and read timeouts: Secrets Manager on the SDK's default connect timeout and
+/// DynamoDB on the store's made two before the first answer.
+fn lambda_loader(
+    loader: ConfigLoader,
+    http: ConnectOnUse,
+    connect_timeout: Option<Duration>,
+) -> ConfigLoader {
+    let loader = loader
         .credentials_provider(
             aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
         )
         .region(aws_config::environment::EnvironmentVariableRegionProvider::new())
-        .http_client(ConnectOnUse::new(RootsSource::from_env(|k| {
-            std::env::var_os(k)
-        })))
-        .load()
-        .await
+        .http_client(http);
+    match connect_timeout {
+        Some(timeout) => loader.timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(timeout)
+                .build(),
+        ),
+        None => loader,
+    }
 }
 
 /// The SDK's own default HTTPS client (hyper, rustls on aws-lc-rs, the proxy from the
 /// environment), as `aws-smithy-runtime` builds it for the current behaviour version, trusting
 /// `roots`.
-fn sdk_https_client(roots: TrustStore) -> SharedHttpClient {
+fn sdk_https_client(roots: TrustStore, made: Arc<AtomicUsize>) -> SharedHttpClient {
     use aws_smithy_http_client::tls::{Provider, TlsContext, rustls_provider::CryptoMode};
     use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig};
     Builder::new().build_with_connector_fn(move |settings, components| {
+        made.fetch_add(1, Ordering::Relaxed);
         let mut conn =
             ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::AwsLc));
         // Never fails (the builder only keeps what it is given).
@@ -76,6 +100,8 @@ struct ConnectOnUse {
     client: OnceLock<Result<SharedHttpClient, Arc<RootsError>>>,
     /// What the SDK's client says it is (for the user agent), before it is made.
     metadata: Option<ConnectorMetadata>,
+    /// Connectors (TLS setups) the SDK's client made: one per distinct pair of timeouts.
+    connectors_made: Arc<AtomicUsize>,
 }
 
 impl ConnectOnUse {
@@ -86,6 +112,7 @@ impl ConnectOnUse {
             metadata: aws_smithy_http_client::Builder::new()
                 .build_http()
                 .connector_metadata(),
+            connectors_made: Arc::default(),
         }
     }
 }
@@ -101,7 +128,7 @@ impl HttpClient for ConnectOnUse {
             if let Err(e) = &roots {
                 tracing::error!(error = %crate::telemetry::with_causes(e.as_ref()), "the AWS client's trusted roots cannot be read; every AWS request fails");
             }
-            roots.map(sdk_https_client)
+            roots.map(|roots| sdk_https_client(roots, Arc::clone(&self.connectors_made)))
         });
         match client {
             Ok(client) => client.http_connector(settings, components),

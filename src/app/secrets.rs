@@ -51,7 +51,7 @@ impl SecretResolver {
     pub async fn aws_config(&mut self) -> &aws_config::SdkConfig {
         let conf = match self.aws.take() {
             Some(c) => c,
-            None => super::aws::load(self.lambda).await,
+            None => super::aws::load(self.lambda, None).await,
         };
         self.aws.insert(conf)
     }

@@ -32,7 +32,10 @@ impl OpenedStore {
     /// when `role` is one (see [`super::aws::load`]).
     pub async fn for_role(cfg: &Config, role: Role) -> Result<Self, StartupError> {
         let aws = match cfg.store {
-            StoreConfig::DynamoDb { .. } => Some(super::aws::load(role.is_lambda_function()).await),
+            StoreConfig::DynamoDb { timeouts, .. } => {
+                let lambda = role.is_lambda_function();
+                Some(super::aws::load(lambda, Some(timeouts.connect)).await)
+            }
             StoreConfig::Sqlite { .. } => None,
         };
         let store = open_store_with(&cfg.store, aws.as_ref()).await?;

@@ -106,7 +106,9 @@ impl LazyApp {
                 None => None,
             }
         };
-        tokio::join!(self.get(Some(opened)), read)
+        // The read first: both AWS requests are out before the app makes what needs neither.
+        let (early, app) = tokio::join!(read, self.get(Some(opened)));
+        (app, early)
     }
 }
 

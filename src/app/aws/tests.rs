@@ -152,6 +152,56 @@ async fn an_unreadable_bundle_fails_each_request_with_its_name() {
     assert_eq!(reached.load(Ordering::SeqCst), 0);
 }
 
+/// The clients of a Lambda function's cold start, as it makes them: Secrets Manager on the
+/// function's AWS configuration, the DynamoDB store with its own timeouts on top; each makes one
+/// request (to a port nothing listens on, so each fails at once, after its connector is made).
+/// Returns the connectors (TLS setups) the SDK's client made for them.
+async fn connectors_for_secrets_and_store(connect_timeout: Option<Duration>) -> usize {
+    let http = ConnectOnUse::new(RootsSource::Mozilla);
+    let made = Arc::clone(&http.connectors_made);
+    let conf = lambda_loader(
+        aws_config::defaults(BehaviorVersion::latest()),
+        http,
+        connect_timeout,
+    )
+    .region(Region::new("eu-west-1"))
+    .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+    .retry_config(aws_config::retry::RetryConfig::disabled())
+    .endpoint_url("http://127.0.0.1:9")
+    .load()
+    .await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&conf)
+        .batch_get_secret_value()
+        .secret_id_list("arn:aws:secretsmanager:eu-west-1:1:secret:x")
+        .send()
+        .await;
+    assert!(secrets.is_err(), "nothing answers");
+    let store_config = crate::config::StoreConfig::DynamoDb {
+        table: "bridge".into(),
+        endpoint_url: None,
+        timeouts: crate::config::DynamoTimeouts {
+            connect: Duration::from_millis(1_000),
+            attempt: Duration::from_millis(500),
+            operation: Duration::from_millis(1_000),
+        },
+    };
+    let store = crate::app::open_store_with(&store_config, Some(&conf))
+        .await
+        .unwrap();
+    assert!(store.list_subscriptions().await.is_err(), "nothing answers");
+    made.load(Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn a_lambda_functions_secrets_and_store_share_one_tls_setup() {
+    // On the store's connect timeout (as a Lambda function's configuration is loaded): one.
+    let shared = connectors_for_secrets_and_store(Some(Duration::from_millis(1_000))).await;
+    assert_eq!(shared, 1);
+    // On the SDK's default for Secrets Manager: one each, the roots parsed twice.
+    let apart = connectors_for_secrets_and_store(None).await;
+    assert_eq!(apart, 2);
+}
+
 #[test]
 fn without_ssl_cert_file_the_roots_are_mozillas_every_one_usable() {
     assert_eq!(RootsSource::from_env(|_| None), RootsSource::Mozilla);
