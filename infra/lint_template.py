@@ -9,7 +9,8 @@ expanded into IAM statements), then cfn-lint checks the result, which catches th
 It then checks least privilege on the result (issue 11, item 7): each function's role reads
 exactly the secrets that function uses (src/app/role.rs), and grants exactly the DynamoDB actions
 on the item types (partition keys, `dynamodb:LeadingKeys`) it touches, nothing unconditioned;
-and each function's reserved concurrency is a template parameter.
+and each function's reserved concurrency is a template parameter; graph-webhook's memory (its
+CPU share) is one too, by default at least MIN_DEFAULT_MEMORY_MB.
 
 Usage: lint_template.py [TEMPLATE]   (default: template.yaml next to this folder)
 Exit code: 0 clean, 1 findings or a translator error, 2 bad usage.
@@ -156,6 +157,28 @@ def least_privilege(cfn):
     return findings
 
 
+# The smallest default memory (MB) of a function by its CPU-bound work: Lambda gives CPU in
+# proportion to memory, and graph-webhook unwraps one RSA key per notification item (a 1,000-item
+# collection takes 3.2 s of a 128 MB function's share, past Graph's 3 s; infra/cpu_share.sh).
+MIN_DEFAULT_MEMORY_MB = {"GraphWebhookFunction": 512}
+
+
+def cpu_share_findings(cfn):
+    """Findings for a function whose memory (and so CPU share) is fixed or too small by default."""
+    findings = []
+    for function, least in MIN_DEFAULT_MEMORY_MB.items():
+        memory = cfn["Resources"].get(function, {}).get("Properties", {}).get("MemorySize")
+        ref = memory.get("Ref") if isinstance(memory, dict) else None
+        if ref not in cfn.get("Parameters", {}):
+            findings.append(f"{function}: MemorySize is not a template parameter")
+            continue
+        default = cfn["Parameters"][ref].get("Default")
+        if not isinstance(default, (int, float, str)) or float(default) < least:
+            findings.append(f"{function}: MemorySize default {default} MB is under {least} MB "
+                            "(its CPU share, see MIN_DEFAULT_MEMORY_MB)")
+    return findings
+
+
 def cfn_lint():
     """cfn-lint of the same venv as this interpreter, else the one on PATH."""
     beside = os.path.join(os.path.dirname(sys.executable), "cfn-lint")
@@ -208,7 +231,11 @@ def lint(path):
     privilege = least_privilege(cfn)
     for finding in privilege:
         print(f"{path}: least privilege: {finding}")
-    return 0 if result.returncode == 0 and not body_findings and not privilege else 1
+    cpu = cpu_share_findings(cfn)
+    for finding in cpu:
+        print(f"{path}: CPU share: {finding}")
+    clean = result.returncode == 0 and not body_findings and not privilege and not cpu
+    return 0 if clean else 1
 
 
 def main(argv):

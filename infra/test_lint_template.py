@@ -2,7 +2,8 @@
 """Proves the transform-then-lint step (lint_template.py) is worth having: the real template
 passes, and copies with a bad `!Ref` where plain cfn-lint does not look (Globals, a SAM policy
 template) fail, as do copies that grant more than a function uses (a secret, an action, an item
-type, an unconditioned table) or fix a reserved concurrency. Prints `N passed, N failed`; exit code 1 if any failed."""
+type, an unconditioned table), fix a reserved concurrency, or leave graph-webhook the CPU share
+of 128 MB. Prints `N passed, N failed`; exit code 1 if any failed."""
 import contextlib
 import io
 import os
@@ -99,6 +100,16 @@ def main():
                 "ReservedConcurrentExecutions: !Ref SwyxWebhookReservedConcurrency",
                 "ReservedConcurrentExecutions: 5",
             ),
+            1,
+        ),
+        (
+            "graph-webhook on the default 128 MB fails",
+            good.replace("      MemorySize: !Ref GraphWebhookMemorySize\n", ""),
+            1,
+        ),
+        (
+            "graph-webhook's memory defaulting to 128 MB fails",
+            good.replace("    Default: 1024\n    MinValue: 128\n", "    Default: 128\n    MinValue: 128\n"),
             1,
         ),
     ]
