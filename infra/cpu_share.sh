@@ -26,20 +26,22 @@ quota=$((mb * period / 1769))
 name="lambda-cpu-share-$mb-$$"
 if [ -w /sys/fs/cgroup/cpu ] && [ -e /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
     dir=/sys/fs/cgroup/cpu/$name
-    mkdir "$dir"
-    echo "$period" > "$dir/cpu.cfs_period_us"
-    echo "$quota" > "$dir/cpu.cfs_quota_us"
 elif [ -w /sys/fs/cgroup ] && [ -e /sys/fs/cgroup/cgroup.controllers ]; then
     dir=/sys/fs/cgroup/$name
-    mkdir "$dir"
-    echo "$quota $period" > "$dir/cpu.max"
 else
     echo "$0: no writable cgroup CPU controller here (run as root on Linux)" >&2
     exit 1
 fi
+mkdir "$dir"
+# The group goes when this script does, whatever ends it.
+trap 'rmdir "$dir" 2>/dev/null || true' EXIT
+if [ -e "$dir/cpu.cfs_quota_us" ]; then
+    echo "$period" > "$dir/cpu.cfs_period_us" && echo "$quota" > "$dir/cpu.cfs_quota_us"
+else
+    echo "$quota $period" > "$dir/cpu.max"
+fi || { echo "$0: cannot set the CPU quota of $dir (is the cpu controller enabled?)" >&2; exit 1; }
 echo "$0: $mb MB = $quota µs of CPU per $period µs ($(awk "BEGIN { printf \"%.1f\", $mb * 100 / 1769 }") % of one vCPU)" >&2
 # The command runs in a child that joins the cgroup first; the group is removed when it ends.
 status=0
 sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' cpu-share "$dir" "$@" || status=$?
-rmdir "$dir" 2>/dev/null || true
 exit $status
