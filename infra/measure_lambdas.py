@@ -11,8 +11,12 @@ Then: .venv/bin/python infra/measure_lambdas.py [--runs 11] [--aws-delay-ms 20]
 
 Each function's first event: Graph's validation handshake (graph-webhook), a signed
 `speaking.started` of a Swyx user nobody linked (swyx-webhook: the event secret, the signature, the
-store), a scheduled event with an empty backlog (maintenance: the store). Every function gets its
-secrets as Secrets Manager ARNs, as in the SAM template.
+store), a scheduled event with an empty backlog (maintenance: the store). graph-webhook is also
+measured with a notification as its first event (graph-webhook-notification: one encrypted
+presence item of a subscription the store knows, for a user nobody linked, with a validation
+token whose key a loopback JWKS server publishes: the secrets, Microsoft's keys and the
+subscriptions, then the token, the unwrap and the user's decision; infra/graph_notification.py).
+Every function gets its secrets as Secrets Manager ARNs, as in the SAM template.
 
 Each function is measured three times: straight to moto (the headline ratio); through a loopback
 proxy in front of moto, which records when each AWS request arrived and when its answer went
@@ -27,8 +31,6 @@ import argparse
 import base64
 import hashlib
 import hmac
-import http.client
-import http.server
 import json
 import os
 import signal
@@ -41,9 +43,14 @@ import threading
 import time
 import urllib.request
 
+import graph_notification
+from aws_proxy import DelayProxy
+
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 VENV_BIN = os.path.dirname(sys.executable)
 KEY_PEM = os.path.join(ROOT, "tests/fixtures/crypto/key2048.pkcs8.pem")
+CERT_PEM = os.path.join(ROOT, "tests/fixtures/crypto/key2048.cert.pem")
+CERT_ID = "c1"
 TENANT = "9f4ebab6-520d-49c0-85cc-7b25c78d4a93"
 APP_ID = "925bff9f-f6e2-4a69-b858-f71ea2b9b6d0"
 EVENTS_SECRET = "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
@@ -80,90 +87,6 @@ def peak_rss_kb(pid):
     return 0
 
 
-class DelayProxy(http.server.ThreadingHTTPServer):
-    """Loopback HTTP proxy in front of moto holding every request `delay_s` before passing it on:
-    one AWS round trip then costs about what it costs in a region (tens of milliseconds)."""
-
-    daemon_threads = True
-
-    def __init__(self, upstream_port, delay_s):
-        self.upstream_port, self.delay_s, self.requests = upstream_port, delay_s, 0
-        self.spans, self.lock = [], threading.Lock()  # (arrived, answered) per request
-        self.in_flight, self.all_answered = 0, threading.Condition(self.lock)
-        super().__init__(("127.0.0.1", 0), DelayHandler)
-
-    def take_round_trips(self):
-        """Round trips among the requests since the last call, and the seconds the function
-        waited on them: a request that arrived while another was held rides in that one's round
-        trip, and the wait is the time from a request's arrival to its answer sent (their
-        union). Waits for the answers still being written: the function may have read one
-        before the proxy recorded it."""
-        with self.lock:
-            self.all_answered.wait_for(lambda: self.in_flight == 0, timeout=10)
-            spans, self.spans = sorted(self.spans), []
-        trips, wave_start, wave_end, waited = 0, None, None, 0.0
-        for start, end in spans:
-            if wave_end is None or start >= wave_end:
-                if wave_end is not None:
-                    waited += wave_end - wave_start
-                trips, wave_start, wave_end = trips + 1, start, end
-            else:
-                wave_end = max(wave_end, end)
-        if wave_end is not None:
-            waited += wave_end - wave_start
-        return trips, waited
-
-
-class DelayHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as the SDK expects
-    # Headers and body go out in separate writes: with Nagle's algorithm the body would wait for
-    # the client's delayed ACK (40 ms on Linux), on top of the delay this proxy is meant to add.
-    disable_nagle_algorithm = True
-
-    def log_message(self, *args):
-        pass
-
-    def parse_request(self):
-        # From the request line read: parsing it is this proxy's time, not the function's.
-        self.arrived = time.perf_counter()
-        parsed = super().parse_request()
-        if parsed:
-            with self.server.lock:
-                self.server.in_flight += 1
-        return parsed
-
-    def _forward(self):
-        try:
-            self._forward_held()
-        finally:
-            with self.server.lock:
-                self.server.in_flight -= 1
-                self.server.all_answered.notify_all()
-
-    def _forward_held(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else None
-        with self.server.lock:
-            self.server.requests += 1
-        time.sleep(self.server.delay_s)
-        upstream = http.client.HTTPConnection("127.0.0.1", self.server.upstream_port, timeout=30)
-        upstream.request(self.command, self.path, body=body, headers=dict(self.headers))
-        resp = upstream.getresponse()
-        data = resp.read()
-        self.send_response(resp.status)
-        for k, v in resp.getheaders():
-            if k.lower() not in ("content-length", "transfer-encoding", "connection"):
-                self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        upstream.close()
-        self.wfile.write(data)
-        with self.server.lock:
-            self.server.spans.append((self.arrived, time.perf_counter()))
-
-    do_GET = do_POST = do_PUT = do_DELETE = _forward
-
-
 def signed_event(body):
     """A connector event signed as the Standard Webhooks contract says."""
     msg_id, ts = f"msg_{time.time_ns()}", str(int(time.time()))
@@ -197,12 +120,13 @@ def aws_setup(endpoint):
                                 SecretString="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")["ARN"]
     events_arn = sm.create_secret(Name="figures/events", SecretString=EVENTS_SECRET)["ARN"]
     graph_arn = sm.create_secret(Name="figures/graph", SecretString="figures-client-secret")["ARN"]
+    ddb.put_item(TableName="figures", Item=graph_notification.subscription_item(CERT_ID))
     swyx_env = {"CONNECTOR_EVENT_SECRETS": events_arn, "GRAPH_CLIENT_SECRET": graph_arn}
     return swyx_env, {
         "AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
         "AWS_ENDPOINT_URL": endpoint, "TABLE_NAME": "figures", "RUST_LOG": "warn",
         "GRAPH_TENANT_ID": TENANT, "GRAPH_CLIENT_ID": APP_ID,
-        "GRAPH_ENCRYPTION_KEYS": json.dumps([{"id": "c1", "private_key": key_arn}]),
+        "GRAPH_ENCRYPTION_KEYS": json.dumps([{"id": CERT_ID, "private_key": key_arn}]),
         "CONNECTOR_URL": "http://127.0.0.1:9/", "CONNECTOR_SIGNING_SECRET": conn_arn,
     }
 
@@ -232,6 +156,15 @@ def one_cold_start(rt_port, name, binary, env, request, tmp):
     return elapsed, rss
 
 
+def dropped(log_path):
+    """Exits when the function dropped the notification's item (then the row would measure a
+    shorter path than a notification's): the intake logs a warning naming why."""
+    with open(log_path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if "items dropped or kept pending" in line:
+                sys.exit(f"graph-webhook dropped the notification's item: {line.strip()}")
+
+
 def load_average():
     with open("/proc/loadavg", encoding="ascii") as f:
         return " ".join(f.read().split()[:3])
@@ -248,12 +181,15 @@ def main():
     args = ap.parse_args()
     load_before = load_average()
 
-    # (name, bootstrap, project dir: the emulator accepts only binaries of the project it runs in)
+    # (row, function name, bootstrap, project dir: the emulator accepts only binaries of the
+    # project it runs in)
     hello_dir = os.path.join(ROOT, "infra/lambda-hello")
-    functions = [("lambda-hello", args.hello, hello_dir)] + [
-        (name, os.path.join(args.lambda_dir, f"{name}/bootstrap"), ROOT)
-        for name in ("graph-webhook", "swyx-webhook", "maintenance")]
-    for name, path, _ in functions:
+    bootstrap = lambda name: os.path.join(args.lambda_dir, f"{name}/bootstrap")  # noqa: E731
+    functions = [("lambda-hello", "lambda-hello", args.hello, hello_dir)] + [
+        (name, name, bootstrap(name), ROOT)
+        for name in ("graph-webhook", "swyx-webhook", "maintenance")] + [
+        ("graph-webhook-notification", "graph-webhook", bootstrap("graph-webhook"), ROOT)]
+    for _, _, path, _ in functions:
         if not os.path.isfile(path):
             sys.exit(f"{path} missing: build it first (see --help)")
 
@@ -272,6 +208,7 @@ def main():
     # (label, ms held per AWS request, through the proxy): straight to moto for the headline;
     # through the proxy without delay to split each cold start into the function's own time and
     # its wait on AWS; with the delay to show the round trips.
+    issuer = graph_notification.TokenIssuer()  # Microsoft's identity platform's part
     passes = [("straight to moto", 0.0, False), ("through the proxy", 0.0, True)]
     if args.aws_delay_ms > 0:
         passes.append((f"through the proxy, {args.aws_delay_ms:g} ms each", args.aws_delay_ms, True))
@@ -282,6 +219,8 @@ def main():
             wait_port(port, proc, "cargo lambda watch")
         moto_url = f"http://127.0.0.1:{moto_port}"
         swyx_env, env = aws_setup(moto_url)
+        with open(CERT_PEM, "rb") as f:
+            cert_pem = f.read()
         for label, delay, proxied in passes:
             proxy = None
             endpoint = moto_url
@@ -290,10 +229,16 @@ def main():
                 threading.Thread(target=proxy.serve_forever, daemon=True).start()
                 endpoint = f"http://127.0.0.1:{proxy.server_address[1]}"
             rows = []
-            for name, path, project in functions:
+            for row, name, path, project in functions:
                 base = f"http://127.0.0.1:{emulators[project]}"
 
                 def request():
+                    if row == "graph-webhook-notification":
+                        body = graph_notification.collection(issuer, cert_pem, CERT_ID, APP_ID,
+                                                             TENANT)
+                        return urllib.request.Request(
+                            f"{base}/lambda-url/{name}/graph/notifications", data=body,
+                            headers={"content-type": "application/json"}, method="POST")
                     if name == "maintenance":
                         return urllib.request.Request(
                             f"{base}/2015-03-31/functions/{name}/invocations",
@@ -310,18 +255,20 @@ def main():
 
                 fn_env = {} if name == "lambda-hello" else {
                     **env, **(swyx_env if name == "swyx-webhook" else {}),
-                    "AWS_ENDPOINT_URL": endpoint}
+                    "AWS_ENDPOINT_URL": endpoint, "GRAPH_JWKS_URL": issuer.jwks_url}
                 calls = []  # (AWS calls, round trips, ms waited on them) per cold start
                 samples = []
                 for _ in range(args.runs):
                     before = proxy.requests if proxy else 0
                     if proxy:
-                        proxy.take_round_trips()
+                        proxy.take_round_trips(issuer.take_spans())
                     samples.append(one_cold_start(emulators[project], name, path, fn_env,
                                                   request(), tmp))
                     if proxy:
-                        trips, waited = proxy.take_round_trips()
-                        calls.append((proxy.requests - before, trips, waited * 1000))
+                        # Microsoft's keys are a wait too, and a call: counted with AWS's.
+                        keys = issuer.take_spans()
+                        trips, waited = proxy.take_round_trips(keys)
+                        calls.append((proxy.requests - before + len(keys), trips, waited * 1000))
                 aws = None
                 if proxy:
                     aws = (statistics.median(c[0] for c in calls),
@@ -329,13 +276,16 @@ def main():
                            statistics.median(c[2] for c in calls),
                            # the function's own time: its cold start less its wait on AWS
                            statistics.median(s[0] - c[2] for s, c in zip(samples, calls)))
-                rows.append((name, os.path.getsize(path),
+                if row == "graph-webhook-notification":
+                    dropped(os.path.join(tmp, f"{name}.log"))
+                rows.append((row, os.path.getsize(path),
                              statistics.median(s[0] for s in samples),
                              max(s[1] for s in samples), aws))
             if proxy:
                 proxy.shutdown()
             results[label] = rows
     finally:
+        issuer.close()
         for p in servers:
             p.kill()
             p.wait()
@@ -343,7 +293,7 @@ def main():
     for label, rows in results.items():
         hello_ms = rows[0][2]
         print(f"\nAWS calls answered by moto, {label}:")
-        print(f"{'function':<15} {'binary MB':>10} {'cold start ms':>14} {'ratio':>6} "
+        print(f"{'function':<26} {'binary MB':>10} {'cold start ms':>14} {'ratio':>6} "
               f"{'peak RSS MB':>12} {'AWS calls (round trips)':>24} {'AWS wait ms':>12} "
               f"{'own ms':>7} {'own ratio':>10}")
         for name, size, ms, rss, aws in rows:
@@ -351,11 +301,13 @@ def main():
             if aws is not None:
                 calls = f"{aws[0]:g} ({aws[1]:g})"
                 wait, own, own_ratio = f"{aws[2]:.1f}", f"{aws[3]:.1f}", f"{aws[3] / hello_ms:.2f}"
-            print(f"{name:<15} {size / 1e6:>10.2f} {ms:>14.1f} {ms / hello_ms:>6.2f} "
+            print(f"{name:<26} {size / 1e6:>10.2f} {ms:>14.1f} {ms / hello_ms:>6.2f} "
                   f"{rss / 1024:>12.1f} {calls:>24} {wait:>12} {own:>7} {own_ratio:>10}")
-    print(f"(median of {args.runs} cold starts each, first event answered; AWS wait = the time "
-          "some AWS request was held or answered at the proxy, own = cold start less AWS wait, "
-          f"its ratio to hello-world's cold start; peak RSS = max VmHWM; logs in {tmp})")
+    print(f"(median of {args.runs} cold starts each, first event answered; AWS calls and wait "
+          "include the fetch of Microsoft's signing keys (graph-webhook-notification), not "
+          "delayed; AWS wait = the time some request was held or answered, own = cold start "
+          "less AWS wait, its ratio to hello-world's cold start; peak RSS = max VmHWM; logs in "
+          f"{tmp})")
     # Other builds on the machine move these figures by milliseconds: say how busy it was.
     print(f"load average before: {load_before}, at the end: {load_average()}")
 
