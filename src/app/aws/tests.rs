@@ -152,6 +152,9 @@ async fn an_unreadable_bundle_fails_each_request_with_its_name() {
     assert_eq!(reached.load(Ordering::SeqCst), 0);
 }
 
+/// The store's connect timeout in the test below (as `store.dynamodb_connect_timeout_ms` sets it).
+const STORE_CONNECT: Duration = Duration::from_millis(1_000);
+
 /// The clients of a Lambda function's cold start, as it makes them: Secrets Manager on the
 /// function's AWS configuration, the DynamoDB store with its own timeouts on top; each makes one
 /// request (to a port nothing listens on, so each fails at once, after its connector is made).
@@ -180,7 +183,7 @@ async fn connectors_for_secrets_and_store(connect_timeout: Option<Duration>) -> 
         table: "bridge".into(),
         endpoint_url: None,
         timeouts: crate::config::DynamoTimeouts {
-            connect: Duration::from_millis(1_000),
+            connect: STORE_CONNECT,
             attempt: Duration::from_millis(500),
             operation: Duration::from_millis(1_000),
         },
@@ -195,7 +198,7 @@ async fn connectors_for_secrets_and_store(connect_timeout: Option<Duration>) -> 
 #[tokio::test]
 async fn a_lambda_functions_secrets_and_store_share_one_tls_setup() {
     // On the store's connect timeout (as a Lambda function's configuration is loaded): one.
-    let shared = connectors_for_secrets_and_store(Some(Duration::from_millis(1_000))).await;
+    let shared = connectors_for_secrets_and_store(Some(STORE_CONNECT)).await;
     assert_eq!(shared, 1);
     // On the SDK's default for Secrets Manager: one each, the roots parsed twice.
     let apart = connectors_for_secrets_and_store(None).await;
