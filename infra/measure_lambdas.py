@@ -25,7 +25,10 @@ floor of a function that must make a round trip is hello-world + that wait); and
 same proxy holding every request --aws-delay-ms (20 ms by default, about what a round trip
 costs in a region where moto answers in milliseconds), so each round trip made before the first
 answer shows. The proxied passes count the AWS calls and the round trips they took (a call made
-while another is held shares its round trip). The last line sums it up.
+while another is held shares its round trip). Each table also gives each process's CPU time (all
+threads) and minor page faults up to its answer, read from /proc before it is killed: its own
+work without any wait, which the machine's other load moves less than the wall-clock figures.
+The last line sums it up.
 """
 import argparse
 import base64
@@ -77,6 +80,22 @@ def wait_port(port, proc, what):
 
 def start(cmd, log, **kw):
     return subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, **kw)
+
+
+def cpu_and_faults(pid):
+    """The process's CPU time so far in ms (every thread's time on a CPU, to the nanosecond:
+    /proc/PID/task/*/schedstat) and its minor page faults (/proc/PID/stat): the part of a cold
+    start that is the function's own work, free of the waits that move its wall-clock time."""
+    ns = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat", encoding="ascii") as f:
+                ns += int(f.read().split()[0])
+        except FileNotFoundError:  # a thread that just ended
+            pass
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        minflt = int(f.read().rsplit(")", 1)[1].split()[7])
+    return ns / 1e6, minflt
 
 
 def peak_rss_kb(pid):
@@ -133,7 +152,7 @@ def aws_setup(endpoint):
 
 def one_cold_start(rt_port, name, binary, env, request, tmp):
     """Starts a fresh process, sends its first event at once (the emulator holds it until the
-    runtime asks for work), returns (ms to the answer, peak RSS kB)."""
+    runtime asks for work), returns (ms to the answer, peak RSS kB, CPU ms, page faults)."""
     full_env = {"HOME": tmp, "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{rt_port}/.rt/{name}",
                 "AWS_LAMBDA_FUNCTION_NAME": name, "AWS_LAMBDA_FUNCTION_VERSION": "1",
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", **env}
@@ -148,12 +167,13 @@ def one_cold_start(rt_port, name, binary, env, request, tmp):
                 status = resp.status
             elapsed = (time.perf_counter() - t0) * 1000
             rss = peak_rss_kb(proc.pid)
+            cpu_ms, faults = cpu_and_faults(proc.pid)
         finally:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     if status >= 300:
         sys.exit(f"{name}: first event answered {status}; see {tmp}/{name}.log")
-    return elapsed, rss
+    return elapsed, rss, cpu_ms, faults
 
 
 def dropped(log_path):
@@ -280,7 +300,9 @@ def main():
                     dropped(os.path.join(tmp, f"{name}.log"))
                 rows.append((row, os.path.getsize(path),
                              statistics.median(s[0] for s in samples),
-                             max(s[1] for s in samples), aws))
+                             max(s[1] for s in samples), aws,
+                             statistics.median(s[2] for s in samples),
+                             statistics.median(s[3] for s in samples)))
             if proxy:
                 proxy.shutdown()
             results[label] = rows
@@ -295,18 +317,23 @@ def main():
         print(f"\nAWS calls answered by moto, {label}:")
         print(f"{'function':<26} {'binary MB':>10} {'cold start ms':>14} {'ratio':>6} "
               f"{'peak RSS MB':>12} {'AWS calls (round trips)':>24} {'AWS wait ms':>12} "
-              f"{'own ms':>7} {'own ratio':>10}")
-        for name, size, ms, rss, aws in rows:
+              f"{'own ms':>7} {'own ratio':>10} {'CPU ms':>7} {'CPU ratio':>10} "
+              f"{'page faults':>12}")
+        hello_cpu = rows[0][5]
+        for name, size, ms, rss, aws, cpu, faults in rows:
             calls = wait = own = own_ratio = ""
             if aws is not None:
                 calls = f"{aws[0]:g} ({aws[1]:g})"
                 wait, own, own_ratio = f"{aws[2]:.1f}", f"{aws[3]:.1f}", f"{aws[3] / hello_ms:.2f}"
             print(f"{name:<26} {size / 1e6:>10.2f} {ms:>14.1f} {ms / hello_ms:>6.2f} "
-                  f"{rss / 1024:>12.1f} {calls:>24} {wait:>12} {own:>7} {own_ratio:>10}")
+                  f"{rss / 1024:>12.1f} {calls:>24} {wait:>12} {own:>7} {own_ratio:>10} "
+                  f"{cpu:>7.2f} {cpu / hello_cpu:>10.2f} {faults:>12g}")
     print(f"(median of {args.runs} cold starts each, first event answered; AWS calls and wait "
           "include the fetch of Microsoft's signing keys (graph-webhook-notification), not "
           "delayed; AWS wait = the time some request was held or answered, own = cold start "
-          "less AWS wait, its ratio to hello-world's cold start; peak RSS = max VmHWM; logs in "
+          "less AWS wait, its ratio to hello-world's cold start; CPU = the process's time on a "
+          "CPU, all threads, to its answer, and its ratio to hello-world's; page faults = minor "
+          "faults to its answer; peak RSS = max VmHWM; logs in "
           f"{tmp})")
     # Other builds on the machine move these figures by milliseconds: say how busy it was.
     print(f"load average before: {load_before}, at the end: {load_average()}")
@@ -314,14 +341,14 @@ def main():
     def summary(rows, own=False):
         hello_ms = rows[0][2]
         return " ".join(f"{name}={(aws[3] if own else ms) / hello_ms:.2f}"
-                        for name, _, ms, _, aws in rows[1:])
+                        for name, _, ms, _, aws, _, _ in rows[1:])
 
     rows = results[passes[0][0]]
     line = f"cold-start: {summary(rows)} (ratio to hello-world, {rows[0][2]:.1f} ms)"
     line += f"; net of the AWS wait: {summary(results[passes[1][0]], own=True)}"
     if len(passes) > 2:
         line += f"; with {passes[2][1]:g} ms per AWS call: {summary(results[passes[2][0]])}"
-    rss = " ".join(f"{name}={rss / 1024:.1f}" for name, _, _, rss, _ in rows)
+    rss = " ".join(f"{name}={rss / 1024:.1f}" for name, _, _, rss, _, _, _ in rows)
     print(f"{line}, peak RSS MiB {rss}")
 
 

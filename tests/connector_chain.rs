@@ -8,6 +8,7 @@
 //! (b) a Teams presence change reaches the connector's `command` writer with the right user,
 //!     status and revision.
 
+use crate::support::eventually;
 use presence_sandbox::sip::{SipServer, SipServerOptions, UserPresence};
 use presence_sandbox::{Sandbox, SandboxOptions};
 use std::io::{BufRead, BufReader};
@@ -46,19 +47,6 @@ fn bridge(args: &[&str], config: &Path) -> std::process::Output {
         .arg(config)
         .output()
         .unwrap()
-}
-
-/// Waits for a condition with a deadline, checking it every few milliseconds.
-async fn eventually(within: Duration, what: &str, mut check: impl FnMut() -> bool) -> Duration {
-    let started = Instant::now();
-    while !check() {
-        assert!(
-            started.elapsed() < within,
-            "{what} did not happen within {within:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    started.elapsed()
 }
 
 fn writer_script(dir: &Path) -> std::path::PathBuf {

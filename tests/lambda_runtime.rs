@@ -398,3 +398,69 @@ async fn a_secret_that_cannot_be_read_is_an_error_answer_not_a_crash() {
     );
     assert!(!log.contains("panicked"), "{log}");
 }
+
+/// swyx-webhook needs its secrets for every event, so it reads them from its start, while the
+/// runtime fetches the first event: a secret that cannot be read is named in the log before any
+/// event comes (an administrator sees a wrong ARN as soon as the function starts). The event is
+/// then answered as an error, without the ARN, and tries the read again; the process stays up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swyx_webhook_names_an_unreadable_secret_before_its_first_event() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let table = moto::unique_table("lambda-early-missing");
+    let missing =
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:pb/never-created-events-AbCdEf";
+    let mut env = lambda_emulator::webhook_env(
+        &table,
+        "http://127.0.0.1:9/keys",
+        put_secret("pb/early-missing-key", ENCRYPTION_KEY).await,
+        "http://127.0.0.1:9/",
+        put_secret("pb/early-missing-connector", CONNECTOR_SECRET).await,
+    );
+    env.extend([
+        ("CONNECTOR_EVENT_SECRETS".to_string(), missing.to_string()),
+        (
+            "GRAPH_CLIENT_SECRET".to_string(),
+            put_secret("pb/early-missing-graph", GRAPH_CLIENT_SECRET).await,
+        ),
+    ]);
+    let rt = Emulator::start(dir.path());
+    let swyx_fn = rt.start_function("swyx-webhook", &env, dir.path());
+    let procs = [&rt.proc, &swyx_fn];
+    let failures = || {
+        std::fs::read_to_string(&swyx_fn.log)
+            .unwrap_or_default()
+            .matches("could not start")
+            .count()
+    };
+
+    crate::support::eventually(
+        Duration::from_secs(20),
+        "the unreadable secret named in the log, with no event sent",
+        || failures() >= 1,
+    )
+    .await;
+    let log = std::fs::read_to_string(&swyx_fn.log).unwrap_or_default();
+    assert!(log.contains("connector.event_secrets"), "{log}");
+
+    let before = failures();
+    let resp = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+        .post(rt.function_url("swyx-webhook", "/swyx/events"))
+        .json(&json!({ "type": "speaking.started" }))
+        .send()
+        .await
+        .expect("event answered");
+    assert_eq!(resp.status(), 500, "{}", with_logs("event", &procs));
+    let body = resp.text().await.unwrap_or_default();
+    assert!(!body.contains(missing), "the ARN stays in the log: {body}");
+    assert!(
+        failures() > before,
+        "the event tried the read again: {}",
+        with_logs("retry", &procs)
+    );
+    let log = std::fs::read_to_string(&swyx_fn.log).unwrap_or_default();
+    assert!(!log.contains("panicked"), "{log}");
+}

@@ -22,6 +22,7 @@ pub async fn open_store(cfg: &StoreConfig) -> Result<Arc<dyn Store>, StartupErro
 /// app reads its secrets. Carries the AWS configuration the DynamoDB client was made on: the
 /// app's other AWS clients share it, and with it one HTTPS client and one read of the trusted
 /// roots.
+#[derive(Clone)]
 pub struct OpenedStore {
     pub store: Arc<dyn Store>,
     pub(super) aws: Option<aws_config::SdkConfig>,

@@ -24,14 +24,18 @@ const SAFETY_MARGIN: Duration = Duration::from_secs(5);
 /// When the runtime gives no usable deadline (never on AWS).
 const FALLBACK_BUDGET: Duration = Duration::from_secs(20);
 
-/// The app of the function `role`, built on the first event that needs it rather than before
-/// the first event: a cold start does only what that event needs (a validation handshake needs
-/// nothing). Reads only the secrets the function uses, in one round trip. A build that fails
-/// (a secret that cannot be read, a key that does not parse) is logged with every cause and
-/// answered as an error; the next event tries again.
+/// The app of the function `role`, built once per process: from the start, while the runtime
+/// fetches the first event, when every event of the function needs it ([`Role::builds_at_start`]);
+/// else on the first event that needs it (a validation handshake needs nothing). Reads only the
+/// secrets the function uses, in one round trip. A build that fails (a secret that cannot be
+/// read, a key that does not parse) is logged with every cause and answered as an error; the
+/// next event tries again.
 struct LazyApp {
     config: Config,
     role: Role,
+    /// The store, opened once: the app is built on it, and a cold start's first event reads it
+    /// while the app is being built.
+    opened: tokio::sync::OnceCell<OpenedStore>,
     app: tokio::sync::OnceCell<Arc<App>>,
 }
 
@@ -46,27 +50,41 @@ impl LazyApp {
         Ok(Self {
             config,
             role,
+            opened: tokio::sync::OnceCell::new(),
             app: tokio::sync::OnceCell::new(),
         })
     }
 
-    /// The app, built on the first call; `opened`: the store, when the caller opened it first.
+    /// Starts building the app now, before the runtime asks for the first event, when the
+    /// function needs it for every event: the secrets' round trip and the clients' setup then
+    /// overlap the runtime's own start and the fetch of that event (and are done before it when
+    /// Lambda initialises the process ahead of an invocation). A build that fails is logged
+    /// now, naming the setting, and tried again by the first event.
+    fn build_ahead_if_needed(self: &Arc<Self>) {
+        if self.role.builds_at_start() {
+            let lazy = Arc::clone(self);
+            tokio::spawn(async move { lazy.get().await });
+        }
+    }
+
+    /// The store, opened by the first caller; a failure is logged and left for the next one.
+    async fn opened(&self) -> Result<OpenedStore, String> {
+        self.opened
+            .get_or_try_init(|| OpenedStore::for_role(&self.config, self.role))
+            .await
+            .cloned()
+            .map_err(|e| start_failed(&e))
+    }
+
+    /// The app, built by the first caller (a caller that comes while it is built waits for it).
     /// Boxed: the app's whole build inside the runtime's future is too deep a type for the
     /// compiler's layout computation.
-    fn get(
-        &self,
-        opened: Option<OpenedStore>,
-    ) -> Pin<Box<dyn Future<Output = Result<Arc<App>, String>> + Send + '_>> {
+    fn get(&self) -> Pin<Box<dyn Future<Output = Result<Arc<App>, String>> + Send + '_>> {
         Box::pin(async {
             self.app
                 .get_or_try_init(|| async {
                     let clock = crate::domain::Clock::system();
-                    let opened = match opened {
-                        Some(opened) => opened,
-                        None => OpenedStore::for_role(&self.config, self.role)
-                            .await
-                            .map_err(|e| start_failed(&e))?,
-                    };
+                    let opened = self.opened().await?;
                     let mut app = App::on_store(&self.config, self.role, clock, opened)
                         .await
                         .map_err(|e| start_failed(&e))?;
@@ -92,11 +110,11 @@ impl LazyApp {
         RF: Future<Output = Option<E>>,
     {
         if self.app.initialized() {
-            return (self.get(None).await, None);
+            return (self.get().await, None);
         }
-        let opened = match OpenedStore::for_role(&self.config, self.role).await {
+        let opened = match self.opened().await {
             Ok(opened) => opened,
-            Err(e) => return (Err(start_failed(&e)), None),
+            Err(e) => return (Err(e), None),
         };
         let now = crate::domain::Clock::system().now();
         let read = early_read(Arc::clone(&opened.store), req, now);
@@ -107,7 +125,7 @@ impl LazyApp {
             }
         };
         // The read first: both AWS requests are out before the app makes what needs neither.
-        let (early, app) = tokio::join!(read, self.get(Some(opened)));
+        let (early, app) = tokio::join!(read, self.get());
         (app, early)
     }
 }
@@ -142,6 +160,7 @@ where
     Fut: Future<Output = HttpResponse> + Send + 'static,
 {
     let lazy = Arc::new(LazyApp::from_env(role)?);
+    lazy.build_ahead_if_needed();
     let stack: Arc<str> = stack_name().into();
     let (early_read, handler) = (Arc::new(early_read), Arc::new(handler));
     lambda_http::run(lambda_http::service_fn(move |req| {
@@ -180,12 +199,13 @@ where
 /// invocation's deadline, then one EMF summary line on stdout (tracing logs go to stderr).
 pub async fn run_maintenance() -> Result<(), lambda_http::Error> {
     let lazy = Arc::new(LazyApp::from_env(Role::Maintenance)?);
+    lazy.build_ahead_if_needed();
     let stack: Arc<str> = stack_name().into();
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<Value>| {
             let (lazy, stack) = (Arc::clone(&lazy), Arc::clone(&stack));
             let run: Pin<Box<dyn Future<Output = _> + Send>> = Box::pin(async move {
-                let app = lazy.get(None).await?;
+                let app = lazy.get().await?;
                 maintenance_once(&app, &stack, event.context.deadline).await
             });
             run
