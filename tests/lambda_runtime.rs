@@ -409,20 +409,7 @@ async fn swyx_webhook_names_an_unreadable_secret_before_its_first_event() {
     let table = moto::unique_table("lambda-early-missing");
     let missing =
         "arn:aws:secretsmanager:eu-west-1:123456789012:secret:pb/never-created-events-AbCdEf";
-    let mut env = lambda_emulator::webhook_env(
-        &table,
-        "http://127.0.0.1:9/keys",
-        put_secret("pb/early-missing-key", ENCRYPTION_KEY).await,
-        "http://127.0.0.1:9/",
-        put_secret("pb/early-missing-connector", CONNECTOR_SECRET).await,
-    );
-    env.extend([
-        ("CONNECTOR_EVENT_SECRETS".to_string(), missing.to_string()),
-        (
-            "GRAPH_CLIENT_SECRET".to_string(),
-            put_secret("pb/early-missing-graph", GRAPH_CLIENT_SECRET).await,
-        ),
-    ]);
+    let env = swyx_webhook_env(&table, "http://127.0.0.1:9/", missing.to_string(), None).await;
     let rt = Emulator::start(dir.path());
     let swyx_fn = rt.start_function("swyx-webhook", &env, dir.path());
     let procs = [&rt.proc, &swyx_fn];
@@ -463,4 +450,108 @@ async fn swyx_webhook_names_an_unreadable_secret_before_its_first_event() {
     );
     let log = std::fs::read_to_string(&swyx_fn.log).unwrap_or_default();
     assert!(!log.contains("panicked"), "{log}");
+}
+
+/// swyx-webhook's environment as the template gives it, on loopback: the webhook's settings, the
+/// connector at `connector_url`, its event secret (`events`: an ARN) and the Graph client
+/// secret, Graph at `graph` when given.
+async fn swyx_webhook_env(
+    table: &str,
+    connector_url: &str,
+    events: String,
+    graph: Option<&GraphEmulator>,
+) -> Vec<(String, String)> {
+    let mut env = lambda_emulator::webhook_env(
+        table,
+        "http://127.0.0.1:9/keys",
+        put_secret("pb/swyx-env-key", ENCRYPTION_KEY).await,
+        connector_url,
+        put_secret("pb/swyx-env-connector", CONNECTOR_SECRET).await,
+    );
+    env.extend([
+        ("CONNECTOR_EVENT_SECRETS".to_string(), events),
+        (
+            "GRAPH_CLIENT_SECRET".to_string(),
+            put_secret("pb/swyx-env-graph", GRAPH_CLIENT_SECRET).await,
+        ),
+    ]);
+    if let Some(graph) = graph {
+        env.extend([
+            ("GRAPH_AUTHORITY_URL".to_string(), graph.authority_url()),
+            ("GRAPH_BASE_URL".to_string(), graph.graph_url()),
+        ]);
+    }
+    env
+}
+
+/// A new swyx-webhook process fetches its app-only Graph token as it starts, before any event:
+/// the first call of a linked user shows "In a call" in Teams without a round trip to Entra
+/// after the event came (the token request counted by the emulated tenant stays at one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swyx_webhook_has_its_graph_token_before_its_first_event() {
+    const TOKEN_ROUTE: &str = "POST /{tenant}/oauth2/v2.0/token";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let table = moto::unique_table("lambda-token-ahead");
+    let store = DynamoStore::new(moto::client(), &table);
+    store.create_table_if_missing().await.expect("table");
+    store
+        .put_user(&UserLink {
+            entra_id: ENTRA_ID.to_string(),
+            swyx_user_id: SWYX_ID.to_string(),
+            email: "alice@contoso.example".to_string(),
+            groups: Vec::new(),
+        })
+        .await
+        .expect("link");
+    let emu = SwyxEmulator::start(SwyxOptions {
+        inbound_secret: CONNECTOR_SECRET.to_string(),
+        outbound_secret: EVENTS_SECRET.to_string(),
+        bridge_events_url: None,
+        clock: Clock::new(),
+    })
+    .await
+    .expect("swyx emulator");
+    emu.add_user(SWYX_ID, "Alice Example", "alice@contoso.example");
+    let graph = GraphEmulator::start(GraphOptions {
+        tenant_id: TENANT.to_string(),
+        app_id: APP_ID.to_string(),
+        client_secret: GRAPH_CLIENT_SECRET.to_string(),
+        throttle_per_30s: None,
+        clock: Clock::new(),
+    })
+    .await
+    .expect("graph emulator");
+    graph.add_user(ENTRA_ID, "alice@contoso.example", "Alice Example");
+    graph
+        .set_client_session(ENTRA_ID, "teams-desktop", "Available", "Available")
+        .expect("teams session");
+    let events = put_secret("pb/token-ahead-events", EVENTS_SECRET).await;
+    let env = swyx_webhook_env(&table, &emu.url(), events, Some(&graph)).await;
+    let rt = Emulator::start(dir.path());
+    let swyx_fn = rt.start_function("swyx-webhook", &env, dir.path());
+    let procs = [&rt.proc, &swyx_fn];
+
+    crate::support::eventually(
+        Duration::from_secs(20),
+        "the app-only token fetched, with no event sent",
+        || graph.stats().requests(TOKEN_ROUTE) >= 1,
+    )
+    .await;
+    emu.set_bridge_events_url(&rt.function_url("swyx-webhook", "/swyx/events"));
+    emu.start_call(SWYX_ID).await.expect("call starts");
+    graph
+        .wait_stats(Duration::from_secs(30), |s| s.set_presence_calls >= 1)
+        .await
+        .unwrap_or_else(|e| panic!("{}", with_logs(&format!("no setPresence: {e}"), &procs)));
+    let shown = graph.presence(ENTRA_ID).expect("presence");
+    assert_eq!(
+        (shown.availability.as_str(), shown.activity.as_str()),
+        ("Busy", "InACall")
+    );
+    assert_eq!(
+        graph.stats().requests(TOKEN_ROUTE),
+        1,
+        "the call went out on the token fetched at start: {}",
+        with_logs("token requests", &procs)
+    );
 }

@@ -36,6 +36,14 @@ impl Role {
         matches!(self, Role::SwyxWebhook | Role::Maintenance)
     }
 
+    /// Fetches the app-only Graph token as it starts, once its app is built: nearly every
+    /// connector event is for a linked user, whose "In a call" is a Graph call, and a new
+    /// process has no token. Not maintenance: many of its passes need no app-only token (no
+    /// session to renew, nothing to read back, no users sync due).
+    pub fn fetches_graph_token_at_start(self) -> bool {
+        self == Role::SwyxWebhook
+    }
+
     /// Loads the notification private keys (else only their ids are known).
     pub fn decrypts_notifications(self) -> bool {
         matches!(self, Role::Everything | Role::GraphWebhook)

@@ -59,12 +59,23 @@ impl LazyApp {
     /// function needs it for every event: the secrets' round trip and the clients' setup then
     /// overlap the runtime's own start and the fetch of that event (and are done before it when
     /// Lambda initialises the process ahead of an invocation). A build that fails is logged
-    /// now, naming the setting, and tried again by the first event.
+    /// now, naming the setting, and tried again by the first event. Then, where the role says
+    /// so, the app-only Graph token: the first event for a linked user then sends its Graph
+    /// call without a round trip to Entra first.
     fn build_ahead_if_needed(self: &Arc<Self>) {
-        if self.role.builds_at_start() {
-            let lazy = Arc::clone(self);
-            tokio::spawn(async move { lazy.get().await });
+        if !self.role.builds_at_start() {
+            return;
         }
+        let lazy = Arc::clone(self);
+        tokio::spawn(async move {
+            let Ok(app) = lazy.get().await else { return };
+            if lazy.role.fetches_graph_token_at_start()
+                && let Some(s2t) = app.swyx_to_teams.as_deref()
+            {
+                // Never fails: an event that needs the token meets any problem and reports it.
+                s2t.graph.get_ready(s2t.request_budget).await;
+            }
+        });
     }
 
     /// The store, opened by the first caller; a failure is logged and left for the next one.
