@@ -29,7 +29,10 @@ def b64url(data):
 
 
 class TokenIssuer:
-    """Signs validation tokens (RS256) and serves its public key as a JWKS on loopback."""
+    """Signs validation tokens (RS256) and serves its public key as a JWKS on loopback; also
+    answers client-credentials token requests (`authority_url`), as Entra does for a function
+    that fetches its app-only Graph token as it starts (swyx-webhook). Those are not counted as
+    waits: no measured event waits for one."""
 
     def __init__(self):
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -59,13 +62,24 @@ class TokenIssuer:
                 with lock:
                     spans.append((self.arrived, time.perf_counter()))
 
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                answer = json.dumps({"token_type": "Bearer", "expires_in": 3599,
+                                     "access_token": "figures-app-token"}).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
             def log_message(self, *args):
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Keys)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.jwks_url = f"http://127.0.0.1:{self.server.server_address[1]}/discovery/v2.0/keys"
+        self.authority_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.jwks_url = f"{self.authority_url}/discovery/v2.0/keys"
         self.lock = lock
 
     def take_spans(self):

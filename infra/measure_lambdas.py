@@ -10,8 +10,9 @@ Build first (release, as deployed; x86_64 here):
 Then: .venv/bin/python infra/measure_lambdas.py [--runs 11] [--aws-delay-ms 20]
 
 Each function's first event: Graph's validation handshake (graph-webhook), a signed
-`speaking.started` of a Swyx user nobody linked (swyx-webhook: the event secret, the signature, the
-store), a scheduled event with an empty backlog (maintenance: the store). graph-webhook is also
+`speaking.started` of a Swyx user nobody linked (swyx-webhook: the event secret, the signature,
+the store; meanwhile the app-only Graph token it fetches as it starts, from a loopback token
+endpoint), a scheduled event with an empty backlog (maintenance: the store). graph-webhook is also
 measured with a notification as its first event (graph-webhook-notification: one encrypted
 presence item of a subscription the store knows, for a user nobody linked, with a validation
 token whose key a loopback JWKS server publishes: the secrets, Microsoft's keys and the
@@ -275,7 +276,8 @@ def main():
 
                 fn_env = {} if name == "lambda-hello" else {
                     **env, **(swyx_env if name == "swyx-webhook" else {}),
-                    "AWS_ENDPOINT_URL": endpoint, "GRAPH_JWKS_URL": issuer.jwks_url}
+                    "AWS_ENDPOINT_URL": endpoint, "GRAPH_JWKS_URL": issuer.jwks_url,
+                    "GRAPH_AUTHORITY_URL": issuer.authority_url}
                 calls = []  # (AWS calls, round trips, ms waited on them) per cold start
                 samples = []
                 for _ in range(args.runs):
