@@ -8,6 +8,8 @@
 
 mod trusted_roots;
 
+use crate::config::DynamoTimeouts;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_smithy_http_client::tls::TrustStore;
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
@@ -20,32 +22,34 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 use trusted_roots::{RootsError, RootsSource};
 
 /// The AWS configuration: the environment's alone in a Lambda function (`lambda`), the SDK's
-/// default chains otherwise. `connect_timeout`: the store's, for every AWS client of a Lambda
-/// function (see [`lambda_loader`]).
-pub(super) async fn load(lambda: bool, connect_timeout: Option<Duration>) -> SdkConfig {
+/// default chains otherwise. `timeouts`: the store's, for every AWS client of a Lambda function
+/// (see [`lambda_loader`]).
+pub(super) async fn load(lambda: bool, timeouts: Option<DynamoTimeouts>) -> SdkConfig {
     let loader = aws_config::defaults(BehaviorVersion::latest());
     if !lambda {
         return loader.load().await;
     }
     let roots = RootsSource::from_env(|k| std::env::var_os(k));
-    lambda_loader(loader, ConnectOnUse::new(roots), connect_timeout)
+    let timeouts = timeouts.map(super::store::timeout_config);
+    lambda_loader(loader, ConnectOnUse::new(roots), timeouts)
         .load()
         .await
 }
 
 /// A Lambda function's configuration: credentials and region from the environment, `http` for
-/// every client, and one connect timeout for all of them. The SDK's client makes a connector
-/// (its TLS setup: the roots parsed from PEM again, a third of a millisecond) for each distinct
-/// pair of connect and read timeouts: Secrets Manager on the SDK's default connect timeout and
-/// DynamoDB on the store's made two before the first answer.
+/// every client, and the same timeouts for all of them. The same connect timeout: the SDK's
+/// client makes a connector (its TLS setup: the roots parsed from PEM again, a third of a
+/// millisecond) for each distinct pair of connect and read timeouts, so Secrets Manager on the
+/// SDK's default and DynamoDB on the store's made two before the first answer. The same attempt
+/// and operation timeouts: without them a Secrets Manager request on a connection that died
+/// silently (a process frozen with it in flight) waited until the function timed out.
 fn lambda_loader(
     loader: ConfigLoader,
     http: ConnectOnUse,
-    connect_timeout: Option<Duration>,
+    timeouts: Option<TimeoutConfig>,
 ) -> ConfigLoader {
     let loader = loader
         .credentials_provider(
@@ -53,12 +57,8 @@ fn lambda_loader(
         )
         .region(aws_config::environment::EnvironmentVariableRegionProvider::new())
         .http_client(http);
-    match connect_timeout {
-        Some(timeout) => loader.timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .connect_timeout(timeout)
-                .build(),
-        ),
+    match timeouts {
+        Some(timeouts) => loader.timeout_config(timeouts),
         None => loader,
     }
 }

@@ -35,7 +35,7 @@ impl OpenedStore {
         let aws = match cfg.store {
             StoreConfig::DynamoDb { timeouts, .. } => {
                 let lambda = role.is_lambda_function();
-                Some(super::aws::load(lambda, Some(timeouts.connect)).await)
+                Some(super::aws::load(lambda, Some(timeouts)).await)
             }
             StoreConfig::Sqlite { .. } => None,
         };

@@ -3,6 +3,7 @@
 //! process on the first event that needs it, then one handler call per event. JSON logs; metrics as CloudWatch EMF ([`emf`]): each
 //! webhook invocation what it recorded, the maintenance function its summary.
 
+mod ahead;
 pub mod emf;
 
 use super::http::{HttpRequest, HttpResponse};
@@ -11,12 +12,15 @@ use crate::config::{Config, Origin, RawConfig};
 use crate::domain::Timestamp;
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::telemetry::with_causes;
+use ahead::WorkAhead;
 use bytes::Bytes;
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Left for counting the backlog and answering after the maintenance parts stop.
@@ -37,6 +41,8 @@ struct LazyApp {
     /// while the app is being built.
     opened: tokio::sync::OnceCell<OpenedStore>,
     app: tokio::sync::OnceCell<Arc<App>>,
+    /// The build (and Graph token) started before the first event, where the role starts one.
+    ahead: OnceLock<WorkAhead>,
 }
 
 impl LazyApp {
@@ -46,12 +52,13 @@ impl LazyApp {
         crate::telemetry::init(true);
         let config = RawConfig::from_env(|k| std::env::var(k).ok())
             .and_then(|raw| raw.validate(Origin::Env))
-            .map_err(|e| lambda_http::Error::from(start_failed(&e)))?;
+            .map_err(|e| lambda_http::Error::from(start_failed(with_causes(&e))))?;
         Ok(Self {
             config,
             role,
             opened: tokio::sync::OnceCell::new(),
             app: tokio::sync::OnceCell::new(),
+            ahead: OnceLock::new(),
         })
     }
 
@@ -61,14 +68,28 @@ impl LazyApp {
     /// Lambda initialises the process ahead of an invocation). A build that fails is logged
     /// now, naming the setting, and tried again by the first event. Then, where the role says
     /// so, the app-only Graph token: the first event for a linked user then sends its Graph
-    /// call without a round trip to Entra first.
+    /// call without a round trip to Entra first. An event finds this work unfinished long
+    /// after it started only when a freeze overtook it: it then does it anew
+    /// ([`Self::drop_stale_work_ahead`]).
     fn build_ahead_if_needed(self: &Arc<Self>) {
         if !self.role.builds_at_start() {
             return;
         }
         let lazy = Arc::clone(self);
-        tokio::spawn(async move {
-            let Ok(app) = lazy.get().await else { return };
+        let started = SystemTime::now();
+        let work = WorkAhead::spawn(started, async move {
+            let app = match lazy.build().await {
+                Ok(app) => app,
+                // A request lost to a freeze is no failed start: the event builds anew.
+                Err(e) if ahead::is_stale(started, SystemTime::now()) => {
+                    tracing::info!(error = %e, "the build begun before the first event failed after a freeze; the event builds anew");
+                    return;
+                }
+                Err(e) => {
+                    start_failed(e);
+                    return;
+                }
+            };
             if lazy.role.fetches_graph_token_at_start()
                 && let Some(s2t) = app.swyx_to_teams.as_deref()
             {
@@ -76,21 +97,38 @@ impl LazyApp {
                 s2t.graph.get_ready(s2t.request_budget).await;
             }
         });
+        // Set once: this runs once per process, before the runtime starts.
+        let _ = self.ahead.set(work);
     }
 
-    /// The store, opened by the first caller; a failure is logged and left for the next one.
+    /// What each event does first: work begun before the first event and still unfinished long
+    /// after is dropped, so the event does not wait on requests a freeze may have lost.
+    fn drop_stale_work_ahead(&self) {
+        if self
+            .ahead
+            .get()
+            .is_some_and(|work| work.abandon_if_stale(SystemTime::now()))
+        {
+            tracing::info!(
+                "the work begun before the first event was frozen unfinished (the process was started ahead of its invocations); this event does it anew"
+            );
+        }
+    }
+
+    /// The store, opened by the first caller; a failure (unlogged) is left for the next one.
     async fn opened(&self) -> Result<OpenedStore, String> {
         self.opened
             .get_or_try_init(|| OpenedStore::for_role(&self.config, self.role))
             .await
             .cloned()
-            .map_err(|e| start_failed(&e))
+            .map_err(|e| with_causes(&e))
     }
 
-    /// The app, built by the first caller (a caller that comes while it is built waits for it).
+    /// The app, built by the first caller (a caller that comes while it is built waits for it);
+    /// a failure, unlogged, says why with every cause.
     /// Boxed: the app's whole build inside the runtime's future is too deep a type for the
     /// compiler's layout computation.
-    fn get(&self) -> Pin<Box<dyn Future<Output = Result<Arc<App>, String>> + Send + '_>> {
+    fn build(&self) -> Pin<Box<dyn Future<Output = Result<Arc<App>, String>> + Send + '_>> {
         Box::pin(async {
             self.app
                 .get_or_try_init(|| async {
@@ -98,7 +136,7 @@ impl LazyApp {
                     let opened = self.opened().await?;
                     let mut app = App::on_store(&self.config, self.role, clock, opened)
                         .await
-                        .map_err(|e| start_failed(&e))?;
+                        .map_err(|e| with_causes(&e))?;
                     // Nobody scrapes a Lambda: each invocation writes what it recorded instead.
                     app.metrics = Arc::new(Metrics::for_lambda());
                     Ok(Arc::new(app))
@@ -106,6 +144,11 @@ impl LazyApp {
                 .await
                 .cloned()
         })
+    }
+
+    /// The app for an event: built, or its failure logged.
+    async fn get(&self) -> Result<Arc<App>, String> {
+        self.build().await.map_err(start_failed)
     }
 
     /// The app and what `early_read` read for `req`. At a cold start the store is opened first
@@ -120,12 +163,13 @@ impl LazyApp {
         R: Fn(Arc<dyn Store>, &HttpRequest, Timestamp) -> Option<RF>,
         RF: Future<Output = Option<E>>,
     {
+        self.drop_stale_work_ahead();
         if self.app.initialized() {
             return (self.get().await, None);
         }
         let opened = match self.opened().await {
             Ok(opened) => opened,
-            Err(e) => return (Err(e), None),
+            Err(e) => return (Err(start_failed(e)), None),
         };
         let now = crate::domain::Clock::system().now();
         let read = early_read(Arc::clone(&opened.store), req, now);
@@ -146,9 +190,8 @@ fn stack_name() -> String {
 }
 
 /// A failed start, logged with every cause in one line (the setting first, the underlying reason
-/// last), as the operator reads it in CloudWatch.
-fn start_failed(e: &impl std::error::Error) -> String {
-    let message = crate::telemetry::with_causes(e);
+/// last: [`with_causes`]), as the operator reads it in CloudWatch.
+fn start_failed(message: String) -> String {
     tracing::error!(error = %message, "function could not start");
     message
 }
@@ -216,6 +259,7 @@ pub async fn run_maintenance() -> Result<(), lambda_http::Error> {
         move |event: LambdaEvent<Value>| {
             let (lazy, stack) = (Arc::clone(&lazy), Arc::clone(&stack));
             let run: Pin<Box<dyn Future<Output = _> + Send>> = Box::pin(async move {
+                lazy.drop_stale_work_ahead();
                 let app = lazy.get().await?;
                 maintenance_once(&app, &stack, event.context.deadline).await
             });

@@ -10,6 +10,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A test CA, and a server certificate for 127.0.0.1 it issued.
@@ -162,10 +163,11 @@ const STORE_CONNECT: Duration = Duration::from_millis(1_000);
 async fn connectors_for_secrets_and_store(connect_timeout: Option<Duration>) -> usize {
     let http = ConnectOnUse::new(RootsSource::Mozilla);
     let made = Arc::clone(&http.connectors_made);
+    let timeouts = connect_timeout.map(|c| TimeoutConfig::builder().connect_timeout(c).build());
     let conf = lambda_loader(
         aws_config::defaults(BehaviorVersion::latest()),
         http,
-        connect_timeout,
+        timeouts,
     )
     .region(Region::new("eu-west-1"))
     .credentials_provider(Credentials::new("test", "test", None, None, "test"))
@@ -203,6 +205,54 @@ async fn a_lambda_functions_secrets_and_store_share_one_tls_setup() {
     // On the SDK's default for Secrets Manager: one each, the roots parsed twice.
     let apart = connectors_for_secrets_and_store(None).await;
     assert_eq!(apart, 2);
+}
+
+/// A Secrets Manager read of a Lambda function on a connection nobody answers (as after the
+/// process was frozen with it in flight) fails within the store's operation timeout, which the
+/// function's AWS configuration gives every client, instead of holding the event until the
+/// function times out.
+#[tokio::test]
+async fn a_secrets_read_nobody_answers_fails_within_the_stores_timeout() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    // Accepts every connection and keeps it open without a word.
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((conn, _)) = silent.accept().await {
+            open.push(conn);
+        }
+    });
+    let timeouts = crate::config::DynamoTimeouts {
+        connect: STORE_CONNECT,
+        attempt: Duration::from_millis(200),
+        operation: Duration::from_millis(500),
+    };
+    let conf = lambda_loader(
+        aws_config::defaults(BehaviorVersion::latest()),
+        ConnectOnUse::new(RootsSource::Mozilla),
+        Some(crate::app::store::timeout_config(timeouts)),
+    )
+    .region(Region::new("eu-west-1"))
+    .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+    .endpoint_url(url)
+    .load()
+    .await;
+    let read = aws_sdk_secretsmanager::Client::new(&conf)
+        .batch_get_secret_value()
+        .secret_id_list("arn:aws:secretsmanager:eu-west-1:1:secret:x")
+        .send();
+    let outcome = tokio::time::timeout(Duration::from_secs(30), read).await;
+    held.abort();
+    let error = outcome
+        .expect("the read ends by itself, not held until the function's timeout")
+        .expect_err("nobody answered");
+    assert!(
+        matches!(
+            error,
+            aws_sdk_secretsmanager::error::SdkError::TimeoutError(_)
+        ),
+        "{error:?}"
+    );
 }
 
 #[test]
