@@ -10,8 +10,6 @@ use crate::support::moto;
 
 use presence_bridge::domain::{MappedStatus, MappingRules, TeamsPresence};
 use presence_bridge::store::{DynamoStore, PendingStore, UserLink, UserLinkStore};
-use presence_sandbox::Clock;
-use presence_sandbox::swyx::{SwyxEmulator, SwyxOptions};
 use std::time::{Duration, Instant};
 
 const ENCRYPTION_KEY: &str = include_str!("fixtures/crypto/key2048.pkcs8.pem");
@@ -44,14 +42,7 @@ async fn graph_webhook_killed_mid_burst_converges_after_restart() {
     let key_arn = put_secret(&format!("{table}/notify-key"), ENCRYPTION_KEY).await;
     let connector_arn = put_secret(&format!("{table}/connector-signing"), CONNECTOR_SECRET).await;
 
-    let emu = SwyxEmulator::start(SwyxOptions {
-        inbound_secret: CONNECTOR_SECRET.to_string(),
-        outbound_secret: EVENTS_SECRET.to_string(),
-        bridge_events_url: None,
-        clock: Clock::new(),
-    })
-    .await
-    .expect("swyx emulator");
+    let emu = lambda_emulator::swyx_emulator(CONNECTOR_SECRET, EVENTS_SECRET).await;
     // A slow connector: the burst is still being delivered when the kill comes.
     emu.set_answer_delay(Duration::from_millis(150));
     let sender = GraphSender::start(ENCRYPTION_CERT, JWT_KEY).await;

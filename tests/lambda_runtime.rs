@@ -10,14 +10,14 @@ use crate::support::lambda_emulator;
 use crate::support::moto;
 
 use graph_sender::{APP_ID, CERT_ID, GraphSender, TENANT};
-use lambda_emulator::{Emulator, put_secret, scheduled_event, with_logs};
+use lambda_emulator::{Emulator, Proc, put_secret, scheduled_event, with_logs};
 use presence_bridge::domain::{SwyxAction, SwyxStatus, Timestamp};
 use presence_bridge::store::{
     AccountStore, DynamoStore, PendingStore, SpeakingStore, SyncStateStore, UserLink, UserLinkStore,
 };
 use presence_sandbox::Clock;
 use presence_sandbox::graph::{GraphEmulator, GraphOptions};
-use presence_sandbox::swyx::{Outage, SwyxEmulator, SwyxOptions, TeamsStatus};
+use presence_sandbox::swyx::{Outage, SwyxEmulator, TeamsStatus};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -47,44 +47,13 @@ async fn lambda_binaries_under_the_runtime_emulator() {
     let key_arn = put_secret("pb/notify-key", ENCRYPTION_KEY).await;
     let connector_arn = put_secret("pb/connector-signing", CONNECTOR_SECRET).await;
 
-    let emu = SwyxEmulator::start(SwyxOptions {
-        inbound_secret: CONNECTOR_SECRET.to_string(),
-        outbound_secret: EVENTS_SECRET.to_string(),
-        bridge_events_url: None,
-        clock: Clock::new(),
-    })
-    .await
-    .expect("swyx emulator");
-    emu.add_user(SWYX_ID, "Alice Example", "alice@contoso.example");
+    // Swyx → Teams: the sandbox's Graph emulator takes setPresence/clearPresence (app-only token).
+    let (emu, graph) = alice_on_both_sides(&store).await;
     let sender = GraphSender::start(ENCRYPTION_CERT, JWT_KEY).await;
-    store
-        .put_user(&UserLink {
-            entra_id: ENTRA_ID.to_string(),
-            swyx_user_id: SWYX_ID.to_string(),
-            email: "alice@contoso.example".to_string(),
-            groups: Vec::new(),
-        })
-        .await
-        .expect("link");
     lambda_emulator::put_subscription(&store, SUB, CLIENT_STATE).await;
 
     let env =
         lambda_emulator::webhook_env(&table, &sender.jwks_url, key_arn, &emu.url(), connector_arn);
-
-    // Swyx → Teams: the sandbox's Graph emulator takes setPresence/clearPresence (app-only token).
-    let graph = GraphEmulator::start(GraphOptions {
-        tenant_id: TENANT.to_string(),
-        app_id: APP_ID.to_string(),
-        client_secret: GRAPH_CLIENT_SECRET.to_string(),
-        throttle_per_30s: None,
-        clock: Clock::new(),
-    })
-    .await
-    .expect("graph emulator");
-    graph.add_user(ENTRA_ID, "alice@contoso.example", "Alice Example");
-    graph
-        .set_client_session(ENTRA_ID, "teams-desktop", "Available", "Available")
-        .expect("teams session");
     let mut s2t_env = env.clone();
     s2t_env.extend([
         (
@@ -252,17 +221,7 @@ async fn lambda_binaries_under_the_runtime_emulator() {
 
     // 6. Swyx → Teams through the swyx-webhook Function URL: a call on SwyxServer shows
     //    "In a call" in Teams; its end clears the bridge's session.
-    emu.set_bridge_events_url(&rt.function_url("swyx-webhook", "/swyx/events"));
-    let call = emu.start_call(SWYX_ID).await.expect("call starts");
-    graph
-        .wait_stats(Duration::from_secs(30), |s| s.set_presence_calls >= 1)
-        .await
-        .unwrap_or_else(|e| panic!("{}", with_logs(&format!("no setPresence: {e}"), &procs)));
-    let shown = graph.presence(ENTRA_ID).expect("presence");
-    assert_eq!(
-        (shown.availability.as_str(), shown.activity.as_str()),
-        ("Busy", "InACall")
-    );
+    let call = alice_calls_through_swyx_webhook(&emu, &rt, &graph, &procs).await;
     assert_eq!(graph.app_sessions(ENTRA_ID).len(), 1);
     assert!(
         store
@@ -452,6 +411,59 @@ async fn swyx_webhook_names_an_unreadable_secret_before_its_first_event() {
     assert!(!log.contains("panicked"), "{log}");
 }
 
+/// Alice on both sides, linked in `store`: the Swyx emulator with her Swyx user (the connector's
+/// secrets are `CONNECTOR_SECRET` and `EVENTS_SECRET`), and the Graph emulator with her Teams
+/// client Available.
+async fn alice_on_both_sides(store: &DynamoStore) -> (SwyxEmulator, GraphEmulator) {
+    store
+        .put_user(&UserLink {
+            entra_id: ENTRA_ID.to_string(),
+            swyx_user_id: SWYX_ID.to_string(),
+            email: "alice@contoso.example".to_string(),
+            groups: Vec::new(),
+        })
+        .await
+        .expect("link");
+    let emu = lambda_emulator::swyx_emulator(CONNECTOR_SECRET, EVENTS_SECRET).await;
+    emu.add_user(SWYX_ID, "Alice Example", "alice@contoso.example");
+    let graph = GraphEmulator::start(GraphOptions {
+        tenant_id: TENANT.to_string(),
+        app_id: APP_ID.to_string(),
+        client_secret: GRAPH_CLIENT_SECRET.to_string(),
+        throttle_per_30s: None,
+        clock: Clock::new(),
+    })
+    .await
+    .expect("graph emulator");
+    graph.add_user(ENTRA_ID, "alice@contoso.example", "Alice Example");
+    graph
+        .set_client_session(ENTRA_ID, "teams-desktop", "Available", "Available")
+        .expect("teams session");
+    (emu, graph)
+}
+
+/// Alice starts a call on SwyxServer, whose events go to the swyx-webhook function; returns the
+/// call once Teams shows her "In a call".
+async fn alice_calls_through_swyx_webhook(
+    emu: &SwyxEmulator,
+    rt: &Emulator,
+    graph: &GraphEmulator,
+    procs: &[&Proc],
+) -> String {
+    emu.set_bridge_events_url(&rt.function_url("swyx-webhook", "/swyx/events"));
+    let call = emu.start_call(SWYX_ID).await.expect("call starts");
+    graph
+        .wait_stats(Duration::from_secs(30), |s| s.set_presence_calls >= 1)
+        .await
+        .unwrap_or_else(|e| panic!("{}", with_logs(&format!("no setPresence: {e}"), procs)));
+    let shown = graph.presence(ENTRA_ID).expect("presence");
+    assert_eq!(
+        (shown.availability.as_str(), shown.activity.as_str()),
+        ("Busy", "InACall")
+    );
+    call
+}
+
 /// swyx-webhook's environment as the template gives it, on loopback: the webhook's settings, the
 /// connector at `connector_url`, its event secret (`events`: an ARN) and the Graph client
 /// secret, Graph at `graph` when given.
@@ -494,37 +506,7 @@ async fn swyx_webhook_has_its_graph_token_before_its_first_event() {
     let table = moto::unique_table("lambda-token-ahead");
     let store = DynamoStore::new(moto::client(), &table);
     store.create_table_if_missing().await.expect("table");
-    store
-        .put_user(&UserLink {
-            entra_id: ENTRA_ID.to_string(),
-            swyx_user_id: SWYX_ID.to_string(),
-            email: "alice@contoso.example".to_string(),
-            groups: Vec::new(),
-        })
-        .await
-        .expect("link");
-    let emu = SwyxEmulator::start(SwyxOptions {
-        inbound_secret: CONNECTOR_SECRET.to_string(),
-        outbound_secret: EVENTS_SECRET.to_string(),
-        bridge_events_url: None,
-        clock: Clock::new(),
-    })
-    .await
-    .expect("swyx emulator");
-    emu.add_user(SWYX_ID, "Alice Example", "alice@contoso.example");
-    let graph = GraphEmulator::start(GraphOptions {
-        tenant_id: TENANT.to_string(),
-        app_id: APP_ID.to_string(),
-        client_secret: GRAPH_CLIENT_SECRET.to_string(),
-        throttle_per_30s: None,
-        clock: Clock::new(),
-    })
-    .await
-    .expect("graph emulator");
-    graph.add_user(ENTRA_ID, "alice@contoso.example", "Alice Example");
-    graph
-        .set_client_session(ENTRA_ID, "teams-desktop", "Available", "Available")
-        .expect("teams session");
+    let (emu, graph) = alice_on_both_sides(&store).await;
     let events = put_secret("pb/token-ahead-events", EVENTS_SECRET).await;
     let env = swyx_webhook_env(&table, &emu.url(), events, Some(&graph)).await;
     let rt = Emulator::start(dir.path());
@@ -537,17 +519,7 @@ async fn swyx_webhook_has_its_graph_token_before_its_first_event() {
         || graph.stats().requests(TOKEN_ROUTE) >= 1,
     )
     .await;
-    emu.set_bridge_events_url(&rt.function_url("swyx-webhook", "/swyx/events"));
-    emu.start_call(SWYX_ID).await.expect("call starts");
-    graph
-        .wait_stats(Duration::from_secs(30), |s| s.set_presence_calls >= 1)
-        .await
-        .unwrap_or_else(|e| panic!("{}", with_logs(&format!("no setPresence: {e}"), &procs)));
-    let shown = graph.presence(ENTRA_ID).expect("presence");
-    assert_eq!(
-        (shown.availability.as_str(), shown.activity.as_str()),
-        ("Busy", "InACall")
-    );
+    alice_calls_through_swyx_webhook(&emu, &rt, &graph, &procs).await;
     assert_eq!(
         graph.stats().requests(TOKEN_ROUTE),
         1,

@@ -18,6 +18,8 @@ use super::graph_sender::{APP_ID, CERT_ID, TENANT};
 use super::moto;
 use presence_bridge::domain::Timestamp;
 use presence_bridge::store::{DynamoStore, SubscriptionRecord, SubscriptionStore};
+use presence_sandbox::Clock;
+use presence_sandbox::swyx::{SwyxEmulator, SwyxOptions};
 
 const HINT: &str = "run ./scripts/test.sh (it installs cargo-lambda into .venv)";
 
@@ -158,6 +160,20 @@ impl Emulator {
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         spawn(cmd, log_dir.join(format!("{function}.log")))
     }
+}
+
+/// The Swyx connector's emulator as the Lambda tests start it: the bridge signs its requests with
+/// `inbound`, the connector its events with `outbound`; events go nowhere until a test sets
+/// their URL.
+pub async fn swyx_emulator(inbound: &str, outbound: &str) -> SwyxEmulator {
+    SwyxEmulator::start(SwyxOptions {
+        inbound_secret: inbound.to_string(),
+        outbound_secret: outbound.to_string(),
+        bridge_events_url: None,
+        clock: Clock::new(),
+    })
+    .await
+    .expect("swyx emulator")
 }
 
 /// A secret in moto's Secrets Manager; its ARN (what the SAM template hands the functions).
