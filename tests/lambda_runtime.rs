@@ -501,6 +501,17 @@ async fn swyx_webhook_env(
 /// after the event came (the token request counted by the emulated tenant stays at one).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn swyx_webhook_has_its_graph_token_before_its_first_event() {
+    token_before_the_first_event(None).await;
+}
+
+/// The same with provisioned concurrency, where the process finishes its app and token before
+/// it asks the runtime for an event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_provisioned_concurrency_swyx_webhook_is_ready_before_its_first_event() {
+    token_before_the_first_event(Some("provisioned-concurrency")).await;
+}
+
+async fn token_before_the_first_event(init_type: Option<&str>) {
     const TOKEN_ROUTE: &str = "POST /{tenant}/oauth2/v2.0/token";
     let dir = tempfile::tempdir().expect("tempdir");
     let table = moto::unique_table("lambda-token-ahead");
@@ -508,7 +519,13 @@ async fn swyx_webhook_has_its_graph_token_before_its_first_event() {
     store.create_table_if_missing().await.expect("table");
     let (emu, graph) = alice_on_both_sides(&store).await;
     let events = put_secret("pb/token-ahead-events", EVENTS_SECRET).await;
-    let env = swyx_webhook_env(&table, &emu.url(), events, Some(&graph)).await;
+    let mut env = swyx_webhook_env(&table, &emu.url(), events, Some(&graph)).await;
+    if let Some(init_type) = init_type {
+        env.push((
+            "AWS_LAMBDA_INITIALIZATION_TYPE".to_string(),
+            init_type.to_string(),
+        ));
+    }
     let rt = Emulator::start(dir.path());
     let swyx_fn = rt.start_function("swyx-webhook", &env, dir.path());
     let procs = [&rt.proc, &swyx_fn];

@@ -70,14 +70,15 @@ impl LazyApp {
     /// so, the app-only Graph token: the first event for a linked user then sends its Graph
     /// call without a round trip to Entra first. An event finds this work unfinished long
     /// after it started only when a freeze overtook it: it then does it anew
-    /// ([`Self::drop_stale_work_ahead`]).
-    fn build_ahead_if_needed(self: &Arc<Self>) {
+    /// ([`Self::drop_stale_work_ahead`]). With provisioned concurrency the start is on no
+    /// event's path, so the work is finished before the runtime asks for one.
+    async fn build_ahead_if_needed(self: &Arc<Self>) {
         if !self.role.builds_at_start() {
             return;
         }
         let lazy = Arc::clone(self);
         let started = SystemTime::now();
-        let work = WorkAhead::spawn(started, async move {
+        let work = async move {
             let app = match lazy.build().await {
                 Ok(app) => app,
                 // A request lost to a freeze is no failed start: the event builds anew.
@@ -96,9 +97,14 @@ impl LazyApp {
                 // Never fails: an event that needs the token meets any problem and reports it.
                 s2t.graph.get_ready(s2t.request_budget).await;
             }
-        });
+        };
+        let init_type = std::env::var("AWS_LAMBDA_INITIALIZATION_TYPE").ok();
+        if ahead::finish_before_first_event(init_type.as_deref()) {
+            work.await;
+            return;
+        }
         // Set once: this runs once per process, before the runtime starts.
-        let _ = self.ahead.set(work);
+        let _ = self.ahead.set(WorkAhead::spawn(started, work));
     }
 
     /// What each event does first: work begun before the first event and still unfinished long
@@ -214,7 +220,7 @@ where
     Fut: Future<Output = HttpResponse> + Send + 'static,
 {
     let lazy = Arc::new(LazyApp::from_env(role)?);
-    lazy.build_ahead_if_needed();
+    lazy.build_ahead_if_needed().await;
     let stack: Arc<str> = stack_name().into();
     let (early_read, handler) = (Arc::new(early_read), Arc::new(handler));
     lambda_http::run(lambda_http::service_fn(move |req| {
@@ -253,7 +259,7 @@ where
 /// invocation's deadline, then one EMF summary line on stdout (tracing logs go to stderr).
 pub async fn run_maintenance() -> Result<(), lambda_http::Error> {
     let lazy = Arc::new(LazyApp::from_env(Role::Maintenance)?);
-    lazy.build_ahead_if_needed();
+    lazy.build_ahead_if_needed().await;
     let stack: Arc<str> = stack_name().into();
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<Value>| {

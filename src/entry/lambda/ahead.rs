@@ -22,6 +22,14 @@ pub fn is_stale(started: SystemTime, now: SystemTime) -> bool {
         .is_ok_and(|since| since >= STALE_AFTER)
 }
 
+/// True when the work ahead is to be finished before the runtime asks for the first event, by
+/// the initialisation type Lambda gives the process (`AWS_LAMBDA_INITIALIZATION_TYPE`):
+/// provisioned concurrency initialises a process ahead of every invocation, so its start is on
+/// no event's path. An on-demand process may have its first event waiting already.
+pub fn finish_before_first_event(init_type: Option<&str>) -> bool {
+    init_type == Some("provisioned-concurrency")
+}
+
 /// A task started ahead of the first event.
 pub struct WorkAhead {
     task: JoinHandle<()>,
@@ -108,6 +116,13 @@ mod tests {
             tokio::task::yield_now().await;
         }
         assert!(!work.abandon_if_stale(SystemTime::now()));
+    }
+
+    #[test]
+    fn only_provisioned_concurrency_finishes_the_work_before_the_first_event() {
+        assert!(finish_before_first_event(Some("provisioned-concurrency")));
+        assert!(!finish_before_first_event(Some("on-demand")));
+        assert!(!finish_before_first_event(None));
     }
 
     #[test]
