@@ -1,7 +1,8 @@
 //! The thin seam between the Lambda runtime and the use cases: configuration from the
 //! environment (a bad setting fails the cold start with its name), the app built once per
-//! process on the first event that needs it, then one handler call per event. JSON logs; metrics as CloudWatch EMF ([`emf`]): each
-//! webhook invocation what it recorded, the maintenance function its summary.
+//! process (from its start, or on the first event that needs it: [`LazyApp`]), then one handler
+//! call per event. JSON logs; metrics as CloudWatch EMF ([`emf`]): each webhook invocation what
+//! it recorded, the maintenance function its summary.
 
 mod ahead;
 pub mod emf;
@@ -19,8 +20,7 @@ use lambda_http::lambda_runtime::{self, LambdaEvent};
 use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Left for counting the backlog and answering after the maintenance parts stop.
@@ -76,13 +76,16 @@ impl LazyApp {
         if !self.role.builds_at_start() {
             return;
         }
+        let init_type = std::env::var("AWS_LAMBDA_INITIALIZATION_TYPE").ok();
+        let finish_first = ahead::finish_before_first_event(init_type.as_deref());
         let lazy = Arc::clone(self);
         let started = SystemTime::now();
         let work = async move {
             let app = match lazy.build().await {
                 Ok(app) => app,
-                // A request lost to a freeze is no failed start: the event builds anew.
-                Err(e) if ahead::is_stale(started, SystemTime::now()) => {
+                // A request lost to a freeze is no failed start: the event builds anew. Work
+                // finished before the runtime asks for an event is never frozen.
+                Err(e) if !finish_first && ahead::is_stale(started, SystemTime::now()) => {
                     tracing::info!(error = %e, "the build begun before the first event failed after a freeze; the event builds anew");
                     return;
                 }
@@ -98,8 +101,7 @@ impl LazyApp {
                 s2t.graph.get_ready(s2t.request_budget).await;
             }
         };
-        let init_type = std::env::var("AWS_LAMBDA_INITIALIZATION_TYPE").ok();
-        if ahead::finish_before_first_event(init_type.as_deref()) {
+        if finish_first {
             work.await;
             return;
         }
