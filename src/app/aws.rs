@@ -2,26 +2,26 @@
 //! credentials and region from the environment (Lambda always sets `AWS_ACCESS_KEY_ID`,
 //! `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` and `AWS_REGION`), so no profile, web-identity
 //! (STS) or instance-metadata provider is built; and one HTTPS client for every AWS client of the
-//! process, trusting Mozilla's roots compiled in ([`trusted_roots`]), made when its first
-//! connection is. `serve` and the CLI keep the SDK's defaults (profiles, SSO, instance roles,
+//! process (reqwest as the SDK's connector, [`https`]), trusting Mozilla's roots compiled in
+//! ([`trusted_roots`]), made when its first connection is. `serve` and the CLI keep the SDK's defaults (profiles, SSO, instance roles,
 //! the platform's roots).
 
+mod https;
 mod trusted_roots;
 
 use crate::config::DynamoTimeouts;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
-use aws_smithy_http_client::tls::TrustStore;
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
-    SharedHttpConnector,
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 use trusted_roots::{RootsError, RootsSource};
 
 /// The AWS configuration: the environment's alone in a Lambda function (`lambda`), the SDK's
@@ -40,10 +40,10 @@ pub(super) async fn load(lambda: bool, timeouts: Option<DynamoTimeouts>) -> SdkC
 }
 
 /// A Lambda function's configuration: credentials and region from the environment, `http` for
-/// every client, and the same timeouts for all of them. The same connect timeout: the SDK's
-/// client makes a connector (its TLS setup: the roots parsed from PEM again, a third of a
-/// millisecond) for each distinct pair of connect and read timeouts, so Secrets Manager on the
-/// SDK's default and DynamoDB on the store's made two before the first answer. The same attempt
+/// every client, and the same timeouts for all of them. The same connect timeout: `http` makes
+/// a client (its TLS setup and connection pool) for each distinct pair of connect and read
+/// timeouts, so Secrets Manager on the SDK's default and DynamoDB on the store's would make two
+/// before the first answer, and connect twice. The same attempt
 /// and operation timeouts: without them a Secrets Manager request on a connection that died
 /// silently (a process frozen with it in flight) waited until the function timed out.
 fn lambda_loader(
@@ -63,57 +63,67 @@ fn lambda_loader(
     }
 }
 
-/// The SDK's own default HTTPS client (hyper, rustls on aws-lc-rs, the proxy from the
-/// environment), as `aws-smithy-runtime` builds it for the current behaviour version, trusting
-/// `roots`.
-fn sdk_https_client(roots: TrustStore, made: Arc<AtomicUsize>) -> SharedHttpClient {
-    use aws_smithy_http_client::tls::{Provider, TlsContext, rustls_provider::CryptoMode};
-    use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig};
-    Builder::new().build_with_connector_fn(move |settings, components| {
-        made.fetch_add(1, Ordering::Relaxed);
-        let mut conn =
-            ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::AwsLc));
-        // Never fails (the builder only keeps what it is given).
-        if let Ok(tls) = TlsContext::builder()
-            .with_trust_store(roots.clone())
-            .build()
-        {
-            conn.set_tls_context(tls);
-        }
-        conn.set_connector_settings(settings.cloned());
-        if let Some(components) = components {
-            conn.set_sleep_impl(components.sleep_impl());
-        }
-        conn.set_proxy_config(Some(ProxyConfig::from_env()));
-        conn.build()
-    })
-}
-
-/// An HTTP client made, roots and all, for the first request. The SDK's own client builds its
-/// connector as soon as a service client is made, "so that native certs load at client
-/// initialization", and again for the first request of each service client. Roots that cannot
-/// be read fail every request with the reason (and so the function's start, with
-/// `SSL_CERT_FILE` named in its log) rather than panic.
+/// The HTTPS client of every AWS client of a Lambda function ([`https`]), made, roots and all,
+/// for the first request. The SDK asks for a connector as soon as a service client is made, and
+/// again for the first request of each; one reqwest client is made for each distinct pair of
+/// connect and read timeouts, all trusting one root store. Roots that cannot be read fail every
+/// request with the reason (and so the function's start, with `SSL_CERT_FILE` named in its log)
+/// rather than panic.
 #[derive(Debug)]
 struct ConnectOnUse {
     roots: RootsSource,
-    client: OnceLock<Result<SharedHttpClient, Arc<RootsError>>>,
-    /// What the SDK's client says it is (for the user agent), before it is made.
-    metadata: Option<ConnectorMetadata>,
-    /// Connectors (TLS setups) the SDK's client made: one per distinct pair of timeouts.
+    store: OnceLock<Result<Arc<rustls::RootCertStore>, Arc<RootsError>>>,
+    /// The clients made, by their (connect, read) timeouts. A process has one or two.
+    clients: Mutex<Vec<(Timeouts, SharedHttpConnector)>>,
+    /// Clients (TLS setups) made, for the test that all of a function's share one.
     connectors_made: Arc<AtomicUsize>,
 }
+
+type Timeouts = (Option<Duration>, Option<Duration>);
 
 impl ConnectOnUse {
     fn new(roots: RootsSource) -> Self {
         Self {
             roots,
-            client: OnceLock::new(),
-            metadata: aws_smithy_http_client::Builder::new()
-                .build_http()
-                .connector_metadata(),
+            store: OnceLock::new(),
+            clients: Mutex::default(),
             connectors_made: Arc::default(),
         }
+    }
+
+    fn root_store(&self) -> Result<Arc<rustls::RootCertStore>, Arc<RootsError>> {
+        self.store
+            .get_or_init(|| {
+                let store = self.roots.root_store().map(Arc::new).map_err(Arc::new);
+                if let Err(e) = &store {
+                    tracing::error!(error = %crate::telemetry::with_causes(e.as_ref()), "the AWS client's trusted roots cannot be read; every AWS request fails");
+                }
+                store
+            })
+            .clone()
+    }
+
+    fn connector(&self, settings: &HttpConnectorSettings) -> SharedHttpConnector {
+        let roots = match self.root_store() {
+            Ok(roots) => roots,
+            Err(e) => return SharedHttpConnector::new(Refuse(Arc::new(e.into()))),
+        };
+        let key = (settings.connect_timeout(), settings.read_timeout());
+        // A poisoned lock only means another thread panicked while pushing: the list is whole.
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, connector)) = clients.iter().find(|(k, _)| *k == key) {
+            return connector.clone();
+        }
+        let connector = match https::client(roots, settings) {
+            Ok(client) => SharedHttpConnector::new(https::ReqwestConnector(client)),
+            Err(e) => {
+                tracing::error!(error = %crate::telemetry::with_causes(&e), "the AWS client cannot be made; every AWS request fails");
+                return SharedHttpConnector::new(Refuse(Arc::new(e.into())));
+            }
+        };
+        self.connectors_made.fetch_add(1, Ordering::Relaxed);
+        clients.push((key, connector.clone()));
+        connector
     }
 }
 
@@ -121,29 +131,34 @@ impl HttpClient for ConnectOnUse {
     fn http_connector(
         &self,
         settings: &HttpConnectorSettings,
-        components: &RuntimeComponents,
+        _components: &RuntimeComponents,
     ) -> SharedHttpConnector {
-        let client = self.client.get_or_init(|| {
-            let roots = self.roots.trust_store().map_err(Arc::new);
-            if let Err(e) = &roots {
-                tracing::error!(error = %crate::telemetry::with_causes(e.as_ref()), "the AWS client's trusted roots cannot be read; every AWS request fails");
-            }
-            roots.map(|roots| sdk_https_client(roots, Arc::clone(&self.connectors_made)))
-        });
-        match client {
-            Ok(client) => client.http_connector(settings, components),
-            Err(e) => SharedHttpConnector::new(Refuse(Arc::clone(e))),
-        }
+        self.connector(settings)
     }
 
     fn connector_metadata(&self) -> Option<ConnectorMetadata> {
-        self.metadata.clone()
+        Some(ConnectorMetadata::new("reqwest", None))
     }
 }
 
-/// Fails every request with why the roots could not be read.
+/// Why no AWS request can be sent.
+#[derive(Debug, thiserror::Error)]
+enum Unusable {
+    #[error(transparent)]
+    Roots(Arc<RootsError>),
+    #[error(transparent)]
+    Client(#[from] https::BuildError),
+}
+
+impl From<Arc<RootsError>> for Unusable {
+    fn from(e: Arc<RootsError>) -> Self {
+        Self::Roots(e)
+    }
+}
+
+/// Fails every request with why no AWS request can be sent.
 #[derive(Debug)]
-struct Refuse(Arc<RootsError>);
+struct Refuse(Arc<Unusable>);
 
 impl HttpConnector for Refuse {
     fn call(&self, _: HttpRequest) -> HttpConnectorFuture {
@@ -153,9 +168,9 @@ impl HttpConnector for Refuse {
     }
 }
 
-/// A shared [`RootsError`] as the error of one request, its causes kept.
+/// A shared [`Unusable`] as the error of one request, its causes kept.
 #[derive(Debug)]
-struct Shared(Arc<RootsError>);
+struct Shared(Arc<Unusable>);
 
 impl std::fmt::Display for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
