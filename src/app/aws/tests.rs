@@ -260,6 +260,67 @@ async fn a_secrets_read_nobody_answers_fails_within_the_stores_timeout() {
     );
 }
 
+/// A connection that breaks before its answer (an idle connection the far end dropped, a load
+/// balancer restarting) is an error the SDK retries, as with its own client: the request is
+/// sent again on a new connection and succeeds. Without the retry, it fails.
+#[tokio::test]
+async fn a_connection_closed_before_its_answer_is_retried_on_a_new_one() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let requests = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&requests);
+    let server = tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match tcp.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            // Every other request: the connection is dropped without a word.
+            if seen.fetch_add(1, Ordering::SeqCst).is_multiple_of(2) {
+                continue;
+            }
+            let body = br#"{"TableNames":["second try"]}"#;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = tcp.write_all(head.as_bytes()).await;
+            let _ = tcp.write_all(body).await;
+        }
+    });
+    let client = |retry: aws_config::retry::RetryConfig| {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .endpoint_url(&url)
+            .retry_config(retry)
+            .http_client(ConnectOnUse::new(RootsSource::Mozilla))
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(config)
+    };
+    let standard = aws_config::retry::RetryConfig::standard()
+        .with_initial_backoff(Duration::from_millis(1))
+        .with_max_attempts(2);
+    let tables = client(standard).list_tables().send().await.unwrap();
+    assert_eq!(tables.table_names(), ["second try"]);
+    assert_eq!(requests.load(Ordering::SeqCst), 2, "sent once more");
+    let error = client(aws_config::retry::RetryConfig::disabled())
+        .list_tables()
+        .send()
+        .await
+        .expect_err("the first connection breaks");
+    assert!(
+        matches!(error, aws_sdk_dynamodb::error::SdkError::DispatchFailure(ref e) if e.is_io()),
+        "a broken connection is an I/O failure: {error:?}"
+    );
+    server.abort();
+}
+
 #[test]
 fn without_ssl_cert_file_the_roots_are_mozillas() {
     assert_eq!(RootsSource::from_env(|_| None), RootsSource::Mozilla);
