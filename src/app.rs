@@ -16,6 +16,8 @@ use crate::domain::{MappingRules, RuleOverride};
 use crate::graph::crypto::NotificationKeys;
 use crate::graph::validation_token::{TokenSettings, TokenValidator};
 use crate::metrics::Metrics;
+use crate::outbound::tls::Trust;
+use crate::outbound::trusted_roots::RootsSource;
 use crate::store::Store;
 use crate::subscriptions::sync_accounts::SyncAccounts;
 use crate::swyx_to_teams::session::SwyxToTeams;
@@ -130,8 +132,9 @@ impl App {
         // answered, not before it is sent.
         let secrets = prefetched_secrets(cfg, role, aws);
         let without_secrets = async {
-            let http =
-                crate::outbound::http::client(CONNECT_TIMEOUT).map_err(StartupError::HttpClient)?;
+            let trust = outbound_trust(role, RootsSource::from_env(|k| std::env::var_os(k)))?;
+            let http = crate::outbound::http::client(CONNECT_TIMEOUT, trust)
+                .map_err(StartupError::HttpClient)?;
             let tokens = TokenValidator::new(
                 TokenSettings {
                     jwks_url: cfg.jwks_url.clone(),
@@ -247,6 +250,17 @@ async fn prefetched_secrets(
     }
     secrets.prefetch(&refs).await;
     secrets
+}
+
+/// The roots the Graph, Entra and connector client of `role` trusts: a Lambda function's the
+/// same as its AWS client (`roots`: Mozilla's compiled in, or `SSL_CERT_FILE`), so its first
+/// handshake parses no bundle; `serve` and the CLI the platform's.
+fn outbound_trust(role: Role, roots: RootsSource) -> Result<Trust, StartupError> {
+    if !role.is_lambda_function() {
+        return Ok(Trust::Platform);
+    }
+    let store = roots.root_store().map_err(StartupError::TrustedRoots)?;
+    Ok(Trust::Roots(Arc::new(store)))
 }
 
 pub use store::{OpenedStore, REQUEST_LOCK_WAIT, open_store, open_store_with};

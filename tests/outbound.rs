@@ -17,7 +17,7 @@ use presence_bridge::graph::token::ClientSecret;
 use presence_bridge::graph::validation_token::{
     TokenSettings, TokenValidator, ValidationTokenError,
 };
-use presence_bridge::outbound::http::client;
+use presence_bridge::outbound::http::{Trust, client};
 use presence_bridge::swyx::client::{ConnectorClient, ConnectorError, ConnectorSettings};
 use presence_bridge::swyx::signature::WebhookSecret;
 use std::sync::Arc;
@@ -84,14 +84,14 @@ async fn redirecting_to(target: &str) -> String {
 fn graph(base: &str, authority: &str, tenant: &str) -> GraphClient {
     GraphClient::new(
         GraphSettings::new(base, authority, tenant, "app", ClientSecret::new(SECRET)),
-        client(Duration::from_secs(2)).unwrap(),
+        client(Duration::from_secs(2), Trust::Platform).unwrap(),
     )
 }
 
 fn connector(base: &str) -> ConnectorClient {
     ConnectorClient::new(
         ConnectorSettings::new(base, WebhookSecret::generate()),
-        client(Duration::from_secs(2)).unwrap(),
+        client(Duration::from_secs(2), Trust::Platform).unwrap(),
     )
 }
 
@@ -115,7 +115,7 @@ fn validator(jwks_url: &str) -> TokenValidator {
             app_id: "app".into(),
             ..TokenSettings::default()
         },
-        client(Duration::from_secs(2)).unwrap(),
+        client(Duration::from_secs(2), Trust::Platform).unwrap(),
     )
 }
 
@@ -159,7 +159,7 @@ async fn no_client_follows_a_redirect_so_nothing_reaches_the_other_host() {
 
     // A sync account's refresh token stays home.
     let login = LoginEndpoint::new(
-        client(Duration::from_secs(2)).unwrap(),
+        client(Duration::from_secs(2), Trust::Platform).unwrap(),
         &redirecting,
         "tenant",
         "app",

@@ -3,13 +3,13 @@
 //! `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` and `AWS_REGION`), so no profile, web-identity
 //! (STS) or instance-metadata provider is built; and one HTTPS client for every AWS client of the
 //! process (reqwest as the SDK's connector, [`https`]), trusting Mozilla's roots compiled in
-//! ([`trusted_roots`]), made when its first connection is. `serve` and the CLI keep the SDK's defaults (profiles, SSO, instance roles,
+//! ([`crate::outbound::trusted_roots`]), made when its first connection is. `serve` and the CLI keep the SDK's defaults (profiles, SSO, instance roles,
 //! the platform's roots).
 
 mod https;
-mod trusted_roots;
 
 use crate::config::DynamoTimeouts;
+use crate::outbound::trusted_roots::{RootsError, RootsSource};
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
@@ -22,7 +22,6 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
-use trusted_roots::{RootsError, RootsSource};
 
 /// The AWS configuration: the environment's alone in a Lambda function (`lambda`), the SDK's
 /// default chains otherwise. `timeouts`: the store's, for every AWS client of a Lambda function

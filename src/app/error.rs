@@ -56,6 +56,8 @@ pub enum StartupError {
     },
     #[error("HTTP client")]
     HttpClient(#[source] crate::outbound::http::ClientError),
+    #[error("trusted roots of the HTTPS clients")]
+    TrustedRoots(#[source] crate::outbound::trusted_roots::RootsError),
 }
 
 impl StartupError {

@@ -19,7 +19,11 @@ pub async fn add(cfg: &Config, name: &str, out: &mut (dyn Write + Send)) -> anyh
     let mut secrets = SecretResolver::default();
     let sealer = token_sealer(cfg, &mut secrets).await?;
     let store = open_store(&cfg.store).await?;
-    let http = crate::outbound::http::client(Duration::from_secs(10)).context("HTTP client")?;
+    let http = crate::outbound::http::client(
+        Duration::from_secs(10),
+        crate::outbound::http::Trust::Platform,
+    )
+    .context("HTTP client")?;
     let login = LoginEndpoint::new(
         http,
         &cfg.graph_authority_url,

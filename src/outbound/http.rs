@@ -3,14 +3,15 @@
 //! - **No redirects.** A followed redirect would carry the client secret (token requests), a
 //!   refresh token, a bearer token or a connector signature to whatever host the answer names.
 //!   A 3xx comes back as an answer like any other, and the caller refuses it.
-//! - **rustls** (with aws-lc-rs), the only TLS stack compiled in; no proxy from the environment;
-//!   the system's trusted roots read on the first handshake ([`super::tls`]).
+//! - **rustls** (with aws-lc-rs), the only TLS stack compiled in, trusting the platform's roots
+//!   (read on the first handshake) or a root store given ([`super::tls`]).
 //! - **A connect timeout** on every connection; each request sets its own total timeout.
 //! - **Answers read up to a cap.** A `Content-Length` above the cap is refused before a byte of
 //!   the body is read; a body without one is read until the cap and then dropped, closing the
 //!   connection.
 
 use super::retry::{Failure, FailureKind, parse_retry_after};
+pub use super::tls::Trust;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
 use std::time::{Duration, SystemTime};
@@ -27,11 +28,11 @@ pub enum ClientError {
     Build(#[source] reqwest::Error),
 }
 
-/// The client every outbound call uses. Cheap to clone (clones share the connection pool).
-/// Building it reads no file: the trusted roots are loaded on the first HTTPS handshake
-/// ([`super::tls`]).
-pub fn client(connect_timeout: Duration) -> Result<reqwest::Client, ClientError> {
-    let tls = super::tls::client_config().map_err(ClientError::Tls)?;
+/// The client every outbound call uses, trusting `trust`. Cheap to clone (clones share the
+/// connection pool). Building it reads no file: the platform's roots are loaded on the first
+/// HTTPS handshake ([`super::tls`]).
+pub fn client(connect_timeout: Duration, trust: Trust) -> Result<reqwest::Client, ClientError> {
+    let tls = super::tls::client_config(trust).map_err(ClientError::Tls)?;
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .redirect(reqwest::redirect::Policy::none())

@@ -10,6 +10,7 @@
 pub mod http;
 pub mod retry;
 pub mod tls;
+pub mod trusted_roots;
 
 pub use self::http::{Answer, exchange};
 pub use retry::{Failure, FailureKind, GaveUp, Idempotency, RetryPolicy};

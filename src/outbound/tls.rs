@@ -1,7 +1,10 @@
-//! TLS of the outbound client: the system's trusted roots (the platform verifier: the CA bundle
-//! and every file of the certificate directory, some 300 certificates on Debian) are loaded on the
-//! first handshake, not when the client is built. A Lambda whose first event calls no HTTPS host
-//! (a store read, a validation handshake) never loads them.
+//! TLS of the outbound client, trusting one of two sets of roots ([`Trust`]):
+//! - **the platform's** (`serve`, the CLI): the platform verifier (the CA bundle and every file of
+//!   the certificate directory, some 300 certificates on Debian), loaded on the first handshake,
+//!   not when the client is built, so a process that calls no HTTPS host never loads them;
+//! - **a root store given** (a Lambda function: Mozilla's trust anchors compiled in, or
+//!   `SSL_CERT_FILE`, [`super::trusted_roots`]): nothing to load, so a cold start's first
+//!   handshake with Entra or Graph does not parse a bundle first.
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
@@ -9,17 +12,30 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use std::sync::{Arc, OnceLock};
 
+/// Which roots the outbound client trusts.
+#[derive(Debug, Clone)]
+pub enum Trust {
+    /// The platform's, read on the first handshake.
+    Platform,
+    /// These.
+    Roots(Arc<rustls::RootCertStore>),
+}
+
 /// The TLS configuration reqwest would build itself (rustls on aws-lc-rs, TLS 1.2 and 1.3,
-/// HTTP/1.1, the platform's roots), with the roots read on first use.
-pub fn client_config() -> Result<rustls::ClientConfig, rustls::Error> {
+/// HTTP/1.1), trusting `trust`.
+pub fn client_config(trust: Trust) -> Result<rustls::ClientConfig, rustls::Error> {
     let provider = CryptoProvider::get_default()
         .cloned()
         .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(LazyPlatformVerifier::new(provider)))
-        .with_no_client_auth();
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()?;
+    let mut config = match trust {
+        Trust::Platform => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(LazyPlatformVerifier::new(provider))),
+        Trust::Roots(roots) => builder.with_root_certificates(roots),
+    }
+    .with_no_client_auth();
     // reqwest sets ALPN only on a configuration it builds; this crate has no HTTP/2.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)

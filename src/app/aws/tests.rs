@@ -1,6 +1,7 @@
-//! Which roots the Lambda functions' AWS client trusts, shown on a local HTTPS server whose
+//! Which roots a Lambda function's HTTPS clients trust, shown on a local HTTPS server whose
 //! certificate a test CA issued: Mozilla's roots refuse it, `SSL_CERT_FILE` naming the test CA
-//! reaches it, and a bundle that cannot be read fails each request with its name, never a panic.
+//! reaches it (the AWS client and the Graph/connector client alike), and a bundle that cannot be
+//! read fails each request with its name, never a panic.
 
 use super::*;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
@@ -319,6 +320,50 @@ async fn a_connection_closed_before_its_answer_is_retried_on_a_new_one() {
         "a broken connection is an I/O failure: {error:?}"
     );
     server.abort();
+}
+
+/// A Lambda function's Graph, Entra and connector client trusts what its AWS client trusts:
+/// Mozilla's roots (refusing the private CA), or the bundle `SSL_CERT_FILE` names (reaching the
+/// server). A bundle that cannot be read stops the app's build with the setting named.
+#[tokio::test]
+async fn a_lambda_functions_graph_and_connector_client_trusts_the_same_roots() {
+    let pki = test_pki();
+    let (url, reached) = https_server(&pki).await;
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = write_file(dir.path(), "ca.pem", pki.ca_pem.as_bytes());
+    let get = |roots: RootsSource| {
+        let trust = crate::app::outbound_trust(crate::app::Role::SwyxWebhook, roots).unwrap();
+        let client = crate::outbound::http::client(STORE_CONNECT, trust).unwrap();
+        let url = url.clone();
+        async move { client.get(&url).send().await }
+    };
+    let refused = get(RootsSource::Mozilla).await.unwrap_err();
+    let text = format!("{refused:?}");
+    assert!(text.contains("UnknownIssuer"), "{text}");
+    assert_eq!(reached.load(Ordering::SeqCst), 0);
+    let answer = get(RootsSource::File(bundle)).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(reached.load(Ordering::SeqCst), 1);
+    let missing = dir.path().join("nowhere.pem");
+    let Err(e) = crate::app::outbound_trust(
+        crate::app::Role::Maintenance,
+        RootsSource::File(missing.clone()),
+    ) else {
+        panic!("an unreadable bundle is refused");
+    };
+    let text = crate::telemetry::with_causes(&e);
+    assert!(
+        text.contains(&format!(
+            "SSL_CERT_FILE {}: cannot be read",
+            missing.display()
+        )),
+        "{text}"
+    );
+    // serve and the CLI trust the platform's roots, whatever SSL_CERT_FILE says to the Lambda.
+    assert!(matches!(
+        crate::app::outbound_trust(crate::app::Role::Everything, RootsSource::Mozilla),
+        Ok(crate::outbound::tls::Trust::Platform)
+    ));
 }
 
 #[test]
