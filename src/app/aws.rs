@@ -146,7 +146,7 @@ enum Unusable {
     #[error(transparent)]
     Roots(Arc<RootsError>),
     #[error(transparent)]
-    Client(#[from] https::BuildError),
+    Client(#[from] crate::outbound::http::ClientError),
 }
 
 impl From<Arc<RootsError>> for Unusable {

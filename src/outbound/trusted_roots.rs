@@ -79,3 +79,91 @@ impl RootsSource {
         Ok(store)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    use std::path::Path;
+
+    /// A test CA's certificate, as PEM.
+    fn test_ca_pem() -> String {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap())
+            .unwrap()
+            .pem()
+    }
+
+    fn write_file(dir: &Path, name: &str, contents: &[u8]) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    #[test]
+    fn without_ssl_cert_file_the_roots_are_mozillas() {
+        assert_eq!(RootsSource::from_env(|_| None), RootsSource::Mozilla);
+        let empty = RootsSource::from_env(|k| (k == "SSL_CERT_FILE").then(Default::default));
+        assert_eq!(
+            empty,
+            RootsSource::Mozilla,
+            "an empty SSL_CERT_FILE is unset"
+        );
+        let store = RootsSource::Mozilla.root_store().unwrap();
+        assert!(store.len() > 100, "{} roots", store.len());
+    }
+
+    /// `certs` as one PEM bundle, as an administrator's `SSL_CERT_FILE` holds them.
+    fn pem_bundle(certs: &[&[u8]]) -> Vec<u8> {
+        use base64::Engine;
+        let mut pem = Vec::new();
+        for cert in certs {
+            pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
+            let text = base64::engine::general_purpose::STANDARD.encode(cert);
+            for line in text.as_bytes().chunks(64) {
+                pem.extend_from_slice(line);
+                pem.push(b'\n');
+            }
+            pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
+        }
+        pem
+    }
+
+    #[test]
+    fn a_bundle_keeps_only_certificates_that_can_be_roots() {
+        let dir = tempfile::tempdir().unwrap();
+        // Not a certificate inside its markers: dropped; the CA beside it kept.
+        let junk = pem_bundle(&[b"not a certificate"]);
+        let mixed = [junk.as_slice(), test_ca_pem().as_bytes()].concat();
+        let path = write_file(dir.path(), "mixed.pem", &mixed);
+        let roots = RootsSource::File(path).root_store().unwrap();
+        assert_eq!(roots.len(), 1);
+        // Nothing usable: refused with the setting's name.
+        let path = write_file(dir.path(), "junk.pem", &junk);
+        let e = RootsSource::File(path.clone()).root_store().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "SSL_CERT_FILE {}: no certificate in it can be a trusted root",
+                path.display()
+            )
+        );
+        // A key is no certificate either.
+        let key = KeyPair::generate().unwrap().serialize_pem();
+        let path = write_file(dir.path(), "key.pem", key.as_bytes());
+        assert!(matches!(
+            RootsSource::File(path).root_store(),
+            Err(RootsError::NoRoot { .. })
+        ));
+        // Broken base64 between the markers.
+        let path = write_file(
+            dir.path(),
+            "broken.pem",
+            b"-----BEGIN CERTIFICATE-----\n%%%%\n-----END CERTIFICATE-----\n",
+        );
+        let e = RootsSource::File(path.clone()).root_store().unwrap_err();
+        assert!(matches!(e, RootsError::NotPem { .. }), "{e:?}");
+        assert!(e.to_string().starts_with("SSL_CERT_FILE "), "{e}");
+    }
+}

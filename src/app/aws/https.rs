@@ -12,6 +12,8 @@
 //! timeouts the SDK asks for, and its errors sorted as the SDK's retry policy expects
 //! (timeouts, I/O errors that are retried, a request that cannot be sent that is not).
 
+use crate::outbound::http::ClientError;
+use crate::outbound::tls::{Trust, client_config};
 use aws_smithy_runtime_api::client::http::HttpConnectorSettings;
 use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorFuture};
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
@@ -19,29 +21,13 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_types::body::SdkBody;
 use std::sync::Arc;
 
-/// Why the client cannot be made (a TLS provider or system that is broken, never outside data).
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    #[error("TLS configuration of the AWS client")]
-    Tls(#[source] rustls::Error),
-    #[error("HTTP client for AWS")]
-    Client(#[source] reqwest::Error),
-}
-
-/// A reqwest client trusting `roots` with the SDK's connect and read timeouts.
+/// A reqwest client trusting `roots` with the SDK's connect and read timeouts: the outbound
+/// client's TLS configuration ([`crate::outbound::tls`]), no redirects.
 pub fn client(
     roots: Arc<rustls::RootCertStore>,
     settings: &HttpConnectorSettings,
-) -> Result<reqwest::Client, BuildError> {
-    let provider = rustls::crypto::CryptoProvider::get_default()
-        .cloned()
-        .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(BuildError::Tls)?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+) -> Result<reqwest::Client, ClientError> {
+    let tls = client_config(Trust::Roots(roots)).map_err(ClientError::Tls)?;
     let mut builder = reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .redirect(reqwest::redirect::Policy::none());
@@ -51,7 +37,7 @@ pub fn client(
     if let Some(read) = settings.read_timeout() {
         builder = builder.read_timeout(read);
     }
-    builder.build().map_err(BuildError::Client)
+    builder.build().map_err(ClientError::Build)
 }
 
 /// The SDK's [`HttpConnector`] on a reqwest client.

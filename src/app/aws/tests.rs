@@ -1,7 +1,8 @@
 //! Which roots a Lambda function's HTTPS clients trust, shown on a local HTTPS server whose
 //! certificate a test CA issued: Mozilla's roots refuse it, `SSL_CERT_FILE` naming the test CA
 //! reaches it (the AWS client and the Graph/connector client alike), and a bundle that cannot be
-//! read fails each request with its name, never a panic.
+//! read fails each request with its name, never a panic. Then the AWS connector's behaviour the
+//! SDK relies on: one TLS setup for all of a function's clients, its timeouts, its retries.
 
 use super::*;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
@@ -61,27 +62,40 @@ async fn https_server(pki: &TestPki) -> (String, Arc<AtomicUsize>) {
                 let Ok(mut tls) = acceptor.accept(tcp).await else {
                     return;
                 };
-                let mut request = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match tls.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
+                if !read_request_head(&mut tls).await {
+                    return;
                 }
                 counter.fetch_add(1, Ordering::SeqCst);
-                let body = br#"{"TableNames":["reached"]}"#;
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = tls.write_all(head.as_bytes()).await;
-                let _ = tls.write_all(body).await;
+                answer_list_tables(&mut tls, "reached").await;
                 let _ = tls.shutdown().await;
             });
         }
     });
     (url, reached)
+}
+
+/// Reads a request up to the end of its head; false when the connection ends first.
+async fn read_request_head(conn: &mut (impl tokio::io::AsyncRead + Unpin)) -> bool {
+    let mut request = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        match conn.read(&mut buf).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => request.extend_from_slice(&buf[..n]),
+        }
+    }
+    true
+}
+
+/// Answers as DynamoDB answers `ListTables`, with one table named `table`.
+async fn answer_list_tables(conn: &mut (impl tokio::io::AsyncWrite + Unpin), table: &str) {
+    let body = format!(r#"{{"TableNames":["{table}"]}}"#);
+    let head = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = conn.write_all(head.as_bytes()).await;
+    let _ = conn.write_all(body.as_bytes()).await;
 }
 
 /// A DynamoDB client on the Lambda functions' HTTPS client trusting `roots`, without retries.
@@ -272,25 +286,12 @@ async fn a_connection_closed_before_its_answer_is_retried_on_a_new_one() {
     let seen = Arc::clone(&requests);
     let server = tokio::spawn(async move {
         while let Ok((mut tcp, _)) = listener.accept().await {
-            let mut request = Vec::new();
-            let mut buf = [0u8; 4096];
-            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                match tcp.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => request.extend_from_slice(&buf[..n]),
-                }
-            }
+            read_request_head(&mut tcp).await;
             // Every other request: the connection is dropped without a word.
             if seen.fetch_add(1, Ordering::SeqCst).is_multiple_of(2) {
                 continue;
             }
-            let body = br#"{"TableNames":["second try"]}"#;
-            let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = tcp.write_all(head.as_bytes()).await;
-            let _ = tcp.write_all(body).await;
+            answer_list_tables(&mut tcp, "second try").await;
         }
     });
     let client = |retry: aws_config::retry::RetryConfig| {
@@ -364,71 +365,4 @@ async fn a_lambda_functions_graph_and_connector_client_trusts_the_same_roots() {
         crate::app::outbound_trust(crate::app::Role::Everything, RootsSource::Mozilla),
         Ok(crate::outbound::tls::Trust::Platform)
     ));
-}
-
-#[test]
-fn without_ssl_cert_file_the_roots_are_mozillas() {
-    assert_eq!(RootsSource::from_env(|_| None), RootsSource::Mozilla);
-    let empty = RootsSource::from_env(|k| (k == "SSL_CERT_FILE").then(Default::default));
-    assert_eq!(
-        empty,
-        RootsSource::Mozilla,
-        "an empty SSL_CERT_FILE is unset"
-    );
-    let store = RootsSource::Mozilla.root_store().unwrap();
-    assert!(store.len() > 100, "{} roots", store.len());
-}
-
-/// `certs` as one PEM bundle, as an administrator's `SSL_CERT_FILE` holds them.
-fn pem_bundle(certs: &[&[u8]]) -> Vec<u8> {
-    use base64::Engine;
-    let mut pem = Vec::new();
-    for cert in certs {
-        pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
-        let text = base64::engine::general_purpose::STANDARD.encode(cert);
-        for line in text.as_bytes().chunks(64) {
-            pem.extend_from_slice(line);
-            pem.push(b'\n');
-        }
-        pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
-    }
-    pem
-}
-
-#[test]
-fn a_bundle_keeps_only_certificates_that_can_be_roots() {
-    let pki = test_pki();
-    let dir = tempfile::tempdir().unwrap();
-    // Not a certificate inside its markers: dropped; the CA beside it kept.
-    let junk = pem_bundle(&[b"not a certificate"]);
-    let mixed = [junk.as_slice(), pki.ca_pem.as_bytes()].concat();
-    let path = write_file(dir.path(), "mixed.pem", &mixed);
-    let roots = RootsSource::File(path).root_store().unwrap();
-    assert_eq!(roots.len(), 1);
-    // Nothing usable: refused with the setting's name.
-    let path = write_file(dir.path(), "junk.pem", &junk);
-    let e = RootsSource::File(path.clone()).root_store().unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        format!(
-            "SSL_CERT_FILE {}: no certificate in it can be a trusted root",
-            path.display()
-        )
-    );
-    // A key is no certificate either.
-    let key = KeyPair::generate().unwrap().serialize_pem();
-    let path = write_file(dir.path(), "key.pem", key.as_bytes());
-    assert!(matches!(
-        RootsSource::File(path).root_store(),
-        Err(RootsError::NoRoot { .. })
-    ));
-    // Broken base64 between the markers.
-    let path = write_file(
-        dir.path(),
-        "broken.pem",
-        b"-----BEGIN CERTIFICATE-----\n%%%%\n-----END CERTIFICATE-----\n",
-    );
-    let e = RootsSource::File(path.clone()).root_store().unwrap_err();
-    assert!(matches!(e, RootsError::NotPem { .. }), "{e:?}");
-    assert!(e.to_string().starts_with("SSL_CERT_FILE "), "{e}");
 }
