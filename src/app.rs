@@ -259,8 +259,8 @@ fn outbound_trust(role: Role, roots: RootsSource) -> Result<Trust, StartupError>
     if !role.is_lambda_function() {
         return Ok(Trust::Platform);
     }
-    let store = roots.root_store().map_err(StartupError::TrustedRoots)?;
-    Ok(Trust::Roots(Arc::new(store)))
+    let store = roots.shared_store().map_err(StartupError::TrustedRoots)?;
+    Ok(Trust::Roots(store))
 }
 
 pub use store::{OpenedStore, REQUEST_LOCK_WAIT, open_store, open_store_with};

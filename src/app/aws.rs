@@ -3,8 +3,8 @@
 //! `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` and `AWS_REGION`), so no profile, web-identity
 //! (STS) or instance-metadata provider is built; and one HTTPS client for every AWS client of the
 //! process (reqwest as the SDK's connector, [`https`]), trusting Mozilla's roots compiled in
-//! ([`crate::outbound::trusted_roots`]), made when its first connection is. `serve` and the CLI keep the SDK's defaults (profiles, SSO, instance roles,
-//! the platform's roots).
+//! ([`crate::outbound::trusted_roots`]), made when its first connection is. `serve` and the CLI
+//! keep the SDK's defaults (profiles, SSO, instance roles, the platform's roots).
 
 mod https;
 
@@ -42,9 +42,9 @@ pub(super) async fn load(lambda: bool, timeouts: Option<DynamoTimeouts>) -> SdkC
 /// every client, and the same timeouts for all of them. The same connect timeout: `http` makes
 /// a client (its TLS setup and connection pool) for each distinct pair of connect and read
 /// timeouts, so Secrets Manager on the SDK's default and DynamoDB on the store's would make two
-/// before the first answer, and connect twice. The same attempt
-/// and operation timeouts: without them a Secrets Manager request on a connection that died
-/// silently (a process frozen with it in flight) waited until the function timed out.
+/// before the first answer, and connect twice. The same attempt and operation timeouts: without
+/// them a Secrets Manager request on a connection that died silently (a process frozen with it
+/// in flight) waited until the function timed out.
 fn lambda_loader(
     loader: ConfigLoader,
     http: ConnectOnUse,
@@ -93,7 +93,7 @@ impl ConnectOnUse {
     fn root_store(&self) -> Result<Arc<rustls::RootCertStore>, Arc<RootsError>> {
         self.store
             .get_or_init(|| {
-                let store = self.roots.root_store().map(Arc::new).map_err(Arc::new);
+                let store = self.roots.shared_store().map_err(Arc::new);
                 if let Err(e) = &store {
                     tracing::error!(error = %crate::telemetry::with_causes(e.as_ref()), "the AWS client's trusted roots cannot be read; every AWS request fails");
                 }
@@ -144,15 +144,9 @@ impl HttpClient for ConnectOnUse {
 #[derive(Debug, thiserror::Error)]
 enum Unusable {
     #[error(transparent)]
-    Roots(Arc<RootsError>),
+    Roots(#[from] Arc<RootsError>),
     #[error(transparent)]
     Client(#[from] crate::outbound::http::ClientError),
-}
-
-impl From<Arc<RootsError>> for Unusable {
-    fn from(e: Arc<RootsError>) -> Self {
-        Self::Roots(e)
-    }
 }
 
 /// Fails every request with why no AWS request can be sent.

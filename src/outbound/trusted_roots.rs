@@ -11,6 +11,7 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 /// Where the trusted roots come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +79,21 @@ impl RootsSource {
         }
         Ok(store)
     }
+
+    /// [`Self::root_store`], made once per process for each source: a Lambda function's AWS
+    /// client and its Graph/connector client share it, so a bundle `SSL_CERT_FILE` names is read
+    /// and parsed once, not once per client. A failure is not kept: the next caller tries again.
+    pub fn shared_store(&self) -> Result<Arc<rustls::RootCertStore>, RootsError> {
+        static MADE: Mutex<Vec<(RootsSource, Arc<rustls::RootCertStore>)>> = Mutex::new(Vec::new());
+        // A poisoned lock only means another thread panicked while pushing: the list is whole.
+        let mut made = MADE.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, store)) = made.iter().find(|(source, _)| source == self) {
+            return Ok(Arc::clone(store));
+        }
+        let store = Arc::new(self.root_store()?);
+        made.push((self.clone(), Arc::clone(&store)));
+        Ok(store)
+    }
 }
 
 #[cfg(test)]
@@ -93,6 +109,23 @@ mod tests {
         CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap())
             .unwrap()
             .pem()
+    }
+
+    #[test]
+    fn a_bundle_is_read_once_for_every_client_of_the_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_file(dir.path(), "ca.pem", test_ca_pem().as_bytes());
+        let first = RootsSource::File(path.clone()).shared_store().unwrap();
+        // Gone from disk: the second client still gets the store made for the first.
+        std::fs::remove_file(&path).unwrap();
+        let second = RootsSource::File(path.clone()).shared_store().unwrap();
+        assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!(second.len(), 1);
+        // A bundle that could not be read is tried again, not remembered as unreadable.
+        let missing = dir.path().join("later.pem");
+        assert!(RootsSource::File(missing.clone()).shared_store().is_err());
+        write_file(dir.path(), "later.pem", test_ca_pem().as_bytes());
+        assert_eq!(RootsSource::File(missing).shared_store().unwrap().len(), 1);
     }
 
     fn write_file(dir: &Path, name: &str, contents: &[u8]) -> PathBuf {

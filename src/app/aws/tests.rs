@@ -100,12 +100,21 @@ async fn answer_list_tables(conn: &mut (impl tokio::io::AsyncWrite + Unpin), tab
 
 /// A DynamoDB client on the Lambda functions' HTTPS client trusting `roots`, without retries.
 fn dynamodb(url: &str, roots: RootsSource) -> aws_sdk_dynamodb::Client {
+    dynamodb_retrying(url, roots, aws_config::retry::RetryConfig::disabled())
+}
+
+/// As [`dynamodb`], retrying as `retry` says.
+fn dynamodb_retrying(
+    url: &str,
+    roots: RootsSource,
+    retry: aws_config::retry::RetryConfig,
+) -> aws_sdk_dynamodb::Client {
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("eu-west-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "test"))
         .endpoint_url(url)
-        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .retry_config(retry)
         .http_client(ConnectOnUse::new(roots))
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
@@ -294,24 +303,17 @@ async fn a_connection_closed_before_its_answer_is_retried_on_a_new_one() {
             answer_list_tables(&mut tcp, "second try").await;
         }
     });
-    let client = |retry: aws_config::retry::RetryConfig| {
-        let config = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("eu-west-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .endpoint_url(&url)
-            .retry_config(retry)
-            .http_client(ConnectOnUse::new(RootsSource::Mozilla))
-            .build();
-        aws_sdk_dynamodb::Client::from_conf(config)
-    };
     let standard = aws_config::retry::RetryConfig::standard()
         .with_initial_backoff(Duration::from_millis(1))
         .with_max_attempts(2);
-    let tables = client(standard).list_tables().send().await.unwrap();
+    let tables = dynamodb_retrying(&url, RootsSource::Mozilla, standard)
+        .list_tables()
+        .send()
+        .await
+        .unwrap();
     assert_eq!(tables.table_names(), ["second try"]);
     assert_eq!(requests.load(Ordering::SeqCst), 2, "sent once more");
-    let error = client(aws_config::retry::RetryConfig::disabled())
+    let error = dynamodb(&url, RootsSource::Mozilla)
         .list_tables()
         .send()
         .await
