@@ -9,6 +9,8 @@ use crate::support::graph_sender;
 mod bad_input;
 #[path = "graph_to_swyx/batch.rs"]
 mod batch;
+#[path = "graph_to_swyx/early_read.rs"]
+mod early_read;
 #[path = "graph_to_swyx/metrics.rs"]
 mod metrics;
 #[path = "graph_to_swyx/undelivered.rs"]

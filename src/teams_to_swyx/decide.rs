@@ -17,8 +17,8 @@ use crate::domain::{
 };
 use crate::store::optimistic::{self, Step};
 use crate::store::{
-    DecisionInputStore, PendingDelivery, PendingStore, SpeakingStore, StoreResult, SwitchStore,
-    SyncStateStore, UserLink, UserLinkStore, UserSwitches,
+    DecisionInputStore, DecisionInputs, PendingDelivery, PendingStore, SpeakingStore, StoreResult,
+    SwitchStore, SyncStateStore, UserLink, UserLinkStore, UserSwitches,
 };
 use std::time::Duration;
 
@@ -122,8 +122,30 @@ pub async fn observe<S>(
 where
     S: DecisionStore + ?Sized,
 {
-    let with_speaking = judge.may_be_own_session(&obs.presence);
-    let Some(read) = store.get_decision_inputs(entra_id, with_speaking).await? else {
+    observe_on(store, judge, entra_id, obs, None).await
+}
+
+/// [`observe`] on the user's decision inputs read ahead (`Some(None)`: not linked), where given:
+/// a cold start read them while it read its secrets. Judged as on inputs read now: the write is
+/// conditional on the state's revision, so a state that moved since is read and judged again.
+pub async fn observe_on<S>(
+    store: &S,
+    judge: Judge<'_>,
+    entra_id: &str,
+    obs: &Observation,
+    read_ahead: Option<Option<DecisionInputs>>,
+) -> StoreResult<Observed>
+where
+    S: DecisionStore + ?Sized,
+{
+    let read = match read_ahead {
+        Some(read) => read,
+        None => {
+            let with_speaking = judge.may_be_own_session(&obs.presence);
+            store.get_decision_inputs(entra_id, with_speaking).await?
+        }
+    };
+    let Some(read) = read else {
         return Ok(Observed::UnlinkedUser);
     };
     let rules = judge.rules_for_user(&read.link, read.switches.as_ref());

@@ -10,34 +10,38 @@
 //! every core, see [`batch`]) → the forwards to the connector, at most [`MAX_CONCURRENT_ITEMS`] at
 //! a time, within the time budget → one summary line. An item that fails alone is dropped and counted; its
 //! neighbours go on. Graph gets 202 whatever happens at the connector (what it does not take
-//! stays pending), and 503 when an item could not be stored, so Graph redelivers.
+//! stays pending), and 503 when an item could not be stored, so Graph redelivers. At a
+//! graph-webhook cold start the subscriptions, and a lone item's user, are read early
+//! ([`read_early`]), while the function reads its secrets.
 
 use super::authenticate::{
     Authentic, NotAuthentic, VouchedTenants, authenticate, screen, vouched_tenants,
 };
-use super::decide::{Observed, observe};
+use super::decide::{Observed, observe_on};
 use super::deliver::Delivered;
-use super::known_subscriptions::{ReadAhead, Subscriptions, read_ahead};
+use super::known_subscriptions::Subscriptions;
 use crate::app::App;
 use crate::domain::{Observation, SwyxUpdate, Timestamp};
 use crate::entry::http::{HttpRequest, HttpResponse, empty, error, query_param, text};
 use crate::graph::notification::{ChangeNotification, LifecycleEvent};
 use crate::metrics::DropReason;
-use crate::store::{LifecycleRequest, Store, StoreError};
+use crate::store::{LifecycleRequest, StoreError};
 use crate::telemetry::with_causes;
-use http::{Method, StatusCode};
+use http::StatusCode;
 use std::collections::BTreeSet;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
 mod batch;
 mod collection;
+mod early;
 mod tally;
 
 pub use collection::MAX_ITEMS_PER_COLLECTION;
 pub(crate) use collection::parse_collection;
 use collection::read_collection;
+use early::UserAhead;
+pub use early::{EarlyRead, read_early};
 use tally::Tally;
 
 /// Graph's opaque validation tokens are short; anything longer is not Graph.
@@ -93,34 +97,31 @@ impl ItemReport {
     }
 }
 
-/// Starts a cold start's early read for a request that may be a notification collection (a POST
-/// that is not Graph's validation handshake): the bridge's subscriptions, which every collection
-/// is checked against, read while the function reads its secrets. It only reads; a forged
-/// request costs that one read, once per new process.
-pub fn read_early(
-    store: Arc<dyn Store>,
-    req: &HttpRequest,
-    _now: Timestamp,
-) -> Option<impl Future<Output = Option<ReadAhead>> + Send + use<>> {
-    if req.method() != Method::POST || query_param(req.uri(), "validationToken").is_some() {
-        return None;
-    }
-    Some(async move { read_ahead(store.as_ref()).await })
-}
-
-/// [`handle`], with the subscriptions [`read_early`] read for this request.
+/// [`handle`], with what [`read_early`] read for this request at a cold start.
 pub async fn handle_with(
     app: &Arc<App>,
     req: HttpRequest,
-    early: Option<ReadAhead>,
+    early: Option<EarlyRead>,
 ) -> HttpResponse {
-    if let Some(ahead) = early {
+    let Some(early) = early else {
+        return handle(app, req).await;
+    };
+    if let Some(ahead) = early.subscriptions {
         app.known_subscriptions.keep(ahead).await;
     }
-    handle(app, req).await
+    handle_on(app, req, early.user).await
 }
 
 pub async fn handle(app: &Arc<App>, req: HttpRequest) -> HttpResponse {
+    handle_on(app, req, None).await
+}
+
+/// [`handle`], with the decision inputs of the user of a lone item read ahead, if any.
+async fn handle_on(
+    app: &Arc<App>,
+    req: HttpRequest,
+    user_ahead: Option<UserAhead>,
+) -> HttpResponse {
     let started = Instant::now();
     let received_at = app.clock.now();
     if let Some(answer) = validation_handshake(&req) {
@@ -157,7 +158,8 @@ pub async fn handle(app: &Arc<App>, req: HttpRequest) -> HttpResponse {
     let work = {
         let app = Arc::clone(app);
         tokio::spawn(async move {
-            process_items(&app, collection.value, vouched, received_at, started).await
+            let at = (received_at, started);
+            process_items(&app, collection.value, vouched, at, user_ahead).await
         })
     };
     let reports = match work.await {
@@ -226,8 +228,8 @@ async fn process_items(
     app: &Arc<App>,
     items: Vec<ChangeNotification>,
     vouched: VouchedTenants,
-    received_at: Timestamp,
-    started: Instant,
+    (received_at, started): (Timestamp, Instant),
+    user_ahead: Option<UserAhead>,
 ) -> Result<Vec<Result<ItemReport, TaskFailed>>, StoreError> {
     let mut reports = Vec::with_capacity(items.len());
     let mut screened = Vec::new();
@@ -252,7 +254,17 @@ async fn process_items(
     // A lone item (the usual case) needs no task of its own.
     if let [index] = screened[..] {
         let received_at = received_at.plus_millis(index as i64);
-        let report = item_work(app, &items[index], &known, &vouched, received_at, started).await;
+        let item = &items[index];
+        let report = item_work(
+            app,
+            item,
+            &known,
+            &vouched,
+            received_at,
+            started,
+            user_ahead,
+        )
+        .await;
         reports.push(Ok(report));
         return Ok(reports);
     }
@@ -276,8 +288,9 @@ async fn item_work(
     vouched: &VouchedTenants,
     received_at: Timestamp,
     started: Instant,
+    user_ahead: Option<UserAhead>,
 ) -> ItemReport {
-    let result = process_item(app, item, known, vouched, received_at).await;
+    let result = process_item(app, item, known, vouched, received_at, user_ahead).await;
     let delivery = match &result {
         Ok(ItemOutcome::Forward(update)) => Some(forward(app, update, started).await),
         _ => None,
@@ -291,6 +304,7 @@ async fn process_item(
     known: &Subscriptions,
     vouched: &VouchedTenants,
     received_at: Timestamp,
+    user_ahead: Option<UserAhead>,
 ) -> Result<ItemOutcome, ItemError> {
     match authenticate(item, known, &app.settings.tenant_id, vouched, &app.keys)? {
         Authentic::Lifecycle {
@@ -303,7 +317,9 @@ async fn process_item(
                 presence: resource.to_presence(),
                 received_at,
             };
-            let observed = observe(app.store.as_ref(), app.judge(), &entra_id, &observation)
+            let read = user_ahead.and_then(|ahead| ahead.for_user(&entra_id));
+            let (store, judge) = (app.store.as_ref(), app.judge());
+            let observed = observe_on(store, judge, &entra_id, &observation, read)
                 .await
                 .map_err(|e| ItemError::Store(Arc::new(e)))?;
             Ok(match observed {
