@@ -12,6 +12,7 @@ mod links;
 mod pending;
 mod speaking;
 mod switches;
+mod swyx_ids;
 mod table;
 mod transact;
 
@@ -25,12 +26,15 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use items::*;
+use std::sync::Arc;
 
-/// A [`Store`](super::Store) on one DynamoDB table. Cloning shares the client.
+/// A [`Store`](super::Store) on one DynamoDB table. Cloning shares the client (and what the
+/// process learnt of the links, [`swyx_ids`]).
 #[derive(Clone)]
 pub struct DynamoStore {
     client: Client,
     table: String,
+    swyx_ids: Arc<swyx_ids::SwyxIdHints>,
 }
 
 /// Only the table: the client's configuration is nobody's business in a log line.
@@ -79,6 +83,7 @@ impl DynamoStore {
         Self {
             client,
             table: table.into(),
+            swyx_ids: Arc::default(),
         }
     }
 

@@ -98,6 +98,36 @@ pub async fn decision_inputs_are_the_users_own_records_read_together<S: Store + 
     // Records of a user no longer linked are not a decision's inputs.
     assert!(store.delete_user("bob").await.unwrap());
     assert_eq!(store.get_decision_inputs("bob", true).await.unwrap(), None);
+
+    // Linked anew to another Swyx user: that user's switches, not the ones read before (a
+    // backend that remembers which Swyx user a link named must not answer from it).
+    let moved = link("alice", "1003", "alice@example.com");
+    store.put_user(&moved).await.unwrap();
+    let moved_switches = UserSwitches {
+        swyx_user_id: "1003".into(),
+        switches: DirectionSwitches {
+            swyx_to_teams: Some(false),
+            ..DirectionSwitches::default()
+        },
+    };
+    store.put_switches(&moved_switches).await.unwrap();
+    for _ in 0..2 {
+        let read = store.get_decision_inputs("alice", false).await.unwrap();
+        let read = read.expect("linked");
+        assert_eq!(
+            (read.link, read.switches),
+            (moved.clone(), Some(moved_switches.clone()))
+        );
+    }
+    // Unlinked, then linked back: the first Swyx user's switches again.
+    assert!(store.delete_user("alice").await.unwrap());
+    assert_eq!(
+        store.get_decision_inputs("alice", true).await.unwrap(),
+        None
+    );
+    store.put_user(&alice).await.unwrap();
+    let read = store.get_decision_inputs("alice", false).await.unwrap();
+    assert_eq!(read.and_then(|r| r.switches), Some(alices_switches));
 }
 
 pub async fn swyx_event_inputs_are_the_link_switches_and_replay_check_read_together<

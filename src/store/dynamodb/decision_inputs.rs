@@ -1,7 +1,9 @@
 //! A decision's reads in as few round trips as the keys allow. A presence: the link, the sync
 //! state and (when asked for) the speaking state in one `BatchGetItem`, all keyed by the Entra
-//! id; then the switches, keyed by the Swyx id the link names. A Swyx event: the link by Swyx
-//! id, the switches and the event's claim in one `BatchGetItem`.
+//! id, with the switches of the Swyx user the link named when this process last read it
+//! ([`super::swyx_ids`]); the switches of a user read for the first time, or linked anew, after
+//! it (keyed by the Swyx id the link names). A Swyx event: the link by Swyx id, the switches and
+//! the event's claim in one `BatchGetItem`.
 
 use super::DynamoStore;
 use super::items::*;
@@ -22,20 +24,31 @@ impl DecisionInputStore for DynamoStore {
         with_speaking: bool,
     ) -> StoreResult<Option<DecisionInputs>> {
         require("Entra id", entra_id)?;
-        let mut keys = vec![user_key(entra_id), state_key(entra_id)];
-        if with_speaking {
-            keys.push(speaking_key(entra_id));
-        }
-        let items = self.batch_get(keys.clone()).await?;
-        let Some(link) = parse_found::<UserLink>(&items, &keys[0], "user link")? else {
+        let (user, state) = (user_key(entra_id), state_key(entra_id));
+        let speaking = with_speaking.then(|| speaking_key(entra_id));
+        // The switches of the Swyx user the link named last time, read along (a hint).
+        let hint = self.swyx_ids.get(entra_id);
+        let switches = hint.as_deref().map(switches_key);
+        let mut keys = vec![user.clone(), state.clone()];
+        keys.extend(speaking.iter().chain(&switches).cloned());
+        let items = self.batch_get(keys).await?;
+        let link = parse_found::<UserLink>(&items, &user, "user link")?;
+        let swyx_user_id = link.as_ref().map(|l| l.swyx_user_id.as_str());
+        self.swyx_ids.learn(entra_id, swyx_user_id);
+        let Some(link) = link else {
             return Ok(None);
         };
-        let state = parse_found(&items, &keys[1], "sync state")?;
-        let speaking = match keys.get(2) {
+        let state = parse_found(&items, &state, "sync state")?;
+        let speaking = match &speaking {
             Some(key) => parse_found(&items, key, "speaking state")?,
             None => None,
         };
-        let switches = self.get_switches(&link.swyx_user_id).await?;
+        let switches = match switches {
+            Some(key) if hint.as_deref() == Some(link.swyx_user_id.as_str()) => {
+                parse_found(&items, &key, "user switches")?
+            }
+            _ => self.get_switches(&link.swyx_user_id).await?,
+        };
         Ok(Some(DecisionInputs {
             link,
             switches,
