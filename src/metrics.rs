@@ -26,6 +26,7 @@ use prometheus_client::registry::Registry;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use store_gauges::StoreGauges;
+pub use store_gauges::StoreReading;
 
 /// Graph notification items received in collections that reached the item checks.
 pub const NOTIFICATIONS: &str = "presence_bridge_notifications_total";
@@ -367,16 +368,15 @@ impl Metrics {
         store: &dyn Store,
         now: Timestamp,
     ) -> StoreResult<StoreFigures> {
-        // Both at once: the maintenance Lambda answers after them.
-        let (pending_deliveries, subscriptions) =
-            tokio::try_join!(store.count_pending(), store.list_subscriptions())?;
-        let next_expiry = subscriptions.iter().map(|s| s.expires_at).min();
-        let figures = StoreFigures {
-            pending_deliveries,
-            next_subscription_expiry_secs: next_expiry.map(|at| (at.0 - now.0).div_euclid(1000)),
-        };
+        let reading = StoreReading::read(store).await?;
+        Ok(self.set_store_reading(&reading, now))
+    }
+
+    /// The store's gauges from what was read earlier, at `now`.
+    pub fn set_store_reading(&self, reading: &StoreReading, now: Timestamp) -> StoreFigures {
+        let figures = reading.at(now);
         self.store.set_store_figures(&figures);
-        Ok(figures)
+        figures
     }
 
     /// A pending count read elsewhere (the health check): the gauge follows it.

@@ -6,6 +6,7 @@
 
 mod ahead;
 pub mod emf;
+mod maintenance;
 
 use super::http::{HttpRequest, HttpResponse};
 use crate::app::{App, OpenedStore, Role};
@@ -16,17 +17,11 @@ use crate::store::Store;
 use crate::telemetry::with_causes;
 use ahead::WorkAhead;
 use bytes::Bytes;
-use lambda_http::lambda_runtime::{self, LambdaEvent};
-use serde_json::Value;
+pub use maintenance::run_maintenance;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// Left for counting the backlog and answering after the maintenance parts stop.
-const SAFETY_MARGIN: Duration = Duration::from_secs(5);
-/// When the runtime gives no usable deadline (never on AWS).
-const FALLBACK_BUDGET: Duration = Duration::from_secs(20);
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The app of the function `role`, built once per process: from the start, while the runtime
 /// fetches the first event, when every event of the function needs it ([`Role::builds_at_start`]);
@@ -43,6 +38,8 @@ struct LazyApp {
     app: tokio::sync::OnceCell<Arc<App>>,
     /// The build (and Graph token) started before the first event, where the role starts one.
     ahead: OnceLock<WorkAhead>,
+    /// The maintenance function's store, its calls counted (see [`maintenance`]).
+    store_writes: OnceLock<Arc<crate::store::CountingStore>>,
 }
 
 impl LazyApp {
@@ -53,13 +50,18 @@ impl LazyApp {
         let config = RawConfig::from_env(|k| std::env::var(k).ok())
             .and_then(|raw| raw.validate(Origin::Env))
             .map_err(|e| lambda_http::Error::from(start_failed(with_causes(&e))))?;
-        Ok(Self {
+        Ok(Self::new(config, role))
+    }
+
+    fn new(config: Config, role: Role) -> Self {
+        Self {
             config,
             role,
             opened: tokio::sync::OnceCell::new(),
             app: tokio::sync::OnceCell::new(),
             ahead: OnceLock::new(),
-        })
+            store_writes: OnceLock::new(),
+        }
     }
 
     /// Starts building the app now, before the runtime asks for the first event, when the
@@ -126,7 +128,16 @@ impl LazyApp {
     /// The store, opened by the first caller; a failure (unlogged) is left for the next one.
     async fn opened(&self) -> Result<OpenedStore, String> {
         self.opened
-            .get_or_try_init(|| OpenedStore::for_role(&self.config, self.role))
+            .get_or_try_init(|| async {
+                let mut opened = OpenedStore::for_role(&self.config, self.role).await?;
+                if self.role == Role::Maintenance {
+                    let counted = maintenance::counting_writes(opened.store);
+                    opened.store = Arc::clone(&counted) as Arc<dyn Store>;
+                    // Set once: the cell above runs this once.
+                    let _ = self.store_writes.set(counted);
+                }
+                Ok::<_, crate::app::StartupError>(opened)
+            })
             .await
             .cloned()
             .map_err(|e| with_causes(&e))
@@ -257,72 +268,10 @@ where
     .await
 }
 
-/// The whole `main` of the scheduled maintenance Lambda: one pass per event, within the
-/// invocation's deadline, then one EMF summary line on stdout (tracing logs go to stderr).
-pub async fn run_maintenance() -> Result<(), lambda_http::Error> {
-    let lazy = Arc::new(LazyApp::from_env(Role::Maintenance)?);
-    lazy.build_ahead_if_needed().await;
-    let stack: Arc<str> = stack_name().into();
-    lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: LambdaEvent<Value>| {
-            let (lazy, stack) = (Arc::clone(&lazy), Arc::clone(&stack));
-            let run: Pin<Box<dyn Future<Output = _> + Send>> = Box::pin(async move {
-                lazy.drop_stale_work_ahead();
-                let app = lazy.get().await?;
-                maintenance_once(&app, &stack, event.context.deadline).await
-            });
-            run
-        },
-    ))
-    .await
-}
-
-async fn maintenance_once(
-    app: &App,
-    stack: &str,
-    deadline_ms: u64,
-) -> Result<Value, lambda_runtime::Error> {
-    let summary = crate::maintenance::run(app, budget(deadline_ms, now_ms())).await;
-    let store = app
-        .metrics
-        .refresh_from_store(app.store.as_ref(), app.clock.now())
-        .await?;
-    // What the pass counted with labels (calls repaired against Swyx), one record per label.
-    if let Some(inv) = app.metrics.take_invocation() {
-        for labelled in emf::invocation_lines(&inv, stack, now_ms()) {
-            println!("{labelled}");
-        }
-    }
-    let line = emf::summary_line(&summary, &store, stack, now_ms());
-    println!("{line}");
-    if summary.failed.is_empty() {
-        Ok(line)
-    } else {
-        // A failed part counts as a function error: the errors alarm sees it.
-        Err(format!("maintenance parts failed: {}", summary.failed.join("; ")).into())
-    }
-}
-
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// Time until the invocation's deadline minus a margin, so a slow connector never makes the
-/// function time out (a timeout would count as an error and retry the whole event).
-/// A deadline that is not a plausible wall-clock time (none, or more than a day in the past, as
-/// runtime emulators send: cargo-lambda's sends a constant) gets [`FALLBACK_BUDGET`].
-fn budget(deadline_ms: u64, now_ms: u64) -> Duration {
-    const DAY_MS: u64 = 24 * 3_600_000;
-    if deadline_ms.saturating_add(DAY_MS) < now_ms || deadline_ms == 0 {
-        return FALLBACK_BUDGET;
-    }
-    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
-    match left.checked_sub(SAFETY_MARGIN) {
-        Some(b) if !b.is_zero() => b,
-        _ => Duration::from_millis(500),
-    }
 }
 
 pub fn request_from_lambda(req: lambda_http::Request) -> HttpRequest {
@@ -341,23 +290,4 @@ pub fn response_to_lambda(resp: HttpResponse) -> lambda_http::Response<lambda_ht
         }
     };
     lambda_http::Response::from_parts(parts, body)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn budget_stays_below_the_deadline() {
-        assert_eq!(budget(60_000, 0), Duration::from_secs(55));
-        // Almost out of time: a short try, never a negative or zero budget.
-        assert_eq!(budget(3_000, 0), Duration::from_millis(500));
-        assert_eq!(budget(0, 1_000), FALLBACK_BUDGET);
-        // Real deadlines are epoch milliseconds; one just passed still gets a short try.
-        let now = 1_796_190_000_000;
-        assert_eq!(budget(now + 50_000, now), Duration::from_secs(45));
-        assert_eq!(budget(now - 1_000, now), Duration::from_millis(500));
-        // Not a wall-clock time at all (an emulator's constant): the fallback.
-        assert_eq!(budget(600_000, now), FALLBACK_BUDGET);
-    }
 }

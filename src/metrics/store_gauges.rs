@@ -7,10 +7,42 @@ use super::{
     FAILING_SYNC_ACCOUNTS, MaintenanceFigures, NEXT_SUBSCRIPTION_EXPIRY, PENDING_DELIVERIES,
     StoreFigures, UNCOVERED_USERS,
 };
+use crate::domain::Timestamp;
+use crate::store::{Store, StoreResult};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::gauge::ConstGauge;
 use std::sync::Mutex;
+
+/// What the store's gauges are made of, as read at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreReading {
+    pending_deliveries: usize,
+    next_expiry: Option<Timestamp>,
+}
+
+impl StoreReading {
+    /// The pending deliveries and the subscriptions, both at once: the maintenance Lambda answers
+    /// after them.
+    pub async fn read(store: &dyn Store) -> StoreResult<Self> {
+        let (pending_deliveries, subscriptions) =
+            tokio::try_join!(store.count_pending(), store.list_subscriptions())?;
+        Ok(Self {
+            pending_deliveries,
+            next_expiry: subscriptions.iter().map(|s| s.expires_at).min(),
+        })
+    }
+
+    /// The figures at `now` (the next expiry counted from it).
+    pub fn at(&self, now: Timestamp) -> StoreFigures {
+        StoreFigures {
+            pending_deliveries: self.pending_deliveries,
+            next_subscription_expiry_secs: self
+                .next_expiry
+                .map(|at| (at.0 - now.0).div_euclid(1000)),
+        }
+    }
+}
 
 #[derive(Debug, Default)]
 pub(super) struct StoreGauges {
