@@ -22,24 +22,40 @@ class DelayProxy(http.server.ThreadingHTTPServer):
 
     def take_round_trips(self, other=()):
         """Round trips among the requests since the last call, and the seconds the function
-        waited on them: a request that arrived while another was held rides in that one's round
-        trip, and the wait is the time from a request's arrival to its answer sent (their
-        union). Waits for the answers still being written: the function may have read one
-        before the proxy recorded it."""
+        waited on them. A request rides in the round trip of the requests sent with it: one
+        that arrived before any of them was answered. One that arrived after an answer went
+        out may have waited for it, so it starts the next round trip (with 20 ms held per
+        request, those sent together arrive within a millisecond, long before any answer).
+        Only the requests to AWS count (`other`, requests that are not held, such as the fetch
+        of Microsoft's signing keys, are answered at once and would end a round trip early).
+        The wait is the time from a request's arrival to its answer sent, theirs and `other`'s
+        (their union). Waits for the answers still being written: the function may have read
+        one before the proxy recorded it."""
         with self.lock:
             self.all_answered.wait_for(lambda: self.in_flight == 0, timeout=10)
-            spans, self.spans = sorted(self.spans + list(other)), []
-        trips, wave_start, wave_end, waited = 0, None, None, 0.0
-        for start, end in spans:
-            if wave_end is None or start >= wave_end:
-                if wave_end is not None:
-                    waited += wave_end - wave_start
-                trips, wave_start, wave_end = trips + 1, start, end
+            aws, self.spans = sorted(self.spans), []
+        trips, first_answer = 0, None
+        for start, end in aws:
+            if first_answer is None or start >= first_answer:
+                trips, first_answer = trips + 1, end
             else:
-                wave_end = max(wave_end, end)
-        if wave_end is not None:
-            waited += wave_end - wave_start
-        return trips, waited
+                first_answer = min(first_answer, end)
+        return trips, union_length(sorted(aws + list(other)))
+
+
+def union_length(spans):
+    """Seconds covered by at least one of the sorted (start, end) spans."""
+    total, cover_start, cover_end = 0.0, None, None
+    for start, end in spans:
+        if cover_end is None or start > cover_end:
+            if cover_end is not None:
+                total += cover_end - cover_start
+            cover_start, cover_end = start, end
+        else:
+            cover_end = max(cover_end, end)
+    if cover_end is not None:
+        total += cover_end - cover_start
+    return total
 
 
 class DelayHandler(http.server.BaseHTTPRequestHandler):

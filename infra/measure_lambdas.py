@@ -25,8 +25,9 @@ out, so that each cold start splits into its wait on AWS and the function's own 
 floor of a function that must make a round trip is hello-world + that wait); and through the
 same proxy holding every request --aws-delay-ms (20 ms by default, about what a round trip
 costs in a region where moto answers in milliseconds), so each round trip made before the first
-answer shows. The proxied passes count the AWS calls and the round trips they took (a call made
-while another is held shares its round trip). Each table also gives each process's CPU time (all
+answer shows. The proxied passes count the AWS calls and the round trips they took (calls sent
+together, before any of them was answered, share one; the fetch of Microsoft's signing keys,
+never held, counts as a call and a wait, not as a round trip). Each table also gives each process's CPU time (all
 threads) and minor page faults up to its answer, read from /proc before it is killed: its own
 work without any wait, which the machine's other load moves less than the wall-clock figures.
 The last line sums it up.
