@@ -13,7 +13,7 @@ use crate::app::{App, OpenedStore, Role};
 use crate::config::{Config, Origin, RawConfig};
 use crate::domain::Timestamp;
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::{CountingStore, Store};
 use crate::telemetry::with_causes;
 use ahead::WorkAhead;
 use bytes::Bytes;
@@ -38,8 +38,9 @@ struct LazyApp {
     app: tokio::sync::OnceCell<Arc<App>>,
     /// The build (and Graph token) started before the first event, where the role starts one.
     ahead: OnceLock<WorkAhead>,
-    /// The maintenance function's store, its calls counted (see [`maintenance`]).
-    store_writes: OnceLock<Arc<crate::store::CountingStore>>,
+    /// The maintenance function's store, its calls counted: whether a pass wrote (see
+    /// [`maintenance`]).
+    counted_store: OnceLock<Arc<CountingStore>>,
 }
 
 impl LazyApp {
@@ -60,7 +61,7 @@ impl LazyApp {
             opened: tokio::sync::OnceCell::new(),
             app: tokio::sync::OnceCell::new(),
             ahead: OnceLock::new(),
-            store_writes: OnceLock::new(),
+            counted_store: OnceLock::new(),
         }
     }
 
@@ -131,10 +132,10 @@ impl LazyApp {
             .get_or_try_init(|| async {
                 let mut opened = OpenedStore::for_role(&self.config, self.role).await?;
                 if self.role == Role::Maintenance {
-                    let counted = maintenance::counting_writes(opened.store);
+                    let counted = Arc::new(CountingStore::new(opened.store));
                     opened.store = Arc::clone(&counted) as Arc<dyn Store>;
                     // Set once: the cell above runs this once.
-                    let _ = self.store_writes.set(counted);
+                    let _ = self.counted_store.set(counted);
                 }
                 Ok::<_, crate::app::StartupError>(opened)
             })

@@ -4,13 +4,13 @@
 //! The gauges (pending deliveries, the next subscription expiry) are read while the pass runs: at
 //! a cold start while the app reads its secrets, so the pass's answer waits on one AWS round trip
 //! fewer. They are read again after the pass only when it wrote to the store (the app's store
-//! counts its writes, [`CountingStore::writes`]): a pass that wrote nothing left the store as the
-//! reading alongside it found it, and both readings race alike with the webhooks' writes.
+//! counts its calls, [`crate::store::CountingStore::writes`]): a pass that wrote nothing left
+//! the store as the reading alongside it found it, and both readings race alike with the
+//! webhooks' writes.
 
 use super::{LazyApp, emf, now_ms, stack_name, start_failed};
 use crate::app::Role;
 use crate::metrics::StoreReading;
-use crate::store::CountingStore;
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use serde_json::Value;
 use std::future::Future;
@@ -42,19 +42,13 @@ pub async fn run_maintenance() -> Result<(), lambda_http::Error> {
     .await
 }
 
-/// The store of the maintenance function: every call counted, so that a pass knows whether it
-/// wrote.
-pub(super) fn counting_writes(store: Arc<dyn crate::store::Store>) -> Arc<CountingStore> {
-    Arc::new(CountingStore::new(store))
-}
-
 async fn maintenance_once(
     lazy: &LazyApp,
     stack: &str,
     deadline_ms: u64,
 ) -> Result<Value, lambda_runtime::Error> {
     let opened = lazy.opened().await.map_err(start_failed)?;
-    let writes = || lazy.store_writes.get().map(|store| store.writes());
+    let writes = || lazy.counted_store.get().map(|store| store.writes());
     let pass = async {
         let app = lazy.get().await?;
         let before = writes();
@@ -147,7 +141,7 @@ mod tests {
 
     fn count_pending_calls(lazy: &LazyApp) -> u64 {
         let store = lazy
-            .store_writes
+            .counted_store
             .get()
             .expect("maintenance counts its store");
         store.counts().get("count_pending").copied().unwrap_or(0)
