@@ -158,8 +158,8 @@ async fn handle_on(
     let work = {
         let app = Arc::clone(app);
         tokio::spawn(async move {
-            let at = (received_at, started);
-            process_items(&app, collection.value, vouched, at, user_ahead).await
+            let items = collection.value;
+            process_items(&app, items, vouched, received_at, started, user_ahead).await
         })
     };
     let reports = match work.await {
@@ -228,7 +228,8 @@ async fn process_items(
     app: &Arc<App>,
     items: Vec<ChangeNotification>,
     vouched: VouchedTenants,
-    (received_at, started): (Timestamp, Instant),
+    received_at: Timestamp,
+    started: Instant,
     user_ahead: Option<UserAhead>,
 ) -> Result<Vec<Result<ItemReport, TaskFailed>>, StoreError> {
     let mut reports = Vec::with_capacity(items.len());
