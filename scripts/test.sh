@@ -43,14 +43,22 @@ echo "== SAM template: cfn-lint, then SAM translator + cfn-lint"
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
+# The Lambda functions as `sam build` packages them for x86_64 (release profile, `panic=abort`);
+# the Lambda tests below run these very files. cargo-lambda links with the Zig installed beside
+# it in the venv.
+echo "== Lambda functions as shipped (cargo lambda build --release)"
+PATH="$PWD/$venv/bin:$PATH" "$CARGO_LAMBDA" lambda build --release --locked \
+  --bin graph-webhook --bin swyx-webhook --bin maintenance
+export LAMBDA_BUILD_DIR="$PWD/target/lambda"
+
 # Lint and build in one pass: clippy-driver wraps rustc for the workspace's own crates (what
 # `cargo clippy` does, but with code generation), so the dependency tree is compiled once instead
 # of twice (a check build for clippy, a real one for the tests). Same targets as
 # `cargo clippy --workspace --all-targets -- -D warnings`: libraries and their unit tests, binaries,
 # integration tests, benches (the binaries have no tests of their own: `test = false`).
 echo "== clippy (-D warnings) and tests (cargo nextest: unit tests, each crate's one integration-test"
-echo "   binary, benches in test mode; tests/lambda_runtime.rs runs the Lambda binaries built"
-echo "   alongside, same profile and target dir, under cargo-lambda's emulator)"
+echo "   binary, benches in test mode; tests/lambda_runtime.rs runs the Lambda functions built"
+echo "   above under cargo-lambda's emulator)"
 RUSTC_WORKSPACE_WRAPPER="$(rustup which clippy-driver)"
 export RUSTC_WORKSPACE_WRAPPER
 export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"

@@ -10,6 +10,7 @@ mod demo_via_connector;
 mod fault_injection;
 mod graph_accounts;
 mod graph_to_swyx;
+mod lambda_binary;
 mod lambda_faults;
 mod lambda_runtime;
 mod outbound;

@@ -3,9 +3,9 @@
 //! a `provided.al2023` bootstrap.
 //!
 //! Lookup: `$CARGO_LAMBDA`, else `<crate>/.venv/bin/cargo-lambda`, else `cargo-lambda` on PATH.
-//! Binaries: the ones cargo built with this test (same profile and target dir, so CI compiles the
-//! dependency tree once), or `$LAMBDA_BUILD_DIR/<fn>/bootstrap` when set (e.g. `target/lambda`
-//! after `cargo lambda build`, to check the very files `sam build` packages).
+//! Binaries: `$LAMBDA_BUILD_DIR/<fn>/bootstrap` when set (`scripts/test.sh` sets `target/lambda`
+//! after `cargo lambda build --release`: the very files `sam build` packages), else the ones cargo
+//! built with this test.
 
 use serde_json::{Value, json};
 use std::fs::File;
