@@ -36,6 +36,10 @@ impl Proc {
         let _ = self.child.wait();
     }
 
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
@@ -70,16 +74,35 @@ fn cargo_lambda() -> PathBuf {
         .unwrap_or_else(|| panic!("cargo-lambda not found (CARGO_LAMBDA, .venv, PATH): {HINT}"))
 }
 
+/// The directory `cargo lambda build --release` wrote the functions to, when a test run names
+/// one (`$LAMBDA_BUILD_DIR`).
+fn lambda_build_dir() -> Option<PathBuf> {
+    std::env::var_os("LAMBDA_BUILD_DIR").map(PathBuf::from)
+}
+
+/// `function` as shipped: `$LAMBDA_BUILD_DIR/<fn>/bootstrap`, else `target/lambda/<fn>/bootstrap`.
+pub fn shipped_bootstrap(function: &str) -> PathBuf {
+    let dir = lambda_build_dir().unwrap_or_else(|| manifest_dir().join("target/lambda"));
+    let path = dir.join(function).join("bootstrap");
+    assert!(
+        path.is_file(),
+        "{} is missing: build it with `cargo lambda build --release --bin {function}` \
+         (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
 pub fn bootstrap(function: &str) -> PathBuf {
-    let path = match std::env::var_os("LAMBDA_BUILD_DIR") {
-        Some(dir) => PathBuf::from(dir).join(function).join("bootstrap"),
-        None => PathBuf::from(match function {
-            "graph-webhook" => env!("CARGO_BIN_EXE_graph-webhook"),
-            "swyx-webhook" => env!("CARGO_BIN_EXE_swyx-webhook"),
-            "maintenance" => env!("CARGO_BIN_EXE_maintenance"),
-            other => panic!("no Lambda function named {other}"),
-        }),
-    };
+    if lambda_build_dir().is_some() {
+        return shipped_bootstrap(function);
+    }
+    let path = PathBuf::from(match function {
+        "graph-webhook" => env!("CARGO_BIN_EXE_graph-webhook"),
+        "swyx-webhook" => env!("CARGO_BIN_EXE_swyx-webhook"),
+        "maintenance" => env!("CARGO_BIN_EXE_maintenance"),
+        other => panic!("no Lambda function named {other}"),
+    });
     assert!(path.is_file(), "{} is missing", path.display());
     path
 }
@@ -89,7 +112,7 @@ fn free_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
-fn spawn(mut cmd: Command, log: PathBuf) -> Proc {
+pub fn spawn(mut cmd: Command, log: PathBuf) -> Proc {
     let out = File::create(&log).expect("log file");
     let err = out.try_clone().expect("log file");
     let child = cmd
