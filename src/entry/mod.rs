@@ -1,9 +1,10 @@
 //! Entry points around the use cases: the framework-neutral HTTP shape both hosts share
-//! ([`http`]), the Lambda runtime seam ([`lambda`]), the self-hosted server ([`server`]) and its
+//! ([`http`]), work that outlives a caller who stops waiting ([`detach`]), the Lambda runtime seam ([`lambda`]), the self-hosted server ([`server`]) and its
 //! operator's routes ([`admin`]).
 
 pub mod admin;
 pub mod admin_page;
+pub mod detach;
 pub mod http;
 pub mod lambda;
 pub mod server;

@@ -3,6 +3,7 @@
 //! loop in-process, graceful shutdown (in-flight requests finish on both listeners; the
 //! maintenance pass in progress ends before the process does).
 
+use super::detach::detached;
 use super::http::{HttpResponse, error};
 use crate::app::App;
 use crate::maintenance;
@@ -64,8 +65,8 @@ fn to_axum(resp: HttpResponse) -> Response {
 /// connection and up to the body limit of memory for as long as it likes.
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a webhook may take beyond its time budget before it is answered 503 (its sender
-/// retries); Graph counts an answer after 3 s as slow. The work goes on: it runs on a task of its
-/// own, so a connector event's claim is kept or released as its outcome says.
+/// retries); Graph counts an answer after 3 s as slow. The work goes on: what is left of it then
+/// runs on a task of its own, so a connector event's claim is kept or released as its outcome says.
 const ANSWER_MARGIN: Duration = Duration::from_millis(750);
 
 /// The request with its body read, or the 413 (408) answer. Reads at most one byte past the
@@ -89,8 +90,8 @@ async fn buffered(app: &App, req: Request) -> Result<http::Request<bytes::Bytes>
     }
 }
 
-/// Runs `handler` on a task of its own and answers with its response, or 503 once the time
-/// budget and [`ANSWER_MARGIN`] have passed.
+/// Runs `handler` and answers with its response, or 503 once the time budget and
+/// [`ANSWER_MARGIN`] have passed, leaving the handler to finish on a task of its own.
 async fn answer_in_time<F, Fut>(app: Arc<App>, req: Request, handler: F) -> Response
 where
     F: FnOnce(Arc<App>, http::Request<bytes::Bytes>) -> Fut,
@@ -101,7 +102,7 @@ where
         Err(refused) => return refused,
     };
     let deadline = app.settings.time_budget + ANSWER_MARGIN;
-    let work = tokio::spawn(handler(app, req));
+    let work = detached(handler(app, req));
     match tokio::time::timeout(deadline, work).await {
         Ok(Ok(resp)) => to_axum(resp),
         Ok(Err(_)) => to_axum(error(
@@ -261,5 +262,35 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::{FakeConnector, app};
+    use crate::store::MemoryStore;
+    use tokio::sync::oneshot;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_past_its_time_is_answered_503_and_its_work_still_finishes() {
+        let app = Arc::new(app(
+            Arc::new(MemoryStore::new()),
+            Arc::new(FakeConnector::default()),
+            Default::default(),
+        ));
+        let (go_on, wait) = oneshot::channel::<()>();
+        let (finished, done) = oneshot::channel();
+        let req = Request::new(Body::from("{}"));
+        // Paused time: the deadline passes as soon as nothing else can run.
+        let resp = answer_in_time(app, req, |_, _| async move {
+            let _ = wait.await;
+            let _ = finished.send(());
+            error(StatusCode::ACCEPTED, "late")
+        })
+        .await;
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        go_on.send(()).unwrap();
+        assert_eq!(done.await, Ok(()), "the work was dropped with the answer");
     }
 }

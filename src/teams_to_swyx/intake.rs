@@ -22,6 +22,7 @@ use super::deliver::Delivered;
 use super::known_subscriptions::Subscriptions;
 use crate::app::App;
 use crate::domain::{Observation, SwyxUpdate, Timestamp};
+use crate::entry::detach::detached;
 use crate::entry::http::{HttpRequest, HttpResponse, empty, error, query_param, text};
 use crate::graph::notification::{ChangeNotification, LifecycleEvent};
 use crate::metrics::DropReason;
@@ -153,11 +154,11 @@ async fn handle_on(
     let items = collection.value.len();
     // Counted now: a Graph that hangs up cancels this request, not the items' task below.
     app.metrics.count_notifications(items);
-    // On a task of its own: when Graph gives up waiting and closes the connection, the items still
-    // get decided and delivered instead of being cancelled half way.
+    // Detached: when Graph gives up waiting and closes the connection, the items still get
+    // decided and delivered on a task of their own instead of being cancelled half way.
     let work = {
         let app = Arc::clone(app);
-        tokio::spawn(async move {
+        detached(async move {
             let items = collection.value;
             process_items(&app, items, vouched, received_at, started, user_ahead).await
         })
