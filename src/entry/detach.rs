@@ -2,10 +2,10 @@
 //! deadline passes), run on the awaiting task itself.
 //!
 //! A `tokio::spawn` gives that too, but every request then hands its work to another task and
-//! is woken again when it is done: on a 2-core VM that hand-off was 5 % of a lone Graph
+//! is woken again when it is done: on a 2-core VM that hand-off was 4 % of a lone Graph
 //! notification's intake, RSA unwrap included (`cargo bench --bench intake`, single item ÷
-//! unwrap 1.116 → 1.067). [`Detached`] polls the work in place and spawns only what is left of
-//! it when it is dropped unfinished.
+//! unwrap 1.12 → 1.08). [`Detached`] polls the work in place and spawns only what is left of it
+//! when it is dropped unfinished.
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
