@@ -268,6 +268,7 @@ pub async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::entry::http::empty;
     use crate::fakes::{FakeConnector, app};
     use crate::store::MemoryStore;
     use tokio::sync::oneshot;
@@ -286,7 +287,7 @@ mod tests {
         let resp = answer_in_time(app, req, |_, _| async move {
             let _ = wait.await;
             let _ = finished.send(());
-            error(StatusCode::ACCEPTED, "late")
+            empty(StatusCode::ACCEPTED)
         })
         .await;
         assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);

@@ -174,7 +174,7 @@ async fn handle_on(
             );
         }
         Err(_) => {
-            tracing::error!("a notification collection's task failed");
+            tracing::error!("a notification collection's work panicked (a bug)");
             return error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the notification collection could not be processed; retry",
