@@ -32,22 +32,29 @@ from samtranslator.yaml_helper import yaml_parse  # noqa: E402
 
 PLACEHOLDER_CODE = "s3://placeholder-bucket/presence-bridge.zip"
 
-READ = ("GetItem", "Query")
+READ = ("GetItem", "BatchGetItem", "Query")
 # Per function: the secret parameters it may read, and its DynamoDB grants as
-# {(action, "table" | "due" index): partition keys}. Keys: src/store/dynamodb/items.rs.
+# {(action, "table" | "due" index): partition keys}. Keys: src/store/dynamodb/items.rs. That the
+# code needs no more than this is shown by the tests: their moto applies each function's
+# statements to its requests (scripts/iam_check.py); this table keeps the grants from growing
+# past what the code needs.
+ALL_ITEM_TYPES = {"USERS", "SUBSCRIPTIONS", "ACCOUNTS", "LIFECYCLE", "LINKMARKS", "SWITCHES",
+                  "SWYX#*", "STATE#*", "PENDING#*", "SPEAKING#*", "CLAIM#*"}
 LEAST_PRIVILEGE = {
     "GraphWebhookFunction": {
         "secrets": {"EncryptionKeySecretArn", "ConnectorSigningSecretArn"},
         "dynamodb": {
-            **{(a, "table"): {"SUBSCRIPTIONS", "USERS", "STATE#*", "PENDING#*"} for a in READ},
-            ("PutItem", "table"): {"STATE#*", "PENDING#*", "LIFECYCLE"},
+            **{(a, "table"): {"SUBSCRIPTIONS", "USERS", "ACCOUNTS", "SWITCHES", "STATE#*",
+                              "PENDING#*", "SPEAKING#*"} for a in READ},
+            ("PutItem", "table"): {"ACCOUNTS", "LIFECYCLE", "STATE#*", "PENDING#*"},
             ("DeleteItem", "table"): {"PENDING#*"},
         },
     },
     "SwyxWebhookFunction": {
         "secrets": {"GraphClientSecretArn", "ConnectorEventSecretArns"},
         "dynamodb": {
-            ("GetItem", "table"): {"SWYX#*", "SPEAKING#*"},
+            **{(a, "table"): {"SWITCHES", "SWYX#*", "SPEAKING#*", "CLAIM#*"}
+               for a in ("GetItem", "BatchGetItem")},
             ("PutItem", "table"): {"SPEAKING#*", "CLAIM#*"},
             ("DeleteItem", "table"): {"CLAIM#*"},
         },
@@ -55,14 +62,9 @@ LEAST_PRIVILEGE = {
     "MaintenanceFunction": {
         "secrets": {"ConnectorSigningSecretArn", "GraphClientSecretArn", "TokenKeySecretArn"},
         "dynamodb": {
-            **{
-                (a, "table"): {"USERS", "SUBSCRIPTIONS", "ACCOUNTS", "LIFECYCLE", "STATE#*",
-                               "PENDING#*", "SPEAKING#*"}
-                for a in READ
-            },
-            ("PutItem", "table"): {"SUBSCRIPTIONS", "ACCOUNTS", "STATE#*", "PENDING#*",
-                                   "SPEAKING#*"},
-            ("DeleteItem", "table"): {"SUBSCRIPTIONS", "LIFECYCLE", "PENDING#*"},
+            **{(a, "table"): ALL_ITEM_TYPES for a in READ},
+            ("PutItem", "table"): ALL_ITEM_TYPES - {"LIFECYCLE", "SWITCHES"},
+            ("DeleteItem", "table"): ALL_ITEM_TYPES - {"ACCOUNTS", "SWITCHES", "SPEAKING#*"},
             ("Query", "due"): {"PENDING", "SPEAKING"},
         },
     },

@@ -14,10 +14,17 @@ nobody else can change them meanwhile) and puts them back if it is cancelled: th
 
 `GET /_serial/stats` answers what the server has done so far (requests by DynamoDB operation and
 the seconds spent on them): tests report what a scenario cost the table.
+
+With `MOTO_IAM_TEMPLATE` set to the SAM template, each Lambda function's requests are checked
+against its role's policy there (iam_check.py), and what was refused is in the stats' `denied`.
 """
 
 import copy
+import io
 import json
+import os
+import re
+import sys
 import threading
 import time
 
@@ -27,8 +34,45 @@ from moto.dynamodb.models.table import Table
 
 _one_at_a_time = threading.Lock()
 _Dispatcher = server.DomainDispatcherApplication
-_stats = {"requests": 0, "busy_seconds": 0.0, "by_operation": {}, "busy_by_operation": {}}
+_stats = {"requests": 0, "busy_seconds": 0.0, "by_operation": {}, "busy_by_operation": {},
+          "denied": []}
 STATS_PATH = "/_serial/stats"
+ACCOUNT = "123456789012"  # moto's default account
+
+_policies = None
+if os.environ.get("MOTO_IAM_TEMPLATE"):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import iam_check
+
+    _policies = iam_check.load_policies(os.environ["MOTO_IAM_TEMPLATE"])
+
+
+def _hash_key_of(region):
+    def hash_key(table_name, index_name):
+        table = dynamodb_models.dynamodb_backends[ACCOUNT][region].tables.get(table_name)
+        if table is None:
+            return "pk"  # the service refuses the request itself
+        if index_name is None:
+            return table.hash_key_attr
+        for index in table.indexes + table.global_indexes:
+            if index.name == index_name:
+                return next(k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH")
+        return "pk"
+
+    return hash_key
+
+
+def _iam_denial(environ):
+    """The AccessDeniedException for a request its function's role does not allow, else None.
+    Reads the body, and puts it back for moto."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
+    scope = re.search(r"Credential=[^/]+/\d+/([^/]+)/", authorization)
+    headers = {"Authorization": authorization, "X-Amz-Target": environ.get("HTTP_X_AMZ_TARGET")}
+    region = scope.group(1) if scope else "us-east-1"
+    return iam_check.denial(_policies, headers, body, _hash_key_of(region))
 
 
 class SerialDispatcher(_Dispatcher):
@@ -40,6 +84,15 @@ class SerialDispatcher(_Dispatcher):
             return [body]
         target = environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")[2] or "other"
         with _one_at_a_time:
+            refused = _iam_denial(environ) if _policies is not None else None
+            if refused is not None:
+                body, record = refused
+                _stats["denied"].append(record)
+                print(f"IAM denied: {json.dumps(record)}", file=sys.stderr, flush=True)
+                start_response("400 Bad Request", [
+                    ("Content-Type", "application/x-amz-json-1.0"),
+                    ("x-amzn-ErrorType", "AccessDeniedException")])
+                return [body]
             started = time.monotonic()
             # The whole body is produced inside the lock, so the request's effect is atomic.
             body = list(super().__call__(environ, start_response))

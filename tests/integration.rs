@@ -12,6 +12,7 @@ mod graph_accounts;
 mod graph_to_swyx;
 mod lambda_binary;
 mod lambda_faults;
+mod lambda_roles;
 mod lambda_runtime;
 mod outbound;
 mod sandbox_e2e;

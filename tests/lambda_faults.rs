@@ -175,4 +175,9 @@ async fn graph_webhook_killed_mid_burst_converges_after_restart() {
         with_logs("", &procs)
     );
     assert_eq!(store.count_pending().await.unwrap(), 0);
+    let denied = moto::denied_on(&table).await;
+    assert!(
+        denied.is_empty(),
+        "refused under the template's roles: {denied:?}"
+    );
 }

@@ -292,6 +292,11 @@ async fn lambda_binaries_under_the_runtime_emulator() {
         Some(subs[0].id.as_str())
     );
     assert!(account.last_error.is_none(), "{account:?}");
+    let denied = moto::denied_on(&table).await;
+    assert!(
+        denied.is_empty(),
+        "refused under the template's roles: {denied:?}"
+    );
 }
 
 /// The app is built on the first event that needs it, not before: a secret that cannot be read
@@ -542,5 +547,10 @@ async fn token_before_the_first_event(init_type: Option<&str>) {
         1,
         "the call went out on the token fetched at start: {}",
         with_logs("token requests", &procs)
+    );
+    let denied = moto::denied_on(&table).await;
+    assert!(
+        denied.is_empty(),
+        "refused under the template's roles: {denied:?}"
     );
 }

@@ -180,7 +180,9 @@ impl Emulator {
             .env("AWS_LAMBDA_FUNCTION_NAME", function)
             .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            // Its own access key id: moto applies this function's role in template.yaml to it.
+            .env("AWS_ACCESS_KEY_ID", function);
         spawn(cmd, log_dir.join(format!("{function}.log")))
     }
 }

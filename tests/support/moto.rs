@@ -102,6 +102,12 @@ fn start_once_in(bin: &Path, own_group: bool) -> Result<MotoServer, String> {
         .args(["-c", WATCHDOG])
         .arg(bin)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        // The serial server applies the template's IAM policies to the Lambda functions' requests
+        // (scripts/iam_check.py): a role that lacks what the code does fails here, not on AWS.
+        .env(
+            "MOTO_IAM_TEMPLATE",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("template.yaml"),
+        )
         .stdin(Stdio::piped())
         .stdout(out)
         .stderr(err)
@@ -224,6 +230,31 @@ pub struct MotoStats {
     /// Seconds spent, by operation.
     #[serde(default)]
     pub busy_by_operation: std::collections::BTreeMap<String, f64>,
+    /// Requests of Lambda functions their role in template.yaml does not allow.
+    #[serde(default)]
+    pub denied: Vec<Denied>,
+}
+
+/// A request refused as IAM would refuse it (scripts/iam_check.py).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Denied {
+    pub function: String,
+    pub action: String,
+    pub table: Option<String>,
+    pub leading_keys: Vec<String>,
+}
+
+/// What the shared server refused the Lambda functions working on `table`: a test asserts it is
+/// nothing, since a refusal the code absorbs (a best-effort read) shows in no answer.
+pub async fn denied_on(table: &str) -> Vec<Denied> {
+    let stats = MotoStats::of(endpoint())
+        .await
+        .expect("moto answers its stats");
+    stats
+        .denied
+        .into_iter()
+        .filter(|d| d.table.as_deref().is_none_or(|t| t == table))
+        .collect()
 }
 
 impl MotoStats {
