@@ -34,6 +34,8 @@ pub(crate) fn err(setting: &str, problem: impl Into<String>) -> ConfigError {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// The API over HTTPS with this certificate; plain HTTP without (loopback, or behind a proxy).
+    pub tls: Option<crate::tls::TlsFiles>,
     pub admin_listen: Option<SocketAddr>,
     pub store_path: PathBuf,
     pub bridge: BridgeConfig,

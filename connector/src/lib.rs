@@ -21,6 +21,7 @@ pub mod sip;
 pub mod speaking;
 pub mod status;
 pub mod store;
+pub mod tls;
 pub mod writer;
 
 mod runtime;

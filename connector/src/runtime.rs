@@ -34,12 +34,16 @@ pub enum StartError {
     Writer(String),
     #[error("cannot start SIP: {0}")]
     Sip(String),
+    #[error("cannot serve the API over TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// A running connector.
 pub struct Handle {
     /// The contract API (what the bridge calls).
     pub api_addr: SocketAddr,
+    /// The API is served over TLS.
+    pub api_tls: bool,
     pub admin_addr: Option<SocketAddr>,
     /// The local SIP address, when SIP is configured.
     pub sip_addr: Option<SocketAddr>,
@@ -61,7 +65,8 @@ impl Handle {
     }
 
     pub fn api_url(&self) -> String {
-        format!("http://{}", self.api_addr)
+        let scheme = if self.api_tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.api_addr)
     }
 }
 
@@ -104,6 +109,11 @@ pub async fn start(
             .await
             .map_err(|source| StartError::Listen { addr, what, source })
     };
+    let api_tls = config
+        .tls
+        .as_ref()
+        .map(crate::tls::server_config)
+        .transpose()?;
     let api_listener = bind(config.listen, "server.listen").await?;
     let api_addr = api_listener
         .local_addr()
@@ -144,7 +154,17 @@ pub async fn start(
             }
         }
     };
-    tasks.spawn(serve(api_listener, api::router(state), "api"));
+    match api_tls.clone() {
+        Some(tls) => {
+            let mut rx = stop_rx.clone();
+            let stopped = async move { crate::runtime::stopped(&mut rx).await };
+            let app = api::router(state);
+            tasks.spawn(crate::tls::serve(api_listener, app, tls, stopped));
+        }
+        None => {
+            tasks.spawn(serve(api_listener, api::router(state), "api"));
+        }
+    }
     if let Some(l) = admin_listener {
         tasks.spawn(serve(l, admin::router(status.clone()), "admin"));
     }
@@ -185,6 +205,7 @@ pub async fn start(
     tracing::info!(%api_addr, ?admin_addr, "swyx-connector started");
     Ok(Handle {
         api_addr,
+        api_tls: api_tls.is_some(),
         admin_addr,
         sip_addr,
         status,
