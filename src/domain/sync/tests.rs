@@ -77,7 +77,10 @@ fn sequence_numbers_compare_as_strings_as_graph_documents_them() {
 
 #[test]
 fn a_presence_with_sequence_2_after_19_is_applied_as_newer() {
-    let (s1, _) = apply(&UserSyncState::default(), &obs("Busy", "Busy", 100, Some("19")));
+    let (s1, _) = apply(
+        &UserSyncState::default(),
+        &obs("Busy", "Busy", 100, Some("19")),
+    );
     // Received in order: "19" then "2"; by string order "2" is the newer presence.
     let (s2, action) = apply(&s1, &obs("Available", "Available", 200, Some("2")));
     assert_eq!(action, Some(SwyxAction::Set(SwyxStatus::Available)));
