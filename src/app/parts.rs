@@ -183,6 +183,7 @@ pub(super) async fn sync_accounts(
         certificate_b64,
         sealer,
         Arc::new(login),
+        crate::graph::cloud::sync_account_scope(&cfg.graph_base_url),
         Arc::new(graph.clone()),
         Arc::new(graph),
         clock,

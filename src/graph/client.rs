@@ -131,6 +131,7 @@ impl GraphClient {
         let tokens = AppTokenSource::new(
             http.clone(),
             &settings.authority_url,
+            &settings.base_url,
             &settings.tenant_id,
             &settings.client_id,
             settings.client_secret.clone(),

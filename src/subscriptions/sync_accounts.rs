@@ -8,7 +8,6 @@ use super::ports::{SubscriptionApi, TokenRefresher};
 use crate::config::SubscriptionsConfig;
 use crate::domain::Clock;
 use crate::domain::Timestamp;
-use crate::graph::delegated::SYNC_ACCOUNT_SCOPE;
 use crate::graph::entra::EntraError;
 use crate::graph::sealed::TokenSealer;
 use crate::store::optimistic::{self, Step};
@@ -55,6 +54,8 @@ pub struct SyncAccounts {
     pub sealer: TokenSealer,
     /// Redeems the accounts' refresh tokens.
     pub login: Arc<dyn TokenRefresher>,
+    /// The delegated scope asked for: the configured cloud's Graph resource.
+    pub scope: String,
     /// Graph's subscription calls, with an account's delegated token.
     pub subscriptions: Arc<dyn SubscriptionApi>,
     /// Graph's bulk presence reads, for reconciliation (app-only).
@@ -69,6 +70,7 @@ impl SyncAccounts {
         certificate_b64: String,
         sealer: TokenSealer,
         login: Arc<dyn TokenRefresher>,
+        scope: String,
         subscriptions: Arc<dyn SubscriptionApi>,
         presences: Arc<dyn PresenceReader>,
         clock: Clock,
@@ -78,6 +80,7 @@ impl SyncAccounts {
             certificate_b64,
             sealer,
             login,
+            scope,
             subscriptions,
             presences,
             clock,
@@ -141,7 +144,7 @@ impl SyncAccounts {
                 })?;
             let tokens = match self
                 .login
-                .refresh(&refresh, SYNC_ACCOUNT_SCOPE, TOKEN_BUDGET)
+                .refresh(&refresh, &self.scope, TOKEN_BUDGET)
                 .await
             {
                 Ok(t) => t,
