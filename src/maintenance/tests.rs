@@ -122,7 +122,6 @@ async fn busy_bridge(graph: &Arc<FakeGraph>) -> (App, Arc<FakeConnector>) {
         String::new(),
         sealer,
         Arc::new(FakeLogin),
-        crate::graph::delegated::SYNC_ACCOUNT_SCOPE.to_string(),
         graph.clone(),
         graph.clone(),
         clock,

@@ -70,7 +70,6 @@ impl SyncAccounts {
         certificate_b64: String,
         sealer: TokenSealer,
         login: Arc<dyn TokenRefresher>,
-        scope: String,
         subscriptions: Arc<dyn SubscriptionApi>,
         presences: Arc<dyn PresenceReader>,
         clock: Clock,
@@ -80,12 +79,19 @@ impl SyncAccounts {
             certificate_b64,
             sealer,
             login,
-            scope,
+            scope: crate::graph::delegated::SYNC_ACCOUNT_SCOPE.to_string(),
             subscriptions,
             presences,
             clock,
             access: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The delegated scope of the cloud whose Graph is at `graph_base_url` (the global one
+    /// unless this is called).
+    pub fn for_graph_at(mut self, graph_base_url: &str) -> Self {
+        self.scope = crate::graph::cloud::sync_account_scope(graph_base_url);
+        self
     }
 
     pub fn now(&self) -> Timestamp {

@@ -136,7 +136,7 @@ const DOCUMENTED: &[(&str, &str, bool, &str, MappedStatus)] = &[
 fn every_pair_graph_documents_maps_as_the_product_table_says() {
     let rules = MappingRules::default();
     for (availability, activity, oof, source, want) in DOCUMENTED {
-        let presence = TeamsPresence::new(*availability, *activity).with_out_of_office(*oof);
+        let presence = TeamsPresence::new(availability, activity).with_out_of_office(*oof);
         assert_eq!(
             rules.map(&presence),
             *want,
