@@ -139,6 +139,7 @@ impl App {
                 TokenSettings {
                     jwks_url: cfg.jwks_url.clone(),
                     app_id: cfg.client_id.clone(),
+                    authority_url: cfg.graph_authority_url.clone(),
                     tenant_id: Some(cfg.tenant_id.clone()),
                     ..TokenSettings::default()
                 },

@@ -291,6 +291,7 @@ impl RawConfig {
         let (rules_file, rule_overrides) = mapping::validate(self.mapping, check)?;
         let server = sections::server(self.server, check)?;
         let speaking = sections::speaking(self.speaking, check)?;
+        sections::maintenance_renews_in_time(&server, &speaking, check)?;
         let token_key = sections::accounts(self.accounts);
         let users = users::validate(self.users, check)?;
         let key_ids: Vec<&str> = graph

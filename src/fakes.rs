@@ -82,6 +82,8 @@ impl GraphCall {
 #[derive(Default)]
 pub struct FakeGraph {
     pub slow_sessions: AtomicBool,
+    /// Every session call answered 400 (e.g. a user without a Teams licence).
+    pub refuse_sessions: AtomicBool,
     calls: Mutex<Vec<GraphCall>>,
     /// What Teams shows per user (availability, activity), for bulk reads.
     presences: Mutex<HashMap<String, (String, String)>>,
@@ -154,6 +156,12 @@ impl PresenceSession for FakeGraph {
 
 impl FakeGraph {
     async fn answer(&self, budget: Duration) -> Result<(), GraphError> {
+        if self.refuse_sessions.load(Ordering::SeqCst) {
+            return Err(GraphError::Refused {
+                status: 400,
+                message: "BadRequest: the user cannot have a presence".into(),
+            });
+        }
         if !self.slow_sessions.load(Ordering::SeqCst) {
             return Ok(());
         }

@@ -239,6 +239,8 @@ async fn every_mapping_row_reaches_the_connector() {
         ("BusyIdle", "Busy", false, Some("Away")),
         ("Away", "Inactive", false, Some("Away")),
         ("BeRightBack", "BeRightBack", false, Some("Away")),
+        ("Away", "BeRightBack", false, Some("Away")),
+        ("Available", "AvailableInactive", false, Some("Away")),
         ("Offline", "OffWork", false, Some("Away")),
         ("Offline", "Offline", false, None),
         ("PresenceUnknown", "PresenceUnknown", false, None),

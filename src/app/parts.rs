@@ -178,15 +178,18 @@ pub(super) async fn sync_accounts(
         &cfg.tenant_id,
         &cfg.client_id,
     );
-    Ok(Some(Arc::new(SyncAccounts::new(
-        settings.clone(),
-        certificate_b64,
-        sealer,
-        Arc::new(login),
-        Arc::new(graph.clone()),
-        Arc::new(graph),
-        clock,
-    ))))
+    Ok(Some(Arc::new(
+        SyncAccounts::new(
+            settings.clone(),
+            certificate_b64,
+            sealer,
+            Arc::new(login),
+            Arc::new(graph.clone()),
+            Arc::new(graph),
+            clock,
+        )
+        .for_graph_at(&cfg.graph_base_url),
+    )))
 }
 
 /// The key that seals refresh tokens (`accounts.token_key`).

@@ -5,7 +5,8 @@
 use crate::app::{App, SecretResolver, open_store, token_sealer};
 use crate::config::Config;
 use crate::domain::Timestamp;
-use crate::graph::delegated::{DeviceCodePrompt, LoginEndpoint, SYNC_ACCOUNT_SCOPE};
+use crate::graph::cloud::sync_account_scope;
+use crate::graph::delegated::{DeviceCodePrompt, LoginEndpoint};
 use crate::store::{Store, SubscriptionRecord, SyncAccount};
 use crate::subscriptions::sync_accounts::{check_name, enroll};
 use crate::subscriptions::upkeep::{linked_users, plan_shards};
@@ -31,11 +32,14 @@ pub async fn add(cfg: &Config, name: &str, out: &mut (dyn Write + Send)) -> anyh
         &cfg.client_id,
     );
     let tokens = login
-        .device_login(SYNC_ACCOUNT_SCOPE, |p: &DeviceCodePrompt| {
-            // Shown at once: the administrator signs in while we poll.
-            let _ = out.write_all(prompt_text(name, p).as_bytes());
-            let _ = out.flush();
-        })
+        .device_login(
+            &sync_account_scope(&cfg.graph_base_url),
+            |p: &DeviceCodePrompt| {
+                // Shown at once: the administrator signs in while we poll.
+                let _ = out.write_all(prompt_text(name, p).as_bytes());
+                let _ = out.flush();
+            },
+        )
         .await
         .map_err(|e| anyhow::anyhow!("sign-in of sync account {name:?} failed: {e}"))?;
     let Some(refresh) = tokens.refresh_token.as_deref() else {

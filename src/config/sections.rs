@@ -255,6 +255,31 @@ pub(super) fn speaking(raw: RawSpeaking, check: Check) -> Result<SpeakingSection
     })
 }
 
+/// The "In a call" session is renewed by a maintenance pass once less than half its life is left
+/// (`SpeakingSettings::keep_alive_margin_ms`); passes that far apart let it lapse mid-call.
+pub(super) fn maintenance_renews_in_time(
+    server: &ServerSection,
+    speaking: &SpeakingSection,
+    check: Check,
+) -> Result<(), ConfigError> {
+    let half = speaking.expiration / 2;
+    if server.maintenance_interval < half {
+        return Ok(());
+    }
+    Err(check.fail(
+        "server.maintenance_interval_secs",
+        format!(
+            "{} s must be below half of {} ({} s): the \"In a call\" session is renewed once half \
+             its life is left, so passes this far apart let it lapse mid-call; lower this or \
+             raise {}",
+            server.maintenance_interval.as_secs(),
+            check.name("speaking.expiration_minutes"),
+            half.as_secs(),
+            check.name("speaking.expiration_minutes"),
+        ),
+    ))
+}
+
 /// The key that seals the sync accounts' refresh tokens, if configured.
 pub(super) fn accounts(raw: RawAccounts) -> Option<SecretRef> {
     secret(raw.token_key.as_deref())

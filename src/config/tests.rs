@@ -3,6 +3,8 @@
 use super::*;
 use std::collections::HashMap;
 
+mod keep_alive;
+
 const GOOD: &str = r#"
 [graph]
 tenant_id = "9F4EBAB6-520D-49C0-85CC-7B25C78D4A93"

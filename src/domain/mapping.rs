@@ -221,6 +221,9 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 #[cfg(test)]
+mod graph_samples;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::SwyxStatus::*;
@@ -232,7 +235,7 @@ mod tests {
     #[test]
     fn default_rules_parse() {
         let rules = MappingRules::parse(DEFAULT_RULES, "default").expect("default rules are valid");
-        assert_eq!(rules.rules().len(), 13);
+        assert_eq!(rules.rules().len(), 14);
     }
 
     /// Every row of the default table (docs/architecture.md#default-status-mapping).
@@ -262,6 +265,8 @@ mod tests {
             ("BusyIdle", "Busy", false, Swyx(Away)),
             ("Away", "Inactive", false, Swyx(Away)),
             ("BeRightBack", "BeRightBack", false, Swyx(Away)),
+            ("Away", "BeRightBack", false, Swyx(Away)),
+            ("Available", "AvailableInactive", false, Swyx(Away)),
             ("Offline", "OffWork", false, Swyx(Away)),
             ("Offline", "Offline", false, NoSync),
             ("PresenceUnknown", "PresenceUnknown", false, NoSync),

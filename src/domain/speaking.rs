@@ -7,7 +7,7 @@
 
 use super::Timestamp;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Timings of the Swyx → Teams sync, in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +91,9 @@ pub struct SpeakingState {
     /// (`speaking_truth`), so an event arriving meanwhile is never undone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_at: Option<Timestamp>,
+    /// Calls whose setPresence Graph refused for good: not asked again; a new call asks again.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub refused_calls: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +118,10 @@ pub enum GraphOutcome {
     Failed {
         error: String,
         retry_after_ms: Option<i64>,
+    },
+    /// Graph refused the setPresence for good (400/403/404): not retried for the current calls.
+    Refused {
+        error: String,
     },
 }
 
@@ -177,7 +184,9 @@ impl SpeakingState {
 
     /// The Graph call this state needs at `now`, if any.
     pub fn needed_op(&self, now: Timestamp, s: &SpeakingSettings) -> Option<GraphOp> {
+        let refused = self.calls.keys().all(|c| self.refused_calls.contains(c));
         match (self.is_speaking(), self.session) {
+            (true, _) if refused => None,
             (true, Session::None | Session::Unsure { .. }) => Some(GraphOp::Set),
             (true, Session::Active { expires_at }) => {
                 (expires_at.millis() - s.keep_alive_margin_ms() <= now.millis())
@@ -306,6 +315,10 @@ impl SpeakingState {
                     last_error: Some(error.clone()),
                 });
             }
+            GraphOutcome::Refused { .. } => {
+                next.refused_calls = self.calls.keys().cloned().collect();
+                next.retry = None;
+            }
         }
         next.finish(self, now, s)
     }
@@ -351,6 +364,8 @@ impl SpeakingState {
         now: Timestamp,
         s: &SpeakingSettings,
     ) -> Self {
+        let calls = &self.calls;
+        self.refused_calls.retain(|c| calls.contains_key(c));
         self.record_intent(now, s);
         self.revision = prev.revision + 1;
         self.due_at = self.compute_due(s);

@@ -134,16 +134,10 @@ pub fn swyx_repair(state: &UserSyncState, held: &HeldStatus) -> Option<SwyxRepai
     })
 }
 
-/// Compares two `sequenceNumber`s. Graph calls them lexicographically sortable; when both are
-/// plain digit strings they are compared as numbers, so a shorter number is never "later".
+/// Compares two `sequenceNumber`s as Graph documents them: a "lexicographically sortable String"
+/// stamp, so byte order, not numeric value (nothing in Graph's documents says they are numbers).
 fn compare_sequence(a: &str, b: &str) -> Ordering {
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
-    if digits(a) && digits(b) {
-        let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
-        a.len().cmp(&b.len()).then_with(|| a.cmp(b))
-    } else {
-        a.cmp(b)
-    }
+    a.as_bytes().cmp(b.as_bytes())
 }
 
 /// Graph retries a notification for up to 4 hours; what arrives later than that after the last

@@ -67,6 +67,17 @@ impl GraphError {
         }
     }
 
+    /// Graph's final word on this request (400, 403, 404): asking again brings the same. Its
+    /// status and Graph's error code. A 401 is not (the token, not the request, was refused).
+    pub fn permanent_refusal(&self) -> Option<(u16, &str)> {
+        match self {
+            GraphError::Refused { status, message } if matches!(status, 400 | 403 | 404) => {
+                Some((*status, message.split(':').next().unwrap_or("?")))
+            }
+            _ => None,
+        }
+    }
+
     /// Whether Graph may have carried out the request although no answer said so (a timeout or
     /// a 5xx): the caller must find out before doing it again.
     pub fn may_have_taken_effect(&self) -> bool {
@@ -131,6 +142,7 @@ impl GraphClient {
         let tokens = AppTokenSource::new(
             http.clone(),
             &settings.authority_url,
+            &settings.base_url,
             &settings.tenant_id,
             &settings.client_id,
             settings.client_secret.clone(),

@@ -10,6 +10,10 @@ use super::entra::{EntraError, OAuthError, TokenAnswer, post_form};
 use crate::outbound::{Idempotency, RetryPolicy};
 use std::time::{Duration, Instant};
 
+/// The global service's sync-account scope (the sandbox's, too); the bridge derives its own from
+/// `graph.base_url` ([`super::cloud::sync_account_scope`]).
+pub const SYNC_ACCOUNT_SCOPE: &str = "https://graph.microsoft.com/Presence.Read.All offline_access";
+
 const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 /// Four attempts while Entra is unavailable, backoff from 0.5 s doubling.
 const RETRY: RetryPolicy = RetryPolicy::new(4, Duration::from_millis(500), Duration::from_secs(8));
@@ -24,10 +28,6 @@ const MAX_DEVICE_CODE_LIFE: Duration = Duration::from_secs(60 * 60);
 const MAX_POLL_INTERVAL: Duration = Duration::from_secs(60);
 /// The pause when the answer says `"interval": 0` (only the sandbox does).
 const ZERO_INTERVAL_POLL: Duration = Duration::from_millis(100);
-
-/// The delegated scope a sync account consents to: presence subscriptions need it, and
-/// `offline_access` gives the refresh token.
-pub const SYNC_ACCOUNT_SCOPE: &str = "https://graph.microsoft.com/Presence.Read.All offline_access";
 
 /// What a successful delegated token request returned. No `Debug`: it holds tokens.
 pub struct DelegatedTokens {

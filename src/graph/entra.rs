@@ -133,29 +133,60 @@ pub(crate) struct TokenAnswer {
     #[serde(default)]
     pub refresh_token: Option<String>,
     #[serde(default)]
-    pub expires_in: Option<u64>,
+    pub expires_in: Option<Seconds>,
+}
+
+/// `expires_in` as a number (v2.0 endpoint) or a numeric string (v1.0 endpoint, AD FS).
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Seconds {
+    Number(u64),
+    Text(String),
+    /// Anything else (negative, fractional, not a number): named in the error, not a parse
+    /// failure that would blame the access token.
+    Other(serde::de::IgnoredAny),
+}
+
+impl Seconds {
+    fn value(&self) -> Option<u64> {
+        match self {
+            Seconds::Number(n) => Some(*n),
+            Seconds::Text(t) => t.parse().ok(),
+            Seconds::Other(_) => None,
+        }
+    }
 }
 
 impl TokenAnswer {
     /// The access token (never empty), the refresh token if any, and the access token's life.
     pub fn parse(body: &[u8]) -> Result<(String, Option<String>, Duration), EntraError> {
-        match serde_json::from_slice::<TokenAnswer>(body) {
-            Ok(TokenAnswer {
-                access_token: Some(access_token),
-                refresh_token,
-                expires_in,
-            }) if !access_token.is_empty() => Ok((
-                access_token,
-                refresh_token.filter(|t| !t.is_empty()),
-                // Entra's usual life when it does not say; a longer one than any Entra issues is
-                // not believed (an unbounded one would overflow the refresh deadline).
-                Duration::from_secs(expires_in.unwrap_or(3599)).min(MAX_TOKEN_LIFE),
-            )),
-            _ => Err(EntraError::BadAnswer {
-                endpoint: "token",
-                missing: "an access_token",
-            }),
+        let bad = |missing| EntraError::BadAnswer {
+            endpoint: "token",
+            missing,
+        };
+        let Ok(TokenAnswer {
+            access_token: Some(access_token),
+            refresh_token,
+            expires_in,
+        }) = serde_json::from_slice::<TokenAnswer>(body)
+        else {
+            return Err(bad("an access_token"));
+        };
+        if access_token.is_empty() {
+            return Err(bad("an access_token"));
         }
+        let seconds = match expires_in {
+            // Entra's usual life when it does not say.
+            None => 3599,
+            Some(s) => s.value().ok_or(bad("a numeric expires_in"))?,
+        };
+        Ok((
+            access_token,
+            refresh_token.filter(|t| !t.is_empty()),
+            // A longer life than any Entra issues is not believed (an unbounded one would
+            // overflow the refresh deadline).
+            Duration::from_secs(seconds).min(MAX_TOKEN_LIFE),
+        ))
     }
 }
 
@@ -212,6 +243,30 @@ mod tests {
                 TokenAnswer::parse(bad),
                 Err(EntraError::BadAnswer { .. })
             ));
+        }
+    }
+
+    #[test]
+    fn expires_in_may_be_a_number_or_a_numeric_string() {
+        // The v1.0 endpoint and AD FS send "3599" as a string; the v2.0 endpoint a number.
+        for body in [
+            &br#"{"access_token":"a","expires_in":"3599"}"#[..],
+            br#"{"access_token":"a","expires_in":3599}"#,
+        ] {
+            let (_, _, life) = TokenAnswer::parse(body).unwrap();
+            assert_eq!(life.as_secs(), 3599);
+        }
+        for bad in [
+            &br#"{"access_token":"a","expires_in":"soon"}"#[..],
+            br#"{"access_token":"a","expires_in":"-5"}"#,
+            br#"{"access_token":"a","expires_in":-5}"#,
+            br#"{"access_token":"a","expires_in":true}"#,
+        ] {
+            let err = TokenAnswer::parse(bad).err().map(|e| e.to_string());
+            assert_eq!(
+                err.as_deref(),
+                Some("Entra's token endpoint answered 2xx without a numeric expires_in")
+            );
         }
     }
 

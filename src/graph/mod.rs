@@ -3,6 +3,7 @@
 //! outbound request goes through [`crate::outbound`].
 
 pub mod client;
+pub mod cloud;
 pub mod crypto;
 pub mod delegated;
 pub mod directory;

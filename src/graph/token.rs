@@ -9,7 +9,6 @@ use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-const GRAPH_DEFAULT_SCOPE: &str = "https://graph.microsoft.com/.default";
 /// A token is replaced this long before it expires, so a request never carries a dying token.
 const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(5 * 60);
 
@@ -38,6 +37,8 @@ struct Cached {
 pub struct AppTokenSource {
     http: reqwest::Client,
     token_url: String,
+    /// `{graph origin}/.default`: the configured cloud's Graph resource.
+    scope: String,
     client_id: String,
     secret: ClientSecret,
     cache: Mutex<Option<Cached>>,
@@ -49,6 +50,7 @@ impl fmt::Debug for AppTokenSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AppTokenSource")
             .field("token_url", &self.token_url)
+            .field("scope", &self.scope)
             .field("client_id", &self.client_id)
             .finish_non_exhaustive()
     }
@@ -56,10 +58,12 @@ impl fmt::Debug for AppTokenSource {
 
 impl AppTokenSource {
     /// `authority_url` e.g. `https://login.microsoftonline.com`; the token endpoint is
-    /// `{authority}/{tenant}/oauth2/v2.0/token`.
+    /// `{authority}/{tenant}/oauth2/v2.0/token`. The token is asked for the Graph resource of
+    /// `graph_base_url` (e.g. `https://graph.microsoft.com/v1.0`).
     pub fn new(
         http: reqwest::Client,
         authority_url: &str,
+        graph_base_url: &str,
         tenant_id: &str,
         client_id: &str,
         secret: ClientSecret,
@@ -70,6 +74,7 @@ impl AppTokenSource {
                 "{}/{tenant_id}/oauth2/v2.0/token",
                 authority_url.trim_end_matches('/')
             ),
+            scope: super::cloud::app_scope(graph_base_url),
             client_id: client_id.to_string(),
             secret,
             cache: Mutex::new(None),
@@ -126,7 +131,7 @@ impl AppTokenSource {
             ("grant_type", "client_credentials"),
             ("client_id", self.client_id.as_str()),
             ("client_secret", self.secret.0.as_str()),
-            ("scope", GRAPH_DEFAULT_SCOPE),
+            ("scope", self.scope.as_str()),
         ];
         let answer = post_form(
             &self.http,
@@ -154,6 +159,7 @@ mod tests {
         let src = AppTokenSource::new(
             reqwest::Client::new(),
             "https://login.example/",
+            "https://graph.microsoft.com/v1.0",
             "t",
             "c",
             ClientSecret::new("s3cr3t-value"),
@@ -161,5 +167,47 @@ mod tests {
         let shown = format!("{src:?} {:?}", ClientSecret::new("s3cr3t-value"));
         assert!(!shown.contains("s3cr3t"), "{shown}");
         assert!(shown.contains("https://login.example/t/oauth2/v2.0/token"));
+    }
+
+    /// The scope the token endpoint is asked for when Graph is at `graph_base_url`.
+    async fn scope_asked_for(graph_base_url: &str) -> String {
+        use axum::routing::post;
+        use std::collections::HashMap;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let router = axum::Router::new().route(
+            "/t/oauth2/v2.0/token",
+            post(
+                move |form: axum::Form<HashMap<String, String>>| async move {
+                    let _ = tx.send(form.0.get("scope").cloned().unwrap_or_default());
+                    axum::Json(serde_json::json!({"access_token": "a", "expires_in": 3599}))
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let authority = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let src = AppTokenSource::new(
+            reqwest::Client::new(),
+            &authority,
+            graph_base_url,
+            "t",
+            "c",
+            ClientSecret::new("s"),
+        );
+        let policy = RetryPolicy::new(1, Duration::from_millis(10), Duration::from_millis(10));
+        src.token(&policy, Duration::from_secs(5)).await.unwrap();
+        rx.recv().await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_token_is_asked_for_the_configured_clouds_graph() {
+        assert_eq!(
+            scope_asked_for("https://graph.microsoft.us/v1.0").await,
+            "https://graph.microsoft.us/.default"
+        );
+        assert_eq!(
+            scope_asked_for(crate::config::DEFAULT_GRAPH_BASE_URL).await,
+            "https://graph.microsoft.com/.default"
+        );
     }
 }

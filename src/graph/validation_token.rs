@@ -30,6 +30,9 @@ pub struct TokenSettings {
     pub jwks_url: String,
     /// Our app (client) id: the `aud` every token must carry.
     pub app_id: String,
+    /// The configured sign-in authority (`graph.authority_url`): the issuer host of a national
+    /// cloud's v2.0 tokens.
+    pub authority_url: String,
     /// Our tenant, when known: a token of another tenant never costs a JWKS refetch.
     pub tenant_id: Option<String>,
     /// Clock skew tolerated on `exp` and `nbf`.
@@ -47,6 +50,7 @@ impl Default for TokenSettings {
         Self {
             jwks_url: "https://login.microsoftonline.com/common/discovery/v2.0/keys".into(),
             app_id: String::new(),
+            authority_url: crate::config::DEFAULT_AUTHORITY_URL.into(),
             tenant_id: None,
             leeway: Duration::from_secs(5 * 60),
             min_refresh_interval: Duration::from_secs(5 * 60),
@@ -248,7 +252,7 @@ impl TokenValidator {
         {
             return Err(ValidationTokenError::WrongAudience);
         }
-        check_caller_and_issuer(claims, &settings.app_id)
+        check_caller_and_issuer(claims, &settings.app_id, &settings.authority_url)
     }
 
     /// Fetches the signing keys now unless they are loaded, so the first token does not wait

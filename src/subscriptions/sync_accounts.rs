@@ -8,7 +8,6 @@ use super::ports::{SubscriptionApi, TokenRefresher};
 use crate::config::SubscriptionsConfig;
 use crate::domain::Clock;
 use crate::domain::Timestamp;
-use crate::graph::delegated::SYNC_ACCOUNT_SCOPE;
 use crate::graph::entra::EntraError;
 use crate::graph::sealed::TokenSealer;
 use crate::store::optimistic::{self, Step};
@@ -55,6 +54,8 @@ pub struct SyncAccounts {
     pub sealer: TokenSealer,
     /// Redeems the accounts' refresh tokens.
     pub login: Arc<dyn TokenRefresher>,
+    /// The delegated scope asked for: the configured cloud's Graph resource.
+    pub scope: String,
     /// Graph's subscription calls, with an account's delegated token.
     pub subscriptions: Arc<dyn SubscriptionApi>,
     /// Graph's bulk presence reads, for reconciliation (app-only).
@@ -78,11 +79,19 @@ impl SyncAccounts {
             certificate_b64,
             sealer,
             login,
+            scope: crate::graph::delegated::SYNC_ACCOUNT_SCOPE.to_string(),
             subscriptions,
             presences,
             clock,
             access: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The delegated scope of the cloud whose Graph is at `graph_base_url` (the global one
+    /// unless this is called).
+    pub fn for_graph_at(mut self, graph_base_url: &str) -> Self {
+        self.scope = crate::graph::cloud::sync_account_scope(graph_base_url);
+        self
     }
 
     pub fn now(&self) -> Timestamp {
@@ -141,7 +150,7 @@ impl SyncAccounts {
                 })?;
             let tokens = match self
                 .login
-                .refresh(&refresh, SYNC_ACCOUNT_SCOPE, TOKEN_BUDGET)
+                .refresh(&refresh, &self.scope, TOKEN_BUDGET)
                 .await
             {
                 Ok(t) => t,

@@ -84,6 +84,15 @@ pub async fn sync_graph(
         };
         let outcome = match &result {
             Ok(()) => GraphOutcome::Done,
+            // Retrying a refused setPresence for the rest of the call would only repeat it.
+            Err(e) if op == GraphOp::Set && e.permanent_refusal().is_some() => {
+                if let Some((status, code)) = e.permanent_refusal() {
+                    tracing::warn!(entra_id = %entra_id, status, code, "Graph refused setPresence for good: not retried for this call");
+                }
+                GraphOutcome::Refused {
+                    error: e.to_string(),
+                }
+            }
             Err(e) => GraphOutcome::Failed {
                 error: e.to_string(),
                 retry_after_ms: e.retry_after().map(|d| d.as_millis() as i64),

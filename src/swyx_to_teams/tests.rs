@@ -108,6 +108,27 @@ async fn the_first_call_sets_in_a_call_and_the_last_end_clears_it() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_set_presence_graph_refuses_is_sent_once_per_call() {
+    let w = World::new();
+    w.graph.refuse_sessions.store(true, Ordering::SeqCst);
+    w.event(CallEvent::Started, "c1").await;
+    // Maintenance all through the call: the refusal is final for it.
+    for _ in 0..10 {
+        tokio::time::advance(5 * MINUTE).await;
+        maintain_speaking(&w.s2t, &w.store, Directions::default(), MINUTE)
+            .await
+            .unwrap();
+    }
+    assert_eq!(w.graph.calls(), [set()]);
+    assert_eq!(w.state().await.retry, None);
+    // The next call tries again.
+    w.event(CallEvent::Ended, "c1").await;
+    w.event(CallEvent::Started, "c2").await;
+    let sets = w.graph.calls().iter().filter(|c| **c == set()).count();
+    assert_eq!(sets, 2, "{:?}", w.graph.calls());
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_end_that_overtakes_its_start_leaves_teams_alone() {
     let w = World::new();
     w.event(CallEvent::Ended, "c1").await;

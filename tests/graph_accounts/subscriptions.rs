@@ -251,6 +251,7 @@ async fn an_app_only_token_cannot_subscribe() {
     let app = AppTokenSource::new(
         http(),
         &t.graph.authority_url(),
+        presence_bridge::config::DEFAULT_GRAPH_BASE_URL,
         TENANT,
         APP_ID,
         ClientSecret::new(CLIENT_SECRET),

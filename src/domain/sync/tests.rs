@@ -68,10 +68,32 @@ fn revisions_grow_even_when_the_clock_does_not() {
 }
 
 #[test]
-fn numeric_sequence_numbers_compare_as_numbers() {
-    assert_eq!(compare_sequence("10", "9"), Ordering::Greater);
+fn sequence_numbers_compare_as_strings_as_graph_documents_them() {
+    // Byte order, as for a lexicographically sortable string: "2" sorts after "19".
+    assert_eq!(compare_sequence("2", "19"), Ordering::Greater);
     assert_eq!(compare_sequence("009", "10"), Ordering::Less);
     assert_eq!(compare_sequence("b", "a"), Ordering::Greater);
+}
+
+#[test]
+fn a_presence_with_sequence_2_after_19_is_applied_as_newer() {
+    let (s1, _) = apply(
+        &UserSyncState::default(),
+        &obs("Busy", "Busy", 100, Some("19")),
+    );
+    // Received in order: "19" then "2"; by string order "2" is the newer presence.
+    let (s2, action) = apply(&s1, &obs("Available", "Available", 200, Some("2")));
+    assert_eq!(action, Some(SwyxAction::Set(SwyxStatus::Available)));
+    assert_eq!(s2.last_sequence.as_deref(), Some("2"));
+    // And "19" arriving again after "2" is a stale retry.
+    assert_eq!(
+        decide(
+            &s2,
+            &obs("Busy", "Busy", 300, Some("19")),
+            &MappingRules::default()
+        ),
+        SyncDecision::Stale
+    );
 }
 
 #[test]

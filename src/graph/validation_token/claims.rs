@@ -143,9 +143,16 @@ pub(super) fn lenient_seconds<'de, D: serde::Deserializer<'de>>(
     Ok(serde_json::Value::deserialize(d)?.as_i64())
 }
 
+/// The documented v2.0 issuer host (validation tokens of the global service, the only one with
+/// presence change notifications).
+const GLOBAL_AUTHORITY: &str = "https://login.microsoftonline.com";
+
+/// `authority_url` is the configured sign-in authority: a national cloud's v2.0 tokens name it as
+/// their issuer; the global service's documented issuer is accepted whatever it is.
 pub(super) fn check_caller_and_issuer(
     claims: &Claims,
     app_id: &str,
+    authority_url: &str,
 ) -> Result<ValidatedToken, ValidationTokenError> {
     let tid = claims
         .tid
@@ -153,14 +160,18 @@ pub(super) fn check_caller_and_issuer(
         .filter(|t| !t.is_empty())
         .ok_or(ValidationTokenError::Malformed("claim tid is missing"))?;
     // v1 and v2 tokens name the caller and the issuer differently.
+    let authority = authority_url.trim_end_matches('/');
     let (caller, expected_iss) = match claims.ver.as_deref() {
         Some("2.0") => (
             claims.azp.as_deref(),
-            format!("https://login.microsoftonline.com/{tid}/v2.0"),
+            vec![
+                format!("{authority}/{tid}/v2.0"),
+                format!("{GLOBAL_AUTHORITY}/{tid}/v2.0"),
+            ],
         ),
         Some("1.0") => (
             claims.appid.as_deref(),
-            format!("https://sts.windows.net/{tid}/"),
+            vec![format!("https://sts.windows.net/{tid}/")],
         ),
         _ => {
             return Err(ValidationTokenError::Malformed(
@@ -171,7 +182,11 @@ pub(super) fn check_caller_and_issuer(
     if caller != Some(CHANGE_TRACKING_APP_ID) {
         return Err(ValidationTokenError::WrongPublisher);
     }
-    if claims.iss.as_deref() != Some(expected_iss.as_str()) {
+    if !claims
+        .iss
+        .as_deref()
+        .is_some_and(|iss| expected_iss.iter().any(|e| e == iss))
+    {
         return Err(ValidationTokenError::WrongIssuer);
     }
     Ok(ValidatedToken {

@@ -61,6 +61,8 @@ fn claims(ver: &str, iss: &str, azp: Option<&str>, appid: Option<&str>) -> Claim
     }
 }
 
+const GLOBAL: &str = crate::config::DEFAULT_AUTHORITY_URL;
+
 #[test]
 fn caller_and_issuer_follow_the_token_version() {
     let v2_iss = "https://login.microsoftonline.com/t1/v2.0";
@@ -68,6 +70,7 @@ fn caller_and_issuer_follow_the_token_version() {
     let ok = check_caller_and_issuer(
         &claims("2.0", v2_iss, Some(CHANGE_TRACKING_APP_ID), None),
         "me",
+        GLOBAL,
     )
     .unwrap();
     assert_eq!(ok.tenant_id, "t1");
@@ -75,7 +78,8 @@ fn caller_and_issuer_follow_the_token_version() {
     assert!(
         check_caller_and_issuer(
             &claims("1.0", v1_iss, None, Some(CHANGE_TRACKING_APP_ID)),
-            "me"
+            "me",
+            GLOBAL
         )
         .is_ok()
     );
@@ -83,30 +87,55 @@ fn caller_and_issuer_follow_the_token_version() {
     assert!(matches!(
         check_caller_and_issuer(
             &claims("1.0", v1_iss, Some(CHANGE_TRACKING_APP_ID), None),
-            "me"
+            "me",
+            GLOBAL
         ),
         Err(ValidationTokenError::WrongPublisher)
     ));
     assert!(matches!(
         check_caller_and_issuer(
             &claims("2.0", v2_iss, None, Some(CHANGE_TRACKING_APP_ID)),
-            "me"
+            "me",
+            GLOBAL
         ),
         Err(ValidationTokenError::WrongPublisher)
     ));
     assert!(matches!(
         check_caller_and_issuer(
             &claims("2.0", v1_iss, Some(CHANGE_TRACKING_APP_ID), None),
-            "me"
+            "me",
+            GLOBAL
         ),
         Err(ValidationTokenError::WrongIssuer)
     ));
     assert!(matches!(
         check_caller_and_issuer(
             &claims("3.0", v2_iss, Some(CHANGE_TRACKING_APP_ID), None),
-            "me"
+            "me",
+            GLOBAL
         ),
         Err(ValidationTokenError::Malformed(_))
+    ));
+}
+
+#[test]
+fn a_national_clouds_issuer_follows_the_configured_authority() {
+    let us = "https://login.microsoftonline.us/";
+    let us_iss = "https://login.microsoftonline.us/t1/v2.0";
+    let v2 = |iss| claims("2.0", iss, Some(CHANGE_TRACKING_APP_ID), None);
+    assert!(check_caller_and_issuer(&v2(us_iss), "me", us).is_ok());
+    // The global service's documented issuer stays valid; another cloud's is not.
+    assert!(
+        check_caller_and_issuer(&v2("https://login.microsoftonline.com/t1/v2.0"), "me", us).is_ok()
+    );
+    assert!(matches!(
+        check_caller_and_issuer(&v2(us_iss), "me", GLOBAL),
+        Err(ValidationTokenError::WrongIssuer)
+    ));
+    // Still bound to the tenant.
+    assert!(matches!(
+        check_caller_and_issuer(&v2("https://login.microsoftonline.us/t2/v2.0"), "me", us),
+        Err(ValidationTokenError::WrongIssuer)
     ));
 }
 
