@@ -13,6 +13,7 @@ mod save;
 
 use super::sync_accounts::{AccountError, SyncAccounts};
 use crate::app::App;
+use crate::domain::Timestamp;
 use crate::domain::sharding::needs_rebuild;
 use crate::graph::client::GraphError;
 use crate::graph::subscriptions::NewSubscription;
@@ -23,15 +24,16 @@ use tokio::time::Instant;
 
 /// Graph allows 60 minutes; two are left for clocks that disagree.
 const LIFE_REQUESTED_MS: i64 = 58 * 60_000;
-/// Graph: never a reauthorize and a PATCH for one subscription within 10 minutes.
-const REAUTH_QUIET_MS: i64 = 10 * 60_000;
 /// Longest budget of one Graph call (429 waits included).
 const CALL_BUDGET: Duration = Duration::from_secs(30);
 
 /// What lifecycle notifications asked for this account's subscription.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Asks {
-    pub renew: bool,
+    /// When the latest `reauthorizationRequired` arrived: a PATCH sent before then does not
+    /// answer it. (Graph's 10-minute rule is against a reauthorize and a PATCH for one
+    /// subscription; the bridge reauthorizes by PATCH only, so two PATCHes are allowed.)
+    pub renew_asked_at: Option<Timestamp>,
     pub recreate: bool,
     pub reconcile: bool,
 }
@@ -176,8 +178,8 @@ impl Upkeep<'_> {
         self.app.store.as_ref()
     }
 
-    /// PATCH when it expires within the margin, when Graph asked for reauthorization (unless it
-    /// was renewed in the last 10 minutes), or to move it onto the configured certificate.
+    /// PATCH when it expires within the margin, when Graph asked for reauthorization since it
+    /// was last renewed, or to move it onto the configured certificate.
     async fn keep_alive(
         &self,
         acct: &mut SyncAccount,
@@ -189,10 +191,9 @@ impl Upkeep<'_> {
         let settings = &self.sa.settings;
         let expiring =
             sub.expires_at.millis() - now.millis() < settings.renew_margin.as_millis() as i64;
-        let recently_renewed = sub
-            .renewed_at
-            .is_some_and(|t| now.millis() - t.millis() < REAUTH_QUIET_MS);
-        let reauth = asks.renew && !recently_renewed;
+        let reauth = asks
+            .renew_asked_at
+            .is_some_and(|asked| sub.renewed_at.is_none_or(|renewed| renewed < asked));
         let new_cert = sub.encryption_certificate_id.as_deref() != Some(&settings.certificate_id);
         if !(expiring || reauth || new_cert) {
             return Ok(());

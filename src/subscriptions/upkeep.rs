@@ -290,7 +290,9 @@ fn lifecycle_asks(
         };
         let a = asks.entry(owner.name.clone()).or_default();
         match event {
-            LifecycleEvent::ReauthorizationRequired => a.renew = true,
+            LifecycleEvent::ReauthorizationRequired => {
+                a.renew_asked_at = a.renew_asked_at.max(Some(r.received_at));
+            }
             LifecycleEvent::SubscriptionRemoved => {
                 a.recreate = true;
                 a.reconcile = true;
