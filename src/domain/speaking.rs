@@ -69,7 +69,8 @@ pub struct SpeakingState {
     /// Active calls: call id → when it started.
     #[serde(default)]
     pub calls: BTreeMap<String, Timestamp>,
-    /// Calls that ended (or were dropped): call id → when. A late start of one is ignored.
+    /// Calls that ended (or were dropped): call id → when. A start of one at or before that time
+    /// is its late start and ignored; a later one opens a new speaking period.
     #[serde(default)]
     pub ended: BTreeMap<String, Timestamp>,
     #[serde(default)]
@@ -191,7 +192,8 @@ impl SpeakingState {
     }
 
     /// Applies one Swyx event. `None` when it changes nothing (duplicate, late start of an ended
-    /// call, end of an unknown call that is already remembered, start too old to matter).
+    /// call, end of an unknown call already remembered as ended then or later, start too old to
+    /// matter).
     pub fn apply_event(
         &self,
         event: CallEvent,
@@ -206,19 +208,28 @@ impl SpeakingState {
         next.prune_ended(now, s);
         match event {
             CallEvent::Started => {
-                if next.calls.contains_key(call_id) || next.ended.contains_key(call_id) {
+                // A start at or before the end seen for its id is that call's late start; a
+                // later one opens a new speaking period under the same id (the contract lets a
+                // connector name each period by the call that opened it).
+                let late = next.ended.get(call_id).is_some_and(|end| at <= *end);
+                if next.calls.contains_key(call_id) || late {
                     return None;
                 }
                 if at.millis() + s.max_call_ms <= now.millis() {
                     return None;
                 }
+                next.ended.remove(call_id);
                 next.calls.insert(call_id.to_string(), at);
             }
             CallEvent::Ended => {
-                if next.calls.remove(call_id).is_none() && next.ended.contains_key(call_id) {
+                let seen = next.ended.get(call_id).copied();
+                if next.calls.remove(call_id).is_none() && seen.is_some_and(|end| at <= end) {
                     return None;
                 }
-                next.ended.insert(call_id.to_string(), at);
+                // The latest end seen: one that overtakes the start of its id's next period
+                // still wins over that late start.
+                next.ended
+                    .insert(call_id.to_string(), seen.map_or(at, |end| end.max(at)));
             }
         }
         next.event_at = Some(now);
