@@ -17,9 +17,9 @@ mod store_gauges;
 #[cfg(test)]
 mod tests;
 
-pub use drop_reason::DropReason;
 use crate::domain::Timestamp;
 use crate::store::{Store, StoreResult};
+pub use drop_reason::DropReason;
 pub use invocation::Invocation;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -82,8 +82,8 @@ pub const ALL: [&str; 13] = [
 /// `pending`: kept for maintenance.
 pub const FORWARD_OUTCOMES: [&str; 2] = ["delivered", "pending"];
 
-/// `applied`: Graph took the preferred presence; `failed`: it did not within the request (503,
-/// the connector retries).
+/// `applied`: Graph took the preferred presence; `failed`: it did not within the request (kept,
+/// and retried by maintenance; the connector gets 2xx).
 pub const OWN_STATUS_OUTCOMES: [&str; 2] = ["applied", "failed"];
 
 /// `ended`: a call the bridge held that Swyx no longer listed (a lost `speaking.ended`);

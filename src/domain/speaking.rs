@@ -6,6 +6,7 @@
 //! ([`Session`]), so a failed or reordered Graph call is retried until both agree.
 
 use super::Timestamp;
+use super::own_status::PreferredRetry;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -92,6 +93,9 @@ pub struct SpeakingState {
     /// (`speaking_truth`), so an event arriving meanwhile is never undone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_at: Option<Timestamp>,
+    /// A hand-set Swyx status Graph has yet to take as a preferred presence (`status.changed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred: Option<PreferredRetry>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -381,7 +385,8 @@ impl SpeakingState {
             .values()
             .min()
             .map(|t| t.plus_millis(s.max_call_ms));
-        [retry, keep_alive, overlong, self.verify_at]
+        let preferred = self.preferred.as_ref().map(|p| p.at);
+        [retry, keep_alive, overlong, self.verify_at, preferred]
             .into_iter()
             .flatten()
             .min()

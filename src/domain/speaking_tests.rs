@@ -118,7 +118,11 @@ fn a_call_id_reused_for_a_later_speaking_period_is_in_a_call_again() {
 fn a_start_at_or_before_the_end_of_its_id_stays_dropped() {
     let s1 = ev(&SpeakingState::default(), CallEvent::Ended, "c1", 100, 100).unwrap();
     assert_eq!(ev(&s1, CallEvent::Started, "c1", 50, 120), None, "earlier");
-    assert_eq!(ev(&s1, CallEvent::Started, "c1", 100, 120), None, "same time");
+    assert_eq!(
+        ev(&s1, CallEvent::Started, "c1", 100, 120),
+        None,
+        "same time"
+    );
     // The second period's end overtakes its start: the late start is dropped too.
     let s2 = ev(&s1, CallEvent::Ended, "c1", 300, 300).unwrap();
     assert_eq!(ev(&s2, CallEvent::Started, "c1", 200, 310), None);
@@ -178,8 +182,14 @@ fn a_call_never_ended_is_dropped_after_the_maximum_length() {
     // late start from before that end stays ignored).
     let late_end = ev(&s2, CallEvent::Ended, "a", 241 * MIN, 241 * MIN).unwrap();
     assert!(!late_end.is_speaking());
-    assert_eq!(late_end.needed_op(t(241 * MIN), &s()), s2.needed_op(t(241 * MIN), &s()));
-    assert_eq!(ev(&late_end, CallEvent::Started, "a", 240 * MIN, 241 * MIN), None);
+    assert_eq!(
+        late_end.needed_op(t(241 * MIN), &s()),
+        s2.needed_op(t(241 * MIN), &s())
+    );
+    assert_eq!(
+        ev(&late_end, CallEvent::Started, "a", 240 * MIN, 241 * MIN),
+        None
+    );
 }
 
 #[test]

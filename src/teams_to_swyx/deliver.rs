@@ -85,7 +85,9 @@ impl Delivery<'_> {
         match self.connector.send_update(update, budget).await {
             Ok(DeliveryOutcome::Applied) => Delivered::Now,
             Ok(DeliveryOutcome::Superseded) => Delivered::Superseded,
-            Err(ConnectorError::Rejected { status, answer, .. }) if (400..500).contains(&status) => {
+            Err(ConnectorError::Rejected { status, answer, .. })
+                if (400..500).contains(&status) =>
+            {
                 tracing::warn!(swyx_user = %update.swyx_user_id, revision = update.revision, status, answer = %answer, "the connector refused the Swyx update for good: dropped");
                 self.metrics.count_update_refused();
                 Delivered::Refused {

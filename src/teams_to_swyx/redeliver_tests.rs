@@ -261,7 +261,8 @@ async fn no_update_is_sent_again_before_the_connectors_retry_after() {
     w.connector.answer_next(Scripted::Unavailable {
         retry_after: Some(Duration::from_secs(120)),
     });
-    w.connector.answer_next(Scripted::Unavailable { retry_after: None });
+    w.connector
+        .answer_next(Scripted::Unavailable { retry_after: None });
     w.fail_to_deliver(&["swyx-1", "swyx-2"]).await;
 
     // 60 s: swyx-2 is due and taken, so every other update backing off would be made due.
@@ -269,7 +270,13 @@ async fn no_update_is_sent_again_before_the_connectors_retry_after() {
     assert_eq!(w.delivered_users(), ["swyx-2"]);
     w.time.advance(Duration::from_secs(59));
     deliver_pending(w.delivery(), BUDGET).await.unwrap();
-    let tries = |user: &str| w.connector.attempted().iter().filter(|u| *u == user).count();
+    let tries = |user: &str| {
+        w.connector
+            .attempted()
+            .iter()
+            .filter(|u| *u == user)
+            .count()
+    };
     assert_eq!(tries("swyx-1"), 1, "nothing before 120 s");
 
     w.time.advance(Duration::from_secs(1));

@@ -33,7 +33,9 @@ async fn an_unknown_type_is_ignored_with_2xx_even_without_at_and_counted() {
     let h = Harness::start().await;
     h.link(ALICE, "1001").await;
     assert_eq!(anomalies(&h, "unknown_event_type"), "0");
-    let (status, answer) = h.send(r#"{"type":"speaking.stopped","callId":"c-1"}"#).await;
+    let (status, answer) = h
+        .send(r#"{"type":"speaking.stopped","callId":"c-1"}"#)
+        .await;
     assert_eq!(
         (status, answer["detail"].as_str()),
         (200, Some("unknown event type"))
@@ -68,7 +70,10 @@ async fn a_call_id_reused_for_a_later_period_shows_in_a_call_again() {
     let (status, answer) = h
         .send(&event("speaking.started", "1001", "c1", now - 2_500))
         .await;
-    assert_eq!((status, answer["status"].as_str()), (200, Some("unchanged")));
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("unchanged"))
+    );
     assert!(!h.in_a_call(ALICE));
     // Resumed after a hold: a new period named by the same call.
     h.send(&event("speaking.started", "1001", "c1", now - 1_000))
