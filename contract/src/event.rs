@@ -54,8 +54,12 @@ pub struct SwyxEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind {
     /// `call_id` trimmed, as the user list's `speaking` ids are, so the two pair.
-    SpeakingStarted { call_id: String },
-    SpeakingEnded { call_id: String },
+    SpeakingStarted {
+        call_id: String,
+    },
+    SpeakingEnded {
+        call_id: String,
+    },
     StatusChanged {
         status: OwnStatus,
         origin: StatusOrigin,
@@ -77,7 +81,9 @@ pub enum ParsedEvent {
     Known(ReceivedEvent),
     /// A `type` this side does not know (a newer contract, or a connector's mistake): answered
     /// 2xx and ignored, its other members unread.
-    Unknown { kind: String },
+    Unknown {
+        kind: String,
+    },
 }
 
 impl SwyxEvent {
@@ -127,7 +133,13 @@ impl SwyxEvent {
         let Some(kind) = text("type") else {
             return Err("`type` is missing or not a string".to_string());
         };
-        if ![Self::SPEAKING_STARTED, Self::SPEAKING_ENDED, Self::STATUS_CHANGED].contains(&kind) {
+        if ![
+            Self::SPEAKING_STARTED,
+            Self::SPEAKING_ENDED,
+            Self::STATUS_CHANGED,
+        ]
+        .contains(&kind)
+        {
             return Ok(ParsedEvent::Unknown {
                 kind: kind.to_string(),
             });
@@ -161,7 +173,11 @@ impl SwyxEvent {
                 call_id: call_id()?,
             },
             _ => EventKind::StatusChanged {
-                status: member(members, "status", "Available, Away, DoNotDisturb, LoggedOff")?,
+                status: member(
+                    members,
+                    "status",
+                    "Available, Away, DoNotDisturb, LoggedOff",
+                )?,
                 origin: member(members, "origin", "user, teams, system")?,
             },
         };
@@ -282,8 +298,10 @@ mod tests {
         assert!(problem("{").contains("malformed JSON"));
         let at = r#""at":"2026-11-26T10:00:00Z""#;
         assert!(
-            problem(&format!(r#"{{"type":"speaking.ended","swyxUserId":"1",{at}}}"#))
-                .contains("`callId`")
+            problem(&format!(
+                r#"{{"type":"speaking.ended","swyxUserId":"1",{at}}}"#
+            ))
+            .contains("`callId`")
         );
         assert!(
             problem(&format!(
@@ -292,8 +310,10 @@ mod tests {
             .contains("`callId`")
         );
         assert!(
-            problem(&format!(r#"{{"type":"speaking.started","callId":"c",{at}}}"#))
-                .contains("`swyxUserId`")
+            problem(&format!(
+                r#"{{"type":"speaking.started","callId":"c",{at}}}"#
+            ))
+            .contains("`swyxUserId`")
         );
         for bad_at in [r#","at":"x""#, ""] {
             for kind in ["speaking.started", "status.changed"] {
