@@ -99,6 +99,7 @@ impl App {
             connector: self.connector.as_ref(),
             pending: self.store.as_ref(),
             clock: &self.clock,
+            metrics: &self.metrics,
         }
     }
 

@@ -17,7 +17,7 @@ use crate::subscriptions::ports::{SubscriptionApi, TokenRefresher};
 use crate::swyx_to_teams::ports::PresenceSession;
 use crate::teams_to_swyx::ports::PresenceReader;
 use async_trait::async_trait;
-pub use connector::FakeConnector;
+pub use connector::{FakeConnector, Scripted};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -11,6 +11,7 @@
 //! users, failing sync accounts) are set by the maintenance pass, which plans the shards anyway;
 //! they are at most one maintenance interval old.
 
+mod drop_reason;
 mod invocation;
 mod store_gauges;
 #[cfg(test)]
@@ -18,6 +19,7 @@ mod tests;
 
 use crate::domain::Timestamp;
 use crate::store::{Store, StoreResult};
+pub use drop_reason::DropReason;
 pub use invocation::Invocation;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -46,6 +48,9 @@ pub const SWYX_STATUS_TO_TEAMS: &str = "presence_bridge_swyx_status_to_teams_tot
 /// Calls maintenance repaired against Swyx's call state (a lost call event), by `kind`
 /// ([`CALL_REPAIR_KINDS`]).
 pub const CALLS_REPAIRED: &str = "presence_bridge_calls_repaired_total";
+/// What a connector did that the operator should look at, by `kind`
+/// ([`CONNECTOR_ANOMALY_KINDS`]).
+pub const CONNECTOR_ANOMALIES: &str = "presence_bridge_connector_anomalies_total";
 /// Swyx updates waiting for delivery.
 pub const PENDING_DELIVERIES: &str = "presence_bridge_pending_deliveries";
 /// Linked users no sync account has room for.
@@ -57,7 +62,7 @@ pub const NEXT_SUBSCRIPTION_EXPIRY: &str = "presence_bridge_next_subscription_ex
 
 /// Every name the bridge exports, as queries spell them (counters with `_total`; histograms
 /// without their `_bucket`, `_sum` and `_count` series). The dashboards use only these.
-pub const ALL: [&str; 12] = [
+pub const ALL: [&str; 13] = [
     NOTIFICATIONS,
     FORWARDS,
     DROPPED_ITEMS,
@@ -66,6 +71,7 @@ pub const ALL: [&str; 12] = [
     SWYX_TO_TEAMS_LATENCY,
     SWYX_STATUS_TO_TEAMS,
     CALLS_REPAIRED,
+    CONNECTOR_ANOMALIES,
     PENDING_DELIVERIES,
     UNCOVERED_USERS,
     FAILING_SYNC_ACCOUNTS,
@@ -76,13 +82,18 @@ pub const ALL: [&str; 12] = [
 /// `pending`: kept for maintenance.
 pub const FORWARD_OUTCOMES: [&str; 2] = ["delivered", "pending"];
 
-/// `applied`: Graph took the preferred presence; `failed`: it did not within the request (503,
-/// the connector retries).
+/// `applied`: Graph took the preferred presence; `failed`: it did not within the request (kept,
+/// and retried by maintenance; the connector gets 2xx).
 pub const OWN_STATUS_OUTCOMES: [&str; 2] = ["applied", "failed"];
 
 /// `ended`: a call the bridge held that Swyx no longer listed (a lost `speaking.ended`);
 /// `started`: a call Swyx listed that the bridge never heard of (a lost `speaking.started`).
 pub const CALL_REPAIR_KINDS: [&str; 2] = ["ended", "started"];
+
+/// `unknown_event_type`: an event of a type the bridge does not know (answered 2xx and ignored:
+/// a newer connector, or one that misnames a type); `update_refused`: a status PUT the connector
+/// refused for good (a 4xx other than 409 and 429), dropped.
+pub const CONNECTOR_ANOMALY_KINDS: [&str; 2] = ["unknown_event_type", "update_refused"];
 
 /// Seconds; both directions aim at well under a second and give up on a request after 2 s.
 const LATENCY_BUCKETS: [f64; 13] = [
@@ -91,75 +102,6 @@ const LATENCY_BUCKETS: [f64; 13] = [
 
 /// What the text format is served as: Prometheus asks for OpenMetrics first.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-
-/// Why a notification item changed nothing (`reason` of [`DROPPED_ITEMS`]). Stale items and
-/// users who are not linked are normal (Graph's retries, a tenant's other users); the others
-/// point at a forgery, a misconfiguration or a store outage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum DropReason {
-    /// A duplicate, or older than the presence already applied.
-    Stale,
-    UnlinkedUser,
-    /// The collection's validation tokens were missing or invalid: every item is dropped.
-    ValidationToken,
-    MissingField,
-    /// A `subscriptionId` or `clientState` Graph could not have sent: dropped before any store
-    /// access (a flood of forgeries).
-    Implausible,
-    /// A lifecycle event name Graph does not document.
-    UnknownLifecycleEvent,
-    UnknownSubscription,
-    ClientStateMismatch,
-    WrongTenant,
-    NotRich,
-    DecryptFailed,
-    NotPresence,
-    ResourceMismatch,
-    /// Transient: Graph is asked to deliver again.
-    StoreFailure,
-    /// An item's task failed (a bug); Graph is asked to deliver again.
-    Internal,
-}
-
-impl DropReason {
-    pub const ALL: [DropReason; 15] = [
-        DropReason::Stale,
-        DropReason::UnlinkedUser,
-        DropReason::ValidationToken,
-        DropReason::MissingField,
-        DropReason::Implausible,
-        DropReason::UnknownLifecycleEvent,
-        DropReason::UnknownSubscription,
-        DropReason::ClientStateMismatch,
-        DropReason::WrongTenant,
-        DropReason::NotRich,
-        DropReason::DecryptFailed,
-        DropReason::NotPresence,
-        DropReason::ResourceMismatch,
-        DropReason::StoreFailure,
-        DropReason::Internal,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DropReason::Stale => "stale",
-            DropReason::UnlinkedUser => "unlinked_user",
-            DropReason::ValidationToken => "validation_token",
-            DropReason::MissingField => "missing_field",
-            DropReason::Implausible => "implausible",
-            DropReason::UnknownLifecycleEvent => "unknown_lifecycle_event",
-            DropReason::UnknownSubscription => "unknown_subscription",
-            DropReason::ClientStateMismatch => "client_state_mismatch",
-            DropReason::WrongTenant => "wrong_tenant",
-            DropReason::NotRich => "not_rich",
-            DropReason::DecryptFailed => "decrypt_failed",
-            DropReason::NotPresence => "not_presence",
-            DropReason::ResourceMismatch => "resource_mismatch",
-            DropReason::StoreFailure => "store_failure",
-            DropReason::Internal => "internal_error",
-        }
-    }
-}
 
 /// What a maintenance pass tells the metrics. `None`: not known from this pass (subscriptions
 /// not configured, or their part failed), so the last value stands.
@@ -191,6 +133,7 @@ pub struct Metrics {
     swyx_to_teams: Histogram,
     own_status: Family<Labels, Counter>,
     calls_repaired: Family<Labels, Counter>,
+    anomalies: Family<Labels, Counter>,
     store: Arc<StoreGauges>,
     /// Lambda only: what the current invocation recorded, written as EMF when it ends.
     invocation: Option<Mutex<Invocation>>,
@@ -264,6 +207,12 @@ impl Metrics {
             "Calls repaired against Swyx's call state (a lost call event), by kind",
             calls_repaired.clone(),
         );
+        let anomalies = Family::<Labels, Counter>::default();
+        registry.register(
+            counter_name(CONNECTOR_ANOMALIES),
+            "What a connector did that the operator should look at, by kind",
+            anomalies.clone(),
+        );
         let store = Arc::new(StoreGauges::default());
         registry.register_collector(Box::new(Arc::clone(&store)));
         // Every label value from the start, at zero: a rate over a series that appears late
@@ -280,6 +229,9 @@ impl Metrics {
         for kind in CALL_REPAIR_KINDS {
             let _ = calls_repaired.get_or_create(&[("kind", kind)]);
         }
+        for kind in CONNECTOR_ANOMALY_KINDS {
+            let _ = anomalies.get_or_create(&[("kind", kind)]);
+        }
         Self {
             registry,
             notifications,
@@ -290,6 +242,7 @@ impl Metrics {
             swyx_to_teams,
             own_status,
             calls_repaired,
+            anomalies,
             store,
             invocation: per_invocation.then(|| Mutex::new(Invocation::default())),
         }
@@ -354,6 +307,22 @@ impl Metrics {
                 self.invocation(|i| i.count(CALLS_REPAIRED, Some(label), n as u64));
             }
         }
+    }
+
+    /// One connector event of a type the bridge does not know.
+    pub fn count_unknown_event_type(&self) {
+        self.count_anomaly(CONNECTOR_ANOMALY_KINDS[0]);
+    }
+
+    /// One status update the connector refused for good.
+    pub fn count_update_refused(&self) {
+        self.count_anomaly(CONNECTOR_ANOMALY_KINDS[1]);
+    }
+
+    fn count_anomaly(&self, kind: &'static str) {
+        let label = ("kind", kind);
+        self.anomalies.get_or_create(&[label]).inc();
+        self.invocation(|i| i.count(CONNECTOR_ANOMALIES, Some(label), 1));
     }
 
     pub fn record_maintenance(&self, figures: &MaintenanceFigures) {

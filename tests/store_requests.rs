@@ -146,10 +146,12 @@ async fn reconciling_on_dynamodb_costs_under_one_request_per_user() {
         directions: Default::default(),
     };
     let clock = Clock::from_fn(|| Timestamp(1_767_225_600_000));
+    let metrics = presence_bridge::metrics::Metrics::default();
     let delivery = Delivery {
         connector: &Takes,
         pending: &store,
         clock: &clock,
+        metrics: &metrics,
     };
     let run = |at: i64| {
         let (store, delivery, ids) = (&store, delivery, &ids);

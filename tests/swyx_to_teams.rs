@@ -1,6 +1,8 @@
 //! Swyx → Teams end to end over loopback: the emulated SwyxServer's calls send signed events to
 //! the bridge's router, which writes the bridge's presence session into the emulated Graph.
 
+#[path = "swyx_to_teams/contract_events.rs"]
+mod contract_events;
 #[path = "swyx_to_teams/directions.rs"]
 mod directions;
 #[path = "swyx_to_teams/early_read.rs"]

@@ -30,7 +30,7 @@ pub fn row(event: &SwyxEvent) -> OutboxInsert {
 
 enum Delivery {
     Done,
-    /// Final refusal (400, 401, other 4xx): the event is dropped and reported.
+    /// Final refusal (400, 401, other 4xx but 408 and 429): the event is dropped and reported.
     Refused(String),
     Retry(String, Option<Duration>),
 }
@@ -144,7 +144,7 @@ async fn deliver(http: &reqwest::Client, cfg: &BridgeConfig, id: &str, body: &[u
                 .take(200)
                 .collect();
             let why = format!("the bridge answered {status}: {text}");
-            if status.is_server_error() || status == 429 {
+            if retried(status) {
                 Delivery::Retry(why, retry_after)
             } else {
                 Delivery::Refused(why)
@@ -154,9 +154,29 @@ async fn deliver(http: &reqwest::Client, cfg: &BridgeConfig, id: &str, body: &[u
     }
 }
 
+/// The answers the contract says to retry: the bridge did not apply the event (5xx: failed or
+/// unavailable, 429: throttled, 408: the body came too slowly), so its retry is processed anew.
+fn retried(status: http::StatusCode) -> bool {
+    status.is_server_error()
+        || status == http::StatusCode::TOO_MANY_REQUESTS
+        || status == http::StatusCode::REQUEST_TIMEOUT
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_sent_too_slowly_is_retried_and_a_bad_one_dropped() {
+        for code in [408, 429, 500, 503] {
+            let status = http::StatusCode::from_u16(code).unwrap();
+            assert!(retried(status), "{code} is retried");
+        }
+        for code in [400, 401, 404, 413] {
+            let status = http::StatusCode::from_u16(code).unwrap();
+            assert!(!retried(status), "{code} is final");
+        }
+    }
 
     #[test]
     fn backoff_grows_and_stays_under_the_cap() {

@@ -3,5 +3,6 @@
 //! the bridge and the `swyx-connector`, so both sides sign, verify and parse the same way. It
 //! holds no I/O and no policy (retries, replay memory): those belong to each side.
 
+mod event;
 pub mod signature;
 pub mod wire;

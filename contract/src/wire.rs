@@ -3,6 +3,9 @@
 //! Members a side does not know are ignored (serde's default), which is what lets a 1.0 peer talk
 //! to a 1.1 one.
 
+pub use crate::event::{
+    EventKind, OwnStatus, ParsedEvent, ReceivedEvent, StatusOrigin, SwyxEvent, unix_ms_from_rfc3339,
+};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use time::OffsetDateTime;
@@ -147,129 +150,6 @@ pub const SPEAKING_QUERY: &str = "speaking";
 pub const USER_PAGE_DEFAULT: usize = 500;
 pub const USER_PAGE_MAX: usize = 1000;
 
-/// The user's own Swyx status in a `status.changed` event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum OwnStatus {
-    Available,
-    Away,
-    DoNotDisturb,
-    LoggedOff,
-}
-
-/// Who changed a user's own Swyx status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StatusOrigin {
-    /// The user, by hand: the only origin the bridge acts on.
-    User,
-    /// The connector, applying a Teams-derived status: never sent back to Teams.
-    Teams,
-    /// Set automatically (idle, log-off).
-    System,
-}
-
-/// A connector → bridge event (`POST {bridge}/swyx/events`), as it arrives: the common fields
-/// plus those of each type, so an unknown `type` still parses (and is ignored, not refused).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SwyxEvent {
-    /// `speaking.started`, `speaking.ended` or `status.changed`; others are to be ignored.
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub swyx_user_id: String,
-    /// Speaking events: the connector's id of the call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub call_id: Option<String>,
-    /// `status.changed`: the user's own status after the change.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<OwnStatus>,
-    /// `status.changed`: who made the change.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub origin: Option<StatusOrigin>,
-    /// RFC 3339.
-    pub at: String,
-}
-
-/// What an event asks for, once its type-specific fields are checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EventKind<'a> {
-    SpeakingStarted {
-        call_id: &'a str,
-    },
-    SpeakingEnded {
-        call_id: &'a str,
-    },
-    StatusChanged {
-        status: OwnStatus,
-        origin: StatusOrigin,
-    },
-    /// A type this side does not know: answer 2xx and ignore it.
-    Unknown,
-}
-
-impl SwyxEvent {
-    pub const SPEAKING_STARTED: &str = "speaking.started";
-    pub const SPEAKING_ENDED: &str = "speaking.ended";
-    pub const STATUS_CHANGED: &str = "status.changed";
-
-    /// A speaking event.
-    pub fn speaking(kind: &str, swyx_user_id: &str, call_id: &str, at_unix_ms: i64) -> Self {
-        Self {
-            kind: kind.to_string(),
-            swyx_user_id: swyx_user_id.to_string(),
-            call_id: Some(call_id.to_string()),
-            status: None,
-            origin: None,
-            at: rfc3339_from_millis(at_unix_ms),
-        }
-    }
-
-    /// A `status.changed` event.
-    pub fn status_changed(
-        swyx_user_id: &str,
-        status: OwnStatus,
-        origin: StatusOrigin,
-        at_unix_ms: i64,
-    ) -> Self {
-        Self {
-            kind: Self::STATUS_CHANGED.to_string(),
-            swyx_user_id: swyx_user_id.to_string(),
-            call_id: None,
-            status: Some(status),
-            origin: Some(origin),
-            at: rfc3339_from_millis(at_unix_ms),
-        }
-    }
-
-    /// The event's meaning, or the name of the field its type needs and lacks.
-    pub fn kind(&self) -> Result<EventKind<'_>, String> {
-        let call_id = || match self.call_id.as_deref().map(str::trim) {
-            Some(id) if !id.is_empty() => Ok(id),
-            _ => Err("`callId` is missing or empty".to_string()),
-        };
-        Ok(match self.kind.as_str() {
-            Self::SPEAKING_STARTED => EventKind::SpeakingStarted {
-                call_id: call_id()?,
-            },
-            Self::SPEAKING_ENDED => EventKind::SpeakingEnded {
-                call_id: call_id()?,
-            },
-            Self::STATUS_CHANGED => EventKind::StatusChanged {
-                status: self.status.ok_or("`status` is missing")?,
-                origin: self.origin.ok_or("`origin` is missing")?,
-            },
-            _ => EventKind::Unknown,
-        })
-    }
-
-    /// `at` in unix milliseconds, or `None` when it is not RFC 3339.
-    pub fn at_unix_ms(&self) -> Option<i64> {
-        OffsetDateTime::parse(&self.at, &Rfc3339)
-            .ok()
-            .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
-    }
-}
-
 /// Unix milliseconds as RFC 3339 (UTC); the epoch for a time out of range.
 pub fn rfc3339_from_millis(ms: i64) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
@@ -287,37 +167,6 @@ pub struct ErrorBody {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn events_parse_from_the_documented_shapes() {
-        let e: SwyxEvent = serde_json::from_str(
-            r#"{"type":"speaking.started","swyxUserId":"1001","callId":"c-4711","at":"2026-11-26T10:00:00Z"}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            e.kind(),
-            Ok(EventKind::SpeakingStarted { call_id: "c-4711" })
-        );
-        assert_eq!(e.at_unix_ms(), Some(1_795_687_200_000));
-        let s: SwyxEvent = serde_json::from_str(
-            r#"{"type":"status.changed","swyxUserId":"1001","status":"DoNotDisturb","origin":"user","at":"2026-11-26T11:00:00Z"}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            s.kind(),
-            Ok(EventKind::StatusChanged {
-                status: OwnStatus::DoNotDisturb,
-                origin: StatusOrigin::User
-            })
-        );
-        let missing: SwyxEvent =
-            serde_json::from_str(r#"{"type":"speaking.ended","swyxUserId":"1001","at":"x"}"#)
-                .unwrap();
-        assert!(missing.kind().unwrap_err().contains("callId"));
-        let unknown: SwyxEvent =
-            serde_json::from_str(r#"{"type":"future.thing","swyxUserId":"1","at":"x"}"#).unwrap();
-        assert_eq!(unknown.kind(), Ok(EventKind::Unknown));
-    }
 
     #[test]
     fn a_1_0_user_list_parses_and_1_1_members_are_optional() {
@@ -361,12 +210,5 @@ mod tests {
             check_swyx_user_id(&"x".repeat(129)),
             Err(SwyxUserIdError::TooLong)
         );
-    }
-
-    #[test]
-    fn times_round_trip_as_rfc3339() {
-        assert_eq!(rfc3339_from_millis(0), "1970-01-01T00:00:00Z");
-        let e = SwyxEvent::speaking(SwyxEvent::SPEAKING_ENDED, "1", "c", 1_795_687_200_000);
-        assert_eq!(e.at_unix_ms(), Some(1_795_687_200_000));
     }
 }

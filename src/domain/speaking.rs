@@ -6,6 +6,7 @@
 //! ([`Session`]), so a failed or reordered Graph call is retried until both agree.
 
 use super::Timestamp;
+use super::own_status::PreferredRetry;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -69,7 +70,8 @@ pub struct SpeakingState {
     /// Active calls: call id → when it started.
     #[serde(default)]
     pub calls: BTreeMap<String, Timestamp>,
-    /// Calls that ended (or were dropped): call id → when. A late start of one is ignored.
+    /// Calls that ended (or were dropped): call id → when. A start of one at or before that time
+    /// is its late start and ignored; a later one opens a new speaking period.
     #[serde(default)]
     pub ended: BTreeMap<String, Timestamp>,
     #[serde(default)]
@@ -94,6 +96,9 @@ pub struct SpeakingState {
     /// Calls whose setPresence Graph refused for good: not asked again; a new call asks again.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub refused_calls: BTreeSet<String>,
+    /// A hand-set Swyx status Graph has yet to take as a preferred presence (`status.changed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred: Option<PreferredRetry>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,7 +205,8 @@ impl SpeakingState {
     }
 
     /// Applies one Swyx event. `None` when it changes nothing (duplicate, late start of an ended
-    /// call, end of an unknown call that is already remembered, start too old to matter).
+    /// call, end of an unknown call already remembered as ended then or later, start too old to
+    /// matter).
     pub fn apply_event(
         &self,
         event: CallEvent,
@@ -215,19 +221,28 @@ impl SpeakingState {
         next.prune_ended(now, s);
         match event {
             CallEvent::Started => {
-                if next.calls.contains_key(call_id) || next.ended.contains_key(call_id) {
+                // A start at or before the end seen for its id is that call's late start; a
+                // later one opens a new speaking period under the same id (the contract lets a
+                // connector name each period by the call that opened it).
+                let late = next.ended.get(call_id).is_some_and(|end| at <= *end);
+                if next.calls.contains_key(call_id) || late {
                     return None;
                 }
                 if at.millis() + s.max_call_ms <= now.millis() {
                     return None;
                 }
+                next.ended.remove(call_id);
                 next.calls.insert(call_id.to_string(), at);
             }
             CallEvent::Ended => {
-                if next.calls.remove(call_id).is_none() && next.ended.contains_key(call_id) {
+                let seen = next.ended.get(call_id).copied();
+                if next.calls.remove(call_id).is_none() && seen.is_some_and(|end| at <= end) {
                     return None;
                 }
-                next.ended.insert(call_id.to_string(), at);
+                // The latest end seen: one that overtakes the start of its id's next period
+                // still wins over that late start.
+                next.ended
+                    .insert(call_id.to_string(), seen.map_or(at, |end| end.max(at)));
             }
         }
         next.event_at = Some(now);
@@ -385,7 +400,8 @@ impl SpeakingState {
             .values()
             .min()
             .map(|t| t.plus_millis(s.max_call_ms));
-        [retry, keep_alive, overlong, self.verify_at]
+        let preferred = self.preferred.as_ref().map(|p| p.at);
+        [retry, keep_alive, overlong, self.verify_at, preferred]
             .into_iter()
             .flatten()
             .min()

@@ -102,6 +102,35 @@ fn an_end_before_its_start_wins_over_the_late_start() {
 }
 
 #[test]
+fn a_call_id_reused_for_a_later_speaking_period_is_in_a_call_again() {
+    let s1 = ev(&SpeakingState::default(), CallEvent::Started, "c1", 0, 0).unwrap();
+    let s2 = ev(&s1, CallEvent::Ended, "c1", 100, 100).unwrap();
+    assert!(!s2.is_speaking());
+    // Hold, resume: the connector names the new period by the call that opened it.
+    let s3 = ev(&s2, CallEvent::Started, "c1", 200, 200).expect("a new period");
+    assert!(s3.is_speaking());
+    assert_eq!(s3.needed_op(t(200), &s()), Some(GraphOp::Set));
+    let s4 = ev(&s3, CallEvent::Ended, "c1", 300, 300).unwrap();
+    assert!(!s4.is_speaking());
+}
+
+#[test]
+fn a_start_at_or_before_the_end_of_its_id_stays_dropped() {
+    let s1 = ev(&SpeakingState::default(), CallEvent::Ended, "c1", 100, 100).unwrap();
+    assert_eq!(ev(&s1, CallEvent::Started, "c1", 50, 120), None, "earlier");
+    assert_eq!(
+        ev(&s1, CallEvent::Started, "c1", 100, 120),
+        None,
+        "same time"
+    );
+    // The second period's end overtakes its start: the late start is dropped too.
+    let s2 = ev(&s1, CallEvent::Ended, "c1", 300, 300).unwrap();
+    assert_eq!(ev(&s2, CallEvent::Started, "c1", 200, 310), None);
+    // An end older than the one seen changes nothing.
+    assert_eq!(ev(&s2, CallEvent::Ended, "c1", 150, 320), None);
+}
+
+#[test]
 fn a_start_older_than_the_maximum_call_length_is_ignored() {
     let now = 300 * MIN;
     assert_eq!(
@@ -149,8 +178,18 @@ fn a_call_never_ended_is_dropped_after_the_maximum_length() {
     let s2 = s1.expire_calls(t(240 * MIN), &s()).unwrap();
     assert!(!s2.is_speaking());
     assert_eq!(s2.needed_op(t(240 * MIN), &s()), Some(GraphOp::Clear));
-    // Its real end arriving later changes nothing.
-    assert_eq!(ev(&s2, CallEvent::Ended, "a", 241 * MIN, 241 * MIN), None);
+    // Its real end arriving later changes nothing Teams sees (it only moves the tombstone, so a
+    // late start from before that end stays ignored).
+    let late_end = ev(&s2, CallEvent::Ended, "a", 241 * MIN, 241 * MIN).unwrap();
+    assert!(!late_end.is_speaking());
+    assert_eq!(
+        late_end.needed_op(t(241 * MIN), &s()),
+        s2.needed_op(t(241 * MIN), &s())
+    );
+    assert_eq!(
+        ev(&late_end, CallEvent::Started, "a", 240 * MIN, 241 * MIN),
+        None
+    );
 }
 
 #[test]
@@ -301,8 +340,10 @@ fn unlinking_ends_every_call_and_asks_for_a_clear() {
         ended.due_at.is_some(),
         "maintenance clears it if nobody else does"
     );
-    // A late end of one of those calls changes nothing any more.
-    assert_eq!(ev(&ended, CallEvent::Ended, "a", 25, 25), None);
+    // A late end of one of those calls changes nothing Teams sees any more.
+    let late_end = ev(&ended, CallEvent::Ended, "a", 25, 25).unwrap();
+    assert!(!late_end.is_speaking());
+    assert_eq!(late_end.needed_op(t(25), &s()), Some(GraphOp::Clear));
     let cleared = ended.after_graph(GraphOp::Clear, &GraphOutcome::Done, t(30), &s());
     assert_eq!(
         cleared.end_all_calls(t(40), &s()),

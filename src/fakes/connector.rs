@@ -7,16 +7,29 @@ use crate::outbound::retry::FailureKind;
 use crate::swyx::client::{ConnectorError, DeliveryOutcome};
 use crate::teams_to_swyx::ports::SwyxConnector;
 use async_trait::async_trait;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+/// An answer a test makes the connector give to one PUT instead of taking the update.
+#[derive(Debug, Clone, Copy)]
+pub enum Scripted {
+    /// A final 4xx (404 unknown user, 400 …).
+    Refuse(u16),
+    /// 503, with the connector's `Retry-After`.
+    Unavailable { retry_after: Option<Duration> },
+}
 
 /// The connector: takes every update, or refuses them all as unavailable while `down`.
 #[derive(Default)]
 pub struct FakeConnector {
     down: AtomicBool,
     received: Mutex<Vec<SwyxUpdate>>,
+    /// The Swyx user of every PUT, in order, taken or not.
+    attempted: Mutex<Vec<String>>,
+    /// Answers for the next PUTs, first to last.
+    script: Mutex<VecDeque<Scripted>>,
     /// What it holds per Swyx user (status, revision), as its user list reports it.
     held: Mutex<HashMap<String, HeldStatus>>,
     /// The calls it reports per Swyx user (contract 1.2); `None`: a 1.1 connector.
@@ -33,6 +46,16 @@ pub struct FakeConnector {
 impl FakeConnector {
     pub fn set_down(&self, down: bool) {
         self.down.store(down, Ordering::SeqCst);
+    }
+
+    /// Makes the next PUT get `answer` (after those scripted before).
+    pub fn answer_next(&self, answer: Scripted) {
+        lock(&self.script).push_back(answer);
+    }
+
+    /// The Swyx user of every PUT it was sent, taken or not.
+    pub fn attempted(&self) -> Vec<String> {
+        lock(&self.attempted).clone()
     }
 
     /// The updates it applied, in order.
@@ -82,6 +105,26 @@ impl SwyxConnector for FakeConnector {
         update: &SwyxUpdate,
         _budget: Duration,
     ) -> Result<DeliveryOutcome, ConnectorError> {
+        lock(&self.attempted).push(update.swyx_user_id.clone());
+        let scripted = lock(&self.script).pop_front();
+        match scripted {
+            Some(Scripted::Refuse(status)) => {
+                return Err(ConnectorError::Rejected {
+                    what: "PUT teams-status".into(),
+                    status,
+                    answer: format!("{{\"error\":\"refused with {status}\"}}"),
+                });
+            }
+            Some(Scripted::Unavailable { retry_after }) => {
+                let mut gave_up = gave_up(FailureKind::Server(503), Duration::ZERO);
+                gave_up.last.retry_after = retry_after;
+                return Err(ConnectorError::Unavailable {
+                    what: "PUT teams-status".into(),
+                    source: gave_up,
+                });
+            }
+            None => {}
+        }
         if self.down.load(Ordering::SeqCst) {
             return Err(ConnectorError::Unavailable {
                 what: "PUT teams-status".into(),

@@ -106,6 +106,7 @@ async fn busy_bridge(graph: &Arc<FakeGraph>) -> (App, Arc<FakeConnector>) {
         next_attempt_at: now,
         last_error: None,
         rejected: false,
+        not_before: None,
     };
     store.put_pending(&waiting).await.unwrap();
 

@@ -139,6 +139,7 @@ fn update(swyx_user_id: &str, now: Timestamp) -> PendingDelivery {
         next_attempt_at: now,
         last_error: None,
         rejected: false,
+        not_before: None,
     }
 }
 

@@ -57,6 +57,7 @@ async fn world() -> MemoryStore {
         next_attempt_at: NOW.plus_millis(30_000),
         last_error: Some("connector answered 503".into()),
         rejected: false,
+        not_before: None,
     };
     store.put_pending(&refused).await.unwrap();
     let call = SpeakingState::default()

@@ -252,9 +252,10 @@ pub trait PendingStore: Send + Sync {
     /// were removed.
     async fn delete_pendings(&self, delivered: &[(String, u64)]) -> StoreResult<usize>;
     /// Makes every pending delivery that is backing off after a transient failure
-    /// ([`PendingDelivery::retrying`]) due at `now`, attempts kept: the connector is back, and
-    /// nothing should wait out a backoff grown during its outage. Fresh decisions in their
-    /// delivery grace and rejected updates keep their time. Returns how many were moved.
+    /// ([`PendingDelivery::may_go_early`]) due at `now`, attempts kept: the connector is back,
+    /// and nothing should wait out a backoff grown during its outage. Fresh decisions in their
+    /// delivery grace, rejected updates and those under a `Retry-After` still running keep their
+    /// time. Returns how many were moved.
     async fn make_pending_due(&self, now: Timestamp) -> StoreResult<usize>;
 }
 

@@ -99,6 +99,10 @@ pub struct PendingDelivery {
     /// not for the connector to come back.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub rejected: bool,
+    /// The connector's `Retry-After` ran until then: no attempt before, not even early when
+    /// the connector is back (the contract's "retry, not before `Retry-After`").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<Timestamp>,
 }
 
 impl PendingDelivery {
@@ -106,6 +110,12 @@ impl PendingDelivery {
     /// delivery grace, not a rejection): what a connector that is back can take at once.
     pub fn retrying(&self) -> bool {
         self.attempts > 0 && !self.rejected
+    }
+
+    /// [`Self::retrying`], and no `Retry-After` of the connector still running at `now`: what
+    /// may be sent before its `next_attempt_at`.
+    pub fn may_go_early(&self, now: Timestamp) -> bool {
+        self.retrying() && self.not_before.is_none_or(|t| t <= now)
     }
 }
 

@@ -26,10 +26,11 @@ impl ConnectorClient {
                     None => {
                         unknown.insert(user.swyx_user_id);
                     }
-                    Some(calls) if calls.is_empty() => {}
                     Some(calls) => {
-                        let calls: BTreeSet<String> = calls.into_iter().collect();
-                        speaking.insert(user.swyx_user_id, calls);
+                        let calls = open_calls(&calls);
+                        if !calls.is_empty() {
+                            speaking.insert(user.swyx_user_id, calls);
+                        }
                     }
                 }
             }
@@ -41,5 +42,35 @@ impl ConnectorClient {
         } else {
             SwyxCalls::NotReported
         })
+    }
+}
+
+/// A user's listed call ids, trimmed as an event's `callId` is (so `" c-1"` listed and `"c-1"`
+/// in `speaking.ended` are one call); blank ones name no call.
+fn open_calls(listed: &[String]) -> BTreeSet<String> {
+    listed
+        .iter()
+        .map(|c| c.trim())
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use swyx_contract::wire::{EventKind, ParsedEvent, SwyxEvent};
+
+    #[test]
+    fn a_listed_call_id_pairs_with_the_events_id_however_it_is_padded() {
+        let listed = open_calls(&[" c-1 ".to_string(), "  ".to_string()]);
+        let body = br#"{"type":"speaking.ended","swyxUserId":"1","callId":"c-1\t","at":"2026-11-26T10:00:00Z"}"#;
+        let Ok(ParsedEvent::Known(ended)) = SwyxEvent::parse(body) else {
+            panic!("a speaking.ended");
+        };
+        let EventKind::SpeakingEnded { call_id } = ended.kind else {
+            panic!("{:?}", ended.kind);
+        };
+        assert_eq!(listed, BTreeSet::from([call_id]));
     }
 }

@@ -5,8 +5,9 @@
 use crate::domain::{SwyxAction, SwyxStatus, SwyxUpdate};
 use swyx_contract::wire::SwyxStatus as WireStatus;
 pub use swyx_contract::wire::{
-    EventKind, OwnStatus, StatusOrigin, SwyxDirectoryUser, SwyxEvent, SwyxUserList,
-    TeamsPresenceBody, TeamsStatusRequest, TeamsStatusState,
+    EventKind, OwnStatus, ParsedEvent, ReceivedEvent, StatusOrigin, SwyxDirectoryUser, SwyxEvent,
+    SwyxUserList, TeamsPresenceBody, TeamsStatusRequest, TeamsStatusState, rfc3339_from_millis,
+    unix_ms_from_rfc3339,
 };
 
 pub fn to_wire(s: SwyxStatus) -> WireStatus {

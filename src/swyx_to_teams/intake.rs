@@ -1,7 +1,8 @@
 //! Swyx connector event intake (`POST /swyx/events`), framework-neutral like the Graph webhook.
 //!
-//! Order: method → size → Standard Webhooks signature (401) → JSON and fields (400) → event type
-//! and user (2xx and ignored: the connector must not retry those) → replay (`claim_once`; 2xx
+//! Order: method → size → Standard Webhooks signature (401) → JSON and `type` (an unknown type:
+//! 2xx, ignored and logged) → the members of a known type (400 naming the one missing) → user
+//! (2xx and ignored: the connector must not retry those) → replay (`claim_once`; 2xx
 //! and ignored, as the contract says) → the user's call set (conditional write; the webhook-id
 //! is recorded only after it, while Graph is called, so a failure or a crash before leaves the
 //! connector's retry free to act) → Graph within the request's budget; what Graph does not take
@@ -20,7 +21,7 @@ use crate::entry::http::{HttpRequest, HttpResponse, error, json};
 use crate::store::optimistic::{self, Step};
 use crate::store::{SpeakingStore, Store, StoreError, StoreResult, SwyxEventInputs};
 use crate::swyx::signature::HEADER_ID;
-use crate::swyx::wire::{EventKind, SwyxEvent};
+use crate::swyx::wire::{EventKind, ParsedEvent, SwyxEvent};
 use http::{Method, StatusCode};
 use std::future::Future;
 use std::sync::Arc;
@@ -66,7 +67,10 @@ pub fn read_early(
         return None;
     }
     let replay_key = replay_key(webhook_id);
-    let swyx_user_id = parse_event(req.body()).ok()?.swyx_user_id;
+    let ParsedEvent::Known(event) = parse_event(req.body()).ok()? else {
+        return None;
+    };
+    let swyx_user_id = event.swyx_user_id;
     Some(async move {
         let inputs = store
             .get_swyx_event_inputs(&swyx_user_id, &replay_key, now)
@@ -146,32 +150,29 @@ pub async fn handle_with(app: &App, req: HttpRequest, early: Option<EarlyInputs>
         }
     };
     let event = match parse_event(body) {
-        Ok(e) => e,
-        Err(problem) => return error(StatusCode::BAD_REQUEST, problem),
-    };
-    let (kind, call_id) = match event.kind() {
-        Ok(EventKind::SpeakingStarted { call_id }) => (CallEvent::Started, call_id),
-        Ok(EventKind::SpeakingEnded { call_id }) => (CallEvent::Ended, call_id),
-        Ok(EventKind::StatusChanged { status, origin }) => {
-            let event = OwnStatusEvent {
-                swyx_user_id: &event.swyx_user_id,
-                webhook_id: &message.id,
-                status,
-                origin,
-            };
-            return own_status::handle(app, s2t, event, early, started).await;
-        }
-        Ok(_) => {
-            tracing::info!(event_type = %event.kind, "Swyx event of a type not handled here ignored");
+        Ok(ParsedEvent::Known(e)) => e,
+        Ok(ParsedEvent::Unknown { kind }) => {
+            // Ignored as the contract says (a newer connector), but a connector that misnames a
+            // type it means (`speaking.stopped`) must be visible to the operator.
+            tracing::warn!(event_type = %kind, webhook_id = %message.id, "Swyx event of a type the bridge does not know: ignored");
+            app.metrics.count_unknown_event_type();
             return accepted("ignored", "unknown event type");
         }
         Err(problem) => return error(StatusCode::BAD_REQUEST, problem),
     };
-    let Some(at) = event.at_unix_ms().map(Timestamp) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("`at` is not an RFC 3339 time: {:?}", event.at),
-        );
+    let at = Timestamp(event.at_unix_ms);
+    let (kind, call_id) = match &event.kind {
+        EventKind::SpeakingStarted { call_id } => (CallEvent::Started, call_id.as_str()),
+        EventKind::SpeakingEnded { call_id } => (CallEvent::Ended, call_id.as_str()),
+        EventKind::StatusChanged { status, origin } => {
+            let event = OwnStatusEvent {
+                swyx_user_id: &event.swyx_user_id,
+                webhook_id: &message.id,
+                status: *status,
+                origin: *origin,
+            };
+            return own_status::handle(app, s2t, event, early, started).await;
+        }
     };
     let replay_key = replay_key(&message.id);
     let read = match event_inputs(app, &event.swyx_user_id, &replay_key, now, early).await {
@@ -251,7 +252,7 @@ pub async fn handle_with(app: &App, req: HttpRequest, early: Option<EarlyInputs>
     };
     tracing::info!(
         swyx_user = %event.swyx_user_id,
-        event_type = %event.kind,
+        event_type = ?kind,
         graph,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "Swyx event applied"
@@ -262,16 +263,9 @@ pub async fn handle_with(app: &App, req: HttpRequest, early: Option<EarlyInputs>
     )
 }
 
-/// JSON first (to tell "not JSON" from "a field missing"), then the event's shape.
-pub(crate) fn parse_event(body: &[u8]) -> Result<SwyxEvent, String> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| format!("malformed JSON: {e}"))?;
-    let event: SwyxEvent =
-        serde_json::from_value(value).map_err(|e| format!("not a Swyx event: {e}"))?;
-    if event.swyx_user_id.trim().is_empty() {
-        return Err("`swyxUserId` is empty".to_string());
-    }
-    Ok(event)
+/// The event's type first, then the members that type needs (see [`SwyxEvent::parse`]).
+pub(crate) fn parse_event(body: &[u8]) -> Result<ParsedEvent, String> {
+    SwyxEvent::parse(body)
 }
 
 pub(super) fn store_unavailable(e: &StoreError) -> HttpResponse {

@@ -9,6 +9,7 @@ pub mod end_calls;
 pub mod intake;
 pub mod own_status;
 pub mod ports;
+mod preferred_retry;
 pub mod read_back;
 pub mod session;
 mod switched_off;

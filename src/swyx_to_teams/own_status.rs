@@ -4,18 +4,23 @@
 //! count (`domain::own_status`): one the connector made from a Teams-derived status — the bridge's
 //! own — never goes back to Teams.
 //!
-//! Nothing is stored but the replay claim and a mark that the bridge set a preferred presence
-//! (so it never clears one the user chose in Teams): Teams holds the result. The replay claim
-//! is taken only after Graph took the change, so a Graph call that fails (503) or a process that
-//! dies mid-request leaves the connector's retry (same webhook-id) free to act.
+//! Stored: the replay claim, a mark that the bridge set a preferred presence (so it never clears
+//! one the user chose in Teams) and, when Graph does not take the change within the request, the
+//! change itself for maintenance to retry (`preferred_retry`): the event is still answered 2xx,
+//! as the contract says of a Graph failure. The replay claim is taken only once the change is
+//! taken or kept, so a store failure (503) or a process that dies mid-request leaves the
+//! connector's retry (same webhook-id) free to act.
 
 use super::intake::{
     EarlyInputs, REPLAY_MEMORY_MS, accepted, event_inputs, replay_key, store_unavailable,
 };
+use super::preferred_retry::{self, mark};
 use super::session::SwyxToTeams;
 use crate::app::App;
-use crate::domain::own_status::{ChangedBy, OwnSwyxStatus, PreferredChange, preferred_change};
-use crate::entry::http::{HttpResponse, error, json};
+use crate::domain::own_status::{
+    ChangedBy, OwnSwyxStatus, PreferredChange, PreferredRetry, preferred_change,
+};
+use crate::entry::http::{HttpResponse, json};
 use crate::swyx::wire::{OwnStatus, StatusOrigin};
 use crate::telemetry::with_causes;
 use http::StatusCode;
@@ -70,7 +75,7 @@ pub async fn handle(
     let entra_id = link.entra_id.as_str();
     // The bridge clears only a preferred presence it set itself (one the user chose in Teams is
     // theirs): a mark, kept as long as Graph's longest default expiry, says it may be live.
-    let mark = format!("preferred-set:{user}");
+    let mark = mark(user);
     let done = match change {
         PreferredChange::Set(availability, activity) => {
             let marked = async {
@@ -103,32 +108,46 @@ pub async fn handle(
             Err(e) => return store_unavailable(&e),
         },
     };
-    match done {
-        Ok(()) => {
-            app.metrics.count_own_status_applied();
-            if let Err(e) = app
-                .store
-                .claim_once(&key, now.plus_millis(REPLAY_MEMORY_MS), now)
-                .await
-            {
-                // Applied all the same; a replay would set the same presence again.
-                tracing::warn!(webhook_id = %event.webhook_id, error = %e, "webhook-id of an applied event not recorded");
-            }
-            tracing::info!(swyx_user = %user, change = ?change, "Swyx status applied to Teams as preferred presence");
-            json(
-                StatusCode::OK,
-                &serde_json::json!({ "status": "applied", "graph": "done" }),
-            )
-        }
+    // What maintenance is to retry: nothing once Graph took it (an older change kept for retry
+    // must not win over this one), this change when Graph did not.
+    let (kept, graph) = match done {
+        Ok(()) => (None, "done"),
         Err(e) => {
-            app.metrics.count_own_status_failed();
-            tracing::warn!(swyx_user = %user, error = %with_causes(&e), "preferred presence not set; the connector retries");
-            error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Graph did not take the preferred presence; retry later",
-            )
+            let retry_after = e.retry_after().map(|d| d.as_millis() as i64);
+            let status = own(event.status);
+            let why = with_causes(&e);
+            tracing::warn!(swyx_user = %user, error = %why, "preferred presence not set; maintenance retries");
+            let retry = PreferredRetry::failed(None, user, status, now, retry_after, why);
+            (Some(retry), "pending")
         }
+    };
+    let pending = kept.is_some();
+    if let Err(e) = preferred_retry::keep(app.store.as_ref(), s2t, entra_id, kept).await {
+        if pending {
+            // Neither taken nor kept: the connector's retry must find the event unclaimed.
+            app.metrics.count_own_status_failed();
+            return store_unavailable(&e);
+        }
+        tracing::warn!(swyx_user = %user, error = %e, "an older kept preferred presence could not be dropped");
     }
+    if pending {
+        app.metrics.count_own_status_failed();
+    } else {
+        app.metrics.count_own_status_applied();
+        tracing::info!(swyx_user = %user, change = ?change, "Swyx status applied to Teams as preferred presence");
+    }
+    if let Err(e) = app
+        .store
+        .claim_once(&key, now.plus_millis(REPLAY_MEMORY_MS), now)
+        .await
+    {
+        // Applied (or kept) all the same; a replay would set the same presence again.
+        tracing::warn!(webhook_id = %event.webhook_id, error = %e, "webhook-id of an applied event not recorded");
+    }
+    json(
+        StatusCode::OK,
+        &serde_json::json!({ "status": "applied", "graph": graph }),
+    )
 }
 
 fn own(s: OwnStatus) -> OwnSwyxStatus {

@@ -1,8 +1,10 @@
 //! Maintenance's share of Swyx → Teams: renew the "In a call" sessions before they expire, retry
-//! Graph calls that failed (a clear as soon as Graph answers), drop calls older than the
+//! Graph calls that failed (a clear as soon as Graph answers; a hand-set status's preferred
+//! presence), drop calls older than the
 //! maximum call length, and end the calls of users whose Swyx → Teams is switched off, so
 //! "In a call" never sticks.
 
+use super::preferred_retry;
 use super::session::{GraphSync, SwyxToTeams, sync_graph};
 use super::switched_off::SwitchedOff;
 use crate::domain::{Directions, Timestamp, VerifyStep};
@@ -73,6 +75,13 @@ pub async fn maintain_speaking(
             if left.is_zero() {
                 summary.budget_exhausted = true;
                 return Ok(summary);
+            }
+            // A hand-set status Graph did not take in its request (`status.changed`).
+            let graph_budget = left.min(s2t.request_budget);
+            match preferred_retry::retry_due(s2t, store, &entra_id, &state, graph_budget).await? {
+                Some(next) => state = next,
+                None if state.preferred.as_ref().is_some_and(|p| p.at <= s2t.now()) => continue,
+                None => {}
             }
             let now = s2t.now();
             if state.verify_step(now) != VerifyStep::None {

@@ -263,5 +263,6 @@ pub(super) fn pending_until_delivered(update: SwyxUpdate) -> PendingDelivery {
         attempts: 0,
         last_error: None,
         rejected: false,
+        not_before: None,
     }
 }

@@ -1,10 +1,14 @@
 //! Delivering Swyx updates: send now within a budget; what cannot be delivered stays pending in
-//! the store (one per Swyx user, newest wins) for the maintenance work to retry with backoff.
+//! the store (one per Swyx user, newest wins) for the maintenance work to retry with backoff,
+//! never before the connector's `Retry-After`. A 4xx the contract calls final (all but 409 and
+//! 429) drops the update: asking again would be refused again, and a later Teams change makes a
+//! new one.
 
 use super::ports::SwyxConnector;
 use crate::domain::{Clock, SwyxUpdate};
+use crate::metrics::Metrics;
 use crate::store::{PendingDelivery, PendingStore};
-use crate::swyx::client::DeliveryOutcome;
+use crate::swyx::client::{ConnectorError, DeliveryOutcome};
 use std::time::Duration;
 
 /// How a delivery attempt ended, for logs and counters.
@@ -17,10 +21,16 @@ pub enum Delivered {
     Pending {
         reason: String,
     },
+    /// Refused for good (a 4xx other than 409 and 429): dropped, not retried.
+    Refused {
+        status: u16,
+        reason: String,
+    },
 }
 
-/// Backoff for the n-th failed attempt: 5 s doubling to at most 15 minutes. A rejection (e.g. an
-/// unknown Swyx user) waits the maximum: an operator has to fix it, and it stays visible.
+/// Backoff for the n-th failed attempt: 5 s doubling to at most 15 minutes. An update that was
+/// not sent (a bad base URL or user id) waits the maximum: an operator has to fix it, and it
+/// stays visible.
 pub fn retry_delay(attempts: u32, rejected: bool) -> Duration {
     const MAX: Duration = Duration::from_secs(15 * 60);
     if rejected {
@@ -37,6 +47,8 @@ pub struct Delivery<'a> {
     pub pending: &'a dyn PendingStore,
     /// Times the next attempt of what stays pending.
     pub clock: &'a Clock,
+    /// Counts the updates the connector refused for good.
+    pub metrics: &'a Metrics,
 }
 
 impl Delivery<'_> {
@@ -73,19 +85,34 @@ impl Delivery<'_> {
         match self.connector.send_update(update, budget).await {
             Ok(DeliveryOutcome::Applied) => Delivered::Now,
             Ok(DeliveryOutcome::Superseded) => Delivered::Superseded,
+            Err(ConnectorError::Rejected { status, answer, .. })
+                if (400..500).contains(&status) =>
+            {
+                tracing::warn!(swyx_user = %update.swyx_user_id, revision = update.revision, status, answer = %answer, "the connector refused the Swyx update for good: dropped");
+                self.metrics.count_update_refused();
+                Delivered::Refused {
+                    status,
+                    reason: answer,
+                }
+            }
             Err(e) => {
                 let rejected = !e.is_transient();
                 let attempts = previous_attempts + 1;
                 let reason = e.to_string();
+                let now = self.clock.now();
+                let retry_after = match &e {
+                    ConnectorError::Unavailable { source, .. } => source.retry_after(),
+                    _ => None,
+                };
+                let not_before = retry_after.map(|d| now.plus_millis(d.as_millis() as i64));
+                let backoff = now.plus_millis(retry_delay(attempts, rejected).as_millis() as i64);
                 let pending = PendingDelivery {
                     update: update.clone(),
                     attempts,
-                    next_attempt_at: self
-                        .clock
-                        .now()
-                        .plus_millis(retry_delay(attempts, rejected).as_millis() as i64),
+                    next_attempt_at: not_before.map_or(backoff, |t| t.max(backoff)),
                     last_error: Some(reason.clone()),
                     rejected,
+                    not_before,
                 };
                 if let Err(se) = self.pending.put_pending(&pending).await {
                     tracing::error!(swyx_user = %update.swyx_user_id, revision = update.revision, error = %se, "could not record a pending delivery; reconciliation will repair it");

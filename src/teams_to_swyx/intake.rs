@@ -384,11 +384,15 @@ fn forwarded(
     update: &SwyxUpdate,
     started: Instant,
 ) -> Result<(), String> {
-    let reached = !matches!(outcome, Delivered::Pending { .. });
-    app.metrics.count_forward(reached, started.elapsed());
     match outcome {
-        Delivered::Pending { reason } => Err(reason.to_string()),
+        Delivered::Pending { reason } => {
+            app.metrics.count_forward(false, started.elapsed());
+            Err(reason.to_string())
+        }
+        // Dropped, logged and counted where it was refused: nothing to retry.
+        Delivered::Refused { .. } => Ok(()),
         other => {
+            app.metrics.count_forward(true, started.elapsed());
             tracing::debug!(swyx_user = %update.swyx_user_id, revision = update.revision, outcome = ?other, "Swyx update delivered");
             Ok(())
         }

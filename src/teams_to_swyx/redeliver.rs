@@ -30,6 +30,8 @@ const PROBE_HORIZON: Duration = Duration::from_secs(16 * 60);
 pub struct PendingSummary {
     pub delivered: usize,
     pub superseded: usize,
+    /// Refused for good by the connector (a final 4xx): dropped.
+    pub refused: usize,
     pub still_pending: usize,
     /// Updates that were backing off, made due at once because the connector took one again.
     pub made_due: usize,
@@ -45,6 +47,7 @@ pub struct PendingSummary {
 struct Tally {
     delivered: AtomicUsize,
     superseded: AtomicUsize,
+    refused: AtomicUsize,
     failed: AtomicUsize,
     /// The connector took one: every update backing off was made due.
     woken: AtomicBool,
@@ -53,7 +56,9 @@ struct Tally {
 
 impl Tally {
     fn through(&self) -> usize {
-        self.delivered.load(Ordering::Relaxed) + self.superseded.load(Ordering::Relaxed)
+        self.delivered.load(Ordering::Relaxed)
+            + self.superseded.load(Ordering::Relaxed)
+            + self.refused.load(Ordering::Relaxed)
     }
 
     fn connector_down(&self) -> bool {
@@ -107,7 +112,7 @@ pub async fn deliver_pending(
             }
             probed = true;
             let probe = match ahead {
-                Some(ahead) => ahead.into_iter().find(PendingDelivery::retrying),
+                Some(ahead) => ahead.into_iter().find(|p| p.may_go_early(now)),
                 None => earliest_retrying(delivery, now).await?,
             };
             let Some(probe) = probe else {
@@ -130,6 +135,8 @@ pub async fn deliver_pending(
                 match delivery.deliver(&p.update, p.attempts, left).await {
                     Delivered::Now => tally.delivered.fetch_add(1, Ordering::Relaxed),
                     Delivered::Superseded => tally.superseded.fetch_add(1, Ordering::Relaxed),
+                    // The connector answered: it is up, whatever it thought of this update.
+                    Delivered::Refused { .. } => tally.refused.fetch_add(1, Ordering::Relaxed),
                     Delivered::Pending { reason } => {
                         tracing::warn!(swyx_user = %p.update.swyx_user_id, attempts = p.attempts + 1, reason = %reason, "pending Swyx update not delivered yet");
                         tally.failed.fetch_add(1, Ordering::Relaxed);
@@ -167,12 +174,14 @@ pub async fn deliver_pending(
     }
     summary.delivered = tally.delivered.into_inner();
     summary.superseded = tally.superseded.into_inner();
+    summary.refused = tally.refused.into_inner();
     summary.still_pending = tally.failed.into_inner();
     summary.made_due = tally.made_due.into_inner();
     Ok(summary)
 }
 
-/// The pending update backing off after a transient failure whose next attempt comes first.
+/// The pending update backing off after a transient failure whose next attempt comes first,
+/// unless the connector's `Retry-After` still holds it back.
 async fn earliest_retrying(
     delivery: Delivery<'_>,
     now: Timestamp,
@@ -181,7 +190,7 @@ async fn earliest_retrying(
         .pending
         .due_pending(probe_horizon(now), BATCH)
         .await?;
-    Ok(ahead.into_iter().find(PendingDelivery::retrying))
+    Ok(ahead.into_iter().find(|p| p.may_go_early(now)))
 }
 
 fn probe_horizon(now: Timestamp) -> Timestamp {

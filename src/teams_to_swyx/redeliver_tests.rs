@@ -4,7 +4,7 @@
 use super::deliver::{Delivered, Delivery};
 use super::redeliver::deliver_pending;
 use crate::domain::{Clock, PresenceValue, SwyxAction, SwyxStatus, SwyxUpdate};
-use crate::fakes::{FakeConnector, ManualClock};
+use crate::fakes::{FakeConnector, ManualClock, Scripted};
 use crate::store::{MemoryStore, PendingStore};
 use std::time::Duration;
 
@@ -16,6 +16,7 @@ struct World {
     connector: FakeConnector,
     time: ManualClock,
     clock: Clock,
+    metrics: crate::metrics::Metrics,
 }
 
 impl World {
@@ -26,6 +27,7 @@ impl World {
             connector: FakeConnector::default(),
             clock: time.clock(),
             time,
+            metrics: Default::default(),
         }
     }
 
@@ -34,6 +36,7 @@ impl World {
             connector: &self.connector,
             pending: &self.store,
             clock: &self.clock,
+            metrics: &self.metrics,
         }
     }
 
@@ -135,6 +138,7 @@ async fn a_rejected_update_is_not_tried_before_its_time_nor_a_fresh_one_in_its_g
         next_attempt_at: w.clock.now().plus_millis(900_000),
         last_error: Some("connector answered 404".into()),
         rejected: true,
+        not_before: None,
     };
     w.store.put_pending(&rejected).await.unwrap();
     let in_grace = super::decide::pending_until_delivered(w.update("swyx-2"));
@@ -162,6 +166,7 @@ async fn a_pass_with_nothing_due_asks_the_store_once() {
         connector: &w.connector,
         pending: &store,
         clock: &w.clock,
+        metrics: &w.metrics,
     };
     // Nothing pending, then one update backing off that is not due: one query either way (a
     // maintenance Lambda's cold start waits for each).
@@ -216,4 +221,66 @@ async fn a_newer_decision_after_the_kill_is_what_the_connector_keeps() {
         .await;
     assert_eq!(w.connector.received(), [older, newer]);
     assert_eq!(w.store.count_pending().await.unwrap(), 0);
+}
+
+/// A 404 (no such Swyx user) is final under the contract: the update is dropped at once, never
+/// sent again by maintenance, and counted; the user's next Teams change is sent as usual.
+#[tokio::test]
+async fn an_update_the_connector_refuses_for_good_is_dropped_not_retried() {
+    let w = World::new();
+    w.connector.answer_next(Scripted::Refuse(404));
+    let outcome = w.delivery().deliver(&w.update("swyx-1"), 0, BUDGET).await;
+    assert!(
+        matches!(outcome, Delivered::Refused { status: 404, .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(w.store.get_pending("swyx-1").await.unwrap(), None);
+    let metrics = w.metrics.render().unwrap();
+    assert!(
+        metrics.contains(r#"presence_bridge_connector_anomalies_total{kind="update_refused"} 1"#),
+        "{metrics}"
+    );
+
+    w.passes_during(Duration::from_secs(60 * 60)).await;
+    assert_eq!(w.connector.attempted(), ["swyx-1"], "never sent again");
+
+    let next = SwyxUpdate {
+        revision: 2,
+        ..w.update("swyx-1")
+    };
+    let delivered = w.delivery().deliver(&next, 0, BUDGET).await;
+    assert!(matches!(delivered, Delivered::Now), "{delivered:?}");
+    assert_eq!(w.connector.received(), [next]);
+}
+
+/// A 503 with `Retry-After: 120`: no PUT of that update before 120 s have passed, not by a
+/// maintenance probe, nor when another update gets through and the connector counts as back.
+#[tokio::test]
+async fn no_update_is_sent_again_before_the_connectors_retry_after() {
+    let w = World::new();
+    w.connector.answer_next(Scripted::Unavailable {
+        retry_after: Some(Duration::from_secs(120)),
+    });
+    w.connector
+        .answer_next(Scripted::Unavailable { retry_after: None });
+    w.fail_to_deliver(&["swyx-1", "swyx-2"]).await;
+
+    // 60 s: swyx-2 is due and taken, so every other update backing off would be made due.
+    w.passes_during(MAINTENANCE_INTERVAL).await;
+    assert_eq!(w.delivered_users(), ["swyx-2"]);
+    w.time.advance(Duration::from_secs(59));
+    deliver_pending(w.delivery(), BUDGET).await.unwrap();
+    let tries = |user: &str| {
+        w.connector
+            .attempted()
+            .iter()
+            .filter(|u| *u == user)
+            .count()
+    };
+    assert_eq!(tries("swyx-1"), 1, "nothing before 120 s");
+
+    w.time.advance(Duration::from_secs(1));
+    deliver_pending(w.delivery(), BUDGET).await.unwrap();
+    assert_eq!(tries("swyx-1"), 2);
+    assert_eq!(w.delivered_users(), ["swyx-1", "swyx-2"]);
 }

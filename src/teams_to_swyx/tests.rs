@@ -27,6 +27,7 @@ struct World {
     rules: MappingRules,
     time: ManualClock,
     clock: Clock,
+    metrics: crate::metrics::Metrics,
 }
 
 impl World {
@@ -50,6 +51,7 @@ impl World {
             rules: MappingRules::default(),
             clock: time.clock(),
             time,
+            metrics: Default::default(),
         }
     }
 
@@ -68,6 +70,7 @@ impl World {
             connector: &self.connector,
             pending: &self.store,
             clock: &self.clock,
+            metrics: &self.metrics,
         }
     }
 

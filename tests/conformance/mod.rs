@@ -82,6 +82,7 @@ pub fn pending(
         next_attempt_at: Timestamp(next_attempt_at),
         last_error: (attempts > 0).then(|| format!("connector answered 503 on attempt {attempts}")),
         rejected: false,
+        not_before: None,
     }
 }
 

@@ -223,3 +223,57 @@ async fn a_retry_after_the_bridge_died_mid_request_is_acted_on() {
     );
     assert_eq!(h.graph.stats().set_preferred_calls, 1);
 }
+
+/// Graph down when the user sets "Do not disturb" in Swyx: the connector gets 2xx (a Graph
+/// failure does not fail an event), and maintenance sets the preferred presence once Graph is
+/// back; a later "Available" taken at once is not undone by the older change kept for retry.
+#[tokio::test]
+async fn a_graph_outage_is_answered_2xx_and_maintenance_sets_the_status_later() {
+    let h = Harness::start_configured(Duration::from_millis(300), on(), Vec::new()).await;
+    alice_available(&h).await;
+    let body = |status: OwnStatus| {
+        json!({
+            "type": "status.changed", "swyxUserId": "1001", "status": status, "origin": "user",
+            "at": Timestamp(h.clock.now_ms()).to_rfc3339(),
+        })
+        .to_string()
+    };
+    let h = &h;
+    let send = |body: String| async move {
+        let now = Timestamp(h.clock.now_ms()).secs();
+        let headers = signed_headers(&h.event_secret, body.as_bytes(), now);
+        h.post_event(headers.to_header_map(), &body).await
+    };
+
+    h.graph.set_outage(true);
+    let (status, answer) = send(body(OwnStatus::DoNotDisturb)).await;
+    assert_eq!(
+        (status, answer["graph"].as_str()),
+        (200, Some("pending")),
+        "{answer}"
+    );
+    assert_eq!(h.graph.preferred_presence(ALICE), None);
+    h.graph.set_outage(false);
+    h.clock.advance(MIN);
+    h.maintenance().await;
+    let preferred = h
+        .graph
+        .preferred_presence(ALICE)
+        .expect("set by maintenance");
+    assert_eq!(preferred.availability, "DoNotDisturb");
+
+    // Failed again, then superseded by a change Graph takes at once.
+    h.graph.set_outage(true);
+    send(body(OwnStatus::Away)).await;
+    h.graph.set_outage(false);
+    let (status, _) = send(body(OwnStatus::Available)).await;
+    assert_eq!(status, 200);
+    assert_eq!(h.graph.preferred_presence(ALICE), None, "cleared");
+    h.clock.advance(MIN);
+    h.maintenance().await;
+    assert_eq!(
+        h.graph.preferred_presence(ALICE),
+        None,
+        "the kept Away is gone"
+    );
+}

@@ -75,8 +75,9 @@ pub async fn put(
     };
     metrics::counter!("connector_status_requests_total", "answer" => status.as_u16().to_string())
         .increment(1);
-    // A 503 is not remembered: its retry must be able to succeed.
-    if status != StatusCode::SERVICE_UNAVAILABLE {
+    // Only what was decided is remembered: the contract makes the retry of a message answered
+    // 5xx or 429 a new attempt, never a replay of that answer (nor a 2xx it was not).
+    if !(status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS) {
         state.admission.remember(id, (status, json));
     }
     match result {

@@ -175,6 +175,7 @@ mod tests {
             next_attempt_at: Timestamp(0),
             last_error: None,
             rejected: false,
+            not_before: None,
         };
         assert!(store.put_pending(&due).await.expect("pending"));
         let line = maintenance_once(&lazy, "test", 0).await.expect("a pass");

@@ -125,7 +125,7 @@ impl PendingStore for DynamoStore {
             .expression_attribute_values(":upper", s(due_upper_bound(now)));
         let items = self.query_all(query, None).await?;
         let waiting: Vec<PendingDelivery> = parse_all(&items, "pending delivery")?;
-        let retrying = waiting.into_iter().filter(PendingDelivery::retrying);
+        let retrying = waiting.into_iter().filter(|p| p.may_go_early(now));
         self.make_due_batch(retrying.collect(), now).await
     }
 }

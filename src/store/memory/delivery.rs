@@ -79,7 +79,7 @@ impl PendingStore for MemoryStore {
         let mut r = self.records();
         let mut moved = 0;
         for p in r.pending.values_mut() {
-            if p.retrying() && p.next_attempt_at > now {
+            if p.may_go_early(now) && p.next_attempt_at > now {
                 p.next_attempt_at = now;
                 moved += 1;
             }

@@ -95,7 +95,7 @@ impl PendingStore for SqliteStore {
                 "pending delivery",
             )?;
             let mut moved = 0;
-            for mut p in waiting.into_iter().filter(PendingDelivery::retrying) {
+            for mut p in waiting.into_iter().filter(|p| p.may_go_early(now)) {
                 p.next_attempt_at = now;
                 let json = to_json(&p, "pending delivery")?;
                 tx.execute(

@@ -1,0 +1,82 @@
+//! Events as a connector written only from the contract sends them: members the bridge does not
+//! know are ignored, an unknown type is answered 2xx (and shown to the operator), a known type
+//! missing what it needs is a 400 naming the member, and a call id may open a second period.
+
+use super::{ALICE, event, harness::Harness};
+use presence_bridge::metrics::CONNECTOR_ANOMALIES;
+use serde_json::json;
+
+fn anomalies(h: &Harness, kind: &str) -> String {
+    let text = h.app.metrics.render().unwrap();
+    let series = format!("{CONNECTOR_ANOMALIES}{{kind=\"{kind}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&series))
+        .unwrap_or("absent")
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_speaking_event_with_members_of_its_own_is_applied() {
+    let h = Harness::start().await;
+    h.link(ALICE, "1001").await;
+    let at = presence_bridge::domain::Timestamp(h.clock.now_ms()).to_rfc3339();
+    let body = json!({ "type": "speaking.started", "swyxUserId": "1001", "callId": "c-1",
+        "status": "Speaking", "origin": "sip", "at": at })
+    .to_string();
+    let (status, answer) = h.send(&body).await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("applied")));
+    assert!(h.in_a_call(ALICE));
+}
+
+#[tokio::test]
+async fn an_unknown_type_is_ignored_with_2xx_even_without_at_and_counted() {
+    let h = Harness::start().await;
+    h.link(ALICE, "1001").await;
+    assert_eq!(anomalies(&h, "unknown_event_type"), "0");
+    let (status, answer) = h
+        .send(r#"{"type":"speaking.stopped","callId":"c-1"}"#)
+        .await;
+    assert_eq!(
+        (status, answer["detail"].as_str()),
+        (200, Some("unknown event type"))
+    );
+    assert_eq!(anomalies(&h, "unknown_event_type"), "1");
+    assert_eq!(h.graph.stats().set_presence_calls, 0);
+}
+
+#[tokio::test]
+async fn a_status_change_at_no_time_is_refused_naming_at() {
+    let h = Harness::start().await;
+    h.link(ALICE, "1001").await;
+    let body = json!({ "type": "status.changed", "swyxUserId": "1001", "status": "DoNotDisturb",
+        "origin": "user", "at": "x" })
+    .to_string();
+    let (status, err) = h.send(&body).await;
+    assert_eq!(status, 400);
+    assert!(err["error"].as_str().unwrap().contains("`at`"), "{err}");
+}
+
+#[tokio::test]
+async fn a_call_id_reused_for_a_later_period_shows_in_a_call_again() {
+    let h = Harness::start().await;
+    h.link(ALICE, "1001").await;
+    let now = h.clock.now_ms();
+    h.send(&event("speaking.started", "1001", "c1", now - 3_000))
+        .await;
+    h.send(&event("speaking.ended", "1001", "c1", now - 2_000))
+        .await;
+    assert!(!h.in_a_call(ALICE));
+    // A late copy of the first start: still the ended period.
+    let (status, answer) = h
+        .send(&event("speaking.started", "1001", "c1", now - 2_500))
+        .await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("unchanged"))
+    );
+    assert!(!h.in_a_call(ALICE));
+    // Resumed after a hold: a new period named by the same call.
+    h.send(&event("speaking.started", "1001", "c1", now - 1_000))
+        .await;
+    assert!(h.in_a_call(ALICE), "In a call again");
+}
