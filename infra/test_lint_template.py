@@ -80,8 +80,8 @@ def main():
         ),
         (
             "another item type fails",
-            good.replace('dynamodb:LeadingKeys: ["SWYX#*", "SPEAKING#*"]',
-                         'dynamodb:LeadingKeys: ["SWYX#*", "SPEAKING#*", "STATE#*"]', 1),
+            good.replace('dynamodb:LeadingKeys: ["SPEAKING#*", "CLAIM#*"]',
+                         'dynamodb:LeadingKeys: ["SPEAKING#*", "CLAIM#*", "STATE#*"]', 1),
             1,
         ),
         (
