@@ -114,20 +114,26 @@ fn presence_resource_users(resource: &str) -> Option<Vec<String>> {
     Some(ids)
 }
 
-/// The body of `GET /subscriptions`.
-pub(crate) fn subscription_list(body: &[u8]) -> Result<Vec<ListedSubscription>, GraphError> {
+/// One page of `GET /subscriptions`, and the `@odata.nextLink` of the next one.
+pub(crate) type SubscriptionPage = (Vec<ListedSubscription>, Option<String>);
+
+/// The body of one page of `GET /subscriptions`.
+pub(crate) fn subscription_list(body: &[u8]) -> Result<SubscriptionPage, GraphError> {
     #[derive(Deserialize)]
     struct Page {
         value: Vec<SubscriptionAnswer>,
+        #[serde(rename = "@odata.nextLink", default)]
+        next_link: Option<String>,
     }
-    serde_json::from_slice::<Page>(body)
-        .map_err(bad_answer(
-            "GET /subscriptions: not a list of subscriptions",
-        ))?
+    let page = serde_json::from_slice::<Page>(body).map_err(bad_answer(
+        "GET /subscriptions: not a list of subscriptions",
+    ))?;
+    let listed = page
         .value
         .into_iter()
         .map(SubscriptionAnswer::into_listed)
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok((listed, page.next_link))
 }
 
 /// The body of `getPresencesByUserId`.
