@@ -247,7 +247,11 @@ mod tests {
             let e = with("https://bridge.example/n", Some(http)).unwrap_err();
             assert_eq!(e.setting(), "subscriptions.lifecycle_url", "{http}");
         }
-        for loopback in ["http://127.0.0.1:8080/n", "http://localhost/n", "http://[::1]/n"] {
+        for loopback in [
+            "http://127.0.0.1:8080/n",
+            "http://localhost/n",
+            "http://[::1]/n",
+        ] {
             let cfg = with(loopback, Some(loopback)).unwrap().unwrap();
             assert_eq!(cfg.notification_url, loopback);
         }

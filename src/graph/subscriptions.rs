@@ -46,7 +46,8 @@ pub struct SubscriptionInfo {
 
 impl GraphError {
     /// For a 409 on create: the id of the subscription that already exists, from Graph's message
-    /// "Subscription Id <id> already exists for the requested combination".
+    /// "Subscription Id <id> already exists for the requested combination". That text is only
+    /// Microsoft's example: when it differs, the caller finds the subscription by listing.
     pub fn existing_subscription_id(&self) -> Option<String> {
         let GraphError::Refused {
             status: 409,
@@ -68,6 +69,7 @@ pub struct ListedSubscription {
     pub client_state: Option<String>,
     /// The users of its resource, when it is a presence resource as the bridge writes them.
     pub user_ids: Option<Vec<String>>,
+    pub notification_url: Option<String>,
 }
 
 impl GraphClient {

@@ -21,7 +21,11 @@ fn listed(id: &str) -> Value {
 /// records every query it was asked with.
 async fn paged_graph(
     next_link: impl Fn(&str) -> String + Send + Sync + 'static,
-) -> (GraphClient, Arc<Mutex<Vec<String>>>, tokio::task::JoinHandle<()>) {
+) -> (
+    GraphClient,
+    Arc<Mutex<Vec<String>>>,
+    tokio::task::JoinHandle<()>,
+) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/v1.0", listener.local_addr().unwrap());
     let asked = Arc::new(Mutex::new(Vec::new()));
@@ -77,6 +81,10 @@ async fn a_next_link_outside_the_graph_root_is_not_followed() {
         matches!(&e, Some(GraphError::BadAnswer { what, .. }) if what.contains("not followed")),
         "{e:?}"
     );
-    assert_eq!(asked.lock().unwrap().len(), 1, "only the first page was asked for");
+    assert_eq!(
+        asked.lock().unwrap().len(),
+        1,
+        "only the first page was asked for"
+    );
     task.abort();
 }

@@ -20,6 +20,8 @@ struct SubscriptionAnswer {
     client_state: Option<String>,
     #[serde(default)]
     resource: Option<String>,
+    #[serde(default)]
+    notification_url: Option<String>,
 }
 
 impl SubscriptionAnswer {
@@ -36,6 +38,7 @@ impl SubscriptionAnswer {
         Ok(ListedSubscription {
             user_ids: self.resource.as_deref().and_then(presence_resource_users),
             client_state: self.client_state,
+            notification_url: self.notification_url,
             info: SubscriptionInfo {
                 id: self.id,
                 expires_at,
