@@ -3,7 +3,7 @@
 //! (403: consent or licence missing, a quota) is tried 1, 2, 4 … minutes apart, at most hourly,
 //! instead of every run. Kept on the stored account, so a new process (a Lambda) keeps the wait.
 
-use super::StepError;
+use super::{CALL_BUDGET, StepError};
 use crate::domain::Timestamp;
 use crate::graph::client::GraphError;
 use crate::store::{GraphBackoff, SyncAccount};
@@ -31,7 +31,8 @@ pub(super) fn after(
     let (StepError::Graph(e) | StepError::Write(e)) = result.as_ref().err()? else {
         return None;
     };
-    if let Some(wait) = e.retry_after() {
+    // A shorter wait fitted in the call's own budget and was waited out there already.
+    if let Some(wait) = e.retry_after().filter(|wait| *wait > CALL_BUDGET) {
         let ms = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
         return Some(GraphBackoff {
             not_before: now.plus_millis(ms),
