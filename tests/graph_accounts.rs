@@ -4,6 +4,8 @@
 
 #[path = "graph_accounts/login.rs"]
 mod login;
+#[path = "graph_accounts/subscription_pages.rs"]
+mod subscription_pages;
 #[path = "graph_accounts/subscriptions.rs"]
 mod subscriptions;
 

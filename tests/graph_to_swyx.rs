@@ -59,6 +59,11 @@ fn swyx_id(i: usize) -> String {
 }
 
 async fn env(users: usize) -> Env {
+    env_with_jwks(users, None).await
+}
+
+/// [`env`], its validation tokens checked against the keys at `jwks_url` instead of the sender's.
+async fn env_with_jwks(users: usize, jwks_url: Option<String>) -> Env {
     let dir = tempfile::tempdir().expect("tempdir");
     let sqlite: Arc<dyn Store> =
         Arc::new(SqliteStore::open(&dir.path().join("bridge.db")).expect("sqlite"));
@@ -82,7 +87,7 @@ async fn env(users: usize) -> Env {
         keys: Arc::new(keys),
         tokens: Arc::new(TokenValidator::new(
             TokenSettings {
-                jwks_url: sender.jwks_url.clone(),
+                jwks_url: jwks_url.unwrap_or_else(|| sender.jwks_url.clone()),
                 app_id: APP_ID.to_string(),
                 ..TokenSettings::default()
             },

@@ -1,6 +1,8 @@
 //! Subscriptions that never lapse, against the sandbox on its controllable clock: sync accounts,
 //! sharding, renewal, lifecycle notifications, reconciliation, outages and throttling.
 
+#[path = "subscriptions/graph_waits.rs"]
+mod graph_waits;
 #[path = "subscriptions/recovery.rs"]
 mod recovery;
 #[path = "subscriptions/slow_connector.rs"]

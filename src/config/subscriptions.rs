@@ -101,9 +101,12 @@ pub(super) fn validate(
     let Some(notification_url) = text(raw.notification_url) else {
         return Ok(None);
     };
+    // Graph delivers only to https (plain http to a loopback host is kept for the sandbox and
+    // local tests, as for the outbound URLs); a query would be sent back on every delivery.
     let public_url = |path: &str, v: String| -> Result<String, ConfigError> {
+        let v = check.url(path, v)?;
         match reqwest::Url::parse(&v) {
-            Ok(u) if matches!(u.scheme(), "https" | "http") && u.query().is_none() => Ok(v),
+            Ok(u) if u.query().is_none() => Ok(v),
             _ => Err(check.fail(path, format!("{v:?} is not an https URL without a query"))),
         }
     };
@@ -227,5 +230,30 @@ mod tests {
         r.notification_url = Some("https://bridge.example/n?x=1".into());
         let e = validate(r, file(), &["cert-2"], true, true).unwrap_err();
         assert_eq!(e.setting(), "subscriptions.notification_url");
+    }
+
+    #[test]
+    fn notification_urls_must_be_https_except_to_a_loopback_host() {
+        let with = |notification: &str, lifecycle: Option<&str>| {
+            let mut r = raw();
+            r.notification_url = Some(notification.into());
+            r.lifecycle_url = lifecycle.map(Into::into);
+            validate(r, file(), &["cert-2"], true, true)
+        };
+        for http in ["http://bridge.example/n", "http://10.0.0.5/n"] {
+            let e = with(http, None).unwrap_err();
+            assert_eq!(e.setting(), "subscriptions.notification_url", "{http}");
+            assert!(e.to_string().contains("must be https"), "{e}");
+            let e = with("https://bridge.example/n", Some(http)).unwrap_err();
+            assert_eq!(e.setting(), "subscriptions.lifecycle_url", "{http}");
+        }
+        for loopback in [
+            "http://127.0.0.1:8080/n",
+            "http://localhost/n",
+            "http://[::1]/n",
+        ] {
+            let cfg = with(loopback, Some(loopback)).unwrap().unwrap();
+            assert_eq!(cfg.notification_url, loopback);
+        }
     }
 }

@@ -15,10 +15,14 @@ use crate::outbound::Idempotency;
 use http::Method;
 use serde_json::json;
 use std::time::Duration;
+use tokio::time::Instant;
 use wire::{check_user_ids, presence_resource, subscription_info};
 
 /// Graph's limit of users per presence subscription and per `getPresencesByUserId` call.
 pub const MAX_USERS_PER_CALL: usize = 650;
+
+/// More pages of `GET /subscriptions` than an app's subscriptions fill: a link that never ends.
+const MAX_SUBSCRIPTION_PAGES: usize = 100;
 
 /// What to subscribe to. `user_ids` at most 650.
 pub struct NewSubscription<'a> {
@@ -42,7 +46,8 @@ pub struct SubscriptionInfo {
 
 impl GraphError {
     /// For a 409 on create: the id of the subscription that already exists, from Graph's message
-    /// "Subscription Id <id> already exists for the requested combination".
+    /// "Subscription Id <id> already exists for the requested combination". That text is only
+    /// Microsoft's example: when it differs, the caller finds the subscription by listing.
     pub fn existing_subscription_id(&self) -> Option<String> {
         let GraphError::Refused {
             status: 409,
@@ -64,6 +69,7 @@ pub struct ListedSubscription {
     pub client_state: Option<String>,
     /// The users of its resource, when it is a presence resource as the bridge writes them.
     pub user_ids: Option<Vec<String>>,
+    pub notification_url: Option<String>,
 }
 
 impl GraphClient {
@@ -154,25 +160,40 @@ impl GraphClient {
         subscription(&answer.body)
     }
 
-    /// `GET /subscriptions`: the subscriptions this app made with the sync account's token (one
-    /// presence subscription per account and app, so one page holds them).
+    /// `GET /subscriptions`: the subscriptions this app made with the sync account's token,
+    /// every page (`@odata.nextLink`, followed only under the Graph root: it carries the token),
+    /// within `budget` in total.
     pub async fn list_subscriptions(
         &self,
         token: &str,
         budget: Duration,
     ) -> Result<Vec<ListedSubscription>, GraphError> {
-        let answer = self
-            .request(Call {
-                method: Method::GET,
-                path: "/subscriptions",
-                body: None,
-                auth: Auth::Delegated(token),
-                budget,
-                attempt_timeout: self.timeouts().subscription_other,
-                idempotency: Idempotency::Idempotent,
-            })
-            .await?;
-        subscription_list(&answer.body)
+        let started = Instant::now();
+        let mut path = "/subscriptions".to_string();
+        let mut all = Vec::new();
+        for _ in 0..MAX_SUBSCRIPTION_PAGES {
+            let answer = self
+                .request(Call {
+                    method: Method::GET,
+                    path: &path,
+                    body: None,
+                    auth: Auth::Delegated(token),
+                    budget: budget.saturating_sub(started.elapsed()),
+                    attempt_timeout: self.timeouts().subscription_other,
+                    idempotency: Idempotency::Idempotent,
+                })
+                .await?;
+            let (listed, next) = subscription_list(&answer.body)?;
+            all.extend(listed);
+            match next {
+                Some(link) => path = self.relative(&link)?,
+                None => return Ok(all),
+            }
+        }
+        Err(GraphError::BadAnswer {
+            what: format!("GET /subscriptions has more than {MAX_SUBSCRIPTION_PAGES} pages"),
+            source: None,
+        })
     }
 
     /// `DELETE /subscriptions/{id}`; a 404 counts as done.

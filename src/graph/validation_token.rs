@@ -214,8 +214,12 @@ impl TokenValidator {
             });
         let key = match self.inner.jwks.key_for(&kid, plausible.is_ok()).await {
             Ok(key) => key,
-            Err(ValidationTokenError::UnknownKey) => {
-                return Err(plausible.err().unwrap_or(ValidationTokenError::UnknownKey));
+            // A token whose claims fail is refused for them (a forged request stays a 401); only
+            // a plausible one is left waiting for the keys (an outage is ours: 503, Graph retries).
+            Err(
+                e @ (ValidationTokenError::UnknownKey | ValidationTokenError::JwksUnavailable(_)),
+            ) => {
+                return Err(plausible.err().unwrap_or(e));
             }
             Err(e) => return Err(e),
         };

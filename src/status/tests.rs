@@ -82,6 +82,7 @@ async fn world() -> MemoryStore {
         reconciled_at: Some(NOW),
         reconcile_requested: false,
         last_error: None,
+        graph_backoff: None,
     };
     store.put_account(&account, 0).await.unwrap();
     store

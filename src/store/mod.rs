@@ -28,8 +28,8 @@ pub use dynamodb::DynamoStore;
 pub use error::{BoxError, StoreError, StoreResult};
 pub use memory::MemoryStore;
 pub use records::{
-    DecisionWrite, LifecycleRequest, LinkMark, LinkMarkKind, PendingDelivery, SubscriptionRecord,
-    SyncAccount, UserLink, UserSwitches,
+    DecisionWrite, GraphBackoff, LifecycleRequest, LinkMark, LinkMarkKind, PendingDelivery,
+    SubscriptionRecord, SyncAccount, UserLink, UserSwitches,
 };
 pub use sqlite::SqliteStore;
 

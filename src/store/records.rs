@@ -74,6 +74,19 @@ pub struct SyncAccount {
     /// The last thing that went wrong with it (sign-in, Graph), for `accounts list`; no secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// Graph asked to wait (Retry-After) or keeps refusing (403): no Graph call for this account
+    /// before then. Stored, so a wait outlives the process (a Lambda) that was told it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph_backoff: Option<GraphBackoff>,
+}
+
+/// When upkeep may call Graph again for a sync account, and why it waits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphBackoff {
+    pub not_before: Timestamp,
+    /// 403s in a row on a create or renewal: the wait doubles with each (1 minute to 1 hour).
+    #[serde(default)]
+    pub refusals: u32,
 }
 
 /// A lifecycle notification accepted by the webhook, for maintenance to act on. At most one per

@@ -9,6 +9,7 @@
 //! `GET /subscriptions`, or named by the 409 of the next create), never deleted and made again.
 
 mod adoption;
+mod backoff;
 mod save;
 
 use super::sync_accounts::{AccountError, SyncAccounts};
@@ -57,6 +58,9 @@ enum StepError {
     Account(#[from] AccountError),
     #[error("Graph: {0}")]
     Graph(#[from] GraphError),
+    /// A create or renewal failed: a 403 to one of them backs the account off.
+    #[error("Graph: {0}")]
+    Write(GraphError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
 }
@@ -84,12 +88,19 @@ impl Upkeep<'_> {
         asks: Asks,
     ) -> AccountOutcome {
         let mut out = AccountOutcome::default();
+        if let Some(waiting) = backoff::waiting(&account, self.sa.now()) {
+            // Graph asked for the wait (or keeps refusing): not one call before it ends. The
+            // lifecycle requests stay for the run after it.
+            out.error = Some(waiting);
+            return out;
+        }
         let before = account.clone();
         let mut acct = account;
         let result = self.work(&mut acct, sub, asks, &mut out).await;
+        acct.graph_backoff = backoff::after(&acct, &result, self.sa.now());
         acct.last_error = match &result {
             Ok(()) => None,
-            Err(e) => Some(e.to_string()),
+            Err(e) => Some(backoff::described(e, acct.graph_backoff.as_ref())),
         };
         out.error = acct.last_error.clone();
         if let Err(e) = self.save(&before, &acct).await {
@@ -235,7 +246,7 @@ impl Upkeep<'_> {
                 if matches!(e, GraphError::DelegatedToken(_)) {
                     self.sa.forget(&acct.name);
                 }
-                Err(e.into())
+                Err(StepError::Write(e))
             }
         }
     }
@@ -254,9 +265,16 @@ impl Upkeep<'_> {
             out.recreated = true;
         }
         let created = match self.create(&token, acct).await {
-            Err(StepError::Graph(e)) if e.existing_subscription_id().is_some() => {
-                // 409: Graph has a subscription of this account that the store does not know.
-                let existing = e.existing_subscription_id().unwrap_or_default();
+            Err(StepError::Write(e @ GraphError::Refused { status: 409, .. })) => {
+                // Graph has a subscription of this account that the store does not know. Its
+                // message names it only in Microsoft's example text: otherwise it is looked up.
+                let existing = match e.existing_subscription_id() {
+                    Some(id) => id,
+                    None => match self.find_conflicting(&token, acct).await? {
+                        Some(id) => id,
+                        None => return Err(StepError::Write(e)),
+                    },
+                };
                 if self.adopt_own(&token, acct, &existing, out).await? {
                     return Ok(());
                 }
@@ -267,7 +285,7 @@ impl Upkeep<'_> {
                 out.adopted = true;
                 self.create(&token, acct).await?
             }
-            Err(StepError::Graph(e)) if e.may_have_taken_effect() => {
+            Err(StepError::Write(e)) if e.may_have_taken_effect() => {
                 // No answer: Graph may have made it. Look for it now if there is time; the next
                 // run looks again (and a create then gets the 409 that names it).
                 tracing::warn!(account = %acct.name, error = %e, "no answer to the subscription create; looking for the subscription it may have made");
@@ -276,7 +294,7 @@ impl Upkeep<'_> {
                 {
                     return Ok(());
                 }
-                return Err(e.into());
+                return Err(StepError::Write(e));
             }
             other => other?,
         };
@@ -323,7 +341,8 @@ impl Upkeep<'_> {
                 },
                 self.call_budget(),
             )
-            .await?;
+            .await
+            .map_err(StepError::Write)?;
         let record = SubscriptionRecord {
             id: info.id,
             client_state,
@@ -362,3 +381,6 @@ fn random_client_state() -> String {
     let bytes: [u8; 32] = rand::random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests;

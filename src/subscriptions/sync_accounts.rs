@@ -244,6 +244,8 @@ pub async fn enroll(
             account.sealed_refresh_token = sealed.clone();
             account.version = expected + 1;
             account.last_error = None;
+            // A new sign-in may carry the consent a 403 lacked: try Graph at once.
+            account.graph_backoff = None;
             Step::Write((account.clone(), expected), account)
         },
         move |(account, expected)| async move { store.put_account(&account, expected).await },
@@ -251,7 +253,7 @@ pub async fn enroll(
     .await
 }
 
-fn new_account(name: &str, now: Timestamp) -> SyncAccount {
+pub(crate) fn new_account(name: &str, now: Timestamp) -> SyncAccount {
     SyncAccount {
         name: name.to_string(),
         sealed_refresh_token: String::new(),
@@ -264,6 +266,7 @@ fn new_account(name: &str, now: Timestamp) -> SyncAccount {
         reconciled_at: None,
         reconcile_requested: false,
         last_error: None,
+        graph_backoff: None,
     }
 }
 

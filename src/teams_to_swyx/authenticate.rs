@@ -24,13 +24,25 @@ use crate::store::SubscriptionRecord;
 use std::collections::HashMap;
 use subtle::ConstantTimeEq;
 
-/// Why a whole collection is refused (401): nothing in it is looked at.
+/// Why a whole collection is refused (401; 503 when the signing keys cannot be had): nothing in
+/// it is looked at.
 #[derive(Debug, thiserror::Error)]
 pub enum CollectionRejected {
     #[error("validationTokens missing: rich notifications must carry them")]
     MissingTokens,
     #[error("validation token rejected")]
     InvalidToken(#[source] ValidationTokenError),
+}
+
+impl CollectionRejected {
+    /// The signing keys could not be fetched: our outage, not a forged request. Answered 503,
+    /// so Graph delivers the collection again later.
+    pub fn keys_unavailable(&self) -> bool {
+        matches!(
+            self,
+            CollectionRejected::InvalidToken(ValidationTokenError::JwksUnavailable(_))
+        )
+    }
 }
 
 /// The tenants that the collection's validation tokens vouch for. A collection without tokens (no

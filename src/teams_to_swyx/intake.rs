@@ -141,6 +141,14 @@ async fn handle_on(
     };
     let vouched = match vouched_tenants(&app.tokens, &collection).await {
         Ok(vouched) => vouched,
+        Err(rejected) if rejected.keys_unavailable() => {
+            let reason = with_causes(&rejected);
+            tracing::error!(error = %reason, "notification collection not checked: the signing keys (JWKS) cannot be fetched; Graph will retry");
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the signing keys of the validation tokens could not be fetched; retry",
+            );
+        }
         Err(rejected) => {
             let items = collection.value.len();
             app.metrics.count_notifications(items);

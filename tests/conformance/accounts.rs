@@ -3,7 +3,7 @@
 
 use super::{T0, assert_conflict, at};
 use presence_bridge::domain::Timestamp;
-use presence_bridge::store::{LifecycleRequest, Store, StoreError, SyncAccount};
+use presence_bridge::store::{GraphBackoff, LifecycleRequest, Store, StoreError, SyncAccount};
 use std::sync::Arc;
 use tokio::sync::Barrier;
 
@@ -37,6 +37,10 @@ pub fn account(name: &str, version: u64, note: &str) -> SyncAccount {
         last_error: Some(format!(
             "AADSTS50076: Anmeldung für {name} abgelaufen ({note})"
         )),
+        graph_backoff: Some(GraphBackoff {
+            not_before: at(120_000),
+            refusals: 3,
+        }),
     }
 }
 
@@ -53,6 +57,7 @@ fn minimal_account(name: &str, version: u64) -> SyncAccount {
         reconciled_at: None,
         reconcile_requested: false,
         last_error: None,
+        graph_backoff: None,
     }
 }
 

@@ -1,6 +1,7 @@
-//! Bad input on the webhook: a bad item or request is refused on its own and changes nothing.
+//! Bad input on the webhook: a bad item or request is refused on its own and changes nothing;
+//! so is a collection whose tokens cannot be checked for want of the signing keys (503).
 
-use super::{env, swyx_id, user_id};
+use super::{env, env_with_jwks, swyx_id, user_id};
 use crate::support::graph_sender::TENANT;
 use serde_json::json;
 use std::time::Duration;
@@ -92,6 +93,40 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
     // Too large.
     let big = vec![b' '; 300 * 1024];
     assert_eq!(env.sender.post(&env.url(), big).await.0, 413);
+
+    assert!(env.connector.updates().is_empty());
+    assert!(
+        env.store
+            .get_sync_state(&user_id(0))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// The signing keys cannot be fetched (the JWKS URL does not answer): that is the bridge's
+/// outage, not a forged request, so a valid collection is answered 503 (Graph delivers it again
+/// later) and nothing of it is processed; a token that fails on its own claims is still a 401.
+#[tokio::test]
+async fn a_signing_key_outage_is_a_503_and_processes_nothing() {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let jwks_url = format!("http://{}/keys", closed.local_addr().unwrap());
+    drop(closed);
+    let env = env_with_jwks(1, Some(jwks_url)).await;
+
+    let (status, body) = env
+        .send(vec![env.item(0, "Busy", "Busy", false, None)])
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("signing keys"), "{body}");
+
+    let other_app = env.sender.issuer.validation_token(
+        "11111111-2222-4333-8444-555555555555",
+        TENANT,
+        Duration::from_secs(600),
+    );
+    let body = json!({"value": [env.item(0, "Busy", "Busy", false, None)], "validationTokens": [other_app]});
+    assert_eq!(env.sender.post_json(&env.url(), &body).await.0, 401);
 
     assert!(env.connector.updates().is_empty());
     assert!(

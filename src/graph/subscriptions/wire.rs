@@ -20,6 +20,8 @@ struct SubscriptionAnswer {
     client_state: Option<String>,
     #[serde(default)]
     resource: Option<String>,
+    #[serde(default)]
+    notification_url: Option<String>,
 }
 
 impl SubscriptionAnswer {
@@ -36,6 +38,7 @@ impl SubscriptionAnswer {
         Ok(ListedSubscription {
             user_ids: self.resource.as_deref().and_then(presence_resource_users),
             client_state: self.client_state,
+            notification_url: self.notification_url,
             info: SubscriptionInfo {
                 id: self.id,
                 expires_at,
@@ -114,20 +117,26 @@ fn presence_resource_users(resource: &str) -> Option<Vec<String>> {
     Some(ids)
 }
 
-/// The body of `GET /subscriptions`.
-pub(crate) fn subscription_list(body: &[u8]) -> Result<Vec<ListedSubscription>, GraphError> {
+/// One page of `GET /subscriptions`, and the `@odata.nextLink` of the next one.
+pub(crate) type SubscriptionPage = (Vec<ListedSubscription>, Option<String>);
+
+/// The body of one page of `GET /subscriptions`.
+pub(crate) fn subscription_list(body: &[u8]) -> Result<SubscriptionPage, GraphError> {
     #[derive(Deserialize)]
     struct Page {
         value: Vec<SubscriptionAnswer>,
+        #[serde(rename = "@odata.nextLink", default)]
+        next_link: Option<String>,
     }
-    serde_json::from_slice::<Page>(body)
-        .map_err(bad_answer(
-            "GET /subscriptions: not a list of subscriptions",
-        ))?
+    let page = serde_json::from_slice::<Page>(body).map_err(bad_answer(
+        "GET /subscriptions: not a list of subscriptions",
+    ))?;
+    let listed = page
         .value
         .into_iter()
         .map(SubscriptionAnswer::into_listed)
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok((listed, page.next_link))
 }
 
 /// The body of `getPresencesByUserId`.

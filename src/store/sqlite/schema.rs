@@ -189,6 +189,7 @@ mod tests {
             reconciled_at: None,
             reconcile_requested: false,
             last_error: None,
+            graph_backoff: None,
         };
         store.put_account(&account, 0).await.unwrap();
         assert_eq!(store.list_accounts().await.unwrap(), vec![account]);

@@ -68,6 +68,43 @@ impl Upkeep<'_> {
         Ok(true)
     }
 
+    /// After a 409 whose message names no subscription: the id of the live presence subscription
+    /// in `GET /subscriptions` that delivers to this bridge's notification URL and covers this
+    /// account's users (the one it was asked for, else one sharing users with it: accounts'
+    /// users never overlap). `None` when Graph lists none.
+    pub(super) async fn find_conflicting(
+        &self,
+        token: &str,
+        acct: &SyncAccount,
+    ) -> Result<Option<String>, StepError> {
+        let now = self.sa.now();
+        let url = &self.sa.settings.notification_url;
+        // Sorted and lower-cased, as the users read back from a resource are.
+        let mut assigned: Vec<String> = acct
+            .assigned
+            .iter()
+            .map(|id| id.to_ascii_lowercase())
+            .collect();
+        assigned.sort();
+        let listed = self
+            .sa
+            .subscriptions
+            .list_subscriptions(token, self.call_budget())
+            .await?;
+        let candidates: Vec<(String, Vec<String>)> = listed
+            .into_iter()
+            .filter(|s| s.info.expires_at > now && s.notification_url.as_ref() == Some(url))
+            .filter_map(|s| Some((s.info.id, s.user_ids?)))
+            .filter(|(_, users)| users.iter().any(|u| assigned.binary_search(u).is_ok()))
+            .collect();
+        let exact = candidates.iter().find(|(_, users)| *users == assigned);
+        let found = exact.or(candidates.first()).map(|(id, _)| id.clone());
+        if let Some(id) = &found {
+            tracing::info!(account = %acct.name, subscription_id = %id, "409 on create named no subscription: found the account's existing one by listing");
+        }
+        Ok(found)
+    }
+
     /// Records `own` (made by a create with `client_state`) as the account's subscription. Its
     /// users are read back from its resource; when they cannot be, the next run rebuilds it.
     async fn adopt(

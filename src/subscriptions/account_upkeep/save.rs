@@ -36,6 +36,7 @@ impl Upkeep<'_> {
                     next.reconcile_requested = after.reconcile_requested;
                     next.last_error = after.last_error.clone();
                     next.unconfirmed_client_state = after.unconfirmed_client_state.clone();
+                    next.graph_backoff = after.graph_backoff.clone();
                     next.version = stored.version + 1;
                     Step::Write((next, stored.version), ())
                 }
@@ -53,6 +54,7 @@ type Owned = (
     bool,
     Option<String>,
     Option<String>,
+    Option<crate::store::GraphBackoff>,
 );
 
 /// The fields of an account that upkeep writes.
@@ -64,5 +66,6 @@ fn owned(a: &SyncAccount) -> Owned {
         a.reconcile_requested,
         a.last_error.clone(),
         a.unconfirmed_client_state.clone(),
+        a.graph_backoff.clone(),
     )
 }
