@@ -222,6 +222,7 @@ fn log(s: &MaintenanceSummary) {
             still_pending = sp.still_pending,
             overlong_calls = sp.overlong_calls,
             budget_exhausted = sp.budget_exhausted,
+            graph_throttled = sp.throttled,
             "maintenance: Swyx → Teams sessions"
         );
     }

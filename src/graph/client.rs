@@ -2,12 +2,14 @@
 //! account's delegated token, bounded concurrency, and every request under the one outbound
 //! retry policy ([`crate::outbound`]) with a per-call attempt timeout that fits what Graph does
 //! for the call and a total time budget. What the budget cannot cover is the caller's to keep
-//! pending.
+//! pending. Every request passes the app's one throttle gate ([`ThrottleGate`]) first.
 //!
 //! [`token`]: super::token
 
+mod gate;
 mod settings;
 
+pub use gate::{ThrottleGate, monotonic_clock};
 pub use settings::{GraphSettings, GraphTimeouts};
 
 use super::entra::EntraError;
@@ -17,6 +19,7 @@ use crate::outbound::{GaveUp, Idempotency};
 use http::{Method, StatusCode};
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -32,7 +35,8 @@ pub enum GraphError {
     #[error("Graph refused the request: HTTP {status}: {message}")]
     Refused { status: u16, message: String },
     /// Graph kept failing (429, 5xx, timeouts, no connection) until the attempts or the budget
-    /// ran out, or a request that must not be repeated failed once.
+    /// ran out, or a request that must not be repeated failed once. Also a request the throttle
+    /// gate did not send (throttled, its `Retry-After` the hold left).
     #[error("Graph unavailable: {0}")]
     Unavailable(#[source] GaveUp),
     /// The app-only token could not be had (wrong secret, app not consented, Entra down …).
@@ -67,6 +71,19 @@ impl GraphError {
         }
     }
 
+    /// How long Graph still throttles the app, when this request ended throttled (a 429, or not
+    /// sent because an earlier 429's wait still runs).
+    pub fn throttled(&self) -> Option<Duration> {
+        match self {
+            GraphError::Unavailable(gave_up)
+                if gave_up.last.kind == crate::outbound::FailureKind::Throttled =>
+            {
+                Some(gave_up.retry_after().unwrap_or_default())
+            }
+            _ => None,
+        }
+    }
+
     /// Graph's final word on this request (400, 403, 404): asking again brings the same. Its
     /// status and Graph's error code. A 401 is not (the token, not the request, was refused).
     pub fn permanent_refusal(&self) -> Option<(u16, &str)> {
@@ -93,7 +110,7 @@ impl GraphError {
     }
 }
 
-/// Cheap to clone; clones share the token cache and the concurrency limit.
+/// Cheap to clone; clones share the token cache, the concurrency limit and the throttle gate.
 #[derive(Clone)]
 pub struct GraphClient {
     inner: Arc<Inner>,
@@ -104,6 +121,7 @@ struct Inner {
     http: reqwest::Client,
     tokens: AppTokenSource,
     permits: Semaphore,
+    gate: ThrottleGate,
 }
 
 impl fmt::Debug for GraphClient {
@@ -148,18 +166,25 @@ impl GraphClient {
             settings.client_secret.clone(),
         );
         let permits = Semaphore::new(settings.max_concurrency.max(1));
+        let gate = ThrottleGate::new(settings.clock.clone());
         Self {
             inner: Arc::new(Inner {
                 settings,
                 http,
                 tokens,
                 permits,
+                gate,
             }),
         }
     }
 
     pub fn settings(&self) -> &GraphSettings {
         &self.inner.settings
+    }
+
+    /// How long Graph still throttles this app (zero: requests go out).
+    pub fn throttle_hold(&self) -> Duration {
+        self.inner.gate.remaining()
     }
 
     /// Fetches the app-only token now if none is cached (within `budget`), so a call made later
@@ -300,7 +325,14 @@ impl GraphClient {
         budget: Duration,
     ) -> Result<Answer, GraphError> {
         let what = format!("{} {}", call.method, call.path);
+        let retry = &self.inner.settings.retry;
+        let gate = &self.inner.gate;
+        let throttled = &AtomicU32::new(0);
         let attempt = |left: Duration| async move {
+            let left = match gate.pass(left).await {
+                Ok(waited) => left.saturating_sub(waited),
+                Err(hold) => return Err(ThrottleGate::refusal(hold)),
+            };
             // Closed never happens (the semaphore lives as long as the client).
             let _permit = self.inner.permits.acquire().await;
             let mut request = self
@@ -311,11 +343,17 @@ impl GraphClient {
             if let Some(body) = call.body {
                 request = request.json(body);
             }
-            exchange(request, call.attempt_timeout.min(left), MAX_ANSWER_BYTES).await
+            let answer = exchange(request, call.attempt_timeout.min(left), MAX_ANSWER_BYTES).await;
+            if let Err(failure) = &answer
+                && ThrottleGate::closes_on(failure)
+            {
+                // Without Graph's word, as long as the retry policy would wait.
+                let n = throttled.fetch_add(1, Ordering::Relaxed) + 1;
+                gate.hold(failure.retry_after.unwrap_or_else(|| retry.backoff(n)));
+            }
+            answer
         };
-        self.inner
-            .settings
-            .retry
+        retry
             .run(&what, call.idempotency, budget, attempt)
             .await
             .map_err(GraphError::Unavailable)
