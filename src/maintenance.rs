@@ -109,6 +109,9 @@ pub async fn run(app: &App, budget: Duration) -> MaintenanceSummary {
         None => Ok(SpeakingSummary::default()),
     };
     summary.speaking = part(&mut summary.failed, "Swyx → Teams sessions", sessions);
+    for status in &summary.speaking.refused {
+        app.metrics.count_set_presence_refused(*status);
+    }
     if let Some(s2t) = app.swyx_to_teams.as_deref() {
         let due = &summary.speaking.read_back_due;
         let reader = app.accounts.as_deref().map(|a| a.presences.as_ref());

@@ -150,6 +150,7 @@ pub async fn repair_calls(
         }
         match sync_graph(s2t, store, &entra_id, state, graph_budget).await? {
             GraphSync::InSync => {}
+            GraphSync::Refused(status) => metrics.count_set_presence_refused(status),
             GraphSync::Pending(reason) => {
                 summary.pending += 1;
                 tracing::warn!(entra_id = %entra_id, reason = %reason, "Teams presence still pending");

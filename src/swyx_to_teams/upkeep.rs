@@ -27,6 +27,8 @@ pub struct SpeakingSummary {
     /// Graph throttles the app: the pass stopped, and what was still due stays due for the next
     /// one (a request now would only count against the limit again).
     pub throttled: bool,
+    /// The HTTP status of each setPresence Graph refused for good in this pass (for the metric).
+    pub refused: Vec<u16>,
     /// Users whose Teams presence is due to be read back after a cleared session
     /// (`super::read_back`).
     pub read_back_due: Vec<String>,
@@ -123,6 +125,7 @@ pub async fn maintain_speaking(
             }
             match sync_graph(s2t, store, &entra_id, state, graph_budget).await? {
                 GraphSync::InSync => summary.synced += 1,
+                GraphSync::Refused(status) => summary.refused.push(status),
                 GraphSync::Pending(reason) => {
                     summary.still_pending += 1;
                     tracing::warn!(entra_id = %entra_id, reason = %reason, "Teams presence still pending");
