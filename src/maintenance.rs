@@ -109,6 +109,9 @@ pub async fn run(app: &App, budget: Duration) -> MaintenanceSummary {
         None => Ok(SpeakingSummary::default()),
     };
     summary.speaking = part(&mut summary.failed, "Swyx → Teams sessions", sessions);
+    for status in &summary.speaking.refused {
+        app.metrics.count_set_presence_refused(*status);
+    }
     if let Some(s2t) = app.swyx_to_teams.as_deref() {
         let due = &summary.speaking.read_back_due;
         let reader = app.accounts.as_deref().map(|a| a.presences.as_ref());
@@ -222,6 +225,7 @@ fn log(s: &MaintenanceSummary) {
             still_pending = sp.still_pending,
             overlong_calls = sp.overlong_calls,
             budget_exhausted = sp.budget_exhausted,
+            graph_throttled = sp.throttled,
             "maintenance: Swyx → Teams sessions"
         );
     }

@@ -13,6 +13,7 @@
 
 mod drop_reason;
 mod invocation;
+mod names;
 mod store_gauges;
 #[cfg(test)]
 mod tests;
@@ -21,6 +22,7 @@ use crate::domain::Timestamp;
 use crate::store::{Store, StoreResult};
 pub use drop_reason::DropReason;
 pub use invocation::Invocation;
+pub use names::*;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
@@ -29,71 +31,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use store_gauges::StoreGauges;
 pub use store_gauges::StoreReading;
-
-/// Graph notification items received in collections that reached the item checks.
-pub const NOTIFICATIONS: &str = "presence_bridge_notifications_total";
-/// Swyx updates forwarded from notifications, by `outcome` ([`FORWARD_OUTCOMES`]).
-pub const FORWARDS: &str = "presence_bridge_forwards_total";
-/// Notification items that changed nothing, by `reason` ([`DropReason`]).
-pub const DROPPED_ITEMS: &str = "presence_bridge_dropped_items_total";
-/// Pending Swyx updates that maintenance delivered later.
-pub const PENDING_DELIVERED: &str = "presence_bridge_pending_delivered_total";
-/// Graph POST received → the connector took the update (updates delivered within the request).
-pub const TEAMS_TO_SWYX_LATENCY: &str = "presence_bridge_teams_to_swyx_latency_seconds";
-/// Connector event received → Graph took the setPresence / clearPresence it called for.
-pub const SWYX_TO_TEAMS_LATENCY: &str = "presence_bridge_swyx_to_teams_latency_seconds";
-/// Swyx statuses set by hand ("Do not disturb", "Away", back) sent to Teams as a preferred
-/// presence (`status.changed`), by `outcome` ([`OWN_STATUS_OUTCOMES`]).
-pub const SWYX_STATUS_TO_TEAMS: &str = "presence_bridge_swyx_status_to_teams_total";
-/// Calls maintenance repaired against Swyx's call state (a lost call event), by `kind`
-/// ([`CALL_REPAIR_KINDS`]).
-pub const CALLS_REPAIRED: &str = "presence_bridge_calls_repaired_total";
-/// What a connector did that the operator should look at, by `kind`
-/// ([`CONNECTOR_ANOMALY_KINDS`]).
-pub const CONNECTOR_ANOMALIES: &str = "presence_bridge_connector_anomalies_total";
-/// Swyx updates waiting for delivery.
-pub const PENDING_DELIVERIES: &str = "presence_bridge_pending_deliveries";
-/// Linked users no sync account has room for.
-pub const UNCOVERED_USERS: &str = "presence_bridge_uncovered_users";
-/// Sync accounts whose upkeep failed in the last maintenance pass.
-pub const FAILING_SYNC_ACCOUNTS: &str = "presence_bridge_failing_sync_accounts";
-/// Seconds until the first subscription expires (negative: already expired).
-pub const NEXT_SUBSCRIPTION_EXPIRY: &str = "presence_bridge_next_subscription_expiry_seconds";
-
-/// Every name the bridge exports, as queries spell them (counters with `_total`; histograms
-/// without their `_bucket`, `_sum` and `_count` series). The dashboards use only these.
-pub const ALL: [&str; 13] = [
-    NOTIFICATIONS,
-    FORWARDS,
-    DROPPED_ITEMS,
-    PENDING_DELIVERED,
-    TEAMS_TO_SWYX_LATENCY,
-    SWYX_TO_TEAMS_LATENCY,
-    SWYX_STATUS_TO_TEAMS,
-    CALLS_REPAIRED,
-    CONNECTOR_ANOMALIES,
-    PENDING_DELIVERIES,
-    UNCOVERED_USERS,
-    FAILING_SYNC_ACCOUNTS,
-    NEXT_SUBSCRIPTION_EXPIRY,
-];
-
-/// `delivered`: the connector took it (or already had a newer one) within the request;
-/// `pending`: kept for maintenance.
-pub const FORWARD_OUTCOMES: [&str; 2] = ["delivered", "pending"];
-
-/// `applied`: Graph took the preferred presence; `failed`: it did not within the request (kept,
-/// and retried by maintenance; the connector gets 2xx).
-pub const OWN_STATUS_OUTCOMES: [&str; 2] = ["applied", "failed"];
-
-/// `ended`: a call the bridge held that Swyx no longer listed (a lost `speaking.ended`);
-/// `started`: a call Swyx listed that the bridge never heard of (a lost `speaking.started`).
-pub const CALL_REPAIR_KINDS: [&str; 2] = ["ended", "started"];
-
-/// `unknown_event_type`: an event of a type the bridge does not know (answered 2xx and ignored:
-/// a newer connector, or one that misnames a type); `update_refused`: a status PUT the connector
-/// refused for good (a 4xx other than 409 and 429), dropped.
-pub const CONNECTOR_ANOMALY_KINDS: [&str; 2] = ["unknown_event_type", "update_refused"];
 
 /// Seconds; both directions aim at well under a second and give up on a request after 2 s.
 const LATENCY_BUCKETS: [f64; 13] = [
@@ -134,6 +71,7 @@ pub struct Metrics {
     own_status: Family<Labels, Counter>,
     calls_repaired: Family<Labels, Counter>,
     anomalies: Family<Labels, Counter>,
+    set_presence_refused: Family<Labels, Counter>,
     store: Arc<StoreGauges>,
     /// Lambda only: what the current invocation recorded, written as EMF when it ends.
     invocation: Option<Mutex<Invocation>>,
@@ -213,6 +151,12 @@ impl Metrics {
             "What a connector did that the operator should look at, by kind",
             anomalies.clone(),
         );
+        let set_presence_refused = Family::<Labels, Counter>::default();
+        registry.register(
+            counter_name(SET_PRESENCE_REFUSED),
+            "setPresence calls Graph refused for good (not retried for the user's current calls), by status",
+            set_presence_refused.clone(),
+        );
         let store = Arc::new(StoreGauges::default());
         registry.register_collector(Box::new(Arc::clone(&store)));
         // Every label value from the start, at zero: a rate over a series that appears late
@@ -232,6 +176,9 @@ impl Metrics {
         for kind in CONNECTOR_ANOMALY_KINDS {
             let _ = anomalies.get_or_create(&[("kind", kind)]);
         }
+        for status in SET_PRESENCE_REFUSED_STATUSES {
+            let _ = set_presence_refused.get_or_create(&[("status", status)]);
+        }
         Self {
             registry,
             notifications,
@@ -243,6 +190,7 @@ impl Metrics {
             own_status,
             calls_repaired,
             anomalies,
+            set_presence_refused,
             store,
             invocation: per_invocation.then(|| Mutex::new(Invocation::default())),
         }
@@ -323,6 +271,20 @@ impl Metrics {
         let label = ("kind", kind);
         self.anomalies.get_or_create(&[label]).inc();
         self.invocation(|i| i.count(CONNECTOR_ANOMALIES, Some(label), 1));
+    }
+
+    /// One setPresence Graph refused for good with `status` (400, 403 or 404; others are not
+    /// final and not counted).
+    pub fn count_set_presence_refused(&self, status: u16) {
+        let status = match status {
+            400 => SET_PRESENCE_REFUSED_STATUSES[0],
+            403 => SET_PRESENCE_REFUSED_STATUSES[1],
+            404 => SET_PRESENCE_REFUSED_STATUSES[2],
+            _ => return,
+        };
+        let label = ("status", status);
+        self.set_presence_refused.get_or_create(&[label]).inc();
+        self.invocation(|i| i.count(SET_PRESENCE_REFUSED, Some(label), 1));
     }
 
     pub fn record_maintenance(&self, figures: &MaintenanceFigures) {

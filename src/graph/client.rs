@@ -2,21 +2,25 @@
 //! account's delegated token, bounded concurrency, and every request under the one outbound
 //! retry policy ([`crate::outbound`]) with a per-call attempt timeout that fits what Graph does
 //! for the call and a total time budget. What the budget cannot cover is the caller's to keep
-//! pending.
+//! pending. Every request passes the app's one throttle gate ([`ThrottleGate`]) first.
 //!
 //! [`token`]: super::token
 
+mod error;
+mod gate;
 mod settings;
 
+pub use error::GraphError;
+pub use gate::{ThrottleGate, monotonic_clock};
 pub use settings::{GraphSettings, GraphTimeouts};
 
-use super::entra::EntraError;
 use super::token::AppTokenSource;
+use crate::outbound::Idempotency;
 use crate::outbound::http::{Answer, exchange};
-use crate::outbound::{GaveUp, Idempotency};
 use http::{Method, StatusCode};
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -24,76 +28,7 @@ use tokio::time::Instant;
 /// Graph's answers are at most a few hundred KiB (650 presences, a page of subscriptions).
 const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 
-/// Why a call to Graph did not succeed.
-#[derive(Debug, thiserror::Error)]
-pub enum GraphError {
-    /// Graph refused the request (a 4xx other than 429, or a redirect, which is never followed):
-    /// retrying the same request will not help.
-    #[error("Graph refused the request: HTTP {status}: {message}")]
-    Refused { status: u16, message: String },
-    /// Graph kept failing (429, 5xx, timeouts, no connection) until the attempts or the budget
-    /// ran out, or a request that must not be repeated failed once.
-    #[error("Graph unavailable: {0}")]
-    Unavailable(#[source] GaveUp),
-    /// The app-only token could not be had (wrong secret, app not consented, Entra down …).
-    #[error("Graph token: {0}")]
-    Token(#[source] EntraError),
-    /// Graph refused a token the token endpoint had just issued (401).
-    #[error("Graph refused a freshly issued app token (401): {0}")]
-    AppTokenRejected(String),
-    /// Graph refused a sync account's delegated token (401): expired or revoked. The caller
-    /// gets a new one (refresh) before trying again.
-    #[error("Graph refused the sync account's token (401): {0}")]
-    DelegatedToken(String),
-    /// The call was not sent: its arguments break one of Graph's rules (e.g. more than 650 users).
-    #[error("not sent to Graph: {0}")]
-    InvalidRequest(String),
-    /// Graph answered 2xx with a body that is not what the call returns.
-    #[error("unexpected answer from Graph: {what}")]
-    BadAnswer {
-        what: String,
-        #[source]
-        source: Option<serde_json::Error>,
-    },
-}
-
-impl GraphError {
-    /// How long Graph asked us to wait, if it did.
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            GraphError::Unavailable(gave_up)
-            | GraphError::Token(EntraError::Unavailable(gave_up)) => gave_up.retry_after(),
-            _ => None,
-        }
-    }
-
-    /// Graph's final word on this request (400, 403, 404): asking again brings the same. Its
-    /// status and Graph's error code. A 401 is not (the token, not the request, was refused).
-    pub fn permanent_refusal(&self) -> Option<(u16, &str)> {
-        match self {
-            GraphError::Refused { status, message } if matches!(status, 400 | 403 | 404) => {
-                Some((*status, message.split(':').next().unwrap_or("?")))
-            }
-            _ => None,
-        }
-    }
-
-    /// Whether Graph may have carried out the request although no answer said so (a timeout or
-    /// a 5xx): the caller must find out before doing it again.
-    pub fn may_have_taken_effect(&self) -> bool {
-        matches!(self, GraphError::Unavailable(gave_up) if gave_up.may_have_taken_effect)
-    }
-
-    fn from_app_token(e: EntraError) -> Self {
-        match e {
-            // No token in time is Graph being unavailable to this call, as any other failure.
-            EntraError::Unavailable(gave_up) => GraphError::Unavailable(gave_up),
-            e => GraphError::Token(e),
-        }
-    }
-}
-
-/// Cheap to clone; clones share the token cache and the concurrency limit.
+/// Cheap to clone; clones share the token cache, the concurrency limit and the throttle gate.
 #[derive(Clone)]
 pub struct GraphClient {
     inner: Arc<Inner>,
@@ -104,6 +39,7 @@ struct Inner {
     http: reqwest::Client,
     tokens: AppTokenSource,
     permits: Semaphore,
+    gate: ThrottleGate,
 }
 
 impl fmt::Debug for GraphClient {
@@ -148,18 +84,25 @@ impl GraphClient {
             settings.client_secret.clone(),
         );
         let permits = Semaphore::new(settings.max_concurrency.max(1));
+        let gate = ThrottleGate::new(settings.clock.clone());
         Self {
             inner: Arc::new(Inner {
                 settings,
                 http,
                 tokens,
                 permits,
+                gate,
             }),
         }
     }
 
     pub fn settings(&self) -> &GraphSettings {
         &self.inner.settings
+    }
+
+    /// How long Graph still throttles this app (zero: requests go out).
+    pub fn throttle_hold(&self) -> Duration {
+        self.inner.gate.remaining()
     }
 
     /// Fetches the app-only token now if none is cached (within `budget`), so a call made later
@@ -300,7 +243,14 @@ impl GraphClient {
         budget: Duration,
     ) -> Result<Answer, GraphError> {
         let what = format!("{} {}", call.method, call.path);
+        let retry = &self.inner.settings.retry;
+        let gate = &self.inner.gate;
+        let throttled = &AtomicU32::new(0);
         let attempt = |left: Duration| async move {
+            let left = match gate.pass(left).await {
+                Ok(waited) => left.saturating_sub(waited),
+                Err(hold) => return Err(ThrottleGate::refusal(hold)),
+            };
             // Closed never happens (the semaphore lives as long as the client).
             let _permit = self.inner.permits.acquire().await;
             let mut request = self
@@ -311,11 +261,17 @@ impl GraphClient {
             if let Some(body) = call.body {
                 request = request.json(body);
             }
-            exchange(request, call.attempt_timeout.min(left), MAX_ANSWER_BYTES).await
+            let answer = exchange(request, call.attempt_timeout.min(left), MAX_ANSWER_BYTES).await;
+            if let Err(failure) = &answer
+                && ThrottleGate::closes_on(failure)
+            {
+                // Without Graph's word, as long as the retry policy would wait.
+                let n = throttled.fetch_add(1, Ordering::Relaxed) + 1;
+                gate.hold(failure.retry_after.unwrap_or_else(|| retry.backoff(n)));
+            }
+            answer
         };
-        self.inner
-            .settings
-            .retry
+        retry
             .run(&what, call.idempotency, budget, attempt)
             .await
             .map_err(GraphError::Unavailable)

@@ -286,3 +286,36 @@ fn calls_repaired_are_counted_by_kind_and_kept_for_the_lambda_record() {
         .expect("an EMF record for the ended calls");
     assert_eq!(ended[CALLS_REPAIRED], 3);
 }
+
+#[test]
+fn final_set_presence_refusals_are_counted_by_status_and_kept_for_the_lambda_record() {
+    let m = Metrics::for_lambda();
+    let s = scrape(&m);
+    for status in SET_PRESENCE_REFUSED_STATUSES {
+        let label = Some(("status", status));
+        assert_eq!(
+            value(&s, SET_PRESENCE_REFUSED, label),
+            Some(0.0),
+            "{status}"
+        );
+    }
+    m.count_set_presence_refused(404);
+    m.count_set_presence_refused(404);
+    m.count_set_presence_refused(403);
+    // Not a final refusal: never counted here.
+    m.count_set_presence_refused(429);
+    let s = scrape(&m);
+    let refused = |status| value(&s, SET_PRESENCE_REFUSED, Some(("status", status)));
+    assert_eq!(
+        (refused("400"), refused("403"), refused("404")),
+        (Some(0.0), Some(1.0), Some(2.0))
+    );
+    let inv = m
+        .take_invocation()
+        .expect("a Lambda's metrics keep the invocation");
+    assert_eq!(
+        inv.counts[&(SET_PRESENCE_REFUSED, Some(("status", "404")))],
+        2
+    );
+    assert_eq!(inv.counts.len(), 2);
+}

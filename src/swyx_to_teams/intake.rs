@@ -244,6 +244,10 @@ pub async fn handle_with(app: &App, req: HttpRequest, early: Option<EarlyInputs>
             tracing::warn!(swyx_user = %event.swyx_user_id, reason = %reason, "Teams presence left pending");
             "pending"
         }
+        Ok(GraphSync::Refused(status)) => {
+            app.metrics.count_set_presence_refused(status);
+            "refused"
+        }
         Err(e) => {
             // The event itself is stored; maintenance finds the user by its due time.
             tracing::error!(error = %e, "recording the Graph outcome failed");

@@ -39,6 +39,12 @@ pub trait PresenceSession: Send + Sync {
     /// can be fetched while the store is written rather than after. Never fails: the call
     /// itself reports what went wrong.
     async fn get_ready(&self, _budget: Duration) {}
+
+    /// How long Graph still throttles the app (zero: calls go out). A call made before then
+    /// waits, or fails at once without being sent when the wait does not fit its budget.
+    fn throttle_hold(&self) -> Duration {
+        Duration::ZERO
+    }
 }
 
 #[async_trait]
@@ -76,5 +82,9 @@ impl PresenceSession for GraphClient {
 
     async fn get_ready(&self, budget: Duration) {
         self.fetch_app_token(budget).await;
+    }
+
+    fn throttle_hold(&self) -> Duration {
+        GraphClient::throttle_hold(self)
     }
 }

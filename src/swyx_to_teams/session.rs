@@ -52,6 +52,8 @@ pub enum GraphSync {
     InSync,
     /// Graph failed or the budget ran out; the stored state has a retry for maintenance.
     Pending(String),
+    /// Graph refused the setPresence for good (its HTTP status): not asked again for these calls.
+    Refused(u16),
 }
 
 /// Calls Graph until it has what `state` (as stored at `state.revision`) wants, recording each
@@ -82,12 +84,14 @@ pub async fn sync_graph(
             }
             GraphOp::Clear => s2t.graph.clear_presence(entra_id, left).await,
         };
+        let mut refused = None;
         let outcome = match &result {
             Ok(()) => GraphOutcome::Done,
             // Retrying a refused setPresence for the rest of the call would only repeat it.
             Err(e) if op == GraphOp::Set && e.permanent_refusal().is_some() => {
                 if let Some((status, code)) = e.permanent_refusal() {
                     tracing::warn!(entra_id = %entra_id, status, code, "Graph refused setPresence for good: not retried for this call");
+                    refused = Some(status);
                 }
                 GraphOutcome::Refused {
                     error: e.to_string(),
@@ -110,6 +114,10 @@ pub async fn sync_graph(
         if let GraphOutcome::Failed { error, .. } = outcome {
             tracing::warn!(op = ?op, error = %error, "Graph presence call failed; left to maintenance");
             return Ok(GraphSync::Pending(error));
+        }
+        // Final for these calls; whatever else a racing writer wants is due for maintenance.
+        if let Some(status) = refused {
+            return Ok(GraphSync::Refused(status));
         }
     }
     Ok(match state.needed_op(s2t.now(), &s2t.settings) {

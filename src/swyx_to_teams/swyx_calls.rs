@@ -141,8 +141,16 @@ pub async fn repair_calls(
             started = repair.started,
             "call state differed from Swyx's (a call event was lost): repaired"
         );
-        match sync_graph(s2t, store, &entra_id, state, left.min(s2t.request_budget)).await? {
+        let graph_budget = left.min(s2t.request_budget);
+        let hold = s2t.graph.throttle_hold();
+        if !hold.is_zero() && hold >= graph_budget {
+            // Repaired all the same; Graph gets it from the sessions' upkeep once it lets us.
+            summary.pending += 1;
+            continue;
+        }
+        match sync_graph(s2t, store, &entra_id, state, graph_budget).await? {
             GraphSync::InSync => {}
+            GraphSync::Refused(status) => metrics.count_set_presence_refused(status),
             GraphSync::Pending(reason) => {
                 summary.pending += 1;
                 tracing::warn!(entra_id = %entra_id, reason = %reason, "Teams presence still pending");

@@ -24,6 +24,11 @@ pub struct SpeakingSummary {
     /// Users whose calls were ended because Swyx → Teams is switched off for them.
     pub switched_off: usize,
     pub budget_exhausted: bool,
+    /// Graph throttles the app: the pass stopped, and what was still due stays due for the next
+    /// one (a request now would only count against the limit again).
+    pub throttled: bool,
+    /// The HTTP status of each setPresence Graph refused for good in this pass (for the metric).
+    pub refused: Vec<u16>,
     /// Users whose Teams presence is due to be read back after a cleared session
     /// (`super::read_back`).
     pub read_back_due: Vec<String>,
@@ -76,8 +81,17 @@ pub async fn maintain_speaking(
                 summary.budget_exhausted = true;
                 return Ok(summary);
             }
-            // A hand-set status Graph did not take in its request (`status.changed`).
             let graph_budget = left.min(s2t.request_budget);
+            let hold = s2t.graph.throttle_hold();
+            if !hold.is_zero() && hold >= graph_budget {
+                summary.throttled = true;
+                tracing::warn!(
+                    wait_ms = hold.as_millis() as u64,
+                    "Graph throttles the app: Swyx → Teams upkeep stops here, the rest at a later pass"
+                );
+                return Ok(summary);
+            }
+            // A hand-set status Graph did not take in its request (`status.changed`).
             match preferred_retry::retry_due(s2t, store, &entra_id, &state, graph_budget).await? {
                 Some(next) => state = next,
                 None if state.preferred.as_ref().is_some_and(|p| p.at <= s2t.now()) => continue,
@@ -109,9 +123,9 @@ pub async fn maintain_speaking(
                     Err(e) => return Err(e),
                 }
             }
-            let graph_budget = left.min(s2t.request_budget);
             match sync_graph(s2t, store, &entra_id, state, graph_budget).await? {
                 GraphSync::InSync => summary.synced += 1,
+                GraphSync::Refused(status) => summary.refused.push(status),
                 GraphSync::Pending(reason) => {
                     summary.still_pending += 1;
                     tracing::warn!(entra_id = %entra_id, reason = %reason, "Teams presence still pending");

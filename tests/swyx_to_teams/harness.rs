@@ -143,6 +143,10 @@ impl Harness {
         );
         graph_settings.retry.backoff_base = Duration::from_millis(20);
         let sandbox_clock = clock.clone();
+        // Graph's Retry-After runs on the sandbox's clock, and so does the throttle gate's hold.
+        let gate_clock = clock.clone();
+        graph_settings.clock =
+            presence_bridge::domain::Clock::from_fn(move || Timestamp(gate_clock.now_ms()));
         let s2t = SwyxToTeams {
             graph: Arc::new(GraphClient::new(graph_settings, http.clone())),
             // Several secrets, as during a rotation: the connector uses the second.

@@ -266,6 +266,8 @@ async fn a_graph_outage_is_answered_2xx_and_maintenance_sets_the_status_later() 
     h.graph.set_outage(true);
     send(body(OwnStatus::Away)).await;
     h.graph.set_outage(false);
+    // Graph's 503 asked for 5 s: until then the app sends nothing.
+    h.clock.advance(Duration::from_secs(5));
     let (status, _) = send(body(OwnStatus::Available)).await;
     assert_eq!(status, 200);
     assert_eq!(h.graph.preferred_presence(ALICE), None, "cleared");

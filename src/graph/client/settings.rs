@@ -1,6 +1,7 @@
 //! How the one Graph client is set up: where Graph and Entra are, its credentials, concurrency,
-//! budget, retry policy and the per-call attempt timeouts.
+//! budget, retry policy, the per-call attempt timeouts and the throttle gate's clock.
 
+use crate::domain::Clock;
 use crate::graph::token::ClientSecret;
 use crate::outbound::RetryPolicy;
 use std::time::Duration;
@@ -52,6 +53,8 @@ pub struct GraphSettings {
     /// Attempts and backoff of every call (and of the app token requests it makes).
     pub retry: RetryPolicy,
     pub timeouts: GraphTimeouts,
+    /// What the throttle gate measures its holds by (monotonic; a test may put its own).
+    pub clock: Clock,
 }
 
 impl GraphSettings {
@@ -74,6 +77,7 @@ impl GraphSettings {
             // count, is what normally ends a call.
             retry: RetryPolicy::new(10, Duration::from_millis(100), Duration::from_secs(10)),
             timeouts: GraphTimeouts::default(),
+            clock: super::gate::monotonic_clock(),
         }
     }
 }
