@@ -161,7 +161,7 @@ impl App {
         let (http, tokens, rules, rule_overrides) = without_secrets?;
         let keys = notification_keys(cfg, &mut secrets, role).await?;
         let graph = if role.calls_graph() {
-            graph_client(cfg, &mut secrets, http.clone()).await?
+            graph_client(cfg, &mut secrets, http.clone(), clock.clone()).await?
         } else {
             None
         };

@@ -5,6 +5,7 @@
 //! start: a literal value, `file:PATH`, or an AWS Secrets Manager ARN.
 
 mod check;
+pub(crate) use check::is_loopback_host;
 mod env;
 mod mapping;
 mod raw;

@@ -9,8 +9,6 @@ use crate::support::moto;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::AttributeValue;
 use presence_bridge::store::{DynamoStore, UserLink, UserLinkStore};
-use presence_sandbox::Clock;
-use presence_sandbox::graph::{GraphEmulator, GraphOptions};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -92,15 +90,7 @@ async fn maintenance_links_users_under_its_role() {
     let emu = lambda_emulator::swyx_emulator(CONNECTOR_SECRET, EVENTS_SECRET).await;
     emu.add_user("swyx-alice", "Alice Example", "alice@contoso.example");
     emu.add_user("swyx-bob", "Bob Example", "bob@contoso.example");
-    let graph = GraphEmulator::start(GraphOptions {
-        tenant_id: TENANT.to_string(),
-        app_id: APP_ID.to_string(),
-        client_secret: GRAPH_CLIENT_SECRET.to_string(),
-        throttle_per_30s: None,
-        clock: Clock::new(),
-    })
-    .await
-    .expect("graph emulator");
+    let graph = lambda_emulator::graph_emulator(GRAPH_CLIENT_SECRET).await;
     graph.add_user(ALICE, "alice@contoso.example", "Alice Example");
     graph.add_user(BOB, "bob@contoso.example", "Bob Example");
 

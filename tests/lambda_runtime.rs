@@ -15,8 +15,7 @@ use presence_bridge::domain::{SwyxAction, SwyxStatus, Timestamp};
 use presence_bridge::store::{
     AccountStore, DynamoStore, PendingStore, SpeakingStore, SyncStateStore, UserLink, UserLinkStore,
 };
-use presence_sandbox::Clock;
-use presence_sandbox::graph::{GraphEmulator, GraphOptions};
+use presence_sandbox::graph::GraphEmulator;
 use presence_sandbox::swyx::{Outage, SwyxEmulator, TeamsStatus};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -431,15 +430,7 @@ async fn alice_on_both_sides(store: &DynamoStore) -> (SwyxEmulator, GraphEmulato
         .expect("link");
     let emu = lambda_emulator::swyx_emulator(CONNECTOR_SECRET, EVENTS_SECRET).await;
     emu.add_user(SWYX_ID, "Alice Example", "alice@contoso.example");
-    let graph = GraphEmulator::start(GraphOptions {
-        tenant_id: TENANT.to_string(),
-        app_id: APP_ID.to_string(),
-        client_secret: GRAPH_CLIENT_SECRET.to_string(),
-        throttle_per_30s: None,
-        clock: Clock::new(),
-    })
-    .await
-    .expect("graph emulator");
+    let graph = lambda_emulator::graph_emulator(GRAPH_CLIENT_SECRET).await;
     graph.add_user(ENTRA_ID, "alice@contoso.example", "Alice Example");
     graph
         .set_client_session(ENTRA_ID, "teams-desktop", "Available", "Available")

@@ -54,6 +54,7 @@ pub(super) async fn graph_client(
     cfg: &Config,
     secrets: &mut SecretResolver,
     http: reqwest::Client,
+    clock: Clock,
 ) -> Result<Option<GraphClient>, StartupError> {
     let Some(r) = &cfg.graph_client_secret else {
         return Ok(None);
@@ -70,6 +71,8 @@ pub(super) async fn graph_client(
         ClientSecret::new(client_secret.trim()),
     );
     graph.call_budget = webhook_graph_budget(cfg);
+    // The throttle gate's holds run on the app's clock (a test's controllable one included).
+    graph.clock = clock;
     Ok(Some(GraphClient::new(graph, http)))
 }
 

@@ -92,7 +92,8 @@ impl Check {
     }
 }
 
-fn is_loopback_host(host: &str) -> bool {
+/// localhost, 127.0.0.0/8 or ::1: where plain http is allowed (and an emulator stands in).
+pub(crate) fn is_loopback_host(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
         || host
             .trim_start_matches('[')

@@ -26,14 +26,7 @@ pub fn graph_origin(base_url: &str) -> String {
 }
 
 fn is_loopback(url: &reqwest::Url) -> bool {
-    url.host_str().is_some_and(|host| {
-        host.eq_ignore_ascii_case("localhost")
-            || host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
-    })
+    url.host_str().is_some_and(crate::config::is_loopback_host)
 }
 
 /// The client-credentials scope: every application permission granted on the Graph resource.

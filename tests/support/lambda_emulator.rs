@@ -19,6 +19,7 @@ use super::moto;
 use presence_bridge::domain::Timestamp;
 use presence_bridge::store::{DynamoStore, SubscriptionRecord, SubscriptionStore};
 use presence_sandbox::Clock;
+use presence_sandbox::graph::{GraphEmulator, GraphOptions};
 use presence_sandbox::swyx::{SwyxEmulator, SwyxOptions};
 
 const HINT: &str = "run ./scripts/test.sh (it installs cargo-lambda into .venv)";
@@ -303,4 +304,18 @@ pub fn with_logs(what: &str, procs: &[&Proc]) -> String {
         .map(|p| format!("--- {}\n{}", p.log.display(), p.log_tail()))
         .collect();
     format!("{what}\n{}", logs.join("\n"))
+}
+
+/// The emulated Graph tenant of the Lambda tests: their tenant and app, `client_secret`, no
+/// throttling, its own clock.
+pub async fn graph_emulator(client_secret: &str) -> GraphEmulator {
+    GraphEmulator::start(GraphOptions {
+        tenant_id: TENANT.to_string(),
+        app_id: APP_ID.to_string(),
+        client_secret: client_secret.to_string(),
+        throttle_per_30s: None,
+        clock: Clock::new(),
+    })
+    .await
+    .expect("graph emulator")
 }
