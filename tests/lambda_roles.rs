@@ -12,8 +12,6 @@ use presence_bridge::store::{DynamoStore, UserLink, UserLinkStore};
 use serde_json::Value;
 use std::time::Duration;
 
-use crate::support::graph_sender::{APP_ID, TENANT};
-
 const ENCRYPTION_KEY: &str = include_str!("fixtures/crypto/key2048.pkcs8.pem");
 const CONNECTOR_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const EVENTS_SECRET: &str = "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
