@@ -5,6 +5,7 @@
 //! renewed certificate needs no restart; a renewal that cannot be read keeps the one in use and
 //! says why in the log.
 
+use crate::config::{ConfigError, err as config_err};
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -74,6 +75,45 @@ pub fn load(files: &TlsFiles) -> Result<Arc<CertifiedKey>, TlsError> {
     let certified = CertifiedKey::from_der(chain, key, &provider())
         .map_err(|e| key_err(format!("cannot be used with the certificate: {e}")))?;
     Ok(Arc::new(certified))
+}
+
+/// Both files or neither; read now, so `check-config` finds a wrong path, a key that does not
+/// match, or a file that is no PEM before the bridge does.
+pub(crate) fn files_of(
+    cert: Option<String>,
+    key: Option<String>,
+    base: &Path,
+) -> Result<Option<TlsFiles>, ConfigError> {
+    let files = match (cert, key) {
+        (None, None) => return Ok(None),
+        (Some(cert), Some(key)) => TlsFiles {
+            cert: base.join(cert),
+            key: base.join(key),
+        },
+        (Some(_), None) => {
+            return Err(config_err(
+                "server.tls_key_file",
+                "required with server.tls_cert_file",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(config_err(
+                "server.tls_cert_file",
+                "required with server.tls_key_file",
+            ));
+        }
+    };
+    match load(&files) {
+        Ok(_) => Ok(Some(files)),
+        Err(TlsError::Cert { path, problem }) => Err(config_err(
+            "server.tls_cert_file",
+            format!("{}: {problem}", path.display()),
+        )),
+        Err(TlsError::Key { path, problem }) => Err(config_err(
+            "server.tls_key_file",
+            format!("{}: {problem}", path.display()),
+        )),
+    }
 }
 
 /// The certificate in use, read again when the files change.

@@ -23,7 +23,7 @@ use super::known_subscriptions::Subscriptions;
 use crate::app::App;
 use crate::domain::{Observation, SwyxUpdate, Timestamp};
 use crate::entry::detach::detached;
-use crate::entry::http::{HttpRequest, HttpResponse, empty, error, query_param, text};
+use crate::entry::http::{HttpRequest, HttpResponse, empty, error};
 use crate::graph::notification::{ChangeNotification, LifecycleEvent};
 use crate::metrics::DropReason;
 use crate::store::{LifecycleRequest, StoreError};
@@ -36,6 +36,7 @@ use std::time::Instant;
 mod batch;
 mod collection;
 mod early;
+mod handshake;
 mod tally;
 
 pub use collection::MAX_ITEMS_PER_COLLECTION;
@@ -43,10 +44,8 @@ pub(crate) use collection::parse_collection;
 use collection::read_collection;
 use early::UserAhead;
 pub use early::{EarlyRead, read_early};
+pub use handshake::validation_handshake;
 use tally::Tally;
-
-/// Graph's opaque validation tokens are short; anything longer is not Graph.
-const MAX_VALIDATION_TOKEN_LEN: usize = 8 * 1024;
 
 /// Items of one collection forwarded to the connector at the same time.
 pub const MAX_CONCURRENT_ITEMS: usize = 32;
@@ -211,23 +210,6 @@ async fn handle_on(
             .await;
     }
     empty(StatusCode::ACCEPTED)
-}
-
-/// Graph's subscription validation (`?validationToken=`, on either URL, GET or POST): echo the
-/// token as text. Needs no app: a Lambda answers it before building one.
-pub fn validation_handshake(req: &HttpRequest) -> Option<HttpResponse> {
-    let token = query_param(req.uri(), "validationToken")?;
-    if token.len() > MAX_VALIDATION_TOKEN_LEN {
-        return Some(error(
-            StatusCode::BAD_REQUEST,
-            "validationToken is too long",
-        ));
-    }
-    tracing::info!(
-        path = req.uri().path(),
-        "answered a subscription validation request"
-    );
-    Some(text(StatusCode::OK, token))
 }
 
 /// Screens every item without I/O, reads the subscriptions once for those left, then checks,

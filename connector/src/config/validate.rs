@@ -17,7 +17,7 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<super::Config, Con
         Some(a) => Some(addr("server.admin_listen", a)?),
         None => Some(addr("server.admin_listen", "127.0.0.1:9466")?),
     };
-    let tls = tls(raw.server.tls_cert_file, raw.server.tls_key_file, base)?;
+    let tls = crate::tls::files_of(raw.server.tls_cert_file, raw.server.tls_key_file, base)?;
     let store_path = base.join(raw.store.path.ok_or_else(|| {
         err(
             "store.path",
@@ -35,46 +35,6 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<super::Config, Con
         presence: presence(raw.presence)?,
         writer: writer(raw.writer, base)?,
     })
-}
-
-/// Both files or neither; read now, so `check-config` finds a wrong path, a key that does not
-/// match, or a file that is no PEM before the bridge does.
-fn tls(
-    cert: Option<String>,
-    key: Option<String>,
-    base: &Path,
-) -> Result<Option<crate::tls::TlsFiles>, ConfigError> {
-    let files = match (cert, key) {
-        (None, None) => return Ok(None),
-        (Some(cert), Some(key)) => crate::tls::TlsFiles {
-            cert: base.join(cert),
-            key: base.join(key),
-        },
-        (Some(_), None) => {
-            return Err(err(
-                "server.tls_key_file",
-                "required with server.tls_cert_file",
-            ));
-        }
-        (None, Some(_)) => {
-            return Err(err(
-                "server.tls_cert_file",
-                "required with server.tls_key_file",
-            ));
-        }
-    };
-    use crate::tls::TlsError;
-    match crate::tls::load(&files) {
-        Ok(_) => Ok(Some(files)),
-        Err(TlsError::Cert { path, problem }) => Err(err(
-            "server.tls_cert_file",
-            format!("{}: {problem}", path.display()),
-        )),
-        Err(TlsError::Key { path, problem }) => Err(err(
-            "server.tls_key_file",
-            format!("{}: {problem}", path.display()),
-        )),
-    }
 }
 
 fn url(setting: &str, value: Option<String>) -> Result<reqwest::Url, ConfigError> {
