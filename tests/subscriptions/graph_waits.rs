@@ -2,19 +2,9 @@
 //! `Retry-After: 300`. The wait is kept with the account, so no run calls Graph for it before
 //! the five minutes are over (whatever process runs it), and the renewal follows then.
 
+use super::patches;
 use super::subscriptions_harness::*;
 use std::time::Duration;
-
-fn patches(b: &Bridge) -> u64 {
-    b.sandbox
-        .graph
-        .stats()
-        .requests_by_route
-        .iter()
-        .filter(|(route, _)| route.starts_with("PATCH"))
-        .map(|(_, n)| *n)
-        .sum()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_after_of_five_minutes_on_a_renewal_is_kept_across_runs() {
