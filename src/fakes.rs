@@ -9,11 +9,10 @@ use crate::graph::crypto::NotificationKeys;
 use crate::graph::delegated::DelegatedTokens;
 use crate::graph::entra::EntraError;
 use crate::graph::notification::PresenceResource;
-use crate::graph::subscriptions::{ListedSubscription, NewSubscription, SubscriptionInfo};
 use crate::graph::validation_token::{TokenSettings, TokenValidator};
 use crate::outbound::retry::{FailureKind, GaveUp, Stop};
 use crate::store::MemoryStore;
-use crate::subscriptions::ports::{SubscriptionApi, TokenRefresher};
+use crate::subscriptions::ports::TokenRefresher;
 use crate::swyx_to_teams::ports::PresenceSession;
 use crate::teams_to_swyx::ports::PresenceReader;
 use async_trait::async_trait;
@@ -22,8 +21,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+pub use subscriptions::HeldSubscription;
 
 mod connector;
+mod subscriptions;
 
 /// 2026-01-01T00:00:00Z.
 pub const T0: i64 = 1_767_225_600_000;
@@ -59,6 +60,8 @@ pub enum GraphCall {
     Create { users: Vec<String> },
     Renew { id: String },
     Delete { id: String },
+    List,
+    Get { id: String },
     Read { users: usize },
 }
 
@@ -84,10 +87,16 @@ pub struct FakeGraph {
     pub slow_sessions: AtomicBool,
     /// Every session call answered 400 (e.g. a user without a Teams licence).
     pub refuse_sessions: AtomicBool,
+    /// Every subscription create and renewal answered 403 (e.g. consent withdrawn).
+    pub forbid_subscriptions: AtomicBool,
+    /// Graph's one presence subscription per user: a create for a user a held subscription
+    /// covers is answered 409 in words that name no subscription (Graph promises no wording).
+    pub unnamed_conflicts: AtomicBool,
     calls: Mutex<Vec<GraphCall>>,
     /// What Teams shows per user (availability, activity), for bulk reads.
     presences: Mutex<HashMap<String, (String, String)>>,
     created: AtomicI64,
+    subscriptions: Mutex<Vec<HeldSubscription>>,
 }
 
 impl FakeGraph {
@@ -101,14 +110,6 @@ impl FakeGraph {
 
     fn record(&self, call: GraphCall) {
         lock(&self.calls).push(call);
-    }
-
-    fn info(id: String, expires_at: Timestamp) -> SubscriptionInfo {
-        SubscriptionInfo {
-            id,
-            expires_at,
-            encryption_certificate_id: None,
-        }
     }
 }
 
@@ -195,65 +196,6 @@ impl PresenceReader for FakeGraph {
                 })
             })
             .collect())
-    }
-}
-
-#[async_trait]
-impl SubscriptionApi for FakeGraph {
-    async fn create_subscription(
-        &self,
-        _token: &str,
-        sub: &NewSubscription<'_>,
-        _budget: Duration,
-    ) -> Result<SubscriptionInfo, GraphError> {
-        self.record(GraphCall::Create {
-            users: sub.user_ids.to_vec(),
-        });
-        let n = self.created.fetch_add(1, Ordering::SeqCst) + 1;
-        Ok(Self::info(format!("sub-{n}"), sub.expires_at))
-    }
-
-    async fn renew_subscription(
-        &self,
-        _token: &str,
-        id: &str,
-        expires_at: Timestamp,
-        _certificate: Option<(&str, &str)>,
-        _budget: Duration,
-    ) -> Result<SubscriptionInfo, GraphError> {
-        self.record(GraphCall::Renew { id: id.into() });
-        Ok(Self::info(id.into(), expires_at))
-    }
-
-    async fn delete_subscription(
-        &self,
-        _token: &str,
-        id: &str,
-        _budget: Duration,
-    ) -> Result<(), GraphError> {
-        self.record(GraphCall::Delete { id: id.into() });
-        Ok(())
-    }
-
-    /// Every create of the fake is answered, so none is left to find.
-    async fn list_subscriptions(
-        &self,
-        _token: &str,
-        _budget: Duration,
-    ) -> Result<Vec<ListedSubscription>, GraphError> {
-        Ok(Vec::new())
-    }
-
-    async fn get_subscription(
-        &self,
-        _token: &str,
-        _id: &str,
-        _budget: Duration,
-    ) -> Result<ListedSubscription, GraphError> {
-        Err(GraphError::Refused {
-            status: 404,
-            message: "not found".into(),
-        })
     }
 }
 

@@ -1,183 +1,28 @@
-//! One account's upkeep against a small stand-in for Graph's `/subscriptions` (one presence
-//! subscription per delegated user, 409 on a second) whose answers a test sets: a 409 whose
-//! message does not name the subscription, and creates refused with 403.
+//! One account's upkeep against `FakeGraph`'s `/subscriptions` switched to answer as a test
+//! needs: a 409 whose message does not name the subscription, and creates refused with 403.
 
 use crate::config::{SecretRef, SubscriptionsConfig};
-use crate::domain::Timestamp;
-use crate::fakes::{FakeConnector, FakeGraph, FakeLogin, ManualClock, app, lock};
-use crate::graph::client::GraphError;
-use crate::graph::subscriptions::{ListedSubscription, NewSubscription, SubscriptionInfo};
+use crate::fakes::{FakeConnector, FakeGraph, FakeLogin, GraphCall, HeldSubscription};
+use crate::fakes::{ManualClock, app};
 use crate::store::{AccountStore, MemoryStore, UserLink, UserLinkStore};
-use crate::subscriptions::ports::SubscriptionApi;
 use crate::subscriptions::sync_accounts::{SyncAccounts, enroll};
 use crate::subscriptions::upkeep::maintain;
-use async_trait::async_trait;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 const URL: &str = "https://bridge.example/graph/notifications";
 const MIN: Duration = Duration::from_secs(60);
 
-struct Sub {
-    id: String,
-    client_state: String,
-    users: Vec<String>,
-    url: String,
-    expires_at: Timestamp,
-}
-
-/// Graph's subscriptions of one delegated user: a second create is refused 409 with
-/// `conflict_message`; while `forbid_writes` is set, creates and renewals are refused 403.
-struct OneUserGraph {
-    subs: Mutex<Vec<Sub>>,
-    conflict_message: String,
-    forbid_writes: AtomicBool,
-    clock: ManualClock,
-    /// (minutes since the start, call)
-    calls: Mutex<Vec<(i64, String)>>,
-}
-
-impl OneUserGraph {
-    fn new(clock: &ManualClock, conflict_message: &str) -> Self {
-        Self {
-            subs: Mutex::new(Vec::new()),
-            conflict_message: conflict_message.into(),
-            forbid_writes: AtomicBool::new(false),
-            clock: clock.clone(),
-            calls: Mutex::new(Vec::new()),
-        }
-    }
-
-    fn record(&self, call: String) {
-        let minutes = (self.clock.clock().now().millis() - crate::fakes::T0) / 60_000;
-        lock(&self.calls).push((minutes, call));
-    }
-
-    fn calls(&self) -> Vec<String> {
-        lock(&self.calls).iter().map(|(_, c)| c.clone()).collect()
-    }
-
-    fn listed(s: &Sub) -> ListedSubscription {
-        ListedSubscription {
-            info: SubscriptionInfo {
-                id: s.id.clone(),
-                expires_at: s.expires_at,
-                encryption_certificate_id: Some("cert-1".into()),
-            },
-            client_state: Some(s.client_state.clone()),
-            user_ids: Some(s.users.clone()),
-            notification_url: Some(s.url.clone()),
-        }
-    }
-
-    fn forbidden() -> GraphError {
-        GraphError::Refused {
-            status: 403,
-            message: "Forbidden: the request is not authorized for this user or application".into(),
-        }
-    }
-}
-
-#[async_trait]
-impl SubscriptionApi for OneUserGraph {
-    async fn create_subscription(
-        &self,
-        _token: &str,
-        sub: &NewSubscription<'_>,
-        _budget: Duration,
-    ) -> Result<SubscriptionInfo, GraphError> {
-        self.record("create".into());
-        if self.forbid_writes.load(Ordering::SeqCst) {
-            return Err(Self::forbidden());
-        }
-        let mut subs = lock(&self.subs);
-        if !subs.is_empty() {
-            return Err(GraphError::Refused {
-                status: 409,
-                message: self.conflict_message.clone(),
-            });
-        }
-        let id = format!("made-{}", self.calls().len());
-        subs.push(Sub {
-            id: id.clone(),
-            client_state: sub.client_state.into(),
-            users: sub.user_ids.to_vec(),
-            url: sub.notification_url.into(),
-            expires_at: sub.expires_at,
-        });
-        Ok(SubscriptionInfo {
-            id,
-            expires_at: sub.expires_at,
-            encryption_certificate_id: Some(sub.certificate_id.into()),
-        })
-    }
-
-    async fn renew_subscription(
-        &self,
-        _token: &str,
-        id: &str,
-        expires_at: Timestamp,
-        _certificate: Option<(&str, &str)>,
-        _budget: Duration,
-    ) -> Result<SubscriptionInfo, GraphError> {
-        self.record(format!("renew {id}"));
-        if self.forbid_writes.load(Ordering::SeqCst) {
-            return Err(Self::forbidden());
-        }
-        let mut subs = lock(&self.subs);
-        let s = subs
-            .iter_mut()
-            .find(|s| s.id == id)
-            .ok_or(GraphError::Refused {
-                status: 404,
-                message: "not found".into(),
-            })?;
-        s.expires_at = expires_at;
-        Ok(Self::listed(s).info)
-    }
-
-    async fn delete_subscription(
-        &self,
-        _token: &str,
-        id: &str,
-        _budget: Duration,
-    ) -> Result<(), GraphError> {
-        self.record(format!("delete {id}"));
-        lock(&self.subs).retain(|s| s.id != id);
-        Ok(())
-    }
-
-    async fn list_subscriptions(
-        &self,
-        _token: &str,
-        _budget: Duration,
-    ) -> Result<Vec<ListedSubscription>, GraphError> {
-        self.record("list".into());
-        Ok(lock(&self.subs).iter().map(Self::listed).collect())
-    }
-
-    async fn get_subscription(
-        &self,
-        _token: &str,
-        id: &str,
-        _budget: Duration,
-    ) -> Result<ListedSubscription, GraphError> {
-        self.record(format!("get {id}"));
-        lock(&self.subs)
-            .iter()
-            .find(|s| s.id == id)
-            .map(Self::listed)
-            .ok_or(GraphError::Refused {
-                status: 404,
-                message: "not found".into(),
-            })
+fn create_for_alice() -> GraphCall {
+    GraphCall::Create {
+        users: vec!["alice".into()],
     }
 }
 
 /// Alice linked, one sync account, on `graph`.
 async fn bridge(
-    graph: &Arc<OneUserGraph>,
+    graph: &Arc<FakeGraph>,
     clock: &ManualClock,
 ) -> (crate::app::App, Arc<MemoryStore>) {
     let store = Arc::new(MemoryStore::new());
@@ -223,6 +68,7 @@ async fn bridge(
         sealer,
         Arc::new(FakeLogin),
         graph.clone(),
+        // Presence reads go to a fake of their own: `graph.calls()` holds subscription calls only.
         Arc::new(FakeGraph::default()),
         clock.clock(),
     )));
@@ -235,12 +81,13 @@ async fn bridge(
 #[tokio::test]
 async fn a_409_that_names_no_subscription_is_resolved_by_listing() {
     let clock = ManualClock::default();
-    let graph = Arc::new(OneUserGraph::new(&clock, "Conflict"));
-    lock(&graph.subs).push(Sub {
+    let graph = Arc::new(FakeGraph::default());
+    graph.unnamed_conflicts.store(true, Ordering::SeqCst);
+    graph.hold(HeldSubscription {
         id: "unknown-to-the-store".into(),
         client_state: "someone else's".into(),
         users: vec!["alice".into()],
-        url: URL.into(),
+        notification_url: URL.into(),
         expires_at: clock.clock().now().plus_millis(50 * 60_000),
     });
     let (app, store) = bridge(&graph, &clock).await;
@@ -248,22 +95,23 @@ async fn a_409_that_names_no_subscription_is_resolved_by_listing() {
     let run = maintain(&app, MIN).await.unwrap();
     assert!(run.failed_accounts.is_empty(), "{run:?}");
     assert_eq!(run.adopted, 1, "{run:?}");
+    let foreign = "unknown-to-the-store".to_string();
     assert_eq!(
         graph.calls(),
         [
-            "create",
-            "list",
-            "get unknown-to-the-store",
-            "delete unknown-to-the-store",
-            "create"
+            create_for_alice(),
+            GraphCall::List,
+            GraphCall::Get {
+                id: foreign.clone()
+            },
+            GraphCall::Delete { id: foreign },
+            create_for_alice(),
         ]
     );
-    let subs = lock(&graph.subs)
-        .iter()
-        .map(|s| s.id.clone())
-        .collect::<Vec<_>>();
+    let held = graph.held_ids();
+    assert_eq!(held.len(), 1, "the foreign one replaced: {held:?}");
     let account = store.get_account("sync1").await.unwrap().unwrap();
-    assert_eq!(account.subscription_id.as_ref(), subs.first());
+    assert_eq!(account.subscription_id.as_ref(), held.first());
     assert_eq!(account.last_error, None);
 
     clock.advance(MIN);
@@ -278,22 +126,28 @@ async fn a_409_that_names_no_subscription_is_resolved_by_listing() {
 #[tokio::test]
 async fn creates_refused_403_are_tried_ever_less_often_until_one_succeeds() {
     let clock = ManualClock::default();
-    let graph = Arc::new(OneUserGraph::new(&clock, "Conflict"));
-    graph.forbid_writes.store(true, Ordering::SeqCst);
+    let graph = Arc::new(FakeGraph::default());
+    graph.forbid_subscriptions.store(true, Ordering::SeqCst);
     let (app, store) = bridge(&graph, &clock).await;
 
+    let creates = || {
+        let calls = graph.calls();
+        calls
+            .iter()
+            .filter(|c| matches!(c, GraphCall::Create { .. }))
+            .count()
+    };
+    // The minute of every create tried.
+    let mut tried = Vec::new();
     for minute in 0..16 {
         if minute > 0 {
             clock.advance(MIN);
         }
+        let before = creates();
         let run = maintain(&app, MIN).await.unwrap();
         assert_eq!(run.failed_accounts, ["sync1"], "minute {minute}");
+        tried.extend(std::iter::repeat_n(minute, creates() - before));
     }
-    let tried: Vec<i64> = lock(&graph.calls)
-        .iter()
-        .filter(|(_, call)| call == "create")
-        .map(|(m, _)| *m)
-        .collect();
     assert_eq!(tried, [0, 1, 3, 7, 15], "1, 2, 4, 8 minutes apart");
     let account = store.get_account("sync1").await.unwrap().unwrap();
     let shown = account.last_error.unwrap_or_default();
@@ -302,7 +156,7 @@ async fn creates_refused_403_are_tried_ever_less_often_until_one_succeeds() {
         "{shown}"
     );
 
-    graph.forbid_writes.store(false, Ordering::SeqCst);
+    graph.forbid_subscriptions.store(false, Ordering::SeqCst);
     clock.advance(16 * MIN);
     let run = maintain(&app, MIN).await.unwrap();
     assert!(run.failed_accounts.is_empty(), "{run:?}");
