@@ -25,6 +25,8 @@ pub mod tls;
 pub mod writer;
 
 mod runtime;
+#[cfg(test)]
+mod testing;
 
 pub use config::Config;
 pub use runtime::{Handle, StartError, run, start};

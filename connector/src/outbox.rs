@@ -183,6 +183,7 @@ fn retried(status: http::StatusCode) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::busy_server;
 
     #[test]
     fn a_body_sent_too_slowly_is_retried_and_a_bad_one_dropped() {
@@ -196,26 +197,6 @@ mod tests {
         }
     }
 
-    /// A bridge that answers every event 503 with `Retry-After: value`.
-    async fn busy_bridge(value: String) -> reqwest::Url {
-        let app = axum::Router::new().route(
-            "/swyx/events",
-            axum::routing::post(move || {
-                let value = value.clone();
-                async move {
-                    (
-                        http::StatusCode::SERVICE_UNAVAILABLE,
-                        [(http::header::RETRY_AFTER, value)],
-                    )
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        format!("http://{addr}/swyx/events").parse().unwrap()
-    }
-
     /// Sends one event, stored as due in `due_in_ms`, to a bridge answering 503 with `value`; the
     /// stored next attempt, and the wall clock before and after.
     async fn next_attempt_after(
@@ -227,7 +208,9 @@ mod tests {
         let store = Arc::new(Store::open(&dir.path().join("c.db")).unwrap());
         let secret = "whsec_dGhlIGNvbm5lY3RvcnMgb3duIHNlY3JldCE=";
         let cfg = BridgeConfig {
-            events_url: busy_bridge(value).await,
+            events_url: format!("http://{}/swyx/events", busy_server(value).await)
+                .parse()
+                .unwrap(),
             inbound_secrets: vec![],
             outbound_secret: secret.parse().unwrap(),
             timeout: Duration::from_secs(5),
