@@ -210,3 +210,52 @@ async fn the_http_writer_signs_and_maps_answers() {
     );
     c.stop().await;
 }
+
+#[tokio::test]
+async fn a_revision_beyond_int64_is_refused_before_the_writer_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = script(dir.path());
+    let writer = format!(
+        "[writer]\nkind = \"command\"\n[writer.command]\nprogram = \"{}\"\n",
+        prog.display()
+    );
+    let bridge = FakeBridge::start().await;
+    let cfg = config(
+        dir.path(),
+        &bridge.url(),
+        "[sip]\nenabled = false",
+        &writer,
+        USERS,
+    );
+    let c = swyx_connector::start(cfg, std::future::pending())
+        .await
+        .unwrap();
+    let base = c.api_url();
+    assert_eq!(put(&base, "1001", Some("Away"), 5).await.0, 200);
+
+    // 2^63 used to be stored as a negative number: the writer ran, nothing was recorded, and
+    // the answer was 200.
+    let (code, _, err) = put(&base, "1001", Some("Speaking"), 1 << 63).await;
+    assert_eq!(code, 400, "{err}");
+    let message = err["error"].as_str().unwrap();
+    assert!(
+        message.contains("revision 9223372036854775808"),
+        "{message}"
+    );
+    let log = std::fs::read_to_string(dir.path().join("calls.log")).unwrap();
+    assert_eq!(log.lines().count(), 1, "the writer did not run: {log}");
+    let held: serde_json::Value = reqwest::Client::new()
+        .get(format!("{base}/v1/users/1001/teams-status"))
+        .headers(signed(b""))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (held["status"].as_str(), held["revision"].as_u64()),
+        (Some("Away"), Some(5))
+    );
+    c.stop().await;
+}
