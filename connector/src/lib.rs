@@ -17,6 +17,7 @@ pub mod directory;
 pub mod logging;
 pub mod outbox;
 pub mod presence;
+pub mod serve;
 pub mod sip;
 pub mod speaking;
 pub mod status;
