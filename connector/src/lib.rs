@@ -17,6 +17,7 @@ pub mod directory;
 pub mod logging;
 pub mod outbox;
 pub mod presence;
+pub mod serve;
 pub mod sip;
 pub mod speaking;
 pub mod status;
@@ -25,6 +26,8 @@ pub mod tls;
 pub mod writer;
 
 mod runtime;
+#[cfg(test)]
+mod testing;
 
 pub use config::Config;
 pub use runtime::{Handle, StartError, run, start};

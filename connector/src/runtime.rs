@@ -140,33 +140,14 @@ pub async fn start(
             }
         });
     }
-    let serve = |listener: tokio::net::TcpListener, app: axum::Router, name: &'static str| {
+    let serve = |listener, app, tls| {
         let mut rx = stop_rx.clone();
-        async move {
-            let done = async move {
-                crate::runtime::stopped(&mut rx).await;
-            };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(done)
-                .await
-            {
-                tracing::error!(error = %e, listener = name, "server stopped");
-            }
-        }
+        let stopped = async move { crate::runtime::stopped(&mut rx).await };
+        crate::serve::serve(listener, app, tls, stopped)
     };
-    match api_tls.clone() {
-        Some(tls) => {
-            let mut rx = stop_rx.clone();
-            let stopped = async move { crate::runtime::stopped(&mut rx).await };
-            let app = api::router(state);
-            tasks.spawn(crate::tls::serve(api_listener, app, tls, stopped));
-        }
-        None => {
-            tasks.spawn(serve(api_listener, api::router(state), "api"));
-        }
-    }
+    tasks.spawn(serve(api_listener, api::router(state), api_tls.clone()));
     if let Some(l) = admin_listener {
-        tasks.spawn(serve(l, admin::router(status.clone()), "admin"));
+        tasks.spawn(serve(l, admin::router(status.clone()), None));
     }
     tasks.spawn(outbox::run_sender(
         store.clone(),

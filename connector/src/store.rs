@@ -113,11 +113,13 @@ impl Store {
 
     /// Records an applied revision, unless a higher one is already recorded (returns false then).
     pub fn put_slot(&self, user: &str, slot: &Slot) -> Result<bool, StoreError> {
+        let revision = i64::try_from(slot.revision)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         let n = self.db().execute(
             "INSERT INTO slots (swyx_user_id, status, revision, applied_at_ms) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(swyx_user_id) DO UPDATE SET status = ?2, revision = ?3, applied_at_ms = ?4
              WHERE slots.revision < ?3",
-            params![user, status_text(slot.status), slot.revision as i64, slot.applied_at_ms],
+            params![user, status_text(slot.status), revision, slot.applied_at_ms],
         )?;
         Ok(n == 1)
     }
@@ -258,6 +260,9 @@ mod tests {
         );
         assert!(store.put_slot("1001", &s(None, 6)).unwrap());
         assert_eq!(store.slot("1001").unwrap().map(|s| s.status), Some(None));
+        // Beyond i64 is an error, not a negative revision that silently loses to any other.
+        assert!(store.put_slot("1001", &s(None, 1 << 63)).is_err());
+        assert_eq!(store.slot("1001").unwrap().map(|s| s.revision), Some(6));
     }
 
     #[test]

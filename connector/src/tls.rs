@@ -3,33 +3,21 @@
 //! TLS: itself, with `server.tls_cert_file` and `server.tls_key_file`, or behind a proxy. The
 //! files are read again when they change (checked at most once a minute, on a handshake), so a
 //! renewed certificate needs no restart; a renewal that cannot be read keeps the one in use and
-//! says why in the log.
+//! says why in the log. [`crate::serve`] serves the API with this configuration.
 
 use crate::config::{ConfigError, err as config_err};
-use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
-use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::crypto::{CryptoProvider, aws_lc_rs};
 use tokio_rustls::rustls::server::{ClientHello, ResolvesServerCert};
 use tokio_rustls::rustls::sign::CertifiedKey;
 use tokio_rustls::rustls::{ServerConfig, version};
 
-/// A handshake not finished by then is dropped: a client that connects and sends nothing holds
-/// no task for long.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a handshake may look whether the files changed.
 const RELOAD_CHECK: Duration = Duration::from_secs(60);
-/// How long a stop waits for requests in flight.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The PEM files of the API's certificate (chain, leaf first) and its private key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,61 +183,6 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
         .with_cert_resolver(Arc::new(resolver));
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
-}
-
-/// Serves `app` over TLS on `listener` until `stop` resolves, then lets requests in flight finish
-/// (at most [`DRAIN_TIMEOUT`]).
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    config: Arc<ServerConfig>,
-    stop: impl Future<Output = ()>,
-) {
-    let acceptor = TlsAcceptor::from(config);
-    let builder = auto::Builder::new(TokioExecutor::new());
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(stop);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of file descriptors and the like: pause rather than spin.
-                    tracing::warn!(error = %e, "cannot accept a connection on the API port");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            () = &mut stop => break,
-        };
-        let (acceptor, builder, app) = (acceptor.clone(), builder.clone(), app.clone());
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            };
-            let connection = builder
-                .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app))
-                .into_owned();
-            if let Err(e) = watcher.watch(connection).await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-        });
-    }
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("requests still in flight after the drain time were cut off");
-    }
 }
 
 #[cfg(test)]

@@ -25,17 +25,6 @@ async fn put(
     (status, r.json().await.unwrap_or(serde_json::Value::Null))
 }
 
-async fn get(base: &str, path: &str) -> (u16, serde_json::Value) {
-    let r = reqwest::Client::new()
-        .get(format!("{base}{path}"))
-        .headers(signed(b""))
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(serde_json::Value::Null))
-}
-
 #[tokio::test]
 async fn the_revision_rule_holds_and_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();

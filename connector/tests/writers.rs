@@ -67,6 +67,20 @@ async fn put(
     (code, retry_after, r.json().await.unwrap_or_default())
 }
 
+/// A connector with `writer` and `users`, SIP off, sending events to a stand-in bridge.
+async fn connector(
+    dir: &std::path::Path,
+    writer: &str,
+    users: &str,
+) -> (swyx_connector::Handle, FakeBridge) {
+    let bridge = FakeBridge::start().await;
+    let cfg = config(dir, &bridge.url(), "[sip]\nenabled = false", writer, users);
+    let c = swyx_connector::start(cfg, std::future::pending())
+        .await
+        .unwrap();
+    (c, bridge)
+}
+
 #[tokio::test]
 async fn the_command_writer_follows_its_exit_code_contract() {
     let dir = tempfile::tempdir().unwrap();
@@ -76,17 +90,7 @@ async fn the_command_writer_follows_its_exit_code_contract() {
         "[writer]\nkind = \"command\"\n[writer.command]\nprogram = \"{}\"\ntimeout_secs = 1\nretries = 1\nretry_backoff_ms = 10\n",
         prog.display()
     );
-    let bridge = FakeBridge::start().await;
-    let cfg = config(
-        dir.path(),
-        &bridge.url(),
-        "[sip]\nenabled = false",
-        &writer,
-        &users,
-    );
-    let c = swyx_connector::start(cfg, std::future::pending())
-        .await
-        .unwrap();
+    let (c, _bridge) = connector(dir.path(), &writer, &users).await;
     let base = c.api_url();
 
     assert_eq!(put(&base, "1001", Some("Speaking"), 5).await.0, 200);
@@ -127,15 +131,7 @@ async fn the_command_writer_follows_its_exit_code_contract() {
         "no shell ran the user id"
     );
     // Nothing was recorded for refused changes; the failures are in the status.
-    let held: serde_json::Value = reqwest::Client::new()
-        .get(format!("{base}/v1/users/1002/teams-status"))
-        .headers(signed(b""))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, held) = get(&base, "/v1/users/1002/teams-status").await;
     assert_eq!(held["revision"], 0);
     let status = c.status.snapshot();
     assert!(
@@ -185,17 +181,7 @@ async fn the_http_writer_signs_and_maps_answers() {
     let writer = format!(
         "[writer]\nkind = \"http\"\n[writer.http]\nurl = \"http://{addr}/apply\"\nsecret = \"{secret}\"\nretries = 1\n"
     );
-    let bridge = FakeBridge::start().await;
-    let cfg = config(
-        dir.path(),
-        &bridge.url(),
-        "[sip]\nenabled = false",
-        &writer,
-        USERS,
-    );
-    let c = swyx_connector::start(cfg, std::future::pending())
-        .await
-        .unwrap();
+    let (c, _bridge) = connector(dir.path(), &writer, USERS).await;
     let base = c.api_url();
     assert_eq!(put(&base, "1001", Some("Away"), 3).await.0, 200);
     assert_eq!(put(&base, "1002", Some("Away"), 3).await.0, 404);
@@ -207,6 +193,37 @@ async fn the_http_writer_signs_and_maps_answers() {
         seen.iter().filter(|v| v["swyxUserId"] == "1003").count(),
         2,
         "retried once"
+    );
+    c.stop().await;
+}
+
+#[tokio::test]
+async fn a_revision_beyond_int64_is_refused_before_the_writer_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = script(dir.path());
+    let writer = format!(
+        "[writer]\nkind = \"command\"\n[writer.command]\nprogram = \"{}\"\n",
+        prog.display()
+    );
+    let (c, _bridge) = connector(dir.path(), &writer, USERS).await;
+    let base = c.api_url();
+    assert_eq!(put(&base, "1001", Some("Away"), 5).await.0, 200);
+
+    // 2^63 used to be stored as a negative number: the writer ran, nothing was recorded, and
+    // the answer was 200.
+    let (code, _, err) = put(&base, "1001", Some("Speaking"), 1 << 63).await;
+    assert_eq!(code, 400, "{err}");
+    let message = err["error"].as_str().unwrap();
+    assert!(
+        message.contains("revision 9223372036854775808"),
+        "{message}"
+    );
+    let log = std::fs::read_to_string(dir.path().join("calls.log")).unwrap();
+    assert_eq!(log.lines().count(), 1, "the writer did not run: {log}");
+    let (_, held) = get(&base, "/v1/users/1001/teams-status").await;
+    assert_eq!(
+        (held["status"].as_str(), held["revision"].as_u64()),
+        (Some("Away"), Some(5))
     );
     c.stop().await;
 }

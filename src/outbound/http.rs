@@ -10,11 +10,12 @@
 //!   the body is read; a body without one is read until the cap and then dropped, closing the
 //!   connection.
 
-use super::retry::{Failure, FailureKind, parse_retry_after};
+use super::retry::{Failure, FailureKind};
 pub use super::tls::Trust;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
 use std::time::{Duration, SystemTime};
+use swyx_contract::retry_after::retry_after;
 
 /// Characters of an answer quoted in an error message at most.
 const QUOTE_CHARS: usize = 200;
@@ -86,7 +87,7 @@ pub async fn exchange(
     };
     Err(Failure {
         kind,
-        retry_after: retry_after(&headers),
+        retry_after: retry_after(&headers, SystemTime::now()),
         answer: Some(quote(&body)),
         source: None,
     })
@@ -109,12 +110,6 @@ pub async fn read_capped(mut response: reqwest::Response, max: usize) -> Result<
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
-}
-
-/// The `Retry-After` of an answer, if it has a readable one.
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?;
-    parse_retry_after(value, SystemTime::now())
 }
 
 /// At most [`QUOTE_CHARS`] characters of a body, control characters removed.
@@ -145,13 +140,5 @@ mod tests {
         assert!(!q.contains('\n'));
         assert_eq!(quote(b""), "(empty body)");
         assert_eq!(quote(b"busy\r\n"), "busy");
-    }
-
-    #[test]
-    fn retry_after_comes_from_the_header() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(retry_after(&headers), None);
-        headers.insert(http::header::RETRY_AFTER, "5".parse().unwrap());
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(5)));
     }
 }

@@ -5,7 +5,8 @@
 //! every call at once.
 //!
 //! Layering: the adapters ([`crate::graph`], [`crate::swyx`]) may import this module and
-//! [`crate::domain`]; this module imports neither, nor anything else of ours.
+//! [`crate::domain`]; this module imports neither, nor anything else of this crate. It reads
+//! `Retry-After` with [`swyx_contract::retry_after`], the one parser the connector uses too.
 
 pub mod http;
 pub mod retry;

@@ -15,7 +15,7 @@
 
 use std::fmt;
 use std::future::Future;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::time::Instant;
 
 /// Whether doing a request twice is the same as doing it once.
@@ -317,17 +317,6 @@ impl RetryPolicy {
             }
         }
     }
-}
-
-/// `Retry-After` (RFC 9110 §10.2.3): delta-seconds or an HTTP-date in any of the three formats a
-/// recipient must accept (RFC 9110 §5.6.7); a date already past means no wait.
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]

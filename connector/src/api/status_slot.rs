@@ -95,6 +95,15 @@ async fn decide(state: &ApiState, user: &str, body: &[u8]) -> Result<TeamsStatus
             "swyxUserId in the body differs from the path".into(),
         ));
     }
+    // The contract's revision is an int64 (the store keeps it as one): a larger one would wrap
+    // negative there and slip past the revision rule.
+    if i64::try_from(req.revision).is_err() {
+        return Err(ApiError::BadRequest(format!(
+            "revision {} is above the largest the contract allows ({})",
+            req.revision,
+            i64::MAX
+        )));
+    }
     if OffsetDateTime::parse(&req.observed_at, &Rfc3339).is_err() {
         let shown: String = req.observed_at.chars().take(64).collect();
         return Err(ApiError::BadRequest(format!(

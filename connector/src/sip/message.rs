@@ -55,10 +55,12 @@ impl Message {
         let head_end = parser.head_end();
         let body = match headers.get_named::<ContentLength>() {
             Ok(ContentLength(0)) => Bytes::new(),
-            Ok(ContentLength(n)) if buffer.len() >= head_end + n => {
-                buffer.slice(head_end..head_end + n)
-            }
-            Ok(_) => return Err(ParseError::Incomplete),
+            // Refused before any arithmetic: the length comes from the wire.
+            Ok(ContentLength(n)) if n > MAX_MESSAGE => return Err(ParseError::TooLarge),
+            Ok(ContentLength(n)) => match head_end.checked_add(n) {
+                Some(end) if end <= buffer.len() => buffer.slice(head_end..end),
+                _ => return Err(ParseError::Incomplete),
+            },
             // UDP may omit Content-Length (§18.3): the body is the rest of the datagram.
             Err(_) => buffer.slice(head_end.min(buffer.len())..),
         };
@@ -197,10 +199,10 @@ pub fn frame_len(buf: &[u8]) -> Result<Option<usize>, ParseError> {
             }
         }
     }
-    let total = head_end + len;
-    if total > MAX_MESSAGE {
-        return Err(ParseError::TooLarge);
-    }
+    let total = head_end
+        .checked_add(len)
+        .filter(|t| *t <= MAX_MESSAGE)
+        .ok_or(ParseError::TooLarge)?;
     Ok((buf.len() >= total).then_some(total))
 }
 
@@ -314,5 +316,31 @@ l: 5\r\n\r\nhello";
             Some("60")
         );
         assert_eq!(param("active;expires=30", "expires").as_deref(), Some("30"));
+    }
+
+    #[test]
+    fn a_content_length_beyond_the_limit_is_refused_not_a_panic() {
+        for len in [
+            usize::MAX.to_string(),
+            (usize::MAX - 10).to_string(),
+            (MAX_MESSAGE + 1).to_string(),
+        ] {
+            let msg = format!(
+                "NOTIFY sip:m@h SIP/2.0\r\nCall-ID: c\r\nContent-Length: {len}\r\n\r\nhello"
+            );
+            assert_eq!(
+                frame_len(msg.as_bytes()),
+                Err(ParseError::TooLarge),
+                "{len}"
+            );
+            assert_eq!(
+                Message::parse(msg.as_bytes()).err(),
+                Some(ParseError::TooLarge),
+                "{len}"
+            );
+        }
+        // A length the datagram does not hold is still just incomplete.
+        let short = b"NOTIFY sip:m@h SIP/2.0\r\nCall-ID: c\r\nContent-Length: 9\r\n\r\nhello";
+        assert_eq!(Message::parse(short).err(), Some(ParseError::Incomplete));
     }
 }

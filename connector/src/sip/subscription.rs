@@ -110,18 +110,21 @@ pub fn classify(
 }
 
 /// `Subscription-State: terminated;reason=…;retry-after=…` → when to subscribe again, and
-/// whether the user counts as unwatchable meanwhile (RFC 6665 §4.1.3).
+/// whether the user counts as unwatchable meanwhile (RFC 6665 §4.1.3). The server's
+/// `retry-after` is honoured up to `max`: a user is not left unwatched for longer than the
+/// operator allowed, and the wait stays small enough to add to a clock.
 pub fn after_termination(
     reason: Option<&str>,
     retry_after: Option<u64>,
     min: Duration,
     max: Duration,
 ) -> (Duration, Option<String>) {
+    let server_says = |or: Duration| retry_after.map_or(or, |s| Duration::from_secs(s).min(max));
     match reason.map(str::to_ascii_lowercase).as_deref() {
         None | Some("deactivated") | Some("timeout") => (Duration::ZERO, None),
-        Some("probation") | Some("giveup") => (retry_after.map_or(min, Duration::from_secs), None),
+        Some("probation") | Some("giveup") => (server_says(min), None),
         Some(other) => (
-            retry_after.map_or(max, Duration::from_secs),
+            server_says(max),
             Some(format!("the server ended the subscription ({other})")),
         ),
     }

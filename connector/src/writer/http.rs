@@ -3,10 +3,11 @@
 //! applied, 404 unknown user, 409 superseded; 429, 5xx and network errors are retried here, then
 //! reported as "retry later"; any other answer is a failure reported the same way.
 
-use super::{StatusChange, WriteOutcome, backoff};
+use super::{RETRY_MAX, StatusChange, WriteOutcome, backoff};
 use crate::config::HttpWriterConfig;
 use serde_json::json;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+use swyx_contract::retry_after::retry_after;
 use swyx_contract::signature::signed_headers_with_id;
 
 pub struct HttpWriter {
@@ -51,12 +52,10 @@ impl HttpWriter {
                 Ok(r) if r.status() == 404 => return WriteOutcome::UnknownUser,
                 Ok(r) if r.status() == 409 => return WriteOutcome::Superseded,
                 Ok(r) => {
-                    let after = r
-                        .headers()
-                        .get(http::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs);
+                    // Up to RETRY_MAX: it becomes our Retry-After to the bridge, which holds the
+                    // user's change back for as long as it says.
+                    let after =
+                        retry_after(r.headers(), SystemTime::now()).map(|d| d.min(RETRY_MAX));
                     (
                         format!("the writer endpoint answered {}", r.status()),
                         after,
@@ -77,7 +76,61 @@ impl HttpWriter {
             }
             let wait =
                 backoff(Duration::from_millis(200), attempt).max(retry_after.unwrap_or_default());
-            tokio::time::sleep(wait.min(Duration::from_secs(30))).await;
+            tokio::time::sleep(wait).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::busy_server;
+    use swyx_contract::wire::TeamsPresenceBody;
+
+    /// What the writer tells the bridge after one attempt answered 503 with `value`.
+    async fn retry_later_after(value: String) -> Duration {
+        let addr = busy_server(value).await;
+        let writer = HttpWriter::new(HttpWriterConfig {
+            url: format!("http://{addr}/apply").parse().unwrap(),
+            secret: "whsec_aW50ZWdyYXRvcidzIG93biBzZWNyZXQ=".parse().unwrap(),
+            timeout: Duration::from_secs(5),
+            retries: 0,
+        })
+        .unwrap();
+        let change = StatusChange {
+            swyx_user_id: "1001".into(),
+            status: None,
+            revision: 1,
+            teams: TeamsPresenceBody {
+                availability: "Offline".into(),
+                activity: "Offline".into(),
+                out_of_office: false,
+            },
+            observed_at: "2026-11-26T10:00:00Z".into(),
+            email: None,
+            sip_uri: None,
+        };
+        match writer.apply(&change).await {
+            WriteOutcome::RetryLater { after, .. } => after,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_endpoints_retry_after_reaches_the_bridge_capped() {
+        for huge in [
+            "315360000",
+            "18446744073709551615",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ] {
+            assert_eq!(retry_later_after(huge.into()).await, RETRY_MAX, "{huge}");
+        }
+        assert_eq!(retry_later_after("7".into()).await, Duration::from_secs(7));
+        let in_10s = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(10));
+        let after = retry_later_after(in_10s).await;
+        assert!(
+            Duration::from_secs(8) <= after && after <= Duration::from_secs(10),
+            "the HTTP-date form is read: {after:?}"
+        );
     }
 }

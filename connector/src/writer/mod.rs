@@ -84,8 +84,12 @@ impl Writer {
     }
 }
 
-/// Backoff before retry `attempt` (1-based): base × 2^(attempt-1), capped at 30 s.
+/// The longest a writer waits between its attempts, and the longest `Retry-After` it passes on
+/// to the bridge (an endpoint's ten years would hold the user's change back as long).
+pub(crate) const RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// Backoff before retry `attempt` (1-based): base × 2^(attempt-1), capped at [`RETRY_MAX`].
 pub(crate) fn backoff(base: Duration, attempt: u32) -> Duration {
     base.saturating_mul(1u32 << attempt.saturating_sub(1).min(10))
-        .min(Duration::from_secs(30))
+        .min(RETRY_MAX)
 }

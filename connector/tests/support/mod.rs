@@ -190,6 +190,18 @@ pub fn signed(body: &[u8]) -> reqwest::header::HeaderMap {
     .to_header_map()
 }
 
+/// A signed `GET {base}{path}`: the status and the JSON body (null if none).
+pub async fn get(base: &str, path: &str) -> (u16, serde_json::Value) {
+    let r = reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .headers(signed(b""))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
 pub fn status_body(user: &str, status: Option<&str>, revision: u64) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({
         "swyxUserId": user,

@@ -101,23 +101,6 @@ fn backoff_doubles_to_its_cap_with_full_jitter() {
     assert!(waits.iter().any(|w| *w > Duration::from_millis(300)));
 }
 
-#[test]
-fn retry_after_reads_seconds_and_all_three_http_date_formats() {
-    let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:00 GMT").unwrap();
-    let secs = |v| parse_retry_after(v, now).map(|d| d.as_secs());
-    assert_eq!(secs(" 7 "), Some(7));
-    assert_eq!(secs("Sun, 06 Nov 1994 08:49:37 GMT"), Some(37));
-    assert_eq!(secs("Sunday, 06-Nov-94 08:49:37 GMT"), Some(37));
-    assert_eq!(secs("Sun Nov  6 08:49:37 1994"), Some(37));
-    assert_eq!(
-        secs("Sun, 06 Nov 1994 08:00:00 GMT"),
-        Some(0),
-        "past: no wait"
-    );
-    assert_eq!(secs("soon"), None);
-    assert_eq!(secs("-1"), None);
-}
-
 #[tokio::test(start_paused = true)]
 async fn transient_failures_are_retried_until_an_answer_comes() {
     let calls = AtomicU32::new(0);
