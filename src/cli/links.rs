@@ -178,11 +178,8 @@ pub async fn unlink(cfg: &Config, swyx_user_id: &str) -> anyhow::Result<String> 
 /// [`unlink`] on a built app.
 pub async fn unlink_in(app: &App, swyx_user_id: &str) -> anyhow::Result<String> {
     let store = app.store.as_ref();
-    let linked = store.get_user_by_swyx_id(swyx_user_id).await?;
-    let unlinked = match &linked {
-        Some(l) => unlink_user(app, &l.entra_id, swyx_user_id, true, UNLINK_BUDGET).await?,
-        None => false,
-    };
+    // The exclusion first: a command stopped after it leaves the link as a manual one (run it
+    // again), never a user the next sync links again.
     store
         .put_link_mark(&LinkMark {
             swyx_user_id: swyx_user_id.to_string(),
@@ -190,6 +187,11 @@ pub async fn unlink_in(app: &App, swyx_user_id: &str) -> anyhow::Result<String> 
             at: app.clock.now(),
         })
         .await?;
+    let linked = store.get_user_by_swyx_id(swyx_user_id).await?;
+    let unlinked = match &linked {
+        Some(l) => unlink_user(app, &l.entra_id, swyx_user_id, true, UNLINK_BUDGET).await?,
+        None => false,
+    };
     Ok(match (linked, unlinked) {
         (Some(l), true) => format!(
             "unlinked Swyx user {swyx_user_id} from Entra user {}; excluded from automatic linking (`users include` lifts it)",

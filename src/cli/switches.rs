@@ -3,7 +3,10 @@
 //! Teams presence again (switched off: the Teams-derived status the bridge set at Swyx is
 //! withdrawn; on again: the mapped status is sent), Swyx → Teams switched off ends the user's
 //! calls (the bridge's "In a call" is cleared). Then the user's sync account is asked for a
-//! reconciliation, so the next maintenance pass reads Teams afresh and converges.
+//! reconciliation, so the next maintenance pass reads Teams afresh and converges. The switch is
+//! stored first; a run cut short after that is finished by running the command again, or by the
+//! user's next Teams change or reconciliation (`domain::sync` judges the same presence again
+//! while a status the bridge set is still held with Teams → Swyx off).
 
 use crate::app::App;
 use crate::config::Config;
@@ -41,9 +44,11 @@ pub async fn set_in(app: &App, id: &str, change: SwitchChange) -> anyhow::Result
             switches: new,
         })
         .await?;
-    let (before, after) = (app.directions.for_user(&old), app.directions.for_user(&new));
+    let after = app.directions.for_user(&new);
     let mut done = Vec::new();
-    if before.teams_to_swyx != after.teams_to_swyx {
+    // A direction the command names is applied even when the stored switch already said so: a
+    // run cut short after storing it (a kill, a store error) is finished by running it again.
+    if change.teams_to_swyx.is_some() {
         let now = app.clock.now();
         if let Observed::Forward(update) =
             observe_again(store, app.judge(), &link.entra_id, now).await?
@@ -59,7 +64,7 @@ pub async fn set_in(app: &App, id: &str, change: SwitchChange) -> anyhow::Result
             done.push("the next maintenance pass reads Teams again");
         }
     }
-    if before.swyx_to_teams && !after.swyx_to_teams {
+    if change.swyx_to_teams.is_some() && !after.swyx_to_teams {
         end_calls(app, &link.entra_id, BUDGET).await?;
         done.push("any \"In a call\" the bridge set is cleared");
     }

@@ -144,8 +144,17 @@ fn compare_sequence(a: &str, b: &str) -> Ordering {
 /// applied one cannot be a retry of something older.
 pub const GRAPH_RETRY_WINDOW_MS: i64 = 4 * 60 * 60_000;
 
-fn is_newer(state: &UserSyncState, obs: &Observation, own_session_active: bool) -> bool {
-    let rejudge_echo = state.echo_held && !own_session_active;
+fn is_newer(
+    state: &UserSyncState,
+    obs: &Observation,
+    own_session_active: bool,
+    switched_off: bool,
+) -> bool {
+    // The same presence read back is judged again when it was held back and may go now (the
+    // echo's session is over, or the direction is on again), and when Teams → Swyx is off but
+    // a status the bridge set is still held (the switch stored, its withdrawal cut short).
+    let judge_again =
+        (state.echo_held && !own_session_active) || (switched_off && state.teams_status.is_some());
     if let (Some(last), Some(new)) = (&state.last_sequence, &obs.presence.sequence_number) {
         // One bogus or reset sequenceNumber must not freeze the user: past the retry window
         // the receive time orders again.
@@ -154,7 +163,7 @@ fn is_newer(state: &UserSyncState, obs: &Observation, own_session_active: bool) 
             .is_some_and(|at| obs.received_at.millis() - at.millis() > GRAPH_RETRY_WINDOW_MS);
         return match compare_sequence(new, last) {
             Ordering::Greater => true,
-            Ordering::Equal => rejudge_echo || beyond_retries,
+            Ordering::Equal => judge_again || beyond_retries,
             Ordering::Less => beyond_retries,
         };
     }
@@ -162,7 +171,7 @@ fn is_newer(state: &UserSyncState, obs: &Observation, own_session_active: bool) 
         None => true,
         // Same millisecond: arrival order decides, but an identical presence is a duplicate.
         Some(last) if obs.received_at == last => {
-            rejudge_echo || state.last_presence.as_ref() != Some(&obs.presence)
+            judge_again || state.last_presence.as_ref() != Some(&obs.presence)
         }
         Some(last) => obs.received_at > last,
     }
@@ -185,14 +194,15 @@ pub fn is_own_session_echo(presence: &TeamsPresence) -> bool {
 ///
 /// `rules` is `None` when Teams → Swyx is switched off for the user: the presence is recorded
 /// and held back (judged again when read again), and a Teams-derived status the bridge had set
-/// is withdrawn — the one thing a switched-off direction still sends, so Swyx's own status rules.
+/// is withdrawn — the one thing a switched-off direction still sends, so Swyx's own status rules
+/// (also on the same presence read back, so a withdrawal that never happened is made up for).
 pub fn decide_with_echo_guard(
     state: &UserSyncState,
     obs: &Observation,
     rules: Option<&MappingRules>,
     own_session_active: bool,
 ) -> SyncDecision {
-    if !is_newer(state, obs, own_session_active) {
+    if !is_newer(state, obs, own_session_active, rules.is_none()) {
         return SyncDecision::Stale;
     }
     judge(state, obs, rules, own_session_active)

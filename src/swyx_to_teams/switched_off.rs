@@ -1,10 +1,19 @@
-//! Who has Swyx → Teams switched off (the configuration's `[users] swyx_to_teams`, or a user's
-//! own switch): maintenance ends their calls, so an "In a call" the bridge set before the switch
-//! went off does not wait for the user's next Swyx event (which may never come) to be cleared.
+//! Whose calls maintenance ends. Users with Swyx → Teams switched off (the configuration's
+//! `[users] swyx_to_teams`, or a user's own switch): an "In a call" the bridge set before the
+//! switch went off must not wait for the user's next Swyx event (which may never come) to be
+//! cleared. And users no longer linked, whose calls an unlink cut short did not end, or a call
+//! event that raced the unlink started: their Swyx events are ignored, so nothing else would.
 
 use crate::domain::Directions;
 use crate::store::{StoreResult, SwitchStore, UserLinkStore};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+
+/// Why a user's calls end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Ending {
+    SwitchedOff,
+    Unlinked,
+}
 
 pub(super) struct SwitchedOff {
     everyone_on: bool,
@@ -26,33 +35,36 @@ impl SwitchedOff {
         })
     }
 
-    /// Whether anyone at all may be switched off (else nothing needs looking up).
+    /// Whether anyone at all may be switched off.
     pub(super) fn anyone(&self) -> bool {
         !self.everyone_on || self.own.values().any(|on| !on)
     }
 
-    /// The Entra ids among `entra_ids` whose Swyx → Teams is off. Users no longer linked are
-    /// not: unlinking ends their calls itself.
-    pub(super) async fn among(
+    /// Those of `entra_ids` whose calls are to end, and why.
+    pub(super) async fn ending(
         &self,
         store: &dyn UserLinkStore,
         entra_ids: &[String],
-    ) -> StoreResult<HashSet<String>> {
-        if !self.anyone() || entra_ids.is_empty() {
-            return Ok(HashSet::new());
+    ) -> StoreResult<HashMap<String, Ending>> {
+        if entra_ids.is_empty() {
+            return Ok(HashMap::new());
         }
-        Ok(store
-            .get_users(entra_ids)
-            .await?
-            .into_iter()
-            .filter(|link| {
-                !self
-                    .own
-                    .get(&link.swyx_user_id)
-                    .copied()
-                    .unwrap_or(self.everyone_on)
-            })
-            .map(|link| link.entra_id)
-            .collect())
+        let mut ending: HashMap<String, Ending> = entra_ids
+            .iter()
+            .map(|id| (id.clone(), Ending::Unlinked))
+            .collect();
+        for link in store.get_users(entra_ids).await? {
+            let on = self
+                .own
+                .get(&link.swyx_user_id)
+                .copied()
+                .unwrap_or(self.everyone_on);
+            if on {
+                ending.remove(&link.entra_id);
+            } else {
+                ending.insert(link.entra_id, Ending::SwitchedOff);
+            }
+        }
+        Ok(ending)
     }
 }

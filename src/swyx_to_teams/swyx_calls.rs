@@ -8,8 +8,8 @@
 //!
 //! Races: the time the bridge asked is taken before the request; a user whose calls an event
 //! changed after (or just before) it is left to the next pass (`SpeakingState::reconcile_calls`).
-//! Users not linked, users with Swyx → Teams switched off (the sessions upkeep ends their calls)
-//! and users the connector lists without call state are left alone.
+//! Users not linked and users with Swyx → Teams switched off (the sessions upkeep ends their
+//! calls for both) and users the connector lists without call state are left alone.
 
 use super::session::{GraphSync, SwyxToTeams, sync_graph};
 use super::switched_off::SwitchedOff;
@@ -94,7 +94,7 @@ pub async fn repair_calls(
         .collect();
     let mut held_by_swyx = std::collections::HashSet::new();
     for (entra_id, state) in &holders {
-        // Not linked: unlinking ends the calls itself.
+        // Not linked: the sessions upkeep ends the calls.
         let Some(swyx) = swyx_of.get(entra_id) else {
             continue;
         };
@@ -116,10 +116,10 @@ pub async fn repair_calls(
         }
     }
     let ids: Vec<String> = wanted.keys().cloned().collect();
-    let off = switched_off.among(store, &ids).await?;
+    let ending = switched_off.ending(store, &ids).await?;
     let mut users: Vec<_> = wanted
         .into_iter()
-        .filter(|(id, _)| !off.contains(id))
+        .filter(|(id, _)| !ending.contains_key(id))
         .collect();
     users.sort();
     for (entra_id, listed) in users {

@@ -8,7 +8,7 @@ use super::swyx_calls::{CallTruthSummary, repair_calls};
 use crate::domain::{CallEvent, DirectionSwitches, Directions, SpeakingSettings};
 use crate::fakes::{FakeConnector, FakeGraph, GraphCall, tokio_clock};
 use crate::metrics::Metrics;
-use crate::store::{MemoryStore, SqliteStore, Store, SwitchStore, UserLink, UserSwitches};
+use crate::store::{MemoryStore, SqliteStore, Store, SwitchStore, UserSwitches};
 use crate::swyx::signature::Verifier;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,13 +37,7 @@ impl<S: Store + 'static> World<S> {
             request_budget: Duration::from_millis(1_500),
             clock: tokio_clock(),
         };
-        let link = UserLink {
-            entra_id: "alice".into(),
-            swyx_user_id: "1001".into(),
-            email: String::new(),
-            groups: Vec::new(),
-        };
-        store.put_user(&link).await.unwrap();
+        store.put_user(&super::tests::alice()).await.unwrap();
         Self {
             store: Arc::new(store),
             graph,

@@ -25,11 +25,12 @@ struct World {
 }
 
 impl World {
-    fn new() -> Self {
-        Self::with_max_call(240 * MINUTE)
+    /// Alice (Entra "alice") linked to Swyx user 1001, nobody in a call.
+    async fn new() -> Self {
+        Self::with_max_call(240 * MINUTE).await
     }
 
-    fn with_max_call(max_call: Duration) -> Self {
+    async fn with_max_call(max_call: Duration) -> Self {
         let graph = Arc::new(FakeGraph::default());
         let s2t = SwyxToTeams {
             graph: graph.clone(),
@@ -42,11 +43,9 @@ impl World {
             request_budget: Duration::from_millis(1_500),
             clock: tokio_clock(),
         };
-        Self {
-            store: MemoryStore::new(),
-            graph,
-            s2t,
-        }
+        let store = MemoryStore::new();
+        store.put_user(&alice()).await.unwrap();
+        Self { store, graph, s2t }
     }
 
     /// The connector's event as the intake handles it: call set, then Graph.
@@ -68,6 +67,16 @@ impl World {
     }
 }
 
+/// Alice (Entra "alice") linked to Swyx user 1001.
+pub(super) fn alice() -> UserLink {
+    UserLink {
+        entra_id: "alice".into(),
+        swyx_user_id: "1001".into(),
+        email: String::new(),
+        groups: Vec::new(),
+    }
+}
+
 fn set() -> GraphCall {
     GraphCall::in_a_call("alice")
 }
@@ -78,7 +87,7 @@ fn clear() -> GraphCall {
 
 #[tokio::test(start_paused = true)]
 async fn the_first_call_sets_in_a_call_and_the_last_end_clears_it() {
-    let w = World::new();
+    let w = World::new().await;
     assert_eq!(
         w.event(CallEvent::Started, "c1").await,
         Some(GraphSync::InSync)
@@ -109,7 +118,7 @@ async fn the_first_call_sets_in_a_call_and_the_last_end_clears_it() {
 
 #[tokio::test(start_paused = true)]
 async fn a_set_presence_graph_refuses_is_sent_once_per_call() {
-    let w = World::new();
+    let w = World::new().await;
     w.graph.refuse_sessions.store(true, Ordering::SeqCst);
     w.event(CallEvent::Started, "c1").await;
     // Maintenance all through the call: the refusal is final for it.
@@ -130,7 +139,7 @@ async fn a_set_presence_graph_refuses_is_sent_once_per_call() {
 
 #[tokio::test(start_paused = true)]
 async fn an_end_that_overtakes_its_start_leaves_teams_alone() {
-    let w = World::new();
+    let w = World::new().await;
     w.event(CallEvent::Ended, "c1").await;
     assert_eq!(w.event(CallEvent::Started, "c1").await, None);
     assert!(w.graph.calls().is_empty(), "{:?}", w.graph.calls());
@@ -138,7 +147,7 @@ async fn an_end_that_overtakes_its_start_leaves_teams_alone() {
 
 #[tokio::test(start_paused = true)]
 async fn a_call_that_never_ends_is_dropped_and_in_a_call_cleared() {
-    let w = World::with_max_call(10 * MINUTE);
+    let w = World::with_max_call(10 * MINUTE).await;
     w.event(CallEvent::Started, "c1").await;
     tokio::time::advance(11 * MINUTE).await;
     let summary = maintain_speaking(&w.s2t, &w.store, Directions::default(), MINUTE)
@@ -151,7 +160,7 @@ async fn a_call_that_never_ends_is_dropped_and_in_a_call_cleared() {
 
 #[tokio::test(start_paused = true)]
 async fn a_session_is_renewed_while_the_call_lasts() {
-    let w = World::new();
+    let w = World::new().await;
     w.event(CallEvent::Started, "c1").await;
     // Half the session's life (30 minutes) left: maintenance renews it.
     tokio::time::advance(16 * MINUTE).await;
@@ -164,7 +173,7 @@ async fn a_session_is_renewed_while_the_call_lasts() {
 
 #[tokio::test(start_paused = true)]
 async fn a_clear_graph_refused_waits_and_is_sent_once_graph_answers() {
-    let w = World::new();
+    let w = World::new().await;
     w.event(CallEvent::Started, "c1").await;
     w.graph.slow_sessions.store(true, Ordering::SeqCst);
     assert!(matches!(
@@ -182,22 +191,15 @@ async fn a_clear_graph_refused_waits_and_is_sent_once_graph_answers() {
     assert_eq!(w.state().await.session, Session::None);
 }
 
-/// Alice linked to Swyx user 1001, in a call with "In a call" set in Teams.
+/// Alice in a call with "In a call" set in Teams.
 async fn alice_in_a_call(w: &World) {
-    let link = UserLink {
-        entra_id: "alice".into(),
-        swyx_user_id: "1001".into(),
-        email: String::new(),
-        groups: Vec::new(),
-    };
-    w.store.put_user(&link).await.unwrap();
     w.event(CallEvent::Started, "c1").await;
     assert_eq!(w.graph.calls(), [set()]);
 }
 
 #[tokio::test(start_paused = true)]
 async fn swyx_to_teams_switched_off_in_the_configuration_clears_in_a_call_at_the_next_pass() {
-    let w = World::new();
+    let w = World::new().await;
     alice_in_a_call(&w).await;
     // The session has most of its life left: nothing else would make maintenance look at her.
     tokio::time::advance(MINUTE).await;
@@ -220,7 +222,7 @@ async fn swyx_to_teams_switched_off_in_the_configuration_clears_in_a_call_at_the
 
 #[tokio::test(start_paused = true)]
 async fn a_users_own_switch_off_clears_their_in_a_call_and_on_leaves_it() {
-    let w = World::new();
+    let w = World::new().await;
     alice_in_a_call(&w).await;
     tokio::time::advance(MINUTE).await;
     let all_on = Directions::default();

@@ -1,12 +1,12 @@
 //! Maintenance's share of Swyx → Teams: renew the "In a call" sessions before they expire, retry
 //! Graph calls that failed (a clear as soon as Graph answers; a hand-set status's preferred
 //! presence), drop calls older than the
-//! maximum call length, and end the calls of users whose Swyx → Teams is switched off, so
-//! "In a call" never sticks.
+//! maximum call length, and end the calls of users whose Swyx → Teams is switched off or who are
+//! no longer linked, so "In a call" never sticks.
 
 use super::preferred_retry;
 use super::session::{GraphSync, SwyxToTeams, sync_graph};
-use super::switched_off::SwitchedOff;
+use super::switched_off::{Ending, SwitchedOff};
 use crate::domain::{Directions, Timestamp, VerifyStep};
 use crate::store::{Store, StoreError, StoreResult};
 use std::collections::HashSet;
@@ -23,6 +23,9 @@ pub struct SpeakingSummary {
     pub overlong_calls: usize,
     /// Users whose calls were ended because Swyx → Teams is switched off for them.
     pub switched_off: usize,
+    /// Users whose calls were ended because they are no longer linked (an unlink cut short, a
+    /// call event that raced it).
+    pub unlinked: usize,
     pub budget_exhausted: bool,
     /// Graph throttles the app: the pass stopped, and what was still due stays due for the next
     /// one (a request now would only count against the limit again).
@@ -36,7 +39,8 @@ pub struct SpeakingSummary {
 
 /// Swyx → Teams upkeep: drops calls that outlived the maximum call length, renews sessions
 /// before they expire, retries Graph calls that failed (a clear as soon as Graph answers), and
-/// ends the calls of users for whom `directions` (or their own switch) turned Swyx → Teams off.
+/// ends the calls of users for whom `directions` (or their own switch) turned Swyx → Teams off
+/// and of users no longer linked (found when their session is due for renewal).
 pub async fn maintain_speaking(
     s2t: &SwyxToTeams,
     store: &dyn Store,
@@ -66,13 +70,10 @@ pub async fn maintain_speaking(
             return Ok(summary);
         }
         let ids: Vec<String> = fresh.iter().map(|(id, _)| id.clone()).collect();
-        let off = switched_off.among(store, &ids).await?;
+        let ending = switched_off.ending(store, &ids).await?;
         for (entra_id, mut state) in fresh {
-            let ended = if off.contains(&entra_id) {
-                state.end_all_calls(now, &s2t.settings)
-            } else {
-                None
-            };
+            let why = ending.get(&entra_id).copied();
+            let ended = why.and_then(|_| state.end_all_calls(now, &s2t.settings));
             if ended.is_none() && state.due_at.is_none_or(|due| due > now) {
                 continue;
             }
@@ -102,8 +103,13 @@ pub async fn maintain_speaking(
                 summary.read_back_due.push(entra_id.clone());
             }
             let changed = if ended.is_some() {
-                summary.switched_off += 1;
-                tracing::info!(entra_id = %entra_id, "Swyx → Teams is switched off: the user's calls ended, \"In a call\" cleared");
+                if why == Some(Ending::Unlinked) {
+                    summary.unlinked += 1;
+                    tracing::info!(entra_id = %entra_id, "the user is no longer linked: their calls ended, \"In a call\" cleared");
+                } else {
+                    summary.switched_off += 1;
+                    tracing::info!(entra_id = %entra_id, "Swyx → Teams is switched off: the user's calls ended, \"In a call\" cleared");
+                }
                 ended
             } else {
                 match state.expire_calls(now, &s2t.settings) {

@@ -253,7 +253,7 @@ where
 
 /// A fresh update as kept pending until the connector confirms it: due only after
 /// [`DELIVERY_GRACE`].
-pub(super) fn pending_until_delivered(update: SwyxUpdate) -> PendingDelivery {
+pub(crate) fn pending_until_delivered(update: SwyxUpdate) -> PendingDelivery {
     PendingDelivery {
         // From the receipt, on the app's clock (the same clock maintenance compares with).
         next_attempt_at: update

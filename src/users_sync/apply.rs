@@ -1,8 +1,9 @@
 //! Carrying a link plan out, and the one way a user is unlinked (by a sync or `users unlink`):
-//! the link and its sync state go, which frees the user's subscription slot at the next shard
-//! plan; the user's calls end, so the bridge's "In a call" in Teams is cleared (now, or by
-//! maintenance if Graph does not answer); and the Teams-derived status the bridge set on Swyx is
-//! withdrawn, so Swyx's own status rules again.
+//! the user's calls end, so the bridge's "In a call" in Teams is cleared; the Teams-derived
+//! status the bridge set on Swyx is withdrawn, so Swyx's own status rules again; and the link
+//! and its sync state go, which frees the user's subscription slot at the next shard plan. The
+//! two effects are stored before the link goes, so maintenance finishes them whatever stops the
+//! unlink (see [`unlink_user`]).
 //!
 //! An automatic link and its mark are written together (one store write for many links), so a
 //! crash never leaves an automatic link that looks manual. An unlink removes the link before
@@ -11,9 +12,10 @@
 use super::SyncError;
 use crate::app::App;
 use crate::domain::linking::{LinkPlan, PlannedLink, PlannedUnlink, Regrouped, UnlinkReason};
-use crate::domain::{PresenceValue, SwyxAction, SwyxUpdate};
+use crate::domain::{PresenceValue, SwyxAction, SwyxUpdate, Timestamp, UserSyncState};
 use crate::store::{AUTOMATIC_LINKS_PER_REQUEST, StoreError, StoreResult, UserLink};
-use crate::swyx_to_teams::end_calls::end_calls;
+use crate::swyx_to_teams::end_calls::{clear_now, store_calls_ended};
+use crate::teams_to_swyx::decide::pending_until_delivered;
 use futures_util::StreamExt;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -173,10 +175,13 @@ async fn regroup_step(app: &App, r: &Regrouped, deadline: Instant) -> Vec<Step> 
 }
 
 /// Unlinks `entra_id` if it is still linked to `swyx_user_id` (`false` when the link changed
-/// meanwhile and was left alone): removes the link and its sync state, ends the user's calls
-/// (clearing the bridge's "In a call"), and with `withdraw` takes back the Teams-derived Swyx
-/// status. Graph and the connector get at most `budget`; what they do not take now, maintenance
-/// finishes (the speaking state is due, the withdrawal pending).
+/// meanwhile and was left alone): ends the user's calls (clearing the bridge's "In a call"), with
+/// `withdraw` takes back the Teams-derived Swyx status, and removes the link and its sync state.
+///
+/// Both effects are stored before the link goes (the withdrawal pending, the calls ended with
+/// their clear due), and only then tried on Graph and the connector within `budget`: a process
+/// killed or a store failing after the deletion leaves them to maintenance, which finds them
+/// without the link; one stopped before it leaves the link for the next unlink.
 pub async fn unlink_user(
     app: &App,
     entra_id: &str,
@@ -190,38 +195,54 @@ pub async fn unlink_user(
         _ => return Ok(false),
     }
     let state = store.get_sync_state(entra_id).await?;
+    let withdrawal = state
+        .filter(|s| withdraw && s.teams_status.is_some())
+        .map(|s| withdrawal(entra_id, swyx_user_id, &s, app.clock.now()));
+    if let Some(update) = &withdrawal
+        && !store
+            .put_pending(&pending_until_delivered(update.clone()))
+            .await?
+    {
+        // Pending above the withdrawal, it would reach Swyx after it: the next try reads it.
+        return Err(StoreError::conflict(format!(
+            "a Swyx update of {swyx_user_id} was decided meanwhile: not unlinked, try again"
+        )));
+    }
+    let ended = store_calls_ended(app, entra_id).await?;
     store.delete_user(entra_id).await?;
+    tracing::info!(entra_id = %entra_id, swyx_user = %swyx_user_id, "user unlinked");
     let budget = budget.min(PER_USER);
     let started = Instant::now();
-    end_calls(app, entra_id, budget).await?;
-    let now = app.clock.now();
-    if let Some(state) = state.filter(|s| withdraw && s.teams_status.is_some()) {
-        let (availability, activity) = state.last_presence.as_ref().map_or_else(
-            || {
-                (
-                    PresenceValue::new("PresenceUnknown"),
-                    PresenceValue::new("PresenceUnknown"),
-                )
-            },
-            |p| (p.availability.clone(), p.activity.clone()),
-        );
-        let update = SwyxUpdate {
-            swyx_user_id: swyx_user_id.to_string(),
-            entra_id: entra_id.to_string(),
-            action: SwyxAction::Withdraw,
-            // Above every revision the connector has seen for this user (see UserSyncState).
-            revision: (state.revision + 1).max(now.millis().max(0) as u64),
-            availability,
-            activity,
-            out_of_office: state
-                .last_presence
-                .as_ref()
-                .is_some_and(|p| p.out_of_office),
-            observed_at: now,
-        };
+    if let Some(ended) = ended
+        && let Err(e) = clear_now(app, entra_id, ended, budget).await
+    {
+        tracing::warn!(entra_id = %entra_id, error = %e, "\"In a call\" of an unlinked user not cleared now; maintenance clears it");
+    }
+    if let Some(update) = withdrawal {
         let left = budget.saturating_sub(started.elapsed());
         app.delivery().deliver(&update, 0, left).await;
     }
-    tracing::info!(entra_id = %entra_id, swyx_user = %swyx_user_id, "user unlinked");
     Ok(true)
+}
+
+/// The update that withdraws the Teams-derived status `state` says the bridge set.
+fn withdrawal(
+    entra_id: &str,
+    swyx_user_id: &str,
+    state: &UserSyncState,
+    now: Timestamp,
+) -> SwyxUpdate {
+    let unknown = || PresenceValue::new("PresenceUnknown");
+    let presence = state.last_presence.as_ref();
+    SwyxUpdate {
+        swyx_user_id: swyx_user_id.to_string(),
+        entra_id: entra_id.to_string(),
+        action: SwyxAction::Withdraw,
+        // Above every revision the connector has seen for this user (see UserSyncState).
+        revision: (state.revision + 1).max(now.millis().max(0) as u64),
+        availability: presence.map_or_else(unknown, |p| p.availability.clone()),
+        activity: presence.map_or_else(unknown, |p| p.activity.clone()),
+        out_of_office: presence.is_some_and(|p| p.out_of_office),
+        observed_at: now,
+    }
 }

@@ -4,9 +4,16 @@
 
 use super::harness::*;
 use presence_bridge::cli::switches::set_in;
-use presence_bridge::domain::{Directions, MappingRules, RuleOverride, SwitchChange};
+use presence_bridge::domain::{
+    DirectionSwitches, Directions, MappingRules, RuleOverride, SwitchChange,
+};
+use presence_bridge::graph::client::{GraphClient, GraphSettings};
+use presence_bridge::graph::token::ClientSecret;
+use presence_bridge::store::UserSwitches;
 use presence_bridge::store::prelude::*;
+use presence_bridge::teams_to_swyx::reconcile::reconcile;
 use presence_sandbox::swyx::TeamsStatus;
+use std::time::Duration;
 
 const ALICE: &str = "aaaaaaaa-0000-0000-0000-00000000a11c";
 const BOB: &str = "bbbbbbbb-0000-0000-0000-000000000b0b";
@@ -101,6 +108,67 @@ async fn teams_to_swyx_switched_off_for_one_user_withdraws_sends_nothing_and_con
     set_in(&h.app, "1001", teams_to_swyx(None)).await.unwrap();
     assert_eq!(h.store.get_switches("1001").await.unwrap(), None);
     assert_eq!(teams_slot(&h, "1001"), Some(TeamsStatus::Away));
+}
+
+/// A reconciliation of `users`, as maintenance runs one every `reconcile_interval`: their Teams
+/// presence read in bulk (the same `sequenceNumber`s when Teams did not change) and judged.
+async fn reconcile_teams(h: &Harness, users: &[&str]) {
+    let settings = GraphSettings::new(
+        &h.graph.graph_url(),
+        &h.graph.authority_url(),
+        TENANT,
+        APP_ID,
+        ClientSecret::new(CLIENT_SECRET),
+    );
+    let reader = GraphClient::new(settings, http());
+    let users: Vec<String> = users.iter().map(|u| u.to_string()).collect();
+    let (store, now) = (h.app.store.as_ref(), h.app.clock.now());
+    let budget = Duration::from_secs(5);
+    reconcile(
+        store,
+        h.app.judge(),
+        h.app.delivery(),
+        &reader,
+        &users,
+        now,
+        budget,
+    )
+    .await
+    .unwrap();
+}
+
+/// `users set … --teams-to-swyx off` cut short after storing the switch (a kill, a store error)
+/// left the Teams-derived status at Swyx. Running the command again withdraws it; so does the
+/// next reconciliation, though Teams did not change.
+#[tokio::test]
+async fn a_switch_off_cut_short_before_its_withdrawal_still_withdraws() {
+    let h = Harness::start().await;
+    both_available(&h).await;
+    for swyx_id in ["1001", "1002"] {
+        let off = UserSwitches {
+            swyx_user_id: swyx_id.into(),
+            switches: DirectionSwitches {
+                teams_to_swyx: Some(false),
+                ..DirectionSwitches::default()
+            },
+        };
+        h.store.put_switches(&off).await.unwrap();
+    }
+    assert_eq!(teams_slot(&h, "1001"), Some(TeamsStatus::Available));
+
+    // The operator runs it again for Alice.
+    let said = set_in(&h.app, "1001", teams_to_swyx(Some(false)))
+        .await
+        .unwrap();
+    assert!(said.contains("withdrawn"), "{said}");
+    assert_eq!(teams_slot(&h, "1001"), None);
+    let withdrawn_at = slot_revision(&h, "1001");
+
+    // Nobody does for Bob: the next reconciliation withdraws his, and sends nothing more for her.
+    reconcile_teams(&h, &[ALICE, BOB]).await;
+    assert_eq!(teams_slot(&h, "1002"), None);
+    assert_eq!(slot_revision(&h, "1001"), withdrawn_at);
+    assert_eq!(h.store.get_pending("1002").await.unwrap(), None);
 }
 
 #[tokio::test]

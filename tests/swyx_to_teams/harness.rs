@@ -25,7 +25,7 @@ use std::time::Duration;
 
 pub const TENANT: &str = "9f4ebab6-520d-49c0-85cc-7b25c78d4a93";
 pub const APP_ID: &str = "925bff9f-f6e2-4a69-b858-f71ea2b9b6d0";
-const CLIENT_SECRET: &str = "sandbox-client-secret";
+pub const CLIENT_SECRET: &str = "sandbox-client-secret";
 const CLIENT_STATE: &str = "client-state-of-the-bridge";
 const CERT_ID: &str = "bridge-cert-1";
 pub const MIN: Duration = Duration::from_secs(60);

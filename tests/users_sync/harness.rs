@@ -18,7 +18,7 @@ use presence_bridge::swyx_to_teams::session::SwyxToTeams;
 use presence_bridge::users_sync::{self, SyncReport, UsersSync};
 use presence_sandbox::Clock;
 use presence_sandbox::graph::{DirectoryUser, GraphEmulator, GraphOptions, GraphTiming};
-use presence_sandbox::swyx::{SwyxEmulator, SwyxOptions};
+use presence_sandbox::swyx::{Outage, SwyxEmulator, SwyxOptions};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -28,6 +28,22 @@ pub const TENANT: &str = "9f4ebab6-520d-49c0-85cc-7b25c78d4a93";
 pub const APP_ID: &str = "925bff9f-f6e2-4a69-b858-f71ea2b9b6d0";
 const CLIENT_SECRET: &str = "sandbox-client-secret";
 const BUDGET: Duration = Duration::from_secs(120);
+const DB_FILE: &str = "bridge.db";
+/// Every write about a user (table, statement, key column) a killed process would not make.
+const KILLED_WRITES: [(&str, &str, &str); 12] = [
+    ("users", "INSERT", "entra_id"),
+    ("users", "UPDATE", "entra_id"),
+    ("sync_state", "INSERT", "entra_id"),
+    ("sync_state", "UPDATE", "entra_id"),
+    ("speaking", "INSERT", "entra_id"),
+    ("speaking", "UPDATE", "entra_id"),
+    ("pending", "INSERT", "swyx_user_id"),
+    ("pending", "UPDATE", "swyx_user_id"),
+    ("pending", "DELETE", "swyx_user_id"),
+    ("link_marks", "INSERT", "swyx_user_id"),
+    ("link_marks", "UPDATE", "swyx_user_id"),
+    ("link_marks", "DELETE", "swyx_user_id"),
+];
 
 pub struct Harness {
     pub graph: GraphEmulator,
@@ -36,6 +52,8 @@ pub struct Harness {
     pub store: Arc<SqliteStore>,
     /// How far the bridge's clock runs ahead of the sandbox's (ms).
     ahead: Arc<AtomicI64>,
+    /// The database file's directory, for [`Harness::start_on_file`].
+    db: Option<tempfile::TempDir>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -59,6 +77,15 @@ pub fn eid(name: &str) -> String {
 
 impl Harness {
     pub async fn start(settings: UsersConfig) -> Self {
+        Self::start_with(settings, None).await
+    }
+
+    /// As [`Harness::start`], on a database file [`Harness::sql`] reaches beside the bridge.
+    pub async fn start_on_file(settings: UsersConfig) -> Self {
+        Self::start_with(settings, Some(tempfile::tempdir().unwrap())).await
+    }
+
+    async fn start_with(settings: UsersConfig, db: Option<tempfile::TempDir>) -> Self {
         let clock = Clock::new();
         let graph = GraphEmulator::start(GraphOptions {
             tenant_id: TENANT.into(),
@@ -84,7 +111,16 @@ impl Harness {
         })
         .await
         .unwrap();
-        let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+        let store = Arc::new(match &db {
+            Some(dir) => SqliteStore::open(&dir.path().join(DB_FILE)).unwrap(),
+            None => SqliteStore::open_in_memory().unwrap(),
+        });
+        let sandbox_clock = clock.clone();
+        let ahead = Arc::new(AtomicI64::new(0));
+        let bridge_ahead = Arc::clone(&ahead);
+        let bridge_clock = presence_bridge::domain::Clock::from_fn(move || {
+            Timestamp(sandbox_clock.now_ms() + bridge_ahead.load(Ordering::SeqCst))
+        });
         let http = reqwest::Client::builder().no_proxy().build().unwrap();
         let mut graph_settings = GraphSettings::new(
             &graph.graph_url(),
@@ -94,15 +130,11 @@ impl Harness {
             ClientSecret::new(CLIENT_SECRET),
         );
         graph_settings.retry.backoff_base = Duration::from_millis(20);
+        // A Retry-After holds Graph calls on the bridge's clock, which the tests move on.
+        graph_settings.clock = bridge_clock.clone();
         let graph_client = GraphClient::new(graph_settings, http.clone());
         let connector =
             ConnectorClient::new(ConnectorSettings::new(swyx.url(), inbound), http.clone());
-        let sandbox_clock = clock.clone();
-        let ahead = Arc::new(AtomicI64::new(0));
-        let bridge_ahead = Arc::clone(&ahead);
-        let bridge_clock = presence_bridge::domain::Clock::from_fn(move || {
-            Timestamp(sandbox_clock.now_ms() + bridge_ahead.load(Ordering::SeqCst))
-        });
         let s2t = SwyxToTeams {
             graph: Arc::new(graph_client.clone()),
             verifier: Verifier::new(vec![event_secret], Duration::from_secs(300)),
@@ -157,8 +189,53 @@ impl Harness {
             app,
             store,
             ahead,
+            db,
             server,
         }
+    }
+
+    /// A connection of its own to the bridge's database ([`Harness::start_on_file`] only).
+    pub fn sql(&self) -> rusqlite::Connection {
+        let dir = self.db.as_ref().expect("a harness started on a file");
+        let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+        conn.busy_timeout(Duration::from_secs(10)).unwrap();
+        conn
+    }
+
+    /// From now on the bridge's process for a user "dies" right after the user's link is
+    /// deleted: no later store write about the user takes (SQLite triggers), and Graph and the
+    /// connector cannot be reached. [`Harness::restart`] is the next process.
+    pub fn kill_after_unlinking(&self) {
+        let mut sql = String::from(
+            "CREATE TABLE killed (entra_id TEXT NOT NULL, swyx_user_id TEXT NOT NULL);
+             CREATE TRIGGER kill_after_unlink AFTER DELETE ON users BEGIN
+                 INSERT INTO killed VALUES (OLD.entra_id, OLD.swyx_user_id);
+             END;",
+        );
+        for (table, event, key) in KILLED_WRITES {
+            let row = if event == "DELETE" { "OLD" } else { "NEW" };
+            sql.push_str(&format!(
+                "CREATE TRIGGER killed_{table}_{event} BEFORE {event} ON {table}
+                 WHEN {row}.{key} IN (SELECT {key} FROM killed)
+                 BEGIN SELECT RAISE(ABORT, 'the process was killed'); END;"
+            ));
+        }
+        self.sql().execute_batch(&sql).unwrap();
+        self.graph.set_outage(true);
+        self.swyx.set_outage(Outage::NotListening);
+    }
+
+    /// The process after [`Harness::kill_after_unlinking`]: every write takes again, Graph and
+    /// the connector answer, and Graph's Retry-After from the outage is over.
+    pub fn restart(&self) {
+        let mut sql = String::from("DROP TRIGGER kill_after_unlink; DROP TABLE killed;");
+        for (table, event, _) in KILLED_WRITES {
+            sql.push_str(&format!("DROP TRIGGER killed_{table}_{event};"));
+        }
+        self.sql().execute_batch(&sql).unwrap();
+        self.graph.set_outage(false);
+        self.swyx.set_outage(Outage::None);
+        self.bridge_later(Duration::from_secs(10));
     }
 
     /// Moves the bridge's clock on (maintenance schedules) without the sandbox's: the connector

@@ -4,11 +4,13 @@
 
 use super::harness::{Harness, eid};
 use super::hourly;
+use presence_bridge::cli::links;
 use presence_bridge::domain::linking::{Refusal, UnlinkReason};
 use presence_bridge::domain::sharding::{AccountLoad, plan};
 use presence_bridge::domain::{
     PresenceValue, SwyxAction, SwyxStatus, SwyxUpdate, TeamsPresence, UserSyncState,
 };
+use presence_bridge::maintenance;
 use presence_bridge::store::prelude::*;
 use presence_bridge::subscriptions::upkeep::linked_users;
 use presence_bridge::teams_to_swyx::deliver::Delivered;
@@ -173,4 +175,62 @@ async fn a_mark_left_by_an_unlink_cut_short_is_dropped_by_the_next_sync() {
     assert!(h.store.list_link_marks().await.unwrap().is_empty());
     // Nothing left to do: the sync after changes nothing.
     assert!(h.sync().await.plan.changes_nothing());
+}
+
+/// `users unlink` of a user in a call and of one with a Teams-derived Swyx status, each killed
+/// right after its link went (before Graph or the connector heard of it): after the restart,
+/// maintenance clears the "In a call", withdraws the status, and no sync links them again.
+#[tokio::test]
+async fn an_unlink_killed_after_its_link_went_is_finished_by_maintenance() {
+    let h = Harness::start_on_file(hourly()).await;
+    for (name, swyx_id) in [("anna", "1001"), ("bob", "1002")] {
+        h.entra(name);
+        h.swyx_user(swyx_id, &format!("{name}@corp.example"), &[]);
+    }
+    assert_eq!(h.sync().await.plan.link.len(), 2);
+    teams_status_set(&h, &eid("anna"), "1001", SwyxStatus::Away).await;
+    h.swyx.start_call("1002").await.unwrap();
+    assert!(h.in_a_call(&eid("bob")));
+
+    h.kill_after_unlinking();
+    for swyx_id in ["1001", "1002"] {
+        // Killed: whatever it answers is nobody's to read.
+        let _ = links::unlink_in(&h.app, swyx_id).await;
+    }
+    assert!(
+        h.links().await.is_empty(),
+        "both links went before the kill"
+    );
+    assert_eq!(slot(&h, "1001").as_deref(), Some("Away"));
+    assert!(h.in_a_call(&eid("bob")));
+
+    h.restart();
+    h.bridge_later(Duration::from_secs(60));
+    let summary = maintenance::run(&h.app, Duration::from_secs(30)).await;
+    assert!(summary.failed.is_empty(), "{:?}", summary.failed);
+    assert!(!h.in_a_call(&eid("bob")), "In a call cleared");
+    assert_eq!(slot(&h, "1001"), None, "Swyx's own status rules again");
+    h.sync().await;
+    assert!(h.links().await.is_empty(), "still excluded");
+}
+
+/// A call the bridge holds for a user whose link is gone (an unlink cut short before it ended
+/// the calls, or a call event that raced it): maintenance ends it when the session is due for
+/// renewal, instead of keeping "In a call" up until the maximum call length.
+#[tokio::test]
+async fn a_call_held_for_a_user_no_longer_linked_is_cleared_by_maintenance() {
+    let h = Harness::start(hourly()).await;
+    h.entra("bob");
+    h.swyx_user("1002", "bob@corp.example", &[]);
+    h.sync().await;
+    h.swyx.start_call("1002").await.unwrap();
+    assert!(h.in_a_call(&eid("bob")));
+    // Bob's account is disabled; the link goes, nothing else.
+    h.graph.set_account_enabled(&eid("bob"), false).unwrap();
+    assert!(h.store.delete_user(&eid("bob")).await.unwrap());
+
+    h.bridge_later(Duration::from_secs(3 * 60));
+    let summary = maintenance::run(&h.app, Duration::from_secs(30)).await;
+    assert!(summary.failed.is_empty(), "{:?}", summary.failed);
+    assert!(!h.in_a_call(&eid("bob")));
 }

@@ -331,3 +331,29 @@ fn switched_off_withdraws_once_then_records_and_on_again_sends_the_same_presence
         "nothing seen yet: nothing to judge"
     );
 }
+
+#[test]
+fn a_status_still_held_while_switched_off_is_withdrawn_when_the_same_presence_is_read_back() {
+    let (set, _) = apply(
+        &UserSyncState::default(),
+        &obs("Busy", "Busy", 10, Some("5")),
+    );
+    let read_back = obs("Busy", "Busy", 20, Some("5"));
+    assert_eq!(
+        decide(&set, &read_back, &MappingRules::default()),
+        SyncDecision::Stale,
+        "on: the same presence again changes nothing"
+    );
+    // Switched off, but its withdrawal never made (cut short after the switch was stored).
+    let SyncDecision::Forward(withdrawn, SwyxAction::Withdraw) =
+        decide_with_echo_guard(&set, &read_back, None, false)
+    else {
+        panic!("the status the bridge set is withdrawn")
+    };
+    assert_eq!(withdrawn.teams_status, None);
+    let again = obs("Busy", "Busy", 30, Some("5"));
+    assert!(matches!(
+        decide_with_echo_guard(&withdrawn, &again, None, false),
+        SyncDecision::Stale | SyncDecision::Record(_)
+    ));
+}
