@@ -319,15 +319,27 @@ impl RetryPolicy {
     }
 }
 
+/// The longest `Retry-After` the bridge obeys. Each wait is kept: by the process-wide Graph
+/// throttle gate, a sync account's upkeep, a pending Swyx update; unbounded, one answer
+/// (`Retry-After: 999999999`, a typo or a hostile server) would stop every Graph call until a
+/// restart. Graph's throttling waits are seconds to minutes; 10 minutes is also well inside the
+/// 20 minutes before expiry at which a subscription (an hour's life) is renewed, so a wait that
+/// falls then still leaves time to renew it before it lapses.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(10 * 60);
+
 /// `Retry-After` (RFC 9110 §10.2.3): delta-seconds or an HTTP-date in any of the three formats a
-/// recipient must accept (RFC 9110 §5.6.7); a date already past means no wait.
+/// recipient must accept (RFC 9110 §5.6.7); a date already past means no wait, one further than
+/// [`MAX_RETRY_AFTER`] waits that long.
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    let wait = match value.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => {
+            let at = httpdate::parse_http_date(value).ok()?;
+            at.duration_since(now).unwrap_or(Duration::ZERO)
+        }
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]

@@ -118,6 +118,27 @@ fn retry_after_reads_seconds_and_all_three_http_date_formats() {
     assert_eq!(secs("-1"), None);
 }
 
+#[test]
+fn a_retry_after_longer_than_ten_minutes_waits_ten_minutes() {
+    let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:00 GMT").unwrap();
+    let wait = |v| parse_retry_after(v, now);
+    assert_eq!(MAX_RETRY_AFTER, Duration::from_secs(600));
+    assert_eq!(wait("600"), Some(MAX_RETRY_AFTER));
+    for far in [
+        "601",
+        "999999999",
+        "18446744073709551615",
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+    ] {
+        assert_eq!(wait(far), Some(MAX_RETRY_AFTER), "{far}");
+    }
+    assert_eq!(
+        wait("59"),
+        Some(Duration::from_secs(59)),
+        "shorter waits as given"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn transient_failures_are_retried_until_an_answer_comes() {
     let calls = AtomicU32::new(0);
