@@ -5,6 +5,7 @@
 
 use super::detach::detached;
 use super::http::{HttpResponse, error};
+use super::listen::{self, HEADER_READ_TIMEOUT};
 use crate::app::App;
 use crate::maintenance;
 use crate::swyx_to_teams::intake as swyx_intake;
@@ -184,8 +185,8 @@ pub async fn run(
             } else {
                 tracing::info!(%admin_addr, "admin routes (/metrics, /healthz) on their own listener");
             }
-            let serving = axum::serve(admin, routes).with_graceful_shutdown(stopping());
-            Some(tokio::spawn(serving.into_future()))
+            let serving = listen::serve(admin, routes, HEADER_READ_TIMEOUT, stopping());
+            Some(tokio::spawn(serving))
         }
         None => None,
     };
@@ -195,24 +196,24 @@ pub async fn run(
         router(app)
     };
     tracing::info!(%addr, "presence-bridge listening");
-    let public = axum::serve(listeners.public, public_routes).with_graceful_shutdown(stopping());
-    let signal = tokio::spawn(async move {
+    let public = listen::serve(
+        listeners.public,
+        public_routes,
+        HEADER_READ_TIMEOUT,
+        stopping(),
+    );
+    tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down: finishing in-flight requests");
         let _ = signal_tx.send(true);
         let _ = stop_tx.send(true);
     });
-    let served = public.await;
-    // Should the public listener have failed on its own, dropping the signal's senders stops the
-    // admin listener and maintenance too.
-    signal.abort();
-    let admin_served = match admin {
-        Some(task) => task.await.unwrap_or(Ok(())),
-        None => Ok(()),
-    };
+    // Returns only once told to stop (a failed accept is retried, not the end of the listener).
+    public.await;
+    if let Some(task) = admin {
+        let _ = task.await;
+    }
     let _ = maintenance.await;
-    served.map_err(ServeError::Listener)?;
-    admin_served.map_err(ServeError::Listener)?;
     tracing::info!("stopped");
     Ok(())
 }
