@@ -267,6 +267,27 @@ async fn signatures_must_come_from_the_published_key() {
     assert!(matches!(err, ValidationTokenError::BadSignature), "{err}");
 }
 
+/// `exp` and `nbf` at the ends of the number line are read before the signature is checked: they
+/// must not overflow (a panic, a 500 to whoever sent them) but get the answer the token earns. A
+/// forged one is refused for its signature (401): `exp = i64::MAX` (never expires) and `nbf =
+/// i64::MIN` (valid since ever) are neither expired nor not yet valid.
+#[tokio::test]
+async fn times_at_the_ends_of_the_number_line_get_a_401_not_a_panic() {
+    let (_jwks, validator, key1) = setup().await;
+    let impostor = issuer(KEY2, "key1");
+    for times in [json!({"exp": i64::MAX}), json!({"nbf": i64::MIN})] {
+        let forged = impostor.sign_claims(&claims_with(times.clone()));
+        let err = validator.validate(&forged).await.unwrap_err();
+        assert!(
+            matches!(err, ValidationTokenError::BadSignature),
+            "{times}: {err}"
+        );
+    }
+    let never_valid = key1.sign_claims(&claims_with(json!({"nbf": i64::MAX})));
+    let err = validator.validate(&never_valid).await.unwrap_err();
+    assert!(matches!(err, ValidationTokenError::NotYetValid), "{err}");
+}
+
 #[tokio::test]
 async fn garbage_is_malformed_without_panic_or_fetch() {
     let (jwks, validator, _key1) = setup().await;

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::time::Duration;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -34,6 +35,11 @@ impl Timestamp {
         Self(self.0.saturating_add(ms))
     }
 
+    /// `self` + `wait`, saturating: a wait from outside (a `Retry-After`) never wraps into the past.
+    pub fn plus_duration(self, wait: Duration) -> Self {
+        self.plus_millis(millis_of(wait))
+    }
+
     /// Parses RFC 3339 (Graph writes e.g. `2023-09-14T10:00:00.0000000Z`).
     pub fn parse_rfc3339(s: &str) -> Option<Self> {
         OffsetDateTime::parse(s, &Rfc3339)
@@ -53,6 +59,12 @@ impl Timestamp {
     }
 }
 
+/// `d` in milliseconds, at most `i64::MAX`: a `Duration` holds up to 2^64 seconds, and `as i64`
+/// would wrap such a one to a negative number.
+pub fn millis_of(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_rfc3339())
@@ -68,5 +80,20 @@ mod tests {
         let t = Timestamp::parse_rfc3339("2023-09-14T10:00:00.0000000Z").unwrap();
         assert_eq!(t.to_rfc3339(), "2023-09-14T10:00:00Z");
         assert_eq!(Timestamp::from_secs(t.secs()), t);
+    }
+
+    #[test]
+    fn the_longest_wait_saturates_instead_of_wrapping_into_the_past() {
+        let now = Timestamp(1_795_687_200_000);
+        assert_eq!(now.plus_duration(Duration::MAX), Timestamp(i64::MAX));
+        assert_eq!(
+            now.plus_duration(Duration::from_secs(u64::MAX)),
+            Timestamp(i64::MAX)
+        );
+        assert_eq!(millis_of(Duration::from_secs(u64::MAX)), i64::MAX);
+        assert_eq!(
+            now.plus_duration(Duration::from_millis(1_500)),
+            Timestamp(1_795_687_201_500)
+        );
     }
 }

@@ -33,6 +33,18 @@ pub fn error(status: StatusCode, message: impl Into<String>) -> HttpResponse {
     r
 }
 
+/// 405 for a route that takes POST alone, with the `Allow` header RFC 9110 §15.5.6 requires of
+/// it; `hint` says who POSTs there.
+pub fn post_only(method: &http::Method, hint: &str) -> HttpResponse {
+    let mut r = error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not allowed: {hint}"),
+    );
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    r
+}
+
 pub fn json(status: StatusCode, value: &serde_json::Value) -> HttpResponse {
     let mut r = Response::new(Bytes::from(value.to_string()));
     *r.status_mut() = status;

@@ -5,6 +5,7 @@
 
 use super::detach::detached;
 use super::http::{HttpResponse, error};
+use super::listen::{self, HEADER_READ_TIMEOUT};
 use crate::app::App;
 use crate::maintenance;
 use crate::swyx_to_teams::intake as swyx_intake;
@@ -72,17 +73,26 @@ const ANSWER_MARGIN: Duration = Duration::from_millis(750);
 /// counts an answer after 3 s as slow, and more than 10 % slow answers delay every notification.
 const ANSWER_LIMIT: Duration = Duration::from_millis(2_900);
 
-/// The request with its body read, or the 413 (408) answer. Reads at most one byte past the
-/// limit: enough to know it is too large, without buffering more.
+/// The request with its body read, or the 413 (400, 408) answer. Reads at most one byte past
+/// the limit: enough to know it is too large, without buffering more.
 async fn buffered(app: &App, req: Request) -> Result<http::Request<bytes::Bytes>, Response> {
     let (parts, body) = req.into_parts();
     let limit = app.settings.max_body_bytes;
-    match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, limit + 1)).await {
+    let read = axum::body::to_bytes(body, limit.saturating_add(1));
+    match tokio::time::timeout(BODY_READ_TIMEOUT, read).await {
         Ok(Ok(bytes)) => Ok(http::Request::from_parts(parts, bytes)),
-        Ok(Err(_)) => Err(to_axum(error(
+        Ok(Err(e)) if too_large(&e) => Err(to_axum(error(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("body exceeds the limit of {limit} bytes"),
         ))),
+        // Broken framing (a bad chunk size line), or a connection closed mid-body.
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "request body not readable");
+            Err(to_axum(error(
+                StatusCode::BAD_REQUEST,
+                "the request body could not be read",
+            )))
+        }
         Err(_) => Err(to_axum(error(
             StatusCode::REQUEST_TIMEOUT,
             format!(
@@ -91,6 +101,18 @@ async fn buffered(app: &App, req: Request) -> Result<http::Request<bytes::Bytes>
             ),
         ))),
     }
+}
+
+/// Whether reading a body failed for its size, not for its framing or connection.
+fn too_large(e: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// Runs `handler` and answers with its response, or 503 once the time budget and
@@ -184,8 +206,8 @@ pub async fn run(
             } else {
                 tracing::info!(%admin_addr, "admin routes (/metrics, /healthz) on their own listener");
             }
-            let serving = axum::serve(admin, routes).with_graceful_shutdown(stopping());
-            Some(tokio::spawn(serving.into_future()))
+            let serving = listen::serve(admin, routes, HEADER_READ_TIMEOUT, stopping());
+            Some(tokio::spawn(serving))
         }
         None => None,
     };
@@ -195,24 +217,24 @@ pub async fn run(
         router(app)
     };
     tracing::info!(%addr, "presence-bridge listening");
-    let public = axum::serve(listeners.public, public_routes).with_graceful_shutdown(stopping());
-    let signal = tokio::spawn(async move {
+    let public = listen::serve(
+        listeners.public,
+        public_routes,
+        HEADER_READ_TIMEOUT,
+        stopping(),
+    );
+    tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down: finishing in-flight requests");
         let _ = signal_tx.send(true);
         let _ = stop_tx.send(true);
     });
-    let served = public.await;
-    // Should the public listener have failed on its own, dropping the signal's senders stops the
-    // admin listener and maintenance too.
-    signal.abort();
-    let admin_served = match admin {
-        Some(task) => task.await.unwrap_or(Ok(())),
-        None => Ok(()),
-    };
+    // Returns only once told to stop (a failed accept is retried, not the end of the listener).
+    public.await;
+    if let Some(task) = admin {
+        let _ = task.await;
+    }
     let _ = maintenance.await;
-    served.map_err(ServeError::Listener)?;
-    admin_served.map_err(ServeError::Listener)?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -297,6 +319,42 @@ mod tests {
         assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
         go_on.send(()).unwrap();
         assert_eq!(done.await, Ok(()), "the work was dropped with the answer");
+    }
+
+    /// The status line of the answer to `request` sent as it is.
+    async fn status_of_raw(addr: std::net::SocketAddr, request: &[u8]) -> String {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.write_all(request).await.unwrap();
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line).await.unwrap();
+        line
+    }
+
+    /// A body that cannot be read for its framing is the sender's fault, but not one of size.
+    #[tokio::test]
+    async fn a_malformed_chunk_is_400_and_only_a_body_over_the_limit_413() {
+        let mut app = app(
+            Arc::new(MemoryStore::new()),
+            Arc::new(FakeConnector::default()),
+            Default::default(),
+        );
+        app.settings.max_body_bytes = 16;
+        let routes = webhook_router(Arc::new(app));
+        let addr = listen::tests::started(routes, HEADER_READ_TIMEOUT).await;
+        let chunked = |chunks: &str| {
+            format!(
+                "POST /graph/notifications HTTP/1.1\r\nHost: b\r\n\
+                 Transfer-Encoding: chunked\r\n\r\n{chunks}"
+            )
+        };
+        let malformed = chunked("zz\r\n{}\r\n0\r\n\r\n");
+        let status = status_of_raw(addr, malformed.as_bytes()).await;
+        assert!(status.starts_with("HTTP/1.1 400"), "{status:?}");
+        // 17 bytes (hex 11) in one chunk: one past the limit.
+        let oversized = chunked(&format!("11\r\n{}\r\n0\r\n\r\n", "x".repeat(17)));
+        let status = status_of_raw(addr, oversized.as_bytes()).await;
+        assert!(status.starts_with("HTTP/1.1 413"), "{status:?}");
     }
 
     /// With the largest budget configuration allows, the answer still comes before Graph's 3 s.

@@ -239,14 +239,19 @@ impl TokenValidator {
     fn check_claims(&self, claims: &Claims) -> Result<ValidatedToken, ValidationTokenError> {
         let settings = &self.inner.settings;
         let now = settings.clock.now().millis() / 1000;
-        let leeway = settings.leeway.as_secs() as i64;
+        let leeway = i64::try_from(settings.leeway.as_secs()).unwrap_or(i64::MAX);
         let exp = claims.exp.ok_or(ValidationTokenError::Malformed(
             "claim exp is missing or not a number",
         ))?;
-        if exp + leeway < now {
+        // Saturating: the claims are the sender's, read before the signature is checked, and
+        // `exp = i64::MAX` must not overflow (a panic, a 500) where a forged token gets a 401.
+        if exp.saturating_add(leeway) < now {
             return Err(ValidationTokenError::Expired);
         }
-        if claims.nbf.is_some_and(|nbf| nbf - leeway > now) {
+        if claims
+            .nbf
+            .is_some_and(|nbf| nbf.saturating_sub(leeway) > now)
+        {
             return Err(ValidationTokenError::NotYetValid);
         }
         if !claims

@@ -10,12 +10,11 @@
 //!   the body is read; a body without one is read until the cap and then dropped, closing the
 //!   connection.
 
-use super::retry::{Failure, FailureKind};
+use super::retry::{Failure, FailureKind, parse_retry_after};
 pub use super::tls::Trust;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
 use std::time::{Duration, SystemTime};
-use swyx_contract::retry_after::retry_after;
 
 /// Characters of an answer quoted in an error message at most.
 const QUOTE_CHARS: usize = 200;
@@ -87,7 +86,10 @@ pub async fn exchange(
     };
     Err(Failure {
         kind,
-        retry_after: retry_after(&headers, SystemTime::now()),
+        retry_after: headers
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now())),
         answer: Some(quote(&body)),
         source: None,
     })

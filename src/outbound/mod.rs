@@ -6,7 +6,8 @@
 //!
 //! Layering: the adapters ([`crate::graph`], [`crate::swyx`]) may import this module and
 //! [`crate::domain`]; this module imports neither, nor anything else of this crate. It reads
-//! `Retry-After` with [`swyx_contract::retry_after`], the one parser the connector uses too.
+//! `Retry-After` with [`swyx_contract::retry_after`], the one parser the connector uses too, capped
+//! at [`retry::MAX_RETRY_AFTER`] (each side caps with its own policy).
 
 pub mod http;
 pub mod retry;

@@ -15,7 +15,7 @@
 
 use std::fmt;
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 /// Whether doing a request twice is the same as doing it once.
@@ -317,6 +317,20 @@ impl RetryPolicy {
             }
         }
     }
+}
+
+/// The longest `Retry-After` the bridge obeys. Each wait is kept: by the process-wide Graph
+/// throttle gate, a sync account's upkeep, a pending Swyx update; unbounded, one answer
+/// (`Retry-After: 999999999`, a typo or a hostile server) would stop every Graph call until a
+/// restart. Graph's throttling waits are seconds to minutes; 10 minutes is also well inside the
+/// 20 minutes before expiry at which a subscription (an hour's life) is renewed, so a wait that
+/// falls then still leaves time to renew it before it lapses.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(10 * 60);
+
+/// `Retry-After` as the contract reads it (delta-seconds or any HTTP-date); one further than
+/// [`MAX_RETRY_AFTER`] waits that long.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    swyx_contract::retry_after::parse_retry_after(value, now).map(|wait| wait.min(MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]

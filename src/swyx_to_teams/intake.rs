@@ -1,7 +1,8 @@
 //! Swyx connector event intake (`POST /swyx/events`), framework-neutral like the Graph webhook.
 //!
-//! Order: method → size → Standard Webhooks signature (401) → JSON and `type` (an unknown type:
-//! 2xx, ignored and logged) → the members of a known type (400 naming the one missing) → user
+//! Order: method (405) → size → Standard Webhooks signature (401) → the webhook-id's length (400)
+//! → JSON and `type` (an unknown type: 2xx, ignored and logged) → the members of a known type
+//! (400 naming the one missing, or the id too long for the store to keep) → user
 //! (2xx and ignored: the connector must not retry those) → replay (`claim_once`; 2xx
 //! and ignored, as the contract says) → the user's call set (conditional write; the webhook-id
 //! is recorded only after it, while Graph is called, so a failure or a crash before leaves the
@@ -17,7 +18,7 @@ use super::session::{GraphSync, SwyxToTeams, sync_graph};
 use crate::app::App;
 use crate::domain::CallEvent;
 use crate::domain::{SpeakingState, Timestamp};
-use crate::entry::http::{HttpRequest, HttpResponse, error, json};
+use crate::entry::http::{HttpRequest, HttpResponse, error, json, post_only};
 use crate::store::optimistic::{self, Step};
 use crate::store::{SpeakingStore, Store, StoreError, StoreResult, SwyxEventInputs};
 use crate::swyx::signature::HEADER_ID;
@@ -26,13 +27,17 @@ use http::{Method, StatusCode};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
+use swyx_contract::wire::check_swyx_user_id;
 
 /// Accepted webhook-ids are remembered this long: longer than the 5-minute tolerance and than any
 /// connector retry series (which keeps the id and re-signs with a fresh timestamp).
 pub(super) const REPLAY_MEMORY_MS: i64 = 60 * 60_000;
 const MAX_EVENT_BYTES: usize = 64 * 1024;
-/// A webhook-id longer than this reads nothing early (the connector's are short).
-const MAX_EARLY_ID_BYTES: usize = 256;
+/// The longest `webhook-id` and `callId` taken, in characters (the connector's are tens): both
+/// are stored (the replay claim's key, the user's call set), and a DynamoDB key holds at most
+/// 2,048 bytes. Past it, the store's refusal would be a 503 the connector retries for ever,
+/// holding back every later event of its in-order outbox; a 400 it drops.
+const MAX_ID_CHARS: usize = 256;
 
 pub(super) fn accepted(status: &str, detail: &str) -> HttpResponse {
     json(
@@ -63,7 +68,7 @@ pub fn read_early(
         return None;
     }
     let webhook_id = req.headers().get(HEADER_ID)?.to_str().ok()?;
-    if webhook_id.is_empty() || webhook_id.len() > MAX_EARLY_ID_BYTES {
+    if webhook_id.is_empty() || webhook_id.len() > MAX_ID_CHARS {
         return None;
     }
     let replay_key = replay_key(webhook_id);
@@ -122,13 +127,7 @@ pub async fn handle_with(app: &App, req: HttpRequest, early: Option<EarlyInputs>
         );
     };
     if req.method() != Method::POST {
-        return error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            format!(
-                "{} is not allowed: the connector POSTs events here",
-                req.method()
-            ),
-        );
+        return post_only(req.method(), "the connector POSTs events here");
     }
     let body = req.body();
     let limit = MAX_EVENT_BYTES.min(app.settings.max_body_bytes);
@@ -149,6 +148,12 @@ pub async fn handle_with(app: &App, req: HttpRequest, early: Option<EarlyInputs>
             return error(StatusCode::UNAUTHORIZED, format!("signature: {e}"));
         }
     };
+    if message.id.chars().count() > MAX_ID_CHARS {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("`webhook-id` is longer than {MAX_ID_CHARS} characters"),
+        );
+    }
     let event = match parse_event(body) {
         Ok(ParsedEvent::Known(e)) => e,
         Ok(ParsedEvent::Unknown { kind }) => {
@@ -267,9 +272,21 @@ pub async fn handle_with(app: &App, req: HttpRequest, early: Option<EarlyInputs>
     )
 }
 
-/// The event's type first, then the members that type needs (see [`SwyxEvent::parse`]).
+/// The event's type first, then the members that type needs (see [`SwyxEvent::parse`]), then
+/// whether its ids can be kept: `swyxUserId` as the contract's `SwyxUserId` schema says,
+/// `callId` up to [`MAX_ID_CHARS`].
 pub(crate) fn parse_event(body: &[u8]) -> Result<ParsedEvent, String> {
-    SwyxEvent::parse(body)
+    let parsed = SwyxEvent::parse(body)?;
+    if let ParsedEvent::Known(event) = &parsed {
+        check_swyx_user_id(&event.swyx_user_id).map_err(|e| format!("`swyxUserId`: {e}"))?;
+        if let EventKind::SpeakingStarted { call_id } | EventKind::SpeakingEnded { call_id } =
+            &event.kind
+            && call_id.chars().count() > MAX_ID_CHARS
+        {
+            return Err(format!("`callId` is longer than {MAX_ID_CHARS} characters"));
+        }
+    }
+    Ok(parsed)
 }
 
 pub(super) fn store_unavailable(e: &StoreError) -> HttpResponse {

@@ -20,6 +20,7 @@ use crate::app::App;
 use crate::domain::own_status::{
     ChangedBy, OwnSwyxStatus, PreferredChange, PreferredRetry, preferred_change,
 };
+use crate::domain::timestamp::millis_of;
 use crate::entry::http::{HttpResponse, json};
 use crate::swyx::wire::{OwnStatus, StatusOrigin};
 use crate::telemetry::with_causes;
@@ -113,7 +114,7 @@ pub async fn handle(
     let (kept, graph) = match done {
         Ok(()) => (None, "done"),
         Err(e) => {
-            let retry_after = e.retry_after().map(|d| d.as_millis() as i64);
+            let retry_after = e.retry_after().map(millis_of);
             let status = own(event.status);
             let why = with_causes(&e);
             tracing::warn!(swyx_user = %user, error = %why, "preferred presence not set; maintenance retries");

@@ -7,6 +7,7 @@ use super::session::SwyxToTeams;
 use crate::domain::SpeakingState;
 use crate::domain::Timestamp;
 use crate::domain::own_status::{ChangedBy, PreferredChange, PreferredRetry, preferred_change};
+use crate::domain::timestamp::millis_of;
 use crate::store::optimistic::{self, Step};
 use crate::store::{SpeakingStore, Store, StoreError, StoreResult};
 use crate::telemetry::with_causes;
@@ -81,7 +82,7 @@ pub(super) async fn retry_due(
             None
         }
         Err(e) => {
-            let retry_after = e.retry_after().map(|d| d.as_millis() as i64);
+            let retry_after = e.retry_after().map(millis_of);
             let error = with_causes(&e);
             tracing::warn!(entra_id = %entra_id, attempts = kept.attempts + 1, error = %error, "preferred presence still not set; retried later");
             let status = kept.status;

@@ -3,6 +3,7 @@
 //! overlong calls).
 
 use super::ports::PresenceSession;
+use crate::domain::timestamp::millis_of;
 use crate::domain::{Clock, GraphOp, GraphOutcome, SpeakingSettings, SpeakingState, Timestamp};
 use crate::store::optimistic::{self, Step};
 use crate::store::{SpeakingStore, StoreError, StoreResult};
@@ -99,7 +100,7 @@ pub async fn sync_graph(
             }
             Err(e) => GraphOutcome::Failed {
                 error: e.to_string(),
-                retry_after_ms: e.retry_after().map(|d| d.as_millis() as i64),
+                retry_after_ms: e.retry_after().map(millis_of),
             },
         };
         let now = s2t.now();

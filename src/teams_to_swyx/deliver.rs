@@ -104,8 +104,8 @@ impl Delivery<'_> {
                     ConnectorError::Unavailable { source, .. } => source.retry_after(),
                     _ => None,
                 };
-                let not_before = retry_after.map(|d| now.plus_millis(d.as_millis() as i64));
-                let backoff = now.plus_millis(retry_delay(attempts, rejected).as_millis() as i64);
+                let not_before = retry_after.map(|d| now.plus_duration(d));
+                let backoff = now.plus_duration(retry_delay(attempts, rejected));
                 let pending = PendingDelivery {
                     update: update.clone(),
                     attempts,
@@ -126,6 +126,68 @@ impl Delivery<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{PresenceValue, SwyxAction, SwyxStatus};
+    use crate::fakes::ManualClock;
+    use crate::outbound::retry::MAX_RETRY_AFTER;
+    use crate::store::MemoryStore;
+    use crate::swyx::client::{ConnectorClient, ConnectorSettings};
+    use crate::swyx::signature::WebhookSecret;
+
+    /// A connector that answers every request 503 with `retry_after` as its `Retry-After`.
+    async fn unavailable_connector(retry_after: &'static str) -> ConnectorClient {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let busy = axum::Router::new().fallback(move || async move {
+            (
+                http::StatusCode::SERVICE_UNAVAILABLE,
+                [(http::header::RETRY_AFTER, retry_after)],
+            )
+        });
+        tokio::spawn(async move { axum::serve(listener, busy).await });
+        let settings = ConnectorSettings::new(url, WebhookSecret::generate());
+        ConnectorClient::new(settings, reqwest::Client::new())
+    }
+
+    /// Ten years, or 2^64 − 1 seconds (which once wrapped into a time in the past, so the
+    /// update was retried at once, again and again): the update waits ten minutes at most.
+    #[tokio::test]
+    async fn a_connectors_absurd_retry_after_keeps_an_update_back_ten_minutes_at_most() {
+        for retry_after in ["315360000", "18446744073709551615"] {
+            let connector = unavailable_connector(retry_after).await;
+            let store = MemoryStore::new();
+            let clock = ManualClock::default().clock();
+            let metrics = Default::default();
+            let delivery = Delivery {
+                connector: &connector,
+                pending: &store,
+                clock: &clock,
+                metrics: &metrics,
+            };
+            let update = SwyxUpdate {
+                swyx_user_id: "1001".into(),
+                entra_id: "entra-1001".into(),
+                action: SwyxAction::Set(SwyxStatus::Away),
+                revision: 1,
+                availability: PresenceValue::new("Away"),
+                activity: PresenceValue::new("Away"),
+                out_of_office: false,
+                observed_at: clock.now(),
+            };
+            let delivered = delivery.deliver(&update, 0, Duration::from_secs(2)).await;
+            assert!(
+                matches!(delivered, Delivered::Pending { .. }),
+                "{delivered:?}"
+            );
+            let pending = store.get_pending("1001").await.unwrap().unwrap();
+            let now = clock.now();
+            let not_before = pending.not_before.expect("the connector's wait is kept");
+            assert!(
+                now < not_before && not_before <= now.plus_duration(MAX_RETRY_AFTER),
+                "Retry-After {retry_after}: not before {not_before}, now {now}"
+            );
+            assert_eq!(pending.next_attempt_at, not_before);
+        }
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

@@ -23,12 +23,12 @@ use super::known_subscriptions::Subscriptions;
 use crate::app::App;
 use crate::domain::{Observation, SwyxUpdate, Timestamp};
 use crate::entry::detach::detached;
-use crate::entry::http::{HttpRequest, HttpResponse, empty, error};
+use crate::entry::http::{HttpRequest, HttpResponse, empty, error, post_only};
 use crate::graph::notification::{ChangeNotification, LifecycleEvent};
 use crate::metrics::DropReason;
 use crate::store::{LifecycleRequest, StoreError};
 use crate::telemetry::with_causes;
-use http::StatusCode;
+use http::{Method, StatusCode};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
@@ -126,6 +126,9 @@ async fn handle_on(
     let received_at = app.clock.now();
     if let Some(answer) = validation_handshake(&req) {
         return answer;
+    }
+    if req.method() != Method::POST {
+        return post_only(req.method(), "Graph POSTs notifications here");
     }
     let collection = match read_collection(app, &req) {
         Ok(collection) => collection,

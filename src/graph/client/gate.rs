@@ -37,10 +37,7 @@ impl ThrottleGate {
     /// Holds every request for `wait` from now. A longer hold already running stays: an early
     /// answer to a request sent before it does not open the gate sooner.
     pub fn hold(&self, wait: Duration) {
-        let until = self
-            .clock
-            .now()
-            .plus_millis(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
+        let until = self.clock.now().plus_duration(wait);
         let mut open_at = self.open_at.lock().unwrap_or_else(|e| e.into_inner());
         if until > *open_at {
             *open_at = until;

@@ -101,6 +101,27 @@ fn backoff_doubles_to_its_cap_with_full_jitter() {
     assert!(waits.iter().any(|w| *w > Duration::from_millis(300)));
 }
 
+#[test]
+fn a_retry_after_longer_than_ten_minutes_waits_ten_minutes() {
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+    let wait = |v| parse_retry_after(v, now);
+    assert_eq!(MAX_RETRY_AFTER, Duration::from_secs(600));
+    assert_eq!(wait("600"), Some(MAX_RETRY_AFTER));
+    for far in [
+        "601",
+        "999999999",
+        "18446744073709551615",
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+    ] {
+        assert_eq!(wait(far), Some(MAX_RETRY_AFTER), "{far}");
+    }
+    assert_eq!(
+        wait("59"),
+        Some(Duration::from_secs(59)),
+        "shorter waits as given"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn transient_failures_are_retried_until_an_answer_comes() {
     let calls = AtomicU32::new(0);

@@ -33,9 +33,8 @@ pub(super) fn after(
     };
     // A shorter wait fitted in the call's own budget and was waited out there already.
     if let Some(wait) = e.retry_after().filter(|wait| *wait > CALL_BUDGET) {
-        let ms = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
         return Some(GraphBackoff {
-            not_before: now.plus_millis(ms),
+            not_before: now.plus_duration(wait),
             refusals,
         });
     }

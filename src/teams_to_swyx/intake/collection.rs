@@ -1,10 +1,9 @@
-//! The POSTed collection: method, size, JSON and the item cap, checked before any item is
-//! looked at.
+//! The POSTed collection: size, JSON and the item cap, checked before any item is looked at.
 
 use crate::app::App;
 use crate::entry::http::HttpRequest;
 use crate::graph::notification::ChangeNotificationCollection;
-use http::{Method, StatusCode};
+use http::StatusCode;
 use serde::Deserialize;
 
 /// The most items one collection may carry; more is refused whole (413) before any is looked
@@ -27,20 +26,11 @@ impl Refused {
     }
 }
 
-/// The POSTed collection, or why it is refused (405, 413, 400).
+/// The POSTed collection (the method is checked before), or why it is refused (413, 400).
 pub(super) fn read_collection(
     app: &App,
     req: &HttpRequest,
 ) -> Result<ChangeNotificationCollection, Refused> {
-    if req.method() != Method::POST {
-        return Err(Refused::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            format!(
-                "{} is not allowed: Graph POSTs notifications here",
-                req.method()
-            ),
-        ));
-    }
     let body = req.body();
     if body.len() > app.settings.max_body_bytes {
         return Err(Refused::new(

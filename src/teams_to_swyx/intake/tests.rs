@@ -161,3 +161,23 @@ async fn malformed_collections_are_named() {
         );
     }
 }
+
+/// RFC 9110: a 405 names the methods the resource takes.
+#[tokio::test]
+async fn another_method_than_post_is_405_with_allow_post() {
+    let (app, store) = bridge().await;
+    for method in ["GET", "PUT", "DELETE"] {
+        let req = http::Request::builder()
+            .method(method)
+            .uri("/graph/notifications")
+            .body(Bytes::from(
+                json!({ "value": [lifecycle("missed")] }).to_string(),
+            ))
+            .unwrap();
+        let resp = handle(&app, req).await;
+        assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED, "{method}");
+        assert_eq!(resp.headers()[http::header::ALLOW], "POST", "{method}");
+        assert!(text_of(&resp).contains(method), "{}", text_of(&resp));
+    }
+    assert!(store.list_lifecycle_requests().await.unwrap().is_empty());
+}
