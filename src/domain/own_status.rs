@@ -47,9 +47,10 @@ pub fn preferred_change(status: OwnSwyxStatus, by: ChangedBy) -> Option<Preferre
     })
 }
 
-/// A hand-set status Graph did not take within its event's request: kept with the user's
-/// speaking state (the due index maintenance already reads) until Graph takes it, so the
-/// connector's event is answered 2xx and Teams still gets the change. A newer change replaces it.
+/// A hand-set status on its way to Teams: stored with the user's speaking state (the due index
+/// maintenance already reads) before Graph is asked, until Graph takes it, so a request that
+/// dies or a Graph failure (the event is still answered 2xx) leaves it for maintenance. A newer
+/// change replaces it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreferredRetry {
     /// Names the mark of a preferred presence the bridge set (`preferred-set:{swyx user}`).
@@ -66,6 +67,56 @@ pub struct PreferredRetry {
 const MAX_PREFERRED_DELAY_MS: i64 = 5 * 60_000;
 
 impl PreferredRetry {
+    /// A change the user just made, as stored before its Graph call, in place of any older one.
+    pub fn wanted(
+        swyx_user_id: &str,
+        status: OwnSwyxStatus,
+        now: Timestamp,
+        s: &SpeakingSettings,
+    ) -> Self {
+        Self {
+            swyx_user_id: swyx_user_id.to_string(),
+            status,
+            attempts: 0,
+            at: now.plus_millis(s.grace_ms),
+            last_error: None,
+        }
+    }
+
+    /// This change as stored just before a Graph call at `now`: due for maintenance again only
+    /// if that call has not ended within the grace (its process died).
+    pub fn sending(&self, now: Timestamp, s: &SpeakingSettings) -> Self {
+        Self {
+            at: now.plus_millis(s.grace_ms),
+            ..self.clone()
+        }
+    }
+
+    /// What is still to do once this change's Graph call ended: `failed` (the retry) when Graph
+    /// did not take it. `replaced` is the older change this one took the place of at
+    /// `stored_at`: a different one not due then may have been on its way to Graph (its own
+    /// request's or maintenance's call) and land after this one, so this one is sent again once
+    /// that call is surely over.
+    pub fn after_call(
+        &self,
+        failed: Option<PreferredRetry>,
+        replaced: Option<&PreferredRetry>,
+        stored_at: Timestamp,
+    ) -> Option<PreferredRetry> {
+        let change = |s| preferred_change(s, ChangedBy::User);
+        let racing = replaced
+            .filter(|r| r.at > stored_at && change(r.status) != change(self.status))
+            .map(|r| r.at);
+        match (failed, racing) {
+            (None, None) => None,
+            (None, Some(at)) => Some(Self { at, ..self.clone() }),
+            (Some(f), racing) => Some(Self {
+                at: racing.map_or(f.at, |at| at.max(f.at)),
+                ..f
+            }),
+        }
+    }
+
     /// The retry after one more failed try at `now`, no earlier than Graph's `Retry-After`.
     pub fn failed(
         previous: Option<&PreferredRetry>,
@@ -119,5 +170,32 @@ mod tests {
             assert_eq!(preferred_change(s, ChangedBy::Teams), None, "no echo");
             assert_eq!(preferred_change(s, ChangedBy::System), None);
         }
+    }
+
+    #[test]
+    fn a_change_that_may_have_raced_an_older_one_to_graph_is_sent_again_after_it() {
+        let s = SpeakingSettings::default();
+        let t = |ms: i64| Timestamp(1_800_000_000_000 + ms);
+        let failed = |p: &PreferredRetry, at| {
+            PreferredRetry::failed(Some(p), "1001", p.status, at, None, "503".into())
+        };
+        let dnd = PreferredRetry::wanted("1001", OwnSwyxStatus::DoNotDisturb, t(0), &s);
+        let back = PreferredRetry::wanted("1001", OwnSwyxStatus::Available, t(1_000), &s);
+        // The DND's own call was under way when "Available" took its place: Graph may get the
+        // two in either order, so "Available" goes again once the DND's call is surely over.
+        let again = back.after_call(None, Some(&dnd), t(1_000)).unwrap();
+        assert_eq!((again.status, again.at), (OwnSwyxStatus::Available, dnd.at));
+        let retry = back.after_call(Some(failed(&back, t(1_100))), Some(&dnd), t(1_000));
+        assert_eq!(
+            retry.map(|r| r.at),
+            Some(dnd.at),
+            "not before the older call is over"
+        );
+        // An older change that was due (nothing on its way), or the same change: done.
+        let due = failed(&dnd, t(0));
+        assert_eq!(back.after_call(None, Some(&due), due.at), None);
+        let logged_off = PreferredRetry::wanted("1001", OwnSwyxStatus::LoggedOff, t(0), &s);
+        assert_eq!(back.after_call(None, Some(&logged_off), t(1_000)), None);
+        assert_eq!(back.after_call(None, None, t(1_000)), None);
     }
 }

@@ -56,6 +56,21 @@ pub enum Session {
     Unsure { expires_at: Timestamp },
 }
 
+impl Session {
+    /// The session once a setPresence was (or may have been) sent at `now`: unknown until Graph
+    /// confirms it, live until the later of its expiry so far and a whole expiration from now.
+    fn maybe_set_at(self, now: Timestamp, s: &SpeakingSettings) -> Session {
+        let until = now.plus_millis(s.expiration_ms);
+        let expires_at = match self {
+            Session::Active { expires_at } | Session::Unsure { expires_at } => {
+                expires_at.max(until)
+            }
+            Session::None => until,
+        };
+        Session::Unsure { expires_at }
+    }
+}
+
 /// A Graph operation the state needs and has not had yet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GraphRetry {
@@ -247,6 +262,10 @@ impl SpeakingState {
                 let attempts = self.retry.as_ref().map_or(0, |r| r.attempts) + 1;
                 let backoff = (2_000i64 << attempts.min(16)).min(MAX_RETRY_DELAY_MS);
                 let delay = retry_after_ms.unwrap_or(0).max(backoff);
+                // Graph may have taken it all the same (the answer lost): live that long.
+                if op == GraphOp::Set {
+                    next.session = self.session.maybe_set_at(now, s);
+                }
                 next.retry = Some(GraphRetry {
                     attempts,
                     at: now.plus_millis(delay),
@@ -265,27 +284,20 @@ impl SpeakingState {
     /// have reached Graph in either order, so what Graph has is unknown until one is redone.
     pub fn after_race(&self, now: Timestamp, s: &SpeakingSettings) -> SpeakingState {
         let mut next = self.clone();
-        let until = now.plus_millis(s.expiration_ms);
-        next.session = match self.session {
-            Session::Active { expires_at } | Session::Unsure { expires_at } => Session::Unsure {
-                expires_at: expires_at.max(until),
-            },
-            Session::None => Session::Unsure { expires_at: until },
-        };
+        next.session = self.session.maybe_set_at(now, s);
         next.finish(self, now, s)
     }
 
     /// The state as written before a Graph call is made: a setPresence about to be sent may take
-    /// effect even if we never hear back, so the session is "unsure" until confirmed.
+    /// effect even if we never hear back, so the session is "unsure" until confirmed, and may
+    /// last a whole expiration from now (a renewal outlives the session it renews).
     fn record_intent(&mut self, now: Timestamp, s: &SpeakingSettings) {
         let Some(op) = self.needed_op(now, s) else {
             self.retry = None;
             return;
         };
-        if op == GraphOp::Set && self.session == Session::None {
-            self.session = Session::Unsure {
-                expires_at: now.plus_millis(s.expiration_ms),
-            };
+        if op == GraphOp::Set {
+            self.session = self.session.maybe_set_at(now, s);
         }
         if self.retry.is_none() {
             self.retry = Some(GraphRetry {

@@ -165,6 +165,28 @@ fn keep_alive_is_due_before_the_session_expires() {
 }
 
 #[test]
+fn a_renewal_graph_may_have_taken_is_cleared_when_the_call_ends_after_the_old_expiry() {
+    let live = done(
+        &ev(&SpeakingState::default(), CallEvent::Started, "a", 0, 0).unwrap(),
+        GraphOp::Set,
+        0,
+    );
+    let expires = 5 * MIN;
+    let renew_at = expires - s().keep_alive_margin_ms();
+    let renewing = live
+        .settle(t(renew_at), &s())
+        .expect("stored before it is sent");
+    let end_at = expires + MIN;
+    // The answer lost (a timeout Graph still applied) or never recorded (a kill after Graph's
+    // 200): "In a call" may last until renew_at + the expiration, so the end clears it.
+    let lost = failed(&renewing, GraphOp::Set, renew_at, None);
+    for before_the_end in [lost, renewing] {
+        let ended = ev(&before_the_end, CallEvent::Ended, "a", end_at, end_at).unwrap();
+        assert_eq!(ended.needed_op(t(end_at), &s()), Some(GraphOp::Clear));
+    }
+}
+
+#[test]
 fn a_call_never_ended_is_dropped_after_the_maximum_length() {
     let started = ev(&SpeakingState::default(), CallEvent::Started, "a", 0, 0).unwrap();
     assert_eq!(

@@ -5,16 +5,17 @@
 //! own — never goes back to Teams.
 //!
 //! Stored: the replay claim, a mark that the bridge set a preferred presence (so it never clears
-//! one the user chose in Teams) and, when Graph does not take the change within the request, the
-//! change itself for maintenance to retry (`preferred_retry`): the event is still answered 2xx,
-//! as the contract says of a Graph failure. The replay claim is taken only once the change is
-//! taken or kept, so a store failure (503) or a process that dies mid-request leaves the
-//! connector's retry (same webhook-id) free to act.
+//! one the user chose in Teams) and the change itself (`preferred_retry`), from before Graph is
+//! asked until Graph took it: a request that dies midway (SIGKILL, a Lambda timeout) leaves the
+//! newest change for maintenance, never an older one; when Graph does not take it, it stays for
+//! maintenance and the event is still answered 2xx, as the contract says of a Graph failure.
+//! The replay claim is taken only once the change is stored, so a store failure (503) or a
+//! process that dies mid-request leaves the connector's retry (same webhook-id) free to act.
 
 use super::intake::{
     EarlyInputs, REPLAY_MEMORY_MS, accepted, event_inputs, replay_key, store_unavailable,
 };
-use super::preferred_retry::{self, mark};
+use super::preferred_retry::{self, Replacing, mark};
 use super::session::SwyxToTeams;
 use crate::app::App;
 use crate::domain::own_status::{
@@ -51,9 +52,9 @@ pub async fn handle(
         return accepted("ignored", "not set by the user by hand");
     };
     let now = s2t.now();
-    // The webhook-id is recorded only once Graph took the change: a process that dies before
-    // (SIGKILL, a Lambda timeout) leaves the connector's retry free to act. A retry racing the
-    // first attempt sets the same presence twice, which Graph treats as one.
+    // The webhook-id is recorded only once Graph answered: a process that dies before leaves
+    // the connector's retry free to act. A retry racing the first attempt sends the same change
+    // twice, which Graph treats as one.
     let key = replay_key(event.webhook_id);
     let read = match event_inputs(app, user, &key, now, early).await {
         Ok(read) => read,
@@ -74,43 +75,43 @@ pub async fn handle(
     }
     let budget = s2t.request_budget.saturating_sub(started.elapsed());
     let entra_id = link.entra_id.as_str();
+    let store = app.store.as_ref();
     // The bridge clears only a preferred presence it set itself (one the user chose in Teams is
-    // theirs): a mark, kept as long as Graph's longest default expiry, says it may be live.
+    // theirs): a mark, kept as long as Graph's longest default expiry, says it may be live. It
+    // is taken before a Set is stored, so a Set maintenance sends always has it.
     let mark = mark(user);
-    let done = match change {
-        PreferredChange::Set(availability, activity) => {
-            let marked = async {
-                app.store.release_claim(&mark).await?;
-                let until = now.plus_millis(PREFERRED_MAX_LIFE_MS);
-                app.store.claim_once(&mark, until, now).await
-            };
-            if let Err(e) = marked.await {
+    let ours = match change {
+        PreferredChange::Set(..) => async {
+            store.release_claim(&mark).await?;
+            let until = now.plus_millis(PREFERRED_MAX_LIFE_MS);
+            store.claim_once(&mark, until, now).await
+        }
+        .await
+        .map(|_| true),
+        PreferredChange::Clear => store.is_claimed(&mark, now).await,
+    };
+    match ours {
+        Ok(true) => {}
+        Ok(false) => {
+            // Nothing to clear; an older change kept for retry must not be sent after this one.
+            if let Err(e) = preferred_retry::keep(store, s2t, entra_id, Replacing::Any, None).await
+            {
                 return store_unavailable(&e);
             }
-            s2t.graph
-                .set_preferred(entra_id, availability, activity, budget)
-                .await
+            return accepted("ignored", "no preferred presence set by the bridge");
         }
-        PreferredChange::Clear => match app.store.is_claimed(&mark, now).await {
-            Ok(true) => {
-                let cleared = s2t.graph.clear_preferred(entra_id, budget).await;
-                // The mark goes only once Graph cleared: until then it is still the bridge's
-                // to clear when the connector retries.
-                if cleared.is_ok()
-                    && let Err(e) = app.store.release_claim(&mark).await
-                {
-                    tracing::warn!(swyx_user = %user, error = %e, "preferred presence cleared, but its mark stays until it expires");
-                }
-                cleared
-            }
-            Ok(false) => {
-                return accepted("ignored", "no preferred presence set by the bridge");
-            }
-            Err(e) => return store_unavailable(&e),
-        },
+        Err(e) => return store_unavailable(&e),
+    }
+    // Stored before Graph is asked, in place of any older change: whatever happens to this
+    // request, maintenance sends this change (after the grace), never the older one.
+    let wanted = PreferredRetry::wanted(user, own(event.status), now, &s2t.settings);
+    let stored = preferred_retry::keep(store, s2t, entra_id, Replacing::Any, Some(wanted.clone()));
+    let replaced = match stored.await {
+        Ok(kept) => kept.before,
+        Err(e) => return store_unavailable(&e),
     };
-    // What maintenance is to retry: nothing once Graph took it (an older change kept for retry
-    // must not win over this one), this change when Graph did not.
+    let done = preferred_retry::send(s2t, entra_id, change, budget).await;
+    // What maintenance is to retry: this change when Graph did not take it.
     let (kept, graph) = match done {
         Ok(()) => (None, "done"),
         Err(e) => {
@@ -123,13 +124,10 @@ pub async fn handle(
         }
     };
     let pending = kept.is_some();
-    if let Err(e) = preferred_retry::keep(app.store.as_ref(), s2t, entra_id, kept).await {
-        if pending {
-            // Neither taken nor kept: the connector's retry must find the event unclaimed.
-            app.metrics.count_own_status_failed();
-            return store_unavailable(&e);
-        }
-        tracing::warn!(swyx_user = %user, error = %e, "an older kept preferred presence could not be dropped");
+    let left = wanted.after_call(kept, replaced.as_ref(), now);
+    if let Err(e) = preferred_retry::after_call(store, s2t, entra_id, &wanted, left).await {
+        // The change stays stored as it was before Graph was asked: maintenance sends it again.
+        tracing::warn!(swyx_user = %user, error = %e, "outcome of a preferred presence not recorded; maintenance sends it again");
     }
     if pending {
         app.metrics.count_own_status_failed();

@@ -92,7 +92,7 @@ pub async fn maintain_speaking(
                 );
                 return Ok(summary);
             }
-            // A hand-set status Graph did not take in its request (`status.changed`).
+            // A hand-set status (`status.changed`) Graph has yet to take.
             match preferred_retry::retry_due(s2t, store, &entra_id, &state, graph_budget).await? {
                 Some(next) => state = next,
                 None if state.preferred.as_ref().is_some_and(|p| p.at <= s2t.now()) => continue,

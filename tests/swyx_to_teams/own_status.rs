@@ -5,6 +5,7 @@ use super::harness::*;
 use bytes::Bytes;
 use presence_bridge::cli::switches::set_in;
 use presence_bridge::domain::{Directions, SwitchChange, Timestamp};
+use presence_bridge::store::IdempotencyStore;
 use presence_bridge::swyx::signature::{signed_headers, signed_headers_with_id};
 use presence_bridge::swyx_to_teams::intake;
 use presence_sandbox::graph::PreferredBy;
@@ -168,6 +169,35 @@ async fn a_users_own_switch_keeps_their_swyx_status_out_of_teams() {
     assert_eq!(h.graph.stats().set_preferred_calls, 1);
 }
 
+/// A `status.changed` the user made by hand, as the connector sends it (at the sandbox clock).
+fn by_hand(h: &Harness, status: OwnStatus) -> String {
+    json!({
+        "type": "status.changed", "swyxUserId": "1001", "status": status, "origin": "user",
+        "at": Timestamp(h.clock.now_ms()).to_rfc3339(),
+    })
+    .to_string()
+}
+
+/// The connector's signature on `body`, under `webhook_id` (the same on its retries).
+fn signed(h: &Harness, webhook_id: &str, body: &str) -> http::HeaderMap {
+    let now = Timestamp(h.clock.now_ms()).secs();
+    signed_headers_with_id(&h.event_secret, webhook_id, body.as_bytes(), now).to_header_map()
+}
+
+/// Posts the user's hand-set `status` as the connector does, under `webhook_id`.
+async fn send(h: &Harness, webhook_id: &str, status: OwnStatus) -> (u16, serde_json::Value) {
+    let body = by_hand(h, status);
+    h.post_event(signed(h, webhook_id, &body), &body).await
+}
+
+/// The event handled in this process, so that a test can drop it midway (a SIGKILL).
+fn in_process(h: &Harness, webhook_id: &str, body: &str) -> http::Request<Bytes> {
+    let mut request = http::Request::new(Bytes::from(body.to_string()));
+    *request.method_mut() = http::Method::POST;
+    *request.headers_mut() = signed(h, webhook_id, body);
+    request
+}
+
 /// A bridge that dies while it asks Graph (SIGKILL, a Lambda timeout) has not recorded the
 /// event as seen: the connector's retry, with the same webhook-id, sets the preferred presence;
 /// a replay after that is ignored.
@@ -176,29 +206,11 @@ async fn a_retry_after_the_bridge_died_mid_request_is_acted_on() {
     // A long request budget, so the first attempt is still asking Graph when it dies.
     let h = Harness::start_configured(Duration::from_secs(30), on(), Vec::new()).await;
     alice_available(&h).await;
-    let body = json!({
-        "type": "status.changed",
-        "swyxUserId": "1001",
-        "status": OwnStatus::DoNotDisturb,
-        "origin": "user",
-        "at": Timestamp(h.clock.now_ms()).to_rfc3339(),
-    })
-    .to_string();
-    let signed = || {
-        let now = Timestamp(h.clock.now_ms()).secs();
-        signed_headers_with_id(
-            &h.event_secret,
-            "msg_died_mid_request",
-            body.as_bytes(),
-            now,
-        )
-        .to_header_map()
-    };
-    let mut request = http::Request::new(Bytes::from(body.clone()));
-    *request.method_mut() = http::Method::POST;
-    *request.headers_mut() = signed();
+    let body = by_hand(&h, OwnStatus::DoNotDisturb);
+    let id = "msg_died_mid_request";
 
     h.graph.set_outage(true);
+    let request = in_process(&h, id, &body);
     let died = tokio::time::timeout(Duration::from_millis(500), intake::handle(&h.app, request));
     assert!(
         died.await.is_err(),
@@ -207,7 +219,7 @@ async fn a_retry_after_the_bridge_died_mid_request_is_acted_on() {
     assert_eq!(h.graph.preferred_presence(ALICE), None);
     h.graph.set_outage(false);
 
-    let (status, answer) = h.post_event(signed(), &body).await;
+    let (status, answer) = h.post_event(signed(&h, id, &body), &body).await;
     assert_eq!(
         (status, answer["status"].as_str()),
         (200, Some("applied")),
@@ -215,13 +227,27 @@ async fn a_retry_after_the_bridge_died_mid_request_is_acted_on() {
     );
     let preferred = h.graph.preferred_presence(ALICE).unwrap();
     assert_eq!(preferred.availability, "DoNotDisturb");
-    let (status, answer) = h.post_event(signed(), &body).await;
+    let (status, answer) = h.post_event(signed(&h, id, &body), &body).await;
     assert_eq!(
         (status, answer["status"].as_str()),
         (200, Some("ignored")),
         "{answer}"
     );
     assert_eq!(h.graph.stats().set_preferred_calls, 1);
+}
+
+/// Alice's "Do not disturb" sent while Graph is down: answered 2xx, kept for maintenance.
+async fn dnd_kept_for_retry(h: &Harness) {
+    h.graph.set_outage(true);
+    let (status, answer) = send(h, "msg_dnd", OwnStatus::DoNotDisturb).await;
+    assert_eq!(
+        (status, answer["graph"].as_str()),
+        (200, Some("pending")),
+        "{answer}"
+    );
+    h.graph.set_outage(false);
+    // Graph's 503 asked for 5 s: until then the app sends nothing.
+    h.clock.advance(Duration::from_secs(5));
 }
 
 /// Graph down when the user sets "Do not disturb" in Swyx: the connector gets 2xx (a Graph
@@ -231,29 +257,8 @@ async fn a_retry_after_the_bridge_died_mid_request_is_acted_on() {
 async fn a_graph_outage_is_answered_2xx_and_maintenance_sets_the_status_later() {
     let h = Harness::start_configured(Duration::from_millis(300), on(), Vec::new()).await;
     alice_available(&h).await;
-    let body = |status: OwnStatus| {
-        json!({
-            "type": "status.changed", "swyxUserId": "1001", "status": status, "origin": "user",
-            "at": Timestamp(h.clock.now_ms()).to_rfc3339(),
-        })
-        .to_string()
-    };
-    let h = &h;
-    let send = |body: String| async move {
-        let now = Timestamp(h.clock.now_ms()).secs();
-        let headers = signed_headers(&h.event_secret, body.as_bytes(), now);
-        h.post_event(headers.to_header_map(), &body).await
-    };
-
-    h.graph.set_outage(true);
-    let (status, answer) = send(body(OwnStatus::DoNotDisturb)).await;
-    assert_eq!(
-        (status, answer["graph"].as_str()),
-        (200, Some("pending")),
-        "{answer}"
-    );
+    dnd_kept_for_retry(&h).await;
     assert_eq!(h.graph.preferred_presence(ALICE), None);
-    h.graph.set_outage(false);
     h.clock.advance(MIN);
     h.maintenance().await;
     let preferred = h
@@ -264,11 +269,10 @@ async fn a_graph_outage_is_answered_2xx_and_maintenance_sets_the_status_later() 
 
     // Failed again, then superseded by a change Graph takes at once.
     h.graph.set_outage(true);
-    send(body(OwnStatus::Away)).await;
+    send(&h, "msg_away", OwnStatus::Away).await;
     h.graph.set_outage(false);
-    // Graph's 503 asked for 5 s: until then the app sends nothing.
     h.clock.advance(Duration::from_secs(5));
-    let (status, _) = send(body(OwnStatus::Available)).await;
+    let (status, _) = send(&h, "msg_available", OwnStatus::Available).await;
     assert_eq!(status, 200);
     assert_eq!(h.graph.preferred_presence(ALICE), None, "cleared");
     h.clock.advance(MIN);
@@ -278,4 +282,52 @@ async fn a_graph_outage_is_answered_2xx_and_maintenance_sets_the_status_later() 
         None,
         "the kept Away is gone"
     );
+}
+
+/// The bridge dies right after Graph took "Available" (before it could record that), and
+/// maintenance runs before the connector's retry: Teams keeps the newest change, never the
+/// older "Do not disturb" kept for retry.
+#[tokio::test]
+async fn a_bridge_that_died_after_graph_cleared_never_brings_back_an_older_dnd() {
+    let h = Harness::start_configured(Duration::from_millis(300), on(), Vec::new()).await;
+    alice_available(&h).await;
+    dnd_kept_for_retry(&h).await;
+
+    let available = by_hand(&h, OwnStatus::Available);
+    let request = in_process(&h, "msg_available", &available);
+    let graph_took_it = h.graph.wait_stats(WAIT, |s| s.clear_preferred_calls >= 1);
+    tokio::select! {
+        biased;
+        took = graph_took_it => { took.unwrap(); }
+        answer = intake::handle(&h.app, request) => panic!("answered before it died: {answer:?}"),
+    }
+    h.clock.advance(MIN);
+    h.maintenance().await;
+    assert_eq!(h.graph.preferred_presence(ALICE), None);
+
+    let headers = signed(&h, "msg_available", &available);
+    let (status, answer) = h.post_event(headers, &available).await;
+    assert_eq!(status, 200, "{answer}");
+    h.clock.advance(MIN);
+    h.maintenance().await;
+    assert_eq!(h.graph.preferred_presence(ALICE), None);
+    assert_eq!(h.graph.stats().set_preferred_calls, 0, "the DND never sent");
+}
+
+/// Whatever took the bridge's mark while an older "Do not disturb" was kept for retry (its
+/// expiry during a long outage, a bridge that died between two steps): "Available" still drops
+/// the older change, so maintenance never sends it.
+#[tokio::test]
+async fn available_drops_an_older_kept_dnd_even_when_the_mark_is_gone() {
+    let h = Harness::start_configured(Duration::from_millis(300), on(), Vec::new()).await;
+    alice_available(&h).await;
+    dnd_kept_for_retry(&h).await;
+    h.store.release_claim("preferred-set:1001").await.unwrap();
+
+    let (status, answer) = send(&h, "msg_available", OwnStatus::Available).await;
+    assert_eq!(status, 200, "{answer}");
+    h.clock.advance(MIN);
+    h.maintenance().await;
+    assert_eq!(h.graph.preferred_presence(ALICE), None);
+    assert_eq!(h.graph.stats().set_preferred_calls, 0, "the DND never sent");
 }
