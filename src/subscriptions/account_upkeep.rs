@@ -150,9 +150,9 @@ impl Upkeep<'_> {
         }
         let due = acct.reconcile_requested
             || asks.reconcile
-            || acct.reconciled_at.is_none_or(|t| {
-                now.millis() - t.millis() >= self.sa.settings.reconcile_interval.as_millis() as i64
-            });
+            || acct
+                .reconciled_at
+                .is_none_or(|t| now >= t.plus_duration(self.sa.settings.reconcile_interval));
         if due {
             if self.left().is_zero() {
                 out.unfinished = true;
@@ -200,8 +200,7 @@ impl Upkeep<'_> {
     ) -> Result<(), StepError> {
         let now = self.sa.now();
         let settings = &self.sa.settings;
-        let expiring =
-            sub.expires_at.millis() - now.millis() < settings.renew_margin.as_millis() as i64;
+        let expiring = sub.expires_at < now.plus_duration(settings.renew_margin);
         let reauth = asks
             .renew_asked_at
             .is_some_and(|asked| sub.renewed_at.is_none_or(|renewed| renewed < asked));
