@@ -20,6 +20,7 @@ use crate::graph::client::GraphError;
 use crate::graph::subscriptions::NewSubscription;
 use crate::store::{Store, StoreError, SubscriptionRecord, SyncAccount};
 use crate::teams_to_swyx::reconcile::{ReconcileSummary, reconcile};
+use crate::teams_to_swyx::swyx_truth::owe_comparison;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -163,7 +164,18 @@ impl Upkeep<'_> {
             let app = self.app;
             let read = self.sa.presences.as_ref();
             let (store, judge, delivery) = (self.store(), app.judge(), app.delivery());
-            match reconcile(store, judge, delivery, read, &users, now, self.left()).await {
+            let result = reconcile(store, judge, delivery, read, &users, now, self.left()).await;
+            // Swyx is compared after a reconciliation (maintenance, `swyx_truth`): owed before
+            // `reconciled_at` is stored, so a run cut short before the comparison still
+            // compares at the next, not an hour later.
+            let result: Result<_, StepError> = match result {
+                Ok(summary) if summary.read > 0 => owe_comparison(store, now)
+                    .await
+                    .map(|()| summary)
+                    .map_err(StepError::from),
+                other => other.map_err(StepError::from),
+            };
+            match result {
                 Ok(summary) if summary.unfinished => {
                     acct.reconcile_requested = true;
                     out.unfinished = true;
@@ -178,7 +190,7 @@ impl Upkeep<'_> {
                 }
                 Err(e) => {
                     acct.reconcile_requested = true;
-                    return Err(e.into());
+                    return Err(e);
                 }
             }
         }
