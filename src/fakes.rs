@@ -3,6 +3,7 @@
 //! With [`MemoryStore`] and a paused tokio clock a whole maintenance pass runs in microseconds.
 
 use crate::app::{App, AppSettings};
+use crate::domain::timestamp::millis_of;
 use crate::domain::{Clock, MappingRules, Timestamp};
 use crate::graph::client::GraphError;
 use crate::graph::crypto::NotificationKeys;
@@ -40,14 +41,14 @@ impl ManualClock {
     }
 
     pub fn advance(&self, by: Duration) {
-        self.0.fetch_add(by.as_millis() as i64, Ordering::SeqCst);
+        self.0.fetch_add(millis_of(by), Ordering::SeqCst);
     }
 }
 
 /// A clock that follows tokio's (paused in tests: it moves as the runtime sleeps).
 pub fn tokio_clock() -> Clock {
     let start = tokio::time::Instant::now();
-    Clock::from_fn(move || Timestamp(T0 + start.elapsed().as_millis() as i64))
+    Clock::from_fn(move || Timestamp(T0).plus_duration(start.elapsed()))
 }
 
 /// A Graph call the fake was asked for.

@@ -15,7 +15,7 @@ use crate::swyx_to_teams::read_back::{ReadBackSummary, read_back};
 use crate::swyx_to_teams::swyx_calls::{CallTruthSummary, repair_calls};
 use crate::swyx_to_teams::upkeep::{SpeakingSummary, maintain_speaking};
 use crate::teams_to_swyx::redeliver::{PendingSummary, deliver_pending};
-use crate::teams_to_swyx::swyx_truth::{SwyxTruthSummary, repair_against_swyx};
+use crate::teams_to_swyx::swyx_truth::{SwyxTruthSummary, compare_when_owed};
 use crate::users_sync::upkeep::{LinkingSummary, maintain_links};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -33,7 +33,8 @@ pub struct MaintenanceSummary {
     /// Teams' presence read back after cleared sessions (part of the sessions' share).
     pub read_back: ReadBackSummary,
     pub pending: PendingSummary,
-    /// Swyx compared with the decided statuses, after a reconciliation of Teams in this run.
+    /// Swyx compared with the decided statuses, after a reconciliation of Teams in this run or
+    /// while an earlier one's comparison is owed.
     pub swyx_truth: SwyxTruthSummary,
     pub linking: LinkingSummary,
     /// The parts that failed (with the store's error), for the log and the function's result.
@@ -47,6 +48,7 @@ impl MaintenanceSummary {
             || self.speaking.budget_exhausted
             || self.calls.budget_exhausted
             || self.pending.budget_exhausted
+            || self.swyx_truth.budget_exhausted
             || self.linking.budget_exhausted
     }
 }
@@ -126,18 +128,20 @@ pub async fn run(app: &App, budget: Duration) -> MaintenanceSummary {
         deliver_pending(app.delivery(), shares.next(pending)).await,
     );
     // As often as Teams is reconciled (each sync account's `reconcile_interval`): what Swyx holds
-    // is then compared too, in whatever time the run has left.
-    if summary.subscriptions.reconciled_users > 0 {
+    // is then compared too, in whatever time the run has left; owed until a comparison went
+    // through, so a run cut short before it (or one without time left) is followed up next run.
+    if app.accounts.is_some() {
         let (store, delivery) = (app.store.as_ref(), app.delivery());
-        let compared = repair_against_swyx(
-            store,
-            delivery,
-            app.directions,
-            app.clock.now(),
-            shares.next(0),
-        )
-        .await;
-        summary.swyx_truth = part(&mut summary.failed, "Swyx compared", compared);
+        let reconciled = summary.subscriptions.reconciled_users > 0;
+        let budget = shares.next(0);
+        let (directions, now) = (app.directions, app.clock.now());
+        match compare_when_owed(store, delivery, directions, now, reconciled, budget).await {
+            Ok(None) => {} // neither reconciled nor owed
+            compared => {
+                let compared = compared.map(Option::unwrap_or_default);
+                summary.swyx_truth = part(&mut summary.failed, "Swyx compared", compared);
+            }
+        }
     }
     summary.linking = part(
         &mut summary.failed,

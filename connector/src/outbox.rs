@@ -6,7 +6,7 @@
 //! every later event, so no answer may park it for longer). Nothing is lost across a restart:
 //! the rows are still there.
 
-use crate::clock::{now_ms, now_secs};
+use crate::clock::{millis_of, now_ms, now_secs};
 use crate::config::BridgeConfig;
 use crate::status::StatusBoard;
 use crate::store::{OutboxInsert, Store};
@@ -77,7 +77,7 @@ pub async fn run_sender(
         // A row due later than this sender ever schedules (an older version took any
         // Retry-After, or bridge.retry_max_secs was lowered since) is due now rather than
         // holding every later event back.
-        if due_in > 0 && due_in <= millis(longest_wait(cfg.retry_max)) {
+        if due_in > 0 && due_in <= millis_of(longest_wait(cfg.retry_max)) {
             wait(
                 &wake,
                 &mut shutdown,
@@ -104,7 +104,7 @@ pub async fn run_sender(
                     backoff(item.attempts + 1, cfg.retry_max).max(retry_after.unwrap_or_default());
                 tracing::warn!(webhook_id = %item.webhook_id, attempt = item.attempts + 1, reason = %why, retry_in_ms = wait.as_millis() as u64, "event delivery failed; will retry");
                 status.delivery_error(format!("{}: {why} (retrying)", item.webhook_id));
-                store.outbox_retry(item.seq, now_ms().saturating_add(millis(wait)), &why)
+                store.outbox_retry(item.seq, now_ms().saturating_add(millis_of(wait)), &why)
             }
         };
         if let Err(e) = outcome {
@@ -133,10 +133,6 @@ fn backoff(attempt: u32, max: Duration) -> Duration {
 /// The longest wait the sender schedules with `bridge.retry_max_secs` = `max`.
 fn longest_wait(max: Duration) -> Duration {
     max.mul_f64(1.0 + JITTER)
-}
-
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 async fn deliver(http: &reqwest::Client, cfg: &BridgeConfig, id: &str, body: &[u8]) -> Delivery {
@@ -251,7 +247,7 @@ mod tests {
     #[tokio::test]
     async fn the_bridges_retry_after_is_honoured_up_to_the_retry_max() {
         let max = Duration::from_secs(60);
-        let max_ms = millis(max);
+        let max_ms = millis_of(max);
         // Ten years, a sum that overflowed i64 milliseconds, u64::MAX, a date far ahead.
         for huge in [
             "315360000",
@@ -283,7 +279,7 @@ mod tests {
         let max = Duration::from_secs(60);
         let (before, next, after) = next_attempt_after("1".into(), max, parked).await;
         assert!(
-            before < next && next <= after + millis(max),
+            before < next && next <= after + millis_of(max),
             "tried, and next in {} ms",
             next - before
         );

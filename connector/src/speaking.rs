@@ -10,6 +10,7 @@
 //! not say who made a change, so the rule is a time window, not proof: that is why it is off
 //! until an operator has checked it against their writer.
 
+use crate::clock::millis_of;
 use crate::config::PresenceConfig;
 use crate::outbox;
 use crate::presence::PresenceState;
@@ -122,7 +123,7 @@ impl Engine {
         if own == OwnStatus::LoggedOff {
             return StatusOrigin::System;
         }
-        let window = self.cfg.teams_echo_window.as_millis() as i64;
+        let window = millis_of(self.cfg.teams_echo_window);
         match applied {
             Some((status, when)) if at_ms - when <= window => {
                 let same = matches!(

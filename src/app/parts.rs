@@ -5,6 +5,7 @@ use super::certificate::load_certificate;
 use super::{Role, SecretResolver, StartupError};
 use crate::config::Config;
 use crate::domain::Clock;
+use crate::domain::timestamp::millis_of;
 use crate::graph::client::{GraphClient, GraphSettings};
 use crate::graph::crypto::NotificationKeys;
 use crate::graph::delegated::LoginEndpoint;
@@ -144,8 +145,8 @@ pub(super) async fn swyx_to_teams(
         graph: Arc::new(graph),
         verifier: Verifier::new(event_secrets, Duration::from_secs(5 * 60)),
         settings: SpeakingSettings {
-            expiration_ms: cfg.speaking_expiration.as_millis() as i64,
-            max_call_ms: cfg.speaking_max_call.as_millis() as i64,
+            expiration_ms: millis_of(cfg.speaking_expiration),
+            max_call_ms: millis_of(cfg.speaking_max_call),
             ..SpeakingSettings::default()
         },
         request_budget: webhook_graph_budget(cfg),

@@ -31,6 +31,8 @@ impl Timestamp {
         self.0.div_euclid(1000)
     }
 
+    /// `self` + `ms` (negative to go back), saturating. For milliseconds the domain already
+    /// holds as `i64`; a [`Duration`] goes through [`Self::plus_duration`].
     pub fn plus_millis(self, ms: i64) -> Self {
         Self(self.0.saturating_add(ms))
     }

@@ -4,7 +4,7 @@ use super::*;
 use crate::config::{SecretRef, SubscriptionsConfig};
 use crate::domain::{CallEvent, SpeakingSettings, SpeakingState, SwyxAction, SwyxUpdate};
 use crate::domain::{ECHO_WINDOW_MS, GraphOp, GraphOutcome, TeamsPresence, UserSyncState};
-use crate::domain::{PresenceValue, SwyxStatus};
+use crate::domain::{HeldStatus, PresenceValue, SwyxStatus};
 use crate::fakes::{FakeConnector, FakeGraph, FakeLogin, GraphCall, app, tokio_clock};
 use crate::graph::sealed::TokenSealer;
 use crate::store::{
@@ -43,6 +43,46 @@ fn shares_carry_unused_time_forward_and_never_exceed_the_run() {
 /// One sync account whose subscription expires in two minutes, 40 users in Swyx calls while
 /// Graph times out on every presence session call, and one Swyx update waiting.
 async fn busy_bridge(graph: &Arc<FakeGraph>) -> (App, Arc<FakeConnector>) {
+    let (app, connector, store) = alice_and_her_sync_account(graph).await;
+    let now = app.clock.now();
+    let speaking = SpeakingSettings::default();
+    for i in 0..40 {
+        let mut state = SpeakingState::default()
+            .apply_event(CallEvent::Started, "call", now, now, &speaking)
+            .unwrap();
+        state.due_at = Some(now);
+        store
+            .put_speaking(&format!("caller-{i:02}"), &state, 0)
+            .await
+            .unwrap();
+    }
+    let update = SwyxUpdate {
+        swyx_user_id: "swyx-1".into(),
+        entra_id: "alice".into(),
+        action: SwyxAction::Set(SwyxStatus::Away),
+        revision: 7,
+        availability: PresenceValue::new("Away"),
+        activity: PresenceValue::new("Away"),
+        out_of_office: false,
+        observed_at: now,
+    };
+    let waiting = PendingDelivery {
+        update,
+        attempts: 1,
+        next_attempt_at: now,
+        last_error: None,
+        rejected: false,
+        not_before: None,
+    };
+    store.put_pending(&waiting).await.unwrap();
+    (app, connector)
+}
+
+/// Alice linked and covered by one sync account, reconciled just now (every 15 minutes), whose
+/// subscription expires in two minutes.
+async fn alice_and_her_sync_account(
+    graph: &Arc<FakeGraph>,
+) -> (App, Arc<FakeConnector>, Arc<MemoryStore>) {
     let clock = tokio_clock();
     let now = clock.now();
     let store = store_with_alice().await;
@@ -79,42 +119,11 @@ async fn busy_bridge(graph: &Arc<FakeGraph>) -> (App, Arc<FakeConnector>) {
         })
         .await
         .unwrap();
-    let speaking = SpeakingSettings::default();
-    for i in 0..40 {
-        let mut state = SpeakingState::default()
-            .apply_event(CallEvent::Started, "call", now, now, &speaking)
-            .unwrap();
-        state.due_at = Some(now);
-        store
-            .put_speaking(&format!("caller-{i:02}"), &state, 0)
-            .await
-            .unwrap();
-    }
-    let update = SwyxUpdate {
-        swyx_user_id: "swyx-1".into(),
-        entra_id: "alice".into(),
-        action: SwyxAction::Set(SwyxStatus::Away),
-        revision: 7,
-        availability: PresenceValue::new("Away"),
-        activity: PresenceValue::new("Away"),
-        out_of_office: false,
-        observed_at: now,
-    };
-    let waiting = PendingDelivery {
-        update,
-        attempts: 1,
-        next_attempt_at: now,
-        last_error: None,
-        rejected: false,
-        not_before: None,
-    };
-    store.put_pending(&waiting).await.unwrap();
-
-    let mut app = app(store, Arc::clone(&connector), clock.clone());
+    let mut app = app(store.clone(), Arc::clone(&connector), clock.clone());
     app.swyx_to_teams = Some(Arc::new(SwyxToTeams {
         graph: graph.clone(),
         verifier: Verifier::new(Vec::new(), Duration::from_secs(300)),
-        settings: speaking,
+        settings: SpeakingSettings::default(),
         request_budget: Duration::from_millis(1_500),
         clock: clock.clone(),
     }));
@@ -127,7 +136,7 @@ async fn busy_bridge(graph: &Arc<FakeGraph>) -> (App, Arc<FakeConnector>) {
         graph.clone(),
         clock,
     )));
-    (app, connector)
+    (app, connector, store)
 }
 
 /// A store that holds only Alice's link.
@@ -251,4 +260,81 @@ async fn a_lost_call_end_is_cleared_in_teams_by_the_next_run() {
     let state = store.get_speaking("alice").await.unwrap().unwrap();
     assert!(!state.is_speaking());
     assert!(summary.failed.is_empty(), "{:?}", summary.failed);
+}
+
+/// Alice's bridge a reconciliation after Teams showed her Away: Swyx holds Away, then loses it
+/// (its connector restored from a backup), and the next reconciliation is due.
+async fn swyx_lost_alices_away(graph: &Arc<FakeGraph>) -> (App, Arc<FakeConnector>) {
+    let (app, connector, _) = alice_and_her_sync_account(graph).await;
+    graph.show("alice", "Away", "Away");
+    tokio::time::advance(Duration::from_secs(15 * 60)).await;
+    let summary = run(&app, Duration::from_secs(10)).await;
+    assert_eq!(summary.subscriptions.reconciled_users, 1, "{summary:?}");
+    assert_eq!(summary.swyx_truth.compared, 1, "{summary:?}");
+    assert!(summary.failed.is_empty(), "{:?}", summary.failed);
+    let sent = connector.received();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].action, SwyxAction::Set(SwyxStatus::Away));
+    connector.hold(
+        "swyx-1",
+        HeldStatus {
+            status: None,
+            revision: 0,
+        },
+    );
+    tokio::time::advance(Duration::from_secs(15 * 60)).await;
+    (app, connector)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pass_cut_short_between_reconciliation_and_comparison_compares_swyx_at_the_next_pass() {
+    let graph = Arc::new(FakeGraph::default());
+    let (app, connector) = swyx_lost_alices_away(&graph).await;
+
+    // The pass reconciles (and stores that it did), then dies before it compares Swyx: a
+    // crash, a Lambda timeout. Teams still shows Away, so the reconciliation sends nothing.
+    let cut_short = maintain(&app, Duration::from_secs(10)).await.unwrap();
+    assert_eq!(cut_short.reconciled_users, 1, "{cut_short:?}");
+    let account = app.store.get_account("sync1").await.unwrap().unwrap();
+    assert_eq!(account.reconciled_at, Some(app.clock.now()));
+    assert_eq!(connector.received().len(), 1, "nothing sent yet");
+
+    // The next pass, a minute later, reconciles nothing but compares Swyx: Away is back.
+    tokio::time::advance(Duration::from_secs(60)).await;
+    let summary = run(&app, Duration::from_secs(10)).await;
+    assert_eq!(summary.subscriptions.reconciled_users, 0, "{summary:?}");
+    assert_eq!(
+        (summary.swyx_truth.compared, summary.swyx_truth.repaired),
+        (1, 1),
+        "{summary:?}"
+    );
+    let sent = connector.received();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1].action, SwyxAction::Set(SwyxStatus::Away));
+
+    // Compared once: the pass after that leaves Swyx alone until the next reconciliation.
+    tokio::time::advance(Duration::from_secs(60)).await;
+    let summary = run(&app, Duration::from_secs(10)).await;
+    assert_eq!(summary.swyx_truth, SwyxTruthSummary::default());
+    assert!(summary.failed.is_empty(), "{:?}", summary.failed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn swyx_unreadable_after_a_reconciliation_is_compared_at_the_next_pass() {
+    let graph = Arc::new(FakeGraph::default());
+    let (app, connector) = swyx_lost_alices_away(&graph).await;
+
+    connector.set_down(true);
+    let summary = run(&app, Duration::from_secs(10)).await;
+    assert_eq!(summary.subscriptions.reconciled_users, 1, "{summary:?}");
+    assert!(summary.swyx_truth.unreadable, "{summary:?}");
+
+    connector.set_down(false);
+    tokio::time::advance(Duration::from_secs(60)).await;
+    let summary = run(&app, Duration::from_secs(10)).await;
+    assert_eq!(summary.subscriptions.reconciled_users, 0, "{summary:?}");
+    assert_eq!(summary.swyx_truth.repaired, 1, "{summary:?}");
+    let sent = connector.received();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1].action, SwyxAction::Set(SwyxStatus::Away));
 }

@@ -20,6 +20,7 @@ use crate::graph::client::GraphError;
 use crate::graph::subscriptions::NewSubscription;
 use crate::store::{Store, StoreError, SubscriptionRecord, SyncAccount};
 use crate::teams_to_swyx::reconcile::{ReconcileSummary, reconcile};
+use crate::teams_to_swyx::swyx_truth::owe_comparison;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -150,9 +151,9 @@ impl Upkeep<'_> {
         }
         let due = acct.reconcile_requested
             || asks.reconcile
-            || acct.reconciled_at.is_none_or(|t| {
-                now.millis() - t.millis() >= self.sa.settings.reconcile_interval.as_millis() as i64
-            });
+            || acct
+                .reconciled_at
+                .is_none_or(|t| now >= t.plus_duration(self.sa.settings.reconcile_interval));
         if due {
             if self.left().is_zero() {
                 out.unfinished = true;
@@ -163,7 +164,18 @@ impl Upkeep<'_> {
             let app = self.app;
             let read = self.sa.presences.as_ref();
             let (store, judge, delivery) = (self.store(), app.judge(), app.delivery());
-            match reconcile(store, judge, delivery, read, &users, now, self.left()).await {
+            let result = reconcile(store, judge, delivery, read, &users, now, self.left()).await;
+            // Swyx is compared after a reconciliation (maintenance, `swyx_truth`): owed before
+            // `reconciled_at` is stored, so a run cut short before the comparison still
+            // compares at the next, not an hour later.
+            let result: Result<_, StepError> = match result {
+                Ok(summary) if summary.read > 0 => owe_comparison(store, now)
+                    .await
+                    .map(|()| summary)
+                    .map_err(StepError::from),
+                other => other.map_err(StepError::from),
+            };
+            match result {
                 Ok(summary) if summary.unfinished => {
                     acct.reconcile_requested = true;
                     out.unfinished = true;
@@ -178,7 +190,7 @@ impl Upkeep<'_> {
                 }
                 Err(e) => {
                     acct.reconcile_requested = true;
-                    return Err(e.into());
+                    return Err(e);
                 }
             }
         }
@@ -200,8 +212,7 @@ impl Upkeep<'_> {
     ) -> Result<(), StepError> {
         let now = self.sa.now();
         let settings = &self.sa.settings;
-        let expiring =
-            sub.expires_at.millis() - now.millis() < settings.renew_margin.as_millis() as i64;
+        let expiring = sub.expires_at < now.plus_duration(settings.renew_margin);
         let reauth = asks
             .renew_asked_at
             .is_some_and(|asked| sub.renewed_at.is_none_or(|renewed| renewed < asked));

@@ -193,7 +193,7 @@ impl SyncAccounts {
                     Err(e) => return Err(e.into()),
                 }
             }
-            let expires_at = self.now().plus_millis(tokens.expires_in.as_millis() as i64);
+            let expires_at = self.now().plus_duration(tokens.expires_in);
             self.access
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())

@@ -4,6 +4,7 @@
 use super::intake::apply;
 use super::session::{GraphSync, SwyxToTeams, sync_graph};
 use super::upkeep::maintain_speaking;
+use crate::domain::timestamp::millis_of;
 use crate::domain::{
     CallEvent, DirectionSwitches, Directions, Session, SpeakingSettings, SpeakingState,
 };
@@ -37,7 +38,7 @@ impl World {
             verifier: Verifier::new(Vec::new(), Duration::from_secs(300)),
             settings: SpeakingSettings {
                 expiration_ms: 30 * 60_000,
-                max_call_ms: max_call.as_millis() as i64,
+                max_call_ms: millis_of(max_call),
                 ..SpeakingSettings::default()
             },
             request_budget: Duration::from_millis(1_500),

@@ -256,9 +256,7 @@ where
 pub(crate) fn pending_until_delivered(update: SwyxUpdate) -> PendingDelivery {
     PendingDelivery {
         // From the receipt, on the app's clock (the same clock maintenance compares with).
-        next_attempt_at: update
-            .observed_at
-            .plus_millis(DELIVERY_GRACE.as_millis() as i64),
+        next_attempt_at: update.observed_at.plus_duration(DELIVERY_GRACE),
         update,
         attempts: 0,
         last_error: None,

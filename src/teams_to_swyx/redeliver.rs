@@ -194,5 +194,5 @@ async fn earliest_retrying(
 }
 
 fn probe_horizon(now: Timestamp) -> Timestamp {
-    now.plus_millis(PROBE_HORIZON.as_millis() as i64)
+    now.plus_duration(PROBE_HORIZON)
 }

@@ -150,3 +150,46 @@ async fn a_connector_that_cannot_list_its_users_changes_nothing() {
     assert_eq!(s.repaired, 0);
     assert_eq!(w.store.count_pending().await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn an_owed_comparison_without_time_left_stays_owed_until_one_goes_through() {
+    use crate::domain::HeldStatus;
+    use crate::store::IdempotencyStore;
+    use crate::teams_to_swyx::swyx_truth::{OWED_KEY, compare_when_owed, owe_comparison};
+    let w = World::new(&[("alice", "swyx-1")]).await;
+    decided_and_delivered(&w, &[("alice", "Away")]).await;
+    let now = w.clock.now();
+    let compare = |budget| {
+        compare_when_owed(
+            &w.store,
+            w.delivery(),
+            Default::default(),
+            now,
+            false,
+            budget,
+        )
+    };
+
+    // Nothing reconciled, nothing owed: Swyx is not asked.
+    assert_eq!(compare(BUDGET).await.unwrap(), None);
+
+    w.connector.hold(
+        "swyx-1",
+        HeldStatus {
+            status: None,
+            revision: 0,
+        },
+    );
+    owe_comparison(&w.store, now).await.unwrap();
+    let s = compare(Duration::ZERO).await.unwrap().unwrap();
+    assert!(s.budget_exhausted);
+    assert!(
+        w.store.is_claimed(OWED_KEY, now).await.unwrap(),
+        "still owed"
+    );
+
+    let s = compare(BUDGET).await.unwrap().unwrap();
+    assert_eq!((s.compared, s.repaired), (1, 1));
+    assert!(!w.store.is_claimed(OWED_KEY, now).await.unwrap(), "settled");
+    assert_eq!(compare(BUDGET).await.unwrap(), None);
+}

@@ -6,6 +6,13 @@
 //! decided status, and every difference is sent again — above the connector's revision, so it is
 //! not ignored. A user with an update still pending is left to that delivery, and a user with
 //! Teams → Swyx switched off is left alone: nothing is sent in a switched-off direction.
+//!
+//! A reconciliation that read presences owes a comparison ([`owe_comparison`], an idempotency
+//! claim taken before anything of the reconciliation is stored, its `reconciled_at` included);
+//! maintenance compares while it is owed and settles it once a comparison went through
+//! ([`compare_when_owed`]). So a pass cut short between the two (a crash, a Lambda timeout), a
+//! connector whose list could not be read or a run with no time left is compared at the next
+//! pass, not at the next reconciliation an hour later.
 
 use super::deliver::{Delivered, Delivery};
 use crate::domain::{
@@ -13,7 +20,8 @@ use crate::domain::{
     swyx_repair,
 };
 use crate::store::{
-    PendingStore, StoreError, StoreResult, SwitchStore, SyncStateStore, UserLink, UserLinkStore,
+    IdempotencyStore, PendingStore, StoreError, StoreResult, SwitchStore, SyncStateStore, UserLink,
+    UserLinkStore,
 };
 use crate::telemetry::with_causes;
 use futures_util::StreamExt;
@@ -25,6 +33,11 @@ use tokio::time::Instant;
 const CONCURRENCY: usize = 16;
 /// Links (and their decided states) read in one page.
 const STATE_BATCH: usize = 1_000;
+/// The idempotency claim held while a comparison is owed.
+pub const OWED_KEY: &str = "maintenance:swyx-comparison-owed";
+/// How long an owed comparison is remembered without one going through (a claim needs an
+/// expiry); after it the next reconciliation owes one again.
+const OWED_FOR: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SwyxTruthSummary {
@@ -34,9 +47,55 @@ pub struct SwyxTruthSummary {
     pub repaired: usize,
     /// Of the repairs, kept pending for maintenance (the connector did not take them in time).
     pub pending: usize,
-    /// The connector's list could not be read this time (logged; the next reconciliation asks
-    /// again).
+    /// The connector's list could not be read this time (logged; the next pass asks again).
     pub unreadable: bool,
+    /// No time was left in the run to compare (the next pass compares).
+    pub budget_exhausted: bool,
+}
+
+impl SwyxTruthSummary {
+    /// Whether every linked user the connector reported was compared (what differed is sent or
+    /// kept pending).
+    pub fn went_through(&self) -> bool {
+        !self.unreadable && !self.budget_exhausted
+    }
+}
+
+/// Records that Swyx is to be compared with the decided statuses: by a reconciliation that read
+/// presences, before it stores anything that says it ran.
+pub async fn owe_comparison<S>(store: &S, now: Timestamp) -> StoreResult<()>
+where
+    S: IdempotencyStore + ?Sized,
+{
+    // Already owed: it stays so.
+    store
+        .claim_once(OWED_KEY, now.plus_duration(OWED_FOR), now)
+        .await
+        .map(drop)
+}
+
+/// The comparison of a maintenance pass: when this pass `reconciled` or a comparison is still
+/// owed ([`owe_comparison`]); `None` when neither. A comparison that went through settles what
+/// was owed.
+pub async fn compare_when_owed<S>(
+    store: &S,
+    delivery: Delivery<'_>,
+    directions: Directions,
+    now: Timestamp,
+    reconciled: bool,
+    budget: Duration,
+) -> StoreResult<Option<SwyxTruthSummary>>
+where
+    S: UserLinkStore + SwitchStore + SyncStateStore + PendingStore + IdempotencyStore + ?Sized,
+{
+    if !reconciled && !store.is_claimed(OWED_KEY, now).await? {
+        return Ok(None);
+    }
+    let summary = repair_against_swyx(store, delivery, directions, now, budget).await?;
+    if summary.went_through() {
+        store.release_claim(OWED_KEY).await?;
+    }
+    Ok(Some(summary))
 }
 
 /// Compares every linked user's decided status with what the connector holds and repairs the
@@ -54,12 +113,13 @@ where
     let started = Instant::now();
     let mut summary = SwyxTruthSummary::default();
     if budget.is_zero() {
-        return Ok(summary); // the run is over; the next reconciliation compares again
+        summary.budget_exhausted = true;
+        return Ok(summary);
     }
     let held = match delivery.connector.held_statuses(budget / 2).await {
         Ok(held) => held,
         Err(e) => {
-            tracing::warn!(error = %with_causes(&e), "the connector's user list could not be read; Swyx is compared again at the next reconciliation");
+            tracing::warn!(error = %with_causes(&e), "the connector's user list could not be read; Swyx is compared again at the next maintenance pass");
             summary.unreadable = true;
             return Ok(summary);
         }

@@ -39,7 +39,7 @@ pub async fn maintain_links(app: &App, budget: Duration) -> Result<LinkingSummar
         });
     }
     let now = app.clock.now();
-    let until = now.plus_millis(interval.as_millis() as i64);
+    let until = now.plus_duration(interval);
     if !app.store.claim_once(CLAIM_KEY, until, now).await? {
         return Ok(LinkingSummary::default());
     }

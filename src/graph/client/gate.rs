@@ -91,7 +91,7 @@ impl ThrottleGate {
 pub fn monotonic_clock() -> Clock {
     let start = Instant::now();
     let base = Timestamp::now();
-    Clock::from_fn(move || base.plus_millis(start.elapsed().as_millis() as i64))
+    Clock::from_fn(move || base.plus_duration(start.elapsed()))
 }
 
 #[cfg(test)]
