@@ -96,6 +96,8 @@ pub struct FakeGraph {
     calls: Mutex<Vec<GraphCall>>,
     /// What Teams shows per user (availability, activity), for bulk reads.
     presences: Mutex<HashMap<String, (String, String)>>,
+    /// The preferred presence (activity) the app set per user and has not cleared.
+    preferred: Mutex<HashMap<String, String>>,
     created: AtomicI64,
     subscriptions: Mutex<Vec<HeldSubscription>>,
 }
@@ -103,6 +105,11 @@ pub struct FakeGraph {
 impl FakeGraph {
     pub fn calls(&self) -> Vec<GraphCall> {
         lock(&self.calls).clone()
+    }
+
+    /// The preferred presence (activity) Teams has for `user` from the app, if any.
+    pub fn preferred(&self, user: &str) -> Option<String> {
+        lock(&self.preferred).get(user).cloned()
     }
 
     pub fn show(&self, user: &str, availability: &str, activity: &str) {
@@ -147,12 +154,16 @@ impl PresenceSession for FakeGraph {
             user: user.into(),
             activity: activity.into(),
         });
-        self.answer(budget).await
+        self.answer(budget).await?;
+        lock(&self.preferred).insert(user.into(), activity.into());
+        Ok(())
     }
 
     async fn clear_preferred(&self, user: &str, budget: Duration) -> Result<(), GraphError> {
         self.record(GraphCall::ClearPreferred { user: user.into() });
-        self.answer(budget).await
+        self.answer(budget).await?;
+        lock(&self.preferred).remove(user);
+        Ok(())
     }
 }
 

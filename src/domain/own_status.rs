@@ -47,13 +47,74 @@ pub fn preferred_change(status: OwnSwyxStatus, by: ChangedBy) -> Option<Preferre
     })
 }
 
+/// Graph's longest default life of a preferred presence (the others: DoNotDisturb and Busy, a
+/// day), so the bridge's mark outlives every preferred presence it set.
+pub const PREFERRED_MAX_LIFE_MS: i64 = 7 * 24 * 60 * 60_000;
+
+/// Whether a preferred presence the bridge set may be live in Teams: the bridge clears only one
+/// it set, never one the user chose in Teams. Kept in the user's speaking state next to the
+/// change on its way to Teams ([`PreferredRetry`]), so the two only ever change together, in one
+/// conditional write: a clear that ends can never take away the mark of a newer set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state")]
+pub enum PreferredMark {
+    /// The state has no mark of its own yet (stored before the mark moved into it, or never
+    /// touched by a hand-set status since): an idempotency claim `preferred-set:{swyx user}`,
+    /// as older versions kept the mark (up to 7 days), says.
+    #[default]
+    OldClaim,
+    /// None of the bridge's is live: it cleared its own, or there was none.
+    NotSet,
+    /// The bridge set one (or is about to), live at most until `until`.
+    Set { until: Timestamp },
+}
+
+impl PreferredMark {
+    /// Whether a clear at `now` is the bridge's to send; `claimed`: whether the old claim is
+    /// held, which counts only for [`Self::OldClaim`].
+    pub fn ours(self, now: Timestamp, claimed: bool) -> bool {
+        match self {
+            PreferredMark::OldClaim => claimed,
+            PreferredMark::NotSet => false,
+            PreferredMark::Set { until } => until > now,
+        }
+    }
+
+    /// The mark stored with `change` as it is (about to be) sent at `now`: a set may be live for
+    /// Graph's longest default life from now on; a clear keeps the mark of what it clears (an old
+    /// claim's moves into the state) until Graph took it, and is nothing of the bridge's to clear
+    /// ([`Self::NotSet`]) without one. `claimed` as for [`Self::ours`].
+    pub fn sending(self, change: PreferredChange, now: Timestamp, claimed: bool) -> Self {
+        let longest = now.plus_millis(PREFERRED_MAX_LIFE_MS);
+        match change {
+            PreferredChange::Set(..) => PreferredMark::Set {
+                until: match self {
+                    PreferredMark::Set { until } => until.max(longest),
+                    _ => longest,
+                },
+            },
+            PreferredChange::Clear if !self.ours(now, claimed) => PreferredMark::NotSet,
+            // The claim's own expiry is not known: as long as any preferred presence lives.
+            PreferredChange::Clear if self == PreferredMark::OldClaim => {
+                PreferredMark::Set { until: longest }
+            }
+            PreferredChange::Clear => self,
+        }
+    }
+
+    pub fn is_old_claim(&self) -> bool {
+        *self == PreferredMark::OldClaim
+    }
+}
+
 /// A hand-set status on its way to Teams: stored with the user's speaking state (the due index
 /// maintenance already reads) before Graph is asked, until Graph takes it, so a request that
 /// dies or a Graph failure (the event is still answered 2xx) leaves it for maintenance. A newer
 /// change replaces it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreferredRetry {
-    /// Names the mark of a preferred presence the bridge set (`preferred-set:{swyx user}`).
+    /// The Swyx user who set it; names the claim older versions kept as the mark
+    /// ([`PreferredMark::OldClaim`]).
     pub swyx_user_id: String,
     pub status: OwnSwyxStatus,
     pub attempts: u32,
@@ -139,15 +200,18 @@ impl PreferredRetry {
 }
 
 impl SpeakingState {
-    /// The state with `preferred` as the hand-set status still to reach Teams (`None`: none).
+    /// The state with `preferred` as the hand-set status still to reach Teams (`None`: none)
+    /// and `mark` as the bridge's own preferred presence.
     pub fn with_preferred(
         &self,
         preferred: Option<PreferredRetry>,
+        mark: PreferredMark,
         now: Timestamp,
         s: &SpeakingSettings,
     ) -> Self {
         let mut next = self.clone();
         next.preferred = preferred;
+        next.preferred_mark = mark;
         next.finish(self, now, s)
     }
 }
@@ -170,6 +234,60 @@ mod tests {
             assert_eq!(preferred_change(s, ChangedBy::Teams), None, "no echo");
             assert_eq!(preferred_change(s, ChangedBy::System), None);
         }
+    }
+
+    #[test]
+    fn the_mark_says_whether_a_clear_is_the_bridges_to_send() {
+        use PreferredMark::*;
+        let t = |ms: i64| Timestamp(1_800_000_000_000 + ms);
+        let set = PreferredChange::Set("DoNotDisturb", "DoNotDisturb");
+        let clear = PreferredChange::Clear;
+        let longest = t(PREFERRED_MAX_LIFE_MS);
+        // A set is the bridge's for as long as Graph may keep it; a later set makes it longer.
+        for before in [OldClaim, NotSet, Set { until: t(5) }] {
+            assert_eq!(before.sending(set, t(0), false), Set { until: longest });
+        }
+        let live = Set { until: t(10) };
+        assert!(live.ours(t(9), false));
+        assert!(!live.ours(t(10), false), "Graph dropped it by now");
+        // A clear keeps the mark of what it clears until Graph took it.
+        assert_eq!(live.sending(clear, t(9), false), live);
+        assert_eq!(live.sending(clear, t(10), false), NotSet);
+        assert_eq!(
+            NotSet.sending(clear, t(0), true),
+            NotSet,
+            "the old claim is past"
+        );
+        // No mark in the state yet: an older version's claim says, and moves into the state.
+        assert!(OldClaim.ours(t(0), true));
+        assert!(!OldClaim.ours(t(0), false));
+        assert_eq!(OldClaim.sending(clear, t(0), true), Set { until: longest });
+        assert_eq!(OldClaim.sending(clear, t(0), false), NotSet);
+    }
+
+    #[test]
+    fn a_state_stored_before_the_mark_moved_in_leaves_it_to_the_old_claim() {
+        let old: SpeakingState = serde_json::from_str(
+            r#"{"revision":3,"session":{"state":"None"},
+            "preferred":{"swyx_user_id":"1001","status":"DoNotDisturb","attempts":1,"at":5}}"#,
+        )
+        .unwrap();
+        assert_eq!(old.preferred_mark, PreferredMark::OldClaim);
+        let marked = SpeakingState {
+            preferred_mark: PreferredMark::Set {
+                until: Timestamp(7),
+            },
+            ..old
+        };
+        let json = serde_json::to_string(&marked).unwrap();
+        assert!(
+            json.contains(r#""preferred_mark":{"state":"Set","until":7}"#),
+            "{json}"
+        );
+        assert_eq!(
+            serde_json::from_str::<SpeakingState>(&json).unwrap(),
+            marked
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! ([`Session`]), so a failed or reordered Graph call is retried until both agree.
 
 use super::Timestamp;
-use super::own_status::PreferredRetry;
+use super::own_status::{PreferredMark, PreferredRetry};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -117,6 +117,10 @@ pub struct SpeakingState {
     /// A hand-set Swyx status Graph has yet to take as a preferred presence (`status.changed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preferred: Option<PreferredRetry>,
+    /// Whether a preferred presence the bridge set may be live in Teams (only then it clears
+    /// one); written together with `preferred`.
+    #[serde(default, skip_serializing_if = "PreferredMark::is_old_claim")]
+    pub preferred_mark: PreferredMark,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

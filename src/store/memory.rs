@@ -22,6 +22,27 @@ mod link_marks;
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     records: Mutex<Records>,
+    /// Test hook: see [`MemoryStore::hold_after_speaking_write`].
+    #[cfg(test)]
+    speaking_hold: Mutex<Option<SpeakingHold>>,
+}
+
+/// A writer to stop right after one speaking state write ([`MemoryStore::hold_after_speaking_write`]).
+#[cfg(test)]
+struct SpeakingHold {
+    entra_id: String,
+    when: Box<dyn Fn(&SpeakingState) -> bool + Send>,
+    reached: tokio::sync::oneshot::Sender<()>,
+    release: tokio::sync::oneshot::Receiver<()>,
+}
+
+#[cfg(test)]
+impl std::fmt::Debug for SpeakingHold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpeakingHold")
+            .field("entra_id", &self.entra_id)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -55,6 +76,55 @@ impl MemoryStore {
     /// checks first and changes last.
     fn records(&self) -> MutexGuard<'_, Records> {
         self.records.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Test hook, for a deterministic interleaving: the next speaking state of `entra_id` that
+    /// `when` matches is written as usual, then its writer waits (before it does anything else)
+    /// until the test lets it go. The receiver says the write is done, the sender lets it go on.
+    #[cfg(test)]
+    pub fn hold_after_speaking_write(
+        &self,
+        entra_id: &str,
+        when: impl Fn(&SpeakingState) -> bool + Send + 'static,
+    ) -> (
+        tokio::sync::oneshot::Receiver<()>,
+        tokio::sync::oneshot::Sender<()>,
+    ) {
+        let (reached, reached_rx) = tokio::sync::oneshot::channel();
+        let (release_tx, release) = tokio::sync::oneshot::channel();
+        let hold = SpeakingHold {
+            entra_id: entra_id.to_string(),
+            when: Box::new(when),
+            reached,
+            release,
+        };
+        *self
+            .speaking_hold
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(hold);
+        (reached_rx, release_tx)
+    }
+
+    /// Waits here if the hook set by [`Self::hold_after_speaking_write`] matches this write.
+    #[cfg(test)]
+    async fn held_after(&self, entra_id: &str, state: &SpeakingState) {
+        let hold = {
+            let mut slot = self
+                .speaking_hold
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            match slot.take() {
+                Some(h) if h.entra_id == entra_id && (h.when)(state) => Some(h),
+                other => {
+                    *slot = other;
+                    None
+                }
+            }
+        };
+        if let Some(hold) = hold {
+            let _ = hold.reached.send(());
+            let _ = hold.release.await;
+        }
     }
 }
 
@@ -263,7 +333,10 @@ impl SpeakingStore for MemoryStore {
             ("revision", |s| s.revision),
             expected_revision,
             &format!("speaking state of {entra_id}"),
-        )
+        )?;
+        #[cfg(test)]
+        self.held_after(entra_id, state).await;
+        Ok(())
     }
 
     async fn due_speaking(

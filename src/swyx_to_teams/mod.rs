@@ -17,6 +17,8 @@ pub mod swyx_calls;
 pub mod upkeep;
 
 #[cfg(test)]
+mod own_status_tests;
+#[cfg(test)]
 mod swyx_calls_tests;
 #[cfg(test)]
 mod tests;

@@ -4,33 +4,28 @@
 //! count (`domain::own_status`): one the connector made from a Teams-derived status — the bridge's
 //! own — never goes back to Teams.
 //!
-//! Stored: the replay claim, a mark that the bridge set a preferred presence (so it never clears
-//! one the user chose in Teams) and the change itself (`preferred_retry`), from before Graph is
-//! asked until Graph took it: a request that dies midway (SIGKILL, a Lambda timeout) leaves the
-//! newest change for maintenance, never an older one; when Graph does not take it, it stays for
-//! maintenance and the event is still answered 2xx, as the contract says of a Graph failure.
+//! Stored: the replay claim, and in the user's speaking state, in one conditional write, the
+//! change itself with the mark that the bridge set a preferred presence (so it never clears one
+//! the user chose in Teams; `preferred_retry`), from before Graph is asked until Graph took it:
+//! a request that dies midway (SIGKILL, a Lambda timeout) leaves the newest change for
+//! maintenance, never an older one; when Graph does not take it, it stays for maintenance and
+//! the event is still answered 2xx, as the contract says of a Graph failure.
 //! The replay claim is taken only once the change is stored, so a store failure (503) or a
 //! process that dies mid-request leaves the connector's retry (same webhook-id) free to act.
 
 use super::intake::{
     EarlyInputs, REPLAY_MEMORY_MS, accepted, event_inputs, replay_key, store_unavailable,
 };
-use super::preferred_retry::{self, Replacing, mark};
+use super::preferred_retry;
 use super::session::SwyxToTeams;
 use crate::app::App;
-use crate::domain::own_status::{
-    ChangedBy, OwnSwyxStatus, PreferredChange, PreferredRetry, preferred_change,
-};
+use crate::domain::own_status::{ChangedBy, OwnSwyxStatus, PreferredRetry, preferred_change};
 use crate::domain::timestamp::millis_of;
 use crate::entry::http::{HttpResponse, json};
 use crate::swyx::wire::{OwnStatus, StatusOrigin};
 use crate::telemetry::with_causes;
 use http::StatusCode;
 use std::time::Instant;
-
-/// Graph's longest default life of a preferred presence (the others: DoNotDisturb and Busy, a
-/// day), so the bridge's mark outlives every preferred presence it set.
-const PREFERRED_MAX_LIFE_MS: i64 = 7 * 24 * 60 * 60_000;
 
 /// The fields of a verified `status.changed` event.
 pub struct OwnStatusEvent<'a> {
@@ -76,38 +71,19 @@ pub async fn handle(
     let budget = s2t.request_budget.saturating_sub(started.elapsed());
     let entra_id = link.entra_id.as_str();
     let store = app.store.as_ref();
-    // The bridge clears only a preferred presence it set itself (one the user chose in Teams is
-    // theirs): a mark, kept as long as Graph's longest default expiry, says it may be live. It
-    // is taken before a Set is stored, so a Set maintenance sends always has it.
-    let mark = mark(user);
-    let ours = match change {
-        PreferredChange::Set(..) => async {
-            store.release_claim(&mark).await?;
-            let until = now.plus_millis(PREFERRED_MAX_LIFE_MS);
-            store.claim_once(&mark, until, now).await
-        }
-        .await
-        .map(|_| true),
-        PreferredChange::Clear => store.is_claimed(&mark, now).await,
-    };
-    match ours {
-        Ok(true) => {}
-        Ok(false) => {
-            // Nothing to clear; an older change kept for retry must not be sent after this one.
-            if let Err(e) = preferred_retry::keep(store, s2t, entra_id, Replacing::Any, None).await
-            {
-                return store_unavailable(&e);
-            }
+    // Stored before Graph is asked, in place of any older change: whatever happens to this
+    // request, maintenance sends this change (after the grace), never the older one. The bridge
+    // clears only a preferred presence it set itself (one the user chose in Teams is theirs): a
+    // mark stored with the change, kept as long as Graph's longest default expiry, says it may
+    // be live.
+    let wanted = PreferredRetry::wanted(user, own(event.status), now, &s2t.settings);
+    let stored = preferred_retry::store_wanted(store, s2t, entra_id, &wanted, change, now);
+    let replaced = match stored.await {
+        // Nothing to clear; an older change kept for retry was dropped, never sent after this.
+        Ok(stored) if !stored.ours => {
             return accepted("ignored", "no preferred presence set by the bridge");
         }
-        Err(e) => return store_unavailable(&e),
-    }
-    // Stored before Graph is asked, in place of any older change: whatever happens to this
-    // request, maintenance sends this change (after the grace), never the older one.
-    let wanted = PreferredRetry::wanted(user, own(event.status), now, &s2t.settings);
-    let stored = preferred_retry::keep(store, s2t, entra_id, Replacing::Any, Some(wanted.clone()));
-    let replaced = match stored.await {
-        Ok(kept) => kept.before,
+        Ok(stored) => stored.replaced,
         Err(e) => return store_unavailable(&e),
     };
     let done = preferred_retry::send(s2t, entra_id, change, budget).await;

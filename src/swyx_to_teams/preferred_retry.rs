@@ -4,11 +4,20 @@
 //! it (the contract: a Graph failure does not fail an event); maintenance retries it. A newer
 //! change replaces it, and every call's outcome is recorded only while its change is still the
 //! one stored, so an older change never wins.
+//!
+//! The mark that the bridge set the user's preferred presence (it clears only one it set,
+//! [`PreferredMark`]) lives in the same state and changes in the same conditional write as the
+//! change: a clear that ends drops it only while its own change is still the one stored, so it
+//! can never take away the mark of a newer set. Older versions kept the mark as an idempotency
+//! claim ([`old_claim`]); a state without a mark of its own yet still honours one, and the
+//! claim is released once the state has its own.
 
 use super::session::SwyxToTeams;
 use crate::domain::SpeakingState;
 use crate::domain::Timestamp;
-use crate::domain::own_status::{ChangedBy, PreferredChange, PreferredRetry, preferred_change};
+use crate::domain::own_status::{
+    ChangedBy, PreferredChange, PreferredMark, PreferredRetry, preferred_change,
+};
 use crate::domain::timestamp::millis_of;
 use crate::graph::client::GraphError;
 use crate::store::optimistic::{self, Step};
@@ -16,67 +25,118 @@ use crate::store::{Store, StoreError, StoreResult};
 use crate::telemetry::with_causes;
 use std::time::Duration;
 
-/// The mark that says the bridge set the user's preferred presence (only then it clears one).
-pub(super) fn mark(swyx_user_id: &str) -> String {
+/// The idempotency claim in which older versions kept the mark that the bridge set the user's
+/// preferred presence (up to 7 days): honoured while the user's state has no mark of its own.
+fn old_claim(swyx_user_id: &str) -> String {
     format!("preferred-set:{swyx_user_id}")
 }
 
-/// Which kept change a [`keep`] may replace.
-#[derive(Clone, Copy)]
-pub(super) enum Replacing<'a> {
-    /// Whatever is kept: the user's newest change supersedes it.
-    Any,
-    /// Only this one (the change whose Graph call just ended): a newer one stays.
-    Only(&'a PreferredRetry),
+/// Whether the state (none: a new one) still leaves the mark to the old claim.
+fn leaves_mark_to_claim(state: Option<&SpeakingState>) -> bool {
+    state.is_none_or(|s| s.preferred_mark.is_old_claim())
 }
 
-/// What a [`keep`] found and left.
-pub(super) struct Kept {
-    /// The change kept before.
-    pub before: Option<PreferredRetry>,
-    /// The user's state as stored after (`None`: the user has none).
-    pub state: Option<SpeakingState>,
+/// Whether the old claim of `swyx_user_id` is held, read only when `state` leaves the mark to it
+/// (`None`: not read, it does not count).
+async fn old_claim_held(
+    store: &dyn Store,
+    state: Option<&SpeakingState>,
+    swyx_user_id: &str,
+    now: Timestamp,
+) -> StoreResult<Option<bool>> {
+    if !leaves_mark_to_claim(state) {
+        return Ok(None);
+    }
+    store
+        .is_claimed(&old_claim(swyx_user_id), now)
+        .await
+        .map(Some)
 }
 
-/// Records `wanted` as the change still to reach Teams (`None`: nothing left to do) in place
-/// of what `replacing` allows. A user with nothing kept and nothing wanted costs one read.
-pub(super) async fn keep(
+/// After a write that gave the state a mark of its own (`before` left it to the old claim, which
+/// was held or not read): the claim goes. Should that fail, it is harmless: it is never read
+/// again for this state, and expires.
+async fn release_old_claim(
+    store: &dyn Store,
+    before: Option<&SpeakingState>,
+    after: &SpeakingState,
+    claimed: Option<bool>,
+    swyx_user_id: &str,
+) {
+    if !leaves_mark_to_claim(before)
+        || after.preferred_mark.is_old_claim()
+        || claimed == Some(false)
+    {
+        return;
+    }
+    if let Err(e) = store.release_claim(&old_claim(swyx_user_id)).await {
+        tracing::warn!(swyx_user = %swyx_user_id, error = %e, "the old mark of a preferred presence stays until it expires (no longer read)");
+    }
+}
+
+/// What an event's change found and left ([`store_wanted`]).
+pub(super) struct Stored {
+    /// Whether it is the bridge's to send: a set always; a clear only while the bridge's own
+    /// preferred presence may be live. Otherwise nothing is kept (an older change kept for
+    /// retry is dropped, so it is never sent after this one).
+    pub ours: bool,
+    /// The change kept before, which it replaced.
+    pub replaced: Option<PreferredRetry>,
+}
+
+/// Stores `wanted` (an event's `change`, at `now`) as the change still to reach Teams, in place
+/// of any older one, with the mark it needs ([`PreferredMark::sending`]): all in one
+/// conditional write, before Graph is asked. A user with nothing kept, nothing to clear and a
+/// mark of their own costs one read.
+pub(super) async fn store_wanted(
     store: &dyn Store,
     s2t: &SwyxToTeams,
     entra_id: &str,
-    replacing: Replacing<'_>,
-    wanted: Option<PreferredRetry>,
-) -> StoreResult<Kept> {
-    optimistic::update(
+    wanted: &PreferredRetry,
+    change: PreferredChange,
+    now: Timestamp,
+) -> StoreResult<Stored> {
+    let user = wanted.swyx_user_id.as_str();
+    let (before, after, claimed) = optimistic::update(
         || format!("preferred presence of {entra_id}"),
-        move || async move { store.get_speaking(entra_id).await },
-        |state: Option<SpeakingState>| {
-            let before = state.as_ref().and_then(|s| s.preferred.clone());
-            let allowed = match replacing {
-                Replacing::Any => true,
-                Replacing::Only(sent) => before.as_ref() == Some(sent),
+        move || async move {
+            let state = store.get_speaking(entra_id).await?;
+            // Only a clear needs to know (a set makes the mark the state's own at once).
+            let claimed = match change {
+                PreferredChange::Clear => old_claim_held(store, state.as_ref(), user, now).await?,
+                PreferredChange::Set(..) => None,
             };
-            if !allowed || before == wanted {
-                return Step::Done(Kept { before, state });
+            Ok((state, claimed))
+        },
+        |(state, claimed): (Option<SpeakingState>, Option<bool>)| {
+            let current = state.clone().unwrap_or_default();
+            let mark = current
+                .preferred_mark
+                .sending(change, now, claimed == Some(true));
+            let kept = (mark != PreferredMark::NotSet).then(|| wanted.clone());
+            if current.preferred == kept && current.preferred_mark == mark {
+                return Step::Done((state, current, claimed));
             }
-            let state = state.unwrap_or_default();
-            let next = state.with_preferred(wanted.clone(), s2t.now(), &s2t.settings);
-            let kept = Kept {
-                before,
-                state: Some(next.clone()),
-            };
-            Step::Write((next, state.revision), kept)
+            let next = current.with_preferred(kept, mark, now, &s2t.settings);
+            Step::Write((next.clone(), current.revision), (state, next, claimed))
         },
         move |(next, expected): (SpeakingState, u64)| async move {
             store.put_speaking(entra_id, &next, expected).await
         },
     )
-    .await
+    .await?;
+    release_old_claim(store, before.as_ref(), &after, claimed, user).await;
+    Ok(Stored {
+        ours: after.preferred.as_ref() == Some(wanted),
+        replaced: before.and_then(|s| s.preferred),
+    })
 }
 
 /// Records `left`, what is still to do once the Graph call for `sent` ended, unless a newer
-/// change replaced `sent` meanwhile; the state as stored after. A cleared preferred presence's
-/// mark goes only then: until its change is dropped, a retry must find it the bridge's to clear.
+/// change replaced `sent` meanwhile; the state as stored after (`None`: the user has none). A
+/// clear Graph took drops the bridge's mark in the same write that drops its change: while its
+/// change is stored a retry must find the preferred presence the bridge's to clear, and once a
+/// newer change replaced it, that change's mark stays.
 pub(super) async fn after_call(
     store: &dyn Store,
     s2t: &SwyxToTeams,
@@ -84,17 +144,35 @@ pub(super) async fn after_call(
     sent: &PreferredRetry,
     left: Option<PreferredRetry>,
 ) -> StoreResult<Option<SpeakingState>> {
-    let done = left.is_none();
-    let kept = keep(store, s2t, entra_id, Replacing::Only(sent), left).await?;
-    let cleared = preferred_change(sent.status, ChangedBy::User) == Some(PreferredChange::Clear);
-    if done
-        && cleared
-        && kept.before.as_ref() == Some(sent)
-        && let Err(e) = store.release_claim(&mark(&sent.swyx_user_id)).await
-    {
-        tracing::warn!(entra_id = %entra_id, error = %e, "preferred presence cleared, but its mark stays until it expires");
-    }
-    Ok(kept.state)
+    let cleared = left.is_none()
+        && preferred_change(sent.status, ChangedBy::User) == Some(PreferredChange::Clear);
+    let now = s2t.now();
+    optimistic::update(
+        || format!("preferred presence of {entra_id}"),
+        move || async move { store.get_speaking(entra_id).await },
+        |state: Option<SpeakingState>| {
+            let Some(current) = state
+                .as_ref()
+                .filter(|s| s.preferred.as_ref() == Some(sent))
+            else {
+                return Step::Done(state);
+            };
+            let mark = if cleared {
+                PreferredMark::NotSet
+            } else {
+                current.preferred_mark
+            };
+            if current.preferred == left && current.preferred_mark == mark {
+                return Step::Done(state);
+            }
+            let next = current.with_preferred(left.clone(), mark, now, &s2t.settings);
+            Step::Write((next.clone(), current.revision), Some(next))
+        },
+        move |(next, expected): (SpeakingState, u64)| async move {
+            store.put_speaking(entra_id, &next, expected).await
+        },
+    )
+    .await
 }
 
 /// Asks Graph for `change`.
@@ -127,22 +205,32 @@ pub(super) async fn retry_due(
     let Some(kept) = state.preferred.as_ref().filter(|p| p.at <= now) else {
         return Ok(None);
     };
+    let change = preferred_change(kept.status, ChangedBy::User);
+    let claimed = match change {
+        Some(PreferredChange::Clear) => {
+            old_claim_held(store, Some(state), &kept.swyx_user_id, now).await?
+        }
+        _ => None,
+    };
+    let mark = match change {
+        Some(change) => state
+            .preferred_mark
+            .sending(change, now, claimed == Some(true)),
+        None => state.preferred_mark,
+    };
     // Sent only if it is still the newest change once that is stored (a conditional write):
     // an event's newer change stored meanwhile wins, and nobody else sends this one meanwhile.
     let sending = kept.sending(now, &s2t.settings);
-    let leased = state.with_preferred(Some(sending.clone()), now, &s2t.settings);
+    let leased = state.with_preferred(Some(sending.clone()), mark, now, &s2t.settings);
     match store.put_speaking(entra_id, &leased, state.revision).await {
         Ok(()) => {}
         Err(StoreError::Conflict { .. }) => return Ok(None),
         Err(e) => return Err(e),
     }
-    let done = match preferred_change(kept.status, ChangedBy::User) {
+    release_old_claim(store, Some(state), &leased, claimed, &kept.swyx_user_id).await;
+    let done = match change {
         // Not the bridge's to clear: done.
-        Some(PreferredChange::Clear)
-            if !store.is_claimed(&mark(&kept.swyx_user_id), now).await? =>
-        {
-            Ok(())
-        }
+        Some(PreferredChange::Clear) if mark == PreferredMark::NotSet => Ok(()),
         Some(change) => send(s2t, entra_id, change, budget).await,
         None => Ok(()),
     };

@@ -2,6 +2,7 @@
 //! maintenance reads.
 
 use super::{T0, assert_conflict, at};
+use presence_bridge::domain::own_status::{OwnSwyxStatus, PreferredMark, PreferredRetry};
 use presence_bridge::domain::{CallEvent, Session, SpeakingSettings, SpeakingState};
 use presence_bridge::store::Store;
 use std::sync::Arc;
@@ -30,6 +31,21 @@ pub async fn speaking_state_round_trips_with_revisions<S: Store + 'static>(store
     first.session = Session::Unsure {
         expires_at: at(300_000),
     };
+    // A hand-set status still on its way to Teams, and the mark of the bridge's own preferred
+    // presence: written and read back with the rest, in the one conditional write.
+    let dnd = OwnSwyxStatus::DoNotDisturb;
+    let why = "503 Service Unavailable – réessayer".to_string();
+    first.preferred = Some(PreferredRetry::failed(
+        None,
+        "1001",
+        dnd,
+        at(1),
+        Some(5_000),
+        why,
+    ));
+    first.preferred_mark = PreferredMark::Set {
+        until: at(604_800_000),
+    };
     store.put_speaking("alice", &first, 0).await.unwrap();
     assert_eq!(
         store.get_speaking("alice").await.unwrap(),
@@ -56,7 +72,8 @@ pub async fn speaking_state_round_trips_with_revisions<S: Store + 'static>(store
     assert_eq!(store.get_speaking("alice").await.unwrap(), Some(first));
     assert_eq!(store.get_speaking("bob").await.unwrap(), None);
 
-    let second = speaking(2, "call-2", None);
+    let mut second = speaking(2, "call-2", None);
+    second.preferred_mark = PreferredMark::NotSet;
     store.put_speaking("alice", &second, 1).await.unwrap();
     assert_eq!(store.get_speaking("alice").await.unwrap(), Some(second));
     assert!(

@@ -4,8 +4,8 @@
 use super::harness::*;
 use bytes::Bytes;
 use presence_bridge::cli::switches::set_in;
+use presence_bridge::domain::own_status::PREFERRED_MAX_LIFE_MS;
 use presence_bridge::domain::{Directions, SwitchChange, Timestamp};
-use presence_bridge::store::IdempotencyStore;
 use presence_bridge::swyx::signature::{signed_headers, signed_headers_with_id};
 use presence_bridge::swyx_to_teams::intake;
 use presence_sandbox::graph::PreferredBy;
@@ -314,20 +314,30 @@ async fn a_bridge_that_died_after_graph_cleared_never_brings_back_an_older_dnd()
     assert_eq!(h.graph.stats().set_preferred_calls, 0, "the DND never sent");
 }
 
-/// Whatever took the bridge's mark while an older "Do not disturb" was kept for retry (its
-/// expiry during a long outage, a bridge that died between two steps): "Available" still drops
-/// the older change, so maintenance never sends it.
+/// The bridge's mark lapsed while an older "Do not disturb" was kept for retry (no maintenance
+/// for longer than Graph keeps any preferred presence): "Available" has nothing of the bridge's
+/// to clear, and still drops the older change, so maintenance never sends it.
 #[tokio::test]
 async fn available_drops_an_older_kept_dnd_even_when_the_mark_is_gone() {
     let h = Harness::start_configured(Duration::from_millis(300), on(), Vec::new()).await;
     alice_available(&h).await;
     dnd_kept_for_retry(&h).await;
-    h.store.release_claim("preferred-set:1001").await.unwrap();
+    h.clock
+        .advance(Duration::from_millis(PREFERRED_MAX_LIFE_MS as u64));
 
     let (status, answer) = send(&h, "msg_available", OwnStatus::Available).await;
-    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("ignored")),
+        "{answer}"
+    );
     h.clock.advance(MIN);
     h.maintenance().await;
     assert_eq!(h.graph.preferred_presence(ALICE), None);
-    assert_eq!(h.graph.stats().set_preferred_calls, 0, "the DND never sent");
+    let stats = h.graph.stats();
+    assert_eq!(stats.set_preferred_calls, 0, "the DND never sent");
+    assert_eq!(
+        stats.clear_preferred_calls, 0,
+        "nothing of the bridge's to clear"
+    );
 }
