@@ -71,8 +71,8 @@ pub struct App {
     pub directions: Directions,
     /// The Graph intake's brief cache of the subscriptions (one store read for many items).
     pub known_subscriptions: KnownSubscriptions,
-    /// Whether the Graph intake refused notifications for a store failure since the store last
-    /// took its writes (a reconciliation is asked once it does again).
+    /// Whether the Graph intake refused notifications, or a maintenance pass met the store down,
+    /// since a reconciliation was last asked for (asked once the store answers again).
     pub store_refusals: StoreRefusals,
     /// The time of both directions and of maintenance (the sandbox's clock in tests).
     pub clock: Clock,

@@ -3,7 +3,9 @@
 //! while a late keep-alive or redelivery delays one. Each part has its own share of the run's
 //! budget, so none can starve another (a slow Graph with dozens of users in calls cannot use the
 //! whole run on call upkeep until every subscription lapses); time a part leaves unused passes
-//! on to the next. A part that fails is logged and the others still run. Automatic user linking
+//! on to the next. A part that fails is logged and the others still run; after a pass that met
+//! the store unavailable or throttled, the next one starts by asking every sync account for a
+//! reconciliation ([`crate::teams_to_swyx::store_refusals`]). Automatic user linking
 //! comes last and only when due (every `users.sync_interval_minutes`): its unlinks clean up, they
 //! are never urgent.
 
@@ -39,6 +41,10 @@ pub struct MaintenanceSummary {
     pub linking: LinkingSummary,
     /// The parts that failed (with the store's error), for the log and the function's result.
     pub failed: Vec<String>,
+    /// Whether a part failed because the store was unavailable or throttled
+    /// ([`StoreError::is_outage`]): the next pass asks for a reconciliation
+    /// ([`crate::teams_to_swyx::store_refusals`]).
+    pub store_outage: bool,
 }
 
 impl MaintenanceSummary {
@@ -84,10 +90,13 @@ pub async fn run(app: &App, budget: Duration) -> MaintenanceSummary {
     let mut shares = Budget::new(budget);
     let mut summary = MaintenanceSummary::default();
     let [subscriptions, speaking, pending, linking] = SHARES_PERCENT;
+    // After refused notifications or a pass that met the store down (in this instance): asked
+    // now, so the subscription part below reads Teams back in this pass.
+    app.store_refusals.before_pass(app.store.as_ref()).await;
     let subscriptions_result = maintain(app, shares.next(subscriptions)).await;
     // Coverage is known only from a subscription part that ran through its plan.
     let coverage_known = app.accounts.is_some() && subscriptions_result.is_ok();
-    summary.subscriptions = part(&mut summary.failed, "subscriptions", subscriptions_result);
+    summary.subscriptions = part(&mut summary, "subscriptions", subscriptions_result);
     let share = shares.next(speaking);
     let sessions_started = Instant::now();
     // Swyx's call state first: a call it repairs gets its Graph call now, and the sessions
@@ -103,14 +112,14 @@ pub async fn run(app: &App, budget: Duration) -> MaintenanceSummary {
             share / 2,
         )
         .await;
-        summary.calls = part(&mut summary.failed, "Swyx calls compared", calls);
+        summary.calls = part(&mut summary, "Swyx calls compared", calls);
     }
     let left = share.saturating_sub(sessions_started.elapsed());
     let sessions = match app.swyx_to_teams.as_deref() {
         Some(s2t) => maintain_speaking(s2t, app.store.as_ref(), app.directions, left).await,
         None => Ok(SpeakingSummary::default()),
     };
-    summary.speaking = part(&mut summary.failed, "Swyx → Teams sessions", sessions);
+    summary.speaking = part(&mut summary, "Swyx → Teams sessions", sessions);
     for status in &summary.speaking.refused {
         app.metrics.count_set_presence_refused(*status);
     }
@@ -120,10 +129,10 @@ pub async fn run(app: &App, budget: Duration) -> MaintenanceSummary {
         let left = share.saturating_sub(sessions_started.elapsed());
         let (store, judge, delivery) = (app.store.as_ref(), app.judge(), app.delivery());
         let read = read_back(s2t, store, judge, delivery, reader, due, left).await;
-        summary.read_back = part(&mut summary.failed, "presence read-back", read);
+        summary.read_back = part(&mut summary, "presence read-back", read);
     }
     summary.pending = part(
-        &mut summary.failed,
+        &mut summary,
         "pending deliveries",
         deliver_pending(app.delivery(), shares.next(pending)).await,
     );
@@ -139,15 +148,16 @@ pub async fn run(app: &App, budget: Duration) -> MaintenanceSummary {
             Ok(None) => {} // neither reconciled nor owed
             compared => {
                 let compared = compared.map(Option::unwrap_or_default);
-                summary.swyx_truth = part(&mut summary.failed, "Swyx compared", compared);
+                summary.swyx_truth = part(&mut summary, "Swyx compared", compared);
             }
         }
     }
     summary.linking = part(
-        &mut summary.failed,
+        &mut summary,
         "user linking",
         maintain_links(app, shares.next(linking)).await,
     );
+    app.store_refusals.after_pass(summary.store_outage);
     log(&summary);
     let sub = &summary.subscriptions;
     app.metrics.record_maintenance(&MaintenanceFigures {
@@ -172,11 +182,16 @@ fn release_freed_memory() {
 }
 
 /// A part's outcome, its failure logged and kept; what it freed is released before the next.
-fn part<T: Default>(failed: &mut Vec<String>, name: &str, result: Result<T, StoreError>) -> T {
+fn part<T: Default>(
+    summary: &mut MaintenanceSummary,
+    name: &str,
+    result: Result<T, StoreError>,
+) -> T {
     release_freed_memory();
     result.unwrap_or_else(|e| {
         tracing::error!(part = name, error = %e, "maintenance part failed; retried next run");
-        failed.push(format!("{name}: {e}"));
+        summary.failed.push(format!("{name}: {e}"));
+        summary.store_outage |= e.is_outage();
         T::default()
     })
 }

@@ -36,7 +36,9 @@ pub async fn run(config: &Path, listen: Option<SocketAddr>) -> anyhow::Result<()
         match request_reconciliation(app.store.as_ref()).await {
             Ok(n) => tracing::info!(accounts = n, "started: reconciliation requested"),
             Err(e) => {
-                tracing::warn!(error = %e, "started: reconciliation could not be requested; the schedule will do it")
+                // Asked by the first maintenance pass that finds the store answering.
+                app.store_refusals.note();
+                tracing::warn!(error = %e, "started: reconciliation could not be requested; maintenance asks once the store answers")
             }
         }
     }

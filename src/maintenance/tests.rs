@@ -338,3 +338,177 @@ async fn swyx_unreadable_after_a_reconciliation_is_compared_at_the_next_pass() {
     assert_eq!(sent.len(), 2);
     assert_eq!(sent[1].action, SwyxAction::Set(SwyxStatus::Away));
 }
+
+/// Alice linked and covered by one sync account that reconciled just now (the next scheduled
+/// reconciliation is 15 minutes away), its subscription good for most of an hour; Teams shows
+/// her Available, as Swyx does. No Swyx → Teams.
+async fn reconciled_bridge(
+    store: &Arc<MemoryStore>,
+    graph: &Arc<FakeGraph>,
+    connector: &Arc<FakeConnector>,
+) -> App {
+    let clock = tokio_clock();
+    let now = clock.now();
+    let sealer = TokenSealer::from_key_text(&TokenSealer::generate_key_text()).unwrap();
+    let mut account = enroll(store.as_ref(), &sealer, "sync1", "refresh-1", now)
+        .await
+        .unwrap();
+    let expected = account.version;
+    account.version += 1;
+    account.assigned = vec!["alice".into()];
+    account.covered = vec!["alice".into()];
+    account.subscription_id = Some("sub-1".into());
+    account.reconciled_at = Some(now);
+    account.reconcile_requested = false;
+    store.put_account(&account, expected).await.unwrap();
+    store
+        .put_subscription(&SubscriptionRecord {
+            id: "sub-1".into(),
+            client_state: LIFECYCLE_STATE.into(),
+            expires_at: now.plus_millis(50 * 60_000),
+            account: Some("sync1".into()),
+            resource: "/communications/presences".into(),
+            encryption_certificate_id: Some("cert-1".into()),
+            renewed_at: None,
+        })
+        .await
+        .unwrap();
+    let available = UserSyncState {
+        revision: 1,
+        last_received_at: Some(now),
+        last_presence: Some(TeamsPresence::new("Available", "Available")),
+        teams_status: Some(SwyxStatus::Available),
+        ..Default::default()
+    };
+    store.put_sync_state("alice", &available, 0).await.unwrap();
+    graph.show("alice", "Available", "Available");
+    let settings = SubscriptionsConfig {
+        notification_url: "https://bridge.example/graph/notifications".into(),
+        lifecycle_url: "https://bridge.example/graph/lifecycle".into(),
+        certificate: SecretRef::Inline(String::new()),
+        certificate_id: "cert-1".into(),
+        renew_margin: Duration::from_secs(10 * 60),
+        reconcile_interval: Duration::from_secs(15 * 60),
+        users_per_account: 650,
+    };
+    let mut app = app(store.clone(), connector.clone(), clock.clone());
+    app.accounts = Some(Arc::new(SyncAccounts::new(
+        settings,
+        String::new(),
+        sealer,
+        Arc::new(FakeLogin),
+        graph.clone(),
+        graph.clone(),
+        clock,
+    )));
+    app
+}
+
+const LIFECYCLE_STATE: &str = "lifecycle-client-state";
+
+/// Graph posts one lifecycle notification for the account's subscription to `webhook`: the
+/// intake reads the subscriptions and stores the request, or answers 503 when it cannot. (It
+/// stands for any collection: a presence change is refused alike, at the same read.)
+async fn graph_posts(webhook: &Arc<App>, event: &str) -> http::StatusCode {
+    let body = serde_json::json!({ "value": [{
+        "subscriptionId": "sub-1",
+        "clientState": LIFECYCLE_STATE,
+        "tenantId": "tenant",
+        "lifecycleEvent": event,
+    }]});
+    let req = http::Request::builder()
+        .method("POST")
+        .uri("/graph/lifecycle")
+        .body(bytes::Bytes::from(body.to_string()))
+        .unwrap();
+    crate::teams_to_swyx::intake::handle(webhook, req)
+        .await
+        .status()
+}
+
+/// What the connector was sent for Alice, in order.
+fn alice_in_swyx(connector: &FakeConnector) -> Vec<SwyxAction> {
+    let sent = connector.received();
+    sent.into_iter()
+        .filter(|u| u.swyx_user_id == "swyx-1")
+        .map(|u| u.action)
+        .collect()
+}
+
+fn presence_reads(graph: &FakeGraph) -> usize {
+    let read = |c: &GraphCall| matches!(c, GraphCall::Read { .. });
+    graph.calls().iter().filter(|c| read(c)).count()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_change_one_webhook_refused_reaches_swyx_at_the_first_pass_after_the_outage() {
+    let graph = Arc::new(FakeGraph::default());
+    let store = store_with_alice().await;
+    // Three function instances over one table, as on Lambda: maintenance and two webhooks.
+    let connector = Arc::new(FakeConnector::default());
+    let maintenance = reconciled_bridge(&store, &graph, &connector).await;
+    let webhook = || {
+        let app = app(store.clone(), connector.clone(), maintenance.clock.clone());
+        Arc::new(app)
+    };
+    let (refusing, next) = (webhook(), webhook());
+    let budget = Duration::from_secs(40);
+    let summary = run(&maintenance, budget).await;
+    assert!(summary.failed.is_empty(), "{:?}", summary.failed);
+    assert_eq!(
+        presence_reads(&graph),
+        0,
+        "nothing asked for a reconciliation"
+    );
+
+    // The store goes down; meanwhile Alice turns Away in Teams: the webhook Graph tells is
+    // refused (Graph retries much later), and maintenance meets the outage too.
+    store.set_unavailable(true);
+    graph.show("alice", "Away", "Away");
+    assert_eq!(graph_posts(&refusing, "reauthorizationRequired").await, 503);
+    let summary = run(&maintenance, budget).await;
+    assert!(summary.store_outage, "{summary:?}");
+
+    // The store is back. Another webhook instance stores the next collection: it knows of no
+    // refusal, and the instance that refused gets nothing more (frozen, or reclaimed).
+    store.set_unavailable(false);
+    assert_eq!(graph_posts(&next, "reauthorizationRequired").await, 202);
+    assert!(alice_in_swyx(&connector).is_empty());
+
+    // The next pass reads Teams back: Alice is Away in Swyx, not an hour later.
+    let summary = run(&maintenance, budget).await;
+    assert!(summary.failed.is_empty(), "{:?}", summary.failed);
+    assert_eq!(summary.subscriptions.reconciled_users, 1, "{summary:?}");
+    assert_eq!(
+        alice_in_swyx(&connector),
+        [SwyxAction::Set(SwyxStatus::Away)]
+    );
+    // Once per outage: the pass after reads nothing.
+    let reads = presence_reads(&graph);
+    run(&maintenance, budget).await;
+    assert_eq!(presence_reads(&graph), reads);
+}
+
+#[tokio::test(start_paused = true)]
+async fn in_one_process_a_refused_change_is_read_back_by_the_next_pass_without_another_collection()
+{
+    let graph = Arc::new(FakeGraph::default());
+    let store = store_with_alice().await;
+    let connector = Arc::new(FakeConnector::default());
+    // `serve`: the webhook and maintenance are one app.
+    let bridge = Arc::new(reconciled_bridge(&store, &graph, &connector).await);
+    // A blip between two passes: only the webhook meets it.
+    store.set_unavailable(true);
+    graph.show("alice", "Away", "Away");
+    assert_eq!(graph_posts(&bridge, "reauthorizationRequired").await, 503);
+    store.set_unavailable(false);
+
+    // No collection comes after it (Graph backs off); the next pass reads Teams back.
+    let summary = run(&bridge, Duration::from_secs(40)).await;
+    assert!(summary.failed.is_empty(), "{:?}", summary.failed);
+    assert_eq!(summary.subscriptions.reconciled_users, 1, "{summary:?}");
+    assert_eq!(
+        alice_in_swyx(&connector),
+        [SwyxAction::Set(SwyxStatus::Away)]
+    );
+}

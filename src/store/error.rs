@@ -73,6 +73,13 @@ impl StoreError {
             Self::Throttled { .. } | Self::Unavailable { .. } | Self::Contended { .. }
         )
     }
+
+    /// The backend itself did not serve the call: it was busy, slow or unreachable. Unlike
+    /// [`Self::is_transient`], other writers winning ([`Self::Contended`]) is not one: the store
+    /// worked.
+    pub fn is_outage(&self) -> bool {
+        matches!(self, Self::Throttled { .. } | Self::Unavailable { .. })
+    }
 }
 
 /// An error and its sources, `: `-separated.
@@ -112,7 +119,7 @@ mod tests {
     }
 
     #[test]
-    fn only_busy_unreachable_and_contended_are_transient() {
+    fn only_busy_unreachable_and_contended_are_transient_and_only_the_first_two_an_outage() {
         let io = || Box::new(std::io::Error::other("x")) as BoxError;
         let transient = [
             StoreError::Throttled {
@@ -129,11 +136,15 @@ mod tests {
             },
         ];
         assert!(transient.iter().all(StoreError::is_transient));
+        // Contention is the store working: only the first two are an outage.
+        let outages: Vec<bool> = transient.iter().map(StoreError::is_outage).collect();
+        assert_eq!(outages, [true, true, false]);
         let permanent = [
             StoreError::conflict("sync state of alice is not at revision 3"),
             StoreError::invalid("Entra id is empty"),
             StoreError::backend("DynamoDB GetItem", io()),
         ];
         assert!(!permanent.iter().any(StoreError::is_transient));
+        assert!(!permanent.iter().any(StoreError::is_outage));
     }
 }

@@ -4,16 +4,21 @@
 //!
 //! One lock over all records: every call takes it once and never holds it across an `await`, so
 //! each call is atomic, as a conditional write must be.
+//!
+//! [`MemoryStore::set_unavailable`] makes every call fail as a backend that does not answer
+//! ([`StoreError::Unavailable`]), changing nothing: how tests see what the bridge does while its
+//! store is down, and once it answers again.
 
 use super::{
     AccountStore, DecisionWrite, LifecycleRequest, LifecycleStore, LinkMark, PendingDelivery,
-    SpeakingStore, StoreResult, SubscriptionRecord, SubscriptionStore, SwitchStore, SyncAccount,
-    SyncStateStore, UserLink, UserLinkStore, UserSwitches, check_lifecycle_key, not_at, require,
-    require_growth,
+    SpeakingStore, StoreError, StoreResult, SubscriptionRecord, SubscriptionStore, SwitchStore,
+    SyncAccount, SyncStateStore, UserLink, UserLinkStore, UserSwitches, check_lifecycle_key,
+    not_at, require, require_growth,
 };
 use crate::domain::{SpeakingState, Timestamp, UserSyncState};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 mod delivery;
@@ -22,6 +27,8 @@ mod link_marks;
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     records: Mutex<Records>,
+    /// Every call fails, as against a backend that does not answer ([`Self::set_unavailable`]).
+    unavailable: AtomicBool,
     /// Test hook: see [`MemoryStore::hold_after_speaking_write`].
     #[cfg(test)]
     speaking_hold: Mutex<Option<SpeakingHold>>,
@@ -72,10 +79,23 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// A panic elsewhere while holding the lock cannot leave a half-done write: every write
-    /// checks first and changes last.
-    fn records(&self) -> MutexGuard<'_, Records> {
-        self.records.lock().unwrap_or_else(PoisonError::into_inner)
+    /// From now on every call fails with [`StoreError::Unavailable`] and changes nothing (an
+    /// outage), until called again with `false`.
+    pub fn set_unavailable(&self, unavailable: bool) {
+        self.unavailable.store(unavailable, Ordering::SeqCst);
+    }
+
+    /// The records, for one call; an error while [`Self::set_unavailable`]. A panic elsewhere
+    /// while holding the lock cannot leave a half-done write: every write checks first and
+    /// changes last.
+    fn records(&self) -> StoreResult<MutexGuard<'_, Records>> {
+        if self.unavailable.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable {
+                operation: "memory store".into(),
+                source: "set unavailable (an outage)".into(),
+            });
+        }
+        Ok(self.records.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Test hook, for a deterministic interleaving: the next speaking state of `entra_id` that
@@ -151,7 +171,7 @@ impl UserLinkStore for MemoryStore {
     async fn put_user(&self, link: &UserLink) -> StoreResult<()> {
         require("Entra id", &link.entra_id)?;
         require("Swyx user id", &link.swyx_user_id)?;
-        let mut r = self.records();
+        let mut r = self.records()?;
         if let Some(owner) = r.swyx_owners.get(&link.swyx_user_id)
             && *owner != link.entra_id
         {
@@ -171,11 +191,11 @@ impl UserLinkStore for MemoryStore {
     }
 
     async fn get_user(&self, entra_id: &str) -> StoreResult<Option<UserLink>> {
-        Ok(self.records().users.get(entra_id).cloned())
+        Ok(self.records()?.users.get(entra_id).cloned())
     }
 
     async fn get_user_by_swyx_id(&self, swyx_user_id: &str) -> StoreResult<Option<UserLink>> {
-        let r = self.records();
+        let r = self.records()?;
         Ok(r.swyx_owners
             .get(swyx_user_id)
             .and_then(|entra_id| r.users.get(entra_id))
@@ -183,7 +203,7 @@ impl UserLinkStore for MemoryStore {
     }
 
     async fn list_users(&self) -> StoreResult<Vec<UserLink>> {
-        Ok(self.records().users.values().cloned().collect())
+        Ok(self.records()?.users.values().cloned().collect())
     }
 
     async fn list_users_after(
@@ -192,7 +212,7 @@ impl UserLinkStore for MemoryStore {
         limit: usize,
     ) -> StoreResult<Vec<UserLink>> {
         use std::ops::Bound;
-        let r = self.records();
+        let r = self.records()?;
         let from = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.to_string()));
         Ok(r.users
             .range((from, Bound::Unbounded))
@@ -202,7 +222,7 @@ impl UserLinkStore for MemoryStore {
     }
 
     async fn delete_user(&self, entra_id: &str) -> StoreResult<bool> {
-        let mut r = self.records();
+        let mut r = self.records()?;
         r.sync_states.remove(entra_id);
         let Some(old) = r.users.remove(entra_id) else {
             return Ok(false);
@@ -212,7 +232,7 @@ impl UserLinkStore for MemoryStore {
     }
 
     async fn get_users(&self, entra_ids: &[String]) -> StoreResult<Vec<UserLink>> {
-        let r = self.records();
+        let r = self.records()?;
         Ok(entra_ids
             .iter()
             .filter_map(|id| r.users.get(id).cloned())
@@ -235,7 +255,7 @@ impl super::DecisionInputStore for MemoryStore {}
 impl SwitchStore for MemoryStore {
     async fn put_switches(&self, switches: &UserSwitches) -> StoreResult<()> {
         require("Swyx user id", &switches.swyx_user_id)?;
-        let mut r = self.records();
+        let mut r = self.records()?;
         if switches.switches.is_empty() {
             r.switches.remove(&switches.swyx_user_id);
         } else {
@@ -246,18 +266,18 @@ impl SwitchStore for MemoryStore {
     }
 
     async fn get_switches(&self, swyx_user_id: &str) -> StoreResult<Option<UserSwitches>> {
-        Ok(self.records().switches.get(swyx_user_id).cloned())
+        Ok(self.records()?.switches.get(swyx_user_id).cloned())
     }
 
     async fn list_switches(&self) -> StoreResult<Vec<UserSwitches>> {
-        Ok(self.records().switches.values().cloned().collect())
+        Ok(self.records()?.switches.values().cloned().collect())
     }
 }
 
 #[async_trait]
 impl SyncStateStore for MemoryStore {
     async fn get_sync_state(&self, entra_id: &str) -> StoreResult<Option<UserSyncState>> {
-        Ok(self.records().sync_states.get(entra_id).cloned())
+        Ok(self.records()?.sync_states.get(entra_id).cloned())
     }
 
     async fn put_sync_state(
@@ -268,7 +288,7 @@ impl SyncStateStore for MemoryStore {
     ) -> StoreResult<()> {
         require("Entra id", entra_id)?;
         put_if_at(
-            &mut self.records().sync_states,
+            &mut self.records()?.sync_states,
             entra_id,
             state,
             ("revision", |s| s.revision),
@@ -281,7 +301,7 @@ impl SyncStateStore for MemoryStore {
         &self,
         entra_ids: &[String],
     ) -> StoreResult<Vec<(String, UserSyncState)>> {
-        let r = self.records();
+        let r = self.records()?;
         Ok(entra_ids
             .iter()
             .filter_map(|id| Some((id.clone(), r.sync_states.get(id)?.clone())))
@@ -289,7 +309,7 @@ impl SyncStateStore for MemoryStore {
     }
 
     async fn put_decisions(&self, decisions: &[DecisionWrite]) -> StoreResult<Vec<String>> {
-        let mut r = self.records();
+        let mut r = self.records()?;
         let mut refused = Vec::new();
         for d in decisions {
             require("Entra id", &d.entra_id)?;
@@ -316,7 +336,7 @@ impl SyncStateStore for MemoryStore {
 #[async_trait]
 impl SpeakingStore for MemoryStore {
     async fn get_speaking(&self, entra_id: &str) -> StoreResult<Option<SpeakingState>> {
-        Ok(self.records().speaking.get(entra_id).cloned())
+        Ok(self.records()?.speaking.get(entra_id).cloned())
     }
 
     async fn put_speaking(
@@ -327,7 +347,7 @@ impl SpeakingStore for MemoryStore {
     ) -> StoreResult<()> {
         require("Entra id", entra_id)?;
         put_if_at(
-            &mut self.records().speaking,
+            &mut self.records()?.speaking,
             entra_id,
             state,
             ("revision", |s| s.revision),
@@ -344,7 +364,7 @@ impl SpeakingStore for MemoryStore {
         now: Timestamp,
         limit: usize,
     ) -> StoreResult<Vec<(String, SpeakingState)>> {
-        let r = self.records();
+        let r = self.records()?;
         let mut due: Vec<(Timestamp, &String, &SpeakingState)> = r
             .speaking
             .iter()
@@ -362,7 +382,7 @@ impl SpeakingStore for MemoryStore {
         &self,
         entra_ids: &[String],
     ) -> StoreResult<Vec<(String, SpeakingState)>> {
-        let r = self.records();
+        let r = self.records()?;
         Ok(entra_ids
             .iter()
             .filter_map(|id| Some((id.clone(), r.speaking.get(id)?.clone())))
@@ -374,22 +394,22 @@ impl SpeakingStore for MemoryStore {
 impl SubscriptionStore for MemoryStore {
     async fn put_subscription(&self, sub: &SubscriptionRecord) -> StoreResult<()> {
         require("subscription id", &sub.id)?;
-        self.records()
+        self.records()?
             .subscriptions
             .insert(sub.id.clone(), sub.clone());
         Ok(())
     }
 
     async fn get_subscription(&self, id: &str) -> StoreResult<Option<SubscriptionRecord>> {
-        Ok(self.records().subscriptions.get(id).cloned())
+        Ok(self.records()?.subscriptions.get(id).cloned())
     }
 
     async fn list_subscriptions(&self) -> StoreResult<Vec<SubscriptionRecord>> {
-        Ok(self.records().subscriptions.values().cloned().collect())
+        Ok(self.records()?.subscriptions.values().cloned().collect())
     }
 
     async fn delete_subscription(&self, id: &str) -> StoreResult<bool> {
-        Ok(self.records().subscriptions.remove(id).is_some())
+        Ok(self.records()?.subscriptions.remove(id).is_some())
     }
 }
 
@@ -398,7 +418,7 @@ impl AccountStore for MemoryStore {
     async fn put_account(&self, account: &SyncAccount, expected_version: u64) -> StoreResult<()> {
         require("sync account name", &account.name)?;
         put_if_at(
-            &mut self.records().accounts,
+            &mut self.records()?.accounts,
             &account.name,
             account,
             ("version", |a| a.version),
@@ -408,15 +428,15 @@ impl AccountStore for MemoryStore {
     }
 
     async fn get_account(&self, name: &str) -> StoreResult<Option<SyncAccount>> {
-        Ok(self.records().accounts.get(name).cloned())
+        Ok(self.records()?.accounts.get(name).cloned())
     }
 
     async fn list_accounts(&self) -> StoreResult<Vec<SyncAccount>> {
-        Ok(self.records().accounts.values().cloned().collect())
+        Ok(self.records()?.accounts.values().cloned().collect())
     }
 
     async fn delete_account(&self, name: &str) -> StoreResult<bool> {
-        Ok(self.records().accounts.remove(name).is_some())
+        Ok(self.records()?.accounts.remove(name).is_some())
     }
 }
 
@@ -425,12 +445,12 @@ impl LifecycleStore for MemoryStore {
     async fn put_lifecycle_request(&self, request: &LifecycleRequest) -> StoreResult<()> {
         check_lifecycle_key(&request.subscription_id, &request.event)?;
         let key = (request.subscription_id.clone(), request.event.clone());
-        self.records().lifecycle.insert(key, request.clone());
+        self.records()?.lifecycle.insert(key, request.clone());
         Ok(())
     }
 
     async fn list_lifecycle_requests(&self) -> StoreResult<Vec<LifecycleRequest>> {
-        let mut all: Vec<LifecycleRequest> = self.records().lifecycle.values().cloned().collect();
+        let mut all: Vec<LifecycleRequest> = self.records()?.lifecycle.values().cloned().collect();
         all.sort_by(|a, b| {
             (a.received_at, &a.subscription_id, &a.event).cmp(&(
                 b.received_at,
@@ -449,7 +469,7 @@ impl LifecycleStore for MemoryStore {
     ) -> StoreResult<bool> {
         check_lifecycle_key(subscription_id, event)?;
         let key = (subscription_id.to_string(), event.to_string());
-        let mut r = self.records();
+        let mut r = self.records()?;
         let handled = r
             .lifecycle
             .get(&key)

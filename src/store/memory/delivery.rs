@@ -10,7 +10,7 @@ use async_trait::async_trait;
 impl PendingStore for MemoryStore {
     async fn put_pending(&self, p: &PendingDelivery) -> StoreResult<bool> {
         require("Swyx user id", &p.update.swyx_user_id)?;
-        let mut r = self.records();
+        let mut r = self.records()?;
         let newer_stored = r
             .pending
             .get(&p.update.swyx_user_id)
@@ -23,7 +23,7 @@ impl PendingStore for MemoryStore {
     }
 
     async fn due_pending(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<PendingDelivery>> {
-        let r = self.records();
+        let r = self.records()?;
         let mut due: Vec<&PendingDelivery> = r
             .pending
             .values()
@@ -37,7 +37,7 @@ impl PendingStore for MemoryStore {
     }
 
     async fn get_pending(&self, swyx_user_id: &str) -> StoreResult<Option<PendingDelivery>> {
-        Ok(self.records().pending.get(swyx_user_id).cloned())
+        Ok(self.records()?.pending.get(swyx_user_id).cloned())
     }
 
     async fn delete_pending(
@@ -45,7 +45,7 @@ impl PendingStore for MemoryStore {
         swyx_user_id: &str,
         delivered_revision: u64,
     ) -> StoreResult<bool> {
-        let mut r = self.records();
+        let mut r = self.records()?;
         let delivered = r
             .pending
             .get(swyx_user_id)
@@ -57,11 +57,11 @@ impl PendingStore for MemoryStore {
     }
 
     async fn count_pending(&self) -> StoreResult<usize> {
-        Ok(self.records().pending.len())
+        Ok(self.records()?.pending.len())
     }
 
     async fn delete_pendings(&self, delivered: &[(String, u64)]) -> StoreResult<usize> {
-        let mut r = self.records();
+        let mut r = self.records()?;
         let mut removed = 0;
         for (swyx, revision) in delivered {
             if r.pending
@@ -76,7 +76,7 @@ impl PendingStore for MemoryStore {
     }
 
     async fn make_pending_due(&self, now: Timestamp) -> StoreResult<usize> {
-        let mut r = self.records();
+        let mut r = self.records()?;
         let mut moved = 0;
         for p in r.pending.values_mut() {
             if p.may_go_early(now) && p.next_attempt_at > now {
@@ -97,7 +97,7 @@ impl IdempotencyStore for MemoryStore {
         now: Timestamp,
     ) -> StoreResult<bool> {
         require("idempotency key", key)?;
-        let mut r = self.records();
+        let mut r = self.records()?;
         if r.claims.get(key).is_some_and(|until| *until > now) {
             return Ok(false);
         }
@@ -111,13 +111,13 @@ impl IdempotencyStore for MemoryStore {
 
     async fn release_claim(&self, key: &str) -> StoreResult<bool> {
         require("idempotency key", key)?;
-        Ok(self.records().claims.remove(key).is_some())
+        Ok(self.records()?.claims.remove(key).is_some())
     }
 
     async fn is_claimed(&self, key: &str, now: Timestamp) -> StoreResult<bool> {
         require("idempotency key", key)?;
         Ok(self
-            .records()
+            .records()?
             .claims
             .get(key)
             .is_some_and(|until| *until > now))

@@ -16,7 +16,7 @@ impl MemoryStore {
             require("Entra id", &l.entra_id)?;
             require("Swyx user id", &l.swyx_user_id)?;
         }
-        let mut r = self.records();
+        let mut r = self.records()?;
         let mut refused = Vec::new();
         for l in links {
             if r.users.contains_key(&l.entra_id) || r.swyx_owners.contains_key(&l.swyx_user_id) {
@@ -37,18 +37,18 @@ impl MemoryStore {
 impl LinkMarkStore for MemoryStore {
     async fn put_link_mark(&self, mark: &LinkMark) -> StoreResult<()> {
         require("Swyx user id", &mark.swyx_user_id)?;
-        self.records()
+        self.records()?
             .link_marks
             .insert(mark.swyx_user_id.clone(), mark.clone());
         Ok(())
     }
 
     async fn delete_link_mark(&self, swyx_user_id: &str) -> StoreResult<bool> {
-        Ok(self.records().link_marks.remove(swyx_user_id).is_some())
+        Ok(self.records()?.link_marks.remove(swyx_user_id).is_some())
     }
 
     async fn list_link_marks(&self) -> StoreResult<Vec<LinkMark>> {
-        Ok(self.records().link_marks.values().cloned().collect())
+        Ok(self.records()?.link_marks.values().cloned().collect())
     }
 
     async fn list_link_marks_after(
@@ -59,7 +59,7 @@ impl LinkMarkStore for MemoryStore {
         use std::ops::Bound;
         let from = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.to_string()));
         Ok(self
-            .records()
+            .records()?
             .link_marks
             .range((from, Bound::Unbounded))
             .take(limit)

@@ -46,6 +46,7 @@ fn the_maintenance_record_carries_the_gauges_under_the_prometheus_names() {
             ..SubscriptionSummary::default()
         },
         failed: Vec::new(),
+        store_outage: false,
     };
     let store = StoreFigures {
         pending_deliveries: 3,
