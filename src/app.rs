@@ -128,10 +128,14 @@ impl App {
         clock: Clock,
         opened: OpenedStore,
     ) -> Result<Self, StartupError> {
-        let OpenedStore { store, aws } = opened;
+        let OpenedStore {
+            store,
+            aws,
+            aws_source,
+        } = opened;
         // The secrets' request goes out first; what needs no secret is made while it is
         // answered, not before it is sent.
-        let secrets = prefetched_secrets(cfg, role, aws);
+        let secrets = prefetched_secrets(cfg, role, SecretResolver::new(aws, aws_source));
         let without_secrets = async {
             let trust = outbound_trust(role, RootsSource::from_env(|k| std::env::var_os(k)))?;
             let http = crate::outbound::http::client(CONNECT_TIMEOUT, trust)
@@ -225,14 +229,8 @@ impl App {
 async fn prefetched_secrets(
     cfg: &Config,
     role: Role,
-    aws: Option<aws_config::SdkConfig>,
+    mut secrets: SecretResolver,
 ) -> SecretResolver {
-    let mut secrets = if role.is_lambda_function() {
-        SecretResolver::in_lambda()
-    } else {
-        SecretResolver::default()
-    };
-    secrets.aws = aws;
     let mut refs: Vec<&SecretRef> = Vec::new();
     if role.decrypts_notifications() {
         refs.extend(cfg.encryption_keys.iter().map(|k| &k.private_key));
@@ -266,6 +264,7 @@ fn outbound_trust(role: Role, roots: RootsSource) -> Result<Trust, StartupError>
 }
 
 pub use store::{OpenedStore, REQUEST_LOCK_WAIT, open_store, open_store_with};
+pub use aws::AwsSource;
 
 /// The mapping rules and each override's, read and checked.
 fn rules_of(cfg: &Config) -> Result<(MappingRules, Vec<RuleOverride>), StartupError> {

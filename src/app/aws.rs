@@ -4,14 +4,18 @@
 //! (STS) or instance-metadata provider is built; and one HTTPS client for every AWS client of the
 //! process (reqwest as the SDK's connector, [`https`]), trusting Mozilla's roots compiled in
 //! ([`crate::outbound::trusted_roots`]), made when its first connection is. `serve` and the CLI
-//! keep the SDK's defaults (profiles, SSO, instance roles, the platform's roots).
+//! keep the SDK's defaults (profiles, SSO, instance roles, the platform's roots). Which of the
+//! two a program uses, its entry point says ([`AwsSource`]), so that a Lambda function's binary
+//! does not carry the other.
 
 mod https;
 
 use crate::config::DynamoTimeouts;
 use crate::outbound::trusted_roots::{RootsError, RootsSource};
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+// The SDK's shared type, as every service crate re-exports it (aws-config does not).
+use aws_sdk_dynamodb::config::SharedCredentialsProvider;
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
@@ -20,46 +24,81 @@ use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-/// The AWS configuration: the environment's alone in a Lambda function (`lambda`), the SDK's
-/// default chains otherwise. `timeouts`: the store's, for every AWS client of a Lambda function
-/// (see [`lambda_loader`]).
-pub(super) async fn load(lambda: bool, timeouts: Option<DynamoTimeouts>) -> SdkConfig {
-    let loader = aws_config::defaults(BehaviorVersion::latest());
-    if !lambda {
-        return loader.load().await;
+/// Where a program's AWS configuration comes from, chosen by its entry point: a Lambda
+/// function's binary then holds no trace of the SDK's default chains (the configuration loader,
+/// profiles, SSO, STS, instance metadata), which it never runs; they were a tenth of its size
+/// and of the relocations applied at each cold start.
+#[derive(Clone, Copy)]
+pub struct AwsSource(fn(Option<DynamoTimeouts>) -> LoadingConfig);
+
+type LoadingConfig = Pin<Box<dyn Future<Output = SdkConfig> + Send>>;
+
+impl AwsSource {
+    /// A Lambda function's: the environment's alone (see [`lambda_config`]).
+    pub fn lambda() -> Self {
+        Self(|timeouts| Box::pin(std::future::ready(lambda_config(timeouts))))
     }
-    let roots = RootsSource::from_env(|k| std::env::var_os(k));
-    let timeouts = timeouts.map(super::store::timeout_config);
-    lambda_loader(loader, ConnectOnUse::new(roots), timeouts)
-        .load()
-        .await
+
+    /// `serve`'s and the CLI's: the SDK's default chains (the store sets its own timeouts).
+    pub fn default_chains() -> Self {
+        Self(|_| Box::pin(aws_config::load_defaults(BehaviorVersion::latest())))
+    }
+
+    /// The configuration; `timeouts`, the store's, for every AWS client of a Lambda function.
+    pub async fn load(self, timeouts: Option<DynamoTimeouts>) -> SdkConfig {
+        (self.0)(timeouts).await
+    }
 }
 
-/// A Lambda function's configuration: credentials and region from the environment, `http` for
-/// every client, and the same timeouts for all of them. The same connect timeout: `http` makes
-/// a client (its TLS setup and connection pool) for each distinct pair of connect and read
-/// timeouts, so Secrets Manager on the SDK's default and DynamoDB on the store's would make two
-/// before the first answer, and connect twice. The same attempt and operation timeouts: without
-/// them a Secrets Manager request on a connection that died silently (a process frozen with it
-/// in flight) waited until the function timed out.
-fn lambda_loader(
-    loader: ConfigLoader,
-    http: ConnectOnUse,
-    timeouts: Option<TimeoutConfig>,
-) -> ConfigLoader {
-    let loader = loader
-        .credentials_provider(
-            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
-        )
-        .region(aws_config::environment::EnvironmentVariableRegionProvider::new())
-        .http_client(http);
-    match timeouts {
-        Some(timeouts) => loader.timeout_config(timeouts),
-        None => loader,
+impl std::fmt::Debug for AwsSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AwsSource")
     }
+}
+
+/// A Lambda function's configuration, made without the SDK's loader: credentials
+/// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) and region (`AWS_REGION`,
+/// else `AWS_DEFAULT_REGION`) from the environment, as Lambda sets them, and `AWS_ENDPOINT_URL`
+/// for every service when set (a local stand-in); no profile file is read. Retries, the
+/// identity cache, sleep and clock are the service clients' defaults, as the loader left them.
+fn lambda_config(timeouts: Option<DynamoTimeouts>) -> SdkConfig {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let roots = RootsSource::from_env(|k| std::env::var_os(k));
+    let mut builder = lambda_config_with(
+        ConnectOnUse::new(roots),
+        timeouts.map(super::store::timeout_config),
+    )
+    .to_builder()
+    .credentials_provider(SharedCredentialsProvider::new(
+        aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+    ))
+    .region(
+        env("AWS_REGION")
+            .or_else(|| env("AWS_DEFAULT_REGION"))
+            .map(Region::new),
+    );
+    builder.set_endpoint_url(env("AWS_ENDPOINT_URL"));
+    builder.build()
+}
+
+/// What every Lambda function's configuration holds besides where it runs and who it is:
+/// `http` for every client, and the same timeouts for all of them (`None`: the SDK's). The same
+/// connect timeout: `http` makes a client (its TLS setup and connection pool) for each distinct
+/// pair of connect and read timeouts, so Secrets Manager on the SDK's default and DynamoDB on
+/// the store's would make two before the first answer, and connect twice. The same attempt and
+/// operation timeouts: without them a Secrets Manager request on a connection that died
+/// silently (a process frozen with it in flight) waited until the function timed out.
+fn lambda_config_with(http: ConnectOnUse, timeouts: Option<TimeoutConfig>) -> SdkConfig {
+    let mut builder = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(http);
+    builder.set_timeout_config(timeouts);
+    builder.build()
 }
 
 /// The HTTPS client of every AWS client of a Lambda function ([`https`]), made, roots and all,

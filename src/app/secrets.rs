@@ -1,6 +1,7 @@
 //! Secret references resolved once per process: literal values, `file:` paths and AWS Secrets
 //! Manager ARNs (a function's ARNs in one `BatchGetSecretValue`, on one AWS configuration).
 
+use super::aws::AwsSource;
 use crate::config::SecretRef;
 use aws_sdk_secretsmanager::error::SdkError;
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
@@ -30,28 +31,36 @@ const BATCH_MAX_IDS: usize = 20;
 
 /// Resolves secret references; the AWS configuration and the Secrets Manager client are made on
 /// first use only, and [`SecretResolver::prefetch`] reads many ARNs in one round trip.
-#[derive(Default)]
 pub struct SecretResolver {
     pub(super) aws: Option<aws_config::SdkConfig>,
-    /// A Lambda function: AWS credentials and region from the environment alone.
-    lambda: bool,
+    /// Where the AWS configuration comes from when the store brought none.
+    source: AwsSource,
     secrets_manager: Option<aws_sdk_secretsmanager::Client>,
     fetched: std::collections::HashMap<String, String>,
 }
 
+/// `serve`'s and the CLI's: the SDK's default chains.
+impl Default for SecretResolver {
+    fn default() -> Self {
+        Self::new(None, AwsSource::default_chains())
+    }
+}
+
 impl SecretResolver {
-    /// The resolver of a Lambda function (see [`super::aws::load`]).
-    pub(super) fn in_lambda() -> Self {
+    /// A resolver on `aws` when given, else on the configuration `source` gives.
+    pub(super) fn new(aws: Option<aws_config::SdkConfig>, source: AwsSource) -> Self {
         Self {
-            lambda: true,
-            ..Self::default()
+            aws,
+            source,
+            secrets_manager: None,
+            fetched: Default::default(),
         }
     }
 
     pub async fn aws_config(&mut self) -> &aws_config::SdkConfig {
         let conf = match self.aws.take() {
             Some(c) => c,
-            None => super::aws::load(self.lambda, None).await,
+            None => self.source.load(None).await,
         };
         self.aws.insert(conf)
     }

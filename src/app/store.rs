@@ -1,9 +1,11 @@
 //! Opening the configured store (SQLite or DynamoDB).
 
+use super::aws::AwsSource;
 use super::{Role, StartupError};
 use crate::config::{Config, DynamoTimeouts, StoreConfig};
 use crate::store::{DynamoStore, SqliteStore, Store};
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,30 +23,50 @@ pub async fn open_store(cfg: &StoreConfig) -> Result<Arc<dyn Store>, StartupErro
 /// connects on its first one), so a Lambda function's cold start can read the store while the
 /// app reads its secrets. Carries the AWS configuration the DynamoDB client was made on: the
 /// app's other AWS clients share it, and with it one HTTPS client and one read of the trusted
-/// roots.
+/// roots; and where a configuration comes from, for a store that made none (SQLite).
 #[derive(Clone)]
 pub struct OpenedStore {
     pub store: Arc<dyn Store>,
     pub(super) aws: Option<aws_config::SdkConfig>,
+    pub(super) aws_source: AwsSource,
 }
 
 impl OpenedStore {
     /// The store of `role`'s program: on DynamoDB with the AWS configuration of a Lambda function
-    /// when `role` is one (see [`super::aws::load`]).
+    /// when `role` is one (see [`AwsSource`]). A Lambda function's entry point calls
+    /// [`OpenedStore::open`] instead, naming its source, so its binary holds only that one.
     pub async fn for_role(cfg: &Config, role: Role) -> Result<Self, StartupError> {
-        let aws = match cfg.store {
-            StoreConfig::DynamoDb { timeouts, .. } => {
-                let lambda = role.is_lambda_function();
-                Some(super::aws::load(lambda, Some(timeouts)).await)
-            }
-            StoreConfig::Sqlite { .. } => None,
+        let source = if role.is_lambda_function() {
+            AwsSource::lambda()
+        } else {
+            AwsSource::default_chains()
         };
-        let store = open_store_with(&cfg.store, aws.as_ref()).await?;
-        Ok(Self { store, aws })
+        Self::open(cfg, source).await
+    }
+
+    /// The store, a DynamoDB one on the configuration `source` gives.
+    pub async fn open(cfg: &Config, source: AwsSource) -> Result<Self, StartupError> {
+        let (store, aws) = match &cfg.store {
+            StoreConfig::DynamoDb {
+                table,
+                endpoint_url,
+                timeouts,
+            } => {
+                let aws = source.load(Some(*timeouts)).await;
+                let store = dynamo_store(table, endpoint_url.as_deref(), *timeouts, &aws);
+                (store, Some(aws))
+            }
+            StoreConfig::Sqlite { path } => (sqlite_store(path, REQUEST_LOCK_WAIT)?, None),
+        };
+        Ok(Self {
+            store,
+            aws,
+            aws_source: source,
+        })
     }
 }
 
-/// Opens the store; a DynamoDB store reuses `aws` when given (one configuration load per process).
+/// Opens the store; a DynamoDB store reuses `aws` when given, else loads the SDK's defaults.
 pub async fn open_store_with(
     cfg: &StoreConfig,
     aws: Option<&aws_config::SdkConfig>,
@@ -58,14 +80,7 @@ async fn open_store_waiting(
     lock_wait: Duration,
 ) -> Result<Arc<dyn Store>, StartupError> {
     Ok(match cfg {
-        StoreConfig::Sqlite { path } => Arc::new(
-            SqliteStore::open_with_lock_wait(path, lock_wait).map_err(|source| {
-                StartupError::Sqlite {
-                    path: path.clone(),
-                    source,
-                }
-            })?,
-        ),
+        StoreConfig::Sqlite { path } => sqlite_store(path, lock_wait)?,
         StoreConfig::DynamoDb {
             table,
             endpoint_url,
@@ -75,23 +90,40 @@ async fn open_store_waiting(
             let conf = match aws {
                 Some(conf) => conf,
                 None => {
-                    loaded = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                        .load()
-                        .await;
+                    loaded = AwsSource::default_chains().load(None).await;
                     &loaded
                 }
             };
-            let mut builder = aws_sdk_dynamodb::config::Builder::from(conf)
-                .timeout_config(timeout_config(*timeouts));
-            if let Some(url) = endpoint_url {
-                builder = builder.endpoint_url(url);
-            }
-            Arc::new(DynamoStore::new(
-                aws_sdk_dynamodb::Client::from_conf(builder.build()),
-                table.clone(),
-            ))
+            dynamo_store(table, endpoint_url.as_deref(), *timeouts, conf)
         }
     })
+}
+
+fn sqlite_store(path: &Path, lock_wait: Duration) -> Result<Arc<dyn Store>, StartupError> {
+    let store = SqliteStore::open_with_lock_wait(path, lock_wait).map_err(|source| {
+        StartupError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        }
+    })?;
+    Ok(Arc::new(store))
+}
+
+fn dynamo_store(
+    table: &str,
+    endpoint_url: Option<&str>,
+    timeouts: DynamoTimeouts,
+    conf: &aws_config::SdkConfig,
+) -> Arc<dyn Store> {
+    let mut builder =
+        aws_sdk_dynamodb::config::Builder::from(conf).timeout_config(timeout_config(timeouts));
+    if let Some(url) = endpoint_url {
+        builder = builder.endpoint_url(url);
+    }
+    Arc::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::from_conf(builder.build()),
+        table.to_string(),
+    ))
 }
 
 /// Without these the SDK waits for a table that does not answer as long as the connection

@@ -9,7 +9,7 @@ pub mod emf;
 mod maintenance;
 
 use super::http::{HttpRequest, HttpResponse};
-use crate::app::{App, OpenedStore, Role};
+use crate::app::{App, AwsSource, OpenedStore, Role};
 use crate::config::{Config, Origin, RawConfig};
 use crate::domain::Timestamp;
 use crate::metrics::Metrics;
@@ -130,7 +130,7 @@ impl LazyApp {
     async fn opened(&self) -> Result<OpenedStore, String> {
         self.opened
             .get_or_try_init(|| async {
-                let mut opened = OpenedStore::for_role(&self.config, self.role).await?;
+                let mut opened = OpenedStore::open(&self.config, AwsSource::lambda()).await?;
                 if self.role == Role::Maintenance {
                     let counted = Arc::new(CountingStore::new(opened.store));
                     opened.store = Arc::clone(&counted) as Arc<dyn Store>;

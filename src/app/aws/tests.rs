@@ -178,21 +178,21 @@ async fn an_unreadable_bundle_fails_each_request_with_its_name() {
 /// The store's connect timeout in the test below (as `store.dynamodb_connect_timeout_ms` sets it).
 const STORE_CONNECT: Duration = Duration::from_millis(1_000);
 
-/// A Lambda function's configuration loader (`http`, `timeouts`) with test credentials and
-/// region instead of the environment's, every service at `endpoint`.
-fn test_lambda_loader(
+/// A Lambda function's configuration (`http`, `timeouts`) with test credentials and region
+/// instead of the environment's, every service at `endpoint`.
+fn test_lambda_config(
     http: ConnectOnUse,
     timeouts: Option<TimeoutConfig>,
     endpoint: &str,
-) -> aws_config::ConfigLoader {
-    lambda_loader(
-        aws_config::defaults(BehaviorVersion::latest()),
-        http,
-        timeouts,
-    )
-    .region(Region::new("eu-west-1"))
-    .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-    .endpoint_url(endpoint)
+) -> aws_config::SdkConfig {
+    lambda_config_with(http, timeouts)
+        .to_builder()
+        .region(Region::new("eu-west-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "test", "test", None, None, "test",
+        )))
+        .endpoint_url(endpoint)
+        .build()
 }
 
 /// The clients of a Lambda function's cold start, as it makes them: Secrets Manager on the
@@ -203,10 +203,10 @@ async fn connectors_for_secrets_and_store(connect_timeout: Option<Duration>) -> 
     let http = ConnectOnUse::new(RootsSource::Mozilla);
     let made = Arc::clone(&http.connectors_made);
     let timeouts = connect_timeout.map(|c| TimeoutConfig::builder().connect_timeout(c).build());
-    let conf = test_lambda_loader(http, timeouts, "http://127.0.0.1:9")
+    let conf = test_lambda_config(http, timeouts, "http://127.0.0.1:9")
+        .to_builder()
         .retry_config(aws_config::retry::RetryConfig::disabled())
-        .load()
-        .await;
+        .build();
     let secrets = aws_sdk_secretsmanager::Client::new(&conf)
         .batch_get_secret_value()
         .secret_id_list("arn:aws:secretsmanager:eu-west-1:1:secret:x")
@@ -259,13 +259,11 @@ async fn a_secrets_read_nobody_answers_fails_within_the_stores_timeout() {
         attempt: Duration::from_millis(200),
         operation: Duration::from_millis(500),
     };
-    let conf = test_lambda_loader(
+    let conf = test_lambda_config(
         ConnectOnUse::new(RootsSource::Mozilla),
         Some(crate::app::store::timeout_config(timeouts)),
         &url,
-    )
-    .load()
-    .await;
+    );
     let read = aws_sdk_secretsmanager::Client::new(&conf)
         .batch_get_secret_value()
         .secret_id_list("arn:aws:secretsmanager:eu-west-1:1:secret:x")
