@@ -69,8 +69,11 @@ impl StoreRefusals {
 
     /// A collection was stored: if any was refused before, asks for a reconciliation (once; again
     /// at the next stored collection if even that could not be written) and wakes maintenance.
+    /// What a maintenance pass met is left to the next pass ([`Self::before_pass`]): taken here,
+    /// in `serve` every stored collection between two passes that meet the store down would ask
+    /// and wake maintenance again, a reconciliation at every pass, back to back.
     pub async fn store_answers_again(&self, store: &dyn AccountStore, wake: &Notify) {
-        if self.ask(store).await {
+        if self.ask(store, REFUSED).await {
             wake.notify_one();
         }
     }
@@ -78,7 +81,7 @@ impl StoreRefusals {
     /// Before a maintenance pass: asks for a reconciliation if a collection was refused or an
     /// earlier pass met the store down; the pass then reconciles. Nothing when neither happened.
     pub async fn before_pass(&self, store: &dyn AccountStore) {
-        if self.ask(store).await {
+        if self.ask(store, REFUSED | OUTAGE).await {
             self.outage.store(ASKED, Ordering::SeqCst);
         }
     }
@@ -101,10 +104,10 @@ impl StoreRefusals {
         }
     }
 
-    /// Asks for a reconciliation if one is owed; `true` when it was asked now. A failure, or a
-    /// caller that gives up waiting, leaves it owed.
-    async fn ask(&self, store: &dyn AccountStore) -> bool {
-        let why = self.owed.swap(0, Ordering::SeqCst);
+    /// Asks for a reconciliation if one is owed for a reason in `which` (`REFUSED`, `OUTAGE`);
+    /// `true` when it was asked now. A failure, or a caller that gives up waiting, leaves it owed.
+    async fn ask(&self, store: &dyn AccountStore, which: u8) -> bool {
+        let why = self.owed.fetch_and(!which, Ordering::SeqCst) & which;
         if why == 0 {
             return false;
         }
@@ -270,5 +273,44 @@ mod tests {
         refusals.after_pass(false);
         refusals.before_pass(&store).await;
         assert!(!asked(&store, "sync1").await, "the outage is over");
+    }
+
+    /// `serve`: the webhook and maintenance share one `StoreRefusals`, and a collection that is
+    /// stored wakes maintenance when it asks. A part that meets the store down at every pass (a
+    /// throttled index) while notifications are still stored must not turn each collection into
+    /// a reconciliation and an immediate pass.
+    #[tokio::test]
+    async fn collections_stored_between_failing_passes_do_not_reconcile_at_every_pass() {
+        let store = one_account().await;
+        let refusals = StoreRefusals::default();
+        let wake = Notify::new();
+        let mut asks = 0;
+        for _ in 0..5 {
+            // A pass meets the store down; then a collection is stored; then the next pass.
+            refusals.after_pass(true);
+            refusals.store_answers_again(&store, &wake).await;
+            assert!(
+                wake.notified().now_or_never().is_none(),
+                "woke maintenance for a pass's outage, not for a refused collection"
+            );
+            refusals.before_pass(&store).await;
+            if asked(&store, "sync1").await {
+                asks += 1;
+                reconciled(&store, "sync1").await;
+            }
+        }
+        assert_eq!(asks, 1, "asked once for the run of failing passes");
+        // The first pass through without an outage: once more, as on Lambda.
+        refusals.after_pass(false);
+        refusals.store_answers_again(&store, &wake).await;
+        refusals.before_pass(&store).await;
+        assert!(asked(&store, "sync1").await);
+        // A refused collection is still the webhook's to ask for, and wakes maintenance.
+        reconciled(&store, "sync1").await;
+        refusals.after_pass(false);
+        refusals.note();
+        refusals.store_answers_again(&store, &wake).await;
+        assert!(asked(&store, "sync1").await);
+        assert!(wake.notified().now_or_never().is_some());
     }
 }
