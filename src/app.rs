@@ -263,8 +263,8 @@ fn outbound_trust(role: Role, roots: RootsSource) -> Result<Trust, StartupError>
     Ok(Trust::Roots(store))
 }
 
-pub use store::{OpenedStore, REQUEST_LOCK_WAIT, open_store, open_store_with};
 pub use aws::AwsSource;
+pub use store::{OpenedStore, REQUEST_LOCK_WAIT, open_store, open_store_with};
 
 /// The mapping rules and each override's, read and checked.
 fn rules_of(cfg: &Config) -> Result<(MappingRules, Vec<RuleOverride>), StartupError> {
