@@ -135,7 +135,16 @@ impl SubscriptionApi for FakeGraph {
         _budget: Duration,
     ) -> Result<Vec<ListedSubscription>, GraphError> {
         self.record(GraphCall::List);
-        Ok(lock(&self.subscriptions).iter().map(Self::listed).collect())
+        // As Graph: "the clientState property value is not returned for security purposes"
+        // (https://learn.microsoft.com/en-us/graph/api/subscription-list).
+        let held = lock(&self.subscriptions);
+        Ok(held
+            .iter()
+            .map(|s| ListedSubscription {
+                client_state: None,
+                ..Self::listed(s)
+            })
+            .collect())
     }
 
     async fn get_subscription(

@@ -54,6 +54,17 @@ async fn creates_after_echoing_the_handshake_on_both_urls() {
     assert_eq!(views[0].user_ids, [ALICE, BOB]);
     let got = graph_get(&graph, &token, &format!("/subscriptions/{}", views[0].id)).await;
     assert_eq!(got.status(), StatusCode::OK);
+    let got: Value = got.json().await.unwrap();
+    assert_eq!(got["clientState"], "client-state-secret");
+    // The list leaves it out: "the clientState property value is not returned for security
+    // purposes" (https://learn.microsoft.com/en-us/graph/api/subscription-list).
+    let listed: Value = graph_get(&graph, &token, "/subscriptions")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["value"][0]["id"], views[0].id.as_str());
+    assert_eq!(listed["value"][0]["clientState"], Value::Null);
 }
 
 #[tokio::test]

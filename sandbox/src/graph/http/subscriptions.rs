@@ -180,7 +180,10 @@ fn not_found(id: &str) -> ApiError {
     ))
 }
 
-/// `GET /v1.0/subscriptions`
+/// `GET /v1.0/subscriptions`. Without the `clientState`: "the `clientState` property value is
+/// not returned for security purposes"
+/// (<https://learn.microsoft.com/en-us/graph/api/subscription-list?view=graph-rest-1.0>); a
+/// single `GET /subscriptions/{id}` shows it, as that page's example does.
 pub(crate) async fn list(State(ctx): State<Arc<Ctx>>, headers: HeaderMap) -> ApiResult {
     authorize(&ctx.tenant, &headers)?;
     let app_id = &ctx.tenant.app_id;
@@ -188,7 +191,11 @@ pub(crate) async fn list(State(ctx): State<Arc<Ctx>>, headers: HeaderMap) -> Api
         inner
             .subscriptions
             .values()
-            .map(|s| subscription_json(s, app_id))
+            .map(|s| {
+                let mut listed = subscription_json(s, app_id);
+                listed["clientState"] = Value::Null;
+                listed
+            })
             .collect()
     });
     Ok(Json(json!({ "value": value })).into_response())
