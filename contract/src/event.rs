@@ -144,8 +144,9 @@ impl SwyxEvent {
                 kind: kind.to_string(),
             });
         }
+        // Not trimmed: white space is part of a `SwyxUserId` (the schema allows it).
         let swyx_user_id = match text("swyxUserId") {
-            Some(id) if !id.trim().is_empty() => id.to_string(),
+            Some(id) if !id.is_empty() => id.to_string(),
             _ => return Err("`swyxUserId` is missing, empty or not a string".to_string()),
         };
         let Some(at_unix_ms) = text("at").and_then(unix_ms_from_rfc3339) else {
@@ -278,6 +279,19 @@ mod tests {
                 "callId":null,"device":"SwyxIt!","at":"2026-11-26T10:00:00Z"}"#,
         );
         assert!(matches!(s.kind, EventKind::StatusChanged { .. }));
+    }
+
+    #[test]
+    fn a_user_id_is_taken_as_sent() {
+        let e = known(
+            r#"{"type":"speaking.started","swyxUserId":" ","callId":"c","at":"2026-11-26T10:00:00Z"}"#,
+        );
+        assert_eq!(e.swyx_user_id, " ");
+        assert!(
+            parse(r#"{"type":"speaking.started","swyxUserId":"","callId":"c","at":"2026-11-26T10:00:00Z"}"#)
+                .unwrap_err()
+                .contains("`swyxUserId`")
+        );
     }
 
     #[test]

@@ -65,7 +65,9 @@ pub fn check_swyx_user_id(id: &str) -> Result<(), SwyxUserIdError> {
     if id == "." || id == ".." {
         return Err(SwyxUserIdError::DotSegment);
     }
-    if id.chars().any(|c| c == '/' || c.is_control()) {
+    // The schema's `[^/\x00-\x1f\x7f]`: C0 controls and DEL. Other characters Unicode calls
+    // control (U+0080..U+009F) are a valid id's, and percent-encoded in the path like any other.
+    if id.chars().any(|c| c == '/' || c < ' ' || c == '\x7f') {
         return Err(SwyxUserIdError::BadCharacter);
     }
     Ok(())
@@ -86,12 +88,24 @@ pub struct TeamsPresenceBody {
 pub struct TeamsStatusRequest {
     pub swyx_user_id: String,
     pub entra_id: String,
-    /// `None` (JSON null) withdraws the Teams-derived status.
+    /// `None` (JSON null) withdraws the Teams-derived status. Required, null or not: a body
+    /// without `status` is malformed (400), never taken as a withdrawal.
+    #[serde(deserialize_with = "present_or_null")]
     pub status: Option<SwyxStatus>,
     pub revision: u64,
     pub teams: TeamsPresenceBody,
     /// RFC 3339.
     pub observed_at: String,
+}
+
+/// A member that must be present and may be `null` (serde takes a missing `Option` as `None`
+/// unless told otherwise).
+fn present_or_null<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d)
 }
 
 /// What a connector holds in one user's Teams-derived slot (`TeamsStatusState`): the answer of
@@ -210,5 +224,44 @@ mod tests {
             check_swyx_user_id(&"x".repeat(129)),
             Err(SwyxUserIdError::TooLong)
         );
+        assert_eq!(
+            check_swyx_user_id("a\x7fb"),
+            Err(SwyxUserIdError::BadCharacter)
+        );
+    }
+
+    #[test]
+    fn user_ids_the_schema_allows_are_taken() {
+        // `^(?!\.{1,2}$)[^/\x00-\x1f\x7f]+$`: a C1 character (U+0080..U+009F), white space,
+        // dots other than `.`/`..` are all part of valid ids.
+        for id in [
+            "a\u{85}b",
+            "\u{9f}",
+            " ",
+            " 1001 ",
+            "...",
+            ".a",
+            "x".repeat(128).as_str(),
+        ] {
+            assert_eq!(check_swyx_user_id(id), Ok(()), "{id:?}");
+        }
+    }
+
+    #[test]
+    fn a_teams_status_body_needs_status_even_if_null() {
+        let body = |status: &str| {
+            format!(
+                r#"{{"swyxUserId":"1","entraId":"e",{status}"revision":1,
+                "teams":{{"availability":"Offline","activity":"Offline","outOfOffice":false}},
+                "observedAt":"2026-11-26T10:00:00Z"}}"#
+            )
+        };
+        let withdraw: TeamsStatusRequest =
+            serde_json::from_str(&body(r#""status":null,"#)).unwrap();
+        assert_eq!(withdraw.status, None);
+        let set: TeamsStatusRequest = serde_json::from_str(&body(r#""status":"Away","#)).unwrap();
+        assert_eq!(set.status, Some(SwyxStatus::Away));
+        let missing = serde_json::from_str::<TeamsStatusRequest>(&body("")).unwrap_err();
+        assert!(missing.to_string().contains("status"), "{missing}");
     }
 }

@@ -121,6 +121,12 @@ pub struct SpeakingState {
     /// one); written together with `preferred`.
     #[serde(default, skip_serializing_if = "PreferredMark::is_old_claim")]
     pub preferred_mark: PreferredMark,
+    /// The `at` of the newest hand-set status (`status.changed`) acted on, as the connector
+    /// stamped it (at most the bridge's clock on arrival). The contract promises no order of
+    /// delivery: an older change that arrives after it (a retry, a connector sending in
+    /// parallel) is not sent to Teams over it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own_status_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

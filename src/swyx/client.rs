@@ -197,17 +197,7 @@ impl ConnectorClient {
         let mut cursor: Option<String> = None;
         let mut seen = std::collections::HashSet::new();
         loop {
-            let mut url = self.url(&["v1", "users"])?;
-            {
-                let mut q = url.query_pairs_mut();
-                q.append_pair("limit", &USER_PAGE_MAX.to_string());
-                for (k, v) in extra {
-                    q.append_pair(k, v);
-                }
-                if let Some(c) = &cursor {
-                    q.append_pair("cursor", c);
-                }
-            }
+            let url = self.users_page_url(extra, cursor.as_deref())?;
             let what = "GET users".to_string();
             let left = budget.saturating_sub(started.elapsed());
             let answer = self
@@ -235,6 +225,31 @@ impl ConnectorClient {
                 None => return Ok(()),
             }
         }
+    }
+
+    /// `{base}/v1/users?limit=…&{extra}&cursor=…`, each value percent-encoded as RFC 3986 (and
+    /// the contract's OpenAPI) says: a space is `%20`, never the form encoding's `+`, which a
+    /// connector that decodes by RFC 3986 reads as a `+` (a cursor is opaque: it may hold both).
+    fn users_page_url(
+        &self,
+        extra: &[(&str, &str)],
+        cursor: Option<&str>,
+    ) -> Result<Url, ConnectorError> {
+        let mut url = self.url(&["v1", "users"])?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("limit", &USER_PAGE_MAX.to_string());
+            for (k, v) in extra {
+                q.append_pair(k, v);
+            }
+            if let Some(c) = cursor {
+                q.append_pair("cursor", c);
+            }
+        }
+        // The form encoding writes a space as `+` and a `+` as `%2B`: every `+` is a space.
+        let query = url.query().map(|q| q.replace('+', "%20"));
+        url.set_query(query.as_deref());
+        Ok(url)
     }
 
     fn url(&self, segments: &[&str]) -> Result<Url, ConnectorError> {
@@ -345,6 +360,24 @@ mod tests {
         assert_eq!(
             c.url(&["v1", "users"]).unwrap().as_str(),
             "http://127.0.0.1:8081/v1/users"
+        );
+    }
+
+    #[test]
+    fn a_cursor_is_percent_encoded_with_a_space_as_percent_20() {
+        let c = client("http://127.0.0.1:8081/swyx/");
+        let u = c
+            .users_page_url(&[("speaking", "true")], Some("Doe, Jane+1/2&x=é"))
+            .unwrap();
+        assert_eq!(
+            u.query(),
+            Some("limit=1000&speaking=true&cursor=Doe%2C%20Jane%2B1%2F2%26x%3D%C3%A9")
+        );
+        assert_eq!(u.path(), "/swyx/v1/users");
+        let first = c.users_page_url(&[], None).unwrap();
+        assert_eq!(
+            first.as_str(),
+            "http://127.0.0.1:8081/swyx/v1/users?limit=1000"
         );
     }
 

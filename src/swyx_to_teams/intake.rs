@@ -175,6 +175,7 @@ pub async fn handle_with(app: &App, req: HttpRequest, early: Option<EarlyInputs>
                 webhook_id: &message.id,
                 status: *status,
                 origin: *origin,
+                at,
             };
             return own_status::handle(app, s2t, event, early, started).await;
         }

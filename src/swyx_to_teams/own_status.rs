@@ -19,6 +19,7 @@ use super::intake::{
 use super::preferred_retry;
 use super::session::SwyxToTeams;
 use crate::app::App;
+use crate::domain::Timestamp;
 use crate::domain::own_status::{ChangedBy, OwnSwyxStatus, PreferredRetry, preferred_change};
 use crate::domain::timestamp::millis_of;
 use crate::entry::http::{HttpResponse, json};
@@ -33,6 +34,8 @@ pub struct OwnStatusEvent<'a> {
     pub webhook_id: &'a str,
     pub status: OwnStatus,
     pub origin: StatusOrigin,
+    /// The event's `at`: when the user made the change, by the connector's clock.
+    pub at: Timestamp,
 }
 
 pub async fn handle(
@@ -77,8 +80,14 @@ pub async fn handle(
     // mark stored with the change, kept as long as Graph's longest default expiry, says it may
     // be live.
     let wanted = PreferredRetry::wanted(user, own(event.status), now, &s2t.settings);
-    let stored = preferred_retry::store_wanted(store, s2t, entra_id, &wanted, change, now);
+    // A connector clock ahead of ours must not make one change outrank every later one.
+    let made_at = event.at.min(now);
+    let stored = preferred_retry::store_wanted(store, s2t, entra_id, &wanted, change, made_at, now);
     let replaced = match stored.await {
+        Ok(stored) if stored.older => {
+            tracing::info!(swyx_user = %user, status = ?event.status, "Swyx status change older than one already acted on (delivered out of order): ignored");
+            return accepted("ignored", "older than a status change already applied");
+        }
         // Nothing to clear; an older change kept for retry was dropped, never sent after this.
         Ok(stored) if !stored.ours => {
             return accepted("ignored", "no preferred presence set by the bridge");

@@ -11,7 +11,7 @@ use crate::app::App;
 use crate::domain::own_status::{
     OwnSwyxStatus, PREFERRED_MAX_LIFE_MS, PreferredMark, PreferredRetry,
 };
-use crate::domain::{Directions, SpeakingSettings, SpeakingState};
+use crate::domain::{Directions, SpeakingSettings, SpeakingState, Timestamp};
 use crate::fakes::{self, FakeConnector, FakeGraph, GraphCall, tokio_clock};
 use crate::store::{IdempotencyStore, MemoryStore, SpeakingStore, UserLinkStore};
 use crate::swyx::signature::Verifier;
@@ -62,12 +62,18 @@ impl World {
     /// Alice sets `status` by hand in SwyxIt! and the connector sends it (a webhook-id of its
     /// own); what the bridge answered (`applied`, `ignored`).
     async fn by_hand(&self, status: OwnStatus) -> String {
+        self.by_hand_at(status, self.s2t.now()).await
+    }
+
+    /// [`Self::by_hand`] for a change Alice made at `at` (the event's `at`).
+    async fn by_hand_at(&self, status: OwnStatus, at: Timestamp) -> String {
         let webhook_id = format!("msg_{}", self.sent.fetch_add(1, Ordering::SeqCst));
         let event = OwnStatusEvent {
             swyx_user_id: "1001",
             webhook_id: &webhook_id,
             status,
             origin: StatusOrigin::User,
+            at,
         };
         let answer = handle(&self.app, &self.s2t, event, None, Instant::now()).await;
         assert_eq!(answer.status(), 200);
@@ -114,6 +120,40 @@ impl World {
         };
         self.graph.calls().iter().filter(|c| **c == clear).count()
     }
+}
+
+/// The contract promises no order of delivery: Alice's changes reach the bridge in another
+/// order than she made them (a retry after a failed attempt, a connector sending in parallel).
+/// The newest by `at` wins; an older one that arrives later changes nothing in Teams.
+#[tokio::test(start_paused = true)]
+async fn a_status_change_older_than_one_acted_on_is_ignored() {
+    let w = World::new().await;
+    let now = w.s2t.now();
+    let ago = |secs: i64| now.plus_millis(-secs * 1_000);
+    assert_eq!(
+        w.by_hand_at(OwnStatus::DoNotDisturb, ago(30)).await,
+        "applied"
+    );
+    assert_eq!(w.preferred().as_deref(), Some("DoNotDisturb"));
+    // DND (30 s ago), Away (20 s ago), Available (10 s ago): Available comes before Away.
+    assert_eq!(w.by_hand_at(OwnStatus::Available, ago(10)).await, "applied");
+    assert_eq!(w.preferred(), None);
+    assert_eq!(w.by_hand_at(OwnStatus::Away, ago(20)).await, "ignored");
+    assert_eq!(
+        w.preferred(),
+        None,
+        "the late Away must not outrank Available"
+    );
+    // Nothing of the bridge's was set: a clear stores nothing to send, yet its time counts.
+    assert_eq!(w.by_hand_at(OwnStatus::Available, ago(5)).await, "ignored");
+    assert_eq!(
+        w.by_hand_at(OwnStatus::DoNotDisturb, ago(8)).await,
+        "ignored"
+    );
+    assert_eq!(w.preferred(), None);
+    // A newer change is acted on as ever.
+    assert_eq!(w.by_hand_at(OwnStatus::Away, ago(1)).await, "applied");
+    assert_eq!(w.preferred().as_deref(), Some("Away"));
 }
 
 /// "Available" is through at Graph and recorded (its change dropped) at the very moment Alice

@@ -82,22 +82,28 @@ pub(super) struct Stored {
     pub ours: bool,
     /// The change kept before, which it replaced.
     pub replaced: Option<PreferredRetry>,
+    /// The user made a change stamped later than this one and the bridge acted on it: this one
+    /// arrived out of order and changes nothing.
+    pub older: bool,
 }
 
-/// Stores `wanted` (an event's `change`, at `now`) as the change still to reach Teams, in place
-/// of any older one, with the mark it needs ([`PreferredMark::sending`]): all in one
-/// conditional write, before Graph is asked. A user with nothing kept, nothing to clear and a
-/// mark of their own costs one read.
+/// Stores `wanted` (an event's `change`, at `now`, made by the user at `made_at`) as the change
+/// still to reach Teams, in place of any older one, with the mark it needs
+/// ([`PreferredMark::sending`]) and `made_at` as the newest change's time: all in one conditional
+/// write, before Graph is asked. A change made before the newest one acted on is stale
+/// ([`Stored::older`]) and stores nothing. A user with nothing kept, nothing to clear, a mark of
+/// their own and this very time stored costs one read.
 pub(super) async fn store_wanted(
     store: &dyn Store,
     s2t: &SwyxToTeams,
     entra_id: &str,
     wanted: &PreferredRetry,
     change: PreferredChange,
+    made_at: Timestamp,
     now: Timestamp,
 ) -> StoreResult<Stored> {
     let user = wanted.swyx_user_id.as_str();
-    let (before, after, claimed) = optimistic::update(
+    let (before, after, claimed, older) = optimistic::update(
         || format!("preferred presence of {entra_id}"),
         move || async move {
             let state = store.get_speaking(entra_id).await?;
@@ -110,15 +116,26 @@ pub(super) async fn store_wanted(
         },
         |(state, claimed): (Option<SpeakingState>, Option<bool>)| {
             let current = state.clone().unwrap_or_default();
+            if current.own_status_at.is_some_and(|newest| made_at < newest) {
+                return Step::Done((state, current, claimed, true));
+            }
             let mark = current
                 .preferred_mark
                 .sending(change, now, claimed == Some(true));
             let kept = (mark != PreferredMark::NotSet).then(|| wanted.clone());
-            if current.preferred == kept && current.preferred_mark == mark {
-                return Step::Done((state, current, claimed));
+            let newest = Some(made_at);
+            if current.preferred == kept
+                && current.preferred_mark == mark
+                && current.own_status_at == newest
+            {
+                return Step::Done((state, current, claimed, false));
             }
-            let next = current.with_preferred(kept, mark, now, &s2t.settings);
-            Step::Write((next.clone(), current.revision), (state, next, claimed))
+            let mut next = current.with_preferred(kept, mark, now, &s2t.settings);
+            next.own_status_at = newest;
+            Step::Write(
+                (next.clone(), current.revision),
+                (state, next, claimed, false),
+            )
         },
         move |(next, expected): (SpeakingState, u64)| async move {
             store.put_speaking(entra_id, &next, expected).await
@@ -127,8 +144,9 @@ pub(super) async fn store_wanted(
     .await?;
     release_old_claim(store, before.as_ref(), &after, claimed, user).await;
     Ok(Stored {
-        ours: after.preferred.as_ref() == Some(wanted),
+        ours: !older && after.preferred.as_ref() == Some(wanted),
         replaced: before.and_then(|s| s.preferred),
+        older,
     })
 }
 
