@@ -251,4 +251,6 @@ fn log(s: &MaintenanceSummary) {
 }
 
 #[cfg(test)]
+mod outage_tests;
+#[cfg(test)]
 mod tests;

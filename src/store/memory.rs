@@ -11,9 +11,9 @@
 
 use super::{
     AccountStore, DecisionWrite, LifecycleRequest, LifecycleStore, LinkMark, PendingDelivery,
-    SpeakingStore, StoreError, StoreResult, SubscriptionRecord, SubscriptionStore, SwitchStore,
-    SyncAccount, SyncStateStore, UserLink, UserLinkStore, UserSwitches, check_lifecycle_key,
-    not_at, require, require_growth,
+    StoreError, StoreResult, SubscriptionRecord, SubscriptionStore, SwitchStore, SyncAccount,
+    SyncStateStore, UserLink, UserLinkStore, UserSwitches, check_lifecycle_key, not_at, require,
+    require_growth,
 };
 use crate::domain::{SpeakingState, Timestamp, UserSyncState};
 use async_trait::async_trait;
@@ -23,6 +23,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 mod delivery;
 mod link_marks;
+mod speaking;
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -31,25 +32,7 @@ pub struct MemoryStore {
     unavailable: AtomicBool,
     /// Test hook: see [`MemoryStore::hold_after_speaking_write`].
     #[cfg(test)]
-    speaking_hold: Mutex<Option<SpeakingHold>>,
-}
-
-/// A writer to stop right after one speaking state write ([`MemoryStore::hold_after_speaking_write`]).
-#[cfg(test)]
-struct SpeakingHold {
-    entra_id: String,
-    when: Box<dyn Fn(&SpeakingState) -> bool + Send>,
-    reached: tokio::sync::oneshot::Sender<()>,
-    release: tokio::sync::oneshot::Receiver<()>,
-}
-
-#[cfg(test)]
-impl std::fmt::Debug for SpeakingHold {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SpeakingHold")
-            .field("entra_id", &self.entra_id)
-            .finish_non_exhaustive()
-    }
+    speaking_hold: Mutex<Option<speaking::SpeakingHold>>,
 }
 
 #[derive(Debug, Default)]
@@ -96,55 +79,6 @@ impl MemoryStore {
             });
         }
         Ok(self.records.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    /// Test hook, for a deterministic interleaving: the next speaking state of `entra_id` that
-    /// `when` matches is written as usual, then its writer waits (before it does anything else)
-    /// until the test lets it go. The receiver says the write is done, the sender lets it go on.
-    #[cfg(test)]
-    pub fn hold_after_speaking_write(
-        &self,
-        entra_id: &str,
-        when: impl Fn(&SpeakingState) -> bool + Send + 'static,
-    ) -> (
-        tokio::sync::oneshot::Receiver<()>,
-        tokio::sync::oneshot::Sender<()>,
-    ) {
-        let (reached, reached_rx) = tokio::sync::oneshot::channel();
-        let (release_tx, release) = tokio::sync::oneshot::channel();
-        let hold = SpeakingHold {
-            entra_id: entra_id.to_string(),
-            when: Box::new(when),
-            reached,
-            release,
-        };
-        *self
-            .speaking_hold
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(hold);
-        (reached_rx, release_tx)
-    }
-
-    /// Waits here if the hook set by [`Self::hold_after_speaking_write`] matches this write.
-    #[cfg(test)]
-    async fn held_after(&self, entra_id: &str, state: &SpeakingState) {
-        let hold = {
-            let mut slot = self
-                .speaking_hold
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            match slot.take() {
-                Some(h) if h.entra_id == entra_id && (h.when)(state) => Some(h),
-                other => {
-                    *slot = other;
-                    None
-                }
-            }
-        };
-        if let Some(hold) = hold {
-            let _ = hold.reached.send(());
-            let _ = hold.release.await;
-        }
     }
 }
 
@@ -330,63 +264,6 @@ impl SyncStateStore for MemoryStore {
             r.sync_states.insert(d.entra_id.clone(), d.state.clone());
         }
         Ok(refused)
-    }
-}
-
-#[async_trait]
-impl SpeakingStore for MemoryStore {
-    async fn get_speaking(&self, entra_id: &str) -> StoreResult<Option<SpeakingState>> {
-        Ok(self.records()?.speaking.get(entra_id).cloned())
-    }
-
-    async fn put_speaking(
-        &self,
-        entra_id: &str,
-        state: &SpeakingState,
-        expected_revision: u64,
-    ) -> StoreResult<()> {
-        require("Entra id", entra_id)?;
-        put_if_at(
-            &mut self.records()?.speaking,
-            entra_id,
-            state,
-            ("revision", |s| s.revision),
-            expected_revision,
-            &format!("speaking state of {entra_id}"),
-        )?;
-        #[cfg(test)]
-        self.held_after(entra_id, state).await;
-        Ok(())
-    }
-
-    async fn due_speaking(
-        &self,
-        now: Timestamp,
-        limit: usize,
-    ) -> StoreResult<Vec<(String, SpeakingState)>> {
-        let r = self.records()?;
-        let mut due: Vec<(Timestamp, &String, &SpeakingState)> = r
-            .speaking
-            .iter()
-            .filter_map(|(id, s)| s.due_at.filter(|at| *at <= now).map(|at| (at, id, s)))
-            .collect();
-        due.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-        Ok(due
-            .into_iter()
-            .take(limit)
-            .map(|(_, id, s)| (id.clone(), s.clone()))
-            .collect())
-    }
-
-    async fn get_speakings(
-        &self,
-        entra_ids: &[String],
-    ) -> StoreResult<Vec<(String, SpeakingState)>> {
-        let r = self.records()?;
-        Ok(entra_ids
-            .iter()
-            .filter_map(|id| Some((id.clone(), r.speaking.get(id)?.clone())))
-            .collect())
     }
 }
 
