@@ -36,15 +36,17 @@ fn leaves_mark_to_claim(state: Option<&SpeakingState>) -> bool {
     state.is_none_or(|s| s.preferred_mark.is_old_claim())
 }
 
-/// Whether the old claim of `swyx_user_id` is held, read only when `state` leaves the mark to it
-/// (`None`: not read, it does not count).
+/// Whether the old claim of `swyx_user_id` is held, read only for a clear (a set makes the mark
+/// the state's own at once) and only when `state` leaves the mark to it (`None`: not read, it
+/// does not count).
 async fn old_claim_held(
     store: &dyn Store,
     state: Option<&SpeakingState>,
+    change: Option<PreferredChange>,
     swyx_user_id: &str,
     now: Timestamp,
 ) -> StoreResult<Option<bool>> {
-    if !leaves_mark_to_claim(state) {
+    if change != Some(PreferredChange::Clear) || !leaves_mark_to_claim(state) {
         return Ok(None);
     }
     store
@@ -107,11 +109,7 @@ pub(super) async fn store_wanted(
         || format!("preferred presence of {entra_id}"),
         move || async move {
             let state = store.get_speaking(entra_id).await?;
-            // Only a clear needs to know (a set makes the mark the state's own at once).
-            let claimed = match change {
-                PreferredChange::Clear => old_claim_held(store, state.as_ref(), user, now).await?,
-                PreferredChange::Set(..) => None,
-            };
+            let claimed = old_claim_held(store, state.as_ref(), Some(change), user, now).await?;
             Ok((state, claimed))
         },
         |(state, claimed): (Option<SpeakingState>, Option<bool>)| {
@@ -224,12 +222,7 @@ pub(super) async fn retry_due(
         return Ok(None);
     };
     let change = preferred_change(kept.status, ChangedBy::User);
-    let claimed = match change {
-        Some(PreferredChange::Clear) => {
-            old_claim_held(store, Some(state), &kept.swyx_user_id, now).await?
-        }
-        _ => None,
-    };
+    let claimed = old_claim_held(store, Some(state), change, &kept.swyx_user_id, now).await?;
     let mark = match change {
         Some(change) => state
             .preferred_mark
