@@ -14,9 +14,13 @@
 //! ratio from timings taken in turn with the unwraps it is compared with, as the VM's speed drifts):
 //! `intake: unwrap_ms=… single_ratio=… (goal <= 1.10) single_ratio_from_outside=…
 //! batch_items_per_s=… floor_items_per_s=… batch_share=… (goal >= 0.90)
-//! unwraps_on_all_cores_per_s=… unwraps_on_all_cores_share=… batch_share_of_those=…` (the floor
-//! assumes the cores scale perfectly; the unwraps run alone on every core show what they give),
-//! with the load average of the machine (shared: other builds make every figure noisy). The
+//! unwraps_on_all_cores_per_s=… unwraps_on_all_cores_share=… batch_share_of_those=…
+//! batch_cpu_per_item_ratio=… batch_cores_busy=…` (the floor assumes the cores scale perfectly;
+//! the unwraps run alone on every core show what they give), with the load average of the machine
+//! (shared: other builds make every figure noisy). The last two split the batch's shortfall from
+//! those unwraps in two, from the process's CPU time (workers and blocking pool): the CPU it
+//! spends per item ÷ theirs (the work besides the unwraps), and the share of the cores' time it
+//! kept busy (the rest: parts where one core waits for the other). The
 //! single item there is one of two bodies sent in turn, so its validation token repeats, as
 //! Graph's does; it is timed on a runtime worker, where serve handles a request, and so is the
 //! batch (`single_ratio_from_outside`: timed from the bench's own thread, as criterion's figures
@@ -272,8 +276,10 @@ fn bench(c: &mut Criterion) {
     // together: two vCPUs may share one physical core), then one core's unwrap.
     let (mut batch_rates, mut floor_rates, mut rsa_rates) = (Vec::new(), Vec::new(), Vec::new());
     let (mut shares, mut shares_of_those, mut rsa_shares) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut cpu_per_item_ratios, mut busy) = (Vec::new(), Vec::new());
     for _ in 0..15 {
         let req = next_batch();
+        let batch_cpu = process_cpu_time();
         // On a runtime worker, as serve runs it: from this thread, the request's own part (the
         // decisions and forwards as chunks come in) would have a third thread to itself.
         let batch_s = {
@@ -286,7 +292,9 @@ fn bench(c: &mut Criterion) {
             });
             rt.block_on(task).unwrap()
         };
+        let batch_cpu = process_cpu_time() - batch_cpu;
         let batch_rate = BATCH as f64 / batch_s;
+        let rsa_cpu = process_cpu_time();
         let t = std::time::Instant::now();
         std::thread::scope(|s| {
             for _ in 0..CORES {
@@ -298,6 +306,8 @@ fn bench(c: &mut Criterion) {
             }
         });
         let rsa_rate = BATCH as f64 / t.elapsed().as_secs_f64();
+        cpu_per_item_ratios.push(batch_cpu / (process_cpu_time() - rsa_cpu));
+        busy.push(batch_cpu / (batch_s * CORES as f64));
         let floor_rate = CORES as f64 / median((0..200).map(|_| unwrap()).collect());
         shares.push(batch_rate / floor_rate);
         shares_of_those.push(batch_rate / rsa_rate);
@@ -309,7 +319,7 @@ fn bench(c: &mut Criterion) {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let load: Vec<&str> = load.split_whitespace().take(3).collect();
     println!(
-        "intake: unwrap_ms={:.4} single_ratio={:.3} (goal <= 1.10) single_ratio_from_outside={:.3} batch_items_per_s={:.0} floor_items_per_s={:.0} batch_share={:.3} (goal >= 0.90) unwraps_on_all_cores_per_s={:.0} unwraps_on_all_cores_share={:.3} batch_share_of_those={:.3} cores={CORES} loadavg={}",
+        "intake: unwrap_ms={:.4} single_ratio={:.3} (goal <= 1.10) single_ratio_from_outside={:.3} batch_items_per_s={:.0} floor_items_per_s={:.0} batch_share={:.3} (goal >= 0.90) unwraps_on_all_cores_per_s={:.0} unwraps_on_all_cores_share={:.3} batch_share_of_those={:.3} batch_cpu_per_item_ratio={:.3} batch_cores_busy={:.3} cores={CORES} loadavg={}",
         unwrap_s * 1e3,
         single_s / unwrap_s,
         from_outside_ratio,
@@ -319,8 +329,22 @@ fn bench(c: &mut Criterion) {
         median(rsa_rates),
         median(rsa_shares),
         median(shares_of_those),
+        median(cpu_per_item_ratios),
+        median(busy),
         load.join(","),
     );
+}
+
+/// The CPU time of the whole process (every thread), in seconds.
+fn process_cpu_time() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec, and Linux has this clock.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) } == 0;
+    assert!(ok, "clock_gettime failed");
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }
 
 /// One unwrap of `data_key`, in seconds.
