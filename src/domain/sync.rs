@@ -128,7 +128,8 @@ pub fn swyx_repair(state: &UserSyncState, held: &HeldStatus) -> Option<SwyxRepai
         }
     } else {
         SwyxRepair {
-            revision: held.revision + 1,
+            // Saturating: the connector's number, which a broken one may send at the maximum.
+            revision: held.revision.saturating_add(1),
             raise_state: true,
         }
     })

@@ -193,3 +193,104 @@ async fn an_owed_comparison_without_time_left_stays_owed_until_one_goes_through(
     assert!(!w.store.is_claimed(OWED_KEY, now).await.unwrap(), "settled");
     assert_eq!(compare(BUDGET).await.unwrap(), None);
 }
+
+/// What an unlink raced by a notification of the same user leaves: the link gone, and the
+/// notification's status delivered after the withdrawal, above its revision.
+async fn unlinked_with_a_late_status(w: &World, entra_id: &str, swyx_user_id: &str) -> u64 {
+    use crate::domain::HeldStatus;
+    use crate::store::UserLinkStore;
+    assert!(w.store.delete_user(entra_id).await.unwrap());
+    let late = w.clock.now().millis() as u64 + 1_000;
+    w.connector.hold(
+        swyx_user_id,
+        HeldStatus {
+            status: Some(SwyxStatus::Away),
+            revision: late,
+        },
+    );
+    late
+}
+
+#[tokio::test]
+async fn a_status_swyx_holds_for_a_user_no_link_points_to_is_withdrawn_once() {
+    use crate::domain::HeldStatus;
+    use crate::teams_to_swyx::swyx_truth::repair_against_swyx;
+    let w = World::new(&[("alice", "swyx-1"), ("bob", "swyx-2")]).await;
+    decided_and_delivered(&w, &[("alice", "Away"), ("bob", "Away")]).await;
+    let late = unlinked_with_a_late_status(&w, "bob", "swyx-2").await;
+    // A Swyx user nobody links, with nothing held: nothing to withdraw.
+    w.connector.hold(
+        "swyx-3",
+        HeldStatus {
+            status: None,
+            revision: 0,
+        },
+    );
+    let sent_before = w.connector.received().len();
+    let now = w.clock.now();
+
+    let s = repair_against_swyx(&w.store, w.delivery(), Default::default(), now, BUDGET)
+        .await
+        .unwrap();
+    assert_eq!(
+        (s.compared, s.repaired, s.withdrawn_unlinked, s.pending),
+        (1, 0, 1, 0),
+        "Alice agrees; Bob's status is withdrawn"
+    );
+    let sent = w.connector.received()[sent_before..].to_vec();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].swyx_user_id, "swyx-2");
+    assert_eq!(sent[0].action, SwyxAction::Withdraw);
+    assert!(sent[0].revision > late, "above what the connector applied");
+    assert_eq!(
+        w.store.count_pending().await.unwrap(),
+        0,
+        "nothing stored for a user with no link"
+    );
+
+    // Swyx now holds nothing for Bob: the next comparison sends nothing.
+    let s = repair_against_swyx(&w.store, w.delivery(), Default::default(), now, BUDGET)
+        .await
+        .unwrap();
+    assert_eq!((s.withdrawn_unlinked, s.repaired), (0, 0));
+    assert_eq!(w.connector.received().len(), sent_before + 1);
+}
+
+#[tokio::test]
+async fn an_unlinked_users_withdrawal_the_connector_does_not_take_is_kept_pending() {
+    use crate::fakes::Scripted;
+    use crate::teams_to_swyx::swyx_truth::repair_against_swyx;
+    let w = World::new(&[("bob", "swyx-2")]).await;
+    decided_and_delivered(&w, &[("bob", "Away")]).await;
+    let late = unlinked_with_a_late_status(&w, "bob", "swyx-2").await;
+    w.connector
+        .answer_next(Scripted::Unavailable { retry_after: None });
+    let now = w.clock.now();
+    let s = repair_against_swyx(&w.store, w.delivery(), Default::default(), now, BUDGET)
+        .await
+        .unwrap();
+    assert_eq!((s.withdrawn_unlinked, s.pending), (1, 1));
+    let pending = w.store.get_pending("swyx-2").await.unwrap().expect("kept");
+    assert_eq!(pending.update.action, SwyxAction::Withdraw);
+    assert!(pending.update.revision > late);
+}
+
+#[tokio::test]
+async fn an_unlinked_users_status_is_left_alone_while_teams_to_swyx_is_off() {
+    use crate::domain::Directions;
+    use crate::teams_to_swyx::swyx_truth::repair_against_swyx;
+    let w = World::new(&[("bob", "swyx-2")]).await;
+    decided_and_delivered(&w, &[("bob", "Away")]).await;
+    unlinked_with_a_late_status(&w, "bob", "swyx-2").await;
+    let sent_before = w.connector.received().len();
+    let off = Directions {
+        teams_to_swyx: false,
+        ..Directions::default()
+    };
+    let now = w.clock.now();
+    let s = repair_against_swyx(&w.store, w.delivery(), off, now, BUDGET)
+        .await
+        .unwrap();
+    assert_eq!(s.withdrawn_unlinked, 0);
+    assert_eq!(w.connector.received().len(), sent_before, "nothing sent");
+}

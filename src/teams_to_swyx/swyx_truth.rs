@@ -7,6 +7,11 @@
 //! not ignored. A user with an update still pending is left to that delivery, and a user with
 //! Teams → Swyx switched off is left alone: nothing is sent in a switched-off direction.
 //!
+//! The same list also shows a Teams-derived status held for a Swyx user no link points to any
+//! more: an unlink raced by a notification of that user (one that read the link in the moment
+//! before it went and was delivered after the withdrawal), or a link lost from the store. Nothing
+//! would ever withdraw it, so the comparison does ([`withdraw_unlinked`]).
+//!
 //! A reconciliation that read presences owes a comparison ([`owe_comparison`], an idempotency
 //! claim taken before anything of the reconciliation is stored, its `reconciled_at` included);
 //! maintenance compares while it is owed and settles it once a comparison went through
@@ -47,6 +52,9 @@ pub struct SwyxTruthSummary {
     pub repaired: usize,
     /// Of the repairs, kept pending for maintenance (the connector did not take them in time).
     pub pending: usize,
+    /// Swyx users no link points to for whom the connector held a Teams-derived status: withdrawn
+    /// (or the withdrawal kept pending, counted in `pending`).
+    pub withdrawn_unlinked: usize,
     /// The connector's list could not be read this time (logged; the next pass asks again).
     pub unreadable: bool,
     /// No time was left in the run to compare (the next pass compares).
@@ -116,7 +124,7 @@ where
         summary.budget_exhausted = true;
         return Ok(summary);
     }
-    let held = match delivery.connector.held_statuses(budget / 2).await {
+    let mut held = match delivery.connector.held_statuses(budget / 2).await {
         Ok(held) => held,
         Err(e) => {
             tracing::warn!(error = %with_causes(&e), "the connector's user list could not be read; Swyx is compared again at the next maintenance pass");
@@ -148,6 +156,10 @@ where
             .await?;
         let Some(last) = page.last() else { break };
         after = Some(last.entra_id.clone());
+        // Whatever the connector holds for a linked user is compared here; what is left in
+        // `held` after the last page is held for users no link points to (a Swyx user has one
+        // link at most).
+        let linked: Vec<String> = page.iter().map(|l| l.swyx_user_id.clone()).collect();
         let links: Vec<UserLink> = page
             .into_iter()
             .filter(|l| held.contains_key(&l.swyx_user_id) && teams_to_swyx(&l.swyx_user_id))
@@ -156,16 +168,19 @@ where
         let ids: Vec<String> = links.iter().map(|l| l.entra_id.clone()).collect();
         let mut states: HashMap<String, UserSyncState> =
             store.get_sync_states(&ids).await?.into_iter().collect();
-        let compared: Vec<(UserLink, UserSyncState)> = links
+        let compared: Vec<(UserLink, UserSyncState, HeldStatus)> = links
             .into_iter()
             .filter_map(|l| {
                 let state = states.remove(&l.entra_id)?;
-                Some((l, state))
+                let held = *held.get(&l.swyx_user_id)?;
+                Some((l, state, held))
             })
             .collect();
+        for swyx_user_id in &linked {
+            held.remove(swyx_user_id);
+        }
         let done: Vec<StoreResult<Option<bool>>> = futures_util::stream::iter(compared)
-            .map(|(link, state)| {
-                let held = held[&link.swyx_user_id];
+            .map(|(link, state, held)| {
                 let left = budget.saturating_sub(started.elapsed());
                 repair_one(store, delivery, link, state, held, now, left)
             })
@@ -189,6 +204,14 @@ where
     if let Some(e) = first_error {
         return Err(e);
     }
+    let unlinked: Vec<(String, HeldStatus)> = held
+        .into_iter()
+        .filter(|(id, h)| h.status.is_some() && teams_to_swyx(id))
+        .collect();
+    let left = budget.saturating_sub(started.elapsed());
+    let (withdrawn, kept_pending) = withdraw_unlinked(delivery, unlinked, now, left).await;
+    summary.withdrawn_unlinked = withdrawn;
+    summary.pending += kept_pending;
     if summary.repaired > 0 {
         tracing::warn!(
             compared = summary.compared,
@@ -197,6 +220,52 @@ where
         );
     }
     Ok(summary)
+}
+
+/// Withdraws the Teams-derived status the connector holds for each of `unlinked` (Swyx users no
+/// link points to), above the revision it holds; a withdrawal the connector does not take in
+/// time is kept pending like any update. No store record is written: the user has none. The
+/// withdrawals sent, and how many of them were kept pending.
+async fn withdraw_unlinked(
+    delivery: Delivery<'_>,
+    unlinked: Vec<(String, HeldStatus)>,
+    now: Timestamp,
+    budget: Duration,
+) -> (usize, usize) {
+    if unlinked.is_empty() {
+        return (0, 0);
+    }
+    let started = Instant::now();
+    let sent = unlinked.len();
+    let unknown = PresenceValue::new("PresenceUnknown");
+    let outcomes: Vec<Delivered> = futures_util::stream::iter(unlinked)
+        .map(|(swyx_user_id, held)| {
+            let update = SwyxUpdate {
+                swyx_user_id,
+                // No link: the Teams user it came from is not known any more.
+                entra_id: String::new(),
+                action: SwyxAction::Withdraw,
+                revision: held.revision.saturating_add(1),
+                availability: unknown.clone(),
+                activity: unknown.clone(),
+                out_of_office: false,
+                observed_at: now,
+            };
+            let left = budget.saturating_sub(started.elapsed());
+            async move {
+                let delivered = delivery.deliver(&update, 0, left).await;
+                tracing::warn!(swyx_user = %update.swyx_user_id, held_revision = held.revision, outcome = ?delivered, "Swyx held a Teams-derived status for a user no link points to; withdrawn");
+                delivered
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    let kept_pending = outcomes
+        .iter()
+        .filter(|d| matches!(d, Delivered::Pending { .. }))
+        .count();
+    (sent, kept_pending)
 }
 
 /// `Some(kept_pending)` when Swyx needed a repair.
