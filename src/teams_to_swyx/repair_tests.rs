@@ -276,13 +276,15 @@ async fn an_unlinked_users_withdrawal_the_connector_does_not_take_is_kept_pendin
 }
 
 #[tokio::test]
-async fn an_unlinked_users_status_is_left_alone_while_teams_to_swyx_is_off() {
+async fn an_unlinked_users_status_is_withdrawn_even_while_teams_to_swyx_is_off() {
     use crate::domain::Directions;
     use crate::teams_to_swyx::swyx_truth::repair_against_swyx;
-    let w = World::new(&[("bob", "swyx-2")]).await;
-    decided_and_delivered(&w, &[("bob", "Away")]).await;
+    let w = World::new(&[("alice", "swyx-1"), ("bob", "swyx-2")]).await;
+    decided_and_delivered(&w, &[("alice", "Away"), ("bob", "Away")]).await;
     unlinked_with_a_late_status(&w, "bob", "swyx-2").await;
     let sent_before = w.connector.received().len();
+    // Switched off, a direction still withdraws what the bridge set: nothing of it outlives
+    // the switch, nor the link.
     let off = Directions {
         teams_to_swyx: false,
         ..Directions::default()
@@ -291,6 +293,15 @@ async fn an_unlinked_users_status_is_left_alone_while_teams_to_swyx_is_off() {
     let s = repair_against_swyx(&w.store, w.delivery(), off, now, BUDGET)
         .await
         .unwrap();
-    assert_eq!(s.withdrawn_unlinked, 0);
-    assert_eq!(w.connector.received().len(), sent_before, "nothing sent");
+    assert_eq!(
+        (s.compared, s.withdrawn_unlinked),
+        (0, 1),
+        "Alice is left out"
+    );
+    let sent = w.connector.received()[sent_before..].to_vec();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        (sent[0].swyx_user_id.as_str(), sent[0].action),
+        ("swyx-2", SwyxAction::Withdraw)
+    );
 }

@@ -10,7 +10,8 @@
 //! The same list also shows a Teams-derived status held for a Swyx user no link points to any
 //! more: an unlink raced by a notification of that user (one that read the link in the moment
 //! before it went and was delivered after the withdrawal), or a link lost from the store. Nothing
-//! would ever withdraw it, so the comparison does ([`withdraw_unlinked`]).
+//! would ever withdraw it, so the comparison does, whatever the switches say: a withdrawal is
+//! what an unlink sends, and what a switched-off direction still sends ([`withdraw_unlinked`]).
 //!
 //! A reconciliation that read presences owes a comparison ([`owe_comparison`], an idempotency
 //! claim taken before anything of the reconciliation is stored, its `reconciled_at` included);
@@ -206,7 +207,9 @@ where
     }
     let unlinked: Vec<(String, HeldStatus)> = held
         .into_iter()
-        .filter(|(id, h)| h.status.is_some() && teams_to_swyx(id))
+        // Whatever the switches say: a withdrawal is what an unlink sends, and the one thing a
+        // switched-off Teams → Swyx still sends.
+        .filter(|(_, h)| h.status.is_some())
         .collect();
     let left = budget.saturating_sub(started.elapsed());
     let (withdrawn, kept_pending) = withdraw_unlinked(delivery, unlinked, now, left).await;
