@@ -157,29 +157,27 @@ where
             .await?;
         let Some(last) = page.last() else { break };
         after = Some(last.entra_id.clone());
-        // Whatever the connector holds for a linked user is compared here; what is left in
-        // `held` after the last page is held for users no link points to (a Swyx user has one
-        // link at most).
-        let linked: Vec<String> = page.iter().map(|l| l.swyx_user_id.clone()).collect();
-        let links: Vec<UserLink> = page
+        // Each link takes what the connector holds for its user out of `held`: what is left
+        // after the last page is held for users no link points to (a Swyx user has one link at
+        // most).
+        let links: Vec<(UserLink, HeldStatus)> = page
             .into_iter()
-            .filter(|l| held.contains_key(&l.swyx_user_id) && teams_to_swyx(&l.swyx_user_id))
+            .filter_map(|l| {
+                let held = held.remove(&l.swyx_user_id)?;
+                teams_to_swyx(&l.swyx_user_id).then_some((l, held))
+            })
             .collect();
         summary.compared += links.len();
-        let ids: Vec<String> = links.iter().map(|l| l.entra_id.clone()).collect();
+        let ids: Vec<String> = links.iter().map(|(l, _)| l.entra_id.clone()).collect();
         let mut states: HashMap<String, UserSyncState> =
             store.get_sync_states(&ids).await?.into_iter().collect();
         let compared: Vec<(UserLink, UserSyncState, HeldStatus)> = links
             .into_iter()
-            .filter_map(|l| {
+            .filter_map(|(l, held)| {
                 let state = states.remove(&l.entra_id)?;
-                let held = *held.get(&l.swyx_user_id)?;
                 Some((l, state, held))
             })
             .collect();
-        for swyx_user_id in &linked {
-            held.remove(swyx_user_id);
-        }
         let done: Vec<StoreResult<Option<bool>>> = futures_util::stream::iter(compared)
             .map(|(link, state, held)| {
                 let left = budget.saturating_sub(started.elapsed());
@@ -205,11 +203,12 @@ where
     if let Some(e) = first_error {
         return Err(e);
     }
-    let unlinked: Vec<(String, HeldStatus)> = held
+    // Compared with a decision of nothing set, whatever the switches say: a withdrawal is what
+    // an unlink sends, and the one thing a switched-off Teams → Swyx still sends.
+    let nothing_set = UserSyncState::default();
+    let unlinked: Vec<(String, u64)> = held
         .into_iter()
-        // Whatever the switches say: a withdrawal is what an unlink sends, and the one thing a
-        // switched-off Teams → Swyx still sends.
-        .filter(|(_, h)| h.status.is_some())
+        .filter_map(|(id, h)| Some((id, swyx_repair(&nothing_set, &h)?.revision)))
         .collect();
     let left = budget.saturating_sub(started.elapsed());
     let (withdrawn, kept_pending) = withdraw_unlinked(delivery, unlinked, now, left).await;
@@ -226,12 +225,12 @@ where
 }
 
 /// Withdraws the Teams-derived status the connector holds for each of `unlinked` (Swyx users no
-/// link points to), above the revision it holds; a withdrawal the connector does not take in
-/// time is kept pending like any update. No store record is written: the user has none. The
-/// withdrawals sent, and how many of them were kept pending.
+/// link points to, each with the revision that goes above the connector's); a withdrawal the
+/// connector does not take in time is kept pending like any update. No store record is written:
+/// the user has none. The withdrawals sent, and how many of them were kept pending.
 async fn withdraw_unlinked(
     delivery: Delivery<'_>,
-    unlinked: Vec<(String, HeldStatus)>,
+    unlinked: Vec<(String, u64)>,
     now: Timestamp,
     budget: Duration,
 ) -> (usize, usize) {
@@ -240,24 +239,15 @@ async fn withdraw_unlinked(
     }
     let started = Instant::now();
     let sent = unlinked.len();
-    let unknown = PresenceValue::new("PresenceUnknown");
     let outcomes: Vec<Delivered> = futures_util::stream::iter(unlinked)
-        .map(|(swyx_user_id, held)| {
-            let update = SwyxUpdate {
-                swyx_user_id,
-                // No link: the Teams user it came from is not known any more.
-                entra_id: String::new(),
-                action: SwyxAction::Withdraw,
-                revision: held.revision.saturating_add(1),
-                availability: unknown.clone(),
-                activity: unknown.clone(),
-                out_of_office: false,
-                observed_at: now,
-            };
+        .map(|(swyx_user_id, revision)| {
+            // No link: the Teams user it came from is not known any more.
+            let nothing_set = UserSyncState::default();
+            let update = update_for(&swyx_user_id, "", &nothing_set, revision, now);
             let left = budget.saturating_sub(started.elapsed());
             async move {
                 let delivered = delivery.deliver(&update, 0, left).await;
-                tracing::warn!(swyx_user = %update.swyx_user_id, held_revision = held.revision, outcome = ?delivered, "Swyx held a Teams-derived status for a user no link points to; withdrawn");
+                tracing::warn!(swyx_user = %update.swyx_user_id, revision, outcome = ?delivered, "Swyx held a Teams-derived status for a user no link points to; withdrawn");
                 delivered
             }
         })
@@ -305,18 +295,30 @@ where
             Err(e) => return Err(e),
         }
     }
-    let update = update_for(&link, &state, repair.revision, now);
+    let update = update_for(
+        &link.swyx_user_id,
+        &link.entra_id,
+        &state,
+        repair.revision,
+        now,
+    );
     let delivered = delivery.deliver(&update, 0, budget).await;
     Ok(Some(matches!(delivered, Delivered::Pending { .. })))
 }
 
 /// The update that restores the stored decision, with the presence it came from.
-fn update_for(link: &UserLink, state: &UserSyncState, revision: u64, now: Timestamp) -> SwyxUpdate {
+fn update_for(
+    swyx_user_id: &str,
+    entra_id: &str,
+    state: &UserSyncState,
+    revision: u64,
+    now: Timestamp,
+) -> SwyxUpdate {
     let unknown = PresenceValue::new("PresenceUnknown");
     let presence = state.last_presence.as_ref();
     SwyxUpdate {
-        swyx_user_id: link.swyx_user_id.clone(),
-        entra_id: link.entra_id.clone(),
+        swyx_user_id: swyx_user_id.to_string(),
+        entra_id: entra_id.to_string(),
         action: state
             .teams_status
             .map_or(SwyxAction::Withdraw, SwyxAction::Set),
